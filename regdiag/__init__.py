@@ -1,0 +1,75 @@
+"""regdiag: regression influence diagnostics you can trust.
+
+Closed-form influence measures (leverage, studentized residuals, Cook's distance, DFFITS, DFBETA(S), COVRATIO,
+exact case and group deletion) for OLS, WLS and GLMs from one pivoted QR, cross-checked against a generic
+second-order influence engine.
+
+Examples
+--------
+>>> import regdiag
+>>> df = regdiag.datasets.load("LifeCycleSavings")
+>>> infl = regdiag.ols("sr ~ pop15 + pop75 + dpi + ddpi", data=df).influence()
+>>> infl.flags("R").any(axis=1).sum()
+4
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import datasets
+from ._validation import ConditioningWarning, DataError, DesignError, InfluenceWarning, RegdiagError
+from .linear.ols import OLSFit, ols
+from .results import GroupInfluence, Influence
+
+__all__ = [
+    "ols",
+    "influence",
+    "datasets",
+    "OLSFit",
+    "Influence",
+    "GroupInfluence",
+    "RegdiagError",
+    "DataError",
+    "DesignError",
+    "InfluenceWarning",
+    "ConditioningWarning",
+]
+
+__version__ = "0.1.0"
+
+
+def influence(results: Any, **kwargs: Any) -> Influence:
+    """Influence measures of a fitted model: a regdiag fit, or a statsmodels OLS / WLS results object.
+
+    For a statsmodels results object the model's own design, response, weights and row labels are refitted with
+    regdiag's factorization (the coefficients agree with statsmodels'), and regdiag's closed-form measures are
+    returned: right for WLS and rank-deficient designs, where statsmodels' ``OLSInfluence`` is not.
+
+    Parameters
+    ----------
+    results : OLSFit or statsmodels results
+    **kwargs
+        Passed to the fit's ``influence()``.
+
+    Returns
+    -------
+    Influence
+    """
+    if hasattr(results, "influence") and callable(results.influence) and not _is_statsmodels(results):
+        return results.influence(**kwargs)
+    if _is_statsmodels(results):
+        from .design import design_from_statsmodels
+        from .linear.ols import fit_design
+
+        kind = type(results.model).__name__
+        if kind in ("OLS", "WLS"):
+            return fit_design(design_from_statsmodels(results)).influence(**kwargs)
+        raise DataError(f"statsmodels {kind} results are not supported here; pass OLS or WLS results")
+    raise TypeError(f"cannot compute influence for a {type(results).__name__}; pass a regdiag fit or statsmodels results")
+
+
+def _is_statsmodels(obj: Any) -> bool:
+    return type(obj).__module__.startswith("statsmodels") or type(getattr(obj, "model", None)).__module__.startswith(
+        "statsmodels"
+    )

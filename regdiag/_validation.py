@@ -1,0 +1,146 @@
+"""Every input check of regdiag and its message lives here.
+
+Errors say what was wrong, where (column, row label) and what to do. Strings that select a behaviour come in at the
+edge and become enums here.
+"""
+
+from __future__ import annotations
+
+import enum
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "RegdiagError",
+    "DataError",
+    "DesignError",
+    "InfluenceWarning",
+    "ConditioningWarning",
+    "Missing",
+    "Style",
+    "warn_rows",
+    "format_labels",
+    "check_finite",
+    "check_weights",
+    "as_enum",
+]
+
+
+class RegdiagError(Exception):
+    """Base class of regdiag's errors."""
+
+
+class DataError(RegdiagError, ValueError):
+    """The input data cannot be used as given (missing values, wrong types, mismatched lengths, ...)."""
+
+
+class DesignError(RegdiagError, ValueError):
+    """The model cannot be fitted to the data (too few observations for the rank, singular design, ...)."""
+
+
+class InfluenceWarning(UserWarning):
+    """Some influence measures are undefined for some rows (h = 1, a perfect fit, zero weights) and are NaN."""
+
+
+class ConditioningWarning(UserWarning):
+    """The design is badly conditioned: results carry fewer correct digits."""
+
+
+class Missing(enum.Enum):
+    """What to do with rows that have a missing or non-finite value."""
+
+    DROP = "drop"
+    RAISE = "raise"
+
+
+class Style(enum.Enum):
+    """Column naming of :meth:`Influence.to_frame`."""
+
+    REGDIAG = "regdiag"
+    R = "R"
+    STATSMODELS = "statsmodels"
+    SAS = "SAS"
+
+
+def as_enum(kind: type[enum.Enum], value: Any, what: str) -> Any:
+    """Turn a user string into an enum member, with a message listing the choices."""
+    if isinstance(value, kind):
+        return value
+    for member in kind:
+        if isinstance(value, str) and value.lower() == str(member.value).lower():
+            return member
+    choices = ", ".join(repr(m.value) for m in kind)
+    raise ValueError(f"{what}={value!r} is not one of {choices}")
+
+
+def format_labels(labels: Sequence[Any] | pd.Index, limit: int = 10) -> str:
+    """Row labels for a message: ``'a', 'b', 'c' and 7 more``."""
+    labels = list(labels)
+    shown = ", ".join(repr(x.item() if isinstance(x, np.generic) else x) for x in labels[:limit])
+    if len(labels) > limit:
+        shown += f" and {len(labels) - limit} more"
+    return shown
+
+
+def warn_rows(message: str, rows: Sequence[Any] | pd.Index, category: type[Warning] = InfluenceWarning) -> None:
+    """One warning naming the rows it concerns."""
+    warnings.warn(f"{message} (rows {format_labels(rows)})", category, stacklevel=3)
+
+
+def nonfinite_report(values: np.ndarray, columns: Sequence[str], index: pd.Index) -> list[tuple[str, list[Any]]]:
+    """For each column with NaN or infinite values, the row labels that have them."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 1:
+        values = values[:, None]
+    bad = ~np.isfinite(values)
+    out = []
+    for j in np.flatnonzero(bad.any(axis=0)):
+        out.append((str(columns[j]), list(index[bad[:, j]])))
+    return out
+
+
+def check_finite(values: np.ndarray, columns: Sequence[str], index: pd.Index, what: str) -> None:
+    """Raise a :class:`DataError` naming the column and rows of any NaN or infinite value."""
+    report = nonfinite_report(values, columns, index)
+    if report:
+        parts = [f"column {col!r} at rows {format_labels(rows, 5)}" for col, rows in report[:5]]
+        raise DataError(
+            f"{what} has missing or infinite values: " + "; ".join(parts) + ". "
+            "Remove or impute them, or pass missing='drop' to drop those rows."
+        )
+
+
+def check_weights(w: np.ndarray, index: pd.Index) -> None:
+    """Weights must be finite and non-negative (zero takes a row out of the fit)."""
+    check_finite(w, ["weights"], index, "weights")
+    neg = w < 0
+    if np.any(neg):
+        raise DataError(
+            f"weights must be non-negative; negative at rows {format_labels(index[neg], 5)}. "
+            "Analytic (precision) weights are inverse variances: a weight of 0 takes a row out of the fit."
+        )
+    if not np.any(w > 0):
+        raise DataError("all weights are zero: no observation is left to fit")
+
+
+def numeric_frame(df: pd.DataFrame, what: str) -> np.ndarray:
+    """A float array from a DataFrame whose columns are all numeric (or boolean); names the first offender."""
+    for col in df.columns:
+        dt = df[col].dtype
+        if pd.api.types.is_bool_dtype(dt) or pd.api.types.is_numeric_dtype(dt):
+            if isinstance(dt, pd.CategoricalDtype):
+                pass
+            else:
+                continue
+        raise DataError(
+            f"{what} column {str(col)!r} is not numeric (dtype {dt}). Encode it (for example with "
+            "pandas.get_dummies), or use a formula such as 'y ~ x + C(group)', which makes indicator columns."
+        )
+    try:
+        return df.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:  # pragma: no cover - numeric dtypes convert
+        raise DataError(f"{what} cannot be converted to floating point: {exc}") from exc

@@ -1,0 +1,471 @@
+"""Inputs -> :class:`Design`: a validated design matrix, response, weights, offset, row labels and names.
+
+Three ways in:
+
+* a formula and a DataFrame (formulaic; an intercept is added as in R unless the formula says ``0 +`` or ``- 1``);
+* arrays or DataFrames ``y, X`` (X used as given, as statsmodels does: add a column of ones for an intercept);
+* a fitted statsmodels results object (its model's endog, exog, weights and row labels).
+
+Rows with a missing or non-finite value in anything the model uses are dropped and recorded in ``Design.dropped``
+(``missing="drop"``), or reported in an error naming the column and rows (``missing="raise"``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._validation import (
+    DataError,
+    Missing,
+    as_enum,
+    check_finite,
+    check_weights,
+    format_labels,
+    nonfinite_report,
+    numeric_frame,
+)
+
+__all__ = ["Design", "make_design", "design_from_statsmodels"]
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class Design:
+    """A validated model design. Arrays are read-only.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_obs, n_params)
+    y : ndarray of shape (n_obs,) or (n_obs, 2)
+        Response (two columns only for a binomial successes/failures response).
+    weights : ndarray of shape (n_obs,) or None
+        Analytic (precision) weights; ``None`` means all ones.
+    offset : ndarray of shape (n_obs,) or None
+    index : pandas.Index
+        Row labels of the rows used.
+    param_names : tuple of str
+    response_name : str
+    formula : str or None
+    dropped : pandas.Index
+        Row labels removed because of missing or non-finite values.
+    has_intercept : bool
+    model_spec : object or None
+        formulaic's model spec, to build the design of new data with :meth:`design_for`.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    weights: np.ndarray | None
+    offset: np.ndarray | None
+    index: pd.Index
+    param_names: tuple[str, ...]
+    response_name: str
+    formula: str | None = None
+    dropped: pd.Index = field(default_factory=lambda: pd.Index([]))
+    has_intercept: bool = False
+    model_spec: Any = None
+
+    def __post_init__(self) -> None:
+        for name in ("X", "y", "weights", "offset"):
+            arr = getattr(self, name)
+            if arr is not None:
+                arr.flags.writeable = False
+
+    @property
+    def n_obs(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_params(self) -> int:
+        return int(self.X.shape[1])
+
+    def design_for(self, data: pd.DataFrame) -> np.ndarray:
+        """Design matrix of new data with the same columns (same formula, same categorical levels)."""
+        if self.model_spec is None:
+            arr = np.asarray(data, dtype=float)
+            if arr.ndim == 1:
+                arr = arr[:, None]
+            if arr.shape[1] != self.n_params:
+                raise DataError(f"new data has {arr.shape[1]} columns, the design has {self.n_params}")
+            return arr
+        mm = self.model_spec.get_model_matrix(data)
+        return np.asarray(mm, dtype=float)
+
+
+_MISSING_VAR = re.compile(r"`([^`]+)` is not present in the dataset")
+
+
+def _as_index(obj: Any) -> pd.Index | None:
+    if isinstance(obj, (pd.Series, pd.DataFrame)):
+        return obj.index
+    return None
+
+
+def _drop_or_raise(
+    bad_rows: np.ndarray,
+    report: list[tuple[str, list[Any]]],
+    index: pd.Index,
+    missing: Missing,
+    what: str,
+) -> np.ndarray:
+    """Rows to keep. With ``missing=raise`` an error names each column and its bad rows."""
+    if not np.any(bad_rows):
+        return np.ones(len(index), dtype=bool)
+    if missing is Missing.RAISE:
+        parts = [f"column {col!r} at rows {format_labels(rows, 5)}" for col, rows in report[:5]]
+        raise DataError(
+            f"{what} has missing or infinite values: " + "; ".join(parts) + ". "
+            "Remove or impute them, or pass missing='drop' to drop those rows."
+        )
+    return ~bad_rows
+
+
+def _vector(value: Any, data: pd.DataFrame | None, n: int, index: pd.Index, what: str) -> np.ndarray | None:
+    """Weights or offset: None, a column name of ``data``, or an array-like of length n."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if data is None:
+            raise DataError(f"{what}={value!r} names a column, but no data frame was given (pass data=...)")
+        if value not in data.columns:
+            raise DataError(f"{what}={value!r} is not a column of the data; columns are {list(map(str, data.columns))}")
+        value = data[value]
+    if isinstance(value, pd.Series) and not value.index.equals(index):
+        if len(value) == n and isinstance(value.index, pd.RangeIndex) and not isinstance(index, pd.RangeIndex):
+            pass
+        else:
+            raise DataError(f"{what} has row labels that differ from the data's; align it or pass a plain array")
+    arr = np.asarray(value, dtype=float).reshape(-1) if not isinstance(value, pd.Series) else value.to_numpy(
+        dtype=float, na_value=np.nan
+    )
+    if arr.shape[0] != n:
+        raise DataError(f"{what} has {arr.shape[0]} values but the data have {n} rows")
+    return arr
+
+
+def _formula_design(
+    formula: str,
+    data: Any,
+    weights: Any,
+    offset: Any,
+    missing: Missing,
+    context: Mapping[str, Any] | None,
+) -> Design:
+    import formulaic
+
+    if data is None:
+        raise DataError("a formula needs data: pass data=<DataFrame>")
+    if isinstance(data, Mapping):
+        data = pd.DataFrame(dict(data))
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame (or a dict of columns), not {type(data).__name__}")
+    try:
+        parsed = formulaic.Formula(formula)
+    except Exception as exc:
+        raise DataError(f"cannot parse the formula {formula!r}: {exc}") from exc
+    if not hasattr(parsed, "lhs") or not hasattr(parsed, "rhs"):
+        raise DataError(f"the formula {formula!r} needs a response on the left of '~'")
+    used = [str(v) for v in sorted(parsed.required_variables, key=str) if str(v) in data.columns]
+    unknown = [str(v) for v in sorted(parsed.required_variables, key=str) if str(v) not in data.columns]
+    if unknown and context is None:
+        raise DataError(
+            f"the formula {formula!r} uses {', '.join(map(repr, unknown))}, not a column of the data; "
+            f"columns are {list(map(str, data.columns))}"
+        )
+    n = len(data)
+    index = data.index
+    w = _vector(weights, data, n, index, "weights")
+    off = _vector(offset, data, n, index, "offset")
+
+    # stage 1: missing values in the raw columns the formula uses (also catches NaN categories)
+    bad = np.zeros(n, dtype=bool)
+    report: list[tuple[str, list[Any]]] = []
+    for col in used:
+        s = data[col]
+        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            b = ~np.isfinite(s.to_numpy(dtype=float, na_value=np.nan))
+        else:
+            b = s.isna().to_numpy()
+        if b.any():
+            report.append((col, list(index[b])))
+            bad |= b
+    for name, arr in (("weights", w), ("offset", off)):
+        if arr is not None:
+            b = ~np.isfinite(arr)
+            if b.any():
+                report.append((name, list(index[b])))
+                bad |= b
+    keep = _drop_or_raise(bad, report, index, missing, "the data")
+    dropped = index[~keep]
+    clean = data.loc[keep, used] if not keep.all() else data[used]
+    if w is not None:
+        w = w[keep]
+    if off is not None:
+        off = off[keep]
+    if len(clean) == 0:
+        raise DataError("no rows are left after dropping rows with missing values")
+
+    try:
+        mm = formulaic.model_matrix(formula, clean, na_action="ignore", context=context)
+    except Exception as exc:  # formulaic's errors carry the offending factor
+        m = _MISSING_VAR.search(str(exc))
+        if m:
+            raise DataError(
+                f"the formula {formula!r} uses {m.group(1)!r}, which is not a column of the data; "
+                f"columns are {list(map(str, data.columns))}"
+            ) from exc
+        raise DataError(f"cannot build the design of {formula!r}: {exc}") from exc
+    lhs, rhs = mm.lhs, mm.rhs
+    if lhs.shape[1] != 1:
+        raise DataError(
+            f"the response of {formula!r} must be one numeric column; it expands to {list(lhs.columns)} "
+            "(a text or categorical response? encode it as numbers)"
+        )
+    y = np.asarray(lhs, dtype=float)[:, 0]
+    X = np.ascontiguousarray(np.asarray(rhs, dtype=float))
+    names = tuple(str(c) for c in rhs.columns)
+    rindex = rhs.index
+
+    # stage 2: non-finite values made by transforms (log(0), 1/x, ...)
+    bad2 = ~np.isfinite(y) | ~np.isfinite(X).all(axis=1)
+    if bad2.any():
+        report2 = nonfinite_report(np.column_stack([y, X]), (str(lhs.columns[0]),) + names, rindex)
+        keep2 = _drop_or_raise(bad2, report2, rindex, missing, "the model matrix")
+        dropped = dropped.append(rindex[~keep2])
+        X, y, rindex = X[keep2], y[keep2], rindex[keep2]
+        w = w[keep2] if w is not None else None
+        off = off[keep2] if off is not None else None
+    if X.shape[1] == 0:
+        raise DataError(f"the formula {formula!r} has no terms on the right-hand side")
+    if w is not None:
+        check_weights(w, rindex)
+    return Design(
+        X=X,
+        y=y,
+        weights=w,
+        offset=off,
+        index=rindex,
+        param_names=names,
+        response_name=str(lhs.columns[0]),
+        formula=formula,
+        dropped=dropped,
+        has_intercept="Intercept" in names,
+        model_spec=rhs.model_spec,
+    )
+
+
+def _array_design(y: Any, X: Any, weights: Any, offset: Any, missing: Missing) -> Design:
+    if X is None:
+        raise DataError("pass a design matrix X with y (or a formula string and data=...)")
+    # response
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise DataError(f"y must be one column; got {y.shape[1]} columns {list(y.columns)}")
+        y = y.iloc[:, 0]
+    y_index = _as_index(y)
+    if isinstance(y, pd.Series):
+        response_name = str(y.name) if y.name is not None else "y"
+        if not (pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype)):
+            raise DataError(f"y ({response_name!r}) is not numeric (dtype {y.dtype}); encode it as numbers")
+        yv = y.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        response_name = "y"
+        try:
+            yv = np.asarray(y, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"y cannot be converted to numbers: {exc}") from exc
+        if yv.ndim == 2 and yv.shape[1] == 1:
+            yv = yv[:, 0]
+        if yv.ndim != 1:
+            raise DataError(f"y must be one-dimensional; got shape {yv.shape}")
+    # design
+    if isinstance(X, pd.Series):
+        X = X.to_frame()
+    x_index = _as_index(X)
+    if isinstance(X, pd.DataFrame):
+        names = tuple(str(c) for c in X.columns)
+        dup = sorted({c for c in names if names.count(c) > 1})
+        if dup:
+            raise DataError(f"X has duplicated column names {dup}; give every column its own name")
+        Xv = numeric_frame(X, "X")
+    else:
+        try:
+            Xv = np.asarray(X, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise DataError(
+                f"X cannot be converted to numbers ({exc}); pass a numeric array, or a DataFrame to have the "
+                "offending column named"
+            ) from exc
+        if Xv.ndim == 1:
+            Xv = Xv[:, None]
+        if Xv.ndim != 2:
+            raise DataError(f"X must be two-dimensional; got shape {Xv.shape}")
+        names = _array_names(Xv)
+    n = yv.shape[0]
+    if Xv.shape[0] != n:
+        raise DataError(f"y has {n} rows but X has {Xv.shape[0]}: they must describe the same observations")
+    if Xv.shape[1] == 0:
+        raise DataError("X has no columns")
+    if y_index is not None and x_index is not None and not y_index.equals(x_index):
+        raise DataError(
+            "y and X have different row labels; align them (for example y = y.loc[X.index]) or pass plain arrays"
+        )
+    index = y_index if y_index is not None else x_index if x_index is not None else pd.RangeIndex(n)
+    w = _vector(weights, None, n, index, "weights")
+    off = _vector(offset, None, n, index, "offset")
+    bad = ~np.isfinite(yv) | ~np.isfinite(Xv).all(axis=1)
+    for arr in (w, off):
+        if arr is not None:
+            bad |= ~np.isfinite(arr)
+    if bad.any():
+        # the report is built from the offending rows only (no second copy of the data)
+        parts = [yv[bad][:, None], Xv[bad]]
+        colnames: list[str] = [response_name, *names]
+        for name, arr in (("weights", w), ("offset", off)):
+            if arr is not None:
+                parts.append(arr[bad][:, None])
+                colnames.append(name)
+        report = nonfinite_report(np.hstack(parts), colnames, index[bad])
+        keep = _drop_or_raise(bad, report, index, missing, "the data")
+        dropped = index[~keep]
+        yv, Xv, index = yv[keep], Xv[keep], index[keep]
+        w = w[keep] if w is not None else None
+        off = off[keep] if off is not None else None
+    else:
+        dropped = index[:0]
+    if len(index) == 0:
+        raise DataError("no rows are left after dropping rows with missing values")
+    if w is not None:
+        check_weights(w, index)
+    const = np.all(Xv == 1.0, axis=0)
+    return Design(
+        X=np.ascontiguousarray(Xv),
+        y=np.ascontiguousarray(yv),
+        weights=w,
+        offset=off,
+        index=index,
+        param_names=names,
+        response_name=response_name,
+        formula=None,
+        dropped=dropped,
+        has_intercept=bool(const.any()),
+    )
+
+
+def _array_names(X: np.ndarray) -> tuple[str, ...]:
+    """statsmodels' names for an unnamed design: "const" for a column of ones, x1, x2, ... for the others."""
+    names, j = [], 1
+    const_done = False
+    for col in range(X.shape[1]):
+        if not const_done and X.shape[0] and np.all(X[:, col] == 1.0):
+            names.append("const")
+            const_done = True
+        else:
+            names.append(f"x{j}")
+            j += 1
+    return tuple(names)
+
+
+def make_design(
+    y_or_formula: Any,
+    X: Any = None,
+    *,
+    data: Any = None,
+    weights: Any = None,
+    offset: Any = None,
+    missing: str | Missing = "drop",
+    context: Mapping[str, Any] | None = None,
+) -> Design:
+    """Validate user input once and return a :class:`Design`.
+
+    Parameters
+    ----------
+    y_or_formula : str or array_like of shape (n_obs,)
+        A formula such as ``"y ~ x1 + x2"`` (with ``data``), or the response.
+    X : array_like of shape (n_obs, n_params), optional
+        Design matrix when ``y_or_formula`` is the response; used as given (no intercept is added).
+    data : pandas.DataFrame, optional
+        Data for a formula (and for weights/offset given as column names).
+    weights, offset : str or array_like of shape (n_obs,), optional
+    missing : {"drop", "raise"}
+        Drop rows with missing or non-finite values (recorded in ``Design.dropped``) or raise an error naming them.
+    context : mapping, optional
+        Extra names for formula evaluation (functions or variables not in ``data``).
+
+    Returns
+    -------
+    Design
+    """
+    missing_ = as_enum(Missing, missing, "missing")
+    if isinstance(y_or_formula, str):
+        if X is not None:
+            if data is None and isinstance(X, (pd.DataFrame, Mapping)):
+                data = X
+            else:
+                raise DataError("with a formula, pass the data as data=<DataFrame>, not as X")
+        return _formula_design(y_or_formula, data, weights, offset, missing_, context)
+    if data is not None:
+        raise DataError("data= goes with a formula; with arrays pass y and X")
+    return _array_design(y_or_formula, X, weights, offset, missing_)
+
+
+def design_from_statsmodels(results: Any) -> Design:
+    """The design of a fitted statsmodels OLS, WLS or GLM model (its own rows, after its own missing handling)."""
+    model = getattr(results, "model", results)
+    exog = getattr(model, "exog", None)
+    endog = getattr(model, "endog", None)
+    if exog is None or endog is None:
+        raise DataError(f"{type(results).__name__} is not a fitted statsmodels regression model")
+    X = np.asarray(exog, dtype=float)
+    y = np.asarray(endog, dtype=float)
+    names = tuple(str(c) for c in getattr(model, "exog_names", [f"x{j + 1}" for j in range(X.shape[1])]))
+    labels = getattr(getattr(model, "data", None), "row_labels", None)
+    index = pd.Index(labels) if labels is not None else pd.RangeIndex(X.shape[0])
+    w = None
+    kind = type(model).__name__
+    if kind == "WLS":
+        w = np.asarray(model.weights, dtype=float) * np.ones(X.shape[0])
+    elif kind == "GLM":
+        fw = getattr(model, "freq_weights", None)
+        vw = getattr(model, "var_weights", None)
+        w = np.ones(X.shape[0])
+        if fw is not None:
+            w = w * np.asarray(fw, dtype=float)
+        if vw is not None:
+            w = w * np.asarray(vw, dtype=float)
+        if np.all(w == 1.0):
+            w = None
+    elif kind != "OLS":
+        raise DataError(f"statsmodels {kind} models are not supported; pass an OLS, WLS or GLM results object")
+    off = getattr(model, "offset", None)
+    exposure = getattr(model, "exposure", None)
+    if off is not None or exposure is not None:
+        total = np.zeros(X.shape[0])
+        if off is not None:
+            total = total + np.asarray(off, dtype=float)
+        if exposure is not None:
+            total = total + np.asarray(exposure, dtype=float)  # statsmodels stores log(exposure)
+        off = total
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    check_finite(X, names, index, "the statsmodels design")
+    if w is not None:
+        check_weights(w, index)
+    ynames = getattr(model, "endog_names", "y")
+    return Design(
+        X=np.ascontiguousarray(X),
+        y=np.ascontiguousarray(y),
+        weights=w,
+        offset=off,
+        index=index,
+        param_names=names,
+        response_name=str(ynames) if isinstance(ynames, str) else "y",
+        formula=model.formula if isinstance(getattr(model, "formula", None), str) else None,
+        dropped=pd.Index([]),
+        has_intercept=bool(np.any(np.all(X == 1.0, axis=0))),
+    )

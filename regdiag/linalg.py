@@ -1,0 +1,468 @@
+"""The one wrapper around LAPACK: pivoted thin QR, numerical rank, refined least squares, hat diagonal.
+
+Everything regdiag computes in closed form starts from one factorization
+
+    diag(sqrt(w)) X diag(s) [:, kept] = Q R
+
+where ``s`` scales every column by a power of two (so the scaling is exact in binary floating point and only
+equilibrates column norms), ``kept`` are the non-aliased columns, ``Q`` is n x r with orthonormal columns and ``R``
+is r x r upper triangular. The factorization is Householder QR with column pivoting (LAPACK ``dgeqp3``), the thin
+``Q`` is formed in place (``dorgqr``), so factoring costs one copy of the design.
+
+Numerical rank
+    Column ``j`` of the pivoted factorization counts towards the rank when ``|R_jj| > tol * |R_11|``. The default
+    ``tol = 10 * sqrt(n) * eps`` (``eps`` = 2.2e-16) catches exact collinearity (pivot ratios of ~1e-16 grow like
+    ``sqrt(n) * eps`` with rounding) while keeping badly conditioned but genuine designs such as NIST's Filip (smallest
+    ratio ~6e-10) at full rank. Which columns are aliased follows R: columns are taken in their given order and a
+    column is aliased when it is (numerically) a combination of the earlier kept ones.
+
+Accuracy
+    The least-squares solution is refined on the augmented system ``[I A; A' 0] [r; x] = [b; 0]`` (Björck) with
+    residuals accumulated in extended precision, whenever the estimated error of the plain solution or of its
+    residuals exceeds ``1e-14`` relative; see :func:`lstsq`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import blas, lapack, solve_triangular
+
+from ._validation import DesignError
+
+__all__ = ["QRFactor", "qr_factor", "lstsq", "default_rank_tol", "power_of_two_scale", "extended_residual"]
+
+EPS = float(np.finfo(np.float64).eps)
+#: relative error above which the least-squares solution is refined in extended precision
+REFINE_THRESHOLD = 1e-14
+#: largest number of refinement steps
+MAX_REFINE = 6
+_CHUNK = 1 << 16
+
+
+def default_rank_tol(n_obs: int) -> float:
+    """Default rank tolerance ``10 * sqrt(n) * eps`` on ``|R_jj| / |R_11|`` of the scaled design."""
+    return 10.0 * math.sqrt(max(n_obs, 1)) * EPS
+
+
+def power_of_two_scale(norms: np.ndarray) -> np.ndarray:
+    """Scale factors ``2**-round(log2(norm))`` (1 for a zero column): multiplying by them is exact."""
+    norms = np.asarray(norms, dtype=float)
+    out = np.ones_like(norms)
+    ok = norms > 0
+    out[ok] = np.exp2(-np.round(np.log2(norms[ok])))
+    return out
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class QRFactor:
+    """Thin pivoted QR of the weighted, column-scaled design restricted to its non-aliased columns.
+
+    Attributes
+    ----------
+    q : ndarray of shape (n_obs, rank)
+        Orthonormal basis of the column space (Fortran order).
+    r : ndarray of shape (rank, rank)
+        Upper triangular factor.
+    cols : ndarray of shape (rank,)
+        Original column index of each column of ``q @ r`` (the pivot order restricted to kept columns).
+    scale : ndarray of shape (n_cols,)
+        Power-of-two column scale factors.
+    aliased : ndarray
+        Original indices of the aliased columns (empty when the design has full column rank).
+    n_cols : int
+        Number of columns of the design.
+    tol : float
+        Rank tolerance used.
+    cond : float
+        Estimated 1-norm condition number of ``r`` (of the column-equilibrated design).
+    """
+
+    q: np.ndarray
+    r: np.ndarray
+    cols: np.ndarray
+    scale: np.ndarray
+    aliased: np.ndarray
+    n_cols: int
+    tol: float
+    cond: float
+
+    @property
+    def rank(self) -> int:
+        return int(self.r.shape[0])
+
+    @property
+    def n_obs(self) -> int:
+        return int(self.q.shape[0])
+
+    def hat_diag(self) -> np.ndarray:
+        """Diagonal of the hat matrix, ``h_i = ||Q_i||^2``, clamped to [0, 1] as R does."""
+        h = np.einsum("ij,ij->i", self.q, self.q)
+        h[h > 1.0 - 10.0 * EPS] = 1.0
+        return h
+
+    def to_original(self, coef: np.ndarray, fill: float = np.nan) -> np.ndarray:
+        """Map coefficients in factor coordinates (last axis of length rank) to the original columns.
+
+        Undoes the column scaling and pivoting; aliased columns get ``fill``.
+        """
+        coef = np.asarray(coef)
+        out = np.full(coef.shape[:-1] + (self.n_cols,), fill, dtype=float)
+        out[..., self.cols] = coef * self.scale[self.cols]
+        return out
+
+    def cov_unscaled(self) -> np.ndarray:
+        """``(X' W X)^{-1}`` in the original coordinates (n_cols x n_cols; NaN rows/columns for aliased)."""
+        rinv = solve_triangular(self.r, np.eye(self.rank), lower=False)
+        inner = rinv @ rinv.T
+        out = np.full((self.n_cols, self.n_cols), np.nan)
+        s = self.scale[self.cols]
+        out[np.ix_(self.cols, self.cols)] = inner * np.outer(s, s)
+        return out
+
+    def cov_unscaled_diag(self) -> np.ndarray:
+        """Diagonal of ``(X' W X)^{-1}`` (NaN for aliased columns) without forming the inverse's square."""
+        rinv = solve_triangular(self.r, np.eye(self.rank), lower=False)
+        d = np.einsum("ij,ij->i", rinv, rinv)
+        out = np.full(self.n_cols, np.nan)
+        out[self.cols] = d * self.scale[self.cols] ** 2
+        return out
+
+    def row_solve(self, row_weights: np.ndarray | None = None) -> np.ndarray:
+        """``diag(row_weights) Q R^{-T}`` (n_obs x rank, a new Fortran array): row i is ``(A'A)^{-1} a_i`` scaled.
+
+        Row ``i`` times the scale factors, mapped with :meth:`to_original`, is ``(X'WX)^{-1} x_i sqrt(w_i)``.
+        """
+        if row_weights is None:
+            out = np.array(self.q, order="F", copy=True)
+        else:
+            out = np.empty_like(self.q, order="F")
+            np.multiply(self.q, np.asarray(row_weights, dtype=float)[:, None], out=out)
+        if self.rank == 0:
+            return out
+        res = blas.dtrsm(1.0, self.r, out, side=1, lower=0, trans_a=1, overwrite_b=1)
+        if not np.shares_memory(res, out):  # pragma: no cover - BLAS wrapper copied
+            out = np.asfortranarray(res)
+        return out
+
+
+def _weighted_scaled_copy(X: np.ndarray, sqrt_w: np.ndarray | None, scale: np.ndarray) -> np.ndarray:
+    A = np.empty(X.shape, dtype=np.float64, order="F")
+    np.multiply(X, scale, out=A)
+    if sqrt_w is not None:
+        A *= sqrt_w[:, None]
+    return A
+
+
+def _column_norms(X: np.ndarray, sqrt_w: np.ndarray | None) -> np.ndarray:
+    norms = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], _CHUNK):
+        block = X[start : start + _CHUNK]
+        if sqrt_w is not None:
+            block = block * sqrt_w[start : start + _CHUNK, None]
+        m = np.max(np.abs(block), axis=0) if block.size else np.zeros(X.shape[1])
+        # scaled accumulation: avoids overflow for huge columns
+        norms = np.maximum(norms, m)
+    big = np.where(norms > 0, norms, 1.0)
+    ss = np.zeros(X.shape[1])
+    for start in range(0, X.shape[0], _CHUNK):
+        block = X[start : start + _CHUNK] / big
+        if sqrt_w is not None:
+            block = block * sqrt_w[start : start + _CHUNK, None]
+        ss += np.einsum("ij,ij->j", block, block)
+    return np.sqrt(ss) * big
+
+
+def _query(routine, *args) -> int:
+    """Optimal LAPACK workspace size (workspace query with lwork = -1)."""
+    out = routine(*args, lwork=-1, overwrite_a=1)  # a query touches nothing; overwrite_a avoids a copy
+    work, info = out[-2], out[-1]
+    if info != 0:  # pragma: no cover
+        raise RuntimeError(f"LAPACK workspace query failed (info={info})")
+    return max(int(work[0]), 1)
+
+
+def _geqp3(A: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Householder QR with column pivoting, in place. Returns (qr, jpvt (0-based), tau)."""
+    qr, jpvt, tau, _work, info = lapack.dgeqp3(A, lwork=_query(lapack.dgeqp3, A), overwrite_a=1)
+    if info != 0:  # pragma: no cover - LAPACK argument error
+        raise RuntimeError(f"LAPACK dgeqp3 failed (info={info})")
+    return qr, np.asarray(jpvt, dtype=np.intp) - 1, tau
+
+
+def _orgqr(qr: np.ndarray, tau: np.ndarray, m: int) -> np.ndarray:
+    if m == 0:
+        return np.zeros((qr.shape[0], 0), order="F")
+    sub = qr[:, :m]
+    q, _work, info = lapack.dorgqr(sub, tau[:m], lwork=_query(lapack.dorgqr, sub, tau[:m]), overwrite_a=1)
+    if info != 0:  # pragma: no cover
+        raise RuntimeError(f"LAPACK dorgqr failed (info={info})")
+    return q
+
+
+def _rank_from_diag(d: np.ndarray, tol: float) -> int:
+    d = np.abs(d)
+    if d.size == 0 or d[0] == 0:
+        return 0
+    return int(np.sum(d > tol * d[0]))
+
+
+def _kept_in_order(r_full: np.ndarray, jpvt: np.ndarray, tol: float, rank: int) -> np.ndarray:
+    """Non-aliased columns chosen as R does: in the given order, dropping a column that depends on earlier ones.
+
+    Works on the small k x k triangular factor of the pivoted QR (same column geometry as the design).
+    """
+    k = r_full.shape[1]
+    B = np.empty_like(r_full)
+    B[:, jpvt] = r_full  # columns back in original order
+    ref = np.max(np.linalg.norm(B, axis=0)) if k else 0.0
+    kept: list[int] = []
+    basis = np.zeros((B.shape[0], 0))
+    for j in range(k):
+        v = B[:, j].copy()
+        for _ in range(2):  # Gram-Schmidt twice is enough
+            v -= basis @ (basis.T @ v)
+        nv = np.linalg.norm(v)
+        if nv > tol * ref:
+            kept.append(j)
+            basis = np.column_stack([basis, v / nv])
+    if len(kept) != rank:
+        # borderline case: trust the pivoted factorization's choice
+        return np.sort(jpvt[:rank])
+    return np.asarray(kept, dtype=np.intp)
+
+
+def _cond_estimate(r: np.ndarray) -> float:
+    if r.shape[0] == 0:
+        return 1.0
+    rcond, info = lapack.dtrcon(r, norm="1", uplo="U", diag="N")
+    if info != 0 or rcond <= 0:
+        return math.inf
+    return 1.0 / float(rcond)
+
+
+def qr_factor(X: np.ndarray, sqrt_w: np.ndarray | None = None, tol: float | None = None) -> QRFactor:
+    """Factor ``diag(sqrt_w) X`` once: power-of-two column scaling, pivoted Householder QR, rank, aliasing.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_obs, n_cols)
+        Design matrix (not modified).
+    sqrt_w : ndarray of shape (n_obs,), optional
+        Square roots of the analytic weights.
+    tol : float, optional
+        Rank tolerance on ``|R_jj| / |R_11|``; default :func:`default_rank_tol`.
+
+    Returns
+    -------
+    QRFactor
+    """
+    X = np.asarray(X, dtype=np.float64)
+    n, k = X.shape
+    tol = default_rank_tol(n) if tol is None else float(tol)
+    scale = power_of_two_scale(_column_norms(X, sqrt_w))
+    A = _weighted_scaled_copy(X, sqrt_w, scale)
+    qr, jpvt, tau = _geqp3(A)
+    m = min(n, k)
+    r_full = np.triu(qr[:m, :k])
+    rank = _rank_from_diag(np.diag(r_full), tol)
+    if rank == k or rank == 0:
+        cols = jpvt[:rank]
+        r = np.array(r_full[:rank, :rank])
+        q = _orgqr(qr, tau, rank)
+        aliased = np.sort(jpvt[rank:])
+    else:
+        kept = _kept_in_order(r_full, jpvt, tol, rank)
+        aliased = np.setdiff1d(np.arange(k), kept)
+        del qr, A
+        A = _weighted_scaled_copy(X[:, kept], sqrt_w, scale[kept])
+        qr, jpvt2, tau = _geqp3(A)
+        r = np.array(np.triu(qr[:rank, :rank]))
+        cols = kept[jpvt2]
+        q = _orgqr(qr, tau, rank)
+    return QRFactor(
+        q=q,
+        r=r,
+        cols=np.asarray(cols, dtype=np.intp),
+        scale=scale,
+        aliased=np.asarray(aliased, dtype=np.intp),
+        n_cols=k,
+        tol=tol,
+        cond=_cond_estimate(r),
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# extended-precision residuals and refined least squares
+
+def _two_sum(a, b):
+    """Error-free sum: ``s + e == a + b`` exactly (Knuth)."""
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _split(a):
+    c = 134217729.0 * a  # 2**27 + 1 (Dekker)
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _two_prod(a, b):
+    """Error-free product: ``p + e == a * b`` exactly (Dekker, no FMA needed)."""
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _dd_sum(P: np.ndarray, E: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of ``P + E`` along ``axis`` as (hi, lo) pairs.
+
+    ``P`` is folded pairwise with error-free additions (Sum2 of Ogita, Rump and Oishi); ``E`` holds terms that are
+    already tiny (product errors) and is summed plainly. The result carries about twice double precision.
+    """
+    vals = np.moveaxis(P, axis, 0)
+    err = E.sum(axis=axis)
+    while vals.shape[0] > 1:
+        if vals.shape[0] % 2:
+            vals = np.concatenate([vals, np.zeros((1,) + vals.shape[1:])])
+        vals, e = _two_sum(vals[0::2], vals[1::2])
+        err = err + e.sum(axis=0)
+    hi = vals[0] if vals.shape[0] else np.zeros(err.shape)
+    return _two_sum(hi, err)
+
+
+def extended_residual(
+    X: np.ndarray,
+    cols_scale: np.ndarray,
+    sqrt_w: np.ndarray | None,
+    y: np.ndarray,
+    x: np.ndarray,
+    r: np.ndarray | None,
+    r_lo: np.ndarray | None = None,
+    x_lo: np.ndarray | None = None,
+    cols: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``f = b - r - A x`` and ``g = -A' r`` in double-double arithmetic, rounded to double.
+
+    ``A = diag(sqrt_w) X diag(cols_scale)`` and ``b = sqrt_w * y`` are formed in double precision block by block
+    (never a second full copy of the design). Products are split error-free (Dekker) and sums folded error-free,
+    so both results carry about 32 significant digits before the final rounding: for a large-residual problem the
+    terms of ``g`` cancel by many orders of magnitude, and its error is amplified by ``kappa^2`` in the correction.
+    ``r = None`` stands for a zero residual. ``r_lo`` and ``x_lo`` are optional low-order parts of ``r`` and ``x``
+    (both carried as unevaluated sums of two doubles by the refinement). ``cols`` selects (and orders) columns of
+    ``X`` block by block, so the caller needs no reordered copy of the design.
+    """
+    n = X.shape[0]
+    k = X.shape[1] if cols is None else len(cols)
+    f = np.empty(n)
+    g_hi = np.zeros(k)
+    g_lo = np.zeros(k)
+    for start in range(0, n, _CHUNK):
+        sl_ = slice(start, start + _CHUNK)
+        A = (X[sl_] if cols is None else X[sl_][:, cols]) * cols_scale
+        b = y[sl_]
+        if sqrt_w is not None:
+            A *= sqrt_w[sl_, None]
+            b = b * sqrt_w[sl_]
+        P, E = _two_prod(A, -x[None, :])
+        terms = [b[:, None], P]
+        extra = E.sum(axis=1)
+        if r is not None:
+            terms.append(-r[sl_, None])
+        if r_lo is not None:
+            extra = extra - r_lo[sl_]
+        if x_lo is not None:
+            extra = extra - A @ x_lo
+        hi, lo = _dd_sum(np.hstack(terms), extra[:, None], axis=1)
+        f[sl_] = hi + lo
+        if r is not None:
+            Pg, Eg = _two_prod(A, r[sl_, None])
+            if r_lo is not None:
+                Eg = Eg + A * r_lo[sl_, None]
+            hi, lo = _dd_sum(Pg, Eg, axis=0)
+            g_hi, e = _two_sum(g_hi, hi)
+            g_lo = g_lo + e + lo
+    return f, -(g_hi + g_lo)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class LstsqResult:
+    """Solution of the weighted least-squares problem in factor coordinates.
+
+    Attributes
+    ----------
+    x : ndarray of shape (rank,)
+        Coefficients of the kept, scaled columns (map with :meth:`QRFactor.to_original`).
+    resid : ndarray of shape (n_obs,)
+        Weighted residuals ``sqrt(w) * (y - X beta)``.
+    refine_steps : int
+        Number of refinement steps taken (0 when the plain solution was accurate enough).
+    est_error : float
+        Estimated relative error of the plain solution that decided whether to refine.
+    """
+
+    x: np.ndarray
+    resid: np.ndarray
+    refine_steps: int
+    est_error: float
+
+
+def lstsq(factor: QRFactor, X: np.ndarray, y: np.ndarray, sqrt_w: np.ndarray | None = None) -> LstsqResult:
+    """Least squares from the factorization, refined where the estimated error calls for it.
+
+    Notes
+    -----
+    The plain solution ``x = R^{-1} Q' b`` has relative error about ``eps * (kappa + kappa^2 ||r|| / (||R|| ||x||))``
+    and its residuals about ``eps * kappa * ||b|| / ||r||`` (``kappa`` the condition number of the equilibrated
+    design). When either estimate exceeds ``REFINE_THRESHOLD`` (1e-14), the solution is refined on the augmented
+    system with ``f = b - r - A x`` and ``g = -A' r`` accumulated in extended precision (x86 long double, or
+    double-double arithmetic where long double is plain double), until the correction is below ``eps`` relative
+    (at most ``MAX_REFINE`` steps). Each step costs two extended-precision passes over the design.
+    """
+    Q, R = factor.q, factor.r
+    cols = factor.cols
+    cs = factor.scale[cols]
+    b = y * sqrt_w if sqrt_w is not None else np.asarray(y, dtype=float)
+    if factor.rank == 0:
+        return LstsqResult(x=np.zeros(0), resid=np.array(b, dtype=float), refine_steps=0, est_error=0.0)
+    qtb = Q.T @ b
+    x = solve_triangular(R, qtb, lower=False)
+    resid = b - Q @ qtb
+    kappa = factor.cond
+    nb = float(np.linalg.norm(b))
+    nr = float(np.linalg.norm(resid))
+    nx = float(np.linalg.norm(x))
+    nR = float(np.max(np.abs(R))) * math.sqrt(R.shape[0]) if R.size else 1.0
+    err_x = EPS * (kappa + kappa**2 * nr / max(nR * nx, np.finfo(float).tiny))
+    err_r = EPS * kappa * nb / nr if nr > 0 else math.inf
+    est = max(err_x, err_r)
+    steps = 0
+    if est > REFINE_THRESHOLD:
+        # the residual is carried as a double-double pair (resid + resid_lo): for a large-residual problem its
+        # rounding would otherwise limit x to about kappa * eps * ||r|| / (||A|| ||x||)
+        resid, _ = extended_residual(X, cs, sqrt_w, y, x, None, cols=cols)
+        resid_lo = np.zeros_like(resid)
+        x_lo = np.zeros_like(x)  # x too is carried as a pair: its rounding would leave the small coefficients noisy
+        prev = math.inf
+        for steps in range(1, MAX_REFINE + 1):
+            f, g = extended_residual(X, cs, sqrt_w, y, x, resid, resid_lo, x_lo, cols=cols)
+            h = solve_triangular(R, g, trans="T", lower=False)
+            d = Q.T @ f
+            dx = solve_triangular(R, d - h, lower=False)
+            dr = (f - Q @ d) + Q @ h
+            x, e = _two_sum(x, dx)
+            x, x_lo = _two_sum(x, x_lo + e)
+            resid, e = _two_sum(resid, dr)
+            resid, resid_lo = _two_sum(resid, resid_lo + e)
+            if not np.all(np.isfinite(x)):
+                raise DesignError("least-squares refinement diverged: the design is numerically singular")
+            # componentwise: the smallest coefficient must be converged too
+            rel = float(np.max(np.abs(dx) / np.maximum(np.abs(x), np.finfo(float).tiny)))
+            if rel <= EPS / 8 or (steps >= 2 and rel >= 0.5 * prev):
+                break  # converged, or stagnating at rounding level
+            prev = rel
+    return LstsqResult(x=x, resid=resid, refine_steps=steps, est_error=est)

@@ -1,0 +1,1 @@
+"""Closed-form fits and influence measures for linear and generalized linear models (numpy/scipy only)."""

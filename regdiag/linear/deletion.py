@@ -1,0 +1,178 @@
+"""Exact deletion of single cases and of groups, in closed form from the one factorization.
+
+For a group G of m observations, with ``Q_G`` its m x r rows of Q and ``e_G`` its weighted residuals, deleting G
+changes the coefficients by
+
+    b - b_(G) = (X'WX)^{-1} X_G' W_G^(1/2) (I - H_GG)^{-1} e_G,     H_GG = Q_G Q_G'
+
+and the residual sum of squares by ``e_G' (I - H_GG)^{-1} e_G``. Both are computed either with the m x m matrix
+``I - Q_G Q_G'`` (small groups) or, by Woodbury, with the r x r matrix ``K = I - Q_G' Q_G`` (large groups):
+``Q_G' (I - H_GG)^{-1} e_G = K^{-1} Q_G' e_G``. Groups of equal size are solved as one batch. No n x n matrix is
+formed and nothing is refitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy.linalg import solve_triangular
+
+from .._validation import DataError, warn_rows
+from ..linalg import EPS
+from ..results import GroupInfluence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .ols import OLSFit
+
+__all__ = ["group_deletion", "resolve_groups"]
+
+#: smallest eigenvalue of I - H_GG below which deleting the group leaves a coefficient unidentifiable
+SINGULAR_TOL = 1e3 * EPS
+
+
+def resolve_groups(index: pd.Index, groups: Any) -> tuple[pd.Index, list[np.ndarray]]:
+    """Turn a user's grouping into (group labels, list of row positions).
+
+    ``groups`` is one of: an array-like of one group label per row (a Series is aligned on the row labels); a
+    mapping ``{group: [row labels]}``; or a sequence of sequences of row labels.
+    """
+    n = len(index)
+    if isinstance(groups, Mapping):
+        labels = pd.Index(list(groups.keys()))
+        members = [list(v) for v in groups.values()]
+        return labels, [_positions(index, m, g) for g, m in zip(labels, members)]
+    if isinstance(groups, pd.Series):
+        missing = index.difference(groups.index)
+        if len(missing):
+            raise DataError(f"the group labels do not cover every row; missing rows {list(missing[:5])}")
+        values = groups.loc[index].to_numpy()
+    else:
+        seq = list(groups) if not isinstance(groups, np.ndarray) else groups
+        if len(seq) and all(isinstance(g, (list, tuple, np.ndarray, pd.Index)) for g in seq) and len(seq) != n:
+            labels = pd.RangeIndex(len(seq))
+            return labels, [_positions(index, m, i) for i, m in enumerate(seq)]
+        values = np.asarray(seq, dtype=object)
+        if values.shape[0] != n:
+            raise DataError(f"groups has {values.shape[0]} labels but the fit has {n} rows")
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    if np.any(codes < 0):
+        raise DataError(f"groups has missing labels at rows {list(index[codes < 0][:5])}")
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    return pd.Index(uniques), [order[bounds[g] : bounds[g + 1]] for g in range(len(uniques))]
+
+
+def _positions(index: pd.Index, members: Any, group: Any) -> np.ndarray:
+    members = list(members)
+    pos = index.get_indexer(members)
+    if np.any(pos < 0):
+        bad = [m for m, p in zip(members, pos) if p < 0]
+        raise DataError(f"group {group!r} names rows that are not in the fit: {bad[:5]}")
+    if len(set(pos.tolist())) != len(pos):
+        raise DataError(f"group {group!r} lists a row more than once")
+    return pos
+
+
+def group_deletion(fit: OLSFit, groups: Any) -> GroupInfluence:
+    """Exact influence of deleting each group of observations.
+
+    Parameters
+    ----------
+    fit : OLSFit
+    groups : array_like, mapping or sequence of sequences
+        One group label per row (a Series is aligned on the row labels), ``{group: [row labels]}``, or a list of
+        lists of row labels.
+
+    Returns
+    -------
+    GroupInfluence
+
+    Notes
+    -----
+    ``b_(G)`` exactly (no refit); ``D_G = (b - b_(G))' X'WX (b - b_(G)) / (p s^2)``;
+    ``s_(G)^2 = (RSS - e_G'(I - H_GG)^{-1} e_G) / (n - p - m)``. A group whose deletion leaves a coefficient
+    unidentifiable (``I - H_GG`` singular) gets NaN, with one warning naming it.
+    """
+    labels, members = resolve_groups(fit.index, groups)
+    f = fit.factor
+    Q, e = f.q, np.asarray(fit.wresid)
+    pos_w = fit.positive
+    r, k, G = f.rank, f.n_cols, len(members)
+    p, n = fit.rank, fit.nobs
+    rss, s = fit.ssr, fit.sigma
+    members = [m[pos_w[m]] for m in members]  # zero-weight rows do not count
+    sizes = np.array([len(m) for m in members], dtype=float)
+
+    u = np.full((G, r), np.nan)  # Q_G' (I - H_GG)^{-1} e_G
+    quad = np.full(G, np.nan)  # e_G' (I - H_GG)^{-1} e_G
+    lev = np.zeros(G)
+    singular = np.zeros(G, dtype=bool)
+    by_size: dict[int, list[int]] = {}
+    for g, m in enumerate(members):
+        by_size.setdefault(len(m), []).append(g)
+    for m, gs in by_size.items():
+        gs_arr = np.asarray(gs)
+        if m == 0:
+            u[gs_arr] = 0.0
+            quad[gs_arr] = 0.0
+            continue
+        rows = np.stack([members[g] for g in gs])  # (B, m)
+        QG = Q[rows]  # (B, m, r)
+        eG = e[rows]  # (B, m)
+        lev[gs_arr] = np.einsum("bij,bij->b", QG, QG)
+        if m <= r:
+            M = np.eye(m)[None] - QG @ QG.transpose(0, 2, 1)
+            lam = np.linalg.eigvalsh(M)[:, 0]
+            ok = lam > SINGULAR_TOL
+            if ok.any():
+                z = np.linalg.solve(M[ok], eG[ok][..., None])[..., 0]
+                u[gs_arr[ok]] = np.einsum("bij,bi->bj", QG[ok], z)
+                quad[gs_arr[ok]] = np.einsum("bi,bi->b", eG[ok], z)
+        else:
+            K = np.eye(r)[None] - QG.transpose(0, 2, 1) @ QG
+            lam = np.linalg.eigvalsh(K)[:, 0]
+            ok = lam > SINGULAR_TOL
+            if ok.any():
+                v = np.einsum("bij,bi->bj", QG[ok], eG[ok])
+                uu = np.linalg.solve(K[ok], v[..., None])[..., 0]
+                u[gs_arr[ok]] = uu
+                quad[gs_arr[ok]] = np.einsum("bi,bi->b", eG[ok], eG[ok]) + np.einsum("bj,bj->b", v, uu)
+        singular[gs_arr[~ok]] = True
+
+    delta = solve_triangular(f.r, u.T, lower=False).T if r else np.zeros((G, 0))
+    dfbeta = f.to_original(delta)
+    params = np.asarray(fit.coef)
+    loo = params[None, :] - dfbeta
+    df_g = n - p - sizes
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s_g = np.sqrt(np.maximum(rss - quad, 0.0) / df_g)
+        s_g[df_g <= 0] = np.nan
+        cooks = np.einsum("gj,gj->g", u, u) / (p * s**2)
+        dfbetas = dfbeta / np.outer(s_g, np.sqrt(f.cov_unscaled_diag()))
+    dfbetas[~np.isfinite(dfbetas)] = np.nan
+    if fit.perfect_fit:
+        cooks[:] = np.nan
+        dfbetas[:] = np.nan
+        s_g[:] = np.nan
+    if singular.any():
+        warn_rows(
+            "deleting these groups leaves a coefficient unidentifiable (I - H_GG is singular): their deletion "
+            "measures are NaN",
+            labels[singular],
+        )
+    return GroupInfluence(
+        groups=labels,
+        size=sizes,
+        loo_params=loo,
+        dfbeta=dfbeta,
+        dfbetas=dfbetas,
+        cooks_distance=cooks,
+        sigma_loo=s_g,
+        leverage=lev,
+        param_names=fit.param_names,
+        aliased=fit.aliased,
+        method=f"{fit.method}-exact-group",
+    )

@@ -1,0 +1,530 @@
+"""Result objects: arrays plus the row index and parameter names.
+
+Results are frozen dataclasses whose arrays are read-only; change one with ``dataclasses.replace``. Per-observation
+arrays are in the order of ``index``; per-parameter arrays in the order of ``param_names``. Measures derived by
+cheap elementwise arithmetic (``dfbetas``, ``loo_params``, ``dffits_internal``) are properties, so the object holds
+one n x p array (``dfbeta``) however many of them are read.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ._validation import Style, as_enum
+from .linear.measures import CRITERIA, RULES, Criterion
+
+__all__ = ["Influence", "GroupInfluence", "r_abbreviate"]
+
+FloatArray = np.ndarray
+
+
+def _freeze(obj: Any) -> None:
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if isinstance(v, np.ndarray):
+            v.flags.writeable = False
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# R's abbreviate(), for influence.measures' column names
+
+
+def _abbrev_one(name: str, minlength: int) -> str:
+    """R's C-level ``stripchars`` (abbreviate with use.classes = TRUE) for one ASCII string."""
+    buf = list(name.strip())
+    if len(buf) < minlength:
+        return "".join(buf)
+    upper = len(buf) - 1
+
+    def at(i: int) -> str:
+        return buf[i] if 0 <= i < len(buf) else "\0"
+
+    def first_char(i: int) -> bool:  # start of a word
+        return at(i - 1).isspace()
+
+    def last_char(i: int) -> bool:  # end of a word
+        return not at(i - 1).isspace() and (at(i + 1) == "\0" or at(i + 1).isspace())
+
+    def lc_vowel(i: int) -> bool:
+        return at(i) in "aeiou"
+
+    def is_lower(i: int) -> bool:
+        c = at(i)
+        return "a" <= c <= "z"
+
+    nspace = 0
+    trailing = True
+    for i in range(upper, 0, -1):
+        if at(i).isspace():
+            if trailing:
+                del buf[i:]
+            else:
+                nspace += 1
+        else:
+            trailing = False
+        if len(buf) - nspace <= minlength:
+            return _drop_spaces(buf, minlength)
+
+    def sweep(pred) -> bool:
+        for i in range(upper, 0, -1):
+            if i < len(buf) and pred(i):
+                del buf[i]
+            if len(buf) - nspace <= minlength:
+                return True
+        return False
+
+    if (
+        sweep(lambda i: lc_vowel(i) and last_char(i))
+        or sweep(lambda i: lc_vowel(i) and not first_char(i))
+        or sweep(lambda i: is_lower(i) and last_char(i))
+        or sweep(lambda i: is_lower(i) and not first_char(i))
+    ):
+        return _drop_spaces(buf, minlength)
+    upper = len(buf) - 1
+    for i in range(upper, 0, -1):
+        if i < len(buf) and not first_char(i) and not at(i).isspace():
+            del buf[i]
+        if len(buf) - nspace <= minlength:
+            break
+    return _drop_spaces(buf, minlength)
+
+
+def _drop_spaces(buf: list[str], minlength: int) -> str:
+    if len(buf) > minlength:
+        buf = [buf[0]] + [c for c in buf[1:] if not c.isspace()]
+    return "".join(buf)
+
+
+def r_abbreviate(names: Sequence[str], minlength: int = 4) -> list[str]:
+    """R's ``abbreviate(names, minlength)`` (method "left.kept"): lengthen until the abbreviations are unique."""
+    names = [n.strip() for n in names]
+    uniq = list(dict.fromkeys(names))
+    out = [_abbrev_one(n, minlength) for n in uniq]
+    ml = minlength
+    redo = [False] * len(uniq)
+    while True:
+        seen: dict[str, int] = {}
+        dup = [False] * len(out)
+        for i, a in enumerate(out):
+            if a in seen:
+                dup[i] = True
+            else:
+                seen[a] = i
+        if not any(dup):
+            break
+        ml += 1
+        dupvals = {out[i] for i in range(len(out)) if dup[i]}
+        redo = [redo[i] or dup[i] or out[i] in dupvals for i in range(len(out))]
+        for i in range(len(out)):
+            if redo[i]:
+                out[i] = _abbrev_one(uniq[i], ml)
+    lookup = dict(zip(uniq, out))
+    return [lookup[n] for n in names]
+
+
+_INTERCEPT_NAMES = ("Intercept", "(Intercept)", "const")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False, kw_only=True, slots=True)
+class Influence:
+    """Influence measures of every observation of a fitted model.
+
+    Attributes
+    ----------
+    leverage : ndarray of shape (n_obs,)
+        Diagonal of the (weighted) hat matrix; 1 where clamped as R does; 0 for zero weights.
+    resid : ndarray of shape (n_obs,)
+        Response residuals ``y - fitted``.
+    standard_resid : ndarray of shape (n_obs,)
+        Internally studentized residuals (R ``rstandard``).
+    student_resid : ndarray of shape (n_obs,)
+        Externally studentized residuals (R ``rstudent``).
+    press_resid : ndarray of shape (n_obs,)
+        Deleted (PRESS) residuals ``y_i - x_i' b_(i) = resid_i / (1 - h_i)``.
+    sigma_loo : ndarray of shape (n_obs,)
+        Residual standard error with observation i deleted.
+    cooks_distance, cooks_pvalue, dffits, cov_ratio : ndarray of shape (n_obs,)
+    dfbeta : ndarray of shape (n_obs, n_params)
+        ``b - b_(i)`` (R and statsmodels sign); NaN columns for aliased coefficients.
+    params : ndarray of shape (n_params,)
+    cov_unscaled_diag : ndarray of shape (n_params,)
+        Diagonal of ``(X'WX)^{-1}`` (NaN for aliased coefficients).
+    sigma : float
+    rank : int
+    df_resid : float
+    n_obs : int
+        Observations with positive weight (R's ``n`` in ``is.inf``).
+    weights : ndarray or None
+    index : pandas.Index
+    param_names : tuple of str
+    aliased : tuple of str
+    method : str
+        How the measures were computed ("ols", "wls", "glm-one-step", "glm-exact", "engine:...").
+    """
+
+    leverage: FloatArray
+    resid: FloatArray
+    standard_resid: FloatArray
+    student_resid: FloatArray
+    press_resid: FloatArray
+    sigma_loo: FloatArray
+    cooks_distance: FloatArray
+    cooks_pvalue: FloatArray
+    dffits: FloatArray
+    cov_ratio: FloatArray
+    dfbeta: FloatArray
+    params: FloatArray
+    cov_unscaled_diag: FloatArray
+    sigma: float
+    rank: int
+    df_resid: float
+    n_obs: int
+    weights: FloatArray | None
+    index: pd.Index
+    param_names: tuple[str, ...]
+    aliased: tuple[str, ...] = ()
+    method: str = "ols"
+    fit: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+    # ---- derived measures -----------------------------------------------------------------------------------
+    @property
+    def dfbetas(self) -> FloatArray:
+        """DFBETAS: ``dfbeta_ij / (s_(i) sqrt([(X'WX)^{-1}]_jj))``, shape (n_obs, n_params)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = self.dfbeta / self.sigma_loo[:, None]
+            out /= np.sqrt(self.cov_unscaled_diag)[None, :]
+        out[~np.isfinite(out)] = np.nan
+        return out
+
+    @property
+    def loo_params(self) -> FloatArray:
+        """Exact leave-one-out coefficients ``b_(i) = b - dfbeta_i``, shape (n_obs, n_params)."""
+        return self.params[None, :] - self.dfbeta
+
+    @property
+    def dffits_internal(self) -> FloatArray:
+        """DFFITS with the internally studentized residual (statsmodels' ``dffits_internal``)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = self.standard_resid * np.sqrt(self.leverage / (1.0 - self.leverage))
+        out[~(self.leverage < 1)] = np.nan
+        return out
+
+    @property
+    def n_params(self) -> int:
+        return len(self.param_names)
+
+    def _kept_columns(self) -> list[int]:
+        return [j for j, name in enumerate(self.param_names) if name not in self.aliased]
+
+    # ---- frames -------------------------------------------------------------------------------------------------
+    def _r_names(self) -> list[str]:
+        kept = self._kept_columns()
+        vn = ["1_" if self.param_names[j] in _INTERCEPT_NAMES else self.param_names[j] for j in kept]
+        return ["dfb." + a for a in r_abbreviate(vn)]
+
+    def _regdiag_columns(self) -> dict[str, FloatArray]:
+        cols: dict[str, FloatArray] = {
+            "leverage": self.leverage,
+            "resid": self.resid,
+            "standard_resid": self.standard_resid,
+            "student_resid": self.student_resid,
+            "press_resid": self.press_resid,
+            "sigma_loo": self.sigma_loo,
+            "cooks_distance": self.cooks_distance,
+            "cooks_pvalue": self.cooks_pvalue,
+            "dffits": self.dffits,
+            "cov_ratio": self.cov_ratio,
+        }
+        return cols
+
+    def to_frame(self, style: str = "regdiag") -> pd.DataFrame:
+        """All per-observation measures as a DataFrame indexed like the input rows.
+
+        Parameters
+        ----------
+        style : {"regdiag", "R", "statsmodels"}
+            "regdiag": regdiag's names, then ``dfbeta_<name>`` and ``dfbetas_<name>`` per coefficient.
+            "R": exactly the columns of R's ``influence.measures`` (``dfb.<abbreviated name>``, ``dffit``,
+            ``cov.r``, ``cook.d``, ``hat``). "statsmodels": exactly the columns of statsmodels'
+            ``OLSInfluence.summary_frame()`` (``dfb_<name>``, ``cooks_d``, ``standard_resid``, ``hat_diag``,
+            ``dffits_internal``, ``student_resid``, ``dffits``). Aliased coefficients get no column.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        st = as_enum(Style, style, "style")
+        kept = self._kept_columns()
+        names = [self.param_names[j] for j in kept]
+        if st is Style.R:
+            dfbs = self.dfbetas[:, kept]
+            data = {n: dfbs[:, i] for i, n in enumerate(self._r_names())}
+            data.update(dffit=self.dffits, **{"cov.r": self.cov_ratio, "cook.d": self.cooks_distance}, hat=self.leverage)
+            return pd.DataFrame(data, index=self.index)
+        if st is Style.STATSMODELS:
+            dfbs = self.dfbetas[:, kept]
+            data = {f"dfb_{n}": dfbs[:, i] for i, n in enumerate(names)}
+            data.update(
+                cooks_d=self.cooks_distance,
+                standard_resid=self.standard_resid,
+                hat_diag=self.leverage,
+                dffits_internal=self.dffits_internal,
+                student_resid=self.student_resid,
+                dffits=self.dffits,
+            )
+            return pd.DataFrame(data, index=self.index)
+        if st is Style.SAS:
+            return self._sas_frame()
+        data = dict(self._regdiag_columns())
+        dfb, dfbs = self.dfbeta, self.dfbetas
+        for j in kept:
+            data[f"dfbeta_{self.param_names[j]}"] = dfb[:, j]
+        for j in kept:
+            data[f"dfbetas_{self.param_names[j]}"] = dfbs[:, j]
+        return pd.DataFrame(data, index=self.index)
+
+    def _sas_frame(self) -> pd.DataFrame:
+        kept = self._kept_columns()
+        dfbs = self.dfbetas[:, kept]
+        data: dict[str, FloatArray] = {
+            "H": self.leverage,
+            "RStudent": self.student_resid,
+            "CookD": self.cooks_distance,
+            "DFFITS": self.dffits,
+            "CovRatio": self.cov_ratio,
+            "PRESS": self.press_resid,
+        }
+        for i, j in enumerate(kept):
+            nm = "Intercept" if self.param_names[j] in _INTERCEPT_NAMES else self.param_names[j]
+            data[f"DFB_{nm}"] = dfbs[:, i]
+        return pd.DataFrame(data, index=self.index)
+
+    # ---- flags ----------------------------------------------------------------------------------------------------
+    def _criteria(self, rule: str | Sequence[str]) -> list[Criterion]:
+        names = [rule] if isinstance(rule, str) else list(rule)
+        out: list[Criterion] = []
+        for nm in names:
+            if nm in RULES:
+                out.extend(CRITERIA[c] for c in RULES[nm])
+            elif nm in CRITERIA:
+                out.append(CRITERIA[nm])
+            else:
+                choices = ", ".join(list(RULES) + list(CRITERIA))
+                raise ValueError(f"unknown flagging rule {nm!r}; choose from {choices}")
+        return out
+
+    def flags(self, rule: str | Sequence[str] = "R") -> pd.DataFrame:
+        """Which observations each criterion flags as influential (nullable booleans; NA where undefined).
+
+        Parameters
+        ----------
+        rule : str or sequence of str
+            A named rule — "R" (R's ``influence.measures()$is.inf``: |DFBETAS| > 1, |DFFITS| > 3 sqrt(p/(n-p)),
+            |1 - COVRATIO| > 3p/(n-p), F percentile of Cook's D > 0.5, leverage > 3p/n), "BKW" (Belsley, Kuh &
+            Welsch: |DFBETAS| > 2/sqrt(n), |DFFITS| > 2 sqrt(p/n), |1 - COVRATIO| > 3p/n, leverage > 2p/n), "common"
+            (Cook's D > 4/n, leverage > 2p/n, |studentized residual| > 2) — or criterion names from
+            ``regdiag.linear.measures.CRITERIA`` such as "cooks_4n", "leverage_2p", "dfbetas_2sqrtn".
+            ``p`` is the rank and ``n`` the number of observations with positive weight.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One column per criterion (per coefficient for DFBETAS). With ``rule="R"`` the columns are exactly R's
+            (``dfb.*``, ``dffit``, ``cov.r``, ``cook.d``, ``hat``). ``.attrs["criteria"]`` describes each cut-off.
+        """
+        crits = self._criteria(rule)
+        p, n = self.rank, self.n_obs
+        kept = self._kept_columns()
+        is_r = isinstance(rule, str) and rule == "R"
+        data: dict[str, pd.arrays.BooleanArray] = {}
+        described: dict[str, str] = {}
+        r_cols = {"dffits": "dffit", "cov_ratio": "cov.r", "cooks_distance": "cook.d", "leverage": "hat"}
+        for c in crits:
+            values = getattr(self, c.measure)
+            if values.ndim == 2:
+                values = values[:, kept]
+                labels = self._r_names() if is_r else [f"{c.measure}_{self.param_names[j]}" for j in kept]
+                cols = [values[:, i] for i in range(values.shape[1])]
+            else:
+                labels = [r_cols[c.measure] if is_r else c.name]
+                cols = [values]
+            for lab, v in zip(labels, cols):
+                flag = c.apply(v, p, n)
+                arr = pd.array(flag, dtype="boolean")
+                arr[np.isnan(v)] = pd.NA
+                key = lab if lab not in data else f"{lab}:{c.name}"
+                data[key] = arr
+                described[key] = c.text
+        frame = pd.DataFrame(data, index=self.index)
+        frame.attrs["criteria"] = described
+        return frame
+
+    def flagged(self, rule: str | Sequence[str] = "R") -> pd.DataFrame:
+        """The observations flagged by ``rule``, with their main measures and the criteria that flagged each."""
+        fl = self.flags(rule)
+        hit = fl.fillna(False).astype(bool)
+        mask = hit.any(axis=1).to_numpy()
+        base = pd.DataFrame(
+            {
+                "leverage": self.leverage,
+                "student_resid": self.student_resid,
+                "cooks_distance": self.cooks_distance,
+                "dffits": self.dffits,
+                "cov_ratio": self.cov_ratio,
+            },
+            index=self.index,
+        )
+        out = base.loc[mask].copy()
+        out["flagged_by"] = [
+            ", ".join(c for c in fl.columns if hit.iloc[i][c]) for i in np.flatnonzero(mask)
+        ]
+        out.attrs["criteria"] = fl.attrs["criteria"]
+        return out
+
+    # ---- outlier test ---------------------------------------------------------------------------------------------
+    def _outlier_reference(self) -> tuple[str, float | None]:
+        return "t", float(self.df_resid - 1)
+
+    def outlier_test(
+        self, method: str = "bonferroni", cutoff: float | None = 0.05, n_max: int | None = 10
+    ) -> pd.DataFrame:
+        """Test each studentized residual as a mean-shift outlier, like car's ``outlierTest``.
+
+        Parameters
+        ----------
+        method : str
+            Multiple-testing adjustment: "bonferroni" (car: ``min(1, n p)``) or any method of
+            ``statsmodels.stats.multitest.multipletests`` ("holm", "fdr_bh", ...).
+        cutoff : float or None
+            Keep rows whose adjusted p-value is below ``cutoff``; if none is, keep the single largest residual
+            (as car does). ``None`` keeps every row.
+        n_max : int or None
+            At most this many rows.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``student_resid``, ``unadjusted_p`` and ``<method>_p``, sorted by decreasing
+            ``|student_resid|``. The reference distribution is t with ``df_resid - 1`` degrees of freedom for
+            linear models and the standard normal for GLMs; ``.attrs`` records it.
+        """
+        t = self.student_resid
+        ok = np.isfinite(t)
+        t_ok = t[ok]
+        labels = self.index[ok]
+        ref, df = self._outlier_reference()
+        if ref == "t":
+            pvals = 2.0 * stats.t.sf(np.abs(t_ok), df)
+        else:
+            pvals = 2.0 * stats.norm.sf(np.abs(t_ok))
+        n = t_ok.size
+        if method == "bonferroni":
+            adj = np.minimum(1.0, n * pvals)
+        else:
+            from statsmodels.stats.multitest import multipletests
+
+            adj = multipletests(pvals, method=method)[1]
+        frame = pd.DataFrame({"student_resid": t_ok, "unadjusted_p": pvals, f"{method}_p": adj}, index=labels)
+        order = np.argsort(-np.abs(t_ok), kind="stable")
+        frame = frame.iloc[order]
+        if cutoff is not None:
+            keep = frame[f"{method}_p"] < cutoff
+            frame = frame.loc[keep] if keep.any() else frame.iloc[:1]
+        if n_max is not None:
+            frame = frame.iloc[:n_max]
+        frame.attrs.update(reference=ref if ref != "t" else f"t({df:g})", method=method, n_tests=n)
+        return frame
+
+    # ---- group deletion --------------------------------------------------------------------------------------------
+    def group_deletion(self, groups: Any) -> GroupInfluence:
+        """Exact effect of deleting whole groups of observations; see :func:`regdiag.linear.deletion.group_deletion`."""
+        if self.fit is None:
+            raise ValueError("this influence object has no fit attached; group deletion needs the factorization")
+        return self.fit.group_deletion(groups)
+
+    def summary(self, rule: str = "R") -> str:
+        """A short text: method, n, rank, and the flagged observations."""
+        fl = self.flagged(rule)
+        lines = [
+            f"Influence ({self.method}): n = {self.n_obs}, rank = {self.rank}, sigma = {self.sigma:.6g}",
+            f"{len(fl)} observation(s) flagged by rule {rule!r}",
+        ]
+        if len(fl):
+            lines.append(fl.to_string(float_format=lambda v: f"{v:.4g}"))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"<{type(self).__name__} method={self.method!r} n_obs={self.n_obs} rank={self.rank} "
+            f"params={list(self.param_names)}>"
+        )
+
+
+@dataclass(frozen=True, eq=False, kw_only=True, slots=True)
+class GroupInfluence:
+    """Exact influence of deleting groups of observations.
+
+    Attributes
+    ----------
+    groups : pandas.Index
+        Group labels.
+    size : ndarray of shape (n_groups,)
+        Number of observations (with positive weight) in each group.
+    loo_params : ndarray of shape (n_groups, n_params)
+        Coefficients with the group deleted.
+    dfbeta : ndarray of shape (n_groups, n_params)
+        ``b - b_(G)``.
+    dfbetas : ndarray of shape (n_groups, n_params)
+        ``dfbeta / (s_(G) sqrt(diag((X'WX)^{-1})))``.
+    cooks_distance : ndarray of shape (n_groups,)
+        ``(b - b_(G))' X'WX (b - b_(G)) / (p s^2)``.
+    sigma_loo : ndarray of shape (n_groups,)
+        Residual standard error with the group deleted.
+    leverage : ndarray of shape (n_groups,)
+        Trace of the group's block of the hat matrix.
+    param_names : tuple of str
+    method : str
+    """
+
+    groups: pd.Index
+    size: FloatArray
+    loo_params: FloatArray
+    dfbeta: FloatArray
+    dfbetas: FloatArray
+    cooks_distance: FloatArray
+    sigma_loo: FloatArray
+    leverage: FloatArray
+    param_names: tuple[str, ...]
+    aliased: tuple[str, ...] = ()
+    method: str = "ols"
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per group: size, leverage, Cook's distance, sigma_loo, then dfbeta_* and dfbetas_*."""
+        data: dict[str, FloatArray] = {
+            "size": self.size,
+            "leverage": self.leverage,
+            "cooks_distance": self.cooks_distance,
+            "sigma_loo": self.sigma_loo,
+        }
+        kept = [j for j, nm in enumerate(self.param_names) if nm not in self.aliased]
+        for j in kept:
+            data[f"dfbeta_{self.param_names[j]}"] = self.dfbeta[:, j]
+        for j in kept:
+            data[f"dfbetas_{self.param_names[j]}"] = self.dfbetas[:, j]
+        return pd.DataFrame(data, index=self.groups)
