@@ -1,0 +1,166 @@
+# Helpers shared by make_ols_reference.R and make_glm_reference.R (sourced, not run on its own).
+#
+# Output conventions (see tests/reference/README.md):
+#   - every CSV has a header; its first column holds the row labels (observation labels, or term
+#     names for coefficients, or quantity names for scalars) as quoted strings;
+#   - numbers are written with sprintf("%.17g"), which reads back as the identical double;
+#     NA is written NA, NaN as NaN, infinities as Inf / -Inf; logicals as TRUE / FALSE / NA;
+#   - input data written by these scripts use the shortest of %.15g, %.16g, %.17g that reads
+#     back identically, so that they stay readable.
+
+suppressPackageStartupMessages(library(jsonlite))
+
+REF_DIR <- file.path("tests", "reference")
+if (!dir.exists(REF_DIR) || !file.exists("setup.cfg"))
+  stop("run this script from the repository root: Rscript tests/reference/R/<script>.R")
+
+# ---- number formatting ----------------------------------------------------------------
+
+fmt_special <- function(x, s) {
+  s[is.na(x)] <- "NA"
+  s[is.nan(x)] <- "NaN"
+  s[is.infinite(x) & x > 0] <- "Inf"
+  s[is.infinite(x) & x < 0] <- "-Inf"
+  s
+}
+
+fmt17 <- function(x) {
+  x <- as.numeric(x)
+  fmt_special(x, sprintf("%.17g", x))
+}
+
+fmt_short <- function(x) {
+  x <- as.numeric(x)
+  s <- sprintf("%.15g", x)
+  for (d in 16:17) {
+    bad <- is.finite(x) & (as.numeric(s) != x)
+    if (!any(bad)) break
+    s[bad] <- sprintf(paste0("%.", d, "g"), x[bad])
+  }
+  fmt_special(x, s)
+}
+
+fmt_logical <- function(x) ifelse(is.na(x), "NA", ifelse(x, "TRUE", "FALSE"))
+
+quote_str <- function(x) {
+  x <- as.character(x)
+  out <- paste0("\"", gsub("\"", "\"\"", x, fixed = TRUE), "\"")
+  out[is.na(x)] <- "NA"
+  out
+}
+
+# ---- writers ----------------------------------------------------------------------------
+
+rel_path <- function(path) sub("^\\./", "", path)
+
+# Write a matrix (numeric or logical) with its row names as the first column.
+write_matrix <- function(m, path, label_name = "row") {
+  m <- as.matrix(m)
+  stopifnot(!is.null(rownames(m)), !anyDuplicated(rownames(m)), !is.null(colnames(m)))
+  fmt <- if (is.logical(m)) fmt_logical else fmt17
+  cols <- lapply(seq_len(ncol(m)), function(j) fmt(m[, j]))
+  lines <- c(paste(c(label_name, colnames(m)), collapse = ","),
+             do.call(paste, c(list(quote_str(rownames(m))), cols, sep = ",")))
+  dir.create(dirname(path), recursive = TRUE, showWarnings = FALSE)
+  writeLines(lines, path)
+  invisible(rel_path(path))
+}
+
+# Write a named vector as a two-column CSV: label, <value_name>.
+write_vector <- function(v, path, value_name, label_name = "row") {
+  stopifnot(!is.null(names(v)))
+  m <- matrix(v, ncol = 1, dimnames = list(names(v), value_name))
+  if (is.logical(v)) storage.mode(m) <- "logical"
+  write_matrix(m, path, label_name)
+}
+
+# Write input data (data frame with row names = labels) exactly; check the round trip.
+write_data_exact <- function(df, path, label_name) {
+  cols <- lapply(df, function(v) {
+    if (is.factor(v) || is.character(v)) quote_str(v)
+    else if (is.logical(v)) fmt_logical(v)
+    else fmt_short(v)
+  })
+  lines <- c(paste(c(label_name, names(df)), collapse = ","),
+             do.call(paste, c(list(quote_str(row.names(df))), cols, sep = ",")))
+  dir.create(dirname(path), recursive = TRUE, showWarnings = FALSE)
+  writeLines(lines, path)
+  back <- read_case_data(path, label_name)
+  stopifnot(identical(row.names(back), row.names(df)), identical(names(back), names(df)))
+  for (nm in names(df)) {
+    v <- df[[nm]]
+    if (is.numeric(v)) stopifnot(identical(as.numeric(back[[nm]]), as.numeric(v)))
+    else stopifnot(identical(as.character(back[[nm]]), as.character(v)))
+  }
+  invisible(rel_path(path))
+}
+
+# Read a case's input CSV as the tests will: row labels from index_col (or 1..n when NULL).
+read_case_data <- function(path, index_col = NULL) {
+  cc <- NA
+  if (!is.null(index_col)) cc <- setNames("character", index_col)
+  d <- read.csv(path, check.names = FALSE, stringsAsFactors = FALSE, colClasses = cc)
+  if (!is.null(index_col)) {
+    stopifnot(!anyDuplicated(d[[index_col]]))
+    row.names(d) <- d[[index_col]]
+    d[[index_col]] <- NULL
+  }
+  d
+}
+
+# ---- JSON -------------------------------------------------------------------------------
+
+# A number for the manifest. Only numbers with an exact representation of at most 15
+# significant digits go into the manifest (anything else goes to a CSV with 17 digits), so
+# that re-serialising the manifest (update_manifest, digits = NA) never rounds them.
+json_num <- function(x) {
+  if (is.null(x) || length(x) == 0) return(NULL)
+  stopifnot(length(x) == 1, is.finite(x), as.numeric(sprintf("%.15g", x)) == x)
+  x
+}
+
+# Replace this script's cases (by kind) in manifest.json, keeping the others; lm cases first.
+update_manifest <- function(entries, kind) {
+  path <- file.path(REF_DIR, "manifest.json")
+  old <- list()
+  if (file.exists(path)) {
+    txt <- readLines(path, warn = FALSE)
+    old <- fromJSON(paste(txt, collapse = "\n"), simplifyVector = FALSE)$cases
+  }
+  # The other script's entries are re-serialised from the parsed JSON: exact, since every
+  # number in the manifest has at most 15 significant digits (see json_num).
+  keep <- Filter(function(e) !identical(e$kind, kind), old)
+  all <- c(keep, entries)
+  kinds <- vapply(all, function(e) e$kind, "")
+  all <- all[order(match(kinds, c("lm", "glm")), seq_along(all))]
+  doc <- list(
+    format = "regdiag R reference values, manifest version 1",
+    generated_by = c("tests/reference/R/make_ols_reference.R",
+                     "tests/reference/R/make_glm_reference.R"),
+    r_version = R.version.string,
+    packages = lapply(c(stats = "stats", MASS = "MASS", car = "car", carData = "carData"),
+                      function(p) packageDescription(p)$Version),
+    cases = all
+  )
+  txt <- toJSON(doc, auto_unbox = TRUE, pretty = TRUE, null = "null", na = "null",
+                digits = NA)
+  writeLines(txt, path)
+  invisible(path)
+}
+
+# Capture warnings while evaluating expr; returns list(value, warnings).
+with_warnings <- function(expr) {
+  w <- character()
+  val <- withCallingHandlers(expr, warning = function(cond) {
+    w <<- c(w, conditionMessage(cond))
+    invokeRestart("muffleWarning")
+  })
+  list(value = val, warnings = unique(w))
+}
+
+# car::outlierTest(fit, cutoff = Inf, n.max = Inf) as a matrix (rows in car's order).
+outlier_test_matrix <- function(fit) {
+  ot <- tryCatch(car::outlierTest(fit, cutoff = Inf, n.max = Inf), error = function(e) e)
+  if (inherits(ot, "error")) return(ot)
+  cbind(rstudent = ot$rstudent, unadjusted_p = ot$p, bonferroni_p = ot$bonf.p)
+}
