@@ -86,9 +86,15 @@ def format_labels(labels: Sequence[Any] | pd.Index, limit: int = 10) -> str:
     return shown
 
 
-def warn_rows(message: str, rows: Sequence[Any] | pd.Index, category: type[Warning] = InfluenceWarning) -> None:
-    """One warning naming the rows it concerns."""
-    warnings.warn(f"{message} (rows {format_labels(rows)})", category, stacklevel=3)
+def warn_rows(
+    message: str,
+    rows: Sequence[Any] | pd.Index,
+    category: type[Warning] = InfluenceWarning,
+    noun: str = "rows",
+    stacklevel: int = 3,
+) -> None:
+    """One warning naming the rows (or groups) it concerns; ``stacklevel`` counts from the caller of this function."""
+    warnings.warn(f"{message} ({noun} {format_labels(rows)})", category, stacklevel=stacklevel)
 
 
 def nonfinite_report(values: np.ndarray, columns: Sequence[str], index: pd.Index) -> list[tuple[str, list[Any]]]:

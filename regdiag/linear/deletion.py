@@ -142,7 +142,7 @@ def group_deletion(fit: OLSFit, groups: Any) -> GroupInfluence:
                 quad[gs_arr[ok]] = np.einsum("bi,bi->b", eG[ok], eG[ok]) + np.einsum("bj,bj->b", v, uu)
         singular[gs_arr[~ok]] = True
 
-    delta = solve_triangular(f.r, u.T, lower=False).T if r else np.zeros((G, 0))
+    delta = solve_triangular(f.r, u.T, lower=False, check_finite=False).T if r else np.zeros((G, 0))
     dfbeta = f.to_original(delta)
     params = np.asarray(fit.coef)
     loo = params[None, :] - dfbeta
@@ -162,6 +162,8 @@ def group_deletion(fit: OLSFit, groups: Any) -> GroupInfluence:
             "deleting these groups leaves a coefficient unidentifiable (I - H_GG is singular): their deletion "
             "measures are NaN",
             labels[singular],
+            noun="groups",
+            stacklevel=4,
         )
     return GroupInfluence(
         groups=labels,
