@@ -211,7 +211,8 @@ def _formula_design(
         raise DataError("no rows are left after dropping rows with missing values")
 
     try:
-        mm = formulaic.model_matrix(formula, clean, na_action="ignore", context=context)
+        with np.errstate(all="ignore"):  # log(0) and the like are reported below, by column and row
+            mm = formulaic.model_matrix(formula, clean, na_action="ignore", context=context)
     except Exception as exc:  # formulaic's errors carry the offending factor
         m = _MISSING_VAR.search(str(exc))
         if m:

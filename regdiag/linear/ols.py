@@ -206,6 +206,7 @@ class OLSFit:
         rss = self.ssr
         s = self.sigma
         pos = self.positive
+        h[~pos] = 0.0  # exactly: Householder leaves rounding-level entries in Q's zero rows
         perfect = self.perfect_fit
         s_eff = 0.0 if perfect else s
 
