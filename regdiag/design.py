@@ -71,10 +71,13 @@ class Design:
     model_spec: Any = None
 
     def __post_init__(self) -> None:
+        # read-only views: the caller's own arrays (used without a copy when already float64) stay writeable
         for name in ("X", "y", "weights", "offset"):
             arr = getattr(self, name)
             if arr is not None:
-                arr.flags.writeable = False
+                view = arr.view()
+                view.flags.writeable = False
+                object.__setattr__(self, name, view)
 
     @property
     def n_obs(self) -> int:
