@@ -36,11 +36,13 @@ def sigma_loo(e: np.ndarray, h: np.ndarray, rss: float, df_resid: float) -> np.n
 
     Notes
     -----
-    ``s_(i)^2 = (RSS - e_i^2 / (1 - h_i)) / (n - p - 1)``, from ``RSS_(i) = RSS - e_i^2/(1 - h_i)``. Rounding can
-    make the numerator a tiny negative number when one observation carries all of the RSS; it is clamped at 0.
+    ``s_(i)^2 = (RSS - e_i^2 / (1 - h_i)) / (n - p - 1)``, from ``RSS_(i) = RSS - e_i^2/(1 - h_i)``. When one
+    observation carries all of the RSS the difference cancels to rounding level; a numerator below
+    ``64 eps RSS`` is set to exactly 0 (deleting that row leaves a perfect fit), never left as noise.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         num = rss - e**2 / (1.0 - h)
+        num[num <= 64.0 * np.finfo(float).eps * rss] = 0.0
         out = np.sqrt(np.maximum(num, 0.0) / (df_resid - 1.0)) if df_resid > 1 else np.full_like(e, np.nan)
     out[_undefined(h)] = np.nan
     return out

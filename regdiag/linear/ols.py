@@ -251,6 +251,21 @@ class OLSFit:
                     "zero weight takes these observations out of the fit: leverage 0, deletion measures NaN",
                     self.index[~pos],
                 )
+            if df <= 1:
+                warnings.warn(
+                    "one residual degree of freedom: the leave-one-out scale is undefined, so sigma_loo, "
+                    "student_resid, dffits, cov_ratio and dfbetas are NaN",
+                    InfluenceWarning,
+                    stacklevel=2,
+                )
+            else:
+                zero = ~undefined & (s_loo == 0)
+                if zero.any():
+                    warn_rows(
+                        "deleting one of these observations leaves a perfect fit (sigma_loo = 0): their studentized "
+                        "residual, DFFITS, COVRATIO and DFBETAS are NaN",
+                        self.index[zero],
+                    )
         return Influence(
             leverage=h,
             resid=resid,

@@ -177,3 +177,20 @@ def test_unknown_options_are_named(df):
         infl.flags("cooks")
     with pytest.raises(ValueError, match="missing='skip' is not one of"):
         regdiag.ols("y ~ x1", data=df, missing="skip")
+
+
+def test_one_residual_degree_of_freedom_warns():
+    rng = np.random.default_rng(3)
+    with pytest.warns(InfluenceWarning, match="one residual degree of freedom"):
+        infl = regdiag.ols(rng.random(4), rng.random((4, 3))).influence()
+    assert np.isnan(infl.student_resid).all() and np.isfinite(infl.cooks_distance).all()
+
+
+def test_deleting_a_row_that_leaves_a_perfect_fit():
+    x = np.arange(8.0)
+    y = 1.0 + 2.0 * x
+    y[2] += 1.0  # every other point lies exactly on a line
+    with pytest.warns(InfluenceWarning, match=r"perfect fit \(sigma_loo = 0\).*rows 2"):
+        infl = regdiag.ols(y, np.column_stack([np.ones(8), x])).influence()
+    assert infl.sigma_loo[2] == 0.0 and np.isnan(infl.student_resid[2])
+    assert np.isfinite(np.delete(infl.student_resid, 2)).all()
