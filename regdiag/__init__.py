@@ -19,12 +19,14 @@ from typing import Any
 
 from . import datasets
 from ._validation import ConditioningWarning, DataError, DesignError, InfluenceWarning, RegdiagError
+from .engine.crosscheck import cross_check
 from .linear.ols import OLSFit, ols
 from .results import GroupInfluence, Influence
 
 __all__ = [
     "ols",
     "influence",
+    "cross_check",
     "datasets",
     "OLSFit",
     "Influence",

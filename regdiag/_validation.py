@@ -20,8 +20,13 @@ __all__ = [
     "DesignError",
     "InfluenceWarning",
     "ConditioningWarning",
+    "ModelError",
+    "ConvergenceError",
     "Missing",
     "Style",
+    "CurvatureKind",
+    "SolverKind",
+    "Correction",
     "warn_rows",
     "format_labels",
     "check_finite",
@@ -40,6 +45,14 @@ class DataError(RegdiagError, ValueError):
 
 class DesignError(RegdiagError, ValueError):
     """The model cannot be fitted to the data (too few observations for the rank, singular design, ...)."""
+
+
+class ModelError(RegdiagError, ValueError):
+    """A model given to the influence engine breaks its protocol (a missing method, a wrong shape, NaN values)."""
+
+
+class ConvergenceError(RegdiagError, ArithmeticError):
+    """An iterative solver stopped before reaching its tolerance; its result is not returned."""
 
 
 class InfluenceWarning(UserWarning):
@@ -64,6 +77,33 @@ class Style(enum.Enum):
     R = "R"
     STATSMODELS = "statsmodels"
     SAS = "SAS"
+
+
+class CurvatureKind(enum.Enum):
+    """Curvature of the influence engine (:func:`regdiag.engine.influence`)."""
+
+    EXACT = "exact"
+    GAUSS_NEWTON = "gauss_newton"
+    KFAC = "kfac"
+    EKFAC = "ekfac"
+    DIAGONAL = "diagonal"
+    IDENTITY = "identity"
+
+
+class SolverKind(enum.Enum):
+    """Linear solver of the influence engine."""
+
+    DIRECT = "direct"
+    CG = "cg"
+    LISSA = "lissa"
+    LOWRANK = "lowrank"
+
+
+class Correction(enum.Enum):
+    """Influence-function estimate ("none") or the Newton step with the observation removed ("leverage")."""
+
+    NONE = "none"
+    LEVERAGE = "leverage"
 
 
 def as_enum(kind: type[enum.Enum], value: Any, what: str) -> Any:

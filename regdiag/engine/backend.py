@@ -1,0 +1,213 @@
+"""The handful of array operations the engine needs, behind one small interface.
+
+Every curvature and solver does its arithmetic through a :class:`Backend`, so arrays of another library (torch
+tensors, on the CPU or a GPU) flow through the same code. :data:`NUMPY` is built in; another library registers its
+own with :func:`register_backend` (``regdiag.torch`` registers torch's). Which backend serves an array is decided
+by the array's type (:func:`get_backend`).
+
+Besides what a backend provides, the engine uses only what numpy arrays and torch tensors share: ``+ - * /`` and
+``@``, ``x.shape``, ``x.reshape(...)``, ``x[...]`` with slices and integers, and ``x.T`` on 2-d arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy import linalg as sla
+
+__all__ = ["Backend", "NumpyBackend", "NUMPY", "register_backend", "get_backend"]
+
+Array = Any
+
+
+class Backend:
+    """The array operations of the engine. Subclass and implement every method for a new array library.
+
+    Shapes follow numpy's conventions; ``axis`` arguments are integers; ``like`` gives dtype and device.
+    """
+
+    name = "abstract"
+
+    # ---- creation and conversion ------------------------------------------------------------------------------
+    def asarray(self, x: Any, like: Array | None = None) -> Array:
+        """``x`` (array, nested sequence or scalar) as this backend's array with ``like``'s dtype and device."""
+        raise NotImplementedError
+
+    def to_numpy(self, x: Array) -> np.ndarray:
+        """A numpy copy (on the host)."""
+        raise NotImplementedError
+
+    def zeros(self, shape: tuple[int, ...], like: Array) -> Array:
+        raise NotImplementedError
+
+    def eye(self, n: int, like: Array) -> Array:
+        raise NotImplementedError
+
+    def randn(self, shape: tuple[int, ...], like: Array, rng: np.random.Generator) -> Array:
+        """Standard normal draws; the numbers come from ``rng`` (numpy) so every backend draws the same ones."""
+        return self.asarray(rng.standard_normal(shape), like=like)
+
+    def copy(self, x: Array) -> Array:
+        raise NotImplementedError
+
+    # ---- elementwise and reductions ----------------------------------------------------------------------------
+    def sqrt(self, x: Array) -> Array:
+        raise NotImplementedError
+
+    def abs(self, x: Array) -> Array:
+        raise NotImplementedError
+
+    def sum(self, x: Array, axis: int | tuple[int, ...] | None = None) -> Array:
+        raise NotImplementedError
+
+    def max(self, x: Array) -> float:
+        """Largest element, as a Python float."""
+        raise NotImplementedError
+
+    def min(self, x: Array) -> float:
+        raise NotImplementedError
+
+    def all_finite(self, x: Array, axis: int | None = None) -> Any:
+        """``True`` when every element is finite; with ``axis``, a numpy boolean array reduced over all other axes."""
+        raise NotImplementedError
+
+    def where(self, cond: Array, x: Array, y: Array | float) -> Array:
+        raise NotImplementedError
+
+    def norm(self, x: Array, axis: int = -1) -> Array:
+        """Euclidean norm along ``axis``."""
+        return self.sqrt(self.sum(x * x, axis=axis))
+
+    # ---- shapes -------------------------------------------------------------------------------------------------
+    def swap(self, x: Array) -> Array:
+        """Swap the last two axes."""
+        raise NotImplementedError
+
+    def concat(self, xs: list[Array], axis: int = 0) -> Array:
+        raise NotImplementedError
+
+    def diagonal(self, x: Array) -> Array:
+        """Diagonal of the last two axes."""
+        raise NotImplementedError
+
+    # ---- linear algebra -------------------------------------------------------------------------------------------
+    def einsum(self, spec: str, *operands: Array) -> Array:
+        raise NotImplementedError
+
+    def eigh(self, a: Array) -> tuple[Array, Array]:
+        """Eigenvalues (ascending) and eigenvectors (columns) of symmetric ``a`` (batched over leading axes)."""
+        raise NotImplementedError
+
+    def eigvalsh(self, a: Array) -> Array:
+        raise NotImplementedError
+
+    def cholesky(self, a: Array) -> Array | None:
+        """Lower Cholesky factor of symmetric positive definite ``a``, or ``None`` when ``a`` is not."""
+        raise NotImplementedError
+
+    def solve_triangular(self, a: Array, b: Array, *, lower: bool, transpose: bool = False) -> Array:
+        """``a^{-1} b`` (or ``a^{-T} b``) for triangular 2-d ``a`` and 2-d ``b``."""
+        raise NotImplementedError
+
+    def solve(self, a: Array, b: Array) -> Array:
+        """``a^{-1} b`` for square ``a`` (batched over leading axes; ``b`` has one more axis than... see numpy)."""
+        raise NotImplementedError
+
+
+class NumpyBackend(Backend):
+    """numpy and scipy (LAPACK)."""
+
+    name = "numpy"
+
+    def asarray(self, x: Any, like: Array | None = None) -> np.ndarray:
+        dtype = like.dtype if isinstance(like, np.ndarray) else np.float64
+        return np.asarray(x, dtype=dtype)
+
+    def to_numpy(self, x: Array) -> np.ndarray:
+        return np.array(x, dtype=np.float64)
+
+    def zeros(self, shape: tuple[int, ...], like: Array) -> np.ndarray:
+        return np.zeros(shape, dtype=like.dtype)
+
+    def eye(self, n: int, like: Array) -> np.ndarray:
+        return np.eye(n, dtype=like.dtype)
+
+    def copy(self, x: Array) -> np.ndarray:
+        return np.array(x)
+
+    def sqrt(self, x: Array) -> np.ndarray:
+        return np.sqrt(x)
+
+    def abs(self, x: Array) -> np.ndarray:
+        return np.abs(x)
+
+    def sum(self, x: Array, axis: int | tuple[int, ...] | None = None) -> np.ndarray:
+        return np.sum(x, axis=axis)
+
+    def max(self, x: Array) -> float:
+        return float(np.max(x))
+
+    def min(self, x: Array) -> float:
+        return float(np.min(x))
+
+    def all_finite(self, x: Array, axis: int | None = None) -> Any:
+        fin = np.isfinite(x)
+        if axis is None:
+            return bool(fin.all())
+        other = tuple(a for a in range(fin.ndim) if a != axis % fin.ndim)
+        return fin.all(axis=other) if other else fin
+
+    def where(self, cond: Array, x: Array, y: Array | float) -> np.ndarray:
+        return np.where(cond, x, y)
+
+    def swap(self, x: Array) -> np.ndarray:
+        return np.swapaxes(x, -1, -2)
+
+    def concat(self, xs: list[Array], axis: int = 0) -> np.ndarray:
+        return np.concatenate(xs, axis=axis)
+
+    def diagonal(self, x: Array) -> np.ndarray:
+        return np.diagonal(x, axis1=-2, axis2=-1).copy()
+
+    def einsum(self, spec: str, *operands: Array) -> np.ndarray:
+        return np.einsum(spec, *operands, optimize=len(operands) > 2)
+
+    def eigh(self, a: Array) -> tuple[np.ndarray, np.ndarray]:
+        return np.linalg.eigh(a)
+
+    def eigvalsh(self, a: Array) -> np.ndarray:
+        return np.linalg.eigvalsh(a)
+
+    def cholesky(self, a: Array) -> np.ndarray | None:
+        try:
+            return np.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            return None
+
+    def solve_triangular(self, a: Array, b: Array, *, lower: bool, transpose: bool = False) -> np.ndarray:
+        return sla.solve_triangular(a, b, lower=lower, trans=1 if transpose else 0, check_finite=False)
+
+    def solve(self, a: Array, b: Array) -> np.ndarray:
+        return np.linalg.solve(a, b)
+
+
+NUMPY = NumpyBackend()
+
+_REGISTRY: list[tuple[Callable[[Any], bool], Backend]] = []
+
+
+def register_backend(claims: Callable[[Any], bool], backend: Backend) -> None:
+    """Serve the arrays for which ``claims(array)`` is true with ``backend`` (later registrations win)."""
+    if not isinstance(backend, Backend):
+        raise TypeError(f"backend must be a regdiag.engine.backend.Backend, not {type(backend).__name__}")
+    _REGISTRY.insert(0, (claims, backend))
+
+
+def get_backend(x: Any) -> Backend:
+    """The backend that serves arrays like ``x`` (numpy for numpy arrays and anything unclaimed)."""
+    for claims, backend in _REGISTRY:
+        if claims(x):
+            return backend
+    return NUMPY

@@ -1,0 +1,162 @@
+"""The engine against the closed form, as a table: how far each curvature and solver is from what theory says.
+
+For a fit with closed-form influence (OLS/WLS, GLM), the engine's ``correction="leverage"`` result should equal the
+closed-form DFBETA wherever the curvature equals the one behind the closed form (``X'WX``: the exact Hessian and
+Gauss-Newton matrix for OLS; the Fisher information, i.e. the Gauss-Newton matrix, for a GLM; K-FAC/EK-FAC where the
+per-observation output curvature per unit case weight is constant), and the plain estimate should equal
+``(1 - h_i) DFBETA_i``. Each row of :func:`cross_check` gives the largest relative discrepancy, what theory expects,
+and a rounding tolerance derived from the conditioning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._validation import ConvergenceError, CurvatureKind, DesignError, SolverKind
+from .curvature.base import EPS
+from .influence import EngineInfluence, influence
+from .model import SingleIndexModel, as_model
+
+__all__ = ["cross_check", "relative_discrepancy"]
+
+
+def relative_discrepancy(a: np.ndarray, b: np.ndarray) -> float:
+    """``max_j max_i |a_ij - b_ij| / max_i |b_ij|``: the largest error of each column relative to its scale."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if a.ndim == 1:
+        a, b = a[:, None], b[:, None]
+    scale = np.max(np.abs(b), axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        col = np.max(np.abs(a - b), axis=0) / np.where(scale > 0, scale, 1.0)
+    return float(np.max(col))
+
+
+def _theory(model: SingleIndexModel, curvature: str, correction: str) -> tuple[bool, str]:
+    """Whether the engine should equal the closed form for this curvature, and why."""
+    kind = "OLS" if model.observed_is_expected and model.unit_curvature_constant else "GLM"
+    conv = "exact deletion" if kind == "OLS" else "R's one-step dfbeta"
+    target = conv if correction == "leverage" else f"(1 - h) x {conv}"
+    if curvature == "gauss_newton":
+        return True, f"Gauss-Newton = X'WX (the Fisher information): equals {target}"
+    if curvature == "exact":
+        if model.observed_is_expected:
+            return True, f"observed = expected information here: equals {target}"
+        return False, "observed information (the true Newton step); the closed form uses the expected (Fisher)"
+    if curvature in ("kfac", "ekfac"):
+        if model.unit_curvature_constant:
+            return True, f"one linear layer with output curvature proportional to the case weight: exact, {target}"
+        return False, "approximation: the Kronecker factors average the per-observation weights"
+    if curvature == "diagonal":
+        return False, "approximation: ignores the off-diagonal curvature"
+    return False, "no curvature (gradient dot products): scale arbitrary"
+
+
+def _tolerance(res: EngineInfluence, cond_eq: float, cond_raw: float, options: dict[str, Any]) -> float:
+    """A rounding tolerance for an exact relation: ``eps`` times the condition number the method is sensitive to."""
+    if res.solver == "direct":
+        cond = cond_raw if res.curvature == "ekfac" else cond_eq
+        return 1e3 * EPS * cond
+    if res.solver in ("cg", "lissa"):
+        rtol = options.get("rtol", 1e-10 if res.solver == "cg" else 1e-8)
+        return 10.0 * rtol * cond_raw + 1e3 * EPS * cond_eq
+    return 1e3 * EPS * cond_raw
+
+
+def cross_check(
+    fit: Any,
+    curvatures: Sequence[str] | None = None,
+    solvers: Sequence[str] | None = None,
+    corrections: Sequence[str] = ("none", "leverage"),
+    damping: float = 0.0,
+    solver_options: dict[str, dict[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """Largest relative discrepancy between the engine and the closed form, per curvature, solver and correction.
+
+    Parameters
+    ----------
+    fit : OLSFit or GLM fit
+    curvatures, solvers : sequences of str, optional
+        Default: all six curvatures and all four solvers.
+    corrections : sequence of {"none", "leverage"}
+    damping : float
+        Damping for every run (0 compares with the closed form exactly).
+    solver_options : dict, optional
+        Per solver name, options for it (e.g. ``{"lissa": {"max_iter": 50000}}``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run: ``curvature``, ``solver``, ``correction``; the discrepancies ``param_influence`` (against
+        the closed form of the same convention: ``-dfbeta`` with the leverage correction, ``-(1 - h) dfbeta``
+        without), ``dfbeta`` (against the closed-form DFBETA whatever the correction) and ``cooks_distance``
+        (against Cook's distance, times ``(1 - h)^2`` without correction); ``expected`` (what theory says the
+        ``dfbeta`` discrepancy is: 0 for an exact relation, ``max |h_i dfbeta_ij| / max |dfbeta_ij|`` for the plain
+        estimate, NaN for an approximation), ``tolerance`` (rounding allowed for an exact relation), ``agrees``,
+        ``theory`` and ``status`` ("ok", or why the run gave no result). Relative discrepancy of a column is
+        ``max_i |engine - closed| / max_i |closed|``; the largest over columns is shown. Rows with undefined closed
+        form (zero weight, leverage 1) are left out.
+    """
+    model = as_model(fit)
+    if not isinstance(model, SingleIndexModel):
+        raise TypeError(f"cross_check needs a regdiag OLS or GLM fit, got {type(fit).__name__}")
+    cf = fit.influence()
+    names = list(cf.param_names)
+    cols = [names.index(nm) for nm in model.param_names]
+    dfb = np.asarray(cf.dfbeta, dtype=float)[:, cols]
+    h = np.asarray(cf.leverage, dtype=float)
+    cook = np.asarray(cf.cooks_distance, dtype=float)
+    ok = np.isfinite(dfb).all(axis=1) & np.isfinite(cook) & np.isfinite(h) & (h < 1)
+    dfb, h, cook = dfb[ok], h[ok], cook[ok]
+    plain_expected = relative_discrepancy(dfb * (1.0 - h)[:, None], dfb)
+
+    H = model.hessian() if model.observed_is_expected else (model.X.T * model.fisher) @ model.X / model.n_obs
+    ev = np.linalg.eigvalsh(H)
+    d = np.sqrt(np.diag(H))
+    ev_eq = np.linalg.eigvalsh(H / d[:, None] / d[None, :])
+    cond_raw, cond_eq = ev[-1] / ev[0], ev_eq[-1] / ev_eq[0]
+
+    curvatures = [c.value for c in CurvatureKind] if curvatures is None else list(curvatures)
+    solvers = [s.value for s in SolverKind] if solvers is None else list(solvers)
+    solver_options = solver_options or {}
+    rows = []
+    for cur in curvatures:
+        for sol in solvers:
+            for cor in corrections:
+                exact, why = _theory(model, cur, cor)
+                row: dict[str, Any] = {"curvature": cur, "solver": sol, "correction": cor}
+                opts = dict(solver_options.get(sol, {}))
+                try:
+                    res = influence(model, cur, sol, damping=damping, correction=cor, solver_options=opts)
+                except (ConvergenceError, DesignError) as exc:
+                    row.update(param_influence=np.nan, dfbeta=np.nan, cooks_distance=np.nan, expected=np.nan,
+                               tolerance=np.nan, agrees=pd.NA, theory=why, status=f"{type(exc).__name__}: {exc}")
+                    rows.append(row)
+                    continue
+                pinf = res.param_influence[ok]
+                factor = 1.0 if cor == "leverage" else (1.0 - h)
+                ref_param = -dfb * np.asarray(factor)[..., None] if cor == "none" else -dfb
+                ref_cook = cook * (np.asarray(factor) ** 2)
+                disc_param = relative_discrepancy(pinf, ref_param)
+                disc_dfb = relative_discrepancy(-pinf, dfb)
+                disc_cook = relative_discrepancy(res.cooks_distance[ok], ref_cook)
+                tol = _tolerance(res, cond_eq, cond_raw, opts)
+                if exact and damping == 0:
+                    expected = 0.0 if cor == "leverage" else plain_expected
+                    agrees = bool(
+                        max(disc_param, disc_cook) <= tol and abs(disc_dfb - expected) <= tol + 1e-8 * expected
+                    )
+                else:
+                    expected, agrees = np.nan, pd.NA
+                row.update(param_influence=disc_param, dfbeta=disc_dfb, cooks_distance=disc_cook, expected=expected,
+                           tolerance=tol if exact else np.nan, agrees=agrees, theory=why, status="ok")
+                rows.append(row)
+    frame = pd.DataFrame(rows)
+    frame["agrees"] = frame["agrees"].astype("boolean")
+    frame.attrs.update(n_compared=int(ok.sum()), cond=float(cond_raw), cond_equilibrated=float(cond_eq),
+                       damping=damping)
+    return frame

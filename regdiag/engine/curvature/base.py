@@ -1,0 +1,264 @@
+"""The curvature operator base: shapes, blocks, the l2 term, and eigen-structured blocks with a cheap inverse.
+
+A curvature ``C`` approximates the Hessian of the mean objective ``(1/n) sum_i l_i + (l2/2)||theta||^2``; the
+``l2`` term is exact in every curvature. Vectors are the rows of a ``(k, n_params)`` array (one vector per row),
+so ``mv(V)`` returns ``V C`` (``C`` is symmetric). ``solve(B, shift)`` returns ``B (C + shift I)^{-1}`` where
+that is cheap (curvatures with an eigenstructure); ``dense()`` the matrix where it is small.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..._validation import DesignError, ModelError
+from ..backend import Backend
+from ..model import Block, ModelView, batches
+from ..progress import Progress, ProgressArg
+
+__all__ = ["Curvature", "EigenCurvature", "KronEigen", "DenseEigen", "DiagEigen", "check_spectrum", "EPS"]
+
+EPS = float(np.finfo(np.float64).eps)
+#: largest number of parameters for which a curvature without structure is formed as a dense matrix
+DENSE_LIMIT = 8192
+
+
+class Curvature:
+    """A curvature as a linear operator on parameter vectors.
+
+    Subclasses set ``name`` and implement ``_mv`` (the loss part, without ``l2``) and ``trace``; they may provide
+    ``dense`` and, with an eigenstructure, ``solve``.
+    """
+
+    name = "curvature"
+    #: True when ``solve`` is cheap (an eigenstructure)
+    has_solve = False
+
+    def __init__(self, view: ModelView, *, batch_size: int | None = None, progress: ProgressArg = None) -> None:
+        self.view = view
+        self.bk: Backend = view.backend
+        self.p = view.p
+        self.n = view.n
+        self.l2 = view.l2
+        self.blocks: tuple[Block, ...] = view.blocks
+        self.batch_size = batch_size
+        self.progress = progress
+
+    # ---- iteration over the data ------------------------------------------------------------------------------------
+    def row_batches(self, per_row: int = 1) -> list[slice]:
+        size = self.batch_size or self.view.default_batch(per_row)
+        return batches(self.n, size)
+
+    def each_batch(self, stage: str, per_row: int = 1):
+        """Yield row slices, reporting progress under ``stage``."""
+        bl = self.row_batches(per_row)
+        pr = Progress(self.progress, f"{self.name}: {stage}", len(bl))
+        for rows in bl:
+            yield rows
+            pr.advance()
+
+    # ---- the operator ----------------------------------------------------------------------------------------------
+    def _mv(self, V: Any) -> Any:
+        raise NotImplementedError
+
+    def mv(self, V: Any) -> Any:
+        """``V C`` for ``V`` of shape ``(k, n_params)`` (or ``(n_params,)``)."""
+        one = V.ndim == 1
+        W = V[None, :] if one else V
+        out = self._mv(W)
+        if self.l2:
+            out = out + self.l2 * W
+        return out[0] if one else out
+
+    def trace(self) -> float:
+        """Trace of ``C`` (with the ``l2`` term)."""
+        raise NotImplementedError
+
+    def mean_eigenvalue(self) -> float:
+        return self.trace() / self.p
+
+    def dense(self) -> Any | None:
+        """``C`` as a ``(P, P)`` matrix, or ``None`` when ``P`` exceeds the dense limit."""
+        if self.p > DENSE_LIMIT:
+            return None
+        return self.mv(self.bk.eye(self.p, like=self.view.like))
+
+    def solve(self, B: Any, shift: float) -> Any:
+        """``B (C + shift I)^{-1}``; only curvatures with ``has_solve``."""
+        raise NotImplementedError(f"the {self.name} curvature has no cheap inverse; use a solver")
+
+    def check_shift(self, shift: float) -> None:
+        """Raise a clear error when ``C + shift I`` is singular (only curvatures with ``has_solve``)."""
+
+    # ---- per-example terms (for the leverage correction) ----------------------------------------------------------
+    def example_factors(self, rows: slice) -> tuple[Any, Any]:
+        """``U (b, r, P), s (b, r)``: observation i's term of the curvature is ``U_i' diag(s_i) U_i / n``.
+
+        Approximate curvatures use the observation's Gauss-Newton term.
+        """
+        U = self.view.gn_factors(rows)
+        s = self.bk.zeros((U.shape[0], U.shape[1]), like=U) + 1.0
+        return U, s
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Eigen-structured blocks: C restricted to a block is Q diag(e) Q'
+
+
+def check_spectrum(emin: float, emax: float, shift: float, name: str, p: int) -> None:
+    """Raise a :class:`DesignError` when ``C + shift I`` with eigenvalues in ``[emin, emax]`` is singular."""
+    lo, hi = emin + shift, emax + shift
+    if not np.isfinite(lo) or not np.isfinite(hi):
+        raise ModelError(f"the {name} curvature has non-finite eigenvalues")
+    if hi <= 0 or lo <= 10.0 * p * EPS * hi:
+        kind = "indefinite" if lo < 0 else "singular"
+        raise DesignError(
+            f"the {name} curvature plus damping is {kind}: its eigenvalues run from {lo:.3g} to {hi:.3g}. "
+            "Pass damping > 0 (an absolute value, or Damping.relative(1e-3) for a fraction of the mean eigenvalue)"
+            + (", or use the Gauss-Newton curvature, which is positive semi-definite" if lo < 0 else "")
+        )
+
+
+class KronEigen:
+    """A Kronecker block ``(Q_G (x) Q_A) diag(vec E) (Q_G (x) Q_A)'`` of a ``(d_out, d_in)`` weight, row-major.
+
+    With ``factors=(G, A)`` (K-FAC: ``E = g a'``) products use ``G V A`` directly, which lets ``solve`` refine the
+    eigen-solution against the factors themselves (their eigendecomposition is accurate only to ``eps ||A||``).
+    """
+
+    def __init__(self, bk: Backend, block: Block, QG: Any, QA: Any, E: Any, factors: tuple[Any, Any] | None = None):
+        self.bk, self.block, self.QG, self.QA, self.E = bk, block, QG, QA, E
+        self.factors = factors
+
+    def _rotate(self, V: Any) -> Any:
+        d_out, d_in = self.block.shape  # type: ignore[misc]
+        M = V.reshape(V.shape[0], d_out, d_in)
+        return self.bk.einsum("og,kgj,ja->koa", self.bk.swap(self.QG), M, self.QA)
+
+    def _back(self, M: Any) -> Any:
+        out = self.bk.einsum("go,koa,ja->kgj", self.QG, M, self.QA)
+        return out.reshape(out.shape[0], self.block.size)
+
+    def mv(self, V: Any) -> Any:
+        if self.factors is not None:
+            G, A = self.factors
+            d_out, d_in = self.block.shape  # type: ignore[misc]
+            out = self.bk.einsum("go,koj,ja->kga", G, V.reshape(V.shape[0], d_out, d_in), A)
+            return out.reshape(V.shape[0], self.block.size)
+        return self._back(self._rotate(V) * self.E[None])
+
+    def solve(self, B: Any, shift: float) -> Any:
+        return _refined(self, B, shift, lambda R: self._back(self._rotate(R) / (self.E[None] + shift)))
+
+    def eigenvalues(self) -> Any:
+        return self.E.reshape(-1)
+
+
+class DenseEigen:
+    """A dense block ``M = Q diag(e) Q'`` (products use ``M``; solves are refined against it)."""
+
+    def __init__(self, bk: Backend, block: Block, M: Any) -> None:
+        self.bk, self.block, self.M = bk, block, M
+        e, self.Q = bk.eigh((M + bk.swap(M)) * 0.5)
+        self.e = bk.where(e > 0, e, 0.0)
+        self.factors = True
+
+    def mv(self, V: Any) -> Any:
+        return V @ self.M
+
+    def solve(self, B: Any, shift: float) -> Any:
+        return _refined(self, B, shift, lambda R: ((R @ self.Q) / (self.e[None] + shift)) @ self.bk.swap(self.Q))
+
+
+def _refined(part: Any, B: Any, shift: float, inverse: Any) -> Any:
+    """``inverse(B)`` plus one step of iterative refinement against ``part.mv`` when the part has exact products."""
+    X = inverse(B)
+    if part.factors is None:
+        return X
+    R = B - part.mv(X) - shift * X
+    return X + inverse(R)
+
+    def eigenvalues(self) -> Any:
+        return self.e
+
+
+class DiagEigen:
+    """A diagonal block ``diag(e)``."""
+
+    def __init__(self, bk: Backend, block: Block, e: Any) -> None:
+        self.bk, self.block, self.e = bk, block, e
+
+    def mv(self, V: Any) -> Any:
+        return V * self.e[None]
+
+    def solve(self, B: Any, shift: float) -> Any:
+        return B / (self.e[None] + shift)
+
+    def eigenvalues(self) -> Any:
+        return self.e
+
+
+class EigenCurvature(Curvature):
+    """A block-diagonal curvature whose blocks carry their eigendecomposition: ``solve`` is exact and cheap."""
+
+    has_solve = True
+
+    def __init__(self, view: ModelView, **kw: Any) -> None:
+        super().__init__(view, **kw)
+        self.parts: list[Any] = []
+
+    def _apply(self, V: Any, op: str, shift: float = 0.0) -> Any:
+        outs = []
+        for part in self.parts:
+            sub = V[:, part.block.slice]
+            outs.append(part.mv(sub) if op == "mv" else part.solve(sub, shift))
+        return outs[0] if len(outs) == 1 else self.bk.concat(outs, axis=1)
+
+    def _mv(self, V: Any) -> Any:
+        return self._apply(V, "mv")
+
+    def solve(self, B: Any, shift: float) -> Any:
+        one = B.ndim == 1
+        W = B[None, :] if one else B
+        out = self._apply(W, "solve", shift + self.l2)
+        return out[0] if one else out
+
+    def eigenvalues(self) -> Any:
+        """All eigenvalues of the loss part (without ``l2``), block by block."""
+        return self.bk.concat([part.eigenvalues() for part in self.parts])
+
+    def trace(self) -> float:
+        return float(self.bk.sum(self.eigenvalues())) + self.l2 * self.p
+
+    def extreme_eigenvalues(self) -> tuple[float, float]:
+        """Smallest and largest eigenvalue of ``C`` (with ``l2``)."""
+        e = self.eigenvalues()
+        return self.bk.min(e) + self.l2, self.bk.max(e) + self.l2
+
+    def check_shift(self, shift: float) -> None:
+        check_spectrum(*self.extreme_eigenvalues(), shift, self.name, self.p)
+
+
+def output_vectors(view: ModelView, rows: slice, mc_samples: int | None, rng: np.random.Generator | None) -> Any:
+    """``(b, C, k)`` output vectors whose outer products sum to the output Hessians.
+
+    Exact: the columns of a square root (``C = k``). Monte Carlo with ``S`` samples: ``R_i z_s / sqrt(S)`` with
+    ``z_s`` standard normal (``E[R z z' R'] = R R'``), or the model's own ``sample_output_vectors(rows, S, rng)``.
+    """
+    bk = view.backend
+    if mc_samples is None:
+        return bk.swap(view.output_sqrt(rows))
+    if view.has("sample_output_vectors"):
+        return view.model.sample_output_vectors(rows, mc_samples, rng)
+    R = view.output_sqrt(rows)
+    Z = bk.randn((R.shape[0], R.shape[2], mc_samples), like=R, rng=rng)
+    return bk.swap(R @ Z) * (1.0 / np.sqrt(mc_samples))
+
+
+def check_mc(mc_samples: int | None) -> int | None:
+    if mc_samples is None:
+        return None
+    if int(mc_samples) != mc_samples or mc_samples < 1:
+        raise ValueError(f"mc_samples must be a positive integer or None (exact), got {mc_samples!r}")
+    return int(mc_samples)

@@ -1,0 +1,96 @@
+"""K-FAC: per layer, the Gauss-Newton block approximated by a Kronecker product of two small factors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..model import Block, ModelView
+from .base import DenseEigen, EigenCurvature, KronEigen, check_mc, output_vectors
+
+__all__ = ["KFACCurvature"]
+
+
+class KFACCurvature(EigenCurvature):
+    """Block-diagonal curvature; a Kronecker block of weight ``W (d_out, d_in)`` gets ``G (x) A`` with
+
+    ``A = sum_i w_i sum_t a_it a_it' / (T sum_i w_i)`` (inputs; case weights ``w_i``, default 1) and
+    ``G = (1/n) sum_i sum_c sum_t d_ict d_ict'`` (output vectors back-propagated to the layer's outputs),
+
+    so that for one position (``T = 1``) and output gradients the same for every observation,
+    ``G (x) A = (1/n) sum_i sum_c (d_ic d_ic') (x) (a_i a_i')``, the exact Gauss-Newton block: K-FAC is exact for a
+    single linear layer with squared loss, for any output dimension. Blocks without Kronecker structure get their
+    dense Gauss-Newton block. The eigendecompositions ``G = Q_G diag(g) Q_G'``, ``A = Q_A diag(a) Q_A'`` give the
+    inverse: the eigenvalues of ``G (x) A + lambda I`` are ``g_o a_j + lambda``.
+    """
+
+    name = "kfac"
+
+    def __init__(self, view: ModelView, *, mc_samples: int | None = None, seed: int = 0, **kw: Any) -> None:
+        super().__init__(view, **kw)
+        self.mc_samples = check_mc(mc_samples)
+        self.seed = seed
+        kron = [b for b in self.blocks if b.kron]
+        plain = [b for b in self.blocks if not b.kron]
+        view.require("output_hessians", f"the {self.name} curvature")
+        if kron:
+            view.require("kron_factors", f"the {self.name} curvature (Kronecker blocks)")
+        if plain:
+            view.require("output_vjp", f"the {self.name} curvature (blocks without Kronecker structure)")
+        A: dict[str, Any] = {}
+        G: dict[str, Any] = {}
+        D: dict[str, Any] = {}
+        wsum = 0.0
+        positions: dict[str, int] = {}
+        for rows in self.each_batch("factors", per_row=self._per_row()):
+            V = self.vectors(rows)
+            if kron:
+                F = view.kron_factors(rows, V)
+                w = view.example_weights(rows)
+                wsum += float(self.bk.sum(w)) if w is not None else float(V.shape[0])
+                for b in kron:
+                    a, d = F[b.name]
+                    if a.ndim == 2:
+                        aw = a if w is None else a * w[:, None]
+                        Ab = self.bk.swap(aw) @ a
+                        Gb = self.bk.einsum("bco,bcp->op", d, d)
+                    else:
+                        positions[b.name] = a.shape[1]
+                        aw = a if w is None else a * w[:, None, None]
+                        Ab = self.bk.einsum("bti,btj->ij", aw, a)
+                        Gb = self.bk.einsum("bcto,bctp->op", d, d)
+                    A[b.name] = Ab if b.name not in A else A[b.name] + Ab
+                    G[b.name] = Gb if b.name not in G else G[b.name] + Gb
+            if plain:
+                U = view.output_vjp(rows, V)
+                for b in plain:
+                    Ub = U[:, :, b.slice].reshape(U.shape[0] * U.shape[1], b.size)
+                    Db = self.bk.swap(Ub) @ Ub
+                    D[b.name] = Db if b.name not in D else D[b.name] + Db
+        self.factors: dict[str, tuple[Any, Any]] = {}
+        for b in self.blocks:
+            if b.kron:
+                Ab = A[b.name] * (1.0 / (max(wsum, 1e-300) * positions.get(b.name, 1)))
+                Gb = G[b.name] * (1.0 / self.n)
+                self.factors[b.name] = (Gb, Ab)
+                g, QG = self._eigh(Gb)
+                a, QA = self._eigh(Ab)
+                self.parts.append(KronEigen(self.bk, b, QG, QA, g[:, None] * a[None, :], factors=(Gb, Ab)))
+            else:
+                self.parts.append(DenseEigen(self.bk, b, D[b.name] * (1.0 / self.n)))
+
+    def _per_row(self) -> int:
+        return self.mc_samples or int(self.view.n_outputs or 1)
+
+    def _eigh(self, M: Any) -> tuple[Any, Any]:
+        e, Q = self.bk.eigh((M + self.bk.swap(M)) * 0.5)
+        return self.bk.where(e > 0, e, 0.0), Q
+
+    def vectors(self, rows: slice) -> Any:
+        """The output vectors of ``rows`` (exact square roots, or the seeded Monte Carlo draws)."""
+        rng = None if self.mc_samples is None else np.random.default_rng([self.seed, rows.start])
+        return output_vectors(self.view, rows, self.mc_samples, rng)
+
+    def kron_parts(self) -> list[tuple[Block, KronEigen]]:
+        return [(p.block, p) for p in self.parts if isinstance(p, KronEigen)]

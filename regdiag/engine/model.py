@@ -1,0 +1,483 @@
+"""What a model must give the influence engine (the :class:`Model` protocol), and adapters for regdiag's fits.
+
+The engine sees a model through per-example quantities at the fitted parameters ``theta`` (``P = n_params``) of
+the objective
+
+    L(theta) = (1/n) sum_i l_i(theta) + (l2/2) ||theta||^2,
+
+where ``l_i`` is observation i's loss (with its case weight folded in). Only :meth:`Model.loss_gradients` is
+required; each curvature asks for the capabilities it needs and names the missing one otherwise.
+
+================================  ===================================================================  ==============
+capability                        returns                                                              needed by
+================================  ===================================================================  ==============
+``loss_gradients(rows)``          ``(b, P)`` gradients ``grad l_i``                                    every curvature
+``hessian()``                     ``(P, P)`` Hessian of ``(1/n) sum_i l_i`` (no ``l2`` term)           "exact"
+``hvp(V)``                        ``(k, P)``: ``V`` times that Hessian (instead of ``hessian()``)      "exact"
+``hessian_factors(rows)``         ``U (b, r, P), s (b, r)`` with ``hess l_i = U_i' diag(s_i) U_i``     exact + leverage
+``output_hessians(rows)``         ``(b, k, k)``: Hessian of ``l_i`` in the model outputs ``f_i``       GN, K-FAC, ...
+``output_vjp(rows, V)``           ``(b, C, P)``: ``J_i' v_ic`` for ``V (b, C, k)``, ``J_i = df_i/dθ``  GN, diagonal
+``kron_factors(rows, V)``         ``{block: (a, d)}``: layer inputs and back-propagated ``V``          K-FAC, EK-FAC
+``example_weights(rows)``         ``(b,)`` case weights (default 1), weighting K-FAC's input factor    K-FAC, EK-FAC
+``query_gradients(query, m)``     ``(m, P)`` gradients of a measurement of each query                 ``scores``
+================================  ===================================================================  ==============
+
+``rows`` is always a Python ``slice``. Attributes: ``n_obs``, ``n_params``, ``param_names`` (required);
+``index`` (row labels), ``params`` (``theta``), ``l2``, ``dispersion`` (scale of the loss: ``sigma^2`` for least
+squares; Cook's distance divides by it), ``rank``, ``blocks`` (a partition of the parameters into :class:`Block`),
+``n_outputs`` (optional).
+
+Kronecker blocks
+    A :class:`Block` with ``shape=(d_out, d_in)`` holds the weight matrix ``W`` of a linear map ``s = W a``, its
+    parameters in row-major order (``theta[start + o * d_in + j] = W[o, j]``; a bias is a last input column of ones).
+    ``kron_factors`` returns per block the inputs ``a`` of shape ``(b, d_in)`` (or ``(b, T, d_in)`` for ``T``
+    positions sharing the weights: convolution patches, sequence steps) and the output vectors ``V`` back-propagated
+    to ``s``: ``d`` of shape ``(b, C, d_out)`` (or ``(b, C, T, d_out)``).
+
+The arrays may be of any library with a registered :mod:`~regdiag.engine.backend` (numpy built in).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from .._validation import ModelError, format_labels
+from .backend import Backend, get_backend
+
+__all__ = ["Block", "Model", "ModelView", "SingleIndexModel", "OLSModel", "as_model", "batches"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """A contiguous group of parameters ``theta[start:stop]``; Kronecker-factored when ``shape`` is given.
+
+    Attributes
+    ----------
+    name : str
+    start, stop : int
+    shape : tuple of (int, int) or None
+        ``(d_out, d_in)`` of the weight matrix of a linear map (parameters in row-major order).
+    """
+
+    name: str
+    start: int
+    stop: int
+    shape: tuple[int, int] | None = None
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.start < self.stop):
+            raise ModelError(f"block {self.name!r}: need 0 <= start < stop, got start={self.start}, stop={self.stop}")
+        if self.shape is not None and self.shape[0] * self.shape[1] != self.size:
+            raise ModelError(
+                f"block {self.name!r}: shape {self.shape} has {self.shape[0] * self.shape[1]} entries but the block "
+                f"holds {self.size} parameters"
+            )
+
+    @property
+    def size(self) -> int:
+        return self.stop - self.start
+
+    @property
+    def kron(self) -> bool:
+        return self.shape is not None
+
+    @property
+    def slice(self) -> slice:
+        return slice(self.start, self.stop)
+
+
+@runtime_checkable
+class Model(Protocol):
+    """The least a model gives the engine. See the module docstring for the optional capabilities."""
+
+    n_obs: int
+    n_params: int
+    param_names: Sequence[str]
+
+    def loss_gradients(self, rows: slice) -> Any:
+        """Gradients ``grad l_i(theta)`` of the observations in ``rows``, shape ``(b, n_params)``."""
+        ...
+
+
+def batches(n: int, size: int) -> list[slice]:
+    """``slice`` objects covering ``range(n)`` in steps of ``size``."""
+    size = max(int(size), 1)
+    return [slice(s, min(s + size, n)) for s in range(0, n, size)]
+
+
+class ModelView:
+    """A validated view of a :class:`Model`: defaults for optional attributes, shape and finiteness checks.
+
+    Every array a model returns passes through here, so a protocol violation is reported once, naming the method,
+    the expected and actual shapes, and the rows (by label) with non-finite values.
+    """
+
+    def __init__(self, model: Any) -> None:
+        for attr in ("n_obs", "n_params", "param_names", "loss_gradients"):
+            if not hasattr(model, attr):
+                raise ModelError(
+                    f"{type(model).__name__} is not an influence-engine model: it has no {attr!r}. A model needs "
+                    "n_obs, n_params, param_names and loss_gradients(rows); see regdiag.engine.model."
+                )
+        self.model = model
+        self.n = _positive_int(model.n_obs, "n_obs")
+        self.p = _positive_int(model.n_params, "n_params")
+        self.param_names = tuple(str(s) for s in model.param_names)
+        if len(self.param_names) != self.p:
+            raise ModelError(f"param_names has {len(self.param_names)} names but n_params = {self.p}")
+        index = getattr(model, "index", None)
+        self.index = pd.RangeIndex(self.n) if index is None else pd.Index(index)
+        if len(self.index) != self.n:
+            raise ModelError(f"index has {len(self.index)} labels but n_obs = {self.n}")
+        self.l2 = _nonneg_float(getattr(model, "l2", 0.0), "l2")
+        self.dispersion = _nonneg_float(getattr(model, "dispersion", 1.0), "dispersion")
+        self.rank = _positive_int(getattr(model, "rank", self.p), "rank")
+        self.blocks = self._check_blocks(getattr(model, "blocks", None))
+        self.n_outputs = getattr(model, "n_outputs", None)
+        probe = model.loss_gradients(slice(0, min(self.n, 1)))
+        self.backend: Backend = get_backend(probe)
+        self.like = probe
+
+    # ---- attributes ---------------------------------------------------------------------------------------------
+    def _check_blocks(self, blocks: Any) -> tuple[Block, ...]:
+        if blocks is None:
+            return (Block("params", 0, self.p),)
+        blocks = tuple(blocks)
+        pos = 0
+        for b in blocks:
+            if not isinstance(b, Block):
+                raise ModelError(f"blocks must be regdiag.engine.Block objects, got {type(b).__name__}")
+            if b.start != pos:
+                raise ModelError(
+                    f"blocks must partition the parameters in order: block {b.name!r} starts at {b.start}, "
+                    f"expected {pos}"
+                )
+            pos = b.stop
+        if pos != self.p:
+            raise ModelError(f"blocks cover {pos} parameters but n_params = {self.p}")
+        return blocks
+
+    def has(self, capability: str) -> bool:
+        return callable(getattr(self.model, capability, None))
+
+    def require(self, capability: str, what: str) -> None:
+        if not self.has(capability):
+            raise ModelError(
+                f"{what} needs the model's {capability}(), which {type(self.model).__name__} does not provide; "
+                "choose another curvature or add the method (see regdiag.engine.model)"
+            )
+
+    def labels(self, rows: slice, bad: np.ndarray) -> str:
+        return format_labels(self.index[rows][np.asarray(bad, dtype=bool)], 5)
+
+    # ---- checked calls ------------------------------------------------------------------------------------------
+    def _check(self, arr: Any, shape: tuple[int | None, ...], method: str, rows: slice | None) -> Any:
+        got = tuple(getattr(arr, "shape", ()))
+        if len(got) != len(shape) or any(s is not None and s != g for s, g in zip(shape, got)):
+            want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+            raise ModelError(f"{type(self.model).__name__}.{method} returned shape {got}; expected {want}")
+        fin = self.backend.all_finite(arr, axis=0 if rows is not None else None)
+        if rows is not None:
+            if not np.all(fin):
+                raise ModelError(
+                    f"{type(self.model).__name__}.{method} returned NaN or infinite values for rows "
+                    f"{self.labels(rows, ~np.asarray(fin))}"
+                )
+        elif not fin:
+            raise ModelError(f"{type(self.model).__name__}.{method} returned NaN or infinite values")
+        return arr
+
+    def loss_gradients(self, rows: slice) -> Any:
+        b = _len(rows, self.n)
+        return self._check(self.model.loss_gradients(rows), (b, self.p), "loss_gradients", rows)
+
+    def hessian(self) -> Any:
+        return self._check(self.model.hessian(), (self.p, self.p), "hessian", None)
+
+    def hvp(self, V: Any) -> Any:
+        return self._check(self.model.hvp(V), tuple(V.shape), "hvp", None)
+
+    def hessian_factors(self, rows: slice) -> tuple[Any, Any]:
+        b = _len(rows, self.n)
+        U, s = self.model.hessian_factors(rows)
+        self._check(U, (b, None, self.p), "hessian_factors (U)", rows)
+        self._check(s, (b, U.shape[1]), "hessian_factors (s)", rows)
+        return U, s
+
+    def output_hessians(self, rows: slice) -> Any:
+        b = _len(rows, self.n)
+        H = self._check(self.model.output_hessians(rows), (b, None, None), "output_hessians", rows)
+        if H.shape[1] != H.shape[2]:
+            raise ModelError(f"output_hessians must return (b, k, k) matrices; got shape {tuple(H.shape)}")
+        return H
+
+    def output_vjp(self, rows: slice, V: Any) -> Any:
+        b, c = V.shape[0], V.shape[1]
+        return self._check(self.model.output_vjp(rows, V), (b, c, self.p), "output_vjp", rows)
+
+    def kron_factors(self, rows: slice, V: Any) -> Mapping[str, tuple[Any, Any]]:
+        b, c = V.shape[0], V.shape[1]
+        out = self.model.kron_factors(rows, V)
+        for blk in self.blocks:
+            if not blk.kron:
+                continue
+            if blk.name not in out:
+                raise ModelError(f"kron_factors returned no factors for Kronecker block {blk.name!r}")
+            a, d = out[blk.name]
+            d_out, d_in = blk.shape  # type: ignore[misc]
+            if a.ndim == 2:
+                self._check(a, (b, d_in), f"kron_factors[{blk.name!r}] (inputs)", rows)
+                self._check(d, (b, c, d_out), f"kron_factors[{blk.name!r}] (output gradients)", rows)
+            else:
+                self._check(a, (b, None, d_in), f"kron_factors[{blk.name!r}] (inputs)", rows)
+                self._check(d, (b, c, a.shape[1], d_out), f"kron_factors[{blk.name!r}] (output gradients)", rows)
+        return out
+
+    def example_weights(self, rows: slice) -> Any | None:
+        if not self.has("example_weights"):
+            return None
+        w = self._check(self.model.example_weights(rows), (_len(rows, self.n),), "example_weights", rows)
+        if self.backend.min(w) < 0:
+            raise ModelError("example_weights must be non-negative")
+        return w
+
+    def query_gradients(self, query: Any, measurement: str) -> Any:
+        self.require("query_gradients", "scores(query)")
+        G = self.model.query_gradients(query, measurement)
+        return self._check(G, (None, self.p), "query_gradients", None)
+
+    def output_sqrt(self, rows: slice) -> Any:
+        """``(b, k, k)`` square roots ``R_i`` with ``R_i R_i' = `` the output Hessian (columns are the GN vectors)."""
+        self.require("output_hessians", "the Gauss-Newton curvature")
+        H = self.output_hessians(rows)
+        bk = self.backend
+        if H.shape[1] == 1:
+            h = H[:, 0, 0]
+            if bk.min(h) < 0:
+                bad = bk.to_numpy(h) < 0
+                raise ModelError(
+                    "output_hessians has negative values at rows "
+                    f"{self.labels(rows, bad)}: the Gauss-Newton matrix needs a loss convex in the outputs"
+                )
+            return bk.sqrt(H)
+        lam, Q = bk.eigh(H)
+        top = bk.max(bk.abs(lam)) if lam.shape[0] else 0.0
+        if bk.min(lam) < -1e-10 * max(top, 1e-300):
+            raise ModelError("output_hessians are not positive semi-definite: the Gauss-Newton matrix needs a loss "
+                             "convex in the outputs")
+        lam = bk.where(lam > 0, lam, 0.0)
+        return Q * bk.sqrt(lam)[:, None, :]
+
+    def gn_factors(self, rows: slice) -> Any:
+        """``(b, k, P)``: rows ``u_ic`` with ``sum_c u_ic u_ic' = J_i' Lambda_i J_i`` (i's Gauss-Newton term)."""
+        self.require("output_vjp", "the Gauss-Newton curvature")
+        return self.output_vjp(rows, self.output_sqrt(rows))
+
+    def default_batch(self, per_row: int = 1) -> int:
+        """Rows per batch keeping ``batch x per_row x n_params`` near 2**22 numbers."""
+        return int(max(1, min(self.n, (1 << 22) // max(1, per_row * self.p))))
+
+
+def _len(rows: slice, n: int) -> int:
+    return len(range(*rows.indices(n)))
+
+
+def _positive_int(v: Any, what: str) -> int:
+    try:
+        iv = int(v)
+    except (TypeError, ValueError):
+        raise ModelError(f"{what} must be a positive integer, got {v!r}") from None
+    if iv != v or iv <= 0:
+        raise ModelError(f"{what} must be a positive integer, got {v!r}")
+    return iv
+
+
+def _nonneg_float(v: Any, what: str) -> float:
+    fv = float(v)
+    if not np.isfinite(fv) or fv < 0:
+        raise ModelError(f"{what} must be a finite non-negative number, got {v!r}")
+    return fv
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Closed-form adapters: models whose parameters enter through one linear predictor eta_i = x_i' theta
+
+
+class SingleIndexModel:
+    """A model whose observation losses depend on ``theta`` through ``eta_i = x_i' theta`` only.
+
+    Every capability of the protocol follows in closed form from ``X`` and three per-observation numbers:
+    ``dl_i/d eta``, ``d^2 l_i/d eta^2`` (observed) and the expected (Fisher) second derivative ``f_i``.
+    The model output is ``eta``; its output Hessian is ``f_i``, so the Gauss-Newton matrix is the Fisher
+    information ``(1/n) X' diag(f) X`` (for a GLM the same as the Gauss-Newton matrix of the natural parameter with
+    the negative log-likelihood). Kronecker block: one linear layer ``(1, n_params)`` with inputs ``x_i`` and case
+    weights ``w_i`` (so that K-FAC's factors are the weighted means of the data with weights as replication counts).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_obs, n_params)
+    params : ndarray of shape (n_params,)
+    d1, d2, fisher : ndarray of shape (n_obs,)
+        ``dl_i/d eta``, ``d^2 l_i/d eta^2`` and its expectation at the fit.
+    case_weights : ndarray of shape (n_obs,)
+    query_loss : callable
+        ``query_loss(eta, y)``: ``dl/d eta`` of a query's loss (unit case weight).
+    observed_is_expected : bool
+        ``d2 == fisher`` in theory (least squares; a GLM with its canonical link): exact Hessian = Gauss-Newton.
+    unit_curvature_constant : bool
+        ``fisher / case_weights`` is the same for every observation in theory (least squares): K-FAC is exact.
+    """
+
+    n_outputs = 1
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        params: np.ndarray,
+        d1: np.ndarray,
+        d2: np.ndarray,
+        fisher: np.ndarray,
+        case_weights: np.ndarray,
+        *,
+        param_names: Sequence[str],
+        index: pd.Index,
+        dispersion: float,
+        rank: int,
+        design: Any = None,
+        columns: np.ndarray | None = None,
+        query_loss: Any = None,
+        aliased: tuple[str, ...] = (),
+        observed_is_expected: bool = False,
+        unit_curvature_constant: bool = False,
+    ) -> None:
+        self.X = np.ascontiguousarray(X, dtype=float)
+        self.params = np.asarray(params, dtype=float)
+        self.d1, self.d2, self.fisher = (np.asarray(v, dtype=float) for v in (d1, d2, fisher))
+        self.case_weights = np.asarray(case_weights, dtype=float)
+        self.n_obs, self.n_params = self.X.shape
+        self.param_names = tuple(param_names)
+        self.index = index
+        self.dispersion = float(dispersion)
+        self.rank = int(rank)
+        self.blocks = (Block("linear_predictor", 0, self.n_params, shape=(1, self.n_params)),)
+        self.aliased = aliased
+        self._design = design
+        self._columns = columns
+        self._query_loss = query_loss
+        self.observed_is_expected = observed_is_expected
+        self.unit_curvature_constant = unit_curvature_constant
+
+    # ---- gradients and curvature -----------------------------------------------------------------------------------
+    def loss_gradients(self, rows: slice) -> np.ndarray:
+        return self.d1[rows, None] * self.X[rows]
+
+    def hessian(self) -> np.ndarray:
+        return (self.X.T * self.d2) @ self.X / self.n_obs
+
+    def hessian_factors(self, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        return self.X[rows, None, :], self.d2[rows, None]
+
+    def output_hessians(self, rows: slice) -> np.ndarray:
+        return self.fisher[rows, None, None]
+
+    def output_vjp(self, rows: slice, V: np.ndarray) -> np.ndarray:
+        return V[:, :, 0:1] * self.X[rows, None, :]
+
+    def kron_factors(self, rows: slice, V: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        return {"linear_predictor": (self.X[rows], V)}
+
+    def example_weights(self, rows: slice) -> np.ndarray:
+        return self.case_weights[rows]
+
+    # ---- queries ---------------------------------------------------------------------------------------------------
+    def query_design(self, Xq: Any) -> np.ndarray:
+        """Design rows of new data: a DataFrame of raw variables goes through the fit's formula."""
+        if isinstance(Xq, pd.DataFrame) and self._design is not None and self._design.model_spec is not None:
+            if not set(self.param_names) <= set(map(str, Xq.columns)):
+                Xq = self._design.design_for(Xq)
+        if isinstance(Xq, pd.DataFrame) and set(self.param_names) <= set(map(str, Xq.columns)):
+            return Xq[list(self.param_names)].to_numpy(dtype=float)
+        arr = np.asarray(Xq, dtype=float)
+        if arr.ndim == 1:
+            arr = arr[None, :]
+        if self._columns is not None and arr.shape[1] == len(self._columns) + len(self.aliased):
+            full = arr
+            arr = full[:, self._columns]
+        if arr.ndim != 2 or arr.shape[1] != self.n_params:
+            raise ModelError(
+                f"query design has shape {arr.shape}; expected (n_query, {self.n_params}) with columns "
+                f"{list(self.param_names)}"
+            )
+        return arr
+
+    def query_gradients(self, query: Any, measurement: str = "loss") -> np.ndarray:
+        """Gradients of each query's measurement: ``"loss"`` (needs ``(X_query, y_query[, offset])``) or
+        ``"prediction"`` (the linear predictor; ``query`` may be the design alone)."""
+        if measurement == "prediction":
+            Xq = query[0] if isinstance(query, tuple) else query
+            return self.query_design(Xq)
+        if measurement != "loss":
+            raise ValueError(f"measurement={measurement!r} is not one of 'loss', 'prediction'")
+        if not isinstance(query, tuple) or len(query) not in (2, 3):
+            raise ModelError("a loss query is a tuple (X_query, y_query) or (X_query, y_query, offset)")
+        Xq = self.query_design(query[0])
+        yq = np.asarray(query[1], dtype=float)
+        off = np.zeros(len(Xq)) if len(query) == 2 else np.asarray(query[2], dtype=float).reshape(-1)
+        if yq.shape[0] != Xq.shape[0] or off.shape[0] != Xq.shape[0]:
+            raise ModelError(
+                f"query has {Xq.shape[0]} design rows but {yq.shape[0]} responses and {off.shape[0]} offsets"
+            )
+        eta = Xq @ self.params + off
+        return self._query_loss(eta, yq)[:, None] * Xq
+
+
+class OLSModel(SingleIndexModel):
+    """A fitted OLS/WLS model (:class:`regdiag.OLSFit`) as an engine model.
+
+    ``l_i = w_i (y_i - x_i' b)^2 / 2`` (without the ``1/sigma^2``, which is the ``dispersion``), so
+    ``grad l_i = -w_i e_i x_i``, the Hessian of the mean loss is ``X' W X / n`` and every curvature but the
+    diagonal and the identity equals it (K-FAC's factors are weighted means, which makes it exact for WLS).
+    Aliased columns are left out (their coefficients are not estimable). Rows with zero weight have zero gradient:
+    removing them changes nothing.
+    """
+
+    def __init__(self, fit: Any) -> None:
+        d = fit.design
+        f = fit.factor
+        cols = np.sort(np.asarray(f.cols))
+        w = np.ones(d.n_obs) if d.weights is None else np.asarray(d.weights, dtype=float)
+        resid = np.asarray(fit.resid, dtype=float)
+        super().__init__(
+            np.asarray(d.X, dtype=float)[:, cols],
+            np.asarray(fit.coef, dtype=float)[cols],
+            d1=-w * resid,
+            d2=w,
+            fisher=w,
+            case_weights=w,
+            param_names=[d.param_names[j] for j in cols],
+            index=d.index,
+            dispersion=fit.sigma**2,
+            rank=fit.rank,
+            design=d,
+            columns=cols,
+            query_loss=lambda eta, y: -(y - eta),
+            aliased=tuple(fit.aliased),
+            observed_is_expected=True,
+            unit_curvature_constant=True,
+        )
+        self.fit = fit
+
+
+def as_model(obj: Any) -> Any:
+    """A regdiag fit as an engine model (OLS/WLS, GLM); any other object is returned as is (it must follow
+    :class:`Model`)."""
+    from ..linear.ols import OLSFit
+
+    if isinstance(obj, OLSFit):
+        return OLSModel(obj)
+    return obj

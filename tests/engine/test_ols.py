@@ -1,0 +1,139 @@
+"""The engine on OLS/WLS fits against the closed form (itself checked against R and brute-force refits)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import regdiag
+from regdiag import engine
+from regdiag.testing import ols_loo_refit
+
+ATOL = 1e-300  # explicit: comparisons below are relative
+
+
+@pytest.fixture(scope="module")
+def lcs():
+    return regdiag.ols("sr ~ pop15 + pop75 + dpi + ddpi", data=regdiag.datasets.load("LifeCycleSavings"))
+
+
+def _colrel(a, b):
+    return np.max(np.max(np.abs(a - b), axis=0) / np.max(np.abs(b), axis=0))
+
+
+@pytest.mark.parametrize("curvature", ["exact", "gauss_newton", "kfac"])
+def test_leverage_corrected_engine_is_exact_deletion(lcs, curvature):
+    cf = lcs.influence()
+    eng = engine.influence(lcs, curvature=curvature, correction="leverage")
+    assert _colrel(eng.dfbeta, cf.dfbeta) < 1e-10
+    np.testing.assert_allclose(eng.cooks_distance, cf.cooks_distance, rtol=1e-10, atol=ATOL)
+    np.testing.assert_allclose(eng.leverage, cf.leverage, rtol=1e-10, atol=ATOL)
+    # against brute-force refits (SVD, no shared code)
+    loo = ols_loo_refit(lcs.design.X, lcs.design.y)
+    assert _colrel(eng.loo_params, loo.params) < 1e-10
+
+
+def test_plain_influence_is_dfbeta_times_one_minus_h(lcs):
+    cf = lcs.influence()
+    eng = engine.influence(lcs)
+    assert _colrel(eng.param_influence, -cf.dfbeta * (1 - cf.leverage)[:, None]) < 1e-10
+    # self-influence of OLS: e_i^2 h_i (plain) and e_i^2 h_i / (1 - h_i) (corrected)
+    e = lcs.resid.to_numpy()
+    np.testing.assert_allclose(eng.self_influence, e**2 * cf.leverage, rtol=1e-10, atol=ATOL)
+    lev = engine.influence(lcs, correction="leverage")
+    np.testing.assert_allclose(lev.self_influence, e**2 * cf.leverage / (1 - cf.leverage), rtol=1e-10, atol=ATOL)
+
+
+def test_ekfac_equals_exact_to_rounding(lcs):
+    """EK-FAC's operator is its eigendecomposition: exact up to eps * cond(A) (cond ~ 4e8 on the raw design)."""
+    cf = lcs.influence()
+    eng = engine.influence(lcs, curvature="ekfac", correction="leverage")
+    assert _colrel(eng.dfbeta, cf.dfbeta) < 1e-7
+    std = lcs.design.X.copy()
+    std[:, 1:] = (std[:, 1:] - std[:, 1:].mean(0)) / std[:, 1:].std(0)
+    fit = regdiag.ols(lcs.design.y, std)
+    eng = engine.influence(fit, curvature="ekfac", correction="leverage")
+    assert _colrel(eng.dfbeta, fit.influence().dfbeta) < 1e-10
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_curvature_matrices_are_equal_on_least_squares(weighted):
+    rng = np.random.default_rng(3)
+    X = np.column_stack([np.ones(40), rng.standard_normal((40, 3)) * [1, 10, 0.1]])
+    y = X @ [1, 2, 3, 4] + rng.standard_normal(40)
+    w = rng.uniform(0.2, 3.0, 40) if weighted else None
+    fit = regdiag.ols(y, X, weights=w)
+    view = engine.ModelView(engine.as_model(fit))
+    W = np.ones(40) if w is None else w
+    ref = (X.T * W) @ X / 40
+    for name in ("exact", "gauss_newton", "kfac", "ekfac"):
+        C = engine.make_curvature(name, view).dense()
+        np.testing.assert_allclose(C, ref, rtol=1e-12, atol=1e-12 * np.abs(ref).max(), err_msg=name)
+
+
+def test_wls_zero_weight_rows_have_zero_influence():
+    case = regdiag.datasets.load("LifeCycleSavings")
+    rng = np.random.default_rng(0)
+    w = rng.uniform(0.5, 2.0, len(case))
+    w[[3, 7]] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = regdiag.ols("sr ~ pop15 + pop75 + dpi + ddpi", data=case, weights=w)
+        cf = fit.influence()
+    eng = engine.influence(fit, correction="leverage")
+    pos = w > 0
+    assert _colrel(eng.dfbeta[pos], cf.dfbeta[pos]) < 1e-10
+    assert np.all(eng.param_influence[~pos] == 0)
+
+
+def test_rank_deficient_fit_drops_aliased_columns():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((30, 3))
+    X = np.column_stack([np.ones(30), X, X[:, 0] + X[:, 1]])
+    y = X[:, :4] @ [1, 2, 3, 4] + rng.standard_normal(30)
+    fit = regdiag.ols(y, pd.DataFrame(X, columns=["one", "a", "b", "c", "ab"]))
+    cf = fit.influence()
+    eng = engine.influence(fit, correction="leverage")
+    assert eng.aliased == ("ab",) and eng.param_names == ("one", "a", "b", "c")
+    assert _colrel(eng.dfbeta, cf.dfbeta[:, :4]) < 1e-10
+    assert eng.rank == 4
+
+
+def test_scores_are_query_gradient_times_deletion(lcs):
+    cf = lcs.influence()
+    df = regdiag.datasets.load("LifeCycleSavings").iloc[:7]
+    eng = engine.influence(lcs, correction="leverage")
+    s = eng.scores((df, df["sr"].to_numpy()))
+    Xq = lcs.design.X[:7]
+    rq = df["sr"].to_numpy() - Xq @ lcs.coef
+    # d/dtheta of (y - x'theta)^2/2 is -(y - x'theta) x; removing i moves theta by -dfbeta_i
+    np.testing.assert_allclose(s, (-rq[:, None] * Xq) @ (-cf.dfbeta).T, rtol=1e-9, atol=1e-12)
+    pred = eng.scores(Xq, measurement="prediction")
+    np.testing.assert_allclose(pred, Xq @ (-cf.dfbeta).T, rtol=1e-9, atol=1e-12)
+    assert s.shape == (7, 50)
+    # RelatIF: theta-relative scores are the scores over the norm of delta_i
+    rel = eng.relatif((Xq, df["sr"].to_numpy()), kind="theta")
+    np.testing.assert_allclose(rel, s / np.linalg.norm(cf.dfbeta, axis=1)[None], rtol=1e-9, atol=1e-12)
+    rel_l = eng.relatif((Xq, df["sr"].to_numpy()), kind="loss")
+    np.testing.assert_allclose(rel_l, s / np.sqrt(eng.self_influence)[None], rtol=1e-12, atol=1e-14)
+
+
+def test_cross_check_table(lcs):
+    tab = engine.cross_check(lcs)
+    assert set(tab["curvature"]) == {"exact", "gauss_newton", "kfac", "ekfac", "diagonal", "identity"}
+    assert set(tab["solver"]) == {"direct", "cg", "lissa", "lowrank"}
+    exact_rows = tab[tab["curvature"].isin(["exact", "gauss_newton", "kfac", "ekfac"]) & (tab["status"] == "ok")]
+    assert len(exact_rows) >= 24
+    assert exact_rows["agrees"].all()
+    direct = tab[(tab["solver"] == "direct") & (tab["correction"] == "leverage")].set_index("curvature")
+    assert direct.loc["exact", "dfbeta"] < 1e-12
+    # the plain estimate differs from DFBETA by exactly the leverage factor that theory predicts
+    plain = tab[(tab["solver"] == "direct") & (tab["correction"] == "none")].set_index("curvature")
+    np.testing.assert_allclose(plain.loc["exact", "dfbeta"], plain.loc["exact", "expected"], rtol=1e-10, atol=0)
+    # LiSSA without damping on this ill-conditioned design reports non-convergence instead of a number
+    lissa = tab[(tab["solver"] == "lissa") & (tab["curvature"] == "exact")]
+    assert lissa["status"].str.startswith("ConvergenceError").all()
+    assert regdiag.cross_check is engine.cross_check
