@@ -1,0 +1,60 @@
+"""Diagnostic plots (matplotlib). The only part of regdiag that imports matplotlib.
+
+Every plot takes a result object — an :class:`~regdiag.Influence` or a fit whose ``influence()`` gives one — and
+never refits the model; accepts ``ax=None`` (a new figure) or axes to draw into; labels the most extreme points
+with their row labels (``n_labels``); and returns a :class:`Display` holding ``ax_``, ``figure_``, the plotted
+coordinates ``data_`` (indexed by row label) and the labels written ``labelled_``. Panels return a
+:class:`PanelDisplay` with ``axes_``.
+
+============================  ===================================================================================
+plot                          shows
+============================  ===================================================================================
+:func:`residuals_fitted`      residuals vs fitted values, lowess smoother (R ``plot.lm`` 1)
+:func:`qq`                    studentized residuals vs t / normal quantiles, simulated envelope (car ``qqPlot``)
+:func:`half_normal`           ``|studentized residuals|`` vs half-normal quantiles, simulated envelope
+:func:`scale_location`        ``sqrt(|standardized residual|)`` vs fitted (R ``plot.lm`` 3)
+:func:`cooks_index`           Cook's distance by observation (R ``plot.lm`` 4)
+:func:`residuals_leverage`    standardized residuals vs leverage, Cook's contours 0.5 and 1 (R ``plot.lm`` 5)
+:func:`cooks_leverage`        Cook's distance vs ``h/(1-h)`` (R ``plot.lm`` 6)
+:func:`influence_bubble`      studentized residuals vs leverage, area ~ Cook's D (car ``influencePlot``)
+:func:`dfbetas_panel`         DFBETAS by observation, one panel per coefficient
+:func:`added_variable`        added-variable plots, one panel per coefficient
+:func:`overview`              the 2 x 2 of R's ``plot(lm)``: panels 1, Q-Q, 3 and 5
+============================  ===================================================================================
+
+Examples
+--------
+>>> import matplotlib
+>>> matplotlib.use("Agg")
+>>> import regdiag
+>>> from regdiag import plots
+>>> fit = regdiag.ols("sr ~ pop15 + pop75 + dpi + ddpi", data=regdiag.datasets.load("LifeCycleSavings"))
+>>> disp = plots.residuals_leverage(fit, n_labels=3)
+>>> list(disp.labelled_)
+['Libya', 'Japan', 'Zambia']
+"""
+
+from __future__ import annotations
+
+from ._base import Display, PanelDisplay
+from .coefficients import added_variable, added_variable_residuals, dfbetas_panel
+from .influence import cooks_index, cooks_leverage, influence_bubble, residuals_leverage
+from .overview import overview
+from .residuals import half_normal, qq, residuals_fitted, scale_location
+
+__all__ = [
+    "Display",
+    "PanelDisplay",
+    "residuals_fitted",
+    "qq",
+    "half_normal",
+    "scale_location",
+    "cooks_index",
+    "residuals_leverage",
+    "cooks_leverage",
+    "influence_bubble",
+    "dfbetas_panel",
+    "added_variable",
+    "added_variable_residuals",
+    "overview",
+]
