@@ -20,6 +20,8 @@ plot                          shows
 :func:`dfbetas_panel`         DFBETAS by observation, one panel per coefficient
 :func:`added_variable`        added-variable plots, one panel per coefficient
 :func:`overview`              the 2 x 2 of R's ``plot(lm)``: panels 1, Q-Q, 3 and 5
+:func:`engine_vs_exact`       the engine's coefficient changes vs exact deletion, line y = x
+:func:`curvature_comparison`  exact vs K-FAC vs EK-FAC (any curvatures) against exact deletion, one panel each
 ============================  ===================================================================================
 
 Examples
@@ -37,6 +39,7 @@ Examples
 from __future__ import annotations
 
 from ._base import Display, PanelDisplay
+from .engine import curvature_comparison, engine_vs_exact
 from .coefficients import added_variable, added_variable_residuals, dfbetas_panel
 from .influence import cooks_index, cooks_leverage, influence_bubble, residuals_leverage
 from .overview import overview
@@ -57,4 +60,6 @@ __all__ = [
     "added_variable",
     "added_variable_residuals",
     "overview",
+    "engine_vs_exact",
+    "curvature_comparison",
 ]

@@ -1,0 +1,195 @@
+"""Engine plots: the second-order influence estimate against exact deletion, and curvatures compared on one fit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._base import Display, PanelDisplay, as_influence, finish, label_points, panel_axes, top_k
+
+__all__ = ["engine_vs_exact", "curvature_comparison"]
+
+
+def _exact_for(estimate: Any, exact: Any) -> Any:
+    """The closed-form (exact deletion) result to compare with: given, or that of the fit behind the engine model."""
+    if exact is not None:
+        return as_influence(exact)
+    model = getattr(getattr(getattr(estimate, "engine", None), "view", None), "model", None)
+    fit = getattr(model, "fit", None)
+    if fit is None:
+        raise ValueError(
+            "this engine result has no closed form to compare with (its model is not a regdiag fit); pass exact="
+        )
+    return exact_deletion(fit)
+
+
+def exact_deletion(fit: Any) -> Any:
+    """The fit's exact leave-one-out result: ``fit.influence(exact=True)`` where a fit distinguishes it (GLMs), else
+    ``fit.influence()`` (closed-form linear models, whose deletion formulas are exact)."""
+    try:
+        return fit.influence(exact=True)
+    except TypeError:
+        return fit.influence()
+
+
+def _standardized_changes(estimate: Any, exact: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``(exact, estimate)`` coefficient changes ``theta_(-i) - theta`` in standard errors, shape (n_obs, k)."""
+    names = [nm for nm in estimate.param_names if nm in exact.param_names]
+    if not names:
+        raise ValueError("the engine result and the exact result share no coefficient name")
+    je = [list(estimate.param_names).index(nm) for nm in names]
+    jx = [list(exact.param_names).index(nm) for nm in names]
+    scale = np.sqrt(float(getattr(exact, "dispersion", exact.sigma**2)) * np.asarray(exact.cov_unscaled_diag)[jx])
+    x = -np.asarray(exact.dfbeta, dtype=float)[:, jx] / scale
+    y = np.asarray(estimate.param_influence, dtype=float)[:, je] / scale
+    if x.shape[0] != y.shape[0]:
+        raise ValueError(f"the engine result has {y.shape[0]} observations and the exact result {x.shape[0]}")
+    return x, y, names
+
+
+def engine_vs_exact(estimate: Any, exact: Any = None, *, ax: Any = None, n_labels: int = 3) -> Display:
+    """The engine's coefficient changes against exact deletion, in standard errors, with the line y = x.
+
+    Parameters
+    ----------
+    estimate : EngineInfluence
+        From :func:`regdiag.engine.influence`.
+    exact : Influence or fit, optional
+        Exact deletion to compare with; by default that of the fit the engine ran on (for GLMs the exact
+        leave-one-out refits, ``fit.influence(exact=True)``).
+    ax : matplotlib Axes, optional
+    n_labels : int
+        Label the observations whose largest change (exact or estimated) is largest.
+
+    Returns
+    -------
+    Display
+        ``data_``: one row per (observation, coefficient): ``x`` (exact ``(theta_(-i) - theta)_j / se_j``), ``y``
+        (the estimate, same units), ``coefficient``; ``artists_["identity"]`` the line y = x;
+        ``artists_["discrepancy"]`` the largest ``|y - x|`` relative to the largest ``|x|``.
+
+    Notes
+    -----
+    Points on the line: the estimate is exact deletion. Without the leverage correction an OLS estimate is
+    ``(1 - h_i)`` times exact deletion, so high-leverage points fall towards zero; with it, and a curvature equal to
+    ``X'WX``, every point is on the line up to rounding.
+    """
+    exact = _exact_for(estimate, exact)
+    x, y, names = _standardized_changes(estimate, exact)
+    n, k = x.shape
+    ok = np.isfinite(x) & np.isfinite(y)
+    ax, fig = get_ax_square(ax)
+    arts: dict[str, Any] = {"points": {}}
+    many = n * k > 5000
+    for j, nm in enumerate(names):
+        arts["points"][nm] = ax.scatter(
+            x[ok[:, j], j], y[ok[:, j], j], s=10 if not many else 3, alpha=0.8 if not many else 0.3,
+            color=f"C{j % 10}", label=nm if k <= 10 else None, linewidths=0, zorder=2, rasterized=many,
+        )
+    finite = np.concatenate([x[ok], y[ok]]) if ok.any() else np.array([-1.0, 1.0])
+    lo, hi = float(finite.min()), float(finite.max())
+    pad = 0.06 * (hi - lo if hi > lo else 1.0)
+    lim = (lo - pad, hi + pad)
+    (arts["identity"],) = ax.plot(lim, lim, color="0.3", lw=0.9, ls="--", zorder=1, label="y = x")
+    ax.set_xlim(*lim)
+    ax.set_ylim(*lim)
+    ax.set_aspect("equal", adjustable="box")
+    scale = float(np.nanmax(np.abs(x[ok]))) if ok.any() else np.nan
+    disc = float(np.nanmax(np.abs(y[ok] - x[ok])) / scale) if ok.any() and scale > 0 else np.nan
+    arts["discrepancy"] = disc
+    method = getattr(estimate, "method", "engine")
+    damping = getattr(estimate, "damping", 0.0)
+    title = method.replace("engine:", "") + (f", damping {damping:.3g}" if damping else "")
+    finish(ax, f"Engine ({title}) vs exact deletion", "Exact change / SE", "Estimated change / SE")
+    note = f"largest |estimate - exact| / max |exact| = {disc:.2g}"
+    if getattr(estimate, "correction", "") == "none":
+        note += "\nno leverage correction: expect (1 - h) x exact"
+    ax.text(0.02, 0.98, note, transform=ax.transAxes, ha="left", va="top", fontsize=7, color="0.3")
+    if k <= 10:
+        ax.legend(loc="lower right", fontsize=7, frameon=False, markerscale=1.5)
+    # label: per observation, the coefficient it moves most
+    big = np.where(ok, np.maximum(np.abs(x), np.abs(y)), -np.inf)
+    jstar = np.argmax(big, axis=1)
+    score = np.where(np.isfinite(big.max(axis=1)), big.max(axis=1), np.nan)
+    rows = np.arange(n)
+    labelled = label_points(ax, x[rows, jstar], y[rows, jstar], estimate.index, top_k(score, n_labels), fontsize=7)
+    data = pd.DataFrame(
+        {"x": x.ravel(), "y": y.ravel(), "coefficient": np.tile(names, n)},
+        index=np.repeat(np.asarray(estimate.index), k),
+    )
+    data = data[ok.ravel()]
+    data.index.name = estimate.index.name
+    omitted = estimate.index[~ok.any(axis=1)]
+    return Display(ax, fig, data, labelled, arts, omitted)
+
+
+def get_ax_square(ax: Any) -> tuple[Any, Any]:
+    from ._base import get_ax
+
+    return get_ax(ax, figsize=(5.0, 5.0))
+
+
+def curvature_comparison(
+    result: Any,
+    *,
+    curvatures: Sequence[str] = ("exact", "kfac", "ekfac"),
+    solver: str = "direct",
+    correction: str = "leverage",
+    damping: float = 0.0,
+    exact: Any = None,
+    ax: Any = None,
+    n_labels: int = 2,
+) -> PanelDisplay:
+    """Exact vs K-FAC vs EK-FAC (or any curvatures) on one fit: each one's estimate against exact deletion.
+
+    Parameters
+    ----------
+    result : regdiag fit, or a mapping of name to EngineInfluence
+        With a fit, :func:`regdiag.engine.influence` is run for each curvature (second-order estimates from the
+        fitted model; nothing is refitted). A mapping shows results computed elsewhere.
+    curvatures : sequence of str
+        Curvatures to run on a fit.
+    solver, correction, damping
+        Passed to :func:`regdiag.engine.influence`. The default leverage correction makes a curvature equal to the
+        closed form's land exactly on the line, so what remains off it is the curvature's approximation.
+    exact : Influence or fit, optional
+        Exact deletion to compare with (default: that of the fit).
+    ax : None, one Axes (its area is divided) or an array of Axes
+    n_labels : int
+
+    Returns
+    -------
+    PanelDisplay
+        ``panels_``: curvature name -> the :func:`engine_vs_exact` display of that run.
+    """
+    if isinstance(result, Mapping):
+        runs = dict(result)
+    else:
+        from ..engine import influence as engine_influence
+
+        runs = {
+            c: engine_influence(result, c, solver, damping=damping, correction=correction) for c in curvatures
+        }
+        if exact is None:
+            exact = exact_deletion(result)
+    if not runs:
+        raise ValueError("no engine result to compare")
+    axes, fig = panel_axes(ax, len(runs), min(len(runs), 3), panel_size=(4.0, 4.3))
+    panels = {
+        name: engine_vs_exact(res, exact, ax=axes.ravel()[i], n_labels=n_labels)
+        for i, (name, res) in enumerate(runs.items())
+    }
+    for i, (name, d) in enumerate(panels.items()):
+        d.ax_.set_title(name, fontsize=10)
+        legend = d.ax_.get_legend()
+        if i > 0 and legend is not None:
+            legend.remove()
+        if i > 0:
+            d.ax_.set_ylabel("")
+    first = next(iter(runs.values()))
+    tail = "with leverage correction" if getattr(first, "correction", "") == "leverage" else "influence-function estimate"
+    fig.suptitle(f"Curvatures compared: estimated vs exact coefficient change ({tail})", fontsize=10)
+    return PanelDisplay(axes, fig, panels)
