@@ -9,6 +9,7 @@ it with the closed form.
 
 from __future__ import annotations
 
+from .._validation import ConvergenceError, ModelError
 from .crosscheck import cross_check
 from .curvature import CURVATURES, Curvature, make_curvature
 from .influence import Damping, EngineInfluence, InfluenceEngine, influence
@@ -32,4 +33,6 @@ __all__ = [
     "make_solver",
     "CURVATURES",
     "SOLVERS",
+    "ConvergenceError",
+    "ModelError",
 ]

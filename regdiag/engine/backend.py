@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy import linalg as sla
 
-__all__ = ["Backend", "NumpyBackend", "NUMPY", "register_backend", "get_backend"]
+__all__ = ["Backend", "NumpyBackend", "NUMPY", "register_backend", "unregister_backend", "get_backend"]
 
 Array = Any
 
@@ -111,11 +111,6 @@ class Backend:
         """``a^{-1} b`` (or ``a^{-T} b``) for triangular 2-d ``a`` and 2-d ``b``."""
         raise NotImplementedError
 
-    def solve(self, a: Array, b: Array) -> Array:
-        """``a^{-1} b`` for square ``a`` (batched over leading axes; ``b`` has one more axis than... see numpy)."""
-        raise NotImplementedError
-
-
 class NumpyBackend(Backend):
     """numpy and scipy (LAPACK)."""
 
@@ -189,8 +184,6 @@ class NumpyBackend(Backend):
     def solve_triangular(self, a: Array, b: Array, *, lower: bool, transpose: bool = False) -> np.ndarray:
         return sla.solve_triangular(a, b, lower=lower, trans=1 if transpose else 0, check_finite=False)
 
-    def solve(self, a: Array, b: Array) -> np.ndarray:
-        return np.linalg.solve(a, b)
 
 
 NUMPY = NumpyBackend()
@@ -203,6 +196,11 @@ def register_backend(claims: Callable[[Any], bool], backend: Backend) -> None:
     if not isinstance(backend, Backend):
         raise TypeError(f"backend must be a regdiag.engine.backend.Backend, not {type(backend).__name__}")
     _REGISTRY.insert(0, (claims, backend))
+
+
+def unregister_backend(backend: Backend) -> None:
+    """Stop serving arrays with ``backend``."""
+    _REGISTRY[:] = [(c, b) for c, b in _REGISTRY if b is not backend]
 
 
 def get_backend(x: Any) -> Backend:

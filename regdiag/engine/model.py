@@ -252,7 +252,7 @@ class ModelView:
         return self._check(G, (None, self.p), "query_gradients", None)
 
     def output_sqrt(self, rows: slice) -> Any:
-        """``(b, k, k)`` square roots ``R_i`` with ``R_i R_i' = `` the output Hessian (columns are the GN vectors)."""
+        """``(b, k, k)`` symmetric square roots ``R_i`` of the output Hessians (``R_i R_i' = Lambda_i``)."""
         self.require("output_hessians", "the Gauss-Newton curvature")
         H = self.output_hessians(rows)
         bk = self.backend
@@ -270,13 +270,15 @@ class ModelView:
         if bk.min(lam) < -1e-10 * max(top, 1e-300):
             raise ModelError("output_hessians are not positive semi-definite: the Gauss-Newton matrix needs a loss "
                              "convex in the outputs")
-        lam = bk.where(lam > 0, lam, 0.0)
-        return Q * bk.sqrt(lam)[:, None, :]
+        # eigenvalues at rounding level are zero (their square roots would be noise of size sqrt(eps))
+        lam = bk.where(lam > 64.0 * float(np.finfo(np.float64).eps) * lam[:, -1:], lam, 0.0)
+        # the symmetric square root: unique, so Monte Carlo draws R z do not depend on eigenvector signs
+        return (Q * bk.sqrt(lam)[:, None, :]) @ bk.swap(Q)
 
     def gn_factors(self, rows: slice) -> Any:
         """``(b, k, P)``: rows ``u_ic`` with ``sum_c u_ic u_ic' = J_i' Lambda_i J_i`` (i's Gauss-Newton term)."""
         self.require("output_vjp", "the Gauss-Newton curvature")
-        return self.output_vjp(rows, self.output_sqrt(rows))
+        return self.output_vjp(rows, self.backend.swap(self.output_sqrt(rows)))
 
     def default_batch(self, per_row: int = 1) -> int:
         """Rows per batch keeping ``batch x per_row x n_params`` near 2**22 numbers."""

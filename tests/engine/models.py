@@ -119,7 +119,7 @@ class CanonicalGLM:
             g = X.T @ (w * (mu - y)) / n + self.l2 * b
             vw = w * (mu * (1 - mu) if self.family == "binomial" else mu)
             H = (X.T * vw) @ X / n + self.l2 * np.eye(self.n_params)
-            step = np.linalg.solve(H, g)
+            step = np.linalg.lstsq(H, g, rcond=None)[0]
             b -= step
             if np.max(np.abs(step)) <= 1e-15 * (1 + np.max(np.abs(b))):
                 break

@@ -31,10 +31,9 @@ class DiagonalCurvature(EigenCurvature):
             from .exact import ExactCurvature
 
             ex = ExactCurvature(view, batch_size=self.batch_size, progress=self.progress)
-            H = ex.dense()
-            if H is None:
+            if ex.H is None:
                 raise ValueError("the diagonal of the exact Hessian needs hessian() or a model small enough to form it")
-            d = self.bk.diagonal(H)
+            d = self.bk.diagonal(ex.H)
         else:
             raise ValueError(f"of={of!r} is not one of 'gauss_newton', 'exact'")
         self.of = of
