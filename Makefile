@@ -1,12 +1,13 @@
 # Two commands on a fresh machine (each creates or reuses the virtual environment .venv):
 #   make report   run `regdiag report` on the bundled default data set
 #   make test     run the whole test suite
+# and `make docs` builds the documentation into docs/_build/html (warnings are errors; every example runs).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: report test venv clean
+.PHONY: report test venv docs clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,5 +23,12 @@ report: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+$(VENV)/.installed-docs: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,docs]'
+	touch $@
+
+docs: $(VENV)/.installed-docs
+	$(BIN)/python -m sphinx -W -E -q -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) build dist *.egg-info regdiag-report
+	rm -rf $(VENV) build dist *.egg-info regdiag-report docs/_build
