@@ -13,7 +13,7 @@ import pandas as pd
 DOCS = Path(__file__).resolve().parent.parent
 REPO = DOCS.parent
 
-__all__ = ["DOCS", "REPO", "rst_table", "fmt", "check_close"]
+__all__ = ["DOCS", "REPO", "rst_table", "rst_escape", "fmt", "check_close"]
 
 
 def fmt(value: Any, digits: int = 4) -> str:
@@ -26,12 +26,22 @@ def fmt(value: Any, digits: int = 4) -> str:
         v = float(value)
         if math.isnan(v):
             return "NaN"
+        if v != 0 and (abs(v) < 1e-3 or abs(v) >= 1e5):
+            return f"{v:.{max(digits - 1, 0)}e}"
         if math.isinf(v):
             return "inf" if v > 0 else "-inf"
         return f"{v:.{digits}g}"
     if value is None or value is pd.NA:
         return "NA"
     return str(value)
+
+
+def rst_escape(text: str) -> str:
+    """Plain text for a reStructuredText cell: markup characters (``* ` _ | \\``) lose their meaning."""
+    out = str(text).replace("\\", "\\\\")
+    for ch in "*`_|":
+        out = out.replace(ch, "\\" + ch)
+    return out
 
 
 def _cell(text: str) -> str:
