@@ -19,6 +19,7 @@ from typing import Any
 
 from . import datasets
 from ._validation import ConditioningWarning, DataError, DesignError, InfluenceWarning, RegdiagError
+from .compare import compare
 from .engine.crosscheck import cross_check
 from .linear.ols import OLSFit, ols
 from .results import GroupInfluence, Influence
@@ -27,6 +28,7 @@ __all__ = [
     "ols",
     "influence",
     "cross_check",
+    "compare",
     "datasets",
     "OLSFit",
     "Influence",
