@@ -21,17 +21,21 @@ from . import datasets
 from ._validation import ConditioningWarning, DataError, DesignError, InfluenceWarning, RegdiagError
 from .compare import compare
 from .engine.crosscheck import cross_check
+from .linear.glm import GLMFit, glm
 from .linear.ols import OLSFit, ols
-from .results import GroupInfluence, Influence
+from .results import GLMInfluence, GroupInfluence, Influence
 
 __all__ = [
     "ols",
+    "glm",
     "influence",
     "cross_check",
     "compare",
     "datasets",
     "OLSFit",
+    "GLMFit",
     "Influence",
+    "GLMInfluence",
     "GroupInfluence",
     "RegdiagError",
     "DataError",
@@ -44,11 +48,13 @@ __version__ = "0.1.0"
 
 
 def influence(results: Any, **kwargs: Any) -> Influence:
-    """Influence measures of a fitted model: a regdiag fit, or a statsmodels OLS / WLS results object.
+    """Influence measures of a fitted model: a regdiag fit, or a statsmodels OLS / WLS / GLM results object.
 
     For a statsmodels results object the model's own design, response, weights and row labels are refitted with
     regdiag's factorization (the coefficients agree with statsmodels'), and regdiag's closed-form measures are
-    returned: right for WLS and rank-deficient designs, where statsmodels' ``OLSInfluence`` is not.
+    returned: right for WLS and rank-deficient designs, where statsmodels' ``OLSInfluence`` is not. A statsmodels
+    ``GLM`` is refitted with its family, link, weights and offset (:func:`regdiag.glm`) and gives a
+    :class:`GLMInfluence`.
 
     Parameters
     ----------
@@ -69,7 +75,11 @@ def influence(results: Any, **kwargs: Any) -> Influence:
         kind = type(results.model).__name__
         if kind in ("OLS", "WLS"):
             return fit_design(design_from_statsmodels(results)).influence(**kwargs)
-        raise DataError(f"statsmodels {kind} results are not supported here; pass OLS or WLS results")
+        if kind == "GLM":
+            from .linear.glm import glm_from_statsmodels
+
+            return glm_from_statsmodels(results).influence(**kwargs)
+        raise DataError(f"statsmodels {kind} results are not supported here; pass OLS, WLS or GLM results")
     raise TypeError(f"cannot compute influence for a {type(results).__name__}; pass a regdiag fit or statsmodels results")
 
 

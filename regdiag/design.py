@@ -158,9 +158,20 @@ def _formula_design(
     offset: Any,
     missing: Missing,
     context: Mapping[str, Any] | None,
+    two_column_response: bool = False,
 ) -> Design:
     import formulaic
 
+    user_formula = formula
+    pair = _split_cbind(formula)
+    if pair is not None:
+        if not two_column_response:
+            raise DataError(
+                f"the response of {formula!r} is two columns (cbind); a successes/failures response is for "
+                "binomial GLMs: use regdiag.glm(..., family='binomial')"
+            )
+        (first, second), rhs_text = pair
+        formula = f"{{{first}}} + {{{second}}} ~ {rhs_text}"
     if data is None:
         raise DataError("a formula needs data: pass data=<DataFrame>")
     if isinstance(data, Mapping):
@@ -225,20 +236,32 @@ def _formula_design(
             ) from exc
         raise DataError(f"cannot build the design of {formula!r}: {exc}") from exc
     lhs, rhs = mm.lhs, mm.rhs
-    if lhs.shape[1] != 1:
-        raise DataError(
-            f"the response of {formula!r} must be one numeric column; it expands to {list(lhs.columns)} "
-            "(a text or categorical response? encode it as numbers)"
-        )
-    y = np.asarray(lhs, dtype=float)[:, 0]
+    if pair is not None:
+        if lhs.shape[1] != 2:
+            raise DataError(
+                f"cbind(...) in {user_formula!r} must give two numeric columns (successes, failures); it expands to "
+                f"{list(lhs.columns)}"
+            )
+        y = np.asarray(lhs, dtype=float)
+        response_name = f"cbind({pair[0][0]}, {pair[0][1]})"
+        ycols: tuple[str, ...] = tuple(str(c) for c in lhs.columns)
+    else:
+        if lhs.shape[1] != 1:
+            raise DataError(
+                f"the response of {formula!r} must be one numeric column; it expands to {list(lhs.columns)} "
+                "(a text or categorical response? encode it as numbers)"
+            )
+        y = np.asarray(lhs, dtype=float)[:, 0]
+        response_name = str(lhs.columns[0])
+        ycols = (response_name,)
     X = np.ascontiguousarray(np.asarray(rhs, dtype=float))
     names = tuple(str(c) for c in rhs.columns)
     rindex = rhs.index
 
     # stage 2: non-finite values made by transforms (log(0), 1/x, ...)
-    bad2 = ~np.isfinite(y) | ~np.isfinite(X).all(axis=1)
+    bad2 = ~np.isfinite(y.reshape(len(y), -1)).all(axis=1) | ~np.isfinite(X).all(axis=1)
     if bad2.any():
-        report2 = nonfinite_report(np.column_stack([y, X]), (str(lhs.columns[0]),) + names, rindex)
+        report2 = nonfinite_report(np.column_stack([y, X]), ycols + names, rindex)
         keep2 = _drop_or_raise(bad2, report2, rindex, missing, "the model matrix")
         dropped = dropped.append(rindex[~keep2])
         X, y, rindex = X[keep2], y[keep2], rindex[keep2]
@@ -255,38 +278,45 @@ def _formula_design(
         offset=off,
         index=rindex,
         param_names=names,
-        response_name=str(lhs.columns[0]),
-        formula=formula,
+        response_name=response_name,
+        formula=user_formula,
         dropped=dropped,
         has_intercept="Intercept" in names,
         model_spec=rhs.model_spec,
     )
 
 
-def _array_design(y: Any, X: Any, weights: Any, offset: Any, missing: Missing) -> Design:
+def _array_design(
+    y: Any, X: Any, weights: Any, offset: Any, missing: Missing, two_column_response: bool = False
+) -> Design:
     if X is None:
         raise DataError("pass a design matrix X with y (or a formula string and data=...)")
     # response
-    if isinstance(y, pd.DataFrame):
-        if y.shape[1] != 1:
-            raise DataError(f"y must be one column; got {y.shape[1]} columns {list(y.columns)}")
-        y = y.iloc[:, 0]
-    y_index = _as_index(y)
-    if isinstance(y, pd.Series):
-        response_name = str(y.name) if y.name is not None else "y"
-        if not (pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype)):
-            raise DataError(f"y ({response_name!r}) is not numeric (dtype {y.dtype}); encode it as numbers")
-        yv = y.to_numpy(dtype=float, na_value=np.nan)
+    ycols: tuple[str, ...] | None = None
+    if two_column_response and np.ndim(y) == 2 and np.shape(y)[1] == 2:
+        yv, y_index, ycols = _pair_response(y)
+        response_name = f"cbind({ycols[0]}, {ycols[1]})"
     else:
-        response_name = "y"
-        try:
-            yv = np.asarray(y, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"y cannot be converted to numbers: {exc}") from exc
-        if yv.ndim == 2 and yv.shape[1] == 1:
-            yv = yv[:, 0]
-        if yv.ndim != 1:
-            raise DataError(f"y must be one-dimensional; got shape {yv.shape}")
+        if isinstance(y, pd.DataFrame):
+            if y.shape[1] != 1:
+                raise DataError(f"y must be one column; got {y.shape[1]} columns {list(y.columns)}")
+            y = y.iloc[:, 0]
+        y_index = _as_index(y)
+        if isinstance(y, pd.Series):
+            response_name = str(y.name) if y.name is not None else "y"
+            if not (pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype)):
+                raise DataError(f"y ({response_name!r}) is not numeric (dtype {y.dtype}); encode it as numbers")
+            yv = y.to_numpy(dtype=float, na_value=np.nan)
+        else:
+            response_name = "y"
+            try:
+                yv = np.asarray(y, dtype=float)
+            except (TypeError, ValueError) as exc:
+                raise DataError(f"y cannot be converted to numbers: {exc}") from exc
+            if yv.ndim == 2 and yv.shape[1] == 1:
+                yv = yv[:, 0]
+            if yv.ndim != 1:
+                raise DataError(f"y must be one-dimensional; got shape {yv.shape}")
     # design
     if isinstance(X, pd.Series):
         X = X.to_frame()
@@ -322,14 +352,16 @@ def _array_design(y: Any, X: Any, weights: Any, offset: Any, missing: Missing) -
     index = y_index if y_index is not None else x_index if x_index is not None else pd.RangeIndex(n)
     w = _vector(weights, None, n, index, "weights")
     off = _vector(offset, None, n, index, "offset")
-    bad = ~np.isfinite(yv) | ~np.isfinite(Xv).all(axis=1)
+    if ycols is None:
+        ycols = (response_name,)
+    bad = ~np.isfinite(yv.reshape(n, -1)).all(axis=1) | ~np.isfinite(Xv).all(axis=1)
     for arr in (w, off):
         if arr is not None:
             bad |= ~np.isfinite(arr)
     if bad.any():
         # the report is built from the offending rows only (no second copy of the data)
-        parts = [yv[bad][:, None], Xv[bad]]
-        colnames: list[str] = [response_name, *names]
+        parts = [yv[bad].reshape(int(bad.sum()), -1), Xv[bad]]
+        colnames: list[str] = [*ycols, *names]
         for name, arr in (("weights", w), ("offset", off)):
             if arr is not None:
                 parts.append(arr[bad][:, None])
@@ -361,6 +393,45 @@ def _array_design(y: Any, X: Any, weights: Any, offset: Any, missing: Missing) -
     )
 
 
+_CBIND = re.compile(r"^\s*cbind\s*\((?P<args>.*)\)\s*~(?P<rhs>.*)$", re.DOTALL)
+
+
+def _split_cbind(formula: str) -> tuple[tuple[str, str], str] | None:
+    """``cbind(a, b) ~ rhs`` -> ((a, b), rhs); None for any other formula. Commas inside brackets do not split."""
+    m = _CBIND.match(formula)
+    if m is None:
+        return None
+    args, depth, cur = [], 0, ""
+    for ch in m.group("args"):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            args.append(cur.strip())
+            cur = ""
+        else:
+            cur += ch
+    args.append(cur.strip())
+    if len(args) != 2 or not all(args):
+        raise DataError(
+            f"cbind(...) on the left of {formula!r} must have exactly two arguments (successes, failures); got {len(args)}"
+        )
+    return (args[0], args[1]), m.group("rhs").strip()
+
+
+def _pair_response(y: Any) -> tuple[np.ndarray, pd.Index | None, tuple[str, str]]:
+    """A two-column (successes, failures) response as floats, its row labels and column names."""
+    if isinstance(y, pd.DataFrame):
+        cols = (str(y.columns[0]), str(y.columns[1]))
+        return numeric_frame(y, "y"), y.index, cols
+    try:
+        yv = np.asarray(y, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"y cannot be converted to numbers: {exc}") from exc
+    return yv, None, ("successes", "failures")
+
+
 def _array_names(X: np.ndarray) -> tuple[str, ...]:
     """statsmodels' names for an unnamed design: "const" for a column of ones, x1, x2, ... for the others."""
     names, j = [], 1
@@ -384,6 +455,7 @@ def make_design(
     offset: Any = None,
     missing: str | Missing = "drop",
     context: Mapping[str, Any] | None = None,
+    two_column_response: bool = False,
 ) -> Design:
     """Validate user input once and return a :class:`Design`.
 
@@ -400,6 +472,10 @@ def make_design(
         Drop rows with missing or non-finite values (recorded in ``Design.dropped``) or raise an error naming them.
     context : mapping, optional
         Extra names for formula evaluation (functions or variables not in ``data``).
+    two_column_response : bool
+        Accept a two-column response (binomial successes and failures): a formula ``"cbind(s, f) ~ x"`` (R's
+        notation; each argument a column or an expression such as ``total - s``) or a two-column ``y``. The
+        response is then of shape (n_obs, 2).
 
     Returns
     -------
@@ -412,10 +488,10 @@ def make_design(
                 data = X
             else:
                 raise DataError("with a formula, pass the data as data=<DataFrame>, not as X")
-        return _formula_design(y_or_formula, data, weights, offset, missing_, context)
+        return _formula_design(y_or_formula, data, weights, offset, missing_, context, two_column_response)
     if data is not None:
         raise DataError("data= goes with a formula; with arrays pass y and X")
-    return _array_design(y_or_formula, X, weights, offset, missing_)
+    return _array_design(y_or_formula, X, weights, offset, missing_, two_column_response)
 
 
 def design_from_statsmodels(results: Any) -> Design:

@@ -20,9 +20,18 @@ from scipy import stats
 from ._validation import Style, as_enum
 from .linear.measures import CRITERIA, RULES, Criterion
 
-__all__ = ["Influence", "GroupInfluence", "r_abbreviate"]
+__all__ = ["Influence", "GLMInfluence", "GroupInfluence", "r_abbreviate"]
 
 FloatArray = np.ndarray
+
+
+def _standardize(dfbeta: FloatArray, row_scale: FloatArray, cov_diag: FloatArray) -> FloatArray:
+    """``dfbeta_ij / (row_scale_i sqrt(cov_diag_j))``; NaN where not finite."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = dfbeta / row_scale[:, None]
+        out /= np.sqrt(cov_diag)[None, :]
+    out[~np.isfinite(out)] = np.nan
+    return out
 
 
 def _freeze(obj: Any) -> None:
@@ -203,11 +212,7 @@ class Influence:
     @property
     def dfbetas(self) -> FloatArray:
         """DFBETAS: ``dfbeta_ij / (s_(i) sqrt([(X'WX)^{-1}]_jj))``, shape (n_obs, n_params)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = self.dfbeta / self.sigma_loo[:, None]
-            out /= np.sqrt(self.cov_unscaled_diag)[None, :]
-        out[~np.isfinite(out)] = np.nan
-        return out
+        return _standardize(self.dfbeta, self.sigma_loo, self.cov_unscaled_diag)
 
     @property
     def loo_params(self) -> FloatArray:
@@ -353,7 +358,7 @@ class Influence:
         described: dict[str, str] = {}
         r_cols = {"dffits": "dffit", "cov_ratio": "cov.r", "cooks_distance": "cook.d", "leverage": "hat"}
         for c in crits:
-            values = getattr(self, c.measure)
+            values = self._flag_values(c.measure, is_r)
             if values.ndim == 2:
                 values = values[:, kept]
                 labels = self._r_names() if is_r else [f"{c.measure}_{self.param_names[j]}" for j in kept]
@@ -371,6 +376,10 @@ class Influence:
         frame = pd.DataFrame(data, index=self.index)
         frame.attrs["criteria"] = described
         return frame
+
+    def _flag_values(self, measure: str, is_r: bool) -> FloatArray:
+        """The values a criterion tests (a subclass may substitute R's definition when ``rule="R"``)."""
+        return getattr(self, measure)
 
     def flagged(self, rule: str | Sequence[str] = "R") -> pd.DataFrame:
         """The observations flagged by ``rule``, with their main measures and the criteria that flagged each."""
@@ -471,6 +480,269 @@ class Influence:
             f"<{type(self).__name__} method={self.method!r} n_obs={self.n_obs} rank={self.rank} "
             f"params={list(self.param_names)}>"
         )
+
+
+@dataclass(frozen=True, eq=False, kw_only=True, slots=True)
+class GLMInfluence(Influence):
+    """Influence measures of a generalized linear model (see :meth:`regdiag.linear.glm.GLMFit.influence`).
+
+    The fields of :class:`Influence` keep R's meaning for ``glm`` objects (``influence.measures``): ``leverage`` is
+    the diagonal of the weighted hat matrix ``W^(1/2) X (X'WX)^{-1} X' W^(1/2)`` at convergence; ``resid`` the
+    response residual ``y - mu``; ``standard_resid`` the standardized deviance residual (R's ``rstandard``);
+    ``student_resid`` the likelihood residual (R's ``rstudent.glm``); ``sigma_loo`` R's deletion sigma from the
+    deviance residuals; ``sigma`` is ``sqrt(deviance / df_resid)``; ``dffits`` and ``cov_ratio`` are R's ``dffit``
+    and ``cov.r``; ``cooks_distance`` is R's ``cooks.distance.glm`` (one-step, Pearson residuals, dispersion) or,
+    with exact leave-one-out, ``(b - b_(i))' X'WX (b - b_(i)) / (p phi)``; ``press_resid`` is the deleted response
+    residual ``y_i - mu_(i)(x_i)`` from the leave-one-out coefficients; ``dfbeta`` is ``b - b_(i)``: the one-step
+    estimate with Pearson residuals (statsmodels' ``d_params``, the default), with deviance residuals (R's
+    ``dfbeta.glm``, ``residual="deviance"``), or exact.
+
+    Attributes
+    ----------
+    resid_working, resid_pearson, resid_deviance : ndarray of shape (n_obs,)
+        R's ``residuals(fit, type=...)`` (Pearson and deviance residuals include the prior weights).
+    standard_resid_pearson : ndarray of shape (n_obs,)
+        Standardized Pearson residual ``r_P / sqrt(phi (1 - h))`` (R's ``rstandard(type="pearson")``).
+    dispersion : float
+        ``phi``: 1 for binomial and Poisson, else Pearson's chi-square over ``df_resid`` (unless set on the fit).
+    family, link : str
+    residual : {"pearson", "deviance"}
+        Residual of the one-step ``dfbeta``.
+    observed : bool
+        Whether the leverage and the one-step changes use the observed information (they coincide with the expected
+        information for canonical links).
+    dfbeta_one_step : ndarray of shape (n_obs, n_params) or None
+        The one-step, Pearson-residual ``dfbeta`` when ``dfbeta`` is something else (exact, or deviance-based).
+    cooks_distance_one_step : ndarray of shape (n_obs,) or None
+        R's one-step Cook's distance when ``cooks_distance`` is the exact one.
+    loo_iterations : ndarray of shape (n_obs,) or None
+        Exact leave-one-out only: Newton steps taken for each observation (the one-step estimate is the first).
+    loo_tol : float or None
+        Exact leave-one-out only: tolerance met by the last Newton correction, in standard errors.
+    separated : tuple
+        Row labels separated in a binomial model without maximum-likelihood estimate (empty normally); when not
+        empty every deletion measure is NaN.
+    link_sign : float
+        Sign of ``dmu/deta``: -1 for the decreasing links (inverse, 1/mu^2), else 1. The one-step change uses the
+        weighted working residual ``W^(1/2) z = link_sign * r_P``; R's ``dfbeta.glm`` and statsmodels drop the sign.
+    """
+
+    resid_working: FloatArray
+    resid_pearson: FloatArray
+    resid_deviance: FloatArray
+    standard_resid_pearson: FloatArray
+    dispersion: float
+    family: str
+    link: str
+    residual: str = "pearson"
+    observed: bool = False
+    dfbeta_one_step: FloatArray | None = None
+    cooks_distance_one_step: FloatArray | None = None
+    loo_iterations: np.ndarray | None = None
+    loo_tol: float | None = None
+    separated: tuple = ()
+    link_sign: float = 1.0
+
+    # ---- aliases and derived measures ---------------------------------------------------------------------------
+    @property
+    def resid_response(self) -> FloatArray:
+        """Response residuals ``y - mu`` (proportions for binomial)."""
+        return self.resid
+
+    @property
+    def resid_likelihood(self) -> FloatArray:
+        """Likelihood residuals: R's ``rstudent.glm`` (same as ``student_resid``)."""
+        return self.student_resid
+
+    @property
+    def reliable(self) -> bool:
+        """False when the model is separated (binomial without maximum-likelihood estimate)."""
+        return not self.separated
+
+    @property
+    def dffits_internal(self) -> FloatArray:
+        """Change in the fitted mean over its standard error, one-step (statsmodels' ``d_fittedvalues_scaled``).
+
+        ``r_P sqrt(h) / (sqrt(phi) (1 - h))``: the standardized Pearson residual times ``sqrt(h / (1 - h))``.
+        """
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = self.standard_resid_pearson * np.sqrt(self.leverage / (1.0 - self.leverage))
+        out[~(self.leverage < 1)] = np.nan
+        return out
+
+    def _ratio(self) -> FloatArray:
+        """R's residual over the one-step's, ``d / (link_sign r_P)``, row by row (0 where both are 0)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = self.resid_deviance / (self.link_sign * self.resid_pearson)
+        r[self.resid_pearson == 0] = 0.0
+        return r
+
+    @property
+    def dfbeta_pearson_one_step(self) -> FloatArray:
+        """One-step (Fisher-scoring) change ``(X'WX)^{-1} x_i W_i z_i / (1 - h_i)`` (this object's information)."""
+        return self.dfbeta if self.dfbeta_one_step is None else self.dfbeta_one_step
+
+    @property
+    def dfbeta_r(self) -> FloatArray:
+        """R's ``dfbeta.glm``: ``(X'WX)^{-1} x_i W_i^(1/2) d_i / (1 - h_i)`` with deviance residuals ``d``."""
+        if self.residual == "deviance" and self.method == "glm-one-step":
+            return self.dfbeta
+        return self.dfbeta_pearson_one_step * self._ratio()[:, None]
+
+    @property
+    def dfbetas_r(self) -> FloatArray:
+        """R's ``dfbetas`` for glm: ``dfbeta_r / (sigma_(i) sqrt(diag((X'WX)^{-1})))``."""
+        return _standardize(self.dfbeta_r, self.sigma_loo, self.cov_unscaled_diag)
+
+    @property
+    def cooks_distance_r(self) -> FloatArray:
+        """R's ``cooks.distance.glm`` (one-step, Pearson residuals)."""
+        return self.cooks_distance if self.cooks_distance_one_step is None else self.cooks_distance_one_step
+
+    @property
+    def dfbetas_se(self) -> FloatArray:
+        """One-step Pearson ``dfbeta`` over the full fit's standard errors ``sqrt(phi diag((X'WX)^{-1}))``.
+
+        statsmodels' ``GLMInfluence.dfbetas`` (for dispersion 1 and an increasing link; statsmodels drops the sign
+        of ``dmu/deta``) and SAS PROC LOGISTIC's ``DFBETAS``.
+        """
+        ones = np.full(self.dfbeta.shape[0], np.sqrt(self.dispersion))
+        return _standardize(self.dfbeta_pearson_one_step, ones, self.cov_unscaled_diag)
+
+    # ---- Pregibon's measures (SAS PROC LOGISTIC) -----------------------------------------------------------------
+    def _pregibon(self, kind: str) -> FloatArray:
+        h, chi2 = self.leverage, self.resid_pearson**2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if kind == "c":
+                out = chi2 * h / (1.0 - h) ** 2
+            elif kind == "cbar":
+                out = chi2 * h / (1.0 - h)
+            elif kind == "difchisq":
+                out = chi2 / (1.0 - h)
+            else:
+                out = self.resid_deviance**2 + chi2 * h / (1.0 - h)
+        out[~(h < 1) | ~np.isfinite(out) | np.isnan(self.cooks_distance_r)] = np.nan
+        return out
+
+    @property
+    def pregibon_c(self) -> FloatArray:
+        """Pregibon's confidence-interval displacement ``C_i = r_P^2 h / (1 - h)^2`` (SAS ``C``; ``= p phi D_i``)."""
+        return self._pregibon("c")
+
+    @property
+    def pregibon_cbar(self) -> FloatArray:
+        """Pregibon's ``Cbar_i = r_P^2 h / (1 - h)`` (SAS ``CBAR``)."""
+        return self._pregibon("cbar")
+
+    @property
+    def difchisq(self) -> FloatArray:
+        """One-step decrease of Pearson's chi-square on deleting i, ``r_P^2 / (1 - h)`` (SAS ``DIFCHISQ``)."""
+        return self._pregibon("difchisq")
+
+    @property
+    def difdev(self) -> FloatArray:
+        """One-step decrease of the deviance on deleting i, ``d_i^2 + Cbar_i`` (SAS ``DIFDEV``)."""
+        return self._pregibon("difdev")
+
+    # ---- frames, flags, outlier test ----------------------------------------------------------------------------
+    def _regdiag_columns(self) -> dict[str, FloatArray]:
+        return {
+            "leverage": self.leverage,
+            "resid_response": self.resid,
+            "resid_working": self.resid_working,
+            "resid_pearson": self.resid_pearson,
+            "resid_deviance": self.resid_deviance,
+            "standard_resid": self.standard_resid,
+            "standard_resid_pearson": self.standard_resid_pearson,
+            "student_resid": self.student_resid,
+            "press_resid": self.press_resid,
+            "sigma_loo": self.sigma_loo,
+            "cooks_distance": self.cooks_distance,
+            "cooks_pvalue": self.cooks_pvalue,
+            "dffits": self.dffits,
+            "cov_ratio": self.cov_ratio,
+        }
+
+    def to_frame(self, style: str = "regdiag") -> pd.DataFrame:
+        """All per-observation measures as a DataFrame indexed like the input rows.
+
+        Parameters
+        ----------
+        style : {"regdiag", "R", "statsmodels", "SAS"}
+            "regdiag": regdiag's names (residuals of every type, standardized and studentized residuals, Cook's
+            distance, DFFITS, COVRATIO), then ``dfbeta_<name>`` and ``dfbetas_<name>``. "R": R's
+            ``influence.measures(glm)$infmat`` — the one-step measures R defines (``dfb.*`` from deviance residuals,
+            ``dffit``, ``cov.r``, ``cook.d``, ``hat``), whatever ``loo`` and ``residual`` were. "statsmodels":
+            the columns of statsmodels' ``GLMInfluence.summary_frame()`` (``dfb_<name>`` is the one-step Pearson
+            change over the standard error, ``cooks_d``, ``standard_resid`` (Pearson), ``hat_diag``,
+            ``dffits_internal``). "SAS": PROC LOGISTIC's OUTPUT names ``H``, ``RESCHI``, ``RESDEV``, ``STDRESCHI``,
+            ``STDRESDEV``, ``RESLIK``, ``C``, ``CBAR``, ``DIFCHISQ``, ``DIFDEV`` and ``DFBETA_<name>``.
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        st = as_enum(Style, style, "style")
+        kept = self._kept_columns()
+        if st is Style.R:
+            dfbs = self.dfbetas_r[:, kept]
+            data = {n: dfbs[:, i] for i, n in enumerate(self._r_names())}
+            data.update(
+                dffit=self.dffits, **{"cov.r": self.cov_ratio, "cook.d": self.cooks_distance_r}, hat=self.leverage
+            )
+            return pd.DataFrame(data, index=self.index)
+        if st is Style.STATSMODELS:
+            dfbs = self.dfbetas_se[:, kept]
+            data = {f"dfb_{self.param_names[j]}": dfbs[:, i] for i, j in enumerate(kept)}
+            data.update(
+                cooks_d=self.cooks_distance_r,
+                standard_resid=self.standard_resid_pearson,
+                hat_diag=self.leverage,
+                dffits_internal=self.dffits_internal,
+            )
+            return pd.DataFrame(data, index=self.index)
+        return Influence.to_frame(self, style)
+
+    def _sas_frame(self) -> pd.DataFrame:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            root = np.sqrt(1.0 - self.leverage)
+            data: dict[str, FloatArray] = {
+                "H": self.leverage,
+                "RESCHI": self.resid_pearson,
+                "RESDEV": self.resid_deviance,
+                "STDRESCHI": self.resid_pearson / root,
+                "STDRESDEV": self.resid_deviance / root,
+                "RESLIK": self.student_resid,
+                "C": self.pregibon_c,
+                "CBAR": self.pregibon_cbar,
+                "DIFCHISQ": self.difchisq,
+                "DIFDEV": self.difdev,
+            }
+        for k in ("STDRESCHI", "STDRESDEV"):
+            data[k][~(self.leverage < 1)] = np.nan
+        dfbs = self.dfbetas_se
+        for j in self._kept_columns():
+            nm = "Intercept" if self.param_names[j] in _INTERCEPT_NAMES else self.param_names[j]
+            data[f"DFBETA_{nm}"] = dfbs[:, j]
+        return pd.DataFrame(data, index=self.index)
+
+    def _flag_values(self, measure: str, is_r: bool) -> FloatArray:
+        if is_r and measure == "dfbetas":
+            return self.dfbetas_r
+        if is_r and measure == "cooks_distance":
+            return self.cooks_distance_r
+        return getattr(self, measure)
+
+    def _outlier_reference(self) -> tuple[str, float | None]:
+        return "normal", None
+
+    def group_deletion(self, groups: Any, loo: str | None = None) -> GroupInfluence:
+        """Deletion of whole groups; ``loo`` defaults to this object's ("exact" for an exact object)."""
+        if self.fit is None:
+            raise ValueError("this influence object has no fit attached; group deletion needs the factorization")
+        if loo is None:
+            loo = "exact" if self.method == "glm-exact" else "one-step"
+        return self.fit.group_deletion(groups, loo=loo)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True, slots=True)

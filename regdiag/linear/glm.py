@@ -1,0 +1,616 @@
+"""Generalized linear models: the fit (IRLS finishing on one QR) and its influence measures.
+
+:func:`glm` validates the data once (:func:`regdiag.design.make_design`), fits by Fisher scoring
+(:mod:`regdiag.linear.glm_irls`: Cholesky steps while far from the optimum, QR steps to finish, a stated convergence
+rule that matches R's ``glm`` run at ``epsilon = 1e-15``) and keeps the QR of ``W^(1/2) X`` at convergence, from
+which :meth:`GLMFit.influence` computes every one-step measure in closed form, in ``O(n p^2)`` time and
+``O(n p)`` memory (:mod:`regdiag.linear.glm_influence`), and exact leave-one-out by batched Newton steps
+(:mod:`regdiag.linear.glm_exact`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._validation import ConditioningWarning, DesignError, InfluenceWarning, format_labels
+from ..design import Design, make_design
+from ..linalg import EPS, QRFactor, lstsq, qr_factor
+from ..results import GLMInfluence, GroupInfluence
+from .families import Family, make_family
+from .glm_exact import DEFAULT_LOO_MAXIT, DEFAULT_LOO_TOL, DEFAULT_MEMORY_MB, exact_deletion
+from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, Separation, irls, warn_separation
+
+__all__ = ["GLMFit", "glm", "fit_glm_design", "glm_from_statsmodels"]
+
+#: condition number (of the column-equilibrated weighted design) above which a ConditioningWarning is issued
+COND_WARN = 1e8
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class GLMFit:
+    """A fitted generalized linear model.
+
+    Use :func:`regdiag.glm` to make one. Coefficient-level results are pandas Series indexed by ``param_names``;
+    observation-level results are Series indexed by the input's row labels.
+
+    Attributes
+    ----------
+    design : Design
+        The validated data.
+    family : Family
+        Family and link.
+    factor : QRFactor
+        QR of ``W^(1/2) X`` with the working weights ``W`` of the last iteration: every measure reuses it.
+    coef : ndarray of shape (n_params,)
+        Coefficients (NaN for aliased columns).
+    eta, mu : ndarray of shape (n_obs,)
+        Linear predictor (with offset) and fitted means.
+    y : ndarray of shape (n_obs,)
+        Response on the model's scale (proportions for binomial).
+    prior_weights : ndarray of shape (n_obs,)
+        Prior weights (times the numbers of trials for a two-column binomial response), R's ``prior.weights``.
+    n_trials : ndarray of shape (n_obs,)
+        Binomial trials of a two-column response (ones otherwise).
+    working_weights : ndarray of shape (n_obs,)
+        IRLS weights ``W`` of ``factor`` (R's ``fit$weights``).
+    deviance, null_deviance : float
+    iterations : int
+        IRLS iterations (R's ``iter``).
+    converged : bool
+    deviance_trace : tuple of float
+        Deviance at the start and after every iteration.
+    separation : Separation or None
+        Binomial models without maximum-likelihood estimate: the separating direction and rows.
+    dispersion_fixed : float or None
+        Dispersion given by the user instead of the family's default.
+    tol : float
+        Convergence tolerance used.
+    """
+
+    design: Design
+    family: Family
+    factor: QRFactor
+    coef: np.ndarray
+    eta: np.ndarray
+    mu: np.ndarray
+    y: np.ndarray
+    prior_weights: np.ndarray
+    n_trials: np.ndarray
+    working_weights: np.ndarray
+    deviance: float
+    null_deviance: float
+    iterations: int
+    converged: bool
+    deviance_trace: tuple[float, ...]
+    separation: Separation | None = None
+    dispersion_fixed: float | None = None
+    tol: float = DEFAULT_TOL
+
+    def __post_init__(self) -> None:
+        for name in ("coef", "eta", "mu", "y", "prior_weights", "n_trials", "working_weights"):
+            getattr(self, name).flags.writeable = False
+
+    # ---- basic quantities --------------------------------------------------------------------------------------
+    @property
+    def method(self) -> str:
+        return "glm"
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return self.design.param_names
+
+    @property
+    def index(self) -> pd.Index:
+        return self.design.index
+
+    @property
+    def rank(self) -> int:
+        """Numerical rank of the weighted design (``p`` in every formula)."""
+        return self.factor.rank
+
+    @property
+    def positive(self) -> np.ndarray:
+        """Boolean mask of observations with positive prior weight."""
+        return self.prior_weights > 0
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations with positive prior weight."""
+        return int(np.count_nonzero(self.positive))
+
+    @property
+    def df_resid(self) -> int:
+        return self.nobs - self.rank
+
+    @property
+    def df_null(self) -> int:
+        return self.nobs - int(self.design.has_intercept)
+
+    @property
+    def aliased(self) -> tuple[str, ...]:
+        """Names of the columns that are linear combinations of earlier ones (their coefficients are NaN)."""
+        return tuple(self.param_names[j] for j in self.factor.aliased)
+
+    @property
+    def cond(self) -> float:
+        """Estimated 1-norm condition number of the column-equilibrated weighted design at convergence."""
+        return self.factor.cond
+
+    @property
+    def offset(self) -> np.ndarray:
+        off = self.design.offset
+        return np.zeros(self.design.n_obs) if off is None else np.asarray(off)
+
+    @property
+    def pearson_chi2(self) -> float:
+        """Pearson's chi-square ``sum w (y - mu)^2 / V(mu)``."""
+        r = self._resid_pearson()
+        return float(r @ r)
+
+    @property
+    def dispersion(self) -> float:
+        """``phi``: 1 for binomial and Poisson, else Pearson's chi-square over ``df_resid`` (R's ``summary.glm``)."""
+        if self.dispersion_fixed is not None:
+            return float(self.dispersion_fixed)
+        if self.family.fixed_dispersion:
+            return 1.0
+        return self.pearson_chi2 / self.df_resid if self.df_resid > 0 else math.nan
+
+    @property
+    def scale(self) -> float:
+        """statsmodels' name for the dispersion."""
+        return self.dispersion
+
+    @property
+    def aic(self) -> float:
+        """R's ``AIC`` of the fit."""
+        pos = self.positive
+        return self.family.aic(
+            self.y[pos], self.n_trials[pos], self.mu[pos], self.prior_weights[pos], self.deviance, self.rank
+        )
+
+    @property
+    def params(self) -> pd.Series:
+        return pd.Series(self.coef, index=list(self.param_names), name="params")
+
+    @property
+    def bse(self) -> pd.Series:
+        """Standard errors ``sqrt(phi diag((X'WX)^{-1}))``."""
+        return pd.Series(
+            np.sqrt(self.dispersion * self.factor.cov_unscaled_diag()), index=list(self.param_names), name="bse"
+        )
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """Wald statistics ``params / bse`` (z values for binomial and Poisson, t values otherwise, as R)."""
+        return (self.params / self.bse).rename("z" if self._normal_reference else "t")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided p-values: normal reference for fixed dispersion, t with ``df_resid`` otherwise (R)."""
+        t = np.abs(self.tvalues.to_numpy())
+        p = 2 * stats.norm.sf(t) if self._normal_reference else 2 * stats.t.sf(t, self.df_resid)
+        return pd.Series(p, index=list(self.param_names), name="p")
+
+    @property
+    def _normal_reference(self) -> bool:
+        return self.family.fixed_dispersion or self.dispersion_fixed is not None
+
+    def cov_params(self) -> pd.DataFrame:
+        """Covariance matrix ``phi (X'WX)^{-1}`` (NaN rows/columns for aliased)."""
+        names = list(self.param_names)
+        return pd.DataFrame(self.dispersion * self.factor.cov_unscaled(), index=names, columns=names)
+
+    # ---- residuals ------------------------------------------------------------------------------------------------
+    def _resid_pearson(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = (self.y - self.mu) * np.sqrt(self.prior_weights) / np.sqrt(self.family.variance(self.mu))
+        r[~self.positive] = 0.0
+        return r
+
+    def _resid_deviance(self) -> np.ndarray:
+        d = np.sqrt(np.maximum(self.family.dev_resids(self.y, self.mu, self.prior_weights), 0.0))
+        d[~self.positive] = 0.0
+        return np.where(self.y > self.mu, d, -d)
+
+    def _resid_working(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (self.y - self.mu) / self.family.link.mu_eta(self.eta)
+
+    def _series(self, values: np.ndarray, name: str) -> pd.Series:
+        return pd.Series(values, index=self.index, name=name)
+
+    @property
+    def fitted(self) -> pd.Series:
+        """Fitted means ``mu`` (probabilities for binomial)."""
+        return self._series(np.array(self.mu), "fitted")
+
+    @property
+    def linear_predictor(self) -> pd.Series:
+        """``eta = X b + offset``."""
+        return self._series(np.array(self.eta), "linear_predictor")
+
+    @property
+    def resid_response(self) -> pd.Series:
+        """``y - mu``."""
+        return self._series(self.y - self.mu, "resid_response")
+
+    @property
+    def resid_working(self) -> pd.Series:
+        """``(y - mu) / mu'(eta)``."""
+        return self._series(self._resid_working(), "resid_working")
+
+    @property
+    def resid_pearson(self) -> pd.Series:
+        """``(y - mu) sqrt(w / V(mu))``."""
+        return self._series(self._resid_pearson(), "resid_pearson")
+
+    @property
+    def resid_deviance(self) -> pd.Series:
+        """``sign(y - mu) sqrt(unit deviance)`` (with prior weights)."""
+        return self._series(self._resid_deviance(), "resid_deviance")
+
+    # ---- influence ---------------------------------------------------------------------------------------------------
+    def influence(
+        self,
+        loo: str = "one-step",
+        residual: str = "pearson",
+        observed: bool = False,
+        *,
+        loo_tol: float = DEFAULT_LOO_TOL,
+        loo_maxit: int = DEFAULT_LOO_MAXIT,
+        memory_mb: float = DEFAULT_MEMORY_MB,
+    ) -> GLMInfluence:
+        """Influence measures of every observation.
+
+        Parameters
+        ----------
+        loo : {"one-step", "exact"}
+            "one-step": closed-form one-step estimates from the QR (R's and statsmodels' measures), ``O(n p^2)``.
+            "exact": exact leave-one-out coefficients for every observation by warm-started, batched Newton steps
+            (the one-step estimate is the first), converged to ``loo_tol`` standard errors; ``O(n^2 p)`` time.
+            ``dfbeta``, ``dfbetas``, ``loo_params``, ``cooks_distance`` and ``press_resid`` are then exact.
+        residual : {"pearson", "deviance"}
+            Residual in the one-step ``dfbeta``: Pearson (statsmodels, the Fisher-scoring step) or deviance (R's
+            ``dfbeta.glm``).
+        observed : bool
+            Leverage and one-step changes from the observed instead of the expected information (statsmodels'
+            ``get_influence(observed=True)``; the same for canonical links).
+        loo_tol, loo_maxit, memory_mb
+            Exact leave-one-out: tolerance of the last Newton correction in standard errors, largest number of
+            steps, memory of one block of the batched score evaluation.
+
+        Returns
+        -------
+        GLMInfluence
+
+        Notes
+        -----
+        With leverage ``h``, Pearson residuals ``r_P``, deviance residuals ``d`` and dispersion ``phi``:
+        ``rstandard = d / sqrt(phi (1 - h))``; ``rstudent = sign(d) sqrt(d^2 + h r_P^2 / (1 - h))``, divided by
+        ``sigma_(i) = sqrt((sum d^2 - d_i^2 / (1 - h_i)) / (n - p - 1))`` except for binomial and Poisson;
+        ``D_i = (r_P / (1 - h))^2 h / (phi p)``; ``dfbeta_i = (X'WX)^{-1} x_i sqrt(W_i) r_i / (1 - h_i)``;
+        ``dffits = d sqrt(h) / (sigma_(i) (1 - h))``; ``covratio = (sigma_(i) / s)^(2p) / (1 - h)`` with
+        ``s^2 = D / (n - p)``; all as R's ``influence.measures``.
+        """
+        from .glm_influence import glm_influence
+
+        return glm_influence(
+            self,
+            loo=loo,
+            residual=residual,
+            observed=observed,
+            loo_tol=loo_tol,
+            loo_maxit=loo_maxit,
+            memory_mb=memory_mb,
+        )
+
+    def group_deletion(
+        self,
+        groups: Any,
+        loo: str = "one-step",
+        *,
+        loo_tol: float = DEFAULT_LOO_TOL,
+        loo_maxit: int = DEFAULT_LOO_MAXIT,
+        memory_mb: float = DEFAULT_MEMORY_MB,
+    ) -> GroupInfluence:
+        """Coefficients, Cook's distance and DFBETAS with whole groups deleted.
+
+        Parameters
+        ----------
+        groups : array_like, mapping or sequence of sequences
+            One group label per row (a Series is aligned on the row labels), ``{group: [row labels]}``, or a list
+            of lists of row labels.
+        loo : {"one-step", "exact"}
+            "one-step": ``b - b_(G) = (X'WX)^{-1} X_G' W_G^(1/2) (I - H_GG)^{-1} r_P,G`` (the Fisher-scoring step
+            without the group, in closed form from the QR). "exact": converged Newton iterations from it.
+
+        Returns
+        -------
+        GroupInfluence
+            ``cooks_distance`` is ``(b - b_(G))' X'WX (b - b_(G)) / (p phi)``; ``sigma_loo`` the square root of
+            Pearson's chi-square over ``n - p - m`` without the group (one-step, or of the exact fit);
+            ``dfbetas`` is ``dfbeta / (sigma_loo sqrt(diag((X'WX)^{-1})))``.
+        """
+        from .glm_influence import glm_group_deletion
+
+        return glm_group_deletion(self, groups, loo=loo, loo_tol=loo_tol, loo_maxit=loo_maxit, memory_mb=memory_mb)
+
+    # ---- presentation -----------------------------------------------------------------------------------------------
+    def coef_table(self) -> pd.DataFrame:
+        """Coefficients, standard errors, Wald statistics and p-values (as R's ``summary.glm``)."""
+        stat = "z" if self._normal_reference else "t"
+        return pd.DataFrame(
+            {"estimate": self.params, "std_error": self.bse, stat: self.tvalues, "p_value": self.pvalues}
+        )
+
+    def summary(self) -> str:
+        """A text summary in the spirit of R's ``summary(glm)``."""
+        d = self.design
+        head = f"GLM fit, {self.family}"
+        if d.formula:
+            head += f": {d.formula}"
+        lines = [head, f"n = {self.nobs}, rank = {self.rank}, df_resid = {self.df_resid}"]
+        if len(d.dropped):
+            lines.append(f"dropped for missing values: {len(d.dropped)} row(s) ({format_labels(d.dropped)})")
+        if self.aliased:
+            lines.append(f"aliased (not estimable, coefficient NaN): {', '.join(self.aliased)}")
+        if self.separation is not None:
+            lines.append(self.separation.describe(self.param_names, self.index))
+        lines.append(self.coef_table().to_string(float_format=lambda v: f"{v:.6g}"))
+        lines.append(
+            f"dispersion {self.dispersion:.6g}; null deviance {self.null_deviance:.6g} on {self.df_null} df; "
+            f"residual deviance {self.deviance:.6g} on {self.df_resid} df; AIC {self.aic:.6g}"
+        )
+        lines.append(f"IRLS iterations: {self.iterations} ({'converged' if self.converged else 'NOT converged'})")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<GLMFit {self.family} n={self.nobs} rank={self.rank} params={list(self.param_names)}>"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# fitting
+
+
+def _null_deviance(
+    family: Family, y: np.ndarray, w: np.ndarray, offset: np.ndarray, has_offset: bool, intercept: bool,
+    mu: np.ndarray, tol: float, maxit: int,
+) -> float:
+    """R's null deviance: intercept-only (with the offset, refitted as ``glm`` does) or ``g^{-1}(offset)``."""
+    if not intercept:
+        return family.deviance(y, family.link.inverse(offset), w)
+    if not has_offset:
+        wtdmu = float(np.sum(w * y) / np.sum(w))
+        return family.deviance(y, np.full_like(y, wtdmu), w)
+    ones = np.ones((y.shape[0], 1))
+    try:
+        res = irls(ones, y, w, offset, family, mu, tol=tol, maxit=maxit)
+    except Exception:  # pragma: no cover - the null model failing to converge is not the fit's problem
+        return math.nan
+    return res.deviance
+
+
+def fit_glm_design(
+    design: Design,
+    family: Family,
+    *,
+    start: Any = None,
+    tol: float = DEFAULT_TOL,
+    maxit: int = DEFAULT_MAXIT,
+    rank_tol: float | None = None,
+    dispersion: float | None = None,
+) -> GLMFit:
+    """Fit a validated :class:`Design` (see :func:`glm`)."""
+    X = design.X
+    n, k = X.shape
+    y, w, trials, mustart = family.prepare(design.y, design.weights, design.index, design.response_name)
+    offset = np.zeros(n) if design.offset is None else np.asarray(design.offset, dtype=float)
+    npos = int(np.count_nonzero(w > 0))
+    if start is not None:
+        start = np.asarray(start, dtype=float).reshape(-1)
+        if start.shape[0] != k:
+            raise DesignError(f"start has {start.shape[0]} values but the design has {k} columns {list(design.param_names)}")
+    if family.name == "gaussian" and family.link.name == "identity":
+        # the working response and weights do not depend on the coefficients: one refined least-squares solve is
+        # the IRLS fixed point (and the same computation as regdiag.ols)
+        sqrt_w = np.sqrt(w)
+        factor = qr_factor(X, sqrt_w, rank_tol)
+        sol = lstsq(factor, X, y - offset, sqrt_w)
+        coef = factor.to_original(sol.x)
+        eta = X @ np.where(np.isnan(coef), 0.0, coef) + offset
+        mu = eta.copy()
+        dev = family.deviance(y, mu, w)
+        res_factor, res_w, its, conv = factor, w, 1, True
+        trace: tuple[float, ...] = (family.deviance(y, mustart, w), dev)
+        separation = None
+    else:
+        res = irls(X, y, w, offset, family, mustart, start=start, tol=tol, maxit=maxit, rank_tol=rank_tol,
+                   index=design.index)
+        coef, eta, mu, dev = res.coef, res.eta, res.mu, res.deviance
+        res_factor, res_w, its, conv, trace = res.factor, res.weights, res.iterations, res.converged, res.deviance_trace
+        separation = res.separation
+    if npos <= res_factor.rank:
+        raise DesignError(
+            f"{npos} observation(s) with positive weight but the design has rank {res_factor.rank}: no residual "
+            "degrees of freedom are left, so no influence measure is defined. Use more observations or fewer terms."
+        )
+    nulldev = _null_deviance(
+        family, y, w, offset, design.offset is not None and bool(np.any(offset != 0)), design.has_intercept, mu,
+        tol, maxit,
+    )
+    if separation is not None:
+        warn_separation(separation, design.param_names, design.index)
+    elif family.name == "binomial":
+        eps10 = 10 * EPS
+        if np.any((mu[w > 0] > 1 - eps10) | (mu[w > 0] < eps10)):
+            warnings.warn("fitted probabilities numerically 0 or 1 occurred", InfluenceWarning, stacklevel=3)
+    if res_factor.cond > COND_WARN:
+        digits = max(0.0, -math.log10(EPS * res_factor.cond))
+        warnings.warn(
+            f"the weighted design is ill-conditioned: condition number {res_factor.cond:.3g} (column-equilibrated); "
+            f"leverage and influence measures keep about {digits:.0f} significant digits",
+            ConditioningWarning,
+            stacklevel=3,
+        )
+    return GLMFit(
+        design=design,
+        family=family,
+        factor=res_factor,
+        coef=np.array(coef, dtype=float),
+        eta=np.array(eta, dtype=float),
+        mu=np.array(mu, dtype=float),
+        y=np.array(y, dtype=float),
+        prior_weights=np.array(w, dtype=float),
+        n_trials=np.array(trials, dtype=float),
+        working_weights=np.array(res_w, dtype=float),
+        deviance=float(dev),
+        null_deviance=float(nulldev),
+        iterations=int(its),
+        converged=bool(conv),
+        deviance_trace=tuple(float(v) for v in trace),
+        separation=separation,
+        dispersion_fixed=None if dispersion is None else float(dispersion),
+        tol=tol,
+    )
+
+
+def glm(
+    y_or_formula: Any,
+    X: Any = None,
+    *,
+    data: Any = None,
+    family: Any = "gaussian",
+    link: str | None = None,
+    weights: Any = None,
+    offset: Any = None,
+    alpha: float | None = None,
+    start: Any = None,
+    dispersion: float | None = None,
+    missing: str = "drop",
+    tol: float = DEFAULT_TOL,
+    maxit: int = DEFAULT_MAXIT,
+    rank_tol: float | None = None,
+) -> GLMFit:
+    """Fit a generalized linear model by IRLS (Fisher scoring) finishing on a QR of the weighted design.
+
+    Parameters
+    ----------
+    y_or_formula : str or array_like of shape (n_obs,) or (n_obs, 2)
+        A formula such as ``"y ~ x1 + x2"`` (needs ``data``; an intercept is added as in R), or the response. A
+        binomial response is 0/1, a proportion (with the numbers of trials as ``weights``), or two columns of
+        successes and failures: ``"cbind(s, f) ~ x"`` or a two-column array / DataFrame.
+    X : array_like of shape (n_obs, n_params), optional
+        The design when ``y_or_formula`` is the response, used as given (no intercept is added).
+    data : pandas.DataFrame, optional
+        Data for a formula.
+    family : str or Family
+        "gaussian", "binomial", "poisson", "gamma", "inverse_gaussian" or "negative_binomial" (R's names such as
+        "Gamma" and "inverse.gaussian" work too).
+    link : str, optional
+        "identity", "log", "logit", "probit", "cloglog", "inverse", "inverse_squared" (R's "1/mu^2") or "sqrt";
+        the family's canonical link by default (log for the negative binomial).
+    weights : str or array_like of shape (n_obs,), optional
+        Prior weights (R's ``weights``; numbers of trials for a binomial proportion). Zero takes a row out.
+    offset : str or array_like of shape (n_obs,), optional
+        Offset on the linear-predictor scale (e.g. ``log(exposure)``).
+    alpha : float, optional
+        Negative binomial: fixed ``alpha`` of ``V(mu) = mu + alpha mu^2`` (R's ``theta = 1 / alpha``; default 1).
+    start : array_like of shape (n_params,), optional
+        Starting coefficients (R's ``start``); default: R's starting means of the family.
+    dispersion : float, optional
+        Fix the dispersion (e.g. 1 for a negative binomial fitted like ``MASS::glm.nb``); default 1 for binomial
+        and Poisson and Pearson's chi-square over ``df_resid`` otherwise (R's convention).
+    missing : {"drop", "raise"}
+        Rows with a missing or non-finite value are dropped (listed in ``fit.design.dropped``) or reported.
+    tol : float
+        Convergence tolerance of IRLS (see :mod:`regdiag.linear.glm_irls`): the last step is below ``tol`` times
+        ``|b_j| + se_j`` in every coefficient, allowing for linear convergence.
+    maxit : int
+        Largest number of IRLS iterations.
+    rank_tol : float, optional
+        Rank tolerance of the QR (default ``10 sqrt(n) eps``).
+
+    Returns
+    -------
+    GLMFit
+
+    Raises
+    ------
+    DataError
+        A response outside the family's support (negative counts, a binomial response outside [0, 1], a
+        non-positive Gamma or inverse Gaussian response), bad weights, missing values with ``missing="raise"``.
+    DesignError
+        An unknown family or link, or a family/link pair R does not allow; no valid starting values.
+    ConvergenceError
+        IRLS did not converge (``err.deviance_trace`` holds the deviance after every iteration). A separated
+        binomial model is not an error: it warns, naming the separating direction and rows, and its influence
+        measures are NaN.
+
+    Examples
+    --------
+    >>> import regdiag
+    >>> df = regdiag.datasets.load("mtcars")
+    >>> fit = regdiag.glm("am ~ wt", data=df, family="binomial")
+    >>> round(float(fit.params["wt"]), 4)
+    -4.024
+    >>> infl = fit.influence()
+    >>> infl.to_frame("R").columns.tolist()
+    ['dfb.1_', 'dfb.wt', 'dffit', 'cov.r', 'cook.d', 'hat']
+    """
+    fam = make_family(family, link, alpha)
+    design = make_design(
+        y_or_formula, X, data=data, weights=weights, offset=offset, missing=missing,
+        two_column_response=fam.name == "binomial",
+    )
+    return fit_glm_design(design, fam, start=start, tol=tol, maxit=maxit, rank_tol=rank_tol, dispersion=dispersion)
+
+
+def _statsmodels_family(results: Any) -> Family:
+    """regdiag's family and link for a statsmodels GLM results object."""
+    import statsmodels.genmod.families as smf
+    from statsmodels.genmod.families import links as sml
+
+    fam = results.model.family
+    kinds = [
+        (smf.Gaussian, "gaussian"),
+        (smf.Binomial, "binomial"),
+        (smf.Poisson, "poisson"),
+        (smf.Gamma, "gamma"),
+        (smf.InverseGaussian, "inverse_gaussian"),
+        (smf.NegativeBinomial, "negative_binomial"),
+    ]
+    name = next((nm for cls, nm in kinds if type(fam) is cls), None)
+    if name is None:
+        raise DesignError(f"the statsmodels family {type(fam).__name__} is not supported")
+    lk = fam.link
+    # by exact class name: statsmodels derives Probit and CLogLog from Logit
+    link = {"logit": "logit", "probit": "probit", "cloglog": "cloglog", "log": "log"}.get(type(lk).__name__.lower())
+    if link is None and isinstance(lk, sml.Power):
+        link = {1.0: "identity", -1.0: "inverse", -2.0: "inverse_squared", 0.5: "sqrt"}.get(float(lk.power))
+    if link is None:
+        raise DesignError(f"the statsmodels link {type(lk).__name__} is not supported")
+    alpha = float(fam.alpha) if name == "negative_binomial" else None
+    return make_family(name, link, alpha)
+
+
+def glm_from_statsmodels(results: Any) -> GLMFit:
+    """Refit a statsmodels ``GLM`` results object's model (design, response, weights, offset, family, link)."""
+    from ..design import design_from_statsmodels
+
+    fam = _statsmodels_family(results)
+    design = design_from_statsmodels(results)
+    nt = getattr(results.model, "n_trials", None)
+    if fam.name == "binomial" and nt is not None and np.any(np.asarray(nt) != 1):
+        w = np.asarray(nt, dtype=float) * (1.0 if design.weights is None else np.asarray(design.weights))
+        design = dataclasses.replace(design, weights=w)
+    start = np.asarray(results.params, dtype=float)
+    return fit_glm_design(design, fam, start=start)

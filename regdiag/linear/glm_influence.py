@@ -1,0 +1,345 @@
+"""GLM influence measures in closed form from the QR of ``W^(1/2) X`` at convergence, and group deletion.
+
+Notation: ``Q R`` the (column-scaled, pivoted) QR of ``W^(1/2) X`` with the working weights ``W``; ``h_i = ||Q_i||^2``
+the leverage; ``r_P`` Pearson and ``d`` deviance residuals (with prior weights); ``phi`` the dispersion; ``p`` the
+rank; ``n`` the number of observations with positive weight.
+
+One-step deletion (Pregibon 1981; Williams 1987): deleting observation ``i`` and taking one Fisher-scoring step from
+``b`` gives ``b - b_(i) = (X'WX)^{-1} x_i W_i z_i / (1 - h_i)`` with ``z_i = (y_i - mu_i) / mu'(eta_i)`` the working
+residual; ``W_i^(1/2) z_i = s r_P,i`` is the Pearson residual times the sign ``s`` of ``dmu/deta`` (-1 for the
+decreasing inverse and 1/mu^2 links). It is computed as row ``i`` of ``Q R^{-T}`` times ``s r_P,i / (1 - h_i)``: one
+triangular solve with ``n`` right-hand sides, no ``n x n`` matrix. R's ``dfbeta.glm`` uses the deviance residual
+``d_i`` in place of ``s r_P,i`` and statsmodels' ``d_params`` uses ``r_P,i``: both drop the sign ``s``, so for the
+decreasing links their one-step change points away from the exact leave-one-out change.
+
+Observed information (``observed=True``): with ``w_o,i = W_i c_i`` the observed-information weights
+(``c_i = 1 + (y_i - mu_i)(V g'' + V' g')/(V g')``, 1 for canonical links) and ``M = Q' diag(c) Q``,
+``X' diag(w_o) X = R' M R``, so the leverage is ``h_i = c_i Q_i M^{-1} Q_i'`` and the one-step Newton change is
+row ``i`` of ``Q M^{-1} R^{-T}`` times ``r_i / (1 - h_i)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from scipy import linalg as sla
+
+from .._validation import DesignError, warn_rows
+from ..results import GLMInfluence, GroupInfluence
+from . import measures
+from .glm_exact import exact_deletion
+from .ols import _dfbeta
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .glm import GLMFit
+
+__all__ = ["glm_influence", "glm_group_deletion"]
+
+_LOO = ("one-step", "exact")
+_RESIDUALS = ("pearson", "deviance")
+
+
+def _choice(value: str, choices: tuple[str, ...], what: str) -> str:
+    if isinstance(value, str) and value.lower().replace("_", "-") in choices:
+        return value.lower().replace("_", "-")
+    raise ValueError(f"{what}={value!r} is not one of {', '.join(map(repr, choices))}")
+
+
+def _observed_factor(fit: GLMFit):
+    """Leverage under the observed information and a factor whose ``row_solve`` gives rows of ``Q M^{-1} R^{-T}``."""
+    f = fit.factor
+    c = np.where(fit.positive, fit.family.observed_ratio(fit.y, fit.mu), 0.0)
+    M = f.q.T @ (f.q * c[:, None])
+    try:
+        L = np.linalg.cholesky(M)
+    except np.linalg.LinAlgError:
+        raise DesignError(
+            "the observed information is not positive definite at this fit, so observed=True is undefined; use "
+            "the expected information (observed=False)"
+        ) from None
+    V = sla.solve_triangular(L, f.q.T, lower=True).T  # Q L^{-T}: rows v_i with ||v_i||^2 = Q_i M^{-1} Q_i'
+    h = c * np.einsum("ij,ij->i", V, V)
+    qm = sla.solve_triangular(L, V.T, lower=True, trans="T").T  # Q M^{-1}
+    return h, dataclasses.replace(f, q=np.asfortranarray(qm))
+
+
+def _link_sign(fit: GLMFit) -> float:
+    """+1 for an increasing link, -1 for a decreasing one (inverse, 1/mu^2): the sign of ``dmu/deta``."""
+    me = fit.family.link.mu_eta(fit.eta[fit.positive])
+    return -1.0 if me.size and np.all(me < 0) else 1.0
+
+
+def glm_influence(
+    fit: GLMFit,
+    *,
+    loo: str = "one-step",
+    residual: str = "pearson",
+    observed: bool = False,
+    loo_tol: float,
+    loo_maxit: int,
+    memory_mb: float,
+) -> GLMInfluence:
+    """Every influence measure of every observation; see :meth:`GLMFit.influence`."""
+    loo = _choice(loo, _LOO, "loo")
+    residual = _choice(residual, _RESIDUALS, "residual")
+    f = fit.factor
+    fam = fit.family
+    pos = fit.positive
+    p = fit.rank
+    df = fit.df_resid
+    phi = fit.dispersion
+    e_p = fit._resid_pearson()
+    e_d = fit._resid_deviance()
+    sign = _link_sign(fit)
+    e_w = sign * e_p  # W^(1/2) z: the weighted working residual (sign of dmu/deta kept)
+    resid = fit.y - fit.mu
+    working = fit._resid_working()
+
+    if observed and not fam.canonical:
+        h, rows_factor = _observed_factor(fit)
+        h[h > 1.0 - 10.0 * np.finfo(float).eps] = 1.0
+    else:
+        h = f.hat_diag()
+        rows_factor = f
+    h[~pos] = 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        one_minus = 1.0 - h
+    undefined = ~(h < 1.0) | ~pos
+    separated = fit.separation is not None
+    if separated:
+        undefined = np.ones_like(undefined)
+
+    dev_sum = float(e_d @ e_d)
+    s = np.sqrt(dev_sum / df) if df > 0 else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        num = dev_sum - e_d**2 / one_minus
+        sig = np.sqrt(num / (df - 1.0)) if df > 1 else np.full_like(h, np.nan)
+        neg_sigma = pos & ~undefined & (num < 0)
+        sig[num < 0] = np.nan
+        std_dev = e_d / np.sqrt(phi * one_minus)
+        std_pea = e_p / np.sqrt(phi * one_minus)
+        lik = np.sign(e_d) * np.sqrt(e_d**2 + h * e_p**2 / one_minus)
+        if fam.name not in ("binomial", "poisson"):
+            lik = lik / sig
+        cooks = (e_p / one_minus) ** 2 * h / (phi * p)
+        dffits = e_d * np.sqrt(h) / (sig * one_minus)
+        covr = (sig / s) ** (2 * p) / one_minus
+        factor_p = e_w / one_minus
+    sig[undefined] = np.nan
+    for arr in (std_dev, std_pea, lik, cooks, dffits, covr, factor_p):
+        arr[undefined] = np.nan
+        arr[~np.isfinite(arr)] = np.nan
+    dfbeta_p = _dfbeta(rows_factor, factor_p)
+    if residual == "deviance":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor_d = e_d / one_minus
+        factor_d[undefined] = np.nan
+        dfbeta = _dfbeta(rows_factor, factor_d)
+        dfbeta_one_step = dfbeta_p
+    else:
+        dfbeta = dfbeta_p
+        dfbeta_one_step = None
+
+    method = "glm-one-step"
+    cooks_one_step = None
+    loo_iterations = None
+    tol_used = None
+    if loo == "exact":
+        if observed and not fam.canonical:
+            first = _dfbeta(f, np.where(undefined, np.nan, e_w / np.where(undefined, 1.0, 1.0 - f.hat_diag())))
+        else:
+            first = dfbeta_p
+        rows = np.flatnonzero(~undefined)
+        ex = exact_deletion(
+            fit.design.X, fit.y, fit.prior_weights, fit.eta, fam, f, fit.working_weights,
+            [np.array([i]) for i in rows], first[rows], np.asarray(fit.coef), offset=fit.offset, dispersion=phi,
+            tol=loo_tol, maxit=loo_maxit, memory_mb=memory_mb,
+        )
+        dfbeta_exact = np.full_like(dfbeta_p, np.nan)
+        dfbeta_exact[rows] = ex.dfbeta
+        cooks_exact = np.full_like(cooks, np.nan)
+        cooks_exact[rows] = ex.cooks_quad / (p * phi)
+        loo_iterations = np.zeros(len(h), dtype=np.intp)
+        loo_iterations[rows] = ex.iterations
+        failed = rows[~ex.converged]
+        if failed.size:
+            warn_rows(
+                f"exact leave-one-out did not converge within {loo_maxit} Newton steps (deleting the row may leave "
+                "no maximum-likelihood estimate, e.g. a separated binomial model): its exact measures are NaN",
+                fit.index[failed],
+            )
+        dfbeta_one_step = dfbeta_p
+        dfbeta = dfbeta_exact
+        cooks_one_step = cooks
+        cooks = cooks_exact
+        method = "glm-exact"
+        tol_used = loo_tol
+
+    # deleted response residual y_i - mu_(i)(x_i) from the leave-one-out coefficients
+    X = fit.design.X
+    kept = np.setdiff1d(np.arange(X.shape[1]), f.aliased)
+    shift = np.einsum("ij,ij->i", X[:, kept], dfbeta[:, kept])
+    press = fit.y - fam.link.inverse(fit.eta - shift)
+    press[undefined | ~np.isfinite(shift)] = np.nan
+
+    pval = measures.cooks_pvalue(cooks, p, df)
+    if separated:
+        pass  # the fit already warned, naming the separating direction
+    else:
+        one = pos & ~(h < 1.0)
+        if one.any():
+            warn_rows(
+                "leverage is 1 (deleting the observation makes a coefficient unidentifiable): its deletion measures "
+                "are NaN",
+                fit.index[one],
+            )
+        if (~pos).any():
+            warn_rows("zero weight takes these observations out of the fit: leverage 0, deletion measures NaN",
+                      fit.index[~pos])
+        if neg_sigma.any():
+            warn_rows(
+                "R's one-step deletion sigma sqrt((sum d^2 - d_i^2/(1 - h_i))/(n - p - 1)) is undefined (negative "
+                "under the root): sigma_loo, and the measures that divide by it, are NaN",
+                fit.index[neg_sigma],
+            )
+    return GLMInfluence(
+        leverage=h,
+        resid=resid,
+        standard_resid=std_dev,
+        student_resid=lik,
+        press_resid=press,
+        sigma_loo=sig,
+        cooks_distance=cooks,
+        cooks_pvalue=pval,
+        dffits=dffits,
+        cov_ratio=covr,
+        dfbeta=dfbeta,
+        params=np.array(fit.coef),
+        cov_unscaled_diag=f.cov_unscaled_diag(),
+        sigma=float(s),
+        rank=p,
+        df_resid=float(df),
+        n_obs=fit.nobs,
+        weights=np.array(fit.prior_weights),
+        index=fit.index,
+        param_names=fit.param_names,
+        aliased=fit.aliased,
+        method=method,
+        fit=fit,
+        resid_working=working,
+        resid_pearson=e_p,
+        resid_deviance=e_d,
+        standard_resid_pearson=std_pea,
+        dispersion=float(phi),
+        family=fam.name,
+        link=fam.link.name,
+        residual=residual,
+        observed=bool(observed),
+        dfbeta_one_step=dfbeta_one_step,
+        cooks_distance_one_step=cooks_one_step,
+        loo_iterations=loo_iterations,
+        loo_tol=tol_used,
+        separated=tuple(fit.index[fit.separation.rows]) if separated else (),
+        link_sign=sign,
+    )
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _PearsonView:
+    """A GLM fit seen as the weighted least-squares problem of its last IRLS step, for closed-form group deletion.
+
+    The weighted residuals are the Pearson residuals ``W^(1/2) z``; the "residual sum of squares" is Pearson's
+    chi-square and ``sigma`` is ``sqrt(phi)``.
+    """
+
+    factor: Any
+    wresid: np.ndarray
+    positive: np.ndarray
+    rank: int
+    nobs: int
+    ssr: float
+    sigma: float
+    coef: np.ndarray
+    index: Any
+    param_names: tuple[str, ...]
+    aliased: tuple[str, ...]
+    perfect_fit: bool = False
+    method: str = "glm-one-step"
+
+
+def glm_group_deletion(
+    fit: GLMFit, groups: Any, *, loo: str, loo_tol: float, loo_maxit: int, memory_mb: float
+) -> GroupInfluence:
+    """Group deletion, one-step (closed form) or exact (Newton iterations from it); see :meth:`GLMFit.group_deletion`."""
+    from .deletion import group_deletion, resolve_groups
+
+    loo = _choice(loo, _LOO, "loo")
+    if fit.separation is not None:
+        raise DesignError(
+            "the model is separated (no maximum-likelihood estimate): deletion measures are undefined; "
+            + fit.separation.describe(fit.param_names, fit.index)
+        )
+    e_p = fit._resid_pearson()
+    view = _PearsonView(
+        factor=fit.factor,
+        wresid=_link_sign(fit) * e_p,
+        positive=fit.positive,
+        rank=fit.rank,
+        nobs=fit.nobs,
+        ssr=float(e_p @ e_p),
+        sigma=float(np.sqrt(fit.dispersion)),
+        coef=fit.coef,
+        index=fit.index,
+        param_names=fit.param_names,
+        aliased=fit.aliased,
+    )
+    one = group_deletion(view, groups)  # type: ignore[arg-type]
+    if loo == "one-step":
+        return dataclasses.replace(one, method="glm-one-step-group")
+    labels, members = resolve_groups(fit.index, groups)
+    members = [m[fit.positive[m]] for m in members]
+    ok = np.all(np.isfinite(one.dfbeta[:, [j for j in range(fit.factor.n_cols) if j not in fit.factor.aliased]]),
+                axis=1)
+    idx = np.flatnonzero(ok & (one.size > 0))
+    dfbeta = np.full_like(one.dfbeta, np.nan)
+    dfbeta[one.size == 0] = 0.0
+    cooks = np.full(len(labels), np.nan)
+    cooks[one.size == 0] = 0.0
+    sig = np.array(one.sigma_loo, dtype=float)
+    if idx.size:
+        ex = exact_deletion(
+            fit.design.X, fit.y, fit.prior_weights, fit.eta, fit.family, fit.factor, fit.working_weights,
+            [members[g] for g in idx], one.dfbeta[idx], np.asarray(fit.coef), offset=fit.offset,
+            dispersion=fit.dispersion, tol=loo_tol, maxit=loo_maxit, memory_mb=memory_mb, pearson=True,
+        )
+        dfbeta[idx] = ex.dfbeta
+        cooks[idx] = ex.cooks_quad / (fit.rank * fit.dispersion)
+        df_g = fit.nobs - fit.rank - one.size[idx]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sig[idx] = np.where(df_g > 0, np.sqrt(ex.pearson_chi2 / df_g), np.nan)
+        failed = idx[~ex.converged]
+        if failed.size:
+            warn_rows(
+                f"exact group deletion did not converge within {loo_maxit} Newton steps: those groups' measures "
+                "are NaN",
+                labels[failed],
+                noun="groups",
+            )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dfbetas = dfbeta / np.outer(sig, np.sqrt(fit.factor.cov_unscaled_diag()))
+    dfbetas[~np.isfinite(dfbetas)] = np.nan
+    return GroupInfluence(
+        groups=labels,
+        size=one.size,
+        loo_params=np.asarray(fit.coef)[None, :] - dfbeta,
+        dfbeta=dfbeta,
+        dfbetas=dfbetas,
+        cooks_distance=cooks,
+        sigma_loo=sig,
+        leverage=one.leverage,
+        param_names=fit.param_names,
+        aliased=fit.aliased,
+        method="glm-exact-group",
+    )

@@ -1,0 +1,470 @@
+"""Iteratively reweighted least squares (Fisher scoring) for GLMs, finishing on a QR of the weighted design.
+
+Every iteration solves the weighted least-squares problem of Fisher scoring,
+
+    minimize || W^(1/2) (z - X d) ||,   W_i = w_i mu'(eta_i)^2 / V(mu_i),   z_i = (y_i - mu_i) / mu'(eta_i),
+
+for the step ``d`` (the first iteration, which starts from R's starting means rather than from coefficients, solves
+for the coefficients themselves with ``z_i + eta_i - offset_i``).
+
+Cholesky or QR
+    While the step is large, the normal equations ``X'WX d = X'W z`` are solved by Cholesky factorization of the
+    column-equilibrated (power-of-two scaled) ``X'WX``: one pass over the data, a third of the work of a QR. A
+    Cholesky step is taken only if the factorization succeeds and its reciprocal condition number exceeds
+    ``CHOL_RCOND`` (1e-12, i.e. a design condition number below 1e6). Once a Cholesky step passes the convergence
+    test below (or stops shrinking), or as soon as the Cholesky test fails, the iteration continues with the
+    pivoted QR of ``W^(1/2) X`` (:func:`regdiag.linalg.qr_factor`, which also decides the rank and the aliased
+    columns as R does). Convergence is only ever declared on a QR step, and the diagnostics use that QR. The
+    Cholesky phase changes the path, not the fixed point: the last steps are QR steps from wherever Cholesky left.
+
+Step halving
+    A step that makes the deviance non-finite, leaves the family's or link's domain (R's ``validmu``,
+    ``valideta``), or increases the deviance by more than ``1e-9 (|D| + 0.1)`` is halved, up to
+    ``MAX_HALVINGS`` (30) times.
+
+Convergence rule
+    With ``se_j = sqrt(phi [(X'WX)^{-1}]_jj)`` (``phi`` = 1 for binomial and Poisson, else the current Pearson
+    estimate), the full step's size is ``c_k = max_j |d_j| / (|beta_j| + se_j)``. Fisher scoring converges
+    linearly for non-canonical links, so the remaining error is estimated from the contraction ratio
+    ``rho = c_k / c_(k-1)``: the fit has converged when ``c_k * max(1, rho / (1 - rho)) <= tol`` (default
+    1e-12), or when ``c_k`` is at the rounding level ``64 eps kappa`` of the QR (``kappa`` its condition number).
+    The coefficients are then within about ``tol * (|beta_j| + se_j)`` of the maximum-likelihood estimate, far
+    below the ``1e-8`` relative agreement with R's ``glm(..., epsilon = 1e-15)`` (whose deviance rule can stop
+    1e-7 away for non-canonical links; see ``tests/reference/README.md``).
+
+The working weights, the factorization and the leverage are those of the last iteration's start (as in R); the
+coefficients, fitted values and residuals those after its (negligible) step.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import linalg as sla
+from scipy.linalg import lapack, solve_triangular
+
+from .._validation import ConvergenceError, DesignError, InfluenceWarning, format_labels
+from ..linalg import EPS, QRFactor, power_of_two_scale, qr_factor
+from .families import Family
+
+__all__ = ["IRLSResult", "Separation", "irls", "detect_separation", "DEFAULT_TOL", "DEFAULT_MAXIT"]
+
+DEFAULT_TOL = 1e-12
+DEFAULT_MAXIT = 100
+#: smallest reciprocal condition number of the equilibrated X'WX for a Cholesky step
+CHOL_RCOND = 1e-12
+MAX_HALVINGS = 30
+#: relative deviance increase that triggers step halving
+INCREASE_TOL = 1e-9
+_CHUNK = 1 << 15
+#: fitted probabilities this close to 0 or 1 make the binomial fit look for separation
+SEPARATION_MU = 1e-10
+
+
+@dataclass(frozen=True)
+class Separation:
+    """Complete or quasi-complete separation in a binomial model (the maximum-likelihood estimate does not exist).
+
+    Attributes
+    ----------
+    direction : ndarray of shape (n_params,)
+        A direction ``b`` with ``x_i'b >= 0`` for every success and ``<= 0`` for every failure (largest entry 1 in
+        absolute value, 0 for aliased columns); moving the coefficients along it never lowers the likelihood.
+    rows : ndarray of int
+        Positions of the observations separated by it (``x_i'b != 0``): their fitted probabilities tend to 0 or 1.
+    complete : bool
+        Every observation with positive weight is separated.
+    """
+
+    direction: np.ndarray
+    rows: np.ndarray
+    complete: bool
+
+    def describe(self, names: tuple[str, ...], index: pd.Index) -> str:
+        terms = [f"{v:+.4g}*{n}" for v, n in zip(self.direction, names) if abs(v) > 1e-12]
+        kind = "complete" if self.complete else "quasi-complete"
+        return (
+            f"{kind} separation: the maximum-likelihood estimate does not exist; the likelihood keeps increasing "
+            f"along the direction {' '.join(terms)}, which separates the successes from the failures at rows "
+            f"{format_labels(index[self.rows])}"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class IRLSResult:
+    """What the IRLS loop returns (internal; :class:`regdiag.linear.glm.GLMFit` presents it)."""
+
+    coef: np.ndarray  # (k,), NaN for aliased columns
+    eta: np.ndarray
+    mu: np.ndarray
+    factor: QRFactor  # QR of sqrt(W) X at the last iteration's start
+    weights: np.ndarray  # working weights W of that factorization
+    deviance: float
+    iterations: int
+    converged: bool
+    deviance_trace: tuple[float, ...]
+    criterion: float
+    qr_iterations: int
+    separation: Separation | None
+
+
+def _normal_equations(X: np.ndarray, W: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``X'WX`` and ``X'W target``, a block of rows at a time."""
+    k = X.shape[1]
+    G = np.zeros((k, k))
+    b = np.zeros(k)
+    sw = np.sqrt(W)
+    for s in range(0, X.shape[0], _CHUNK):
+        A = X[s : s + _CHUNK] * sw[s : s + _CHUNK, None]
+        G += A.T @ A
+        b += A.T @ (sw[s : s + _CHUNK] * target[s : s + _CHUNK])
+    return G, b
+
+
+def _cholesky_step(X: np.ndarray, W: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Step and ``diag((X'WX)^{-1})`` by Cholesky, or None when X'WX is not safely positive definite."""
+    G, b = _normal_equations(X, W, target)
+    d = np.diag(G)
+    if not np.all(np.isfinite(G)) or np.any(d <= 0):
+        return None
+    s = power_of_two_scale(np.sqrt(d))
+    Gs = G * s[:, None] * s[None, :]
+    c, info = lapack.dpotrf(Gs, lower=0, clean=1)
+    if info != 0:
+        return None
+    rcond, info = lapack.dpocon(c, float(np.max(np.sum(np.abs(Gs), axis=0))))
+    if info != 0 or not rcond > CHOL_RCOND:
+        return None
+    step = sla.cho_solve((c, False), b * s, check_finite=False) * s
+    cinv = solve_triangular(c, np.eye(len(s)), lower=False, check_finite=False)
+    diag_inv = np.einsum("ij,ij->i", cinv, cinv) * s**2
+    return step, diag_inv
+
+
+def _qr_step(
+    X: np.ndarray, W: np.ndarray, target: np.ndarray, rank_tol: float | None
+) -> tuple[np.ndarray, np.ndarray, QRFactor]:
+    """Step (0 for aliased columns), ``diag((X'WX)^{-1})`` and the factorization."""
+    sw = np.sqrt(W)
+    f = qr_factor(X, sw, rank_tol)
+    if f.rank == 0:
+        raise DesignError("the weighted design has rank 0: no coefficient can be estimated")
+    qtb = f.q.T @ (sw * target)
+    x = solve_triangular(f.r, qtb, lower=False, check_finite=False)
+    return f.to_original(x, fill=0.0), f.cov_unscaled_diag(), f
+
+
+def _eval(family: Family, X: np.ndarray, beta: np.ndarray, offset: np.ndarray, y: np.ndarray, w: np.ndarray):
+    eta = X @ beta
+    eta += offset
+    mu = family.link.inverse(eta)
+    dev = family.deviance(y, mu, w)
+    return eta, mu, dev
+
+
+def _valid(family: Family, eta: np.ndarray, mu: np.ndarray) -> bool:
+    return family.link.valid_eta(eta) and family.valid_mu(mu)
+
+
+def irls(
+    X: np.ndarray,
+    y: np.ndarray,
+    prior_weights: np.ndarray,
+    offset: np.ndarray,
+    family: Family,
+    mustart: np.ndarray,
+    *,
+    start: np.ndarray | None = None,
+    tol: float = DEFAULT_TOL,
+    maxit: int = DEFAULT_MAXIT,
+    rank_tol: float | None = None,
+    index: pd.Index | None = None,
+) -> IRLSResult:
+    """Fit a GLM by Fisher scoring; see the module docstring for the algorithm and its convergence rule.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_obs, n_params)
+    y : ndarray of shape (n_obs,)
+        Response on the model's scale (proportions for binomial).
+    prior_weights : ndarray of shape (n_obs,)
+    offset : ndarray of shape (n_obs,)
+    family : Family
+    mustart : ndarray of shape (n_obs,)
+        Starting means (R's ``initialize``), used when ``start`` is None.
+    start : ndarray of shape (n_params,), optional
+        Starting coefficients.
+    tol : float
+        Convergence tolerance (see the module docstring).
+    maxit : int
+        Largest number of iterations.
+    rank_tol : float, optional
+        Rank tolerance of the QR.
+    index : pandas.Index, optional
+        Row labels, for messages.
+
+    Returns
+    -------
+    IRLSResult
+
+    Raises
+    ------
+    ConvergenceError
+        The iteration did not converge in ``maxit`` iterations (and the model is not a separated binomial one); the
+        error's ``deviance_trace`` attribute holds the deviance after every iteration.
+    """
+    n, k = X.shape
+    index = pd.RangeIndex(n) if index is None else index
+    w = prior_weights
+    good = w > 0
+    if start is not None:
+        beta: np.ndarray | None = np.where(np.isnan(start), 0.0, np.asarray(start, dtype=float))
+        eta, mu, dev = _eval(family, X, beta, offset, y, w)
+    else:
+        beta = None
+        eta = family.link.link(mustart)
+        mu = family.link.inverse(eta)
+        dev = family.deviance(y, mu, w)
+    if not (_valid(family, eta, mu) and math.isfinite(dev)):
+        raise DesignError(
+            "cannot find valid starting values for the "
+            f"{family}: the starting linear predictor or means are outside the link's or family's domain; pass "
+            "start= (coefficients)"
+        )
+    trace = [dev]
+    use_chol = True
+    crit_prev = math.nan
+    factor: QRFactor | None = None
+    fac_weights = None
+    converged = False
+    separation: Separation | None = None
+    looked_for_separation = False
+    qr_its = 0
+    crit = math.nan
+    it = 0
+    for it in range(1, maxit + 1):
+        me = family.link.mu_eta(eta)
+        var = family.variance(mu)
+        if np.any(np.isnan(var[good])) or np.any(np.isnan(me[good])):
+            raise DesignError(f"the {family} produced NaN variances or derivatives at iteration {it}")
+        if np.any(var[good] == 0):
+            rows = index[good & (var == 0)]
+            raise DesignError(
+                f"the variance V(mu) is 0 at iteration {it} at rows {format_labels(rows, 5)}: fitted means reached "
+                "the boundary of the family's support"
+            )
+        ok = good & (me != 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            W = np.where(ok, w * me**2 / var, 0.0)
+            z = np.where(ok, (y - mu) / me, 0.0)
+        if not ok.any():
+            raise DesignError(f"no observation carries information at iteration {it} (all working weights are 0)")
+        target = z if beta is not None else np.where(ok, eta - offset + z, 0.0)
+        solved = _cholesky_step(X, W, target) if use_chol else None
+        if solved is None:
+            use_chol = False
+            d, diag_inv, factor = _qr_step(X, W, target, rank_tol)
+            fac_weights = W
+            qr_its += 1
+        else:
+            d, diag_inv = solved
+        if not np.all(np.isfinite(d)):
+            raise ConvergenceError(
+                f"non-finite coefficients at iteration {it}; deviance trace: {_fmt_trace(trace)}"
+            )
+        full = beta is None
+        beta_new = d if full else beta + d
+        eta_new, mu_new, dev_new = _eval(family, X, beta_new, offset, y, w)
+        halvings = 0
+        while not (
+            math.isfinite(dev_new)
+            and _valid(family, eta_new, mu_new)
+            and (full or dev_new <= dev + INCREASE_TOL * (abs(dev) + 0.1))
+        ):
+            if full:
+                raise DesignError(
+                    "no valid set of coefficients has been found from R's starting values: the first step leaves "
+                    "the family's or link's domain; pass start= (coefficients)"
+                )
+            halvings += 1
+            if halvings > MAX_HALVINGS:
+                err = ConvergenceError(
+                    f"step halving failed at iteration {it}: {MAX_HALVINGS} halvings did not give a valid fit with "
+                    f"a lower deviance; deviance trace: {_fmt_trace(trace)}"
+                )
+                err.deviance_trace = tuple(trace)  # type: ignore[attr-defined]
+                raise err
+            d = d * 0.5
+            beta_new = beta + d  # type: ignore[operator]
+            eta_new, mu_new, dev_new = _eval(family, X, beta_new, offset, y, w)
+        # convergence test (full steps only)
+        if not full and halvings == 0:
+            if family.fixed_dispersion:
+                phi = 1.0
+            else:
+                df = max(int(np.count_nonzero(ok)) - k, 1)
+                phi = float(np.sum(W * z * z)) / df
+            se = np.sqrt(np.maximum(phi, EPS) * diag_inv)
+            scale = np.abs(beta_new) + se
+            m = np.isfinite(scale) & (scale > 0)
+            crit = float(np.max(np.abs(d[m]) / scale[m])) if m.any() else 0.0
+            rho = crit / crit_prev if crit_prev > 0 else math.nan
+            err_est = crit * max(1.0, rho / (1.0 - rho)) if 0 <= rho < 1 else crit
+            if use_chol:
+                if err_est <= tol or (crit < 1e-6 and not rho < 0.5):
+                    use_chol = False  # confirm (and finish) with QR steps
+            else:
+                floor = 64.0 * EPS * (factor.cond if factor is not None else 1.0)
+                if err_est <= tol or crit <= floor:
+                    converged = True
+            crit_prev = crit
+        else:
+            crit_prev = math.nan
+        beta, eta, mu, dev = beta_new, eta_new, mu_new, dev_new
+        trace.append(dev)
+        if family.name == "binomial" and not looked_for_separation and (converged or it >= 5):
+            extreme = good & ((mu < SEPARATION_MU) | (mu > 1.0 - SEPARATION_MU))
+            if extreme.any():
+                looked_for_separation = True
+                separation = detect_separation(X, y, w)
+                if separation is not None:
+                    break
+        if converged:
+            break
+    if factor is None or (separation is not None and fac_weights is not W):
+        # separated before any QR step: factor the current weights for the (unreliable) diagnostics
+        me = family.link.mu_eta(eta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            W = np.where(good & (me != 0), w * me**2 / family.variance(mu), 0.0)
+        factor = qr_factor(X, np.sqrt(W), rank_tol)
+        fac_weights = W
+    if not converged and separation is None:
+        if family.name == "binomial" and not looked_for_separation:
+            separation = detect_separation(X, y, w)
+        if separation is None:
+            err = ConvergenceError(
+                f"IRLS did not converge in {maxit} iterations (last step {crit:.3g} of |coefficient| + standard "
+                f"error, tolerance {tol:g}); deviance trace: {_fmt_trace(trace)}. Raise maxit, loosen tol, or pass "
+                "start= (coefficients)"
+            )
+            err.deviance_trace = tuple(trace)  # type: ignore[attr-defined]
+            raise err
+    coef = np.array(beta, dtype=float)
+    coef[factor.aliased] = np.nan
+    if separation is not None:
+        separation = Separation(
+            direction=np.where(np.isin(np.arange(k), factor.aliased), 0.0, separation.direction),
+            rows=separation.rows,
+            complete=separation.complete,
+        )
+    return IRLSResult(
+        coef=coef,
+        eta=eta,
+        mu=mu,
+        factor=factor,
+        weights=fac_weights,  # type: ignore[arg-type]
+        deviance=float(dev),
+        iterations=it,
+        converged=converged,
+        deviance_trace=tuple(trace),
+        criterion=crit,
+        qr_iterations=qr_its,
+        separation=separation,
+    )
+
+
+def _fmt_trace(trace: list[float], limit: int = 8) -> str:
+    shown = trace if len(trace) <= limit else trace[:3] + [math.nan] + trace[-(limit - 4) :]
+    return ", ".join("..." if math.isnan(v) else f"{v:.10g}" for v in shown)
+
+
+def detect_separation(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Separation | None:
+    """Look for complete or quasi-complete separation of a binomial response by linear programming.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_obs, n_params)
+    y : ndarray of shape (n_obs,)
+        Proportions of successes.
+    w : ndarray of shape (n_obs,)
+        Prior weights (rows with weight 0 are ignored).
+
+    Returns
+    -------
+    Separation or None
+
+    Notes
+    -----
+    Konis's linear program (as in R's ``detectseparation``/``safeBinaryRegression``): with ``s_i = +1`` for rows
+    with only successes, ``-1`` for rows with only failures and ``x_i'b = 0`` imposed on rows with both, maximize
+    ``sum_i s_i x_i'b`` subject to ``s_i x_i'b >= 0`` and ``-1 <= b_j <= 1`` (columns scaled by powers of two to
+    a largest absolute value near 1). A positive optimum is a direction along which the likelihood increases without
+    bound. The LP's answer is verified in floating point: every constraint must hold to ``1e-7`` of the largest
+    ``|x_i'b|`` before separation is reported. The LP is solved again with the objective on the rows not yet
+    separated until no new row is found, so that the reported rows are all the rows some direction separates.
+    """
+    from scipy.optimize import linprog
+
+    pos = w > 0
+    Xp = np.asarray(X, dtype=float)[pos]
+    yp = np.asarray(y, dtype=float)[pos]
+    if Xp.shape[0] == 0:
+        return None
+    scale = power_of_two_scale(np.max(np.abs(Xp), axis=0))
+    Xs = Xp * scale
+    s = np.where(yp >= 1.0, 1.0, np.where(yp <= 0.0, -1.0, 0.0))
+    ineq = s != 0
+    A_ub = -(s[ineq, None] * Xs[ineq])
+    eq = ~ineq
+    kw = dict(
+        A_ub=A_ub if A_ub.size else None,
+        b_ub=np.zeros(A_ub.shape[0]) if A_ub.size else None,
+        A_eq=Xs[eq] if eq.any() else None,
+        b_eq=np.zeros(int(eq.sum())) if eq.any() else None,
+        bounds=[(-1.0, 1.0)] * Xs.shape[1],
+        method="highs",
+    )
+    # the directions with s_i x_i'b >= 0 form a convex cone, so the sum of the LP solutions separates the union of
+    # the rows each one separates: repeat with the objective on the rows not separated yet
+    total = np.zeros(Xs.shape[1])
+    found = np.zeros(Xs.shape[0], dtype=bool)
+    for _ in range(Xs.shape[1] + 1):
+        todo = ineq & ~found
+        if not todo.any():
+            break
+        res = linprog(-(s[todo] @ Xs[todo]), **kw)
+        if res.status != 0 or res.x is None or not (-res.fun > 1e-6):
+            break
+        b = res.x / np.max(np.abs(res.x))
+        t = Xs @ b
+        thr = 1e-7 * float(np.max(np.abs(t)))
+        new = np.abs(t) > thr
+        if not (new & ~found).any():
+            break
+        found |= new
+        total += b
+    if not found.any():
+        return None
+    t = Xs @ total
+    big = float(np.max(np.abs(t)))
+    thr = 1e-7 * big
+    if big <= 0 or np.any(s[ineq] * t[ineq] < -thr) or (eq.any() and np.any(np.abs(t[eq]) > thr)):
+        return None  # the LP's answer does not hold in floating point
+    sep_rows_pos = np.flatnonzero(np.abs(t) > thr)
+    direction = total * scale
+    direction = direction / np.max(np.abs(direction))
+    rows = np.flatnonzero(pos)[sep_rows_pos]
+    return Separation(direction=direction, rows=rows, complete=bool(len(sep_rows_pos) == Xp.shape[0]))
+
+
+def warn_separation(sep: Separation, names: tuple[str, ...], index: pd.Index) -> None:
+    """One warning describing the separation (used by the fit)."""
+    warnings.warn(
+        sep.describe(names, index) + ". Influence measures of this fit are unreliable and are reported as NaN.",
+        InfluenceWarning,
+        stacklevel=4,
+    )
