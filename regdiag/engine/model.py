@@ -20,7 +20,11 @@ capability                        returns                                       
 ``kron_factors(rows, V)``         ``{block: (a, d)}``: layer inputs and back-propagated ``V``          K-FAC, EK-FAC
 ``example_weights(rows)``         ``(b,)`` case weights (default 1), weighting K-FAC's input factor    K-FAC, EK-FAC
 ``query_gradients(query, m)``     ``(m, P)`` gradients of a measurement of each query                 ``scores``
+``all_reduce(x)``                 ``x`` summed over processes (each has its ``local_rows``, a slice)   distributed
 ================================  ===================================================================  ==============
+
+With ``local_rows`` and ``all_reduce`` (set by a model whose data are split across processes), each process
+accumulates the curvature statistics of its own rows and the sums are reduced before any eigendecomposition.
 
 ``rows`` is always a Python ``slice``. Attributes: ``n_obs``, ``n_params``, ``param_names`` (required);
 ``index`` (row labels), ``params`` (``theta``), ``l2``, ``dispersion`` (scale of the loss: ``sigma^2`` for least
@@ -49,7 +53,7 @@ import pandas as pd
 from .._validation import ModelError, format_labels
 from .backend import Backend, get_backend
 
-__all__ = ["Block", "Model", "ModelView", "SingleIndexModel", "OLSModel", "as_model", "batches"]
+__all__ = ["Block", "Model", "ModelView", "SingleIndexModel", "OLSModel", "GLMModel", "as_model", "batches"]
 
 
 @dataclass(frozen=True)
@@ -407,9 +411,8 @@ class SingleIndexModel:
         arr = np.asarray(Xq, dtype=float)
         if arr.ndim == 1:
             arr = arr[None, :]
-        if self._columns is not None and arr.shape[1] == len(self._columns) + len(self.aliased):
-            full = arr
-            arr = full[:, self._columns]
+        if self._columns is not None and self.aliased and arr.shape[1] == len(self._columns) + len(self.aliased):
+            arr = arr[:, self._columns]  # full design rows: leave out the aliased columns
         if arr.ndim != 2 or arr.shape[1] != self.n_params:
             raise ModelError(
                 f"query design has shape {arr.shape}; expected (n_query, {self.n_params}) with columns "
@@ -475,11 +478,71 @@ class OLSModel(SingleIndexModel):
         self.fit = fit
 
 
+class GLMModel(SingleIndexModel):
+    """A fitted GLM (:class:`regdiag.GLMFit`, any family and link) as an engine model.
+
+    ``l_i = w_i d(y_i, mu_i) / 2`` (prior weight times half the unit deviance: the negative log-likelihood up to
+    terms free of ``theta``, without the dispersion ``phi``). With ``mu' = dmu/deta`` and the variance function ``V``:
+
+    - gradient ``-w_i (y_i - mu_i) mu'_i / V_i x_i``;
+    - exact Hessian: the observed information ``w mu'^2 / V - w (y - mu)(mu'' V - mu'^2 V') / V^2`` per observation;
+    - Gauss-Newton (and K-FAC, EK-FAC, the diagonal): the expected (Fisher) information ``w mu'^2 / V``, the IRLS
+      working weight -- the Gauss-Newton matrix of the natural parameter, in which the loss is convex.
+
+    For a canonical link the two coincide (``mu' = V``). For a non-canonical link the closed-form one-step measures
+    (R's, statsmodels' default) use the expected information, so ``curvature="gauss_newton"`` with the leverage
+    correction reproduces them, while ``curvature="exact"`` gives the Newton step with the observed information
+    (statsmodels' ``observed=True``).
+    """
+
+    def __init__(self, fit: Any) -> None:
+        d = fit.design
+        fam = fit.family
+        cols = np.sort(np.asarray(fit.factor.cols))
+        link = fam.link
+        w = np.asarray(fit.prior_weights, dtype=float)
+        y = np.asarray(fit.y, dtype=float)
+        mu = np.asarray(fit.mu, dtype=float)
+        me = link.mu_eta(np.asarray(fit.eta, dtype=float))
+        V = fam.variance(mu)
+        fisher = w * me**2 / V
+        # mu'' = -g''(mu) / g'(mu)^3
+        me2 = -link.deriv2(mu) * me**3
+        observed = fisher - w * (y - mu) * (me2 * V - me**2 * fam.variance_deriv(mu)) / V**2
+
+        def query_loss(eta: np.ndarray, yq: np.ndarray) -> np.ndarray:
+            m = link.inverse(eta)
+            return -(yq - m) * link.mu_eta(eta) / fam.variance(m)
+
+        super().__init__(
+            np.asarray(d.X, dtype=float)[:, cols],
+            np.asarray(fit.coef, dtype=float)[cols],
+            d1=-w * (y - mu) * me / V,
+            d2=fisher if fam.canonical else observed,
+            fisher=fisher,
+            case_weights=w,
+            param_names=[d.param_names[j] for j in cols],
+            index=d.index,
+            dispersion=fit.dispersion,
+            rank=fit.rank,
+            design=d,
+            columns=cols,
+            query_loss=query_loss,
+            aliased=tuple(fit.aliased),
+            observed_is_expected=bool(fam.canonical),
+            unit_curvature_constant=(fam.name, link.name) in (("gaussian", "identity"), ("poisson", "sqrt")),
+        )
+        self.fit = fit
+
+
 def as_model(obj: Any) -> Any:
     """A regdiag fit as an engine model (OLS/WLS, GLM); any other object is returned as is (it must follow
     :class:`Model`)."""
+    from ..linear.glm import GLMFit
     from ..linear.ols import OLSFit
 
     if isinstance(obj, OLSFit):
         return OLSModel(obj)
+    if isinstance(obj, GLMFit):
+        return GLMModel(obj)
     return obj

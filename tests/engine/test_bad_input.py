@@ -154,3 +154,11 @@ def test_progress_is_reported(glm, capsys):
     assert "influence (exact, direct)" in capsys.readouterr().err
     with pytest.raises(TypeError, match="progress"):
         engine.influence(glm, progress="yes")
+
+
+def test_import_regdiag_loads_no_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, regdiag, regdiag.engine; assert 'torch' not in sys.modules and 'matplotlib' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

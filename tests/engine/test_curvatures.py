@@ -132,3 +132,17 @@ def test_leverage_correction_is_exact_deletion_for_several_outputs():
         np.testing.assert_allclose(res.param_influence, loo, rtol=1e-9, atol=1e-12 * np.abs(loo).max())
     plain = engine.influence(model)
     assert np.abs(plain.param_influence - loo).max() > 1e-3 * np.abs(loo).max()
+
+
+def test_kfac_keeps_the_exact_gauss_newton_block_of_a_block_without_kronecker_structure():
+    model = _random_mlp(6, "ce")
+    gn = dense("gauss_newton", model)
+    b1, b2 = model.blocks
+    model.blocks = (b1, engine.Block("layer2", b2.start, b2.stop))  # no shape: a dense block
+    for name in ("kfac", "ekfac"):
+        cur = engine.make_curvature(name, engine.ModelView(model))
+        C = cur.dense()
+        np.testing.assert_allclose(C[b2.slice, b2.slice], gn[b2.slice, b2.slice], rtol=1e-10, atol=1e-14)
+        assert np.all(C[b1.slice, b2.slice] == 0)
+        res = engine.influence(model, name, damping=1e-3)  # the solve uses the block's eigendecomposition
+        assert np.isfinite(res.param_influence).all()

@@ -47,8 +47,18 @@ class Curvature:
 
     # ---- iteration over the data ------------------------------------------------------------------------------------
     def row_batches(self, per_row: int = 1) -> list[slice]:
+        """Batches of the rows this process visits: all ``n``, or the model's ``local_rows`` (a ``slice``) when
+        several processes share the data and sum their statistics with the model's ``all_reduce``."""
         size = self.batch_size or self.view.default_batch(per_row)
-        return batches(self.n, size)
+        local = getattr(self.view.model, "local_rows", None)
+        if local is None:
+            return batches(self.n, size)
+        return [slice(local.start + s.start, local.start + s.stop) for s in batches(local.stop - local.start, size)]
+
+    def reduce(self, x: Any) -> Any:
+        """``x`` summed over the processes sharing the data (the model's ``all_reduce``); ``x`` in one process."""
+        f = getattr(self.view.model, "all_reduce", None)
+        return x if f is None else f(x)
 
     def each_batch(self, stage: str, per_row: int = 1):
         """Yield row slices, reporting progress under ``stage``."""
@@ -170,6 +180,9 @@ class DenseEigen:
     def solve(self, B: Any, shift: float) -> Any:
         return _refined(self, B, shift, lambda R: ((R @ self.Q) / (self.e[None] + shift)) @ self.bk.swap(self.Q))
 
+    def eigenvalues(self) -> Any:
+        return self.e
+
 
 def _refined(part: Any, B: Any, shift: float, inverse: Any) -> Any:
     """``inverse(B)`` plus one step of iterative refinement against ``part.mv`` when the part has exact products."""
@@ -178,9 +191,6 @@ def _refined(part: Any, B: Any, shift: float, inverse: Any) -> Any:
         return X
     R = B - part.mv(X) - shift * X
     return X + inverse(R)
-
-    def eigenvalues(self) -> Any:
-        return self.e
 
 
 class DiagEigen:

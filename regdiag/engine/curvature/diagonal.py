@@ -26,7 +26,7 @@ class DiagonalCurvature(EigenCurvature):
                 U = view.gn_factors(rows)
                 s = self.bk.sum(U * U, axis=(0, 1))
                 d = s if d is None else d + s
-            d = d * (1.0 / self.n)
+            d = self.reduce(d) * (1.0 / self.n)
         elif of == "exact":
             from .exact import ExactCurvature
 

@@ -36,7 +36,7 @@ class GaussNewtonCurvature(Curvature):
                 U = self._factors(rows)
                 U2 = U.reshape(U.shape[0] * U.shape[1], self.p)
                 G = self.bk.swap(U2) @ U2 if G is None else G + self.bk.swap(U2) @ U2
-            self.G = G * (1.0 / self.n)
+            self.G = self.reduce(G) * (1.0 / self.n)
 
     def _per_row(self) -> int:
         return self.mc_samples or int(self.view.n_outputs or 1)
@@ -54,7 +54,7 @@ class GaussNewtonCurvature(Curvature):
             U2 = U.reshape(U.shape[0] * U.shape[1], self.p)
             t = (V @ self.bk.swap(U2)) @ U2
             out = t if out is None else out + t
-        return out * (1.0 / self.n)
+        return self.reduce(out) * (1.0 / self.n)
 
     def dense(self) -> Any | None:
         if self.G is None:
@@ -67,4 +67,4 @@ class GaussNewtonCurvature(Curvature):
         tr = 0.0
         for rows in self.row_batches(self._per_row()):
             tr += float(self.bk.sum(self._factors(rows) ** 2))
-        return tr / self.n + self.l2 * self.p
+        return float(self.reduce(tr)) / self.n + self.l2 * self.p

@@ -68,6 +68,8 @@ class KFACCurvature(EigenCurvature):
                     Ub = U[:, :, b.slice].reshape(U.shape[0] * U.shape[1], b.size)
                     Db = self.bk.swap(Ub) @ Ub
                     D[b.name] = Db if b.name not in D else D[b.name] + Db
+        A, G, D = ({k: self.reduce(v) for k, v in S.items()} for S in (A, G, D))
+        wsum = float(self.reduce(wsum))
         self.factors: dict[str, tuple[Any, Any]] = {}
         for b in self.blocks:
             if b.kron:
