@@ -12,7 +12,14 @@ sys.path.insert(0, str(DOCS / "_ext"))
 sys.path.insert(0, str(REPO))  # the source tree first, and tests/ for the computations the pages share with it
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+import pandas as pd  # noqa: E402
+
 import regdiag  # noqa: E402
+
+# how the pages' code prints tables (the pages run in this process)
+pd.set_option("display.width", 110)
+pd.set_option("display.max_columns", 12)
+pd.set_option("display.precision", 4)
 
 project = "regdiag"
 author = "regdiag developers"
@@ -32,7 +39,7 @@ templates_path: list[str] = []
 html_static_path = ["_static"]
 html_css_files = ["regdiag.css"]
 html_theme = "alabaster"
-html_theme_options = {"page_width": "1240px", "sidebar_width": "220px", "fixed_sidebar": True}
+html_theme_options = {"page_width": "1320px", "sidebar_width": "220px", "fixed_sidebar": True}
 html_title = f"regdiag {release}"
 pygments_style = "sphinx"
 
