@@ -152,10 +152,15 @@ class InfluenceEngine:
         M = n * np.eye(r)[None] - SK
         rhs = s_np * bk.to_numpy(bk.einsum("brp,bp->br", U, D))
         # (I - S K / n) singular <=> an eigenvalue of the leverage matrix S K / n is 1
-        sv = np.linalg.svd(M / n, compute_uv=False)
-        undefined = sv[:, -1] <= 1e3 * EPS * np.maximum(sv[:, 0], 1.0)
-        M[undefined] = np.eye(r)
-        c = np.linalg.solve(M, rhs[:, :, None])[:, :, 0]
+        if r == 1:
+            undefined = np.abs(M[:, 0, 0] / n) <= 1e3 * EPS
+            with np.errstate(divide="ignore", invalid="ignore"):
+                c = rhs / M[:, 0, :]
+        else:
+            sv = np.linalg.svd(M / n, compute_uv=False)
+            undefined = sv[:, -1] <= 1e3 * EPS * np.maximum(sv[:, 0], 1.0)
+            M[undefined] = np.eye(r)
+            c = np.linalg.solve(M, rhs[:, :, None])[:, :, 0]
         c[undefined] = np.nan
         D = D + bk.einsum("brp,br->bp", W, bk.asarray(c, like=D))
         return D, G, lev, undefined

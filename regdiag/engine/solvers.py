@@ -59,6 +59,7 @@ class DirectSolver(Solver):
         super().__init__(curvature, shift, **kw)
         bk = self.bk
         self.L: Any = None
+        self._inverse: Any = None
         if curvature.has_solve:
             curvature.check_shift(self.shift)
             lo, hi = curvature.extreme_eigenvalues()  # type: ignore[attr-defined]
@@ -95,15 +96,26 @@ class DirectSolver(Solver):
         if self.L is None:  # pragma: no cover - the eigenvalue check above catches it
             raise DesignError(f"the {curvature.name} curvature is not positive definite; pass damping > 0")
 
+    def inverse(self) -> Any:
+        """``(C + lambda I)^{-1}`` as a matrix ``D L^{-T} L^{-1} D`` (formed once; R's ``chol2inv``)."""
+        if self._inverse is None:
+            bk = self.bk
+            Linv = bk.solve_triangular(self.L, bk.eye(self.curvature.p, like=self.L), lower=True)
+            Ls = Linv * self.scale[None, :]
+            self._inverse = bk.swap(Ls) @ Ls
+        return self._inverse
+
     def solve(self, B: Any) -> Any:
         if self.L is None:
             return self.curvature.solve(B, self.shift)
         bk = self.bk
         one = B.ndim == 1
-        Bt = bk.swap(B[None, :] if one else B) * self.scale[:, None]
-        Y = bk.solve_triangular(self.L, Bt, lower=True)
-        X = bk.solve_triangular(self.L, Y, lower=True, transpose=True) * self.scale[:, None]
-        X = bk.swap(X)
+        B2 = B[None, :] if one else B
+        if B2.shape[0] > self.curvature.p:  # many right-hand sides: one product with the inverse
+            X = B2 @ self.inverse()
+        else:
+            Y = bk.solve_triangular(self.L, bk.swap(B2) * self.scale[:, None], lower=True)
+            X = bk.swap(bk.solve_triangular(self.L, Y, lower=True, transpose=True) * self.scale[:, None])
         return X[0] if one else X
 
 

@@ -142,19 +142,21 @@ class KronEigen:
         self.factors = factors
 
     def _rotate(self, V: Any) -> Any:
+        """``Q_G' M Q_A`` for each row ``M`` of ``V`` seen as a ``(d_out, d_in)`` matrix."""
         d_out, d_in = self.block.shape  # type: ignore[misc]
         M = V.reshape(V.shape[0], d_out, d_in)
-        return self.bk.einsum("og,kgj,ja->koa", self.bk.swap(self.QG), M, self.QA)
+        return self.bk.swap(self.QG) @ M @ self.QA if d_out > 1 else M @ self.QA * self.QG[0, 0]
 
     def _back(self, M: Any) -> Any:
-        out = self.bk.einsum("go,koa,ja->kgj", self.QG, M, self.QA)
+        out = self.QG @ M @ self.bk.swap(self.QA) if M.shape[1] > 1 else M @ self.bk.swap(self.QA) * self.QG[0, 0]
         return out.reshape(out.shape[0], self.block.size)
 
     def mv(self, V: Any) -> Any:
         if self.factors is not None:
             G, A = self.factors
             d_out, d_in = self.block.shape  # type: ignore[misc]
-            out = self.bk.einsum("go,koj,ja->kga", G, V.reshape(V.shape[0], d_out, d_in), A)
+            M = V.reshape(V.shape[0], d_out, d_in)
+            out = G @ M @ A if d_out > 1 else M @ A * G[0, 0]
             return out.reshape(V.shape[0], self.block.size)
         return self._back(self._rotate(V) * self.E[None])
 
