@@ -52,6 +52,10 @@ class Backend:
     def copy(self, x: Array) -> Array:
         raise NotImplementedError
 
+    def eps(self, x: Array) -> float:
+        """Machine epsilon of ``x``'s floating-point type (float64's unless a backend knows better)."""
+        return float(np.finfo(np.float64).eps)
+
     # ---- elementwise and reductions ----------------------------------------------------------------------------
     def sqrt(self, x: Array) -> Array:
         raise NotImplementedError
@@ -131,6 +135,10 @@ class NumpyBackend(Backend):
 
     def copy(self, x: Array) -> np.ndarray:
         return np.array(x)
+
+    def eps(self, x: Array) -> float:
+        dt = np.asarray(x).dtype
+        return float(np.finfo(dt).eps) if np.issubdtype(dt, np.floating) else float(np.finfo(np.float64).eps)
 
     def sqrt(self, x: Array) -> np.ndarray:
         return np.sqrt(x)

@@ -271,11 +271,12 @@ class ModelView:
             return bk.sqrt(H)
         lam, Q = bk.eigh(H)
         top = bk.max(bk.abs(lam)) if lam.shape[0] else 0.0
-        if bk.min(lam) < -1e-10 * max(top, 1e-300):
+        eps = bk.eps(H)
+        if bk.min(lam) < -max(1e-10, 1e3 * eps) * max(top, 1e-300):
             raise ModelError("output_hessians are not positive semi-definite: the Gauss-Newton matrix needs a loss "
                              "convex in the outputs")
         # eigenvalues at rounding level are zero (their square roots would be noise of size sqrt(eps))
-        lam = bk.where(lam > 64.0 * float(np.finfo(np.float64).eps) * lam[:, -1:], lam, 0.0)
+        lam = bk.where(lam > 64.0 * eps * lam[:, -1:], lam, 0.0)
         # the symmetric square root: unique, so Monte Carlo draws R z do not depend on eigenvector signs
         return (Q * bk.sqrt(lam)[:, None, :]) @ bk.swap(Q)
 
