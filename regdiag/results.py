@@ -464,6 +464,16 @@ class Influence:
             raise ValueError("this influence object has no fit attached; group deletion needs the factorization")
         return self.fit.group_deletion(groups)
 
+    def plot(self, kind: str = "overview", **kwargs: Any) -> Any:
+        """Diagnostic plots (matplotlib, imported only now): the 2 x 2 overview of R's ``plot(lm)`` by default, or
+        any plot of :mod:`regdiag.plots` by name ("qq", "cooks_index", "influence_bubble", "dfbetas", ...).
+
+        Returns the plot's display object (``ax_``, ``figure_``); see :func:`regdiag.plots.plot`.
+        """
+        from . import plots
+
+        return plots.plot(self, kind, **kwargs)
+
     def summary(self, rule: str = "R") -> str:
         """A short text: method, n, rank, and the flagged observations."""
         fl = self.flagged(rule)

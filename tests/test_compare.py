@@ -236,3 +236,102 @@ def test_bad_reference_files(tmp_path, savings, content, message):
 def test_compare_needs_a_fit():
     with pytest.raises(TypeError, match="cannot compare a list"):
         compare([1, 2])
+
+
+# ---- GLMs -----------------------------------------------------------------------------------------------------
+
+
+def _glm(formula, data, family, link=None, weights=None):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return regdiag.glm(formula, data=regdiag.datasets.load(data), family=family, link=link, weights=weights)
+
+
+def _quiet_compare(*args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return compare(*args, **kwargs)
+
+
+def test_glm_canonical_link_pearson_and_dfbetas_scale():
+    fit = _glm("prop ~ ldose + sex", "budworm", "binomial", weights="total")
+    cmp = _quiet_compare(fit)
+    t = cmp.table
+    for m in ("leverage", "cooks_distance", "dfbeta_ldose"):
+        assert t.loc[m, "agree"], m
+    assert t.loc["standard_resid", "reason"].startswith("statsmodels studentizes the Pearson residuals")
+    assert t.loc["dfbetas_ldose", "reason"].startswith("statsmodels' GLM dfbetas divide the change by the full fit")
+    assert t.loc["loo_params_ldose", "reason"].startswith("statsmodels' leave-one-out loop refits")
+    assert cmp.all_explained
+    assert "observed_information" not in {r.key for r in cmp.reasons}  # logit is canonical: not detected
+
+
+def test_glm_non_canonical_link_observed_information():
+    fit = _glm("count ~ spray", "InsectSprays", "poisson", link="sqrt")
+    cmp = _quiet_compare(fit)
+    t = cmp.table
+    assert not t.loc["leverage", "agree"] and "sqrt link is not canonical" in t.loc["leverage", "reason"]
+    assert cmp.all_explained
+    # independently: statsmodels' hat is regdiag's under the observed information
+    from regdiag.compare import _statsmodels_of
+
+    res = _statsmodels_of(fit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h_sm = res.get_influence().hat_matrix_diag
+    np.testing.assert_allclose(h_sm, fit.influence(observed=True).leverage, rtol=1e-9)
+
+
+def test_glm_decreasing_link_statsmodels_one_step_has_the_wrong_sign():
+    fit = _glm("lot1 ~ log(u)", "clotting", "gamma")  # inverse link, canonical, g'(mu) < 0
+    cmp = _quiet_compare(fit)
+    t = cmp.table
+    assert "decreasing_link" in {r.key for r in cmp.reasons}
+    assert t.loc["dfbeta_log(u)", "max_rel_diff"] == pytest.approx(2.0, rel=1e-6)  # opposite signs
+    assert t.loc["dfbeta_log(u)", "explained"] and "link decreases" in t.loc["dfbeta_log(u)", "reason"]
+    # the evidence, without regdiag's reasoning: statsmodels' own refits move with regdiag's sign, not its own
+    from regdiag.compare import _statsmodels_of
+
+    res = _statsmodels_of(fit)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        infl = res.get_influence()
+        refits = infl._res_looo["params"]
+    b = res.params.to_numpy()
+    assert np.max(np.abs(b - infl.d_params - refits)) > 20 * np.max(np.abs(b + infl.d_params - refits))
+    assert np.max(np.abs(fit.influence().loo_params - refits)) < 1e-3
+
+
+def test_glm_statsmodels_observed_failure_falls_back_with_a_note():
+    fit = _glm("sr ~ pop15 + pop75", "LifeCycleSavings", "gaussian", link="log")
+    cmp = _quiet_compare(fit)
+    assert any("observed=False" in n for n in cmp.notes)
+    assert "observed=False" in cmp.peer
+    assert cmp.all_explained
+
+
+def test_glm_statsmodels_results_are_accepted():
+    import statsmodels.formula.api as smf
+
+    df = regdiag.datasets.load("InsectSprays")
+    res = smf.glm("count ~ spray", data=df, family=sm.families.Poisson()).fit()
+    cmp = _quiet_compare(res)
+    assert cmp.table.loc["leverage", "agree"] and cmp.table.loc["cooks_distance", "agree"]
+    assert cmp.all_explained
+
+
+def test_glm_r_csv_default_convergence_is_detected_and_reproduced():
+    fit = _glm("prop ~ ldose + sex", "budworm", "binomial", weights="total")
+    cmp = _quiet_compare(fit, reference=DATA / "glm_budworm_logit.csv")
+    t = cmp.table
+    assert not t["agree"].any() and (t["max_rel_diff"] < 1e-5).all()  # close, but not to rounding
+    assert t["explained"].all() and all("glm.control(epsilon = 1e-8)" in r for r in t["reason"])
+    # categorical coefficient names differ (R: sexM), so the columns are matched by position, and said so
+    assert any("matched by position" in n for n in cmp.notes)
+    sprays = _quiet_compare(_glm("count ~ spray", "InsectSprays", "poisson", link="sqrt"),
+                            reference=DATA / "glm_sprays_poisson_sqrt.csv")
+    assert sprays.table["agree"].all()  # R converged to rounding here
+    observed = _quiet_compare(_glm("count ~ spray", "InsectSprays", "poisson", link="sqrt").influence(observed=True),
+                              reference=DATA / "glm_sprays_poisson_sqrt.csv")
+    assert not observed.table["agree"].all() and observed.all_explained
+    assert "observed_information" in {r.key for r in observed.reasons}

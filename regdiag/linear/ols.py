@@ -301,6 +301,13 @@ class OLSFit:
 
         return group_deletion(self, groups)
 
+    def plot(self, kind: str = "overview", **kwargs: Any) -> Any:
+        """Diagnostic plots of this fit (matplotlib, imported only now): the 2 x 2 overview of R's ``plot(lm)`` by
+        default, or any plot of :mod:`regdiag.plots` by name; see :func:`regdiag.plots.plot`."""
+        from .. import plots
+
+        return plots.plot(self, kind, **kwargs)
+
     # ---- presentation -----------------------------------------------------------------------------------------------
     def coef_table(self) -> pd.DataFrame:
         """Coefficients, standard errors, t values and p-values."""

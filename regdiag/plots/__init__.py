@@ -46,6 +46,7 @@ from .overview import overview
 from .residuals import half_normal, qq, residuals_fitted, scale_location
 
 __all__ = [
+    "plot",
     "Display",
     "PanelDisplay",
     "residuals_fitted",
@@ -63,3 +64,41 @@ __all__ = [
     "engine_vs_exact",
     "curvature_comparison",
 ]
+
+_KINDS = {
+    "overview": overview,
+    "residuals_fitted": residuals_fitted,
+    "qq": qq,
+    "half_normal": half_normal,
+    "scale_location": scale_location,
+    "cooks_index": cooks_index,
+    "residuals_leverage": residuals_leverage,
+    "cooks_leverage": cooks_leverage,
+    "influence_bubble": influence_bubble,
+    "dfbetas": dfbetas_panel,
+    "dfbetas_panel": dfbetas_panel,
+    "added_variable": added_variable,
+}
+
+
+def plot(result, kind: str = "overview", **kwargs):  # type: ignore[no-untyped-def]
+    """Draw the plot named ``kind`` for a result: what ``fit.plot()`` and ``influence.plot()`` call.
+
+    Parameters
+    ----------
+    result : Influence or fit
+    kind : str
+        "overview" (default: the 2 x 2 of R's ``plot(lm)``) or the name of any plot of this module
+        ("qq", "cooks_index", "influence_bubble", "dfbetas", "added_variable", ...).
+    **kwargs
+        Passed to the plot (``ax``, ``n_labels``, ...).
+
+    Returns
+    -------
+    Display or PanelDisplay
+    """
+    try:
+        fn = _KINDS[kind]
+    except KeyError:
+        raise ValueError(f"kind={kind!r} is not a plot; choose from {', '.join(map(repr, _KINDS))}") from None
+    return fn(result, **kwargs)

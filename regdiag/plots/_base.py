@@ -331,10 +331,11 @@ def _repel(ax: Any, texts: list[Any]) -> None:
     if len(texts) < 2:
         return
     fig = ax.figure
-    try:
-        renderer = fig.canvas.get_renderer()
-    except AttributeError:  # pragma: no cover - backends without a renderer
-        return
+    if not hasattr(fig.canvas, "get_renderer"):  # a bare Figure (not made by pyplot): give it an Agg canvas
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
     px_per_pt = fig.dpi / 72.0
     placed: list[Any] = []
     for t in texts:

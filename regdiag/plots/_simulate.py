@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Envelope", "order_positions", "linear_student_from_draws", "envelope"]
+__all__ = ["Envelope", "order_positions", "linear_student_from_draws", "envelope", "draw_glm_response"]
 
 #: keep every order statistic up to this many residuals; above it, the tails and an even grid in between
 THIN_ABOVE = 5000
@@ -110,7 +110,8 @@ def envelope(
     ----------
     infl : Influence
         Of a linear model (the fit's factorization is used) or a GLM (responses are drawn from the fitted family
-        with the prior weights and refitted from the fitted values).
+        with the prior weights and refitted from the fitted coefficients; on big data fewer than ``nsim``, at least
+        19, so that the refits stay affordable: ``Envelope.nsim`` says how many).
     m : int
         Number of finite studentized residuals in the data (the order statistics simulated).
     nsim : int
@@ -127,10 +128,9 @@ def envelope(
         raise ValueError(f"nsim must be at least 2; got {nsim!r}")
     rng = np.random.default_rng(rng)
     positions = order_positions(m)
-    sims_fn = getattr(infl, "simulate_student_resid", None)
-    if callable(sims_fn):  # a result that knows how to simulate itself (GLMs)
-        sims = _sorted_positions(sims_fn(nsim, rng), absolute, positions)
-        method = "refit of simulated responses"
+    if hasattr(infl, "resid_deviance"):  # a GLM: draw responses from the fitted family and refit
+        sims, nsim = _glm_sims(infl, nsim, rng, absolute, positions)
+        method = "refits of responses drawn from the fitted GLM"
     else:
         sims = _linear_sims(infl, nsim, rng, absolute, positions)
         method = "exact (projection of simulated errors)"
@@ -138,10 +138,78 @@ def envelope(
     return Envelope(positions=positions, lower=lo, median=med, upper=hi, nsim=nsim, level=level, method=method)
 
 
-def _sorted_positions(sims: np.ndarray, absolute: bool, positions: np.ndarray) -> np.ndarray:
-    sims = np.asarray(sims, dtype=float)
-    sims = sims[np.isfinite(sims).all(axis=1)]
-    if absolute:
-        sims = np.abs(sims)
-    sims.sort(axis=0)
-    return sims[positions]
+#: a GLM envelope refits this many numbers' worth of work at most (n p^2 per refit): fewer simulations on big data
+GLM_WORK = 5e8
+
+
+def draw_glm_response(fit: Any, rng: np.random.Generator) -> np.ndarray:
+    """One response vector drawn from the fitted GLM, on the model's scale, with its prior weights.
+
+    binomial: successes ~ Binomial(trials, mu) over trials (trials = the prior weights); poisson: Poisson(w mu) / w;
+    gaussian: N(mu, phi / w); gamma: shape w / phi, mean mu; inverse Gaussian: mean mu, shape w / phi; negative
+    binomial: NB(mu, alpha) (variance mu + alpha mu^2). Rows with zero weight keep their response.
+    """
+    fam = fit.family
+    name = fam.name.lower()
+    mu = np.asarray(fit.mu, dtype=float)
+    w = np.asarray(fit.prior_weights, dtype=float)
+    pos = w > 0
+    y = np.array(fit.y, dtype=float)
+    phi = float(fit.dispersion)
+    m, wp = mu[pos], w[pos]
+    if name == "binomial":
+        trials = np.maximum(np.round(wp), 1).astype(np.int64)
+        y[pos] = rng.binomial(trials, np.clip(m, 0.0, 1.0)) / wp
+    elif name == "poisson":
+        y[pos] = rng.poisson(m * wp) / wp
+    elif name == "gaussian":
+        y[pos] = m + np.sqrt(phi / wp) * rng.standard_normal(m.shape)
+    elif name == "gamma":
+        shape = wp / phi
+        y[pos] = rng.gamma(shape, m / shape)
+    elif name in ("inverse_gaussian", "inverse.gaussian"):
+        y[pos] = rng.wald(m, wp / phi)
+    elif name in ("negative_binomial", "negbin"):
+        size = 1.0 / float(fam.alpha)
+        y[pos] = rng.negative_binomial(size, size / (size + m))
+    else:
+        raise ValueError(f"cannot simulate responses of the {fam.name} family")
+    return y
+
+
+def _glm_sims(
+    infl: Any, nsim: int, rng: np.random.Generator, absolute: bool, positions: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Sorted studentized (likelihood) residuals of ``nsim`` responses drawn from the fitted GLM, each refitted
+    (IRLS started at the fitted coefficients); simulations whose refit fails are skipped."""
+    import dataclasses
+    import warnings
+
+    from ..linear.glm import fit_glm_design
+
+    fit = infl.fit
+    if fit is None:
+        raise ValueError("a simulated envelope needs the fit; pass the fit or fit.influence()")
+    d = fit.design
+    n, p = d.X.shape
+    nsim = int(min(nsim, max(19, GLM_WORK // max(n * p * p, 1))))
+    w = np.asarray(fit.prior_weights, dtype=float)
+    weights = None if np.all(w == 1.0) else w
+    ok = np.isfinite(np.asarray(infl.student_resid)) & (w > 0)
+    start = np.nan_to_num(np.asarray(fit.coef, dtype=float))
+    cols = []
+    for _ in range(nsim):
+        y = draw_glm_response(fit, rng)
+        design = dataclasses.replace(d, y=y, weights=weights)
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                refit = fit_glm_design(design, fit.family, start=start, dispersion=fit.dispersion_fixed)
+                t = np.asarray(refit.influence().student_resid)[ok]
+        except (ArithmeticError, ValueError, np.linalg.LinAlgError):
+            continue
+        if np.all(np.isfinite(t)):
+            cols.append(np.sort(np.abs(t) if absolute else t))
+    if len(cols) < 10:
+        raise ValueError(f"only {len(cols)} of {nsim} simulated responses could be refitted: no envelope")
+    return np.column_stack(cols)[positions], len(cols)

@@ -27,12 +27,11 @@ def _exact_for(estimate: Any, exact: Any) -> Any:
 
 
 def exact_deletion(fit: Any) -> Any:
-    """The fit's exact leave-one-out result: ``fit.influence(exact=True)`` where a fit distinguishes it (GLMs), else
-    ``fit.influence()`` (closed-form linear models, whose deletion formulas are exact)."""
-    try:
-        return fit.influence(exact=True)
-    except TypeError:
-        return fit.influence()
+    """The fit's exact leave-one-out result: ``fit.influence(loo="exact")`` for a GLM (warm-started Newton steps to
+    convergence, O(n^2 p)), ``fit.influence()`` for a linear model (whose deletion formulas are exact)."""
+    if hasattr(fit, "family"):
+        return fit.influence(loo="exact")
+    return fit.influence()
 
 
 def _standardized_changes(estimate: Any, exact: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -59,7 +58,7 @@ def engine_vs_exact(estimate: Any, exact: Any = None, *, ax: Any = None, n_label
         From :func:`regdiag.engine.influence`.
     exact : Influence or fit, optional
         Exact deletion to compare with; by default that of the fit the engine ran on (for GLMs the exact
-        leave-one-out refits, ``fit.influence(exact=True)``).
+        leave-one-out, ``fit.influence(loo="exact")``).
     ax : matplotlib Axes, optional
     n_labels : int
         Label the observations whose largest change (exact or estimated) is largest.

@@ -118,7 +118,12 @@ def residuals_leverage(
                 ax.annotate(f"{lev:g}", (xmax, sign * rr[-1]), xytext=(-2, 2 * sign), textcoords="offset points",
                             ha="right", va="bottom" if sign > 0 else "top", fontsize=7, color="C3")
     finish(ax, "Residuals vs leverage", "Leverage", "Std. Pearson resid." if v.is_glm else v.std_resid_label)
-    ax.plot([], [], color="C3", ls="--", lw=0.9, label="Cook's distance " + ", ".join(f"{lev:g}" for lev in levels))
+    visible = [lev for lev in levels if np.sqrt(lev * v.p * (1 - xmax) / xmax) < ylim[1]]
+    hidden = [lev for lev in levels if lev not in visible]
+    text = "Cook's distance " + ", ".join(f"{lev:g}" for lev in levels)
+    if hidden:
+        text += " (beyond the plotted range)" if not visible else f" ({', '.join(f'{h:g}' for h in hidden)} beyond)"
+    ax.plot([], [], color="C3", ls="--", lw=0.9, label=text)
     ax.legend(loc="lower left", fontsize=7, frameon=False)
     labelled = label_points(ax, h, r, v.index, top_k(np.where(ok, v.cooks, np.nan), n_labels))
     omitted = v.index[v.used & ~ok]

@@ -1,7 +1,25 @@
-"""Reports: a terminal summary and CSV exports of every measure (an HTML report builds on these)."""
+"""Reports: a terminal summary, CSV and JSON exports of every measure, and a self-contained HTML report.
+
+The HTML report (:func:`write_html_report`) and the terminal summary are what ``regdiag report`` writes;
+:func:`model_input` and :func:`fit_model` turn command-line choices (a data file or bundled data set, a formula, a
+family and link) into a fit, with one-line errors for user mistakes.
+"""
 
 from __future__ import annotations
 
+from .html import HTMLReport, text_progress, write_html_report
+from .inputs import ModelInput, fit_model, load_data, model_input, one_line
 from .text import ReportResult, write_report
 
-__all__ = ["ReportResult", "write_report"]
+__all__ = [
+    "ReportResult",
+    "write_report",
+    "HTMLReport",
+    "write_html_report",
+    "text_progress",
+    "ModelInput",
+    "model_input",
+    "load_data",
+    "fit_model",
+    "one_line",
+]

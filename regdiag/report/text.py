@@ -8,7 +8,10 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["ReportResult", "write_report"]
+__all__ = ["ReportResult", "write_report", "summary_text", "write_measures_csv"]
+
+#: at most this many flagged rows are printed in the terminal (all of them are in the exports)
+MAX_PRINTED = 20
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,41 @@ class ReportResult:
     text: str
     measures_csv: Path
     flagged: pd.DataFrame
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+def summary_text(fit: Any, infl: Any, flagged: pd.DataFrame, rule: str, title: str | None = None) -> list[str]:
+    """The lines of the terminal summary: title, fit, flagged observations (at most ``MAX_PRINTED``), outlier test."""
+    lines = []
+    if title:
+        lines += [title, "=" * len(title)]
+    lines.append(fit.summary())
+    lines.append("")
+    crit = flagged.attrs.get("criteria", {})
+    lines.append(f"Influential observations (rule {rule!r}): {len(flagged)} of {infl.n_obs}")
+    if crit:
+        lines.append("criteria: " + "; ".join(dict.fromkeys(crit.values())))
+    if len(flagged):
+        shown = flagged.sort_values("cooks_distance", ascending=False) if len(flagged) > MAX_PRINTED else flagged
+        lines.append(shown.iloc[:MAX_PRINTED].to_string(float_format=_fmt))
+        if len(flagged) > MAX_PRINTED:
+            lines.append(f"... and {len(flagged) - MAX_PRINTED} more (largest Cook's distance shown)")
+    lines.append("")
+    ot = infl.outlier_test()
+    lines.append(f"Outlier test (Bonferroni, {ot.attrs.get('reference')} reference):")
+    lines.append(ot.to_string(float_format=_fmt))
+    return lines
+
+
+def write_measures_csv(infl: Any, out: Path) -> Path:
+    """``out/measures.csv``: every per-observation measure (``Influence.to_frame()``), first column the row label."""
+    frame = infl.to_frame()
+    csv = out / "measures.csv"
+    frame.to_csv(csv, index_label=frame.index.name or "row")
+    return csv
 
 
 def write_report(fit: Any, out_dir: str | Path, rule: str = "R", title: str | None = None) -> ReportResult:
@@ -50,25 +88,9 @@ def write_report(fit: Any, out_dir: str | Path, rule: str = "R", title: str | No
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     infl = fit.influence()
-    frame = infl.to_frame()
-    csv = out / "measures.csv"
-    frame.to_csv(csv, index_label=frame.index.name or "row")
+    csv = write_measures_csv(infl, out)
     flagged = infl.flagged(rule)
-    lines = []
-    if title:
-        lines += [title, "=" * len(title)]
-    lines.append(fit.summary())
-    lines.append("")
-    crit = flagged.attrs.get("criteria", {})
-    lines.append(f"Influential observations (rule {rule!r}): {len(flagged)} of {infl.n_obs}")
-    if crit:
-        lines.append("criteria: " + "; ".join(dict.fromkeys(crit.values())))
-    if len(flagged):
-        lines.append(flagged.to_string(float_format=lambda v: f"{v:.4g}"))
-    lines.append("")
-    ot = infl.outlier_test()
-    lines.append(f"Outlier test (Bonferroni, {ot.attrs.get('reference')} reference):")
-    lines.append(ot.to_string(float_format=lambda v: f"{v:.4g}"))
+    lines = summary_text(fit, infl, flagged, rule, title)
     lines.append("")
     lines.append(f"all measures: {csv}")
     return ReportResult(text="\n".join(lines), measures_csv=csv, flagged=flagged)

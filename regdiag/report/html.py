@@ -1,0 +1,683 @@
+"""The HTML report: one self-contained file (plots embedded as base64 PNG, styles inline, no external URL) with the
+model and fit, the flagged observations and the rule that flagged each, the diagnostic plots, the outlier test, the
+engine cross-check, an optional comparison with statsmodels, and links to CSV and JSON exports of every measure
+written next to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import json
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .text import summary_text, write_measures_csv
+
+__all__ = ["HTMLReport", "write_html_report", "text_progress"]
+
+#: rows of the flagged table shown in the page (all of them are in flagged.csv)
+MAX_FLAGGED_ROWS = 200
+#: GLM exact leave-one-out (for the engine plots) costs O(n^2 p): above this many rows the engine plots compare
+#: with the closed-form one-step changes instead
+MAX_EXACT_GLM = 3000
+
+
+@dataclass(frozen=True)
+class HTMLReport:
+    """What the HTML report wrote.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The report (``report.html`` in the output folder).
+    text : str
+        The terminal summary (ends with the report's path).
+    exports : dict of str to Path
+        The files written next to the report: "measures.csv", "measures.json", "flagged.csv", "outlier_test.csv",
+        and where computed "cross_check.csv", "compare_statsmodels.csv".
+    flagged : pandas.DataFrame
+    cross_check : pandas.DataFrame or None
+    comparison : Comparison or None
+    warnings : tuple of str
+        Warnings raised while computing (shown in the report).
+    """
+
+    path: Path
+    text: str
+    exports: dict[str, Path]
+    flagged: pd.DataFrame
+    cross_check: pd.DataFrame | None = None
+    comparison: Any = None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+
+def text_progress(step: str, done: int, total: int) -> None:
+    """Progress on standard error: ``[3/11] plots: Q-Q envelope``."""
+    sys.stderr.write(f"[{done}/{total}] {step}\n")
+    sys.stderr.flush()
+
+
+class _Steps:
+    def __init__(self, progress: Callable[[str, int, int], None] | bool | None, total: int) -> None:
+        if progress is True:
+            progress = text_progress
+        self.fn = progress or None
+        self.total = total
+        self.done = 0
+        self.t0 = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        self.done += 1
+        if self.fn is not None:
+            self.fn(step, self.done, self.total)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# figures
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _figure(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Any, Any]:
+    """A figure that does not go through pyplot (so no GUI backend is touched) and its grid of axes."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(panel[0] * ncols, panel[1] * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def _grid(n: int, ncols: int) -> tuple[int, int]:
+    ncols = max(1, min(ncols, n))
+    return int(math.ceil(n / ncols)), ncols
+
+
+@dataclass
+class _Plot:
+    key: str
+    title: str
+    caption: str
+    png: str = ""
+    error: str = ""
+
+
+def _plot_specs(fit: Any, infl: Any, n_labels: int, engine: bool, nsim: int) -> list[tuple[str, str, str, Any]]:
+    """The report's plots: (key, title, caption, a function drawing it on a new figure)."""
+    from .. import plots
+
+    is_glm = hasattr(infl, "resid_deviance")
+    kept = [nm for nm in infl.param_names if nm not in infl.aliased]
+    slopes = [nm for nm in kept if nm not in ("Intercept", "(Intercept)", "const")]
+    specs: list[tuple[str, str, str, Callable[[], Any]]] = []
+
+    def single(fn: Callable[..., Any], size: tuple[float, float] = (6.4, 4.6), **kw: Any) -> Callable[[], Any]:
+        kw.setdefault("n_labels", n_labels)
+
+        def make() -> Any:
+            fig, axes = _figure(1, 1, size)
+            fn(infl, ax=axes[0, 0], **kw)
+            return fig
+
+        return make
+
+    def panel(fn: Callable[..., Any], n: int, ncols: int, size: tuple[float, float], **kw: Any) -> Callable[[], Any]:
+        def make() -> Any:
+            fig, axes = _figure(*_grid(n, ncols), size)
+            fn(infl, ax=axes, **kw)
+            return fig
+
+        return make
+
+    specs.append((
+        "overview", "Overview (R's plot(lm))",
+        "Top left: residuals against fitted values with a lowess smoother — curvature suggests a missing term, a "
+        "funnel unequal variances. Top right: studentized residuals against their theoretical quantiles, with the "
+        "band in which 95% of the sorted residuals of data simulated from the fitted model fall (with its weights). "
+        "Bottom left: scale-location, a rising smoother means the spread grows with the mean. Bottom right: "
+        "standardized residuals against leverage; points beyond the dashed Cook's distance contours 0.5 and 1 move "
+        "the fit a lot.",
+        panel(plots.overview, 4, 2, (5.2, 4.0), n_labels=n_labels, nsim=nsim),
+    ))
+    if is_glm:
+        specs.append((
+            "half_normal", "Half-normal plot",
+            "Absolute studentized (likelihood) residuals against half-normal quantiles, with the 95% pointwise band "
+            "of data simulated from the fitted GLM (same weights) and refitted. Points above the band are more "
+            "extreme than the model allows.",
+            single(plots.half_normal, nsim=max(19, nsim // 2)),
+        ))
+    specs += [
+        ("cooks_index", "Cook's distance by observation",
+         "How far the whole coefficient vector moves, in its own confidence-region metric, when each observation is "
+         "deleted. Reference lines: 4/n, and the median of F(p, n - p) (R's cut-off).",
+         single(plots.cooks_index)),
+        ("cooks_leverage", "Cook's distance against h/(1-h)",
+         "Cook's distance is the product of a leverage part h/(1-h) and a residual part; the dotted lines join points "
+         "with equal standardized residuals. Points high on the right are influential through leverage, points high "
+         "on the left through their residual.",
+         single(plots.cooks_leverage)),
+        ("influence_bubble", "Influence plot",
+         "Studentized residual against leverage; circle area proportional to Cook's distance. Dashed lines: leverage "
+         "2p/n and 3p/n, residuals ±2.",
+         single(plots.influence_bubble, n_labels=min(n_labels, 2))),
+        ("dfbetas", "DFBETAS",
+         "Change in each coefficient when an observation is deleted, in standard errors. Dashed: ±2/√n (Belsley, Kuh "
+         "& Welsch); dotted: ±1 (R's cut-off).",
+         panel(plots.dfbetas_panel, len(kept), 3, (3.4, 2.7), n_labels=max(1, n_labels - 1))),
+    ]
+    if slopes:
+        specs.append((
+            "added_variable", "Added-variable plots",
+            "For each coefficient, the response and that term each regressed on all other terms; the line through "
+            "the residuals has the coefficient as its slope, so a point's pull on the line is its pull on the "
+            "coefficient.",
+            panel(plots.added_variable, len(slopes), 3, (3.5, 3.0), n_labels=max(1, n_labels - 1)),
+        ))
+    if engine:
+        exact = _exact_for_engine(fit, infl)
+        specs += [
+            ("engine_vs_exact", "Second-order influence estimate against exact deletion",
+             "The engine's influence-function estimate H⁻¹∇ℓᵢ/n with the exact Hessian and no leverage correction, "
+             "against the exact change from deleting the observation, in standard errors. For least squares the "
+             "estimate is (1 - hᵢ) times the exact change, so high-leverage points fall short of the line.",
+             _engine_single(plots, fit, exact, n_labels)),
+            ("curvature_comparison", "Curvatures compared: exact, K-FAC, EK-FAC",
+             "The same comparison with the leverage correction, for three curvatures. Points on the line: the "
+             "curvature gives the exact deletion; what remains off it is the curvature's approximation.",
+             _engine_panel(plots, fit, exact, n_labels)),
+        ]
+    return specs
+
+
+def _render(specs: list[tuple[str, str, str, Any]], steps: _Steps) -> list[_Plot]:
+    out = []
+    for key, title, caption, make in specs:
+        steps(f"plot: {title}")
+        item = _Plot(key, title, caption)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fig = make()
+                item.png = _png(fig)
+        except Exception as exc:  # a plot that cannot be drawn for this fit is reported, not fatal
+            item.error = f"{type(exc).__name__}: {exc}"
+        out.append(item)
+    return out
+
+
+def _exact_for_engine(fit: Any, infl: Any) -> Any:
+    if hasattr(fit, "family"):
+        if fit.nobs <= MAX_EXACT_GLM:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return fit.influence(loo="exact")
+        return infl
+    return infl
+
+
+def _engine_single(plots: Any, fit: Any, exact: Any, n_labels: int) -> Callable[[], Any]:
+    def make() -> Any:
+        from .. import engine
+
+        est = engine.influence(fit, "exact", "direct", correction="none")
+        fig, axes = _figure(1, 1, (4.8, 4.8))
+        plots.engine_vs_exact(est, exact, ax=axes[0, 0], n_labels=n_labels)
+        return fig
+
+    return make
+
+
+def _engine_panel(plots: Any, fit: Any, exact: Any, n_labels: int) -> Callable[[], Any]:
+    def make() -> Any:
+        fig, axes = _figure(1, 3, (4.2, 4.4))
+        plots.curvature_comparison(fit, exact=exact, ax=axes, n_labels=max(1, n_labels - 1))
+        return fig
+
+    return make
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# exports
+
+
+def _json_value(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _write_json(infl: Any, fit: Any, path: Path) -> None:
+    """Every measure, column by column (exact doubles; NaN as null), with the model description."""
+    frame = infl.to_frame()
+    payload = {
+        "format": "regdiag measures, columns",
+        "model": _model_info(fit, infl),
+        "index_name": frame.index.name,
+        "index": [_json_value(x.item() if isinstance(x, np.generic) else x) for x in frame.index],
+        "measures": {
+            col: [_json_value(x) for x in frame[col].to_numpy(dtype=float).tolist()] for col in frame.columns
+        },
+    }
+    path.write_text(json.dumps(payload, allow_nan=False), encoding="utf-8")
+
+
+def _model_info(fit: Any, infl: Any) -> dict[str, Any]:
+    d = fit.design
+    info: dict[str, Any] = {
+        "formula": d.formula,
+        "response": d.response_name,
+        "method": infl.method,
+        "n_obs": int(infl.n_obs),
+        "rank": int(infl.rank),
+        "df_resid": float(infl.df_resid),
+        "params": {nm: _json_value(float(v)) for nm, v in zip(infl.param_names, np.asarray(infl.params))},
+        "weights": d.weights is not None,
+    }
+    fam = getattr(fit, "family", None)
+    if fam is not None:
+        info["family"] = str(fam.name)
+        info["link"] = str(getattr(fam.link, "name", fam.link))
+        info["dispersion"] = float(fit.dispersion)
+    else:
+        info["sigma"] = float(infl.sigma)
+    return info
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the page
+
+_CSS = """
+body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:#1d232b;
+background:#f6f7f9;line-height:1.45}
+main{max-width:1180px;margin:0 auto;padding:24px 28px 60px;background:#fff}
+h1{font-size:1.55em;margin:0 0 4px}h2{font-size:1.2em;margin:34px 0 8px;padding-top:8px;border-top:1px solid #e3e6ea}
+h3{font-size:1.02em;margin:22px 0 6px}
+.meta{color:#5b6572;font-size:.9em}
+nav{font-size:.9em;margin:14px 0 0}nav a{margin-right:14px;color:#1f5fa8;text-decoration:none}
+table{border-collapse:collapse;font-size:.86em;margin:6px 0 10px}
+th,td{padding:3px 9px;border-bottom:1px solid #e6e8eb;text-align:right;vertical-align:top}
+th{background:#f0f2f5;font-weight:600}td:first-child,th:first-child{text-align:left}
+tbody tr:nth-child(even){background:#fafbfc}
+td.text,th.text{text-align:left;max-width:480px}
+.flag{color:#9b1c1c;font-weight:600}.ok{color:#1c6b2a;font-weight:600}.warn{color:#8a5a00}
+figure{margin:14px 0 26px}figure img{max-width:100%;height:auto;border:1px solid #eceef1}
+figcaption{font-size:.88em;color:#3c4652;max-width:900px;margin-top:4px}
+pre{background:#f4f5f7;padding:10px;overflow-x:auto;font-size:.82em}
+.kv td{text-align:left}.kv td:first-child{color:#5b6572;padding-right:18px}
+.note{font-size:.88em;color:#4a5561}
+.scroll{overflow-x:auto}
+"""
+
+
+def _e(x: Any) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _num(v: Any, digits: int = 4) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.{digits}g}"
+    return _e(v)
+
+
+def _table(frame: pd.DataFrame, text_cols: tuple[str, ...] = (), index_label: str | None = None,
+           classes: dict[str, Callable[[Any], str]] | None = None) -> str:
+    """A small HTML table, every cell escaped; text columns left-aligned."""
+    classes = classes or {}
+    head = "".join(
+        f'<th class="text">{_e(c)}</th>' if c in text_cols else f"<th>{_e(c)}</th>" for c in frame.columns
+    )
+    rows = []
+    for label, row in frame.iterrows():
+        cells = []
+        for c in frame.columns:
+            v = row[c]
+            cls = ["text"] if c in text_cols else []
+            if c in classes:
+                extra = classes[c](v)
+                if extra:
+                    cls.append(extra)
+            attr = f' class="{" ".join(cls)}"' if cls else ""
+            text = _e(v) if c in text_cols else ("" if v is pd.NA else _num(v))
+            cells.append(f"<td{attr}>{text}</td>")
+        rows.append(f"<tr><td>{_e(label)}</td>{''.join(cells)}</tr>")
+    name = index_label if index_label is not None else (frame.index.name or "")
+    return (
+        f'<div class="scroll"><table><thead><tr><th>{_e(name)}</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _fit_section(fit: Any, infl: Any, label: str) -> str:
+    d = fit.design
+    info = _model_info(fit, infl)
+    kv = [("data", label), ("model", d.formula or "(design given as arrays)"), ("method", infl.method)]
+    if "family" in info:
+        kv.append(("family / link", f"{info['family']} / {info['link']}"))
+        kv.append(("dispersion", _num(info["dispersion"], 6)))
+        kv.append(("deviance", f"{_num(fit.deviance, 6)} on {fit.df_resid} df (null {_num(fit.null_deviance, 6)})"))
+    else:
+        kv.append(("residual standard error", f"{_num(infl.sigma, 6)} on {_num(infl.df_resid)} df"))
+        kv.append(("R-squared", _num(getattr(fit, "rsquared", float("nan")), 4)))
+    kv += [
+        ("observations", f"{infl.n_obs}" + (" (weighted)" if d.weights is not None else "")),
+        ("rank", f"{infl.rank} of {len(infl.param_names)} columns"),
+        ("condition number", _num(getattr(fit, "cond", float("nan")), 3)),
+    ]
+    if len(d.dropped):
+        kv.append(("dropped (missing values)", f"{len(d.dropped)}: " + ", ".join(map(str, d.dropped[:10]))))
+    if infl.aliased:
+        kv.append(("aliased (not estimable)", ", ".join(infl.aliased)))
+    rows = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in kv)
+    coef = fit.coef_table()
+    return (
+        f'<table class="kv"><tbody>{rows}</tbody></table>'
+        f"<h3>Coefficients</h3>{_table(coef, index_label='term')}"
+        f"<details><summary class=\"note\">full text summary</summary><pre>{_e(fit.summary())}</pre></details>"
+    )
+
+
+def _flagged_section(flagged: pd.DataFrame, infl: Any, rule: str) -> str:
+    crit = flagged.attrs.get("criteria", {})
+    n = len(flagged)
+    parts = [
+        f"<p><b>{n}</b> of {infl.n_obs} observations flagged by rule <b>{_e(rule)}</b>"
+        + (" — an observation is listed when at least one criterion below flags it." if n else ".")
+        + "</p>"
+    ]
+    if n:
+        shown = flagged.sort_values("cooks_distance", ascending=False) if n > MAX_FLAGGED_ROWS else flagged
+        parts.append(_table(shown.iloc[:MAX_FLAGGED_ROWS], text_cols=("flagged_by",)))
+        if n > MAX_FLAGGED_ROWS:
+            parts.append(f'<p class="note">largest {MAX_FLAGGED_ROWS} by Cook\'s distance shown; all {n} in '
+                         '<a href="flagged.csv">flagged.csv</a>.</p>')
+    if crit:
+        items = "".join(f"<tr><td>{_e(k)}</td><td class=\"text\">{_e(v)}</td></tr>" for k, v in crit.items())
+        parts.append(
+            "<h3>The rule's criteria</h3><table><thead><tr><th>column</th><th class=\"text\">flags when</th></tr>"
+            f"</thead><tbody>{items}</tbody></table>"
+        )
+    return "".join(parts)
+
+
+def _outlier_section(infl: Any) -> str:
+    ot = infl.outlier_test()
+    ref = ot.attrs.get("reference", "")
+    return (
+        f"<p>Each studentized residual tested as a mean shift ({_e(ref)} reference), Bonferroni-adjusted over "
+        f"{ot.attrs.get('n_tests', '')} tests (car's outlierTest: the rows below the 0.05 cut-off, or the largest "
+        f"if none is).</p>" + _table(ot)
+    )
+
+
+def _cross_check_section(cc: pd.DataFrame | None, error: str) -> str:
+    """The engine cross-check as a grid: one row per curvature and correction, one column per solver; each cell the
+    relative DFBETA discrepancy, green where theory says the run is exact and it agrees, red where it does not."""
+    if cc is None:
+        return f'<p class="note">{_e(error or "not computed")}</p>'
+    exact = cc[cc["agrees"].notna()]
+    n_ok = int(exact["agrees"].fillna(False).astype(bool).sum())
+    out = [
+        f"<p>The second-order influence engine, run with each curvature and solver on the same fit, against the "
+        f"closed form ({cc.attrs.get('n_compared', '')} observations; condition number of the curvature "
+        f"{_num(cc.attrs.get('cond'), 3)}). Each cell is the relative discrepancy of the coefficient changes, "
+        "max |engine − closed form| / max |closed form|. Where theory says a run is exact (green when it agrees) it "
+        "must match to rounding — 0 with the leverage correction, and the leverage effect max |h·DFBETA| / max "
+        "|DFBETA| (column <i>expected</i>) without it; the other runs are approximations, shown for scale. "
+        f"<b class=\"{'ok' if n_ok == len(exact) else 'flag'}\">{n_ok} of {len(exact)}</b> exact runs agree.</p>"
+    ]
+    solvers = list(dict.fromkeys(cc["solver"]))
+    head = "".join(f"<th>{_e(sv)}</th>" for sv in solvers)
+    rows, failures = [], {}
+    for (cur, cor), grp in cc.groupby(["curvature", "correction"], sort=False):
+        cells = []
+        for sv in solvers:
+            r = grp[grp["solver"] == sv]
+            if not len(r):
+                cells.append("<td></td>")
+                continue
+            r = r.iloc[0]
+            if r["status"] != "ok":
+                key = r["status"].split(":")[0]
+                failures.setdefault(f"{sv}: {r['status']}", None)
+                cells.append(f'<td class="warn" title="{_e(r["status"])}">{_e(key)}</td>')
+                continue
+            agrees = r["agrees"]
+            cls = "" if agrees is pd.NA else (' class="ok"' if agrees else ' class="flag"')
+            cells.append(f"<td{cls}>{_num(r['dfbeta'], 3)}</td>")
+        expected = grp["expected"].dropna()
+        exp_txt = _num(expected.iloc[0], 3) if len(expected) else "—"
+        theory = grp["theory"].iloc[0]
+        rows.append(
+            f"<tr><td>{_e(cur)}</td><td>{_e(cor)}</td>{''.join(cells)}<td>{exp_txt}</td>"
+            f'<td class="text">{_e(theory)}</td></tr>'
+        )
+    out.append(
+        '<div class="scroll"><table><thead><tr><th>curvature</th><th>correction</th>'
+        f'{head}<th>expected</th><th class="text">theory</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    )
+    if failures:
+        items = "".join(f"<li>{_e(f)}</li>" for f in failures)
+        out.append(f'<p class="note">Runs that gave no result:</p><ul class="note">{items}</ul>')
+    out.append('<p class="note">Every run with its Cook\'s distance discrepancy and tolerance: '
+               '<a href="cross_check.csv">cross_check.csv</a>.</p>')
+    return "".join(out)
+
+
+def _compare_section(cmp: Any, error: str) -> str:
+    if cmp is None:
+        return f'<p class="note">{_e(error)}</p>' if error else ""
+    t = cmp.table.copy()
+    notes = "".join(f"<li>{_e(n)}</li>" for n in cmp.notes)
+    head = (
+        f"<p>regdiag against <b>{_e(cmp.peer)}</b> on the same fit ({_e(cmp.model)}). Per measure: the largest "
+        "absolute difference, the largest difference relative to the measure's scale, the rows that differ most, "
+        "and, where they differ, the cause detected from the situation; <i>explained</i> says whether regdiag, "
+        "recomputing the peer's convention, reproduces the peer's numbers.</p>"
+    )
+    if notes:
+        head += f'<ul class="note">{notes}</ul>'
+
+    def expl_cls(v: Any) -> str:
+        if v is pd.NA or v is None:
+            return ""
+        return "ok" if v else "flag"
+
+    return head + _table(
+        t, text_cols=("peer_column", "differ_most", "defined_on_one_side", "reason"),
+        classes={"agree": lambda v: "ok" if v else "warn", "explained": expl_cls},
+    )
+
+
+def _exports_section(exports: dict[str, Path]) -> str:
+    what = {
+        "measures.csv": "every measure of every observation (the columns of Influence.to_frame())",
+        "measures.json": "the same, column by column, with the model description (NaN as null)",
+        "flagged.csv": "the flagged observations and the criteria that flagged each",
+        "outlier_test.csv": "the outlier test",
+        "cross_check.csv": "the engine cross-check table",
+        "compare_statsmodels.csv": "the comparison with statsmodels",
+    }
+    items = "".join(
+        f'<li><a href="{_e(name)}" download>{_e(name)}</a> — {_e(what.get(name, ""))}</li>' for name in exports
+    )
+    return f'<p class="note">Written next to this report (same folder):</p><ul>{items}</ul>'
+
+
+def _page(title: str, sections: list[tuple[str, str, str]], meta: str) -> str:
+    nav = "".join(f'<a href="#{sid}">{_e(name)}</a>' for sid, name, _ in sections)
+    body = "".join(f'<section id="{sid}"><h2>{_e(name)}</h2>{content}</section>' for sid, name, content in sections)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>"
+        f"<h1>{_e(title)}</h1><p class=\"meta\">{meta}</p><nav>{nav}</nav>{body}</main></body></html>\n"
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def write_html_report(
+    fit: Any,
+    out_dir: str | Path,
+    *,
+    rule: str = "R",
+    n_labels: int = 3,
+    title: str | None = None,
+    label: str = "",
+    cross_check: bool = True,
+    engine_plots: bool = True,
+    compare_statsmodels: bool = False,
+    nsim: int = 199,
+    progress: Callable[[str, int, int], None] | bool | None = None,
+) -> HTMLReport:
+    """Write ``out_dir/report.html`` and the CSV/JSON exports for a fitted model.
+
+    Parameters
+    ----------
+    fit : OLSFit or GLMFit
+    out_dir : str or Path
+        Output folder (created if needed).
+    rule : str
+        Flagging rule (see :meth:`regdiag.Influence.flags`): "R", "BKW", "common" or criterion names.
+    n_labels : int
+        Points labelled with their row label in each plot.
+    title : str, optional
+    label : str
+        Where the data came from (shown in the fit summary).
+    cross_check : bool
+        Run :func:`regdiag.cross_check` (every curvature and solver against the closed form).
+    engine_plots : bool
+        Draw the engine plots (estimate vs exact deletion, curvature comparison).
+    compare_statsmodels : bool
+        Add :func:`regdiag.compare` against statsmodels' measures on the same fit.
+    nsim : int
+        Simulated data sets for the Q-Q envelope.
+    progress : bool or callable(step, done, total), optional
+        True writes one line per step to standard error.
+
+    Returns
+    -------
+    HTMLReport
+    """
+    import regdiag
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    steps = _Steps(progress, 0)
+    caught: list[str] = []
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        infl = fit.influence()
+        flagged = infl.flagged(rule)
+    caught += [f"{w.category.__name__}: {w.message}" for w in rec]
+    specs = _plot_specs(fit, infl, n_labels, engine_plots, nsim)
+    steps.total = 3 + int(cross_check) + int(compare_statsmodels) + len(specs)
+    steps("influence measures")
+    steps("exports: CSV and JSON")
+    exports: dict[str, Path] = {"measures.csv": write_measures_csv(infl, out)}
+    exports["measures.json"] = out / "measures.json"
+    _write_json(infl, fit, exports["measures.json"])
+    exports["flagged.csv"] = out / "flagged.csv"
+    flagged.to_csv(exports["flagged.csv"], index_label=flagged.index.name or "row")
+    ot = infl.outlier_test()
+    exports["outlier_test.csv"] = out / "outlier_test.csv"
+    ot.to_csv(exports["outlier_test.csv"], index_label=ot.index.name or "row")
+
+    cc, cc_error = None, ""
+    if cross_check:
+        steps("engine cross-check (every curvature and solver)")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cc = regdiag.cross_check(fit)
+            exports["cross_check.csv"] = out / "cross_check.csv"
+            cc.to_csv(exports["cross_check.csv"], index=False)
+        except Exception as exc:  # shown in the report; the rest of it stands
+            cc_error = f"the cross-check could not run: {type(exc).__name__}: {exc}"
+    cmp, cmp_error = None, ""
+    if compare_statsmodels:
+        steps("comparison with statsmodels")
+        try:
+            cmp = regdiag.compare(fit)
+            exports["compare_statsmodels.csv"] = out / "compare_statsmodels.csv"
+            cmp.table.to_csv(exports["compare_statsmodels.csv"])
+        except Exception as exc:
+            cmp_error = f"the comparison with statsmodels could not run: {type(exc).__name__}: {exc}"
+
+    figures = _render(specs, steps)
+    steps("writing report.html")
+    title = title or "regdiag report"
+    fig_html = []
+    for f in figures:
+        if f.png:
+            fig_html.append(
+                f'<figure id="plot-{f.key}"><h3>{_e(f.title)}</h3><img alt="{_e(f.title)}" '
+                f'src="data:image/png;base64,{f.png}"><figcaption>{_e(f.caption)}</figcaption></figure>'
+            )
+        else:
+            fig_html.append(f'<h3>{_e(f.title)}</h3><p class="warn">not drawn: {_e(f.error)}</p>')
+    sections = [
+        ("fit", "Model and fit", _fit_section(fit, infl, label)),
+        ("flagged", "Flagged observations", _flagged_section(flagged, infl, rule)),
+        ("plots", "Plots", "".join(fig_html)),
+        ("outliers", "Outlier test", _outlier_section(infl)),
+        ("crosscheck", "Engine cross-check", _cross_check_section(cc, cc_error)),
+    ]
+    if compare_statsmodels:
+        sections.append(("compare", "Comparison with statsmodels", _compare_section(cmp, cmp_error)))
+    if caught:
+        items = "".join(f"<li>{_e(w)}</li>" for w in dict.fromkeys(caught))
+        sections.append(("warnings", "Warnings", f'<ul class="warn">{items}</ul>'))
+    sections.append(("exports", "Exports", _exports_section(exports)))
+    now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    meta = f"regdiag {_e(regdiag.__version__)} · {_e(now)} · {_e(infl.method)}, n = {infl.n_obs}, rank = {infl.rank}"
+    path = out / "report.html"
+    path.write_text(_page(title, sections, meta), encoding="utf-8")
+
+    lines = summary_text(fit, infl, flagged, rule, title)
+    if cc is not None:
+        exact = cc[cc["agrees"].notna()]
+        n_ok = int(exact["agrees"].fillna(False).astype(bool).sum())
+        lines.append(f"\nEngine cross-check: {n_ok} of {len(exact)} runs that theory says are exact agree with the "
+                     "closed form")
+    elif cc_error:
+        lines.append(f"\n{cc_error}")
+    if cmp is not None:
+        differ = cmp.table[~cmp.table["agree"]]
+        lines.append(
+            f"Comparison with {cmp.peer}: {len(cmp.table) - len(differ)} of {len(cmp.table)} measures agree"
+            + (f"; the other {len(differ)} differ for detected reasons" if len(differ) and cmp.all_explained else
+               (f"; {len(differ)} differ (see the report)" if len(differ) else ""))
+        )
+    elif cmp_error:
+        lines.append(cmp_error)
+    lines.append("")
+    lines.append(f"all measures: {exports['measures.csv']}")
+    lines.append(f"report: {path}")
+    return HTMLReport(
+        path=path, text="\n".join(lines), exports=exports, flagged=flagged, cross_check=cc, comparison=cmp,
+        warnings=tuple(dict.fromkeys(caught)),
+    )

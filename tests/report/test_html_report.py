@@ -1,0 +1,145 @@
+"""The HTML report: well-formed, self-contained, with every section; its exports equal the result objects."""
+
+from __future__ import annotations
+
+import base64
+import json
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import regdiag
+from regdiag.report import write_html_report
+
+from .htmlcheck import check_html
+
+FORMULA = "sr ~ pop15 + pop75 + dpi + ddpi"
+
+
+@pytest.fixture(scope="module")
+def savings_fit():
+    return regdiag.ols(FORMULA, data=regdiag.datasets.load("LifeCycleSavings"))
+
+
+@pytest.fixture(scope="module")
+def full_report(savings_fit, tmp_path_factory):
+    steps = []
+    out = tmp_path_factory.mktemp("report")
+    rep = write_html_report(
+        savings_fit, out, title="LifeCycleSavings", compare_statsmodels=True, nsim=39,
+        progress=lambda step, done, total: steps.append((step, done, total)),
+    )
+    return rep, steps
+
+
+def test_report_is_well_formed_and_self_contained(full_report):
+    rep, _ = full_report
+    c = check_html(rep.path)
+    assert c.tags["img"] >= 8  # overview, Cook's index, Cook vs h/(1-h), bubble, DFBETAS, AV, 2 engine plots
+    text = rep.path.read_text()
+    for section in ("Model and fit", "Flagged observations", "Plots", "Outlier test", "Engine cross-check",
+                    "Comparison with statsmodels", "Exports"):
+        assert f">{section}</h2>" in text
+
+
+def test_embedded_images_are_pngs(full_report):
+    rep, _ = full_report
+    text = rep.path.read_text()
+    import re
+
+    pngs = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+    assert len(pngs) >= 8
+    for b64 in pngs:
+        raw = base64.b64decode(b64)
+        assert raw[:8] == b"\x89PNG\r\n\x1a\n" and len(raw) > 10_000
+
+
+def test_flagged_table_names_the_criteria(full_report, savings_fit):
+    rep, _ = full_report
+    text = rep.path.read_text()
+    expected = savings_fit.influence().flagged("R")
+    assert list(rep.flagged.index) == list(expected.index) == ["Chile", "United States", "Zambia", "Libya"]
+    assert "dfb.ddpi, dffit, cov.r, hat" in text  # what flagged Libya
+    assert "|DFBETAS| &gt; 1" in text and "leverage &gt; 3p/n" in text  # the rule's criteria, escaped
+
+
+def test_exports_equal_the_result_objects(full_report, savings_fit):
+    rep, _ = full_report
+    frame = savings_fit.influence().to_frame()
+    csv = pd.read_csv(rep.exports["measures.csv"], index_col=0)
+    assert list(csv.columns) == list(frame.columns) and list(csv.index) == list(frame.index)
+    np.testing.assert_array_equal(csv.to_numpy(), frame.to_numpy())  # to_csv writes round-trip digits
+    data = json.loads(rep.exports["measures.json"].read_text())
+    assert data["index"] == list(frame.index) and list(data["measures"]) == list(frame.columns)
+    for col in frame.columns:
+        got = np.array([np.nan if v is None else v for v in data["measures"][col]], dtype=float)
+        np.testing.assert_array_equal(got, frame[col].to_numpy())
+    assert data["model"]["formula"] == FORMULA and data["model"]["rank"] == 5
+    flagged = pd.read_csv(rep.exports["flagged.csv"], index_col=0)
+    assert list(flagged.index) == list(rep.flagged.index) and "flagged_by" in flagged.columns
+    cc = pd.read_csv(rep.exports["cross_check.csv"])
+    assert len(cc) == len(rep.cross_check) and set(cc["curvature"]) >= {"exact", "kfac", "ekfac"}
+    assert pd.read_csv(rep.exports["compare_statsmodels.csv"], index_col=0)["agree"].all()
+
+
+def test_progress_reports_every_step(full_report):
+    _, steps = full_report
+    totals = {t for _, _, t in steps}
+    assert len(totals) == 1 and [d for _, d, _ in steps] == list(range(1, len(steps) + 1))
+    assert steps[-1][1] == steps[-1][2]
+    assert any("cross-check" in s for s, _, _ in steps) and any(s.startswith("plot:") for s, _, _ in steps)
+
+
+def test_terminal_summary_ends_with_the_report_path(full_report):
+    rep, _ = full_report
+    lines = rep.text.splitlines()
+    assert lines[-1] == f"report: {rep.path}"
+    assert "Influential observations (rule 'R'): 4 of 50" in rep.text
+    assert "exact runs" not in rep.text and "runs that theory says are exact agree" in rep.text
+    assert "20 of 20 measures agree" in rep.text
+
+
+def test_report_options(savings_fit, tmp_path):
+    rep = write_html_report(savings_fit, tmp_path, rule="BKW", n_labels=1, cross_check=False, engine_plots=False,
+                            nsim=19)
+    check_html(rep.path)
+    assert rep.cross_check is None and "cross_check.csv" not in rep.exports
+    text = rep.path.read_text()
+    assert "Engine cross-check" in text and "not computed" in text
+    assert "Comparison with statsmodels" not in text
+    assert len(rep.flagged) == len(savings_fit.influence().flagged("BKW"))
+
+
+def test_row_labels_are_escaped(tmp_path):
+    df = regdiag.datasets.load("LifeCycleSavings")
+    df.index = [f"<b>{c}</b>&" for c in df.index]
+    fit = regdiag.ols(FORMULA, data=df)
+    rep = write_html_report(fit, tmp_path, cross_check=False, engine_plots=False, nsim=19)
+    check_html(rep.path)
+    text = rep.path.read_text()
+    assert "<b>Libya</b>" not in text and "&lt;b&gt;Libya&lt;/b&gt;&amp;" in text
+
+
+def test_warnings_are_shown_in_the_report(tmp_path):
+    df = regdiag.datasets.load("LifeCycleSavings").assign(d=0.0)
+    df.loc["Libya", "d"] = 1.0
+    fit = regdiag.ols(FORMULA + " + d", data=df)
+    rep = write_html_report(fit, tmp_path, cross_check=False, engine_plots=False, nsim=19)
+    check_html(rep.path)
+    assert any("leverage is 1" in w for w in rep.warnings)
+    assert ">Warnings</h2>" in rep.path.read_text()
+
+
+def test_glm_report_has_half_normal_plot(tmp_path):
+    df = regdiag.datasets.load("budworm")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = regdiag.glm("prop ~ ldose + sex", data=df, family="binomial", weights="total")
+    rep = write_html_report(fit, tmp_path, nsim=19, compare_statsmodels=True)
+    c = check_html(rep.path)
+    text = rep.path.read_text()
+    assert 'id="plot-half_normal"' in text and "binomial / logit" in text
+    assert c.tags["img"] >= 9 and "not drawn" not in text
+    assert rep.cross_check is not None and rep.comparison is not None
