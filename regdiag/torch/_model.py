@@ -1,0 +1,493 @@
+"""A PyTorch network as an influence-engine model (:class:`regdiag.engine.Model`), with autograd.
+
+Parameters ``theta`` are the trainable tensors of the network in ``named_parameters()`` order, grouped into engine
+blocks: every ``nn.Linear`` and ``nn.Conv2d`` (``groups=1``) is a Kronecker block whose weight matrix is
+``[W | b]`` (``W`` flattened to ``(d_out, d_in)``, the bias as a last input column of ones, row-major), every other
+trainable tensor a plain block of its own. Per-example quantities use the Kronecker trick for Kronecker blocks
+(layer inputs recorded by forward hooks, output vectors back-propagated to the layer outputs: one backward pass per
+output vector) and ``torch.func`` (``vmap`` of ``vjp``) for plain blocks. The exact Hessian uses ``torch.func``
+(Hessian-vector products, per-example Hessians for the leverage correction).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .._validation import DataError, ModelError, format_labels
+from ..engine.model import Block
+from ._data import Data
+from ._losses import Loss
+
+__all__ = ["TorchModel", "KronLayer"]
+
+#: largest per-example Hessian (parameters) for the leverage correction with the exact curvature
+EXACT_FACTORS_LIMIT = 2048
+#: Hessian-vector products per vectorized pass
+HVP_CHUNK = 64
+
+
+class KronLayer:
+    """An ``nn.Linear`` or ``nn.Conv2d`` whose weight (and bias) form one Kronecker block ``(d_out, d_in [+1])``."""
+
+    def __init__(self, name: str, module: nn.Module, bias: bool) -> None:
+        self.name, self.module, self.bias = name, module, bias
+        w = module.weight
+        self.d_out = int(w.shape[0])
+        self.d_w = int(w[0].numel())
+        self.shape = (self.d_out, self.d_w + int(bias))
+        self.conv = isinstance(module, nn.Conv2d)
+
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Layer inputs as ``(b, T, d_in [+1])`` rows (unfolded patches for a convolution)."""
+        if self.conv:
+            m = self.module
+            pad = m.padding
+            if m.padding_mode != "zeros":
+                x = F.pad(x, m._reversed_padding_repeated_twice, mode=m.padding_mode)
+                pad = (0, 0)
+            elif isinstance(pad, str):
+                if pad == "valid":
+                    pad = (0, 0)
+                else:  # "same": pad (possibly one more on the right/bottom) as torch does
+                    total = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size)]
+                    x = F.pad(x, (total[1] // 2, total[1] - total[1] // 2, total[0] // 2, total[0] - total[0] // 2))
+                    pad = (0, 0)
+            a = F.unfold(x, m.kernel_size, dilation=m.dilation, padding=pad, stride=m.stride).transpose(1, 2)
+        else:
+            a = x.reshape(x.shape[0], -1, x.shape[-1])
+        if self.bias:
+            a = torch.cat([a, a.new_ones(a.shape[:-1] + (1,))], dim=-1)
+        return a
+
+    def positions(self, g: torch.Tensor) -> torch.Tensor:
+        """A tensor shaped like the layer output as ``(b, T, d_out)``."""
+        if self.conv:
+            return g.reshape(g.shape[0], g.shape[1], -1).transpose(1, 2)
+        return g.reshape(g.shape[0], -1, g.shape[-1])
+
+    def params(self) -> list[torch.Tensor]:
+        return [self.module.weight] + ([self.module.bias] if self.bias else [])
+
+
+def _kron_candidate(m: nn.Module) -> bool:
+    if type(m).forward is nn.Linear.forward and isinstance(m, nn.Linear):
+        return True
+    return isinstance(m, nn.Conv2d) and type(m).forward is nn.Conv2d.forward and m.groups == 1
+
+
+class _ParamNames(Sequence):
+    """Names of the entries of ``theta`` (``layer.weight[o,j]``, ``layer.bias[o]``), generated on demand."""
+
+    def __init__(self, parts: list[tuple[int, Any]]) -> None:
+        self.parts = parts  # (start, KronLayer | (name, shape))
+        self.starts = [s for s, _ in parts]
+        self.n = 0
+        for s, p in parts:
+            self.n = s + (int(np.prod(p.shape)) if isinstance(p, KronLayer) else int(np.prod(p[1])) if p[1] else 1)
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, j: Any) -> Any:
+        if isinstance(j, slice):
+            return [self[i] for i in range(*j.indices(self.n))]
+        j = int(j) + (self.n if j < 0 else 0)
+        if not 0 <= j < self.n:
+            raise IndexError(j)
+        k = int(np.searchsorted(self.starts, j, side="right")) - 1
+        start, p = self.parts[k]
+        off = j - start
+        if isinstance(p, KronLayer):
+            o, c = divmod(off, p.shape[1])
+            if c == p.d_w:
+                return f"{p.name}.bias[{o}]"
+            idx = np.unravel_index(c, tuple(p.module.weight.shape[1:]))
+            return f"{p.name}.weight[{','.join(str(int(i)) for i in (o, *idx))}]"
+        name, shape = p
+        if not shape:
+            return name
+        return f"{name}[{','.join(str(int(i)) for i in np.unravel_index(off, shape))}]"
+
+
+class TorchModel:
+    """The engine's :class:`~regdiag.engine.Model` for an ``nn.Module`` evaluated on a data set.
+
+    Parameters
+    ----------
+    module : nn.Module
+        Evaluated as is (put it in eval mode first: dropout and batch statistics would make examples interact).
+    loss : Loss
+    data : Data
+        The training examples.
+    l2 : float
+        The L2 penalty of the training objective ``mean loss + (l2/2) ||theta||^2``.
+    exclude : sequence of str
+        ``fnmatch`` patterns of parameter names held fixed (not part of ``theta``).
+    sampling : {"exact", "mc", "empirical_fisher"}
+        Output vectors of the Gauss-Newton-type curvatures when the engine asks for samples (``mc_samples``):
+        draws from the model's predictive distribution ("mc"), or the observed loss gradients
+        ("empirical_fisher": the empirical Fisher, an outer product of gradients, not a curvature).
+    index : pandas.Index, optional
+        Row labels of the training examples.
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        loss: Loss,
+        data: Data,
+        *,
+        l2: float = 0.0,
+        exclude: Sequence[str] = (),
+        sampling: str = "exact",
+        index: Any = None,
+        local_rows: slice | None = None,
+        group: Any = None,
+    ) -> None:
+        self.module, self.loss, self.data = module, loss, data
+        self.l2 = float(l2)
+        self.n_obs = data.n
+        self.index = pd.RangeIndex(self.n_obs) if index is None else pd.Index(index)
+        if len(self.index) != self.n_obs:
+            raise DataError(f"index has {len(self.index)} labels but there are {self.n_obs} training examples")
+        named = [(nm, p) for nm, p in module.named_parameters() if p.requires_grad]
+        self.excluded = tuple(nm for nm, _ in named if any(fnmatch.fnmatchcase(nm, pat) for pat in exclude))
+        for pat in exclude:
+            if not any(fnmatch.fnmatchcase(nm, pat) for nm, _ in named):
+                raise ModelError(f"exclude pattern {pat!r} matches no trainable parameter; the trainable parameters "
+                                 f"are {format_labels([nm for nm, _ in named], 8)}")
+        self.named = [(nm, p) for nm, p in named if nm not in self.excluded]
+        if not self.named:
+            raise ModelError("the model has no trainable parameters (all are frozen or excluded)")
+        trainable = {nm for nm, _ in self.named}
+        layer_of: dict[str, KronLayer] = {}
+        for mname, m in module.named_modules():
+            w = f"{mname}.weight" if mname else "weight"
+            b = f"{mname}.bias" if mname else "bias"
+            if _kron_candidate(m) and w in trainable:
+                has_b = getattr(m, "bias", None) is not None and b in trainable
+                layer = KronLayer(mname or type(m).__name__, m, has_b)
+                layer_of[w] = layer
+                if has_b:
+                    layer_of[b] = layer
+        self.layers: list[KronLayer] = []
+        self.plain: list[tuple[str, torch.Tensor]] = []
+        blocks: list[Block] = []
+        parts: list[tuple[int, Any]] = []
+        pos = 0
+        for nm, p in self.named:
+            layer = layer_of.get(nm)
+            if layer is not None:
+                if layer in self.layers:
+                    continue
+                self.layers.append(layer)
+                size = layer.shape[0] * layer.shape[1]
+                blocks.append(Block(layer.name, pos, pos + size, shape=layer.shape))
+                parts.append((pos, layer))
+            else:
+                self.plain.append((nm, p))
+                size = p.numel()
+                blocks.append(Block(nm, pos, pos + size))
+                parts.append((pos, (nm, tuple(p.shape))))
+            pos += size
+        self.blocks = tuple(blocks)
+        self.n_params = pos
+        self.param_names = _ParamNames(parts)
+        self._parts = parts
+        p0 = self.named[0][1]
+        self.dtype, self.device = p0.dtype, p0.device
+        self.params = self.flat_params()
+        self.local_rows = local_rows
+        self._group = group
+        if local_rows is None:
+            del self.local_rows
+        else:
+            self.all_reduce = self._all_reduce
+        self._cache: dict[str, Any] = {}
+        self._kron_cache: Any = None
+        inputs, y = data.get(slice(0, 1))
+        with torch.no_grad():
+            out = module(*inputs)
+        if not isinstance(out, torch.Tensor):
+            raise ModelError(f"the model must return a tensor of outputs; it returned {type(out).__name__}")
+        self.out_shape = tuple(out.shape[1:])
+        self.n_outputs = int(np.prod(self.out_shape)) if self.out_shape else 1
+        if loss.name == "cross_entropy" and len(self.out_shape) != 1:
+            raise ModelError(f"cross_entropy needs outputs of shape (n, n_classes); the model returns "
+                             f"{(None,) + self.out_shape}")
+        if sampling not in ("exact", "mc", "empirical_fisher"):
+            raise ValueError(f"sampling={sampling!r} is not one of 'exact', 'mc', 'empirical_fisher'")
+        self.sampling = sampling
+        if sampling == "empirical_fisher" or (sampling == "mc" and type(loss).sample is not Loss.sample):
+            self.sample_output_vectors = self._sample_output_vectors
+
+    # ---- parameters ---------------------------------------------------------------------------------------------
+    def flat_params(self, tensors: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """``theta`` in the engine's order, shape ``(n_params,)``; with ``tensors`` (by parameter name, e.g.
+        gradients) those flattened the same way."""
+        src = {nm: p.detach() for nm, p in self.named} if tensors is None else tensors
+        names = {id(p): nm for nm, p in self.named}
+        out = []
+        for _, part in self._parts:
+            if isinstance(part, KronLayer):
+                W = src[names[id(part.module.weight)]].reshape(part.d_out, -1)
+                if part.bias:
+                    W = torch.cat([W, src[names[id(part.module.bias)]][:, None]], dim=1)
+                out.append(W.reshape(-1))
+            else:
+                out.append(src[part[0]].reshape(-1))
+        return torch.cat(out)
+
+    def unflatten(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Parameter tensors (by name) from ``theta``; differentiable in ``theta``."""
+        out: dict[str, torch.Tensor] = {}
+        names = {id(p): nm for nm, p in self.named}
+        for start, part in self._parts:
+            if isinstance(part, KronLayer):
+                size = part.shape[0] * part.shape[1]
+                M = theta[start : start + size].reshape(part.shape)
+                w = part.module.weight
+                out[names[id(w)]] = M[:, : part.d_w].reshape(w.shape)
+                if part.bias:
+                    out[names[id(part.module.bias)]] = M[:, part.d_w]
+            else:
+                nm, shape = part
+                size = int(np.prod(shape)) if shape else 1
+                out[nm] = theta[start : start + size].reshape(shape)
+        return out
+
+    def _functional(self, params: dict[str, torch.Tensor], inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        return torch.func.functional_call(self.module, params, inputs)
+
+    # ---- forward with hooks ---------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _hooks(self, record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]]) -> Iterator[None]:
+        handles = []
+        for layer in self.layers:
+            def hook(mod: nn.Module, args: Any, out: torch.Tensor, layer: KronLayer = layer) -> None:
+                record.setdefault(layer.name, []).append((args[0].detach(), out))
+
+            handles.append(layer.module.register_forward_hook(hook))
+        try:
+            yield
+        finally:
+            for h in handles:
+                h.remove()
+
+    def forward(self, rows: slice, data: Data | None = None) -> dict[str, Any]:
+        """Forward pass over ``rows`` (cached for the last batch): outputs ``f (b, k)`` in the graph, targets,
+        per-layer records of inputs and outputs."""
+        data = data or self.data
+        key = (rows.start, rows.stop)
+        if self._cache.get("key") == key and self._cache.get("data") is data:
+            return self._cache
+        self._cache = {}
+        self._kron_cache = None
+        inputs, y = data.get(rows)
+        record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+        with torch.enable_grad(), self._hooks(record):
+            out = self.module(*inputs)
+        b = out.shape[0]
+        f = out.reshape(b, -1)
+        if tuple(out.shape[1:]) != self.out_shape:
+            raise ModelError(f"the model returned outputs of shape {tuple(out.shape)}; expected "
+                             f"{(b,) + self.out_shape}")
+        self.loss.check(f, y)
+        vals = self.loss.values(f.detach(), y)
+        bad = ~torch.isfinite(vals)
+        for x in inputs:
+            if x.is_floating_point():
+                bad |= ~torch.isfinite(x.reshape(b, -1)).all(dim=1)
+        if bool(bad.any()):
+            labels = self.index if data is self.data else pd.RangeIndex(data.n)
+            rr = np.arange(*rows.indices(data.n))[bad.cpu().numpy()]
+            raise ModelError(f"the loss is NaN or infinite, or the inputs are, for {data.what} rows "
+                             f"{format_labels(labels[rr], 5)}: check the data and the model's outputs there")
+        for layer in self.layers:
+            if layer.name not in record:
+                raise ModelError(f"layer {layer.name!r} was not called in the forward pass, so its parameters have no "
+                                 "influence: freeze them (requires_grad_(False)) or pass exclude=[...]")
+        self._cache = {"key": key, "data": data, "f": f, "y": y, "inputs": inputs, "record": record, "values": vals}
+        return self._cache
+
+    def _backprop(self, rows: slice, V: torch.Tensor, data: Data | None = None) -> dict[str, tuple[Any, Any]]:
+        """Per Kronecker layer: inputs ``(b, T, d_in)`` and the output vectors ``V (b, C, k)`` back-propagated to
+        the layer's outputs, ``(b, C, T, d_out)``; several calls of one layer are positions of one call."""
+        st = self.forward(rows, data)
+        if self._kron_cache is not None and self._kron_cache[0] is st and self._kron_cache[1] is V:
+            return self._kron_cache[2]
+        if not self.layers:
+            return {}
+        outs = [o for layer in self.layers for _, o in st["record"][layer.name]]
+        C = V.shape[1]
+        grads: list[tuple[torch.Tensor, ...]] = []
+        with torch.enable_grad():
+            for c in range(C):
+                grads.append(torch.autograd.grad(st["f"], outs, grad_outputs=V[:, c, :], retain_graph=True,
+                                                 allow_unused=True))
+        res: dict[str, tuple[Any, Any]] = {}
+        j = 0
+        for layer in self.layers:
+            calls = st["record"][layer.name]
+            a = torch.cat([layer.inputs(x) for x, _ in calls], dim=1)
+            ds = []
+            for k, (_, o) in enumerate(calls):
+                per_c = [g[j + k] if g[j + k] is not None else torch.zeros_like(o) for g in grads]
+                ds.append(torch.stack([layer.positions(g) for g in per_c], dim=1))
+            j += len(calls)
+            res[layer.name] = (a.detach(), torch.cat(ds, dim=2).detach())
+        self._kron_cache = (st, V, res)  # holds V: the same tensor, not a new one at a reused address
+        return res
+
+    def _plain_vjp(self, rows: slice, V: torch.Tensor, data: Data | None = None) -> list[torch.Tensor]:
+        """Per plain block: ``(b, C, size)`` per-example vector-Jacobian products by ``torch.func``."""
+        if not self.plain:
+            return []
+        st = self.forward(rows, data)
+        fixed = {nm: p.detach() for nm, p in self.module.named_parameters()}
+        fixed.update({nm: b for nm, b in self.module.named_buffers()})
+        plain = {nm: p.detach() for nm, p in self.plain}
+
+        def one(pp: dict[str, torch.Tensor], xs: tuple[torch.Tensor, ...], v: torch.Tensor) -> Any:
+            def fwd(q: dict[str, torch.Tensor]) -> torch.Tensor:
+                return self._functional({**fixed, **q}, tuple(x[None] for x in xs)).reshape(-1)
+
+            _, vjp = torch.func.vjp(fwd, pp)
+            return torch.func.vmap(vjp)(v)[0]
+
+        g = torch.func.vmap(one, in_dims=(None, 0, 0))(plain, st["inputs"], V)
+        return [g[nm].reshape(V.shape[0], V.shape[1], -1) for nm, _ in self.plain]
+
+    # ---- the engine's protocol ---------------------------------------------------------------------------------------
+    def output_hessians(self, rows: slice) -> torch.Tensor:
+        st = self.forward(rows)
+        return self.loss.hessian(st["f"].detach(), st["y"]).detach()
+
+    def kron_factors(self, rows: slice, V: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        out = {}
+        for name, (a, d) in self._backprop(rows, V).items():
+            out[name] = (a[:, 0], d[:, :, 0]) if a.shape[1] == 1 else (a, d)
+        return out
+
+    def output_vjp(self, rows: slice, V: torch.Tensor, data: Data | None = None) -> torch.Tensor:
+        kron = self._backprop(rows, V, data)
+        plain = iter(self._plain_vjp(rows, V, data))
+        parts = []
+        for _, part in self._parts:
+            if isinstance(part, KronLayer):
+                a, d = kron[part.name]
+                parts.append(torch.einsum("bcto,bti->bcoi", d, a).reshape(V.shape[0], V.shape[1], -1))
+            else:
+                parts.append(next(plain))
+        return torch.cat(parts, dim=2)
+
+    def loss_gradients(self, rows: slice) -> torch.Tensor:
+        st = self.forward(rows)
+        V = self.loss.grad(st["f"].detach(), st["y"])[:, None, :]
+        return self.output_vjp(rows, V)[:, 0, :]
+
+    def _sample_output_vectors(self, rows: slice, s: int, rng: np.random.Generator) -> torch.Tensor:
+        st = self.forward(rows)
+        f = st["f"].detach()
+        if self.sampling == "empirical_fisher":
+            return self.loss.grad(f, st["y"])[:, None, :].expand(-1, s, -1) / float(np.sqrt(s))
+        return self.loss.sample(f, st["y"], s, rng)
+
+    def query_gradients(self, query: Data, measurement: Any = "loss") -> torch.Tensor:
+        """``(n_query, n_params)`` gradients of each query's loss, or of ``measurement(output, target)`` (one
+        number per example, a function of the model's output)."""
+        out = []
+        for rows in _batches(query.n, query.batch):
+            st = self.forward(rows, query)
+            f = st["f"].detach()
+            if measurement == "loss":
+                V = self.loss.grad(f, st["y"])
+            elif callable(measurement):
+                def m(fi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
+                    return measurement(fi.reshape((1,) + self.out_shape), yi[None]).reshape(())
+
+                V = torch.func.vmap(torch.func.grad(m))(f, st["y"])
+            else:
+                raise ValueError(f"measurement must be 'loss' or a callable(output, target), not {measurement!r}")
+            out.append(self.output_vjp(rows, V[:, None, :], query)[:, 0, :])
+        self._cache = {}
+        return torch.cat(out)
+
+    # ---- exact curvature --------------------------------------------------------------------------------------------
+    def _example_loss(self, theta: torch.Tensor, xs: tuple[torch.Tensor, ...], y: torch.Tensor) -> torch.Tensor:
+        fixed = {nm: b for nm, b in self.module.named_buffers()}
+        fixed.update({nm: p.detach() for nm, p in self.module.named_parameters()})
+        out = self._functional({**fixed, **self.unflatten(theta)}, tuple(x[None] for x in xs))
+        return self.loss.values(out.reshape(1, -1), y[None])[0]
+
+    def hvp(self, V: torch.Tensor) -> torch.Tensor:
+        """``V H`` for the Hessian ``H`` of the mean loss (forward-over-reverse ``torch.func``), ``(k, P)``."""
+        theta = self.params
+        out = torch.zeros_like(V)
+        rows_all = _local_batches(self)
+        for rows in rows_all:
+            xs, y = self.data.get(rows)
+
+            def total(t: torch.Tensor) -> torch.Tensor:
+                return torch.func.vmap(self._example_loss, in_dims=(None, 0, 0))(t, xs, y).sum()
+
+            g = torch.func.grad(total)
+            for c in range(0, V.shape[0], HVP_CHUNK):
+                Vc = V[c : c + HVP_CHUNK]
+                out[c : c + HVP_CHUNK] += torch.func.vmap(lambda v: torch.func.jvp(g, (theta,), (v,))[1])(Vc)
+        out = self._all_reduce(out) if hasattr(self, "local_rows") else out
+        return out / self.n_obs
+
+    def hessian_factors(self, rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-example Hessians ``hess l_i = U_i' diag(s_i) U_i`` from their eigendecompositions (numerically zero
+        eigenvalues dropped), for the leverage correction with the exact curvature."""
+        if self.n_params > EXACT_FACTORS_LIMIT:
+            raise ModelError(f"the leverage correction with the exact curvature needs per-example Hessians of "
+                             f"{self.n_params} parameters (at most {EXACT_FACTORS_LIMIT}); use the Gauss-Newton "
+                             "curvature (its per-example terms are low rank) or correction='none'")
+        xs, y = self.data.get(rows)
+        H = torch.func.vmap(torch.func.hessian(self._example_loss), in_dims=(None, 0, 0))(self.params, xs, y)
+        e, Q = torch.linalg.eigh((H + H.mT) / 2)
+        top = e.abs().amax(dim=1, keepdim=True)
+        keep = e.abs() > 64 * torch.finfo(e.dtype).eps * self.n_params * top
+        r = max(int(keep.sum(dim=1).max()), 1)
+        order = torch.argsort(-e.abs(), dim=1, stable=True)[:, :r]
+        s = torch.gather(torch.where(keep, e, 0.0), 1, order)
+        U = torch.gather(Q.mT, 1, order[:, :, None].expand(-1, -1, self.n_params))
+        return U, s
+
+    # ---- several processes -----------------------------------------------------------------------------------------
+    def _all_reduce(self, x: Any) -> Any:
+        import torch.distributed as dist
+
+        if isinstance(x, torch.Tensor):
+            x = x.clone()
+            dist.all_reduce(x, op=dist.ReduceOp.SUM, group=self._group)
+            return x
+        t = torch.tensor([float(x)], dtype=torch.float64, device=self._comm_device())
+        dist.all_reduce(t, op=dist.ReduceOp.SUM, group=self._group)
+        return float(t.item())
+
+    def _comm_device(self) -> torch.device:
+        import torch.distributed as dist
+
+        return torch.device("cpu") if dist.get_backend(self._group) == "gloo" else self.device
+
+
+def _batches(n: int, size: int) -> list[slice]:
+    return [slice(s, min(s + size, n)) for s in range(0, n, max(int(size), 1))]
+
+
+def _local_batches(model: TorchModel) -> list[slice]:
+    local = getattr(model, "local_rows", None) or slice(0, model.n_obs)
+    size = model.data.batch
+    return [slice(s.start + local.start, s.stop + local.start) for s in _batches(local.stop - local.start, size)]

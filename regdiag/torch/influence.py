@@ -1,0 +1,434 @@
+"""Influence of training examples on a PyTorch network's predictions, by the second-order engine."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .._validation import Correction, CurvatureKind, InfluenceWarning, ModelError, as_enum, format_labels
+from ..engine.influence import Damping, EngineInfluence, InfluenceEngine
+from ..engine.progress import ProgressArg
+from ._data import Data
+from ._losses import CallableLoss, make_loss
+from ._model import TorchModel, _batches, _local_batches
+
+__all__ = ["TorchInfluence"]
+
+#: largest plain (non-Kronecker) block, in parameters, that K-FAC/EK-FAC store as a dense Gauss-Newton block
+PLAIN_BLOCK_LIMIT = 4096
+
+
+def _tqdm_progress() -> ProgressArg:
+    """A tqdm bar per stage when tqdm is installed, else the engine's text bar."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return True
+    bars: dict[str, Any] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None or bar.total != total or done < bar.n:
+            if bar is not None:
+                bar.close()
+            bar = bars[stage] = tqdm(total=total, desc=stage, leave=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+            bars.pop(stage, None)
+
+    return report
+
+
+class TorchInfluence:
+    """Influence of each training example of a trained ``nn.Module`` on its losses (or a measurement) at queries.
+
+    ``scores(query)[q, i]`` is the predicted change of query ``q``'s loss when training example ``i`` is removed
+    and the model retrained: ``g_q' (C + lambda I)^{-1} g_i / n`` (``correction="none"``), with ``g`` loss
+    gradients, ``C`` the chosen curvature of the training objective ``(1/n) sum_i l_i + (l2/2) ||theta||^2`` and
+    ``n`` the number of training examples. Positive: removing ``i`` increases the query's loss (``i`` helps it).
+    Curvatures and solvers are the engine's (:mod:`regdiag.engine`): this class only adapts the network
+    (:class:`~regdiag.torch.TorchModel`).
+
+    Parameters
+    ----------
+    model : nn.Module
+        Trained to an optimum of the objective above (a warning gives the gradient norm otherwise). Evaluated in
+        eval mode (its mode is restored afterwards). Frozen parameters (``requires_grad=False``) are constants.
+    loss : {"mse", "cross_entropy", "bce_with_logits"} or callable
+        Per-example loss of the outputs, normalized like torch's ``reduction="mean"`` (see
+        :mod:`regdiag.torch._losses`); a callable ``loss(output, target)`` needs ``reduction``.
+    train : tuple of tensors, Dataset or DataLoader
+        Training examples ``(x, y)`` or ``(x1, ..., xm, y)``; a DataLoader's dataset in its own order.
+    curvature : {"ekfac", "kfac", "gauss_newton", "exact", "diagonal", "identity"}
+        K-FAC and EK-FAC are Kronecker-factored for ``nn.Linear`` and ``nn.Conv2d`` layers; any other trainable
+        tensor gets its dense Gauss-Newton block (up to ``PLAIN_BLOCK_LIMIT`` parameters; larger ones must be
+        excluded with ``exclude`` or frozen).
+    solver : {"direct", "cg", "lissa", "lowrank"}
+    damping : float or Damping
+        Added to the curvature (``Damping.relative(r)``: ``r`` times its mean eigenvalue).
+    l2 : float
+        L2 penalty of the training objective (part of the curvature, exactly).
+    correction : {"none", "leverage"}
+        "leverage": the Newton step with the example's own curvature term removed.
+    batch_size : int, optional
+        Examples per batch (default: the DataLoader's, else 256). Memory is about ``batch_size x n_params``.
+    device : str or torch.device, optional
+        Where to compute; the model must already be there (default: where its parameters are). Data batches are
+        moved there.
+    reduction : {"mean", "sum", "none"}, optional
+        How a callable ``loss`` reduces a batch.
+    sampling : {"exact", "mc", "empirical_fisher"}
+        Output vectors of the Gauss-Newton-type curvatures: exact (one backward pass per output), Monte Carlo
+        draws from the model's predictive distribution (``mc_samples`` per example), or the observed gradients:
+        the *empirical Fisher*, an average of gradient outer products, which is not a curvature of the objective
+        (it is available for comparison with other tools).
+    mc_samples : int, optional
+        Draws per example with ``sampling="mc"`` (default 1).
+    exclude : sequence of str
+        ``fnmatch`` patterns of parameter names held fixed.
+    index : sequence, optional
+        Labels of the training examples.
+    progress : bool or callable(stage, done, total)
+        True: tqdm bars when tqdm is installed, a text bar otherwise.
+    solver_options : mapping, optional
+        Passed to the engine's solver (``rtol``, ``max_iter``, ``preconditioner``, ``rank``).
+    check_optimum : bool
+        Warn when the gradient norm of the objective is above ``optimum_tol`` times the typical per-example
+        gradient norm.
+    distributed : bool or None
+        With ``torch.distributed`` initialized (None: whenever it is), each process handles a contiguous share of
+        the training rows; factor statistics and scores are summed across processes (one eigendecomposition, same
+        result in every process).
+
+    Notes
+    -----
+    Removal convention of the engine: ``theta_(-i) - theta ~ (C + lambda I)^{-1} g_i / n``; the score is the
+    first-order change of the query loss ``g_q' (theta_(-i) - theta)``.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss: Any,
+        train: Any,
+        curvature: str = "ekfac",
+        solver: str = "direct",
+        damping: float | Damping = 0.0,
+        l2: float = 0.0,
+        correction: str = "none",
+        batch_size: int | None = None,
+        device: Any = None,
+        *,
+        reduction: str | None = None,
+        sampling: str = "exact",
+        mc_samples: int | None = None,
+        seed: int = 0,
+        exclude: Sequence[str] = (),
+        index: Any = None,
+        progress: ProgressArg = None,
+        solver_options: Mapping[str, Any] | None = None,
+        check_optimum: bool = True,
+        optimum_tol: float = 1e-3,
+        distributed: bool | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}")
+        self.module = model
+        self.curvature = as_enum(CurvatureKind, curvature, "curvature")
+        self.correction = as_enum(Correction, correction, "correction")
+        self.solver = solver
+        self.damping = damping
+        self.l2 = float(l2)
+        if batch_size is not None and (int(batch_size) != batch_size or batch_size < 1):
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.batch_size = batch_size
+        if sampling not in ("exact", "mc", "empirical_fisher"):
+            raise ValueError(f"sampling={sampling!r} is not one of 'exact', 'mc', 'empirical_fisher'")
+        if sampling != "mc" and mc_samples is not None:
+            raise ValueError("mc_samples applies to sampling='mc' only")
+        self.sampling = sampling
+        self.mc_samples = None if sampling == "exact" else (1 if sampling == "empirical_fisher" else mc_samples or 1)
+        self.seed = int(seed)
+        self.exclude = tuple(exclude)
+        self.index = index
+        self.progress = _tqdm_progress() if progress is True else progress
+        self.solver_options = dict(solver_options or {})
+        self.check_optimum = bool(check_optimum)
+        self.optimum_tol = float(optimum_tol)
+        self.device, self.dtype = self._check_module(model, device)
+        self.data = Data(train, what="train", device=self.device, dtype=self.dtype)
+        self.data.batch = int(batch_size or self.data.loader_batch or 256)
+        self.loss = make_loss(loss, reduction, ())
+        self._distributed = distributed
+        self.model: TorchModel | None = None
+        self.engine: InfluenceEngine | None = None
+        self.gradient_norm: float | None = None
+
+    # ---- checks ---------------------------------------------------------------------------------------------------
+    @staticmethod
+    def _check_module(model: nn.Module, device: Any) -> tuple[torch.device, torch.dtype]:
+        params = [(nm, p) for nm, p in model.named_parameters() if p.requires_grad]
+        if not params:
+            raise ModelError("the model has no trainable parameters (requires_grad=True)")
+        devices = sorted({str(p.device) for _, p in params})
+        if len(devices) > 1:
+            where = {d: [nm for nm, p in params if str(p.device) == d][:3] for d in devices}
+            raise ModelError(f"the model's parameters are on several devices {where}; move the model to one device")
+        dtypes = sorted({str(p.dtype) for _, p in params})
+        if len(dtypes) > 1:
+            raise ModelError(f"the model's parameters have several dtypes {dtypes}; convert the model to one "
+                             "(model.double() or model.float())")
+        dtype = params[0][1].dtype
+        if dtype not in (torch.float32, torch.float64):
+            raise ModelError(f"the model's parameters are {dtype}; influence needs float32 or float64 "
+                             "(model.float() or model.double())")
+        here = params[0][1].device
+        if device is not None:
+            want = torch.device(device)
+            if want.type != here.type or (want.index is not None and want.index != here.index):
+                raise ModelError(f"device={str(want)!r} but the model's parameters are on {str(here)!r}; move the model "
+                                 f"(model.to({str(want)!r})) or pass device={str(here)!r}")
+        return here, dtype
+
+    @contextlib.contextmanager
+    def _eval(self) -> Iterator[None]:
+        was = self.module.training
+        self.module.eval()
+        try:
+            yield
+        finally:
+            self.module.train(was)
+
+    def _dist(self) -> tuple[slice | None, Any]:
+        if self._distributed is False or not torch.distributed.is_available():
+            return None, None
+        if not torch.distributed.is_initialized():
+            if self._distributed:
+                raise RuntimeError("distributed=True but torch.distributed is not initialized")
+            return None, None
+        world, rank = torch.distributed.get_world_size(), torch.distributed.get_rank()
+        if world == 1:
+            return None, None
+        n = self.data.n
+        if n < world:
+            raise ModelError(f"{n} training examples cannot be shared by {world} processes")
+        bounds = np.linspace(0, n, world + 1).round().astype(int)
+        return slice(int(bounds[rank]), int(bounds[rank + 1])), None
+
+    # ---- fitting --------------------------------------------------------------------------------------------------
+    def fit(self) -> TorchInfluence:
+        """Build the curvature (factors, eigenbases, eigenvalue corrections) and the solver. Returns ``self``."""
+        local, group = self._dist()
+        with self._eval():
+            m = TorchModel(self.module, self.loss, self.data, l2=self.l2, exclude=self.exclude, sampling=self.sampling,
+                           index=self.index, local_rows=local, group=group)
+            if isinstance(self.loss, CallableLoss):
+                self.loss.out_shape = m.out_shape
+            if self.curvature in (CurvatureKind.KFAC, CurvatureKind.EKFAC):
+                big = [b.name for b in m.blocks if not b.kron and b.size > PLAIN_BLOCK_LIMIT]
+                if big:
+                    raise ModelError(
+                        f"{self.curvature.value} factors nn.Linear and nn.Conv2d (groups=1) layers only; the parameters "
+                        f"{format_labels(big, 5)} belong to other layers and are too large for a dense Gauss-Newton "
+                        f"block (over {PLAIN_BLOCK_LIMIT} entries): pass exclude=[...] to hold them fixed, freeze them, "
+                        "or use curvature='diagonal'"
+                    )
+            self.model = m
+            self._check_gradients()
+            options: dict[str, Any] = {}
+            if self.curvature in (CurvatureKind.GAUSS_NEWTON, CurvatureKind.KFAC, CurvatureKind.EKFAC):
+                options = {"mc_samples": self.mc_samples, "seed": self.seed}
+            elif self.mc_samples is not None:
+                raise ValueError(f"sampling={self.sampling!r} applies to the gauss_newton, kfac and ekfac curvatures")
+            self.engine = InfluenceEngine(m, self.curvature.value, self.solver, self.damping, self.correction.value,
+                                          batch_size=self.data.batch, progress=self.progress,
+                                          curvature_options=options, solver_options=self.solver_options)
+        return self
+
+    def _check_gradients(self) -> None:
+        """Per-example gradients must add up to the batch gradient (catches parameters used outside their layer's
+        call, and layers that mix examples); the objective's gradient norm should be small at an optimum."""
+        m = self.model
+        assert m is not None
+        trainable = [(nm, p) for nm, p in m.named]
+        total = torch.zeros(m.n_params, dtype=self.dtype, device=self.device)
+        scale2, count = 0.0, 0
+        for k, rows in enumerate(_local_batches(m)):
+            st = m.forward(rows)
+            with torch.enable_grad():
+                grads = torch.autograd.grad(m.loss.values(st["f"], st["y"]).sum(),
+                                            [p for _, p in trainable], allow_unused=True, retain_graph=True)
+            g = m.flat_params({nm: (gr if gr is not None else torch.zeros_like(p))
+                               for (nm, p), gr in zip(trainable, grads)})
+            total += g
+            if k == 0:
+                per = m.loss_gradients(rows)
+                diff = (per.sum(0) - g).abs()
+                tol = (1e-4 if self.dtype == torch.float32 else 1e-9) * (per.abs().sum(0) + 1e-30).max()
+                if bool((diff > tol).any()):
+                    bad = {m.blocks[int(np.searchsorted([b.stop for b in m.blocks], j, side="right"))].name
+                           for j in torch.nonzero(diff > tol)[:, 0].tolist()}
+                    raise ModelError(
+                        f"per-example gradients of {format_labels(sorted(bad), 5)} do not add up to the batch gradient: "
+                        "a parameter is used outside its layer's call (tied or shared weights), or the network mixes "
+                        "examples (batch statistics). Exclude or freeze such parameters"
+                    )
+                scale2 += float((per * per).sum())
+                count += per.shape[0]
+        if hasattr(m, "all_reduce"):
+            total = m.all_reduce(total)
+        grad = total / m.n_obs + self.l2 * m.params
+        self.gradient_norm = float(torch.linalg.vector_norm(grad))
+        scale = math.sqrt(scale2 / max(count, 1))
+        if self.check_optimum and self.gradient_norm > self.optimum_tol * max(scale, 1e-300):
+            warnings.warn(
+                f"the model is not at an optimum of mean loss + (l2/2)||theta||^2 (l2={self.l2:g}): the gradient norm is "
+                f"{self.gradient_norm:.3g}, {self.gradient_norm / max(scale, 1e-300):.3g} times the typical "
+                f"per-example gradient norm {scale:.3g}. Influence estimates assume a minimum: train further, or pass "
+                "the l2 (weight decay) used in training",
+                InfluenceWarning,
+                stacklevel=3,
+            )
+
+    def _require(self) -> tuple[TorchModel, InfluenceEngine]:
+        if self.model is None or self.engine is None:
+            raise RuntimeError("call fit() first")
+        return self.model, self.engine
+
+    def _query(self, query: Any) -> Data:
+        q = Data(query, what="query", device=self.device, dtype=self.dtype)
+        q.batch = self.data.batch
+        self.data.check_like(q)
+        return q
+
+    def _gather(self, out: torch.Tensor) -> np.ndarray:
+        m, _ = self._require()
+        if hasattr(m, "all_reduce"):
+            out = m.all_reduce(out)
+        return out.detach().to("cpu", torch.float64).numpy()
+
+    # ---- results ---------------------------------------------------------------------------------------------------
+    def query_gradients(self, query: Any, measurement: Any = "loss") -> torch.Tensor:
+        """``(n_query, n_params)`` gradients of each query's loss (or ``measurement(output, target)``)."""
+        _, eng = self._require()
+        with self._eval():
+            return eng.view.query_gradients(self._query(query), measurement)
+
+    def scores(self, query: Any, measurement: Any = "loss", *, query_rank: int | None = None) -> np.ndarray:
+        """Predicted change of each query's loss (or measurement) when each training example is removed.
+
+        Parameters
+        ----------
+        query : tuple of tensors, Dataset or DataLoader
+            Query examples shaped like the training examples.
+        measurement : "loss" or callable
+            ``measurement(output, target)`` returning one number per example (a function of the outputs).
+        query_rank : int, optional
+            Low-rank query compression: each Kronecker layer's preconditioned query gradient (a ``d_out x d_in``
+            matrix) is truncated to its ``query_rank`` largest singular values, and scores are computed from the
+            training examples' factored gradients. Exact when ``query_rank >= min(d_out, d_in)``.
+
+        Returns
+        -------
+        ndarray of shape (n_query, n_train)
+            Positive: removing the training example increases the query's loss (it helps the query).
+        """
+        m, eng = self._require()
+        with self._eval():
+            Gq = eng.view.query_gradients(self._query(query), measurement)
+            out = torch.zeros(Gq.shape[0], m.n_obs, dtype=self.dtype, device=self.device)
+            if self.correction is Correction.LEVERAGE:
+                if query_rank is not None:
+                    raise ValueError("low-rank query compression applies to correction='none'")
+                for rows in _local_batches(m):
+                    D = eng.delta(rows)[0]
+                    out[:, rows] = Gq @ D.T
+                return self._gather(out)
+            Q = eng.solver.solve(Gq) * (1.0 / m.n_obs)
+            if query_rank is None:
+                for rows in _local_batches(m):
+                    out[:, rows] = Q @ eng.view.loss_gradients(rows).T
+            else:
+                self._compressed_scores(Q, int(query_rank), out)
+            return self._gather(out)
+
+    def _compressed_scores(self, Q: torch.Tensor, rank: int, out: torch.Tensor) -> None:
+        m, _ = self._require()
+        if rank < 1:
+            raise ValueError(f"query_rank must be a positive integer, got {rank!r}")
+        low: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        for b in m.blocks:
+            if b.kron:
+                U, S, Vh = torch.linalg.svd(Q[:, b.slice].reshape(Q.shape[0], *b.shape), full_matrices=False)
+                r = min(rank, S.shape[1])
+                low[b.name] = (U[:, :, :r] * S[:, None, :r], Vh[:, :r, :])
+        plain = [b for b in m.blocks if not b.kron]
+        Qp = torch.cat([Q[:, b.slice] for b in plain], dim=1) if plain else None
+        for rows in _local_batches(m):
+            st = m.forward(rows)
+            V = m.loss.grad(st["f"].detach(), st["y"])[:, None, :]
+            kron = m._backprop(rows, V)
+            s = torch.zeros(Q.shape[0], rows.stop - rows.start, dtype=Q.dtype, device=Q.device)
+            for name, (US, Vh) in low.items():
+                a, d = kron[name]
+                s += torch.einsum("bto,qor,btj,qrj->qb", d[:, 0], US, a, Vh)
+            if Qp is not None:
+                s += Qp @ torch.cat(m._plain_vjp(rows, V), dim=2)[:, 0].T
+            out[:, rows] = s
+
+    def self_influence(self) -> np.ndarray:
+        """``(n_train,)``: the predicted change of each training example's own loss when it is removed,
+        ``g_i' delta_i``."""
+        m, eng = self._require()
+        out = torch.zeros(m.n_obs, dtype=self.dtype, device=self.device)
+        with self._eval():
+            for rows in _local_batches(m):
+                D, G, _, _ = eng.delta(rows)
+                out[rows] = (G * D).sum(dim=1)
+        return self._gather(out)
+
+    def influence(self) -> EngineInfluence:
+        """The engine's per-example results (parameter influence ``(n_train, n_params)``, self-influence, Cook's
+        distance, leverage) for a model small enough to hold ``n_train x n_params`` numbers; one process."""
+        m, eng = self._require()
+        if hasattr(m, "all_reduce"):
+            raise RuntimeError("influence() runs in one process; use scores() and self_influence() when distributed")
+        with self._eval():
+            return eng.run()
+
+    def top(self, query: Any, k: int = 10, measurement: Any = "loss") -> pd.DataFrame:
+        """The ``k`` strongest proponents (largest positive scores: removing them increases the query's loss) and
+        opponents (most negative) of each query, one row each: ``query, kind, rank, train, score``."""
+        if int(k) != k or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        S = self.scores(query, measurement)
+        k = min(int(k), S.shape[1])
+        labels = self.model.index  # type: ignore[union-attr]
+        order = np.argsort(-S, axis=1, kind="stable")
+        frames = []
+        for kind, idx in (("proponent", order[:, :k]), ("opponent", order[:, ::-1][:, :k])):
+            q = np.repeat(np.arange(S.shape[0]), k)
+            i = idx.reshape(-1)
+            frames.append(pd.DataFrame({"query": q, "kind": kind, "rank": np.tile(np.arange(1, k + 1), S.shape[0]),
+                                        "train": labels[i], "score": S[q, i]}))
+        out = pd.concat(frames, ignore_index=True).sort_values(["query", "kind", "rank"], ascending=[True, False, True])
+        return out.reset_index(drop=True)
+
+    @property
+    def param_names(self) -> Sequence[str]:
+        """Names of the entries of the engine's parameter vector."""
+        return self._require()[0].param_names
+
+    def __repr__(self) -> str:
+        state = "fitted" if self.engine is not None else "not fitted"
+        return (f"<TorchInfluence {self.curvature.value}/{self.solver} damping={self.damping} "
+                f"correction={self.correction.value} n_train={self.data.n} ({state})>")

@@ -1,0 +1,159 @@
+"""Bad input to TorchInfluence: clear messages naming what is wrong and where."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+from regdiag import DataError, InfluenceWarning  # noqa: E402
+from regdiag._validation import ModelError  # noqa: E402
+from regdiag.torch import TorchInfluence  # noqa: E402
+
+
+def problem(n=20, seed=0):
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    return net, torch.randn(n, 3, dtype=torch.float64), torch.randint(0, 2, (n,))
+
+
+KW = dict(damping=1e-2, check_optimum=False)
+
+
+def test_unsupported_large_layer_in_a_kfac_request_is_named():
+    class Embed(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(1000, 8)
+            self.out = nn.Linear(8, 2)
+
+        def forward(self, idx):
+            return self.out(self.emb(idx))
+
+    net = Embed().double()
+    idx, y = torch.randint(0, 1000, (30,)), torch.randint(0, 2, (30,))
+    with pytest.raises(ModelError, match=r"emb\.weight.*exclude"):
+        TorchInfluence(net, "cross_entropy", (idx, y), curvature="ekfac", **KW).fit()
+    ti = TorchInfluence(net, "cross_entropy", (idx, y), curvature="ekfac", exclude=["emb.*"], **KW).fit()
+    assert ti.model.excluded == ("emb.weight",) and len(ti.param_names) == 18
+    assert TorchInfluence(net, "cross_entropy", (idx, y), curvature="diagonal", **KW).fit().scores(
+        (idx[:2], y[:2])).shape == (2, 30)
+    with pytest.raises(ModelError, match="matches no trainable parameter"):
+        TorchInfluence(net, "cross_entropy", (idx, y), exclude=["nope*"], **KW).fit()
+
+
+def test_model_not_at_an_optimum_warns_with_the_gradient_norm():
+    net, X, y = problem()
+    with pytest.warns(InfluenceWarning, match=r"not at an optimum.*gradient norm is \d"):
+        ti = TorchInfluence(net, "cross_entropy", (X, y), damping=1e-2).fit()
+    assert ti.gradient_norm > 1e-2
+    # trained to the optimum of the penalized objective: no warning
+    opt = torch.optim.LBFGS(net.parameters(), max_iter=500, tolerance_grad=1e-12, tolerance_change=0,
+                            line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(net(X), y) + 0.05 * sum((p**2).sum() for p in net.parameters())
+        loss.backward()
+        return loss
+
+    for _ in range(5):
+        opt.step(closure)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InfluenceWarning)
+        ti = TorchInfluence(net, "cross_entropy", (X, y), l2=0.1, damping=1e-2).fit()
+    assert ti.gradient_norm < 1e-6
+
+
+def test_nan_losses_name_the_rows():
+    net, X, y = problem()
+    X[[4, 9]] = float("nan")
+    with pytest.raises(ModelError, match=r"NaN or infinite.*for train rows 4, 9"):
+        TorchInfluence(net, "cross_entropy", (X, y), **KW).fit()
+    net, X, y = problem()
+    ti = TorchInfluence(net, "cross_entropy", (X, y), **KW).fit()
+    Xq = X[:3].clone()
+    Xq[1, 0] = float("inf")
+    with pytest.raises(ModelError, match=r"query rows 1"):
+        ti.scores((Xq, y[:3]))
+
+
+def test_mismatched_devices_and_dtypes():
+    net, X, y = problem()
+    with pytest.raises(ModelError, match=r"device='cuda'.*model's parameters are on 'cpu'"):
+        TorchInfluence(net, "cross_entropy", (X, y), device="cuda", **KW)
+    assert TorchInfluence(net, "cross_entropy", (X, y), device="cpu", **KW).device == torch.device("cpu")
+    with pytest.raises(DataError, match=r"train input 0 is torch.float32 but the model's parameters are torch.float64"):
+        TorchInfluence(net, "cross_entropy", (X.float(), y), **KW)
+    ti = TorchInfluence(net, "cross_entropy", (X, y), **KW).fit()
+    with pytest.raises(DataError, match=r"query input 0 is torch.float32"):
+        ti.scores((X[:2].float(), y[:2]))
+    mixed = nn.Sequential(nn.Linear(3, 4).double(), nn.Linear(4, 2).float())
+    with pytest.raises(ModelError, match="several dtypes"):
+        TorchInfluence(mixed, "cross_entropy", (X, y), **KW)
+    with pytest.raises(ModelError, match="float32 or float64"):
+        TorchInfluence(nn.Linear(3, 2).half(), "cross_entropy", (X.half(), y), **KW)
+    meta = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2, device="meta"))
+    with pytest.raises(ModelError, match="several devices"):
+        TorchInfluence(meta, "cross_entropy", (X.float(), y), **KW)
+
+
+def test_wrong_query_shape():
+    net, X, y = problem()
+    ti = TorchInfluence(net, "cross_entropy", (X, y), **KW).fit()
+    with pytest.raises(DataError, match=r"query input 0 has shape \(4,\) per example but the training input 0 has \(3,\)"):
+        ti.scores((torch.randn(2, 4, dtype=torch.float64), y[:2]))
+    with pytest.raises(DataError, match=r"query target has shape \(2,\) per example"):
+        ti.scores((X[:2], torch.zeros(2, 2, dtype=torch.long)))
+    with pytest.raises(DataError, match="inputs and targets"):
+        ti.scores((X[:2],))
+    with pytest.raises(DataError, match="same number of rows"):
+        ti.scores((X[:2], y[:3]))
+
+
+def test_bad_targets_losses_and_options():
+    net, X, y = problem()
+    with pytest.raises(DataError, match=r"class indices in 0..1; got \[5\]"):
+        TorchInfluence(net, "cross_entropy", (X, torch.full_like(y, 5)), **KW).fit()
+    with pytest.raises(DataError, match="mse needs targets shaped like the outputs"):
+        TorchInfluence(net, "mse", (X, torch.randn(20, 3, dtype=torch.float64)), **KW).fit()
+    with pytest.raises(ValueError, match="is not one of 'mse'"):
+        TorchInfluence(net, "hinge", (X, y), **KW)
+    with pytest.raises(ValueError, match="reduction stated"):
+        TorchInfluence(net, nn.functional.cross_entropy, (X, y), **KW)
+    with pytest.raises(ValueError, match="curvature='kfc' is not one of"):
+        TorchInfluence(net, "cross_entropy", (X, y), curvature="kfc")
+    with pytest.raises(ValueError, match="mc_samples applies to sampling='mc'"):
+        TorchInfluence(net, "cross_entropy", (X, y), mc_samples=3)
+    with pytest.raises(RuntimeError, match="fit"):
+        TorchInfluence(net, "cross_entropy", (X, y), **KW).scores((X, y))
+    with pytest.raises(ValueError, match="low-rank query compression applies to correction='none'"):
+        TorchInfluence(net, "cross_entropy", (X, y), correction="leverage", **KW).fit().scores((X, y), query_rank=2)
+
+
+def test_tied_weights_and_unused_layers_are_refused():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.a(x) + x @ self.a.weight  # the weight used outside its layer's call
+
+    X, y = torch.randn(10, 3, dtype=torch.float64), torch.randint(0, 3, (10,))
+    with pytest.raises(ModelError, match=r"'a'.*do not add up to the batch gradient"):
+        TorchInfluence(Tied().double(), "cross_entropy", (X, y), **KW).fit()
+
+    class Unused(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(3, 3), nn.Linear(3, 3)
+
+        def forward(self, x):
+            return self.a(x)
+
+    with pytest.raises(ModelError, match=r"layer 'b' was not called"):
+        TorchInfluence(Unused().double(), "cross_entropy", (X, y), **KW).fit()

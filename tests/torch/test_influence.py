@@ -1,0 +1,199 @@
+"""TorchInfluence against regdiag's closed-form GLM, the engine, and invariances (batch size, data order)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+from torch import nn  # noqa: E402
+
+import regdiag  # noqa: E402
+from regdiag import engine  # noqa: E402
+from regdiag.torch import TorchInfluence  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def logistic():
+    rng = np.random.default_rng(11)
+    n = 80
+    X = rng.standard_normal((n, 3))
+    eta = 0.3 + X @ np.array([1.0, -0.7, 0.4])
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-eta))).astype(float)
+    df = pd.DataFrame(X, columns=["x1", "x2", "x3"]).assign(y=y)
+    fit = regdiag.glm("y ~ x1 + x2 + x3", data=df, family="binomial")
+    net = nn.Linear(3, 1).double()
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor(fit.coef[1:])[None])
+        net.bias.copy_(torch.tensor(fit.coef[:1]))
+    Xt, yt = torch.tensor(X), torch.tensor(y)[:, None]
+    return fit, net, (Xt, yt), df
+
+
+# the engine's parameters are [w1, w2, w3, bias]; the GLM's [Intercept, x1, x2, x3]
+ORDER = [1, 2, 3, 0]
+
+
+@pytest.mark.parametrize("curvature", ["exact", "gauss_newton"])
+def test_logistic_regression_reproduces_the_glm_one_step_influence(logistic, curvature):
+    fit, net, train, _ = logistic
+    ti = TorchInfluence(net, "bce_with_logits", train, curvature=curvature, correction="leverage").fit()
+    assert ti.gradient_norm < 1e-10
+    got = ti.influence()
+    glm = fit.influence()  # one-step, Pearson residual: the Fisher-scoring step without observation i
+    np.testing.assert_allclose(got.param_influence, -glm.dfbeta[:, ORDER], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(got.leverage, glm.leverage, rtol=1e-6, atol=1e-12)
+
+
+def test_logistic_scores_match_the_engine_on_the_glm(logistic):
+    fit, net, (X, y), df = logistic
+    q = slice(0, 7)
+    ti = TorchInfluence(net, "bce_with_logits", (X, y), curvature="exact").fit()
+    ref = engine.influence(fit, curvature="exact").scores((df.iloc[q], df["y"].to_numpy()[q]))
+    np.testing.assert_allclose(ti.scores((X[q], y[q])), ref, rtol=1e-6, atol=1e-10)
+    for curvature in ("kfac", "ekfac"):  # one output: K-FAC/EK-FAC differ from the exact curvature, but run
+        s = TorchInfluence(net, "bce_with_logits", (X, y), curvature=curvature).fit().scores((X[q], y[q]))
+        assert np.corrcoef(s.ravel(), ref.ravel())[0, 1] > 0.9
+
+
+def _mlp_problem(seed=0, n=48):
+    torch.manual_seed(seed)
+    net = nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 3)).double()
+    X = torch.randn(n, 4, dtype=torch.float64)
+    y = torch.randint(0, 3, (n,))
+    return net, X, y
+
+
+@pytest.mark.parametrize("curvature,correction", [("ekfac", "none"), ("kfac", "leverage"), ("gauss_newton", "none")])
+def test_scores_do_not_depend_on_batch_size_or_training_order(curvature, correction):
+    net, X, y = _mlp_problem(1)
+    kw = dict(curvature=curvature, correction=correction, damping=1e-2, check_optimum=False)
+    q = (X[:5] + 0.1, y[:5])
+    base = TorchInfluence(net, "cross_entropy", (X, y), batch_size=48, **kw).fit()
+    s0, self0 = base.scores(q), base.self_influence()
+    s1 = TorchInfluence(net, "cross_entropy", (X, y), batch_size=7, **kw).fit().scores(q)
+    np.testing.assert_allclose(s1, s0, rtol=1e-10, atol=1e-14)
+    perm = torch.randperm(len(X), generator=torch.Generator().manual_seed(3))
+    shuffled = TorchInfluence(net, "cross_entropy", (X[perm], y[perm]), batch_size=10, **kw).fit()
+    np.testing.assert_allclose(shuffled.scores(q), s0[:, perm.numpy()], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(shuffled.self_influence(), self0[perm.numpy()], rtol=1e-10, atol=1e-14)
+
+
+def test_dataset_dataloader_and_tuple_agree():
+    from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+    net, X, y = _mlp_problem(2)
+
+    class Pairs(Dataset):
+        def __len__(self):
+            return len(X)
+
+        def __getitem__(self, i):
+            return X[i], y[i]
+
+    kw = dict(damping=1e-2, check_optimum=False)
+    q = (X[:3], y[:3])
+    ref = TorchInfluence(net, "cross_entropy", (X, y), **kw).fit().scores(q)
+    for train in (Pairs(), TensorDataset(X, y), DataLoader(Pairs(), batch_size=9, shuffle=True)):
+        np.testing.assert_allclose(TorchInfluence(net, "cross_entropy", train, **kw).fit().scores(q), ref,
+                                   rtol=1e-10, atol=1e-14)
+
+
+def test_scores_are_the_engine_formula_and_self_influence_its_diagonal():
+    net, X, y = _mlp_problem(3, n=30)
+    ti = TorchInfluence(net, "cross_entropy", (X, y), curvature="ekfac", damping=1e-2, check_optimum=False).fit()
+    infl = ti.influence()
+    Gq = ti.query_gradients((X[:4], y[:4])).numpy()
+    np.testing.assert_allclose(ti.scores((X[:4], y[:4])), Gq @ infl.param_influence.T, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(ti.self_influence(), infl.self_influence, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(np.diag(ti.scores((X, y))), infl.self_influence, rtol=1e-9, atol=1e-13)
+
+
+def test_cg_preconditioned_by_ekfac_recovers_the_direct_gauss_newton_scores():
+    net, X, y = _mlp_problem(4, n=40)
+    kw = dict(damping=1e-3, check_optimum=False)
+    q = (X[:4], y[:4])
+    direct = TorchInfluence(net, "cross_entropy", (X, y), curvature="gauss_newton", **kw).fit().scores(q)
+    cg = TorchInfluence(net, "cross_entropy", (X, y), curvature="gauss_newton", solver="cg",
+                        solver_options={"preconditioner": "ekfac", "rtol": 1e-12}, **kw).fit()
+    np.testing.assert_allclose(cg.scores(q), direct, rtol=1e-8, atol=1e-12)
+    assert cg.engine.solver.info["preconditioner"] == "ekfac"
+
+
+def test_low_rank_query_compression():
+    net, X, y = _mlp_problem(5, n=30)
+    ti = TorchInfluence(net, "cross_entropy", (X, y), damping=1e-2, check_optimum=False).fit()
+    q = (X[:6], y[:6])
+    full = ti.scores(q)
+    # layers (6, 4 + 1) and (3, 6 + 1): rank 5 is full
+    np.testing.assert_allclose(ti.scores(q, query_rank=5), full, rtol=1e-10, atol=1e-13)
+    r1 = ti.scores(q, query_rank=1)
+    assert 0 < np.abs(r1 - full).max() < np.abs(full).max()
+    assert np.corrcoef(r1.ravel(), full.ravel())[0, 1] > 0.8
+
+
+def test_callable_loss_and_measurement():
+    net, X, y = _mlp_problem(6, n=30)
+    kw = dict(damping=1e-2, check_optimum=False)
+    q = (X[:4], y[:4])
+    ref = TorchInfluence(net, "cross_entropy", (X, y), **kw).fit()
+    mine = TorchInfluence(net, torch.nn.functional.cross_entropy, (X, y), reduction="mean", **kw).fit()
+    np.testing.assert_allclose(mine.scores(q), ref.scores(q), rtol=1e-10, atol=1e-14)
+
+    def summed(out, t):
+        return torch.nn.functional.cross_entropy(out, t, reduction="sum")
+
+    np.testing.assert_allclose(
+        TorchInfluence(net, summed, (X, y), reduction="sum", **kw).fit().scores(q), ref.scores(q), rtol=1e-10, atol=1e-14
+    )
+    loss_as_measurement = ref.scores(q, lambda out, t: torch.nn.functional.cross_entropy(out, t))
+    np.testing.assert_allclose(loss_as_measurement, ref.scores(q), rtol=1e-10, atol=1e-14)
+    logit = ref.scores(q, lambda out, t: out[:, 0])
+    assert logit.shape == (4, 30) and not np.allclose(logit, ref.scores(q))
+
+
+def test_top_lists_proponents_and_opponents():
+    net, X, y = _mlp_problem(7, n=25)
+    ti = TorchInfluence(net, "cross_entropy", (X, y), damping=1e-2, check_optimum=False,
+                        index=[f"ex{i}" for i in range(25)]).fit()
+    q = (X[:2], y[:2])
+    S = ti.scores(q)
+    top = ti.top(q, k=3)
+    assert list(top.columns) == ["query", "kind", "rank", "train", "score"] and len(top) == 12
+    for qi in range(2):
+        pro = top[(top["query"] == qi) & (top["kind"] == "proponent")]
+        opp = top[(top["query"] == qi) & (top["kind"] == "opponent")]
+        np.testing.assert_allclose(pro["score"], np.sort(S[qi])[::-1][:3])
+        np.testing.assert_allclose(opp["score"], np.sort(S[qi])[:3])
+        assert pro["train"].iloc[0] == f"ex{int(np.argmax(S[qi]))}"
+
+
+def test_float32_agrees_with_float64():
+    net, X, y = _mlp_problem(8, n=30)
+    kw = dict(damping=1e-1, check_optimum=False)
+    s64 = TorchInfluence(net, "cross_entropy", (X, y), **kw).fit().scores((X[:3], y[:3]))
+    net32 = net.float()
+    s32 = TorchInfluence(net32, "cross_entropy", (X.float(), y), **kw).fit().scores((X[:3].float(), y[:3]))
+    np.testing.assert_allclose(s32, s64, rtol=1e-3, atol=1e-5 * np.abs(s64).max())
+
+
+def test_progress_is_reported():
+    net, X, y = _mlp_problem(9, n=20)
+    seen = []
+    TorchInfluence(net, "cross_entropy", (X, y), damping=1e-2, check_optimum=False, batch_size=5,
+                   progress=lambda stage, done, total: seen.append((stage, done, total))).fit()
+    stages = {s for s, _, _ in seen}
+    assert "ekfac: factors" in stages and "ekfac: eigenvalue correction" in stages
+    assert ("ekfac: factors", 4, 4) in seen
+
+
+def test_mode_is_restored_and_model_untouched():
+    net, X, y = _mlp_problem(10, n=20)
+    net.train()
+    before = [p.detach().clone() for p in net.parameters()]
+    ti = TorchInfluence(net, "cross_entropy", (X, y), damping=1e-2, check_optimum=False).fit()
+    ti.scores((X[:2], y[:2]))
+    assert net.training
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
+    assert all(p.grad is None for p in net.parameters())
