@@ -39,7 +39,7 @@ templates_path: list[str] = []
 html_static_path = ["_static"]
 html_css_files = ["regdiag.css"]
 html_theme = "alabaster"
-html_theme_options = {"page_width": "1320px", "sidebar_width": "220px", "fixed_sidebar": True}
+html_theme_options = {"page_width": "1180px", "sidebar_width": "210px", "fixed_sidebar": True}
 html_title = f"regdiag {release}"
 pygments_style = "sphinx"
 
