@@ -262,7 +262,8 @@ def panel_axes(ax: Any, n_panels: int, ncols: int, panel_size: tuple[float, floa
 def scatter(ax: Any, x: np.ndarray, y: np.ndarray, **kwargs: Any) -> Any:
     """Points, lighter and rasterized when there are many."""
     n = len(x)
-    kwargs.setdefault("s", 16 if n <= 500 else 8 if n <= MANY_POINTS else 3)
+    if kwargs.get("s") is None:
+        kwargs["s"] = 16 if n <= 500 else 8 if n <= MANY_POINTS else 3
     kwargs.setdefault("alpha", 0.85 if n <= 500 else max(0.15, min(0.85, 2000.0 / n)))
     kwargs.setdefault("color", "0.25")
     kwargs.setdefault("linewidths", 0)
@@ -290,16 +291,20 @@ def label_points(
     positions: np.ndarray,
     fontsize: float = 8.0,
     gap: np.ndarray | float = 4.0,
+    ring: bool = True,
 ) -> pd.Index:
     """Write the row label next to each point at ``positions``; returns the labels written.
 
     Labels go to the upper right of their point (``gap`` points away; an array gives one gap per position, e.g. a
     bubble's radius), to the left for points in the right fifth of the axes so they stay inside, and are nudged
-    up or down when they would overlap a label already written.
+    up or down when they would overlap a label already written. With ``ring`` the points get a red ring.
     """
     positions = np.asarray(positions, dtype=np.intp)
     if positions.size == 0:
         return pd.Index([])
+    if ring:  # mark the labelled points themselves: among many faint points a label alone is hard to attach
+        ax.scatter(np.asarray(x, dtype=float)[positions], np.asarray(y, dtype=float)[positions], s=36,
+                   facecolors="none", edgecolors="C3", linewidths=0.9, zorder=4)
     gaps = np.broadcast_to(np.asarray(gap, dtype=float), positions.shape)
     ax.autoscale_view()
     x0, x1 = ax.get_xlim()

@@ -22,6 +22,9 @@ from ._base import (
 
 __all__ = ["dfbetas_panel", "added_variable", "added_variable_residuals"]
 
+#: index plots draw a stem per observation up to this many observations, points alone above
+MAX_STEMS = 2000
+
 _INTERCEPTS = ("Intercept", "(Intercept)", "const")
 
 
@@ -85,14 +88,16 @@ def dfbetas_panel(
         a = axes.ravel()[k]
         y = dfbs[:, j]
         ok = used & np.isfinite(y)
-        arts: dict[str, Any] = {"stems": a.vlines(x[ok], 0.0, y[ok], color="0.35", lw=0.7, zorder=2)}
-        arts["points"] = scatter(a, x[ok], y[ok], s=6)
+        arts: dict[str, Any] = {}
+        if ok.sum() <= MAX_STEMS:  # above that, stems merge into a band: points alone read better (and draw fast)
+            arts["stems"] = a.vlines(x[ok], 0.0, y[ok], color="0.35", lw=0.7, zorder=2)
+        arts["points"] = scatter(a, x[ok], y[ok], s=6 if ok.sum() <= MAX_STEMS else None)
         ymax = max(float(np.max(np.abs(y[ok]))) * 1.12 if ok.any() else 0.0, cut * 1.3)
         a.set_ylim(-ymax, ymax)
         a.set_xlim(0, len(x) + 1)
         refs = {}
         for val, key, ls in ((cut, "+2/sqrt(n)", "--"), (-cut, "-2/sqrt(n)", "--"), (1.0, "+1", ":"), (-1.0, "-1", ":")):
-            refs[key] = a.axhline(val, color="C3", ls=ls, lw=0.8, zorder=1)
+            refs[key] = a.axhline(val, color="C3", ls=ls, lw=0.8, zorder=3)  # above the points: always visible
         arts["reference"] = refs
         a.axhline(0.0, color="0.6", lw=0.6, zorder=1)
         name = infl.param_names[j]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._base import Display, finish, frame, get_ax, label_points, note_omitted, scatter, smoother, top_k, view
+from ._base import MANY_POINTS, Display, finish, frame, get_ax, label_points, note_omitted, scatter, smoother, top_k, view
 
 __all__ = ["cooks_index", "residuals_leverage", "cooks_leverage", "influence_bubble"]
 
@@ -41,7 +41,8 @@ def cooks_index(result: Any, *, ax: Any = None, n_labels: int = 3) -> Display:
     x = np.arange(1, len(d) + 1, dtype=float)
     ax, fig = get_ax(ax)
     arts: dict[str, Any] = {}
-    arts["stems"] = ax.vlines(x[ok], 0.0, d[ok], color="0.3", lw=0.9 if ok.sum() <= 500 else 0.4, zorder=2)
+    arts["stems"] = ax.vlines(x[ok], 0.0, d[ok], color="0.3", lw=0.9 if ok.sum() <= 500 else 0.4, zorder=2,
+                              rasterized=bool(ok.sum() > MANY_POINTS))
     top = float(np.nanmax(d[ok])) if ok.any() else 1.0
     ax.set_ylim(0, top * 1.08 if top > 0 else 1.0)
     ax.set_xlim(0, len(d) + 1)
@@ -226,7 +227,7 @@ def influence_bubble(result: Any, *, ax: Any = None, n_labels: int = 2, max_size
                 pick.append(int(i))
     pick_arr = np.array(pick, dtype=np.intp)
     radius = np.sqrt(size[pick_arr] / np.pi) if pick_arr.size else np.array([])
-    labelled = label_points(ax, h, t, v.index, pick_arr, gap=np.maximum(4.0, 0.75 * radius + 2.0))
+    labelled = label_points(ax, h, t, v.index, pick_arr, gap=np.maximum(4.0, 0.75 * radius + 2.0), ring=False)
     omitted = v.index[v.used & ~ok]
     note_omitted(ax, omitted)
     data = frame(v.index, ok, x=h, y=t, cooks_distance=d, size=size)

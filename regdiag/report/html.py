@@ -29,6 +29,8 @@ __all__ = ["HTMLReport", "write_html_report", "text_progress"]
 
 #: rows of the flagged table shown in the page (all of them are in flagged.csv)
 MAX_FLAGGED_ROWS = 200
+#: above this many observations the report's cross-check runs the direct and CG solvers only
+CROSS_CHECK_ALL_SOLVERS = 20000
 #: GLM exact leave-one-out (for the engine plots) costs O(n^2 p): above this many rows the engine plots compare
 #: with the closed-form one-step changes instead
 MAX_EXACT_GLM = 3000
@@ -477,6 +479,8 @@ def _cross_check_section(cc: pd.DataFrame | None, error: str) -> str:
         '<div class="scroll"><table><thead><tr><th>curvature</th><th>correction</th>'
         f'{head}<th>expected</th><th class="text">theory</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
     )
+    if cc.attrs.get("note"):
+        out.append(f'<p class="note">{_e(cc.attrs["note"])}</p>')
     if failures:
         items = "".join(f"<li>{_e(f)}</li>" for f in failures)
         out.append(f'<p class="note">Runs that gave no result:</p><ul class="note">{items}</ul>')
@@ -504,10 +508,18 @@ def _compare_section(cmp: Any, error: str) -> str:
             return ""
         return "ok" if v else "flag"
 
-    return head + _table(
+    # each distinct reason once, under the table; the table refers to it by number
+    numbers: dict[str, int] = {}
+    for text in t["reason"]:
+        if text and text not in numbers:
+            numbers[text] = len(numbers) + 1
+    t["reason"] = [f"[{numbers[x]}]" if x else "" for x in t["reason"]]
+    table = _table(
         t, text_cols=("peer_column", "differ_most", "defined_on_one_side", "reason"),
         classes={"agree": lambda v: "ok" if v else "warn", "explained": expl_cls},
     )
+    items = "".join(f"<li value=\"{n}\">{_e(text)}</li>" for text, n in numbers.items())
+    return head + table + (f'<p class="note">Reasons:</p><ol class="note">{items}</ol>' if items else "")
 
 
 def _exports_section(exports: dict[str, Path]) -> str:
@@ -608,11 +620,17 @@ def write_html_report(
 
     cc, cc_error = None, ""
     if cross_check:
-        steps("engine cross-check (every curvature and solver)")
+        big = infl.n_obs > CROSS_CHECK_ALL_SOLVERS
+        steps("engine cross-check (every curvature" + (", direct and CG solvers)" if big else " and solver)"))
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                cc = regdiag.cross_check(fit)
+                cc = regdiag.cross_check(fit, solvers=("direct", "cg") if big else None)
+            if big:
+                cc.attrs["note"] = (
+                    f"With n = {infl.n_obs} > {CROSS_CHECK_ALL_SOLVERS} the iterative LiSSA and low-rank solvers are "
+                    "left out to keep the report quick; regdiag.cross_check(fit) runs them all."
+                )
             exports["cross_check.csv"] = out / "cross_check.csv"
             cc.to_csv(exports["cross_check.csv"], index=False)
         except Exception as exc:  # shown in the report; the rest of it stands
