@@ -2,7 +2,7 @@
 
 Every block of a page runs in one namespace (a fresh one per page, in page order), so a page reads like a session.
 The source is shown as a Python block, followed by what the code printed (stdout, stderr and any warning it raised,
-as ``WarningClass: message``). Figures left open by matplotlib are saved and shown as images, then closed.
+as ``WarningClass: message``; deprecation warnings only when the page's own code triggers them, as Python does). Figures left open by matplotlib are saved and shown as images, then closed.
 
 A block that raises is reported as an error at its page and line, with the traceback; the build runs with warnings
 as errors (``make docs``), so a page cannot show code that does not run. Options:
@@ -144,6 +144,10 @@ def _execute(code: str, label: str, namespace: dict[str, Any]) -> tuple[str, Bas
     compiled = compile(code, label, "exec")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        # deprecations inside libraries are the libraries' business (Python hides them too); the page's own show
+        for category in (DeprecationWarning, PendingDeprecationWarning):
+            warnings.filterwarnings("ignore", category=category)
+            warnings.filterwarnings("always", category=category, module="__main__")
         with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
             try:
                 exec(compiled, namespace)
