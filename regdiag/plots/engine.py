@@ -108,7 +108,9 @@ def engine_vs_exact(estimate: Any, exact: Any = None, *, ax: Any = None, n_label
         note += "\nno leverage correction: expect (1 - h) x exact"
     ax.text(0.02, 0.98, note, transform=ax.transAxes, ha="left", va="top", fontsize=7, color="0.3")
     if k <= 10:
-        ax.legend(loc="lower right", fontsize=7, frameon=False, markerscale=1.5)
+        legend = ax.legend(loc="lower right", fontsize=7, frameon=False, markerscale=1.5)
+        for handle in legend.legend_handles:  # full colour in the legend, however faint the points
+            handle.set_alpha(1.0)
     # label: per observation, the coefficient it moves most
     big = np.where(ok, np.maximum(np.abs(x), np.abs(y)), -np.inf)
     jstar = np.argmax(big, axis=1)
