@@ -74,16 +74,16 @@ def test_glm_envelope_covers_data_drawn_from_the_model(clotting):
     import dataclasses
 
     infl = clotting.influence()
-    env = envelope(infl, 9, nsim=199, level=0.9, rng=1, absolute=True)
-    assert env.nsim >= 190 and env.method.startswith("refits")
+    env = envelope(infl, 9, nsim=99, level=0.9, rng=1, absolute=True)
+    assert env.nsim >= 95 and env.method.startswith("refits")
     rng = np.random.default_rng(2)
     inside = []
-    for _ in range(60):
+    for _ in range(50):
         y = draw_glm_response(clotting, rng)
         refit = fit_glm_design(dataclasses.replace(clotting.design, y=y), clotting.family, start=clotting.coef)
         t = np.sort(np.abs(refit.influence().student_resid))
         inside.append((t >= env.lower) & (t <= env.upper))
-    assert 0.82 < np.mean(inside) < 0.97
+    assert 0.8 < np.mean(inside) < 0.97
 
 
 def test_glm_envelope_uses_the_weights(budworm):
