@@ -113,6 +113,23 @@ class TorchInfluence:
     -----
     Removal convention of the engine: ``theta_(-i) - theta ~ (C + lambda I)^{-1} g_i / n``; the score is the
     first-order change of the query loss ``g_q' (theta_(-i) - theta)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from regdiag.torch import TorchInfluence
+    >>> g = torch.Generator().manual_seed(0)
+    >>> X = torch.randn(50, 3, generator=g, dtype=torch.float64)
+    >>> y = (X[:, 0] + torch.randn(50, generator=g, dtype=torch.float64) > 0).long()
+    >>> net = torch.nn.Linear(3, 2).double()
+    >>> ti = TorchInfluence(net, "cross_entropy", (X, y), damping=0.1, check_optimum=False).fit()
+    >>> S = ti.scores((X[:2], y[:2]))
+    >>> S.shape
+    (2, 50)
+    >>> bool(S[0, 0] > 0)  # removing a query's own training example increases its loss
+    True
+    >>> list(ti.top((X[:1], y[:1]), k=2).columns)
+    ['query', 'kind', 'rank', 'train', 'score']
     """
 
     def __init__(
