@@ -6,6 +6,7 @@ Examples::
     regdiag report data.csv --formula "y ~ x1 + x2"
     regdiag report counts.csv --formula "n ~ dose" --family poisson --link log --open
     regdiag report --dataset Duncan --rule BKW --labels 5 --compare-statsmodels
+    regdiag report "claims/part-*.parquet" --formula "cost ~ age + region" --family gamma --link log   # streamed
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Fit a linear model or GLM and write a self-contained HTML report (plots embedded) with CSV "
         "and JSON exports of every measure. With no data file: the bundled LifeCycleSavings data.",
     )
-    r.add_argument("data", nargs="?", help="CSV or parquet file (default: the bundled LifeCycleSavings data)")
+    r.add_argument("data", nargs="?", help="CSV or parquet file, or a glob of parquet files or a directory of them "
+                   "(streamed, see --stream); default: the bundled LifeCycleSavings data")
     r.add_argument("--formula", help='model formula, e.g. "y ~ x1 + x2" (needed with a data file)')
     r.add_argument("--dataset", help="a bundled data set by name (see regdiag.datasets.names())")
     r.add_argument("--family", help="GLM family: binomial, poisson, gamma, inverse_gaussian, negative_binomial, "
@@ -60,7 +62,20 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-engine-plots", action="store_true", help="skip the engine plots")
     r.add_argument("--nsim", type=_non_negative_int, default=199, help="simulations for the Q-Q envelope (default 199)")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    r.add_argument("--stream", action="store_true",
+                   help="stream parquet data through Dask (needs regdiag[dask]) instead of reading it into memory: "
+                   "every measure goes to measures.parquet, the report lists flag counts and the --top rows (no "
+                   "plots); implied by a glob or a directory")
+    r.add_argument("--top", type=_non_negative_int, default=20, metavar="N",
+                   help="streamed reports: list the N most influential rows (default 20)")
     return p
+
+
+def _streamed(args: argparse.Namespace) -> bool:
+    """Stream the data through Dask: asked for, or a glob or a directory of parquet files."""
+    from pathlib import Path
+
+    return args.data is not None and (args.stream or any(c in args.data for c in "*?[") or Path(args.data).is_dir())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import regdiag
     from regdiag.report import fit_model, model_input, one_line, write_html_report
 
+    if _streamed(args):
+        return _stream(args)
     try:
         spec = model_input(
             args.data, formula=args.formula, dataset=args.dataset, family=args.family, link=args.link,
@@ -87,6 +104,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("regdiag: interrupted", file=sys.stderr)
         return 130
+    print(report.text)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(report.path.resolve().as_uri())
+    return 0
+
+
+def _stream(args: argparse.Namespace) -> int:
+    import regdiag
+    from regdiag.report import one_line
+
+    if not args.formula:
+        print('regdiag: error: streamed data need a model: add --formula "y ~ x1 + x2"', file=sys.stderr)
+        return 2
+    try:
+        from regdiag.dask import stream_report
+
+        report = stream_report(
+            args.data, args.output, formula=args.formula, family=args.family, link=args.link, weights=args.weights,
+            index_col=args.index_col, rule=args.rule, top=max(args.top, 1),
+        )
+    except ImportError as exc:
+        print(f"regdiag: error: streaming needs Dask: pip install 'regdiag[dask]' ({exc})", file=sys.stderr)
+        return 2
+    except (regdiag.RegdiagError, ValueError, KeyError, OSError) as exc:
+        print(f"regdiag: error: {one_line(exc.args[0] if exc.args else exc)}", file=sys.stderr)
+        return 2
     print(report.text)
     if args.open:
         import webbrowser

@@ -27,8 +27,17 @@ from ..results import GLMInfluence, GroupInfluence
 from .families import Family, make_family
 from .glm_exact import DEFAULT_LOO_MAXIT, DEFAULT_LOO_TOL, DEFAULT_MEMORY_MB, exact_deletion
 from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, Separation, irls, warn_separation
+from .ols import dask_input
 
-__all__ = ["GLMFit", "glm", "fit_glm_design", "glm_from_statsmodels"]
+__all__ = [
+    "GLMFit",
+    "glm",
+    "fit_glm_design",
+    "glm_from_statsmodels",
+    "pearson_residuals",
+    "deviance_residuals",
+    "working_residuals",
+]
 
 #: condition number (of the column-equilibrated weighted design) above which a ConditioningWarning is issued
 COND_WARN = 1e8
@@ -211,19 +220,13 @@ class GLMFit:
 
     # ---- residuals ------------------------------------------------------------------------------------------------
     def _resid_pearson(self) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = (self.y - self.mu) * np.sqrt(self.prior_weights) / np.sqrt(self.family.variance(self.mu))
-        r[~self.positive] = 0.0
-        return r
+        return pearson_residuals(self.family, self.y, self.mu, self.prior_weights)
 
     def _resid_deviance(self) -> np.ndarray:
-        d = np.sqrt(np.maximum(self.family.dev_resids(self.y, self.mu, self.prior_weights), 0.0))
-        d[~self.positive] = 0.0
-        return np.where(self.y > self.mu, d, -d)
+        return deviance_residuals(self.family, self.y, self.mu, self.prior_weights)
 
     def _resid_working(self) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (self.y - self.mu) / self.family.link.mu_eta(self.eta)
+        return working_residuals(self.family, self.y, self.mu, self.eta)
 
     def _series(self, values: np.ndarray, name: str) -> pd.Series:
         return pd.Series(values, index=self.index, name=name)
@@ -375,6 +378,31 @@ class GLMFit:
 
     def __repr__(self) -> str:
         return f"<GLMFit {self.family} n={self.nobs} rank={self.rank} params={list(self.param_names)}>"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# residuals (pure functions of a block of rows)
+
+
+def pearson_residuals(family: Family, y: np.ndarray, mu: np.ndarray, prior_weights: np.ndarray) -> np.ndarray:
+    """Pearson residuals ``(y - mu) sqrt(w / V(mu))``; 0 for rows with zero prior weight."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (y - mu) * np.sqrt(prior_weights) / np.sqrt(family.variance(mu))
+    r[~(prior_weights > 0)] = 0.0
+    return r
+
+
+def deviance_residuals(family: Family, y: np.ndarray, mu: np.ndarray, prior_weights: np.ndarray) -> np.ndarray:
+    """Deviance residuals ``sign(y - mu) sqrt(unit deviance)`` (with prior weights); 0 for zero prior weight."""
+    d = np.sqrt(np.maximum(family.dev_resids(y, mu, prior_weights), 0.0))
+    d[~(prior_weights > 0)] = 0.0
+    return np.where(y > mu, d, -d)
+
+
+def working_residuals(family: Family, y: np.ndarray, mu: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """Working residuals ``(y - mu) / mu'(eta)``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (y - mu) / family.link.mu_eta(eta)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -542,6 +570,9 @@ def glm(
     Returns
     -------
     GLMFit
+        Or, for Dask arrays / DataFrames (a formula over a Dask DataFrame, weights and offset naming its columns),
+        a :class:`regdiag.dask.DaskGLMFit` whose influence measures are lazy Dask collections (needs the extra
+        ``regdiag[dask]``).
 
     Raises
     ------
@@ -566,6 +597,13 @@ def glm(
     >>> infl.to_frame("R").columns.tolist()
     ['dfb.1_', 'dfb.wt', 'dffit', 'cov.r', 'cook.d', 'hat']
     """
+    if dask_input(y_or_formula, X, data, weights, offset):
+        from ..dask import glm as dask_glm
+
+        return dask_glm(
+            y_or_formula, X, data=data, family=family, link=link, weights=weights, offset=offset, alpha=alpha,
+            start=start, dispersion=dispersion, missing=missing, tol=tol, maxit=maxit, rank_tol=rank_tol,
+        )
     fam = make_family(family, link, alpha)
     design = make_design(
         y_or_formula, X, data=data, weights=weights, offset=offset, missing=missing,

@@ -35,7 +35,7 @@ from .ols import _dfbeta
 if TYPE_CHECKING:  # pragma: no cover
     from .glm import GLMFit
 
-__all__ = ["glm_influence", "glm_group_deletion"]
+__all__ = ["glm_influence", "glm_group_deletion", "one_step_measures", "deleted_response_resid"]
 
 _LOO = ("one-step", "exact")
 _RESIDUALS = ("pearson", "deviance")
@@ -71,6 +71,114 @@ def _link_sign(fit: GLMFit) -> float:
     return -1.0 if me.size and np.all(me < 0) else 1.0
 
 
+def one_step_measures(
+    rows_factor: Any,
+    h: np.ndarray,
+    e_p: np.ndarray,
+    e_d: np.ndarray,
+    sign: float,
+    undefined: np.ndarray,
+    *,
+    family: Any,
+    phi: float,
+    df: float,
+    dev_sum: float,
+    residual: str = "pearson",
+) -> dict[str, np.ndarray]:
+    """R's one-step GLM measures of the rows of ``rows_factor.q`` (all rows of a fit, or one block of them).
+
+    Parameters
+    ----------
+    rows_factor : QRFactor
+        Factorization whose ``row_solve`` gives the rows' ``(X'WX)^{-1} x_i W_i^(1/2)`` (a block of rows is enough).
+    h, e_p, e_d : ndarray of shape (n_rows,)
+        Leverage, Pearson and deviance residuals.
+    sign : float
+        Sign of ``dmu/deta``.
+    undefined : ndarray of bool, shape (n_rows,)
+        Rows whose deletion measures are NaN.
+    family : Family
+    phi, df, dev_sum : float
+        The whole fit's dispersion, residual degrees of freedom and ``sum d^2``.
+    residual : {"pearson", "deviance"}
+        Residual of ``dfbeta``.
+
+    Returns
+    -------
+    dict
+        ``sigma_loo``, ``standard_resid`` (deviance), ``standard_resid_pearson``, ``student_resid`` (likelihood
+        residual), ``cooks_distance``, ``dffits``, ``cov_ratio``, ``dfbeta`` (of ``residual``), ``dfbeta_one_step``
+        (Pearson) and ``negative_sigma`` (rows where R's deletion sigma is undefined); formulas in
+        :meth:`regdiag.linear.glm.GLMFit.influence`.
+    """
+    p = rows_factor.rank
+    s = np.sqrt(dev_sum / df) if df > 0 else np.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        one_minus = 1.0 - h
+        num = dev_sum - e_d**2 / one_minus
+        sig = np.sqrt(num / (df - 1.0)) if df > 1 else np.full_like(h, np.nan)
+        negative = num < 0
+        sig[negative] = np.nan
+        std_dev = e_d / np.sqrt(phi * one_minus)
+        std_pea = e_p / np.sqrt(phi * one_minus)
+        lik = np.sign(e_d) * np.sqrt(e_d**2 + h * e_p**2 / one_minus)
+        if family.name not in ("binomial", "poisson"):
+            lik = lik / sig
+        cooks = (e_p / one_minus) ** 2 * h / (phi * p)
+        dffits = e_d * np.sqrt(h) / (sig * one_minus)
+        covr = (sig / s) ** (2 * p) / one_minus
+        factor_p = sign * e_p / one_minus  # W^(1/2) z / (1 - h): the weighted working residual keeps dmu/deta's sign
+    sig[undefined] = np.nan
+    for arr in (std_dev, std_pea, lik, cooks, dffits, covr, factor_p):
+        arr[undefined] = np.nan
+        arr[~np.isfinite(arr)] = np.nan
+    dfbeta_p = _dfbeta(rows_factor, factor_p)
+    if residual == "deviance":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            factor_d = e_d / one_minus
+        factor_d[undefined] = np.nan
+        dfbeta = _dfbeta(rows_factor, factor_d)
+    else:
+        dfbeta = dfbeta_p
+    return {
+        "sigma_loo": sig,
+        "standard_resid": std_dev,
+        "standard_resid_pearson": std_pea,
+        "student_resid": lik,
+        "cooks_distance": cooks,
+        "dffits": dffits,
+        "cov_ratio": covr,
+        "dfbeta": dfbeta,
+        "dfbeta_one_step": dfbeta_p,
+        "negative_sigma": negative,
+    }
+
+
+def deleted_response_resid(
+    family: Any,
+    y: np.ndarray,
+    eta: np.ndarray,
+    resid: np.ndarray,
+    X: np.ndarray,
+    dfbeta: np.ndarray,
+    aliased: np.ndarray,
+    undefined: np.ndarray,
+) -> np.ndarray:
+    """Deleted response residual ``y_i - mu_(i)(x_i)`` from the leave-one-out coefficients ``b - dfbeta_i``.
+
+    ``resid`` is the response residual ``y - mu`` (used for the identity link, where ``y - (mu - shift)`` would
+    cancel).
+    """
+    kept = np.setdiff1d(np.arange(X.shape[1]), aliased)
+    shift = np.einsum("ij,ij->i", X[:, kept], dfbeta[:, kept])
+    if family.link.name == "identity":
+        press = resid + shift  # no cancellation in y - (mu - shift)
+    else:
+        press = y - family.link.inverse(eta - shift)
+    press[undefined | ~np.isfinite(shift)] = np.nan
+    return press
+
+
 def glm_influence(
     fit: GLMFit,
     *,
@@ -104,8 +212,6 @@ def glm_influence(
         h = f.hat_diag()
         rows_factor = f
     h[~pos] = 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        one_minus = 1.0 - h
     undefined = ~(h < 1.0) | ~pos
     separated = fit.separation is not None
     if separated:
@@ -113,34 +219,12 @@ def glm_influence(
 
     dev_sum = float(e_d @ e_d)
     s = np.sqrt(dev_sum / df) if df > 0 else np.nan
-    with np.errstate(divide="ignore", invalid="ignore"):
-        num = dev_sum - e_d**2 / one_minus
-        sig = np.sqrt(num / (df - 1.0)) if df > 1 else np.full_like(h, np.nan)
-        neg_sigma = pos & ~undefined & (num < 0)
-        sig[num < 0] = np.nan
-        std_dev = e_d / np.sqrt(phi * one_minus)
-        std_pea = e_p / np.sqrt(phi * one_minus)
-        lik = np.sign(e_d) * np.sqrt(e_d**2 + h * e_p**2 / one_minus)
-        if fam.name not in ("binomial", "poisson"):
-            lik = lik / sig
-        cooks = (e_p / one_minus) ** 2 * h / (phi * p)
-        dffits = e_d * np.sqrt(h) / (sig * one_minus)
-        covr = (sig / s) ** (2 * p) / one_minus
-        factor_p = e_w / one_minus
-    sig[undefined] = np.nan
-    for arr in (std_dev, std_pea, lik, cooks, dffits, covr, factor_p):
-        arr[undefined] = np.nan
-        arr[~np.isfinite(arr)] = np.nan
-    dfbeta_p = _dfbeta(rows_factor, factor_p)
-    if residual == "deviance":
-        with np.errstate(divide="ignore", invalid="ignore"):
-            factor_d = e_d / one_minus
-        factor_d[undefined] = np.nan
-        dfbeta = _dfbeta(rows_factor, factor_d)
-        dfbeta_one_step = dfbeta_p
-    else:
-        dfbeta = dfbeta_p
-        dfbeta_one_step = None
+    m = one_step_measures(
+        rows_factor, h, e_p, e_d, sign, undefined, family=fam, phi=phi, df=df, dev_sum=dev_sum, residual=residual
+    )
+    sig, cooks, dfbeta_p, dfbeta = m["sigma_loo"], m["cooks_distance"], m["dfbeta_one_step"], m["dfbeta"]
+    neg_sigma = pos & ~undefined & m["negative_sigma"]
+    dfbeta_one_step = dfbeta_p if residual == "deviance" else None
 
     method = "glm-one-step"
     cooks_one_step = None
@@ -177,12 +261,7 @@ def glm_influence(
         method = "glm-exact"
         tol_used = loo_tol
 
-    # deleted response residual y_i - mu_(i)(x_i) from the leave-one-out coefficients
-    X = fit.design.X
-    kept = np.setdiff1d(np.arange(X.shape[1]), f.aliased)
-    shift = np.einsum("ij,ij->i", X[:, kept], dfbeta[:, kept])
-    press = fit.y - fam.link.inverse(fit.eta - shift)
-    press[undefined | ~np.isfinite(shift)] = np.nan
+    press = deleted_response_resid(fam, fit.y, fit.eta, resid, fit.design.X, dfbeta, f.aliased, undefined)
 
     pval = measures.cooks_pvalue(cooks, p, df)
     if separated:
@@ -207,14 +286,14 @@ def glm_influence(
     return GLMInfluence(
         leverage=h,
         resid=resid,
-        standard_resid=std_dev,
-        student_resid=lik,
+        standard_resid=m["standard_resid"],
+        student_resid=m["student_resid"],
         press_resid=press,
         sigma_loo=sig,
         cooks_distance=cooks,
         cooks_pvalue=pval,
-        dffits=dffits,
-        cov_ratio=covr,
+        dffits=m["dffits"],
+        cov_ratio=m["cov_ratio"],
         dfbeta=dfbeta,
         params=np.array(fit.coef),
         cov_unscaled_diag=f.cov_unscaled_diag(),
@@ -231,7 +310,7 @@ def glm_influence(
         resid_working=working,
         resid_pearson=e_p,
         resid_deviance=e_d,
-        standard_resid_pearson=std_pea,
+        standard_resid_pearson=m["standard_resid_pearson"],
         dispersion=float(phi),
         family=fam.name,
         link=fam.link.name,

@@ -51,7 +51,20 @@ from .._validation import ConvergenceError, DesignError, InfluenceWarning, forma
 from ..linalg import EPS, QRFactor, power_of_two_scale, qr_factor
 from .families import Family
 
-__all__ = ["IRLSResult", "Separation", "irls", "detect_separation", "DEFAULT_TOL", "DEFAULT_MAXIT"]
+__all__ = [
+    "IRLSResult",
+    "Separation",
+    "irls",
+    "detect_separation",
+    "working_weights",
+    "step_criterion",
+    "step_dispersion",
+    "step_accepted",
+    "check_halving",
+    "qr_converged",
+    "DEFAULT_TOL",
+    "DEFAULT_MAXIT",
+]
 
 DEFAULT_TOL = 1e-12
 DEFAULT_MAXIT = 100
@@ -112,6 +125,91 @@ class IRLSResult:
     separation: Separation | None
 
 
+def working_weights(
+    family: Family,
+    y: np.ndarray,
+    prior_weights: np.ndarray,
+    eta: np.ndarray,
+    mu: np.ndarray,
+    *,
+    it: int = 0,
+    index: pd.Index | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IRLS working weights ``W = w mu'(eta)^2 / V(mu)`` and working residuals ``z = (y - mu) / mu'(eta)``.
+
+    Returns ``(W, z, ok)``: both are 0 where ``ok`` is False (zero prior weight or ``mu'(eta) = 0``). Raises a
+    :class:`DesignError` naming the rows (labels from ``index``) where the variance is 0 or a derivative is NaN.
+    """
+    good = prior_weights > 0
+    me = family.link.mu_eta(eta)
+    var = family.variance(mu)
+    if np.any(np.isnan(var[good])) or np.any(np.isnan(me[good])):
+        raise DesignError(f"the {family} produced NaN variances or derivatives at iteration {it}")
+    if np.any(var[good] == 0):
+        index = pd.RangeIndex(len(y)) if index is None else index
+        rows = index[good & (var == 0)]
+        raise DesignError(
+            f"the variance V(mu) is 0 at iteration {it} at rows {format_labels(rows, 5)}: fitted means reached "
+            "the boundary of the family's support"
+        )
+    ok = good & (me != 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        W = np.where(ok, prior_weights * me**2 / var, 0.0)
+        z = np.where(ok, (y - mu) / me, 0.0)
+    return W, z, ok
+
+
+def step_criterion(
+    d: np.ndarray, beta_new: np.ndarray, diag_inv: np.ndarray, phi: float, crit_prev: float
+) -> tuple[float, float]:
+    """Size of an IRLS step and the estimated remaining error (see the module docstring's convergence rule).
+
+    Returns ``(c_k, err)``: ``c_k = max_j |d_j| / (|beta_j| + se_j)`` with ``se_j = sqrt(phi diag_inv_j)``, and
+    ``err = c_k max(1, rho / (1 - rho))`` with ``rho = c_k / c_(k-1)`` (``c_k`` when ``rho`` is not in [0, 1)).
+    """
+    se = np.sqrt(np.maximum(phi, EPS) * diag_inv)
+    scale = np.abs(beta_new) + se
+    m = np.isfinite(scale) & (scale > 0)
+    crit = float(np.max(np.abs(d[m]) / scale[m])) if m.any() else 0.0
+    rho = crit / crit_prev if crit_prev > 0 else math.nan
+    err_est = crit * max(1.0, rho / (1.0 - rho)) if 0 <= rho < 1 else crit
+    return crit, err_est
+
+
+def step_accepted(dev_new: float, valid: bool, dev: float, full: bool) -> bool:
+    """A step is kept when its deviance is finite, its means valid, and (after the first) the deviance did not rise
+    by more than ``INCREASE_TOL (|D| + 0.1)``; otherwise it is halved."""
+    return math.isfinite(dev_new) and valid and (full or dev_new <= dev + INCREASE_TOL * (abs(dev) + 0.1))
+
+
+def check_halving(halvings: int, full: bool, it: int, trace: list[float]) -> None:
+    """Raise when a rejected step cannot be halved: the first step (from starting means) or ``MAX_HALVINGS`` done."""
+    if full:
+        raise DesignError(
+            "no valid set of coefficients has been found from R's starting values: the first step leaves "
+            "the family's or link's domain; pass start= (coefficients)"
+        )
+    if halvings > MAX_HALVINGS:
+        err = ConvergenceError(
+            f"step halving failed at iteration {it}: {MAX_HALVINGS} halvings did not give a valid fit with "
+            f"a lower deviance; deviance trace: {_fmt_trace(trace)}"
+        )
+        err.deviance_trace = tuple(trace)  # type: ignore[attr-defined]
+        raise err
+
+
+def step_dispersion(family: Family, sum_wzz: float, n_informative: int, n_cols: int) -> float:
+    """Dispersion used by the convergence test: 1 for binomial and Poisson, else ``sum W z^2 / max(n - k, 1)``."""
+    if family.fixed_dispersion:
+        return 1.0
+    return sum_wzz / max(n_informative - n_cols, 1)
+
+
+def qr_converged(crit: float, err_est: float, tol: float, cond: float) -> bool:
+    """Convergence on a QR step: estimated error below ``tol``, or the step at the QR's rounding level ``64 eps kappa``."""
+    return err_est <= tol or crit <= 64.0 * EPS * cond
+
+
 def _normal_equations(X: np.ndarray, W: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``X'WX`` and ``X'W target``, a block of rows at a time."""
     k = X.shape[1]
@@ -121,7 +219,7 @@ def _normal_equations(X: np.ndarray, W: np.ndarray, target: np.ndarray) -> tuple
     for s in range(0, X.shape[0], _CHUNK):
         A = X[s : s + _CHUNK] * sw[s : s + _CHUNK, None]
         G += A.T @ A
-        b += A.T @ (sw[s : s + _CHUNK] * target[s : s + _CHUNK])
+        b += np.einsum("ij,i->j", A, sw[s : s + _CHUNK] * target[s : s + _CHUNK])  # faster than OpenBLAS's gemv
     return G, b
 
 
@@ -247,20 +345,7 @@ def irls(
     crit = math.nan
     it = 0
     for it in range(1, maxit + 1):
-        me = family.link.mu_eta(eta)
-        var = family.variance(mu)
-        if np.any(np.isnan(var[good])) or np.any(np.isnan(me[good])):
-            raise DesignError(f"the {family} produced NaN variances or derivatives at iteration {it}")
-        if np.any(var[good] == 0):
-            rows = index[good & (var == 0)]
-            raise DesignError(
-                f"the variance V(mu) is 0 at iteration {it} at rows {format_labels(rows, 5)}: fitted means reached "
-                "the boundary of the family's support"
-            )
-        ok = good & (me != 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            W = np.where(ok, w * me**2 / var, 0.0)
-            z = np.where(ok, (y - mu) / me, 0.0)
+        W, z, ok = working_weights(family, y, w, eta, mu, it=it, index=index)
         if not ok.any():
             raise DesignError(f"no observation carries information at iteration {it} (all working weights are 0)")
         target = z if beta is not None else np.where(ok, eta - offset + z, 0.0)
@@ -280,47 +365,22 @@ def irls(
         beta_new = d if full else beta + d
         eta_new, mu_new, dev_new = _eval(family, X, beta_new, offset, y, w)
         halvings = 0
-        while not (
-            math.isfinite(dev_new)
-            and _valid(family, eta_new, mu_new)
-            and (full or dev_new <= dev + INCREASE_TOL * (abs(dev) + 0.1))
-        ):
-            if full:
-                raise DesignError(
-                    "no valid set of coefficients has been found from R's starting values: the first step leaves "
-                    "the family's or link's domain; pass start= (coefficients)"
-                )
+        while not step_accepted(dev_new, _valid(family, eta_new, mu_new), dev, full):
             halvings += 1
-            if halvings > MAX_HALVINGS:
-                err = ConvergenceError(
-                    f"step halving failed at iteration {it}: {MAX_HALVINGS} halvings did not give a valid fit with "
-                    f"a lower deviance; deviance trace: {_fmt_trace(trace)}"
-                )
-                err.deviance_trace = tuple(trace)  # type: ignore[attr-defined]
-                raise err
+            check_halving(halvings, full, it, trace)
             d = d * 0.5
             beta_new = beta + d  # type: ignore[operator]
             eta_new, mu_new, dev_new = _eval(family, X, beta_new, offset, y, w)
         # convergence test (full steps only)
         if not full and halvings == 0:
-            if family.fixed_dispersion:
-                phi = 1.0
-            else:
-                df = max(int(np.count_nonzero(ok)) - k, 1)
-                phi = float(np.sum(W * z * z)) / df
-            se = np.sqrt(np.maximum(phi, EPS) * diag_inv)
-            scale = np.abs(beta_new) + se
-            m = np.isfinite(scale) & (scale > 0)
-            crit = float(np.max(np.abs(d[m]) / scale[m])) if m.any() else 0.0
+            phi = step_dispersion(family, float(np.sum(W * z * z)), int(np.count_nonzero(ok)), k)
+            crit, err_est = step_criterion(d, beta_new, diag_inv, phi, crit_prev)
             rho = crit / crit_prev if crit_prev > 0 else math.nan
-            err_est = crit * max(1.0, rho / (1.0 - rho)) if 0 <= rho < 1 else crit
             if use_chol:
                 if err_est <= tol or (crit < 1e-6 and not rho < 0.5):
                     use_chol = False  # confirm (and finish) with QR steps
             else:
-                floor = 64.0 * EPS * (factor.cond if factor is not None else 1.0)
-                if err_est <= tol or crit <= floor:
-                    converged = True
+                converged = qr_converged(crit, err_est, tol, factor.cond if factor is not None else 1.0)
             crit_prev = crit
         else:
             crit_prev = math.nan

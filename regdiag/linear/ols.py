@@ -23,7 +23,7 @@ from ..linalg import EPS, QRFactor, lstsq, qr_factor
 from ..results import GroupInfluence, Influence
 from . import measures
 
-__all__ = ["OLSFit", "ols", "fit_design", "COND_WARN"]
+__all__ = ["OLSFit", "ols", "fit_design", "row_measures", "undefined_rows", "response_resid", "warn_conditioning", "COND_WARN"]
 
 #: condition number (of the column-equilibrated design) above which a ConditioningWarning is issued
 COND_WARN = 1e8
@@ -138,16 +138,7 @@ class OLSFit:
         return pd.DataFrame(self.sigma**2 * self.factor.cov_unscaled(), index=names, columns=names)
 
     def _resid_array(self) -> np.ndarray:
-        w = self.design.weights
-        if w is None:
-            return np.asarray(self.wresid)
-        out = np.empty(self.design.n_obs)
-        pos = w > 0
-        out[pos] = self.wresid[pos] / np.sqrt(w[pos])
-        if not pos.all():
-            b = np.where(np.isnan(self.coef), 0.0, self.coef)
-            out[~pos] = self.design.y[~pos] - self.design.X[~pos] @ b - self._offset()[~pos]
-        return out
+        return response_resid(self.wresid, self.design, self.coef)
 
     def _offset(self) -> np.ndarray:
         off = self.design.offset
@@ -199,37 +190,15 @@ class OLSFit:
         deletion measures, with one warning naming them.
         """
         f = self.factor
-        h = f.hat_diag()
         e = np.asarray(self.wresid)
         p = self.rank
         df = self.df_resid
-        rss = self.ssr
         s = self.sigma
         pos = self.positive
-        h[~pos] = 0.0  # exactly: Householder leaves rounding-level entries in Q's zero rows
         perfect = self.perfect_fit
-        s_eff = 0.0 if perfect else s
-
-        s_loo = measures.sigma_loo(e, h, rss, df)
-        r = measures.standard_resid(e, h, s_eff)
-        t = measures.student_resid(e, h, s_loo)
-        d = measures.cooks_distance(r, h, p)
-        dff = measures.dffits(t, h)
-        cr = measures.cov_ratio(s_loo, s_eff, h, p)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            factor = e / (1.0 - h)
-        resid = self._resid_array()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            press = resid / (1.0 - h)
-
-        undefined = ~(h < 1.0) | ~pos
-        if perfect:
-            undefined = np.ones_like(undefined)
-        factor[undefined] = np.nan
-        for arr in (s_loo, r, t, d, dff, cr, press):
-            arr[undefined] = np.nan
-        dfbeta = _dfbeta(f, factor)
-        pval = measures.cooks_pvalue(d, p, df)
+        m = row_measures(f, e, self._resid_array(), pos, rss=self.ssr, df=df, sigma=s, perfect=perfect)
+        h, s_loo = m["leverage"], m["sigma_loo"]
+        undefined = undefined_rows(h, pos, perfect)
 
         if perfect:
             warnings.warn(
@@ -267,17 +236,7 @@ class OLSFit:
                         self.index[zero],
                     )
         return Influence(
-            leverage=h,
-            resid=resid,
-            standard_resid=r,
-            student_resid=t,
-            press_resid=press,
-            sigma_loo=s_loo,
-            cooks_distance=d,
-            cooks_pvalue=pval,
-            dffits=dff,
-            cov_ratio=cr,
-            dfbeta=dfbeta,
+            **m,
             params=np.array(self.coef),
             cov_unscaled_diag=f.cov_unscaled_diag(),
             sigma=s,
@@ -335,6 +294,96 @@ class OLSFit:
         return f"<OLSFit {self.method} n={self.nobs} rank={self.rank} params={list(self.param_names)}>"
 
 
+def response_resid(wresid: np.ndarray, design: Design, coef: np.ndarray) -> np.ndarray:
+    """Response residuals ``y - X b - offset`` from the weighted ones (computed directly for zero weights)."""
+    w = design.weights
+    if w is None:
+        return np.asarray(wresid)
+    out = np.empty(design.n_obs)
+    pos = w > 0
+    out[pos] = wresid[pos] / np.sqrt(w[pos])
+    if not pos.all():
+        b = np.where(np.isnan(coef), 0.0, coef)
+        off = 0.0 if design.offset is None else design.offset[~pos]
+        out[~pos] = design.y[~pos] - design.X[~pos] @ b - off
+    return out
+
+
+def undefined_rows(h: np.ndarray, positive: np.ndarray, perfect: bool) -> np.ndarray:
+    """Rows whose deletion measures are NaN: leverage 1 (after the clamp), zero weight, or every row of a perfect fit."""
+    if perfect:
+        return np.ones(h.shape, dtype=bool)
+    return ~(h < 1.0) | ~positive
+
+
+def row_measures(
+    f: QRFactor,
+    e: np.ndarray,
+    resid: np.ndarray,
+    positive: np.ndarray,
+    *,
+    rss: float,
+    df: float,
+    sigma: float,
+    perfect: bool,
+) -> dict[str, np.ndarray]:
+    """Every per-row closed-form measure of the rows of ``f.q`` (all rows of a fit, or one block of them).
+
+    Parameters
+    ----------
+    f : QRFactor
+        The fit's factorization; ``f.q`` holds the rows to measure (a block of the full ``Q`` is enough: every
+        measure of row i depends on row i of ``Q`` and on the fit's scalars only).
+    e : ndarray of shape (n_rows,)
+        Weighted residuals ``sqrt(w) (y - X b)``.
+    resid : ndarray of shape (n_rows,)
+        Response residuals ``y - X b`` (not weighted).
+    positive : ndarray of shape (n_rows,)
+        Rows with positive weight.
+    rss, df, sigma : float
+        The whole fit's weighted residual sum of squares, residual degrees of freedom and residual standard error.
+    perfect : bool
+        The whole fit is a perfect fit (every deletion measure is NaN).
+
+    Returns
+    -------
+    dict
+        The per-row fields of :class:`regdiag.results.Influence` (``leverage``, ``resid``, ``standard_resid``,
+        ``student_resid``, ``press_resid``, ``sigma_loo``, ``cooks_distance``, ``cooks_pvalue``, ``dffits``,
+        ``cov_ratio``, ``dfbeta``); formulas in :meth:`OLSFit.influence`.
+    """
+    h = f.hat_diag()
+    p = f.rank
+    h[~positive] = 0.0  # exactly: Householder leaves rounding-level entries in Q's zero rows
+    s_eff = 0.0 if perfect else sigma
+    s_loo = measures.sigma_loo(e, h, rss, df)
+    r = measures.standard_resid(e, h, s_eff)
+    t = measures.student_resid(e, h, s_loo)
+    d = measures.cooks_distance(r, h, p)
+    dff = measures.dffits(t, h)
+    cr = measures.cov_ratio(s_loo, s_eff, h, p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = e / (1.0 - h)
+        press = resid / (1.0 - h)
+    undefined = undefined_rows(h, positive, perfect)
+    factor[undefined] = np.nan
+    for arr in (s_loo, r, t, d, dff, cr, press):
+        arr[undefined] = np.nan
+    return {
+        "leverage": h,
+        "resid": resid,
+        "standard_resid": r,
+        "student_resid": t,
+        "press_resid": press,
+        "sigma_loo": s_loo,
+        "cooks_distance": d,
+        "cooks_pvalue": measures.cooks_pvalue(d, p, df),
+        "dffits": dff,
+        "cov_ratio": cr,
+        "dfbeta": _dfbeta(f, factor),
+    }
+
+
 def _dfbeta(f: QRFactor, row_factor: np.ndarray) -> np.ndarray:
     """``(X'WX)^{-1} x_i sqrt(w_i) * row_factor_i`` for every row, in the original coordinates (n x n_cols)."""
     C = f.row_solve(row_factor)  # n x rank, Fortran order, scaled/pivoted coordinates
@@ -365,6 +414,23 @@ def _dfbeta(f: QRFactor, row_factor: np.ndarray) -> np.ndarray:
     return out
 
 
+def dask_input(*objs: Any) -> bool:
+    """Whether an argument is a Dask collection (found by its module, so that dask is not imported here)."""
+    return any(type(o).__module__.split(".")[0] == "dask" for o in objs if o is not None)
+
+
+def warn_conditioning(cond: float, stacklevel: int = 2) -> None:
+    """A :class:`ConditioningWarning` when the condition number exceeds ``COND_WARN``, with the digits kept."""
+    if cond > COND_WARN:
+        digits = max(0.0, -math.log10(EPS * cond))
+        warnings.warn(
+            f"the design is ill-conditioned: condition number {cond:.3g} (of the column-equilibrated design); "
+            f"leverage and influence measures keep about {digits:.0f} significant digits",
+            ConditioningWarning,
+            stacklevel=stacklevel,
+        )
+
+
 def fit_design(design: Design, *, tol: float | None = None) -> OLSFit:
     """Fit a validated :class:`Design` by least squares (weighted if it has weights)."""
     X = design.X
@@ -380,14 +446,7 @@ def fit_design(design: Design, *, tol: float | None = None) -> OLSFit:
         )
     sol = lstsq(factor, X, y, sqrt_w)
     coef = factor.to_original(sol.x)
-    if factor.cond > COND_WARN:
-        digits = max(0.0, -math.log10(EPS * factor.cond))
-        warnings.warn(
-            f"the design is ill-conditioned: condition number {factor.cond:.3g} (of the column-equilibrated design); "
-            f"leverage and influence measures keep about {digits:.0f} significant digits",
-            ConditioningWarning,
-            stacklevel=3,
-        )
+    warn_conditioning(factor.cond, stacklevel=4)
     return OLSFit(design=design, factor=factor, coef=coef, wresid=sol.resid, refine_steps=sol.refine_steps)
 
 
@@ -423,6 +482,9 @@ def ols(
     Returns
     -------
     OLSFit
+        Or, for Dask arrays / DataFrames (a formula over a Dask DataFrame, weights naming its column), a
+        :class:`regdiag.dask.DaskOLSFit` whose influence measures are lazy Dask collections (needs the extra
+        ``regdiag[dask]``).
 
     Examples
     --------
@@ -433,5 +495,9 @@ def ols(
     >>> round(float(infl.cooks_distance.max()), 4)
     0.2681
     """
+    if dask_input(y_or_formula, X, data, weights):
+        from ..dask import ols as dask_ols
+
+        return dask_ols(y_or_formula, X, data=data, weights=weights, missing=missing, tol=tol)
     design = make_design(y_or_formula, X, data=data, weights=weights, missing=missing)
     return fit_design(design, tol=tol)

@@ -1,0 +1,686 @@
+"""GLMs on Dask: IRLS with one tree reduction per iteration, then one pass for every per-row measure.
+
+Iteration
+    Each pass rebuilds every block, evaluates the linear predictor, means and deviance at the current coefficients
+    and reduces ``[W^(1/2) X, W^(1/2) z]`` (working weights and residuals, :func:`regdiag.linear.glm_irls.working_weights`)
+    to its R factor by the same tree as OLS (:mod:`regdiag.dask.ols`), carrying the deviance, the validity of the
+    means, Pearson's statistic and the counts the convergence test needs. The step is solved from the small root R
+    factored like the whole weighted design (pivots, rank, aliasing as in memory). The next pass evaluates the new
+    coefficients *and* already reduces their working system: when the deviance did not rise it is the next
+    iteration's reduction (one pass per iteration); when it rose, the step is halved and that pass is discarded, as
+    the in-memory IRLS halves. Every step is a QR step (the in-memory path starts with cheaper Cholesky steps: a
+    different path to the same fixed point), and convergence is declared by the in-memory rule
+    (:func:`~regdiag.linear.glm_irls.step_criterion`, :func:`~regdiag.linear.glm_irls.qr_converged`: the step's
+    estimated remaining error below ``tol`` times ``|b_j| + se_j``, or at the QR's rounding level). As in memory,
+    the factorization kept for the diagnostics is that of the last iteration's start and the coefficients are those
+    after its step.
+
+Influence
+    One pass: each block recomputes its rows of the kept factorization's ``Q`` (from the same working system) and its
+    one-step measures with the in-memory formulas (:func:`regdiag.linear.glm_influence.one_step_measures`).
+    Exact leave-one-out, group deletion, the observed information and separation detection (a linear program over
+    all rows) are not available on Dask: a binomial fit whose fitted probabilities reach 0 or 1 warns as in memory,
+    and one that does not converge says that separation could not be checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import dask
+import numpy as np
+import pandas as pd
+from scipy.linalg import solve_triangular
+
+from .._validation import ConditioningWarning, ConvergenceError, DataError, DesignError, InfluenceWarning
+from ..design import Design
+from ..linalg import EPS, QRFactor
+from ..linear import measures
+from ..linear.families import Family, make_family
+from ..linear.glm import GLMFit, deviance_residuals, pearson_residuals, working_residuals
+from ..linear.glm_influence import deleted_response_resid, one_step_measures
+from ..linear.glm_irls import (
+    DEFAULT_MAXIT,
+    DEFAULT_TOL,
+    _fmt_trace,
+    check_halving,
+    qr_converged,
+    step_accepted,
+    step_criterion,
+    step_dispersion,
+    working_weights,
+)
+from ..linear.ols import response_resid
+from ..results import GLMInfluence
+from ._blocks import Block, Source, block_design, make_source
+from ._engine import augmented, leaf_factors, reduce_blocks
+from ._tsqr import Node, Stats, block_q
+from .influence import DaskInfluence
+from .ols import (
+    _block_factor,
+    _ols_rows,
+    _scalar_fields as ols_scalar_fields,
+    empty_influence,
+    fit_source,
+    global_names,
+    lengths_of,
+    refuse_group_deletion,
+    split_root,
+    summary_text,
+)
+
+__all__ = ["DaskGLMFit", "glm"]
+
+#: glm's options that need every row at once
+_LOO_ERROR = (
+    "exact leave-one-out is not available on Dask (it refits the model once per row); use loo='one-step', or fit "
+    "the rows you want to check in memory with regdiag.glm and call .influence(loo='exact') there"
+)
+
+
+@dataclass(frozen=True)
+class _Iterate:
+    """Where a pass evaluates the model: coefficients (None: R's starting means) and the iteration number."""
+
+    family: Family
+    beta: np.ndarray | None
+    it: int
+    null_mu: float | None = None
+
+
+def _prepared(d: Design, family: Family) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    y, w, _trials, mustart = family.prepare(d.y, d.weights, d.index, d.response_name)
+    off = np.zeros(d.n_obs) if d.offset is None else np.asarray(d.offset, dtype=float)
+    return y, w, off, mustart
+
+
+def _linear_predictor(d: Design, family: Family, beta: np.ndarray | None, off: np.ndarray, mustart: np.ndarray):
+    if beta is None:
+        eta = family.link.link(mustart)
+    else:
+        eta = d.X @ beta
+        eta += off
+    return eta, family.link.inverse(eta)
+
+
+def _working_system(d: Design, at: _Iterate, y, w, off, eta, mu) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The block's ``[W^(1/2) X, W^(1/2) target]`` at ``at`` (bit for bit the same in every pass), W and ok."""
+    W, z, ok = working_weights(at.family, y, w, eta, mu, it=at.it, index=d.index)
+    target = z if at.beta is not None else np.where(ok, eta - off + z, 0.0)
+    return augmented(d.X, np.sqrt(W), target), W * z * z, ok
+
+
+def _irls_leaf(blk: Block, st: Stats, *, at: _Iterate) -> np.ndarray | None:
+    d = blk.design
+    fam = at.family
+    y, w, off, mustart = _prepared(d, fam)
+    eta, mu = _linear_predictor(d, fam, at.beta, off, mustart)
+    dev = fam.deviance(y, mu, w)
+    valid = bool(fam.link.valid_eta(eta) and fam.valid_mu(mu) and math.isfinite(dev))
+    pos = w > 0
+    st.add("valid", valid, "and")
+    st.add("dev", dev, "sum")
+    st.add("n_pos", int(np.count_nonzero(pos)), "sum")
+    st.add("sum_w", float(np.sum(w)), "sum")
+    st.add("sum_wy", float(np.sum(w * y)), "sum")
+    st.add("has_intercept", bool(d.has_intercept), "or")
+    if at.null_mu is not None:
+        st.add("null_dev", fam.deviance(y, np.full_like(y, at.null_mu), w), "sum")
+    if not valid:
+        return None
+    e_p = pearson_residuals(fam, y, mu, w)
+    e_d = deviance_residuals(fam, y, mu, w)
+    st.add("pearson", float(e_p @ e_p), "sum")
+    st.add("dev_sum", float(e_d @ e_d), "sum")
+    st.add("decreasing", bool(np.all(fam.link.mu_eta(eta[pos]) < 0)), "and")
+    if fam.name == "binomial":
+        eps10 = 10 * EPS
+        st.add("extreme", int(np.count_nonzero(pos & ((mu > 1 - eps10) | (mu < eps10)))), "sum")
+    A, wzz, ok = _working_system(d, at, y, w, off, eta, mu)
+    st.add("wzz", float(np.sum(wzz)), "sum")
+    st.add("n_ok", int(np.count_nonzero(ok)), "sum")
+    return A
+
+
+def _null_leaf(blk: Block, st: Stats, *, family: Family, mu0: float | None) -> None:
+    """Deviance at a constant mean ``mu0`` (or at ``g^{-1}(offset)`` when None): the null deviance's pass."""
+    d = blk.design
+    y, w, off, _ = _prepared(d, family)
+    mu = family.link.inverse(off) if mu0 is None else np.full_like(y, mu0)
+    st.add("null_dev", family.deviance(y, mu, w), "sum")
+    return None
+
+
+@dataclass(frozen=True, eq=False)
+class GLMScalars:
+    """The fit's small results that every block task needs (picklable; no Dask objects)."""
+
+    family: Family
+    factor: QRFactor
+    coef: np.ndarray
+    fac_at: _Iterate | None  # where the kept factorization's working system was formed (None: OLS rows)
+    qtb: np.ndarray
+    phi: float
+    df: int
+    dev_sum: float
+    sigma: float
+    nobs: int
+    sign: float
+    residual: str
+    names: tuple[str, ...]
+    aliased: tuple[str, ...]
+    method: str = "glm-one-step"
+
+
+def _glm_block_influence(raw: tuple, spec: Any, G: np.ndarray, gs: GLMScalars) -> GLMInfluence:
+    """Every one-step measure of one block's rows (runs on a worker)."""
+    blk = block_design(raw, spec)
+    d = blk.design
+    fam = gs.family
+    k = len(gs.names)
+    if d is None:
+        return _empty(gs, pd.RangeIndex(0), k)
+    y, w, off, mustart = _prepared(d, fam)
+    coef0 = np.where(np.isnan(gs.coef), 0.0, gs.coef)
+    if gs.fac_at is None:  # Gaussian with identity link: the least-squares rows and residuals, as regdiag.ols
+        _, A = _ols_rows(dataclasses.replace(d, y=y, weights=w))
+        Qb = block_q(A, G)
+        resid = response_resid(A[:, k] - Qb @ gs.qtb, dataclasses.replace(d, y=y, weights=w), gs.coef)
+        mu = y - resid
+        eta = mu
+        # V(mu) = 1: the Pearson and deviance residuals are functions of y - mu only, given here exactly
+        e_p = pearson_residuals(fam, resid, np.zeros_like(resid), w)
+        e_d = deviance_residuals(fam, resid, np.zeros_like(resid), w)
+    else:
+        eta_f, mu_f = _linear_predictor(d, fam, gs.fac_at.beta, off, mustart)
+        A, _, _ = _working_system(d, gs.fac_at, y, w, off, eta_f, mu_f)
+        Qb = block_q(A, G)
+        eta, mu = _linear_predictor(d, fam, coef0, off, mustart)
+        resid = y - mu
+        e_p = pearson_residuals(fam, y, mu, w)
+        e_d = deviance_residuals(fam, y, mu, w)
+    f = _block_factor(gs.factor, Qb)
+    pos = w > 0
+    h = f.hat_diag()
+    h[~pos] = 0.0
+    undefined = ~(h < 1.0) | ~pos
+    m = one_step_measures(
+        f, h, e_p, e_d, gs.sign, undefined, family=fam, phi=gs.phi, df=gs.df, dev_sum=gs.dev_sum, residual=gs.residual
+    )
+    press = deleted_response_resid(fam, y, eta, resid, d.X, m["dfbeta"], gs.factor.aliased, undefined)
+    return GLMInfluence(
+        leverage=h,
+        resid=resid,
+        standard_resid=m["standard_resid"],
+        student_resid=m["student_resid"],
+        press_resid=press,
+        sigma_loo=m["sigma_loo"],
+        cooks_distance=m["cooks_distance"],
+        cooks_pvalue=measures.cooks_pvalue(m["cooks_distance"], gs.factor.rank, gs.df),
+        dffits=m["dffits"],
+        cov_ratio=m["cov_ratio"],
+        dfbeta=m["dfbeta"],
+        **_scalar_fields(gs),
+        weights=np.array(w),
+        index=d.index,
+        resid_working=working_residuals(fam, y, mu, eta) if gs.fac_at is not None else resid,
+        resid_pearson=e_p,
+        resid_deviance=e_d,
+        standard_resid_pearson=m["standard_resid_pearson"],
+        dfbeta_one_step=m["dfbeta_one_step"] if gs.residual == "deviance" else None,
+    )
+
+
+def _scalar_fields(gs: GLMScalars) -> dict[str, Any]:
+    return dict(
+        **ols_scalar_fields(gs),  # type: ignore[arg-type]
+        dispersion=float(gs.phi),
+        family=gs.family.name,
+        link=gs.family.link.name,
+        residual=gs.residual,
+        observed=False,
+        link_sign=gs.sign,
+    )
+
+
+def _empty(gs: GLMScalars, index: pd.Index, k: int) -> GLMInfluence:
+    z = np.zeros(0)
+    return empty_influence(
+        GLMInfluence, index, k, weights=None, resid_working=z, resid_pearson=z, resid_deviance=z,
+        standard_resid_pearson=z, dfbeta_one_step=np.zeros((0, k)) if gs.residual == "deviance" else None,
+        **_scalar_fields(gs),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class DaskGLMFit:
+    """A generalized linear model fitted to Dask data (see :func:`regdiag.dask.glm`).
+
+    Attributes
+    ----------
+    source : Source
+    family : Family
+    factor : QRFactor
+        Factorization (of the small root R) of ``W^(1/2) X`` at the last iteration's start: ``r``, ``cols``,
+        ``scale``, ``aliased`` and ``cond`` are those of the whole weighted design.
+    coef : ndarray of shape (n_params,)
+    deviance : float
+    pearson_chi2 : float
+    iterations : int
+    converged : bool
+    deviance_trace : tuple of float
+    nobs : int
+        Rows with positive prior weight.
+    """
+
+    source: Source
+    family: Family
+    factor: QRFactor
+    coef: np.ndarray
+    fac_at: _Iterate | None
+    qtb: np.ndarray
+    deviance: float
+    dev_sum: float
+    pearson_chi2: float
+    iterations: int
+    converged: bool
+    deviance_trace: tuple[float, ...]
+    n_rows: int
+    nobs: int
+    block_factors: tuple[np.ndarray, ...]
+    block_lengths: tuple[int, ...]
+    param_names: tuple[str, ...]
+    n_dropped: int
+    dropped_head: tuple
+    has_intercept: bool
+    link_sign: float
+    sum_w: float
+    sum_wy: float
+    has_offset: bool
+    dispersion_fixed: float | None = None
+    tol: float = DEFAULT_TOL
+    maxit: int = DEFAULT_MAXIT
+    rank_tol: float | None = None
+    split_every: int = 8
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    # ---- the in-memory fit's presentation, shared -----------------------------------------------------------------
+    rank = GLMFit.rank
+    df_resid = GLMFit.df_resid
+    df_null = GLMFit.df_null
+    aliased = GLMFit.aliased
+    cond = GLMFit.cond
+    params = GLMFit.params
+    bse = GLMFit.bse
+    tvalues = GLMFit.tvalues
+    pvalues = GLMFit.pvalues
+    _normal_reference = GLMFit._normal_reference
+    cov_params = GLMFit.cov_params
+    coef_table = GLMFit.coef_table
+
+    @property
+    def method(self) -> str:
+        return "glm"
+
+    @property
+    def design(self) -> Any:  # GLMFit.df_null reads design.has_intercept
+        return self
+
+    @property
+    def dispersion(self) -> float:
+        """``phi``: 1 for binomial and Poisson, else Pearson's chi-square over ``df_resid``."""
+        if self.dispersion_fixed is not None:
+            return float(self.dispersion_fixed)
+        if self.family.fixed_dispersion:
+            return 1.0
+        return self.pearson_chi2 / self.df_resid if self.df_resid > 0 else math.nan
+
+    @property
+    def null_deviance(self) -> float:
+        """R's null deviance (computed on first use: one pass, or an intercept-only IRLS with an offset)."""
+        if "null" not in self._cache:
+            self._cache["null"] = self._null_deviance()
+        return self._cache["null"]
+
+    def _null_deviance(self) -> float:
+        if self.has_intercept and self.has_offset:
+            spec = dataclasses.replace(self.source.spec, intercept_only=True)
+            src = dataclasses.replace(self.source, spec=spec, names=("Intercept",))
+            try:
+                null = _irls(src, self.family, None, self.tol, self.maxit, self.rank_tol, self.split_every)
+            except (ConvergenceError, DesignError):  # pragma: no cover - the null model failing is not the fit's
+                return math.nan
+            return null["deviance"]
+        mu0 = self.sum_wy / self.sum_w if self.has_intercept else None
+        root = reduce_blocks(self.source, functools.partial(_null_leaf, family=self.family, mu0=mu0), self.split_every)
+        return float(root.stats["null_dev"])
+
+    def _scalars(self, residual: str) -> GLMScalars:
+        phi = self.dispersion
+        df = self.df_resid
+        return GLMScalars(
+            family=self.family,
+            factor=self.factor,
+            coef=self.coef,
+            fac_at=self.fac_at,
+            qtb=self.qtb,
+            phi=phi,
+            df=df,
+            dev_sum=self.dev_sum,
+            sigma=float(np.sqrt(self.dev_sum / df)) if df > 0 else math.nan,
+            nobs=self.nobs,
+            sign=self.link_sign,
+            residual=residual,
+            names=self.param_names,
+            aliased=self.aliased,
+        )
+
+    def influence(self, loo: str = "one-step", residual: str = "pearson", observed: bool = False, **kwargs: Any
+                  ) -> DaskInfluence:
+        """One-step influence measures of every row, as lazy Dask collections (see :meth:`GLMFit.influence`).
+
+        Parameters
+        ----------
+        loo : {"one-step"}
+            Exact leave-one-out is not available on Dask.
+        residual : {"pearson", "deviance"}
+            Residual of the one-step ``dfbeta``.
+        observed : bool
+            Must be False (the observed information is not available on Dask).
+
+        Returns
+        -------
+        DaskInfluence
+        """
+        from ..linear.glm_influence import _LOO, _RESIDUALS, _choice
+
+        if _choice(loo, _LOO, "loo") == "exact" or kwargs:
+            raise NotImplementedError(_LOO_ERROR)
+        residual = _choice(residual, _RESIDUALS, "residual")
+        if observed and not self.family.canonical:
+            raise NotImplementedError(
+                "observed=True is not available on Dask; the expected information (observed=False) is, and the two "
+                "coincide for canonical links"
+            )
+        gs = self._scalars(residual)
+        tasks = [
+            dask.delayed(_glm_block_influence, pure=False)(raw, self.source.spec, G, gs)
+            for raw, G in zip(self.source.raw, self.block_factors)
+        ]
+        return DaskInfluence(
+            blocks=tasks,
+            lengths=self.block_lengths,
+            template=_empty(gs, self.source.index_meta, len(self.param_names)),
+            fit=self,
+        )
+
+    def group_deletion(self, groups: Any, **kwargs: Any) -> Any:
+        refuse_group_deletion("glm")
+
+    def summary(self) -> str:
+        """A text summary in the spirit of R's ``summary(glm)``."""
+        return summary_text(
+            self,
+            f"GLM fit, {self.family}",
+            f"dispersion {self.dispersion:.6g}; null deviance {self.null_deviance:.6g} on {self.df_null} df; "
+            f"residual deviance {self.deviance:.6g} on {self.df_resid} df",
+            f"IRLS iterations: {self.iterations} ({'converged' if self.converged else 'NOT converged'})",
+        )
+
+    def __repr__(self) -> str:
+        return f"<DaskGLMFit {self.family} n={self.nobs} rank={self.rank} params={list(self.param_names)}>"
+
+
+def _solve(root: Node, k: int, n: int, rank_tol: float | None) -> tuple[QRFactor, np.ndarray, np.ndarray]:
+    small, qtb, _ = split_root(root.r, k, rank_tol, n)
+    if small.rank == 0:
+        raise DesignError("the weighted design has rank 0: no coefficient can be estimated")
+    x = solve_triangular(small.r, qtb, lower=False, check_finite=False)
+    return small, qtb, x
+
+
+def _irls(
+    source: Source, family: Family, start: np.ndarray | None, tol: float, maxit: int, rank_tol: float | None,
+    split_every: int,
+) -> dict[str, Any]:
+    """IRLS over the blocks (see the module docstring); returns what :class:`DaskGLMFit` needs."""
+
+    def run(beta: np.ndarray | None, it: int) -> Node:
+        return reduce_blocks(source, functools.partial(_irls_leaf, at=_Iterate(family, beta, it)), split_every)
+
+    beta = None if start is None else np.where(np.isnan(start), 0.0, start)
+    root = run(beta, 1)
+    st = root.stats
+    n = sum(st["lengths"].values())
+    if root.r is None and st.get("valid", True) or n == 0:
+        raise DataError("no rows are left after dropping rows with missing values")
+    if not st["valid"]:
+        raise DesignError(
+            f"cannot find valid starting values for the {family}: the starting linear predictor or means are outside "
+            "the link's or family's domain; pass start= (coefficients)"
+        )
+    k = root.r.shape[1] - 1
+    if start is not None and start.shape[0] != k:
+        raise DesignError(f"start has {start.shape[0]} values but the design has {k} columns")
+    dev = float(st["dev"])
+    trace = [dev]
+    crit_prev = math.nan
+    converged = False
+    kept: tuple[Node, QRFactor, np.ndarray, np.ndarray | None] | None = None
+    it = 0
+    for it in range(1, maxit + 1):
+        if st["n_ok"] == 0:
+            raise DesignError(f"no observation carries information at iteration {it} (all working weights are 0)")
+        small, qtb, x = _solve(root, k, n, rank_tol)
+        d = small.to_original(x, fill=0.0)
+        diag_inv = small.cov_unscaled_diag()
+        if not np.all(np.isfinite(d)):
+            raise ConvergenceError(f"non-finite coefficients at iteration {it}; deviance trace: {_fmt_trace(trace)}")
+        full = beta is None
+        beta_new = d if full else beta + d
+        new = run(beta_new, it + 1)
+        halvings = 0
+        while not step_accepted(float(new.stats["dev"]), bool(new.stats["valid"]), dev, full):
+            halvings += 1
+            check_halving(halvings, full, it, trace)
+            d = d * 0.5
+            beta_new = beta + d  # type: ignore[operator]
+            new = run(beta_new, it + 1)
+        if not full and halvings == 0:
+            phi = step_dispersion(family, float(st["wzz"]), int(st["n_ok"]), k)
+            crit, err_est = step_criterion(d, beta_new, diag_inv, phi, crit_prev)
+            converged = qr_converged(crit, err_est, tol, small.cond)
+            crit_prev = crit
+        else:
+            crit_prev = math.nan
+        kept = (root, small, qtb, beta)
+        beta, root, st, dev = beta_new, new, new.stats, float(new.stats["dev"])
+        trace.append(dev)
+        if converged:
+            break
+    if not converged:
+        note = ""
+        if family.name == "binomial" and st.get("extreme", 0):
+            note = (
+                f" {int(st['extreme'])} fitted probabilities are numerically 0 or 1: the model may be separated (no "
+                "maximum-likelihood estimate); separation detection needs all rows at once and is not available on "
+                "Dask — fit a sample in memory with regdiag.glm to check."
+            )
+        err = ConvergenceError(
+            f"IRLS did not converge in {maxit} iterations; deviance trace: {_fmt_trace(trace)}. Raise maxit, loosen "
+            f"tol, or pass start= (coefficients).{note}"
+        )
+        err.deviance_trace = tuple(trace)  # type: ignore[attr-defined]
+        raise err
+    fac_root, factor, qtb, fac_beta = kept  # type: ignore[misc]
+    coef = np.array(beta, dtype=float)
+    coef[factor.aliased] = np.nan
+    return dict(
+        factor=factor, coef=coef, fac_at=_Iterate(family, fac_beta, it), qtb=qtb, fac_root=fac_root, final=st,
+        deviance=dev, iterations=it, converged=converged, trace=tuple(trace), n=n, k=k,
+    )
+
+
+def fit_glm_source(
+    source: Source,
+    family: Family,
+    *,
+    start: Any = None,
+    tol: float = DEFAULT_TOL,
+    maxit: int = DEFAULT_MAXIT,
+    rank_tol: float | None = None,
+    dispersion: float | None = None,
+    split_every: int = 8,
+) -> DaskGLMFit:
+    """Fit a Dask input's blocks by IRLS (see the module docstring)."""
+    common = dict(
+        source=source, family=family, has_offset=_has_offset(source),
+        dispersion_fixed=None if dispersion is None else float(dispersion), tol=tol, maxit=maxit, rank_tol=rank_tol,
+        split_every=split_every,
+    )
+    if family.name == "gaussian" and family.link.name == "identity":
+        return DaskGLMFit(**common, **_gaussian_fit(source, rank_tol, split_every))
+    if start is not None:
+        start = np.asarray(start, dtype=float).reshape(-1)
+    res = _irls(source, family, start, tol, maxit, rank_tol, split_every)
+    factor = res["factor"]
+    st = res["final"]
+    names = global_names(source, res["fac_root"].stats, res["k"])
+    npos = int(st["n_pos"])
+    if npos <= factor.rank:
+        raise DesignError(
+            f"{npos} observation(s) with positive weight but the design has rank {factor.rank}: no residual "
+            "degrees of freedom are left, so no influence measure is defined. Use more observations or fewer terms."
+        )
+    if family.name == "binomial" and st.get("extreme", 0):
+        warnings.warn("fitted probabilities numerically 0 or 1 occurred", InfluenceWarning, stacklevel=3)
+    _warn_glm_conditioning(factor.cond)
+    fac_root = res["fac_root"]
+    fs = fac_root.stats
+    return DaskGLMFit(
+        **common,
+        factor=factor,
+        coef=res["coef"],
+        fac_at=res["fac_at"],
+        qtb=res["qtb"],
+        deviance=float(res["deviance"]),
+        dev_sum=float(st["dev_sum"]),
+        pearson_chi2=float(st["pearson"]),
+        iterations=int(res["iterations"]),
+        converged=bool(res["converged"]),
+        deviance_trace=res["trace"],
+        n_rows=int(res["n"]),
+        nobs=npos,
+        block_factors=tuple(leaf_factors(fac_root, factor.q)),
+        block_lengths=lengths_of(fs, source.n_blocks),
+        param_names=names,
+        n_dropped=int(fs["n_dropped"]),
+        dropped_head=tuple(fs["dropped_head"]),
+        has_intercept=bool(st["has_intercept"]) or "const" in names,
+        link_sign=-1.0 if npos and st["decreasing"] else 1.0,
+        sum_w=float(st["sum_w"]),
+        sum_wy=float(st["sum_wy"]),
+    )
+
+
+def _has_offset(source: Source) -> bool:
+    spec = source.spec
+    if spec.kind == "formula":
+        return spec.offset is not None
+    return any(r[-1] is not None for r in source.raw[:1])
+
+
+def _warn_glm_conditioning(cond: float) -> None:
+    from ..linear.glm import COND_WARN
+
+    if cond > COND_WARN:
+        digits = max(0.0, -math.log10(EPS * cond))
+        warnings.warn(
+            f"the weighted design is ill-conditioned: condition number {cond:.3g} (column-equilibrated); leverage and "
+            f"influence measures keep about {digits:.0f} significant digits",
+            ConditioningWarning,
+            stacklevel=4,
+        )
+
+
+def _gaussian_fit(source: Source, rank_tol: float | None, split_every: int) -> dict[str, Any]:
+    """Gaussian with identity link: one least-squares pass is the IRLS fixed point (as in memory)."""
+    fit = fit_source(source, tol=rank_tol, split_every=split_every)
+    rss = fit.ssr
+    return dict(
+        factor=fit.factor,
+        coef=fit.coef,
+        fac_at=None,
+        qtb=fit.qtb,
+        deviance=rss,
+        dev_sum=rss,
+        pearson_chi2=rss,
+        iterations=1,
+        converged=True,
+        deviance_trace=(0.0, rss),
+        n_rows=fit.n_rows,
+        nobs=fit.nobs,
+        block_factors=fit.block_factors,
+        block_lengths=fit.block_lengths,
+        param_names=fit.param_names,
+        n_dropped=fit.n_dropped,
+        dropped_head=fit.dropped_head,
+        has_intercept=fit.has_intercept,
+        link_sign=1.0,
+        sum_w=fit.tss_moments[0],
+        sum_wy=fit.tss_moments[0] * fit.tss_moments[1],
+    )
+
+
+def glm(
+    y_or_formula: Any,
+    X: Any = None,
+    *,
+    data: Any = None,
+    family: Any = "gaussian",
+    link: str | None = None,
+    weights: Any = None,
+    offset: Any = None,
+    alpha: float | None = None,
+    start: Any = None,
+    dispersion: float | None = None,
+    missing: str = "drop",
+    tol: float = DEFAULT_TOL,
+    maxit: int = DEFAULT_MAXIT,
+    rank_tol: float | None = None,
+    split_every: int = 8,
+) -> DaskGLMFit:
+    """Fit a generalized linear model to Dask data by IRLS, one pass over the data per iteration.
+
+    ``regdiag.glm`` hands Dask input over to this function; the parameters are those of :func:`regdiag.glm`
+    (with a formula, ``weights`` and ``offset`` name columns of ``data``), plus ``split_every``, the fan-in of the
+    reduction tree.
+
+    Returns
+    -------
+    DaskGLMFit
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, regdiag
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.column_stack([np.ones(2000), rng.standard_normal(2000)])
+    >>> y = rng.poisson(np.exp(X @ [0.5, 0.3])).astype(float)
+    >>> fit = regdiag.glm(da.from_array(y, chunks=500), da.from_array(X, chunks=(500, 2)), family="poisson")
+    >>> bool(np.allclose(fit.coef, regdiag.glm(y, X, family="poisson").coef, rtol=1e-10))
+    True
+    """
+    fam = make_family(family, link, alpha)
+    source = make_source(
+        y_or_formula, X, data=data, weights=weights, offset=offset, missing=missing,
+        two_column=fam.name == "binomial",
+    )
+    return fit_glm_source(
+        source, fam, start=start, tol=tol, maxit=maxit, rank_tol=rank_tol, dispersion=dispersion,
+        split_every=split_every,
+    )

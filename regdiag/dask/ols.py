@@ -1,0 +1,463 @@
+"""OLS/WLS on Dask: one pass for the fit (TSQR of ``[W^(1/2) X, W^(1/2) y]``), one pass for every per-row measure.
+
+The fit
+    Every block ``[sqrt(w) X, sqrt(w) (y - offset)]`` (k + 1 columns) is reduced to its R factor and the R factors
+    are reduced by a tree (:mod:`regdiag.dask._tsqr`); the root ``R`` ((k + 1) x (k + 1)) holds everything the fit
+    needs: ``[A b] = Q0 R``. The small matrix ``R[:, :k]`` is then factored exactly as the in-memory path factors
+    the whole design (:func:`regdiag.linalg.qr_factor`: power-of-two column scaling, pivoted Householder QR, rank
+    with tolerance ``10 sqrt(n) eps``, aliased columns chosen in the given order as R does), giving
+    ``A S P = Q0 q1 r1``. Householder QR is exactly invariant to power-of-two column scaling, and the column norms
+    and Gram matrix of ``R`` are those of ``A``, so the pivots, the rank and the aliased columns are those of the
+    in-memory factorization. ``Q'b = q1' R[:, k]``, the coefficients ``r1^{-1} Q'b`` and the residual sum of squares
+    (the squared norm of ``R[:, k]`` less its projection on ``q1``) come from the small matrices.
+
+The per-row measures
+    A second pass rebuilds each block, refactors it (the same reflectors as in the first pass) and applies its
+    reflectors to the block's slice of the tree's Q factors times ``q1`` (``dormqr``): that gives the block's rows of
+    ``Q = Q0 q1``, orthonormal to rounding. Every measure of a row depends only on its row of ``Q``, its residual
+    and the fit's scalars, so the block's :class:`~regdiag.results.Influence` is computed by the in-memory code
+    (:func:`regdiag.linear.ols.row_measures`) — one task per block, lazily, and no further pass for any measure.
+
+Accuracy
+    Leverage and every measure agree with the in-memory path to rounding (about ``kappa * eps`` relative, ``kappa``
+    the condition number of the equilibrated design, as there). The coefficients are the plain QR solution: the
+    in-memory path refines the solution in extended precision when its estimated error exceeds 1e-14, the Dask path
+    does not; it reports the estimated relative error of its coefficients in ``fit.est_error`` and warns (a
+    :class:`~regdiag.ConditioningWarning`) when it exceeds 1e-10 (large ``kappa``, or residuals much smaller than
+    the response). An ill-conditioned design (condition number above 1e8) gets the same warning as in memory.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import dask
+import numpy as np
+import pandas as pd
+from scipy.linalg import solve_triangular
+
+from .._validation import ConditioningWarning, DataError, DesignError, format_labels
+from ..design import Design
+from ..linalg import EPS, QRFactor, default_rank_tol, qr_factor
+from ..linear.ols import OLSFit, PERFECT_FIT_FACTOR, response_resid, row_measures, warn_conditioning
+from ..results import Influence
+from ._blocks import Block, Source, block_design, make_source
+from ._engine import augmented, leaf_factors, reduce_blocks
+from ._tsqr import Stats, block_q, moments
+from .influence import DaskInfluence
+
+__all__ = ["DaskOLSFit", "ols", "EST_WARN"]
+
+#: estimated relative error of the coefficients above which the Dask path warns (it does not refine)
+EST_WARN = 1e-10
+
+
+def _ols_rows(d: Design) -> tuple[np.ndarray | None, np.ndarray]:
+    """``sqrt(w)`` (None without weights) and the block's matrix ``[sqrt(w) X, sqrt(w) (y - offset)]``."""
+    sqrt_w = None if d.weights is None else np.sqrt(d.weights)
+    y = d.y if d.offset is None else d.y - d.offset
+    return sqrt_w, augmented(d.X, sqrt_w, y)
+
+
+def _ols_leaf(blk: Block, st: Stats) -> np.ndarray:
+    d = blk.design
+    sqrt_w, A = _ols_rows(d)
+    w = np.ones(d.n_obs) if d.weights is None else d.weights
+    st.add("n_pos", int(np.count_nonzero(w > 0)), "sum")
+    b = d.y if sqrt_w is None else d.y * sqrt_w
+    st.add("norm_b2", float(b @ b), "sum")
+    y = d.y if d.offset is None else d.y - d.offset
+    st.add("moments", moments(y, w), "moments")
+    st.add("has_intercept", bool(d.has_intercept), "or")
+    return A
+
+
+def split_root(r: np.ndarray, k: int, tol: float | None, n: int) -> tuple[QRFactor, np.ndarray, float]:
+    """Factor the root's ``R[:, :k]`` like the whole design; return (factor, ``Q'b``, residual sum of squares).
+
+    The residual ``R[:, k] - q1 q1' R[:, k]`` is projected twice (Gram-Schmidt twice is enough), so its squared norm
+    is accurate to ``eps ||b||`` like the in-memory ``b - Q Q'b``.
+    """
+    small = qr_factor(r[:, :k], tol=default_rank_tol(n) if tol is None else tol)
+    rb = r[:, k]
+    qtb = small.q.T @ rb
+    t = rb - small.q @ qtb
+    t = t - small.q @ (small.q.T @ t)
+    return small, qtb, float(t @ t)
+
+
+@dataclass(frozen=True, eq=False)
+class FitScalars:
+    """The fit's small results that every block task needs (picklable; no Dask objects)."""
+
+    factor: QRFactor  # its q is the small (k + 1) x rank factor; blocks swap in their rows of Q
+    coef: np.ndarray
+    qtb: np.ndarray
+    rss: float
+    df: int
+    sigma: float
+    perfect: bool
+    nobs: int
+    names: tuple[str, ...]
+    aliased: tuple[str, ...]
+    method: str
+
+
+def _ols_block_influence(raw: tuple, spec: Any, G: np.ndarray, fs: FitScalars) -> Influence:
+    """Every measure of one block's rows (runs on a worker)."""
+    blk = block_design(raw, spec)
+    d = blk.design
+    k = len(fs.names)
+    if d is None:
+        return empty_influence(Influence, pd.RangeIndex(0), k, weights=None, **_scalar_fields(fs))
+    sqrt_w, A = _ols_rows(d)
+    Qb = block_q(A, G)
+    f = _block_factor(fs.factor, Qb)
+    e = A[:, k] - Qb @ fs.qtb
+    pos = np.ones(d.n_obs, dtype=bool) if d.weights is None else d.weights > 0
+    resid = response_resid(e, d, fs.coef)
+    m = row_measures(f, e, resid, pos, rss=fs.rss, df=fs.df, sigma=fs.sigma, perfect=fs.perfect)
+    return Influence(
+        **m,
+        **_scalar_fields(fs),
+        weights=None if d.weights is None else np.array(d.weights),
+        index=d.index,
+    )
+
+
+def _block_factor(small: QRFactor, Qb: np.ndarray) -> QRFactor:
+    return QRFactor(
+        q=Qb,
+        r=small.r,
+        cols=small.cols,
+        scale=small.scale,
+        aliased=small.aliased,
+        n_cols=small.n_cols,
+        tol=small.tol,
+        cond=small.cond,
+    )
+
+
+def empty_influence(cls: type, index: pd.Index, k: int, **fields: Any) -> Any:
+    """A result object with no rows (an empty block, or the template of a lazy result); ``fields``: the scalars."""
+    z = np.zeros(0)
+    rows = dict(
+        leverage=z, resid=z, standard_resid=z, student_resid=z, press_resid=z, sigma_loo=z, cooks_distance=z,
+        cooks_pvalue=z, dffits=z, cov_ratio=z, dfbeta=np.zeros((0, k)),
+    )
+    rows.update({key: val for key, val in fields.items() if key not in rows})
+    return cls(**rows, index=index[:0])
+
+
+def _scalar_fields(fs: FitScalars) -> dict[str, Any]:
+    """The result's fields that are the fit's scalars (read from any object with these attribute names)."""
+    return dict(
+        params=np.array(fs.coef),
+        cov_unscaled_diag=fs.factor.cov_unscaled_diag(),
+        sigma=fs.sigma,
+        rank=fs.factor.rank,
+        df_resid=float(fs.df),
+        n_obs=fs.nobs,
+        param_names=fs.names,
+        aliased=fs.aliased,
+        method=fs.method,
+    )
+
+
+def global_names(source: Source, st: Stats, k: int) -> tuple[str, ...]:
+    """Parameter names: the frame's columns, the formula's terms, or statsmodels' names for arrays."""
+    if source.names is not None:
+        return source.names
+    if source.spec.kind == "formula":
+        names = st.get("names")
+        if names is None:
+            raise DataError("no rows are left after dropping rows with missing values")
+        return tuple(names)
+    const = st.get("const")
+    out, j, done = [], 1, False
+    for c in range(k):
+        if not done and const is not None and bool(const[c]):
+            out.append("const")
+            done = True
+        else:
+            out.append(f"x{j}")
+            j += 1
+    return tuple(out)
+
+
+def lengths_of(st: Stats, n_blocks: int) -> tuple[int, ...]:
+    lens = st["lengths"]
+    return tuple(int(lens[b]) for b in range(n_blocks))
+
+
+def estimated_error(small: QRFactor, x: np.ndarray, nb: float, nr: float) -> float:
+    """The in-memory path's estimate of the plain QR solution's relative error (see :func:`regdiag.linalg.lstsq`)."""
+    if small.rank == 0:
+        return 0.0
+    kappa = small.cond
+    nx = float(np.linalg.norm(x))
+    nR = float(np.max(np.abs(small.r))) * math.sqrt(small.r.shape[0])
+    err_x = EPS * (kappa + kappa**2 * nr / max(nR * nx, np.finfo(float).tiny))
+    err_r = EPS * kappa * nb / nr if nr > 0 else math.inf
+    return max(err_x, err_r)
+
+
+def refuse_group_deletion(function: str) -> None:
+    """Group deletion needs the rows of each group together: say so, and what to do instead."""
+    raise NotImplementedError(
+        "group deletion is not available on Dask: it needs the rows of every group together. Select the rows of the "
+        f"groups you care about, fit them in memory (regdiag.{function} on a pandas DataFrame) and call "
+        ".group_deletion() there"
+    )
+
+
+def summary_text(fit: Any, head: str, *tail: str) -> str:
+    """The text summary of a Dask fit: what was fitted to what, counts, dropped rows, coefficients, then ``tail``."""
+    if fit.source.spec.formula:
+        head += f": {fit.source.spec.formula}"
+    lines = [f"{head} (on {fit.source.description})", f"n = {fit.nobs}, rank = {fit.rank}, df_resid = {fit.df_resid}"]
+    if fit.n_dropped:
+        more = f" and {fit.n_dropped - len(fit.dropped_head)} more" if fit.n_dropped > len(fit.dropped_head) else ""
+        lines.append(f"dropped for missing values: {fit.n_dropped} row(s) ({format_labels(fit.dropped_head)}{more})")
+    if fit.aliased:
+        lines.append(f"aliased (not estimable, coefficient NaN): {', '.join(fit.aliased)}")
+    lines.append(fit.coef_table().to_string(float_format=lambda v: f"{v:.6g}"))
+    lines.extend(tail)
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, eq=False)
+class DaskOLSFit:
+    """A linear model fitted to Dask data (see :func:`regdiag.dask.ols`).
+
+    Coefficient-level results are small pandas objects in memory, as for :class:`~regdiag.OLSFit`; per-row
+    results (:meth:`influence`) are lazy Dask collections.
+
+    Attributes
+    ----------
+    source : Source
+        The blocks of the input (recomputed from the Dask graph on every pass; nothing is persisted).
+    factor : QRFactor
+        Factorization of the root's small ``R[:, :k]``: ``r``, ``cols``, ``scale``, ``aliased``, ``cond`` are those
+        of the whole weighted design; its ``q`` is the small ``(k + 1) x rank`` factor.
+    coef : ndarray of shape (n_params,)
+        Coefficients (NaN for aliased columns).
+    ssr : float
+        Weighted residual sum of squares.
+    n_rows : int
+        Rows used (after dropping missing values), with zero weights.
+    nobs : int
+        Rows with positive weight.
+    block_lengths : tuple of int
+        Rows used in each block.
+    n_dropped : int
+        Rows dropped for missing values (``dropped_head``: the first of their labels).
+    est_error : float
+        Estimated relative error of the coefficients (the in-memory path refines above 1e-14; this path does not).
+    """
+
+    source: Source
+    factor: QRFactor
+    coef: np.ndarray
+    qtb: np.ndarray
+    ssr: float
+    n_rows: int
+    nobs: int
+    block_factors: tuple[np.ndarray, ...]
+    block_lengths: tuple[int, ...]
+    param_names: tuple[str, ...]
+    n_dropped: int
+    dropped_head: tuple
+    has_intercept: bool
+    norm_b: float
+    tss_moments: tuple[float, float, float]
+    est_error: float
+    weighted: bool
+    split_every: int = 8
+
+    # ---- the in-memory fit's presentation, shared -----------------------------------------------------------------
+    params = OLSFit.params
+    bse = OLSFit.bse
+    tvalues = OLSFit.tvalues
+    pvalues = OLSFit.pvalues
+    cov_params = OLSFit.cov_params
+    coef_table = OLSFit.coef_table
+    aliased = OLSFit.aliased
+    cond = OLSFit.cond
+    rank = OLSFit.rank
+    df_resid = OLSFit.df_resid
+    sigma = OLSFit.sigma
+
+    @property
+    def method(self) -> str:
+        return "wls" if self.weighted else "ols"
+
+    @property
+    def perfect_fit(self) -> bool:
+        """Residuals at rounding level: measures that divide by sigma are NaN."""
+        return math.sqrt(self.ssr) <= PERFECT_FIT_FACTOR * EPS * self.norm_b
+
+    @property
+    def rsquared(self) -> float:
+        sw, mean, m2 = self.tss_moments
+        tss = m2 if self.has_intercept else m2 + sw * mean**2
+        return 1.0 - self.ssr / tss if tss > 0 else float("nan")
+
+    def _scalars(self) -> FitScalars:
+        return FitScalars(
+            factor=self.factor,
+            coef=self.coef,
+            qtb=self.qtb,
+            rss=self.ssr,
+            df=self.df_resid,
+            sigma=self.sigma,
+            perfect=self.perfect_fit,
+            nobs=self.nobs,
+            names=self.param_names,
+            aliased=self.aliased,
+            method=self.method,
+        )
+
+    def influence(self) -> DaskInfluence:
+        """Every closed-form influence measure of every row, as lazy Dask collections (one task per block).
+
+        Returns
+        -------
+        DaskInfluence
+            Per-row measures as Dask arrays (``leverage``, ``cooks_distance``, ``dfbetas``, ...), ``to_frame()`` as
+            a Dask DataFrame indexed by the row labels, ``summary()`` (flag counts and the most influential rows,
+            one pass), ``compute()`` (an in-memory :class:`~regdiag.Influence`). Formulas: :meth:`OLSFit.influence`.
+        """
+        fs = self._scalars()
+        tasks = [
+            dask.delayed(_ols_block_influence, pure=False)(raw, self.source.spec, G, fs)
+            for raw, G in zip(self.source.raw, self.block_factors)
+        ]
+        return DaskInfluence(
+            blocks=tasks,
+            lengths=self.block_lengths,
+            template=empty_influence(
+                Influence, self.source.index_meta, len(self.param_names), weights=None, **_scalar_fields(fs)
+            ),
+            fit=self,
+        )
+
+    def group_deletion(self, groups: Any) -> Any:
+        refuse_group_deletion("ols")
+
+    def summary(self) -> str:
+        """A text summary in the spirit of R's ``summary(lm)``."""
+        return summary_text(
+            self,
+            f"{self.method.upper()} fit",
+            f"residual standard error: {self.sigma:.6g} on {self.df_resid} df; R-squared: {self.rsquared:.4f}",
+            f"condition number (equilibrated design): {self.cond:.3g}",
+        )
+
+    def __repr__(self) -> str:
+        return f"<DaskOLSFit {self.method} n={self.nobs} rank={self.rank} params={list(self.param_names)}>"
+
+
+def fit_source(source: Source, *, tol: float | None = None, split_every: int = 8) -> DaskOLSFit:
+    """Fit a Dask input's blocks by least squares (one pass)."""
+    root = reduce_blocks(source, _ols_leaf, split_every)
+    st = root.stats
+    n = sum(st["lengths"].values())
+    if root.r is None or n == 0:
+        raise DataError("no rows are left after dropping rows with missing values")
+    k = root.r.shape[1] - 1
+    names = global_names(source, st, k)
+    npos = int(st["n_pos"])
+    if npos == 0:
+        raise DataError("all weights are zero: no observation is left to fit")
+    small, qtb, rss = split_root(root.r, k, tol, n)
+    if npos <= small.rank:
+        raise DesignError(
+            f"{npos} observation(s) with positive weight but the design has rank {small.rank}: no residual degrees "
+            "of freedom are left, so no influence measure is defined. Use more observations or fewer terms."
+        )
+    x = solve_triangular(small.r, qtb, lower=False) if small.rank else np.zeros(0)
+    coef = small.to_original(x)
+    est = estimated_error(small, x, float(np.linalg.norm(root.r[:, k])), math.sqrt(rss))
+    warn_conditioning(small.cond, stacklevel=4)
+    if est > EST_WARN and small.cond <= 1e8:
+        warnings.warn(
+            f"the estimated relative error of the coefficients is {est:.2g} (condition number {small.cond:.3g}, "
+            "residuals small against the response): the in-memory fit refines the solution in extended precision, "
+            "the Dask fit does not, so the two agree to about that much",
+            ConditioningWarning,
+            stacklevel=3,
+        )
+    return DaskOLSFit(
+        source=source,
+        factor=small,
+        coef=coef,
+        qtb=qtb,
+        ssr=rss,
+        n_rows=n,
+        nobs=npos,
+        block_factors=tuple(leaf_factors(root, small.q)),
+        block_lengths=lengths_of(st, source.n_blocks),
+        param_names=names,
+        n_dropped=int(st["n_dropped"]),
+        dropped_head=tuple(st["dropped_head"]),
+        has_intercept=bool(st["has_intercept"]) or "const" in names,
+        norm_b=math.sqrt(st["norm_b2"]),
+        tss_moments=tuple(st["moments"]),
+        est_error=est,
+        weighted=source.weighted,
+        split_every=split_every,
+    )
+
+
+def ols(
+    y_or_formula: Any,
+    X: Any = None,
+    *,
+    data: Any = None,
+    weights: Any = None,
+    missing: str = "drop",
+    tol: float | None = None,
+    split_every: int = 8,
+) -> DaskOLSFit:
+    """Fit a linear model to Dask data by ordinary or weighted least squares (one pass over the data).
+
+    ``regdiag.ols`` hands Dask input over to this function; the parameters are those of :func:`regdiag.ols`.
+
+    Parameters
+    ----------
+    y_or_formula : str or Dask array / Series of shape (n_obs,)
+        A formula (with ``data`` a Dask DataFrame), or the response.
+    X : Dask array of shape (n_obs, n_params) or Dask DataFrame, optional
+        The design when ``y_or_formula`` is the response (used as given). Row chunks (partitions) are the blocks.
+    data : dask.dataframe.DataFrame, optional
+        Data for a formula.
+    weights : str or Dask array / Series, optional
+        Analytic weights; with a formula, the name of a column of ``data``.
+    missing : {"drop", "raise"}
+        As in memory: rows with missing or non-finite values are dropped and counted (``fit.n_dropped``), or an error
+        names the column and rows.
+    tol : float, optional
+        Rank tolerance (default ``10 sqrt(n) eps``).
+    split_every : int
+        Fan-in of the reduction tree.
+
+    Returns
+    -------
+    DaskOLSFit
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, regdiag
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.column_stack([np.ones(1000), rng.standard_normal((1000, 2))])
+    >>> y = X @ [1.0, 2.0, -1.0] + rng.standard_normal(1000)
+    >>> fit = regdiag.ols(da.from_array(y, chunks=250), da.from_array(X, chunks=(250, 3)))
+    >>> bool(np.allclose(fit.coef, regdiag.ols(y, X).coef, rtol=1e-12))
+    True
+    """
+    source = make_source(y_or_formula, X, data=data, weights=weights, missing=missing)
+    return fit_source(source, tol=tol, split_every=split_every)
