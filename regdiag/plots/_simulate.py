@@ -19,7 +19,7 @@ __all__ = ["Envelope", "order_positions", "linear_student_from_draws", "envelope
 #: keep every order statistic up to this many residuals; above it, the tails and an even grid in between
 THIN_ABOVE = 5000
 #: a batch of simulated data sets holds at most this many numbers
-BATCH_ELEMENTS = 4_000_000
+BATCH_ELEMENTS = 1_000_000
 
 
 @dataclass(frozen=True, eq=False)

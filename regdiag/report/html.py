@@ -265,18 +265,23 @@ def _json_value(v: Any) -> Any:
 
 
 def _write_json(infl: Any, fit: Any, path: Path) -> None:
-    """Every measure, column by column (exact doubles; NaN as null), with the model description."""
+    """Every measure, column by column (exact doubles; NaN as null), with the model description.
+
+    Written one column at a time, so that memory holds one column's Python floats, not the whole table's.
+    """
     frame = infl.to_frame()
-    payload = {
+    head = {
         "format": "regdiag measures, columns",
         "model": _model_info(fit, infl),
         "index_name": frame.index.name,
         "index": [_json_value(x.item() if isinstance(x, np.generic) else x) for x in frame.index],
-        "measures": {
-            col: [_json_value(x) for x in frame[col].to_numpy(dtype=float).tolist()] for col in frame.columns
-        },
     }
-    path.write_text(json.dumps(payload, allow_nan=False), encoding="utf-8")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(json.dumps(head, allow_nan=False)[:-1] + ', "measures": {')
+        for k, col in enumerate(frame.columns):
+            values = [_json_value(x) for x in frame[col].to_numpy(dtype=float).tolist()]
+            fh.write(("" if k == 0 else ", ") + json.dumps(str(col)) + ": " + json.dumps(values, allow_nan=False))
+        fh.write("}}")
 
 
 def _model_info(fit: Any, infl: Any) -> dict[str, Any]:
