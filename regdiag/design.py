@@ -254,7 +254,7 @@ def _formula_design(
         y = np.asarray(lhs, dtype=float)[:, 0]
         response_name = str(lhs.columns[0])
         ycols = (response_name,)
-    X = np.ascontiguousarray(np.asarray(rhs, dtype=float))
+    X = _column_major(rhs)
     names = tuple(str(c) for c in rhs.columns)
     rindex = rhs.index
 
@@ -430,6 +430,19 @@ def _pair_response(y: Any) -> tuple[np.ndarray, pd.Index | None, tuple[str, str]
     except (TypeError, ValueError) as exc:
         raise DataError(f"y cannot be converted to numbers: {exc}") from exc
     return yv, None, ("successes", "failures")
+
+
+def _column_major(frame: pd.DataFrame) -> np.ndarray:
+    """The model matrix as a Fortran-ordered float array, one column copy at a time.
+
+    A model matrix is assembled column by column (many pandas blocks): copying each column into a column-major
+    array is a handful of contiguous copies, where ``np.asarray`` would interleave the blocks row by row and a
+    C-ordered array would then need a transposing copy before the QR (which factors column-major storage).
+    """
+    out = np.empty(frame.shape, dtype=np.float64, order="F")
+    for j in range(frame.shape[1]):
+        out[:, j] = frame.iloc[:, j].to_numpy(dtype=np.float64)
+    return out
 
 
 def _array_names(X: np.ndarray) -> tuple[str, ...]:

@@ -25,12 +25,20 @@ __all__ = ["Influence", "GLMInfluence", "GroupInfluence", "r_abbreviate"]
 FloatArray = np.ndarray
 
 
-def _standardize(dfbeta: FloatArray, row_scale: FloatArray, cov_diag: FloatArray) -> FloatArray:
-    """``dfbeta_ij / (row_scale_i sqrt(cov_diag_j))``; NaN where not finite."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = dfbeta / row_scale[:, None]
-        out /= np.sqrt(cov_diag)[None, :]
-    out[~np.isfinite(out)] = np.nan
+def _standardize(
+    dfbeta: FloatArray, row_scale: FloatArray, cov_diag: FloatArray, out: FloatArray | None = None
+) -> FloatArray:
+    """``dfbeta_ij / (row_scale_i sqrt(cov_diag_j))``; NaN where a row or column scale is 0 or not finite.
+
+    Two passes over the n x p array and at most one new one (``out``): the scales are inverted as vectors.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r = 1.0 / np.asarray(row_scale, dtype=float)
+        c = 1.0 / np.sqrt(np.asarray(cov_diag, dtype=float))
+    r[np.isnan(r) | np.isinf(r)] = np.nan
+    c[np.isnan(c) | np.isinf(c)] = np.nan
+    out = np.multiply(dfbeta, r[:, None], out=out)
+    out *= c[None, :]
     return out
 
 
@@ -602,7 +610,20 @@ class GLMInfluence(Influence):
     @property
     def dfbetas_r(self) -> FloatArray:
         """R's ``dfbetas`` for glm: ``dfbeta_r / (sigma_(i) sqrt(diag((X'WX)^{-1})))``."""
-        return _standardize(self.dfbeta_r, self.sigma_loo, self.cov_unscaled_diag)
+        return self._dfbetas_r_into(None, np.arange(self.dfbeta.shape[1]))
+
+    def _dfbetas_r_into(self, out: FloatArray | None, cols: Any) -> FloatArray:
+        """R's dfbetas of the columns ``cols``, written into ``out`` (one pass for the residual ratio and sigma)."""
+        if self.residual == "deviance" and self.method == "glm-one-step":
+            base, row = self.dfbeta, self.sigma_loo
+        else:  # R's deviance residual in place of the one-step's: a row factor
+            base = self.dfbeta_pearson_one_step
+            with np.errstate(divide="ignore", invalid="ignore"):
+                row = self.sigma_loo / self._ratio()
+        cols = np.asarray(cols)
+        if cols.size != base.shape[1] or np.any(cols != np.arange(base.shape[1])):
+            base = base[:, cols]
+        return _standardize(base, row, self.cov_unscaled_diag[cols], out=out)
 
     @property
     def cooks_distance_r(self) -> FloatArray:
@@ -695,12 +716,14 @@ class GLMInfluence(Influence):
         st = as_enum(Style, style, "style")
         kept = self._kept_columns()
         if st is Style.R:
-            dfbs = self.dfbetas_r[:, kept]
-            data = {n: dfbs[:, i] for i, n in enumerate(self._r_names())}
-            data.update(
-                dffit=self.dffits, **{"cov.r": self.cov_ratio, "cook.d": self.cooks_distance_r}, hat=self.leverage
-            )
-            return pd.DataFrame(data, index=self.index)
+            # one n x (p + 4) column-major array, handed to pandas without a copy
+            k = len(kept)
+            mat = np.empty((len(self.index), k + 4), order="F")
+            self._dfbetas_r_into(mat[:, :k], kept)
+            for j, col in enumerate((self.dffits, self.cov_ratio, self.cooks_distance_r, self.leverage)):
+                mat[:, k + j] = col
+            cols = self._r_names() + ["dffit", "cov.r", "cook.d", "hat"]
+            return pd.DataFrame(mat, index=self.index, columns=cols, copy=False)
         if st is Style.STATSMODELS:
             dfbs = self.dfbetas_se[:, kept]
             data = {f"dfb_{self.param_names[j]}": dfbs[:, i] for i, j in enumerate(kept)}

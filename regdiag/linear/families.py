@@ -77,6 +77,12 @@ class Link:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return _MU_ETA[self.name](eta)
 
+    def mu_eta2(self, eta: np.ndarray) -> np.ndarray:
+        """``d^2 mu / deta^2`` at ``eta`` (no guards; used by the second-order leave-one-out predictor)."""
+        eta = np.asarray(eta, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return _MU_ETA2[self.name](eta)
+
     def deriv(self, mu: np.ndarray) -> np.ndarray:
         """``g'(mu)``."""
         mu = np.asarray(mu, dtype=float)
@@ -184,6 +190,26 @@ _MU_ETA = {
     "inverse": lambda eta: -1.0 / eta**2,
     "inverse_squared": lambda eta: -1.0 / (2.0 * eta**1.5),
     "sqrt": lambda eta: 2.0 * eta,
+}
+def _logit_mu_eta2(eta: np.ndarray) -> np.ndarray:
+    mu = special.expit(eta)
+    return mu * (1.0 - mu) * (1.0 - 2.0 * mu)
+
+
+def _cloglog_mu_eta2(eta: np.ndarray) -> np.ndarray:
+    e = np.exp(eta)
+    return e * np.exp(-e) * (1.0 - e)
+
+
+_MU_ETA2 = {
+    "identity": lambda eta: np.zeros_like(eta),
+    "log": np.exp,
+    "logit": _logit_mu_eta2,
+    "probit": lambda eta: -eta * stats.norm.pdf(eta),
+    "cloglog": _cloglog_mu_eta2,
+    "inverse": lambda eta: 2.0 / eta**3,
+    "inverse_squared": lambda eta: 0.75 / eta**2.5,
+    "sqrt": lambda eta: np.full_like(eta, 2.0),
 }
 _DERIV = {
     "identity": lambda mu: np.ones_like(mu),
@@ -311,6 +337,8 @@ class Family:
             if n == "gaussian":
                 return wt * (y - mu) ** 2
             if n == "binomial":
+                if np.all((y == 0.0) | (y == 1.0)):  # 0/1 outcomes: one logarithm per row
+                    return -2.0 * wt * np.log(np.where(y == 1.0, mu, 1.0 - mu))
                 return 2.0 * wt * (_ylogy(y, mu) + _ylogy(1.0 - y, 1.0 - mu))
             if n == "poisson":
                 r = mu * wt
@@ -361,6 +389,11 @@ class Family:
             mu /= v
         mu *= wt
         return mu
+
+    @property
+    def canonical_factor(self) -> float:
+        """``mu'(eta) / V(mu)`` under the canonical link: 1, -1 (gamma) or -1/2 (inverse Gaussian)."""
+        return _CANONICAL_FACTOR.get(self.name, 1.0)
 
     def observed_ratio(self, y: np.ndarray, mu: np.ndarray) -> np.ndarray:
         """Observed over expected information weight: ``1 + (y - mu) (V g'' + V' g') / (V g')``; 1 for canonical links.
@@ -413,7 +446,8 @@ class Family:
             if self.name != "binomial" or y.shape[1] != 2:
                 raise DataError(
                     f"a two-column response ({response}) is only for the binomial family (successes, failures); "
-                    f"the {self.name} family needs one response column"
+                    f"the {self.name} family needs one response column. For binomial GLMs use "
+                    "family='binomial'"
                 )
             neg = (y < 0).any(axis=1)
             if neg.any():

@@ -82,6 +82,9 @@ class GLMFit:
         Dispersion given by the user instead of the family's default.
     tol : float
         Convergence tolerance used.
+    resid_exact : ndarray of shape (n_obs,) or None
+        Gaussian family with identity link only: the response residuals of the refined least-squares solve (as
+        :class:`~regdiag.linear.ols.OLSFit`), exact where ``y - mu`` would cancel.
     """
 
     design: Design
@@ -102,10 +105,12 @@ class GLMFit:
     separation: Separation | None = None
     dispersion_fixed: float | None = None
     tol: float = DEFAULT_TOL
+    resid_exact: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        for name in ("coef", "eta", "mu", "y", "prior_weights", "n_trials", "working_weights"):
-            getattr(self, name).flags.writeable = False
+        for name in ("coef", "eta", "mu", "y", "prior_weights", "n_trials", "working_weights", "resid_exact"):
+            if getattr(self, name) is not None:
+                getattr(self, name).flags.writeable = False
 
     # ---- basic quantities --------------------------------------------------------------------------------------
     @property
@@ -219,14 +224,19 @@ class GLMFit:
         return pd.DataFrame(self.dispersion * self.factor.cov_unscaled(), index=names, columns=names)
 
     # ---- residuals ------------------------------------------------------------------------------------------------
+    def _resid_response(self) -> np.ndarray:
+        return self.y - self.mu if self.resid_exact is None else np.array(self.resid_exact)
+
     def _resid_pearson(self) -> np.ndarray:
-        return pearson_residuals(self.family, self.y, self.mu, self.prior_weights)
+        return pearson_residuals(self.family, self.y, self.mu, self.prior_weights, resid=self.resid_exact)
 
     def _resid_deviance(self) -> np.ndarray:
+        if self.resid_exact is not None:  # Gaussian: the deviance residual is the weighted residual
+            return self._resid_pearson()
         return deviance_residuals(self.family, self.y, self.mu, self.prior_weights)
 
     def _resid_working(self) -> np.ndarray:
-        return working_residuals(self.family, self.y, self.mu, self.eta)
+        return working_residuals(self.family, self.y, self.mu, self.eta, resid=self.resid_exact)
 
     def _series(self, values: np.ndarray, name: str) -> pd.Series:
         return pd.Series(values, index=self.index, name=name)
@@ -244,7 +254,7 @@ class GLMFit:
     @property
     def resid_response(self) -> pd.Series:
         """``y - mu``."""
-        return self._series(self.y - self.mu, "resid_response")
+        return self._series(self._resid_response(), "resid_response")
 
     @property
     def resid_working(self) -> pd.Series:
@@ -384,10 +394,12 @@ class GLMFit:
 # residuals (pure functions of a block of rows)
 
 
-def pearson_residuals(family: Family, y: np.ndarray, mu: np.ndarray, prior_weights: np.ndarray) -> np.ndarray:
-    """Pearson residuals ``(y - mu) sqrt(w / V(mu))``; 0 for rows with zero prior weight."""
+def pearson_residuals(
+    family: Family, y: np.ndarray, mu: np.ndarray, prior_weights: np.ndarray, resid: np.ndarray | None = None
+) -> np.ndarray:
+    """Pearson residuals ``(y - mu) sqrt(w / V(mu))``; 0 for rows with zero prior weight (``resid``: ``y - mu``)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = (y - mu) * np.sqrt(prior_weights) / np.sqrt(family.variance(mu))
+        r = (y - mu if resid is None else resid) * np.sqrt(prior_weights) / np.sqrt(family.variance(mu))
     r[~(prior_weights > 0)] = 0.0
     return r
 
@@ -399,10 +411,12 @@ def deviance_residuals(family: Family, y: np.ndarray, mu: np.ndarray, prior_weig
     return np.where(y > mu, d, -d)
 
 
-def working_residuals(family: Family, y: np.ndarray, mu: np.ndarray, eta: np.ndarray) -> np.ndarray:
-    """Working residuals ``(y - mu) / mu'(eta)``."""
+def working_residuals(
+    family: Family, y: np.ndarray, mu: np.ndarray, eta: np.ndarray, resid: np.ndarray | None = None
+) -> np.ndarray:
+    """Working residuals ``(y - mu) / mu'(eta)`` (``resid``: ``y - mu`` when known more accurately)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        return (y - mu) / family.link.mu_eta(eta)
+        return (y - mu if resid is None else resid) / family.link.mu_eta(eta)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -455,17 +469,23 @@ def fit_glm_design(
         sol = lstsq(factor, X, y - offset, sqrt_w)
         coef = factor.to_original(sol.x)
         eta = X @ np.where(np.isnan(coef), 0.0, coef) + offset
+        pos = w > 0  # residuals from the refined solve (as OLS): exact where y - X b cancels
+        eta[pos] = y[pos] - sol.resid[pos] / sqrt_w[pos]
         mu = eta.copy()
-        dev = family.deviance(y, mu, w)
+        dev = float(sol.resid @ sol.resid)
         res_factor, res_w, its, conv = factor, w, 1, True
         trace: tuple[float, ...] = (family.deviance(y, mustart, w), dev)
         separation = None
+        resid_exact = np.zeros(n)
+        resid_exact[pos] = sol.resid[pos] / sqrt_w[pos]
+        resid_exact[~pos] = y[~pos] - mu[~pos]
     else:
         res = irls(X, y, w, offset, family, mustart, start=start, tol=tol, maxit=maxit, rank_tol=rank_tol,
                    index=design.index)
         coef, eta, mu, dev = res.coef, res.eta, res.mu, res.deviance
         res_factor, res_w, its, conv, trace = res.factor, res.weights, res.iterations, res.converged, res.deviance_trace
         separation = res.separation
+        resid_exact = None
     if npos <= res_factor.rank:
         raise DesignError(
             f"{npos} observation(s) with positive weight but the design has rank {res_factor.rank}: no residual "
@@ -508,6 +528,7 @@ def fit_glm_design(
         separation=separation,
         dispersion_fixed=None if dispersion is None else float(dispersion),
         tol=tol,
+        resid_exact=resid_exact,
     )
 
 
@@ -606,9 +627,8 @@ def glm(
         )
     fam = make_family(family, link, alpha)
     design = make_design(
-        y_or_formula, X, data=data, weights=weights, offset=offset, missing=missing,
-        two_column_response=fam.name == "binomial",
-    )
+        y_or_formula, X, data=data, weights=weights, offset=offset, missing=missing, two_column_response=True
+    )  # a two-column response for another family gets the family's message (Family.prepare)
     return fit_glm_design(design, fam, start=start, tol=tol, maxit=maxit, rank_tol=rank_tol, dispersion=dispersion)
 
 
@@ -641,7 +661,11 @@ def _statsmodels_family(results: Any) -> Family:
 
 
 def glm_from_statsmodels(results: Any) -> GLMFit:
-    """Refit a statsmodels ``GLM`` results object's model (design, response, weights, offset, family, link)."""
+    """Refit a statsmodels ``GLM`` results object's model (design, response, weights, offset, family, link).
+
+    ``freq_weights`` and ``var_weights`` both become prior weights (R's ``weights``), binomial trials of a
+    two-column response too; a negative binomial keeps statsmodels' dispersion 1.
+    """
     from ..design import design_from_statsmodels
 
     fam = _statsmodels_family(results)
@@ -651,4 +675,6 @@ def glm_from_statsmodels(results: Any) -> GLMFit:
         w = np.asarray(nt, dtype=float) * (1.0 if design.weights is None else np.asarray(design.weights))
         design = dataclasses.replace(design, weights=w)
     start = np.asarray(results.params, dtype=float)
-    return fit_glm_design(design, fam, start=start)
+    # statsmodels fixes the negative binomial's dispersion at 1 (R's glm estimates it): keep statsmodels' choice
+    dispersion = 1.0 if fam.name == "negative_binomial" else None
+    return fit_glm_design(design, fam, start=start, dispersion=dispersion)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["glm_influence", "glm_group_deletion", "one_step_measures", "deleted_response_resid"]
 
 _LOO = ("one-step", "exact")
+_ROWS = 1 << 14
 _RESIDUALS = ("pearson", "deviance")
 
 
@@ -170,7 +171,12 @@ def deleted_response_resid(
     cancel).
     """
     kept = np.setdiff1d(np.arange(X.shape[1]), aliased)
-    shift = np.einsum("ij,ij->i", X[:, kept], dfbeta[:, kept])
+    full = kept.size == X.shape[1]
+    shift = np.empty(X.shape[0])
+    for s0 in range(0, X.shape[0], _ROWS):  # a block of rows at a time: X and dfbeta may differ in memory order
+        Xb = X[s0 : s0 + _ROWS] if full else X[s0 : s0 + _ROWS][:, kept]
+        Db = dfbeta[s0 : s0 + _ROWS] if full else dfbeta[s0 : s0 + _ROWS][:, kept]
+        shift[s0 : s0 + _ROWS] = np.einsum("ij,ij->i", Xb, np.ascontiguousarray(Db))
     if family.link.name == "identity":
         press = resid + shift  # no cancellation in y - (mu - shift)
     else:
@@ -202,7 +208,7 @@ def glm_influence(
     e_d = fit._resid_deviance()
     sign = _link_sign(fit)
     e_w = sign * e_p  # W^(1/2) z: the weighted working residual (sign of dmu/deta kept)
-    resid = fit.y - fit.mu
+    resid = fit._resid_response()
     working = fit._resid_working()
 
     if observed and not fam.canonical:
@@ -261,6 +267,7 @@ def glm_influence(
         method = "glm-exact"
         tol_used = loo_tol
 
+    # deleted response residual y_i - mu_(i)(x_i) from the leave-one-out coefficients
     press = deleted_response_resid(fam, fit.y, fit.eta, resid, fit.design.X, dfbeta, f.aliased, undefined)
 
     pval = measures.cooks_pvalue(cooks, p, df)

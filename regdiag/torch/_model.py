@@ -84,38 +84,29 @@ def _kron_candidate(m: nn.Module) -> bool:
     return isinstance(m, nn.Conv2d) and type(m).forward is nn.Conv2d.forward and m.groups == 1
 
 
-class _ParamNames(Sequence):
-    """Names of the entries of ``theta`` (``layer.weight[o,j]``, ``layer.bias[o]``), generated on demand."""
+def _index_strings(shape: tuple[int, ...]) -> list[str]:
+    """``"i,j,..."`` for every index of ``shape`` in row-major order."""
+    if not shape:
+        return [""]
+    grids = np.indices(shape).reshape(len(shape), -1).T
+    return [",".join(map(str, row)) for row in grids.tolist()]
 
-    def __init__(self, parts: list[tuple[int, Any]]) -> None:
-        self.parts = parts  # (start, KronLayer | (name, shape))
-        self.starts = [s for s, _ in parts]
-        self.n = 0
-        for s, p in parts:
-            self.n = s + (int(np.prod(p.shape)) if isinstance(p, KronLayer) else int(np.prod(p[1])) if p[1] else 1)
 
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, j: Any) -> Any:
-        if isinstance(j, slice):
-            return [self[i] for i in range(*j.indices(self.n))]
-        j = int(j) + (self.n if j < 0 else 0)
-        if not 0 <= j < self.n:
-            raise IndexError(j)
-        k = int(np.searchsorted(self.starts, j, side="right")) - 1
-        start, p = self.parts[k]
-        off = j - start
+def _param_names(parts: list[tuple[int, Any]]) -> list[str]:
+    """Names of the entries of ``theta``: ``layer.weight[o,j]``, ``layer.bias[o]``, ``name[i,...]``."""
+    names: list[str] = []
+    for _, p in parts:
         if isinstance(p, KronLayer):
-            o, c = divmod(off, p.shape[1])
-            if c == p.d_w:
-                return f"{p.name}.bias[{o}]"
-            idx = np.unravel_index(c, tuple(p.module.weight.shape[1:]))
-            return f"{p.name}.weight[{','.join(str(int(i)) for i in (o, *idx))}]"
-        name, shape = p
-        if not shape:
-            return name
-        return f"{name}[{','.join(str(int(i)) for i in np.unravel_index(off, shape))}]"
+            tail = _index_strings(tuple(p.module.weight.shape[1:]))
+            pre = f"{p.name}.weight["
+            for o in range(p.d_out):
+                names.extend(f"{pre}{o},{t}]" for t in tail)
+                if p.bias:
+                    names.append(f"{p.name}.bias[{o}]")
+        else:
+            name, shape = p
+            names.extend([name] if not shape else [f"{name}[{t}]" for t in _index_strings(shape)])
+    return names
 
 
 class TorchModel:
@@ -201,7 +192,7 @@ class TorchModel:
             pos += size
         self.blocks = tuple(blocks)
         self.n_params = pos
-        self.param_names = _ParamNames(parts)
+        self.param_names = _param_names(parts)
         self._parts = parts
         p0 = self.named[0][1]
         self.dtype, self.device = p0.dtype, p0.device

@@ -371,33 +371,38 @@ class TorchInfluence:
                     out[:, rows] = Gq @ D.T
                 return self._gather(out)
             Q = eng.solver.solve(Gq) * (1.0 / m.n_obs)
-            if query_rank is None:
-                for rows in _local_batches(m):
-                    out[:, rows] = Q @ eng.view.loss_gradients(rows).T
-            else:
-                self._compressed_scores(Q, int(query_rank), out)
+            self._dot_train_gradients(Q, query_rank, out)
             return self._gather(out)
 
-    def _compressed_scores(self, Q: torch.Tensor, rank: int, out: torch.Tensor) -> None:
+    def _dot_train_gradients(self, Q: torch.Tensor, rank: int | None, out: torch.Tensor) -> None:
+        """``out[:, i] = Q g_i`` for the training gradients ``g_i``, layer by layer from their Kronecker factors
+        (no ``n_train x n_params`` array; with ``rank``, each layer's rows of ``Q`` truncated to that rank)."""
         m, _ = self._require()
-        if rank < 1:
+        if rank is not None and (int(rank) != rank or rank < 1):
             raise ValueError(f"query_rank must be a positive integer, got {rank!r}")
         low: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         for b in m.blocks:
-            if b.kron:
+            if b.kron and rank is not None:
                 U, S, Vh = torch.linalg.svd(Q[:, b.slice].reshape(Q.shape[0], *b.shape), full_matrices=False)
-                r = min(rank, S.shape[1])
+                r = min(int(rank), S.shape[1])
                 low[b.name] = (U[:, :, :r] * S[:, None, :r], Vh[:, :r, :])
         plain = [b for b in m.blocks if not b.kron]
         Qp = torch.cat([Q[:, b.slice] for b in plain], dim=1) if plain else None
-        for rows in _local_batches(m):
+        for rows in _local_batches(m):  # the model's own checks: finite inputs and losses
             st = m.forward(rows)
             V = m.loss.grad(st["f"].detach(), st["y"])[:, None, :]
             kron = m._backprop(rows, V)
             s = torch.zeros(Q.shape[0], rows.stop - rows.start, dtype=Q.dtype, device=Q.device)
-            for name, (US, Vh) in low.items():
-                a, d = kron[name]
-                s += torch.einsum("bto,qor,btj,qrj->qb", d[:, 0], US, a, Vh)
+            for b in m.blocks:
+                if not b.kron:
+                    continue
+                a, d = kron[b.name]
+                if b.name in low:
+                    US, Vh = low[b.name]
+                    s += torch.einsum("bto,qor,btj,qrj->qb", d[:, 0], US, a, Vh)
+                else:
+                    G = torch.einsum("bto,btj->boj", d[:, 0], a) if a.shape[1] > 1 else d[:, 0, 0, :, None] * a[:, 0, None]
+                    s += Q[:, b.slice] @ G.reshape(G.shape[0], -1).T
             if Qp is not None:
                 s += Qp @ torch.cat(m._plain_vjp(rows, V), dim=2)[:, 0].T
             out[:, rows] = s

@@ -1,0 +1,227 @@
+"""Exact and one-step deletion for GLMs against brute force.
+
+The brute force is independent of regdiag: statsmodels' own score and Hessian of the model without the deleted
+rows, iterated by plain dense Newton steps from regdiag's full-data coefficients until the step is at rounding level
+(quadratic convergence, so there is no question of a loose stopping rule). The one-step estimate must be exactly one
+Fisher-scoring step of that problem (one Newton step with the observed information for ``observed=True``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+import regdiag
+from tests.linear.test_glm_vs_r import close, fit_case
+from tests.linear.test_glm_vs_statsmodels import sm_family
+from tests.reference_cases import load_case
+
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::regdiag.InfluenceWarning"),
+    pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.DomainWarning"),
+]
+
+CASES = [
+    "glm_binomial_logit_budworm",
+    "glm_binomial_probit_birthwt",
+    "glm_binomial_cloglog_birthwt",
+    "glm_poisson_sqrt_insectsprays",
+    "glm_gamma_inverse_clotting",
+    "glm_gamma_log_clotting_long",
+    "glm_inverse_gaussian_clotting",
+    "glm_gaussian_log_mtcars",
+    "glm_negbin_fixed_theta_quine",
+]
+
+
+def sm_model(case, drop=()):
+    keep = np.setdiff1d(np.arange(len(case.data)), np.asarray(drop, dtype=int))
+    kw = {}
+    if case.weights() is not None:
+        kw["var_weights"] = case.weights()[keep]
+    if case.offset() is not None:
+        kw["offset"] = case.offset()[keep]
+    return sm.GLM(
+        case.response().to_numpy()[keep], case.design().to_numpy()[keep], family=sm_family(case.spec, case), **kw
+    )
+
+
+def newton_refit(case, drop, start, steps=60):
+    """Dense Newton iterations on statsmodels' log-likelihood without the rows ``drop``."""
+    m = sm_model(case, drop)
+    b = np.array(start, dtype=float)
+    for _ in range(steps):
+        g = m.score(b, scale=1.0)
+        H = m.hessian(b, scale=1.0, observed=True)
+        d = np.linalg.solve(-H, g)
+        b = b + d
+        if np.max(np.abs(d) / (np.abs(b) + 1e-300)) < 1e-15:
+            break
+    return b
+
+
+def one_step(case, drop, start, observed):
+    """One Fisher-scoring (observed=False) or Newton (observed=True) step from ``start`` without the rows ``drop``."""
+    m = sm_model(case, drop)
+    g = m.score(start, scale=1.0)
+    H = m.hessian(start, scale=1.0, observed=observed)
+    return start + np.linalg.solve(-H, g)
+
+
+def _colrel(a, b):
+    """Largest error relative to each column's largest value."""
+    return float(np.nanmax(np.max(np.abs(a - b), axis=0) / np.max(np.abs(b), axis=0)))
+
+
+@pytest.fixture(scope="module", params=CASES)
+def fitted(request):
+    case = load_case(request.param)
+    fit = fit_case(case)
+    return case, fit
+
+
+def _sample_rows(n, k=12):
+    return np.unique(np.linspace(0, n - 1, min(n, k)).round().astype(int))
+
+
+@pytest.mark.parametrize("observed", [False, True])
+def test_one_step_is_the_first_newton_step(fitted, observed):
+    case, fit = fitted
+    infl = fit.influence(observed=observed)
+    rows = _sample_rows(fit.nobs)
+    b = fit.coef
+    expected = np.array([b - one_step(case, [i], b, observed) for i in rows])
+    assert _colrel(infl.dfbeta[rows], expected) < 1e-9
+
+
+def test_exact_loo_against_newton_refits(fitted):
+    case, fit = fitted
+    infl = fit.influence(loo="exact")
+    rows = _sample_rows(fit.nobs)
+    refits = np.array([newton_refit(case, [i], fit.coef) for i in rows])
+    expected = fit.coef[None, :] - refits
+    assert infl.method == "glm-exact" and infl.loo_tol == 1e-10
+    assert not np.isnan(infl.dfbeta).any()
+    assert _colrel(infl.dfbeta[rows], expected) < 1e-8
+    close(infl.loo_params[rows], refits, rtol=1e-9)
+    assert np.all(infl.loo_iterations[rows] >= 2)
+    # exact Cook's distance: the coefficient change in the metric of X'WX / (p phi)
+    cov = fit.cov_params().to_numpy()
+    d = expected
+    cooks = np.einsum("ij,ij->i", d, np.linalg.solve(cov, d.T).T) / fit.rank
+    close(infl.cooks_distance[rows], cooks, rtol=1e-7)
+    # deleted response residual from the refit
+    X = case.design().to_numpy()
+    off = case.offset() if case.offset() is not None else np.zeros(len(X))
+    mu_i = fit.family.link.inverse(np.einsum("ij,ij->i", X[rows], refits) + off[rows])
+    close(infl.press_resid[rows], fit.y[rows] - mu_i, rtol=1e-8)
+
+
+def test_exact_does_not_depend_on_residual_observed_or_memory(fitted):
+    _, fit = fitted
+    a = fit.influence(loo="exact")
+    b = fit.influence(loo="exact", residual="deviance", observed=True, memory_mb=0.001)
+    assert _colrel(a.dfbeta, b.dfbeta) < 1e-9
+    close(a.to_frame("R").to_numpy(), fit.influence().to_frame("R").to_numpy(), rtol=1e-14)
+
+
+def test_group_deletion_one_step_and_exact(fitted):
+    case, fit = fitted
+    n = fit.nobs
+    labels = np.arange(n) % 3  # three interleaved groups
+    groups = [np.flatnonzero(labels == g) for g in range(3)]
+    one = fit.group_deletion(labels)
+    assert one.method == "glm-one-step-group"
+    expected_one = np.array([fit.coef - one_step(case, g, fit.coef, False) for g in groups])
+    assert _colrel(one.dfbeta, expected_one) < 1e-9
+    exact = fit.group_deletion(labels, loo="exact")
+    assert exact.method == "glm-exact-group"
+    refits = np.array([newton_refit(case, g, fit.coef) for g in groups])
+    assert _colrel(exact.dfbeta, fit.coef[None, :] - refits) < 1e-8
+    close(exact.loo_params, refits, rtol=1e-9)
+    # sigma_loo of the exact deletion: Pearson's chi-square of the refit over n - p - m
+    for g, rows in enumerate(groups):
+        m = sm_model(case, rows)
+        mu = m.predict(refits[g])
+        w = case.weights()[np.setdiff1d(np.arange(n), rows)] if case.weights() is not None else 1.0
+        chi2 = np.sum(w * (m.endog - mu) ** 2 / m.family.variance(mu))
+        close(exact.sigma_loo[g], np.sqrt(chi2 / (n - fit.rank - len(rows))), rtol=1e-8)
+    close(exact.cooks_distance, np.einsum("ij,ij->i", exact.dfbeta, np.linalg.solve(
+        fit.cov_params().to_numpy(), exact.dfbeta.T).T) / fit.rank, rtol=1e-8)
+
+
+def test_singleton_groups_are_leave_one_out():
+    case = load_case("glm_binomial_probit_birthwt")
+    fit = fit_case(case)
+    rows = list(fit.index[:15])
+    g_one = fit.group_deletion({r: [r] for r in rows})
+    g_exact = fit.group_deletion({r: [r] for r in rows}, loo="exact")
+    one = fit.influence()
+    exact = fit.influence(loo="exact")
+    close(g_one.dfbeta, one.dfbeta[:15], rtol=1e-12)
+    close(g_one.cooks_distance, one.cooks_distance[:15], rtol=1e-12)
+    assert _colrel(g_exact.dfbeta, exact.dfbeta[:15]) < 1e-9
+    close(g_exact.cooks_distance, exact.cooks_distance[:15], rtol=1e-8)
+    # and the influence object's group_deletion follows its own loo
+    assert exact.group_deletion({rows[0]: [rows[0]]}).method == "glm-exact-group"
+    assert one.group_deletion({rows[0]: [rows[0]]}).method == "glm-one-step-group"
+
+
+def test_larger_logistic_model_against_refits():
+    """n = 1500, p = 6: the batched chord iterations (not the fallback) on a typical data set, small memory blocks."""
+    rng = np.random.default_rng(7)
+    n, p = 1500, 6
+    X = np.column_stack([np.ones(n), rng.standard_normal((n, p - 1))])
+    beta = np.array([-0.3, 0.8, -0.5, 0.3, 0.0, 1.2])
+    y = (rng.random(n) < 1 / (1 + np.exp(-X @ beta))).astype(float)
+    fit = regdiag.glm(y, X, family="binomial")
+    infl = fit.influence(loo="exact", memory_mb=0.5)
+    assert np.quantile(infl.loo_iterations, 0.99) <= 5  # one-step + chord steps, converging fast
+    assert infl.loo_iterations.max() <= 9  # no deletion needed the refit fallback
+    rows = rng.choice(n, 10, replace=False)
+    refits = [logistic_newton_refit(X, y, i, fit.coef) for i in rows]
+    expected = fit.coef[None, :] - np.array(refits)
+    assert _colrel(infl.dfbeta[rows], expected) < 1e-8
+
+
+def test_deletion_that_separates_gives_nan_and_names_the_row():
+    """Deleting row 4 or 5 leaves these data separated: no leave-one-out estimate exists."""
+    x = np.arange(1.0, 11.0)
+    y = np.array([0, 0, 0, 0, 1, 0, 1, 1, 1, 1.0])
+    df = pd.DataFrame({"x": x, "y": y})
+    fit = regdiag.glm("y ~ x", data=df, family="binomial")
+    with pytest.warns(regdiag.InfluenceWarning, match=r"did not converge.*rows 4, 5"):
+        infl = fit.influence(loo="exact")
+    assert np.isnan(infl.dfbeta[[4, 5]]).all() and np.isnan(infl.cooks_distance[[4, 5]]).all()
+    others = np.setdiff1d(np.arange(10), [4, 5])
+    assert np.isfinite(infl.dfbeta[others]).all()
+    refits = np.array([logistic_newton_refit(sm.add_constant(x), y, i, fit.coef) for i in others])
+    assert _colrel(infl.dfbeta[others], fit.coef[None, :] - refits) < 1e-8
+
+
+def logistic_newton_refit(X, y, i, start):
+    """The logistic regression without row ``i``, by dense Newton steps on statsmodels' score and Hessian."""
+    keep = np.arange(len(y)) != i
+    m = sm.GLM(y[keep], X[keep], family=sm.families.Binomial())
+    b = np.array(start, dtype=float)
+    for _ in range(60):
+        d = np.linalg.solve(-m.hessian(b), m.score(b))
+        b = b + d
+        if np.max(np.abs(d)) < 1e-15:
+            break
+    return b
+
+
+def test_exact_invalid_options():
+    fit = fit_case(load_case("glm_binomial_logit_mtcars"))
+    with pytest.raises(ValueError, match="loo='fast'"):
+        fit.influence(loo="fast")
+    with pytest.raises(ValueError, match="residual='working'"):
+        fit.influence(residual="working")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit.influence(loo="exact")  # no warning on a clean model

@@ -1,0 +1,125 @@
+"""GLMInfluence as a result object: frames in regdiag's, R's, statsmodels' and SAS's names, flags, outlier test."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+
+import regdiag
+from tests.linear.test_glm_vs_r import close, fit_case
+from tests.reference_cases import load_case
+
+
+@pytest.fixture(scope="module")
+def logistic():
+    case = load_case("glm_binomial_logit_birthwt")
+    fit = fit_case(case)
+    return case, fit, fit.influence()
+
+
+def test_regdiag_frame(logistic):
+    _, fit, infl = logistic
+    fr = infl.to_frame()
+    names = list(fit.param_names)
+    assert list(fr.columns) == [
+        "leverage", "resid_response", "resid_working", "resid_pearson", "resid_deviance", "standard_resid",
+        "standard_resid_pearson", "student_resid", "press_resid", "sigma_loo", "cooks_distance", "cooks_pvalue",
+        "dffits", "cov_ratio",
+    ] + [f"dfbeta_{n}" for n in names] + [f"dfbetas_{n}" for n in names]
+    assert fr.index.equals(fit.index)
+    close(fr[[f"dfbeta_{n}" for n in names]].to_numpy(), infl.dfbeta)
+
+
+def test_sas_frame_is_pregibon(logistic):
+    """PROC LOGISTIC's names; C is the one-step change in the metric of the information (Pregibon 1981)."""
+    case, fit, infl = logistic
+    sas = infl.to_frame("SAS")
+    names = ["Intercept" if n == "(Intercept)" else n for n in fit.param_names]
+    assert list(sas.columns) == [
+        "H", "RESCHI", "RESDEV", "STDRESCHI", "STDRESDEV", "RESLIK", "C", "CBAR", "DIFCHISQ", "DIFDEV",
+    ] + [f"DFBETA_{n}" for n in names]
+    # independent: statsmodels' expected information, and the one-step change as one Fisher step without row i
+    model = sm.GLM(case.response(), case.design(), family=sm.families.Binomial())
+    info = -model.hessian(fit.coef, observed=False)
+    d = infl.dfbeta  # one-step, Pearson
+    C = np.einsum("ij,ij->i", d, d @ info)
+    close(sas["C"].to_numpy(), C, rtol=1e-9)
+    h = infl.leverage
+    close(sas["CBAR"].to_numpy(), C * (1 - h), rtol=1e-9)
+    close(sas["DIFCHISQ"].to_numpy(), C * (1 - h) / h, rtol=1e-9)
+    close(sas["DIFDEV"].to_numpy(), infl.resid_deviance**2 + C * (1 - h), rtol=1e-9)
+    close(sas["STDRESCHI"].to_numpy(), infl.resid_pearson / np.sqrt(1 - h), rtol=1e-12)
+    close(sas["STDRESDEV"].to_numpy(), infl.standard_resid, rtol=1e-12)  # dispersion 1
+    close(sas["RESLIK"].to_numpy(), infl.student_resid, rtol=1e-14)
+    se = np.sqrt(np.diag(np.linalg.inv(info)))
+    close(sas[[f"DFBETA_{n}" for n in names]].to_numpy(), d / se, rtol=1e-9)
+    close(sas["C"].to_numpy(), infl.cooks_distance * fit.rank, rtol=1e-12)
+
+
+def test_difdev_approximates_exact_deletion():
+    """DIFDEV is a one-step approximation of the drop in deviance on deletion (to about 25% here)."""
+    case = load_case("glm_binomial_logit_budworm")
+    fit = fit_case(case)
+    infl = fit.influence()
+    X, y, w = case.design().to_numpy(), fit.y, fit.prior_weights
+    exact_dev = []
+    for i in range(len(y)):
+        keep = np.arange(len(y)) != i
+        r = sm.GLM(y[keep], X[keep], family=sm.families.Binomial(), var_weights=w[keep]).fit(tol=1e-13)
+        exact_dev.append(fit.deviance - r.deviance)
+    np.testing.assert_allclose(infl.difdev, exact_dev, rtol=0.25, atol=0.05)
+
+
+def test_flags_and_outlier_test(logistic):
+    case, _, infl = logistic
+    bkw = infl.flags("BKW")
+    assert bkw.shape[0] == infl.n_obs and bkw.columns[0].startswith("dfbetas_")
+    ot = infl.outlier_test()
+    assert ot.attrs["reference"] == "normal"
+    assert len(ot) >= 1
+    assert "flagged" in infl.summary()
+
+
+def test_result_is_frozen_and_read_only(logistic):
+    _, _, infl = logistic
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        infl.leverage = infl.leverage
+    with pytest.raises(ValueError):
+        infl.resid_pearson[0] = 1.0
+    assert infl.method == "glm-one-step" and infl.family == "binomial" and infl.link == "logit"
+    assert "GLMInfluence" in repr(infl)
+    other = dataclasses.replace(infl, method="x")
+    assert other.method == "x"
+
+
+def test_exact_object_frames(logistic):
+    case, fit, _ = logistic
+    ex = fit.influence(loo="exact")
+    assert ex.dfbeta_one_step is not None and ex.cooks_distance_one_step is not None
+    assert ex.loo_iterations.min() >= 2 and ex.loo_tol == 1e-10
+    fr = ex.to_frame()
+    close(fr["cooks_distance"].to_numpy(), ex.cooks_distance)
+    # the frames that are defined by peers keep the peers' one-step definitions
+    close(ex.to_frame("R").to_numpy(), fit.influence().to_frame("R").to_numpy(), rtol=1e-14)
+    close(ex.to_frame("SAS").to_numpy(), fit.influence().to_frame("SAS").to_numpy(), rtol=1e-14)
+    close(ex.loo_params, fit.coef[None, :] - ex.dfbeta, rtol=1e-15)
+
+
+def test_fit_presentation(logistic):
+    _, fit, _ = logistic
+    tab = fit.coef_table()
+    assert list(tab.columns) == ["estimate", "std_error", "z", "p_value"]
+    s = fit.summary()
+    assert "binomial(link=logit)" in s and "AIC" in s and "converged" in s
+    gamma = fit_case(load_case("glm_gamma_inverse_clotting"))
+    assert list(gamma.coef_table().columns) == ["estimate", "std_error", "t", "p_value"]
+    assert gamma.scale == gamma.dispersion
+    assert "GLMFit" in repr(gamma)
+
+
+def test_glm_exported():
+    assert regdiag.glm is regdiag.linear.glm.glm
+    assert "GLMInfluence" in regdiag.__all__ and "glm" in regdiag.__all__
