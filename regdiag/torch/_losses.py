@@ -97,7 +97,8 @@ class CrossEntropy(Loss):
     def _probs(self, f, y):
         if y.is_floating_point():
             return y
-        return F.one_hot(y.long(), f.shape[1]).to(f.dtype)
+        # a comparison, not F.one_hot: it works under torch.func transforms (vmap of hessian)
+        return (y.long()[:, None] == torch.arange(f.shape[1], device=f.device)).to(f.dtype)
 
     def values(self, f, y):
         return -(self._probs(f, y) * torch.log_softmax(f, dim=1)).sum(dim=1)
@@ -115,7 +116,7 @@ class CrossEntropy(Loss):
         p = torch.softmax(f, dim=1)
         u = torch.as_tensor(rng.uniform(size=(f.shape[0], s, 1)), dtype=f.dtype, device=f.device)
         draw = (torch.cumsum(p, dim=1)[:, None, :] < u).sum(dim=2).clamp(max=f.shape[1] - 1)
-        v = p[:, None, :] - F.one_hot(draw, f.shape[1]).to(f.dtype)
+        v = p[:, None, :] - (draw[:, :, None] == torch.arange(f.shape[1], device=f.device)).to(f.dtype)
         w = self._probs(f, y).sum(dim=1)[:, None, None]
         return v * torch.sqrt(w / s)
 

@@ -197,3 +197,37 @@ def test_mode_is_restored_and_model_untouched():
     assert net.training
     assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))
     assert all(p.grad is None for p in net.parameters())
+
+
+def test_leverage_corrected_exact_influence_is_the_newton_step_without_the_example():
+    from tests.torch import reference as ref
+
+    torch.manual_seed(12)
+    n, lam = 30, 0.05
+    X, y = torch.randn(n, 3, dtype=torch.float64), torch.randint(0, 3, (n,))
+    net = nn.Linear(3, 3).double()
+    opt = torch.optim.LBFGS(net.parameters(), max_iter=200, tolerance_grad=1e-14, tolerance_change=0,
+                            line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(net(X), y) + 0.5 * lam * sum((p**2).sum() for p in net.parameters())
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    ti = TorchInfluence(net, "cross_entropy", (X, y), curvature="exact", l2=lam, correction="leverage").fit()
+    assert ti.gradient_norm < 1e-8
+    D = ti.influence().param_influence
+    theta = ref.flatten(net, {k: v.detach() for k, v in net.named_parameters()})
+    H = ref.hessian(net, "cross_entropy", X, y) + lam * torch.eye(len(theta), dtype=torch.float64)
+
+    def loss_i(t, i):
+        return nn.functional.cross_entropy(torch.func.functional_call(net, ref.unflatten(net, t), (X[i : i + 1],)),
+                                           y[i : i + 1])
+
+    for i in range(0, n, 6):
+        Hi = torch.func.hessian(loss_i)(theta, i)
+        g = torch.func.grad(loss_i)(theta, i)
+        expected = torch.linalg.solve(H - Hi / n, g / n)  # one Newton step of the objective without example i
+        np.testing.assert_allclose(D[i], expected.numpy(), rtol=1e-8, atol=1e-12)
