@@ -19,7 +19,7 @@ capability                        returns                                       
 ``output_vjp(rows, V)``           ``(b, C, P)``: ``J_i' v_ic`` for ``V (b, C, k)``, ``J_i = df_i/dθ``  GN, diagonal
 ``kron_factors(rows, V)``         ``{block: (a, d)}``: layer inputs and back-propagated ``V``          K-FAC, EK-FAC
 ``example_weights(rows)``         ``(b,)`` case weights (default 1), weighting K-FAC's input factor    K-FAC, EK-FAC
-``query_gradients(query, m)``     ``(m, P)`` gradients of a measurement of each query                 ``scores``
+``query_gradients(query, m)``     ``(m, P)`` gradients of a measurement of each query                  ``scores``
 ``all_reduce(x)``                 ``x`` summed over processes (each has its ``local_rows``, a slice)   distributed
 ================================  ===================================================================  ==============
 
