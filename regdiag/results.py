@@ -9,6 +9,7 @@ one n x p array (``dfbeta``) however many of them are read.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,6 +148,19 @@ def r_abbreviate(names: Sequence[str], minlength: int = 4) -> list[str]:
 
 
 _INTERCEPT_NAMES = ("Intercept", "(Intercept)", "const")
+_TREATMENT = re.compile(r"^(.*)\[T\.(.*)\]$")
+
+
+def r_term_name(name: str) -> str:
+    """R's name for a model-matrix column: formulaic's treatment-coded ``sex[T.M]`` is R's ``sexM``.
+
+    Each factor of an interaction (``a[T.x]:b``) is renamed alone; other names are left as they are.
+    """
+    parts = []
+    for part in name.split(":"):
+        m = _TREATMENT.match(part)
+        parts.append(m.group(1) + m.group(2) if m else part)
+    return ":".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -245,7 +259,7 @@ class Influence:
     # ---- frames -------------------------------------------------------------------------------------------------
     def _r_names(self) -> list[str]:
         kept = self._kept_columns()
-        vn = ["1_" if self.param_names[j] in _INTERCEPT_NAMES else self.param_names[j] for j in kept]
+        vn = ["1_" if self.param_names[j] in _INTERCEPT_NAMES else r_term_name(self.param_names[j]) for j in kept]
         return ["dfb." + a for a in r_abbreviate(vn)]
 
     def _regdiag_columns(self) -> dict[str, FloatArray]:

@@ -112,3 +112,15 @@ def test_summary_and_repr(infl):
     text = infl.summary()
     assert "4 observation(s) flagged" in text and "Zambia" in text
     assert "Influence" in repr(infl)
+
+
+def test_r_names_of_factor_columns():
+    from regdiag.results import r_term_name
+
+    assert r_term_name("type[T.prof]") == "typeprof"
+    assert r_term_name("sex[T.M]:age") == "sexM:age"
+    assert r_term_name("income") == "income"
+    df = regdiag.datasets.load("Duncan")
+    cols = regdiag.ols("prestige ~ income + education + type", data=df).influence().to_frame("R").columns
+    # R: lm(prestige ~ income + education + type, Duncan) names its coefficients typeprof and typewc
+    assert list(cols[:5]) == ["dfb.1_", "dfb.incm", "dfb.edct", "dfb.typp", "dfb.typw"]
