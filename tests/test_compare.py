@@ -326,7 +326,7 @@ def test_glm_r_csv_default_convergence_is_detected_and_reproduced():
     t = cmp.table
     assert not t["agree"].any() and (t["max_rel_diff"] < 1e-5).all()  # close, but not to rounding
     assert t["explained"].all() and all("glm.control(epsilon = 1e-8)" in r for r in t["reason"])
-    # categorical coefficient names differ (R: sexM), so the columns are matched by position, and said so
+    # R names factor columns sexM; regdiag's R-style names follow, so columns match by name
     assert not any("matched by position" in n for n in cmp.notes)  # R-style names of factor columns agree
     sprays = _quiet_compare(_glm("count ~ spray", "InsectSprays", "poisson", link="sqrt"),
                             reference=DATA / "glm_sprays_poisson_sqrt.csv")
