@@ -357,6 +357,13 @@ class GLMFit:
 
         return glm_group_deletion(self, groups, loo=loo, loo_tol=loo_tol, loo_maxit=loo_maxit, memory_mb=memory_mb)
 
+    def plot(self, kind: str = "overview", **kwargs: Any) -> Any:
+        """Diagnostic plots of this fit (matplotlib, imported only now): the 2 x 2 overview by default, or any plot
+        of :mod:`regdiag.plots` by name (``"half_normal"`` for GLMs); see :func:`regdiag.plots.plot`."""
+        from .. import plots
+
+        return plots.plot(self, kind, **kwargs)
+
     # ---- presentation -----------------------------------------------------------------------------------------------
     def coef_table(self) -> pd.DataFrame:
         """Coefficients, standard errors, Wald statistics and p-values (as R's ``summary.glm``)."""

@@ -6,6 +6,8 @@ Nothing here refits a model: everything is read from a result object (an :class:
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -371,7 +373,16 @@ def smoother(ax: Any, x: np.ndarray, y: np.ndarray, color: str = "C3", **kwargs:
         order = np.argsort(x, kind="stable")
         pick = order[np.linspace(0, x.size - 1, 20000).round().astype(int)]
         x, y = x[pick], y[pick]
-    fitted = lowess(y, x, frac=2.0 / 3.0, it=3, delta=0.01 * float(np.ptp(x)), return_sorted=True)
+    fitted = None
+    # with few distinct x values (a factor model) the robustness weights can be 0/0: retry without them
+    for it in (3, 0):
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            fitted = lowess(y, x, frac=2.0 / 3.0, it=it, delta=0.01 * float(np.ptp(x)), return_sorted=True)
+        if np.isfinite(fitted).all():
+            break
+    if fitted is None or not np.isfinite(fitted).all():
+        return None
     (line,) = ax.plot(fitted[:, 0], fitted[:, 1], color=color, lw=1.4, zorder=3, **kwargs)
     return line
 
