@@ -146,6 +146,7 @@ def test_frames_in_every_style_and_lazy_columns():
     infl = fit.influence()
     ref = regdiag.ols(y, X, weights=w).influence()
     assert isinstance(infl, DaskInfluence)
+    assert isinstance(regdiag.influence(fit), DaskInfluence)
     for style in ("regdiag", "R", "statsmodels", "SAS"):
         lazy = infl.to_frame(style)
         assert lazy.npartitions == 5
