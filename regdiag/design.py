@@ -12,6 +12,7 @@ Rows with a missing or non-finite value in anything the model uses are dropped a
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -151,6 +152,28 @@ def _vector(value: Any, data: pd.DataFrame | None, n: int, index: pd.Index, what
     return arr
 
 
+def formula_columns(parsed: Any, columns: pd.Index) -> list[str]:
+    """The data columns a parsed formula uses, in the data's order.
+
+    formulaic's ``required_variables`` leaves out the arguments of stateful transforms (``center(x)``,
+    ``poly(x, 2)``, ``bs(x)``), so the names in every evaluated factor's expression are collected as well.
+    """
+    names = {str(v) for v in parsed.required_variables}
+    for side in (parsed.lhs, parsed.rhs):
+        for term in side:
+            for factor in term.factors:
+                expr = str(factor.expr)
+                if factor.eval_method.value == "lookup":
+                    names.add(expr)
+                elif factor.eval_method.value == "python":
+                    try:
+                        tree = ast.parse(expr, mode="eval")
+                    except SyntaxError:
+                        continue
+                    names |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    return [str(c) for c in columns if str(c) in names]
+
+
 def _formula_design(
     formula: str,
     data: Any,
@@ -184,7 +207,7 @@ def _formula_design(
         raise DataError(f"cannot parse the formula {formula!r}: {exc}") from exc
     if not hasattr(parsed, "lhs") or not hasattr(parsed, "rhs"):
         raise DataError(f"the formula {formula!r} needs a response on the left of '~'")
-    used = [str(v) for v in sorted(parsed.required_variables, key=str) if str(v) in data.columns]
+    used = formula_columns(parsed, data.columns)
     unknown = [str(v) for v in sorted(parsed.required_variables, key=str) if str(v) not in data.columns]
     if unknown and context is None:
         raise DataError(

@@ -47,3 +47,13 @@ def test_new_data_design_uses_the_same_levels():
     new = d.design_for(pd.DataFrame({"spray": ["C", "F"]}))
     assert new.shape == (2, d.n_params)
     assert new[0, d.param_names.index("spray[T.C]")] == 1.0
+
+
+def test_stateful_transforms_see_their_columns():
+    df = regdiag.datasets.load("cars")
+    a = regdiag.ols("dist ~ center(speed)", data=df)
+    b = regdiag.ols("dist ~ speed", data=df)
+    np.testing.assert_allclose(a.influence().cooks_distance, b.influence().cooks_distance, rtol=1e-12)
+    np.testing.assert_allclose(a.params.iloc[1], b.params.iloc[1], rtol=1e-12)
+    df.loc[df.index[3], "speed"] = np.nan
+    assert list(regdiag.ols("dist ~ poly(speed, 2)", data=df).design.dropped) == [df.index[3]]
