@@ -912,7 +912,6 @@ def _compare_r(results: Any, reference: Any, *, rtol: float, n_rows: int) -> Com
         missing = [c for c in dfb_cols if c not in mapping.values()]
         if missing:
             notes.append(f"columns of {name} with no regdiag counterpart: {', '.join(missing)}")
-    names = {"dffit": "dffits", "cov.r": "cov_ratio", "cook.d": "cooks_distance", "hat": "leverage"}
     for ours_col, ref_col in mapping.items():
         pairs[ours_col] = (ours[ours_col].to_numpy(), ref[ref_col].to_numpy(dtype=float), ref_col)
     for col in known:

@@ -320,6 +320,7 @@ class DaskGLMFit:
     tvalues = GLMFit.tvalues
     pvalues = GLMFit.pvalues
     _normal_reference = GLMFit._normal_reference
+    _cov_scale = GLMFit._cov_scale
     cov_params = GLMFit.cov_params
     coef_table = GLMFit.coef_table
 

@@ -290,6 +290,8 @@ class DaskOLSFit:
     rank = OLSFit.rank
     df_resid = OLSFit.df_resid
     sigma = OLSFit.sigma
+    _cov_scale = OLSFit._cov_scale
+    _normal_reference = OLSFit._normal_reference
 
     @property
     def method(self) -> str:

@@ -168,7 +168,7 @@ class InfluenceEngine:
     def run(self) -> EngineInfluence:
         """Influence of every observation."""
         view, bk = self.view, self.bk
-        n, p = view.n, view.p
+        n = view.n
         r = int(view.n_outputs or 1) if self.correction is Correction.LEVERAGE else 0
         size = self.batch_size or view.default_batch(1 + r)
         deltas, selfs, cooks, levs, undef = [], [], [], [], []

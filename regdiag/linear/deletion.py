@@ -100,7 +100,7 @@ def group_deletion(fit: OLSFit, groups: Any) -> GroupInfluence:
     f = fit.factor
     Q, e = f.q, np.asarray(fit.wresid)
     pos_w = fit.positive
-    r, k, G = f.rank, f.n_cols, len(members)
+    r, G = f.rank, len(members)
     p, n = fit.rank, fit.nobs
     rss, s = fit.ssr, fit.sigma
     members = [m[pos_w[m]] for m in members]  # zero-weight rows do not count

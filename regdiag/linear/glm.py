@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .._validation import ConditioningWarning, DesignError, InfluenceWarning, format_labels
+from ._fit import FitCommon
 from ..design import Design, make_design
 from ..linalg import EPS, QRFactor, lstsq, qr_factor
 from ..results import GLMInfluence, GroupInfluence
 from .families import Family, make_family
-from .glm_exact import DEFAULT_LOO_MAXIT, DEFAULT_LOO_TOL, DEFAULT_MEMORY_MB, exact_deletion
+from .glm_exact import DEFAULT_LOO_MAXIT, DEFAULT_LOO_TOL, DEFAULT_MEMORY_MB
 from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, Separation, irls, warn_separation
 from .ols import dask_input
 
@@ -44,7 +44,7 @@ COND_WARN = 1e8
 
 
 @dataclass(frozen=True, eq=False, slots=True)
-class GLMFit:
+class GLMFit(FitCommon):
     """A fitted generalized linear model.
 
     Use :func:`regdiag.glm` to make one. Coefficient-level results are pandas Series indexed by ``param_names``;
@@ -118,45 +118,13 @@ class GLMFit:
         return "glm"
 
     @property
-    def param_names(self) -> tuple[str, ...]:
-        return self.design.param_names
-
-    @property
-    def index(self) -> pd.Index:
-        return self.design.index
-
-    @property
-    def rank(self) -> int:
-        """Numerical rank of the weighted design (``p`` in every formula)."""
-        return self.factor.rank
-
-    @property
     def positive(self) -> np.ndarray:
         """Boolean mask of observations with positive prior weight."""
         return self.prior_weights > 0
 
     @property
-    def nobs(self) -> int:
-        """Number of observations with positive prior weight."""
-        return int(np.count_nonzero(self.positive))
-
-    @property
-    def df_resid(self) -> int:
-        return self.nobs - self.rank
-
-    @property
     def df_null(self) -> int:
         return self.nobs - int(self.design.has_intercept)
-
-    @property
-    def aliased(self) -> tuple[str, ...]:
-        """Names of the columns that are linear combinations of earlier ones (their coefficients are NaN)."""
-        return tuple(self.param_names[j] for j in self.factor.aliased)
-
-    @property
-    def cond(self) -> float:
-        """Estimated 1-norm condition number of the column-equilibrated weighted design at convergence."""
-        return self.factor.cond
 
     @property
     def offset(self) -> np.ndarray:
@@ -192,36 +160,12 @@ class GLMFit:
         )
 
     @property
-    def params(self) -> pd.Series:
-        return pd.Series(self.coef, index=list(self.param_names), name="params")
-
-    @property
-    def bse(self) -> pd.Series:
-        """Standard errors ``sqrt(phi diag((X'WX)^{-1}))``."""
-        return pd.Series(
-            np.sqrt(self.dispersion * self.factor.cov_unscaled_diag()), index=list(self.param_names), name="bse"
-        )
-
-    @property
-    def tvalues(self) -> pd.Series:
-        """Wald statistics ``params / bse`` (z values for binomial and Poisson, t values otherwise, as R)."""
-        return (self.params / self.bse).rename("z" if self._normal_reference else "t")
-
-    @property
-    def pvalues(self) -> pd.Series:
-        """Two-sided p-values: normal reference for fixed dispersion, t with ``df_resid`` otherwise (R)."""
-        t = np.abs(self.tvalues.to_numpy())
-        p = 2 * stats.norm.sf(t) if self._normal_reference else 2 * stats.t.sf(t, self.df_resid)
-        return pd.Series(p, index=list(self.param_names), name="p")
+    def _cov_scale(self) -> float:
+        return self.dispersion
 
     @property
     def _normal_reference(self) -> bool:
         return self.family.fixed_dispersion or self.dispersion_fixed is not None
-
-    def cov_params(self) -> pd.DataFrame:
-        """Covariance matrix ``phi (X'WX)^{-1}`` (NaN rows/columns for aliased)."""
-        names = list(self.param_names)
-        return pd.DataFrame(self.dispersion * self.factor.cov_unscaled(), index=names, columns=names)
 
     # ---- residuals ------------------------------------------------------------------------------------------------
     def _resid_response(self) -> np.ndarray:
@@ -356,13 +300,6 @@ class GLMFit:
         from .glm_influence import glm_group_deletion
 
         return glm_group_deletion(self, groups, loo=loo, loo_tol=loo_tol, loo_maxit=loo_maxit, memory_mb=memory_mb)
-
-    def plot(self, kind: str = "overview", **kwargs: Any) -> Any:
-        """Diagnostic plots of this fit (matplotlib, imported only now): the 2 x 2 overview by default, or any plot
-        of :mod:`regdiag.plots` by name (``"half_normal"`` for GLMs); see :func:`regdiag.plots.plot`."""
-        from .. import plots
-
-        return plots.plot(self, kind, **kwargs)
 
     # ---- presentation -----------------------------------------------------------------------------------------------
     def coef_table(self) -> pd.DataFrame:

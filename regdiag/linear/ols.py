@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .._validation import ConditioningWarning, DesignError, InfluenceWarning, format_labels, warn_rows
 from ..design import Design, make_design
 from ..linalg import EPS, QRFactor, lstsq, qr_factor
 from ..results import GroupInfluence, Influence
 from . import measures
+from ._fit import FitCommon
 
 __all__ = ["OLSFit", "ols", "fit_design", "row_measures", "undefined_rows", "response_resid", "warn_conditioning", "COND_WARN"]
 
@@ -32,7 +32,7 @@ PERFECT_FIT_FACTOR = 100.0
 
 
 @dataclass(frozen=True, eq=False, slots=True)
-class OLSFit:
+class OLSFit(FitCommon):
     """A fitted linear model (OLS or WLS with analytic weights).
 
     Use :func:`regdiag.ols` to make one. Coefficient-level results are pandas Series indexed by ``param_names``;
@@ -68,32 +68,18 @@ class OLSFit:
         return "wls" if self.design.weights is not None else "ols"
 
     @property
-    def param_names(self) -> tuple[str, ...]:
-        return self.design.param_names
-
-    @property
-    def index(self) -> pd.Index:
-        return self.design.index
-
-    @property
-    def rank(self) -> int:
-        """Numerical rank of the design (``p`` in every formula)."""
-        return self.factor.rank
-
-    @property
     def positive(self) -> np.ndarray:
         """Boolean mask of observations with positive weight."""
         w = self.design.weights
         return np.ones(self.design.n_obs, dtype=bool) if w is None else w > 0
 
     @property
-    def nobs(self) -> int:
-        """Number of observations with positive weight."""
-        return int(np.count_nonzero(self.positive))
+    def _cov_scale(self) -> float:
+        return self.sigma**2
 
     @property
-    def df_resid(self) -> int:
-        return self.nobs - self.rank
+    def _normal_reference(self) -> bool:
+        return False
 
     @property
     def ssr(self) -> float:
@@ -104,38 +90,6 @@ class OLSFit:
     def sigma(self) -> float:
         """Residual standard error ``sqrt(RSS / (n - p))``."""
         return math.sqrt(self.ssr / self.df_resid)
-
-    @property
-    def aliased(self) -> tuple[str, ...]:
-        """Names of the columns that are linear combinations of earlier ones (their coefficients are NaN)."""
-        return tuple(self.param_names[j] for j in self.factor.aliased)
-
-    @property
-    def cond(self) -> float:
-        """Estimated 1-norm condition number of the column-equilibrated (weighted) design."""
-        return self.factor.cond
-
-    @property
-    def params(self) -> pd.Series:
-        return pd.Series(self.coef, index=list(self.param_names), name="params")
-
-    @property
-    def bse(self) -> pd.Series:
-        """Standard errors ``s sqrt(diag((X'WX)^{-1}))``."""
-        return pd.Series(self.sigma * np.sqrt(self.factor.cov_unscaled_diag()), index=list(self.param_names), name="bse")
-
-    @property
-    def tvalues(self) -> pd.Series:
-        return (self.params / self.bse).rename("t")
-
-    @property
-    def pvalues(self) -> pd.Series:
-        return pd.Series(2 * stats.t.sf(np.abs(self.tvalues.to_numpy()), self.df_resid), index=list(self.param_names), name="p")
-
-    def cov_params(self) -> pd.DataFrame:
-        """Covariance matrix of the coefficients ``s^2 (X'WX)^{-1}`` (NaN rows/columns for aliased)."""
-        names = list(self.param_names)
-        return pd.DataFrame(self.sigma**2 * self.factor.cov_unscaled(), index=names, columns=names)
 
     def _resid_array(self) -> np.ndarray:
         return response_resid(self.wresid, self.design, self.coef)
@@ -259,13 +213,6 @@ class OLSFit:
         from .deletion import group_deletion
 
         return group_deletion(self, groups)
-
-    def plot(self, kind: str = "overview", **kwargs: Any) -> Any:
-        """Diagnostic plots of this fit (matplotlib, imported only now): the 2 x 2 overview of R's ``plot(lm)`` by
-        default, or any plot of :mod:`regdiag.plots` by name; see :func:`regdiag.plots.plot`."""
-        from .. import plots
-
-        return plots.plot(self, kind, **kwargs)
 
     # ---- presentation -----------------------------------------------------------------------------------------------
     def coef_table(self) -> pd.DataFrame:

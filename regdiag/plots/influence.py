@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from ._base import MANY_POINTS, Display, finish, frame, get_ax, label_points, note_omitted, scatter, smoother, top_k, view

@@ -1,0 +1,87 @@
+"""What every closed-form fit (OLS/WLS, GLM) shares: names, rank, coefficient table, plotting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["FitCommon"]
+
+
+class FitCommon:
+    """Mixin for fits holding ``design`` (a :class:`~regdiag.design.Design`), ``factor`` (a
+    :class:`~regdiag.linalg.QRFactor`) and ``coef``; subclasses give ``positive`` (rows with positive weight),
+    ``_cov_scale`` (``sigma^2`` or the dispersion) and ``_normal_reference`` (Wald statistics against the normal
+    rather than t with ``df_resid``)."""
+
+    __slots__ = ()
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return self.design.param_names
+
+    @property
+    def index(self) -> pd.Index:
+        return self.design.index
+
+    @property
+    def rank(self) -> int:
+        """Numerical rank of the (weighted) design: ``p`` in every formula."""
+        return self.factor.rank
+
+    @property
+    def nobs(self) -> int:
+        """Number of observations with positive weight."""
+        return int(np.count_nonzero(self.positive))
+
+    @property
+    def df_resid(self) -> int:
+        return self.nobs - self.rank
+
+    @property
+    def aliased(self) -> tuple[str, ...]:
+        """Names of the columns that are linear combinations of earlier ones (their coefficients are NaN)."""
+        return tuple(self.param_names[j] for j in self.factor.aliased)
+
+    @property
+    def cond(self) -> float:
+        """Estimated 1-norm condition number of the column-equilibrated (weighted) design."""
+        return self.factor.cond
+
+    @property
+    def params(self) -> pd.Series:
+        return pd.Series(self.coef, index=list(self.param_names), name="params")
+
+    @property
+    def bse(self) -> pd.Series:
+        """Standard errors ``sqrt(scale diag((X'WX)^{-1}))`` (scale: ``sigma^2`` or the dispersion)."""
+        return pd.Series(
+            np.sqrt(self._cov_scale * self.factor.cov_unscaled_diag()), index=list(self.param_names), name="bse"
+        )
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """Wald statistics ``params / bse`` (named z against the normal reference, t otherwise)."""
+        return (self.params / self.bse).rename("z" if self._normal_reference else "t")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided p-values: normal reference, or t with ``df_resid`` degrees of freedom."""
+        t = np.abs(self.tvalues.to_numpy())
+        p = 2 * stats.norm.sf(t) if self._normal_reference else 2 * stats.t.sf(t, self.df_resid)
+        return pd.Series(p, index=list(self.param_names), name="p")
+
+    def cov_params(self) -> pd.DataFrame:
+        """Covariance matrix of the coefficients ``scale (X'WX)^{-1}`` (NaN rows/columns for aliased)."""
+        names = list(self.param_names)
+        return pd.DataFrame(self._cov_scale * self.factor.cov_unscaled(), index=names, columns=names)
+
+    def plot(self, kind: str = "overview", **kwargs: Any) -> Any:
+        """Diagnostic plots of this fit (matplotlib, imported only now): the 2 x 2 overview of R's ``plot(lm)`` by
+        default, or any plot of :mod:`regdiag.plots` by name; see :func:`regdiag.plots.plot`."""
+        from .. import plots
+
+        return plots.plot(self, kind, **kwargs)
