@@ -46,7 +46,6 @@ pygments_style = "sphinx"
 # API reference: numpydoc renders the sections; members are listed explicitly on the API pages
 autodoc_member_order = "bysource"
 autodoc_typehints = "none"
-autodoc_default_options = {"members": False}
 numpydoc_show_class_members = False
 numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True

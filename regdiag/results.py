@@ -359,10 +359,11 @@ class Influence:
         Parameters
         ----------
         rule : str or sequence of str
-            A named rule — "R" (R's ``influence.measures()$is.inf``: |DFBETAS| > 1, |DFFITS| > 3 sqrt(p/(n-p)),
-            |1 - COVRATIO| > 3p/(n-p), F percentile of Cook's D > 0.5, leverage > 3p/n), "BKW" (Belsley, Kuh &
-            Welsch: |DFBETAS| > 2/sqrt(n), |DFFITS| > 2 sqrt(p/n), |1 - COVRATIO| > 3p/n, leverage > 2p/n), "common"
-            (Cook's D > 4/n, leverage > 2p/n, |studentized residual| > 2) — or criterion names from
+            A named rule — "R" (R's ``influence.measures()$is.inf``: ``|DFBETAS| > 1``,
+            ``|DFFITS| > 3 sqrt(p/(n-p))``, ``|1 - COVRATIO| > 3p/(n-p)``, F percentile of Cook's D > 0.5,
+            leverage > 3p/n), "BKW" (Belsley, Kuh & Welsch: ``|DFBETAS| > 2/sqrt(n)``, ``|DFFITS| > 2 sqrt(p/n)``,
+            ``|1 - COVRATIO| > 3p/n``, leverage > 2p/n), "common" (Cook's D > 4/n, leverage > 2p/n,
+            ``|studentized residual| > 2``) — or criterion names from
             ``regdiag.linear.measures.CRITERIA`` such as "cooks_4n", "leverage_2p", "dfbetas_2sqrtn".
             ``p`` is the rank and ``n`` the number of observations with positive weight.
 
