@@ -39,7 +39,7 @@ def relative_discrepancy(a: np.ndarray, b: np.ndarray) -> float:
 def _theory(model: SingleIndexModel, curvature: str, correction: str) -> tuple[bool, str]:
     """Whether the engine should equal the closed form for this curvature, and why."""
     kind = "OLS" if model.observed_is_expected and model.unit_curvature_constant else "GLM"
-    conv = "exact deletion" if kind == "OLS" else "R's one-step dfbeta"
+    conv = "exact deletion" if kind == "OLS" else "the Pearson one-step dfbeta (R's dfbeta.glm: deviance residuals)"
     target = conv if correction == "leverage" else f"(1 - h) x {conv}"
     if curvature == "gauss_newton":
         return True, f"Gauss-Newton = X'WX (the Fisher information): equals {target}"
