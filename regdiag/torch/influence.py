@@ -18,7 +18,7 @@ from ..engine.influence import Damping, EngineInfluence, InfluenceEngine
 from ..engine.progress import ProgressArg
 from ._data import Data
 from ._losses import CallableLoss, make_loss
-from ._model import TorchModel, _batches, _local_batches
+from ._model import TorchModel, _local_batches
 
 __all__ = ["TorchInfluence"]
 
@@ -371,6 +371,7 @@ class TorchInfluence:
                     out[:, rows] = Gq @ D.T
                 return self._gather(out)
             Q = eng.solver.solve(Gq) * (1.0 / m.n_obs)
+            del Gq
             self._dot_train_gradients(Q, query_rank, out)
             return self._gather(out)
 
