@@ -366,9 +366,12 @@ class TorchInfluence:
             if self.correction is Correction.LEVERAGE:
                 if query_rank is not None:
                     raise ValueError("low-rank query compression applies to correction='none'")
+                high = []
                 for rows in _local_batches(m):
-                    D = eng.delta(rows)[0]
+                    D, _, lev, _ = eng.delta(rows)
                     out[:, rows] = Gq @ D.T
+                    high.append(np.arange(rows.start, rows.stop)[lev > 1.0])
+                self._warn_leverage(np.concatenate(high))
                 return self._gather(out)
             Q = eng.solver.solve(Gq) * (1.0 / m.n_obs)
             del Gq
@@ -414,10 +417,29 @@ class TorchInfluence:
         m, eng = self._require()
         out = torch.zeros(m.n_obs, dtype=self.dtype, device=self.device)
         with self._eval():
+            high = []
             for rows in _local_batches(m):
-                D, G, _, _ = eng.delta(rows)
+                D, G, lev, _ = eng.delta(rows)
                 out[rows] = (G * D).sum(dim=1)
+                if lev is not None:
+                    high.append(np.arange(rows.start, rows.stop)[lev > 1.0])
+            if high:
+                self._warn_leverage(np.concatenate(high))
         return self._gather(out)
+
+    def _warn_leverage(self, rows: np.ndarray) -> None:
+        """Warn when an approximate curvature gives examples a generalized leverage above 1."""
+        if rows.size == 0:
+            return
+        m, _ = self._require()
+        warnings.warn(
+            f"{rows.size} training examples have a generalized leverage above 1 under the {self.curvature.value} "
+            f"curvature (rows {format_labels(m.index[rows], 5)}): it is smaller than the example's own Gauss-Newton "
+            "term in some direction, so removing that term leaves no curvature there and the leverage correction "
+            "changes sign. Use correction='none', or the Gauss-Newton curvature, with which leverages are at most 1",
+            InfluenceWarning,
+            stacklevel=3,
+        )
 
     def influence(self) -> EngineInfluence:
         """The engine's per-example results (parameter influence ``(n_train, n_params)``, self-influence, Cook's

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -157,3 +158,32 @@ def test_tied_weights_and_unused_layers_are_refused():
 
     with pytest.raises(ModelError, match=r"layer 'b' was not called"):
         TorchInfluence(Unused().double(), "cross_entropy", (X, y), **KW).fit()
+
+
+def test_leverage_above_one_under_an_approximate_curvature_warns():
+    # a confident classifier: K-FAC's averaged output curvature is far below that of the uncertain examples
+    g = torch.Generator().manual_seed(3)
+    centers = 4.0 * torch.eye(3, dtype=torch.float64)
+    y = torch.arange(60) % 3
+    X = centers[y] + torch.randn(60, 3, generator=g, dtype=torch.float64)
+    net = nn.Linear(3, 3).double()
+    opt = torch.optim.LBFGS(net.parameters(), max_iter=300, tolerance_grad=1e-12, tolerance_change=0,
+                            line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(net(X), y) + 0.5e-3 * sum((p**2).sum() for p in net.parameters())
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    ti = TorchInfluence(net, "cross_entropy", (X, y), curvature="kfac", l2=1e-3, correction="leverage").fit()
+    with pytest.warns(InfluenceWarning, match=r"generalized leverage above 1 under the kfac curvature"):
+        ti.self_influence()
+    import warnings
+
+    gn = TorchInfluence(net, "cross_entropy", (X, y), curvature="gauss_newton", l2=1e-3, correction="leverage").fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InfluenceWarning)
+        gn.self_influence()
+    assert float(np.nanmax(gn.influence().leverage)) <= 1.0
