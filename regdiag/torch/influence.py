@@ -24,6 +24,8 @@ __all__ = ["TorchInfluence"]
 
 #: largest plain (non-Kronecker) block, in parameters, that K-FAC/EK-FAC store as a dense Gauss-Newton block
 PLAIN_BLOCK_LIMIT = 4096
+#: numbers of per-example layer gradients formed at once while scoring
+GRADIENT_CHUNK = 1 << 22
 
 
 def _tqdm_progress() -> ProgressArg:
@@ -404,9 +406,12 @@ class TorchInfluence:
                 if b.name in low:
                     US, Vh = low[b.name]
                     s += torch.einsum("bto,qor,btj,qrj->qb", d[:, 0], US, a, Vh)
-                else:
-                    G = torch.einsum("bto,btj->boj", d[:, 0], a) if a.shape[1] > 1 else d[:, 0, 0, :, None] * a[:, 0, None]
-                    s += Q[:, b.slice] @ G.reshape(G.shape[0], -1).T
+                else:  # per-example gradients of the layer, a few at a time (about 2**22 numbers)
+                    step = max(1, GRADIENT_CHUNK // b.size)
+                    for c in range(0, a.shape[0], step):
+                        ac, dc = a[c : c + step], d[c : c + step, 0]
+                        G = torch.einsum("bto,btj->boj", dc, ac) if a.shape[1] > 1 else dc[:, 0, :, None] * ac[:, 0, None]
+                        s[:, c : c + step] += Q[:, b.slice] @ G.reshape(G.shape[0], -1).T
             if Qp is not None:
                 s += Qp @ torch.cat(m._plain_vjp(rows, V), dim=2)[:, 0].T
             out[:, rows] = s

@@ -231,3 +231,14 @@ def test_leverage_corrected_exact_influence_is_the_newton_step_without_the_examp
         g = torch.func.grad(loss_i)(theta, i)
         expected = torch.linalg.solve(H - Hi / n, g / n)  # one Newton step of the objective without example i
         np.testing.assert_allclose(D[i], expected.numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_scores_formed_a_few_examples_at_a_time_are_the_same(monkeypatch):
+    import regdiag.torch.influence as ti_mod
+
+    net, X, y = _mlp_problem(13, n=30)
+    ti = TorchInfluence(net, "cross_entropy", (X, y), damping=1e-2, check_optimum=False).fit()
+    q = (X[:4], y[:4])
+    whole = ti.scores(q)
+    monkeypatch.setattr(ti_mod, "GRADIENT_CHUNK", 50)  # a layer of 30 parameters: one example at a time
+    np.testing.assert_allclose(ti.scores(q), whole, rtol=1e-12, atol=1e-15)
