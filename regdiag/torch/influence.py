@@ -368,12 +368,9 @@ class TorchInfluence:
             if self.correction is Correction.LEVERAGE:
                 if query_rank is not None:
                     raise ValueError("low-rank query compression applies to correction='none'")
-                high = []
                 for rows in _local_batches(m):
-                    D, _, lev, _ = eng.delta(rows)
-                    out[:, rows] = Gq @ D.T
-                    high.append(np.arange(rows.start, rows.stop)[lev > 1.0])
-                self._warn_leverage(np.concatenate(high))
+                    out[:, rows] = Gq @ eng.delta(rows)[0].T
+                self._check_leverage()
                 return self._gather(out)
             Q = eng.solver.solve(Gq) * (1.0 / m.n_obs)
             del Gq
@@ -422,26 +419,47 @@ class TorchInfluence:
         m, eng = self._require()
         out = torch.zeros(m.n_obs, dtype=self.dtype, device=self.device)
         with self._eval():
-            high = []
             for rows in _local_batches(m):
-                D, G, lev, _ = eng.delta(rows)
+                D, G, _, _ = eng.delta(rows)
                 out[rows] = (G * D).sum(dim=1)
-                if lev is not None:
-                    high.append(np.arange(rows.start, rows.stop)[lev > 1.0])
-            if high:
-                self._warn_leverage(np.concatenate(high))
+            if self.correction is Correction.LEVERAGE:
+                self._check_leverage()
         return self._gather(out)
 
-    def _warn_leverage(self, rows: np.ndarray) -> None:
+    def max_leverage(self) -> np.ndarray:
+        """``(n_train,)``: the largest eigenvalue of each example's generalized leverage matrix
+        ``K_i = U_i (C + lambda I)^{-1} U_i' / n`` (``U_i`` its Gauss-Newton factors: ``U_i' U_i = J_i' Lambda_i J_i``).
+
+        With one output it is the leverage ``h_i``. It is at most 1 for the Gauss-Newton curvature (which contains
+        ``U_i' U_i / n``); above 1, the curvature is smaller than the example's own term in some direction, and the
+        leverage correction ``(I - K_i)^{-1}`` changes sign there.
+        """
+        m, eng = self._require()
+        out = torch.zeros(m.n_obs, dtype=self.dtype, device=self.device)
+        with self._eval():
+            for rows in _local_batches(m):
+                U = eng.view.gn_factors(rows)
+                b, r = U.shape[0], U.shape[1]
+                W = eng.solver.solve(U.reshape(b * r, m.n_params)).reshape(b, r, m.n_params)
+                K = torch.einsum("brp,bqp->brq", U, W) / m.n_obs
+                out[rows] = torch.linalg.eigvalsh((K + K.mT) / 2)[:, -1]
+        return self._gather(out)
+
+    def _check_leverage(self) -> None:
         """Warn when an approximate curvature gives examples a generalized leverage above 1."""
+        if self.curvature not in (CurvatureKind.KFAC, CurvatureKind.EKFAC, CurvatureKind.DIAGONAL,
+                                  CurvatureKind.IDENTITY):
+            return
+        lev = self.max_leverage()
+        rows = np.flatnonzero(lev > 1.0)
         if rows.size == 0:
             return
         m, _ = self._require()
         warnings.warn(
-            f"{rows.size} training examples have a generalized leverage above 1 under the {self.curvature.value} "
-            f"curvature (rows {format_labels(m.index[rows], 5)}): it is smaller than the example's own Gauss-Newton "
-            "term in some direction, so removing that term leaves no curvature there and the leverage correction "
-            "changes sign. Use correction='none', or the Gauss-Newton curvature, with which leverages are at most 1",
+            f"the {self.curvature.value} curvature gives {rows.size} training example(s) a generalized leverage above "
+            f"1 (largest {lev.max():.3g}; rows {format_labels(m.index[rows], 5)}): it is smaller than the "
+            "example's own Gauss-Newton term in some direction, so the leverage correction changes sign there. Use "
+            "correction='none', or the Gauss-Newton curvature, with which leverages are at most 1",
             InfluenceWarning,
             stacklevel=3,
         )
