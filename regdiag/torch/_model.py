@@ -372,14 +372,18 @@ class TorchModel:
     def output_vjp(self, rows: slice, V: torch.Tensor, data: Data | None = None) -> torch.Tensor:
         kron = self._backprop(rows, V, data)
         plain = iter(self._plain_vjp(rows, V, data))
-        parts = []
-        for _, part in self._parts:
+        out = torch.empty(V.shape[0], V.shape[1], self.n_params, dtype=self.dtype, device=self.device)
+        for blk, (_, part) in zip(self.blocks, self._parts):
             if isinstance(part, KronLayer):
                 a, d = kron[part.name]
-                parts.append(torch.einsum("bcto,bti->bcoi", d, a).reshape(V.shape[0], V.shape[1], -1))
+                view = out[:, :, blk.slice].unflatten(2, blk.shape)
+                if a.shape[1] == 1:
+                    torch.mul(d[:, :, 0, :, None], a[:, None, 0, None, :], out=view)
+                else:
+                    view.copy_(torch.einsum("bcto,bti->bcoi", d, a))
             else:
-                parts.append(next(plain))
-        return torch.cat(parts, dim=2)
+                out[:, :, blk.slice] = next(plain)
+        return out
 
     def loss_gradients(self, rows: slice) -> torch.Tensor:
         st = self.forward(rows)
@@ -396,7 +400,7 @@ class TorchModel:
     def query_gradients(self, query: Data, measurement: Any = "loss") -> torch.Tensor:
         """``(n_query, n_params)`` gradients of each query's loss, or of ``measurement(output, target)`` (one
         number per example, a function of the model's output)."""
-        out = []
+        out = torch.empty(query.n, self.n_params, dtype=self.dtype, device=self.device)
         for rows in _batches(query.n, query.batch):
             st = self.forward(rows, query)
             f = st["f"].detach()
@@ -409,9 +413,9 @@ class TorchModel:
                 V = torch.func.vmap(torch.func.grad(m))(f, st["y"])
             else:
                 raise ValueError(f"measurement must be 'loss' or a callable(output, target), not {measurement!r}")
-            out.append(self.output_vjp(rows, V[:, None, :], query)[:, 0, :])
+            out[rows] = self.output_vjp(rows, V[:, None, :], query)[:, 0, :]
         self._cache = {}
-        return torch.cat(out)
+        return out
 
     # ---- exact curvature --------------------------------------------------------------------------------------------
     def _example_loss(self, theta: torch.Tensor, xs: tuple[torch.Tensor, ...], y: torch.Tensor) -> torch.Tensor:

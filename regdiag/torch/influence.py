@@ -25,7 +25,9 @@ __all__ = ["TorchInfluence"]
 #: largest plain (non-Kronecker) block, in parameters, that K-FAC/EK-FAC store as a dense Gauss-Newton block
 PLAIN_BLOCK_LIMIT = 4096
 #: numbers of per-example layer gradients formed at once while scoring
-GRADIENT_CHUNK = 1 << 22
+GRADIENT_CHUNK = 1 << 24
+#: examples whose per-example gradients are checked against autograd's batch gradient at fit()
+CHECK_EXAMPLES = 64
 
 
 def _tqdm_progress() -> ProgressArg:
@@ -279,35 +281,39 @@ class TorchInfluence:
         m = self.model
         assert m is not None
         trainable = [(nm, p) for nm, p in m.named]
-        total = torch.zeros(m.n_params, dtype=self.dtype, device=self.device)
-        scale2, count = 0.0, 0
-        for k, rows in enumerate(_local_batches(m)):
+
+        def batch_gradient(rows: slice) -> torch.Tensor:
             st = m.forward(rows)
             with torch.enable_grad():
-                grads = torch.autograd.grad(m.loss.values(st["f"], st["y"]).sum(),
-                                            [p for _, p in trainable], allow_unused=True, retain_graph=True)
-            g = m.flat_params({nm: (gr if gr is not None else torch.zeros_like(p))
-                               for (nm, p), gr in zip(trainable, grads)})
-            total += g
-            if k == 0:
-                per = m.loss_gradients(rows)
-                diff = (per.sum(0) - g).abs()
-                tol = (1e-4 if self.dtype == torch.float32 else 1e-9) * (per.abs().sum(0) + 1e-30).max()
-                if bool((diff > tol).any()):
-                    bad = {m.blocks[int(np.searchsorted([b.stop for b in m.blocks], j, side="right"))].name
-                           for j in torch.nonzero(diff > tol)[:, 0].tolist()}
-                    raise ModelError(
-                        f"per-example gradients of {format_labels(sorted(bad), 5)} do not add up to the batch gradient: "
-                        "a parameter is used outside its layer's call (tied or shared weights), or the network mixes "
-                        "examples (batch statistics). Exclude or freeze such parameters"
-                    )
-                scale2 += float((per * per).sum())
-                count += per.shape[0]
+                grads = torch.autograd.grad(m.loss.values(st["f"], st["y"]).sum(), [p for _, p in trainable],
+                                            allow_unused=True, retain_graph=True)
+            return m.flat_params({nm: (gr if gr is not None else torch.zeros_like(p))
+                                  for (nm, p), gr in zip(trainable, grads)})
+
+        batches = _local_batches(m)
+        # per-example gradients of a few examples against autograd's gradient of their summed loss
+        few = slice(batches[0].start, min(batches[0].stop, batches[0].start + CHECK_EXAMPLES))
+        per = m.loss_gradients(few)
+        g = batch_gradient(few)
+        diff = (per.sum(0) - g).abs()
+        tol = (1e-4 if self.dtype == torch.float32 else 1e-9) * (per.abs().sum(0) + 1e-30).max()
+        if bool((diff > tol).any()):
+            bad = {m.blocks[int(np.searchsorted([b.stop for b in m.blocks], j, side="right"))].name
+                   for j in torch.nonzero(diff > tol)[:, 0].tolist()}
+            raise ModelError(
+                f"per-example gradients of {format_labels(sorted(bad), 5)} do not add up to the batch gradient: "
+                "a parameter is used outside its layer's call (tied or shared weights), or the network mixes "
+                "examples (batch statistics). Exclude or freeze such parameters"
+            )
+        scale = math.sqrt(float((per * per).sum()) / per.shape[0])
+        del per
+        total = torch.zeros(m.n_params, dtype=self.dtype, device=self.device)
+        for rows in batches:
+            total += batch_gradient(rows)
         if hasattr(m, "all_reduce"):
             total = m.all_reduce(total)
         grad = total / m.n_obs + self.l2 * m.params
         self.gradient_norm = float(torch.linalg.vector_norm(grad))
-        scale = math.sqrt(scale2 / max(count, 1))
         if self.check_optimum and self.gradient_norm > self.optimum_tol * max(scale, 1e-300):
             warnings.warn(
                 f"the model is not at an optimum of mean loss + (l2/2)||theta||^2 (l2={self.l2:g}): the gradient norm is "
@@ -372,7 +378,10 @@ class TorchInfluence:
                     out[:, rows] = Gq @ eng.delta(rows)[0].T
                 self._check_leverage()
                 return self._gather(out)
-            Q = eng.solver.solve(Gq) * (1.0 / m.n_obs)
+            Q = torch.empty_like(Gq)  # preconditioned a few queries at a time: bounded temporary memory
+            step = max(1, GRADIENT_CHUNK // m.n_params)
+            for c in range(0, Gq.shape[0], step):
+                Q[c : c + step] = eng.solver.solve(Gq[c : c + step]) * (1.0 / m.n_obs)
             del Gq
             self._dot_train_gradients(Q, query_rank, out)
             return self._gather(out)
@@ -403,7 +412,7 @@ class TorchInfluence:
                 if b.name in low:
                     US, Vh = low[b.name]
                     s += torch.einsum("bto,qor,btj,qrj->qb", d[:, 0], US, a, Vh)
-                else:  # per-example gradients of the layer, a few at a time (about 2**22 numbers)
+                else:  # per-example gradients of the layer, a few at a time (about 2**24 numbers)
                     step = max(1, GRADIENT_CHUNK // b.size)
                     for c in range(0, a.shape[0], step):
                         ac, dc = a[c : c + step], d[c : c + step, 0]
