@@ -24,8 +24,10 @@ __all__ = ["TorchInfluence"]
 
 #: largest plain (non-Kronecker) block, in parameters, that K-FAC/EK-FAC store as a dense Gauss-Newton block
 PLAIN_BLOCK_LIMIT = 4096
-#: numbers of per-example layer gradients formed at once while scoring
-GRADIENT_CHUNK = 1 << 24
+#: numbers of per-example layer gradients formed at once while scoring (large blocks: efficient products)
+GRADIENT_CHUNK = 1 << 26
+#: numbers of query gradients preconditioned at once
+PRECONDITION_CHUNK = 1 << 22
 #: examples whose per-example gradients are checked against autograd's batch gradient at fit()
 CHECK_EXAMPLES = 64
 
@@ -378,33 +380,38 @@ class TorchInfluence:
                     out[:, rows] = Gq @ eng.delta(rows)[0].T
                 self._check_leverage()
                 return self._gather(out)
-            Q = torch.empty_like(Gq)  # preconditioned a few queries at a time: bounded temporary memory
-            step = max(1, GRADIENT_CHUNK // m.n_params)
+            # preconditioned a few queries at a time (bounded temporary memory), stored block by block (contiguous
+            # operands for the products with training gradients)
+            Q = {b.name: Gq.new_empty(Gq.shape[0], b.size) for b in m.blocks}
+            step = max(1, PRECONDITION_CHUNK // m.n_params)
             for c in range(0, Gq.shape[0], step):
-                Q[c : c + step] = eng.solver.solve(Gq[c : c + step]) * (1.0 / m.n_obs)
-            del Gq
+                X = eng.solver.solve(Gq[c : c + step]) * (1.0 / m.n_obs)
+                for b in m.blocks:
+                    Q[b.name][c : c + step] = X[:, b.slice]
+            del Gq, X
             self._dot_train_gradients(Q, query_rank, out)
             return self._gather(out)
 
-    def _dot_train_gradients(self, Q: torch.Tensor, rank: int | None, out: torch.Tensor) -> None:
+    def _dot_train_gradients(self, Q: dict[str, torch.Tensor], rank: int | None, out: torch.Tensor) -> None:
         """``out[:, i] = Q g_i`` for the training gradients ``g_i``, layer by layer from their Kronecker factors
-        (no ``n_train x n_params`` array; with ``rank``, each layer's rows of ``Q`` truncated to that rank)."""
+        (no ``n_train x n_params`` array; with ``rank``, each layer's rows of ``Q`` truncated to that rank).
+        ``Q`` holds the columns of each block."""
         m, _ = self._require()
         if rank is not None and (int(rank) != rank or rank < 1):
             raise ValueError(f"query_rank must be a positive integer, got {rank!r}")
         low: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         for b in m.blocks:
             if b.kron and rank is not None:
-                U, S, Vh = torch.linalg.svd(Q[:, b.slice].reshape(Q.shape[0], *b.shape), full_matrices=False)
+                U, S, Vh = torch.linalg.svd(Q[b.name].reshape(-1, *b.shape), full_matrices=False)
                 r = min(int(rank), S.shape[1])
                 low[b.name] = (U[:, :, :r] * S[:, None, :r], Vh[:, :r, :])
         plain = [b for b in m.blocks if not b.kron]
-        Qp = torch.cat([Q[:, b.slice] for b in plain], dim=1) if plain else None
+        Qp = torch.cat([Q[b.name] for b in plain], dim=1) if plain else None
         for rows in _local_batches(m):  # the model's own checks: finite inputs and losses
             st = m.forward(rows)
             V = m.loss.grad(st["f"].detach(), st["y"])[:, None, :]
             kron = m._backprop(rows, V)
-            s = torch.zeros(Q.shape[0], rows.stop - rows.start, dtype=Q.dtype, device=Q.device)
+            s = out.new_zeros(out.shape[0], rows.stop - rows.start)
             for b in m.blocks:
                 if not b.kron:
                     continue
@@ -412,12 +419,12 @@ class TorchInfluence:
                 if b.name in low:
                     US, Vh = low[b.name]
                     s += torch.einsum("bto,qor,btj,qrj->qb", d[:, 0], US, a, Vh)
-                else:  # per-example gradients of the layer, a few at a time (about 2**24 numbers)
+                else:  # per-example gradients of the layer, a few at a time (about 2**26 numbers)
                     step = max(1, GRADIENT_CHUNK // b.size)
                     for c in range(0, a.shape[0], step):
                         ac, dc = a[c : c + step], d[c : c + step, 0]
                         G = torch.einsum("bto,btj->boj", dc, ac) if a.shape[1] > 1 else dc[:, 0, :, None] * ac[:, 0, None]
-                        s[:, c : c + step] += Q[:, b.slice] @ G.reshape(G.shape[0], -1).T
+                        s[:, c : c + step] += Q[b.name] @ G.reshape(G.shape[0], -1).T
             if Qp is not None:
                 s += Qp @ torch.cat(m._plain_vjp(rows, V), dim=2)[:, 0].T
             out[:, rows] = s
