@@ -242,3 +242,23 @@ def test_scores_formed_a_few_examples_at_a_time_are_the_same(monkeypatch):
     whole = ti.scores(q)
     monkeypatch.setattr(ti_mod, "GRADIENT_CHUNK", 50)  # a layer of 30 parameters: one example at a time
     np.testing.assert_allclose(ti.scores(q), whole, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("solver,options,tol", [("lowrank", {"rank": 51}, 1e-8), ("lissa", {"rtol": 1e-10}, 1e-7)])
+def test_other_engine_solvers_on_torch_tensors(solver, options, tol):
+    net, X, y = _mlp_problem(14, n=30)  # 51 parameters
+    kw = dict(curvature="gauss_newton", damping=1e-1, check_optimum=False)
+    q = (X[:3], y[:3])
+    direct = TorchInfluence(net, "cross_entropy", (X, y), **kw).fit().scores(q)
+    got = TorchInfluence(net, "cross_entropy", (X, y), solver=solver, solver_options=options, **kw).fit().scores(q)
+    np.testing.assert_allclose(got, direct, rtol=tol, atol=tol * np.abs(direct).max())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (none in CI)")
+def test_cuda_matches_cpu():  # pragma: no cover - runs only where a GPU is present
+    net, X, y = _mlp_problem(15, n=40)
+    kw = dict(damping=1e-2, check_optimum=False)
+    cpu = TorchInfluence(net, "cross_entropy", (X, y), **kw).fit().scores((X[:3], y[:3]))
+    gpu = TorchInfluence(net.cuda(), "cross_entropy", (X, y), device="cuda", **kw).fit()  # data moved per batch
+    np.testing.assert_allclose(gpu.scores((X[:3], y[:3])), cpu, rtol=1e-8, atol=1e-12)
+    assert gpu.engine.curvature.parts[0].QG.is_cuda
