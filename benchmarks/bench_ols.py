@@ -107,7 +107,11 @@ def main() -> None:
         fit = regdiag.ols(y, X)
         infl = fit.influence()
         # read every measure; dfbetas and loo_params are derived on access from the one n x p array dfbeta
-        checksum = sum(float(np.nansum(getattr(infl, a))) for a in ("dfbetas", "loo_params", "cooks_distance"))
+        checksum = 0.0
+        for name in ("dfbetas", "loo_params", "cooks_distance"):
+            a = getattr(infl, name)
+            checksum += float(np.sum(a, where=np.isfinite(a)))  # no copy of the n x p array (nansum makes one)
+            del a
         return fit, infl, checksum
 
     peak_one = peak_of(fit_and_influence)
