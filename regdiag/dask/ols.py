@@ -20,17 +20,25 @@ The per-row measures
 
 Accuracy
     Leverage and every measure agree with the in-memory path to rounding (about ``kappa * eps`` relative, ``kappa``
-    the condition number of the equilibrated design, as there). The coefficients are the plain QR solution: the
-    in-memory path refines the solution in extended precision when its estimated error exceeds 1e-14, the Dask path
-    does not; it reports the estimated relative error of its coefficients in ``fit.est_error`` and warns (a
-    :class:`~regdiag.ConditioningWarning`) when it exceeds 1e-10 (large ``kappa``, or residuals much smaller than
-    the response). An ill-conditioned design (condition number above 1e8) gets the same warning as in memory.
+    the condition number of the equilibrated design, as there). The coefficients start as the plain QR solution
+    ``r1^{-1} Q'b``; when its estimated error (the in-memory path's estimate, :func:`estimated_error`) exceeds
+    ``1e-14`` relative, the trigger of :func:`regdiag.linalg.lstsq`, they are refined as in memory, one pass over the
+    data per step (:func:`refine`): each block forms its residuals ``r = b - A x`` and the gradient ``A' r`` in
+    double-double arithmetic (:mod:`regdiag.dask._refine`, the building blocks of
+    :func:`regdiag.linalg.extended_residual`), the tree adds the gradients error-free, and the correction solves the
+    corrected semi-normal equations ``R' R dx = A' r`` with the factor's ``R``. ``x`` is carried as a pair of doubles;
+    the steps stop when the largest componentwise correction is below ``eps / 8`` or stagnates (at most
+    ``MAX_REFINE`` steps), as in memory. Because ``R`` is the R factor of a matrix within rounding of ``A``, each step
+    reduces the error by a factor of about ``kappa * eps``, the rate of the in-memory augmented-system refinement,
+    and both converge to the least-squares solution of the same double-precision data. The per-row measures of a
+    refined fit use the residuals of the refined coefficients, formed again in double-double arithmetic by each
+    block's task, and the residual sum of squares of the refined coefficients. An ill-conditioned design (condition
+    number above 1e8) gets the same warning as in memory.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,20 +47,18 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import solve_triangular
 
-from .._validation import ConditioningWarning, DataError, DesignError, format_labels
+from .._validation import DataError, DesignError, format_labels
 from ..design import Design
-from ..linalg import EPS, QRFactor, default_rank_tol, qr_factor
+from ..linalg import EPS, MAX_REFINE, REFINE_THRESHOLD, QRFactor, _two_sum, default_rank_tol, qr_factor
 from ..linear.ols import OLSFit, PERFECT_FIT_FACTOR, response_resid, row_measures, warn_conditioning
 from ..results import Influence
 from ._blocks import Block, Source, block_design, make_source
 from ._engine import augmented, leaf_factors, reduce_blocks
+from ._refine import dd_gradient, dd_residual
 from ._tsqr import Stats, block_q, moments
 from .influence import DaskInfluence
 
-__all__ = ["DaskOLSFit", "ols", "EST_WARN"]
-
-#: estimated relative error of the coefficients above which the Dask path warns (it does not refine)
-EST_WARN = 1e-10
+__all__ = ["DaskOLSFit", "ols", "refine"]
 
 
 def _ols_rows(d: Design) -> tuple[np.ndarray | None, np.ndarray]:
@@ -104,6 +110,8 @@ class FitScalars:
     names: tuple[str, ...]
     aliased: tuple[str, ...]
     method: str
+    x: np.ndarray | None = None  # refined coefficients in factor coordinates (x + x_lo); None: not refined
+    x_lo: np.ndarray | None = None
 
 
 def _ols_block_influence(raw: tuple, spec: Any, G: np.ndarray, fs: FitScalars) -> Influence:
@@ -116,7 +124,10 @@ def _ols_block_influence(raw: tuple, spec: Any, G: np.ndarray, fs: FitScalars) -
     sqrt_w, A = _ols_rows(d)
     Qb = block_q(A, G)
     f = _block_factor(fs.factor, Qb)
-    e = A[:, k] - Qb @ fs.qtb
+    if fs.x is None:
+        e = A[:, k] - Qb @ fs.qtb
+    else:  # the residuals of the refined coefficients, in double-double arithmetic
+        e = dd_residual(A, fs.factor.cols, fs.factor.scale[fs.factor.cols], fs.x, fs.x_lo)
     pos = np.ones(d.n_obs, dtype=bool) if d.weights is None else d.weights > 0
     resid = response_resid(e, d, fs.coef)
     m = row_measures(f, e, resid, pos, rss=fs.rss, df=fs.df, sigma=fs.sigma, perfect=fs.perfect)
@@ -205,6 +216,66 @@ def estimated_error(small: QRFactor, x: np.ndarray, nb: float, nr: float) -> flo
     return max(err_x, err_r)
 
 
+def _refine_leaf(blk: Block, st: Stats, *, cols: np.ndarray, col_scale: np.ndarray, x: np.ndarray,
+                 x_lo: np.ndarray) -> None:
+    """One block's share of a refinement step: ``A' r`` (double-double) and ``r'r``; nothing to factor."""
+    _, A = _ols_rows(blk.design)
+    g, ss = dd_gradient(A, cols, col_scale, x, x_lo)
+    st.add("g", g, "ddsum")
+    st.add("rss", ss, "sum")
+    return None
+
+
+@dataclass(frozen=True)
+class Refined:
+    """Result of :func:`refine`: coefficients in factor coordinates as a pair ``x + x_lo``, the residual sum of
+    squares of the refined coefficients, and the number of steps (passes over the data)."""
+
+    x: np.ndarray
+    x_lo: np.ndarray
+    rss: float
+    steps: int
+
+
+def refine(source: Source, small: QRFactor, x: np.ndarray, split_every: int = 8) -> Refined:
+    """Refine the plain QR solution ``x`` (factor coordinates) in extended precision, one pass per step.
+
+    Each step computes, block by block, ``r = b - A (x + x_lo)`` and ``g = A' r`` in double-double arithmetic
+    (``A`` the kept, scaled columns in pivot order), adds the blocks' ``g`` error-free up the tree, and corrects
+    ``x`` by ``dx = R^{-1} R^{-T} g`` (corrected semi-normal equations with the factor's ``R``). Stops as
+    :func:`regdiag.linalg.lstsq` does: largest componentwise correction below ``eps / 8``, or (from the second step)
+    not halving, or ``MAX_REFINE`` steps. The residual sum of squares of the final ``x`` is the last pass's ``r'r``
+    less ``||R dx||^2`` (exact for ``dx`` solving the normal equations with ``R'R``).
+    """
+    from functools import partial
+
+    R = small.r
+    cols = small.cols
+    cs = small.scale[cols]
+    x = np.array(x, dtype=float)
+    x_lo = np.zeros_like(x)
+    prev = math.inf
+    rss = math.nan
+    steps = 0
+    for steps in range(1, MAX_REFINE + 1):
+        fn = partial(_refine_leaf, cols=cols, col_scale=cs, x=x.copy(), x_lo=x_lo.copy())
+        st = reduce_blocks(source, fn, split_every).stats
+        g_hi, g_lo = st["g"]
+        g = g_hi + g_lo
+        h = solve_triangular(R, g, trans="T", lower=False)
+        dx = solve_triangular(R, h, lower=False)
+        rss = max(float(st["rss"]) - float(h @ h), 0.0)  # ||R dx|| = ||h||
+        x, e = _two_sum(x, dx)
+        x, x_lo = _two_sum(x, x_lo + e)
+        if not np.all(np.isfinite(x)):
+            raise DesignError("least-squares refinement diverged: the design is numerically singular")
+        rel = float(np.max(np.abs(dx) / np.maximum(np.abs(x), np.finfo(float).tiny)))
+        if rel <= EPS / 8 or (steps >= 2 and rel >= 0.5 * prev):
+            break
+        prev = rel
+    return Refined(x=x, x_lo=x_lo, rss=rss, steps=steps)
+
+
 def refuse_group_deletion(function: str) -> None:
     """Group deletion needs the rows of each group together: say so, and what to do instead."""
     raise NotImplementedError(
@@ -256,7 +327,12 @@ class DaskOLSFit:
     n_dropped : int
         Rows dropped for missing values (``dropped_head``: the first of their labels).
     est_error : float
-        Estimated relative error of the coefficients (the in-memory path refines above 1e-14; this path does not).
+        Estimated relative error of the plain QR solution; above 1e-14 the coefficients are refined (as in memory).
+    refine_steps : int
+        Steps of extended-precision refinement taken, one pass over the data each (0 when not needed).
+    x_refined, x_refined_lo : ndarray or None
+        The refined coefficients in factor coordinates, as a pair of doubles (None when not refined); every block's
+        residuals are formed from them.
     """
 
     source: Source
@@ -277,6 +353,9 @@ class DaskOLSFit:
     est_error: float
     weighted: bool
     split_every: int = 8
+    refine_steps: int = 0
+    x_refined: np.ndarray | None = None
+    x_refined_lo: np.ndarray | None = None
 
     # ---- the in-memory fit's presentation, shared -----------------------------------------------------------------
     params = OLSFit.params
@@ -321,6 +400,8 @@ class DaskOLSFit:
             names=self.param_names,
             aliased=self.aliased,
             method=self.method,
+            x=self.x_refined,
+            x_lo=self.x_refined_lo,
         )
 
     def influence(self) -> DaskInfluence:
@@ -364,7 +445,7 @@ class DaskOLSFit:
 
 
 def fit_source(source: Source, *, tol: float | None = None, split_every: int = 8) -> DaskOLSFit:
-    """Fit a Dask input's blocks by least squares (one pass)."""
+    """Fit a Dask input's blocks by least squares (one pass, and one per refinement step if needed)."""
     root = reduce_blocks(source, _ols_leaf, split_every)
     st = root.stats
     n = sum(st["lengths"].values())
@@ -382,17 +463,12 @@ def fit_source(source: Source, *, tol: float | None = None, split_every: int = 8
             "of freedom are left, so no influence measure is defined. Use more observations or fewer terms."
         )
     x = solve_triangular(small.r, qtb, lower=False) if small.rank else np.zeros(0)
-    coef = small.to_original(x)
     est = estimated_error(small, x, float(np.linalg.norm(root.r[:, k])), math.sqrt(rss))
     warn_conditioning(small.cond, stacklevel=4)
-    if est > EST_WARN and small.cond <= 1e8:
-        warnings.warn(
-            f"the estimated relative error of the coefficients is {est:.2g} (condition number {small.cond:.3g}, "
-            "residuals small against the response): the in-memory fit refines the solution in extended precision, "
-            "the Dask fit does not, so the two agree to about that much",
-            ConditioningWarning,
-            stacklevel=3,
-        )
+    refined = refine(source, small, x, split_every) if est > REFINE_THRESHOLD else None
+    if refined is not None:
+        x, rss = refined.x, refined.rss
+    coef = small.to_original(x)
     return DaskOLSFit(
         source=source,
         factor=small,
@@ -412,6 +488,9 @@ def fit_source(source: Source, *, tol: float | None = None, split_every: int = 8
         est_error=est,
         weighted=source.weighted,
         split_every=split_every,
+        refine_steps=0 if refined is None else refined.steps,
+        x_refined=None if refined is None else refined.x,
+        x_refined_lo=None if refined is None else refined.x_lo,
     )
 
 
@@ -425,7 +504,8 @@ def ols(
     tol: float | None = None,
     split_every: int = 8,
 ) -> DaskOLSFit:
-    """Fit a linear model to Dask data by ordinary or weighted least squares (one pass over the data).
+    """Fit a linear model to Dask data by ordinary or weighted least squares (one pass over the data, and one per
+    step of extended-precision refinement where the plain solution's estimated error exceeds 1e-14).
 
     ``regdiag.ols`` hands Dask input over to this function; the parameters are those of :func:`regdiag.ols`.
 

@@ -34,3 +34,15 @@ def test_glm_arrays_on_two_workers(cluster_client):
     ref = regdiag.glm(y, X, family="poisson")
     assert_same(fit.coef, ref.coef)
     assert_same_influence(fit.influence(), ref.influence(), GLM_MEASURES)
+
+
+def test_refined_ols_on_two_workers(cluster_client):
+    """Longley: the extended-precision refinement passes run on the workers (their closures travel pickled)."""
+    from tests.linear.test_nist import nist_design
+
+    X, y = nist_design("Longley")
+    fit = regdiag.ols(da.from_array(y, chunks=4), da.from_array(X, chunks=(4, X.shape[1])))
+    ref = regdiag.ols(y, X)
+    assert ref.refine_steps > 0 and fit.refine_steps > 0
+    assert_same(fit.coef, ref.coef)
+    assert_same_influence(fit.influence(), ref.influence())
