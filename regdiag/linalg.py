@@ -32,14 +32,20 @@ from scipy.linalg import blas, lapack, solve_triangular
 
 from ._validation import DesignError
 
-__all__ = ["QRFactor", "qr_factor", "lstsq", "default_rank_tol", "power_of_two_scale", "extended_residual"]
+__all__ = [
+    "QRFactor", "qr_factor", "lstsq", "default_rank_tol", "power_of_two_scale", "extended_residual", "psd_eigh",
+]
 
 EPS = float(np.finfo(np.float64).eps)
 #: relative error above which the least-squares solution is refined in extended precision
 REFINE_THRESHOLD = 1e-14
 #: largest number of refinement steps
 MAX_REFINE = 6
+#: margin on the predicted contraction of a refinement step before a confirming step is skipped
+CONTRACTION_SAFETY = 1e3
 _CHUNK = 1 << 16
+#: rows per block of the extended-precision residual: its temporaries stay in cache
+_EXT_CHUNK = 1 << 12
 
 
 def default_rank_tol(n_obs: int) -> float:
@@ -310,6 +316,11 @@ def _split(a):
     return hi, a - hi
 
 
+def _prod_err(p, ah, al, bh, bl):
+    """The rounding error of ``p = a * b`` from the Dekker splits of ``a`` and ``b``: ``a * b == p + err`` exactly."""
+    return ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
 def _two_prod(a, b):
     """Error-free product: ``p + e == a * b`` exactly (Dekker, no FMA needed)."""
     p = a * b
@@ -361,28 +372,40 @@ def extended_residual(
     f = np.empty(n)
     g_hi = np.zeros(k)
     g_lo = np.zeros(k)
-    for start in range(0, n, _CHUNK):
-        sl_ = slice(start, start + _CHUNK)
+    xh, xl = _split(-np.asarray(x, dtype=float))
+    nx = xh + xl
+    for start in range(0, n, _EXT_CHUNK):
+        sl_ = slice(start, start + _EXT_CHUNK)
         A = (X[sl_] if cols is None else X[sl_][:, cols]) * cols_scale
         b = y[sl_]
         if sqrt_w is not None:
             A *= sqrt_w[sl_, None]
             b = b * sqrt_w[sl_]
-        P, E = _two_prod(A, -x[None, :])
-        terms = [b[:, None], P]
-        extra = E.sum(axis=1)
+        ah, al = _split(A)  # shared by both products
+        # f = b - r - A x: the row sums of b, -r and the products a_ij (-x_j), folded with error-free additions
+        # column by column (Sum2), the products' rounding errors summed plainly (they are already tiny)
+        P = A * nx
+        E = _prod_err(P, ah, al, xh[None, :], xl[None, :])
+        hi = np.array(b, dtype=float)
+        lo = E.sum(axis=1)
         if r is not None:
-            terms.append(-r[sl_, None])
+            hi, e = _two_sum(hi, -r[sl_])
+            lo += e
+        for j in range(k):
+            hi, e = _two_sum(hi, P[:, j])
+            lo += e
         if r_lo is not None:
-            extra = extra - r_lo[sl_]
+            lo -= r_lo[sl_]
         if x_lo is not None:
-            extra = extra - A @ x_lo
-        hi, lo = _dd_sum(np.hstack(terms), extra[:, None], axis=1)
+            lo -= A @ x_lo
         f[sl_] = hi + lo
         if r is not None:
-            Pg, Eg = _two_prod(A, r[sl_, None])
+            rb = r[sl_, None]
+            rh, rl = _split(rb)
+            Pg = A * rb
+            Eg = _prod_err(Pg, ah, al, rh, rl)
             if r_lo is not None:
-                Eg = Eg + A * r_lo[sl_, None]
+                Eg += A * r_lo[sl_, None]
             hi, lo = _dd_sum(Pg, Eg, axis=0)
             g_hi, e = _two_sum(g_hi, hi)
             g_lo = g_lo + e + lo
@@ -421,7 +444,10 @@ def lstsq(factor: QRFactor, X: np.ndarray, y: np.ndarray, sqrt_w: np.ndarray | N
     design). When either estimate exceeds ``REFINE_THRESHOLD`` (1e-14), the solution is refined on the augmented
     system with ``f = b - r - A x`` and ``g = -A' r`` accumulated in extended precision (x86 long double, or
     double-double arithmetic where long double is plain double), until the correction is below ``eps`` relative
-    (at most ``MAX_REFINE`` steps). Each step costs two extended-precision passes over the design.
+    (at most ``MAX_REFINE`` steps). Each step costs one extended-precision pass over the design (``f`` and ``g``
+    together). A step shrinks the error by about the plain solution's estimated relative error, so when the
+    correction just applied, times that factor (with a margin of ``CONTRACTION_SAFETY``), is far below rounding,
+    the confirming step is skipped: a mildly conditioned problem costs a single pass.
     """
     Q, R = factor.q, factor.r
     cols = factor.cols
@@ -443,8 +469,8 @@ def lstsq(factor: QRFactor, X: np.ndarray, y: np.ndarray, sqrt_w: np.ndarray | N
     steps = 0
     if est > REFINE_THRESHOLD:
         # the residual is carried as a double-double pair (resid + resid_lo): for a large-residual problem its
-        # rounding would otherwise limit x to about kappa * eps * ||r|| / (||A|| ||x||)
-        resid, _ = extended_residual(X, cs, sqrt_w, y, x, None, cols=cols)
+        # rounding would otherwise limit x to about kappa * eps * ||r|| / (||A|| ||x||). The plain residual is the
+        # starting point: the first step's f = b - r - A x, accumulated in extended precision, corrects it.
         resid_lo = np.zeros_like(resid)
         x_lo = np.zeros_like(x)  # x too is carried as a pair: its rounding would leave the small coefficients noisy
         prev = math.inf
@@ -462,7 +488,42 @@ def lstsq(factor: QRFactor, X: np.ndarray, y: np.ndarray, sqrt_w: np.ndarray | N
                 raise DesignError("least-squares refinement diverged: the design is numerically singular")
             # componentwise: the smallest coefficient must be converged too
             rel = float(np.max(np.abs(dx) / np.maximum(np.abs(x), np.finfo(float).tiny)))
+            # normwise for the residuals: one near zero has no componentwise accuracy to gain
+            rel_r = float(np.linalg.norm(dr) / max(float(np.linalg.norm(resid)), np.finfo(float).tiny))
             if rel <= EPS / 8 or (steps >= 2 and rel >= 0.5 * prev):
                 break  # converged, or stagnating at rounding level
+            # each step shrinks the error by about the plain solution's relative error ``est``: once the correction
+            # just applied times that factor is far below rounding, a further step would change nothing
+            if est < 1e-3 and max(rel, rel_r) * est * CONTRACTION_SAFETY <= EPS / 8:
+                break
             prev = rel
     return LstsqResult(x=x, resid=resid, refine_steps=steps, est_error=est)
+
+
+def psd_eigh(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigendecomposition ``A = Q diag(e) Q'`` of a symmetric positive semi-definite matrix, ``e`` ascending.
+
+    ``numpy.linalg.eigh`` is accurate to ``eps ||A||``: on a badly scaled Gram matrix (columns of very different
+    size) the eigenvectors of its small eigenvalues, and so any solve with the decomposition, lose
+    ``cond(A) eps`` relative. A positive definite ``A`` is instead factored as ``A = L L'`` (pivoted Cholesky,
+    LAPACK ``dpstrf``) and ``L'`` decomposed by the preconditioned one-sided Jacobi SVD (``dgejsv``), whose right
+    singular vectors (the eigenvectors of ``A``) and singular values are accurate relative to the conditioning of
+    the *column-scaled* matrix (Demmel & Veselic, 1992; Drmac & Veselic, 2008). A singular (numerically rank
+    deficient) or non-finite ``A`` falls back to ``eigh``; negative rounding-level eigenvalues are set to 0.
+    """
+    A = np.asarray(A, dtype=np.float64)
+    A = (A + A.T) * 0.5
+    p = A.shape[0]
+    if p > 1 and np.isfinite(A).all() and (np.diag(A) > 0).all():
+        L, piv, rank, info = lapack.dpstrf(A, lower=1)
+        if info >= 0 and rank == p:
+            Lp = np.empty((p, p))
+            Lp[piv - 1] = np.tril(L)  # A = Lp Lp'
+            sva, _, v, work, _, info = lapack.dgejsv(
+                np.asfortranarray(Lp.T), joba=0, jobu=3, jobv=0, jobr=1, jobt=0, jobp=1
+            )
+            if info == 0 and np.isfinite(sva).all() and work[1] > 0:
+                s = sva * (work[0] / work[1])
+                return (s * s)[::-1].copy(), np.ascontiguousarray(v[:, ::-1])
+    e, Q = np.linalg.eigh(A)
+    return np.maximum(e, 0.0), Q

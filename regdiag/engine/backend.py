@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from scipy import linalg as sla
 
+from ..linalg import psd_eigh
+
 __all__ = ["Backend", "NumpyBackend", "NUMPY", "register_backend", "unregister_backend", "get_backend"]
 
 Array = Any
@@ -104,6 +106,15 @@ class Backend:
         """Eigenvalues (ascending) and eigenvectors (columns) of symmetric ``a`` (batched over leading axes)."""
         raise NotImplementedError
 
+    def psd_eigh(self, a: Array) -> tuple[Array, Array]:
+        """Eigendecomposition of a symmetric positive semi-definite matrix, eigenvalues ascending and >= 0.
+
+        Used for the Kronecker factors, where the eigenvectors must be accurate relative to the matrix's
+        column-scaled conditioning (see :func:`regdiag.linalg.psd_eigh`). Default: :meth:`eigh`, clipped at 0.
+        """
+        e, Q = self.eigh(a)
+        return self.where(e > 0, e, 0.0), Q
+
     def eigvalsh(self, a: Array) -> Array:
         raise NotImplementedError
 
@@ -179,6 +190,9 @@ class NumpyBackend(Backend):
 
     def eigh(self, a: Array) -> tuple[np.ndarray, np.ndarray]:
         return np.linalg.eigh(a)
+
+    def psd_eigh(self, a: Array) -> tuple[np.ndarray, np.ndarray]:
+        return psd_eigh(a)
 
     def eigvalsh(self, a: Array) -> np.ndarray:
         return np.linalg.eigvalsh(a)

@@ -8,8 +8,12 @@ import numpy as np
 import torch
 
 from ..engine.backend import Backend, register_backend
+from ..linalg import psd_eigh
 
 __all__ = ["TorchBackend", "TORCH"]
+
+#: largest float64 Kronecker factor decomposed on the host by the accurate route of :func:`regdiag.linalg.psd_eigh`
+ACCURATE_EIGH_LIMIT = 2048
 
 
 class TorchBackend(Backend):
@@ -78,6 +82,15 @@ class TorchBackend(Backend):
 
     def eigh(self, a: Any) -> tuple[torch.Tensor, torch.Tensor]:
         return torch.linalg.eigh(a)
+
+    def psd_eigh(self, a: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        # float64 factors of moderate size take the accurate host route (pivoted Cholesky + Jacobi SVD); float32 or
+        # large factors stay on their device with eigh
+        if a.dtype == torch.float64 and a.shape[-1] <= ACCURATE_EIGH_LIMIT and a.ndim == 2:
+            e, Q = psd_eigh(a.detach().cpu().numpy())
+            return torch.from_numpy(e).to(a.device), torch.from_numpy(Q).to(a.device)
+        e, Q = torch.linalg.eigh(a)
+        return torch.where(e > 0, e, 0.0), Q
 
     def eigvalsh(self, a: Any) -> torch.Tensor:
         return torch.linalg.eigvalsh(a)

@@ -86,8 +86,8 @@ class KFACCurvature(EigenCurvature):
         return self.mc_samples or int(self.view.n_outputs or 1)
 
     def _eigh(self, M: Any) -> tuple[Any, Any]:
-        e, Q = self.bk.eigh((M + self.bk.swap(M)) * 0.5)
-        return self.bk.where(e > 0, e, 0.0), Q
+        # accurate relative to the factor's column-scaled conditioning: EK-FAC solves with these eigenvectors
+        return self.bk.psd_eigh((M + self.bk.swap(M)) * 0.5)
 
     def vectors(self, rows: slice) -> Any:
         """The output vectors of ``rows`` (exact square roots, or the seeded Monte Carlo draws)."""
