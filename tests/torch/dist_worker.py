@@ -39,11 +39,11 @@ def results(distributed: bool | None) -> dict[str, np.ndarray]:
     return out
 
 
-def worker(rank: int, world: int, port: int, outdir: str) -> None:
-    os.environ["MASTER_ADDR"] = "127.0.0.1"
-    os.environ["MASTER_PORT"] = str(port)
+def worker(rank: int, world: int, rendezvous: str, outdir: str) -> None:
+    # a shared file as the rendezvous: no TCP port to pick, so no race with other processes for a free one
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=120))
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world,
+                            timeout=datetime.timedelta(seconds=120))
     try:
         res = results(None)
         np.savez(os.path.join(outdir, f"rank{rank}.npz"), **res)

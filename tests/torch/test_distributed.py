@@ -1,8 +1,6 @@
-"""Two CPU processes on the gloo backend (localhost) give the single-process factors and scores."""
+"""Two CPU processes on the gloo backend give the single-process factors and scores."""
 
 from __future__ import annotations
-
-import socket
 
 import numpy as np
 import pytest
@@ -13,15 +11,9 @@ import torch.multiprocessing as mp  # noqa: E402
 from tests.torch import dist_worker  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="this torch build has no torch.distributed")
 def test_two_gloo_processes_reduce_factors_and_scores(tmp_path):
-    mp.spawn(dist_worker.worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(dist_worker.worker, args=(2, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2, join=True)
     single = dist_worker.results(distributed=False)
     ranks = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(2)]
     # each process visited its own share of the rows
