@@ -28,6 +28,7 @@ OUT.mkdir(parents=True, exist_ok=True)
 
 warnings.simplefilter("ignore")  # the page shows figures; warnings are covered in the tutorials
 
+# the fits (shown on the gallery page by a literalinclude between these two comments)
 savings = regdiag.ols("sr ~ pop15 + pop75 + dpi + ddpi", data=regdiag.datasets.load("LifeCycleSavings"))
 duncan_df = regdiag.datasets.load("Duncan")
 duncan = regdiag.ols("prestige ~ income + education", data=duncan_df)
@@ -35,6 +36,7 @@ birthwt = regdiag.glm(
     "low ~ age + lwt + C(race) + smoke + ptl + ht + ui + ftv", data=regdiag.datasets.load("birthwt"),
     family="binomial",
 )
+# end of the fits
 
 def _most(infl, measure: str) -> str:
     values = np.abs(np.asarray(getattr(infl, measure), dtype=float))
