@@ -10,13 +10,14 @@ and a rounding tolerance derived from the conditioning.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._validation import ConvergenceError, CurvatureKind, DesignError, SolverKind
+from .._validation import ConvergenceError, CurvatureKind, DesignError, InfluenceWarning, SolverKind
 from .curvature.base import EPS
 from .influence import EngineInfluence, influence
 from .model import SingleIndexModel, as_model
@@ -56,14 +57,20 @@ def _theory(model: SingleIndexModel, curvature: str, correction: str) -> tuple[b
     return False, "no curvature (gradient dot products): scale arbitrary"
 
 
+#: the largest discrepancy an iterative solve may show and still "agree": its stopping rule only bounds the error by
+#: rtol x cond, which on an ill-conditioned design says nothing useful
+ITERATIVE_TOL_CAP = 1e-6
+
+
 def _tolerance(res: EngineInfluence, cond_eq: float, cond_raw: float, options: dict[str, Any]) -> float:
-    """A rounding tolerance for an exact relation: ``eps`` times the condition number the method is sensitive to."""
+    """The discrepancy allowed for an exact relation: ``eps`` times the condition number the method is sensitive to
+    (the Kronecker eigenvectors are accurate to the equilibrated conditioning); for CG and LiSSA, the bound their
+    stopping rule gives, ``10 rtol cond``, capped at ``ITERATIVE_TOL_CAP``."""
     if res.solver == "direct":
-        cond = cond_raw if res.curvature == "ekfac" else cond_eq
-        return 1e3 * EPS * cond
+        return 1e3 * EPS * cond_eq
     if res.solver in ("cg", "lissa"):
         rtol = options.get("rtol", 1e-10 if res.solver == "cg" else 1e-8)
-        return 10.0 * rtol * cond_raw + 1e3 * EPS * cond_eq
+        return max(min(10.0 * rtol * cond_raw, ITERATIVE_TOL_CAP), 1e3 * EPS * cond_eq)
     return 1e3 * EPS * cond_raw
 
 
@@ -131,7 +138,10 @@ def cross_check(
                 row: dict[str, Any] = {"curvature": cur, "solver": sol, "correction": cor}
                 opts = dict(solver_options.get(sol, {}))
                 try:
-                    res = influence(model, cur, sol, damping=damping, correction=cor, solver_options=opts)
+                    with warnings.catch_warnings():
+                        # the table itself reports how far each approximation is; its warnings would only repeat it
+                        warnings.simplefilter("ignore", InfluenceWarning)
+                        res = influence(model, cur, sol, damping=damping, correction=cor, solver_options=opts)
                 except (ConvergenceError, DesignError) as exc:
                     row.update(param_influence=np.nan, dfbeta=np.nan, cooks_distance=np.nan, expected=np.nan,
                                tolerance=np.nan, agrees=pd.NA, theory=why, status=f"{type(exc).__name__}: {exc}")

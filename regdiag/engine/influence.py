@@ -127,6 +127,7 @@ class InfluenceEngine:
         self.damping = damp.resolve(self.curvature.mean_eigenvalue() if damp.kind == "relative" else 1.0)
         self.solver: Solver = make_solver(solver, self.curvature, self.damping, progress=progress,
                                           **dict(solver_options or {}))
+        self._max_leverage: list[np.ndarray] = []  # per batch of run(): largest generalized leverage of each row
 
     # ---- per batch -----------------------------------------------------------------------------------------------
     def delta(self, rows: slice, G: Any | None = None) -> tuple[Any, Any, np.ndarray | None, np.ndarray]:
@@ -153,10 +154,12 @@ class InfluenceEngine:
         rhs = s_np * bk.to_numpy(bk.einsum("brp,bp->br", U, D))
         # (I - S K / n) singular <=> an eigenvalue of the leverage matrix S K / n is 1
         if r == 1:
+            self._max_leverage.append(SK[:, 0, 0] / n)
             undefined = np.abs(M[:, 0, 0] / n) <= 1e3 * EPS
             with np.errstate(divide="ignore", invalid="ignore"):
                 c = rhs / M[:, 0, :]
         else:
+            self._max_leverage.append(np.linalg.eigvals(SK / n).real.max(axis=1))
             sv = np.linalg.svd(M / n, compute_uv=False)
             undefined = sv[:, -1] <= 1e3 * EPS * np.maximum(sv[:, 0], 1.0)
             M[undefined] = np.eye(r)
@@ -172,6 +175,7 @@ class InfluenceEngine:
         r = int(view.n_outputs or 1) if self.correction is Correction.LEVERAGE else 0
         size = self.batch_size or view.default_batch(1 + r)
         deltas, selfs, cooks, levs, undef = [], [], [], [], []
+        self._max_leverage = []
         pr = Progress(self.progress, f"influence ({self.curvature.name}, {self.solver.name})", len(batches(n, size)))
         for rows in batches(n, size):
             D, G, lev, und = self.delta(rows)
@@ -199,6 +203,16 @@ class InfluenceEngine:
                 "its leverage-corrected influence is NaN",
                 view.index[und],
             )
+        if self._max_leverage:
+            over = np.concatenate(self._max_leverage) > 1.0 + 1e-8
+            if over.any():
+                warn_rows(
+                    f"the {self.curvature.name} curvature (with damping {self.damping:.3g}) is smaller than these "
+                    "observations' own terms in some direction (generalized leverage above 1), so the leverage "
+                    "correction (I - K_i)^-1 changes the sign of their influence there: use the exact or "
+                    "Gauss-Newton curvature, more damping, or correction='none' for these rows",
+                    view.index[over],
+                )
         if disp == 0:
             import warnings
 

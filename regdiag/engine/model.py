@@ -201,7 +201,20 @@ class ModelView:
         return self._check(self.model.loss_gradients(rows), (b, self.p), "loss_gradients", rows)
 
     def hessian(self) -> Any:
-        return self._check(self.model.hessian(), (self.p, self.p), "hessian", None)
+        H = self._check(self.model.hessian(), (self.p, self.p), "hessian", None)
+        self._check_symmetric(H, "hessian")
+        return H
+
+    def _check_symmetric(self, H: Any, method: str) -> None:
+        """A curvature matrix must be symmetric; an asymmetric one is a bug in the model, not something to average."""
+        bk = self.backend
+        asym = bk.max(bk.abs(H - bk.swap(H)))
+        top = bk.max(bk.abs(H)) if H.shape[-1] else 0.0
+        if asym > 1e-8 * max(top, 1e-300):
+            raise ModelError(
+                f"{type(self.model).__name__}.{method} returned a matrix that is not symmetric (largest |H - H'| "
+                f"{asym:.3g}, relative to its largest entry {asym / max(top, 1e-300):.3g})"
+            )
 
     def hvp(self, V: Any) -> Any:
         return self._check(self.model.hvp(V), tuple(V.shape), "hvp", None)
@@ -218,6 +231,12 @@ class ModelView:
         H = self._check(self.model.output_hessians(rows), (b, None, None), "output_hessians", rows)
         if H.shape[1] != H.shape[2]:
             raise ModelError(f"output_hessians must return (b, k, k) matrices; got shape {tuple(H.shape)}")
+        if self.n_outputs is not None and H.shape[1] != int(self.n_outputs):
+            raise ModelError(
+                f"{type(self.model).__name__}.output_hessians returned {H.shape[1]} x {H.shape[2]} matrices, but the "
+                f"model has n_outputs = {self.n_outputs}"
+            )
+        self._check_symmetric(H, "output_hessians")
         return H
 
     def output_vjp(self, rows: slice, V: Any) -> Any:

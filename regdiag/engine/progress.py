@@ -16,8 +16,16 @@ __all__ = ["ProgressArg", "Progress", "text_bar"]
 ProgressArg = Union[None, bool, Callable[[str, int, int], None]]
 
 
+_open_stage: list[str] = []  # the stage whose bar is on the current, unfinished line of stderr
+
+
 def text_bar(stage: str, done: int, total: int) -> None:
-    """Write ``stage [#####.....] done/total`` on one line of stderr (a newline when done)."""
+    """Write ``stage [#####.....] done/total`` on one line of stderr (a newline when done). A stage that starts
+    while another's bar is unfinished (a nested step) begins a line of its own."""
+    global _open_stage
+    if _open_stage and _open_stage[0] != stage:
+        sys.stderr.write("\n")
+    _open_stage = [] if done >= total else [stage]
     width = 30
     frac = 1.0 if total <= 0 else min(done / total, 1.0)
     fill = int(round(width * frac))

@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import ConditioningWarning, ConvergenceError, DesignError, SolverKind, as_enum
+from .._validation import (
+    ConditioningWarning,
+    ConvergenceError,
+    DesignError,
+    InfluenceWarning,
+    SolverKind,
+    as_enum,
+)
 from .curvature import Curvature, EigenCurvature, make_curvature
 from .curvature.base import EPS, check_spectrum
 from .progress import Progress, ProgressArg
@@ -22,6 +29,8 @@ __all__ = ["Solver", "DirectSolver", "CGSolver", "LissaSolver", "LowRankSolver",
 
 #: condition number of the equilibrated curvature above which the direct solver warns
 COND_WARN = 1e10
+#: Lanczos steps spent looking for a null space of an undamped curvature before an iterative solve
+SINGULAR_PROBE_STEPS = 60
 
 
 class Solver:
@@ -46,6 +55,22 @@ class Solver:
 
     def _rownorms(self, V: Any) -> np.ndarray:
         return self.bk.to_numpy(self.bk.norm(V, axis=1))
+
+    def _check_nonsingular(self, seed: int = 0) -> None:
+        """Without damping (and without an l2 term) a singular curvature has no inverse, but an iterative method
+        converges on it all the same (to one of infinitely many solutions): raise instead. Eigen-structured
+        curvatures know their spectrum; others are probed by Lanczos from a random start, which sees the whole
+        spectrum within ``n_params`` steps (up to ``SINGULAR_PROBE_STEPS`` here; beyond that a null space is found
+        only when its Ritz value converges, so large undamped problems are not fully protected)."""
+        c = self.curvature
+        if self.shift > 0 or c.l2 > 0:
+            return
+        if c.has_solve:
+            c.check_shift(self.shift)
+            return
+        theta, _, _ = lanczos(c, min(c.p, SINGULAR_PROBE_STEPS), seed=seed, progress=self.progress,
+                              stage=f"{self.name}: singularity probe")
+        check_spectrum(float(theta[0]), float(theta[-1]), 0.0, c.name, c.p)
 
 
 class DirectSolver(Solver):
@@ -158,6 +183,7 @@ class CGSolver(Solver):
             pre.check_shift(self.shift)
             self.pre = pre
             self.info["preconditioner"] = pre.name
+        self._check_nonsingular()
 
     def _precondition(self, R: Any) -> Any:
         return R if self.pre is None else self.pre.solve(R, self.shift)
@@ -228,8 +254,10 @@ def lanczos(
     *,
     shift: float = 0.0,
     seed: int = 0,
+    progress: ProgressArg = None,
+    stage: str = "lanczos",
 ) -> tuple[np.ndarray, Any, np.ndarray]:
-    """Lanczos with full reorthogonalization on ``C + shift I``.
+    """Lanczos with full reorthogonalization on ``C + shift I`` (progress reported under ``stage``).
 
     Returns
     -------
@@ -259,7 +287,9 @@ def lanczos(
     beta: list[float] = []
     Qm = None
     scale = 0.0
+    pr = Progress(progress, stage, steps)
     for j in range(steps):
+        pr.advance()
         rows.append(q)
         Qm = bk.concat([r[None, :] for r in rows], axis=0)
         w = curvature.mv(q[None, :])[0] + shift * q
@@ -278,6 +308,7 @@ def lanczos(
         else:
             beta.append(b)
             q = w / b
+    pr.close()
     m = len(alpha)
     T = np.diag(alpha) + np.diag(beta[: m - 1], 1) + np.diag(beta[: m - 1], -1)
     theta, S = np.linalg.eigh(T)
@@ -310,10 +341,12 @@ class LissaSolver(Solver):
         super().__init__(curvature, shift, **kw)
         self.rtol, self.max_iter = float(rtol), int(max_iter)
         if scale is None:
-            theta, _, _ = lanczos(curvature, 30, shift=self.shift, seed=seed)
+            theta, _, _ = lanczos(curvature, 30, shift=self.shift, seed=seed, progress=self.progress,
+                                  stage="lissa: largest eigenvalue")
             if theta[0] <= 0:
                 check_spectrum(float(theta[0]), float(theta[-1]), 0.0, curvature.name, curvature.p)
             scale = 1.05 * float(theta[-1])
+        self._check_nonsingular(seed)
         if not (scale > 0 and np.isfinite(scale)):
             raise ValueError(f"LiSSA scale must be positive and finite, got {scale!r}")
         self.scale = float(scale)
@@ -387,7 +420,8 @@ class LowRankSolver(Solver):
         if self.rank < 1:
             raise ValueError(f"rank must be a positive integer, got {rank!r}")
         steps = int(max_iter) if max_iter is not None else min(p, max(2 * self.rank, self.rank + 20))
-        theta, vecs, resid = lanczos(curvature, steps, seed=seed)
+        theta, vecs, resid = lanczos(curvature, steps, seed=seed, progress=self.progress,
+                                     stage=f"lowrank: {self.rank} largest eigenpairs")
         order = np.argsort(theta)[::-1][: self.rank]
         top = float(np.max(np.abs(theta)))
         bad = resid[order] > tol * top
@@ -405,6 +439,15 @@ class LowRankSolver(Solver):
         self.theta = th[keep]
         self.Q = vecs[[int(i) for i in order[keep]]]
         self.info["dropped"] = int((~keep).sum())
+        if self.shift == 0 and self.rank < p:
+            warnings.warn(
+                f"the low-rank solver without damping keeps only the {self.rank} largest of {p} eigen-directions of "
+                f"the {curvature.name} curvature and drops the gradients' components outside them: an approximation "
+                f"(the Arnoldi influence), not the inverse. Pass rank={p} for the exact inverse, or damping > 0 to "
+                "treat the rest as damping",
+                InfluenceWarning,
+                stacklevel=5,
+            )
 
     def solve(self, B: Any) -> Any:
         bk = self.bk

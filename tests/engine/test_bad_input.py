@@ -90,12 +90,67 @@ def test_singular_curvature_without_damping(glm):
         engine.influence(model, solver="lowrank", solver_options={"rank": 4})
 
 
+@pytest.mark.parametrize("solver", ["cg", "lissa"])
+@pytest.mark.parametrize("curvature", ["exact", "gauss_newton", "kfac", "ekfac"])
+def test_iterative_solvers_refuse_a_singular_curvature_without_damping(glm, solver, curvature):
+    """CG and LiSSA would converge on a singular system (to one of infinitely many solutions): an error instead."""
+    X = np.column_stack([glm.X, glm.X[:, 1]])
+    model = CanonicalGLM(X, glm.y, l2=0.0)
+    with pytest.raises(DesignError, match="singular.*Pass damping > 0"):
+        engine.influence(model, curvature=curvature, solver=solver)
+    if solver == "cg":
+        engine.influence(model, curvature=curvature, solver=solver, damping=1e-3)
+
+
+def test_positive_semidefinite_singular_curvature_is_not_called_indefinite(glm):
+    X = np.column_stack([glm.X, glm.X[:, 1]])
+    model = CanonicalGLM(X, glm.y, l2=0.0)
+    with pytest.raises(DesignError) as err:
+        engine.influence(model, curvature="gauss_newton")
+    assert "singular" in str(err.value) and "indefinite" not in str(err.value)
+    assert "use the Gauss-Newton curvature" not in str(err.value)
+
+
+def test_asymmetric_or_mis_sized_curvature_is_a_protocol_violation():
+    H = np.array([[2.0, 0.5], [0.0, 1.0]])
+    with pytest.raises(ModelError, match="hessian returned a matrix that is not symmetric"):
+        engine.influence(Minimal(np.ones((4, 2)), H=H))
+    rng = np.random.default_rng(0)
+    m = MultiOutputLinear(rng.standard_normal((10, 2)), rng.standard_normal((10, 2)))
+    m.output_hessians = lambda rows: np.broadcast_to(np.eye(3), (len(range(10)[rows]), 3, 3))
+    with pytest.raises(ModelError, match="output_hessians returned 3 x 3 matrices, but the model has n_outputs = 2"):
+        engine.influence(m, curvature="gauss_newton")
+    S = np.array([[1.0, 0.3], [0.0, 1.0]])
+    m.output_hessians = lambda rows: np.broadcast_to(S, (len(range(10)[rows]), 2, 2))
+    with pytest.raises(ModelError, match="output_hessians returned a matrix that is not symmetric"):
+        engine.influence(m, curvature="gauss_newton")
+
+
+def test_leverage_correction_with_a_too_small_curvature_warns(glm):
+    """The identity is no curvature: generalized leverages above 1 flip the sign of the corrected influence."""
+    big = CanonicalGLM(glm.X * 20.0, glm.y)  # the same fit in rescaled coordinates: per-row curvature >> 1
+    with pytest.warns(UserWarning, match="generalized leverage above 1"):
+        engine.influence(big, curvature="identity", correction="leverage")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        engine.influence(big, curvature="gauss_newton", correction="leverage")  # never above 1: no warning
+
+
+def test_low_rank_without_damping_warns_that_it_is_an_approximation(glm):
+    with pytest.warns(UserWarning, match="keeps only the 2 largest of 3 eigen-directions"):
+        engine.influence(glm, solver="lowrank", solver_options={"rank": 2})
+
+
 def test_indefinite_curvature(glm):
     H = np.diag([1.0, -0.5])
     with pytest.raises(DesignError, match="indefinite"):
         engine.influence(Minimal(np.ones((4, 2)), H=H))
-    with pytest.raises(DesignError, match="non-positive curvature"):
+    with pytest.raises(DesignError, match="indefinite"):  # found by the undamped singularity probe
         engine.influence(Minimal(np.ones((4, 2)), H=H), solver="cg")
+    with pytest.raises(DesignError, match="non-positive curvature"):  # damped, but not enough: found by CG itself
+        engine.influence(Minimal(np.ones((4, 2)), H=H), solver="cg", damping=0.1)
 
 
 @pytest.mark.parametrize("bad", [-1.0, np.nan, np.inf, "0.1", None])
@@ -149,6 +204,12 @@ def test_progress_is_reported(glm, capsys):
     stages = {s for s, _, _ in seen}
     assert any("factors" in s for s in stages) and any("eigenvalue correction" in s for s in stages)
     assert any(s.startswith("influence") for s in stages) and any(s.startswith("cg") for s in stages)
+    more = []
+    engine.influence(glm, solver="lissa", damping=0.01, progress=lambda stage, done, total: more.append(stage))
+    assert "lissa: largest eigenvalue" in more
+    engine.influence(Minimal(np.ones((4, 300)), H=None), curvature="identity", solver="lowrank", damping=1.0,
+                     solver_options={"rank": 3}, progress=lambda stage, done, total: more.append(stage))
+    assert "lowrank: 3 largest eigenpairs" in more
     assert all(0 <= d <= t for _, d, t in seen)
     engine.influence(glm, progress=True)
     assert "influence (exact, direct)" in capsys.readouterr().err

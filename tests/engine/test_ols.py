@@ -124,6 +124,16 @@ def test_scores_are_query_gradient_times_deletion(lcs):
     np.testing.assert_allclose(rel_l, s / np.sqrt(eng.self_influence)[None], rtol=1e-12, atol=1e-14)
 
 
+def test_cross_check_does_not_pass_a_loosely_converged_iterative_solve(lcs):
+    """CG stopped at rtol 1e-3 on a design with cond 4e8 is wrong at the 1e0 level: not "agrees", although the
+    stopping rule's own bound (rtol x cond) would allow it."""
+    tab = engine.cross_check(lcs, curvatures=["exact"], solvers=["cg"], corrections=["leverage"],
+                             solver_options={"cg": {"rtol": 1e-3}})
+    assert tab["param_influence"].iloc[0] > 1e-3
+    assert tab["tolerance"].iloc[0] <= 1e-6
+    assert not tab["agrees"].iloc[0]
+
+
 def test_cross_check_table(lcs):
     tab = engine.cross_check(lcs)
     assert set(tab["curvature"]) == {"exact", "gauss_newton", "kfac", "ekfac", "diagonal", "identity"}

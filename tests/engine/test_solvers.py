@@ -57,7 +57,8 @@ def test_preconditioned_cg_recovers_exact_from_approximate_curvature():
 
 
 def test_low_rank_with_fewer_eigenpairs_is_a_projection(logistic):
-    sol = engine.InfluenceEngine(logistic, "exact", "lowrank", solver_options={"rank": 2}).solver
+    with pytest.warns(UserWarning, match="approximation"):
+        sol = engine.InfluenceEngine(logistic, "exact", "lowrank", solver_options={"rank": 2}).solver
     H = logistic.hessian() + logistic.l2 * np.eye(logistic.n_params)
     w, V = np.linalg.eigh(H)
     top = V[:, -2:]

@@ -121,12 +121,18 @@ def check_spectrum(emin: float, emax: float, shift: float, name: str, p: int) ->
     lo, hi = emin + shift, emax + shift
     if not np.isfinite(lo) or not np.isfinite(hi):
         raise ModelError(f"the {name} curvature has non-finite eigenvalues")
-    if hi <= 0 or lo <= 10.0 * p * EPS * hi:
-        kind = "indefinite" if lo < 0 else "singular"
+    tol = 10.0 * p * EPS * abs(hi)
+    if hi <= 0 or lo <= tol:
+        # a negative eigenvalue at rounding level is a singular positive semi-definite matrix, not an indefinite one
+        indefinite = lo < -tol or hi <= 0
+        psd = name in ("gauss_newton", "kfac", "ekfac", "diagonal", "identity")
         raise DesignError(
-            f"the {name} curvature plus damping is {kind}: its eigenvalues run from {lo:.3g} to {hi:.3g}. "
-            "Pass damping > 0 (an absolute value, or Damping.relative(1e-3) for a fraction of the mean eigenvalue)"
-            + (", or use the Gauss-Newton curvature, which is positive semi-definite" if lo < 0 else "")
+            f"the {name} curvature plus damping is {'indefinite' if indefinite else 'singular'}: its eigenvalues run "
+            f"from {lo:.3g} to {hi:.3g}. Pass damping > 0 (an absolute value, or Damping.relative(1e-3) for a "
+            "fraction of the mean eigenvalue)"
+            + (", or use the Gauss-Newton curvature, which is positive semi-definite" if indefinite and not psd else "")
+            + ("" if indefinite else "; a singular curvature often means an aliased parameter (a column that is a "
+               "combination of others) or a parameter no observation informs")
         )
 
 

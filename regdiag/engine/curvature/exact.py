@@ -6,9 +6,13 @@ from typing import Any
 
 from ..._validation import ModelError
 from ..model import ModelView
+from ..progress import Progress
 from .base import DENSE_LIMIT, Curvature
 
 __all__ = ["ExactCurvature"]
+
+#: unit vectors per Hessian-vector product call when the exact Hessian is built from them
+HVP_ROWS = 256
 
 
 class ExactCurvature(Curvature):
@@ -35,7 +39,14 @@ class ExactCurvature(Curvature):
             self.H = (H + self.bk.swap(H)) * 0.5
         elif self.p <= DENSE_LIMIT:
             E = self.bk.eye(self.p, like=view.like)
-            H = view.hvp(E)
+            step = HVP_ROWS
+            starts = range(0, self.p, step)
+            pr = Progress(self.progress, "exact: Hessian-vector products", len(starts))
+            parts = []
+            for c in starts:
+                parts.append(view.hvp(E[c : c + step]))
+                pr.advance()
+            H = parts[0] if len(parts) == 1 else self.bk.concat(parts, axis=0)
             self.H = (H + self.bk.swap(H)) * 0.5
 
     def _mv(self, V: Any) -> Any:
