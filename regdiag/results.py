@@ -365,7 +365,9 @@ class Influence:
             ``|1 - COVRATIO| > 3p/n``, leverage > 2p/n), "common" (Cook's D > 4/n, leverage > 2p/n,
             ``|studentized residual| > 2``) — or criterion names from
             ``regdiag.linear.measures.CRITERIA`` such as "cooks_4n", "leverage_2p", "dfbetas_2sqrtn".
-            ``p`` is the rank and ``n`` the number of observations with positive weight.
+            ``p`` is the rank and ``n`` the number of observations with positive weight (for "R", as R does, the
+            number with positive leverage: a row with ``h = 0``, such as ``x = 0`` without an intercept, does not
+            count).
 
         Returns
         -------
@@ -377,6 +379,9 @@ class Influence:
         p, n = self.rank, self.n_obs
         kept = self._kept_columns()
         is_r = isinstance(rule, str) and rule == "R"
+        if is_r:  # R: is.influential(infmat, sum(h > 0)) -- rows with leverage exactly 0 do not count
+            lev = np.asarray(self.leverage, dtype=float)
+            n = int(np.count_nonzero(lev > 0))
         data: dict[str, pd.arrays.BooleanArray] = {}
         described: dict[str, str] = {}
         r_cols = {"dffits": "dffit", "cov_ratio": "cov.r", "cooks_distance": "cook.d", "leverage": "hat"}

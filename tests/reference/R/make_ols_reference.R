@@ -57,6 +57,15 @@ dun_design <- data.frame(
 )
 write_data_exact(dun_design, file.path(DATA_DIR, "duncan_design.csv"), "occupation")
 
+# A regression through the origin with x = 0 in one row: that row's leverage is exactly 0, and R's is.inf uses
+# n = sum(h > 0) = 9, not 10 (the last row's hat 0.315 is below 3/9 but above 3/10).
+zero_lev <- data.frame(
+  x = c(0, 1, 1, 1, 1, 1, 1, 1, 1.2, 1.97),
+  y = c(0.3, 1.1, 0.9, 1.0, 1.2, 0.8, 1.05, 0.95, 1.3, 2.5),
+  row.names = as.character(1:10)
+)
+write_data_exact(zero_lev, file.path(DATA_DIR, "zero_leverage_design.csv"), "row")
+
 # ---- cases --------------------------------------------------------------------------------
 
 cases <- list(
@@ -93,6 +102,9 @@ cases <- list(
   list(case = "lm_leverage_one_dummy", data = "tests/reference/data/stackloss_design.csv", index_col = "row",
        response = "stack_loss", x = c("Air_Flow", "Water_Temp", "Acid_Conc", "d21"),
        description = "stackloss with a 0/1 column that is 1 only on observation 21 (mean-shift outlier model): h_21 = 1"),
+  list(case = "lm_zero_leverage_row", data = "tests/reference/data/zero_leverage_design.csv", index_col = "row",
+       response = "y", x = c("x"), intercept = FALSE,
+       description = "through the origin with x = 0 in row 1 (leverage exactly 0): is.inf counts n = sum(h > 0)"),
   list(case = "lm_anscombe4", data = "datasets/anscombe.csv", index_col = NULL,
        response = "y4", x = c("x4"),
        description = "Anscombe's fourth data set: x4 = 8 except observation 8 (x4 = 19), whose leverage is 1")
