@@ -129,6 +129,26 @@ def _drop_or_raise(
     return ~bad_rows
 
 
+def _numeric_vector(value: Any, what: str, index: pd.Index) -> np.ndarray:
+    """``value`` as a float vector; text, booleans stored as objects or other non-numbers are an error naming the
+    first offending rows (numbers written as strings are refused too, as for a design column)."""
+    raw = value.to_numpy() if isinstance(value, pd.Series) else np.asarray(value)
+    raw = raw.reshape(-1)
+    if raw.dtype.kind in "biuf":
+        return raw.astype(float)
+    if isinstance(value, pd.Series) and (pd.api.types.is_numeric_dtype(value.dtype) or
+                                         pd.api.types.is_bool_dtype(value.dtype)):
+        return value.to_numpy(dtype=float, na_value=np.nan)
+    bad = [i for i, v in enumerate(raw) if not (isinstance(v, (int, float, np.integer, np.floating))
+                                                and not isinstance(v, bool)) and not (v is None or v is pd.NA)]
+    if bad:
+        labels = index[bad] if len(index) == len(raw) else pd.Index(bad)
+        raise DataError(
+            f"{what} must be numeric; non-numeric values (e.g. {raw[bad[0]]!r}) at rows {format_labels(labels, 5)}"
+        )
+    return np.array([np.nan if (v is None or v is pd.NA) else float(v) for v in raw], dtype=float)
+
+
 def _vector(value: Any, data: pd.DataFrame | None, n: int, index: pd.Index, what: str) -> np.ndarray | None:
     """Weights or offset: None, a column name of ``data``, or an array-like of length n."""
     if value is None:
@@ -138,15 +158,14 @@ def _vector(value: Any, data: pd.DataFrame | None, n: int, index: pd.Index, what
             raise DataError(f"{what}={value!r} names a column, but no data frame was given (pass data=...)")
         if value not in data.columns:
             raise DataError(f"{what}={value!r} is not a column of the data; columns are {list(map(str, data.columns))}")
+        what = f"{what} (column {value!r})"
         value = data[value]
     if isinstance(value, pd.Series) and not value.index.equals(index):
         if len(value) == n and isinstance(value.index, pd.RangeIndex) and not isinstance(index, pd.RangeIndex):
             pass
         else:
             raise DataError(f"{what} has row labels that differ from the data's; align it or pass a plain array")
-    arr = np.asarray(value, dtype=float).reshape(-1) if not isinstance(value, pd.Series) else value.to_numpy(
-        dtype=float, na_value=np.nan
-    )
+    arr = _numeric_vector(value, what, index)
     if arr.shape[0] != n:
         raise DataError(f"{what} has {arr.shape[0]} values but the data have {n} rows")
     return arr
@@ -570,9 +589,12 @@ def design_from_statsmodels(results: Any) -> Design:
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     check_finite(X, names, index, "the statsmodels design")
+    ynames = getattr(model, "endog_names", "y")
+    check_finite(y.reshape(len(y), -1), [str(ynames)] if y.ndim == 1 else [f"{ynames}[{j}]" for j in
+                                                                        range(y.shape[1])], index,
+                 "the statsmodels response (fitted with missing='none'?)")
     if w is not None:
         check_weights(w, index)
-    ynames = getattr(model, "endog_names", "y")
     return Design(
         X=np.ascontiguousarray(X),
         y=np.ascontiguousarray(y),

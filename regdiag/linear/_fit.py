@@ -64,8 +64,12 @@ class FitCommon:
 
     @property
     def tvalues(self) -> pd.Series:
-        """Wald statistics ``params / bse`` (named z against the normal reference, t otherwise)."""
-        return (self.params / self.bse).rename("z" if self._normal_reference else "t")
+        """Wald statistics ``params / bse`` (named z against the normal reference, t otherwise); NaN for a perfect
+        fit, whose standard errors are 0."""
+        t = (self.params / self.bse).rename("z" if self._normal_reference else "t")
+        if getattr(self, "perfect_fit", False):
+            t[:] = np.nan
+        return t
 
     @property
     def pvalues(self) -> pd.Series:

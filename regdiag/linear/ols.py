@@ -88,7 +88,10 @@ class OLSFit(FitCommon):
 
     @property
     def sigma(self) -> float:
-        """Residual standard error ``sqrt(RSS / (n - p))``."""
+        """Residual standard error ``sqrt(RSS / (n - p))``; exactly 0 for a perfect fit (:attr:`perfect_fit`: the
+        residuals are rounding noise), so standard errors are 0 and t statistics and p-values NaN, never noise."""
+        if self.perfect_fit:
+            return 0.0
         return math.sqrt(self.ssr / self.df_resid)
 
     def _resid_array(self) -> np.ndarray:
@@ -157,7 +160,7 @@ class OLSFit(FitCommon):
         if perfect:
             warnings.warn(
                 "perfect fit: the residuals are at rounding level (sigma = %.3g), so every measure that divides by "
-                "sigma or by a residual is NaN" % s,
+                "sigma or by a residual is NaN" % math.sqrt(self.ssr / self.df_resid),
                 InfluenceWarning,
                 stacklevel=2,
             )
@@ -394,7 +397,15 @@ def fit_design(design: Design, *, tol: float | None = None) -> OLSFit:
     sol = lstsq(factor, X, y, sqrt_w)
     coef = factor.to_original(sol.x)
     warn_conditioning(factor.cond, stacklevel=4)
-    return OLSFit(design=design, factor=factor, coef=coef, wresid=sol.resid, refine_steps=sol.refine_steps)
+    fit = OLSFit(design=design, factor=factor, coef=coef, wresid=sol.resid, refine_steps=sol.refine_steps)
+    if fit.perfect_fit:
+        warnings.warn(
+            "perfect fit: the residuals are at rounding level (RSS %.3g), so sigma and the standard errors are "
+            "reported as 0 and t statistics and p-values as NaN" % fit.ssr,
+            InfluenceWarning,
+            stacklevel=4,
+        )
+    return fit
 
 
 def ols(

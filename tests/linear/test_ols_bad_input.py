@@ -148,6 +148,35 @@ def test_perfect_fit_gives_nan_not_noise(df):
     assert np.isfinite(infl.leverage).all()
 
 
+def test_perfect_fit_summary_is_not_noise(df):
+    y = 1.0 + 2.0 * df["x1"] - 0.5 * df["x2"]
+    with pytest.warns(InfluenceWarning, match="perfect fit.*standard errors are reported as 0"):
+        fit = regdiag.ols("y ~ x1 + x2", data=df.assign(y=y))
+    assert fit.sigma == 0.0 and (fit.bse == 0.0).all()
+    assert fit.tvalues.isna().all() and fit.pvalues.isna().all()
+    np.testing.assert_allclose(fit.params.to_numpy(), [1.0, 2.0, -0.5], rtol=1e-14)
+
+
+def test_text_weights_name_the_column_and_rows(df):
+    d = df.assign(wt=list("uvwx") * 5, ws=["1", "2"] * 10)
+    with pytest.raises(DataError, match=r"weights \(column 'wt'\) must be numeric.*'u'.*'r0'"):
+        regdiag.ols("y ~ x1", data=d, weights="wt")
+    with pytest.raises(DataError, match=r"weights \(column 'ws'\) must be numeric"):
+        regdiag.ols("y ~ x1", data=d, weights="ws")  # numbers written as text are refused, as in a design column
+    with pytest.raises(DataError, match="weights must be numeric"):
+        regdiag.ols("y ~ x1", data=d, weights=np.array(list("uvwx") * 5, dtype=object))
+
+
+def test_statsmodels_result_with_missing_response_names_the_row(df):
+    import statsmodels.api as sm
+
+    y = df["y"].copy()
+    y.iloc[3] = np.nan
+    res = sm.OLS(y, sm.add_constant(df[["x1"]]), missing="none").fit()
+    with pytest.raises(DataError, match="response.*'y' at rows 'r3'"):
+        regdiag.influence(res)
+
+
 def test_ill_conditioned_design_warns_with_condition_number():
     x = np.linspace(1, 2, 50)
     X = np.column_stack([x**k for k in range(9)])
