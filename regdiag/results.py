@@ -287,7 +287,8 @@ class Influence:
             "R": exactly the columns of R's ``influence.measures`` (``dfb.<abbreviated name>``, ``dffit``,
             ``cov.r``, ``cook.d``, ``hat``). "statsmodels": exactly the columns of statsmodels'
             ``OLSInfluence.summary_frame()`` (``dfb_<name>``, ``cooks_d``, ``standard_resid``, ``hat_diag``,
-            ``dffits_internal``, ``student_resid``, ``dffits``). Aliased coefficients get no column.
+            ``dffits_internal``, ``student_resid``, ``dffits``). Aliased coefficients get no column, except in
+            style "statsmodels", which has a (NaN) column for every coefficient as statsmodels does.
 
         Returns
         -------
@@ -302,8 +303,10 @@ class Influence:
             data.update(dffit=self.dffits, **{"cov.r": self.cov_ratio, "cook.d": self.cooks_distance}, hat=self.leverage)
             return pd.DataFrame(data, index=self.index)
         if st is Style.STATSMODELS:
-            dfbs = self.dfbetas[:, kept]
-            data = {f"dfb_{n}": dfbs[:, i] for i, n in enumerate(names)}
+            # every coefficient, as statsmodels (which fits rank-deficient designs by pseudo-inverse); NaN for the
+            # aliased ones, whose coefficient is not estimable
+            dfbs = self.dfbetas
+            data = {f"dfb_{n}": dfbs[:, j] for j, n in enumerate(self.param_names)}
             data.update(
                 cooks_d=self.cooks_distance,
                 standard_resid=self.standard_resid,

@@ -88,3 +88,21 @@ def test_unsupported_statsmodels_model_is_named():
     res = sm.GLS(df["dist"], sm.add_constant(df[["speed"]])).fit()
     with pytest.raises(regdiag.DataError, match="GLS"):
         regdiag.influence(res)
+
+
+def test_statsmodels_style_has_statsmodels_columns_for_a_rank_deficient_design():
+    import warnings
+
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 2))
+    X = np.column_stack([np.ones(20), X, X[:, 0] + X[:, 1]])
+    y = rng.standard_normal(20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = regdiag.ols(y, X).influence().to_frame("statsmodels")
+        theirs = sm.OLS(y, X).fit().get_influence().summary_frame()
+    assert list(ours.columns) == list(theirs.columns)
+    assert ours["dfb_x3"].isna().all()  # aliased: not estimable
+    np.testing.assert_allclose(ours["hat_diag"], theirs["hat_diag"], rtol=1e-10)
