@@ -1,4 +1,5 @@
-"""Training and query data as random-access batches of tensors: a tuple of tensors, a Dataset or a DataLoader."""
+"""Training and query data as random-access batches of tensors: a tuple of tensors, a map-style dataset (a Dataset,
+a list of examples), or a DataLoader over one."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, TensorDataset
-from torch.utils.data._utils.collate import default_collate
+from torch.utils.data._utils.collate import default_collate, default_convert
 
 from .._validation import DataError
 
@@ -23,16 +24,36 @@ def _as_tensor(x: Any, what: str) -> torch.Tensor:
     raise DataError(f"{what} must be a torch tensor or a numpy array, got {type(x).__name__}")
 
 
+def _examples(data: tuple | list) -> bool:
+    """Whether a tuple or list holds examples ``(inputs..., target)`` (rather than the columns ``x, y``)."""
+    return len(data) > 0 and all(isinstance(e, (tuple, list)) for e in data)
+
+
+class _Examples:
+    """A sequence of examples as a map-style dataset."""
+
+    def __init__(self, items: tuple | list) -> None:
+        self.items = items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.items[i]
+
+
 class Data:
     """Rows of ``(inputs..., target)`` examples fetched by slice, moved to ``device``.
 
     Parameters
     ----------
-    data : tuple of tensors, Dataset or DataLoader
+    data : tuple of tensors, Dataset, sequence of examples or DataLoader
         A tuple ``(x, y)`` or ``(x1, ..., xm, y)`` of tensors with the examples along the first axis (the model is
-        called as ``model(x1, ..., xm)``; ``y`` is the target); a map-style ``Dataset`` whose items are such tuples;
-        or a ``DataLoader`` over one (its dataset and ``collate_fn`` are used, in the dataset's order: shuffling and
-        samplers are ignored).
+        called as ``model(x1, ..., xm)``; ``y`` is the target); a map-style dataset (anything with ``__len__`` and
+        ``__getitem__``, a ``Dataset`` or a list such as ``list(zip(X, y))``) whose items are tuples
+        ``(x1, ..., xm, y)``; or a ``DataLoader`` over one (its dataset and ``collate_fn`` are used, in the
+        dataset's order: shuffling and samplers are ignored). A tuple or list whose elements are all tuples or lists
+        is a sequence of examples; otherwise its elements are the tensors.
     what : str
         "train" or "query", for messages.
     """
@@ -47,9 +68,10 @@ class Data:
         self.collate = default_collate
         self.tensors: tuple[torch.Tensor, ...] | None = None
         self.dataset: Any = None
-        if isinstance(data, DataLoader):
+        loader = isinstance(data, DataLoader)
+        if loader:
             self.loader_batch = data.batch_size
-            if data.collate_fn is not None:
+            if data.collate_fn is not None and data.collate_fn is not default_convert:  # not batch_size=None's
                 self.collate = data.collate_fn
             data = data.dataset
         if isinstance(data, IterableDataset):
@@ -57,7 +79,14 @@ class Data:
                             "pass a map-style Dataset or a tuple of tensors")
         if isinstance(data, TensorDataset):
             data = tuple(data.tensors)
+        elif isinstance(data, (tuple, list)) and (loader or _examples(data)):
+            data = _Examples(data)  # a DataLoader's dataset, or a list of (inputs..., target) examples
         if isinstance(data, (tuple, list)):
+            if not data:
+                raise DataError(f"{what} data is empty: pass (x, y) tensors or a sequence of (x, y) examples")
+            if any(isinstance(e, (tuple, list)) for e in data):
+                raise DataError(f"{what} data mixes examples (tuples) and other elements: pass a tuple of tensors "
+                                "(x, y), or a sequence whose every element is an example (x, y)")
             ts = tuple(_as_tensor(t, f"element {j} of the {what} tuple") for j, t in enumerate(data))
             if len(ts) < 2:
                 raise DataError(f"{what} data must hold inputs and targets: (x, y) or (x1, ..., xm, y); got a "
@@ -72,8 +101,8 @@ class Data:
             self.dataset = data
             self.n = len(data)
         else:
-            raise DataError(f"{what} data must be a tuple of tensors, a Dataset or a DataLoader; got "
-                            f"{type(data).__name__}")
+            raise DataError(f"{what} data must be a tuple of tensors (x, y), a map-style Dataset or a sequence of "
+                            f"(x, y) examples, or a DataLoader over one; got {type(data).__name__}")
         if self.n < 1:
             raise DataError(f"{what} data has no examples")
         first = self._raw(slice(0, 1))
@@ -88,8 +117,27 @@ class Data:
     def _raw(self, rows: slice) -> tuple[torch.Tensor, ...]:
         if self.tensors is not None:
             return tuple(t[rows] for t in self.tensors)
-        items = [self.dataset[i] for i in range(*rows.indices(self.n))]
-        batch = self.collate(items)
+        idx = range(*rows.indices(self.n))
+        items = [self.dataset[i] for i in idx]
+        if self.collate is not default_collate:
+            batch = self.collate(items)
+            if isinstance(batch, torch.Tensor) or not isinstance(batch, Sequence) or len(batch) < 2:
+                raise DataError(f"{self.what} batches must be tuples (inputs..., target); the DataLoader's collate_fn "
+                                f"gave {type(batch).__name__}")
+            return tuple(_as_tensor(t, f"a collated {self.what} field") for t in batch)
+        for i, item in zip(idx, items):
+            if isinstance(item, torch.Tensor) or not isinstance(item, Sequence) or isinstance(item, str) or len(item) < 2:
+                got = f"a tuple of {len(item)}" if isinstance(item, Sequence) and not isinstance(item, str) else \
+                    type(item).__name__
+                raise DataError(f"{self.what} examples must be tuples (inputs..., target); example {i} is {got}")
+            if len(item) != len(items[0]):
+                raise DataError(f"{self.what} examples must all have the same number of fields; example {i} has "
+                                f"{len(item)}, example {idx[0]} has {len(items[0])}")
+        try:
+            batch = default_collate(items)
+        except (RuntimeError, TypeError, ValueError) as e:
+            raise DataError(f"{self.what} examples {idx[0]}..{idx[-1]} could not be batched ({e}): every field must "
+                            "be a tensor, array or number of the same shape in every example") from None
         if isinstance(batch, torch.Tensor) or not isinstance(batch, Sequence) or len(batch) < 2:
             raise DataError(f"{self.what} examples must be tuples (inputs..., target); the dataset gave "
                             f"{type(items[0]).__name__}")

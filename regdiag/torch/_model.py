@@ -1,9 +1,12 @@
 """A PyTorch network as an influence-engine model (:class:`regdiag.engine.Model`), with autograd.
 
 Parameters ``theta`` are the trainable tensors of the network in ``named_parameters()`` order, grouped into engine
-blocks: every ``nn.Linear`` and ``nn.Conv2d`` (``groups=1``) is a Kronecker block whose weight matrix is
-``[W | b]`` (``W`` flattened to ``(d_out, d_in)``, the bias as a last input column of ones, row-major), every other
-trainable tensor a plain block of its own. Per-example quantities use the Kronecker trick for Kronecker blocks
+blocks: every ``nn.Linear`` and ``nn.Conv2d`` (``groups=1``) called through its module is a Kronecker block whose
+weight matrix is ``[W | b]`` (``W`` flattened to ``(d_out, d_in)``, the bias as a last input column of ones,
+row-major), every other trainable tensor a plain block of its own. A Linear or Conv2d whose parameters are used
+without calling the module (``nn.MultiheadAttention``'s ``out_proj``, ``F.linear(x, layer.weight, layer.bias)``) or
+also outside its call (tied weights) has plain blocks too: probed on the first training examples
+(:func:`_probe_layers`). Per-example quantities use the Kronecker trick for Kronecker blocks
 (layer inputs recorded by forward hooks, output vectors back-propagated to the layer outputs: one backward pass per
 output vector) and ``torch.func`` (``vmap`` of ``vjp``) for plain blocks. The exact Hessian uses ``torch.func``
 (Hessian-vector products, per-example Hessians for the leverage correction).
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -23,7 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validation import DataError, ModelError, format_labels
+from ..engine.curvature.base import RowRandom
 from ..engine.model import Block
+from ..engine.progress import Progress, ProgressArg
 from ._data import Data
 from ._losses import Loss
 
@@ -84,6 +90,85 @@ def _kron_candidate(m: nn.Module) -> bool:
     return isinstance(m, nn.Conv2d) and type(m).forward is nn.Conv2d.forward and m.groups == 1
 
 
+#: training examples run through the network to sort its nn.Linear / nn.Conv2d layers (Kronecker or plain blocks)
+PROBE_EXAMPLES = 8
+
+
+def _probe_layers(module: nn.Module, candidates: list[KronLayer],
+                  data: Data) -> tuple[list[KronLayer], tuple[str, ...], tuple[str, ...]]:
+    """The candidate layers that are Kronecker blocks, and the names of those that are not.
+
+    A layer is a Kronecker block when, on the first training examples, it is called through its module and its calls
+    account for the whole gradient of its parameters (checked against autograd for a random output vector). Its
+    parameters are plain blocks (dense Gauss-Newton / exact, ``torch.func``) when the module is never called although
+    its parameters receive a gradient (``uncalled``: ``nn.MultiheadAttention``'s ``out_proj``,
+    ``F.linear(x, layer.weight, layer.bias)``), or when they are also used outside its calls (``shared``: tied
+    weights, a weight reused elsewhere, an in-place operation on the layer's output). A layer that is not called and
+    whose parameters get no gradient is refused: they have no influence.
+    """
+    if not candidates:
+        return [], (), ()
+    inputs, _ = data.get(slice(0, min(data.n, PROBE_EXAMPLES)))
+    record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+    handles = []
+    for layer in candidates:
+        def hook(mod: nn.Module, args: Any, out: torch.Tensor, layer: KronLayer = layer) -> None:
+            record.setdefault(layer.name, []).append((args[0].detach(), out))
+
+        handles.append(layer.module.register_forward_hook(hook))
+    try:
+        with torch.enable_grad():
+            out = module(*inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    if not isinstance(out, torch.Tensor):
+        return list(candidates), (), ()  # the caller says what the model must return
+    params = [p for layer in candidates for p in layer.params()]
+    outs = [o for layer in candidates for _, o in record.get(layer.name, [])]
+    grads: Sequence[torch.Tensor | None] = [None] * (len(params) + len(outs))
+    if out.is_floating_point() and out.requires_grad:
+        gen = torch.Generator().manual_seed(0)
+        v = torch.randn(out.shape, generator=gen, dtype=torch.float64).to(out.device, out.dtype)
+        grads = torch.autograd.grad(out, params + outs, grad_outputs=v, allow_unused=True)
+    kron: list[KronLayer] = []
+    uncalled: list[str] = []
+    shared: list[str] = []
+    ip, io = 0, len(params)
+    for layer in candidates:
+        gp = grads[ip : ip + len(layer.params())]
+        ip += len(layer.params())
+        calls = record.get(layer.name, [])
+        go = grads[io : io + len(calls)]
+        io += len(calls)
+        used = any(g is not None for g in gp)
+        if not calls:
+            if not used:
+                raise ModelError(
+                    f"layer {layer.name!r} was not called in the forward pass and no gradient reaches its parameters, "
+                    "so they have no influence: freeze them (requires_grad_(False)) or pass exclude=[...]"
+                )
+            uncalled.append(layer.name)
+            continue
+        with torch.no_grad():
+            a = torch.cat([layer.inputs(x) for x, _ in calls], dim=1)
+            d = torch.cat([layer.positions(g if g is not None else torch.zeros_like(o))
+                           for (_, o), g in zip(calls, go)], dim=1)
+            from_calls = torch.einsum("bto,bti->oi", d, a)
+            size = torch.einsum("bto,bti->oi", d.abs(), a.abs())
+            full = [g if g is not None else torch.zeros_like(p) for p, g in zip(layer.params(), gp)]
+            whole = full[0].reshape(layer.d_out, -1)
+            if layer.bias:
+                whole = torch.cat([whole, full[1][:, None]], dim=1)
+            tol = (1e-4 if a.dtype == torch.float32 else 1e-9) * float(torch.maximum(size, whole.abs()).max())
+            agree = bool(((from_calls - whole).abs() <= tol).all())
+        if agree:
+            kron.append(layer)
+        else:
+            shared.append(layer.name)
+    return kron, tuple(uncalled), tuple(shared)
+
+
 def _index_strings(shape: tuple[int, ...]) -> list[str]:
     """``"i,j,..."`` for every index of ``shape`` in row-major order."""
     if not shape:
@@ -127,6 +212,10 @@ class TorchModel:
         Output vectors of the Gauss-Newton-type curvatures when the engine asks for samples (``mc_samples``):
         draws from the model's predictive distribution ("mc"), or the observed loss gradients
         ("empirical_fisher": the empirical Fisher, an outer product of gradients, not a curvature).
+    seed : int
+        Seed of the Monte Carlo draws: example ``i``'s come from a generator seeded with ``(seed, i)``
+        (:class:`regdiag.engine.curvature.base.RowRandom`), ``i`` its position in the training data, so they do not
+        depend on the batch size or the number of processes (a curvature's own seed is used when it passes one).
     index : pandas.Index, optional
         Row labels of the training examples.
     """
@@ -140,6 +229,7 @@ class TorchModel:
         l2: float = 0.0,
         exclude: Sequence[str] = (),
         sampling: str = "exact",
+        seed: int = 0,
         index: Any = None,
         local_rows: slice | None = None,
         group: Any = None,
@@ -160,16 +250,19 @@ class TorchModel:
         if not self.named:
             raise ModelError("the model has no trainable parameters (all are frozen or excluded)")
         trainable = {nm for nm, _ in self.named}
-        layer_of: dict[str, KronLayer] = {}
+        candidates: list[KronLayer] = []
         for mname, m in module.named_modules():
             w = f"{mname}.weight" if mname else "weight"
             b = f"{mname}.bias" if mname else "bias"
             if _kron_candidate(m) and w in trainable:
                 has_b = getattr(m, "bias", None) is not None and b in trainable
-                layer = KronLayer(mname or type(m).__name__, m, has_b)
-                layer_of[w] = layer
-                if has_b:
-                    layer_of[b] = layer
+                candidates.append(KronLayer(mname or type(m).__name__, m, has_b))
+        kron, self.uncalled, self.shared = _probe_layers(module, candidates, data)
+        layer_of: dict[str, KronLayer] = {}
+        names_of = {id(p): nm for nm, p in self.named}
+        for layer in kron:
+            for p in layer.params():
+                layer_of[names_of[id(p)]] = layer
         self.layers: list[KronLayer] = []
         self.plain: list[tuple[str, torch.Tensor]] = []
         blocks: list[Block] = []
@@ -218,7 +311,10 @@ class TorchModel:
         if sampling not in ("exact", "mc", "empirical_fisher"):
             raise ValueError(f"sampling={sampling!r} is not one of 'exact', 'mc', 'empirical_fisher'")
         self.sampling = sampling
-        if sampling == "empirical_fisher" or (sampling == "mc" and type(loss).sample is not Loss.sample):
+        self.seed = int(seed)
+        #: progress of query gradients (set by TorchInfluence)
+        self.progress: ProgressArg = None
+        if sampling in ("mc", "empirical_fisher"):
             self.sample_output_vectors = self._sample_output_vectors
 
     # ---- parameters ---------------------------------------------------------------------------------------------
@@ -303,10 +399,15 @@ class TorchModel:
             rr = np.arange(*rows.indices(data.n))[bad.cpu().numpy()]
             raise ModelError(f"the loss is NaN or infinite, or the inputs are, for {data.what} rows "
                              f"{format_labels(labels[rr], 5)}: check the data and the model's outputs there")
-        for layer in self.layers:
-            if layer.name not in record:
-                raise ModelError(f"layer {layer.name!r} was not called in the forward pass, so its parameters have no "
-                                 "influence: freeze them (requires_grad_(False)) or pass exclude=[...]")
+        missing = [layer.name for layer in self.layers if layer.name not in record]
+        if missing:
+            labels = self.index if data is self.data else pd.RangeIndex(data.n)
+            raise ModelError(
+                f"layer(s) {format_labels(missing, 5)} were called through their modules on the first training "
+                f"examples but not in the forward pass over {data.what} rows "
+                f"{format_labels(labels[np.arange(*rows.indices(data.n))], 5)}: a Kronecker-factored layer must be "
+                "called for every example. Freeze or exclude its parameters (exclude=[...]) if they are unused there"
+            )
         self._cache = {"key": key, "data": data, "f": f, "y": y, "inputs": inputs, "record": record, "values": vals}
         return self._cache
 
@@ -390,32 +491,70 @@ class TorchModel:
         V = self.loss.grad(st["f"].detach(), st["y"])[:, None, :]
         return self.output_vjp(rows, V)[:, 0, :]
 
-    def _sample_output_vectors(self, rows: slice, s: int, rng: np.random.Generator) -> torch.Tensor:
+    def _sample_output_vectors(self, rows: slice, s: int, rng: Any) -> torch.Tensor:
+        """``(b, s, k)`` Monte Carlo output vectors (or the observed gradients for the empirical Fisher). Each
+        example's draws come from its own generator (``rng`` when it is a :class:`RowRandom`, else one seeded with
+        ``(self.seed, row)``): the same for any batch size and number of processes."""
         st = self.forward(rows)
         f = st["f"].detach()
         if self.sampling == "empirical_fisher":
             return self.loss.grad(f, st["y"])[:, None, :].expand(-1, s, -1) / float(np.sqrt(s))
-        return self.loss.sample(f, st["y"], s, rng)
+        if not isinstance(rng, RowRandom):
+            rng = RowRandom(self.seed, rows)
+        V = self.loss.sample(f, st["y"], s, rng)
+        if V is not None:
+            return V
+        # no sampler of the loss's predictive distribution: R z / sqrt(s) with R the symmetric square root of the
+        # output Hessian (as the engine draws them) and z standard normal
+        H = self.loss.hessian(f, st["y"]).detach()
+        lam, Q = torch.linalg.eigh((H + H.mT) / 2)
+        top = float(lam.abs().max()) if lam.numel() else 0.0
+        if lam.numel() and float(lam.min()) < -max(1e-10, 1e3 * torch.finfo(lam.dtype).eps) * max(top, 1e-300):
+            raise ModelError(f"the Hessian of the loss {self.loss.name} in the outputs is not positive semi-definite: "
+                             "the Gauss-Newton matrix needs a loss convex in the outputs")
+        lam = torch.where(lam > 64 * torch.finfo(lam.dtype).eps * lam[:, -1:], lam, 0.0)
+        R = (Q * lam.sqrt()[:, None, :]) @ Q.mT
+        Z = torch.as_tensor(rng.standard_normal((f.shape[0], f.shape[1], s)), dtype=f.dtype, device=f.device)
+        return (R @ Z).mT * (1.0 / math.sqrt(s))
 
     def query_gradients(self, query: Data, measurement: Any = "loss") -> torch.Tensor:
         """``(n_query, n_params)`` gradients of each query's loss, or of ``measurement(output, target)`` (one
-        number per example, a function of the model's output)."""
+        number per example, a function of the model's output). Progress is reported through ``self.progress``."""
+        if measurement != "loss" and not callable(measurement):
+            raise ValueError(f"measurement must be 'loss' or a callable(output, target), not {measurement!r}")
         out = torch.empty(query.n, self.n_params, dtype=self.dtype, device=self.device)
-        for rows in _batches(query.n, query.batch):
+        bl = _batches(query.n, query.batch)
+        pr = Progress(self.progress, "scores: query gradients", len(bl))
+        for rows in bl:
             st = self.forward(rows, query)
             f = st["f"].detach()
             if measurement == "loss":
                 V = self.loss.grad(f, st["y"])
-            elif callable(measurement):
+            else:
+                if rows.start == 0:
+                    self._check_measurement(measurement, f[:1], st["y"][:1])
+
                 def m(fi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
-                    return measurement(fi.reshape((1,) + self.out_shape), yi[None]).reshape(())
+                    val = measurement(fi.reshape((1,) + self.out_shape), yi[None])
+                    if not isinstance(val, torch.Tensor) or val.numel() != 1:
+                        raise ModelError(_measurement_message(val, self.out_shape))
+                    return val.reshape(())
 
                 V = torch.func.vmap(torch.func.grad(m))(f, st["y"])
-            else:
-                raise ValueError(f"measurement must be 'loss' or a callable(output, target), not {measurement!r}")
             out[rows] = self.output_vjp(rows, V[:, None, :], query)[:, 0, :]
+            pr.advance()
         self._cache = {}
         return out
+
+    def _check_measurement(self, measurement: Any, f: torch.Tensor, y: torch.Tensor) -> None:
+        """A clear error unless ``measurement`` returns one floating-point number for one example."""
+        with torch.no_grad():
+            val = measurement(f.reshape((1,) + self.out_shape), y)
+        if not isinstance(val, torch.Tensor) or val.numel() != 1:
+            raise ModelError(_measurement_message(val, self.out_shape))
+        if not val.is_floating_point():
+            raise ModelError(f"measurement(output, target) must return floating-point numbers (it is differentiated "
+                             f"in the outputs); it returned {val.dtype}")
 
     # ---- exact curvature --------------------------------------------------------------------------------------------
     def _example_loss(self, theta: torch.Tensor, xs: tuple[torch.Tensor, ...], y: torch.Tensor) -> torch.Tensor:
@@ -476,6 +615,13 @@ class TorchModel:
         import torch.distributed as dist
 
         return torch.device("cpu") if dist.get_backend(self._group) == "gloo" else self.device
+
+
+def _measurement_message(val: Any, out_shape: tuple[int, ...]) -> str:
+    got = f"shape {tuple(val.shape)}" if isinstance(val, torch.Tensor) else type(val).__name__
+    return (f"measurement(output, target) must return one number per example, shape (batch,): given the output of one "
+            f"example, shape {(1,) + tuple(out_shape)}, it returned {got}. Reduce over the outputs, e.g. "
+            "output[:, c] for class c's logit or output.logsumexp(1)")
 
 
 def _batches(n: int, size: int) -> list[slice]:

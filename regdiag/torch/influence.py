@@ -15,7 +15,7 @@ from torch import nn
 
 from .._validation import Correction, CurvatureKind, InfluenceWarning, ModelError, as_enum, format_labels
 from ..engine.influence import Damping, EngineInfluence, InfluenceEngine
-from ..engine.progress import ProgressArg
+from ..engine.progress import Progress, ProgressArg
 from ._data import Data
 from ._losses import CallableLoss, make_loss
 from ._model import TorchModel, _local_batches
@@ -30,6 +30,8 @@ GRADIENT_CHUNK = 1 << 26
 PRECONDITION_CHUNK = 1 << 22
 #: examples whose per-example gradients are checked against autograd's batch gradient at fit()
 CHECK_EXAMPLES = 64
+#: output dimension above which fit() warns that exact Gauss-Newton factors (one backward pass per output) are costly
+EXACT_OUTPUTS_WARN = 64
 
 
 def _tqdm_progress() -> ProgressArg:
@@ -75,9 +77,11 @@ class TorchInfluence:
     train : tuple of tensors, Dataset or DataLoader
         Training examples ``(x, y)`` or ``(x1, ..., xm, y)``; a DataLoader's dataset in its own order.
     curvature : {"ekfac", "kfac", "gauss_newton", "exact", "diagonal", "identity"}
-        K-FAC and EK-FAC are Kronecker-factored for ``nn.Linear`` and ``nn.Conv2d`` layers; any other trainable
-        tensor gets its dense Gauss-Newton block (up to ``PLAIN_BLOCK_LIMIT`` parameters; larger ones must be
-        excluded with ``exclude`` or frozen).
+        K-FAC and EK-FAC are Kronecker-factored for ``nn.Linear`` and ``nn.Conv2d`` layers called through their
+        modules; any other trainable tensor gets its dense Gauss-Newton block (up to ``PLAIN_BLOCK_LIMIT``
+        parameters; larger ones must be excluded with ``exclude`` or frozen), including the parameters of a Linear
+        or Conv2d used without calling it (``nn.MultiheadAttention``'s ``out_proj``, ``F.linear(x, layer.weight)``)
+        or also outside its call (tied weights).
     solver : {"direct", "cg", "lissa", "lowrank"}
     damping : float or Damping
         Added to the curvature (``Damping.relative(r)``: ``r`` times its mean eigenvalue).
@@ -93,18 +97,25 @@ class TorchInfluence:
     reduction : {"mean", "sum", "none"}, optional
         How a callable ``loss`` reduces a batch.
     sampling : {"exact", "mc", "empirical_fisher"}
-        Output vectors of the Gauss-Newton-type curvatures: exact (one backward pass per output), Monte Carlo
-        draws from the model's predictive distribution (``mc_samples`` per example), or the observed gradients:
-        the *empirical Fisher*, an average of gradient outer products, which is not a curvature of the objective
-        (it is available for comparison with other tools).
+        Output vectors of the Gauss-Newton-type curvatures: exact (one backward pass per output, for each batch
+        and pass over the data: ``fit()`` warns when the model has more than ``EXACT_OUTPUTS_WARN = 64`` outputs),
+        Monte Carlo draws from the model's predictive distribution (``mc_samples`` per example: that many backward
+        passes), or the observed gradients: the *empirical Fisher*, an average of gradient outer products, which is
+        not a curvature of the objective (it is available for comparison with other tools).
     mc_samples : int, optional
         Draws per example with ``sampling="mc"`` (default 1).
+    seed : int
+        Seed of the Monte Carlo draws. Example ``i``'s draws depend only on ``(seed, i)``, ``i`` its position in the
+        training data (a DataLoader's shuffling is ignored, as everywhere): results do not depend on the batch size
+        or the number of processes.
     exclude : sequence of str
         ``fnmatch`` patterns of parameter names held fixed.
     index : sequence, optional
         Labels of the training examples.
     progress : bool or callable(stage, done, total)
-        True: tqdm bars when tqdm is installed, a text bar otherwise.
+        Progress of fitting (factors, eigenvalue corrections) and scoring (query gradients, solves, the pass over the
+        training examples in ``scores``, ``top``, ``self_influence``, ``max_leverage``). True: tqdm bars (tqdm comes
+        with the ``regdiag[torch]`` extra), or the engine's text bar on stderr when tqdm is not installed.
     solver_options : mapping, optional
         Passed to the engine's solver (``rtol``, ``max_iter``, ``preconditioner``, ``rank``).
     check_optimum : bool
@@ -122,13 +133,26 @@ class TorchInfluence:
 
     Examples
     --------
+    A network trained to the optimum of its penalized loss (weight decay ``l2``), then the influence of each training
+    example on the loss of two queries:
+
     >>> import torch
     >>> from regdiag.torch import TorchInfluence
     >>> g = torch.Generator().manual_seed(0)
     >>> X = torch.randn(50, 3, generator=g, dtype=torch.float64)
     >>> y = (X[:, 0] + torch.randn(50, generator=g, dtype=torch.float64) > 0).long()
     >>> net = torch.nn.Linear(3, 2).double()
-    >>> ti = TorchInfluence(net, "cross_entropy", (X, y), damping=0.1, check_optimum=False).fit()
+    >>> opt = torch.optim.LBFGS(net.parameters(), max_iter=200, tolerance_grad=1e-12, tolerance_change=0,
+    ...                         line_search_fn="strong_wolfe")
+    >>> def objective():
+    ...     opt.zero_grad()
+    ...     loss = torch.nn.functional.cross_entropy(net(X), y) + 0.01 / 2 * sum((p ** 2).sum() for p in net.parameters())
+    ...     loss.backward()
+    ...     return loss
+    >>> _ = opt.step(objective)
+    >>> ti = TorchInfluence(net, "cross_entropy", (X, y), l2=0.01, damping=1e-3).fit()
+    >>> ti.gradient_norm < 1e-8  # at the optimum (fit() warns otherwise)
+    True
     >>> S = ti.scores((X[:2], y[:2]))
     >>> S.shape
     (2, 50)
@@ -253,20 +277,39 @@ class TorchInfluence:
         local, group = self._dist()
         with self._eval():
             m = TorchModel(self.module, self.loss, self.data, l2=self.l2, exclude=self.exclude, sampling=self.sampling,
-                           index=self.index, local_rows=local, group=group)
+                           seed=self.seed, index=self.index, local_rows=local, group=group)
             if isinstance(self.loss, CallableLoss):
                 self.loss.out_shape = m.out_shape
             if self.curvature in (CurvatureKind.KFAC, CurvatureKind.EKFAC):
                 big = [b.name for b in m.blocks if not b.kron and b.size > PLAIN_BLOCK_LIMIT]
                 if big:
+                    linear = {nm for nm in big if nm.rsplit(".", 1)[0] in m.uncalled + m.shared}
+                    why = "belong to other layers"
+                    if linear:
+                        why = (f"are not Kronecker-factored (of them, {format_labels(sorted(linear), 5)} belong to "
+                               "nn.Linear/nn.Conv2d layers whose weights are used without calling the layer, e.g. "
+                               "nn.MultiheadAttention's out_proj or F.linear(x, layer.weight), or also outside its "
+                               "call, e.g. tied weights)")
                     raise ModelError(
-                        f"{self.curvature.value} factors nn.Linear and nn.Conv2d (groups=1) layers only; the parameters "
-                        f"{format_labels(big, 5)} belong to other layers and are too large for a dense Gauss-Newton "
-                        f"block (over {PLAIN_BLOCK_LIMIT} entries): pass exclude=[...] to hold them fixed, freeze them, "
-                        "or use curvature='diagonal'"
+                        f"{self.curvature.value} factors nn.Linear and nn.Conv2d (groups=1) layers called through their "
+                        f"modules; the parameters {format_labels(big, 5)} {why} and are too large for a dense "
+                        f"Gauss-Newton block (over {PLAIN_BLOCK_LIMIT} entries): pass exclude=[...] to hold them fixed, "
+                        "freeze them, or use curvature='gauss_newton' (with solver='cg') or 'diagonal'"
                     )
+            m.progress = self.progress
             self.model = m
             self._check_gradients()
+            gn_type = (CurvatureKind.GAUSS_NEWTON, CurvatureKind.KFAC, CurvatureKind.EKFAC)
+            if self.curvature in gn_type and self.sampling == "exact" and m.n_outputs > EXACT_OUTPUTS_WARN:
+                warnings.warn(
+                    f"the model has {m.n_outputs} outputs: the exact Gauss-Newton factors of the {self.curvature.value} "
+                    f"curvature take one backward pass per output, {m.n_outputs} per batch in each pass over the "
+                    f"training data ({m.n_outputs} times the cost of the gradients). Pass sampling='mc', mc_samples=k "
+                    "for k backward passes per batch (an unbiased Monte Carlo estimate of the same curvature; exact "
+                    f"factors are the default, without this warning, up to {EXACT_OUTPUTS_WARN} outputs)",
+                    InfluenceWarning,
+                    stacklevel=2,
+                )
             options: dict[str, Any] = {}
             if self.curvature in (CurvatureKind.GAUSS_NEWTON, CurvatureKind.KFAC, CurvatureKind.EKFAC):
                 options = {"mc_samples": self.mc_samples, "seed": self.seed}
@@ -304,8 +347,8 @@ class TorchInfluence:
                    for j in torch.nonzero(diff > tol)[:, 0].tolist()}
             raise ModelError(
                 f"per-example gradients of {format_labels(sorted(bad), 5)} do not add up to the batch gradient: "
-                "a parameter is used outside its layer's call (tied or shared weights), or the network mixes "
-                "examples (batch statistics). Exclude or freeze such parameters"
+                "the network mixes examples (batch statistics), or a layer's parameters are used outside its call "
+                "on these examples but not on the first ones. Exclude or freeze such parameters"
             )
         scale = math.sqrt(float((per * per).sum()) / per.shape[0])
         del per
@@ -376,18 +419,24 @@ class TorchInfluence:
             if self.correction is Correction.LEVERAGE:
                 if query_rank is not None:
                     raise ValueError("low-rank query compression applies to correction='none'")
-                for rows in _local_batches(m):
+                batches = _local_batches(m)
+                pr = Progress(self.progress, "scores: training examples", len(batches))
+                for rows in batches:
                     out[:, rows] = Gq @ eng.delta(rows)[0].T
+                    pr.advance()
                 self._check_leverage()
                 return self._gather(out)
             # preconditioned a few queries at a time (bounded temporary memory), stored block by block (contiguous
             # operands for the products with training gradients)
             Q = {b.name: Gq.new_empty(Gq.shape[0], b.size) for b in m.blocks}
             step = max(1, PRECONDITION_CHUNK // m.n_params)
-            for c in range(0, Gq.shape[0], step):
+            chunks = range(0, Gq.shape[0], step)
+            pr = Progress(self.progress, "scores: preconditioned queries", len(chunks))
+            for c in chunks:
                 X = eng.solver.solve(Gq[c : c + step]) * (1.0 / m.n_obs)
                 for b in m.blocks:
                     Q[b.name][c : c + step] = X[:, b.slice]
+                pr.advance()
             del Gq, X
             self._dot_train_gradients(Q, query_rank, out)
             return self._gather(out)
@@ -407,7 +456,9 @@ class TorchInfluence:
                 low[b.name] = (U[:, :, :r] * S[:, None, :r], Vh[:, :r, :])
         plain = [b for b in m.blocks if not b.kron]
         Qp = torch.cat([Q[b.name] for b in plain], dim=1) if plain else None
-        for rows in _local_batches(m):  # the model's own checks: finite inputs and losses
+        batches = _local_batches(m)
+        pr = Progress(self.progress, "scores: training examples", len(batches))
+        for rows in batches:  # the model's own checks: finite inputs and losses
             st = m.forward(rows)
             V = m.loss.grad(st["f"].detach(), st["y"])[:, None, :]
             kron = m._backprop(rows, V)
@@ -428,6 +479,7 @@ class TorchInfluence:
             if Qp is not None:
                 s += Qp @ torch.cat(m._plain_vjp(rows, V), dim=2)[:, 0].T
             out[:, rows] = s
+            pr.advance()
 
     def self_influence(self) -> np.ndarray:
         """``(n_train,)``: the predicted change of each training example's own loss when it is removed,
@@ -435,9 +487,12 @@ class TorchInfluence:
         m, eng = self._require()
         out = torch.zeros(m.n_obs, dtype=self.dtype, device=self.device)
         with self._eval():
-            for rows in _local_batches(m):
+            batches = _local_batches(m)
+            pr = Progress(self.progress, "self-influence", len(batches))
+            for rows in batches:
                 D, G, _, _ = eng.delta(rows)
                 out[rows] = (G * D).sum(dim=1)
+                pr.advance()
             if self.correction is Correction.LEVERAGE:
                 self._check_leverage()
         return self._gather(out)
@@ -453,12 +508,15 @@ class TorchInfluence:
         m, eng = self._require()
         out = torch.zeros(m.n_obs, dtype=self.dtype, device=self.device)
         with self._eval():
-            for rows in _local_batches(m):
+            batches = _local_batches(m)
+            pr = Progress(self.progress, "leverage", len(batches))
+            for rows in batches:
                 U = eng.view.gn_factors(rows)
                 b, r = U.shape[0], U.shape[1]
                 W = eng.solver.solve(U.reshape(b * r, m.n_params)).reshape(b, r, m.n_params)
                 K = torch.einsum("brp,bqp->brq", U, W) / m.n_obs
                 out[rows] = torch.linalg.eigvalsh((K + K.mT) / 2)[:, -1]
+                pr.advance()
         return self._gather(out)
 
     def _check_leverage(self) -> None:
@@ -489,12 +547,14 @@ class TorchInfluence:
         with self._eval():
             return eng.run()
 
-    def top(self, query: Any, k: int = 10, measurement: Any = "loss") -> pd.DataFrame:
+    def top(self, query: Any, k: int = 10, measurement: Any = "loss", *, query_rank: int | None = None) -> pd.DataFrame:
         """The ``k`` strongest proponents (largest positive scores: removing them increases the query's loss) and
-        opponents (most negative) of each query, one row each: ``query, kind, rank, train, score``."""
+        opponents (most negative) of each query, one row each: ``query, kind, rank, train, score``.
+
+        ``measurement`` and ``query_rank`` (low-rank query compression) are those of :meth:`scores`."""
         if int(k) != k or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
-        S = self.scores(query, measurement)
+        S = self.scores(query, measurement, query_rank=query_rank)
         k = min(int(k), S.shape[1])
         labels = self.model.index  # type: ignore[union-attr]
         order = np.argsort(-S, axis=1, kind="stable")

@@ -135,31 +135,6 @@ def test_bad_targets_losses_and_options():
         TorchInfluence(net, "cross_entropy", (X, y), correction="leverage", **KW).fit().scores((X, y), query_rank=2)
 
 
-def test_tied_weights_and_unused_layers_are_refused():
-    class Tied(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.a = nn.Linear(3, 3)
-
-        def forward(self, x):
-            return self.a(x) + x @ self.a.weight  # the weight used outside its layer's call
-
-    X, y = torch.randn(10, 3, dtype=torch.float64), torch.randint(0, 3, (10,))
-    with pytest.raises(ModelError, match=r"'a'.*do not add up to the batch gradient"):
-        TorchInfluence(Tied().double(), "cross_entropy", (X, y), **KW).fit()
-
-    class Unused(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.a, self.b = nn.Linear(3, 3), nn.Linear(3, 3)
-
-        def forward(self, x):
-            return self.a(x)
-
-    with pytest.raises(ModelError, match=r"layer 'b' was not called"):
-        TorchInfluence(Unused().double(), "cross_entropy", (X, y), **KW).fit()
-
-
 def test_leverage_above_one_under_an_approximate_curvature_warns():
     # a confident classifier: K-FAC's averaged output curvature is far below that of the uncertain examples
     g = torch.Generator().manual_seed(3)
@@ -191,3 +166,22 @@ def test_leverage_above_one_under_an_approximate_curvature_warns():
     b = TorchInfluence(nn.Linear(3, 1).double(), "bce_with_logits", (X, (y == 0).double()[:, None]),
                        curvature="gauss_newton", correction="leverage", damping=1e-2, check_optimum=False).fit()
     np.testing.assert_allclose(b.max_leverage(), b.influence().leverage, rtol=1e-10, atol=1e-14)
+
+
+def test_a_measurement_with_one_value_per_output_is_explained():
+    net, X, y = problem()
+    ti = TorchInfluence(net, "cross_entropy", (X, y), **KW).fit()
+    q = (X[:2], y[:2])
+    with pytest.raises(ModelError, match=r"measurement\(output, target\) must return one number per example, shape "
+                                         r"\(batch,\): given the output of one example, shape \(1, 2\), it returned "
+                                         r"shape \(1, 2\)"):
+        ti.scores(q, lambda out, t: out.softmax(dim=1))
+    with pytest.raises(ModelError, match=r"one number per example.*returned float"):
+        ti.scores(q, lambda out, t: 1.0)
+    with pytest.raises(ModelError, match="floating-point"):
+        ti.scores(q, lambda out, t: out.argmax(dim=1))
+    with pytest.raises(ModelError, match="one number per example"):
+        ti.top(q, measurement=lambda out, t: out)
+    # one number per example, (batch,) or a batch's mean: accepted
+    assert ti.scores(q, lambda out, t: out[:, 1] - out[:, 0]).shape == (2, 20)
+    assert ti.scores(q, lambda out, t: out.logsumexp(dim=1).mean()).shape == (2, 20)

@@ -156,3 +156,36 @@ def test_plain_parameters_get_their_gauss_newton_block_in_kfac():
     torch.testing.assert_close(C[:3, :3], gn[:3, :3], rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(C[3:, 3:], gn[3:, 3:], rtol=1e-12, atol=1e-12)
     assert float(C[3:, :3].abs().max()) == 0.0 and float(gn[3:, :3].abs().max()) > 1e-3
+
+
+@pytest.mark.parametrize("kind", ["mlp-ce", "mlp-relu-bce", "cnn-ce"])
+def test_ekfac_eigenvalues_are_the_diagonal_of_the_gauss_newton_block_in_the_kfac_eigenbasis(kind):
+    if kind.startswith("cnn"):
+        net, (X, Y), loss = cnn(5), data(10, (2, 4, 4), 3, "cross_entropy", 5), "cross_entropy"
+    else:
+        loss = "cross_entropy" if kind.endswith("ce") else "bce_with_logits"
+        net, (X, Y) = mlp(5, act=nn.ReLU if "relu" in kind else nn.Tanh), data(25, (3,), 3, loss, 5)
+    gn = ref.gauss_newton(net, loss, X, Y)
+    fit = {c: TorchInfluence(net, loss, (X, Y), curvature=c, damping=1.0, check_optimum=False).fit()
+           for c in ("kfac", "ekfac")}
+    ek, kf = fit["ekfac"].engine.curvature, fit["kfac"].engine.curvature
+    parts = ek.kron_parts()
+    assert len(parts) == 3
+    for (blk, part), (_, kpart) in zip(parts, kf.kron_parts()):
+        G = gn[blk.slice, blk.slice]
+        Q = torch.kron(part.QG, part.QA)  # the engine's row-major (d_out, d_in) order
+        want = torch.diagonal(Q.T @ G @ Q).reshape(blk.shape)
+        torch.testing.assert_close(part.E, want, rtol=1e-9, atol=1e-12 * float(want.abs().max()))
+        torch.testing.assert_close(part.QG, kpart.QG, rtol=0, atol=0)  # K-FAC's eigenbasis
+        # the correction changes the eigenvalues: K-FAC's g a' are not the diagonal
+        assert float((kpart.E - want).abs().max()) > 1e-3 * float(want.abs().max())
+        # and the block is strictly closer to the Gauss-Newton block than K-FAC's
+        dk = float(torch.linalg.matrix_norm(torch.kron(*kpart.factors) - G))
+        de = float(torch.linalg.matrix_norm(Q @ torch.diag(part.E.reshape(-1)) @ Q.T - G))
+        assert de < 0.999 * dk, (blk.name, de, dk)
+    # over the whole matrix: the blocks between layers are zero in both, the gain is within the layers
+    mask = torch.block_diag(*[torch.ones(b.size, b.size, dtype=torch.float64) for b in ek.blocks])
+    dk = float(torch.linalg.matrix_norm(kf.dense() - gn * mask))
+    de = float(torch.linalg.matrix_norm(ek.dense() - gn * mask))
+    assert de < 0.999 * dk
+    assert float(torch.linalg.matrix_norm(ek.dense() - gn)) < float(torch.linalg.matrix_norm(kf.dense() - gn))

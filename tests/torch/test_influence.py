@@ -262,3 +262,181 @@ def test_cuda_matches_cpu():  # pragma: no cover - runs only where a GPU is pres
     gpu = TorchInfluence(net.cuda(), "cross_entropy", (X, y), device="cuda", **kw).fit()  # data moved per batch
     np.testing.assert_allclose(gpu.scores((X[:3], y[:3])), cpu, rtol=1e-8, atol=1e-12)
     assert gpu.engine.curvature.parts[0].QG.is_cuda
+
+
+def test_scoring_reports_progress_through_the_callback():
+    net, X, y = _mlp_problem(16, n=20)
+    seen = []
+    ti = TorchInfluence(net, "cross_entropy", (X, y), damping=1e-2, check_optimum=False, batch_size=5,
+                        progress=lambda stage, done, total: seen.append((stage, done, total))).fit()
+    seen.clear()
+    ti.scores((X[:7], y[:7]))  # 2 query batches of 5, 5 training batches
+    assert seen[0] == ("scores: query gradients", 0, 2) and ("scores: query gradients", 2, 2) in seen
+    assert ("scores: preconditioned queries", 1, 1) in seen
+    assert ("scores: training examples", 0, 4) in seen and seen[-1] == ("scores: training examples", 4, 4)
+    for name, call in (("self-influence", ti.self_influence), ("leverage", ti.max_leverage)):
+        seen.clear()
+        call()
+        assert seen[0] == (name, 0, 4) and seen[-1] == (name, 4, 4)
+    seen.clear()
+    ti.top((X[:2], y[:2]), k=2)
+    assert {s for s, _, _ in seen} == {"scores: query gradients", "scores: preconditioned queries",
+                                       "scores: training examples"}
+    lev = TorchInfluence(net, "cross_entropy", (X, y), curvature="gauss_newton", damping=1e-2, check_optimum=False,
+                         batch_size=5, correction="leverage", progress=lambda *a: seen.append(a)).fit()
+    seen.clear()
+    lev.scores((X[:2], y[:2]))
+    assert ("scores: training examples", 4, 4) in seen
+
+
+def test_progress_true_draws_tqdm_bars_or_the_text_bar_without_tqdm(monkeypatch, capsys):
+    import sys
+    import types
+
+    net, X, y = _mlp_problem(17, n=20)
+    bars = []
+
+    class FakeBar:
+        def __init__(self, total, desc, leave):
+            self.total, self.desc, self.n, self.closed = total, desc, 0, False
+            bars.append(self)
+
+        def update(self, k):
+            self.n += k
+
+        def close(self):
+            self.closed = True
+
+    fake = types.ModuleType("tqdm.auto")
+    fake.tqdm = FakeBar
+    monkeypatch.setitem(sys.modules, "tqdm.auto", fake)
+    ti = TorchInfluence(net, "cross_entropy", (X, y), damping=1e-2, check_optimum=False, batch_size=5,
+                        progress=True).fit()
+    bars.clear()
+    ti.scores((X[:2], y[:2]))
+    done = {b.desc: (b.n, b.total, b.closed) for b in bars}
+    assert done["scores: training examples"] == (4, 4, True) and done["scores: query gradients"] == (1, 1, True)
+
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # not installed: the engine's text bar on stderr
+    ti = TorchInfluence(net, "cross_entropy", (X, y), damping=1e-2, check_optimum=False, batch_size=5,
+                        progress=True).fit()
+    capsys.readouterr()
+    ti.self_influence()
+    err = capsys.readouterr().err
+    assert err.startswith("\rself-influence [") and err.endswith("] 4/4\n")
+
+
+def test_tqdm_is_declared_in_the_torch_extra():
+    import configparser
+    import pathlib
+
+    cfg = configparser.ConfigParser()
+    cfg.read(pathlib.Path(__file__).parents[2] / "setup.cfg")
+    torch_extra = cfg["options.extras_require"]["torch"].split()
+    assert any(req.startswith("tqdm") for req in torch_extra)
+
+
+@pytest.mark.parametrize("curvature", ["gauss_newton", "kfac", "ekfac"])
+@pytest.mark.parametrize("callable_loss", [False, True])
+def test_monte_carlo_scores_do_not_depend_on_batch_size(curvature, callable_loss):
+    net, X, y = _mlp_problem(18, n=40)
+    loss = torch.nn.functional.cross_entropy if callable_loss else "cross_entropy"
+    kw = dict(curvature=curvature, damping=1e-2, check_optimum=False, sampling="mc", mc_samples=1,
+              reduction="mean" if callable_loss else None)
+    q = (X[:4] + 0.1, y[:4])
+    base = TorchInfluence(net, loss, (X, y), batch_size=40, **kw).fit()
+    s0, self0 = base.scores(q), base.self_influence()
+    for b in (8, 7, 1):
+        ti = TorchInfluence(net, loss, (X, y), batch_size=b, **kw).fit()
+        np.testing.assert_allclose(ti.scores(q), s0, rtol=1e-10, atol=1e-14 * np.abs(s0).max())
+        np.testing.assert_allclose(ti.self_influence(), self0, rtol=1e-10, atol=1e-14 * np.abs(self0).max())
+    # a shuffling DataLoader: the dataset's order, as with exact factors
+    from torch.utils.data import DataLoader, TensorDataset
+
+    loader = DataLoader(TensorDataset(X, y), batch_size=6, shuffle=True)
+    np.testing.assert_allclose(TorchInfluence(net, loss, loader, **kw).fit().scores(q), s0, rtol=1e-10,
+                               atol=1e-14 * np.abs(s0).max())
+    # the draws matter: another seed, or exact factors, give other scores
+    other = TorchInfluence(net, loss, (X, y), batch_size=40, seed=1, **kw).fit().scores(q)
+    exact = TorchInfluence(net, loss, (X, y), **{**kw, "sampling": "exact", "mc_samples": None}).fit().scores(q)
+    assert np.abs(other - s0).max() > 1e-3 * np.abs(s0).max() and np.abs(exact - s0).max() > 1e-3 * np.abs(s0).max()
+
+
+def test_row_random_draws_depend_on_the_seed_and_the_row_only():
+    from regdiag.engine.curvature.base import RowRandom
+
+    whole = RowRandom(3, slice(0, 40)).standard_normal((40, 2, 5))
+    # another batch size, or the share of rows 20..39 handled by a second process
+    np.testing.assert_array_equal(np.concatenate([RowRandom(3, slice(s, s + 8)).standard_normal((8, 2, 5))
+                                                  for s in range(0, 40, 8)]), whole)
+    np.testing.assert_array_equal(RowRandom(3, slice(20, 40)).standard_normal((20, 2, 5)), whole[20:])
+    assert not np.allclose(RowRandom(4, slice(0, 40)).standard_normal((40, 2, 5)), whole)
+    u = RowRandom(3, slice(5, 7)).uniform(size=(2, 3, 1))
+    assert u.shape == (2, 3, 1) and ((0 <= u) & (u < 1)).all()
+    with pytest.raises(ValueError, match="first axis of 2"):
+        RowRandom(3, slice(5, 7)).standard_normal((3, 1))
+
+
+def test_many_outputs_with_exact_factors_warn_once_about_the_cost():
+    import warnings
+
+    from regdiag import InfluenceWarning
+
+    g = torch.Generator().manual_seed(19)
+    X = torch.randn(12, 3, generator=g, dtype=torch.float64)
+    for k, curvature in ((65, "ekfac"), (65, "gauss_newton"), (65, "kfac")):
+        torch.manual_seed(k)
+        y = torch.randint(0, k, (12,), generator=g)
+        net = nn.Linear(3, k).double()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            TorchInfluence(net, "cross_entropy", (X, y), curvature=curvature, damping=1e-2, check_optimum=False).fit()
+        msgs = [str(w.message) for w in caught if issubclass(w.category, InfluenceWarning)]
+        assert len(msgs) == 1, msgs
+        assert "65 outputs" in msgs[0] and "one backward pass per output" in msgs[0] and "mc_samples=k" in msgs[0]
+    quiet = [(64, dict()), (65, dict(sampling="mc", mc_samples=4)), (65, dict(curvature="exact")),
+             (65, dict(curvature="diagonal"))]
+    for k, kw in quiet:
+        y = torch.randint(0, k, (12,), generator=g)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", InfluenceWarning)
+            TorchInfluence(nn.Linear(3, k).double(), "cross_entropy", (X, y), damping=1e-2, check_optimum=False,
+                           **kw).fit()
+
+
+def test_top_passes_query_rank_through():
+    net, X, y = _mlp_problem(20, n=30)
+    ti = TorchInfluence(net, "cross_entropy", (X, y), damping=1e-2, check_optimum=False).fit()
+    q = (X[:3], y[:3])
+    S1 = ti.scores(q, query_rank=1)
+    assert np.abs(S1 - ti.scores(q)).max() > 0
+    top = ti.top(q, k=2, query_rank=1)
+    for qi in range(3):
+        pro = top[(top["query"] == qi) & (top["kind"] == "proponent")]
+        np.testing.assert_allclose(pro["score"], np.sort(S1[qi])[::-1][:2], rtol=1e-12)
+    np.testing.assert_allclose(ti.top(q, k=2, query_rank=5)["score"], ti.top(q, k=2)["score"], rtol=1e-10,
+                               atol=1e-14)
+
+
+def test_docstring_examples_of_regdiag_torch_run():
+    import doctest
+    import warnings
+
+    import regdiag.torch
+    import regdiag.torch._data
+    import regdiag.torch._losses
+    import regdiag.torch._model
+    import regdiag.torch.influence
+
+    finder = doctest.DocTestFinder(exclude_empty=True)
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    attempted = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the example is at an optimum: no warning
+        for mod in (regdiag.torch, regdiag.torch._data, regdiag.torch._losses, regdiag.torch._model,
+                    regdiag.torch.influence):
+            for test in finder.find(mod, mod.__name__, globs={}):
+                res = runner.run(test)
+                assert res.failed == 0, test.name
+                attempted += res.attempted
+    assert attempted >= 10

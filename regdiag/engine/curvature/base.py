@@ -17,7 +17,7 @@ from ..backend import Backend
 from ..model import Block, ModelView, batches
 from ..progress import Progress, ProgressArg
 
-__all__ = ["Curvature", "EigenCurvature", "KronEigen", "DenseEigen", "DiagEigen", "check_spectrum", "EPS"]
+__all__ = ["Curvature", "EigenCurvature", "KronEigen", "DenseEigen", "DiagEigen", "RowRandom", "check_spectrum", "EPS"]
 
 EPS = float(np.finfo(np.float64).eps)
 #: largest number of parameters for which a curvature without structure is formed as a dense matrix
@@ -258,15 +258,49 @@ class EigenCurvature(Curvature):
         check_spectrum(*self.extreme_eigenvalues(), shift, self.name, self.p)
 
 
-def output_vectors(view: ModelView, rows: slice, mc_samples: int | None, rng: np.random.Generator | None) -> Any:
+class RowRandom:
+    """Random numbers drawn row by row: row ``i``'s from its own generator seeded with ``(seed, i)``.
+
+    ``rows`` are global row indices (a ``slice``), so the draws of an observation depend only on the seed and its
+    position in the data: not on the batch size, nor on how the rows are shared among processes. Each method draws
+    an array whose first axis runs over ``rows``, like ``numpy.random.Generator``'s methods of the same names.
+    """
+
+    def __init__(self, seed: int, rows: slice) -> None:
+        self.seed = int(seed)
+        self.rows = range(rows.start or 0, rows.stop)
+        self._gens = [np.random.default_rng([self.seed, i]) for i in self.rows]
+
+    def _draw(self, method: str, size: Any, **kw: Any) -> np.ndarray:
+        shape = (size,) if isinstance(size, (int, np.integer)) else tuple(size)
+        if not shape or shape[0] != len(self._gens):
+            raise ValueError(f"draws of rows {self.rows.start}..{self.rows.stop - 1} need a first axis of "
+                             f"{len(self._gens)}, got shape {shape}")
+        out = np.empty(shape)
+        for g, o in zip(self._gens, out):
+            o[...] = getattr(g, method)(size=shape[1:], **kw)
+        return out
+
+    def standard_normal(self, size: Any) -> np.ndarray:
+        return self._draw("standard_normal", size)
+
+    def uniform(self, low: float = 0.0, high: float = 1.0, size: Any = None) -> np.ndarray:
+        return self._draw("uniform", size, low=low, high=high)
+
+
+def output_vectors(view: ModelView, rows: slice, mc_samples: int | None, rng: Any) -> Any:
     """``(b, C, k)`` output vectors whose outer products sum to the output Hessians.
 
     Exact: the columns of a square root (``C = k``). Monte Carlo with ``S`` samples: ``R_i z_s / sqrt(S)`` with
     ``z_s`` standard normal (``E[R z z' R'] = R R'``), or the model's own ``sample_output_vectors(rows, S, rng)``.
+    ``rng``: an integer seed, for draws of each row from its own generator (:class:`RowRandom`: the same for any
+    batch size or number of processes), or a ``RowRandom``, or a ``numpy.random.Generator`` (draws of the batch).
     """
     bk = view.backend
     if mc_samples is None:
         return bk.swap(view.output_sqrt(rows))
+    if isinstance(rng, (int, np.integer)):
+        rng = RowRandom(int(rng), rows)
     if view.has("sample_output_vectors"):
         return view.model.sample_output_vectors(rows, mc_samples, rng)
     R = view.output_sqrt(rows)

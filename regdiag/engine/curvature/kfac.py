@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ..model import Block, ModelView
 from .base import DenseEigen, EigenCurvature, KronEigen, check_mc, output_vectors
 
@@ -90,9 +88,9 @@ class KFACCurvature(EigenCurvature):
         return self.bk.psd_eigh((M + self.bk.swap(M)) * 0.5)
 
     def vectors(self, rows: slice) -> Any:
-        """The output vectors of ``rows`` (exact square roots, or the seeded Monte Carlo draws)."""
-        rng = None if self.mc_samples is None else np.random.default_rng([self.seed, rows.start])
-        return output_vectors(self.view, rows, self.mc_samples, rng)
+        """The output vectors of ``rows`` (exact square roots, or the Monte Carlo draws of each row, seeded with
+        ``(seed, row)``: the same for any batch size or number of processes, and in every pass over the data)."""
+        return output_vectors(self.view, rows, self.mc_samples, None if self.mc_samples is None else self.seed)
 
     def kron_parts(self) -> list[tuple[Block, KronEigen]]:
         return [(p.block, p) for p in self.parts if isinstance(p, KronEigen)]
