@@ -20,19 +20,22 @@ objective keeps its weights (the ``1/n`` and ``l2`` do not change when i is remo
 from __future__ import annotations
 
 import types
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._validation import Correction, InfluenceWarning, as_enum, warn_rows
+from .._validation import Correction, InfluenceWarning, Style, as_enum, warn_rows
 from .curvature import Curvature, make_curvature
 from .curvature.base import EPS
 from .model import ModelView, as_model, batches
 from .progress import Progress, ProgressArg
 from .solvers import Solver, make_solver
+
+#: largest number of parameters for which dfbetas forms the diagonal of the inverse curvature
+COV_DIAG_LIMIT = 8192
 
 __all__ = ["Damping", "InfluenceEngine", "EngineInfluence", "influence"]
 
@@ -358,17 +361,120 @@ class EngineInfluence:
         out[:, ~(norm > 0)] = np.nan
         return out
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per observation: self_influence, cooks_distance, leverage (if computed), then
-        ``param_influence_<name>``."""
-        data: dict[str, np.ndarray] = {"self_influence": self.self_influence, "cooks_distance": self.cooks_distance}
-        if self.leverage is not None:
-            data["leverage"] = self.leverage
-        for j, nm in enumerate(self.param_names):
-            data[f"param_influence_{nm}"] = self.param_influence[:, j]
+    # ---- the closed form's vocabulary: dfbetas, frames in the peers' names, flags ------------------------------
+    @property
+    def cov_unscaled_diag(self) -> np.ndarray:
+        """``diag((C + lambda I)^{-1}) / n`` (shape (n_params,)): the unscaled coefficient variances of the curvature
+        the engine used (``diag((X'WX)^{-1})`` for OLS/GLM fits with the exact or Gauss-Newton curvature)."""
+        eng = self.engine
+        p = eng.view.p
+        if p > COV_DIAG_LIMIT:
+            raise ValueError(f"dfbetas needs the diagonal of the inverse curvature, not formed for {p} parameters "
+                             f"(more than {COV_DIAG_LIMIT}); use param_influence")
+        bk = eng.bk
+        inv = bk.to_numpy(eng.solver.solve(bk.eye(p, like=eng.view.like)))
+        return np.diag(inv) / self.n_obs
+
+    @property
+    def dfbetas(self) -> np.ndarray:
+        """``dfbeta_ij / sqrt(phi [(C + lambda I)^{-1}]_jj / n)``: DFBETA over the full fit's standard errors
+        (statsmodels' GLM convention; the closed form's OLS ``dfbetas`` divide by the leave-one-out sigma, which the
+        engine does not estimate). Shape (n_obs, n_params)."""
+        se = np.sqrt(self.dispersion * self.cov_unscaled_diag)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = self.dfbeta / se[None, :]
+        out[:, ~(se > 0)] = np.nan
+        return out
+
+    def to_frame(self, style: str = "regdiag") -> pd.DataFrame:
+        """One row per observation, indexed like the data.
+
+        Parameters
+        ----------
+        style : {"regdiag", "R", "statsmodels"}
+            "regdiag": ``self_influence``, ``cooks_distance``, ``leverage`` (with ``correction="leverage"``), then
+            ``param_influence_<name>``. "R" and "statsmodels": the columns of R's ``influence.measures`` and of
+            statsmodels' ``summary_frame()`` that the engine computes — ``dfb.*``/``dfb_*`` (:attr:`dfbetas`),
+            ``cook.d``/``cooks_d`` and ``hat``/``hat_diag`` (with the leverage correction). The measures built on
+            studentized residuals (DFFITS, COVRATIO, standardized residuals) exist only in closed form
+            (``fit.influence()``). ``.attrs`` records the method and damping.
+        """
+        from ..results import _INTERCEPT_NAMES, r_abbreviate, r_term_name
+
+        st = as_enum(Style, style, "style")
+        data: dict[str, np.ndarray] = {}
+        if st is Style.R:
+            vn = ["1_" if nm in _INTERCEPT_NAMES else r_term_name(nm) for nm in self.param_names]
+            dfbs = self.dfbetas
+            data.update({"dfb." + a: dfbs[:, j] for j, a in enumerate(r_abbreviate(vn))})
+            data["cook.d"] = self.cooks_distance
+            if self.leverage is not None:
+                data["hat"] = self.leverage
+        elif st is Style.STATSMODELS:
+            dfbs = self.dfbetas
+            data.update({f"dfb_{nm}": dfbs[:, j] for j, nm in enumerate(self.param_names)})
+            data["cooks_d"] = self.cooks_distance
+            if self.leverage is not None:
+                data["hat_diag"] = self.leverage
+        elif st is Style.REGDIAG:
+            data = {"self_influence": self.self_influence, "cooks_distance": self.cooks_distance}
+            if self.leverage is not None:
+                data["leverage"] = self.leverage
+            for j, nm in enumerate(self.param_names):
+                data[f"param_influence_{nm}"] = self.param_influence[:, j]
+        else:
+            raise ValueError(f"style={style!r}: the engine's results have styles 'regdiag', 'R' and 'statsmodels'")
         frame = pd.DataFrame(data, index=self.index)
         frame.attrs.update(method=self.method, damping=self.damping)
         return frame
+
+    def flags(self, rule: str | Sequence[str] = "R") -> pd.DataFrame:
+        """Which observations each criterion flags, as the closed form's ``flags`` (same rules and cut-offs, ``p``
+        the rank, ``n`` the number of observations), for the criteria on measures the engine computes: DFBETAS
+        (:attr:`dfbetas`), Cook's distance, and leverage (with ``correction="leverage"``). Criteria on
+        studentized residuals, DFFITS or COVRATIO are left out; ``.attrs["left_out"]`` names them."""
+        from ..linear.measures import CRITERIA, RULES
+
+        names = [rule] if isinstance(rule, str) else list(rule)
+        crits = []
+        for nm in names:
+            if nm in RULES:
+                crits.extend(CRITERIA[c] for c in RULES[nm])
+            elif nm in CRITERIA:
+                crits.append(CRITERIA[nm])
+            else:
+                raise ValueError(f"unknown flagging rule {nm!r}; choose from {', '.join(list(RULES) + list(CRITERIA))}")
+        available = {"dfbetas", "cooks_distance"} | ({"leverage"} if self.leverage is not None else set())
+        p, n = self.rank, self.n_obs
+        data: dict[str, Any] = {}
+        described: dict[str, str] = {}
+        left_out = [c.name for c in crits if c.measure not in available]
+        for c in crits:
+            if c.measure not in available:
+                continue
+            values = getattr(self, c.measure)
+            cols = ([(f"{c.name}_{nm}", values[:, j]) for j, nm in enumerate(self.param_names)] if values.ndim == 2
+                    else [(c.name, values)])
+            for lab, v in cols:
+                arr = pd.array(c.apply(v, p, n), dtype="boolean")
+                arr[np.isnan(v)] = pd.NA
+                data[lab] = arr
+                described[lab] = c.text
+        frame = pd.DataFrame(data, index=self.index)
+        frame.attrs.update(criteria=described, left_out=left_out, method=self.method)
+        return frame
+
+    def flagged(self, rule: str | Sequence[str] = "R") -> pd.DataFrame:
+        """The observations flagged by ``rule`` (see :meth:`flags`), with Cook's distance and the criteria."""
+        fl = self.flags(rule)
+        hit = fl.fillna(False).astype(bool)
+        mask = hit.any(axis=1).to_numpy()
+        out = pd.DataFrame({"cooks_distance": self.cooks_distance}, index=self.index)
+        if self.leverage is not None:
+            out["leverage"] = self.leverage
+        H = hit.to_numpy()
+        out["flagged_by"] = [", ".join(c for c, h in zip(hit.columns, row) if h) for row in H]
+        return out[mask]
 
     def __repr__(self) -> str:
         return (

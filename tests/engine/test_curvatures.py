@@ -89,6 +89,11 @@ def test_monte_carlo_gauss_newton_is_unbiased_and_seeded():
     assert rel_fro(a, gn) < 0.05
     k = dense("kfac", model, mc_samples=4000, seed=1)
     assert rel_fro(k, dense("kfac", model)) < 0.05
+    # each row's draws depend on the seed and the row only, not on how rows are batched
+    for name in ("gauss_newton", "kfac", "ekfac"):
+        small = engine.make_curvature(name, engine.ModelView(model), mc_samples=3, seed=5, batch_size=4).dense()
+        whole = engine.make_curvature(name, engine.ModelView(model), mc_samples=3, seed=5, batch_size=25).dense()
+        np.testing.assert_allclose(small, whole, rtol=1e-12, atol=1e-14, err_msg=name)
 
 
 def test_diagonal_and_identity():

@@ -150,3 +150,36 @@ def test_cross_check_table(lcs):
     lissa = tab[(tab["solver"] == "lissa") & (tab["curvature"] == "exact")]
     assert lissa["status"].str.startswith("ConvergenceError").all()
     assert regdiag.cross_check is engine.cross_check
+
+
+def test_engine_results_speak_the_closed_form_vocabulary(lcs):
+    """dfbetas, frames in R's and statsmodels' names and flags, on the measures the engine computes."""
+    eng = engine.influence(lcs, correction="leverage")
+    cf = lcs.influence()
+    X = lcs.design.X
+    sd = lcs.sigma * np.sqrt(np.diag(np.linalg.inv(X.T @ X)))  # full-fit standard errors, computed here
+    np.testing.assert_allclose(eng.dfbetas, cf.dfbeta / sd[None, :], rtol=1e-9)
+    r = eng.to_frame("R")
+    assert list(r.columns) == ["dfb.1_", "dfb.pp15", "dfb.pp75", "dfb.dpi", "dfb.ddpi", "cook.d", "hat"]
+    ref = cf.to_frame("R")
+    np.testing.assert_allclose(r["cook.d"], ref["cook.d"], rtol=1e-10)
+    np.testing.assert_allclose(r["hat"], ref["hat"], rtol=1e-10)
+    assert list(eng.to_frame("statsmodels").columns[-2:]) == ["cooks_d", "hat_diag"]
+    fl = eng.flags("R")
+    assert fl.attrs["left_out"] == ["dffits_R", "cov_ratio_R"]
+    ref_fl = cf.flags("R")
+    assert (fl["cooks_F50"] == ref_fl["cook.d"]).all() and (fl["leverage_3p"] == ref_fl["hat"]).all()
+    assert set(eng.flagged("R").index) == {"United States", "Libya"}
+    with pytest.raises(ValueError, match="style"):
+        eng.to_frame("SAS")
+
+
+def test_engine_glm_dfbetas_are_statsmodels_dfbetas():
+    import statsmodels.api as sm
+
+    d = regdiag.datasets.load("birthwt")
+    fit = regdiag.glm("low ~ age + lwt + smoke", data=d, family="binomial")
+    eng = engine.influence(fit, curvature="gauss_newton", correction="leverage")
+    X = sm.add_constant(d[["age", "lwt", "smoke"]].astype(float))
+    sm_infl = sm.GLM(d["low"], X, family=sm.families.Binomial()).fit(tol=1e-14).get_influence()
+    np.testing.assert_allclose(eng.dfbetas, np.asarray(sm_infl.dfbetas), rtol=1e-6, atol=1e-9)

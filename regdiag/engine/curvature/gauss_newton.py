@@ -42,8 +42,9 @@ class GaussNewtonCurvature(Curvature):
         return self.mc_samples or int(self.view.n_outputs or 1)
 
     def _factors(self, rows: slice) -> Any:
-        rng = None if self.mc_samples is None else np.random.default_rng([self.seed, rows.start])
-        return self.view.output_vjp(rows, output_vectors(self.view, rows, self.mc_samples, rng))
+        # each row's draws seeded with (seed, row): the same for any batch size or number of processes
+        seed = None if self.mc_samples is None else self.seed
+        return self.view.output_vjp(rows, output_vectors(self.view, rows, self.mc_samples, seed))
 
     def _mv(self, V: Any) -> Any:
         if self.G is not None:
