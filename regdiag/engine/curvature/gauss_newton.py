@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from ..model import ModelView
 from .base import DENSE_LIMIT, Curvature, check_mc, output_vectors
 
