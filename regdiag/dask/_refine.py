@@ -6,8 +6,9 @@ significant digits before they are rounded. ``x`` is carried as an unevaluated s
 so is each residual within a block, so the terms of ``A' r`` (which cancel by many orders of magnitude in a
 large-residual problem) are formed from the residual to about twice double precision.
 
-A block is processed in slices of ``2**16`` rows: the temporaries of the error-free products stay a few times the
-size of one slice of the block, whatever the block's size.
+A block is processed in slices of ``2**12`` rows: the temporaries of the error-free products stay in cache (2.7 times
+faster than slices of ``2**16`` rows at 11 columns) and are a few times the size of one slice, whatever the block's
+size. One pass costs about one Householder QR of the block.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..linalg import _dd_sum, _two_prod, _two_sum
 
 __all__ = ["dd_residual", "dd_gradient", "dd_add"]
 
-_SLICE = 1 << 16
+_SLICE = 1 << 12
 
 
 def _kept(A: np.ndarray, cols: np.ndarray, col_scale: np.ndarray, sl: slice) -> np.ndarray:
