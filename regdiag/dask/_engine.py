@@ -41,6 +41,15 @@ def block_stats(block_id: int, blk: Block) -> Stats:
     if blk.const is not None:
         st.add("const", np.asarray(blk.const, dtype=bool), "and")
     st.add("names", None if d is None else d.param_names, "same")
+    # rows whose leverage is positive: a positive weight and a design row that is not all zeros (h_i = 0 exactly
+    # otherwise); R's flagging rule counts them as n (is.influential(infmat, sum(h > 0)))
+    if d is None:
+        st.add("n_hpos", 0, "sum")
+    else:
+        nonzero = np.any(d.X != 0.0, axis=1)
+        if d.weights is not None:
+            nonzero &= d.weights > 0
+        st.add("n_hpos", int(np.count_nonzero(nonzero)), "sum")
     return st
 
 

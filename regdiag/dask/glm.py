@@ -307,6 +307,7 @@ class DaskGLMFit:
     maxit: int = DEFAULT_MAXIT
     rank_tol: float | None = None
     split_every: int = 8
+    n_positive_leverage: int | None = None  # rows with positive weight and a non-zero design row: R's flagging n
     _cache: dict = field(default_factory=dict, repr=False)
 
     # ---- the in-memory fit's presentation, shared -----------------------------------------------------------------
@@ -418,6 +419,7 @@ class DaskGLMFit:
             lengths=self.block_lengths,
             template=_empty(gs, self.source.index_meta, len(self.param_names)),
             fit=self,
+            n_positive_leverage=self.n_positive_leverage,
         )
 
     def group_deletion(self, groups: Any, **kwargs: Any) -> Any:
@@ -586,6 +588,7 @@ def fit_glm_source(
         link_sign=-1.0 if npos and st["decreasing"] else 1.0,
         sum_w=float(st["sum_w"]),
         sum_wy=float(st["sum_wy"]),
+        n_positive_leverage=int(fs["n_hpos"]),
     )
 
 
@@ -635,6 +638,7 @@ def _gaussian_fit(source: Source, rank_tol: float | None, split_every: int) -> d
         link_sign=1.0,
         sum_w=fit.tss_moments[0],
         sum_wy=fit.tss_moments[0] * fit.tss_moments[1],
+        n_positive_leverage=fit.n_positive_leverage,
     )
 
 

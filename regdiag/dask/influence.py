@@ -99,7 +99,56 @@ class InfluenceSummary:
         return "\n".join(lines)
 
 
-def _block_summary(infl: Influence, rule: Any, top: int, by: str) -> dict[str, Any]:
+class _WholeFitN:
+    """A flagging criterion applied with the whole fit's ``n`` instead of the one it is given."""
+
+    __slots__ = ("_criterion", "_n")
+
+    def __init__(self, criterion: Any, n: int) -> None:
+        self._criterion = criterion
+        self._n = n
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._criterion, name)
+
+    def apply(self, values: Any, p: int, n: int) -> Any:
+        return self._criterion.apply(values, p, self._n)
+
+
+_VIEWS: dict[type, type] = {}
+
+
+def _view_class(cls: type) -> type:
+    """``cls`` whose criteria apply the whole fit's ``n`` (stored in the slot ``_whole_fit_n``)."""
+    if cls not in _VIEWS:
+
+        def _criteria(self: Any, rule: Any) -> list[Any]:
+            return [_WholeFitN(c, self._whole_fit_n) for c in cls._criteria(self, rule)]
+
+        body = {"__slots__": ("_whole_fit_n",), "_criteria": _criteria}
+        _VIEWS[cls] = type(f"_{cls.__name__}WholeFitN", (cls,), body)
+    return _VIEWS[cls]
+
+
+def whole_fit_view(infl: Influence, rule: Any, n_positive_leverage: int | None) -> Influence:
+    """The rows of one block, flagged as part of the whole fit.
+
+    ``Influence.flags(rule="R")`` takes ``n`` as R does, the number of rows with positive leverage among the rows it
+    holds; a block holds some rows of the fit, so its own count is not the fit's. With ``rule="R"`` and the fit's
+    count known, this returns a view of the block (the same arrays) whose criteria use the fit's count; any other
+    rule uses ``n_obs``, which already is the fit's.
+    """
+    if n_positive_leverage is None or not (isinstance(rule, str) and rule == "R"):
+        return infl
+    view = object.__new__(_view_class(type(infl)))
+    for f in dataclasses.fields(infl):
+        object.__setattr__(view, f.name, getattr(infl, f.name))
+    object.__setattr__(view, "_whole_fit_n", int(n_positive_leverage))
+    return view
+
+
+def _block_summary(infl: Influence, rule: Any, top: int, by: str, n_r: int | None = None) -> dict[str, Any]:
+    infl = whole_fit_view(infl, rule, n_r)
     fl = infl.flags(rule)
     hit = fl.fillna(False).astype(bool)
     values = np.asarray(getattr(infl, by), dtype=float)
@@ -134,7 +183,9 @@ def _note(text: str, count: int, head: list) -> str:
     return f"{text} ({count} rows: {format_labels(head)}{more})"
 
 
-def _frame(infl: Influence, how: str, arg: Any) -> pd.DataFrame:
+def _frame(infl: Influence, how: str, arg: Any, n_r: int | None = None) -> pd.DataFrame:
+    if how in ("flags", "flagged"):
+        infl = whole_fit_view(infl, arg, n_r)
     return getattr(infl, how)(arg)
 
 
@@ -175,15 +226,19 @@ class DaskInfluence:
     template : Influence
         The result type with no rows: names and the fit's scalars.
     fit : DaskOLSFit or DaskGLMFit
+    n_positive_leverage : int or None
+        Rows of the whole fit with positive leverage: the ``n`` of the "R" flagging rule (as in memory, where it is
+        counted on all rows), used when each block's rows are flagged.
     """
 
     blocks: list[Any]
     lengths: tuple[int, ...]
     template: Influence
     fit: Any = None
+    n_positive_leverage: int | None = None
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("_") or name in ("blocks", "lengths", "template", "fit"):
+        if name.startswith("_") or name in ("blocks", "lengths", "template", "fit", "n_positive_leverage"):
             raise AttributeError(name)
         template = object.__getattribute__(self, "template")
         if _per_row(template, name):
@@ -222,8 +277,9 @@ class DaskInfluence:
 
     # ---- frames ---------------------------------------------------------------------------------------------------
     def _dd(self, how: str, arg: Any) -> Any:
-        meta = getattr(self.template, how)(arg)
-        parts = [dask.delayed(_frame, pure=True)(task, how, arg) for task in self.blocks]
+        n_r = self.n_positive_leverage
+        meta = _frame(self.template, how, arg, n_r)
+        parts = [dask.delayed(_frame, pure=True)(task, how, arg, n_r) for task in self.blocks]
         return dd.from_delayed(parts, meta=meta, verify_meta=False)
 
     def to_frame(self, style: str = "regdiag") -> Any:
@@ -284,7 +340,8 @@ class DaskInfluence:
         if not _per_row(self.template, by):
             raise ValueError(f"by={by!r} is not a per-row measure of this result")
         top = max(int(top), 1)
-        tasks = [dask.delayed(_block_summary, pure=True)(t, rule, top, by) for t in self.blocks]
+        n_r = self.n_positive_leverage
+        tasks = [dask.delayed(_block_summary, pure=True)(t, rule, top, by, n_r) for t in self.blocks]
         parts, *others = dask.compute(tasks, *also)
         return (self._finish(parts, rule, top, by), *others)
 

@@ -333,6 +333,8 @@ class DaskOLSFit:
     x_refined, x_refined_lo : ndarray or None
         The refined coefficients in factor coordinates, as a pair of doubles (None when not refined); every block's
         residuals are formed from them.
+    n_positive_leverage : int
+        Rows with positive leverage (positive weight, design row not all zeros): the ``n`` of the "R" flagging rule.
     """
 
     source: Source
@@ -356,6 +358,7 @@ class DaskOLSFit:
     refine_steps: int = 0
     x_refined: np.ndarray | None = None
     x_refined_lo: np.ndarray | None = None
+    n_positive_leverage: int | None = None
 
     # ---- the in-memory fit's presentation, shared -----------------------------------------------------------------
     params = OLSFit.params
@@ -426,6 +429,7 @@ class DaskOLSFit:
                 Influence, self.source.index_meta, len(self.param_names), weights=None, **_scalar_fields(fs)
             ),
             fit=self,
+            n_positive_leverage=self.n_positive_leverage,
         )
 
     def group_deletion(self, groups: Any) -> Any:
@@ -491,6 +495,7 @@ def fit_source(source: Source, *, tol: float | None = None, split_every: int = 8
         refine_steps=0 if refined is None else refined.steps,
         x_refined=None if refined is None else refined.x,
         x_refined_lo=None if refined is None else refined.x_lo,
+        n_positive_leverage=int(st["n_hpos"]),
     )
 
 

@@ -204,3 +204,24 @@ def test_numpy_input_stays_in_memory():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert type(regdiag.ols(y, X)).__name__ == "OLSFit"
+
+
+def test_rule_r_counts_rows_with_positive_leverage_of_the_whole_fit():
+    """R's rule takes n = rows with h > 0 (here half the rows have x = 0 and no intercept): every block is flagged
+    with the whole fit's count, as in memory, not with its own rows'."""
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((200, 2))
+    X[100:] = 0.0
+    y = X @ [1.0, -1.0] + rng.standard_normal(200)
+    fit = regdiag.ols(da.from_array(y, chunks=40), da.from_array(X, chunks=(40, 2)))
+    ref = regdiag.ols(y, X).influence()
+    assert fit.n_positive_leverage == int(np.count_nonzero(ref.leverage > 0)) == 100
+    infl = fit.influence()
+    want = ref.flags("R")
+    got = infl.flags("R").compute()
+    pd.testing.assert_frame_equal(got, want, check_index_type=False)
+    s = infl.summary("R")
+    pd.testing.assert_series_equal(
+        s.flag_counts, want.fillna(False).astype(bool).sum().astype(int).rename("flagged"), check_names=False
+    )
+    assert infl.flagged("R").compute().index.tolist() == ref.flagged("R").index.tolist()
