@@ -7,6 +7,7 @@ Examples::
     regdiag report counts.csv --formula "n ~ dose" --family poisson --link log --open
     regdiag report --dataset Duncan --rule BKW --labels 5 --compare-statsmodels
     regdiag report "claims/part-*.parquet" --formula "cost ~ age + region" --family gamma --link log   # streamed
+    regdiag report small.parquet --formula "y ~ x" --in-memory     # a parquet file read into memory, with plots
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Fit a linear model or GLM and write a self-contained HTML report (plots embedded) with CSV "
         "and JSON exports of every measure. With no data file: the bundled LifeCycleSavings data.",
     )
-    r.add_argument("data", nargs="?", help="CSV or parquet file, or a glob of parquet files or a directory of them "
-                   "(streamed, see --stream); default: the bundled LifeCycleSavings data")
+    r.add_argument("data", nargs="?", help="CSV file, parquet file, glob of parquet files or directory of them "
+                   "(parquet is streamed, see --stream; --in-memory reads a parquet file into memory); default: the "
+                   "bundled LifeCycleSavings data")
     r.add_argument("--formula", help='model formula, e.g. "y ~ x1 + x2" (needed with a data file)')
     r.add_argument("--dataset", help="a bundled data set by name (see regdiag.datasets.names())")
     r.add_argument("--family", help="GLM family: binomial, poisson, gamma, inverse_gaussian, negative_binomial, "
@@ -62,20 +64,34 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-engine-plots", action="store_true", help="skip the engine plots")
     r.add_argument("--nsim", type=_non_negative_int, default=199, help="simulations for the Q-Q envelope (default 199)")
     r.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
-    r.add_argument("--stream", action="store_true",
-                   help="stream parquet data through Dask (needs regdiag[dask]) instead of reading it into memory: "
-                   "every measure goes to measures.parquet, the report lists flag counts and the --top rows (no "
-                   "plots); implied by a glob or a directory")
+    how = r.add_mutually_exclusive_group()
+    how.add_argument("--stream", action="store_true",
+                     help="stream the data through Dask (needs regdiag[dask]) instead of reading it into memory: "
+                     "every measure goes to measures.parquet, the report lists flag counts and the --top rows (no "
+                     "plots). The default for parquet data: a .parquet/.pq/.parq file, a glob or a directory")
+    how.add_argument("--in-memory", action="store_true",
+                     help="read a parquet file into memory instead of streaming it: the full report, with plots "
+                     "and CSV exports (for data that fit in memory)")
     r.add_argument("--top", type=_non_negative_int, default=20, metavar="N",
                    help="streamed reports: list the N most influential rows (default 20)")
     return p
 
 
+#: file name endings of parquet files (as regdiag.dask.report.PARQUET_SUFFIXES; dask is not imported to decide)
+_PARQUET = (".parquet", ".pq", ".parq")
+
+
 def _streamed(args: argparse.Namespace) -> bool:
-    """Stream the data through Dask: asked for, or a glob or a directory of parquet files."""
+    """Stream the data through Dask: asked for (--stream), or parquet data (a parquet file, a glob or a directory)
+    unless --in-memory asks for the in-memory report of a parquet file."""
     from pathlib import Path
 
-    return args.data is not None and (args.stream or any(c in args.data for c in "*?[") or Path(args.data).is_dir())
+    if args.data is None or args.in_memory:
+        return False
+    text = args.data
+    return (
+        args.stream or any(c in text for c in "*?[") or Path(text).is_dir() or Path(text).suffix.lower() in _PARQUET
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

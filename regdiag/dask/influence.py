@@ -189,6 +189,22 @@ def _frame(infl: Influence, how: str, arg: Any, n_r: int | None = None) -> pd.Da
     return getattr(infl, how)(arg)
 
 
+def _as_delayed(obj: Any) -> Any:
+    """A Dask DataFrame, Series or Scalar (expression-backed) as Delayed objects computing the same value, so that
+    it is computed with the blocks' Delayed tasks as one graph (Dask warns about, and materializes, a mix of the
+    two); anything else as given."""
+    if getattr(obj, "expr", None) is None or not hasattr(obj, "to_delayed") or not hasattr(obj, "_meta"):
+        return obj
+    parts = obj.to_delayed()
+    if isinstance(parts, list):  # DataFrame or Series: its partitions, concatenated as compute() does
+        return dask.delayed(_concat_frames, pure=True)(parts, obj._meta)
+    return parts
+
+
+def _concat_frames(parts: Sequence[Any], meta: Any) -> Any:
+    return pd.concat(list(parts)) if parts else meta
+
+
 def _concat(parts: Sequence[Influence], template: Influence) -> Influence:
     values: dict[str, Any] = {}
     for f in dataclasses.fields(type(template)):
@@ -342,7 +358,7 @@ class DaskInfluence:
         top = max(int(top), 1)
         n_r = self.n_positive_leverage
         tasks = [dask.delayed(_block_summary, pure=True)(t, rule, top, by, n_r) for t in self.blocks]
-        parts, *others = dask.compute(tasks, *also)
+        parts, *others = dask.compute(tasks, *[_as_delayed(a) for a in also])
         return (self._finish(parts, rule, top, by), *others)
 
     def _finish(self, parts: Sequence[dict[str, Any]], rule: Any, top: int, by: str) -> InfluenceSummary:

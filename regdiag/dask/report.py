@@ -5,6 +5,9 @@ IRLS iteration), and in one more pass writes every per-row measure to ``measures
 while counting the flags and finding the most influential rows. It writes ``report.html`` (a self-contained page:
 fit, flag counts per criterion, the most influential rows with the criteria that flag them, notes), ``report.txt``
 and ``summary.json`` next to it. Plots, which need every point in memory, are left to the in-memory report.
+
+Only regdiag's own warnings (:class:`~regdiag.InfluenceWarning`, :class:`~regdiag.ConditioningWarning`) become the
+report's notes; warnings of other libraries are passed on as warnings.
 """
 
 from __future__ import annotations
@@ -13,18 +16,21 @@ import glob
 import html
 import json
 import math
+import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
-from .._validation import DataError
+from .._validation import ConditioningWarning, DataError, InfluenceWarning
 
 __all__ = ["StreamReport", "read_parquet", "stream_report", "is_parquet_collection"]
+
+#: regdiag's own warnings: they become the report's notes (any other library's warnings are passed on as warnings)
+OWN_WARNINGS = (InfluenceWarning, ConditioningWarning)
 
 
 @dataclass(frozen=True)
@@ -52,42 +58,188 @@ class StreamReport:
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
 
+#: file name endings read as parquet in a directory or a glob
+PARQUET_SUFFIXES = (".parquet", ".pq", ".parq")
+#: uncompressed bytes of whole row groups gathered into one partition (a small file is one partition)
+BLOCKSIZE = 1 << 27
+
+
 def is_parquet_collection(path: str | Path) -> bool:
     """A directory, a glob pattern, or a parquet file: what :func:`read_parquet` streams."""
     text = str(path)
     if any(ch in text for ch in "*?["):
         return True
     p = Path(text)
-    return p.is_dir() or p.suffix.lower() in (".parquet", ".pq")
+    return p.is_dir() or p.suffix.lower() in PARQUET_SUFFIXES
 
 
-def read_parquet(path: str | Path, index_col: str | None = None) -> Any:
+@dataclass(frozen=True)
+class _Piece:
+    """Consecutive row groups of one file: one partition."""
+
+    path: str
+    row_groups: tuple[int, ...]
+    first_row: int  # row number in the file of the piece's first row
+    n_rows: int
+    file_label: str | None  # "<file>" of the "<file>:<row>" labels; None: labels are row numbers (one file)
+    keys: tuple[tuple[str, Any], ...] = ()  # hive partition values (directory input): column, value
+
+
+@dataclass(frozen=True)
+class _Options:
+    index_col: str | None
+    columns: tuple[str, ...]  # every column of the frame (file columns, then hive keys)
+    keys: tuple[str, ...]  # hive key columns
+
+
+def _list_files(text: str) -> tuple[list[Path], Path | None]:
+    """The parquet files of a path, a glob or a directory (sorted), and the directory of a directory input."""
+    if any(ch in text for ch in "*?["):
+        files = sorted(Path(f) for f in glob.glob(text) if Path(f).is_file())
+        if not files:
+            raise DataError(f"no file matches {text!r}; give a parquet file, a glob of them, or a directory")
+        return files, None
+    p = Path(text)
+    if not p.exists():
+        raise DataError(f"no such file or directory: {text}; give a parquet file, a glob of them, or a directory")
+    if p.is_file():
+        return [p], None
+    files = sorted(
+        f for f in p.rglob("*")
+        if f.is_file() and f.suffix.lower() in PARQUET_SUFFIXES
+        and not any(part.startswith(("_", ".")) for part in f.relative_to(p).parts)
+    )
+    if not files:
+        raise DataError(f"the directory {text} holds no .parquet files")
+    return files, p
+
+
+def _file_labels(files: list[Path], folder: Path | None) -> list[str]:
+    """``<file>`` of the row labels: the path relative to the directory (or to the files' common folder) without the
+    suffix, with ``/`` separators."""
+    if folder is None:
+        folder = Path(os.path.commonpath([str(f.resolve().parent) for f in files]))
+        files = [f.resolve() for f in files]
+    return [f.relative_to(folder).with_suffix("").as_posix() for f in files]
+
+
+def _hive_keys(files: list[Path], folder: Path | None) -> list[dict[str, Any]]:
+    """``key=value`` folders of a directory input (hive partitioning), as columns: numbers where every value is one."""
+    raw = [
+        dict(part.split("=", 1) for part in f.relative_to(folder).parts[:-1] if "=" in part) if folder else {}
+        for f in files
+    ]
+    names = sorted({k for r in raw for k in r})
+    out: list[dict[str, Any]] = [{} for _ in files]
+    for name in names:
+        values = pd.Series([r.get(name) for r in raw], dtype=object)
+        num = pd.to_numeric(values, errors="coerce")
+        use = num if num.notna().all() else values
+        for i, v in enumerate(use.tolist()):
+            out[i][name] = v
+    return out
+
+
+def _read_piece(piece: _Piece, columns: Any = None, *, opts: _Options) -> pd.DataFrame:
+    """One partition: its row groups read with pyarrow, labelled (see :func:`read_parquet`)."""
+    import pyarrow.parquet as pq
+
+    want = list(opts.columns) if columns is None else [columns] if isinstance(columns, str) else list(columns)
+    read = [c for c in want if c not in opts.keys]
+    if opts.index_col and opts.index_col not in read:
+        read.append(opts.index_col)
+    table = pq.ParquetFile(piece.path).read_row_groups(list(piece.row_groups), columns=read, use_pandas_metadata=True)
+    df = table.to_pandas()
+    if opts.index_col:
+        if opts.index_col in df.columns:
+            df = df.set_index(opts.index_col)
+    elif isinstance(df.index, pd.RangeIndex):  # no stored labels: the row's number in its file
+        rows = pd.RangeIndex(piece.first_row, piece.first_row + len(df))
+        df.index = rows if piece.file_label is None else (piece.file_label + ":") + rows.astype(str)
+    for key, value in piece.keys:
+        if key in want:
+            df[key] = value
+    return df[want]
+
+
+def _pieces(files: list[Path], labels: list[str] | None, keys: list[dict[str, Any]], blocksize: int) -> list[_Piece]:
+    import pyarrow.parquet as pq
+
+    out: list[_Piece] = []
+    for i, f in enumerate(files):
+        try:
+            md = pq.ParquetFile(f).metadata
+        except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ...
+            raise DataError(f"cannot read {f} as parquet: {str(exc).splitlines()[0]}") from exc
+        label = None if labels is None else labels[i]
+        kv = tuple(keys[i].items())
+        group: list[int] = []
+        first = row = size = 0
+        for rg in range(md.num_row_groups):
+            meta = md.row_group(rg)
+            group.append(rg)
+            row += meta.num_rows
+            size += meta.total_byte_size
+            if size >= blocksize:
+                out.append(_Piece(str(f), tuple(group), first, row - first, label, kv))
+                group, first, size = [], row, 0
+        if group or md.num_row_groups == 0:
+            out.append(_Piece(str(f), tuple(group), first, row - first, label, kv))
+    return out
+
+
+def read_parquet(path: str | Path, index_col: str | None = None, *, blocksize: int = BLOCKSIZE) -> Any:
     """A parquet file, a glob of them (``"data/part-*.parquet"``) or a directory, as a lazy Dask DataFrame.
 
-    ``index_col`` names the column of row labels (read as each partition's index; no shuffle).
+    Files are taken in sorted order (a directory: every ``.parquet``, ``.pq`` or ``.parq`` file below it, skipping
+    names that start with ``_`` or ``.``); each partition is whole row groups of one file, about ``blocksize`` bytes
+    of uncompressed data (a smaller file is one partition). Only the columns a computation uses are read. A
+    directory's ``key=value`` folders (hive partitioning) become columns.
+
+    Row labels:
+
+    * ``index_col`` names the column of row labels (read as each partition's index; no shuffle);
+    * otherwise an index that pandas stored in the files (``DataFrame.to_parquet`` of a frame with labels) is
+      restored, as ``pandas.read_parquet`` does;
+    * otherwise a row is labelled by its position in its file, counted from 0 as ``pandas.read_parquet`` numbers
+      it: the number itself for a single file, ``"<file>:<row>"`` for several files, ``<file>`` being the file's
+      path relative to the directory (for a glob, to the files' common folder) without its suffix, e.g.
+      ``"part-2:1041"`` or ``"year=2020/part-0:7"``. These labels are unique and name the file and row to look at.
 
     Raises
     ------
     DataError
-        Nothing matches, or the files cannot be read as parquet.
+        Nothing matches, a file cannot be read as parquet, or ``index_col`` is not a column.
     """
+    import dask.dataframe as dd
+    import pyarrow.parquet as pq
+
     text = str(path)
-    if any(ch in text for ch in "*?["):
-        files = sorted(glob.glob(text))
-        if not files:
-            raise DataError(f"no file matches {text!r}; give a parquet file, a glob of them, or a directory")
-        source: Any = files
-    else:
-        p = Path(text)
-        if not p.exists():
-            raise DataError(f"no such file or directory: {text}; give a parquet file, a glob of them, or a directory")
-        if p.is_dir() and not any(p.rglob("*.parquet")) and not any(p.rglob("*.pq")):
-            raise DataError(f"the directory {text} holds no .parquet files")
-        source = text
+    files, folder = _list_files(text)
+    labels = _file_labels(files, folder) if len(files) > 1 else None
+    keys = _hive_keys(files, folder)
+    pieces = _pieces(files, labels, keys, max(int(blocksize), 1))
     try:
-        return dd.read_parquet(source, index=index_col) if index_col else dd.read_parquet(source)
-    except (OSError, ValueError, TypeError) as exc:
-        raise DataError(f"cannot read {text} as parquet: {str(exc).splitlines()[0]}") from exc
+        schema = pq.ParquetFile(files[0]).schema_arrow
+    except Exception as exc:  # pragma: no cover - _pieces read the same footer
+        raise DataError(f"cannot read {files[0]} as parquet: {str(exc).splitlines()[0]}") from exc
+    pandas_md = schema.pandas_metadata or {}
+    stored = {c for c in pandas_md.get("index_columns", []) if isinstance(c, str)}
+    names = [n for n in schema.names if n not in stored]
+    if index_col is not None:
+        if index_col not in schema.names:
+            raise DataError(
+                f"--index-col {index_col!r} is not a column of {files[0].name}; columns are {', '.join(names)}"
+            )
+        names = [n for n in names if n != index_col]
+    key_names = tuple(k for k in keys[0] if k not in names)
+    opts = _Options(index_col=index_col, columns=tuple(names) + key_names, keys=key_names)
+    empty = _Piece(str(files[0]), (), 0, 0, None if labels is None else labels[0], pieces[0].keys)
+    try:
+        meta = _read_piece(empty, opts=opts)
+    except Exception as exc:
+        raise DataError(f"cannot read {files[0]} as parquet: {str(exc).splitlines()[0]}") from exc
+    return dd.from_map(_read_piece, pieces, meta=meta, opts=opts, label="read-parquet", enforce_metadata=False)
 
 
 def _table(frame: pd.DataFrame | pd.Series) -> str:
@@ -136,6 +288,34 @@ def _json_value(v: Any) -> Any:
     return v
 
 
+def _write_part(frame: pd.DataFrame, path: str) -> int:
+    frame.to_parquet(path, index=True)
+    return len(frame)
+
+
+def _measure_writes(infl: Any, folder: Path) -> list[Any]:
+    """Lazy writes of every block's measures to ``folder/part.<block>.parquet`` (block numbers zero-padded, so the
+    files sort in row order); an earlier ``folder`` is replaced."""
+    import shutil
+
+    import dask
+
+    from .influence import _frame
+
+    if folder.is_dir():
+        shutil.rmtree(folder)
+    elif folder.exists():
+        folder.unlink()
+    folder.mkdir(parents=True)
+    width = len(str(max(len(infl.blocks) - 1, 0)))
+    return [
+        dask.delayed(_write_part, pure=False)(
+            dask.delayed(_frame, pure=True)(task, "to_frame", "regdiag"), str(folder / f"part.{i:0{width}d}.parquet")
+        )
+        for i, task in enumerate(infl.blocks)
+    ]
+
+
 def stream_report(
     data: str | Path,
     out_dir: str | Path,
@@ -164,7 +344,9 @@ def stream_report(
     weights : str, optional
         Column of weights.
     index_col : str, optional
-        Column of row labels.
+        Column of row labels. Without it, labels stored by pandas in the files are kept, and otherwise a row is
+        labelled by its position in its file: the row number for a single file, ``"<file>:<row>"`` for several
+        (see :func:`read_parquet`), so that every row of ``measures.parquet`` and of the report has its own label.
     rule : str
         Flagging rule (see :meth:`regdiag.Influence.flags`).
     top : int
@@ -190,9 +372,13 @@ def stream_report(
             fit = regdiag.glm(formula, data=ddf, family=family, link=link, weights=weights)
         infl = fit.influence()
         measures_dir = out / "measures.parquet"
-        write = infl.to_frame().to_parquet(str(measures_dir), compute=False, write_index=True, overwrite=True)
-        summary, _ = infl.summarize([write], rule=rule, top=top)
-    caught = tuple(f"{w.category.__name__}: {w.message}" for w in rec)
+        writes = _measure_writes(infl, measures_dir)
+        summary, _ = infl.summarize([writes], rule=rule, top=top)
+    own = [w for w in rec if issubclass(w.category, OWN_WARNINGS)]
+    for w in rec:  # other libraries' warnings are theirs to show, not the report's notes
+        if not issubclass(w.category, OWN_WARNINGS):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    caught = tuple(f"{w.category.__name__}: {w.message}" for w in own)
     notes = list(dict.fromkeys(caught))
     (out / "report.html").write_text(_html(title, fit, summary, notes, label), encoding="utf-8")
     payload = {
