@@ -59,6 +59,7 @@ from ..linear.ols import response_resid
 from ..results import GLMInfluence
 from ._blocks import Block, Source, block_design, make_source
 from ._engine import augmented, leaf_factors, reduce_blocks
+from ._refine import dd_residual
 from ._tsqr import Node, Stats, block_q
 from .influence import DaskInfluence
 from .ols import (
@@ -175,6 +176,8 @@ class GLMScalars:
     names: tuple[str, ...]
     aliased: tuple[str, ...]
     method: str = "glm-one-step"
+    x: np.ndarray | None = None  # Gaussian/identity: the refined least-squares solution (x + x_lo), factor coordinates
+    x_lo: np.ndarray | None = None
 
 
 def _glm_block_influence(raw: tuple, spec: Any, G: np.ndarray, gs: GLMScalars) -> GLMInfluence:
@@ -190,7 +193,11 @@ def _glm_block_influence(raw: tuple, spec: Any, G: np.ndarray, gs: GLMScalars) -
     if gs.fac_at is None:  # Gaussian with identity link: the least-squares rows and residuals, as regdiag.ols
         _, A = _ols_rows(dataclasses.replace(d, y=y, weights=w))
         Qb = block_q(A, G)
-        resid = response_resid(A[:, k] - Qb @ gs.qtb, dataclasses.replace(d, y=y, weights=w), gs.coef)
+        if gs.x is None:
+            e = A[:, k] - Qb @ gs.qtb
+        else:  # residuals of the refined solution in double-double arithmetic, as regdiag.ols
+            e = dd_residual(A, gs.factor.cols, gs.factor.scale[gs.factor.cols], gs.x, gs.x_lo)
+        resid = response_resid(e, dataclasses.replace(d, y=y, weights=w), gs.coef)
         mu = y - resid
         eta = mu
         # V(mu) = 1: the Pearson and deviance residuals are functions of y - mu only, given here exactly
@@ -308,6 +315,8 @@ class DaskGLMFit:
     rank_tol: float | None = None
     split_every: int = 8
     n_positive_leverage: int | None = None  # rows with positive weight and a non-zero design row: R's flagging n
+    x_refined: np.ndarray | None = None  # Gaussian/identity: the refined least-squares solution (see DaskOLSFit)
+    x_refined_lo: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     # ---- the in-memory fit's presentation, shared -----------------------------------------------------------------
@@ -380,6 +389,8 @@ class DaskGLMFit:
             residual=residual,
             names=self.param_names,
             aliased=self.aliased,
+            x=self.x_refined,
+            x_lo=self.x_refined_lo,
         )
 
     def influence(self, loo: str = "one-step", residual: str = "pearson", observed: bool = False, **kwargs: Any
@@ -639,6 +650,8 @@ def _gaussian_fit(source: Source, rank_tol: float | None, split_every: int) -> d
         sum_w=fit.tss_moments[0],
         sum_wy=fit.tss_moments[0] * fit.tss_moments[1],
         n_positive_leverage=fit.n_positive_leverage,
+        x_refined=fit.x_refined,
+        x_refined_lo=fit.x_refined_lo,
     )
 
 

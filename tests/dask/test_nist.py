@@ -3,7 +3,8 @@ rows, and blocks of 2 rows (fewer rows than columns: every block is its own R fa
 
 Every data set but Filip: coefficients, leverage, Cook's distance, DFFITS and DFBETAS equal the in-memory results to
 1e-10 relative (the Dask path refines the coefficients in extended precision where the in-memory path does, with
-the same trigger). Wampler1 and Wampler2 are exact fits (the in-memory path warns that every deletion measure is
+the same trigger), and the residuals of a refined fit to 1e-13 (the same solution's residuals, each formed in
+double-double arithmetic). Wampler1 and Wampler2 are exact fits (the in-memory path warns that every deletion measure is
 NaN): their coefficients and leverage are compared, and their deletion measures are NaN on both paths.
 
 Filip (condition number ~1e10 after equilibration): the refined coefficients still equal the in-memory ones to
@@ -30,6 +31,8 @@ da = pytest.importorskip("dask.array")
 MEASURES = ("leverage", "cooks_distance", "dffits", "dfbetas", "student_resid", "resid")
 PERFECT = ("Wampler1", "Wampler2")
 FILIP_RTOL = 1e-4
+#: refined fits: residuals of the same solution, each formed to about 32 digits and rounded (measured: equal)
+RESID_RTOL = 1e-13
 
 
 def _chunkings(n: int) -> list[int]:
@@ -74,6 +77,8 @@ def test_equal_to_in_memory(name, in_memory):
         np.testing.assert_allclose(fit.sigma, ref.sigma, rtol=1e-10)
         for m in MEASURES:
             assert_same(getattr(infl, m), getattr(ref_infl, m))
+        if ref.refine_steps:  # the residuals of the refined solution, formed in double-double arithmetic
+            assert_same(infl.resid, ref_infl.resid, rtol=RESID_RTOL)
 
 
 def test_filip_reaches_the_in_memory_targets(in_memory):
@@ -119,3 +124,19 @@ def test_well_conditioned_fit_is_not_refined():
     fit = regdiag.ols(da.from_array(y, chunks=100), da.from_array(X, chunks=(100, 3)))
     assert fit.est_error <= 1e-14 and fit.refine_steps == 0 and fit.x_refined is None
     assert regdiag.ols(y, X).refine_steps == 0
+
+
+@pytest.mark.parametrize("name", ["Longley", "Wampler4"])
+def test_gaussian_glm_uses_the_refined_solution(name, in_memory):
+    """The Gaussian family with identity link is least squares: refined coefficients and residuals, as in memory."""
+    from tests.dask.conftest import GLM_MEASURES, assert_same_influence
+
+    X, y, _, _ = in_memory[name]
+    ref = regdiag.glm(y, X, family="gaussian")
+    fit = regdiag.glm(da.from_array(y, chunks=5), da.from_array(X, chunks=(5, X.shape[1])), family="gaussian")
+    assert fit.x_refined is not None
+    assert_same(fit.coef, ref.coef)
+    ref_infl = ref.influence()
+    infl = fit.influence()
+    assert_same_influence(infl, ref_infl, GLM_MEASURES)
+    assert_same(infl.resid.compute(), ref_infl.resid, rtol=RESID_RTOL)
