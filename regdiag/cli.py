@@ -68,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     how.add_argument("--stream", action="store_true",
                      help="stream the data through Dask (needs regdiag[dask]) instead of reading it into memory: "
                      "every measure goes to measures.parquet, the report lists flag counts and the --top rows (no "
-                     "plots). The default for parquet data: a .parquet/.pq/.parq file, a glob or a directory")
+                     "plots). The default for parquet data: a .parquet/.pq/.parq file, a glob or a directory. "
+                     "Without --index-col (or an index stored by pandas), rows are labelled by their number in "
+                     "their file: 0, 1, ... for one file, \"<file>:<row>\" for several")
     how.add_argument("--in-memory", action="store_true",
                      help="read a parquet file into memory instead of streaming it: the full report, with plots "
                      "and CSV exports (for data that fit in memory)")
