@@ -45,6 +45,8 @@ def _standardize(
 
 def _freeze(obj: Any) -> None:
     for f in dataclasses.fields(obj):
+        if f.name == "dfbeta" and isinstance(obj, Influence) and obj.dfbeta_is_lazy:
+            continue  # computed afresh on each access
         v = getattr(obj, f.name)
         if isinstance(v, np.ndarray):
             v.flags.writeable = False
@@ -186,7 +188,10 @@ class Influence:
         Residual standard error with observation i deleted.
     cooks_distance, cooks_pvalue, dffits, cov_ratio : ndarray of shape (n_obs,)
     dfbeta : ndarray of shape (n_obs, n_params)
-        ``b - b_(i)`` (R and statsmodels sign); NaN columns for aliased coefficients.
+        ``b - b_(i)`` (R and statsmodels sign); NaN columns for aliased coefficients. For OLS/WLS it is not stored
+        but computed from the fit's QR factor on each access (O(n p^2), one new n x p array): the influence object
+        then holds no n x p array, and ``dfbetas`` and ``loo_params`` are computed in that array's place. Keep
+        the result in a variable rather than reading the attribute in a loop.
     params : ndarray of shape (n_params,)
     cov_unscaled_diag : ndarray of shape (n_params,)
         Diagonal of ``(X'WX)^{-1}`` (NaN for aliased coefficients).
@@ -230,15 +235,25 @@ class Influence:
     def __post_init__(self) -> None:
         _freeze(self)
 
+    @property
+    def dfbeta_is_lazy(self) -> bool:
+        """True when ``dfbeta`` is computed on access (OLS/WLS) rather than stored."""
+        return callable(_DFBETA_SLOT.__get__(self, type(self)))
+
     # ---- derived measures -----------------------------------------------------------------------------------
     @property
     def dfbetas(self) -> FloatArray:
         """DFBETAS: ``dfbeta_ij / (s_(i) sqrt([(X'WX)^{-1}]_jj))``, shape (n_obs, n_params)."""
-        return _standardize(self.dfbeta, self.sigma_loo, self.cov_unscaled_diag)
+        lazy = self.dfbeta_is_lazy
+        d = self.dfbeta
+        return _standardize(d, self.sigma_loo, self.cov_unscaled_diag, out=d if lazy else None)
 
     @property
     def loo_params(self) -> FloatArray:
         """Exact leave-one-out coefficients ``b_(i) = b - dfbeta_i``, shape (n_obs, n_params)."""
+        if self.dfbeta_is_lazy:
+            d = self.dfbeta
+            return np.subtract(self.params[None, :], d, out=d)
         return self.params[None, :] - self.dfbeta
 
     @property
@@ -521,6 +536,21 @@ class Influence:
             f"<{type(self).__name__} method={self.method!r} n_obs={self.n_obs} rank={self.rank} "
             f"params={list(self.param_names)}>"
         )
+
+
+# ``dfbeta`` may be given as a function of no arguments (OLS/WLS): it is then computed on each access, so the
+# influence object holds no n x p array. The dataclass's slot keeps what was given; this property reads it.
+_DFBETA_SLOT = Influence.__dict__["dfbeta"]
+
+
+def _dfbeta_get(self: Influence) -> FloatArray:
+    v = _DFBETA_SLOT.__get__(self, type(self))
+    return v() if callable(v) else v
+
+
+Influence.dfbeta = property(  # type: ignore[assignment,method-assign]
+    _dfbeta_get, lambda self, v: _DFBETA_SLOT.__set__(self, v), doc="``b - b_(i)``, shape (n_obs, n_params)."
+)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True, slots=True)

@@ -123,3 +123,21 @@ def test_r_names_of_factor_columns():
     cols = regdiag.ols("prestige ~ income + education + type", data=df).influence().to_frame("R").columns
     # R: lm(prestige ~ income + education + type, Duncan) names its coefficients typeprof and typewc
     assert list(cols[:5]) == ["dfb.1_", "dfb.incm", "dfb.edct", "dfb.typp", "dfb.typw"]
+
+
+def test_ols_influence_holds_no_n_by_p_array_and_derives_fresh_ones():
+    import regdiag
+
+    fit = regdiag.ols("sr ~ pop15 + pop75 + dpi + ddpi", data=regdiag.datasets.load("LifeCycleSavings"))
+    infl = fit.influence()
+    assert infl.dfbeta_is_lazy
+    # every stored field but dfbeta (a function of the fit's factor, checked above) is a vector or a scalar
+    stored = [getattr(infl, f.name) for f in dataclasses.fields(infl) if f.name not in ("fit", "dfbeta")]
+    assert not any(isinstance(v, np.ndarray) and v.ndim == 2 for v in stored)
+    d1 = infl.dfbeta
+    d1[:] = 0.0  # a fresh array each time: the caller's copy to keep or change
+    d2, s, loo = infl.dfbeta, infl.dfbetas, infl.loo_params
+    assert np.abs(d2).max() > 0
+    np.testing.assert_allclose(loo, infl.params[None, :] - d2, rtol=1e-15)
+    sd = infl.sigma_loo[:, None] * np.sqrt(infl.cov_unscaled_diag)[None, :]
+    np.testing.assert_allclose(s, d2 / sd, rtol=1e-14)

@@ -8,6 +8,7 @@ No n x n matrix and no refitting loop.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -153,7 +154,8 @@ class OLSFit(FitCommon):
         s = self.sigma
         pos = self.positive
         perfect = self.perfect_fit
-        m = row_measures(f, e, self._resid_array(), pos, rss=self.ssr, df=df, sigma=s, perfect=perfect)
+        m = row_measures(f, e, self._resid_array(), pos, rss=self.ssr, df=df, sigma=s, perfect=perfect,
+                         lazy_dfbeta=True)
         h, s_loo = m["leverage"], m["sigma_loo"]
         undefined = undefined_rows(h, pos, perfect)
 
@@ -276,7 +278,8 @@ def row_measures(
     df: float,
     sigma: float,
     perfect: bool,
-) -> dict[str, np.ndarray]:
+    lazy_dfbeta: bool = False,
+) -> dict[str, Any]:
     """Every per-row closed-form measure of the rows of ``f.q`` (all rows of a fit, or one block of them).
 
     Parameters
@@ -294,6 +297,8 @@ def row_measures(
         The whole fit's weighted residual sum of squares, residual degrees of freedom and residual standard error.
     perfect : bool
         The whole fit is a perfect fit (every deletion measure is NaN).
+    lazy_dfbeta : bool
+        Give ``dfbeta`` as a function computing the n x p array from ``f`` on each call instead of the array.
 
     Returns
     -------
@@ -330,7 +335,8 @@ def row_measures(
         "cooks_pvalue": measures.cooks_pvalue(d, p, df),
         "dffits": dff,
         "cov_ratio": cr,
-        "dfbeta": _dfbeta(f, factor),
+        # lazy: computed on access from the fit's factor, so the influence object holds no n x p array
+        "dfbeta": functools.partial(_dfbeta, f, factor) if lazy_dfbeta else _dfbeta(f, factor),
     }
 
 
