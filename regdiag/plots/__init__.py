@@ -4,7 +4,9 @@ Every plot takes a result object — an :class:`~regdiag.Influence` or a fit who
 never refits the model; accepts ``ax=None`` (a new figure) or axes to draw into; labels the most extreme points
 with their row labels (``n_labels``); and returns a :class:`Display` holding ``ax_``, ``figure_``, the plotted
 coordinates ``data_`` (indexed by row label) and the labels written ``labelled_``. Panels return a
-:class:`PanelDisplay` with ``axes_``.
+:class:`PanelDisplay` with ``axes_``. Labels are placed when the figure is drawn (so after the layout): next to their
+point where they cover the fewest points, lines and texts, inside the axes, with a thin leader line when they had to
+move away; they are texts with gid :data:`LABEL_GID`. :func:`figure_grid` makes a figure without pyplot (for files).
 
 ============================  ===================================================================================
 plot                          shows
@@ -14,7 +16,8 @@ plot                          shows
 :func:`half_normal`           ``|studentized residuals|`` vs half-normal quantiles, simulated envelope
 :func:`scale_location`        ``sqrt(|standardized residual|)`` vs fitted (R ``plot.lm`` 3)
 :func:`cooks_index`           Cook's distance by observation (R ``plot.lm`` 4)
-:func:`residuals_leverage`    standardized residuals vs leverage, Cook's contours 0.5 and 1 (R ``plot.lm`` 5)
+:func:`residuals_leverage`    standardized residuals vs leverage, Cook's contours 0.5 and 1 (R ``plot.lm`` 5);
+                              vs factor levels when every leverage is the same (as R)
 :func:`cooks_leverage`        Cook's distance vs ``h/(1-h)`` (R ``plot.lm`` 6)
 :func:`influence_bubble`      studentized residuals vs leverage, area ~ Cook's D (car ``influencePlot``)
 :func:`dfbetas_panel`         DFBETAS by observation, one panel per coefficient
@@ -38,7 +41,7 @@ Examples
 
 from __future__ import annotations
 
-from ._base import Display, PanelDisplay
+from ._base import LABEL_GID, Display, PanelDisplay, figure_grid
 from .engine import curvature_comparison, engine_vs_exact
 from .coefficients import added_variable, added_variable_residuals, dfbetas_panel
 from .influence import cooks_index, cooks_leverage, influence_bubble, residuals_leverage
@@ -49,6 +52,8 @@ __all__ = [
     "plot",
     "Display",
     "PanelDisplay",
+    "figure_grid",
+    "LABEL_GID",
     "residuals_fitted",
     "qq",
     "half_normal",

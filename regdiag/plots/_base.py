@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Display", "PanelDisplay", "as_influence", "View", "view"]
+__all__ = ["Display", "PanelDisplay", "as_influence", "View", "view", "figure_grid"]
 
 #: above this many plotted points, scatter plots are rasterized and drawn lighter
 MANY_POINTS = 5000
@@ -223,6 +223,15 @@ def get_ax(ax: Any, figsize: tuple[float, float] = (6.0, 4.5)) -> tuple[Any, Any
     return ax, ax.figure
 
 
+def figure_grid(nrows: int, ncols: int, panel_size: tuple[float, float]) -> tuple[Any, np.ndarray]:
+    """A figure that does not go through pyplot (no GUI backend is touched, nothing is kept open) with an
+    ``nrows x ncols`` grid of axes of ``panel_size`` inches each and constrained layout: for writing files."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows), layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
 def panel_axes(ax: Any, n_panels: int, ncols: int, panel_size: tuple[float, float] = (3.2, 2.6)) -> tuple[np.ndarray, Any]:
     """A grid of ``n_panels`` axes: a new figure (``ax=None``), the given array of axes, or the area of one axes.
 
@@ -285,6 +294,10 @@ def top_k(score: np.ndarray, k: int) -> np.ndarray:
     return order[:k]
 
 
+#: the ``gid`` of the row labels that :func:`label_points` writes (to tell them from other texts of a plot)
+LABEL_GID = "regdiag-row-label"
+
+
 def label_points(
     ax: Any,
     x: np.ndarray,
@@ -297,68 +310,253 @@ def label_points(
 ) -> pd.Index:
     """Write the row label next to each point at ``positions``; returns the labels written.
 
-    Labels go to the upper right of their point (``gap`` points away; an array gives one gap per position, e.g. a
-    bubble's radius), to the left for points in the right fifth of the axes so they stay inside, and are nudged
-    up or down when they would overlap a label already written. With ``ring`` the points get a red ring.
+    Where each label goes is decided when the figure is drawn, once the layout (and so the size of the axes) is
+    final: next to its point (``gap`` points away; an array gives one gap per position, e.g. a bubble's radius) on
+    the side that covers the fewest plotted points, lines and other labels, inside the axes. A label that has to
+    move further away than that is joined to its point by a thin leader line. With ``ring`` the points get a red
+    ring.
     """
     positions = np.asarray(positions, dtype=np.intp)
     if positions.size == 0:
         return pd.Index([])
-    if ring:  # mark the labelled points themselves: among many faint points a label alone is hard to attach
-        ax.scatter(np.asarray(x, dtype=float)[positions], np.asarray(y, dtype=float)[positions], s=36,
-                   facecolors="none", edgecolors="C3", linewidths=0.9, zorder=4)
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
     gaps = np.broadcast_to(np.asarray(gap, dtype=float), positions.shape)
-    ax.autoscale_view()
-    x0, x1 = ax.get_xlim()
-    y0, y1 = ax.get_ylim()
-    texts = []
+    if ring:  # mark the labelled points themselves: among many faint points a label alone is hard to attach
+        ax.scatter(x[positions], y[positions], s=36, facecolors="none", edgecolors="C3", linewidths=0.9, zorder=4)
+    placer = _placer(ax)
     for i, g in zip(positions, gaps):
-        xi, yi = float(x[i]), float(y[i])
-        right = (xi - x0) > 0.8 * (x1 - x0)
-        top = (yi - y0) > 0.9 * (y1 - y0)
-        texts.append(
-            ax.annotate(
-                str(labels[i]),
-                (xi, yi),
-                xytext=(-g if right else g, -g * 0.75 if top else g * 0.75),
-                textcoords="offset points",
-                ha="right" if right else "left",
-                va="top" if top else "bottom",
-                fontsize=fontsize,
-                color="0.1",
-                zorder=5,
-            )
+        ann = ax.annotate(
+            str(labels[i]),
+            (float(x[i]), float(y[i])),
+            xytext=(g, 0.75 * g),
+            textcoords="offset points",
+            ha="left",
+            va="bottom",
+            fontsize=fontsize,
+            color="0.1",
+            zorder=5,
+            arrowprops={"arrowstyle": "-", "color": "0.45", "lw": 0.6, "shrinkA": 1.0,
+                        "shrinkB": max(3.5, float(g) - 1.0)},
         )
-    _repel(ax, texts)
+        ann.set_gid(LABEL_GID)
+        ann.set_path_effects([_halo()])  # legible where it crosses a line or faint points
+        ann.set_in_layout(False)  # placed inside the axes at draw time: the layout need not make room for it
+        ann.arrow_patch.set_visible(False)  # a leader line only where the label moves away from its point
+        placer.items.append((ann, float(g)))
     return pd.Index([labels[i] for i in positions])
 
 
-def _repel(ax: Any, texts: list[Any]) -> None:
-    """Nudge each label vertically (by whole line heights) until it overlaps no earlier label."""
-    if len(texts) < 2:
-        return
-    fig = ax.figure
-    if not hasattr(fig.canvas, "get_renderer"):  # a bare Figure (not made by pyplot): give it an Agg canvas
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
+def _halo() -> Any:
+    from matplotlib.patheffects import withStroke
 
-        FigureCanvasAgg(fig)
-    renderer = fig.canvas.get_renderer()
-    px_per_pt = fig.dpi / 72.0
-    placed: list[Any] = []
-    for t in texts:
-        box = t.get_window_extent(renderer)
-        step = box.height / px_per_pt + 1.0
-        x_off, y_off = t.xyann
-        for k in (0, -1, 1, -2, 2, -3, 3):
-            t.xyann = (x_off, y_off + k * step)
-            box = t.get_window_extent(renderer)
-            if not any(box.overlaps(b) for b in placed):
+    return withStroke(linewidth=2.2, foreground="white", alpha=0.8)
+
+
+def _placer(ax: Any) -> Any:
+    """The axes' label placer (created on first use): an invisible artist drawn before everything else."""
+    placer = getattr(ax, "_regdiag_label_placer", None)
+    if placer is None or placer not in ax.get_children():  # none yet, or the axes were cleared
+        placer = _LabelPlacer(ax)
+        ax.add_artist(placer)
+        ax._regdiag_label_placer = placer
+    return placer
+
+
+def _label_placer_class() -> type:
+    from matplotlib.artist import Artist
+    from matplotlib.transforms import Bbox
+
+    class LabelPlacer(Artist):
+        """Places the row labels of one axes each time the figure is drawn: at that moment the layout is final,
+        so what the labels avoid (points, lines, texts, the edges of the axes) is where the reader will see it."""
+
+        def __init__(self, ax: Any) -> None:
+            super().__init__()
+            self.ax = ax
+            self.items: list[tuple[Any, float]] = []
+            self.set_zorder(-1e9)  # drawn first, so the labels are in place when they are drawn
+            self.set_in_layout(False)
+
+        def draw(self, renderer: Any) -> None:
+            if self.items:
+                _place_labels(self.ax, self.items, renderer)
+            self.stale = False
+
+        def get_window_extent(self, renderer: Any = None) -> Any:
+            return Bbox.null()
+
+    return LabelPlacer
+
+
+_PLACER_CLASS: Any = None
+
+
+def _LabelPlacer(ax: Any) -> Any:  # noqa: N802 - a class made on first use (matplotlib is imported lazily)
+    global _PLACER_CLASS
+    if _PLACER_CLASS is None:
+        _PLACER_CLASS = _label_placer_class()
+    return _PLACER_CLASS(ax)
+
+
+#: directions tried around a point, in order of preference (upper right first, as R's text(pos = 4) and car do)
+_DIRECTIONS = [(1, 1), (1, 0), (-1, 1), (-1, 0), (1, -1), (-1, -1), (0, 1), (0, -1)]
+_DIRECTIONS_FAR = _DIRECTIONS + [(1, 0.5), (1, -0.5), (-1, 0.5), (-1, -0.5), (0.5, 1), (-0.5, 1), (0.5, -1), (-0.5, -1)]
+#: rings of candidate positions, one text height apart
+_RINGS = 10
+
+
+def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[Any]]:
+    """What a label should not cover, in display pixels: points (centres and radii), lines (densely sampled), and
+    the boxes of texts that are not row labels."""
+    from matplotlib.collections import LineCollection, PathCollection
+
+    ppt = renderer.points_to_pixels(1.0)
+    pts, rad = [], []
+    for coll in ax.collections:
+        if not coll.get_visible():
+            continue
+        if isinstance(coll, PathCollection):
+            off = np.asarray(coll.get_offsets(), dtype=float)
+            if off.size == 0:
+                continue
+            xy = coll.get_offset_transform().transform(off)
+            sizes = np.asarray(coll.get_sizes(), dtype=float)
+            r = np.sqrt(np.broadcast_to(sizes if sizes.size else np.array([16.0]), (len(xy),)) / np.pi) * ppt
+            pts.append(xy)
+            rad.append(r)
+    lines: list[np.ndarray] = []
+
+    def sampled(v: np.ndarray) -> np.ndarray:
+        v = v[np.isfinite(v).all(axis=1)]
+        if len(v) < 2:
+            return v
+        seg = np.diff(v, axis=0)
+        steps = np.maximum(1, np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / 3.0).astype(int))
+        if steps.sum() > 200_000:
+            return v
+        t = np.concatenate([np.arange(k) / k for k in steps])
+        start = np.repeat(v[:-1], steps, axis=0)
+        return np.vstack([start + np.repeat(seg, steps, axis=0) * t[:, None], v[-1:]])
+
+    for line in ax.lines:
+        if not line.get_visible() or len(line.get_xydata()) < 2:
+            continue
+        path = line.get_transform().transform_path(line.get_path())
+        lines.append(sampled(np.asarray(path.vertices, dtype=float)))
+    for coll in ax.collections:
+        if isinstance(coll, LineCollection) and coll.get_visible():
+            segs = coll.get_segments()
+            if 0 < len(segs) <= 3000:
+                tr = coll.get_transform()
+                lines += [sampled(tr.transform(np.asarray(s, dtype=float))) for s in segs if len(s) >= 2]
+    boxes = []
+    for t in ax.texts:
+        if id(t) in own or not t.get_visible() or not t.get_text():
+            continue
+        try:
+            boxes.append(t.get_window_extent(renderer))
+        except (RuntimeError, ValueError):  # pragma: no cover - a text that cannot be measured
+            continue
+    p = np.vstack(pts) if pts else np.empty((0, 2))
+    r = np.concatenate(rad) if rad else np.empty(0)
+    ok = np.isfinite(p).all(axis=1)
+    return p[ok], r[ok], lines, boxes
+
+
+def _box_distance(x0: float, y0: float, x1: float, y1: float, px: Any, py: Any) -> Any:
+    """Distance from the box ``[x0, x1] x [y0, y1]`` to the point(s) ``(px, py)``."""
+    dx = np.maximum(np.maximum(x0 - px, 0.0), px - x1)
+    dy = np.maximum(np.maximum(y0 - py, 0.0), py - y1)
+    return np.hypot(dx, dy)
+
+
+def _place_labels(ax: Any, items: list[tuple[Any, float]], renderer: Any) -> None:
+    """Put each label where it covers the fewest points, lines and texts, inside the axes, near its point; labels
+    placed earlier (the more extreme points) choose first. A label not right next to its point gets a leader line."""
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
+
+    ppt = renderer.points_to_pixels(1.0)
+    anns = [a for a, _ in items]
+    pts, rad, lines, boxes = _obstacles(ax, renderer, {id(a) for a in anns})
+    frame_box = ax.bbox
+    lo_x, lo_y, hi_x, hi_y = frame_box.x0 + 2, frame_box.y0 + 2, frame_box.x1 - 2, frame_box.y1 - 2
+    placed: list[Any] = list(boxes)
+    anchors = np.array([ax.transData.transform(a.xy) for a in anns], dtype=float).reshape(-1, 2)
+    for ann, gap_pt in items:
+        ann.set_ha("left")
+        ann.set_va("bottom")
+        px, py = ax.transData.transform(ann.xy)
+        text_box = Text.get_window_extent(ann, renderer)
+        w, h = text_box.width, text_box.height
+        gap = gap_pt * ppt
+        if not (np.isfinite(px) and np.isfinite(py)):
+            continue
+        others = anchors[[a is not ann for a in anns]]
+        others = others[np.isfinite(others).all(axis=1)]
+        reach = gap + _RINGS * h + w + h
+        near = (np.abs(pts[:, 0] - px) < reach + rad) & (np.abs(pts[:, 1] - py) < reach + rad)
+        near &= np.hypot(pts[:, 0] - px, pts[:, 1] - py) > 0.5  # not the labelled point itself (nor its ring)
+        npts, nrad = pts[near], rad[near]
+        nlines = [ln[(np.abs(ln[:, 0] - px) < reach) & (np.abs(ln[:, 1] - py) < reach)] for ln in lines]
+        nlines = [ln for ln in nlines if len(ln)]
+        best: tuple[float, float, float, bool] | None = None
+        for ring in range(_RINGS + 1):
+            dist = gap + ring * 0.9 * h
+            for k, (cx, cy) in enumerate(_DIRECTIONS if ring < 2 else _DIRECTIONS_FAR):
+                # the box's nearest corner or edge ``dist`` from the point, in the direction (cx, cy)
+                norm = float(np.hypot(cx, cy))
+                x0 = px + cx / norm * dist + np.sign(cx) * w / 2 - w / 2
+                y0 = py + cy / norm * dist + np.sign(cy) * h / 2 - h / 2
+                x1, y1 = x0 + w, y0 + h
+                if x0 < lo_x or y0 < lo_y or x1 > hi_x or y1 > hi_y:
+                    continue
+                box = Bbox([[x0 - 1, y0 - 1], [x1 + 1, y1 + 1]])
+                if any(box.overlaps(b) for b in placed):
+                    continue
+                covered = int(np.count_nonzero(
+                    (npts[:, 0] + nrad > x0) & (npts[:, 0] - nrad < x1) & (npts[:, 1] + nrad > y0)
+                    & (npts[:, 1] - nrad < y1)
+                )) if len(npts) else 0
+                crossed = sum(
+                    bool(np.any((ln[:, 0] > x0) & (ln[:, 0] < x1) & (ln[:, 1] > y0) & (ln[:, 1] < y1)))
+                    for ln in nlines
+                )
+                # a label nearer another labelled point than its own is read as that point's label
+                own_d = _box_distance(x0, y0, x1, y1, px, py)
+                ambiguous = bool(len(others)) and float(np.min(_box_distance(
+                    x0, y0, x1, y1, others[:, 0], others[:, 1]))) < 2.0 * own_d + 4.0
+                # right next to its point a label must be unambiguous; further out its leader line tells
+                score = 4.0 * covered + 2.0 * crossed + 1.5 * ring + 0.05 * k + (6.0 if ring == 0 else 1.0) * ambiguous
+                if best is None or score < best[0]:
+                    best = (score, x0, y0, ring > 0)
+            if best is not None and best[0] < 1.5 * (ring + 1):  # nothing further out can score better
                 break
-        placed.append(box)
+        if best is None:  # no free place inside the axes: the preferred one, pulled inside
+            x0 = min(max(px + gap, lo_x), hi_x - w)
+            y0 = min(max(py + gap * 0.75, lo_y), hi_y - h)
+            best = (0.0, x0, y0, True)
+        _, x0, y0, moved = best
+        ann.xyann = ((x0 - px) / ppt, (y0 - py) / ppt)
+        ann.arrow_patch.set_visible(moved)
+        placed.append(Bbox([[x0 - 1, y0 - 1], [x0 + w + 1, y0 + h + 1]]))
+
+
+def degenerate(x: np.ndarray, rtol: float = 1e-10) -> bool:
+    """True when the finite values of ``x`` are all equal up to rounding (spread at most ``rtol`` times their size):
+    nothing can be drawn against such an x but one vertical strip (R's ``plot.lm`` uses the same test for constant
+    leverage)."""
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return True
+    return bool(np.ptp(x) <= rtol * float(np.max(np.abs(x))))
 
 
 def smoother(ax: Any, x: np.ndarray, y: np.ndarray, color: str = "C3", **kwargs: Any) -> Any:
-    """A lowess curve (R's ``panel.smooth``: span 2/3, 3 robustness iterations); None for fewer than 5 points.
+    """A lowess curve (R's ``panel.smooth``: span 2/3, 3 robustness iterations); None for fewer than 5 points or an
+    ``x`` whose values are all equal up to rounding (see :func:`degenerate`).
 
     Above 20 000 points the curve is computed on an evenly spaced subset of the points sorted by ``x`` (it is a
     visual guide, and lowess costs grow with n times the span).
@@ -367,7 +565,7 @@ def smoother(ax: Any, x: np.ndarray, y: np.ndarray, color: str = "C3", **kwargs:
 
     ok = np.isfinite(x) & np.isfinite(y)
     x, y = x[ok], y[ok]
-    if x.size < 5 or np.ptp(x) == 0:
+    if x.size < 5 or degenerate(x):
         return None
     if x.size > 20000:
         order = np.argsort(x, kind="stable")

@@ -52,6 +52,9 @@ def dfbetas_panel(
 ) -> PanelDisplay:
     """One small index plot of DFBETAS per coefficient, with lines at ``+/- 2/sqrt(n)`` and ``+/- 1``.
 
+    A panel whose largest ``|DFBETAS|`` is at least 1/3 extends its y-axis to show the ``+/- 1`` lines; the others
+    say "±1 off scale" above the panel.
+
     Parameters
     ----------
     result : Influence or fit
@@ -92,7 +95,10 @@ def dfbetas_panel(
         if ok.sum() <= MAX_STEMS:  # above that, stems merge into a band: points alone read better (and draw fast)
             arts["stems"] = a.vlines(x[ok], 0.0, y[ok], color="0.35", lw=0.7, zorder=2)
         arts["points"] = scatter(a, x[ok], y[ok], s=6 if ok.sum() <= MAX_STEMS else None)
-        ymax = max(float(np.max(np.abs(y[ok]))) * 1.12 if ok.any() else 0.0, cut * 1.3)
+        big = float(np.max(np.abs(y[ok]))) if ok.any() else 0.0
+        ymax = max(big * 1.12, cut * 1.3)
+        if big >= 1.0 / 3.0:  # within a factor 3 of R's cut-off: show the +/-1 lines themselves
+            ymax = max(ymax, 1.08)
         a.set_ylim(-ymax, ymax)
         a.set_xlim(0, len(x) + 1)
         refs = {}
@@ -102,14 +108,14 @@ def dfbetas_panel(
         a.axhline(0.0, color="0.6", lw=0.6, zorder=1)
         name = infl.param_names[j]
         finish(a, name, "Observation number" if k >= len(cols) - axes.shape[1] else "", "DFBETAS" if k % axes.shape[1] == 0 else "")
+        if ymax < 1.0:  # say where R's cut-off is (above the panel, where it hides no point)
+            a.set_title("±1 off scale", loc="right", fontsize=6.5, color="C3")
         a.tick_params(labelsize=7)
         labelled = label_points(a, x, y, infl.index, top_k(np.where(ok, np.abs(y), np.nan), n_labels), fontsize=7)
         omitted = infl.index[used & ~ok]
         note_omitted(a, omitted)
         panels[name] = Display(a, fig, frame(infl.index, ok, x=x, y=y), labelled, arts, omitted)
-    fig.suptitle(
-        f"DFBETAS (dashed: ±2/√n = ±{cut:.2g}; dotted: ±1)", fontsize=10
-    )
+    fig.suptitle(f"DFBETAS (dashed: ±2/√n = ±{cut:.2g}, Belsley, Kuh & Welsch; dotted: ±1, R)", fontsize=10)
     return PanelDisplay(axes, fig, panels)
 
 

@@ -8,7 +8,20 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from ._base import MANY_POINTS, Display, finish, frame, get_ax, label_points, note_omitted, scatter, smoother, top_k, view
+from ._base import (
+    MANY_POINTS,
+    Display,
+    degenerate,
+    finish,
+    frame,
+    get_ax,
+    label_points,
+    note_omitted,
+    scatter,
+    smoother,
+    top_k,
+    view,
+)
 
 __all__ = ["cooks_index", "residuals_leverage", "cooks_leverage", "influence_bubble"]
 
@@ -18,7 +31,8 @@ def _hline_note(ax: Any, y: float, text: str, **kwargs: Any) -> Any:
     line = ax.axhline(y, **kwargs)
     ax.annotate(
         text, (0.0, y), xycoords=("axes fraction", "data"), xytext=(2, 2), textcoords="offset points",
-        ha="left", va="bottom", fontsize=7, color=kwargs.get("color", "0.4"),
+        ha="left", va="bottom", fontsize=7, color=kwargs.get("color", "0.4"), zorder=6,
+        bbox={"facecolor": "white", "alpha": 0.75, "edgecolor": "none", "pad": 0.5},  # legible over dense stems
     )
     return line
 
@@ -90,11 +104,19 @@ def residuals_leverage(
     -----
     Cook's distance is ``D = r^2 h / (p (1 - h))`` with ``r`` the standardized (for GLMs: Pearson) residual, so the
     points of equal ``D`` lie on ``r = +/- sqrt(D p (1 - h) / h)``.
+
+    When every leverage is the same (relative spread below 1e-10, as in a balanced one-way layout), plotting against
+    leverage would give one vertical strip; as R's ``plot.lm`` does, the residuals are then plotted against the level
+    combinations of the model's factors ("Residuals vs factor levels"; ``data_["x"]`` the combination's position,
+    ``artists_["levels"]`` its names), or against the observation number when the model has no factor, with no
+    smoother and no contours.
     """
     v = view(result)
     h, r = v.leverage, v.std_pearson
     ok = v.used & np.isfinite(h) & np.isfinite(r) & (h < 1)
     ax, fig = get_ax(ax)
+    if ok.any() and degenerate(h[ok]):
+        return _residuals_factor_levels(v, ax, fig, ok, n_labels)
     arts: dict[str, Any] = {"points": scatter(ax, h[ok], r[ok])}
     arts["reference"] = ax.axhline(0.0, color="0.5", ls=":", lw=1, zorder=1)
     if smooth:
@@ -124,11 +146,94 @@ def residuals_leverage(
     if hidden:
         text += " (beyond the plotted range)" if not visible else f" ({', '.join(f'{h:g}' for h in hidden)} beyond)"
     ax.plot([], [], color="C3", ls="--", lw=0.9, label=text)
-    ax.legend(loc="lower left", fontsize=7, frameon=False)
+    ax.legend(loc="best", fontsize=7, frameon=False)  # "best" avoids the points: scatter offsets count
     labelled = label_points(ax, h, r, v.index, top_k(np.where(ok, v.cooks, np.nan), n_labels))
     omitted = v.index[v.used & ~ok]
     note_omitted(ax, omitted, "leverage 1 or undefined")
     return Display(ax, fig, frame(v.index, ok, x=h, y=r, cooks_distance=v.cooks), labelled, arts, omitted)
+
+
+def _factor_codes(v: Any) -> tuple[np.ndarray, list[str], list[str]] | None:
+    """Each row's combination of the levels of the model's factors: ``(position, names of the combinations in
+    order, factor names)``, read from the design matrix columns of each one-factor term (formulaic's model spec), or
+    None when the model has no such term."""
+    fit = getattr(v.infl, "fit", None)
+    design = getattr(fit, "design", None)
+    spec = getattr(design, "model_spec", None)
+    contrasts = getattr(spec, "factor_contrasts", None) or {}
+    term_indices = getattr(spec, "term_indices", None) or {}
+    if design is None or not contrasts or tuple(getattr(spec, "column_names", ())) != tuple(design.param_names):
+        return None
+    X = np.asarray(design.X, dtype=float)
+    names: list[str] = []
+    codes: list[np.ndarray] = []
+    levels: list[list[str]] = []
+    for term, cols in term_indices.items():
+        factors = list(getattr(term, "factors", ()))
+        if len(factors) != 1 or factors[0] not in contrasts or not cols:
+            continue
+        state = contrasts[factors[0]]
+        block = X[:, list(cols)]
+        try:
+            coding = state.contrasts.get_coding_matrix(state.levels, reduced_rank=len(cols) < len(state.levels))
+            table = np.asarray(coding, dtype=float)
+            lev = [str(x) for x in state.levels]
+        except Exception:  # another contrast implementation: the distinct rows of the block, in order of appearance
+            table, first = np.unique(block, axis=0, return_index=True)
+            table = table[np.argsort(first)]
+            lev = [f"level {k + 1}" for k in range(len(table))]
+        if table.shape[1] != block.shape[1]:
+            continue
+        dist = np.abs(block[:, None, :] - table[None, :, :]).max(axis=2)
+        code = np.argmin(dist, axis=1)
+        if not np.all(dist[np.arange(len(code)), code] < 1e-8):
+            continue
+        names.append(str(factors[0]))
+        codes.append(code)
+        levels.append(lev)
+    if not codes:
+        return None
+    combo = np.stack(codes, axis=1)
+    present, position = np.unique(combo, axis=0, return_inverse=True)  # lexicographic: first factor slowest
+    labels = [":".join(levels[j][k] for j, k in enumerate(row)) for row in present]
+    return position.ravel().astype(float), labels, names
+
+
+def _residuals_factor_levels(v: Any, ax: Any, fig: Any, ok: np.ndarray, n_labels: int) -> Display:
+    """Standardized residuals against factor level combinations (R's ``plot.lm`` 5 for constant leverage)."""
+    r = v.std_pearson
+    found = _factor_codes(v)
+    if found is not None:
+        x, combos, factors = found
+        xlabel = f"Levels of {factors[0]}" if len(factors) == 1 else "Level combinations of " + " : ".join(factors)
+        title = "Constant leverage: residuals vs factor levels"
+    else:
+        x, combos, factors = np.arange(1, len(r) + 1, dtype=float), [], []
+        xlabel, title = "Observation number", "Constant leverage: residuals vs observation number"
+    arts: dict[str, Any] = {"points": scatter(ax, x[ok], r[ok])}
+    arts["reference"] = ax.axhline(0.0, color="0.5", ls=":", lw=1, zorder=1)
+    arts["smoother"] = None
+    arts["contours"] = {}
+    arts["levels"] = combos
+    if combos:
+        k = len(combos)
+        ax.set_xlim(-0.5, k - 0.5)
+        if k <= 20:
+            ax.set_xticks(np.arange(k), combos, fontsize=8 if k <= 8 else 7, rotation=0 if k <= 8 else 60,
+                          ha="center" if k <= 8 else "right")
+        for b in np.arange(k - 1) + 0.5:
+            ax.axvline(b, color="0.85", lw=0.6, zorder=0)
+    rmax = float(np.max(np.abs(r[ok]))) if ok.any() else 2.0
+    ax.set_ylim(-rmax * 1.12, rmax * 1.12)
+    finish(ax, title, xlabel, "Std. Pearson resid." if v.is_glm else v.std_resid_label)
+    h0 = float(np.mean(v.leverage[ok]))
+    ax.text(0.99, 0.98, f"every leverage = {h0:.4g}", transform=ax.transAxes, ha="right", va="top", fontsize=7,
+            color="0.4")
+    labelled = label_points(ax, x, r, v.index, top_k(np.where(ok, v.cooks, np.nan), n_labels))
+    omitted = v.index[v.used & ~ok]
+    note_omitted(ax, omitted, "leverage 1 or undefined")
+    data = frame(v.index, ok, x=x, y=r, cooks_distance=v.cooks, leverage=v.leverage)
+    return Display(ax, fig, data, labelled, arts, omitted)
 
 
 def _pretty(upper: float, n: int = 5) -> np.ndarray:
@@ -176,6 +281,9 @@ def cooks_leverage(result: Any, *, ax: Any = None, n_labels: int = 3) -> Display
     finish(ax, "Cook's distance vs leverage h/(1-h)", "Leverage h/(1-h)", "Cook's distance")
     ax.text(0.99, 0.99, "dotted: equal |standardized residual|", transform=ax.transAxes, ha="right", va="top",
             fontsize=7, color="0.45")
+    if ok.any() and degenerate(h[ok]):
+        ax.text(0.01, 0.99, f"every leverage = {float(np.mean(h[ok])):.4g}: Cook's distance\nreflects the residual only",
+                transform=ax.transAxes, ha="left", va="top", fontsize=7, color="0.45")
     labelled = label_points(ax, g, d, v.index, top_k(np.where(ok, d, np.nan), n_labels))
     omitted = v.index[v.used & ~ok]
     note_omitted(ax, omitted, "leverage 1 or undefined")
@@ -185,8 +293,15 @@ def cooks_leverage(result: Any, *, ax: Any = None, n_labels: int = 3) -> Display
 def influence_bubble(result: Any, *, ax: Any = None, n_labels: int = 2, max_size: float = 600.0) -> Display:
     """Studentized residuals against leverage, circle area proportional to Cook's distance (car's ``influencePlot``).
 
-    Reference lines at leverage ``2p/n`` and ``3p/n`` and at studentized residuals ``-2, 0, 2``. The labelled
-    points are car's "noteworthy" ones: the ``n_labels`` largest by leverage, by ``|t|`` and by Cook's distance.
+    Reference lines at leverage ``2p/n`` and ``3p/n`` (the x-axis always reaches ``3p/n``) and at studentized
+    residuals ``-2, 0, 2``. The labelled points are car's "noteworthy" ones: the ``n_labels`` largest by leverage,
+    by ``|t|`` and by Cook's distance (by ``|t|`` and Cook's distance only when every leverage is the same).
+
+    Parameters
+    ----------
+    max_size : float
+        Marker area (points squared) of the largest Cook's distance with up to 200 points; with more points the
+        circles shrink (down to a sixth of it) so that they stay apart.
 
     Returns
     -------
@@ -196,37 +311,55 @@ def influence_bubble(result: Any, *, ax: Any = None, n_labels: int = 2, max_size
     v = view(result)
     h, t, d = v.leverage, v.student_resid, v.cooks
     ok = v.used & np.isfinite(h) & np.isfinite(t) & np.isfinite(d)
+    m = int(ok.sum())
+    biggest = max_size * float(np.clip(np.sqrt(200.0 / max(m, 1)), 1.0 / 6.0, 1.0))
     dmax = float(np.max(d[ok])) if ok.any() else 1.0
-    size = np.where(ok, max_size * d / dmax if dmax > 0 else 20.0, np.nan)
+    size = np.where(ok, biggest * d / dmax if dmax > 0 else 20.0, np.nan)
     size = np.maximum(size, 4.0)
+    alpha = 0.35 if m <= 500 else 0.25
     ax, fig = get_ax(ax)
     arts: dict[str, Any] = {}
-    arts["points"] = ax.scatter(h[ok], t[ok], s=size[ok], facecolor="C0", alpha=0.35, edgecolor="C0", lw=0.8, zorder=2)
-    arts["reference"] = {}
-    for val, txt in ((2.0 * v.p / v.n, "2p/n"), (3.0 * v.p / v.n, "3p/n")):
-        arts["reference"][txt] = ax.axvline(val, color="0.45", ls="--" if txt == "2p/n" else ":", lw=0.9, zorder=1)
-        ax.annotate(txt, (val, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -2), textcoords="offset points",
-                    ha="left", va="top", fontsize=7, color="0.4")
-    for val in (-2.0, 0.0, 2.0):
-        arts["reference"][f"t={val:g}"] = ax.axhline(val, color="0.45", ls=":" if val == 0 else "--", lw=0.9, zorder=1)
+    arts["points"] = ax.scatter(h[ok], t[ok], s=size[ok], facecolor="C0", alpha=alpha, edgecolor="C0", lw=0.8,
+                                zorder=2, rasterized=m > MANY_POINTS)
     finish(ax, "Influence plot", "Leverage (hat values)", "Studentized residuals")
-    ax.set_xlim(left=0)
+    cuts = {"2p/n": 2.0 * v.p / v.n, "3p/n": 3.0 * v.p / v.n}
+    hmax = float(np.max(h[ok])) if ok.any() else cuts["3p/n"]
+    # the x-axis reaches past 3p/n (with room for its label), so both reference lines are always seen
+    ax.set_xlim(0, max(hmax * 1.05, cuts["3p/n"] / 0.9))
     tmax = max(2.5, float(np.max(np.abs(t[ok]))) * 1.15) if ok.any() else 2.5
     ax.set_ylim(-tmax, tmax)
-    # legend for the bubble sizes
+    x1 = ax.get_xlim()[1]
+    arts["reference"] = {}
+    for txt, val in cuts.items():
+        arts["reference"][txt] = ax.axvline(val, color="0.45", ls="--" if txt == "2p/n" else ":", lw=0.9, zorder=1)
+        # 2p/n written left of its line and 3p/n right of it (so that the two never overlap), unless that side is
+        # too narrow
+        left = (txt == "2p/n" and val > 0.06 * x1) or val > 0.92 * x1
+        ax.annotate(txt, (val, 1.0), xycoords=("data", "axes fraction"), xytext=(-2 if left else 2, -2),
+                    textcoords="offset points", ha="right" if left else "left", va="top", fontsize=7, color="0.4")
+    for val in (-2.0, 0.0, 2.0):
+        arts["reference"][f"t={val:g}"] = ax.axhline(val, color="0.45", ls=":" if val == 0 else "--", lw=0.9, zorder=1)
+    # legend for the bubble sizes, where it covers the fewest points
     refs = [x for x in _pretty(dmax, 3) if x <= dmax][-2:] or [dmax]
     for dv in refs:
-        ax.scatter([], [], s=max_size * dv / dmax, facecolor="C0", alpha=0.35, edgecolor="C0", label=f"D = {dv:.2g}")
-    ax.legend(loc="lower right", fontsize=7, frameon=False, labelspacing=1.2, borderpad=0.8, title="Cook's distance",
+        ax.scatter([], [], s=biggest * dv / dmax, facecolor="C0", alpha=0.35, edgecolor="C0", label=f"D = {dv:.2g}")
+    ax.legend(loc="best", fontsize=7, frameon=False, labelspacing=1.5, borderpad=0.8, title="Cook's distance",
               title_fontsize=7)
     pick: list[int] = []
-    for score in (h, np.abs(t), d):
+    constant = ok.any() and degenerate(h[ok])
+    if constant:  # no leverage stands out: label by |t| and Cook's distance only
+        ax.text(0.01, 0.01, f"every leverage = {float(np.mean(h[ok])):.4g}", transform=ax.transAxes, ha="left",
+                va="bottom", fontsize=7, color="0.4")
+    for score in ((np.abs(t), d) if constant else (h, np.abs(t), d)):
         for i in top_k(np.where(ok, score, np.nan), n_labels):
             if i not in pick:
                 pick.append(int(i))
     pick_arr = np.array(pick, dtype=np.intp)
     radius = np.sqrt(size[pick_arr] / np.pi) if pick_arr.size else np.array([])
-    labelled = label_points(ax, h, t, v.index, pick_arr, gap=np.maximum(4.0, 0.75 * radius + 2.0), ring=False)
+    if pick_arr.size:  # the labelled circles outlined, so that a label is not read as a neighbour's
+        arts["labelled"] = ax.scatter(h[pick_arr], t[pick_arr], s=size[pick_arr], facecolor="none", edgecolor="C3",
+                                      lw=0.9, zorder=4)
+    labelled = label_points(ax, h, t, v.index, pick_arr, gap=np.maximum(4.0, radius + 2.0), ring=False)
     omitted = v.index[v.used & ~ok]
     note_omitted(ax, omitted)
     data = frame(v.index, ok, x=h, y=t, cooks_distance=d, size=size)

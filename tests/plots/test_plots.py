@@ -331,3 +331,166 @@ def test_fit_and_influence_plot_methods(savings):
     assert list(savings.influence().plot("dfbetas").panels_) == list(savings.param_names)
     with pytest.raises(ValueError, match="kind='pie' is not a plot"):
         savings.plot("pie")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# label placement, constant leverage, reference lines
+
+
+def _drawn(disp):
+    fig = disp.figure_
+    fig.canvas.draw()
+    return fig.canvas.get_renderer()
+
+
+def _label_boxes(ax, renderer):
+    from matplotlib.text import Text
+
+    return [(t, Text.get_window_extent(t, renderer)) for t in ax.texts if t.get_gid() == plots.LABEL_GID]
+
+
+def _point_centres(ax):
+    from matplotlib.collections import PathCollection
+
+    pts = [c.get_offset_transform().transform(c.get_offsets()) for c in ax.collections
+           if isinstance(c, PathCollection) and len(c.get_offsets())]
+    return np.vstack(pts) if pts else np.empty((0, 2))
+
+
+@pytest.fixture(scope="module")
+def quine_nb():
+    df = regdiag.datasets.load("quine")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return regdiag.glm("Days ~ Eth + Sex + Age + Lrn", data=df, family="negative_binomial", alpha=1 / 1.27)
+
+
+@pytest.mark.parametrize("which", ["savings", "quine"])
+def test_labels_stay_inside_the_axes_apart_and_next_to_their_own_point(which, savings, quine_nb):
+    fit = savings if which == "savings" else quine_nb
+    disp = plots.overview(fit, envelope=False)
+    renderer = _drawn(disp)
+    for name, panel in disp.panels_.items():
+        ax = panel.ax_
+        boxes = _label_boxes(ax, renderer)
+        assert len(boxes) == len(panel.labelled_) == 3
+        frame_box = ax.bbox
+        anchors = np.array([ax.transData.transform(t.xy) for t, _ in boxes])
+        for k, (t, b) in enumerate(boxes):
+            # inside the axes
+            assert b.x0 >= frame_box.x0 - 0.5 and b.x1 <= frame_box.x1 + 0.5, (name, t.get_text())
+            assert b.y0 >= frame_box.y0 - 0.5 and b.y1 <= frame_box.y1 + 0.5, (name, t.get_text())
+            # apart from every other label
+            assert not any(b.overlaps(o) for j, (_, o) in enumerate(boxes) if j != k), (name, t.get_text())
+            # next to its own point, or joined to it by a leader line
+            dist = [np.hypot(max(b.x0 - x, 0, x - b.x1), max(b.y0 - y, 0, y - b.y1)) for x, y in anchors]
+            nearest_is_own = int(np.argmin(dist)) == k
+            assert nearest_is_own or t.arrow_patch.get_visible(), (name, t.get_text())
+            if not t.arrow_patch.get_visible():
+                assert dist[k] < 20, (name, t.get_text(), dist[k])  # right next to its point
+
+
+def test_a_label_that_moves_away_gets_a_leader_line():
+    rng = np.random.default_rng(3)
+    n = 400
+    x = rng.normal(size=n)
+    y = 1 + x + rng.normal(size=n)
+    x[:3] = [0.0, 0.02, -0.02]  # the three largest residuals, on top of each other
+    y[:3] = [9.0, 9.03, 8.97]
+    df = pd.DataFrame({"x": x, "y": y}, index=[f"row{i}" for i in range(n)])
+    fit = regdiag.ols("y ~ x", data=df)
+    disp = plots.residuals_fitted(fit, n_labels=3)
+    renderer = _drawn(disp)
+    boxes = _label_boxes(disp.ax_, renderer)
+    assert {t.get_text() for t, _ in boxes} == {"row0", "row1", "row2"}
+    assert sum(t.arrow_patch.get_visible() for t, _ in boxes) >= 2  # three labels cannot all sit by one point
+    for k, (_, b) in enumerate(boxes):
+        assert not any(b.overlaps(o) for j, (_, o) in enumerate(boxes) if j != k)
+
+
+def test_residuals_leverage_legend_covers_no_point():
+    rng = np.random.default_rng(0)
+    n = 20000
+    X = rng.normal(size=(n, 3))
+    y = X @ [0.5, -0.2, 0.1] + rng.standard_t(4, size=n)
+    df = pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
+    disp = plots.residuals_leverage(regdiag.ols("y ~ a + b + c", data=df))
+    renderer = _drawn(disp)
+    legend_box = disp.ax_.get_legend().get_window_extent(renderer)
+    pts = _point_centres(disp.ax_)
+    assert legend_box.count_contains(pts) == 0
+
+
+def test_constant_leverage_plots_residuals_against_factor_levels():
+    df = regdiag.datasets.load("InsectSprays")
+    fit = regdiag.glm("count ~ spray", data=df, family="poisson")
+    h = fit.influence().leverage
+    assert 0 < np.ptp(h) < 1e-14  # equal up to rounding: the case np.ptp(h) == 0 missed
+    disp = plots.residuals_leverage(fit)
+    assert disp.ax_.get_title() == "Constant leverage: residuals vs factor levels"
+    assert disp.ax_.get_xlabel() == "Levels of spray"
+    assert disp.artists_["smoother"] is None and disp.artists_["contours"] == {}
+    assert disp.artists_["levels"] == ["A", "B", "C", "D", "E", "F"]
+    codes = disp.data_["x"].to_numpy()
+    np.testing.assert_array_equal(codes, df["spray"].map({s: i for i, s in enumerate("ABCDEF")}).to_numpy())
+    np.testing.assert_allclose(disp.data_["y"], fit.influence().standard_resid_pearson, rtol=1e-12)
+    assert [t.get_text() for t in disp.ax_.get_xticklabels()] == list("ABCDEF")
+    assert list(disp.labelled_) == _top(pd.Series(fit.influence().cooks_distance, index=fit.index), 3)
+    # no line through the points anywhere in the overview's leverage panel
+    over = plots.overview(fit, envelope=False).panels_["residuals_leverage"]
+    assert over.artists_["smoother"] is None
+
+
+def test_constant_leverage_with_two_factors_and_without_any():
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"a": np.repeat(["lo", "hi"], 12), "b": np.tile(np.repeat(["x", "y", "z"], 4), 2)})
+    df["y"] = rng.normal(size=len(df))
+    disp = plots.residuals_leverage(regdiag.ols("y ~ a * b", data=df))
+    assert disp.artists_["levels"] == ["hi:x", "hi:y", "hi:z", "lo:x", "lo:y", "lo:z"]
+    assert disp.ax_.get_xlabel() == "Level combinations of a : b"
+    first = disp.data_["x"].to_numpy()[0]  # row 0 is ("lo", "x")
+    assert disp.artists_["levels"][int(first)] == "lo:x"
+    mean_only = plots.residuals_leverage(regdiag.ols("y ~ 1", data=df))
+    assert mean_only.ax_.get_title() == "Constant leverage: residuals vs observation number"
+    np.testing.assert_array_equal(mean_only.data_["x"], np.arange(1, 25))
+
+
+def test_smoother_skips_an_x_that_is_constant_up_to_rounding():
+    from regdiag.plots._base import smoother
+
+    fig, ax = plt.subplots()
+    x = 1 / 12 + np.array([0.0, 1e-17, -1e-17, 2e-17, 0.0, 1e-17, 0.0, 0.0])
+    assert np.ptp(x) > 0
+    assert smoother(ax, x, np.arange(8.0)) is None
+    assert smoother(ax, np.arange(8.0), np.arange(8.0) ** 2) is not None
+
+
+def test_influence_plot_shows_both_leverage_lines_and_their_labels(savings):
+    rng = np.random.default_rng(2)
+    df = pd.DataFrame({"x1": rng.normal(size=200), "x2": rng.normal(size=200)})
+    df["y"] = df.x1 + rng.normal(size=200)
+    for fit in (savings, regdiag.ols("y ~ x1 + x2", data=df)):
+        disp = plots.influence_bubble(fit)
+        renderer = _drawn(disp)
+        ax = disp.ax_
+        p, n = fit.rank, fit.nobs
+        assert ax.get_xlim()[1] > 3 * p / n
+        notes = {t.get_text(): t.get_window_extent(renderer) for t in ax.texts if t.get_text() in ("2p/n", "3p/n")}
+        assert set(notes) == {"2p/n", "3p/n"}
+        for box in notes.values():  # inside the axes, not clipped at its edge
+            assert ax.bbox.x0 <= box.x0 and box.x1 <= ax.bbox.x1
+        assert not notes["2p/n"].overlaps(notes["3p/n"])
+
+
+def test_dfbetas_panels_show_the_r_cut_off_or_say_it_is_off_scale(savings):
+    disp = plots.dfbetas_panel(savings)
+    dfbs = pd.DataFrame(savings.influence().dfbetas, columns=savings.param_names)
+    for name, panel in disp.panels_.items():
+        big = dfbs[name].abs().max()
+        top = panel.ax_.get_ylim()[1]
+        note = panel.ax_.get_title(loc="right")
+        if big >= 1 / 3:
+            assert top > 1 and note == "", name  # the dotted +/-1 lines are in view
+        else:
+            assert top < 1 and note == "±1 off scale", name
+    assert {n for n in disp.panels_ if dfbs[n].abs().max() < 1 / 3} == {"dpi"}
