@@ -50,6 +50,10 @@ class Reason:
         Measures the situation affects (also those it cannot recompute).
     rows : pandas.Index
         Rows it concerns (for reasons that concern rows, such as leverage 1).
+    checked : frozenset
+        Measures whose peer values cannot be recomputed (rounding noise, such as a ratio of determinants of singular
+        matrices) but for which the situation itself was checked numerically (e.g. the determinant is zero to
+        rounding): the reason counts as explaining them.
     """
 
     key: str
@@ -57,9 +61,11 @@ class Reason:
     predicted: dict[str, np.ndarray] = field(default_factory=dict)
     measures: frozenset[str] = frozenset()
     rows: pd.Index = field(default_factory=lambda: pd.Index([]))
+    checked: frozenset[str] = frozenset()
 
     def affects(self, measure: str) -> bool:
-        return measure in self.predicted or measure in self.measures or "*" in self.measures
+        return (measure in self.predicted or measure in self.measures or measure in self.checked
+                or "*" in self.measures)
 
 
 @dataclass(frozen=True, eq=False)
@@ -396,6 +402,8 @@ def _explain(
                 if ok.any() and np.all(np.abs(pred[ok] - theirs[ok]) <= allow[ok]):
                     hit = r
                     break
+        if hit is None:
+            hit = next((r for r in reasons if measure in r.checked), None)
         if hit is not None:
             texts.insert(0, hit.text)
         else:
@@ -474,6 +482,10 @@ def _compare_sm_linear(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refi
             f"row; with n = {n} > max_refits = {max_refits} they are not compared"
         )
     reasons = _linear_reasons(fit, infl, res, k)
+    if refits:
+        robust = _robust_cov_reason(fit, infl, res, reasons)
+        if robust is not None:
+            reasons.append(robust)
     cond = _raw_cond(fit)
     refit_measures = {"sigma_loo", "student_resid", "dffits", "cov_ratio"} | {
         m for m in pairs if m.startswith("dfbeta")
@@ -498,6 +510,35 @@ def _compare_sm_linear(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refi
 
     peer = f"statsmodels {_sm_version()} OLSInfluence"
     return _build(pairs, fit.index, reasons, tol=tol_fn, n_rows=n_rows, peer=peer, model=_describe(fit), notes=notes)
+
+
+def _robust_cov_reason(fit: Any, infl: Any, res: Any, reasons: list[Reason]) -> Reason | None:
+    """Results fitted with a robust covariance (``fit(cov_type="HC3")`` and the like): statsmodels' COVRATIO divides
+    the determinant of each leave-one-out refit's *classical* covariance by that of the full fit's *robust* one."""
+    cov_type = str(getattr(res, "cov_type", "nonrobust"))
+    if cov_type == "nonrobust" or fit.rank < len(fit.param_names):
+        return None
+    C = np.asarray(res.cov_params(), dtype=float)
+    sign_r, logdet_robust = np.linalg.slogdet(C)
+    if sign_r <= 0:
+        return None
+    # regdiag's COVRATIO has the classical covariance s^2 (X'WX)^-1 of the full fit in its denominator (or, for WLS,
+    # the value statsmodels' own convention gives with the classical covariance)
+    base = np.asarray(infl.cov_ratio, dtype=float)
+    for r in reasons:
+        if r.key == "wls_hat" and "cov_ratio" in r.predicted:
+            base = np.asarray(r.predicted["cov_ratio"], dtype=float)
+    cud_full = _quiet(lambda: np.asarray(res.normalized_cov_params, dtype=float))
+    _, logdet_classical = np.linalg.slogdet(float(res.scale) * cud_full)
+    predicted = {"cov_ratio": base * math.exp(logdet_classical - logdet_robust)}
+    return Reason(
+        "robust_covariance",
+        f"the statsmodels results carry a robust covariance (cov_type={cov_type!r}): its COVRATIO divides "
+        "det(cov) of each leave-one-out refit (classical covariance, s_(i)^2 (X_(i)'X_(i))^-1) by det(cov) of the "
+        f"full fit's {cov_type} covariance; regdiag's, like R's, compares classical covariances on both sides",
+        predicted=predicted,
+        measures=frozenset(predicted),
+    )
 
 
 def _raw_cond(fit: Any) -> float:
@@ -631,6 +672,16 @@ def _rank_reason(fit: Any, infl: Any, res: Any, k: int, measures: Any) -> list[R
         "cooks_distance": d * p / k,
         "cooks_pvalue": measures.cooks_pvalue(d * p / k, k, res.df_resid),
     }
+    # statsmodels' COVRATIO is det(cov_(i)) / det(cov) of singular covariances: check that the full fit's determinant
+    # is zero to rounding (relative to the product of the variances, its upper bound), so the ratio is noise
+    checked: frozenset[str] = frozenset()
+    try:
+        C = np.asarray(res.cov_params(), dtype=float)
+        bound = float(np.prod(np.abs(np.diag(C))))
+        if bound > 0 and abs(float(np.linalg.det(C))) <= 1e3 * k * EPS * bound:
+            checked = frozenset({"cov_ratio"})
+    except (np.linalg.LinAlgError, ValueError, TypeError):
+        pass
     for j, nm in enumerate(fit.param_names):
         predicted[f"dfbeta_{nm}"] = dfb0[:, j]
         predicted[f"dfbetas_{nm}"] = dfbs0[:, j]
@@ -640,9 +691,11 @@ def _rank_reason(fit: Any, infl: Any, res: Any, k: int, measures: Any) -> list[R
             f"the design has rank {p} < {k} columns: the coefficients are not identifiable, and statsmodels reports "
             "the minimum-norm (pseudo-inverse) coefficient changes where regdiag, like R, reports the basic "
             f"solution; statsmodels also divides Cook's distance by the {k} columns instead of the rank {p}, and "
-            "its COVRATIO is a ratio of determinants of singular covariance matrices (rounding noise)",
+            "its COVRATIO is a ratio of determinants of singular covariance matrices (rounding noise"
+            + ("; the full fit's determinant is zero to rounding here" if checked else "") + ")",
             predicted=predicted,
             measures=frozenset(predicted) | {"cov_ratio"},
+            checked=checked,
         )
     ]
     aliased = [nm for nm in fit.param_names if nm in fit.aliased]
@@ -705,8 +758,12 @@ def _compare_sm_glm(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refits:
     # how far its coefficients are from regdiag's converged ones
     b_sm = np.asarray(res.params, dtype=float)
     b_rd = np.nan_to_num(np.asarray(fit.coef, dtype=float))
+    phi = float(fit.dispersion)
+    freq = _freq_weights(res)
+    if freq is not None and not fit.family.fixed_dispersion:  # statsmodels' residual df count the replicates
+        phi *= (len(freq) - fit.rank) / (float(np.sum(freq)) - fit.rank)
     with np.errstate(divide="ignore", invalid="ignore"):
-        se_rd = np.sqrt(float(fit.dispersion) * np.asarray(infl.cov_unscaled_diag))
+        se_rd = np.sqrt(phi * np.asarray(infl.cov_unscaled_diag))
         se_gap = np.abs(np.asarray(res.bse, dtype=float) - se_rd) / se_rd
     param_gap = float(np.max(np.abs(b_sm - b_rd)) / max(np.max(np.abs(b_rd)), 1e-300))
     param_gap = max(param_gap, float(np.nanmax(se_gap)) if np.isfinite(se_gap).any() else 0.0)
@@ -725,11 +782,16 @@ def _compare_sm_glm(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refits:
     return _build(pairs, fit.index, reasons, tol=tol_fn, n_rows=n_rows, peer=peer, model=_describe(fit), notes=notes)
 
 
-def _statsmodels_glm_formulas(fit: Any, infl: Any, observed: bool) -> dict[str, np.ndarray]:
+def _statsmodels_glm_formulas(
+    fit: Any, infl: Any, observed: bool, freq_weights: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """statsmodels' ``GLMInfluence`` measures recomputed from regdiag's fit: hat of ``W^(1/2) X`` with the IRLS
     weights ``W`` (times the observed/expected ratio when ``observed``), internally studentized Pearson residuals,
     Cook's distance over the number of columns, one-step changes ``(A'A)^+ a_i r_P,i / (1 - h_i)`` and those over
-    the full fit's standard errors. Dense p x p algebra: for comparison only."""
+    the full fit's standard errors. Dense p x p algebra: for comparison only.
+
+    With ``freq_weights`` (statsmodels' replicated rows, which regdiag fitted as prior weights): the Pearson residual
+    of one replicate, ``r_P,i / sqrt(f_i)``, and the dispersion on ``sum(f) - p`` residual degrees of freedom."""
     X = np.asarray(fit.design.X, dtype=float)
     k = X.shape[1]
     w = np.asarray(fit.working_weights, dtype=float)
@@ -741,15 +803,55 @@ def _statsmodels_glm_formulas(fit: Any, infl: Any, observed: bool) -> dict[str, 
     AG = A @ G
     h = np.einsum("ij,ij->i", AG, A)
     phi = float(fit.dispersion)
+    rp = np.asarray(infl.resid_pearson, dtype=float)
+    if freq_weights is not None:
+        f = np.asarray(freq_weights, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rp = np.where(f > 0, rp / np.sqrt(f), 0.0)
+        if not fit.family.fixed_dispersion:
+            phi = phi * (len(f) - fit.rank) / (float(np.sum(f)) - fit.rank)
     with np.errstate(divide="ignore", invalid="ignore"):
-        r = np.asarray(infl.resid_pearson) / np.sqrt(phi * (1.0 - h))
-        d_params = AG * (np.asarray(infl.resid_pearson) / (1.0 - h))[:, None]  # the one-step change has no phi
+        r = rp / np.sqrt(phi * (1.0 - h))
+        d_params = AG * (rp / (1.0 - h))[:, None]  # the one-step change has no phi
         bse = np.sqrt(phi * np.asarray(infl.cov_unscaled_diag))
         out = {"leverage": h, "standard_resid": r, "cooks_distance": r**2 * h / ((1.0 - h) * k)}
         for j, nm in enumerate(fit.param_names):
             out[f"dfbeta_{nm}"] = d_params[:, j]
             out[f"dfbetas_{nm}"] = d_params[:, j] / bse[j]
     return out
+
+
+def _freq_weights(res: Any) -> np.ndarray | None:
+    """statsmodels' ``freq_weights`` of a GLM, when they are not all 1."""
+    f = getattr(getattr(res, "model", None), "freq_weights", None)
+    if f is None:
+        return None
+    f = np.asarray(f, dtype=float)
+    return f if f.ndim == 1 and np.any(f != 1.0) else None
+
+
+def _freq_weights_reason(fit: Any, infl: Any, freq: np.ndarray, names: list[str], observed: bool) -> Reason:
+    """statsmodels' freq_weights: replicated rows, where regdiag (like R's glm weights) has prior weights."""
+    pred = _statsmodels_glm_formulas(fit, infl, observed=observed, freq_weights=freq)
+    predicted = {"standard_resid": pred["standard_resid"], "cooks_distance": pred["cooks_distance"]}
+    for nm in names:
+        predicted[f"dfbeta_{nm}"] = pred[f"dfbeta_{nm}"]
+        predicted[f"dfbetas_{nm}"] = pred[f"dfbetas_{nm}"]
+    fixed = fit.family.fixed_dispersion
+    return Reason(
+        "freq_weights",
+        "the statsmodels model has freq_weights (from "
+        f"{format(float(np.min(freq)), 'g')} to {format(float(np.max(freq)), 'g')}): statsmodels counts row i as "
+        "f_i replicated observations, and its GLMInfluence combines the leverage of all f_i replicates with the "
+        "Pearson residual of one, (y_i - mu_i) / sqrt(V(mu_i)) without the factor sqrt(f_i)"
+        + ("" if fixed else ", and a dispersion on sum(f) - p residual degrees of freedom")
+        + "; regdiag, like R's glm(weights = f), treats f_i as a prior weight (one observation with f_i times the "
+        "precision, Pearson residual sqrt(f_i) (y_i - mu_i) / sqrt(V(mu_i))). So statsmodels' standardized "
+        "residuals and one-step changes are regdiag's (Pearson-based) ones over sqrt(f_i), its Cook's distance "
+        "over f_i (with its dfbetas also over the full fit's standard error)",
+        predicted=predicted,
+        measures=frozenset(predicted),
+    )
 
 
 def _glm_reasons(fit: Any, infl: Any, res: Any, sm_infl: Any, names: list[str], observed: bool) -> list[Reason]:
@@ -759,6 +861,9 @@ def _glm_reasons(fit: Any, infl: Any, res: Any, sm_infl: Any, names: list[str], 
     reasons: list[Reason] = []
     fam = fit.family
     canonical = bool(getattr(fam, "canonical", False))
+    freq = _freq_weights(res)
+    if freq is not None:
+        reasons.append(_freq_weights_reason(fit, infl, freq, names, observed and not canonical))
     expected = _statsmodels_glm_formulas(fit, infl, observed=False)
     pear: dict[str, np.ndarray] = {"standard_resid": expected["standard_resid"]}
     if getattr(infl, "residual", "pearson") != "pearson":

@@ -108,9 +108,13 @@ def test_rank_deficiency_reasons_reproduce_minimum_norm_changes(design):
         assert not t.loc[m, "agree"] and t.loc[m, "explained"], m
     assert "rank 5 < 6 columns" in t.loc["cooks_distance", "reason"]
     assert "pop_sum aliased" in t.loc["dfbeta_pop_sum", "reason"]
-    # COVRATIO of a singular covariance cannot be reproduced: said, and marked as not explained by recomputation
-    assert not t.loc["cov_ratio", "agree"] and t.loc["cov_ratio", "explained"] == False  # noqa: E712
-    assert "rounding noise" in t.loc["cov_ratio", "reason"]
+    # COVRATIO of a singular covariance cannot be reproduced (it is rounding noise), but that its covariance is
+    # singular is checked: the full fit's determinant is zero to rounding, so the reason explains it
+    assert not t.loc["cov_ratio", "agree"] and t.loc["cov_ratio", "explained"] == True  # noqa: E712
+    assert "rounding noise" in t.loc["cov_ratio", "reason"] and "zero to rounding" in t.loc["cov_ratio", "reason"]
+    assert cmp.all_explained
+    C = np.asarray(res.cov_params())
+    assert abs(np.linalg.det(C)) < 1e-12 * np.prod(np.diag(C))
     # statsmodels' Cook's distance is regdiag's times rank / columns
     np.testing.assert_allclose(
         OLSInfluence(res).cooks_distance[0], regdiag.influence(res).cooks_distance * 5 / 6, rtol=1e-10
@@ -335,3 +339,45 @@ def test_glm_r_csv_default_convergence_is_detected_and_reproduced():
                               reference=DATA / "glm_sprays_poisson_sqrt.csv")
     assert not observed.table["agree"].all() and observed.all_explained
     assert "observed_information" in {r.key for r in observed.reasons}
+
+
+def test_robust_covariance_results_explain_cov_ratio(savings):
+    import statsmodels.formula.api as smf
+
+    res = smf.ols(FORMULA, data=savings).fit(cov_type="HC3")
+    cmp = compare(res)
+    t = cmp.table
+    assert not t.loc["cov_ratio", "agree"] and t.loc["cov_ratio", "explained"] == True  # noqa: E712
+    assert "cov_type='HC3'" in t.loc["cov_ratio", "reason"]
+    assert t.drop(index="cov_ratio")["agree"].all() and cmp.all_explained
+    # independently: statsmodels' ratio times det(HC3 covariance) / det(classical covariance) is the classical ratio
+    classical = smf.ols(FORMULA, data=savings).fit()
+    rescaled = OLSInfluence(res).cov_ratio * np.linalg.det(res.cov_params()) / np.linalg.det(classical.cov_params())
+    np.testing.assert_allclose(rescaled, regdiag.influence(res).cov_ratio, rtol=1e-9)
+    # the plain fit: no such reason
+    assert "robust_covariance" not in {r.key for r in compare(classical).reasons}
+
+
+def test_freq_weights_are_replicates_in_statsmodels_and_prior_weights_in_regdiag():
+    import statsmodels.formula.api as smf
+
+    sprays = regdiag.datasets.load("InsectSprays")
+    f = np.tile([1.0, 2.0, 3.0], len(sprays) // 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = smf.glm("count ~ spray", data=sprays, family=sm.families.Poisson(), freq_weights=f).fit()
+        cmp = compare(res)
+        # statsmodels itself, with the same numbers as var_weights (prior weights: R's glm(weights = f))
+        res_var = smf.glm("count ~ spray", data=sprays, family=sm.families.Poisson(), var_weights=f).fit()
+    t = cmp.table
+    for m in ("standard_resid", "cooks_distance", "dfbeta_spray[T.B]", "dfbetas_Intercept"):
+        assert not t.loc[m, "agree"] and t.loc[m, "explained"] == True, m  # noqa: E712
+        assert "freq_weights" in t.loc[m, "reason"] and "replicated" in t.loc[m, "reason"], m
+    assert t.loc["leverage", "agree"] and cmp.all_explained
+    assert t.loc["cooks_distance", "max_rel_diff"] > 0.5  # not a rounding matter
+    # the explanation, checked on statsmodels alone: its Cook's distance with freq_weights is 1/f_i times its Cook's
+    # distance with the same numbers as var_weights, which is regdiag's (R's)
+    d_freq = res.get_influence().cooks_distance[0]
+    d_var = res_var.get_influence().cooks_distance[0]
+    np.testing.assert_allclose(d_freq * f, d_var, rtol=1e-12)
+    np.testing.assert_allclose(regdiag.influence(res).cooks_distance, d_var, rtol=1e-9)
