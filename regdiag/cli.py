@@ -52,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
                    "gaussian (default: a linear model fitted by least squares)")
     r.add_argument("--link", help="GLM link (default: the family's canonical link)")
     r.add_argument("--weights", help="column of weights (analytic weights; binomial: numbers of trials)")
-    r.add_argument("--index-col", help="column holding the row labels (default: the first column if unnamed)")
+    r.add_argument("--index-col", help="column holding the row labels (default: a CSV's first column if it is unnamed, "
+                   "or holds a different text on every row and is not in the formula; else the row numbers 0, 1, ...)")
     r.add_argument("--rule", default="R", help="flagging rule: R, BKW, common, or a criterion name (default R)")
     r.add_argument("--labels", type=_non_negative_int, default=3, metavar="N",
                    help="label the N most extreme points of each plot with their row labels (default 3)")
@@ -99,7 +100,7 @@ def _streamed(args: argparse.Namespace) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     import regdiag
-    from regdiag.report import fit_model, model_input, one_line, write_html_report
+    from regdiag.report import error_line, fit_model, model_input, write_html_report
 
     if _streamed(args):
         return _stream(args)
@@ -117,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             compare_statsmodels=args.compare_statsmodels, nsim=max(args.nsim, 2), progress=not args.quiet,
         )
     except (regdiag.RegdiagError, ValueError, KeyError, OSError) as exc:
-        print(f"regdiag: error: {one_line(exc.args[0] if exc.args else exc)}", file=sys.stderr)
+        print(f"regdiag: error: {error_line(exc, data=args.data, output=args.output)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("regdiag: interrupted", file=sys.stderr)
@@ -132,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _stream(args: argparse.Namespace) -> int:
     import regdiag
-    from regdiag.report import one_line
+    from regdiag.report import error_line
 
     if not args.formula:
         print('regdiag: error: streamed data need a model: add --formula "y ~ x1 + x2"', file=sys.stderr)
@@ -148,7 +149,7 @@ def _stream(args: argparse.Namespace) -> int:
         print(f"regdiag: error: streaming needs Dask: pip install 'regdiag[dask]' ({exc})", file=sys.stderr)
         return 2
     except (regdiag.RegdiagError, ValueError, KeyError, OSError) as exc:
-        print(f"regdiag: error: {one_line(exc.args[0] if exc.args else exc)}", file=sys.stderr)
+        print(f"regdiag: error: {error_line(exc, data=args.data, output=args.output)}", file=sys.stderr)
         return 2
     print(report.text)
     if args.open:

@@ -102,9 +102,18 @@ def test_quiet_prints_no_progress(tmp_path, capsys):
     "argv,message",
     [
         (["report", "missing.csv", "--formula", "y ~ x"], "no such file: missing.csv"),
-        (["report", "{csv}"], 'needs a model: add --formula "y ~ x1 + x2" (columns: y, x)'),
+        (["report", "{csv}"], 'needs a model: add --formula "y ~ x1 + x2" (columns: y, x, name)'),
         (["report", "{csv}", "--formula", "y ~ nope"], "uses 'nope', not a column of the data; columns are"),
-        (["report", "{csv}", "--formula", "y ~ x +"], "cannot parse the formula 'y ~ x +'"),
+        (["report", "{csv}", "--formula", "y ~ x +"],
+         "cannot read the formula 'y ~ x +': '+' needs a term on each side (at character 7); write it as"),
+        (["report", "{csv}", "--formula", "y x"], "nothing joins 'y' and 'x': put '~' after the response"),
+        (["report", "{csv}", "--formula", "y ~ log(x"], "'log(x' is not closed: add ')'"),
+        (["report", "{csv}", "--formula", "y ~~ x"], "'~' must appear once"),
+        (["report", "{csv}", "--formula", "name ~ x"], "the response 'name' of 'name ~ x' is a text column (values "
+         "'a0', 'a1', 'a2', ...); the response must be numeric"),
+        (["report", "{csv}", "--formula", "y ~ log(name)"], "cannot compute log(name) in 'y ~ log(name)': 'name' is "
+         "a text column"),
+        (["report", "-o", "{csv}"], "it is a file, not a folder; choose a folder"),
         (["report", "{bad}", "--formula", "y ~ x"], "cannot read"),
         (["report", "{empty}", "--formula", "y ~ x"], "cannot read"),
         (["report", "{csv}", "--formula", "y ~ x", "--index-col", "id"], "--index-col 'id' is not a column"),
@@ -124,14 +133,18 @@ def test_quiet_prints_no_progress(tmp_path, capsys):
 )
 def test_user_errors_are_one_line_with_nonzero_exit(tmp_path, capsys, argv, message):
     csv = tmp_path / "d.csv"
-    pd.DataFrame({"y": [1.0, 2, 3, 4, 5, 6], "x": [1.0, 3, 2, 5, 4, 6]}).to_csv(csv, index=False)
+    pd.DataFrame({"y": [1.0, 2, 3, 4, 5, 6], "x": [1.0, 3, 2, 5, 4, 6], "name": [f"a{i}" for i in range(6)]}).to_csv(
+        csv, index=False
+    )
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe binary")
     empty = tmp_path / "empty.csv"
     empty.write_text("")
     parquet = tmp_path / "d.parquet"
     parquet.write_bytes(b"not parquet")
-    argv = [a.format(csv=csv, bad=bad, empty=empty, parquet=parquet) for a in argv] + ["-o", str(tmp_path / "o")]
+    argv = [a.format(csv=csv, bad=bad, empty=empty, parquet=parquet) for a in argv]
+    if "-o" not in argv:
+        argv += ["-o", str(tmp_path / "o")]
     with pytest.raises(SystemExit) if argv[1] == "--labels" else _no_exit() as exit_info:
         rc = main(argv + ["--quiet"])
     if exit_info is not None and hasattr(exit_info, "value"):
@@ -180,3 +193,106 @@ def test_glm_report_with_family_and_link(tmp_path, capsys):
 def test_bundled_glm_data_set_uses_its_family(tmp_path, capsys):
     assert main(["report", "--dataset", "budworm", "-o", str(tmp_path), *FAST]) == 0
     assert "binomial" in capsys.readouterr().out
+
+
+def test_os_errors_print_their_text_and_file_not_their_number(tmp_path, capsys, monkeypatch):
+    import regdiag.report as report_mod
+
+    target = tmp_path / "out"
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(target / "report.html"))
+
+    monkeypatch.setattr(report_mod, "write_html_report", denied)
+    assert main(["report", "-o", str(target), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"regdiag: error: Permission denied: {target / 'report.html'}; choose an output folder you can "
+                   "write to with -o/--output\n")
+    from regdiag.report import error_line
+
+    assert error_line(FileExistsError(17, "File exists", "/x/afile"), output="/x/afile").startswith(
+        "File exists: /x/afile"
+    )
+    assert error_line(OSError(28, "No space left on device", "/x/o/m.csv"), output="/x/o") == (
+        "No space left on device: /x/o/m.csv; free some space or choose another output folder with -o/--output"
+    )
+
+
+def test_output_that_is_a_file_is_a_one_line_error(tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    assert main(["report", "-o", str(afile), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"cannot write the report to {afile}: it is a file, not a folder" in err
+    assert "error: 17" not in err and "Errno" not in err
+
+
+def test_a_bad_parquet_file_in_a_folder_is_named(tmp_path, capsys):
+    pytest.importorskip("dask.dataframe")
+    pytest.importorskip("pyarrow")
+    df = regdiag.datasets.load("Duncan")
+    for first in (True, False):  # the bad file read first (schema) or later (while computing)
+        folder = tmp_path / f"parts{int(first)}"
+        folder.mkdir()
+        df.iloc[:20].to_parquet(folder / "b.parquet")
+        df.iloc[20:].to_parquet(folder / "c.parquet")
+        bad = folder / ("a.parquet" if first else "d.parquet")
+        bad.write_bytes(b"not parquet at all")
+        assert main(["report", str(folder), "--formula", "prestige ~ income + education", "-o",
+                     str(tmp_path / "o"), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err, err
+        assert f"not a parquet file (no PAR1 magic bytes): {bad}" in err, err
+        assert "An error occurred while calling" not in err
+
+
+def test_error_line_keeps_the_informative_part_of_a_wrapped_error():
+    from regdiag import DataError
+    from regdiag.report import error_line
+
+    cause = ValueError(
+        "An error occurred while calling the read_parquet method registered to the pandas backend.\n"
+        "Original Message: Could not open Parquet input source 'data/x.parquet': Parquet magic bytes not found"
+    )
+    try:
+        try:
+            raise cause
+        except ValueError as exc:
+            raise DataError("cannot read data as parquet: An error occurred while calling the read_parquet method "
+                            "registered to the pandas backend.") from exc
+    except DataError as exc:
+        line = error_line(exc)
+    assert line == ("cannot read data as parquet: Could not open Parquet input source 'data/x.parquet': Parquet "
+                    "magic bytes not found")
+    many = DataError(f"it expands to {[f'c[{i}]' for i in range(50)]} (a text response?)")
+    assert error_line(many) == "it expands to c[0], c[1], c[2], c[3], ... (50 in all) (a text response?)"
+
+
+def test_csv_with_a_named_index_keeps_its_row_labels(tmp_path, capsys):
+    df = regdiag.datasets.load("Duncan")  # index named "occupation": to_csv writes it as a named first column
+    path = tmp_path / "duncan.csv"
+    df.to_csv(path)
+    assert main(["report", str(path), "--formula", "prestige ~ income + education", "-o", str(tmp_path / "o"),
+                 *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "row labels: 'occupation'" in out and "minister" in out
+    assert pd.read_csv(tmp_path / "o" / "measures.csv", index_col=0).index[0] == "accountant"
+    # a first column the formula uses stays a column (and the rows are numbered)
+    df.reset_index().assign(code=lambda d: d["occupation"]).to_csv(path, index=False)
+    assert main(["report", str(path), "--formula", "prestige ~ income + type", "-o", str(tmp_path / "p"),
+                 *FAST]) == 0
+    assert "row labels: 'occupation'" in capsys.readouterr().out
+    plain = tmp_path / "plain.csv"
+    df[["income", "education", "prestige"]].to_csv(plain, index=False)
+    assert main(["report", str(plain), "--formula", "prestige ~ income", "-o", str(tmp_path / "q"), *FAST]) == 0
+    assert "row labels: row numbers (0 to 44); to label rows by a column" in capsys.readouterr().out
+
+
+def test_terminal_summary_fits_in_100_columns(tmp_path, capsys):
+    for rule in ("BKW", "R"):
+        assert main(["report", "--rule", rule, "-o", str(tmp_path / rule), *FAST]) == 0
+        out = capsys.readouterr().out
+        flagged = out.split("Influential observations", 1)[1].split("Outlier test", 1)[0]
+        assert max(len(line) for line in flagged.splitlines()) <= 100, flagged
+        assert "flagged by" in flagged
+    assert "Libya" in out and "dfb.ddpi, dffit, cov.r," in out

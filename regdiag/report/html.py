@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .text import summary_text, write_measures_csv
+from .text import make_folder, summary_text, write_measures_csv
 
 __all__ = ["HTMLReport", "write_html_report", "text_progress"]
 
@@ -97,12 +97,11 @@ def _png(fig: Any) -> str:
 
 
 def _figure(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Any, Any]:
-    """A figure that does not go through pyplot (so no GUI backend is touched) and its grid of axes."""
-    from matplotlib.figure import Figure
+    """A figure that does not go through pyplot (so no GUI backend is touched) and its grid of axes (matplotlib is
+    imported by regdiag.plots only)."""
+    from ..plots import figure_grid
 
-    fig = Figure(figsize=(panel[0] * ncols, panel[1] * nrows), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    return fig, axes
+    return figure_grid(nrows, ncols, panel)
 
 
 def _grid(n: int, ncols: int) -> tuple[int, int]:
@@ -146,14 +145,30 @@ def _plot_specs(fit: Any, infl: Any, n_labels: int, engine: bool, nsim: int) -> 
 
         return make
 
+    h = np.asarray(infl.leverage, dtype=float)
+    w = infl.weights
+    used = np.isfinite(h) & (h < 1) & (np.ones(len(h), dtype=bool) if w is None else np.asarray(w) > 0)
+    if used.any() and float(np.ptp(h[used])) <= 1e-10 * float(np.max(h[used])):
+        bottom_right = (
+            "every observation has the same leverage (" + f"{float(np.mean(h[used])):.4g}" + "), so, as in R, the "
+            "standardized residuals are plotted against the levels of the model's factors instead (against the "
+            "observation number if it has none)."
+        )
+    else:
+        bottom_right = (
+            "standardized residuals against leverage; points beyond the dashed Cook's distance contours 0.5 and 1 "
+            "move the fit a lot."
+        )
+    labelled = (
+        f" In each plot the {n_labels} most extreme points are labelled with their row labels." if n_labels else ""
+    )
     specs.append((
         "overview", "Overview (R's plot(lm))",
         "Top left: residuals against fitted values with a lowess smoother — curvature suggests a missing term, a "
         "funnel unequal variances. Top right: studentized residuals against their theoretical quantiles, with the "
         "band in which 95% of the sorted residuals of data simulated from the fitted model fall (with its weights). "
         "Bottom left: scale-location, a rising smoother means the spread grows with the mean. Bottom right: "
-        "standardized residuals against leverage; points beyond the dashed Cook's distance contours 0.5 and 1 move "
-        "the fit a lot.",
+        + bottom_right + labelled,
         panel(plots.overview, 4, 2, (5.2, 4.0), n_labels=n_labels, nsim=nsim),
     ))
     if is_glm:
@@ -176,12 +191,16 @@ def _plot_specs(fit: Any, infl: Any, n_labels: int, engine: bool, nsim: int) -> 
          single(plots.cooks_leverage)),
         ("influence_bubble", "Influence plot",
          "Studentized residual against leverage; circle area proportional to Cook's distance. Dashed lines: leverage "
-         "2p/n and 3p/n, residuals ±2.",
-         single(plots.influence_bubble, n_labels=min(n_labels, 2))),
+         "2p/n and 3p/n, residuals ±2."
+         + (f" Labelled (outlined in red), as car's influencePlot does: the {n_labels} largest leverages, the "
+            f"{n_labels} largest |studentized residuals| and the {n_labels} largest Cook's distances." if n_labels
+            else ""),
+         single(plots.influence_bubble)),
         ("dfbetas", "DFBETAS",
          "Change in each coefficient when an observation is deleted, in standard errors. Dashed: ±2/√n (Belsley, Kuh "
-         "& Welsch); dotted: ±1 (R's cut-off).",
-         panel(plots.dfbetas_panel, len(kept), 3, (3.4, 2.7), n_labels=max(1, n_labels - 1))),
+         "& Welsch); dotted: ±1 (R's cut-off), drawn in the panels whose values reach a third of it (the others say "
+         "it is off scale).",
+         panel(plots.dfbetas_panel, len(kept), 3, (3.4, 2.7), n_labels=n_labels)),
     ]
     if slopes:
         specs.append((
@@ -189,7 +208,7 @@ def _plot_specs(fit: Any, infl: Any, n_labels: int, engine: bool, nsim: int) -> 
             "For each coefficient, the response and that term each regressed on all other terms; the line through "
             "the residuals has the coefficient as its slope, so a point's pull on the line is its pull on the "
             "coefficient.",
-            panel(plots.added_variable, len(slopes), 3, (3.5, 3.0), n_labels=max(1, n_labels - 1)),
+            panel(plots.added_variable, len(slopes), 3, (3.5, 3.0), n_labels=n_labels),
         ))
     if engine:
         exact = _exact_for_engine(fit, infl)
@@ -248,7 +267,7 @@ def _engine_single(plots: Any, fit: Any, exact: Any, n_labels: int) -> Callable[
 def _engine_panel(plots: Any, fit: Any, exact: Any, n_labels: int) -> Callable[[], Any]:
     def make() -> Any:
         fig, axes = _figure(1, 3, (4.2, 4.4))
-        plots.curvature_comparison(fit, exact=exact, ax=axes, n_labels=max(1, n_labels - 1))
+        plots.curvature_comparison(fit, exact=exact, ax=axes, n_labels=n_labels)
         return fig
 
     return make
@@ -602,7 +621,7 @@ def write_html_report(
     import regdiag
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     steps = _Steps(progress, 0)
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as rec:

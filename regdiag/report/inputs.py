@@ -15,7 +15,7 @@ import pandas as pd
 
 from .._validation import DataError, RegdiagError
 
-__all__ = ["ModelInput", "load_data", "model_input", "fit_model", "one_line"]
+__all__ = ["ModelInput", "load_data", "model_input", "fit_model", "one_line", "error_line"]
 
 DEFAULT_DATASET = "LifeCycleSavings"
 
@@ -51,9 +51,128 @@ def one_line(message: str) -> str:
     return re.sub(r"\s+", " ", message).strip()
 
 
+#: lists longer than this in an error message are shortened to their first few items and a count
+MAX_LISTED = 8
+
+
+def shorten_lists(message: str, keep: int = 4) -> str:
+    """Python lists of more than :data:`MAX_LISTED` quoted items in a message (``['a', 'b', ...]``) shortened to the
+    first ``keep`` and how many there are in all."""
+
+    def short(m: re.Match[str]) -> str:
+        items = re.findall(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"", m.group(0))
+        items = [a or b for a, b in items]
+        if len(items) <= MAX_LISTED:
+            return m.group(0)
+        return ", ".join(items[:keep]) + f", ... ({len(items)} in all)"
+
+    return re.sub(r"\[(?:\s*(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\s*,?)+\]", short, message)
+
+
+def error_line(exc: BaseException, data: str | None = None, output: str | None = None) -> str:
+    """The one line ``regdiag`` prints for a user mistake: what is wrong (with the file it concerns) and the fix.
+
+    ``OSError``: its text and file (``exc.args[0]`` alone is the error number), with a fix for the common cases
+    (the output folder is a file, permission denied, no space left). A wrapped reading error whose first line is
+    generic (Dask's "An error occurred while calling the read_parquet method ...") gets the informative part of
+    its cause; a parquet file that is not parquet among ``data`` (a file, a glob or a folder) is named.
+    """
+    if isinstance(exc, OSError) and (exc.strerror or exc.filename):
+        return one_line(_os_error(exc, output))
+    if isinstance(exc, KeyError) and exc.args:
+        text = str(exc.args[0])
+    elif len(exc.args) == 1 and isinstance(exc.args[0], str):
+        text = exc.args[0]
+    else:
+        text = str(exc) or type(exc).__name__
+    cause = exc.__cause__ or exc.__context__
+    if _GENERIC.search(text) and cause is not None:
+        detail = _informative(str(cause))
+        text = _GENERIC.sub(lambda _: detail, text) if detail else text
+    text = _informative(text)
+    if data is not None and re.search(r"parquet|magic bytes", text, re.IGNORECASE):
+        bad = _not_parquet(data)
+        if bad:
+            names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
+            return one_line(f"cannot read {data} as parquet: not a parquet file (no PAR1 magic bytes): {names}; "
+                            "remove or replace it (every file of a glob or folder must be parquet)")
+    return shorten_lists(one_line(text))
+
+
+#: the generic first line Dask puts above a reader's own message
+_GENERIC = re.compile(r"An error occurred while calling the \w+ method registered to the \w+ backend\.?")
+
+
+def _informative(text: str) -> str:
+    """``text`` without Dask's generic line and its "Original Message:" prefix."""
+    text = _GENERIC.sub("", text)
+    text = re.sub(r"Original Message:\s*", "", text)
+    return one_line(text)
+
+
+def _not_parquet(data: str) -> list[str]:
+    """Files of ``data`` (a file, a glob, or a folder searched for .parquet / .pq files) that do not start and end
+    with parquet's magic bytes ``PAR1``."""
+    import glob
+
+    text = str(data)
+    if any(c in text for c in "*?["):
+        files = [Path(f) for f in sorted(glob.glob(text))]
+    elif Path(text).is_dir():
+        files = sorted([*Path(text).rglob("*.parquet"), *Path(text).rglob("*.pq")])
+    else:
+        files = [Path(text)]
+    bad = []
+    for f in files[:10000]:
+        try:
+            with open(f, "rb") as fh:
+                head = fh.read(4)
+                fh.seek(0, 2)
+                if fh.tell() >= 8:
+                    fh.seek(-4, 2)
+                    tail = fh.read(4)
+                else:
+                    tail = b""
+        except OSError:
+            continue
+        if head != b"PAR1" or tail != b"PAR1":
+            bad.append(str(f))
+    return bad
+
+
+def _os_error(exc: OSError, output: str | None) -> str:
+    """``strerror: filename`` and what to do about it."""
+    import errno
+
+    where = exc.filename if exc.filename2 is None else f"{exc.filename} -> {exc.filename2}"
+    what = exc.strerror or str(exc)
+    text = f"{what}: {where}" if where is not None else what
+    path = Path(str(exc.filename)) if exc.filename is not None else None
+    out = Path(output) if output else None
+    # the output folder itself, a file in it, or a folder on its path
+    about_output = out is not None and path is not None and (path == out or out in path.parents
+                                                             or path in out.parents)
+    if isinstance(exc, (FileExistsError, NotADirectoryError)) and path is not None and path.is_file():
+        if about_output:
+            return f"{text}: the output folder {output} is a file (or inside one); choose a folder with -o/--output"
+        return f"{text}: a file is in the way of a folder; remove it or choose another path"
+    if isinstance(exc, PermissionError):
+        if about_output:
+            return f"{text}; choose an output folder you can write to with -o/--output"
+        return f"{text}; check the permissions of {where}"
+    if isinstance(exc, IsADirectoryError):
+        return f"{text}; give a file, not a folder"
+    if isinstance(exc, FileNotFoundError):
+        return f"{text}; check the path"
+    if exc.errno == errno.ENOSPC:
+        return f"{text}; free some space or choose another output folder with -o/--output"
+    return text
+
+
 def load_data(path: str | Path, index_col: str | None = None) -> pd.DataFrame:
     """Read a CSV or parquet file; the row labels are ``index_col``, or an unnamed first column (as ``write.csv`` and
-    ``DataFrame.to_csv`` write them).
+    ``DataFrame.to_csv`` write them). :func:`model_input` also takes a first column of distinct text values that the
+    formula does not use as the row labels (as ``DataFrame.to_csv`` writes a named index).
 
     Raises
     ------
@@ -147,6 +266,10 @@ def model_input(
             cols = ", ".join(map(str, df.columns[:6]))
             raise DataError(f'a data file needs a model: add --formula "y ~ x1 + x2" (columns: {cols})')
         df = load_data(data, index_col)
+        _check_formula(formula)
+        if index_col is None:
+            df = _row_labels_from_first_column(df, formula, weights)
+        _check_response(df, formula)
         _check_family(family, link)
         return ModelInput(df, formula, family, link, weights, Path(data).name)
     name = dataset or DEFAULT_DATASET
@@ -156,6 +279,9 @@ def model_input(
         names = datasets.names()
         raise DataError(f"no bundled data set named {name!r}; {_suggest(name, names)}choose from {', '.join(names)}") from exc
     df = datasets.load(name)
+    if formula:
+        _check_formula(formula)
+        _check_response(df, formula)
     fam = family if family is not None else (info.get("family") if not formula else None)
     _check_family(fam, link)
     return ModelInput(
@@ -168,6 +294,114 @@ def model_input(
     )
 
 
+def _formula_variables(formula: str) -> tuple[list[str], list[str]]:
+    """The names on the left and right of ``~`` (every identifier, function names included: for checks only)."""
+    lhs, _, rhs = formula.partition("~")
+    ident = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
+    return ident.findall(lhs), ident.findall(rhs)
+
+
+def _text_column(s: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype))
+
+
+def _row_labels_from_first_column(df: pd.DataFrame, formula: str, weights: str | None) -> pd.DataFrame:
+    """A first column of distinct text values that the model does not use becomes the row labels (as pandas writes
+    a named index: ``DataFrame.to_csv`` with the index name in the header)."""
+    if not isinstance(df.index, pd.RangeIndex) or df.shape[1] < 2:
+        return df
+    first = df.columns[0]
+    col = df[first]
+    lhs, rhs = _formula_variables(formula)
+    if str(first) in lhs or str(first) in rhs or str(first) == weights:
+        return df
+    if _text_column(col) and col.notna().all() and col.is_unique:
+        return df.set_index(first)
+    return df
+
+
+def _sample(s: pd.Series, k: int = 3) -> str:
+    vals = [repr(str(v)) for v in pd.unique(s.dropna())[:k]]
+    return ", ".join(vals) + (", ..." if s.nunique() > k else "")
+
+
+def _check_response(df: pd.DataFrame, formula: str) -> None:
+    """A text column as the response: said in one line, with its values and the numeric columns to choose from."""
+    lhs, _ = _formula_variables(formula)
+    text = [c for c in lhs if c in df.columns and _text_column(df[c])]
+    if not text:
+        return
+    c = text[0]
+    numeric = [str(x) for x in df.columns if not _text_column(df[x])]
+    hint = ""
+    if df[c].is_unique:
+        hint = f" ({c!r} has a different value on every row: to label the rows by it, give --index-col {c})"
+    listed = ", ".join(numeric[:6]) + (", ..." if len(numeric) > 6 else "")
+    raise DataError(
+        f"the response {c!r} of {formula!r} is a text column (values {_sample(df[c])}); the response must be "
+        f"numeric: put a numeric column left of '~' (numeric columns: {listed or 'none'}){hint}"
+    )
+
+
+def _check_formula(formula: str) -> None:
+    """A formula that cannot be read: what is wrong and where, in words (instead of formulaic's message)."""
+    import formulaic
+
+    try:
+        formulaic.Formula(formula)
+    except Exception as exc:
+        raise DataError(_formula_message(formula, exc)) from exc
+
+
+def _formula_message(formula: str, exc: BaseException) -> str:
+    raw = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    first = raw.strip().splitlines()[0].strip() if raw.strip() else type(exc).__name__
+    marked = re.search(r"⧛(.*?)⧚", raw, re.DOTALL)
+    token = marked.group(1).strip() if marked else ""
+    where = ""
+    if marked:
+        line = next((ln for ln in raw.splitlines() if "⧛" in ln), "")
+        where = f" (at character {line.index('⧛') + 1})"
+    if m := re.match(r"Operator `(.+?)` has insuff\w* arguments", first):
+        problem = f"{m.group(1)!r} needs a term on each side{where}"
+    elif m := re.match(r"Operator `(.+?)` is incorrectly used", first):
+        op = m.group(1)
+        problem = ("'~' must appear once, between the response and the terms" if "~" in op
+                   else f"{op!r} is not an operator{where}: join terms with +, -, *, : or /")
+    elif m := re.match(r"Missing operator between `(.+?)` and `(.+?)`", first):
+        problem = f"nothing joins {m.group(1)!r} and {m.group(2)!r}: put '~' after the response and '+' between terms"
+    elif first.startswith("Could not find matching context marker"):
+        problem = f"{token!r} has no matching parenthesis{where}" if token else "unbalanced parentheses"
+    elif m := re.match(r"Formula ended before quote context was closed\. Expected: (.+)", first):
+        problem = f"{token!r} is not closed: add {m.group(1).strip()!r}" if token else f"add {m.group(1).strip()!r}"
+    else:
+        problem = first.rstrip(".")
+    return f'cannot read the formula {formula!r}: {problem}; write it as "response ~ term + term", e.g. "y ~ x1 + x2"'
+
+
+def _explain_fit_error(spec: ModelInput, message: str) -> str:
+    """A fitting error, with what the data say about it: a text column that cannot be computed with, or one with a
+    different value on every row (row labels used as a factor)."""
+    df = spec.data
+    _, rhs = _formula_variables(spec.formula)
+    text_cols = [c for c in dict.fromkeys(rhs) if c in df.columns and _text_column(df[c])]
+    if m := re.search(r"Unable to evaluate factor `(.+?)`", message):
+        factor = m.group(1)
+        used = [c for c in text_cols if re.search(rf"(?<![\w.]){re.escape(c)}(?![\w.])", factor)]
+        if used:
+            c = used[0]
+            return (f"cannot compute {factor} in {spec.formula!r}: {c!r} is a text column (values {_sample(df[c])}); "
+                    f"use it as it is (a factor) or pick a numeric column")
+    if "rank" in message and ("no residual degrees of freedom" in message or "fewer terms" in message):
+        unique = [c for c in text_cols if df[c].is_unique]
+        if unique:
+            c = unique[0]
+            return (f"{message.rstrip('.')}: the text column {c!r} has a different value on every row, so as a "
+                    f"factor it fits every row exactly; leave it out of the formula (to label the rows by it, give "
+                    f"--index-col {c})")
+    return message
+
+
 def fit_model(spec: ModelInput) -> Any:
     """Fit the model: :func:`regdiag.ols` without a family, :func:`regdiag.glm` with one."""
     import regdiag
@@ -177,4 +411,4 @@ def fit_model(spec: ModelInput) -> Any:
             return regdiag.ols(spec.formula, data=spec.data, weights=spec.weights)
         return regdiag.glm(spec.formula, data=spec.data, family=spec.family, link=spec.link, weights=spec.weights)
     except RegdiagError as exc:
-        raise type(exc)(one_line(str(exc))) from exc
+        raise type(exc)(shorten_lists(_explain_fit_error(spec, one_line(str(exc))))) from exc

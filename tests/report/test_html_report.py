@@ -143,3 +143,57 @@ def test_glm_report_has_half_normal_plot(tmp_path):
     assert 'id="plot-half_normal"' in text and "binomial / logit" in text
     assert c.tags["img"] >= 7 and "not drawn" not in text
     assert rep.cross_check is not None and rep.comparison is not None
+
+
+def _labels_per_axes(fig):
+    from regdiag.plots import LABEL_GID
+
+    return [sum(t.get_gid() == LABEL_GID for t in ax.texts) for ax in fig.axes if ax.axison]
+
+
+@pytest.mark.parametrize("n_labels", [0, 1, 4])
+def test_every_plot_labels_the_number_of_points_asked_for(savings_fit, n_labels):
+    """--labels N reaches every plot: N labels per panel (the influence plot: N per criterion, as car's), none at 0."""
+    from regdiag.report.html import _plot_specs
+
+    infl = savings_fit.influence()
+    specs = _plot_specs(savings_fit, infl, n_labels, engine=True, nsim=19)
+    assert {key for key, *_ in specs} >= {"overview", "influence_bubble", "dfbetas", "added_variable",
+                                          "curvature_comparison", "engine_vs_exact", "cooks_index"}
+    for key, _, caption, make in specs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            counts = _labels_per_axes(make())
+        assert counts, key
+        if key == "influence_bubble":
+            assert n_labels <= counts[0] <= 3 * n_labels, (key, counts)
+        else:
+            assert all(c == n_labels for c in counts), (key, counts)
+        if key == "overview":
+            assert (f"the {n_labels} most extreme points are labelled" in caption) == (n_labels > 0)
+
+
+def test_constant_leverage_report_plots_residuals_against_factor_levels(tmp_path):
+    df = regdiag.datasets.load("InsectSprays")
+    fit = regdiag.glm("count ~ spray", data=df, family="poisson")
+    rep = write_html_report(fit, tmp_path, cross_check=False, engine_plots=False, nsim=19)
+    import html
+
+    text = html.unescape(rep.path.read_text())
+    assert "not drawn" not in text
+    assert "every observation has the same leverage (0.08333)" in text and "levels of the model's factors" in text
+
+
+def test_output_folder_that_is_a_file_is_a_data_error(savings_fit, tmp_path):
+    afile = tmp_path / "f"
+    afile.write_text("")
+    with pytest.raises(regdiag.DataError, match="it is a file, not a folder"):
+        write_html_report(savings_fit, afile, cross_check=False, engine_plots=False, nsim=19)
+
+
+def test_report_imports_matplotlib_only_through_plots():
+    import regdiag.report.html as html_mod
+    from pathlib import Path
+
+    source = Path(html_mod.__file__).read_text()
+    assert "import matplotlib" not in source and "from matplotlib" not in source
