@@ -233,7 +233,8 @@ class GLMFit(FitCommon):
         loo : {"one-step", "exact"}
             "one-step": closed-form one-step estimates from the QR (R's and statsmodels' measures), ``O(n p^2)``.
             "exact": exact leave-one-out coefficients for every observation by warm-started, batched Newton steps
-            (the one-step estimate is the first), converged to ``loo_tol`` standard errors; ``O(n^2 p)`` time.
+            (the one-step estimate is the first), converged to within ``loo_tol`` standard errors of every
+            coefficient; ``O(n^2 p)`` time, the same for any BLAS thread setting.
             ``dfbeta``, ``dfbetas``, ``loo_params``, ``cooks_distance`` and ``press_resid`` are then exact.
         residual : {"pearson", "deviance"}
             Residual in the one-step ``dfbeta``: Pearson (statsmodels, the Fisher-scoring step) or deviance (R's
@@ -242,8 +243,9 @@ class GLMFit(FitCommon):
             Leverage and one-step changes from the observed instead of the expected information (statsmodels'
             ``get_influence(observed=True)``; the same for canonical links).
         loo_tol, loo_maxit, memory_mb
-            Exact leave-one-out: tolerance of the last Newton correction in standard errors, largest number of
-            steps, memory of one block of the batched score evaluation.
+            Exact leave-one-out: bound on the error left in every coefficient, in its standard errors (see
+            :mod:`regdiag.linear.glm_exact`), largest number of steps, largest memory of one block of the batched
+            score evaluation. For the Gaussian family with identity link the one-step estimate is exact (one step).
 
         Returns
         -------

@@ -9,7 +9,8 @@ The root is found by Newton-type steps started from ``b``:
 
 1. the first step is Fisher scoring with the information of the full fit minus the group's,
    ``H_(G) = X'WX - X_G' W_G X_G``: this is the one-step estimate (given to :func:`exact_deletion` by the caller,
-   who has computed it in closed form from the QR);
+   who has computed it in closed form from the QR); for the Gaussian family with identity link it is exact, and
+   nothing else is done (one step);
 2. for canonical links (where the observed information is ``X'WX`` and ``dW/deta = w c mu''(eta)`` is explicit) a
    second-order correction follows without any new score evaluation:
    ``d2 = d1 - 1/2 H_(G)^{-1} T_(G)[d1, d1]`` with ``T_(G)[d, d] = sum_{j not in G} x_j W'_j (x_j'd)^2`` from the
@@ -20,27 +21,52 @@ The root is found by Newton-type steps started from ``b``:
    Hessian at ``b`` only slows convergence to a contraction factor of order ``|b - b_(G)|``. A group whose reduced
    observed information is not positive definite falls back to the expected information.
 
-The scores of a batch of ``B`` (at most ``BATCH`` = 256) deletions are two matrix products with the design and one
-elementwise pass over the ``n x B`` linear predictors (``eta + X D'``, then the score), taken a block of rows at a
-time so that a block holds at most ``memory_mb`` (default 4 MB) and stays in cache. A sweep over all ``n``
-deletions costs ``O(n^2 p)`` time; the memory beyond the fit is ``O(n p)`` for the scaled design plus the block.
-Deletions that have converged leave the batch. The Hessian solves are done in the coordinates where the full expected information is the identity
-(``R`` of the QR), where each reduced Hessian is well conditioned unless the group carries a leverage near 1.
+Work and BLAS threads
+    The scores of a batch of ``B`` (at most ``BATCH`` = 256) deletions are two matrix products with the design and
+    one elementwise pass over the ``n x B`` linear predictors (``eta + X D'``, then the score), taken a block of rows
+    at a time. A sweep over all ``n`` deletions costs ``O(n^2 p)`` time; the memory beyond the fit is ``O(n p)`` for
+    the scaled design plus one block. Every matrix product of the sweeps (the score blocks, the solves in the
+    coordinates of ``R``, the second-order tensor) is cut into pieces of at most ``BLAS_MAC`` = 2^18 multiply-adds,
+    about 50 microseconds of work: OpenBLAS (the BLAS of numpy's and scipy's wheels) runs products that small on
+    the calling thread, so the sweeps never wait for BLAS worker threads. Products of a few microseconds each
+    handed to two or more threads cost a thread hand-off apiece, which on a busy machine (threads descheduled,
+    workers spinning between calls) made the sweeps several times slower with the default thread count than with
+    one thread; with the small blocks the speed is the same for any BLAS thread setting, and the blocks (at most
+    ``2^18 / p`` numbers) stay in cache. Deletions that have converged leave the batch. The Hessian solves are done
+    in the coordinates where the full expected information is the identity (``R`` of the QR), where each reduced
+    Hessian is well conditioned unless the group carries a leverage near 1.
 
-Convergence: with ``c_k = max_j |d_j| / se_j`` the size of the k-th correction in standard errors
-(``se_j = sqrt(phi [(X'WX)^{-1}]_jj)``) and ``rho = c_k / c_(k-1)`` the observed contraction (the second-order
-correction counting as the correction before the first chord step), the error left after step k is about
-``c_k rho / (1 - rho)``; a deletion has converged when that estimate, or ``c_k`` itself, is at most ``tol`` (default
-``1e-10`` standard errors). Both the second-order term and the chord steps gain a factor of order ``|b - b_(G)|``
-(about 1e-3 for n in the thousands), so for canonical links one sweep of score evaluations after the one-step
-estimate usually suffices, two for the others.
-A deletion whose corrections contract more slowly than ``SLOW_RATE`` is refitted by warm-started IRLS (same rule as
-the full fit) on the data without it; one whose refit fails (for binomial models typically a deletion that leaves
-the data separated) gets NaN.
+Convergence
+    Corrections are measured in the metric of the full fit's information: ``c_k = ||R d_k|| / sqrt(phi)``, which
+    bounds every coefficient's change in its own standard error (``|d_j| / se_j <= c_k`` by Cauchy-Schwarz, with
+    ``se_j = sqrt(phi [(X'WX)^{-1}]_jj)``). For a contraction with factor ``L``, the error left after a correction
+    ``c_k`` is at most ``c_k L / (1 - L)``. The chord steps contract by at most
+
+        L <= ||H_(G)^{-1}|| max_j |w_o'(eta_j)| |x_j'(xi - b)| / W_j <= K ||v|| / lambda_min,
+        K = max_j |w_o'_j| sqrt(h_j) / W_j^(3/2),
+
+    to first order, with ``w_o`` the observed-information weights, ``h`` the leverages, ``v`` the change ``b_(G) - b``
+    in the whitened coordinates (the iterates' distance from ``b``) and ``lambda_min`` the smallest eigenvalue of the
+    reduced information ``H_(G)`` there (``1 - h_i`` for canonical links). ``K`` is one pass over the data (the
+    derivative ``w_o'`` explicit for canonical links, a central difference otherwise). The estimate used is
+    ``L^ = max(rho_k, min(2 K ||v|| / lambda_min, 1/2))`` with ``rho_k = c_k / c_(k-1)`` the observed contraction
+    (the second-order correction counts as the correction before the first chord step) and a factor 2 for the
+    higher-order terms; a deletion has converged when ``L^ <= 1/2`` and ``c_k L^ / (1 - L^) <= tol`` (default
+    ``1e-10`` standard errors). Where the first-order bound is not informative (``2 K ||v|| / lambda_min >= 1/2``,
+    or the expected information replaced a non-positive-definite observed one) the rule is that the last correction
+    itself is at most ``tol`` while contracting by at least half: one more step than an extrapolation would take.
+    Both the second-order term and the chord steps gain a factor of order ``|b - b_(G)|`` (about 1e-3 for n in the
+    thousands), so for canonical links one sweep of score evaluations after the one-step estimate usually suffices,
+    two or three for the others.
+    A deletion whose corrections contract more slowly than ``SLOW_RATE`` is refitted by warm-started IRLS on the data
+    without it, with IRLS's tolerance (relative to ``|b_j| + se_j``) set so that the refit is within half of ``tol``
+    standard errors; one whose refit fails (for binomial models typically a deletion that leaves the data separated)
+    gets NaN.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +80,17 @@ __all__ = ["ExactDeletion", "exact_deletion", "DEFAULT_LOO_TOL", "DEFAULT_LOO_MA
 DEFAULT_LOO_TOL = 1e-10
 DEFAULT_LOO_MAXIT = 50
 DEFAULT_MEMORY_MB = 4.0
+#: deletions per batch (columns of one score block)
+BATCH = 256
+#: chord steps before a deletion that has not converged is handed to a warm-started IRLS refit
+CHORD_STEPS = 8
+#: contraction factor (correction over previous correction) above which a deletion is refitted
+SLOW_RATE = 0.25
+#: largest number of multiply-adds in one matrix product of the sweeps: OpenBLAS computes products of at most
+#: 65536 * 4 multiply-adds (its SMP threshold) on the calling thread
+BLAS_MAC = 1 << 18
+#: factor on the first-order bound of the chord steps' contraction (for the higher-order terms)
+BOUND_SAFETY = 2.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,7 +105,7 @@ class ExactDeletion:
         Steps taken, the one-step estimate counting as the first.
     converged : ndarray of bool, shape (n_groups,)
     last_correction : ndarray of shape (n_groups,)
-        Estimated error left, in standard errors (for chord steps; IRLS's criterion for refitted deletions).
+        Bound on the error left, in standard errors (for chord steps; IRLS's criterion for refitted deletions).
     cooks_quad : ndarray of shape (n_groups,)
         ``(b - b_(G))' X'WX (b - b_(G))`` (NaN where not converged).
     pearson_chi2 : ndarray of shape (n_groups,) or None
@@ -126,8 +163,8 @@ def exact_deletion(
     dispersion : float
         ``phi`` of the standard errors in the convergence test.
     tol, maxit, memory_mb
-        Convergence tolerance (in standard errors), largest number of steps, memory of one block of the score
-        evaluation.
+        Convergence tolerance (in standard errors), largest number of steps, largest memory of one block of the
+        score evaluation (blocks are at most ``BLAS_MAC / n_params`` numbers in any case).
     pearson : bool
         Also return Pearson's chi-square of each deletion fit.
 
@@ -143,8 +180,8 @@ def exact_deletion(
     Xs = np.ascontiguousarray(X[:, cols] * sc)  # scaled kept columns: X'WX = R'R here
     Rm = f.r
     Rinv = solve_triangular(Rm, np.eye(r), lower=False)
-    se = np.sqrt(max(dispersion, 0.0) * np.einsum("ij,ij->i", Rinv, Rinv))  # standard errors, scaled coordinates
-    se[~(se > 0)] = 1.0
+    phi = float(dispersion)
+    sphi = math.sqrt(phi) if math.isfinite(phi) and phi > 0 else 1.0
 
     # observed information in whitened coordinates: M = Q' diag(ratio) Q
     pos = prior_weights > 0
@@ -164,26 +201,31 @@ def exact_deletion(
     sizes = np.array([len(g) for g in groups])
     block = max(1024, int(memory_mb * 2**20 / 8))  # elements of one (rows x deletions) block
     batch = int(min(BATCH, max(1, G)))
-    rows_chunk = max(1, min(n, block // batch))
-    yc = y[:, None]
-    wc = prior_weights[:, None]
+    # rows of one block: each product (rows x r by r x batch, and back) within BLAS_MAC multiply-adds; at least 32
+    # columns counted so that a narrow batch stays within OpenBLAS's single-thread matrix-vector size too
+    rows_chunk = max(1, min(n, block // batch, BLAS_MAC // (max(r, 1) * max(batch, 32))))
+    linear = family.name == "gaussian" and family.link.name == "identity"
+    if linear:  # the one-step estimate is the exact deletion (the model is linear in the coefficients)
+        converged[~slow] = True
+        last[~slow] = 0.0
     kernel = _ScoreKernel(Xs, eta, y, prior_weights, family)
+    bound_of = None if linear else _ContractionBound(Xs, Rinv, weights, eta, y, prior_weights, family)
 
     # second-order predictor (canonical links): b_(G) - b = d1 - 1/2 H_(G)^{-1} T_(G)[d1, d1] + O(d1^3)
-    if family.canonical and family.link.name != "identity" and maxit > 1:
-        T = _third_derivative(Xs, eta, prior_weights, family, rows_chunk)
+    if family.canonical and not linear and maxit > 1:
+        T = _third_derivative(Xs, eta, prior_weights, family)
         for start in range(0, G, batch):
             idx = np.arange(start, min(G, start + batch))
             idx = idx[~slow[idx]]
             if idx.size == 0:
                 continue
             D = delta[idx]
-            q = (D[:, :, None] * D[:, None, :]).reshape(idx.size, r * r) @ T.T  # (B, r): T[d, d]
+            q = _mm((D[:, :, None] * D[:, None, :]).reshape(idx.size, r * r), T.T)  # (B, r): T[d, d]
             q -= _own_third(Xs, eta, prior_weights, family, D, [groups[g] for g in idx])
-            corr = -0.5 * _newton_solve(Rm, M, Q, ratio, [groups[g] for g in idx], sizes[idx], q.T)
+            corr = -0.5 * _newton_solve(Rinv, M, Q, ratio, [groups[g] for g in idx], sizes[idx], q.T)[0]
             ok = np.all(np.isfinite(corr), axis=1)
             delta[idx] = D + np.where(ok[:, None], corr, 0.0)
-            prev[idx] = np.where(ok, np.max(np.abs(corr) / se[None, :], axis=1), np.inf)
+            prev[idx] = np.where(ok, _whitened_norm(corr, Rm) / sphi, np.inf)
 
     for _step in range(1, min(maxit, CHORD_STEPS + 1)):
         active = np.flatnonzero(~converged & ~slow)
@@ -192,18 +234,25 @@ def exact_deletion(
         for start in range(0, active.size, batch):
             idx = active[start : start + batch]
             D = delta[idx]
-            S = kernel.scores(D, [groups[g] for g in idx], rows_chunk)
-            d = _newton_solve(Rm, M, Q, ratio, [groups[g] for g in idx], sizes[idx], S)
-            crit = np.max(np.abs(d) / se[None, :], axis=1)
+            grp = [groups[g] for g in idx]
+            S = kernel.scores(D, grp, rows_chunk)
+            d, lam, chord = _newton_solve(Rinv, M, Q, ratio, grp, sizes[idx], S)
             ok = np.all(np.isfinite(d), axis=1)
-            delta[idx] = D + np.where(ok[:, None], d, 0.0)
+            Dn = D + np.where(ok[:, None], d, 0.0)
+            delta[idx] = Dn
             iterations[idx] += 1
-            # error left after this correction: about rho / (1 - rho) times it, rho the observed contraction
+            step_w = _whitened_norm(d, Rm)
+            crit = step_w / sphi  # bounds the correction of every coefficient in standard errors
             with np.errstate(divide="ignore", invalid="ignore"):
-                rho = np.where(np.isfinite(prev[idx]), crit / prev[idx], 1.0)
-                remaining = np.where(rho < 0.5, crit * rho / (1.0 - rho), np.inf)
-            last[idx] = np.minimum(crit, remaining)
-            conv = ok & ((crit <= tol) | (remaining <= tol))
+                rho = np.where(np.isfinite(prev[idx]), crit / prev[idx], 0.0)
+                # first-order bound on the contraction along the iterates (distance from b at most |v| + |d|)
+                assert bound_of is not None
+                bound = np.where(chord & (lam > 0), BOUND_SAFETY * bound_of(Dn, Rm, grp, step_w) / lam, np.inf)
+                rate = np.maximum(rho, np.minimum(bound, 0.5))
+                remaining = crit * rate / (1.0 - rate)
+            remaining[~np.isfinite(remaining)] = np.inf
+            last[idx] = remaining
+            conv = ok & (rate <= 0.5) & (remaining <= tol)
             converged[idx[conv]] = True
             # a contraction slower than SLOW_RATE (large deletion effects, small n) goes to the Newton refit
             stalled = ~ok | (~conv & (crit > SLOW_RATE * prev[idx]))
@@ -213,11 +262,16 @@ def exact_deletion(
     rest = np.flatnonzero(~converged)
     dfb_s = -delta
     if rest.size:
-        from .glm_irls import DEFAULT_MAXIT, irls
+        from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, irls
 
         off = np.zeros(n) if offset is None else offset
         k = X.shape[1]
         b_s = coef[cols] / sc
+        # IRLS's criterion is relative to |b_j| + se_j: within tol / 2 standard errors of every coefficient
+        se_s = sphi * np.sqrt(np.einsum("ij,ij->i", Rinv, Rinv))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.min(se_s / (np.abs(b_s) + se_s)) if r else 1.0
+        irls_tol = min(DEFAULT_TOL, 0.5 * tol * share) if np.isfinite(share) and share > 0 else DEFAULT_TOL
         for g in rest:
             keep = np.ones(n, dtype=bool)
             keep[groups[g]] = False  # rows removed, not weighted 0: their eta need not stay in the link's domain
@@ -229,7 +283,8 @@ def exact_deletion(
                 start[cols] = (start_s + b_s) * sc
                 try:
                     res = irls(X[keep], y[keep], prior_weights[keep], off[keep], family,
-                               family.link.inverse(eta[keep]), start=start, maxit=max(maxit, DEFAULT_MAXIT))
+                               family.link.inverse(eta[keep]), start=start, tol=irls_tol,
+                               maxit=max(maxit, DEFAULT_MAXIT))
                 except (ArithmeticError, ValueError):
                     res = None
                 if res is not None and res.converged:
@@ -252,15 +307,7 @@ def exact_deletion(
         good_idx = np.flatnonzero(converged)
         for start in range(0, good_idx.size, batch):
             idx = good_idx[start : start + batch]
-            E = Xs @ delta[idx].T
-            E += eta[:, None]
-            m = family.link.inverse(E)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                P = wc * (yc - m) ** 2 / family.variance(m)
-            P[~pos] = 0.0
-            for b, g in enumerate(idx):
-                P[groups[g], b] = 0.0  # deleted rows (their eta may even leave the link's domain)
-            chi2[idx] = P.sum(axis=0)
+            chi2[idx] = kernel.pearson(delta[idx], [groups[g] for g in idx], rows_chunk)
     return ExactDeletion(
         dfbeta=dfbeta,
         iterations=iterations,
@@ -271,12 +318,111 @@ def exact_deletion(
     )
 
 
-#: deletions per batch (columns of one score block)
-BATCH = 256
-#: chord steps before a deletion that has not converged is handed to a warm-started IRLS refit
-CHORD_STEPS = 8
-#: contraction factor (correction over previous correction) above which a deletion is refitted
-SLOW_RATE = 0.25
+def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a @ b`` as products of at most ``BLAS_MAC`` multiply-adds each (run on the calling thread by OpenBLAS)."""
+    m, k = a.shape
+    nb = b.shape[1]
+    if m * k * nb <= BLAS_MAC or m == 0 or nb == 0:
+        return a @ b
+    out = np.empty((m, nb))
+    if m >= nb:
+        step = max(1, BLAS_MAC // max(1, k * nb))
+        for s in range(0, m, step):
+            np.matmul(a[s : s + step], b, out=out[s : s + step])
+    else:
+        step = max(1, BLAS_MAC // max(1, m * k))
+        for s in range(0, nb, step):
+            out[:, s : s + step] = a @ b[:, s : s + step]
+    return out
+
+
+def _whitened_norm(d: np.ndarray, Rm: np.ndarray) -> np.ndarray:
+    """``||R d_b||`` for each row ``d_b`` of ``d`` (the change in the metric of ``X'WX``)."""
+    v = np.einsum("bj,ij->bi", d, Rm)
+    return np.sqrt(np.einsum("bi,bi->b", v, v))
+
+
+def _observed_weight(family: Family, y: np.ndarray, w: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """Observed-information weights ``w mu'(eta)^2 / V(mu) * ratio`` at ``eta``."""
+    mu = family.link.inverse(eta)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return w * family.link.mu_eta(eta) ** 2 / family.variance(mu) * family.observed_ratio(y, mu)
+
+
+def _observed_weight_deriv(eta: np.ndarray, y: np.ndarray, w: np.ndarray, family: Family) -> np.ndarray:
+    """``w_o'(eta)``: explicit for canonical links (``W'``), a central difference otherwise."""
+    if family.canonical:
+        return _dweight(eta, w, family)
+    step = 1e-6 * np.maximum(np.abs(eta), 1e-3)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return (_observed_weight(family, y, w, eta + step) - _observed_weight(family, y, w, eta - step)) / (2 * step)
+
+
+class _ContractionBound:
+    """First-order bound ``||H_(G)[b_(G)] - H_(G)[b]||`` on the change of the information along the iterates, in the
+    whitened coordinates where ``X'WX = I`` (see the module docstring); divided by ``lambda_min`` it bounds the chord
+    steps' contraction.
+
+    With ``x~_j = R^{-T} x_j`` and ``w_o'`` the derivative of the observed-information weights, the change is
+    ``sum_{j not in G} w_o'_j (x~_j'u) x~_j x~_j'`` for a change ``u`` of the coefficients. When ``p^2 <= n`` the
+    tensor ``T~ = sum_j w_o'_j x~_j (x) x~_j (x) x~_j`` is formed once (``O(n p^3)``, as the second-order predictor's)
+    and the bound is the Frobenius norm of ``T~[u]`` without the group's rows; otherwise it is
+    ``K ||u||`` with ``K = max_j |w_o'_j| ||x~_j|| / W_j`` (one pass).
+    """
+
+    def __init__(self, Xs: np.ndarray, Rinv: np.ndarray, W: np.ndarray, eta: np.ndarray, y: np.ndarray,
+                 w: np.ndarray, family: Family) -> None:
+        n, r = Xs.shape
+        good = (W > 0) & (w > 0)
+        self.r = r
+        self.wp = np.zeros(n)
+        self.wp[good] = _observed_weight_deriv(eta[good], y[good], w[good], family)
+        self.Rinv = Rinv
+        self.Xs = Xs
+        finite = bool(np.all(np.isfinite(self.wp)))
+        self.tensor: np.ndarray | None = None
+        self.spectral: float | None = None
+        self.K = 0.0
+        if not finite:
+            self.K = math.inf
+        elif r * r <= n:
+            T = np.zeros((r, r * r))
+            step = max(1, min(n, BLAS_MAC // max(1, r**3)))
+            for s0 in range(0, n, step):
+                Xt = _mm(Xs[s0 : s0 + step], Rinv)  # rows x~_j'
+                outer = (Xt[:, :, None] * Xt[:, None, :]).reshape(Xt.shape[0], r * r)
+                T += _mm((Xt * self.wp[s0 : s0 + step, None]).T, outer)
+            self.tensor = T
+        elif good.any():
+            Xt = _mm(Xs[good], Rinv)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                k = np.abs(self.wp[good]) * np.sqrt(np.einsum("ij,ij->i", Xt, Xt)) / W[good]
+            self.K = float(np.max(k)) if np.all(np.isfinite(k)) else math.inf
+
+    def __call__(self, D: np.ndarray, Rm: np.ndarray, groups: list[np.ndarray], margin: np.ndarray) -> np.ndarray:
+        """The bound at the changes ``D`` (scaled coordinates, one row per deletion) plus ``margin`` in whitened norm
+        (the distance of the iterates from ``D``)."""
+        if self.tensor is None:
+            return self.K * (_whitened_norm(D, Rm) + margin)
+        r = self.r
+        v = np.einsum("bj,ij->bi", D, Rm)
+        C = _mm(v, self.tensor).reshape(-1, r, r)  # T~[v]
+        # without the group's own rows
+        if all(len(g) == 1 for g in groups):
+            rows = np.array([g[0] for g in groups], dtype=np.intp)
+            xt = np.einsum("bj,jk->bk", self.Xs[rows], self.Rinv)
+            a = self.wp[rows] * np.einsum("bj,bj->b", self.Xs[rows], D)
+            C -= a[:, None, None] * xt[:, :, None] * xt[:, None, :]
+        else:
+            for b, g in enumerate(groups):
+                rows = np.asarray(g, dtype=np.intp)
+                if rows.size:
+                    xt = self.Xs[rows] @ self.Rinv
+                    a = self.wp[rows] * (self.Xs[rows] @ D[b])
+                    C[b] -= np.einsum("m,mi,mj->ij", a, xt, xt)
+        if self.spectral is None:
+            self.spectral = float(np.linalg.norm(self.tensor, 2))
+        return np.sqrt(np.einsum("bij,bij->b", C, C)) + self.spectral * margin
 
 
 class _ScoreKernel:
@@ -290,6 +436,7 @@ class _ScoreKernel:
 
     def __init__(self, Xs: np.ndarray, eta: np.ndarray, y: np.ndarray, w: np.ndarray, family: Family) -> None:
         self.Xs, self.eta, self.family = Xs, eta, family
+        self.y, self.w = y, w
         self.yc, self.wc = y[:, None], w[:, None]
         self.logistic = (
             family.name == "binomial" and family.link.name == "logit" and bool(np.all((y == 0.0) | (y == 1.0)))
@@ -302,28 +449,33 @@ class _ScoreKernel:
 
     def _rows_scores(self, rows: np.ndarray, e: np.ndarray) -> np.ndarray:
         """Scores of rows ``rows`` at linear predictors ``e`` (any shape broadcasting with ``rows``)."""
-        return self.family.score_eta(self.yc[rows, 0], e, self.wc[rows, 0])
+        return self.family.score_eta(self.y[rows], e, self.w[rows])
 
     def scores(self, D: np.ndarray, groups: list[np.ndarray], rows_chunk: int) -> np.ndarray:
         Xs, eta = self.Xs, self.eta
-        n = Xs.shape[0]
-        S = np.zeros((Xs.shape[1], D.shape[0]))
+        n, r = Xs.shape
+        B = D.shape[0]
+        S = np.zeros((r, B))
+        part = np.empty((r, B))
         Dt = np.ascontiguousarray(D.T)
+        buf = np.empty((min(n, rows_chunk), B))
         for s0 in range(0, n, rows_chunk):
             s1 = min(n, s0 + rows_chunk)
+            E = buf[: s1 - s0]
             if self.logistic:
-                E = self.Xsig[s0:s1] @ Dt
+                np.matmul(self.Xsig[s0:s1], Dt, out=E)
                 E += self.eta_sig[s0:s1, None]
                 np.exp(E, out=E)
                 E += 1.0
                 np.reciprocal(E, out=E)
-                S += self.Xw[s0:s1].T @ E
+                np.matmul(self.Xw[s0:s1].T, E, out=part)
             else:
                 Xc = Xs[s0:s1]
-                E = Xc @ Dt
+                np.matmul(Xc, Dt, out=E)
                 E += eta[s0:s1, None]
                 U = self.family.score_eta(self.yc[s0:s1], E, self.wc[s0:s1], out=E)
-                S += Xc.T @ U
+                np.matmul(Xc.T, U, out=part)
+            S += part
         # remove each deletion's own rows
         if all(len(g) == 1 for g in groups):
             rows = np.array([g[0] for g in groups], dtype=np.intp)
@@ -333,19 +485,50 @@ class _ScoreKernel:
         for b, g in enumerate(groups):
             rows = np.asarray(g)
             if rows.size:
-                S[:, b] -= Xs[rows].T @ self._rows_scores(rows, eta[rows] + Xs[rows] @ D[b])
+                S[:, b] -= np.einsum("ij,i->j", Xs[rows], self._rows_scores(rows, eta[rows] + Xs[rows] @ D[b]))
         return S
+
+    def pearson(self, D: np.ndarray, groups: list[np.ndarray], rows_chunk: int) -> np.ndarray:
+        """Pearson's chi-square ``sum_{j not in G} w_j (y_j - mu_j)^2 / V(mu_j)`` at ``b + d`` for each row of ``D``."""
+        Xs, eta, fam = self.Xs, self.eta, self.family
+        n = Xs.shape[0]
+        B = D.shape[0]
+        Dt = np.ascontiguousarray(D.T)
+        out = np.zeros(B)
+        # the deleted (row, deletion) pairs, sorted by row: zeroed in their block (their eta may leave the domain)
+        del_rows = np.concatenate([np.asarray(g, dtype=np.intp) for g in groups]) if B else np.zeros(0, np.intp)
+        del_cols = np.repeat(np.arange(B), [len(g) for g in groups])
+        order = np.argsort(del_rows, kind="stable")
+        del_rows, del_cols = del_rows[order], del_cols[order]
+        buf = np.empty((min(n, rows_chunk), B))
+        for s0 in range(0, n, rows_chunk):
+            s1 = min(n, s0 + rows_chunk)
+            E = buf[: s1 - s0]
+            np.matmul(Xs[s0:s1], Dt, out=E)
+            E += eta[s0:s1, None]
+            m = fam.link.inverse(E)
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                P = self.wc[s0:s1] * (self.yc[s0:s1] - m) ** 2 / fam.variance(m)
+            P[~(self.w[s0:s1] > 0)] = 0.0
+            a, z = np.searchsorted(del_rows, [s0, s1])
+            P[del_rows[a:z] - s0, del_cols[a:z]] = 0.0
+            out += P.sum(axis=0)
+        return out
 
 
 def _newton_solve(
-    Rm: np.ndarray, M: np.ndarray, Q: np.ndarray, ratio: np.ndarray | None, groups: list[np.ndarray],
+    Rinv: np.ndarray, M: np.ndarray, Q: np.ndarray, ratio: np.ndarray | None, groups: list[np.ndarray],
     sizes: np.ndarray, S: np.ndarray,
-) -> np.ndarray:
-    """``H_(G)^{-1} S`` for each column of ``S`` (r, B), solved where the full expected information is identity."""
-    gw = solve_triangular(Rm, S, trans="T", lower=False, check_finite=False)  # R^{-T} S
-    hess = _reduced_hessians(M, Q, ratio, groups, sizes, Rm.shape[0])
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``H_(G)^{-1} S`` for each column of ``S`` (r, B), solved where the full expected information is identity.
+
+    Returns the steps (B, r), the smallest eigenvalue of each whitened reduced Hessian and whether it is the
+    observed information (False where the expected one replaced it).
+    """
+    gw = _mm(Rinv.T, S)  # R^{-T} S
+    hess, lam, observed = _reduced_hessians(M, Q, ratio, groups, sizes, Rinv.shape[0])
     v = np.linalg.solve(hess, gw.T[..., None])[..., 0]
-    return solve_triangular(Rm, v.T, lower=False, check_finite=False).T  # (B, r)
+    return _mm(v, Rinv.T), lam, observed  # rows (R^{-1} v_b)'
 
 
 def _dweight(eta: np.ndarray, w: np.ndarray, family: Family) -> np.ndarray:
@@ -353,12 +536,12 @@ def _dweight(eta: np.ndarray, w: np.ndarray, family: Family) -> np.ndarray:
     return w * family.canonical_factor * family.link.mu_eta2(eta)
 
 
-def _third_derivative(Xs: np.ndarray, eta: np.ndarray, w: np.ndarray, family: Family, rows_chunk: int) -> np.ndarray:
+def _third_derivative(Xs: np.ndarray, eta: np.ndarray, w: np.ndarray, family: Family) -> np.ndarray:
     """``T[a, (b, c)] = sum_j W'_j x_ja x_jb x_jc`` as an ``r x r^2`` matrix (``T[d, d] = T (d kron d)``)."""
     r = Xs.shape[1]
     T = np.zeros((r, r * r))
     wp = _dweight(eta, w, family)
-    step = max(1, min(Xs.shape[0], rows_chunk // max(r, 1)))
+    step = max(1, min(Xs.shape[0], BLAS_MAC // max(1, r**3)))
     for s0 in range(0, Xs.shape[0], step):
         Xc = Xs[s0 : s0 + step]
         outer = (Xc[:, :, None] * Xc[:, None, :]).reshape(Xc.shape[0], r * r)
@@ -379,19 +562,22 @@ def _own_third(
         rows = np.asarray(g)
         if rows.size:
             xd = Xs[rows] @ D[b]
-            out[b] = Xs[rows].T @ (_dweight(eta[rows], w[rows], family) * xd**2)
+            out[b] = np.einsum("ij,i->j", Xs[rows], _dweight(eta[rows], w[rows], family) * xd**2)
     return out
 
 
 def _reduced_hessians(
     M: np.ndarray, Q: np.ndarray, ratio: np.ndarray | None, groups: list[np.ndarray], sizes: np.ndarray, r: int
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``M - Q_G' diag(ratio_G) Q_G`` for every group (observed information without G, whitened coordinates).
 
-    Where that is not positive definite, the expected ``I - Q_G' Q_G`` is used instead.
+    Where that is not positive definite, the expected ``I - Q_G' Q_G`` is used instead. Returns the matrices, their
+    smallest eigenvalues and whether each is the observed information.
     """
     G = len(groups)
     out = np.empty((G, r, r))
+    lam = np.empty(G)
+    observed = np.ones(G, dtype=bool)
     for m in np.unique(sizes):
         gs = np.flatnonzero(sizes == m)
         rows = np.stack([groups[g] for g in gs]) if m else np.zeros((len(gs), 0), dtype=np.intp)
@@ -399,9 +585,15 @@ def _reduced_hessians(
         expected = np.eye(r)[None] - np.einsum("bmi,bmj->bij", QG, QG)
         if ratio is None:
             out[gs] = expected
+            if m == 1:
+                lam[gs] = 1.0 - np.einsum("bmi,bmi->b", QG, QG)  # I - q q' has eigenvalues 1 and 1 - h
+            else:
+                lam[gs] = np.linalg.eigvalsh(expected)[:, 0] if r else 1.0
             continue
         obs = M[None] - np.einsum("bmi,bm,bmj->bij", QG, ratio[rows], QG)
-        lam = np.linalg.eigvalsh(obs)[:, 0]
-        use = lam > 1e-8
+        lo = np.linalg.eigvalsh(obs)[:, 0]
+        use = lo > 1e-8
         out[gs] = np.where(use[:, None, None], obs, expected)
-    return out
+        lam[gs] = np.where(use, lo, np.nan)
+        observed[gs] = use
+    return out, lam, observed

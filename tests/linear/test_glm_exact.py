@@ -16,6 +16,7 @@ import pytest
 import statsmodels.api as sm
 
 import regdiag
+import regdiag.testing
 from tests.linear.test_glm_vs_r import close, fit_case
 from tests.linear.test_glm_vs_statsmodels import sm_family
 from tests.reference_cases import load_case
@@ -225,3 +226,101 @@ def test_exact_invalid_options():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fit.influence(loo="exact")  # no warning on a clean model
+
+
+# ---- the stated tolerance, against refits converged to rounding --------------------------------------------------
+
+def _tolerance_problem(kind, n, seed):
+    """Synthetic data (intercept + 3 normal columns) for the families where the old stopping rule overshot."""
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([np.ones(n), rng.standard_normal((n, 3))])
+    links = sm.families.links
+    if kind == "gamma_identity":
+        mu = np.maximum(8.0 + X[:, 1:] @ [1.0, -0.7, 0.5], 0.5)
+        return X, rng.gamma(2.0, mu / 2.0), ("gamma", "identity", None), sm.families.Gamma(links.Identity())
+    if kind == "gamma_log":
+        mu = np.exp(0.5 + X[:, 1:] @ [0.3, -0.2, 0.4])
+        return X, rng.gamma(1.5, mu / 1.5), ("gamma", "log", None), sm.families.Gamma(links.Log())
+    if kind == "negbin_log":
+        mu = np.exp(1.0 + X[:, 1:] @ [0.3, -0.2, 0.4])
+        y = rng.negative_binomial(2, 2 / (2 + mu)).astype(float)
+        return X, y, ("negative_binomial", "log", 0.5), sm.families.NegativeBinomial(links.Log(), alpha=0.5)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(X[:, 1:] @ [1.0, -0.7, 0.5])))).astype(float)
+    return X, y, ("binomial", "logit", None), sm.families.Binomial()
+
+
+def tight_refit(X, y, sm_fam, i, start):
+    """The model without row ``i``: Fisher scoring, then Newton steps on statsmodels' score and observed Hessian until
+    the step is at rounding level (quadratic convergence: converged to the last bits)."""
+    keep = np.arange(len(y)) != i
+    m = sm.GLM(y[keep], X[keep], family=sm_fam)
+    b = np.array(start, dtype=float)
+    observed, polish = False, 2
+    for _ in range(100):
+        d = np.linalg.solve(-m.hessian(b, scale=1.0, observed=observed), m.score(b, scale=1.0))
+        b = b + d
+        rel = np.max(np.abs(d) / (np.abs(b) + 1e-300))
+        observed = observed or rel < 1e-6
+        if observed and rel < 1e-15:
+            polish -= 1
+            if polish < 0:
+                break
+    return b
+
+
+@pytest.mark.parametrize(
+    "kind,n,seed",
+    # data sets on which the previous rule (extrapolating the observed contraction) stopped 2-5 times above tol
+    [("gamma_identity", 120, 4), ("gamma_log", 200, 8), ("negbin_log", 120, 7), ("logit", 200, 2)],
+)
+def test_exact_loo_meets_its_tolerance_in_standard_errors(kind, n, seed):
+    X, y, (family, link, alpha), sm_fam = _tolerance_problem(kind, n, seed)
+    fit = regdiag.glm(y, X, family=family, link=link, alpha=alpha)
+    infl = fit.influence(loo="exact")
+    assert infl.loo_tol == 1e-10 and not np.isnan(infl.dfbeta).any()
+    truth = np.array([fit.coef - tight_refit(X, y, sm_fam, i, fit.coef) for i in range(n)])
+    err = np.abs(infl.dfbeta - truth) / fit.bse.to_numpy()[None, :]  # in standard errors, as documented
+    assert err.max() <= infl.loo_tol, err.max()
+    # looser tolerances are met too, in fewer steps
+    loose = fit.influence(loo="exact", loo_tol=1e-6)
+    assert (np.abs(loose.dfbeta - truth) / fit.bse.to_numpy()[None, :]).max() <= 1e-6
+    assert loose.loo_iterations.sum() < infl.loo_iterations.sum()
+
+
+def test_gaussian_identity_exact_loo_is_the_one_step():
+    """For a linear model the one-step deletion is exact: one step, no chord sweep."""
+    rng = np.random.default_rng(5)
+    X = np.column_stack([np.ones(40), rng.standard_normal((40, 2))])
+    y = X @ [1.0, 2.0, -1.0] + rng.standard_normal(40)
+    fit = regdiag.glm(y, X, family="gaussian")
+    ex = fit.influence(loo="exact")
+    assert np.all(ex.loo_iterations == 1)
+    refits = regdiag.testing.ols_loo_refit(X, y).params
+    close(ex.loo_params, refits, rtol=1e-10)
+
+
+def test_sweep_products_stay_small_for_any_blas_thread_setting(monkeypatch):
+    """Every matrix product of the leave-one-out sweeps has at most BLAS_MAC multiply-adds, the size OpenBLAS runs
+    on the calling thread: the sweeps' speed then does not depend on the BLAS thread setting (many small products
+    handed to worker threads made them several times slower with the default threads on a busy machine)."""
+    import regdiag.linear.glm_exact as ge
+
+    X, y, _, _ = _tolerance_problem("logit", 3000, 1)
+    fit = regdiag.glm(y, X, family="binomial")
+    seen = []
+    orig = ge._ScoreKernel.scores
+
+    def spy(self, D, groups, rows_chunk):
+        seen.append((min(rows_chunk, self.Xs.shape[0]), self.Xs.shape[1], D.shape[0]))
+        return orig(self, D, groups, rows_chunk)
+
+    monkeypatch.setattr(ge._ScoreKernel, "scores", spy)
+    ex = fit.influence(loo="exact")
+    assert seen and max(rows * r * b for rows, r, b in seen) <= ge.BLAS_MAC
+    a = np.random.default_rng(0)
+    A, B = a.standard_normal((700, 30)), a.standard_normal((30, 400))
+    np.testing.assert_allclose(ge._mm(A, B), A @ B, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ge._mm(B.T, A.T), B.T @ A.T, rtol=1e-12, atol=1e-12)
+    rows = np.linspace(0, 2999, 5).round().astype(int)
+    truth = np.array([fit.coef - logistic_newton_refit(X, y, i, fit.coef) for i in rows])
+    assert (np.abs(ex.dfbeta[rows] - truth) / fit.bse.to_numpy()).max() <= 1e-10

@@ -11,6 +11,8 @@ from hypothesis import strategies as st
 import regdiag
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: absolute noise of deviance residuals where y = mu to rounding: sqrt of a unit deviance of ~1e-16
+DEV_NOISE = 1e-6
 
 FAMILIES = [
     ("binomial", "logit"),
@@ -91,7 +93,7 @@ def test_invariant_under_reparametrization(prob):
     fb, b = _fit(family, link, y, X @ A)
     np.testing.assert_allclose(fb.mu, fa.mu, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(b.leverage, a.leverage, rtol=1e-7, atol=1e-11)
-    np.testing.assert_allclose(b.standard_resid, a.standard_resid, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(b.standard_resid, a.standard_resid, rtol=1e-7, atol=DEV_NOISE)
     np.testing.assert_allclose(b.cooks_distance, a.cooks_distance, rtol=1e-6, atol=1e-12)
     se = np.sqrt(fa.factor.cov_unscaled_diag())
     np.testing.assert_allclose(A @ fb.coef / se, fa.coef / se, rtol=1e-7, atol=1e-8)
@@ -109,7 +111,10 @@ def test_permuting_rows_permutes_results(prob):
     se = np.sqrt(fa.factor.cov_unscaled_diag())
     np.testing.assert_allclose(fb.coef / se, fa.coef / se, rtol=1e-9, atol=1e-9)
     for attr in ("leverage", "cooks_distance", "student_resid", "dffits", "cov_ratio"):
-        np.testing.assert_allclose(getattr(b, attr), getattr(a, attr)[perm], rtol=1e-7, atol=1e-12, err_msg=attr)
+        # deviance residuals of rows with y = mu are the square root of a rounding-level unit deviance (~1e-8, as in
+        # R): their sign and size are noise, and so are the measures built on them there
+        atol = DEV_NOISE if attr in ("student_resid", "dffits") else 1e-12
+        np.testing.assert_allclose(getattr(b, attr), getattr(a, attr)[perm], rtol=1e-7, atol=atol, err_msg=attr)
     np.testing.assert_allclose(b.dfbeta, a.dfbeta[perm], rtol=1e-6, atol=1e-10 * np.max(np.abs(a.dfbeta)))
 
 
