@@ -296,3 +296,14 @@ def test_terminal_summary_fits_in_100_columns(tmp_path, capsys):
         assert max(len(line) for line in flagged.splitlines()) <= 100, flagged
         assert "flagged by" in flagged
     assert "Libya" in out and "dfb.ddpi, dffit, cov.r," in out
+
+
+def test_streamed_formula_errors_are_reworded_too(tmp_path, capsys):
+    pytest.importorskip("dask.dataframe")
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "d.parquet"
+    regdiag.datasets.load("Duncan").to_parquet(path)
+    assert main(["report", str(path), "--formula", "prestige ~ income +", "-o", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("regdiag: error: cannot read the formula 'prestige ~ income +': '+' needs a term on each side (at "
+                   'character 19); write it as "response ~ term + term", e.g. "y ~ x1 + x2"\n')

@@ -86,6 +86,11 @@ def error_line(exc: BaseException, data: str | None = None, output: str | None =
     else:
         text = str(exc) or type(exc).__name__
     cause = exc.__cause__ or exc.__context__
+    m = re.match(r"cannot parse the formula ('.*?'|\".*?\"): ", text)
+    if m and cause is not None and type(cause).__name__ == "FormulaSyntaxError":  # streamed data: reworded too
+        import ast
+
+        return one_line(_formula_message(ast.literal_eval(m.group(1)), cause))
     if _GENERIC.search(text) and cause is not None:
         detail = _informative(str(cause))
         text = _GENERIC.sub(lambda _: detail, text) if detail else text
