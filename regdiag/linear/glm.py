@@ -77,7 +77,9 @@ class GLMFit(FitCommon):
     deviance_trace : tuple of float
         Deviance at the start and after every iteration.
     separation : Separation or None
-        Binomial models without maximum-likelihood estimate: the separating direction and rows.
+        Models whose maximum-likelihood estimate is infinite: the separating direction and rows of a separated
+        binomial model, or (``kind="boundary"``) of a Poisson / negative binomial model with log link whose zero
+        counts at those rows have fitted means tending to 0 (e.g. a factor level with only zero counts).
     dispersion_fixed : float or None
         Dispersion given by the user instead of the family's default.
     tol : float
@@ -427,7 +429,7 @@ def fit_glm_design(
         resid_exact[~pos] = y[~pos] - mu[~pos]
     else:
         res = irls(X, y, w, offset, family, mustart, start=start, tol=tol, maxit=maxit, rank_tol=rank_tol,
-                   index=design.index)
+                   index=design.index, names=design.param_names)
         coef, eta, mu, dev = res.coef, res.eta, res.mu, res.deviance
         res_factor, res_w, its, conv, trace = res.factor, res.weights, res.iterations, res.converged, res.deviance_trace
         separation = res.separation
@@ -549,9 +551,13 @@ def glm(
     DesignError
         An unknown family or link, or a family/link pair R does not allow; no valid starting values.
     ConvergenceError
-        IRLS did not converge (``err.deviance_trace`` holds the deviance after every iteration). A separated
-        binomial model is not an error: it warns, naming the separating direction and rows, and its influence
-        measures are NaN.
+        IRLS did not converge (``err.deviance_trace`` holds the deviance after every iteration); the message says
+        whether it stalled (more iterations cannot help) or was still converging. A separated binomial model is not
+        an error: it warns, naming the separating direction and rows, and its influence measures are NaN. Nor is a
+        Poisson or negative binomial model (log link) whose maximum-likelihood estimate is on the boundary (a factor
+        level, or a group, whose counts are all 0): it warns in the same way, its other coefficients are the fit
+        without those rows, and those rows' fitted means are at the log link's floor ``eps`` (as R's ``glm`` at
+        ``epsilon = 1e-15``). With the identity or sqrt link such a model is a DesignError naming the rows.
 
     Examples
     --------

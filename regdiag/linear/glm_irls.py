@@ -32,12 +32,23 @@ Convergence rule
     below the ``1e-8`` relative agreement with R's ``glm(..., epsilon = 1e-15)`` (whose deviance rule can stop
     1e-7 away for non-canonical links; see ``tests/reference/README.md``).
 
+Infinite estimates
+    A binomial model whose fitted probabilities approach 0 or 1 is checked for separation (:func:`detect_separation`,
+    a linear program); a separated fit stops there and is flagged. A Poisson or negative binomial model with log
+    link whose zero counts get fitted means below ``1e-10`` is checked for a maximum-likelihood estimate on the
+    boundary (:func:`detect_boundary`: a factor level or cell whose counts are all 0); such a fit is finished as the
+    limit along the boundary direction (the fit without those rows, those rows' means at the log link's floor
+    ``eps``) and flagged, and with the identity or sqrt link it is an error naming the rows. Otherwise their means
+    would sit at the link's clamp while every step kept the same size and the deviance stood still: a stall, which
+    the non-convergence error names as such.
+
 The working weights, the factorization and the leverage are those of the last iteration's start (as in R); the
 coefficients, fitted values and residuals those after its (negligible) step.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -56,6 +67,7 @@ __all__ = [
     "Separation",
     "irls",
     "detect_separation",
+    "detect_boundary",
     "working_weights",
     "step_criterion",
     "step_dispersion",
@@ -80,25 +92,38 @@ SEPARATION_MU = 1e-10
 
 @dataclass(frozen=True)
 class Separation:
-    """Complete or quasi-complete separation in a binomial model (the maximum-likelihood estimate does not exist).
+    """A model whose maximum-likelihood estimate is infinite: complete or quasi-complete separation in a binomial
+    model, or a Poisson / negative binomial model (log link) whose MLE is on the boundary (``kind="boundary"``).
 
     Attributes
     ----------
     direction : ndarray of shape (n_params,)
-        A direction ``b`` with ``x_i'b >= 0`` for every success and ``<= 0`` for every failure (largest entry 1 in
-        absolute value, 0 for aliased columns); moving the coefficients along it never lowers the likelihood.
+        A direction ``b`` with ``x_i'b >= 0`` for every success and ``<= 0`` for every failure (binomial), or
+        ``x_i'b <= 0`` for every zero count and ``= 0`` for every positive count (boundary); largest entry 1 in
+        absolute value, 0 for aliased columns. Moving the coefficients along it never lowers the likelihood.
     rows : ndarray of int
-        Positions of the observations separated by it (``x_i'b != 0``): their fitted probabilities tend to 0 or 1.
+        Positions of the observations separated by it (``x_i'b != 0``): their fitted probabilities tend to 0 or 1
+        (binomial) or their fitted means to 0 (boundary).
     complete : bool
         Every observation with positive weight is separated.
+    kind : {"separation", "boundary"}
     """
 
     direction: np.ndarray
     rows: np.ndarray
     complete: bool
+    kind: str = "separation"
 
     def describe(self, names: tuple[str, ...], index: pd.Index) -> str:
         terms = [f"{v:+.4g}*{n}" for v, n in zip(self.direction, names) if abs(v) > 1e-12]
+        if self.kind == "boundary":
+            return (
+                "the maximum-likelihood estimate is on the boundary (fitted means 0, coefficients infinite): the "
+                f"likelihood keeps increasing along the direction {' '.join(terms)}, which drives the fitted means "
+                f"of rows {format_labels(index[self.rows])} (all zero counts"
+                + (", every observation" if self.complete else "")
+                + ") to 0 and leaves the other rows' fit unchanged"
+            )
         kind = "complete" if self.complete else "quasi-complete"
         return (
             f"{kind} separation: the maximum-likelihood estimate does not exist; the likelihood keeps increasing "
@@ -281,6 +306,7 @@ def irls(
     maxit: int = DEFAULT_MAXIT,
     rank_tol: float | None = None,
     index: pd.Index | None = None,
+    names: tuple[str, ...] | None = None,
 ) -> IRLSResult:
     """Fit a GLM by Fisher scoring; see the module docstring for the algorithm and its convergence rule.
 
@@ -304,21 +330,34 @@ def irls(
         Rank tolerance of the QR.
     index : pandas.Index, optional
         Row labels, for messages.
+    names : tuple of str, optional
+        Column names, for messages.
 
     Returns
     -------
     IRLSResult
+        For a Poisson or negative binomial model with log link whose maximum-likelihood estimate is on the boundary
+        (zero counts whose fitted means tend to 0, see :func:`detect_boundary`): the fit without the separated rows,
+        moved along the direction until their fitted means are at the log link's floor ``eps`` (R's
+        ``pmax(exp(eta), .Machine$double.eps)``, where R's ``glm`` at ``epsilon = 1e-15`` stops too), with
+        ``separation`` describing it (``kind="boundary"``) and ``converged`` that of the fit without those rows.
 
     Raises
     ------
     ConvergenceError
-        The iteration did not converge in ``maxit`` iterations (and the model is not a separated binomial one); the
-        error's ``deviance_trace`` attribute holds the deviance after every iteration.
+        The iteration did not converge in ``maxit`` iterations (and the model is not a separated binomial one or a
+        count model on the boundary); the error's ``deviance_trace`` attribute holds the deviance after every
+        iteration. A stall (the deviance constant while the steps stay the same size) is reported as such.
+    DesignError
+        No valid starting values; or a Poisson / negative binomial model with identity or sqrt link whose
+        maximum-likelihood estimate has fitted means 0 (the edge of the link's domain), naming the rows.
     """
     n, k = X.shape
     index = pd.RangeIndex(n) if index is None else index
     w = prior_weights
     good = w > 0
+    count = family.name in COUNT_FAMILIES
+    count_log = count and family.link.name == "log"
     if start is not None:
         beta: np.ndarray | None = np.where(np.isnan(start), 0.0, np.asarray(start, dtype=float))
         eta, mu, dev = _eval(family, X, beta, offset, y, w)
@@ -343,7 +382,9 @@ def irls(
     looked_for_separation = False
     qr_its = 0
     crit = math.nan
+    crits: list[float] = []  # step criterion of every iteration (NaN where not computed)
     it = 0
+    halving_failed = False
     for it in range(1, maxit + 1):
         W, z, ok = working_weights(family, y, w, eta, mu, it=it, index=index)
         if not ok.any():
@@ -367,10 +408,25 @@ def irls(
         halvings = 0
         while not step_accepted(dev_new, _valid(family, eta_new, mu_new), dev, full):
             halvings += 1
-            check_halving(halvings, full, it, trace)
+            try:
+                check_halving(halvings, full, it, trace)
+            except (DesignError, ConvergenceError):
+                if not count:
+                    raise
+                # a count model may have its maximum-likelihood estimate on the boundary: say so, or fit that
+                separation = separation if looked_for_separation else detect_boundary(X, y, w)
+                looked_for_separation = True
+                if separation is None:
+                    raise
+                if not count_log:
+                    raise boundary_error(separation, family, names, index) from None
+                halving_failed = True
+                break
             d = d * 0.5
             beta_new = beta + d  # type: ignore[operator]
             eta_new, mu_new, dev_new = _eval(family, X, beta_new, offset, y, w)
+        if halving_failed:
+            break
         # convergence test (full steps only)
         if not full and halvings == 0:
             phi = step_dispersion(family, float(np.sum(W * z * z)), int(np.count_nonzero(ok)), k)
@@ -382,8 +438,10 @@ def irls(
             else:
                 converged = qr_converged(crit, err_est, tol, factor.cond if factor is not None else 1.0)
             crit_prev = crit
+            crits.append(crit)
         else:
             crit_prev = math.nan
+            crits.append(math.nan)
         beta, eta, mu, dev = beta_new, eta_new, mu_new, dev_new
         trace.append(dev)
         if family.name == "binomial" and not looked_for_separation and (converged or it >= 5):
@@ -393,8 +451,27 @@ def irls(
                 separation = detect_separation(X, y, w)
                 if separation is not None:
                     break
+        if count_log and not looked_for_separation and (converged or it >= 5):
+            # zero counts whose fitted means keep falling: is the maximum-likelihood estimate on the boundary?
+            if np.any(good & (y == 0) & (mu < SEPARATION_MU)):
+                looked_for_separation = True
+                separation = detect_boundary(X, y, w)
+                if separation is not None:
+                    break
         if converged:
             break
+    if not converged and separation is None and not looked_for_separation:
+        if family.name == "binomial":
+            separation = detect_separation(X, y, w)
+        elif count:
+            separation = detect_boundary(X, y, w)
+    if separation is not None and separation.kind == "boundary":
+        if not count_log:
+            raise boundary_error(separation, family, names, index)
+        return _boundary_fit(
+            X, y, w, offset, family, mustart, beta, separation, tol=tol, maxit=maxit, rank_tol=rank_tol,
+            index=index, iterations=it, trace=trace, qr_iterations=qr_its,
+        )
     if factor is None or (separation is not None and fac_weights is not W):
         # separated before any QR step: factor the current weights for the (unreliable) diagnostics
         me = family.link.mu_eta(eta)
@@ -403,16 +480,9 @@ def irls(
         factor = qr_factor(X, np.sqrt(W), rank_tol)
         fac_weights = W
     if not converged and separation is None:
-        if family.name == "binomial" and not looked_for_separation:
-            separation = detect_separation(X, y, w)
-        if separation is None:
-            err = ConvergenceError(
-                f"IRLS did not converge in {maxit} iterations (last step {crit:.3g} of |coefficient| + standard "
-                f"error, tolerance {tol:g}); deviance trace: {_fmt_trace(trace)}. Raise maxit, loosen tol, or pass "
-                "start= (coefficients)"
-            )
-            err.deviance_trace = tuple(trace)  # type: ignore[attr-defined]
-            raise err
+        err = _not_converged(maxit, tol, crit, trace, crits, family, eta, good, index)
+        err.deviance_trace = tuple(trace)  # type: ignore[attr-defined]
+        raise err
     coef = np.array(beta, dtype=float)
     coef[factor.aliased] = np.nan
     if separation is not None:
@@ -434,6 +504,146 @@ def irls(
         criterion=crit,
         qr_iterations=qr_its,
         separation=separation,
+    )
+
+
+#: families whose maximum-likelihood estimate can lie on the boundary (fitted means 0 for zero counts)
+COUNT_FAMILIES = ("poisson", "negative_binomial")
+#: iterations over which a stall (constant deviance, steps of constant size) is recognised
+STALL_ITERATIONS = 5
+
+
+def _not_converged(
+    maxit: int, tol: float, crit: float, trace: list[float], crits: list[float], family: Family, eta: np.ndarray,
+    good: np.ndarray, index: pd.Index,
+) -> ConvergenceError:
+    """The error for an iteration that did not converge, with advice that fits how it failed.
+
+    A *stall*: the deviance has not changed (to rounding) over the last ``STALL_ITERATIONS`` iterations while the
+    steps keep the same size, typically because fitted means sit at a link's clamp (R's ``eps``) where the
+    likelihood is flat: more iterations cannot help. Steps still shrinking: more iterations can.
+    """
+    k = STALL_ITERATIONS
+    tail = trace[-(k + 1):]
+    recent = crits[-k:]
+    flat = len(tail) == k + 1 and all(abs(b - a) <= 4.0 * EPS * (abs(b) + 0.1) for a, b in zip(tail, tail[1:]))
+    steady = (len(recent) == k and all(math.isfinite(c) and c > 0 for c in recent)
+              and min(recent) > 0.5 * max(recent))
+    head = (f"IRLS did not converge in {maxit} iterations (last step {crit:.3g} of |coefficient| + standard error, "
+            f"tolerance {tol:g}); deviance trace: {_fmt_trace(trace)}.")
+    if flat and steady:
+        with np.errstate(over="ignore", invalid="ignore"):
+            clamped = good & ~(np.abs(family.link.mu_eta(eta)) > EPS)
+        where = (
+            f" The fitted means of rows {format_labels(index[clamped], 5)} sit at the link's clamp (R's eps), where "
+            "the likelihood is flat." if clamped.any() else ""
+        )
+        return ConvergenceError(
+            f"{head} IRLS stalled: over the last {k} iterations the deviance did not change while every step stayed "
+            f"about {crit:.3g}.{where} More iterations cannot help: a coefficient's maximum-likelihood estimate is "
+            f"probably infinite; remove the rows that drive it, or pass tol above {crit:.2g} to accept these "
+            "coefficients"
+        )
+    finite = [c for c in recent if math.isfinite(c) and c > 0]
+    rates = [b / a for a, b in zip(finite, finite[1:])]
+    if rates and max(rates) < 0.9:
+        return ConvergenceError(
+            f"{head} The steps were still shrinking (by a factor of about {rates[-1]:.2g} per iteration): raise "
+            "maxit, or pass start= (coefficients) closer to the estimate"
+        )
+    return ConvergenceError(
+        f"{head} The steps are not shrinking steadily: pass start= (coefficients) closer to the estimate, or loosen "
+        "tol"
+    )
+
+
+def detect_boundary(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Separation | None:
+    """Look for a Poisson / negative binomial maximum-likelihood estimate on the boundary (infinite coefficients).
+
+    A direction ``b`` with ``x_i'b <= 0`` for every zero count, ``x_i'b = 0`` for every positive count and
+    ``x_i'b < 0`` for some zero count raises the likelihood without bound (the zero counts' fitted means fall to 0,
+    the others' do not move): typically a factor level, or a cell of an interaction, whose counts are all 0. It is
+    the linear program of :func:`detect_separation` with the zero counts as "failures" and the positive counts held
+    on ``x_i'b = 0``; the result has ``kind="boundary"``.
+    """
+    sep = detect_separation(X, np.where(np.asarray(y) > 0, 0.5, 0.0), w)
+    return None if sep is None else dataclasses.replace(sep, kind="boundary")
+
+
+def boundary_error(sep: Separation, family: Family, names: tuple[str, ...] | None, index: pd.Index) -> DesignError:
+    """A count model with identity or sqrt link whose maximum-likelihood estimate has fitted means 0."""
+    nm = names if names is not None else tuple(f"x{j}" for j in range(len(sep.direction)))
+    return DesignError(
+        f"{sep.describe(nm, index)}. With the {family.link.name} link those fitted means would have to reach 0, the "
+        f"edge of the link's domain, where IRLS cannot go (R's glm fails here too): fit the {family.name} model with "
+        "the log link (regdiag then fits the limit and warns), or leave those rows out"
+    )
+
+
+def _on_kept_columns(X: np.ndarray, v: np.ndarray, aliased: np.ndarray) -> np.ndarray:
+    """``v`` re-expressed on the non-aliased columns: the vector with 0 for aliased columns and the same ``X v``."""
+    if len(aliased) == 0:
+        return v
+    kept = np.setdiff1d(np.arange(X.shape[1]), aliased)
+    out = np.zeros_like(v)
+    out[kept] = np.linalg.lstsq(X[:, kept], X @ v, rcond=None)[0]
+    return out
+
+
+def _boundary_fit(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray, family: Family, mustart: np.ndarray,
+    beta: np.ndarray | None, sep: Separation, *, tol: float, maxit: int, rank_tol: float | None, index: pd.Index,
+    iterations: int, trace: list[float], qr_iterations: int,
+) -> IRLSResult:
+    """The limit of the likelihood along the boundary direction (see :func:`irls`'s Returns).
+
+    The rows the direction separates carry no information on the other coefficients in the limit: the fit without
+    them (prior weight 0, so that the direction is aliased there) gives the finite part ``b0``; the coefficients are
+    ``b0 + t d`` with the smallest ``t`` that puts every separated row's linear predictor at ``log(eps)``.
+    """
+    k = X.shape[1]
+    rows = sep.rows
+    beta0 = np.zeros(k)
+    its, conv, crit, qr_its = iterations, True, 0.0, qr_iterations
+    more: list[float] = []
+    if not sep.complete:
+        sub_w = np.array(w, dtype=float)
+        sub_w[rows] = 0.0
+        sub = irls(X, y, sub_w, offset, family, mustart, start=beta, tol=tol, maxit=maxit, rank_tol=rank_tol,
+                   index=index)
+        beta0 = np.where(np.isnan(sub.coef), 0.0, sub.coef)
+        its += sub.iterations
+        conv, crit, qr_its = sub.converged, sub.criterion, qr_its + sub.qr_iterations
+        more = list(sub.deviance_trace[1:])
+    d = np.asarray(sep.direction, dtype=float)
+    u = X[rows] @ d  # < 0 on every separated row
+    e0 = X[rows] @ beta0 + offset[rows]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        need = (e0 - math.log(EPS)) / -u
+    t = max(0.0, float(np.max(need[np.isfinite(need)]))) if np.isfinite(need).any() else 0.0
+    coef = beta0 + t * d
+    eta, mu, dev = _eval(family, X, coef, offset, y, w)
+    W, _, _ = working_weights(family, y, w, eta, mu, it=its, index=index)
+    factor = qr_factor(X, np.sqrt(W), rank_tol)
+    coef = _on_kept_columns(X, coef, factor.aliased)
+    coef[factor.aliased] = np.nan
+    direction = _on_kept_columns(X, d, factor.aliased)
+    direction = direction / np.max(np.abs(direction))
+    out_trace = list(trace) + more
+    out_trace[-1] = dev
+    return IRLSResult(
+        coef=coef,
+        eta=eta,
+        mu=mu,
+        factor=factor,
+        weights=W,
+        deviance=float(dev),
+        iterations=its,
+        converged=conv,
+        deviance_trace=tuple(out_trace),
+        criterion=crit,
+        qr_iterations=qr_its,
+        separation=Separation(direction=direction, rows=rows, complete=sep.complete, kind="boundary"),
     )
 
 
@@ -521,10 +731,18 @@ def detect_separation(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Separation
     return Separation(direction=direction, rows=rows, complete=bool(len(sep_rows_pos) == Xp.shape[0]))
 
 
-def warn_separation(sep: Separation, names: tuple[str, ...], index: pd.Index) -> None:
-    """One warning describing the separation (used by the fit)."""
+def warn_separation(sep: Separation, names: tuple[str, ...], index: pd.Index, stacklevel: int = 4) -> None:
+    """One warning describing the separation or boundary (used by the fit)."""
+    extra = ""
+    if sep.kind == "boundary":
+        extra = (
+            ". The fitted values of the other rows, and the coefficients they identify, are those of the fit without "
+            "these rows; along the direction the coefficients are where these rows' fitted means reach the log "
+            "link's floor eps (numerically 0; where R's glm stops at epsilon = 1e-15)"
+        )
     warnings.warn(
-        sep.describe(names, index) + ". Influence measures of this fit are unreliable and are reported as NaN.",
+        sep.describe(names, index) + extra + ". Influence measures of this fit are unreliable and are reported as "
+        "NaN.",
         InfluenceWarning,
-        stacklevel=4,
+        stacklevel=stacklevel,
     )

@@ -179,3 +179,103 @@ def test_zero_weight_rows_are_kept_with_nan(df):
     assert infl.leverage[5] == 0.0 and np.isnan(infl.cooks_distance[5]) and infl.n_obs == 29
     ref = regdiag.glm("count ~ x", data=df.drop(index="r5"), family="poisson")
     np.testing.assert_allclose(fit.coef, ref.coef, rtol=1e-12)
+
+
+# ---- count models whose maximum-likelihood estimate is on the boundary --------------------------------------------
+
+def _zero_level():
+    """Level "c" has only zero counts: its coefficient's MLE is -infinity (R: converged, "fitted rates numerically
+    0 occurred"; 33 iterations and g[T.c] = -36.07 at epsilon = 1e-15, about -20 at R's default epsilon)."""
+    return pd.DataFrame({
+        "y": [2, 0, 3, 1, 4, 2, 1, 0, 2, 3, 1, 5, 0, 0, 0, 0, 0, 0.0],
+        "g": np.repeat(["a", "b", "c"], 6),
+        "x": [-1.2, -0.4, 0.3, 0.9, 1.5, -0.7, 0.2, -1.1, 0.8, 1.3, -0.5, 0.6, -0.9, 0.1, 1.1, -0.3, 0.4, 1.7],
+    }, index=[f"r{i}" for i in range(18)])
+
+
+# R: glm(y ~ g + x, data = d[d$g != "c", ], control = glm.control(epsilon = 1e-15)): (Intercept), gb, x; deviance
+R_WITHOUT_ZERO_LEVEL = {
+    "poisson": ([0.54837297563363285, -0.042321394332745219, 0.50440444882796931], 11.072189726205853),
+    "negative_binomial": ([0.59051856189743446, -0.13127078514008636, 0.51294572137916716], 6.7541329112611797),
+}
+
+
+@pytest.mark.parametrize("family", ["poisson", "negative_binomial"])
+def test_count_model_with_a_zero_level_is_fitted_on_the_boundary(family):
+    d = _zero_level()
+    alpha = 0.5 if family == "negative_binomial" else None  # R's theta = 2
+    with pytest.warns(regdiag.InfluenceWarning, match=r"on the boundary.*direction -1\*g\[T\.c\], .*rows 'r12', "
+                      r"'r13', 'r14', 'r15', 'r16', 'r17' \(all zero counts\).*fit without these rows"):
+        fit = regdiag.glm("y ~ g + x", data=d, family=family, alpha=alpha)
+    sep = fit.separation
+    assert sep is not None and sep.kind == "boundary" and not sep.complete and list(sep.rows) == list(range(12, 18))
+    assert fit.converged and "boundary" in fit.summary()
+    # the other coefficients and the fitted values are the fit without the zero level (R's, and regdiag's own)
+    sub = regdiag.glm("y ~ g + x", data=d[d["g"] != "c"], family=family, alpha=alpha)
+    others = ["Intercept", "g[T.b]", "x"]
+    np.testing.assert_allclose(fit.params[others], sub.params[others], rtol=1e-10)
+    coef_r, dev_r = R_WITHOUT_ZERO_LEVEL[family]
+    # (R's deviance rule stops ~1e-9 short for the negative binomial's non-canonical log link)
+    np.testing.assert_allclose(fit.params[others], coef_r, rtol=1e-8)
+    np.testing.assert_allclose(fit.deviance, dev_r, rtol=1e-12)
+    np.testing.assert_allclose(fit.mu[:12], sub.mu, rtol=1e-10)
+    # the zero level's fitted means are numerically 0: at the log link's floor eps, as in R at epsilon = 1e-15
+    assert np.all(fit.mu[12:] <= 2 * np.finfo(float).eps) and fit.params["g[T.c]"] < -30
+    infl = fit.influence()
+    assert not infl.reliable and infl.separated == tuple(f"r{i}" for i in range(12, 18))
+    for attr in ("cooks_distance", "dffits", "student_resid", "sigma_loo"):
+        assert np.isnan(getattr(infl, attr)).all(), attr
+    # neither more iterations nor a looser tolerance changes it (they did not help the old error either)
+    with pytest.warns(regdiag.InfluenceWarning, match="on the boundary"):
+        again = regdiag.glm("y ~ g + x", data=d, family=family, alpha=alpha, maxit=1000, tol=1e-8)
+    np.testing.assert_allclose(again.params[others], coef_r, rtol=1e-7)
+
+
+def test_zero_cell_of_an_interaction_and_an_all_zero_response():
+    rng = np.random.default_rng(11)
+    d = pd.DataFrame({"g": np.tile(["a", "b"], 20), "h": np.repeat(["u", "v"], 20), "x": rng.standard_normal(40)})
+    d["y"] = rng.poisson(np.exp(1.0 + 0.3 * d["x"])).astype(float)
+    cell = (d["g"] == "b") & (d["h"] == "v")
+    d.loc[cell, "y"] = 0.0
+    with pytest.warns(regdiag.InfluenceWarning, match="on the boundary"):
+        fit = regdiag.glm("y ~ g * h + x", data=d, family="poisson")
+    assert set(fit.separation.rows) == set(np.flatnonzero(cell))
+    sub = regdiag.glm("y ~ g * h + x", data=d[~cell], family="poisson")  # the interaction is aliased there
+    np.testing.assert_allclose(fit.mu[~cell.to_numpy()], sub.mu, rtol=1e-10)
+    np.testing.assert_allclose(fit.params["x"], sub.params["x"], rtol=1e-10)
+    assert np.all(fit.mu[cell.to_numpy()] <= 2 * np.finfo(float).eps)
+    # every count zero: the intercept goes to -infinity (fitted means at eps), every row separated
+    with pytest.warns(regdiag.InfluenceWarning, match=r"on the boundary.*every observation"):
+        allzero = regdiag.glm(np.zeros(10), np.ones((10, 1)), family="poisson")
+    assert allzero.separation.complete and allzero.converged and np.all(allzero.mu <= 2 * np.finfo(float).eps)
+
+
+@pytest.mark.parametrize("family,link", [("poisson", "identity"), ("poisson", "sqrt"),
+                                         ("negative_binomial", "identity"), ("negative_binomial", "sqrt")])
+def test_count_model_on_the_boundary_of_a_restricted_link_names_the_rows(family, link):
+    d = _zero_level()
+    d["x"] += 3.0
+    with pytest.raises(regdiag.DesignError, match=rf"on the boundary.*rows 'r12'.*With the {link} link those fitted "
+                       r"means would have to reach 0.*log link") as info:
+        regdiag.glm("y ~ g + x", data=d, family=family, link=link)
+    assert "start=" not in str(info.value)  # advice that cannot work is not given
+
+
+def test_a_stall_is_diagnosed_as_such(monkeypatch):
+    """Without the boundary detection, the zero level's fitted means reach the log link's clamp and IRLS stalls:
+    the deviance stops changing while every step stays -1 in g[T.c]. The error says so, and does not advise raising
+    maxit."""
+    import regdiag.linear.glm_irls as gi
+
+    monkeypatch.setattr(gi, "detect_boundary", lambda X, y, w: None)
+    for maxit in (60, 200):
+        with pytest.raises(ConvergenceError, match=r"IRLS stalled: over the last 5 iterations the deviance did not "
+                           r"change.*rows 'r12', 'r13'.*clamp.*More iterations cannot help.*pass tol above") as info:
+            regdiag.glm("y ~ g + x", data=_zero_level(), family="poisson", maxit=maxit)
+        assert "raise maxit" not in str(info.value).lower()
+
+
+def test_non_convergence_that_was_still_converging_advises_more_iterations():
+    case = load_case("glm_binomial_cloglog_birthwt")
+    with pytest.raises(ConvergenceError, match=r"still shrinking.*raise maxit"):
+        regdiag.glm(case.response(), case.design(), family="binomial", link="cloglog", maxit=5)
