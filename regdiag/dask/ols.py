@@ -27,8 +27,9 @@ Accuracy
     double-double arithmetic (:mod:`regdiag.dask._refine`, the building blocks of
     :func:`regdiag.linalg.extended_residual`), the tree adds the gradients error-free, and the correction solves the
     corrected semi-normal equations ``R' R dx = A' r`` with the factor's ``R``. ``x`` is carried as a pair of doubles;
-    the steps stop when the largest componentwise correction is below ``eps / 8`` or stagnates (at most
-    ``MAX_REFINE`` steps), as in memory. Because ``R`` is the R factor of a matrix within rounding of ``A``, each step
+    the steps stop as in memory: when the largest componentwise correction is below ``eps / 8`` or stagnates, when
+    the correction just applied times the estimated error (with the margin ``CONTRACTION_SAFETY``) is far below
+    rounding (a mildly conditioned fit takes one pass), or after ``MAX_REFINE`` steps. Because ``R`` is the R factor of a matrix within rounding of ``A``, each step
     reduces the error by a factor of about ``kappa * eps``, the rate of the in-memory augmented-system refinement,
     and both converge to the least-squares solution of the same double-precision data. The per-row measures of a
     refined fit use the residuals of the refined coefficients, formed again in double-double arithmetic by each
@@ -49,7 +50,16 @@ from scipy.linalg import solve_triangular
 
 from .._validation import DataError, DesignError, format_labels
 from ..design import Design
-from ..linalg import EPS, MAX_REFINE, REFINE_THRESHOLD, QRFactor, _two_sum, default_rank_tol, qr_factor
+from ..linalg import (
+    CONTRACTION_SAFETY,
+    EPS,
+    MAX_REFINE,
+    REFINE_THRESHOLD,
+    QRFactor,
+    _two_sum,
+    default_rank_tol,
+    qr_factor,
+)
 from ..linear.ols import OLSFit, PERFECT_FIT_FACTOR, response_resid, row_measures, warn_conditioning
 from ..results import Influence
 from ._blocks import Block, Source, block_design, make_source
@@ -237,14 +247,16 @@ class Refined:
     steps: int
 
 
-def refine(source: Source, small: QRFactor, x: np.ndarray, split_every: int = 8) -> Refined:
+def refine(source: Source, small: QRFactor, x: np.ndarray, split_every: int = 8, est: float = math.inf) -> Refined:
     """Refine the plain QR solution ``x`` (factor coordinates) in extended precision, one pass per step.
 
     Each step computes, block by block, ``r = b - A (x + x_lo)`` and ``g = A' r`` in double-double arithmetic
     (``A`` the kept, scaled columns in pivot order), adds the blocks' ``g`` error-free up the tree, and corrects
     ``x`` by ``dx = R^{-1} R^{-T} g`` (corrected semi-normal equations with the factor's ``R``). Stops as
     :func:`regdiag.linalg.lstsq` does: largest componentwise correction below ``eps / 8``, or (from the second step)
-    not halving, or ``MAX_REFINE`` steps. The residual sum of squares of the final ``x`` is the last pass's ``r'r``
+    not halving, or the corrections to ``x`` (componentwise) and to the residuals (normwise, ``||A dx|| / ||r||``)
+    times ``est`` (the plain solution's estimated error, about the factor each step shrinks the error by) times
+    ``CONTRACTION_SAFETY`` below ``eps / 8``, or ``MAX_REFINE`` steps. The residual sum of squares of the final ``x`` is the last pass's ``r'r``
     less ``||R dx||^2`` (exact for ``dx`` solving the normal equations with ``R'R``).
     """
     from functools import partial
@@ -271,6 +283,12 @@ def refine(source: Source, small: QRFactor, x: np.ndarray, split_every: int = 8)
             raise DesignError("least-squares refinement diverged: the design is numerically singular")
         rel = float(np.max(np.abs(dx) / np.maximum(np.abs(x), np.finfo(float).tiny)))
         if rel <= EPS / 8 or (steps >= 2 and rel >= 0.5 * prev):
+            break
+        # as in memory: a step shrinks the error by about the plain solution's estimated error ``est``; once the
+        # correction just applied (to x componentwise, to the residuals normwise: ||A dx|| = ||h||) times that
+        # factor, with the same margin, is far below rounding, a confirming pass would change nothing
+        rel_r = float(np.linalg.norm(h)) / max(math.sqrt(max(float(st["rss"]), 0.0)), np.finfo(float).tiny)
+        if est < 1e-3 and max(rel, rel_r) * est * CONTRACTION_SAFETY <= EPS / 8:
             break
         prev = rel
     return Refined(x=x, x_lo=x_lo, rss=rss, steps=steps)
@@ -469,7 +487,7 @@ def fit_source(source: Source, *, tol: float | None = None, split_every: int = 8
     x = solve_triangular(small.r, qtb, lower=False) if small.rank else np.zeros(0)
     est = estimated_error(small, x, float(np.linalg.norm(root.r[:, k])), math.sqrt(rss))
     warn_conditioning(small.cond, stacklevel=4)
-    refined = refine(source, small, x, split_every) if est > REFINE_THRESHOLD else None
+    refined = refine(source, small, x, split_every, est) if est > REFINE_THRESHOLD else None
     if refined is not None:
         x, rss = refined.x, refined.rss
     coef = small.to_original(x)
