@@ -886,7 +886,9 @@ def _glm_reasons(fit: Any, infl: Any, res: Any, sm_infl: Any, names: list[str], 
         Reason(
             "dfbetas_scale",
             "statsmodels' GLM dfbetas divide the change by the full fit's standard error sqrt(phi [(X'WX)^-1]_jj); "
-            "regdiag's, like R's, by the leave-one-out sigma_(i) sqrt([(X'WX)^-1]_jj)",
+            "regdiag's by sqrt(phi_(i) [(X'WX)^-1]_jj) with the dispersion phi_(i) re-estimated without the row "
+            "(the same where the dispersion is fixed, as for binomial and Poisson), or, with residual='deviance', "
+            "like R's by the deviance-residual deletion sigma_(i)",
             predicted=scaled,
             measures=frozenset(scaled),
         )

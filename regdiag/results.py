@@ -250,7 +250,8 @@ class Influence:
 
     @property
     def loo_params(self) -> FloatArray:
-        """Exact leave-one-out coefficients ``b_(i) = b - dfbeta_i``, shape (n_obs, n_params)."""
+        """Leave-one-out coefficients ``b_(i) = b - dfbeta_i``, shape (n_obs, n_params): exact for OLS/WLS and for
+        GLMs with ``loo="exact"``; for a GLM's one-step influence (the default) the one-step estimate of ``b_(i)``."""
         if self.dfbeta_is_lazy:
             d = self.dfbeta
             return np.subtract(self.params[None, :], d, out=d)
@@ -566,7 +567,17 @@ class GLMInfluence(Influence):
     with exact leave-one-out, ``(b - b_(i))' X'WX (b - b_(i)) / (p phi)``; ``press_resid`` is the deleted response
     residual ``y_i - mu_(i)(x_i)`` from the leave-one-out coefficients; ``dfbeta`` is ``b - b_(i)``: the one-step
     estimate with Pearson residuals (statsmodels' ``d_params``, the default), with deviance residuals (R's
-    ``dfbeta.glm``, ``residual="deviance"``), or exact.
+    ``dfbeta.glm``, ``residual="deviance"``), or exact; ``loo_params`` is ``b - dfbeta`` (so the one-step estimate
+    of ``b_(i)`` unless ``loo="exact"``).
+
+    ``dfbetas`` is ``dfbeta_ij / (sqrt(phi_(i)) sqrt([(X'WX)^{-1}]_jj))``: the change in units of the coefficient's
+    standard error, with the dispersion ``phi_(i)`` of the fit without observation i (``dispersion_loo``): the
+    dispersion itself where it is fixed (1 for binomial and Poisson, or the value given to the fit), otherwise
+    Pearson's chi-square without the observation over ``n - p - 1``. For binomial and Poisson models it is
+    statsmodels' ``dfbetas`` and SAS's ``DFBETAS`` (for an increasing link). With ``residual="deviance"`` it is
+    R's ``dfbetas`` for ``glm``: R's deviance-residual change over ``sigma_(i) sqrt([(X'WX)^{-1}]_jj)`` with R's
+    deletion sigma from the deviance residuals (``sigma_loo``; R uses it for every family). ``dfbetas_r`` is always
+    R's, and ``flags(rule="R")`` tests it, as R's ``is.inf``.
 
     Attributes
     ----------
@@ -589,13 +600,18 @@ class GLMInfluence(Influence):
     loo_iterations : ndarray of shape (n_obs,) or None
         Exact leave-one-out only: Newton steps taken for each observation (the one-step estimate is the first).
     loo_tol : float or None
-        Exact leave-one-out only: tolerance met by the last Newton correction, in standard errors.
+        Exact leave-one-out only: bound on the error left in every coefficient, in its standard errors.
     separated : tuple
-        Row labels separated in a binomial model without maximum-likelihood estimate (empty normally); when not
-        empty every deletion measure is NaN.
+        Row labels separated in a binomial model without maximum-likelihood estimate, or whose fitted means tend to 0
+        in a count model whose estimate is on the boundary (empty normally); when not empty every deletion measure
+        is NaN.
     link_sign : float
         Sign of ``dmu/deta``: -1 for the decreasing links (inverse, 1/mu^2), else 1. The one-step change uses the
         weighted working residual ``W^(1/2) z = link_sign * r_P``; R's ``dfbeta.glm`` and statsmodels drop the sign.
+    dispersion_loo : ndarray of shape (n_obs,) or None
+        ``phi_(i)`` of ``dfbetas`` (see above): one-step ``(X^2 - r_P,i^2 / (1 - h_i)) / (n - p - 1)`` with
+        Pearson's chi-square ``X^2``, or, with exact leave-one-out, Pearson's chi-square of the exact fit without
+        observation i over ``n - p - 1``. When None it is computed from the other fields (one-step).
     """
 
     resid_working: FloatArray
@@ -613,6 +629,7 @@ class GLMInfluence(Influence):
     loo_tol: float | None = None
     separated: tuple = ()
     link_sign: float = 1.0
+    dispersion_loo: FloatArray | None = None
 
     # ---- aliases and derived measures ---------------------------------------------------------------------------
     @property
@@ -627,8 +644,33 @@ class GLMInfluence(Influence):
 
     @property
     def reliable(self) -> bool:
-        """False when the model is separated (binomial without maximum-likelihood estimate)."""
+        """False when the maximum-likelihood estimate is infinite (a separated binomial model, or a count model whose
+        estimate is on the boundary)."""
         return not self.separated
+
+    @property
+    def dfbetas(self) -> FloatArray:
+        """DFBETAS ``dfbeta_ij / (sqrt(phi_(i)) sqrt([(X'WX)^{-1}]_jj))`` with the leave-one-out dispersion
+        ``phi_(i)`` (1 for binomial and Poisson); with ``residual="deviance"``, R's ``dfbetas`` (over R's deletion
+        sigma ``sigma_loo``). See the class docstring."""
+        if self.residual == "deviance":
+            return _standardize(self.dfbeta, self.sigma_loo, self.cov_unscaled_diag)
+        with np.errstate(invalid="ignore"):
+            scale = np.sqrt(self._phi_loo())
+        return _standardize(self.dfbeta, scale, self.cov_unscaled_diag)
+
+    def _phi_loo(self) -> FloatArray:
+        """``dispersion_loo``, or the one-step value from the other fields when it was not stored."""
+        if self.dispersion_loo is not None:
+            return self.dispersion_loo
+        n = len(self.leverage)
+        if self.family in ("binomial", "poisson") or getattr(self.fit, "dispersion_fixed", None) is not None:
+            return np.full(n, float(self.dispersion))
+        h = self.leverage
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = (self.dispersion * self.df_resid - self.resid_pearson**2 / (1.0 - h)) / (self.df_resid - 1.0)
+        out[~(h < 1) | ~(out > 0) | np.isnan(self.cooks_distance_r)] = np.nan
+        return out
 
     @property
     def dffits_internal(self) -> FloatArray:

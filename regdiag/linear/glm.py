@@ -26,7 +26,7 @@ from ..linalg import EPS, QRFactor, lstsq, qr_factor
 from ..results import GLMInfluence, GroupInfluence
 from .families import Family, make_family
 from .glm_exact import DEFAULT_LOO_MAXIT, DEFAULT_LOO_TOL, DEFAULT_MEMORY_MB
-from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, Separation, irls, warn_separation
+from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, Separation, irls, user_stacklevel, warn_separation
 from .ols import dask_input
 
 __all__ = [
@@ -261,6 +261,14 @@ class GLMFit(FitCommon):
         ``D_i = (r_P / (1 - h))^2 h / (phi p)``; ``dfbeta_i = (X'WX)^{-1} x_i sqrt(W_i) r_i / (1 - h_i)``;
         ``dffits = d sqrt(h) / (sigma_(i) (1 - h))``; ``covratio = (sigma_(i) / s)^(2p) / (1 - h)`` with
         ``s^2 = D / (n - p)``; all as R's ``influence.measures``.
+
+        ``dfbetas = dfbeta / (sqrt(phi_(i)) sqrt(diag((X'WX)^{-1})))``: the change in units of the coefficient's
+        standard error, with ``phi_(i)`` the dispersion where it is fixed (1 for binomial and Poisson) and otherwise
+        Pearson's chi-square without observation i over ``n - p - 1`` (one-step, or of the exact fit); for binomial
+        and Poisson this is statsmodels' and SAS's DFBETAS. With ``residual="deviance"`` it is R's ``dfbetas``
+        (R's deviance-residual change over ``sigma_(i)``). ``dfbetas_r`` is R's in every case, and
+        ``flags(rule="R")`` uses it (R's ``is.inf``). ``loo_params`` is ``b - dfbeta``: the one-step estimate of the
+        leave-one-out coefficients unless ``loo="exact"``.
         """
         from .glm_influence import glm_influence
 
@@ -299,7 +307,9 @@ class GLMFit(FitCommon):
         GroupInfluence
             ``cooks_distance`` is ``(b - b_(G))' X'WX (b - b_(G)) / (p phi)``; ``sigma_loo`` the square root of
             Pearson's chi-square over ``n - p - m`` without the group (one-step, or of the exact fit);
-            ``dfbetas`` is ``dfbeta / (sigma_loo sqrt(diag((X'WX)^{-1})))``.
+            ``dfbetas`` is ``dfbeta / (sigma_loo sqrt(diag((X'WX)^{-1})))``, with ``sqrt(phi)`` in place of
+            ``sigma_loo`` where the dispersion is fixed (binomial, Poisson, or given to the fit), as for
+            :meth:`influence`.
         """
         from .glm_influence import glm_group_deletion
 
@@ -448,14 +458,15 @@ def fit_glm_design(
     elif family.name == "binomial":
         eps10 = 10 * EPS
         if np.any((mu[w > 0] > 1 - eps10) | (mu[w > 0] < eps10)):
-            warnings.warn("fitted probabilities numerically 0 or 1 occurred", InfluenceWarning, stacklevel=3)
+            warnings.warn("fitted probabilities numerically 0 or 1 occurred", InfluenceWarning,
+                          stacklevel=user_stacklevel())
     if res_factor.cond > COND_WARN:
         digits = max(0.0, -math.log10(EPS * res_factor.cond))
         warnings.warn(
             f"the weighted design is ill-conditioned: condition number {res_factor.cond:.3g} (column-equilibrated); "
             f"leverage and influence measures keep about {digits:.0f} significant digits",
             ConditioningWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
     return GLMFit(
         design=design,

@@ -12,6 +12,17 @@ triangular solve with ``n`` right-hand sides, no ``n x n`` matrix. R's ``dfbeta.
 ``d_i`` in place of ``s r_P,i`` and statsmodels' ``d_params`` uses ``r_P,i``: both drop the sign ``s``, so for the
 decreasing links their one-step change points away from the exact leave-one-out change.
 
+DFBETAS: the one-step (or exact) change over the coefficient's standard error with the dispersion of the fit
+without the observation, ``dfbeta_ij / (sqrt(phi_(i)) sqrt([(X'WX)^{-1}]_jj))``. ``phi_(i)`` is the dispersion
+itself where it is fixed (1 for binomial and Poisson, or the value given to the fit: there is nothing to re-estimate)
+and otherwise Pearson's chi-square without observation ``i`` over ``n - p - 1``: one-step
+``(X^2 - r_P,i^2 / (1 - h_i)) / (n - p - 1)`` (deleting a row from the last IRLS step's weighted least-squares problem,
+whose weighted residuals are the Pearson residuals), or that of the exact leave-one-out fit. This is statsmodels' and
+SAS's DFBETAS for binomial and Poisson models (for an increasing link) and the linear model's for the Gaussian family
+with identity link. R's ``dfbetas`` for ``glm`` divides its deviance-residual change by the deletion sigma of the
+deviance residuals, whatever the family: ``residual="deviance"`` gives exactly that (``sigma_loo``), and
+``GLMInfluence.dfbetas_r`` (used by ``flags(rule="R")``, R's ``is.inf``) is R's in every case.
+
 Observed information (``observed=True``): with ``w_o,i = W_i c_i`` the observed-information weights
 (``c_i = 1 + (y_i - mu_i)(V g'' + V' g')/(V g')``, 1 for canonical links) and ``M = Q' diag(c) Q``,
 ``X' diag(w_o) X = R' M R``, so the leverage is ``h_i = c_i Q_i M^{-1} Q_i'`` and the one-step Newton change is
@@ -27,6 +38,7 @@ import numpy as np
 from scipy import linalg as sla
 
 from .._validation import DesignError, warn_rows
+from .glm_irls import user_stacklevel
 from ..results import GLMInfluence, GroupInfluence
 from . import measures
 from .glm_exact import exact_deletion
@@ -231,6 +243,13 @@ def glm_influence(
     sig, cooks, dfbeta_p, dfbeta = m["sigma_loo"], m["cooks_distance"], m["dfbeta_one_step"], m["dfbeta"]
     neg_sigma = pos & ~undefined & m["negative_sigma"]
     dfbeta_one_step = dfbeta_p if residual == "deviance" else None
+    fixed_phi = fam.fixed_dispersion or fit.dispersion_fixed is not None
+    if fixed_phi:
+        phi_loo = np.full(len(h), float(phi))
+    else:  # one-step: Pearson's chi-square without the row, over n - p - 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            phi_loo = (float(e_p @ e_p) - e_p**2 / (1.0 - h)) / (df - 1.0)
+    phi_loo[undefined | ~(phi_loo > 0)] = np.nan
 
     method = "glm-one-step"
     cooks_one_step = None
@@ -245,8 +264,13 @@ def glm_influence(
         ex = exact_deletion(
             fit.design.X, fit.y, fit.prior_weights, fit.eta, fam, f, fit.working_weights,
             [np.array([i]) for i in rows], first[rows], np.asarray(fit.coef), offset=fit.offset, dispersion=phi,
-            tol=loo_tol, maxit=loo_maxit, memory_mb=memory_mb,
+            tol=loo_tol, maxit=loo_maxit, memory_mb=memory_mb, pearson=not fixed_phi,
         )
+        if not fixed_phi:  # Pearson's chi-square of each exact leave-one-out fit
+            phi_loo = np.full(len(h), np.nan)
+            with np.errstate(invalid="ignore"):
+                phi_loo[rows] = ex.pearson_chi2 / (df - 1.0)  # type: ignore[operator]
+            phi_loo[~(phi_loo > 0)] = np.nan
         dfbeta_exact = np.full_like(dfbeta_p, np.nan)
         dfbeta_exact[rows] = ex.dfbeta
         cooks_exact = np.full_like(cooks, np.nan)
@@ -257,8 +281,10 @@ def glm_influence(
         if failed.size:
             warn_rows(
                 f"exact leave-one-out did not converge within {loo_maxit} Newton steps (deleting the row may leave "
-                "no maximum-likelihood estimate, e.g. a separated binomial model): its exact measures are NaN",
+                "no maximum-likelihood estimate, e.g. a separated binomial model, or a count model's group with only "
+                "zero counts): its exact measures are NaN",
                 fit.index[failed],
+                stacklevel=user_stacklevel() + 1,
             )
         dfbeta_one_step = dfbeta_p
         dfbeta = dfbeta_exact
@@ -280,15 +306,17 @@ def glm_influence(
                 "leverage is 1 (deleting the observation makes a coefficient unidentifiable): its deletion measures "
                 "are NaN",
                 fit.index[one],
+                stacklevel=user_stacklevel() + 1,
             )
         if (~pos).any():
             warn_rows("zero weight takes these observations out of the fit: leverage 0, deletion measures NaN",
-                      fit.index[~pos])
+                      fit.index[~pos], stacklevel=user_stacklevel() + 1)
         if neg_sigma.any():
             warn_rows(
                 "R's one-step deletion sigma sqrt((sum d^2 - d_i^2/(1 - h_i))/(n - p - 1)) is undefined (negative "
                 "under the root): sigma_loo, and the measures that divide by it, are NaN",
                 fit.index[neg_sigma],
+                stacklevel=user_stacklevel() + 1,
             )
     return GLMInfluence(
         leverage=h,
@@ -329,6 +357,7 @@ def glm_influence(
         loo_tol=tol_used,
         separated=tuple(fit.index[fit.separation.rows]) if separated else (),
         link_sign=sign,
+        dispersion_loo=phi_loo,
     )
 
 
@@ -382,7 +411,13 @@ def glm_group_deletion(
         aliased=fit.aliased,
     )
     one = group_deletion(view, groups)  # type: ignore[arg-type]
+    fixed_phi = fit.family.fixed_dispersion or fit.dispersion_fixed is not None
     if loo == "one-step":
+        if fixed_phi:  # nothing to re-estimate: the change over the full fit's standard error
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dfbetas = one.dfbeta / np.sqrt(fit.dispersion * fit.factor.cov_unscaled_diag())[None, :]
+            dfbetas[~np.isfinite(dfbetas)] = np.nan
+            one = dataclasses.replace(one, dfbetas=dfbetas)
         return dataclasses.replace(one, method="glm-one-step-group")
     labels, members = resolve_groups(fit.index, groups)
     members = [m[fit.positive[m]] for m in members]
@@ -412,9 +447,12 @@ def glm_group_deletion(
                 "are NaN",
                 labels[failed],
                 noun="groups",
+                stacklevel=user_stacklevel() + 1,
             )
+    # DFBETAS as for single observations: over sqrt(phi) where the dispersion is fixed, else over sigma_loo
+    scale = np.full(len(labels), np.sqrt(fit.dispersion)) if fixed_phi else sig
     with np.errstate(divide="ignore", invalid="ignore"):
-        dfbetas = dfbeta / np.outer(sig, np.sqrt(fit.factor.cov_unscaled_diag()))
+        dfbetas = dfbeta / np.outer(scale, np.sqrt(fit.factor.cov_unscaled_diag()))
     dfbetas[~np.isfinite(dfbetas)] = np.nan
     return GroupInfluence(
         groups=labels,

@@ -50,6 +50,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import sys
 import warnings
 from dataclasses import dataclass
 
@@ -68,6 +70,7 @@ __all__ = [
     "irls",
     "detect_separation",
     "detect_boundary",
+    "user_stacklevel",
     "working_weights",
     "step_criterion",
     "step_dispersion",
@@ -731,7 +734,21 @@ def detect_separation(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Separation
     return Separation(direction=direction, rows=rows, complete=bool(len(sep_rows_pos) == Xp.shape[0]))
 
 
-def warn_separation(sep: Separation, names: tuple[str, ...], index: pd.Index, stacklevel: int = 4) -> None:
+def user_stacklevel() -> int:
+    """``stacklevel`` that makes a warning issued by the calling function point at the first frame outside regdiag
+    (the user's call, however deep inside regdiag the warning is raised)."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def warn_separation(sep: Separation, names: tuple[str, ...], index: pd.Index, stacklevel: int | None = None) -> None:
     """One warning describing the separation or boundary (used by the fit)."""
     extra = ""
     if sep.kind == "boundary":
@@ -744,5 +761,5 @@ def warn_separation(sep: Separation, names: tuple[str, ...], index: pd.Index, st
         sep.describe(names, index) + extra + ". Influence measures of this fit are unreliable and are reported as "
         "NaN.",
         InfluenceWarning,
-        stacklevel=stacklevel,
+        stacklevel=user_stacklevel() if stacklevel is None else stacklevel,
     )

@@ -324,3 +324,110 @@ def test_sweep_products_stay_small_for_any_blas_thread_setting(monkeypatch):
     rows = np.linspace(0, 2999, 5).round().astype(int)
     truth = np.array([fit.coef - logistic_newton_refit(X, y, i, fit.coef) for i in rows])
     assert (np.abs(ex.dfbeta[rows] - truth) / fit.bse.to_numpy()).max() <= 1e-10
+
+
+# ---- DFBETAS: the change over the standard error with the leave-one-out dispersion --------------------------------
+
+def _dense_dfbetas(case, fit):
+    """Independent DFBETAS: one Fisher-scoring step without row i (statsmodels' score and expected information),
+    over sqrt(phi_(i) [(X'WX)^-1]_jj) with phi_(i) = 1 for binomial and Poisson and otherwise Pearson's chi-square
+    of the weighted least-squares problem of the last IRLS step without row i, over n - p - 1 (dense algebra)."""
+    m = sm_model(case)
+    info = -m.hessian(fit.coef, scale=1.0, observed=False)
+    cov = np.linalg.inv(info)
+    n, p = len(fit.y), fit.rank
+    change = np.array([fit.coef - one_step(case, [i], fit.coef, False) for i in range(n)])
+    if fit.family.fixed_dispersion:
+        phi_i = np.ones(n)
+    else:
+        X = case.design().to_numpy()
+        w = case.weights() if case.weights() is not None else np.ones(n)
+        mu = m.predict(fit.coef)
+        A = X * np.sqrt(fit.working_weights)[:, None]
+        h = np.einsum("ij,ij->i", A @ cov, A)
+        rp = (case.response().to_numpy() - mu) * np.sqrt(w / m.family.variance(mu))
+        phi_i = (np.sum(rp**2) - rp**2 / (1 - h)) / (n - p - 1)
+    return change / np.sqrt(phi_i)[:, None] / np.sqrt(np.diag(cov))[None, :]
+
+
+def test_dfbetas_default_against_an_independent_computation(fitted):
+    case, fit = fitted
+    infl = fit.influence()
+    close(infl.dfbetas, _dense_dfbetas(case, fit), rtol=1e-8)
+    # with exact leave-one-out: the exact change over sqrt(phi_(i)) se, phi_(i) from the exact refit's Pearson
+    # chi-square where the dispersion is estimated
+    ex = fit.influence(loo="exact")
+    rows = _sample_rows(fit.nobs, 6)
+    refits = np.array([newton_refit(case, [i], fit.coef) for i in rows])
+    se = np.sqrt(fit.factor.cov_unscaled_diag())
+    if fit.family.fixed_dispersion:
+        phi_i = np.ones(len(rows))
+    else:
+        phi_i = []
+        for i, b in zip(rows, refits):
+            m = sm_model(case, [i])
+            mu = m.predict(b)
+            w = np.delete(case.weights(), i) if case.weights() is not None else 1.0
+            phi_i.append(np.sum(w * (m.endog - mu) ** 2 / m.family.variance(mu)) / (fit.nobs - fit.rank - 1))
+        phi_i = np.array(phi_i)
+    close(ex.dfbetas[rows], (fit.coef - refits) / np.sqrt(phi_i)[:, None] / se[None, :], rtol=1e-7)
+
+
+def test_dfbetas_is_statsmodels_for_binomial_and_r_with_deviance_residuals():
+    case = load_case("glm_binomial_logit_birthwt")
+    fit = fit_case(case)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sm.GLM(case.response(), case.design(), family=sm.families.Binomial()).fit(
+            start_params=fit.coef, tol=1e-15, maxiter=50)
+        sm_dfbetas = np.asarray(res.get_influence(observed=False).dfbetas)
+    infl = fit.influence()
+    close(infl.dfbetas, sm_dfbetas, rtol=1e-8)
+    assert np.array_equal(infl.dispersion_loo, np.ones(fit.nobs))
+    # residual="deviance": exactly R's dfbetas (deviance-residual change over R's deletion sigma); R's is.inf flags
+    # use R's own dfbetas whatever the default
+    dev = fit.influence(residual="deviance")
+    close(dev.dfbetas, infl.dfbetas_r, rtol=1e-12)
+    ref = case.ref("dfbetas")
+    pos = infl.index.get_indexer(ref.index)
+    cols = [list(fit.param_names).index(t) for t in ref.columns]
+    close(dev.dfbetas[np.ix_(pos, cols)], ref.to_numpy(dtype=float))
+    flags, flags_dev = infl.flags("R"), dev.flags("R")
+    assert flags.equals(flags_dev)
+    r_cols = [c for c in flags.columns if c.startswith("dfb")]
+    np.testing.assert_array_equal(flags[r_cols].to_numpy(), np.abs(infl.dfbetas_r[:, cols]) > 1)
+    # the default is not R's here (the Pearson change over sqrt(phi_(i)) = 1, not over R's sigma_(i))
+    assert not np.allclose(infl.dfbetas, dev.dfbetas)
+    # other rules test the default
+    fl = infl.flags(["dfbetas_2sqrtn"])
+    np.testing.assert_array_equal(fl.to_numpy(), np.abs(infl.dfbetas) > 2 / np.sqrt(fit.nobs))
+
+
+def test_group_dfbetas_follow_the_same_scale():
+    case = load_case("glm_poisson_log_insectsprays")
+    fit = fit_case(case)
+    labels = np.arange(fit.nobs) % 4
+    g = fit.group_deletion(labels)
+    se = np.sqrt(fit.factor.cov_unscaled_diag())
+    close(g.dfbetas, g.dfbeta / se[None, :], rtol=1e-12)  # Poisson: phi = 1 is not re-estimated
+    gx = fit.group_deletion(labels, loo="exact")
+    close(gx.dfbetas, gx.dfbeta / se[None, :], rtol=1e-12)
+    # estimated dispersion: over sigma_loo, Pearson's chi-square without the group
+    gam = fit_case(load_case("glm_gamma_inverse_clotting"))
+    gg = gam.group_deletion(np.arange(gam.nobs) % 3)
+    close(gg.dfbetas, gg.dfbeta / np.outer(gg.sigma_loo, np.sqrt(gam.factor.cov_unscaled_diag())), rtol=1e-12)
+
+
+def test_one_step_loo_params_are_the_one_step_estimate_and_warnings_point_at_the_caller():
+    case = load_case("glm_binomial_probit_birthwt")
+    fit = fit_case(case)
+    one, ex = fit.influence(), fit.influence(loo="exact")
+    close(one.loo_params, fit.coef[None, :] - one.dfbeta, rtol=1e-14)
+    assert "one-step estimate" in type(one).loo_params.__doc__
+    assert not np.allclose(one.loo_params, ex.loo_params, rtol=1e-9)
+    w = np.ones(fit.nobs)
+    w[3] = 0.0
+    zero = regdiag.glm(case.response(), case.design(), family="binomial", link="probit", weights=w)
+    with pytest.warns(regdiag.InfluenceWarning, match="zero weight") as rec:
+        zero.influence()
+    assert rec[0].filename == __file__
