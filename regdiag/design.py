@@ -205,6 +205,7 @@ def _formula_design(
     import formulaic
 
     user_formula = formula
+    formula, offset_terms = split_offsets(formula)
     pair = _split_cbind(formula)
     if pair is not None:
         if not two_column_response:
@@ -220,17 +221,19 @@ def _formula_design(
         data = pd.DataFrame(dict(data))
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame (or a dict of columns), not {type(data).__name__}")
+    # the offset terms' variables count as used (missing values, unknown names): parsed as python factors
+    checked = formula + "".join(f" + {{{e}}}" for e in offset_terms)
     try:
-        parsed = formulaic.Formula(formula)
+        parsed = formulaic.Formula(checked)
     except Exception as exc:
-        raise DataError(f"cannot parse the formula {formula!r}: {exc}") from exc
+        raise DataError(f"cannot parse the formula {user_formula!r}: {exc}") from exc
     if not hasattr(parsed, "lhs") or not hasattr(parsed, "rhs"):
-        raise DataError(f"the formula {formula!r} needs a response on the left of '~'")
+        raise DataError(f"the formula {user_formula!r} needs a response on the left of '~'")
     used = formula_columns(parsed, data.columns)
     unknown = [str(v) for v in sorted(parsed.required_variables, key=str) if str(v) not in data.columns]
     if unknown and context is None:
         raise DataError(
-            f"the formula {formula!r} uses {', '.join(map(repr, unknown))}, not a column of the data; "
+            f"the formula {user_formula!r} uses {', '.join(map(repr, unknown))}, not a column of the data; "
             f"columns are {list(map(str, data.columns))}"
         )
     n = len(data)
@@ -265,6 +268,17 @@ def _formula_design(
         off = off[keep]
     if len(clean) == 0:
         raise DataError("no rows are left after dropping rows with missing values")
+    # offset(expr) terms (R's syntax): each evaluated on the data, added to the offset argument as R does
+    off_cols: list[np.ndarray] = []
+    for expr in offset_terms:
+        try:
+            with np.errstate(all="ignore"):
+                om = formulaic.model_matrix(f"0 + {{{expr}}}", clean, na_action="ignore", context=context)
+        except Exception as exc:
+            raise DataError(f"cannot evaluate offset({expr}) in {user_formula!r}: {exc}") from exc
+        if om.shape[1] != 1:
+            raise DataError(f"offset({expr}) in {user_formula!r} must give one numeric column; got {list(om.columns)}")
+        off_cols.append(np.asarray(om, dtype=float)[:, 0])
 
     try:
         with np.errstate(all="ignore"):  # log(0) and the like are reported below, by column and row
@@ -300,10 +314,17 @@ def _formula_design(
     names = tuple(str(c) for c in rhs.columns)
     rindex = rhs.index
 
+    if off_cols:
+        total = np.sum(off_cols, axis=0)
+        off = total if off is None else off + total
+    off_names = tuple(f"offset({e})" for e in offset_terms)
+
     # stage 2: non-finite values made by transforms (log(0), 1/x, ...)
     bad2 = ~np.isfinite(y.reshape(len(y), -1)).all(axis=1) | ~np.isfinite(X).all(axis=1)
+    for col in off_cols:
+        bad2 |= ~np.isfinite(col)
     if bad2.any():
-        report2 = nonfinite_report(np.column_stack([y, X]), ycols + names, rindex)
+        report2 = nonfinite_report(np.column_stack([y, X] + off_cols), ycols + names + off_names, rindex)
         keep2 = _drop_or_raise(bad2, report2, rindex, missing, "the model matrix")
         dropped = dropped.append(rindex[~keep2])
         X, y, rindex = X[keep2], y[keep2], rindex[keep2]
@@ -438,6 +459,63 @@ def _array_design(
 _CBIND = re.compile(r"^\s*cbind\s*\((?P<args>.*)\)\s*~(?P<rhs>.*)$", re.DOTALL)
 
 
+_OFFSET = re.compile(r"(?<![\w.])offset\s*\(")
+
+
+def split_offsets(formula: str) -> tuple[str, tuple[str, ...]]:
+    """``y ~ x + offset(log(t))`` -> (``"y ~ x"``, (``"log(t)"``,)): R's offset terms taken out of the right-hand side.
+
+    Each ``offset(...)`` must be a term of its own (joined with ``+``); a right-hand side left empty becomes ``1``
+    (R keeps the intercept). Brackets and quotes inside the argument are respected.
+    """
+    if "~" not in formula or _OFFSET.search(formula.split("~", 1)[1]) is None:
+        return formula, ()
+    lhs, rhs = formula.split("~", 1)
+    exprs: list[str] = []
+    kept: list[str] = []
+    pos = 0
+    while True:
+        m = _OFFSET.search(rhs, pos)
+        if m is None:
+            kept.append(rhs[pos:])
+            break
+        depth, quote, j = 1, None, m.end()
+        while j < len(rhs) and depth:
+            ch = rhs[j]
+            if quote:
+                quote = None if ch == quote else quote
+            elif ch in "'\"":
+                quote = ch
+            elif ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth -= 1
+            j += 1
+        if depth:
+            raise DataError(f"unbalanced brackets in offset(...) of the formula {formula!r}")
+        before = rhs[pos : m.start()]
+        after = rhs[j:]
+        # a term of its own: only '+' (or the start of the right-hand side) before it, '+', '-' or the end after it
+        if before.rstrip() and not before.rstrip().endswith("+"):
+            raise DataError(
+                f"offset(...) in {formula!r} must be a term of its own, added with '+' (as in R: y ~ x + offset(z))"
+            )
+        if after.strip() and after.lstrip()[0] not in "+-":
+            raise DataError(
+                f"offset(...) in {formula!r} must be a term of its own, added with '+' (as in R: y ~ x + offset(z))"
+            )
+        exprs.append(rhs[m.end() : j - 1].strip())
+        kept.append(before.rstrip()[:-1] if before.rstrip().endswith("+") else before)
+        pos = j
+    rest = " ".join(part.strip() for part in kept if part.strip())
+    rest = re.sub(r"^\+\s*", "", rest.strip())
+    if not rest or rest.startswith("-"):
+        rest = f"1 {rest}".strip()
+    if not all(exprs):
+        raise DataError(f"offset() in {formula!r} needs an argument, e.g. offset(log(exposure))")
+    return f"{lhs.rstrip()} ~ {rest}", tuple(exprs)
+
+
 def _split_cbind(formula: str) -> tuple[tuple[str, str], str] | None:
     """``cbind(a, b) ~ rhs`` -> ((a, b), rhs); None for any other formula. Commas inside brackets do not split."""
     m = _CBIND.match(formula)
@@ -517,7 +595,8 @@ def make_design(
     Parameters
     ----------
     y_or_formula : str or array_like of shape (n_obs,)
-        A formula such as ``"y ~ x1 + x2"`` (with ``data``), or the response.
+        A formula such as ``"y ~ x1 + x2"`` (with ``data``), or the response. ``offset(expr)`` terms (R's syntax,
+        e.g. ``"y ~ x1 + offset(log(t))"``) are evaluated on the data and added to ``offset``, as R does.
     X : array_like of shape (n_obs, n_params), optional
         Design matrix when ``y_or_formula`` is the response; used as given (no intercept is added).
     data : pandas.DataFrame, optional

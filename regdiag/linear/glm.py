@@ -529,7 +529,9 @@ def glm(
     weights : str or array_like of shape (n_obs,), optional
         Prior weights (R's ``weights``; numbers of trials for a binomial proportion). Zero takes a row out.
     offset : str or array_like of shape (n_obs,), optional
-        Offset on the linear-predictor scale (e.g. ``log(exposure)``).
+        Offset on the linear-predictor scale (e.g. ``log(exposure)``). A formula may also contain R's
+        ``offset(expr)`` terms (``"y ~ x + offset(log(exposure))"``): they are evaluated on the data and added to
+        this argument.
     alpha : float, optional
         Negative binomial: fixed ``alpha`` of ``V(mu) = mu + alpha mu^2`` (R's ``theta = 1 / alpha``; default 1).
     start : array_like of shape (n_params,), optional

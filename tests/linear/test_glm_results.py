@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 import statsmodels.api as sm
 
@@ -123,3 +124,66 @@ def test_fit_presentation(logistic):
 def test_glm_exported():
     assert regdiag.glm is regdiag.linear.glm.glm
     assert "GLMInfluence" in regdiag.__all__ and "glm" in regdiag.__all__
+
+
+# ---- offset(...) in a formula (R's syntax) ------------------------------------------------------------------------
+
+@pytest.fixture
+def exposure():
+    rng = np.random.default_rng(2)
+    n = 40
+    d = pd.DataFrame({"x1": rng.standard_normal(n), "t": rng.uniform(0.5, 3, n), "z": rng.standard_normal(n)},
+                     index=[f"r{i}" for i in range(n)])
+    d["y"] = rng.poisson(d["t"] * np.exp(0.3 + 0.5 * d["x1"])).astype(float)
+    return d
+
+
+def test_formula_offset_is_the_offset_argument(exposure):
+    d = exposure
+    a = regdiag.glm("y ~ x1 + offset(log(t))", data=d, family="poisson")
+    b = regdiag.glm("y ~ x1", data=d, family="poisson", offset=np.log(d["t"].to_numpy()))
+    assert a.param_names == b.param_names == ("Intercept", "x1") and a.design.formula == "y ~ x1 + offset(log(t))"
+    close(a.coef, b.coef, rtol=1e-14)
+    close(a.offset, b.offset, rtol=0)
+    close(a.influence().to_frame("R").to_numpy(), b.influence().to_frame("R").to_numpy(), rtol=1e-13)
+    # several offset terms and the offset argument add up (as in R); offset first, or alone (intercept kept)
+    c = regdiag.glm("y ~ offset(log(t)) + x1 + offset(z / 2)", data=d, family="poisson", offset="z")
+    e = regdiag.glm("y ~ x1", data=d, family="poisson", offset=np.log(d["t"]) + 1.5 * d["z"])
+    close(c.coef, e.coef, rtol=1e-12)
+    only = regdiag.glm("y ~ offset(log(t))", data=d, family="poisson")
+    assert only.param_names == ("Intercept",)
+    close(only.coef, [np.log(d["y"].sum() / d["t"].sum())], rtol=1e-12)
+    # without the intercept
+    assert regdiag.glm("y ~ offset(log(t)) - 1 + x1", data=d, family="poisson").param_names == ("x1",)
+    # a binomial cbind response
+    d["s"] = np.minimum(d["y"], 3.0)
+    d["f"] = 3.0 - d["s"]
+    g = regdiag.glm("cbind(s, f) ~ x1 + offset(z)", data=d, family="binomial")
+    h = regdiag.glm("cbind(s, f) ~ x1", data=d, family="binomial", offset="z")
+    close(g.coef, h.coef, rtol=1e-14)
+
+
+def test_formula_offset_in_ols(exposure):
+    d = exposure
+    d["y_minus"] = d["y"] - 2 * d["z"]
+    a = regdiag.ols("y ~ x1 + offset(2 * z)", data=d)
+    b = regdiag.ols("y_minus ~ x1", data=d)
+    close(a.coef, b.coef, rtol=1e-13)
+    close(a.influence().cooks_distance, b.influence().cooks_distance, rtol=1e-12)
+    close(a.fitted.to_numpy(), b.fitted.to_numpy() + 2 * d["z"].to_numpy(), rtol=1e-13)
+
+
+def test_formula_offset_missing_and_bad_values_are_named(exposure):
+    d = exposure
+    d.loc["r3", "t"] = 0.0  # log(0) = -inf
+    d.loc["r5", "t"] = np.nan
+    fit = regdiag.glm("y ~ x1 + offset(log(t))", data=d, family="poisson")
+    assert set(fit.design.dropped) == {"r3", "r5"} and fit.nobs == 38
+    with pytest.raises(regdiag.DataError, match=r"column 't' at rows 'r5'"):
+        regdiag.glm("y ~ x1 + offset(log(t))", data=d, family="poisson", missing="raise")
+    with pytest.raises(regdiag.DataError, match=r"column 'offset\(log\(t\)\)' at rows 'r3'"):
+        regdiag.glm("y ~ x1 + offset(log(t))", data=d.drop(index="r5"), family="poisson", missing="raise")
+    with pytest.raises(regdiag.DataError, match=r"'y ~ x1 \+ offset\(log\(q\)\)' uses 'q', not a column"):
+        regdiag.glm("y ~ x1 + offset(log(q))", data=d, family="poisson")
+    with pytest.raises(regdiag.DataError, match=r"must be a term of its own, added with '\+'"):
+        regdiag.glm("y ~ x1 + offset(t):z", data=d, family="poisson")
