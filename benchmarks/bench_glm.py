@@ -1,7 +1,7 @@
 """GLM influence: accuracy against R, and speed against statsmodels and R, measured in one run.
 
 Usage: python benchmarks/bench_glm.py [--n-large 1000000] [--p-large 20] [--n-loo 10000] [--p-loo 10]
-                                      [--sm-n 200000] [--sm-refits 20] [--reps 3] [--no-r] [--quick]
+                                      [--sm-n N] [--sm-refits 20] [--reps 3] [--no-r] [--quick] [--threads N]
 
 Sections (all written to benchmarks/results_glm.json with the machine, library versions and load average):
 
@@ -15,18 +15,20 @@ exact leave-one-out (n-loo x p-loo logistic, default 10^4 x 10)
     regdiag ``influence(loo="exact")`` for all n observations, against n statsmodels refits
     (``sm.GLM(y[-i], X[-i], Binomial()).fit()``, its defaults): ``sm-refits`` refits are timed and the time is
     extrapolated linearly to n (each refit is the same size). Also the ratio to one regdiag fit, the Newton steps
-    taken, and the agreement with tightly converged Newton refits of a subset (relative to each coefficient's
-    largest change).
+    taken, the agreement with tightly converged Newton refits of a subset (relative to each coefficient's largest
+    change, and in standard errors), and regdiag's time again in a child process with one BLAS thread
+    (``OPENBLAS_NUM_THREADS=1``), to show that the sweeps' speed does not depend on the thread setting.
 large n (n-large x p-large logistic, default 10^6 x 20)
     regdiag ``glm(formula, data)`` + ``influence()`` + ``to_frame("R")`` (R's infmat), and the array interface;
     R's ``glm(y ~ ., family = binomial)`` and ``influence.measures`` on the same data (read from a binary file) in
     the same run when Rscript is on PATH; statsmodels' ``GLM.fit()`` + ``GLMInfluence.summary_frame()`` at
-    ``sm-n`` rows, extrapolated linearly in n (both are O(n p^2)); peak memory of regdiag's fit + measures
-    (tracemalloc, which sees numpy's buffers) as a multiple of the design's size.
+    ``sm-n`` rows (default: all n-large rows, measured directly; a smaller ``sm-n`` is extrapolated linearly in n,
+    both being O(n p^2)); peak memory of regdiag's fit + measures (tracemalloc, which sees numpy's buffers) as a
+    multiple of the design's size.
 Times are the best of ``reps`` runs, wall clock and CPU (user + system, the process's own work: on a shared machine
-the wall clock also counts other processes' load, for R as for Python). BLAS runs on one thread (``--threads``),
-as R's reference BLAS does: on a busy machine OpenBLAS's threads slow the many small products of the exact
-leave-one-out sweeps down by an order of magnitude.
+the wall clock also counts other processes' load, for R as for Python). BLAS runs with its default number of threads
+unless ``--threads N`` pins it (set before numpy loads); R uses its reference BLAS (one thread). The load average at
+the start and end is recorded.
 """
 
 from __future__ import annotations
@@ -35,18 +37,19 @@ import os
 import sys
 
 
-def _threads_from_argv(default: str = "1") -> str:
+def _threads_from_argv() -> str | None:
     for i, a in enumerate(sys.argv):
         if a == "--threads" and i + 1 < len(sys.argv):
             return sys.argv[i + 1]
         if a.startswith("--threads="):
             return a.split("=", 1)[1]
-    return default
+    return None
 
 
-# must be set before numpy loads OpenBLAS
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ[_var] = _threads_from_argv()
+# must be set before numpy loads OpenBLAS; by default BLAS keeps its own thread count
+if _threads_from_argv() is not None:
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[_var] = _threads_from_argv()  # type: ignore[assignment]
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -199,6 +202,8 @@ def exact_loo(n, p, refits, reps, seed=20240517):
         tight = [logistic_newton_refit(X, y, i, fit.coef) for i in rows[:5]]
     change = fit.coef[None, :] - np.array(tight)
     agree = float(np.max(np.abs(ex.dfbeta[rows[:5]] - change) / np.max(np.abs(change), axis=0)))
+    agree_se = float(np.max(np.abs(ex.dfbeta[rows[:5]] - change) / fit.bse.to_numpy()[None, :]))
+    one_thread = _exact_loo_one_thread(n, p, seed, reps)
     sm_default = float(np.max(np.abs((fit.coef[None, :] - np.array(sm_params)) - ex.dfbeta[rows])
                               / np.max(np.abs(ex.dfbeta[rows]), axis=0)))
     steps = np.bincount(ex.loo_iterations).tolist()
@@ -218,11 +223,39 @@ def exact_loo(n, p, refits, reps, seed=20240517):
         "newton_steps_histogram": steps,
         "loo_tol_standard_errors": ex.loo_tol,
         "max_error_vs_tight_refits_rel_to_largest_change": agree,
+        "max_error_vs_tight_refits_standard_errors": agree_se,
+        "regdiag_exact_loo_one_blas_thread_s": one_thread["exact_s"],
+        "regdiag_exact_loo_one_blas_thread_cpu_s": one_thread["exact_cpu_s"],
+        "regdiag_exact_loo_s_best_of_reps_default_threads": one_thread["default_best_s"],
+        "exact_loo_default_over_one_thread": one_thread["default_best_s"] / one_thread["exact_s"],
         "max_diff_vs_statsmodels_default_refits_rel": sm_default,
     }
     print(f"  exact LOO n={n} p={p}: regdiag {t_exact:.2f} s (one fit {t_fit:.3f} s, one-step {t_one:.3f} s); "
           f"statsmodels {t_sm:.3f} s per refit x {n} = {t_sm * n:.0f} s; speed-up {t_sm * n / t_exact:.0f}x; "
-          f"exact/fit {t_exact / t_fit:.0f}; steps {steps}; vs tight refits {agree:.1e}")
+          f"exact/fit {t_exact / t_fit:.0f}; steps {steps}; vs tight refits {agree:.1e} ({agree_se:.1e} SE)")
+    print(f"  regdiag exact LOO best of {reps}: default BLAS threads {one_thread['default_best_s']:.2f} s, one thread "
+          f"(child process) {one_thread['exact_s']:.2f} s")
+    return out
+
+
+def _exact_loo_timing(n, p, seed, reps):
+    """Best-of-``reps`` wall and CPU time of regdiag's exact leave-one-out (this process's BLAS threads)."""
+    X, y = logistic_data(n, p, seed)
+    fit = regdiag.glm(y, X, family="binomial")
+    t, _ = best_of(lambda: fit.influence(loo="exact"), reps)
+    return {"exact_s": t, "exact_cpu_s": best_of.cpu}
+
+
+def _exact_loo_one_thread(n, p, seed, reps):
+    """The exact leave-one-out timing with one BLAS thread (a child process, since BLAS reads its thread count when
+    numpy loads), next to the same timing here with the default threads."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    res = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--loo-timing", f"{n},{p},{seed},{reps}", "--threads", "1"],
+        capture_output=True, text=True, check=True, env=env, cwd=str(ROOT),
+    )
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    out["default_best_s"] = _exact_loo_timing(n, p, seed, reps)["exact_s"]
     return out
 
 
@@ -315,15 +348,17 @@ def large_n(n, p, sm_n, reps, use_r, seed=20240517):
     scale = n / sm_n
     out["statsmodels"] = {
         "n_timed": sm_n,
+        "measured_at_n": sm_n == n,
         "fit_s": t1 - t0,
         "summary_frame_s": t2 - t1,
         "cpu_s": c2 - c0,
-        "extrapolated_fit_s": (t1 - t0) * scale,
-        "extrapolated_summary_frame_s": (t2 - t1) * scale,
+        "fit_s_at_n": (t1 - t0) * scale,
+        "summary_frame_s_at_n": (t2 - t1) * scale,
     }
     out["ratio_statsmodels_all_over_regdiag_all"] = (t2 - t0) * scale / t_formula
     out["ratio_statsmodels_all_over_regdiag_all_cpu"] = (c2 - c0) * scale / c_formula
-    print(f"  statsmodels at n={sm_n}: fit {t1 - t0:.2f} s + summary_frame {t2 - t1:.2f} s; x{scale:g} -> "
+    how = "measured" if sm_n == n else f"x{scale:g} (extrapolated) ->"
+    print(f"  statsmodels at n={sm_n}: fit {t1 - t0:.2f} s + summary_frame {t2 - t1:.2f} s; {how} "
           f"{(t2 - t0) * scale:.1f} s; ratio to regdiag {out['ratio_statsmodels_all_over_regdiag_all']:.1f}")
     return out
 
@@ -334,16 +369,24 @@ def main(argv=None):
     ap.add_argument("--p-large", type=int, default=20)
     ap.add_argument("--n-loo", type=int, default=10**4)
     ap.add_argument("--p-loo", type=int, default=10)
-    ap.add_argument("--sm-n", type=int, default=200_000)
+    ap.add_argument("--sm-n", type=int, default=None,
+                    help="rows for statsmodels at large n (default: n-large, measured directly)")
     ap.add_argument("--sm-refits", type=int, default=20)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--no-r", action="store_true")
     ap.add_argument("--quick", action="store_true", help="small sizes, to check that the script runs")
-    ap.add_argument("--threads", default="1", help="BLAS threads (set before numpy loads; default 1, as R)")
+    ap.add_argument("--threads", default=None, help="pin BLAS threads (set before numpy loads); default: BLAS's own")
+    ap.add_argument("--loo-timing", default=None, help=argparse.SUPPRESS)  # child process: n,p,seed,reps
     ap.add_argument("--out", type=Path, default=HERE / "results_glm.json")
     a = ap.parse_args(argv)
+    if a.loo_timing:
+        n, p, seed, reps = (int(v) for v in a.loo_timing.split(","))
+        print(json.dumps(_exact_loo_timing(n, p, seed, reps)))
+        return
     if a.quick:
         a.n_large, a.n_loo, a.sm_n, a.sm_refits, a.reps = 20_000, 1_000, 5_000, 5, 1
+    if a.sm_n is None:
+        a.sm_n = a.n_large
     info = {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -354,7 +397,7 @@ def main(argv=None):
         "statsmodels": statsmodels.__version__,
         "regdiag": regdiag.__version__,
         "load_average_at_start": os.getloadavg(),
-        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
+        "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS") or "default (not pinned)",
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()},
     }
