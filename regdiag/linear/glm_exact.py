@@ -40,7 +40,7 @@ Convergence
     Corrections are measured in the metric of the full fit's information: ``c_k = ||R d_k|| / sqrt(phi)``, which
     bounds every coefficient's change in its own standard error (``|d_j| / se_j <= c_k`` by Cauchy-Schwarz, with
     ``se_j = sqrt(phi [(X'WX)^{-1}]_jj)``). For a contraction with factor ``L``, the error left after a correction
-    ``c_k`` is at most ``c_k L / (1 - L)``. The chord steps contract by at most
+    ``c_k`` is at most ``c_k L / (1 - L)``. The chord steps contract by at most ::
 
         L <= ||H_(G)^{-1}|| max_j |w_o'(eta_j)| |x_j'(xi - b)| / W_j <= K ||v|| / lambda_min,
         K = max_j |w_o'_j| sqrt(h_j) / W_j^(3/2),
