@@ -143,8 +143,12 @@ def _numeric_vector(value: Any, what: str, index: pd.Index) -> np.ndarray:
                                                 and not isinstance(v, bool)) and not (v is None or v is pd.NA)]
     if bad:
         labels = index[bad] if len(index) == len(raw) else pd.Index(bad)
+        first = raw[bad[0]]
+        first = str(first) if isinstance(first, str) else first  # numpy's str_ prints as np.str_('...')
+        kind = "text" if isinstance(first, str) else type(first).__name__
         raise DataError(
-            f"{what} must be numeric; non-numeric values (e.g. {raw[bad[0]]!r}) at rows {format_labels(labels, 5)}"
+            f"{what} must be numbers; {kind} values (e.g. {first!r}) at rows {format_labels(labels, 5)}. "
+            "Convert the column to numbers first (pandas.to_numeric)"
         )
     return np.array([np.nan if (v is None or v is pd.NA) else float(v) for v in raw], dtype=float)
 

@@ -515,10 +515,14 @@ def psd_eigh(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     A = (A + A.T) * 0.5
     p = A.shape[0]
     if p > 1 and np.isfinite(A).all() and (np.diag(A) > 0).all():
-        L, piv, rank, info = lapack.dpstrf(A, lower=1)
+        # factor the equilibrated D A D (D: powers of two, exact), so a graded but well-conditioned matrix is not
+        # declared rank deficient by dpstrf's tolerance on the raw diagonal; then A = (D^-1 L)(D^-1 L)'
+        d = power_of_two_scale(np.sqrt(np.diag(A)))
+        L, piv, rank, info = lapack.dpstrf(A * d[:, None] * d[None, :], lower=1)
         if info >= 0 and rank == p:
             Lp = np.empty((p, p))
-            Lp[piv - 1] = np.tril(L)  # A = Lp Lp'
+            Lp[piv - 1] = np.tril(L)
+            Lp /= d[:, None]  # A = Lp Lp'
             sva, _, v, work, _, info = lapack.dgejsv(
                 np.asfortranarray(Lp.T), joba=0, jobu=3, jobv=0, jobr=1, jobt=0, jobp=1
             )

@@ -430,9 +430,11 @@ class EngineInfluence:
 
     def flags(self, rule: str | Sequence[str] = "R") -> pd.DataFrame:
         """Which observations each criterion flags, as the closed form's ``flags`` (same rules and cut-offs, ``p``
-        the rank, ``n`` the number of observations), for the criteria on measures the engine computes: DFBETAS
-        (:attr:`dfbetas`), Cook's distance, and leverage (with ``correction="leverage"``). Criteria on
-        studentized residuals, DFFITS or COVRATIO are left out; ``.attrs["left_out"]`` names them."""
+        the rank, ``n`` the observations in the fit; for rule "R" those with positive leverage, as R counts, and
+        R's column names ``dfb.*``, ``cook.d``, ``hat``), for the criteria on measures the engine computes: DFBETAS
+        (:attr:`dfbetas`, over the full fit's standard errors), Cook's distance, and leverage (with
+        ``correction="leverage"``). Criteria on studentized residuals, DFFITS or COVRATIO are left out;
+        ``.attrs["left_out"]`` names them."""
         from ..linear.measures import CRITERIA, RULES
 
         names = [rule] if isinstance(rule, str) else list(rule)
@@ -444,8 +446,18 @@ class EngineInfluence:
                 crits.append(CRITERIA[nm])
             else:
                 raise ValueError(f"unknown flagging rule {nm!r}; choose from {', '.join(list(RULES) + list(CRITERIA))}")
+        from ..results import _INTERCEPT_NAMES, r_abbreviate, r_term_name
+
         available = {"dfbetas", "cooks_distance"} | ({"leverage"} if self.leverage is not None else set())
-        p, n = self.rank, self.n_obs
+        # n as the closed form counts it: observations in the fit (for rule "R", as R's sum(h > 0), rows with
+        # positive leverage when it was computed); a row with zero weight has no gradient and no influence
+        in_fit = np.any(self.param_influence != 0, axis=1) | (self.self_influence != 0)
+        is_r = isinstance(rule, str) and rule == "R"
+        p = self.rank
+        n = int(np.count_nonzero(self.leverage > 0)) if is_r and self.leverage is not None else int(in_fit.sum())
+        r_names = ["dfb." + a for a in r_abbreviate(
+            ["1_" if nm in _INTERCEPT_NAMES else r_term_name(nm) for nm in self.param_names])]
+        r_cols = {"cooks_distance": "cook.d", "leverage": "hat"}
         data: dict[str, Any] = {}
         described: dict[str, str] = {}
         left_out = [c.name for c in crits if c.measure not in available]
@@ -453,8 +465,11 @@ class EngineInfluence:
             if c.measure not in available:
                 continue
             values = getattr(self, c.measure)
-            cols = ([(f"{c.name}_{nm}", values[:, j]) for j, nm in enumerate(self.param_names)] if values.ndim == 2
-                    else [(c.name, values)])
+            if values.ndim == 2:
+                labels = r_names if is_r else [f"{c.name}_{nm}" for nm in self.param_names]
+                cols = [(lab, values[:, j]) for j, lab in enumerate(labels)]
+            else:
+                cols = [(r_cols[c.measure] if is_r else c.name, values)]
             for lab, v in cols:
                 arr = pd.array(c.apply(v, p, n), dtype="boolean")
                 arr[np.isnan(v)] = pd.NA

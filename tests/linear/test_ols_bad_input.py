@@ -159,11 +159,11 @@ def test_perfect_fit_summary_is_not_noise(df):
 
 def test_text_weights_name_the_column_and_rows(df):
     d = df.assign(wt=list("uvwx") * 5, ws=["1", "2"] * 10)
-    with pytest.raises(DataError, match=r"weights \(column 'wt'\) must be numeric.*'u'.*'r0'"):
+    with pytest.raises(DataError, match=r"weights \(column 'wt'\) must be numbers.*'u'.*'r0'"):
         regdiag.ols("y ~ x1", data=d, weights="wt")
-    with pytest.raises(DataError, match=r"weights \(column 'ws'\) must be numeric"):
+    with pytest.raises(DataError, match=r"weights \(column 'ws'\) must be numbers; text values"):
         regdiag.ols("y ~ x1", data=d, weights="ws")  # numbers written as text are refused, as in a design column
-    with pytest.raises(DataError, match="weights must be numeric"):
+    with pytest.raises(DataError, match="weights must be numbers"):
         regdiag.ols("y ~ x1", data=d, weights=np.array(list("uvwx") * 5, dtype=object))
 
 

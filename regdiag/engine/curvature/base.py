@@ -136,6 +136,17 @@ def check_spectrum(emin: float, emax: float, shift: float, name: str, p: int) ->
         )
 
 
+def _equilibrated_nonsingular(M: np.ndarray) -> bool:
+    """``D M D`` (``D = diag(M)^(-1/2)``) has its smallest eigenvalue above rounding: ``M`` is nonsingular to
+    the accuracy of a column-scaled factorization."""
+    d = np.diag(M).copy()
+    if not np.all(d > 0) or not np.all(np.isfinite(M)):
+        return False
+    s = 1.0 / np.sqrt(d)
+    ev = np.linalg.eigvalsh((M + M.T) * 0.5 * s[:, None] * s[None, :])
+    return bool(ev[0] > 10.0 * M.shape[0] * EPS * ev[-1])
+
+
 class KronEigen:
     """A Kronecker block ``(Q_G (x) Q_A) diag(vec E) (Q_G (x) Q_A)'`` of a ``(d_out, d_in)`` weight, row-major.
 
@@ -146,6 +157,8 @@ class KronEigen:
     def __init__(self, bk: Backend, block: Block, QG: Any, QA: Any, E: Any, factors: tuple[Any, Any] | None = None):
         self.bk, self.block, self.QG, self.QA, self.E = bk, block, QG, QA, E
         self.factors = factors
+        #: the Kronecker factors (G, A), kept for the singularity check after EK-FAC drops ``factors``
+        self.scale_factors = factors
 
     def _rotate(self, V: Any) -> Any:
         """``Q_G' M Q_A`` for each row ``M`` of ``V`` seen as a ``(d_out, d_in)`` matrix."""
@@ -255,7 +268,32 @@ class EigenCurvature(Curvature):
         return self.bk.min(e) + self.l2, self.bk.max(e) + self.l2
 
     def check_shift(self, shift: float) -> None:
-        check_spectrum(*self.extreme_eigenvalues(), shift, self.name, self.p)
+        """Raise when ``C + shift I`` is singular. Eigenvalues far below the largest are not by themselves
+        singular: a Kronecker factor of a badly scaled layer input (columns of very different size) has them, and
+        its eigenpairs are computed accurately relative to its column-scaled conditioning. So a Kronecker block
+        counts as singular only when one of its factors is singular after equilibration, or (EK-FAC) when a
+        corrected eigenvalue vanishes against K-FAC's in the same direction."""
+        lo, hi = self.extreme_eigenvalues()
+        try:
+            check_spectrum(lo, hi, shift, self.name, self.p)
+        except DesignError:
+            if not all(self._part_nonsingular(part, shift + self.l2) for part in self.parts):
+                raise
+
+    def _part_nonsingular(self, part: Any, shift: float) -> bool:
+        if not isinstance(part, KronEigen):
+            e = self.bk.to_numpy(part.eigenvalues())
+            return bool(e.size == 0 or e.min() + shift > 10.0 * part.block.size * EPS * (e.max() + shift))
+        G, A = part.scale_factors
+        for M in (G, A):
+            if not _equilibrated_nonsingular(self.bk.to_numpy(M)):
+                return False
+        E_kfac = getattr(part, "E_kfac", None)
+        if E_kfac is None:  # K-FAC: its eigenvalues are products of the factors' (nonsingular) ones
+            return True
+        E, ref = self.bk.to_numpy(part.E), self.bk.to_numpy(E_kfac)
+        tol = 10.0 * part.block.size * EPS
+        return bool(np.all(E + shift > tol * (ref + shift)))
 
 
 class RowRandom:

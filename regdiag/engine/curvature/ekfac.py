@@ -41,5 +41,6 @@ class EKFACCurvature(KFACCurvature):
                     Eb = self.bk.sum(proj * proj, axis=(0, 1))
                 corrected[b.name] = Eb if corrected[b.name] is None else corrected[b.name] + Eb
         for b, part in parts:
+            part.E_kfac = part.E  # K-FAC's eigenvalues g a': the scale the singularity check measures E against
             part.E = self.reduce(corrected[b.name]) * (1.0 / self.n)
             part.factors = None  # the operator is its eigendecomposition
