@@ -612,7 +612,9 @@ def _boundary_fit(
     if not sep.complete:
         sub_w = np.array(w, dtype=float)
         sub_w[rows] = 0.0
-        sub = irls(X, y, sub_w, offset, family, mustart, start=beta, tol=tol, maxit=maxit, rank_tol=rank_tol,
+        # from the usual starting means, not from the diverged coefficients: the direction's columns are aliased
+        # without the separated rows, and a start value on an aliased column would stay in the linear predictor
+        sub = irls(X, y, sub_w, offset, family, mustart, start=None, tol=tol, maxit=maxit, rank_tol=rank_tol,
                    index=index)
         beta0 = np.where(np.isnan(sub.coef), 0.0, sub.coef)
         its += sub.iterations

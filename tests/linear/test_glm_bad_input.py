@@ -231,6 +231,24 @@ def test_count_model_with_a_zero_level_is_fitted_on_the_boundary(family):
     np.testing.assert_allclose(again.params[others], coef_r, rtol=1e-7)
 
 
+@pytest.mark.parametrize("family", ["poisson", "negative_binomial"])
+def test_zero_counts_in_the_reference_level(family):
+    """The all-zero level is the baseline: the direction moves the intercept and every other level's coefficient
+    together, and the other levels' fitted means must still be those of the fit without the baseline's rows
+    (R 4.2.2: glm(y ~ g + x, poisson, epsilon = 1e-15) on these data has deviance 2.1772313796286777, and
+    2.1772313796286755 without the rows of level a)."""
+    d = pd.DataFrame({"g": list("aaabbbcccc"), "x": np.arange(10.0), "y": [0, 0, 0, 1, 3, 2, 4, 5, 6, 3.0]})
+    alpha = 0.5 if family == "negative_binomial" else None
+    with pytest.warns(regdiag.InfluenceWarning, match="on the boundary"):
+        fit = regdiag.glm("y ~ g + x", data=d, family=family, alpha=alpha)
+    sub = regdiag.glm("y ~ g + x", data=d[d["g"] != "a"], family=family, alpha=alpha)
+    np.testing.assert_allclose(fit.mu[3:], sub.mu, rtol=1e-9)
+    np.testing.assert_allclose(fit.deviance, sub.deviance, rtol=1e-9)
+    if family == "poisson":
+        np.testing.assert_allclose(fit.deviance, 2.1772313796286777, rtol=1e-9)
+    assert np.all(fit.mu[:3] <= 2 * np.finfo(float).eps)
+
+
 def test_zero_cell_of_an_interaction_and_an_all_zero_response():
     rng = np.random.default_rng(11)
     d = pd.DataFrame({"g": np.tile(["a", "b"], 20), "h": np.repeat(["u", "v"], 20), "x": rng.standard_normal(40)})
