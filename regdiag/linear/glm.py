@@ -246,8 +246,11 @@ class GLMFit(FitCommon):
             ``get_influence(observed=True)``; the same for canonical links).
         loo_tol, loo_maxit, memory_mb
             Exact leave-one-out: bound on the error left in every coefficient, in its standard errors (see
-            :mod:`regdiag.linear.glm_exact`), largest number of steps, largest memory of one block of the batched
-            score evaluation. For the Gaussian family with identity link the one-step estimate is exact (one step).
+            :mod:`regdiag.linear.glm_exact`), largest number of batched Newton (chord) steps, after which the rows
+            not yet converged are refitted individually by IRLS from their current estimate (so ``loo_iterations``
+            may exceed ``loo_maxit``; the result is converged either way), largest memory of one block of the
+            batched score evaluation. For the Gaussian family with identity link the one-step estimate is exact
+            (one step). The one-step estimate itself is ``influence()`` without ``loo``.
 
         Returns
         -------
