@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -307,3 +308,12 @@ def test_streamed_formula_errors_are_reworded_too(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err == ("regdiag: error: cannot read the formula 'prestige ~ income +': '+' needs a term on each side (at "
                    'character 19); write it as "response ~ term + term", e.g. "y ~ x1 + x2"\n')
+
+
+def test_advice_to_pass_start_values_is_translated_for_the_command_line(tmp_path, capsys):
+    data = Path(__file__).resolve().parents[1] / "datasets" / "LifeCycleSavings.csv"
+    rc = main(["report", str(data), "--formula", "sr ~ log(pop15) + offset(log(dpi))", "--family", "gamma",
+               "-o", str(tmp_path / "o"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1
+    assert "try another --link" in err and "pass start=" not in err

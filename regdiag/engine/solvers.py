@@ -101,14 +101,18 @@ class DirectSolver(Solver):
         d = bk.to_numpy(bk.diagonal(M))
         if not np.all(d > 0):
             bad = [curvature.view.param_names[j] for j in np.flatnonzero(~(d > 0))[:5]]
-            check_spectrum(float(min(d.min(), 0.0)), float(max(d.max(), 0.0)), 0.0, curvature.name, curvature.p)
+            self._raise_spectrum(M)
             raise DesignError(f"the {curvature.name} curvature has no positive curvature in {bad}; pass damping > 0")
         s = np.exp2(-np.round(np.log2(d) / 2.0))
         self.scale = bk.asarray(s, like=M)
         Ms = M * self.scale[:, None] * self.scale[None, :]
         ev = bk.eigvalsh(Ms)
         lo, hi = bk.min(ev), bk.max(ev)
-        check_spectrum(lo, hi, 0.0, curvature.name, curvature.p)
+        try:
+            check_spectrum(lo, hi, 0.0, curvature.name, curvature.p)
+        except DesignError:
+            self._raise_spectrum(M)  # the message with the eigenvalues of C itself, not of its equilibrated copy
+            raise
         self.info["cond"] = hi / lo
         if hi / lo > COND_WARN:
             warnings.warn(
@@ -120,6 +124,14 @@ class DirectSolver(Solver):
         self.L = bk.cholesky(Ms)
         if self.L is None:  # pragma: no cover - the eigenvalue check above catches it
             raise DesignError(f"the {curvature.name} curvature is not positive definite; pass damping > 0")
+
+    def _raise_spectrum(self, M: Any) -> None:
+        """Raise the singular/indefinite error stating the eigenvalues of the curvature ``C`` (``M = C + lambda I``)
+        and, for an indefinite one, the damping that would make it positive definite."""
+        bk = self.bk
+        ev = bk.eigvalsh(M)
+        check_spectrum(bk.min(ev) - self.shift, bk.max(ev) - self.shift, self.shift, self.curvature.name,
+                       self.curvature.p)
 
     def inverse(self) -> Any:
         """``(C + lambda I)^{-1}`` as a matrix ``D L^{-T} L^{-1} D`` (formed once; R's ``chol2inv``)."""

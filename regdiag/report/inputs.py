@@ -101,6 +101,9 @@ def error_line(exc: BaseException, data: str | None = None, output: str | None =
             names = ", ".join(bad[:3]) + (f" and {len(bad) - 3} more" if len(bad) > 3 else "")
             return one_line(f"cannot read {data} as parquet: not a parquet file (no PAR1 magic bytes): {names}; "
                             "remove or replace it (every file of a glob or folder must be parquet)")
+    # the command line has no start values: point to what it can do instead
+    text = re.sub(r"pass start= \(coefficients\)( to start elsewhere| closer to the estimate)?",
+                  "try another --link (starting values, start=, are an option of regdiag.glm in Python)", text)
     return shorten_lists(one_line(text))
 
 

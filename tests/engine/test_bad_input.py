@@ -143,6 +143,23 @@ def test_low_rank_without_damping_warns_that_it_is_an_approximation(glm):
         engine.influence(glm, solver="lowrank", solver_options={"rank": 2})
 
 
+def test_indefinite_curvature_states_its_eigenvalues_and_the_damping_needed(glm):
+    """The message gives the eigenvalues of the curvature plus damping (not of an equilibrated copy) and the damping
+    that makes it positive definite, whatever damping was passed."""
+    rng = np.random.default_rng(1)
+    Qm, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    H = Qm @ np.diag([-1.04, 0.2, 1.0, 3.9]) @ Qm.T * np.array([1.0, 10.0, 0.1, 1.0])[:, None]
+    H = (H + H.T) / 2
+    ev = np.linalg.eigvalsh(H)
+    for damping in (0.0, 0.01, 0.5):
+        with pytest.raises(DesignError) as err:
+            engine.influence(Minimal(np.ones((4, 4)), H=H), damping=damping)
+        msg = str(err.value)
+        assert f"eigenvalues run from {ev[0] + damping:.3g} to {ev[-1] + damping:.3g}" in msg
+        assert f"Pass damping above {-ev[0]:.3g}" in msg
+    engine.influence(Minimal(np.ones((4, 4)), H=H), damping=-ev[0] * 1.01)
+
+
 def test_indefinite_curvature(glm):
     H = np.diag([1.0, -0.5])
     with pytest.raises(DesignError, match="indefinite"):

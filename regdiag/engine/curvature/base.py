@@ -126,10 +126,15 @@ def check_spectrum(emin: float, emax: float, shift: float, name: str, p: int) ->
         # a negative eigenvalue at rounding level is a singular positive semi-definite matrix, not an indefinite one
         indefinite = lo < -tol or hi <= 0
         psd = name in ("gauss_newton", "kfac", "ekfac", "diagonal", "identity")
+        if indefinite and emin < 0:
+            advice = (f"Pass damping above {-emin:.3g} (the curvature's own eigenvalues run from {emin:.3g} to "
+                      f"{emax:.3g}; damping {shift:.3g} now)")
+        else:
+            advice = ("Pass damping > 0 (an absolute value, or Damping.relative(1e-3) for a fraction of the mean "
+                      "eigenvalue)")
         raise DesignError(
             f"the {name} curvature plus damping is {'indefinite' if indefinite else 'singular'}: its eigenvalues run "
-            f"from {lo:.3g} to {hi:.3g}. Pass damping > 0 (an absolute value, or Damping.relative(1e-3) for a "
-            "fraction of the mean eigenvalue)"
+            f"from {lo:.3g} to {hi:.3g}. " + advice
             + (", or use the Gauss-Newton curvature, which is positive semi-definite" if indefinite and not psd else "")
             + ("" if indefinite else "; a singular curvature often means an aliased parameter (a column that is a "
                "combination of others) or a parameter no observation informs")
