@@ -139,6 +139,9 @@ def _stream(args: argparse.Namespace) -> int:
         print('regdiag: error: streamed data need a model: add --formula "y ~ x1 + x2"', file=sys.stderr)
         return 2
     try:
+        from regdiag.report.inputs import _check_family
+
+        _check_family(args.family, args.link)  # a typo gets the same "did you mean" as in memory
         from regdiag.dask import stream_report
 
         report = stream_report(

@@ -67,6 +67,9 @@ def test_streamed_errors_are_one_line(parquet_dir, tmp_path, capsys):
     assert "no file matches" in capsys.readouterr().err
     assert main(["report", str(parquet_dir), "--formula", "y ~ nope", "-o", str(tmp_path / "e")]) == 2
     assert "'nope'" in capsys.readouterr().err
+    assert main(["report", str(parquet_dir), "--formula", "y ~ x", "--family", "poison", "-o", str(tmp_path / "f")]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'poisson'?" in err and err.count("\n") == 1
 
 
 @pytest.fixture
