@@ -19,9 +19,9 @@ import pandas as pd
 from scipy import stats
 
 from ._validation import Style, as_enum
-from .linear.measures import CRITERIA, RULES, Criterion
+from .linear.measures import Criterion, select_criteria
 
-__all__ = ["Influence", "GLMInfluence", "GroupInfluence", "r_abbreviate"]
+__all__ = ["Influence", "GLMInfluence", "GroupInfluence", "r_abbreviate", "r_dfb_names", "flag_frame"]
 
 FloatArray = np.ndarray
 
@@ -165,6 +165,51 @@ def r_term_name(name: str) -> str:
     return ":".join(parts)
 
 
+def r_dfb_names(names: Sequence[str]) -> list[str]:
+    """R's ``influence.measures`` DFBETAS column names (``dfb.1_``, ``dfb.<abbreviated term>``) for ``names``."""
+    vn = ["1_" if nm in _INTERCEPT_NAMES else r_term_name(nm) for nm in names]
+    return ["dfb." + a for a in r_abbreviate(vn)]
+
+
+#: R's column name of each one-column measure, for flags with rule "R"
+_R_FLAG_COLUMNS = {"dffits": "dffit", "cov_ratio": "cov.r", "cooks_distance": "cook.d", "leverage": "hat"}
+
+
+def flag_frame(
+    criteria: Sequence[Criterion],
+    values: Any,
+    coef_names: Sequence[str],
+    p: int,
+    n: int,
+    index: pd.Index,
+    r_style: bool,
+) -> pd.DataFrame:
+    """One nullable boolean column per criterion (per coefficient for DFBETAS), NA where the measure is NaN.
+
+    ``values(measure)`` gives the values a criterion tests (2-d for DFBETAS, one column per ``coef_names``). Columns
+    are named by criterion (``<measure>_<coefficient>`` for DFBETAS), or with ``r_style`` as R's ``is.inf``.
+    ``.attrs["criteria"]`` describes each cut-off.
+    """
+    data: dict[str, pd.arrays.BooleanArray] = {}
+    described: dict[str, str] = {}
+    for c in criteria:
+        v_all = values(c.measure)
+        if v_all.ndim == 2:
+            labels = r_dfb_names(coef_names) if r_style else [f"{c.measure}_{nm}" for nm in coef_names]
+            cols = [(lab, v_all[:, i]) for i, lab in enumerate(labels)]
+        else:
+            cols = [(_R_FLAG_COLUMNS[c.measure] if r_style else c.name, v_all)]
+        for lab, v in cols:
+            arr = pd.array(c.apply(v, p, n), dtype="boolean")
+            arr[np.isnan(v)] = pd.NA
+            key = lab if lab not in data else f"{lab}:{c.name}"
+            data[key] = arr
+            described[key] = c.text
+    frame = pd.DataFrame(data, index=index)
+    frame.attrs["criteria"] = described
+    return frame
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -274,9 +319,7 @@ class Influence:
 
     # ---- frames -------------------------------------------------------------------------------------------------
     def _r_names(self) -> list[str]:
-        kept = self._kept_columns()
-        vn = ["1_" if self.param_names[j] in _INTERCEPT_NAMES else r_term_name(self.param_names[j]) for j in kept]
-        return ["dfb." + a for a in r_abbreviate(vn)]
+        return r_dfb_names([self.param_names[j] for j in self._kept_columns()])
 
     def _regdiag_columns(self) -> dict[str, FloatArray]:
         cols: dict[str, FloatArray] = {
@@ -360,17 +403,7 @@ class Influence:
 
     # ---- flags ----------------------------------------------------------------------------------------------------
     def _criteria(self, rule: str | Sequence[str]) -> list[Criterion]:
-        names = [rule] if isinstance(rule, str) else list(rule)
-        out: list[Criterion] = []
-        for nm in names:
-            if nm in RULES:
-                out.extend(CRITERIA[c] for c in RULES[nm])
-            elif nm in CRITERIA:
-                out.append(CRITERIA[nm])
-            else:
-                choices = ", ".join(list(RULES) + list(CRITERIA))
-                raise ValueError(f"unknown flagging rule {nm!r}; choose from {choices}")
-        return out
+        return select_criteria(rule)
 
     def flags(self, rule: str | Sequence[str] = "R") -> pd.DataFrame:
         """Which observations each criterion flags as influential (nullable booleans; NA where undefined).
@@ -401,28 +434,12 @@ class Influence:
         if is_r:  # R: is.influential(infmat, sum(h > 0)) -- rows with leverage exactly 0 do not count
             lev = np.asarray(self.leverage, dtype=float)
             n = int(np.count_nonzero(lev > 0))
-        data: dict[str, pd.arrays.BooleanArray] = {}
-        described: dict[str, str] = {}
-        r_cols = {"dffits": "dffit", "cov_ratio": "cov.r", "cooks_distance": "cook.d", "leverage": "hat"}
-        for c in crits:
-            values = self._flag_values(c.measure, is_r)
-            if values.ndim == 2:
-                values = values[:, kept]
-                labels = self._r_names() if is_r else [f"{c.measure}_{self.param_names[j]}" for j in kept]
-                cols = [values[:, i] for i in range(values.shape[1])]
-            else:
-                labels = [r_cols[c.measure] if is_r else c.name]
-                cols = [values]
-            for lab, v in zip(labels, cols):
-                flag = c.apply(v, p, n)
-                arr = pd.array(flag, dtype="boolean")
-                arr[np.isnan(v)] = pd.NA
-                key = lab if lab not in data else f"{lab}:{c.name}"
-                data[key] = arr
-                described[key] = c.text
-        frame = pd.DataFrame(data, index=self.index)
-        frame.attrs["criteria"] = described
-        return frame
+
+        def values(measure: str) -> FloatArray:
+            v = self._flag_values(measure, is_r)
+            return v[:, kept] if v.ndim == 2 else v
+
+        return flag_frame(crits, values, [self.param_names[j] for j in kept], p, n, self.index, is_r)
 
     def _flag_values(self, measure: str, is_r: bool) -> FloatArray:
         """The values a criterion tests (a subclass may substitute R's definition when ``rule="R"``)."""

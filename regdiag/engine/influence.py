@@ -380,11 +380,10 @@ class EngineInfluence:
         """``dfbeta_ij / sqrt(phi [(C + lambda I)^{-1}]_jj / n)``: DFBETA over the full fit's standard errors
         (statsmodels' GLM convention; the closed form's OLS ``dfbetas`` divide by the leave-one-out sigma, which the
         engine does not estimate). Shape (n_obs, n_params)."""
-        se = np.sqrt(self.dispersion * self.cov_unscaled_diag)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = self.dfbeta / se[None, :]
-        out[:, ~(se > 0)] = np.nan
-        return out
+        from ..results import _standardize
+
+        phi = np.full(self.n_obs, np.sqrt(self.dispersion))
+        return _standardize(self.dfbeta, phi, self.cov_unscaled_diag)
 
     def to_frame(self, style: str = "regdiag") -> pd.DataFrame:
         """One row per observation, indexed like the data.
@@ -399,14 +398,13 @@ class EngineInfluence:
             studentized residuals (DFFITS, COVRATIO, standardized residuals) exist only in closed form
             (``fit.influence()``). ``.attrs`` records the method and damping.
         """
-        from ..results import _INTERCEPT_NAMES, r_abbreviate, r_term_name
+        from ..results import r_dfb_names
 
         st = as_enum(Style, style, "style")
         data: dict[str, np.ndarray] = {}
         if st is Style.R:
-            vn = ["1_" if nm in _INTERCEPT_NAMES else r_term_name(nm) for nm in self.param_names]
             dfbs = self.dfbetas
-            data.update({"dfb." + a: dfbs[:, j] for j, a in enumerate(r_abbreviate(vn))})
+            data.update({a: dfbs[:, j] for j, a in enumerate(r_dfb_names(self.param_names))})
             data["cook.d"] = self.cooks_distance
             if self.leverage is not None:
                 data["hat"] = self.leverage
@@ -435,48 +433,19 @@ class EngineInfluence:
         (:attr:`dfbetas`, over the full fit's standard errors), Cook's distance, and leverage (with
         ``correction="leverage"``). Criteria on studentized residuals, DFFITS or COVRATIO are left out;
         ``.attrs["left_out"]`` names them."""
-        from ..linear.measures import CRITERIA, RULES
+        from ..linear.measures import select_criteria
+        from ..results import flag_frame
 
-        names = [rule] if isinstance(rule, str) else list(rule)
-        crits = []
-        for nm in names:
-            if nm in RULES:
-                crits.extend(CRITERIA[c] for c in RULES[nm])
-            elif nm in CRITERIA:
-                crits.append(CRITERIA[nm])
-            else:
-                raise ValueError(f"unknown flagging rule {nm!r}; choose from {', '.join(list(RULES) + list(CRITERIA))}")
-        from ..results import _INTERCEPT_NAMES, r_abbreviate, r_term_name
-
+        crits = select_criteria(rule)
         available = {"dfbetas", "cooks_distance"} | ({"leverage"} if self.leverage is not None else set())
         # n as the closed form counts it: observations in the fit (for rule "R", as R's sum(h > 0), rows with
         # positive leverage when it was computed); a row with zero weight has no gradient and no influence
         in_fit = np.any(self.param_influence != 0, axis=1) | (self.self_influence != 0)
         is_r = isinstance(rule, str) and rule == "R"
-        p = self.rank
         n = int(np.count_nonzero(self.leverage > 0)) if is_r and self.leverage is not None else int(in_fit.sum())
-        r_names = ["dfb." + a for a in r_abbreviate(
-            ["1_" if nm in _INTERCEPT_NAMES else r_term_name(nm) for nm in self.param_names])]
-        r_cols = {"cooks_distance": "cook.d", "leverage": "hat"}
-        data: dict[str, Any] = {}
-        described: dict[str, str] = {}
-        left_out = [c.name for c in crits if c.measure not in available]
-        for c in crits:
-            if c.measure not in available:
-                continue
-            values = getattr(self, c.measure)
-            if values.ndim == 2:
-                labels = r_names if is_r else [f"{c.name}_{nm}" for nm in self.param_names]
-                cols = [(lab, values[:, j]) for j, lab in enumerate(labels)]
-            else:
-                cols = [(r_cols[c.measure] if is_r else c.name, values)]
-            for lab, v in cols:
-                arr = pd.array(c.apply(v, p, n), dtype="boolean")
-                arr[np.isnan(v)] = pd.NA
-                data[lab] = arr
-                described[lab] = c.text
-        frame = pd.DataFrame(data, index=self.index)
-        frame.attrs.update(criteria=described, left_out=left_out, method=self.method)
+        frame = flag_frame([c for c in crits if c.measure in available], lambda m: getattr(self, m),
+                           self.param_names, self.rank, n, self.index, is_r)
+        frame.attrs.update(left_out=[c.name for c in crits if c.measure not in available], method=self.method)
         return frame
 
     def flagged(self, rule: str | Sequence[str] = "R") -> pd.DataFrame:

@@ -7,13 +7,14 @@ Every function returns NaN (never a large finite number) where the measure is un
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
 __all__ = [
+    "select_criteria",
     "sigma_loo",
     "standard_resid",
     "student_resid",
@@ -158,3 +159,18 @@ RULES: dict[str, tuple[str, ...]] = {
     "BKW": ("dfbetas_2sqrtn", "dffits_2sqrtpn", "cov_ratio_3pn", "leverage_2p"),
     "common": ("cooks_4n", "leverage_2p", "student_2"),
 }
+
+
+def select_criteria(rule: str | Sequence[str]) -> list[Criterion]:
+    """The criteria of a named rule (:data:`RULES`) or of criterion names (:data:`CRITERIA`), in order."""
+    names = [rule] if isinstance(rule, str) else list(rule)
+    out: list[Criterion] = []
+    for nm in names:
+        if nm in RULES:
+            out.extend(CRITERIA[c] for c in RULES[nm])
+        elif nm in CRITERIA:
+            out.append(CRITERIA[nm])
+        else:
+            choices = ", ".join(list(RULES) + list(CRITERIA))
+            raise ValueError(f"unknown flagging rule {nm!r}; choose from {choices}")
+    return out
