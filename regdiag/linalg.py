@@ -442,8 +442,8 @@ def lstsq(factor: QRFactor, X: np.ndarray, y: np.ndarray, sqrt_w: np.ndarray | N
     The plain solution ``x = R^{-1} Q' b`` has relative error about ``eps * (kappa + kappa^2 ||r|| / (||R|| ||x||))``
     and its residuals about ``eps * kappa * ||b|| / ||r||`` (``kappa`` the condition number of the equilibrated
     design). When either estimate exceeds ``REFINE_THRESHOLD`` (1e-14), the solution is refined on the augmented
-    system with ``f = b - r - A x`` and ``g = -A' r`` accumulated in extended precision (x86 long double, or
-    double-double arithmetic where long double is plain double), until the correction is below ``eps`` relative
+    system with ``f = b - r - A x`` and ``g = -A' r`` accumulated in double-double arithmetic, until the
+    correction is below ``eps`` relative
     (at most ``MAX_REFINE`` steps). Each step costs one extended-precision pass over the design (``f`` and ``g``
     together). A step shrinks the error by about the plain solution's estimated relative error, so when the
     correction just applied, times that factor (with a margin of ``CONTRACTION_SAFETY``), is far below rounding,
