@@ -1,4 +1,5 @@
-# Helpers shared by make_ols_reference.R and make_glm_reference.R (sourced, not run on its own).
+# Helpers shared by make_ols_reference.R, make_glm_reference.R and make_glm_extra_reference.R (sourced,
+# not run on its own).
 #
 # Output conventions (see tests/reference/README.md):
 #   - every CSV has a header; its first column holds the row labels (observation labels, or term
@@ -163,4 +164,30 @@ outlier_test_matrix <- function(fit) {
   ot <- tryCatch(car::outlierTest(fit, cutoff = Inf, n.max = Inf), error = function(e) e)
   if (inherits(ot, "error")) return(ot)
   cbind(rstudent = ot$rstudent, unadjusted_p = ot$p, bonferroni_p = ot$bonf.p)
+}
+
+# Residuals of the given types and R's influence quantities of a glm fit, written under dir; returns
+# the written paths as a list named by quantity: residuals_<type> for each of residual_types, then
+# hatvalues, loo_sigma (infl$sigma), rstandard_deviance, rstandard_pearson, rstudent, cooks_distance,
+# dfbeta, dfbetas (only when with_dfbetas), infmat, is_inf.
+write_glm_influence <- function(fit, dir, residual_types, with_dfbetas, infl = influence(fit)) {
+  f <- list()
+  for (ty in residual_types)
+    f[[paste0("residuals_", ty)]] <- write_vector(residuals(fit, type = ty),
+                                                 file.path(dir, paste0("residuals_", ty, ".csv")),
+                                                 paste0("residuals_", ty))
+  f$hatvalues <- write_vector(hatvalues(fit), file.path(dir, "hatvalues.csv"), "hatvalues")
+  f$loo_sigma <- write_vector(infl$sigma, file.path(dir, "loo_sigma.csv"), "loo_sigma")
+  f$rstandard_deviance <- write_vector(rstandard(fit, type = "deviance"),
+                                       file.path(dir, "rstandard_deviance.csv"), "rstandard_deviance")
+  f$rstandard_pearson <- write_vector(rstandard(fit, type = "pearson"),
+                                      file.path(dir, "rstandard_pearson.csv"), "rstandard_pearson")
+  f$rstudent <- write_vector(rstudent(fit), file.path(dir, "rstudent.csv"), "rstudent")
+  f$cooks_distance <- write_vector(cooks.distance(fit), file.path(dir, "cooks_distance.csv"), "cooks_distance")
+  f$dfbeta <- write_matrix(dfbeta(fit), file.path(dir, "dfbeta.csv"))
+  if (with_dfbetas) f$dfbetas <- write_matrix(dfbetas(fit), file.path(dir, "dfbetas.csv"))
+  im <- influence.measures(fit)
+  f$infmat <- write_matrix(im$infmat, file.path(dir, "infmat.csv"))
+  f$is_inf <- write_matrix(im$is.inf, file.path(dir, "is_inf.csv"))
+  f
 }

@@ -99,23 +99,7 @@ run_case <- function(cs) {
   f$scalars <- write_vector(scal, file.path(dir, "scalars.csv"), "value", "name")
   f$fitted_values <- write_vector(fitted(fit), file.path(dir, "fitted_values.csv"), "fitted_values")
   f$prior_weights <- write_vector(fit$prior.weights, file.path(dir, "prior_weights.csv"), "prior_weights")
-  for (ty in c("pearson", "deviance"))
-    f[[paste0("residuals_", ty)]] <- write_vector(residuals(fit, type = ty),
-                                                 file.path(dir, paste0("residuals_", ty, ".csv")),
-                                                 paste0("residuals_", ty))
-  infl <- influence(fit)
-  f$hatvalues <- write_vector(hatvalues(fit), file.path(dir, "hatvalues.csv"), "hatvalues")
-  f$loo_sigma <- write_vector(infl$sigma, file.path(dir, "loo_sigma.csv"), "loo_sigma")
-  f$rstandard_deviance <- write_vector(rstandard(fit, type = "deviance"),
-                                       file.path(dir, "rstandard_deviance.csv"), "rstandard_deviance")
-  f$rstandard_pearson <- write_vector(rstandard(fit, type = "pearson"),
-                                      file.path(dir, "rstandard_pearson.csv"), "rstandard_pearson")
-  f$rstudent <- write_vector(rstudent(fit), file.path(dir, "rstudent.csv"), "rstudent")
-  f$cooks_distance <- write_vector(cooks.distance(fit), file.path(dir, "cooks_distance.csv"), "cooks_distance")
-  f$dfbeta <- write_matrix(dfbeta(fit), file.path(dir, "dfbeta.csv"))
-  im <- influence.measures(fit)
-  f$infmat <- write_matrix(im$infmat, file.path(dir, "infmat.csv"))
-  f$is_inf <- write_matrix(im$is.inf, file.path(dir, "is_inf.csv"))
+  f <- c(f, write_glm_influence(fit, dir, c("pearson", "deviance"), with_dfbetas = FALSE))
   list(
     case = cs$case,
     description = cs$description,

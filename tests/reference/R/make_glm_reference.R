@@ -230,24 +230,9 @@ run_glm_case <- function(cs) {
                                       "linear_predictors")
   f$prior_weights <- write_vector(fit$prior.weights, file.path(dir, "prior_weights.csv"), "prior_weights")
   f$working_weights <- write_vector(fit$weights, file.path(dir, "working_weights.csv"), "working_weights")
-  for (ty in c("response", "working", "pearson", "deviance"))
-    f[[paste0("residuals_", ty)]] <- write_vector(residuals(fit, type = ty),
-                                                 file.path(dir, paste0("residuals_", ty, ".csv")),
-                                                 paste0("residuals_", ty))
   infl <- influence(fit)
-  f$hatvalues <- write_vector(hatvalues(fit), file.path(dir, "hatvalues.csv"), "hatvalues")
-  f$loo_sigma <- write_vector(infl$sigma, file.path(dir, "loo_sigma.csv"), "loo_sigma")
-  f$rstandard_deviance <- write_vector(rstandard(fit, type = "deviance"),
-                                       file.path(dir, "rstandard_deviance.csv"), "rstandard_deviance")
-  f$rstandard_pearson <- write_vector(rstandard(fit, type = "pearson"),
-                                      file.path(dir, "rstandard_pearson.csv"), "rstandard_pearson")
-  f$rstudent <- write_vector(rstudent(fit), file.path(dir, "rstudent.csv"), "rstudent")
-  f$cooks_distance <- write_vector(cooks.distance(fit), file.path(dir, "cooks_distance.csv"), "cooks_distance")
-  f$dfbeta <- write_matrix(dfbeta(fit), file.path(dir, "dfbeta.csv"))
-  f$dfbetas <- write_matrix(dfbetas(fit), file.path(dir, "dfbetas.csv"))
-  im <- influence.measures(fit)
-  f$infmat <- write_matrix(im$infmat, file.path(dir, "infmat.csv"))
-  f$is_inf <- write_matrix(im$is.inf, file.path(dir, "is_inf.csv"))
+  f <- c(f, write_glm_influence(fit, dir, c("response", "working", "pearson", "deviance"), with_dfbetas = TRUE,
+                                infl = infl))
   if (isTRUE(cs$dispersion1_extras)) {
     h <- infl$hat
     r_dev <- infl$dev.res / sqrt(1 - h)
