@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -484,15 +484,14 @@ class TorchInfluence:
     def self_influence(self) -> np.ndarray:
         """``(n_train,)``: the predicted change of each training example's own loss when it is removed,
         ``g_i' delta_i``."""
-        m, eng = self._require()
-        out = torch.zeros(m.n_obs, dtype=self.dtype, device=self.device)
+        _, eng = self._require()
+
+        def own(rows: slice) -> torch.Tensor:
+            D, G, _, _ = eng.delta(rows)
+            return (G * D).sum(dim=1)
+
         with self._eval():
-            batches = _local_batches(m)
-            pr = Progress(self.progress, "self-influence", len(batches))
-            for rows in batches:
-                D, G, _, _ = eng.delta(rows)
-                out[rows] = (G * D).sum(dim=1)
-                pr.advance()
+            out = self._per_example("self-influence", own)
             if self.correction is Correction.LEVERAGE:
                 self._check_leverage()
         return self._gather(out)
@@ -506,18 +505,29 @@ class TorchInfluence:
         leverage correction ``(I - K_i)^{-1}`` changes sign there.
         """
         m, eng = self._require()
-        out = torch.zeros(m.n_obs, dtype=self.dtype, device=self.device)
+
+        def largest(rows: slice) -> torch.Tensor:
+            U = eng.view.gn_factors(rows)
+            b, r = U.shape[0], U.shape[1]
+            W = eng.solver.solve(U.reshape(b * r, m.n_params)).reshape(b, r, m.n_params)
+            K = torch.einsum("brp,bqp->brq", U, W) / m.n_obs
+            return torch.linalg.eigvalsh((K + K.mT) / 2)[:, -1]
+
         with self._eval():
-            batches = _local_batches(m)
-            pr = Progress(self.progress, "leverage", len(batches))
-            for rows in batches:
-                U = eng.view.gn_factors(rows)
-                b, r = U.shape[0], U.shape[1]
-                W = eng.solver.solve(U.reshape(b * r, m.n_params)).reshape(b, r, m.n_params)
-                K = torch.einsum("brp,bqp->brq", U, W) / m.n_obs
-                out[rows] = torch.linalg.eigvalsh((K + K.mT) / 2)[:, -1]
-                pr.advance()
+            out = self._per_example("leverage", largest)
         return self._gather(out)
+
+    def _per_example(self, stage: str, value: Callable[[slice], torch.Tensor]) -> torch.Tensor:
+        """``(n_train,)``: ``value(rows)`` for each of this process's batches of training rows (the other rows 0),
+        reporting progress as ``stage``."""
+        m, _ = self._require()
+        out = torch.zeros(m.n_obs, dtype=self.dtype, device=self.device)
+        batches = _local_batches(m)
+        pr = Progress(self.progress, stage, len(batches))
+        for rows in batches:
+            out[rows] = value(rows)
+            pr.advance()
+        return out
 
     def _check_leverage(self) -> None:
         """Warn when an approximate curvature gives examples a generalized leverage above 1."""
