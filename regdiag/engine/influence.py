@@ -34,6 +34,11 @@ from .model import ModelView, as_model, batches
 from .progress import Progress, ProgressArg
 from .solvers import Solver, make_solver
 
+def _largest_eigenvalue(M: np.ndarray) -> np.ndarray:
+    """Largest (real part of the) eigenvalue of each of the ``(b, r, r)`` matrices ``M``."""
+    return M[:, 0, 0].copy() if M.shape[1] == 1 else np.linalg.eigvals(M).real.max(axis=1)
+
+
 #: largest number of parameters for which dfbetas forms the diagonal of the inverse curvature
 COV_DIAG_LIMIT = 8192
 
@@ -133,6 +138,29 @@ class InfluenceEngine:
         self._max_leverage: list[np.ndarray] = []  # per batch of run(): largest generalized leverage of each row
 
     # ---- per batch -----------------------------------------------------------------------------------------------
+    def leverage_terms(self, rows: slice, gauss_newton: bool = False) -> tuple[Any, np.ndarray, Any, np.ndarray]:
+        """The pieces of the leverage correction of ``rows``: each observation's curvature term ``U_i' S_i U_i / n``
+        (``U (b, r, P)``, ``S`` as ``s (b, r)``; with ``gauss_newton`` its Gauss-Newton term, ``S = I``),
+        ``W = U (C + lambda I)^{-1}`` and ``S K`` with ``K = U W'`` (``(b, r, r)``: ``S K / n`` is the generalized
+        leverage matrix)."""
+        bk, p = self.bk, self.view.p
+        if gauss_newton:
+            U = self.view.gn_factors(rows)
+            s_np = np.ones(tuple(U.shape[:2]))
+        else:
+            U, s = self.curvature.example_factors(rows)
+            s_np = bk.to_numpy(s)
+        b, r = U.shape[0], U.shape[1]
+        W = self.solver.solve(U.reshape(b * r, p)).reshape(b, r, p)
+        SK = s_np[:, :, None] * bk.to_numpy(bk.einsum("brp,bqp->brq", U, W))
+        return U, s_np, W, SK
+
+    def max_leverage(self, rows: slice, gauss_newton: bool = False) -> np.ndarray:
+        """``(b,)``: the largest eigenvalue of each observation's generalized leverage matrix ``S_i K_i / n`` (see
+        :meth:`leverage_terms`). At most 1 when the curvature contains the observation's own term; above 1 the
+        leverage correction ``(I - S_i K_i / n)^{-1}`` changes sign in some direction."""
+        return _largest_eigenvalue(self.leverage_terms(rows, gauss_newton)[3] / self.view.n)
+
     def delta(self, rows: slice, G: Any | None = None) -> tuple[Any, Any, np.ndarray | None, np.ndarray]:
         """Parameter influence of ``rows``: ``(delta (b, P), grad (b, P), leverage (b,) or None, undefined (b,))``.
 
@@ -146,23 +174,18 @@ class InfluenceEngine:
         undefined = np.zeros(b, dtype=bool)
         if self.correction is Correction.NONE:
             return D, G, None, undefined
-        U, s = self.curvature.example_factors(rows)
+        U, s_np, W, SK = self.leverage_terms(rows)
         r = U.shape[1]
-        W = self.solver.solve(U.reshape(b * r, self.view.p)).reshape(b, r, self.view.p)
-        K = bk.to_numpy(bk.einsum("brp,bqp->brq", U, W))
-        s_np = bk.to_numpy(s)
-        SK = s_np[:, :, None] * K
+        self._max_leverage.append(_largest_eigenvalue(SK / n))
         lev = np.trace(SK, axis1=1, axis2=2) / n
         M = n * np.eye(r)[None] - SK
         rhs = s_np * bk.to_numpy(bk.einsum("brp,bp->br", U, D))
         # (I - S K / n) singular <=> an eigenvalue of the leverage matrix S K / n is 1
         if r == 1:
-            self._max_leverage.append(SK[:, 0, 0] / n)
             undefined = np.abs(M[:, 0, 0] / n) <= 1e3 * EPS
             with np.errstate(divide="ignore", invalid="ignore"):
                 c = rhs / M[:, 0, :]
         else:
-            self._max_leverage.append(np.linalg.eigvals(SK / n).real.max(axis=1))
             sv = np.linalg.svd(M / n, compute_uv=False)
             undefined = sv[:, -1] <= 1e3 * EPS * np.maximum(sv[:, 0], 1.0)
             M[undefined] = np.eye(r)

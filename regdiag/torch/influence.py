@@ -504,14 +504,10 @@ class TorchInfluence:
         ``U_i' U_i / n``); above 1, the curvature is smaller than the example's own term in some direction, and the
         leverage correction ``(I - K_i)^{-1}`` changes sign there.
         """
-        m, eng = self._require()
+        _, eng = self._require()
 
         def largest(rows: slice) -> torch.Tensor:
-            U = eng.view.gn_factors(rows)
-            b, r = U.shape[0], U.shape[1]
-            W = eng.solver.solve(U.reshape(b * r, m.n_params)).reshape(b, r, m.n_params)
-            K = torch.einsum("brp,bqp->brq", U, W) / m.n_obs
-            return torch.linalg.eigvalsh((K + K.mT) / 2)[:, -1]
+            return torch.as_tensor(eng.max_leverage(rows, gauss_newton=True), dtype=self.dtype, device=self.device)
 
         with self._eval():
             out = self._per_example("leverage", largest)
