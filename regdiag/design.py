@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -571,10 +571,16 @@ def _column_major(frame: pd.DataFrame) -> np.ndarray:
 
 def _array_names(X: np.ndarray) -> tuple[str, ...]:
     """statsmodels' names for an unnamed design: "const" for a column of ones, x1, x2, ... for the others."""
+    return const_names(X.shape[1], lambda col: bool(X.shape[0]) and bool(np.all(X[:, col] == 1.0)))
+
+
+def const_names(k: int, is_const: Callable[[int], bool]) -> tuple[str, ...]:
+    """statsmodels' names for ``k`` unnamed columns: "const" for the first column ``col`` for which ``is_const(col)``
+    holds (asked in column order, no more once one is found), x1, x2, ... for the others."""
     names, j = [], 1
     const_done = False
-    for col in range(X.shape[1]):
-        if not const_done and X.shape[0] and np.all(X[:, col] == 1.0):
+    for col in range(k):
+        if not const_done and is_const(col):
             names.append("const")
             const_done = True
         else:

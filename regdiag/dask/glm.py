@@ -28,21 +28,26 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-import dask
 import numpy as np
 import pandas as pd
 from scipy.linalg import solve_triangular
 
-from .._validation import ConditioningWarning, ConvergenceError, DataError, DesignError, InfluenceWarning
+from .._validation import ConvergenceError, DataError, DesignError
 from ..design import Design
-from ..linalg import EPS, QRFactor
+from ..linalg import QRFactor
 from ..linear import measures
 from ..linear.families import Family, make_family
-from ..linear.glm import GLMFit, deviance_residuals, pearson_residuals, working_residuals
+from ..linear.glm import (
+    GLMFit,
+    deviance_residuals,
+    extreme_probabilities,
+    pearson_residuals,
+    warn_extreme_probabilities,
+    working_residuals,
+)
 from ..linear.glm_influence import deleted_response_resid, one_step_measures
 from ..linear.glm_irls import (
     DEFAULT_MAXIT,
@@ -55,10 +60,10 @@ from ..linear.glm_irls import (
     step_dispersion,
     working_weights,
 )
-from ..linear.ols import response_resid
+from ..linear.ols import check_residual_df, response_resid, warn_conditioning
 from ..results import GLMInfluence
 from ._blocks import Block, Source, block_design, make_source
-from ._engine import augmented, leaf_factors, reduce_blocks
+from ._engine import augmented, reduce_blocks
 from ._refine import dd_residual
 from ._tsqr import Node, Stats, block_q
 from .influence import DaskInfluence
@@ -66,10 +71,11 @@ from .ols import (
     _block_factor,
     _ols_rows,
     _scalar_fields as ols_scalar_fields,
+    block_fields,
     empty_influence,
     fit_source,
     global_names,
-    lengths_of,
+    lazy_influence,
     refuse_group_deletion,
     split_root,
     summary_text,
@@ -140,8 +146,7 @@ def _irls_leaf(blk: Block, st: Stats, *, at: _Iterate) -> np.ndarray | None:
     st.add("dev_sum", float(e_d @ e_d), "sum")
     st.add("decreasing", bool(np.all(fam.link.mu_eta(eta[pos]) < 0)), "and")
     if fam.name == "binomial":
-        eps10 = 10 * EPS
-        st.add("extreme", int(np.count_nonzero(pos & ((mu > 1 - eps10) | (mu < eps10)))), "sum")
+        st.add("extreme", int(np.count_nonzero(extreme_probabilities(mu, pos))), "sum")
     A, wzz, ok = _working_system(d, at, y, w, off, eta, mu)
     st.add("wzz", float(np.sum(wzz)), "sum")
     st.add("n_ok", int(np.count_nonzero(ok)), "sum")
@@ -421,17 +426,7 @@ class DaskGLMFit:
                 "coincide for canonical links"
             )
         gs = self._scalars(residual)
-        tasks = [
-            dask.delayed(_glm_block_influence, pure=False)(raw, self.source.spec, G, gs)
-            for raw, G in zip(self.source.raw, self.block_factors)
-        ]
-        return DaskInfluence(
-            blocks=tasks,
-            lengths=self.block_lengths,
-            template=_empty(gs, self.source.index_meta, len(self.param_names)),
-            fit=self,
-            n_positive_leverage=self.n_positive_leverage,
-        )
+        return lazy_influence(self, _glm_block_influence, gs, _empty(gs, self.source.index_meta, len(self.param_names)))
 
     def group_deletion(self, groups: Any, **kwargs: Any) -> Any:
         refuse_group_deletion("glm")
@@ -566,16 +561,11 @@ def fit_glm_source(
     st = res["final"]
     names = global_names(source, res["fac_root"].stats, res["k"])
     npos = int(st["n_pos"])
-    if npos <= factor.rank:
-        raise DesignError(
-            f"{npos} observation(s) with positive weight but the design has rank {factor.rank}: no residual "
-            "degrees of freedom are left, so no influence measure is defined. Use more observations or fewer terms."
-        )
+    check_residual_df(npos, factor.rank)
     if family.name == "binomial" and st.get("extreme", 0):
-        warnings.warn("fitted probabilities numerically 0 or 1 occurred", InfluenceWarning, stacklevel=3)
-    _warn_glm_conditioning(factor.cond)
+        warn_extreme_probabilities(stacklevel=4)
+    warn_conditioning(factor.cond, stacklevel=4, glm=True)
     fac_root = res["fac_root"]
-    fs = fac_root.stats
     return DaskGLMFit(
         **common,
         factor=factor,
@@ -590,16 +580,12 @@ def fit_glm_source(
         deviance_trace=res["trace"],
         n_rows=int(res["n"]),
         nobs=npos,
-        block_factors=tuple(leaf_factors(fac_root, factor.q)),
-        block_lengths=lengths_of(fs, source.n_blocks),
+        **block_fields(source, fac_root, factor.q),
         param_names=names,
-        n_dropped=int(fs["n_dropped"]),
-        dropped_head=tuple(fs["dropped_head"]),
         has_intercept=bool(st["has_intercept"]) or "const" in names,
         link_sign=-1.0 if npos and st["decreasing"] else 1.0,
         sum_w=float(st["sum_w"]),
         sum_wy=float(st["sum_wy"]),
-        n_positive_leverage=int(fs["n_hpos"]),
     )
 
 
@@ -608,19 +594,6 @@ def _has_offset(source: Source) -> bool:
     if spec.kind == "formula":
         return spec.offset is not None
     return any(r[-1] is not None for r in source.raw[:1])
-
-
-def _warn_glm_conditioning(cond: float) -> None:
-    from ..linear.glm import COND_WARN
-
-    if cond > COND_WARN:
-        digits = max(0.0, -math.log10(EPS * cond))
-        warnings.warn(
-            f"the weighted design is ill-conditioned: condition number {cond:.3g} (column-equilibrated); leverage and "
-            f"influence measures keep about {digits:.0f} significant digits",
-            ConditioningWarning,
-            stacklevel=4,
-        )
 
 
 def _gaussian_fit(source: Source, rank_tol: float | None, split_every: int) -> dict[str, Any]:

@@ -39,7 +39,9 @@ Accuracy
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,7 +51,7 @@ import pandas as pd
 from scipy.linalg import solve_triangular
 
 from .._validation import DataError, DesignError, format_labels
-from ..design import Design
+from ..design import Design, const_names
 from ..linalg import (
     CONTRACTION_SAFETY,
     EPS,
@@ -60,12 +62,19 @@ from ..linalg import (
     default_rank_tol,
     qr_factor,
 )
-from ..linear.ols import OLSFit, PERFECT_FIT_FACTOR, response_resid, row_measures, warn_conditioning
+from ..linear.ols import (
+    OLSFit,
+    PERFECT_FIT_FACTOR,
+    check_residual_df,
+    response_resid,
+    row_measures,
+    warn_conditioning,
+)
 from ..results import Influence
 from ._blocks import Block, Source, block_design, make_source
 from ._engine import augmented, leaf_factors, reduce_blocks
 from ._refine import dd_gradient, dd_residual
-from ._tsqr import Stats, block_q, moments
+from ._tsqr import Node, Stats, block_q, moments
 from .influence import DaskInfluence
 
 __all__ = ["DaskOLSFit", "ols", "refine"]
@@ -150,16 +159,8 @@ def _ols_block_influence(raw: tuple, spec: Any, G: np.ndarray, fs: FitScalars) -
 
 
 def _block_factor(small: QRFactor, Qb: np.ndarray) -> QRFactor:
-    return QRFactor(
-        q=Qb,
-        r=small.r,
-        cols=small.cols,
-        scale=small.scale,
-        aliased=small.aliased,
-        n_cols=small.n_cols,
-        tol=small.tol,
-        cond=small.cond,
-    )
+    """The whole fit's factorization with the block's rows of ``Q`` in place of the small ``q``."""
+    return dataclasses.replace(small, q=Qb)
 
 
 def empty_influence(cls: type, index: pd.Index, k: int, **fields: Any) -> Any:
@@ -197,21 +198,42 @@ def global_names(source: Source, st: Stats, k: int) -> tuple[str, ...]:
         if names is None:
             raise DataError("no rows are left after dropping rows with missing values")
         return tuple(names)
-    const = st.get("const")
-    out, j, done = [], 1, False
-    for c in range(k):
-        if not done and const is not None and bool(const[c]):
-            out.append("const")
-            done = True
-        else:
-            out.append(f"x{j}")
-            j += 1
-    return tuple(out)
+    const = st.get("const")  # per column: all ones in every block (the in-memory test, made global)
+    return const_names(k, lambda c: const is not None and bool(const[c]))
 
 
 def lengths_of(st: Stats, n_blocks: int) -> tuple[int, ...]:
     lens = st["lengths"]
     return tuple(int(lens[b]) for b in range(n_blocks))
+
+
+def block_fields(source: Source, node: Node, q: np.ndarray) -> dict[str, Any]:
+    """A fit's fields read from the root of the pass whose factorization it keeps: every block's slice of the tree's
+    Q factors times ``q``, the rows used per block, the dropped rows, and the rows of positive leverage."""
+    st = node.stats
+    return dict(
+        block_factors=tuple(leaf_factors(node, q)),
+        block_lengths=lengths_of(st, source.n_blocks),
+        n_dropped=int(st["n_dropped"]),
+        dropped_head=tuple(st["dropped_head"]),
+        n_positive_leverage=int(st["n_hpos"]),
+    )
+
+
+def lazy_influence(fit: Any, block_fn: Callable[..., Any], scalars: Any, template: Any) -> DaskInfluence:
+    """A fit's per-row measures, lazily: one task per block, ``block_fn(raw, spec, G, scalars)`` (``G``: the block's
+    slice of the tree's Q factors), and ``template`` the empty result that gives the collections their types."""
+    tasks = [
+        dask.delayed(block_fn, pure=False)(raw, fit.source.spec, G, scalars)
+        for raw, G in zip(fit.source.raw, fit.block_factors)
+    ]
+    return DaskInfluence(
+        blocks=tasks,
+        lengths=fit.block_lengths,
+        template=template,
+        fit=fit,
+        n_positive_leverage=fit.n_positive_leverage,
+    )
 
 
 def estimated_error(small: QRFactor, x: np.ndarray, nb: float, nr: float) -> float:
@@ -436,19 +458,10 @@ class DaskOLSFit:
             one pass), ``compute()`` (an in-memory :class:`~regdiag.Influence`). Formulas: :meth:`OLSFit.influence`.
         """
         fs = self._scalars()
-        tasks = [
-            dask.delayed(_ols_block_influence, pure=False)(raw, self.source.spec, G, fs)
-            for raw, G in zip(self.source.raw, self.block_factors)
-        ]
-        return DaskInfluence(
-            blocks=tasks,
-            lengths=self.block_lengths,
-            template=empty_influence(
-                Influence, self.source.index_meta, len(self.param_names), weights=None, **_scalar_fields(fs)
-            ),
-            fit=self,
-            n_positive_leverage=self.n_positive_leverage,
+        template = empty_influence(
+            Influence, self.source.index_meta, len(self.param_names), weights=None, **_scalar_fields(fs)
         )
+        return lazy_influence(self, _ols_block_influence, fs, template)
 
     def group_deletion(self, groups: Any) -> Any:
         refuse_group_deletion("ols")
@@ -479,11 +492,7 @@ def fit_source(source: Source, *, tol: float | None = None, split_every: int = 8
     if npos == 0:
         raise DataError("all weights are zero: no observation is left to fit")
     small, qtb, rss = split_root(root.r, k, tol, n)
-    if npos <= small.rank:
-        raise DesignError(
-            f"{npos} observation(s) with positive weight but the design has rank {small.rank}: no residual degrees "
-            "of freedom are left, so no influence measure is defined. Use more observations or fewer terms."
-        )
+    check_residual_df(npos, small.rank)
     x = solve_triangular(small.r, qtb, lower=False) if small.rank else np.zeros(0)
     est = estimated_error(small, x, float(np.linalg.norm(root.r[:, k])), math.sqrt(rss))
     warn_conditioning(small.cond, stacklevel=4)
@@ -499,11 +508,8 @@ def fit_source(source: Source, *, tol: float | None = None, split_every: int = 8
         ssr=rss,
         n_rows=n,
         nobs=npos,
-        block_factors=tuple(leaf_factors(root, small.q)),
-        block_lengths=lengths_of(st, source.n_blocks),
+        **block_fields(source, root, small.q),
         param_names=names,
-        n_dropped=int(st["n_dropped"]),
-        dropped_head=tuple(st["dropped_head"]),
         has_intercept=bool(st["has_intercept"]) or "const" in names,
         norm_b=math.sqrt(st["norm_b2"]),
         tss_moments=tuple(st["moments"]),
@@ -513,7 +519,6 @@ def fit_source(source: Source, *, tol: float | None = None, split_every: int = 8
         refine_steps=0 if refined is None else refined.steps,
         x_refined=None if refined is None else refined.x,
         x_refined_lo=None if refined is None else refined.x_lo,
-        n_positive_leverage=int(st["n_hpos"]),
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import ConditioningWarning, DesignError, InfluenceWarning, format_labels
+from .._validation import DesignError, InfluenceWarning, format_labels
 from ._fit import FitCommon
 from ..design import Design, make_design
 from ..linalg import EPS, QRFactor, lstsq, qr_factor
@@ -27,7 +27,8 @@ from ..results import GLMInfluence, GroupInfluence
 from .families import Family, make_family
 from .glm_exact import DEFAULT_LOO_MAXIT, DEFAULT_LOO_TOL, DEFAULT_MEMORY_MB
 from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, Separation, irls, user_stacklevel, warn_separation
-from .ols import dask_input
+from .ols import COND_WARN  # noqa: F401  (GLMs warn at OLS's threshold; the name stays importable from here)
+from .ols import check_residual_df, dask_input, warn_conditioning
 
 __all__ = [
     "GLMFit",
@@ -38,9 +39,6 @@ __all__ = [
     "deviance_residuals",
     "working_residuals",
 ]
-
-#: condition number (of the column-equilibrated weighted design) above which a ConditioningWarning is issued
-COND_WARN = 1e8
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -384,6 +382,17 @@ def working_residuals(
 # fitting
 
 
+def extreme_probabilities(mu: np.ndarray, positive: np.ndarray) -> np.ndarray:
+    """Rows of positive weight whose fitted probability is numerically 0 or 1 (within ``10 eps``), as R tests."""
+    eps10 = 10 * EPS
+    return positive & ((mu > 1 - eps10) | (mu < eps10))
+
+
+def warn_extreme_probabilities(stacklevel: int) -> None:
+    """R's warning for a binomial fit with :func:`extreme_probabilities` (and no separation found or checked)."""
+    warnings.warn("fitted probabilities numerically 0 or 1 occurred", InfluenceWarning, stacklevel=stacklevel)
+
+
 def _null_deviance(
     family: Family, y: np.ndarray, w: np.ndarray, offset: np.ndarray, has_offset: bool, intercept: bool,
     mu: np.ndarray, tol: float, maxit: int,
@@ -447,30 +456,16 @@ def fit_glm_design(
         res_factor, res_w, its, conv, trace = res.factor, res.weights, res.iterations, res.converged, res.deviance_trace
         separation = res.separation
         resid_exact = None
-    if npos <= res_factor.rank:
-        raise DesignError(
-            f"{npos} observation(s) with positive weight but the design has rank {res_factor.rank}: no residual "
-            "degrees of freedom are left, so no influence measure is defined. Use more observations or fewer terms."
-        )
+    check_residual_df(npos, res_factor.rank)
     nulldev = _null_deviance(
         family, y, w, offset, design.offset is not None and bool(np.any(offset != 0)), design.has_intercept, mu,
         tol, maxit,
     )
     if separation is not None:
         warn_separation(separation, design.param_names, design.index)
-    elif family.name == "binomial":
-        eps10 = 10 * EPS
-        if np.any((mu[w > 0] > 1 - eps10) | (mu[w > 0] < eps10)):
-            warnings.warn("fitted probabilities numerically 0 or 1 occurred", InfluenceWarning,
-                          stacklevel=user_stacklevel())
-    if res_factor.cond > COND_WARN:
-        digits = max(0.0, -math.log10(EPS * res_factor.cond))
-        warnings.warn(
-            f"the weighted design is ill-conditioned: condition number {res_factor.cond:.3g} (column-equilibrated); "
-            f"leverage and influence measures keep about {digits:.0f} significant digits",
-            ConditioningWarning,
-            stacklevel=user_stacklevel(),
-        )
+    elif family.name == "binomial" and np.any(extreme_probabilities(mu, w > 0)):
+        warn_extreme_probabilities(stacklevel=user_stacklevel() + 1)  # one frame below this one
+    warn_conditioning(res_factor.cond, stacklevel=user_stacklevel() + 1, glm=True)  # one frame below this one
     return GLMFit(
         design=design,
         family=family,

@@ -24,7 +24,10 @@ from ..results import GroupInfluence, Influence
 from . import measures
 from ._fit import FitCommon
 
-__all__ = ["OLSFit", "ols", "fit_design", "row_measures", "undefined_rows", "response_resid", "warn_conditioning", "COND_WARN"]
+__all__ = [
+    "OLSFit", "ols", "fit_design", "row_measures", "undefined_rows", "response_resid", "warn_conditioning",
+    "check_residual_df", "COND_WARN",
+]
 
 #: condition number (of the column-equilibrated design) above which a ConditioningWarning is issued
 COND_WARN = 1e8
@@ -375,15 +378,31 @@ def dask_input(*objs: Any) -> bool:
     return any(type(o).__module__.split(".")[0] == "dask" for o in objs if o is not None)
 
 
-def warn_conditioning(cond: float, stacklevel: int = 2) -> None:
-    """A :class:`ConditioningWarning` when the condition number exceeds ``COND_WARN``, with the digits kept."""
+def warn_conditioning(cond: float, stacklevel: int = 2, *, glm: bool = False) -> None:
+    """A :class:`ConditioningWarning` when the condition number exceeds ``COND_WARN``, with the digits kept.
+
+    ``glm``: worded for a GLM's design weighted by the working weights (in memory and on Dask alike).
+    """
     if cond > COND_WARN:
         digits = max(0.0, -math.log10(EPS * cond))
+        what = (
+            f"the weighted design is ill-conditioned: condition number {cond:.3g} (column-equilibrated)"
+            if glm
+            else f"the design is ill-conditioned: condition number {cond:.3g} (of the column-equilibrated design)"
+        )
         warnings.warn(
-            f"the design is ill-conditioned: condition number {cond:.3g} (of the column-equilibrated design); "
-            f"leverage and influence measures keep about {digits:.0f} significant digits",
+            f"{what}; leverage and influence measures keep about {digits:.0f} significant digits",
             ConditioningWarning,
             stacklevel=stacklevel,
+        )
+
+
+def check_residual_df(npos: int, rank: int) -> None:
+    """The error when the rows of positive weight leave no residual degree of freedom (no measure is defined)."""
+    if npos <= rank:
+        raise DesignError(
+            f"{npos} observation(s) with positive weight but the design has rank {rank}: no residual degrees "
+            "of freedom are left, so no influence measure is defined. Use more observations or fewer terms."
         )
 
 
@@ -395,11 +414,7 @@ def fit_design(design: Design, *, tol: float | None = None) -> OLSFit:
     sqrt_w = None if w is None else np.sqrt(w)
     npos = design.n_obs if w is None else int(np.count_nonzero(w > 0))
     factor = qr_factor(X, sqrt_w, tol)
-    if npos <= factor.rank:
-        raise DesignError(
-            f"{npos} observation(s) with positive weight but the design has rank {factor.rank}: no residual degrees "
-            "of freedom are left, so no influence measure is defined. Use more observations or fewer terms."
-        )
+    check_residual_df(npos, factor.rank)
     sol = lstsq(factor, X, y, sqrt_w)
     coef = factor.to_original(sol.x)
     warn_conditioning(factor.cond, stacklevel=4)
