@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.linalg import blas, lapack, solve_triangular
@@ -34,6 +35,7 @@ from ._validation import DesignError
 
 __all__ = [
     "QRFactor", "qr_factor", "lstsq", "default_rank_tol", "power_of_two_scale", "extended_residual", "psd_eigh",
+    "estimated_error", "relative_correction", "refinement_done",
 ]
 
 EPS = float(np.finfo(np.float64).eps)
@@ -458,14 +460,7 @@ def lstsq(factor: QRFactor, X: np.ndarray, y: np.ndarray, sqrt_w: np.ndarray | N
     qtb = Q.T @ b
     x = solve_triangular(R, qtb, lower=False)
     resid = b - Q @ qtb
-    kappa = factor.cond
-    nb = float(np.linalg.norm(b))
-    nr = float(np.linalg.norm(resid))
-    nx = float(np.linalg.norm(x))
-    nR = float(np.max(np.abs(R))) * math.sqrt(R.shape[0]) if R.size else 1.0
-    err_x = EPS * (kappa + kappa**2 * nr / max(nR * nx, np.finfo(float).tiny))
-    err_r = EPS * kappa * nb / nr if nr > 0 else math.inf
-    est = max(err_x, err_r)
+    est = estimated_error(factor, x, float(np.linalg.norm(b)), float(np.linalg.norm(resid)))
     steps = 0
     if est > REFINE_THRESHOLD:
         # the residual is carried as a double-double pair (resid + resid_lo): for a large-residual problem its
@@ -486,18 +481,42 @@ def lstsq(factor: QRFactor, X: np.ndarray, y: np.ndarray, sqrt_w: np.ndarray | N
             resid, resid_lo = _two_sum(resid, resid_lo + e)
             if not np.all(np.isfinite(x)):
                 raise DesignError("least-squares refinement diverged: the design is numerically singular")
-            # componentwise: the smallest coefficient must be converged too
-            rel = float(np.max(np.abs(dx) / np.maximum(np.abs(x), np.finfo(float).tiny)))
-            # normwise for the residuals: one near zero has no componentwise accuracy to gain
-            rel_r = float(np.linalg.norm(dr) / max(float(np.linalg.norm(resid)), np.finfo(float).tiny))
-            if rel <= EPS / 8 or (steps >= 2 and rel >= 0.5 * prev):
-                break  # converged, or stagnating at rounding level
-            # each step shrinks the error by about the plain solution's relative error ``est``: once the correction
-            # just applied times that factor is far below rounding, a further step would change nothing
-            if est < 1e-3 and max(rel, rel_r) * est * CONTRACTION_SAFETY <= EPS / 8:
+            rel = relative_correction(dx, x)
+            if refinement_done(rel, prev, steps, est, lambda: float(np.linalg.norm(dr)) / max(
+                    float(np.linalg.norm(resid)), np.finfo(float).tiny)):
                 break
             prev = rel
     return LstsqResult(x=x, resid=resid, refine_steps=steps, est_error=est)
+
+
+def estimated_error(factor: QRFactor, x: np.ndarray, nb: float, nr: float) -> float:
+    """Estimated relative error of the plain solution ``x = R^{-1} Q' b`` or of its residuals (see :func:`lstsq`):
+    ``eps * (kappa + kappa^2 ||r|| / (||R|| ||x||))`` and ``eps * kappa * ||b|| / ||r||``, the larger; ``nb`` and
+    ``nr`` are ``||b||`` and ``||r||``."""
+    if factor.rank == 0:
+        return 0.0
+    kappa = factor.cond
+    nx = float(np.linalg.norm(x))
+    nR = float(np.max(np.abs(factor.r))) * math.sqrt(factor.r.shape[0])
+    err_x = EPS * (kappa + kappa**2 * nr / max(nR * nx, np.finfo(float).tiny))
+    err_r = EPS * kappa * nb / nr if nr > 0 else math.inf
+    return max(err_x, err_r)
+
+
+def relative_correction(dx: np.ndarray, x: np.ndarray) -> float:
+    """Largest componentwise ``|dx_j| / |x_j|``: the smallest coefficient must converge too."""
+    return float(np.max(np.abs(dx) / np.maximum(np.abs(x), np.finfo(float).tiny)))
+
+
+def refinement_done(rel: float, prev: float, steps: int, est: float, rel_resid: Any) -> bool:
+    """Whether refinement stops after a step whose componentwise correction was ``rel`` (``prev`` the step's
+    before): converged (``rel <= eps / 8``), stagnating at rounding level, or, since a step shrinks the error by
+    about the plain solution's estimated error ``est``, the correction just applied (to ``x``, and to the residuals
+    normwise, ``rel_resid()``: one near zero has no componentwise accuracy to gain) times that factor with the
+    margin ``CONTRACTION_SAFETY`` is far below rounding, so a confirming step would change nothing."""
+    if rel <= EPS / 8 or (steps >= 2 and rel >= 0.5 * prev):
+        return True
+    return est < 1e-3 and max(rel, rel_resid()) * est * CONTRACTION_SAFETY <= EPS / 8
 
 
 def psd_eigh(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -355,7 +355,6 @@ class Influence:
         """
         st = as_enum(Style, style, "style")
         kept = self._kept_columns()
-        names = [self.param_names[j] for j in kept]
         if st is Style.R:
             dfbs = self.dfbetas[:, kept]
             data = {n: dfbs[:, i] for i, n in enumerate(self._r_names())}

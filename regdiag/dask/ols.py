@@ -21,7 +21,7 @@ The per-row measures
 Accuracy
     Leverage and every measure agree with the in-memory path to rounding (about ``kappa * eps`` relative, ``kappa``
     the condition number of the equilibrated design, as there). The coefficients start as the plain QR solution
-    ``r1^{-1} Q'b``; when its estimated error (the in-memory path's estimate, :func:`estimated_error`) exceeds
+    ``r1^{-1} Q'b``; when its estimated error (the in-memory path's estimate, :func:`regdiag.linalg.estimated_error`) exceeds
     ``1e-14`` relative, the trigger of :func:`regdiag.linalg.lstsq`, they are refined as in memory, one pass over the
     data per step (:func:`refine`): each block forms its residuals ``r = b - A x`` and the gradient ``A' r`` in
     double-double arithmetic (:mod:`regdiag.dask._refine`, the building blocks of
@@ -53,12 +53,14 @@ from scipy.linalg import solve_triangular
 from .._validation import DataError, DesignError, format_labels
 from ..design import Design, const_names
 from ..linalg import (
-    CONTRACTION_SAFETY,
     EPS,
     MAX_REFINE,
     REFINE_THRESHOLD,
     QRFactor,
     _two_sum,
+    estimated_error,
+    refinement_done,
+    relative_correction,
     default_rank_tol,
     qr_factor,
 )
@@ -236,18 +238,6 @@ def lazy_influence(fit: Any, block_fn: Callable[..., Any], scalars: Any, templat
     )
 
 
-def estimated_error(small: QRFactor, x: np.ndarray, nb: float, nr: float) -> float:
-    """The in-memory path's estimate of the plain QR solution's relative error (see :func:`regdiag.linalg.lstsq`)."""
-    if small.rank == 0:
-        return 0.0
-    kappa = small.cond
-    nx = float(np.linalg.norm(x))
-    nR = float(np.max(np.abs(small.r))) * math.sqrt(small.r.shape[0])
-    err_x = EPS * (kappa + kappa**2 * nr / max(nR * nx, np.finfo(float).tiny))
-    err_r = EPS * kappa * nb / nr if nr > 0 else math.inf
-    return max(err_x, err_r)
-
-
 def _refine_leaf(blk: Block, st: Stats, *, cols: np.ndarray, col_scale: np.ndarray, x: np.ndarray,
                  x_lo: np.ndarray) -> None:
     """One block's share of a refinement step: ``A' r`` (double-double) and ``r'r``; nothing to factor."""
@@ -303,14 +293,10 @@ def refine(source: Source, small: QRFactor, x: np.ndarray, split_every: int = 8,
         x, x_lo = _two_sum(x, x_lo + e)
         if not np.all(np.isfinite(x)):
             raise DesignError("least-squares refinement diverged: the design is numerically singular")
-        rel = float(np.max(np.abs(dx) / np.maximum(np.abs(x), np.finfo(float).tiny)))
-        if rel <= EPS / 8 or (steps >= 2 and rel >= 0.5 * prev):
-            break
-        # as in memory: a step shrinks the error by about the plain solution's estimated error ``est``; once the
-        # correction just applied (to x componentwise, to the residuals normwise: ||A dx|| = ||h||) times that
-        # factor, with the same margin, is far below rounding, a confirming pass would change nothing
-        rel_r = float(np.linalg.norm(h)) / max(math.sqrt(max(float(st["rss"]), 0.0)), np.finfo(float).tiny)
-        if est < 1e-3 and max(rel, rel_r) * est * CONTRACTION_SAFETY <= EPS / 8:
+        rel = relative_correction(dx, x)
+        # as in memory; the residuals' correction normwise is ||A dx|| = ||h||
+        if refinement_done(rel, prev, steps, est, lambda: float(np.linalg.norm(h)) / max(
+                math.sqrt(max(float(st["rss"]), 0.0)), np.finfo(float).tiny)):
             break
         prev = rel
     return Refined(x=x, x_lo=x_lo, rss=rss, steps=steps)
