@@ -404,7 +404,7 @@ class Influence:
     def _criteria(self, rule: str | Sequence[str]) -> list[Criterion]:
         return select_criteria(rule)
 
-    def flags(self, rule: str | Sequence[str] = "R") -> pd.DataFrame:
+    def flags(self, rule: str | Sequence[str] = "R", *, n: int | None = None) -> pd.DataFrame:
         """Which observations each criterion flags as influential (nullable booleans; NA where undefined).
 
         Parameters
@@ -419,6 +419,9 @@ class Influence:
             ``p`` is the rank and ``n`` the number of observations with positive weight (for "R", as R does, the
             number with positive leverage: a row with ``h = 0``, such as ``x = 0`` without an intercept, does not
             count).
+        n : int, optional
+            The ``n`` of the cut-offs, for results that hold only some rows of a fit (a block of a Dask fit): the
+            whole fit's count, as above.
 
         Returns
         -------
@@ -427,12 +430,15 @@ class Influence:
             (``dfb.*``, ``dffit``, ``cov.r``, ``cook.d``, ``hat``). ``.attrs["criteria"]`` describes each cut-off.
         """
         crits = self._criteria(rule)
-        p, n = self.rank, self.n_obs
+        p = self.rank
         kept = self._kept_columns()
         is_r = isinstance(rule, str) and rule == "R"
-        if is_r:  # R: is.influential(infmat, sum(h > 0)) -- rows with leverage exactly 0 do not count
-            lev = np.asarray(self.leverage, dtype=float)
-            n = int(np.count_nonzero(lev > 0))
+        if n is not None:
+            n = int(n)
+        elif is_r:  # R: is.influential(infmat, sum(h > 0)) -- rows with leverage exactly 0 do not count
+            n = int(np.count_nonzero(np.asarray(self.leverage, dtype=float) > 0))
+        else:
+            n = self.n_obs
 
         def values(measure: str) -> FloatArray:
             v = self._flag_values(measure, is_r)
@@ -444,9 +450,10 @@ class Influence:
         """The values a criterion tests (a subclass may substitute R's definition when ``rule="R"``)."""
         return getattr(self, measure)
 
-    def flagged(self, rule: str | Sequence[str] = "R") -> pd.DataFrame:
-        """The observations flagged by ``rule``, with their main measures and the criteria that flagged each."""
-        fl = self.flags(rule)
+    def flagged(self, rule: str | Sequence[str] = "R", *, n: int | None = None) -> pd.DataFrame:
+        """The observations flagged by ``rule`` (``n`` as in :meth:`flags`), with their main measures and the
+        criteria that flagged each."""
+        fl = self.flags(rule, n=n)
         hit = fl.fillna(False).astype(bool)
         mask = hit.any(axis=1).to_numpy()
         base = pd.DataFrame(

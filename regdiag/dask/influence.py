@@ -99,57 +99,15 @@ class InfluenceSummary:
         return "\n".join(lines)
 
 
-class _WholeFitN:
-    """A flagging criterion applied with the whole fit's ``n`` instead of the one it is given."""
-
-    __slots__ = ("_criterion", "_n")
-
-    def __init__(self, criterion: Any, n: int) -> None:
-        self._criterion = criterion
-        self._n = n
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._criterion, name)
-
-    def apply(self, values: Any, p: int, n: int) -> Any:
-        return self._criterion.apply(values, p, self._n)
-
-
-_VIEWS: dict[type, type] = {}
-
-
-def _view_class(cls: type) -> type:
-    """``cls`` whose criteria apply the whole fit's ``n`` (stored in the slot ``_whole_fit_n``)."""
-    if cls not in _VIEWS:
-
-        def _criteria(self: Any, rule: Any) -> list[Any]:
-            return [_WholeFitN(c, self._whole_fit_n) for c in cls._criteria(self, rule)]
-
-        body = {"__slots__": ("_whole_fit_n",), "_criteria": _criteria}
-        _VIEWS[cls] = type(f"_{cls.__name__}WholeFitN", (cls,), body)
-    return _VIEWS[cls]
-
-
-def whole_fit_view(infl: Influence, rule: Any, n_positive_leverage: int | None) -> Influence:
-    """The rows of one block, flagged as part of the whole fit.
-
-    ``Influence.flags(rule="R")`` takes ``n`` as R does, the number of rows with positive leverage among the rows it
-    holds; a block holds some rows of the fit, so its own count is not the fit's. With ``rule="R"`` and the fit's
-    count known, this returns a view of the block (the same arrays) whose criteria use the fit's count; any other
-    rule uses ``n_obs``, which already is the fit's.
-    """
-    if n_positive_leverage is None or not (isinstance(rule, str) and rule == "R"):
-        return infl
-    view = object.__new__(_view_class(type(infl)))
-    for f in dataclasses.fields(infl):
-        object.__setattr__(view, f.name, getattr(infl, f.name))
-    object.__setattr__(view, "_whole_fit_n", int(n_positive_leverage))
-    return view
+def _whole_fit_n(rule: Any, n_positive_leverage: int | None) -> int | None:
+    """The ``n`` a block's flags use: ``Influence.flags(rule="R")`` counts, as R does, the rows with positive
+    leverage among those it holds, and a block holds some rows of the fit, so with rule "R" the fit's count is passed;
+    other rules use ``n_obs``, which already is the fit's."""
+    return n_positive_leverage if isinstance(rule, str) and rule == "R" else None
 
 
 def _block_summary(infl: Influence, rule: Any, top: int, by: str, n_r: int | None = None) -> dict[str, Any]:
-    infl = whole_fit_view(infl, rule, n_r)
-    fl = infl.flags(rule)
+    fl = infl.flags(rule, n=_whole_fit_n(rule, n_r))
     hit = fl.fillna(False).astype(bool)
     values = np.asarray(getattr(infl, by), dtype=float)
     key = np.abs(values) if by in _SIGNED else values
@@ -185,7 +143,7 @@ def _note(text: str, count: int, head: list) -> str:
 
 def _frame(infl: Influence, how: str, arg: Any, n_r: int | None = None) -> pd.DataFrame:
     if how in ("flags", "flagged"):
-        infl = whole_fit_view(infl, arg, n_r)
+        return getattr(infl, how)(arg, n=_whole_fit_n(arg, n_r))
     return getattr(infl, how)(arg)
 
 
