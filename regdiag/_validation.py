@@ -31,6 +31,7 @@ __all__ = [
     "format_labels",
     "check_finite",
     "check_weights",
+    "numeric_vector",
     "as_enum",
 ]
 
@@ -147,6 +148,30 @@ def nonfinite_report(values: np.ndarray, columns: Sequence[str], index: pd.Index
     for j in np.flatnonzero(bad.any(axis=0)):
         out.append((str(columns[j]), list(index[bad[:, j]])))
     return out
+
+
+def numeric_vector(value: Any, what: str, index: pd.Index) -> np.ndarray:
+    """``value`` as a float vector; text, booleans stored as objects or other non-numbers are an error naming the
+    first offending rows (numbers written as strings are refused too, as for a design column)."""
+    raw = value.to_numpy() if isinstance(value, pd.Series) else np.asarray(value)
+    raw = raw.reshape(-1)
+    if raw.dtype.kind in "biuf":
+        return raw.astype(float)
+    if isinstance(value, pd.Series) and (pd.api.types.is_numeric_dtype(value.dtype) or
+                                         pd.api.types.is_bool_dtype(value.dtype)):
+        return value.to_numpy(dtype=float, na_value=np.nan)
+    bad = [i for i, v in enumerate(raw) if not (isinstance(v, (int, float, np.integer, np.floating))
+                                                and not isinstance(v, bool)) and not (v is None or v is pd.NA)]
+    if bad:
+        labels = index[bad] if len(index) == len(raw) else pd.Index(bad)
+        first = raw[bad[0]]
+        first = str(first) if isinstance(first, str) else first  # numpy's str_ prints as np.str_('...')
+        kind = "text" if isinstance(first, str) else type(first).__name__
+        raise DataError(
+            f"{what} must be numbers; {kind} values (e.g. {first!r}) at rows {format_labels(labels, 5)}. "
+            "Convert the column to numbers first (pandas.to_numeric)"
+        )
+    return np.array([np.nan if (v is None or v is pd.NA) else float(v) for v in raw], dtype=float)
 
 
 def check_finite(values: np.ndarray, columns: Sequence[str], index: pd.Index, what: str) -> None:

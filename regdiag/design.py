@@ -30,6 +30,7 @@ from ._validation import (
     format_labels,
     nonfinite_report,
     numeric_frame,
+    numeric_vector,
 )
 
 __all__ = ["Design", "make_design", "design_from_statsmodels"]
@@ -129,30 +130,6 @@ def _drop_or_raise(
     return ~bad_rows
 
 
-def _numeric_vector(value: Any, what: str, index: pd.Index) -> np.ndarray:
-    """``value`` as a float vector; text, booleans stored as objects or other non-numbers are an error naming the
-    first offending rows (numbers written as strings are refused too, as for a design column)."""
-    raw = value.to_numpy() if isinstance(value, pd.Series) else np.asarray(value)
-    raw = raw.reshape(-1)
-    if raw.dtype.kind in "biuf":
-        return raw.astype(float)
-    if isinstance(value, pd.Series) and (pd.api.types.is_numeric_dtype(value.dtype) or
-                                         pd.api.types.is_bool_dtype(value.dtype)):
-        return value.to_numpy(dtype=float, na_value=np.nan)
-    bad = [i for i, v in enumerate(raw) if not (isinstance(v, (int, float, np.integer, np.floating))
-                                                and not isinstance(v, bool)) and not (v is None or v is pd.NA)]
-    if bad:
-        labels = index[bad] if len(index) == len(raw) else pd.Index(bad)
-        first = raw[bad[0]]
-        first = str(first) if isinstance(first, str) else first  # numpy's str_ prints as np.str_('...')
-        kind = "text" if isinstance(first, str) else type(first).__name__
-        raise DataError(
-            f"{what} must be numbers; {kind} values (e.g. {first!r}) at rows {format_labels(labels, 5)}. "
-            "Convert the column to numbers first (pandas.to_numeric)"
-        )
-    return np.array([np.nan if (v is None or v is pd.NA) else float(v) for v in raw], dtype=float)
-
-
 def _vector(value: Any, data: pd.DataFrame | None, n: int, index: pd.Index, what: str) -> np.ndarray | None:
     """Weights or offset: None, a column name of ``data``, or an array-like of length n."""
     if value is None:
@@ -169,7 +146,7 @@ def _vector(value: Any, data: pd.DataFrame | None, n: int, index: pd.Index, what
             pass
         else:
             raise DataError(f"{what} has row labels that differ from the data's; align it or pass a plain array")
-    arr = _numeric_vector(value, what, index)
+    arr = numeric_vector(value, what, index)
     if arr.shape[0] != n:
         raise DataError(f"{what} has {arr.shape[0]} values but the data have {n} rows")
     return arr
