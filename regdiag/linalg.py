@@ -35,7 +35,7 @@ from ._validation import DesignError
 
 __all__ = [
     "QRFactor", "qr_factor", "lstsq", "default_rank_tol", "power_of_two_scale", "extended_residual", "psd_eigh",
-    "estimated_error", "relative_correction", "refinement_done",
+    "estimated_error", "relative_correction", "refinement_done", "dd_residual_slice", "dd_gradient_slice", "dd_add",
 ]
 
 EPS = float(np.finfo(np.float64).eps)
@@ -323,14 +323,6 @@ def _prod_err(p, ah, al, bh, bl):
     return ((ah * bh - p) + ah * bl + al * bh) + al * bl
 
 
-def _two_prod(a, b):
-    """Error-free product: ``p + e == a * b`` exactly (Dekker, no FMA needed)."""
-    p = a * b
-    ah, al = _split(a)
-    bh, bl = _split(b)
-    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
-
-
 def _dd_sum(P: np.ndarray, E: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
     """Sums of ``P + E`` along ``axis`` as (hi, lo) pairs.
 
@@ -372,10 +364,8 @@ def extended_residual(
     n = X.shape[0]
     k = X.shape[1] if cols is None else len(cols)
     f = np.empty(n)
-    g_hi = np.zeros(k)
-    g_lo = np.zeros(k)
-    xh, xl = _split(-np.asarray(x, dtype=float))
-    nx = xh + xl
+    g = (np.zeros(k), np.zeros(k))
+    xs = _split(-np.asarray(x, dtype=float))
     for start in range(0, n, _EXT_CHUNK):
         sl_ = slice(start, start + _EXT_CHUNK)
         A = (X[sl_] if cols is None else X[sl_][:, cols]) * cols_scale
@@ -383,35 +373,66 @@ def extended_residual(
         if sqrt_w is not None:
             A *= sqrt_w[sl_, None]
             b = b * sqrt_w[sl_]
-        ah, al = _split(A)  # shared by both products
-        # f = b - r - A x: the row sums of b, -r and the products a_ij (-x_j), folded with error-free additions
-        # column by column (Sum2), the products' rounding errors summed plainly (they are already tiny)
-        P = A * nx
-        E = _prod_err(P, ah, al, xh[None, :], xl[None, :])
-        hi = np.array(b, dtype=float)
-        lo = E.sum(axis=1)
-        if r is not None:
-            hi, e = _two_sum(hi, -r[sl_])
-            lo += e
-        for j in range(k):
-            hi, e = _two_sum(hi, P[:, j])
-            lo += e
-        if r_lo is not None:
-            lo -= r_lo[sl_]
-        if x_lo is not None:
-            lo -= A @ x_lo
+        rs = None if r is None else r[sl_]
+        hi, lo, splits = dd_residual_slice(A, b, xs, x_lo, rs, None if r_lo is None else r_lo[sl_])
         f[sl_] = hi + lo
         if r is not None:
-            rb = r[sl_, None]
-            rh, rl = _split(rb)
-            Pg = A * rb
-            Eg = _prod_err(Pg, ah, al, rh, rl)
-            if r_lo is not None:
-                Eg += A * r_lo[sl_, None]
-            hi, lo = _dd_sum(Pg, Eg, axis=0)
-            g_hi, e = _two_sum(g_hi, hi)
-            g_lo = g_lo + e + lo
-    return f, -(g_hi + g_lo)
+            g = dd_add(g, dd_gradient_slice(A, splits, rs, None if r_lo is None else r_lo[sl_]))
+    return f, -(g[0] + g[1])
+
+
+def dd_residual_slice(
+    A: np.ndarray,
+    b: np.ndarray,
+    neg_x: tuple[np.ndarray, np.ndarray],
+    x_lo: np.ndarray | None = None,
+    r: np.ndarray | None = None,
+    r_lo: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """``b - r - r_lo - A (x + x_lo)`` of a slice of rows (a few thousand: the temporaries stay in cache) as a
+    double-double pair ``(hi, lo)``, and the Dekker split of ``A`` (for :func:`dd_gradient_slice`).
+
+    ``neg_x`` is the Dekker split of ``-x`` (``_split(-x)``, formed once per pass). The row sums of ``b``, ``-r`` and
+    the products ``a_ij (-x_j)`` are folded column by column with error-free additions (Sum2 of Ogita, Rump and
+    Oishi); the products' rounding errors, exact by the splits, and the low-order terms are summed plainly.
+    """
+    xh, xl = neg_x
+    ah, al = _split(A)
+    P = A * (xh + xl)
+    hi = np.array(b, dtype=float)
+    lo = _prod_err(P, ah, al, xh[None, :], xl[None, :]).sum(axis=1)
+    if r is not None:
+        hi, e = _two_sum(hi, -r)
+        lo += e
+    for j in range(A.shape[1]):
+        hi, e = _two_sum(hi, P[:, j])
+        lo += e
+    if r_lo is not None:
+        lo -= r_lo
+    if x_lo is not None:
+        lo -= A @ x_lo
+    return hi, lo, (ah, al)
+
+
+def dd_gradient_slice(
+    A: np.ndarray, splits: tuple[np.ndarray, np.ndarray], r: np.ndarray, r_lo: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``A' (r + r_lo)`` of a slice of rows as a double-double pair ``(hi, lo)``; ``splits`` is ``A``'s Dekker split
+    (from :func:`dd_residual_slice`). Products split error-free, column sums folded error-free pairwise."""
+    ah, al = splits
+    rb = r[:, None]
+    rh, rl = _split(rb)
+    P = A * rb
+    E = _prod_err(P, ah, al, rh, rl)
+    if r_lo is not None:
+        E += A * r_lo[:, None]
+    return _dd_sum(P, E, axis=0)
+
+
+def dd_add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The sum of two double-double values ``(hi, lo)``, normalized (``hi`` is the sum rounded to double)."""
+    s, e = _two_sum(a[0], b[0])
+    return _two_sum(s, e + a[1] + b[1])
 
 
 @dataclass(frozen=True, eq=False, slots=True)

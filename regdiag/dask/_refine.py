@@ -1,36 +1,34 @@
 """Extended-precision residuals of one block of rows, and the sums a refinement step reduces (plain numpy).
 
-The arithmetic is that of :func:`regdiag.linalg.extended_residual` (its building blocks are reused): products split
-error-free (Dekker), sums folded error-free, so a residual ``b - A x`` and the gradient ``A' r`` carry about 32
-significant digits before they are rounded. ``x`` is carried as an unevaluated sum of two doubles ``x + x_lo``, and
-so is each residual within a block, so the terms of ``A' r`` (which cancel by many orders of magnitude in a
-large-residual problem) are formed from the residual to about twice double precision.
+The arithmetic is that of :func:`regdiag.linalg.extended_residual`, through the same slice kernels
+(:func:`regdiag.linalg.dd_residual_slice`, :func:`regdiag.linalg.dd_gradient_slice`): products split error-free
+(Dekker), sums folded error-free, so a residual ``b - A x`` and the gradient ``A' r`` carry about 32 significant
+digits before they are rounded. ``x`` is carried as an unevaluated sum of two doubles ``x + x_lo``, and so is each
+residual within a block, so the terms of ``A' r`` (which cancel by many orders of magnitude in a large-residual
+problem) are formed from the residual to about twice double precision.
 
-A block is processed in slices of ``2**12`` rows: the temporaries of the error-free products stay in cache (2.7 times
-faster than slices of ``2**16`` rows at 11 columns) and are a few times the size of one slice, whatever the block's
-size. One pass costs about one Householder QR of the block.
+A block is processed in slices of ``2**12`` rows: the temporaries of the error-free products stay in cache and are a
+few times the size of one slice, whatever the block's size. One pass costs about one Householder QR of the block.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..linalg import _dd_sum, _two_prod, _two_sum
+from ..linalg import _split, _two_sum, dd_add, dd_gradient_slice, dd_residual_slice
 
-__all__ = ["dd_residual", "dd_gradient", "dd_add"]
+__all__ = ["dd_residual", "dd_gradient"]
 
 _SLICE = 1 << 12
 
 
-def _kept(A: np.ndarray, cols: np.ndarray, col_scale: np.ndarray, sl: slice) -> np.ndarray:
-    """Rows ``sl`` of the kept, power-of-two scaled columns of ``A`` in the factor's order (exact in binary)."""
-    return A[sl][:, cols] * col_scale
-
-
-def _residual_slice(Ak: np.ndarray, b: np.ndarray, x: np.ndarray, x_lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    P, E = _two_prod(Ak, -x[None, :])
-    extra = E.sum(axis=1) - Ak @ x_lo
-    return _dd_sum(np.hstack([b[:, None], P]), extra[:, None], axis=1)
+def _slices(A: np.ndarray, cols: np.ndarray, col_scale: np.ndarray):
+    """For each slice of rows: the slice, its kept power-of-two scaled columns in the factor's order (exact in
+    binary) and its ``b`` (the block's last column)."""
+    k = A.shape[1] - 1
+    for start in range(0, A.shape[0], _SLICE):
+        sl = slice(start, start + _SLICE)
+        yield sl, A[sl][:, cols] * col_scale, A[sl, k]
 
 
 def dd_residual(
@@ -41,11 +39,10 @@ def dd_residual(
     ``A`` is the block's matrix ``[sqrt(w) X, sqrt(w) (y - offset)]`` (its last column is ``b``); ``A_k`` its columns
     ``cols`` times ``col_scale`` (the factor's kept, scaled columns, in pivot order).
     """
-    m, k = A.shape[0], A.shape[1] - 1
-    out = np.empty(m)
-    for start in range(0, m, _SLICE):
-        sl = slice(start, start + _SLICE)
-        hi, lo = _residual_slice(_kept(A, cols, col_scale, sl), A[sl, k], x, x_lo)
+    out = np.empty(A.shape[0])
+    neg_x = _split(-x)
+    for sl, Ak, b in _slices(A, cols, col_scale):
+        hi, lo, _ = dd_residual_slice(Ak, b, neg_x, x_lo)
         out[sl] = hi + lo
     return out
 
@@ -55,24 +52,12 @@ def dd_gradient(
 ) -> tuple[tuple[np.ndarray, np.ndarray], float]:
     """``(A_k' r as a (hi, lo) pair, r'r)`` for the block's residuals ``r = b - A_k (x + x_lo)`` (see
     :func:`dd_residual`); ``r`` is kept as a double-double pair in forming ``A_k' r``."""
-    m, k = A.shape[0], A.shape[1] - 1
-    g_hi = np.zeros(len(cols))
-    g_lo = np.zeros(len(cols))
+    g = (np.zeros(len(cols)), np.zeros(len(cols)))
     ss = 0.0
-    for start in range(0, m, _SLICE):
-        sl = slice(start, start + _SLICE)
-        Ak = _kept(A, cols, col_scale, sl)
-        r_hi, r_lo = _residual_slice(Ak, A[sl, k], x, x_lo)
-        P, E = _two_prod(Ak, r_hi[:, None])
-        E = E + Ak * r_lo[:, None]
-        hi, lo = _dd_sum(P, E, axis=0)
-        g_hi, e = _two_sum(g_hi, hi)
-        g_lo = g_lo + e + lo
+    neg_x = _split(-x)
+    for _, Ak, b in _slices(A, cols, col_scale):
+        r_hi, r_lo, splits = dd_residual_slice(Ak, b, neg_x, x_lo)
+        r_hi, r_lo = _two_sum(r_hi, r_lo)  # normalized: r_hi is the residual rounded to double
+        g = dd_add(g, dd_gradient_slice(Ak, splits, r_hi, r_lo))
         ss += float(r_hi @ r_hi)
-    return dd_add((g_hi, g_lo), (np.zeros_like(g_hi), np.zeros_like(g_lo))), ss
-
-
-def dd_add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """The sum of two double-double values ``(hi, lo)``, normalized (``hi`` is the sum rounded to double)."""
-    s, e = _two_sum(a[0], b[0])
-    return _two_sum(s, e + a[1] + b[1])
+    return g, ss

@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from scipy.linalg import lapack
 
+from ..linalg import dd_add
+
 __all__ = ["Node", "leaf", "combine", "block_q", "Stats", "moments"]
 
 
@@ -63,14 +65,8 @@ _OPS: dict[str, Callable[[Any, Any], Any]] = {
     "same": lambda a, b: a if a is not None else b,
     "union": lambda a, b: {**a, **b},
     "moments": lambda a, b: _chan(a, b),
-    "ddsum": lambda a, b: _dd_add(a, b),  # (hi, lo) pairs of double-double sums
+    "ddsum": dd_add,  # (hi, lo) pairs of double-double sums
 }
-
-
-def _dd_add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    from ._refine import dd_add
-
-    return dd_add(a, b)
 
 
 def _chan(a: tuple[float, float, float], b: tuple[float, float, float]) -> tuple[float, float, float]:
