@@ -14,26 +14,6 @@ source(file.path("tests", "reference", "R", "common.R"))
 suppressPackageStartupMessages(library(MASS))
 
 EXTRA_DIR <- file.path(REF_DIR, "glm_extra")
-POLISH_TOL <- 1e-13
-POLISH_MAX <- 50L
-
-# Refit from the previous coefficients until they change by less than POLISH_TOL (relative), as
-# make_glm_reference.R does: glm's deviance rule can stop ~1e-7 away for non-canonical links.
-polish <- function(call, fit, data) {
-  b <- coef(fit)
-  k <- 0L
-  repeat {
-    k <- k + 1L
-    ci <- call
-    ci$data <- data
-    ci$start <- unname(ifelse(is.na(b), 0, b))
-    fit <- suppressWarnings(eval(ci))
-    change <- max(abs(coef(fit) - b) / pmax(abs(b), .Machine$double.xmin), na.rm = TRUE)
-    b <- coef(fit)
-    if (change < POLISH_TOL || k >= POLISH_MAX) break
-  }
-  list(fit = fit, refits = k, last_change = change)
-}
 
 bud <- read_case_data("tests/reference/data/budworm_design.csv", "row")
 bud$alive <- bud$total - bud$numdead
