@@ -35,7 +35,8 @@ from ._validation import DesignError
 
 __all__ = [
     "QRFactor", "qr_factor", "lstsq", "default_rank_tol", "power_of_two_scale", "extended_residual", "psd_eigh",
-    "estimated_error", "relative_correction", "refinement_done", "dd_residual_slice", "dd_gradient_slice", "dd_add",
+    "estimated_error", "add_correction", "relative_correction", "refinement_done", "dd_residual_slice",
+    "dd_gradient_slice", "dd_add",
 ]
 
 EPS = float(np.finfo(np.float64).eps)
@@ -496,12 +497,9 @@ def lstsq(factor: QRFactor, X: np.ndarray, y: np.ndarray, sqrt_w: np.ndarray | N
             d = Q.T @ f
             dx = solve_triangular(R, d - h, lower=False)
             dr = (f - Q @ d) + Q @ h
-            x, e = _two_sum(x, dx)
-            x, x_lo = _two_sum(x, x_lo + e)
+            x, x_lo = add_correction(x, x_lo, dx)
             resid, e = _two_sum(resid, dr)
             resid, resid_lo = _two_sum(resid, resid_lo + e)
-            if not np.all(np.isfinite(x)):
-                raise DesignError("least-squares refinement diverged: the design is numerically singular")
             rel = relative_correction(dx, x)
             if refinement_done(rel, prev, steps, est, lambda: float(np.linalg.norm(dr)) / max(
                     float(np.linalg.norm(resid)), np.finfo(float).tiny)):
@@ -522,6 +520,15 @@ def estimated_error(factor: QRFactor, x: np.ndarray, nb: float, nr: float) -> fl
     err_x = EPS * (kappa + kappa**2 * nr / max(nR * nx, np.finfo(float).tiny))
     err_r = EPS * kappa * nb / nr if nr > 0 else math.inf
     return max(err_x, err_r)
+
+
+def add_correction(x: np.ndarray, x_lo: np.ndarray, dx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(x + x_lo) + dx`` as a normalized double-double pair; an error when refinement has diverged."""
+    x, e = _two_sum(x, dx)
+    x, x_lo = _two_sum(x, x_lo + e)
+    if not np.all(np.isfinite(x)):
+        raise DesignError("least-squares refinement diverged: the design is numerically singular")
+    return x, x_lo
 
 
 def relative_correction(dx: np.ndarray, x: np.ndarray) -> float:

@@ -50,14 +50,14 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import solve_triangular
 
-from .._validation import DataError, DesignError, format_labels
+from .._validation import DataError, format_labels
 from ..design import Design, const_names
 from ..linalg import (
     EPS,
     MAX_REFINE,
     REFINE_THRESHOLD,
     QRFactor,
-    _two_sum,
+    add_correction,
     estimated_error,
     refinement_done,
     relative_correction,
@@ -289,10 +289,7 @@ def refine(source: Source, small: QRFactor, x: np.ndarray, split_every: int = 8,
         h = solve_triangular(R, g, trans="T", lower=False)
         dx = solve_triangular(R, h, lower=False)
         rss = max(float(st["rss"]) - float(h @ h), 0.0)  # ||R dx|| = ||h||
-        x, e = _two_sum(x, dx)
-        x, x_lo = _two_sum(x, x_lo + e)
-        if not np.all(np.isfinite(x)):
-            raise DesignError("least-squares refinement diverged: the design is numerically singular")
+        x, x_lo = add_correction(x, x_lo, dx)
         rel = relative_correction(dx, x)
         # as in memory; the residuals' correction normwise is ||A dx|| = ||h||
         if refinement_done(rel, prev, steps, est, lambda: float(np.linalg.norm(h)) / max(
