@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import datasets
-from ._validation import ConditioningWarning, DataError, DesignError, InfluenceWarning, RegdiagError
+from ._validation import ConditioningWarning, DataError, DataWarning, DesignError, InfluenceWarning, RegdiagError
 from .compare import compare
 from .engine.crosscheck import cross_check
 from .linear.glm import GLMFit, glm
@@ -42,6 +42,7 @@ __all__ = [
     "DesignError",
     "InfluenceWarning",
     "ConditioningWarning",
+    "DataWarning",
 ]
 
 __version__ = "0.1.0"

@@ -20,6 +20,7 @@ __all__ = [
     "DesignError",
     "InfluenceWarning",
     "ConditioningWarning",
+    "DataWarning",
     "ModelError",
     "ConvergenceError",
     "Missing",
@@ -60,13 +61,25 @@ class InfluenceWarning(UserWarning):
     """Some influence measures are undefined for some rows (h = 1, a perfect fit, zero weights) and are NaN."""
 
 
+class DataWarning(UserWarning):
+    """Rows were dropped or values look unusual for the model (non-finite values dropped on request, non-integer
+    counts for a count family)."""
+
+
 class ConditioningWarning(UserWarning):
     """The design is badly conditioned: results carry fewer correct digits."""
 
 
 class Missing(enum.Enum):
-    """What to do with rows that have a missing or non-finite value."""
+    """What to do with rows that have a missing or non-finite value.
 
+    ``OMIT`` (the default) is R's ``na.omit``: rows with a missing value (NaN, None, NA) in anything the model uses
+    are dropped and listed; an infinite value, in the data or made by a transform (``log(0)``), is an error naming
+    the term and rows, as R's ``NA/NaN/Inf in 'y'``. ``DROP`` drops those rows too, with one warning naming them.
+    ``RAISE`` makes every missing or non-finite value an error.
+    """
+
+    OMIT = "omit"
     DROP = "drop"
     RAISE = "raise"
 

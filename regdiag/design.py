@@ -6,8 +6,10 @@ Three ways in:
 * arrays or DataFrames ``y, X`` (X used as given, as statsmodels does: add a column of ones for an intercept);
 * a fitted statsmodels results object (its model's endog, exog, weights and row labels).
 
-Rows with a missing or non-finite value in anything the model uses are dropped and recorded in ``Design.dropped``
-(``missing="drop"``), or reported in an error naming the column and rows (``missing="raise"``).
+Rows with a missing value in anything the model uses are dropped and recorded in ``Design.dropped`` (R's
+``na.omit``, ``missing="omit"``); an infinite value, in the data or made by a transform, is an error naming the term
+and rows unless ``missing="drop"`` (dropped, with a warning) — see :class:`regdiag._validation.Missing`. Formulas are
+read as R reads them (:mod:`regdiag.rformula`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pandas as pd
 
 from ._validation import (
     DataError,
+    DataWarning,
     Missing,
     as_enum,
     check_finite,
@@ -31,6 +34,7 @@ from ._validation import (
     nonfinite_report,
     numeric_frame,
     numeric_vector,
+    warn_rows,
 )
 
 __all__ = ["Design", "make_design", "design_from_statsmodels"]
@@ -71,6 +75,7 @@ class Design:
     dropped: pd.Index = field(default_factory=lambda: pd.Index([]))
     has_intercept: bool = False
     model_spec: Any = None
+    offset_columns: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         # read-only views: the caller's own arrays (used without a copy when already float64) stay writeable
@@ -98,11 +103,12 @@ class Design:
             if arr.shape[1] != self.n_params:
                 raise DataError(f"new data has {arr.shape[1]} columns, the design has {self.n_params}")
             return arr
-        mm = self.model_spec.get_model_matrix(data)
-        return np.asarray(mm, dtype=float)
+        from .rformula import R_TRANSFORMS
 
-
-_MISSING_VAR = re.compile(r"`([^`]+)` is not present in the dataset")
+        mm = np.asarray(self.model_spec.get_model_matrix(data, context=R_TRANSFORMS), dtype=float)
+        if self.offset_columns:
+            mm = np.delete(mm, list(self.offset_columns), axis=1)
+        return mm
 
 
 def _as_index(obj: Any) -> pd.Index | None:
@@ -152,26 +158,109 @@ def _vector(value: Any, data: pd.DataFrame | None, n: int, index: pd.Index, what
     return arr
 
 
-def formula_columns(parsed: Any, columns: pd.Index) -> list[str]:
-    """The data columns a parsed formula uses, in the data's order.
+def _raw_bad_rows(
+    data: pd.DataFrame, used: list[str], vectors: list[tuple[str, np.ndarray | None]], index: pd.Index
+) -> tuple[np.ndarray, list[tuple[str, list[Any]]], np.ndarray, list[tuple[str, list[Any]]]]:
+    """Rows with a missing value (NaN, None, NA) and rows with an infinite value, each with a report by column."""
+    n = len(index)
+    missing = np.zeros(n, dtype=bool)
+    infinite = np.zeros(n, dtype=bool)
+    miss_report: list[tuple[str, list[Any]]] = []
+    inf_report: list[tuple[str, list[Any]]] = []
+    columns: list[tuple[str, Any]] = [(col, data[col]) for col in used]
+    columns += [(name, arr) for name, arr in vectors if arr is not None]
+    for col, s in columns:
+        if isinstance(s, np.ndarray):
+            m, i = np.isnan(s), np.isinf(s)
+        elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+            v = s.to_numpy(dtype=float, na_value=np.nan)
+            m, i = np.isnan(v), np.isinf(v)
+        else:
+            m, i = s.isna().to_numpy(), np.zeros(n, dtype=bool)
+        if m.any():
+            miss_report.append((col, list(index[m])))
+            missing |= m
+        if i.any():
+            inf_report.append((col, list(index[i])))
+            infinite |= i
+    return missing, miss_report, infinite, inf_report
 
-    formulaic's ``required_variables`` leaves out the arguments of stateful transforms (``center(x)``,
-    ``poly(x, 2)``, ``bs(x)``), so the names in every evaluated factor's expression are collected as well.
+
+def _nonfinite_error(report: list[tuple[str, list[Any]]], formula: str, made: bool) -> DataError:
+    kind = "model column" if made else "column"
+    parts = [f"{kind} {col!r} at rows {format_labels(rows, 5)}" for col, rows in report[:5]]
+    return DataError(
+        f"the formula {formula!r} gives non-finite values (Inf, or NaN from a transform such as log(0) or the log "
+        "of a negative number) in " + "; ".join(parts) + ". R stops here too ('NA/NaN/Inf'); change the transform "
+        "or the data, or pass missing='drop' to drop those rows with a warning"
+    )
+
+
+def _materialize(spec_or_formula: Any, frame: pd.DataFrame, ctx: Mapping[str, Any]) -> Any:
+    import formulaic
+
+    with np.errstate(all="ignore"):  # log(0) and the like are reported below, by term and row
+        if isinstance(spec_or_formula, tuple):
+            return tuple(s.get_model_matrix(frame, context=ctx, na_action="ignore") for s in spec_or_formula)
+        mm = formulaic.model_matrix(spec_or_formula, frame, na_action="ignore", context=ctx)
+        return mm.lhs, mm.rhs
+
+
+def _build_matrices(formula: str, parsed: Any, data: pd.DataFrame, keep: np.ndarray, ctx: Mapping[str, Any]) -> Any:
+    """The model matrices of the kept rows, stateful transforms (poly, ns, bs, scale) fitted on every row.
+
+    R evaluates the variables of a formula on the whole data and only then drops rows with missing values
+    (``model.frame`` before ``na.omit``): the knots of ``ns(x, 3)``, the polynomials of ``poly(x, 2)`` and the
+    mean of ``scale(x)`` come from all rows with ``x``. Factor levels come from the rows kept (``lm``'s
+    ``drop.unused.levels``).
     """
-    names = {str(v) for v in parsed.required_variables}
-    for side in (parsed.lhs, parsed.rhs):
-        for term in side:
-            for factor in term.factors:
-                expr = str(factor.expr)
-                if factor.eval_method.value == "lookup":
-                    names.add(expr)
-                elif factor.eval_method.value == "python":
-                    try:
-                        tree = ast.parse(expr, mode="eval")
-                    except SyntaxError:
-                        continue
-                    names |= {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-    return [str(c) for c in columns if str(c) in names]
+    clean = data if keep.all() else data.loc[keep]
+    try:
+        lhs, rhs = _materialize(parsed, clean, ctx)
+        if not keep.all() and (lhs.model_spec.transform_state or rhs.model_spec.transform_state):
+            full_l, full_r = _materialize(parsed, data, ctx)
+            specs = tuple(
+                m.model_spec.update(encoder_state={}, structure=None) for m in (full_l, full_r)
+            )
+            lhs, rhs = _materialize(specs, clean, ctx)
+    except (DataError, TypeError) as exc:
+        raise DataError(f"cannot build the design of {formula!r}: {exc}") from None
+    except Exception as exc:  # formulaic's errors carry the offending factor: keep the first line
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"cannot build the design of {formula!r}: {msg}") from None
+    return lhs, rhs
+
+
+def _single_level_factors(spec: Any) -> list[tuple[str, list[Any]]]:
+    out = []
+    for fac, (kind, state) in spec.encoder_state.items():
+        if getattr(kind, "value", kind) == "categorical":
+            levels = list(state.get("categories", state.get("contrasts").levels if "contrasts" in state else []))
+            if len(levels) < 2:
+                out.append((str(fac), levels))
+    return out
+
+
+def _term_kind(term: Any, fn: str) -> bool:
+    """Whether a term is one call of ``fn`` (``offset(...)`` / ``cbind(...)``)."""
+    if len(term.factors) != 1 or term.factors[0].eval_method.value != "python":
+        return False
+    try:
+        tree = ast.parse(str(term.factors[0].expr).replace("`", ""), mode="eval")
+    except SyntaxError:
+        return False
+    node = tree.body
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == fn
+
+
+def _offset_terms(formula: str, parsed: Any) -> list[Any]:
+    offsets = [t for t in parsed.rhs if _term_kind(t, "offset")]
+    for term in parsed.rhs:
+        if len(term.factors) > 1 and any("offset(" in str(f.expr) for f in term.factors):
+            raise DataError(
+                f"offset(...) in {formula!r} must be a term of its own, added with '+' (as in R: y ~ x + offset(z))"
+            )
+    return offsets
 
 
 def _formula_design(
@@ -183,130 +272,105 @@ def _formula_design(
     context: Mapping[str, Any] | None,
     two_column_response: bool = False,
 ) -> Design:
-    import formulaic
+    from . import rformula
 
-    user_formula = formula
-    formula, offset_terms = split_offsets(formula)
-    pair = _split_cbind(formula)
-    if pair is not None:
-        if not two_column_response:
-            raise DataError(
-                f"the response of {formula!r} is two columns (cbind); a successes/failures response is for "
-                "binomial GLMs: use regdiag.glm(..., family='binomial')"
-            )
-        (first, second), rhs_text = pair
-        formula = f"{{{first}}} + {{{second}}} ~ {rhs_text}"
     if data is None:
         raise DataError("a formula needs data: pass data=<DataFrame>")
     if isinstance(data, Mapping):
         data = pd.DataFrame(dict(data))
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame (or a dict of columns), not {type(data).__name__}")
-    # the offset terms' variables count as used (missing values, unknown names): parsed as python factors
-    checked = formula + "".join(f" + {{{e}}}" for e in offset_terms)
-    try:
-        parsed = formulaic.Formula(checked)
-    except Exception as exc:
-        raise DataError(f"cannot parse the formula {user_formula!r}: {exc}") from exc
-    if not hasattr(parsed, "lhs") or not hasattr(parsed, "rhs"):
-        raise DataError(f"the formula {user_formula!r} needs a response on the left of '~'")
-    used = formula_columns(parsed, data.columns)
-    unknown = [str(v) for v in sorted(parsed.required_variables, key=str) if str(v) not in data.columns]
-    if unknown and context is None:
+    parsed = rformula.parse(formula, [str(c) for c in data.columns])
+    used, unknown = rformula.used_columns(parsed, data.columns, context)
+    if unknown:
         raise DataError(
-            f"the formula {user_formula!r} uses {', '.join(map(repr, unknown))}, not a column of the data; "
-            f"columns are {list(map(str, data.columns))}"
+            f"the formula {formula!r} uses {', '.join(map(repr, unknown))}, not a column of the data; columns are "
+            f"{list(map(str, data.columns))}"
         )
+    lhs_terms = list(parsed.lhs)
+    is_pair = len(lhs_terms) == 1 and _term_kind(lhs_terms[0], "cbind")
+    if is_pair and not two_column_response:
+        raise DataError(
+            f"the response of {formula!r} is two columns (cbind); a successes/failures response is for "
+            "binomial GLMs: use regdiag.glm(..., family='binomial')"
+        )
+    offset_terms = _offset_terms(formula, parsed)
     n = len(data)
     index = data.index
     w = _vector(weights, data, n, index, "weights")
     off = _vector(offset, data, n, index, "offset")
 
-    # stage 1: missing values in the raw columns the formula uses (also catches NaN categories)
-    bad = np.zeros(n, dtype=bool)
-    report: list[tuple[str, list[Any]]] = []
-    for col in used:
-        s = data[col]
-        if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
-            b = ~np.isfinite(s.to_numpy(dtype=float, na_value=np.nan))
-        else:
-            b = s.isna().to_numpy()
-        if b.any():
-            report.append((col, list(index[b])))
-            bad |= b
-    for name, arr in (("weights", w), ("offset", off)):
-        if arr is not None:
-            b = ~np.isfinite(arr)
-            if b.any():
-                report.append((name, list(index[b])))
-                bad |= b
-    keep = _drop_or_raise(bad, report, index, missing, "the data")
+    # stage 1: missing values in the raw columns (R's na.omit); infinite values are an error unless dropped
+    miss, miss_report, inf, inf_report = _raw_bad_rows(data, used, [("weights", w), ("offset", off)], index)
+    if missing is Missing.RAISE and (miss.any() or inf.any()):
+        _drop_or_raise(miss | inf, miss_report + inf_report, index, missing, "the data")
+    if inf.any() and missing is Missing.OMIT:
+        raise _nonfinite_error(inf_report, formula, made=False)
+    if inf.any():
+        warn_rows("dropped rows with infinite values (missing='drop')", index[inf & ~miss], DataWarning, stacklevel=5)
+    keep = ~(miss | inf)
+    if not keep.any():
+        raise DataError("no rows are left after dropping rows with missing values")
     dropped = index[~keep]
-    clean = data.loc[keep, used] if not keep.all() else data[used]
+    lhs, rhs = _build_matrices(formula, parsed, data[used], keep, {**rformula.R_TRANSFORMS, **(context or {})})
     if w is not None:
         w = w[keep]
     if off is not None:
         off = off[keep]
-    if len(clean) == 0:
-        raise DataError("no rows are left after dropping rows with missing values")
-    # offset(expr) terms (R's syntax): each evaluated on the data, added to the offset argument as R does
-    off_cols: list[np.ndarray] = []
-    for expr in offset_terms:
-        try:
-            with np.errstate(all="ignore"):
-                om = formulaic.model_matrix(f"0 + {{{expr}}}", clean, na_action="ignore", context=context)
-        except Exception as exc:
-            raise DataError(f"cannot evaluate offset({expr}) in {user_formula!r}: {exc}") from exc
-        if om.shape[1] != 1:
-            raise DataError(f"offset({expr}) in {user_formula!r} must give one numeric column; got {list(om.columns)}")
-        off_cols.append(np.asarray(om, dtype=float)[:, 0])
+    for name, levels in _single_level_factors(rhs.model_spec):
+        raise DataError(
+            f"the factor {name} in {formula!r} has a single level {levels} in the rows used: a factor needs two or "
+            "more levels (R: 'contrasts can be applied only to factors with 2 or more levels'); remove it from "
+            "the formula"
+        )
 
-    try:
-        with np.errstate(all="ignore"):  # log(0) and the like are reported below, by column and row
-            mm = formulaic.model_matrix(formula, clean, na_action="ignore", context=context)
-    except Exception as exc:  # formulaic's errors carry the offending factor
-        m = _MISSING_VAR.search(str(exc))
-        if m:
-            raise DataError(
-                f"the formula {formula!r} uses {m.group(1)!r}, which is not a column of the data; "
-                f"columns are {list(map(str, data.columns))}"
-            ) from exc
-        raise DataError(f"cannot build the design of {formula!r}: {exc}") from exc
-    lhs, rhs = mm.lhs, mm.rhs
-    if pair is not None:
+    # the response
+    if is_pair:
         if lhs.shape[1] != 2:
-            raise DataError(
-                f"cbind(...) in {user_formula!r} must give two numeric columns (successes, failures); it expands to "
-                f"{list(lhs.columns)}"
-            )
+            raise DataError(f"cbind(...) in {formula!r} must give two numeric columns (successes, failures)")
         y = np.asarray(lhs, dtype=float)
-        response_name = f"cbind({pair[0][0]}, {pair[0][1]})"
-        ycols: tuple[str, ...] = tuple(str(c) for c in lhs.columns)
+        args = ast.parse(str(lhs_terms[0].factors[0].expr).replace("`", ""), mode="eval").body.args  # type: ignore[attr-defined]
+        pair_names = [ast.unparse(a) for a in args]
+        response_name = f"cbind({pair_names[0]}, {pair_names[1]})"
+        ycols: tuple[str, ...] = tuple(pair_names)
     else:
         if lhs.shape[1] != 1:
             raise DataError(
                 f"the response of {formula!r} must be one numeric column; it expands to {list(lhs.columns)} "
-                "(a text or categorical response? encode it as numbers)"
+                "(a text response? for a binomial GLM write the event, e.g. I(lfp == 'yes') ~ ...)"
             )
         y = np.asarray(lhs, dtype=float)[:, 0]
         response_name = str(lhs.columns[0])
         ycols = (response_name,)
-    X = _column_major(rhs)
-    names = tuple(str(c) for c in rhs.columns)
-    rindex = rhs.index
 
+    # offset(...) terms: out of the design, into the offset (as R)
+    off_idx = [i for t in offset_terms for i in rhs.model_spec.term_indices[t]]
+    off_cols = [np.asarray(rhs.iloc[:, i], dtype=float) for i in off_idx]
+    off_names = tuple(str(rhs.columns[i]) for i in off_idx)
+    x_idx = [i for i in range(rhs.shape[1]) if i not in set(off_idx)]
+    X = _column_major(rhs.iloc[:, x_idx] if off_idx else rhs)
+    names = tuple(str(rhs.columns[i]) for i in x_idx)
+    rindex = rhs.index
     if off_cols:
         total = np.sum(off_cols, axis=0)
         off = total if off is None else off + total
-    off_names = tuple(f"offset({e})" for e in offset_terms)
 
-    # stage 2: non-finite values made by transforms (log(0), 1/x, ...)
+    # stage 2: non-finite values made by transforms (log(0), 1/x, log(-1), ...)
     bad2 = ~np.isfinite(y.reshape(len(y), -1)).all(axis=1) | ~np.isfinite(X).all(axis=1)
     for col in off_cols:
         bad2 |= ~np.isfinite(col)
     if bad2.any():
         report2 = nonfinite_report(np.column_stack([y, X] + off_cols), ycols + names + off_names, rindex)
-        keep2 = _drop_or_raise(bad2, report2, rindex, missing, "the model matrix")
+        if missing is not Missing.DROP:
+            raise _nonfinite_error(report2, formula, made=True)
+        warn_rows(
+            "dropped rows whose transformed values are not finite (missing='drop'): "
+            + "; ".join(f"{c!r}" for c, _ in report2[:5]),
+            rindex[bad2],
+            DataWarning,
+            stacklevel=5,
+        )
+        keep2 = ~bad2
         dropped = dropped.append(rindex[~keep2])
         X, y, rindex = X[keep2], y[keep2], rindex[keep2]
         w = w[keep2] if w is not None else None
@@ -323,10 +387,11 @@ def _formula_design(
         index=rindex,
         param_names=names,
         response_name=response_name,
-        formula=user_formula,
+        formula=formula,
         dropped=dropped,
         has_intercept="Intercept" in names,
         model_spec=rhs.model_spec,
+        offset_columns=tuple(off_idx),
     )
 
 
@@ -411,6 +476,17 @@ def _array_design(
                 parts.append(arr[bad][:, None])
                 colnames.append(name)
         report = nonfinite_report(np.hstack(parts), colnames, index[bad])
+        infinite = np.zeros(n, dtype=bool)
+        infinite[bad] = np.isinf(np.hstack(parts)).any(axis=1)
+        if infinite.any() and missing is Missing.OMIT:
+            inf_report = nonfinite_report(np.where(np.isinf(np.hstack(parts)), np.inf, 0.0), colnames, index[bad])
+            parts_txt = "; ".join(f"column {c!r} at rows {format_labels(r, 5)}" for c, r in inf_report[:5])
+            raise DataError(
+                f"the data have infinite values: {parts_txt}. Remove them, or pass missing='drop' to drop those rows "
+                "with a warning"
+            )
+        if infinite.any() and missing is Missing.DROP:
+            warn_rows("dropped rows with infinite values (missing='drop')", index[infinite], DataWarning, stacklevel=5)
         keep = _drop_or_raise(bad, report, index, missing, "the data")
         dropped = index[~keep]
         yv, Xv, index = yv[keep], Xv[keep], index[keep]
@@ -438,63 +514,6 @@ def _array_design(
 
 
 _CBIND = re.compile(r"^\s*cbind\s*\((?P<args>.*)\)\s*~(?P<rhs>.*)$", re.DOTALL)
-
-
-_OFFSET = re.compile(r"(?<![\w.])offset\s*\(")
-
-
-def split_offsets(formula: str) -> tuple[str, tuple[str, ...]]:
-    """``y ~ x + offset(log(t))`` -> (``"y ~ x"``, (``"log(t)"``,)): R's offset terms taken out of the right-hand side.
-
-    Each ``offset(...)`` must be a term of its own (joined with ``+``); a right-hand side left empty becomes ``1``
-    (R keeps the intercept). Brackets and quotes inside the argument are respected.
-    """
-    if "~" not in formula or _OFFSET.search(formula.split("~", 1)[1]) is None:
-        return formula, ()
-    lhs, rhs = formula.split("~", 1)
-    exprs: list[str] = []
-    kept: list[str] = []
-    pos = 0
-    while True:
-        m = _OFFSET.search(rhs, pos)
-        if m is None:
-            kept.append(rhs[pos:])
-            break
-        depth, quote, j = 1, None, m.end()
-        while j < len(rhs) and depth:
-            ch = rhs[j]
-            if quote:
-                quote = None if ch == quote else quote
-            elif ch in "'\"":
-                quote = ch
-            elif ch in "([{":
-                depth += 1
-            elif ch in ")]}":
-                depth -= 1
-            j += 1
-        if depth:
-            raise DataError(f"unbalanced brackets in offset(...) of the formula {formula!r}")
-        before = rhs[pos : m.start()]
-        after = rhs[j:]
-        # a term of its own: only '+' (or the start of the right-hand side) before it, '+', '-' or the end after it
-        if before.rstrip() and not before.rstrip().endswith("+"):
-            raise DataError(
-                f"offset(...) in {formula!r} must be a term of its own, added with '+' (as in R: y ~ x + offset(z))"
-            )
-        if after.strip() and after.lstrip()[0] not in "+-":
-            raise DataError(
-                f"offset(...) in {formula!r} must be a term of its own, added with '+' (as in R: y ~ x + offset(z))"
-            )
-        exprs.append(rhs[m.end() : j - 1].strip())
-        kept.append(before.rstrip()[:-1] if before.rstrip().endswith("+") else before)
-        pos = j
-    rest = " ".join(part.strip() for part in kept if part.strip())
-    rest = re.sub(r"^\+\s*", "", rest.strip())
-    if not rest or rest.startswith("-"):
-        rest = f"1 {rest}".strip()
-    if not all(exprs):
-        raise DataError(f"offset() in {formula!r} needs an argument, e.g. offset(log(exposure))")
-    return f"{lhs.rstrip()} ~ {rest}", tuple(exprs)
 
 
 def _split_cbind(formula: str) -> tuple[tuple[str, str], str] | None:
@@ -573,7 +592,7 @@ def make_design(
     data: Any = None,
     weights: Any = None,
     offset: Any = None,
-    missing: str | Missing = "drop",
+    missing: str | Missing = "omit",
     context: Mapping[str, Any] | None = None,
     two_column_response: bool = False,
 ) -> Design:
@@ -589,8 +608,11 @@ def make_design(
     data : pandas.DataFrame, optional
         Data for a formula (and for weights/offset given as column names).
     weights, offset : str or array_like of shape (n_obs,), optional
-    missing : {"drop", "raise"}
-        Drop rows with missing or non-finite values (recorded in ``Design.dropped``) or raise an error naming them.
+    missing : {"omit", "drop", "raise"}
+        ``"omit"`` (R's ``na.omit``): rows with a missing value (NaN, None, NA) are dropped and listed in
+        ``fit.design.dropped`` and the summary; an infinite value, in the data or made by a transform such as
+        ``log(0)``, is an error naming the term and rows (R's ``NA/NaN/Inf in 'y'``). ``"drop"``: those rows are
+        dropped too, with one warning naming them. ``"raise"``: any missing or non-finite value is an error.
     context : mapping, optional
         Extra names for formula evaluation (functions or variables not in ``data``).
     two_column_response : bool

@@ -415,7 +415,7 @@ def make_source(
     data: Any = None,
     weights: Any = None,
     offset: Any = None,
-    missing: str = "drop",
+    missing: str = "omit",
     two_column: bool = False,
 ) -> Source:
     """The blocks of a Dask input (see the module docstring)."""

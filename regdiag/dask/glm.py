@@ -640,7 +640,7 @@ def glm(
     alpha: float | None = None,
     start: Any = None,
     dispersion: float | None = None,
-    missing: str = "drop",
+    missing: str = "omit",
     tol: float = DEFAULT_TOL,
     maxit: int = DEFAULT_MAXIT,
     rank_tol: float | None = None,

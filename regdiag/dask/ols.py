@@ -511,7 +511,7 @@ def ols(
     *,
     data: Any = None,
     weights: Any = None,
-    missing: str = "drop",
+    missing: str = "omit",
     tol: float | None = None,
     split_every: int = 8,
 ) -> DaskOLSFit:
@@ -530,7 +530,7 @@ def ols(
         Data for a formula.
     weights : str or Dask array / Series, optional
         Analytic weights; with a formula, the name of a column of ``data``.
-    missing : {"drop", "raise"}
+    missing : {"omit", "drop", "raise"}
         As in memory: rows with missing or non-finite values are dropped and counted (``fit.n_dropped``), or an error
         names the column and rows.
     tol : float, optional

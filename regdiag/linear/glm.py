@@ -501,7 +501,7 @@ def glm(
     alpha: float | None = None,
     start: Any = None,
     dispersion: float | None = None,
-    missing: str = "drop",
+    missing: str = "omit",
     tol: float = DEFAULT_TOL,
     maxit: int = DEFAULT_MAXIT,
     rank_tol: float | None = None,
@@ -537,8 +537,11 @@ def glm(
     dispersion : float, optional
         Fix the dispersion (e.g. 1 for a negative binomial fitted like ``MASS::glm.nb``); default 1 for binomial
         and Poisson and Pearson's chi-square over ``df_resid`` otherwise (R's convention).
-    missing : {"drop", "raise"}
-        Rows with a missing or non-finite value are dropped (listed in ``fit.design.dropped``) or reported.
+    missing : {"omit", "drop", "raise"}
+        ``"omit"`` (R's ``na.omit``): rows with a missing value (NaN, None, NA) are dropped and listed in
+        ``fit.design.dropped`` and the summary; an infinite value, in the data or made by a transform such as
+        ``log(0)``, is an error naming the term and rows (R's ``NA/NaN/Inf in 'y'``). ``"drop"``: those rows are
+        dropped too, with one warning naming them. ``"raise"``: any missing or non-finite value is an error.
     tol : float
         Convergence tolerance of IRLS (see :mod:`regdiag.linear.glm_irls`): the last step is below ``tol`` times
         ``|b_j| + se_j`` in every coefficient, allowing for linear convergence.

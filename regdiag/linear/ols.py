@@ -435,7 +435,7 @@ def ols(
     *,
     data: Any = None,
     weights: Any = None,
-    missing: str = "drop",
+    missing: str = "omit",
     tol: float | None = None,
 ) -> OLSFit:
     """Fit a linear model by ordinary or weighted least squares.
@@ -452,9 +452,11 @@ def ols(
     weights : str or array_like of shape (n_obs,), optional
         Analytic (precision) weights: a weight of k counts like k duplicated rows in the fit; a weight of 0 takes
         the row out of the fit. A string names a column of ``data``.
-    missing : {"drop", "raise"}
-        Rows with a missing or non-finite value are dropped (listed in ``fit.design.dropped`` and in the summary),
-        or reported in an error naming the column and rows.
+    missing : {"omit", "drop", "raise"}
+        ``"omit"`` (R's ``na.omit``): rows with a missing value (NaN, None, NA) are dropped and listed in
+        ``fit.design.dropped`` and the summary; an infinite value, in the data or made by a transform such as
+        ``log(0)``, is an error naming the term and rows (R's ``NA/NaN/Inf in 'y'``). ``"drop"``: those rows are
+        dropped too, with one warning naming them. ``"raise"``: any missing or non-finite value is an error.
     tol : float, optional
         Rank tolerance on the pivots of the equilibrated design (default ``10 sqrt(n) eps``).
 

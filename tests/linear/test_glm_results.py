@@ -177,7 +177,11 @@ def test_formula_offset_missing_and_bad_values_are_named(exposure):
     d = exposure
     d.loc["r3", "t"] = 0.0  # log(0) = -inf
     d.loc["r5", "t"] = np.nan
-    fit = regdiag.glm("y ~ x1 + offset(log(t))", data=d, family="poisson")
+    # log(0) is an error by default (R: NA/NaN/Inf in 'offset'); with missing="drop" the row goes, with a warning
+    with pytest.raises(regdiag.DataError, match=r"column 'offset\(log\(t\)\)' at rows 'r3'.*missing='drop'"):
+        regdiag.glm("y ~ x1 + offset(log(t))", data=d, family="poisson")
+    with pytest.warns(regdiag.DataWarning, match=r"offset\(log\(t\)\).*'r3'"):
+        fit = regdiag.glm("y ~ x1 + offset(log(t))", data=d, family="poisson", missing="drop")
     assert set(fit.design.dropped) == {"r3", "r5"} and fit.nobs == 38
     with pytest.raises(regdiag.DataError, match=r"column 't' at rows 'r5'"):
         regdiag.glm("y ~ x1 + offset(log(t))", data=d, family="poisson", missing="raise")

@@ -41,7 +41,11 @@ def test_nonfinite_values_dropped_and_reported(df):
     df.loc["r3", "x1"] = np.nan
     df.loc["r9", "y"] = np.inf
     df.loc["r11", "g"] = None
-    fit = regdiag.ols("y ~ x1 + x2 + g", data=df)
+    # missing values are dropped as R's na.omit; an infinite value is an error unless missing="drop"
+    with pytest.raises(DataError, match=r"non-finite values .* column 'y' at rows 'r9'"):
+        regdiag.ols("y ~ x1 + x2 + g", data=df)
+    with pytest.warns(regdiag.DataWarning, match=r"infinite values .*'r9'"):
+        fit = regdiag.ols("y ~ x1 + x2 + g", data=df, missing="drop")
     assert list(fit.design.dropped) == ["r3", "r9", "r11"]
     assert fit.nobs == 17 and "r3" not in fit.index
     assert "dropped for missing values: 3 row(s)" in fit.summary()
@@ -60,9 +64,10 @@ def test_transform_making_infinity_names_the_model_column(df):
     df.loc["r5", "x1"] = 0.0
     with pytest.raises(DataError, match=r"np.log\(x1\).*'r5'"):
         regdiag.ols("y ~ np.log(x1)", data=df, missing="raise")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        fit = regdiag.ols("y ~ np.log(x1)", data=df)
+    with pytest.raises(DataError, match=r"model column 'np.log\(x1\)' at rows 'r5'"):
+        regdiag.ols("y ~ np.log(x1)", data=df)
+    with pytest.warns(regdiag.DataWarning, match=r"np.log\(x1\).*'r5'"):
+        fit = regdiag.ols("y ~ np.log(x1)", data=df, missing="drop")
     assert list(fit.design.dropped) == ["r5"]
 
 
