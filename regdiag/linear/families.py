@@ -492,6 +492,14 @@ class Family:
                     f"the {nm} family models counts: response {response!r} is negative at rows "
                     f"{format_labels(index[bad], 5)} (values {_fmt_vals(y[bad])})"
                 )
+            # R's dpois / dnbinom: 'non-integer x' beyond 1e-7 relative
+            nonint = (np.abs(y - np.round(y)) > 1e-7 * np.maximum(1.0, np.abs(y))) & (w > 0)
+            if nonint.any():
+                _warn(
+                    f"non-integer counts in the {nm} response {response!r} at rows {format_labels(index[nonint], 5)} "
+                    f"(values {_fmt_vals(y[nonint])}): the likelihood (AIC) is that of the rounded counts, the fit "
+                    "is quasi-likelihood (as R warns: 'non-integer x')"
+                )
             return y, w, trials, (y + 0.1) if nm == "poisson" else y + (y == 0) / 6.0
         if nm in ("gamma", "inverse_gaussian"):
             bad = y <= 0
@@ -563,7 +571,9 @@ def _r_num(x: float) -> str:
 def _warn(msg: str) -> None:
     import warnings
 
-    warnings.warn(msg, UserWarning, stacklevel=4)
+    from .._validation import DataWarning
+
+    warnings.warn(msg, DataWarning, stacklevel=4)
 
 
 #: mu'(eta) / V(mu) under the canonical link (1 unless listed)

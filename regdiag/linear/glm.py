@@ -27,6 +27,7 @@ from ..results import GLMInfluence, GroupInfluence
 from .families import Family, make_family
 from .glm_exact import DEFAULT_LOO_MAXIT, DEFAULT_LOO_TOL, DEFAULT_MEMORY_MB
 from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, Separation, irls, user_stacklevel, warn_separation
+from .negbin import ThetaEstimate, fit_negbin_design
 from .ols import COND_WARN  # noqa: F401  (GLMs warn at OLS's threshold; the name stays importable from here)
 from .ols import check_residual_df, dask_input, warn_conditioning
 
@@ -85,6 +86,9 @@ class GLMFit(FitCommon):
     resid_exact : ndarray of shape (n_obs,) or None
         Gaussian family with identity link only: the response residuals of the refined least-squares solve (as
         :class:`~regdiag.linear.ols.OLSFit`), exact where ``y - mu`` would cancel.
+    theta : ThetaEstimate or None
+        Negative binomial with theta estimated (``MASS::glm.nb``): the estimate, its standard error and the
+        log-likelihood; ``family`` is the negative binomial at the estimate. None when theta was given.
     """
 
     design: Design
@@ -106,6 +110,7 @@ class GLMFit(FitCommon):
     dispersion_fixed: float | None = None
     tol: float = DEFAULT_TOL
     resid_exact: np.ndarray | None = None
+    theta: ThetaEstimate | None = None
 
     def __post_init__(self) -> None:
         for name in ("coef", "eta", "mu", "y", "prior_weights", "n_trials", "working_weights", "resid_exact"):
@@ -153,11 +158,11 @@ class GLMFit(FitCommon):
 
     @property
     def aic(self) -> float:
-        """R's ``AIC`` of the fit."""
+        """R's ``AIC`` of the fit (an estimated negative binomial theta counts as a parameter, as ``glm.nb``)."""
         pos = self.positive
         return self.family.aic(
             self.y[pos], self.n_trials[pos], self.mu[pos], self.prior_weights[pos], self.deviance, self.rank
-        )
+        ) + (2.0 if self.theta is not None else 0.0)
 
     @property
     def _cov_scale(self) -> float:
@@ -343,6 +348,13 @@ class GLMFit(FitCommon):
             f"residual deviance {self.deviance:.6g} on {self.df_resid} df; AIC {self.aic:.6g}"
         )
         lines.append(f"IRLS iterations: {self.iterations} ({'converged' if self.converged else 'NOT converged'})")
+        if self.theta is not None:
+            t = self.theta
+            lines.append(
+                f"theta {t.theta:.6g} (std. error {t.se:.4g}), estimated by maximum likelihood as MASS::glm.nb "
+                f"({t.alternations} alternations); 2 x log-likelihood {2 * t.loglik:.6g}; influence measures "
+                "treat theta as known"
+            )
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -499,6 +511,7 @@ def glm(
     weights: Any = None,
     offset: Any = None,
     alpha: float | None = None,
+    theta: float | None = None,
     start: Any = None,
     dispersion: float | None = None,
     missing: str = "omit",
@@ -530,13 +543,17 @@ def glm(
         Offset on the linear-predictor scale (e.g. ``log(exposure)``). A formula may also contain R's
         ``offset(expr)`` terms (``"y ~ x + offset(log(exposure))"``): they are evaluated on the data and added to
         this argument.
-    alpha : float, optional
-        Negative binomial: fixed ``alpha`` of ``V(mu) = mu + alpha mu^2`` (R's ``theta = 1 / alpha``; default 1).
+    alpha, theta : float, optional
+        Negative binomial: ``V(mu) = mu + alpha mu^2 = mu + mu^2 / theta``. Give either to fix it (R's
+        ``glm(family = negative.binomial(theta))``; the dispersion is then Pearson's estimate unless ``dispersion``
+        is given). Give neither and theta is estimated by maximum likelihood alternating with IRLS, as
+        ``MASS::glm.nb`` (:mod:`regdiag.linear.negbin`): ``fit.theta`` holds the estimate and its standard error,
+        the dispersion is 1, and the influence measures treat theta as known (as R's ``influence.measures``).
     start : array_like of shape (n_params,), optional
         Starting coefficients (R's ``start``); default: R's starting means of the family.
     dispersion : float, optional
-        Fix the dispersion (e.g. 1 for a negative binomial fitted like ``MASS::glm.nb``); default 1 for binomial
-        and Poisson and Pearson's chi-square over ``df_resid`` otherwise (R's convention).
+        Fix the dispersion; default 1 for binomial, Poisson and a negative binomial with theta estimated, and
+        Pearson's chi-square over ``df_resid`` otherwise (R's convention).
     missing : {"omit", "drop", "raise"}
         ``"omit"`` (R's ``na.omit``): rows with a missing value (NaN, None, NA) are dropped and listed in
         ``fit.design.dropped`` and the summary; an infinite value, in the data or made by a transform such as
@@ -584,7 +601,21 @@ def glm(
     >>> infl.to_frame("R").columns.tolist()
     ['dfb.1_', 'dfb.wt', 'dffit', 'cov.r', 'cook.d', 'hat']
     """
+    if alpha is not None and theta is not None:
+        raise DesignError("give the negative binomial's theta or alpha, not both (alpha = 1 / theta)")
+    if theta is not None:
+        if not (isinstance(theta, (int, float)) and theta > 0 and math.isfinite(theta)):
+            raise DesignError(f"theta must be a positive number; got {theta!r}")
+        alpha = 1.0 / float(theta)
+    estimate_theta = (
+        not isinstance(family, Family) and alpha is None and make_family(family, link).name == "negative_binomial"
+    )
     if dask_input(y_or_formula, X, data, weights, offset):
+        if estimate_theta:
+            raise DesignError(
+                "estimating the negative binomial's theta needs the data in memory; for Dask data pass theta= (or "
+                "alpha=), e.g. the estimate from a sample"
+            )
         from ..dask import glm as dask_glm
 
         return dask_glm(
@@ -595,6 +626,11 @@ def glm(
     design = make_design(
         y_or_formula, X, data=data, weights=weights, offset=offset, missing=missing, two_column_response=True
     )  # a two-column response for another family gets the family's message (Family.prepare)
+    if estimate_theta:
+        return fit_negbin_design(
+            design, fam.link.name, start=start, irls_tol=tol, irls_maxit=maxit, rank_tol=rank_tol,
+            dispersion=1.0 if dispersion is None else dispersion,
+        )
     return fit_glm_design(design, fam, start=start, tol=tol, maxit=maxit, rank_tol=rank_tol, dispersion=dispersion)
 
 
