@@ -51,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--family", help="GLM family: binomial, poisson, gamma, inverse_gaussian, negative_binomial, "
                    "gaussian (default: a linear model fitted by least squares)")
     r.add_argument("--link", help="GLM link (default: the family's canonical link)")
+    r.add_argument("--theta", type=float, help="negative binomial: fix theta (Var = mu + mu^2/theta); default: "
+                   "estimated by maximum likelihood as MASS::glm.nb")
+    r.add_argument("--alpha", type=float, help="negative binomial: fix alpha = 1/theta instead")
     r.add_argument("--weights", help="column of weights (analytic weights; binomial: numbers of trials)")
     r.add_argument("--index-col", help="column holding the row labels (default: a CSV's first column if it is unnamed, "
                    "or holds a different text on every row and is not in the formula; else the row numbers 0, 1, ...)")
@@ -107,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         spec = model_input(
             args.data, formula=args.formula, dataset=args.dataset, family=args.family, link=args.link,
-            weights=args.weights, index_col=args.index_col,
+            weights=args.weights, index_col=args.index_col, theta=args.theta, alpha=args.alpha,
         )
         if not args.quiet:
             print(f"fitting {spec.formula} to {spec.label}", file=sys.stderr)

@@ -62,6 +62,11 @@ class Design:
     has_intercept : bool
     model_spec : object or None
         formulaic's model spec, to build the design of new data with :meth:`design_for`.
+    offset_columns : tuple of int
+        Columns of ``model_spec``'s matrix that are ``offset(...)`` terms (summed into ``offset``, not in ``X``).
+    response_levels : tuple of str or None
+        A text or factor response (binomial GLMs): its levels; ``y`` is 0 for the first level and 1 for every other,
+        as R's ``glm``.
     """
 
     X: np.ndarray
@@ -76,6 +81,7 @@ class Design:
     has_intercept: bool = False
     model_spec: Any = None
     offset_columns: tuple[int, ...] = ()
+    response_levels: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         # read-only views: the caller's own arrays (used without a copy when already float64) stay writeable
@@ -241,6 +247,18 @@ def _single_level_factors(spec: Any) -> list[tuple[str, list[Any]]]:
     return out
 
 
+def _factor_response_levels(lhs: Any) -> list[Any] | None:
+    """The levels of a response that is one categorical factor (a text column), else None."""
+    states = [st for kind, st in lhs.model_spec.encoder_state.values() if getattr(kind, "value", kind) == "categorical"]
+    if len(lhs.model_spec.encoder_state) != 1 or len(states) != 1:
+        return None
+    st = states[0]
+    levels = list(st.get("categories", st["contrasts"].levels if "contrasts" in st else []))
+    if len(levels) < 2 or lhs.shape[1] != len(levels):
+        return None
+    return levels
+
+
 def _term_kind(term: Any, fn: str) -> bool:
     """Whether a term is one call of ``fn`` (``offset(...)`` / ``cbind(...)``)."""
     if len(term.factors) != 1 or term.factors[0].eval_method.value != "python":
@@ -325,6 +343,7 @@ def _formula_design(
         )
 
     # the response
+    response_levels = None
     if is_pair:
         if lhs.shape[1] != 2:
             raise DataError(f"cbind(...) in {formula!r} must give two numeric columns (successes, failures)")
@@ -334,13 +353,21 @@ def _formula_design(
         response_name = f"cbind({pair_names[0]}, {pair_names[1]})"
         ycols: tuple[str, ...] = tuple(pair_names)
     else:
-        if lhs.shape[1] != 1:
+        levels = _factor_response_levels(lhs)
+        if levels is not None and two_column_response:
+            # R's glm: a factor response is binomial, its first level failure and every other level success
+            y = 1.0 - np.asarray(lhs, dtype=float)[:, 0]
+            response_levels: tuple[str, ...] | None = tuple(map(str, levels))
+            response_name = str(lhs_terms[0])
+        elif lhs.shape[1] != 1:
             raise DataError(
                 f"the response of {formula!r} must be one numeric column; it expands to {list(lhs.columns)} "
-                "(a text response? for a binomial GLM write the event, e.g. I(lfp == 'yes') ~ ...)"
+                "(a text response is for a binomial GLM: regdiag.glm(..., family='binomial'), or write the event, "
+                "e.g. I(lfp == 'yes') ~ ...)"
             )
-        y = np.asarray(lhs, dtype=float)[:, 0]
-        response_name = str(lhs.columns[0])
+        else:
+            y = np.asarray(lhs, dtype=float)[:, 0]
+            response_name = str(lhs.columns[0])
         ycols = (response_name,)
 
     # offset(...) terms: out of the design, into the offset (as R)
@@ -392,6 +419,7 @@ def _formula_design(
         has_intercept="Intercept" in names,
         model_spec=rhs.model_spec,
         offset_columns=tuple(off_idx),
+        response_levels=response_levels,
     )
 
 

@@ -474,11 +474,11 @@ class Influence:
         return out
 
     # ---- outlier test ---------------------------------------------------------------------------------------------
-    def _outlier_reference(self) -> tuple[str, float | None]:
+    def _outlier_reference(self, style: Style) -> tuple[str, float | None]:
         return "t", float(self.df_resid - 1)
 
     def outlier_test(
-        self, method: str = "bonferroni", cutoff: float | None = 0.05, n_max: int | None = 10
+        self, method: str = "bonferroni", cutoff: float | None = 0.05, n_max: int | None = 10, style: str = "regdiag"
     ) -> pd.DataFrame:
         """Test each studentized residual as a mean-shift outlier, like car's ``outlierTest``.
 
@@ -492,19 +492,23 @@ class Influence:
             (as car does). ``None`` keeps every row.
         n_max : int or None
             At most this many rows.
+        style : {"regdiag", "R"}
+            The reference distribution: t with ``df_resid - 1`` degrees of freedom for linear models and the
+            standard normal for GLMs; ``"R"`` follows car's ``outlierTest`` exactly, which also uses t(``df_resid -
+            1``) for a negative binomial with theta estimated (class ``negbin`` in R; car chooses the normal only for
+            class ``glm``).
 
         Returns
         -------
         pandas.DataFrame
             Columns ``student_resid``, ``unadjusted_p`` and ``<method>_p``, sorted by decreasing
-            ``|student_resid|``. The reference distribution is t with ``df_resid - 1`` degrees of freedom for
-            linear models and the standard normal for GLMs; ``.attrs`` records it.
+            ``|student_resid|``; ``.attrs`` records the reference distribution.
         """
         t = self.student_resid
         ok = np.isfinite(t)
         t_ok = t[ok]
         labels = self.index[ok]
-        ref, df = self._outlier_reference()
+        ref, df = self._outlier_reference(as_enum(Style, style, "style"))
         if ref == "t":
             pvals = 2.0 * stats.t.sf(np.abs(t_ok), df)
         else:
@@ -884,7 +888,9 @@ class GLMInfluence(Influence):
             return self.cooks_distance_r
         return getattr(self, measure)
 
-    def _outlier_reference(self) -> tuple[str, float | None]:
+    def _outlier_reference(self, style: Style) -> tuple[str, float | None]:
+        if style is Style.R and getattr(self.fit, "theta", None) is not None:
+            return "t", float(self.df_resid - 1)  # car: class "negbin" is not "glm", so t(df)
         return "normal", None
 
     def group_deletion(self, groups: Any, loo: str | None = None) -> GroupInfluence:

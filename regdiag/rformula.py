@@ -23,6 +23,7 @@ import functools
 import io
 import itertools
 import keyword
+import re
 import tokenize
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -462,6 +463,34 @@ def r_formula_text(formula: str, columns: frozenset[str]) -> str:
     return out
 
 
+def formula_error_message(formula: str, exc: BaseException) -> str:
+    """formulaic's parse error of ``formula`` as one line saying what is wrong and where, in words."""
+    raw = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    first = raw.strip().splitlines()[0].strip() if raw.strip() else type(exc).__name__
+    marked = re.search(r"⧛(.*?)⧚", raw, re.DOTALL)
+    token = marked.group(1).strip() if marked else ""
+    where = ""
+    if marked:
+        line = next((ln for ln in raw.splitlines() if "⧛" in ln), "")
+        where = f" (at character {line.index('⧛') + 1})"
+    if m := re.match(r"Operator `(.+?)` has insuff\w* arguments", first):
+        problem = f"{m.group(1)!r} needs a term on each side{where}"
+    elif m := re.match(r"Operator `(.+?)` is incorrectly used", first):
+        op = m.group(1)
+        problem = ("'~' must appear once, between the response and the terms" if "~" in op
+                   else f"{op!r} is not an operator{where}: join terms with +, -, *, : or /")
+    elif m := re.match(r"Missing operator between `(.+?)` and `(.+?)`", first):
+        problem = f"nothing joins {m.group(1)!r} and {m.group(2)!r}: put '~' after the response and '+' between terms"
+    elif first.startswith("Could not find matching context marker"):
+        problem = f"{token!r} has no matching parenthesis{where}" if token else "unbalanced parentheses"
+    elif m := re.match(r"Formula ended before quote context was closed\. Expected: (.+)", first):
+        problem = f"{token!r} is not closed: add {m.group(1).strip()!r}" if token else f"add {m.group(1).strip()!r}"
+    else:
+        problem = first.rstrip(".")
+    return f'cannot read the formula {formula!r}: {problem}; write it as "response ~ term + term", e.g. "y ~ x1 + x2"'
+
+
+
 def _unsupported(formula: str, what: str, instead: str) -> DataError:
     return DataError(f"the formula {formula!r} uses {what}, which regdiag's formulas do not support: {instead}")
 
@@ -491,7 +520,20 @@ def parse(formula: str, columns: Sequence[str], response: bool = True) -> Any:
     """
     import formulaic
 
+    from formulaic.parser.algos.tokenize import tokenize as formula_tokens
+
     cols = [str(c) for c in columns]
+    try:
+        bar = any(t.kind is Token.Kind.OPERATOR and t.token == "|" for t in formula_tokens(formula))
+    except Exception:  # reported by the parse below
+        bar = False
+    if bar:
+        raise _unsupported(
+            formula,
+            "'|' (a conditioning bar, or random effects such as (1 | g))",
+            "regdiag fits fixed-effect models; put the grouping variable in as a factor (+ factor(g)) or fit a "
+            "mixed model elsewhere",
+        )
     parser = RFormulaParser(columns=frozenset(cols))
     try:
         parsed = formulaic.Formula(
@@ -499,19 +541,8 @@ def parse(formula: str, columns: Sequence[str], response: bool = True) -> Any:
         )
     except DataError:
         raise
-    except Exception as exc:  # formulaic's parse errors: reduce to one line
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot read the formula {formula!r}: {msg}") from None
-    parts = getattr(parsed, "rhs", None)
-    if parts is not None and not hasattr(parts, "__iter__"):
-        parts = None
-    if hasattr(parsed, "rhs") and type(parsed.rhs).__name__ != "SimpleFormula":
-        raise _unsupported(
-            formula,
-            "'|' (a conditioning bar or random effects such as (1 | g))",
-            "regdiag fits fixed-effect models; put the grouping variable in as a factor (+ factor(g)) or fit a "
-            "mixed model elsewhere",
-        )
+    except Exception as exc:  # formulaic's parse errors: what is wrong and where, in one line
+        raise DataError(formula_error_message(formula, exc)) from None
     if not hasattr(parsed, "lhs"):
         if type(parsed).__name__ != "SimpleFormula":
             raise _unsupported(formula, "'|'", "write one right-hand side")
@@ -561,8 +592,12 @@ def _parse_code(formula: str, code: str) -> ast.AST:
         raise DataError(f"cannot read the term {code!r} of the formula {formula!r} (R or Python code expected)") from None
 
 
-def used_columns(parsed: Any, columns: Sequence[str], context: Mapping[str, Any] | None = None) -> tuple[list[str], list[str]]:
+def used_columns(
+    parsed: Any, columns: Sequence[str], context: Mapping[str, Any] | None = None, side: str = "both"
+) -> tuple[list[str], list[str]]:
     """The data columns the formula reads (in the data's order) and the names that are neither columns nor known.
+
+    ``side`` is "both", "lhs" or "rhs": the columns of the response, of the terms, or of both.
 
     Returns
     -------
@@ -574,7 +609,10 @@ def used_columns(parsed: Any, columns: Sequence[str], context: Mapping[str, Any]
     names: set[str] = set()
     unknown: set[str] = set()
     known = set(KNOWN_FUNCTIONS) | set(context or {})
-    sides = [parsed.lhs, parsed.rhs] if hasattr(parsed, "lhs") else [parsed]
+    if not hasattr(parsed, "lhs"):
+        sides = [parsed]
+    else:
+        sides = {"both": [parsed.lhs, parsed.rhs], "lhs": [parsed.lhs], "rhs": [parsed.rhs]}[side]
     for side in sides:
         for term in side:
             for fac in term.factors:

@@ -77,3 +77,175 @@ def test_negative_binomial_theta_matches_glm_nb(case):
     np.testing.assert_allclose(fit.theta.theta, meta["glm_nb_theta"], rtol=1e-6)
     assert fit.dispersion == 1.0
     np.testing.assert_allclose(fit.aic, -meta["twologlik"] + 2 * (fit.rank + 1), rtol=1e-12)
+
+
+# ---- each formerly silent change: now the right number, an error or a warning, with its message ------------------
+
+
+@pytest.fixture
+def small():
+    rng = np.random.default_rng(7)
+    n = 30
+    return pd.DataFrame(
+        {
+            "y": rng.normal(10, 1, n),
+            "age": rng.integers(20, 60, n),  # integers: ^ was bitwise XOR here
+            "wt": rng.uniform(1, 3, n),
+            "Solar.R": rng.normal(200, 30, n),
+            "Month": rng.integers(5, 9, n),
+            "g": rng.choice(["a", "b", "c"], n),
+            "lfp": rng.choice(["no", "yes"], n),
+            "t": rng.uniform(1, 2, n),
+            "k": rng.poisson(3, n).astype(float),
+        },
+        index=[f"r{i}" for i in range(n)],
+    )
+
+
+@pytest.mark.parametrize("col", ["age", "wt"])
+@pytest.mark.parametrize("op", ["^", "**"])
+def test_power_inside_I_is_a_power(small, col, op):
+    fit = regdiag.ols(f"y ~ I({col}{op}2)", data=small)
+    np.testing.assert_array_equal(fit.design.X[:, 1], small[col].to_numpy(dtype=float) ** 2)
+
+
+def test_dotted_names_as_written_and_backquoted(small):
+    plain = regdiag.ols("y ~ Solar.R + log(Solar.R)", data=small)
+    quoted = regdiag.ols("y ~ `Solar.R` + log(`Solar.R`)", data=small)
+    np.testing.assert_array_equal(plain.design.X, quoted.design.X)
+    np.testing.assert_array_equal(plain.design.X[:, 1], small["Solar.R"])
+
+
+def test_factor_and_as_factor_and_relevel(small):
+    a = regdiag.ols("y ~ factor(Month)", data=small)
+    b = regdiag.ols("y ~ as.factor(Month)", data=small)
+    np.testing.assert_array_equal(a.design.X, b.design.X)
+    assert a.design.X.shape[1] == small["Month"].nunique()
+    r = regdiag.ols("y ~ relevel(factor(g), ref = 'b')", data=small)
+    assert [n.rsplit(".", 1)[-1] for n in r.param_names[1:]] == ["a]", "c]"]
+    np.testing.assert_allclose(r.fitted, regdiag.ols("y ~ g", data=small).fitted, rtol=1e-12)
+    with pytest.raises(regdiag.DataError, match=r"relevel\(\.\.\., ref='z'\): 'z' is not a level"):
+        regdiag.ols("y ~ relevel(g, ref = 'z')", data=small)
+
+
+@pytest.mark.parametrize("formula", ["y ~ age | g", "y ~ age + (1 | g)"])
+def test_bar_is_one_line_error(small, formula):
+    with pytest.raises(regdiag.DataError, match=r"uses '\|' .*regdiag fits fixed-effect models") as err:
+        regdiag.ols(formula, data=small)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_function_names_it_and_says_what_to_write(small):
+    with pytest.raises(regdiag.DataError, match=r"the function s\(\) in the term 's\(age\)'.*ns\(x, df\)"):
+        regdiag.ols("y ~ s(age)", data=small)
+    with pytest.raises(regdiag.DataError, match=r"uses 'nope', not a column of the data"):
+        regdiag.ols("y ~ nope", data=small)
+
+
+def test_dot_is_every_other_column(small):
+    fit = regdiag.ols("y ~ .", data=small[["y", "age", "wt", "g"]])
+    assert set(fit.param_names) == {"Intercept", "age", "wt", "g[T.b]", "g[T.c]"}
+    fit = regdiag.ols("log(y) ~ .", data=small[["y", "age", "wt"]])
+    assert set(fit.param_names) == {"Intercept", "age", "wt"}
+
+
+def test_nonfinite_transform_is_an_error_naming_term_and_rows(small):
+    d = small.copy()
+    d.loc["r4", "y"] = 0.0
+    with pytest.raises(regdiag.DataError, match=r"model column 'log\(y\)' at rows 'r4'.*missing='drop'"):
+        regdiag.ols("log(y) ~ age", data=d)
+    with pytest.warns(regdiag.DataWarning, match=r"not finite .*'log\(y\)'.*rows 'r4'"):
+        fit = regdiag.ols("log(y) ~ age", data=d, missing="drop")
+    assert list(fit.design.dropped) == ["r4"]
+    d.loc["r6", "t"] = 0.0
+    with pytest.raises(regdiag.DataError, match=r"'offset\(log\(t\)\)' at rows 'r6'"):
+        regdiag.glm("k ~ age + offset(log(t))", data=d, family="poisson")
+
+
+def test_missing_values_are_dropped_and_listed_as_na_omit(small):
+    d = small.copy()
+    d.loc["r2", "wt"] = np.nan
+    d.loc["r5", "g"] = None
+    fit = regdiag.ols("y ~ wt + g", data=d)
+    assert list(fit.design.dropped) == ["r2", "r5"]
+    assert "dropped for missing values: 2 row(s) ('r2', 'r5')" in fit.summary()
+
+
+def test_one_level_factor_is_an_error_naming_it(small):
+    d = small.assign(one="only")
+    with pytest.raises(regdiag.DataError, match=r"the factor one in .* single level \['only'\].*2 or more levels"):
+        regdiag.ols("y ~ age + one", data=d)
+    d2 = small.copy()
+    d2.loc[d2["g"] != "a", "y"] = np.nan  # only level 'a' is left after na.omit
+    with pytest.raises(regdiag.DataError, match=r"the factor g .* single level \['a'\]"):
+        regdiag.ols("y ~ age + g", data=d2)
+
+
+@pytest.mark.parametrize("family", ["poisson", "negative_binomial"])
+def test_non_integer_counts_warn_as_r(small, family):
+    d = small.copy()
+    d.loc["r3", "k"] = 2.5
+    with pytest.warns(regdiag.DataWarning, match=r"non-integer counts .* rows 'r3' \(values 2\.5\)"):
+        regdiag.glm("k ~ age", data=d, family=family, theta=2.0 if family == "negative_binomial" else None)
+
+
+def test_non_integer_binomial_successes_warn(small):
+    d = small.assign(s=np.full(len(small), 1.5), f=np.ones(len(small)))
+    with pytest.warns(regdiag.DataWarning, match=r"non-integer counts in a binomial response"):
+        regdiag.glm("cbind(s, f) ~ age", data=d, family="binomial")
+
+
+def test_text_response_for_binomial_states_level_order(small):
+    fit = regdiag.glm("lfp ~ age", data=small, family="binomial")
+    same = regdiag.glm("I(lfp == 'yes') ~ age", data=small, family="binomial")
+    np.testing.assert_allclose(fit.coef, same.coef, rtol=1e-12)
+    assert "'no' (its first level) = 0, 'yes' = 1" in fit.summary()
+    with pytest.raises(regdiag.DataError, match=r"only a binomial GLM takes a text response"):
+        regdiag.glm("lfp ~ age", data=small, family="poisson")
+
+
+def test_negative_binomial_theta_is_the_joint_maximum_likelihood():
+    """theta and the coefficients maximize the negative binomial likelihood jointly (checked by a direct optimizer)."""
+    from scipy import optimize, special
+
+    rng = np.random.default_rng(3)
+    n = 200
+    x = rng.normal(size=n)
+    mu = np.exp(1.0 + 0.5 * x)
+    y = rng.negative_binomial(2.0, 2.0 / (2.0 + mu)).astype(float)
+    fit = regdiag.glm("y ~ x", data=pd.DataFrame({"y": y, "x": x}), family="negative_binomial")
+
+    def nll(p):
+        b0, b1, log_th = p
+        m, th = np.exp(b0 + b1 * x), np.exp(log_th)
+        return -np.sum(special.gammaln(th + y) - special.gammaln(th) - special.gammaln(y + 1)
+                       + th * np.log(th / (th + m)) + y * np.log(m / (th + m)))
+
+    best = optimize.minimize(nll, [0.0, 0.0, 0.0], method="BFGS", options={"gtol": 1e-10})
+    np.testing.assert_allclose(fit.coef, best.x[:2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.log(fit.theta.theta), best.x[2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(fit.theta.loglik, -best.fun, rtol=1e-10)
+
+
+def test_negative_binomial_theta_fixed_or_none(small):
+    from regdiag._validation import ConvergenceError
+
+    with pytest.raises(ConvergenceError, match=r"no overdispersion; fit family='poisson'"):
+        regdiag.glm("k ~ age", data=small, family="negative_binomial")  # Poisson counts: theta -> infinity
+    fixed = regdiag.glm("k ~ age", data=small, family="negative_binomial", theta=4.0)
+    alpha = regdiag.glm("k ~ age", data=small, family="negative_binomial", alpha=0.25)
+    np.testing.assert_allclose(fixed.coef, alpha.coef, rtol=1e-12)
+    assert fixed.theta is None
+    with pytest.raises(regdiag.DesignError, match=r"theta or alpha, not both"):
+        regdiag.glm("k ~ age", data=small, family="negative_binomial", theta=4.0, alpha=0.25)
+
+
+def test_spline_bases_predict_beyond_the_data(small):
+    """ns/bs keep their knots for new data (R's makepredictcall) and extrapolate as R (linear for ns)."""
+    fit = regdiag.ols("y ~ ns(wt, 3)", data=small)
+    new = pd.DataFrame({"wt": [small["wt"].max() + 1.0, small["wt"].max() + 2.0, small["wt"].max() + 3.0]})
+    X = fit.design.design_for(new)
+    # linear beyond the boundary knot: equal second differences vanish
+    np.testing.assert_allclose(np.diff(X, n=2, axis=0), 0.0, atol=1e-12)
+    Xin = fit.design.design_for(small)
+    np.testing.assert_allclose(Xin, fit.design.X, rtol=1e-13, atol=1e-15)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import DesignError, InfluenceWarning, format_labels
+from .._validation import DataError, DesignError, InfluenceWarning, format_labels
 from ._fit import FitCommon
 from ..design import Design, make_design
 from ..linalg import EPS, QRFactor, lstsq, qr_factor
@@ -336,6 +336,8 @@ class GLMFit(FitCommon):
         if d.formula:
             head += f": {d.formula}"
         lines = [head, f"n = {self.nobs}, rank = {self.rank}, df_resid = {self.df_resid}"]
+        if d.response_levels is not None:
+            lines.append(response_levels_line(d.response_name, d.response_levels))
         if len(d.dropped):
             lines.append(f"dropped for missing values: {len(d.dropped)} row(s) ({format_labels(d.dropped)})")
         if self.aliased:
@@ -359,6 +361,13 @@ class GLMFit(FitCommon):
 
     def __repr__(self) -> str:
         return f"<GLMFit {self.family} n={self.nobs} rank={self.rank} params={list(self.param_names)}>"
+
+
+def response_levels_line(name: str, levels: tuple[str, ...]) -> str:
+    """How a text response was coded, in one line (R's rule for a factor response of a binomial GLM)."""
+    others = ", ".join(repr(v) for v in levels[1:])
+    return (f"response {name!r} is text: {levels[0]!r} (its first level) = 0, {others} = 1, as R's glm; to model "
+            f"another level, write e.g. I({name} == {levels[0]!r}) ~ ...")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -434,6 +443,11 @@ def fit_glm_design(
     dispersion: float | None = None,
 ) -> GLMFit:
     """Fit a validated :class:`Design` (see :func:`glm`)."""
+    if design.response_levels is not None and family.name != "binomial":
+        raise DataError(
+            f"the response {design.response_name!r} is text (levels {list(design.response_levels)}): only a binomial "
+            "GLM takes a text response; use family='binomial', or a numeric response"
+        )
     X = design.X
     n, k = X.shape
     y, w, trials, mustart = family.prepare(design.y, design.weights, design.index, design.response_name)

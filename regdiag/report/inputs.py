@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .._validation import DataError, RegdiagError
+from ..rformula import formula_error_message, parse, used_columns
 
 __all__ = ["ModelInput", "load_data", "model_input", "fit_model", "one_line", "error_line"]
 
@@ -34,6 +36,8 @@ class ModelInput:
         Column of weights (analytic weights; for a binomial GLM the numbers of trials of proportions).
     label : str
         Where the data came from, for titles.
+    theta, alpha : float or None
+        Negative binomial: a fixed theta (or alpha = 1/theta); None estimates theta as ``MASS::glm.nb``.
     """
 
     data: pd.DataFrame
@@ -42,6 +46,8 @@ class ModelInput:
     link: str | None
     weights: str | None
     label: str
+    theta: float | None = None
+    alpha: float | None = None
 
 
 def one_line(message: str) -> str:
@@ -90,7 +96,7 @@ def error_line(exc: BaseException, data: str | None = None, output: str | None =
     if m and cause is not None and type(cause).__name__ == "FormulaSyntaxError":  # streamed data: reworded too
         import ast
 
-        return one_line(_formula_message(ast.literal_eval(m.group(1)), cause))
+        return one_line(formula_error_message(ast.literal_eval(m.group(1)), cause))
     if _GENERIC.search(text) and cause is not None:
         detail = _informative(str(cause))
         text = _GENERIC.sub(lambda _: detail, text) if detail else text
@@ -261,6 +267,8 @@ def model_input(
     link: str | None = None,
     weights: str | None = None,
     index_col: str | None = None,
+    theta: float | None = None,
+    alpha: float | None = None,
 ) -> ModelInput:
     """What to fit: a data file with a formula, a bundled data set (its own formula, family and weights unless
     given), or with nothing at all the bundled default (LifeCycleSavings)."""
@@ -274,12 +282,13 @@ def model_input(
             cols = ", ".join(map(str, df.columns[:6]))
             raise DataError(f'a data file needs a model: add --formula "y ~ x1 + x2" (columns: {cols})')
         df = load_data(data, index_col)
-        _check_formula(formula)
+        _check_formula(formula, df)
         if index_col is None:
             df = _row_labels_from_first_column(df, formula, weights)
-        _check_response(df, formula)
+        _check_response(df, formula, family)
         _check_family(family, link)
-        return ModelInput(df, formula, family, link, weights, Path(data).name)
+        _check_theta(family, theta, alpha)
+        return ModelInput(df, formula, family, link, weights, Path(data).name, theta, alpha)
     name = dataset or DEFAULT_DATASET
     try:
         info = datasets.info(name)
@@ -288,10 +297,11 @@ def model_input(
         raise DataError(f"no bundled data set named {name!r}; {_suggest(name, names)}choose from {', '.join(names)}") from exc
     df = datasets.load(name)
     if formula:
-        _check_formula(formula)
-        _check_response(df, formula)
+        _check_formula(formula, df)
+        _check_response(df, formula, family)
     fam = family if family is not None else (info.get("family") if not formula else None)
     _check_family(fam, link)
+    _check_theta(fam, theta, alpha)
     return ModelInput(
         df,
         formula or info["formula"],
@@ -299,14 +309,32 @@ def model_input(
         link,
         weights or (info.get("weights") if not formula else None),
         f"{name} (bundled)",
+        theta,
+        alpha,
     )
 
 
-def _formula_variables(formula: str) -> tuple[list[str], list[str]]:
-    """The names on the left and right of ``~`` (every identifier, function names included: for checks only)."""
-    lhs, _, rhs = formula.partition("~")
-    ident = re.compile(r"[A-Za-z_.][A-Za-z0-9_.]*")
-    return ident.findall(lhs), ident.findall(rhs)
+def _check_theta(family: str | None, theta: float | None, alpha: float | None) -> None:
+    from ..linear.families import make_family
+
+    if theta is None and alpha is None:
+        return
+    if family is None or make_family(family).name != "negative_binomial":
+        raise DataError("--theta and --alpha are the negative binomial's: add --family negative_binomial")
+    if theta is not None and alpha is not None:
+        raise DataError("give --theta or --alpha, not both (alpha = 1/theta)")
+    value = theta if theta is not None else alpha
+    if not (value is not None and value > 0 and np.isfinite(value)):
+        raise DataError(f"--{'theta' if theta is not None else 'alpha'} must be a positive number; got {value}")
+
+
+def _formula_variables(formula: str, df: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The data columns used on the left and on the right of ``~`` (read by the formula parser)."""
+    try:
+        parsed = parse(formula, [str(c) for c in df.columns])
+    except DataError:
+        return [], []
+    return used_columns(parsed, df.columns, side="lhs")[0], used_columns(parsed, df.columns, side="rhs")[0]
 
 
 def _text_column(s: pd.Series) -> bool:
@@ -320,7 +348,7 @@ def _row_labels_from_first_column(df: pd.DataFrame, formula: str, weights: str |
         return df
     first = df.columns[0]
     col = df[first]
-    lhs, rhs = _formula_variables(formula)
+    lhs, rhs = _formula_variables(formula, df)
     if str(first) in lhs or str(first) in rhs or str(first) == weights:
         return df
     if _text_column(col) and col.notna().all() and col.is_unique:
@@ -333,13 +361,27 @@ def _sample(s: pd.Series, k: int = 3) -> str:
     return ", ".join(vals) + (", ..." if s.nunique() > k else "")
 
 
-def _check_response(df: pd.DataFrame, formula: str) -> None:
-    """A text column as the response: said in one line, with its values and the numeric columns to choose from."""
-    lhs, _ = _formula_variables(formula)
-    text = [c for c in lhs if c in df.columns and _text_column(df[c])]
-    if not text:
+def _check_response(df: pd.DataFrame, formula: str, family: str | None = None) -> None:
+    """A text column as the response of a model other than a binomial GLM: said in one line, with its values and the
+    numeric columns to choose from. (A binomial GLM takes it as R does: first level 0, the others 1.)"""
+    from ..linear.families import make_family
+
+    try:
+        parsed = parse(formula, [str(c) for c in df.columns])
+    except DataError:
         return
-    c = text[0]
+    lhs = list(parsed.lhs)
+    if len(lhs) != 1 or len(lhs[0].factors) != 1 or lhs[0].factors[0].eval_method.value != "lookup":
+        return  # an expression such as I(lfp == 'yes'): evaluated, not a column
+    c = str(lhs[0].factors[0].expr)
+    if c not in df.columns or not _text_column(df[c]):
+        return
+    if family is not None:
+        try:
+            if make_family(family).name == "binomial":
+                return
+        except Exception:
+            return  # the family's own check says what is wrong
     numeric = [str(x) for x in df.columns if not _text_column(df[x])]
     hint = ""
     if df[c].is_unique:
@@ -347,51 +389,22 @@ def _check_response(df: pd.DataFrame, formula: str) -> None:
     listed = ", ".join(numeric[:6]) + (", ..." if len(numeric) > 6 else "")
     raise DataError(
         f"the response {c!r} of {formula!r} is a text column (values {_sample(df[c])}); the response must be "
-        f"numeric: put a numeric column left of '~' (numeric columns: {listed or 'none'}){hint}"
+        f"numeric: put a numeric column left of '~' (numeric columns: {listed or 'none'}), write the event "
+        f"(I({c} == {str(df[c].dropna().iloc[0])!r}) ~ ...) or use --family binomial{hint}"
     )
 
 
-def _check_formula(formula: str) -> None:
-    """A formula that cannot be read: what is wrong and where, in words (instead of formulaic's message)."""
-    import formulaic
+def _check_formula(formula: str, df: pd.DataFrame) -> None:
+    """A formula that cannot be read: what is wrong and where, in words (the formula parser's one-line errors)."""
 
-    try:
-        formulaic.Formula(formula)
-    except Exception as exc:
-        raise DataError(_formula_message(formula, exc)) from exc
-
-
-def _formula_message(formula: str, exc: BaseException) -> str:
-    raw = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
-    first = raw.strip().splitlines()[0].strip() if raw.strip() else type(exc).__name__
-    marked = re.search(r"⧛(.*?)⧚", raw, re.DOTALL)
-    token = marked.group(1).strip() if marked else ""
-    where = ""
-    if marked:
-        line = next((ln for ln in raw.splitlines() if "⧛" in ln), "")
-        where = f" (at character {line.index('⧛') + 1})"
-    if m := re.match(r"Operator `(.+?)` has insuff\w* arguments", first):
-        problem = f"{m.group(1)!r} needs a term on each side{where}"
-    elif m := re.match(r"Operator `(.+?)` is incorrectly used", first):
-        op = m.group(1)
-        problem = ("'~' must appear once, between the response and the terms" if "~" in op
-                   else f"{op!r} is not an operator{where}: join terms with +, -, *, : or /")
-    elif m := re.match(r"Missing operator between `(.+?)` and `(.+?)`", first):
-        problem = f"nothing joins {m.group(1)!r} and {m.group(2)!r}: put '~' after the response and '+' between terms"
-    elif first.startswith("Could not find matching context marker"):
-        problem = f"{token!r} has no matching parenthesis{where}" if token else "unbalanced parentheses"
-    elif m := re.match(r"Formula ended before quote context was closed\. Expected: (.+)", first):
-        problem = f"{token!r} is not closed: add {m.group(1).strip()!r}" if token else f"add {m.group(1).strip()!r}"
-    else:
-        problem = first.rstrip(".")
-    return f'cannot read the formula {formula!r}: {problem}; write it as "response ~ term + term", e.g. "y ~ x1 + x2"'
+    parse(formula, [str(c) for c in df.columns])
 
 
 def _explain_fit_error(spec: ModelInput, message: str) -> str:
     """A fitting error, with what the data say about it: a text column that cannot be computed with, or one with a
     different value on every row (row labels used as a factor)."""
     df = spec.data
-    _, rhs = _formula_variables(spec.formula)
+    _, rhs = _formula_variables(spec.formula, df)
     text_cols = [c for c in dict.fromkeys(rhs) if c in df.columns and _text_column(df[c])]
     if m := re.search(r"Unable to evaluate factor `(.+?)`", message):
         factor = m.group(1)
@@ -417,6 +430,7 @@ def fit_model(spec: ModelInput) -> Any:
     try:
         if spec.family is None:
             return regdiag.ols(spec.formula, data=spec.data, weights=spec.weights)
-        return regdiag.glm(spec.formula, data=spec.data, family=spec.family, link=spec.link, weights=spec.weights)
+        return regdiag.glm(spec.formula, data=spec.data, family=spec.family, link=spec.link, weights=spec.weights,
+                           theta=spec.theta, alpha=spec.alpha)
     except RegdiagError as exc:
         raise type(exc)(shorten_lists(_explain_fit_error(spec, one_line(str(exc))))) from exc
