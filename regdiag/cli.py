@@ -54,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--theta", type=float, help="negative binomial: fix theta (Var = mu + mu^2/theta); default: "
                    "estimated by maximum likelihood as MASS::glm.nb")
     r.add_argument("--alpha", type=float, help="negative binomial: fix alpha = 1/theta instead")
+    r.add_argument("--missing", choices=["omit", "drop", "raise"], default="omit",
+                   help="rows with missing values: omit (R's na.omit: dropped and listed; an infinite value or one a "
+                   "transform makes non-finite is an error), drop (those too, with a warning) or raise")
     r.add_argument("--weights", help="column of weights (analytic weights; binomial: numbers of trials)")
     r.add_argument("--index-col", help="column holding the row labels (default: a CSV's first column if it is unnamed, "
                    "or holds a different text on every row and is not in the formula; else the row numbers 0, 1, ...)")
@@ -111,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         spec = model_input(
             args.data, formula=args.formula, dataset=args.dataset, family=args.family, link=args.link,
             weights=args.weights, index_col=args.index_col, theta=args.theta, alpha=args.alpha,
+            missing=args.missing,
         )
         if not args.quiet:
             print(f"fitting {spec.formula} to {spec.label}", file=sys.stderr)
@@ -149,7 +153,8 @@ def _stream(args: argparse.Namespace) -> int:
 
         report = stream_report(
             args.data, args.output, formula=args.formula, family=args.family, link=args.link, weights=args.weights,
-            index_col=args.index_col, rule=args.rule, top=max(args.top, 1),
+            index_col=args.index_col, rule=args.rule, top=max(args.top, 1), missing=args.missing,
+            theta=args.theta, alpha=args.alpha,
         )
     except ImportError as exc:
         print(f"regdiag: error: streaming needs Dask: pip install 'regdiag[dask]' ({exc})", file=sys.stderr)

@@ -15,7 +15,6 @@ read as R reads them (:mod:`regdiag.rformula`).
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -539,33 +538,6 @@ def _array_design(
         dropped=dropped,
         has_intercept=bool(const.any()),
     )
-
-
-_CBIND = re.compile(r"^\s*cbind\s*\((?P<args>.*)\)\s*~(?P<rhs>.*)$", re.DOTALL)
-
-
-def _split_cbind(formula: str) -> tuple[tuple[str, str], str] | None:
-    """``cbind(a, b) ~ rhs`` -> ((a, b), rhs); None for any other formula. Commas inside brackets do not split."""
-    m = _CBIND.match(formula)
-    if m is None:
-        return None
-    args, depth, cur = [], 0, ""
-    for ch in m.group("args"):
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        if ch == "," and depth == 0:
-            args.append(cur.strip())
-            cur = ""
-        else:
-            cur += ch
-    args.append(cur.strip())
-    if len(args) != 2 or not all(args):
-        raise DataError(
-            f"cbind(...) on the left of {formula!r} must have exactly two arguments (successes, failures); got {len(args)}"
-        )
-    return (args[0], args[1]), m.group("rhs").strip()
 
 
 def _pair_response(y: Any) -> tuple[np.ndarray, pd.Index | None, tuple[str, str]]:

@@ -20,7 +20,6 @@ block's parameter names are checked against the others' all the same, and a form
 from __future__ import annotations
 
 import dataclasses
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -281,41 +280,45 @@ def _frame_source(y: Any, X: Any, weights: Any, offset: Any, missing: str, two_c
     )
 
 
-def _categorical_vars(formula: str, data: Any) -> dict[str, Any]:
-    """Variables of the formula that formulaic encodes as categorical, with their global levels."""
-    import formulaic
+#: Functions that make a factor of their argument: on Dask the column gets global levels first.
+_FACTOR_CALLS = frozenset({"C", "factor", "relevel"})
 
-    from ..design import _split_cbind
 
-    pair = _split_cbind(formula)
-    text = formula if pair is None else f"{{{pair[0][0]}}} + {{{pair[0][1]}}} ~ {pair[1]}"
-    parsed = formulaic.Formula(text)
-    in_c: set[str] = set()
-    other: set[str] = set()
-    for term in parsed.rhs:
-        for factor in term.factors:
-            expr = str(factor.expr)
-            if factor.eval_method.value == "lookup":
-                other.add(expr)
-            elif factor.eval_method.value == "python":
-                used = {str(v) for v in formulaic.Formula(expr).required_variables}
-                if expr.startswith("C(") and "levels" not in expr:
-                    in_c |= used
-                else:
-                    other |= used
+def _calls(parsed: Any) -> list[tuple[str, set[str]]]:
+    """(function name, names in its arguments) for every call in the formula's terms, response included."""
+    import ast
+
+    from formulaic.utils.code import sanitize_variable_names
+
+    out = []
+    for side in (parsed.lhs, parsed.rhs):
+        for term in side:
+            for factor in term.factors:
+                if factor.eval_method.value != "python":
+                    continue
+                aliases: dict[str, str] = {}
+                tree = ast.parse(sanitize_variable_names(str(factor.expr), {}, aliases), mode="eval")
+                for node in ast.walk(tree):
+                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                        args = {aliases.get(n.id, n.id) for a in node.args for n in ast.walk(a) if isinstance(n, ast.Name)}
+                        out.append((node.func.id, args))
+    return out
+
+
+def _categorical_vars(formula: str, parsed: Any, data: Any) -> dict[str, Any]:
+    """Variables of the formula that are encoded as categorical, with their global levels."""
+    from ..rformula import used_columns
+
+    used = set(used_columns(parsed, [str(c) for c in data.columns])[0])
+    in_factor = {v for fn, args in _calls(parsed) if fn in _FACTOR_CALLS for v in args} & used
     columns = set(map(str, data.columns))
     todo: dict[str, Any] = {}
-    for var in sorted((in_c | other) & columns):
+    for var in sorted(used & columns):
         dt = data[var].dtype
         textual = isinstance(dt, pd.CategoricalDtype) or not (
             pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)
         )
-        if var in in_c and var in other and not textual:
-            raise DataError(
-                f"the formula {formula!r} uses {var!r} both as a number and inside C(...); on Dask its levels are "
-                "made global by casting the column to categorical, so make a separate column for the factor"
-            )
-        if textual or var in in_c:
+        if textual or var in in_factor:
             todo[var] = data[var]
     if not todo:
         return {}
@@ -336,15 +339,17 @@ def _categorical_vars(formula: str, data: Any) -> dict[str, Any]:
     return levels
 
 
-def _refuse_partition_dependent(formula: str) -> None:
+def _refuse_partition_dependent(formula: str, parsed: Any) -> None:
     """Transforms whose value depends on other rows (a mean, knots, the previous row) cannot run partition-wise."""
     from formulaic.transforms import TRANSFORMS
 
-    names = sorted(
-        name for name, fn in TRANSFORMS.items()
-        if (getattr(fn, "__is_stateful_transform__", False) and name != "Q") or name == "lag"
-    )
-    used = [name for name in names if re.search(rf"(?<![\w.]){name}\s*\(", formula)]
+    from ..rformula import R_TRANSFORMS
+
+    known = {**TRANSFORMS, **R_TRANSFORMS}
+    used = sorted({
+        fn for fn, _ in _calls(parsed)
+        if fn == "lag" or (getattr(known.get(fn), "__is_stateful_transform__", False) and fn != "Q")
+    })
     if used:
         raise DataError(
             f"the formula {formula!r} uses {', '.join(used)}, whose values depend on other rows (a mean, a scale, "
@@ -354,10 +359,6 @@ def _refuse_partition_dependent(formula: str) -> None:
 
 
 def _formula_source(formula: str, data: Any, weights: Any, offset: Any, missing: str, two_column: bool) -> Source:
-    import formulaic
-
-    from ..design import _split_cbind
-
     if not (is_dask(data) and hasattr(data, "columns")):
         raise DataError(f"a formula with Dask data needs a Dask DataFrame as data=, not {type(data).__name__}")
     for what, val in (("weights", weights), ("offset", offset)):
@@ -368,25 +369,19 @@ def _formula_source(formula: str, data: Any, weights: Any, offset: Any, missing:
             )
         if isinstance(val, str) and val not in data.columns:
             raise DataError(f"{what}={val!r} is not a column of the data; columns are {list(map(str, data.columns))}")
-    pair = _split_cbind(formula)
-    text = formula if pair is None else f"{{{pair[0][0]}}} + {{{pair[0][1]}}} ~ {pair[1]}"
-    try:
-        needed = {str(v) for v in formulaic.Formula(text).required_variables}
-    except Exception as exc:
-        raise DataError(f"cannot parse the formula {formula!r}: {exc}") from exc
-    # formulaic does not list the variables of stateful transforms (center(x), ...): take every name in the text
-    cols = [
-        c for c in data.columns
-        if str(c) in needed or c in (weights, offset) or re.search(rf"(?<![\w.]){re.escape(str(c))}(?!\w)", formula)
-    ]
-    unknown = sorted(v for v in needed if v not in set(map(str, data.columns)))
+    from ..rformula import parse, used_columns
+
+    columns = [str(c) for c in data.columns]
+    parsed = parse(formula, columns)
+    needed, unknown = used_columns(parsed, columns)
     if unknown:
         raise DataError(
             f"the formula {formula!r} uses {', '.join(map(repr, unknown))}, not a column of the data; "
-            f"columns are {list(map(str, data.columns))}"
+            f"columns are {columns}"
         )
-    _refuse_partition_dependent(formula)
-    levels = _categorical_vars(formula, data)
+    cols = [c for c in data.columns if str(c) in needed or c in (weights, offset)]
+    _refuse_partition_dependent(formula, parsed)
+    levels = _categorical_vars(formula, parsed, data)
     frame = data[cols]
     raw = [(p,) for p in frame.to_delayed()]
     spec = BlockSpec(

@@ -328,6 +328,9 @@ def stream_report(
     rule: str = "R",
     top: int = 20,
     title: str | None = None,
+    missing: str = "omit",
+    theta: float | None = None,
+    alpha: float | None = None,
 ) -> StreamReport:
     """Fit a model to parquet data streamed through Dask and write a report of its influential rows.
 
@@ -352,6 +355,10 @@ def stream_report(
     top : int
         Rows in the table of the most influential rows (by Cook's distance).
     title : str, optional
+    missing : {"omit", "drop", "raise"}
+        Rows with missing or non-finite values (see :func:`regdiag.ols`).
+    theta, alpha : float, optional
+        Negative binomial: the fixed theta (or alpha = 1/theta); streamed data cannot estimate it.
 
     Returns
     -------
@@ -367,9 +374,10 @@ def stream_report(
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         if family is None:
-            fit = regdiag.ols(formula, data=ddf, weights=weights)
+            fit = regdiag.ols(formula, data=ddf, weights=weights, missing=missing)
         else:
-            fit = regdiag.glm(formula, data=ddf, family=family, link=link, weights=weights)
+            fit = regdiag.glm(formula, data=ddf, family=family, link=link, weights=weights, missing=missing,
+                              theta=theta, alpha=alpha)
         infl = fit.influence()
         measures_dir = out / "measures.parquet"
         writes = _measure_writes(infl, measures_dir)

@@ -38,6 +38,8 @@ class ModelInput:
         Where the data came from, for titles.
     theta, alpha : float or None
         Negative binomial: a fixed theta (or alpha = 1/theta); None estimates theta as ``MASS::glm.nb``.
+    missing : str
+        Rows with missing or non-finite values: "omit", "drop" or "raise" (see :func:`regdiag.ols`).
     """
 
     data: pd.DataFrame
@@ -48,6 +50,7 @@ class ModelInput:
     label: str
     theta: float | None = None
     alpha: float | None = None
+    missing: str = "omit"
 
 
 def one_line(message: str) -> str:
@@ -269,6 +272,7 @@ def model_input(
     index_col: str | None = None,
     theta: float | None = None,
     alpha: float | None = None,
+    missing: str = "omit",
 ) -> ModelInput:
     """What to fit: a data file with a formula, a bundled data set (its own formula, family and weights unless
     given), or with nothing at all the bundled default (LifeCycleSavings)."""
@@ -288,7 +292,7 @@ def model_input(
         _check_response(df, formula, family)
         _check_family(family, link)
         _check_theta(family, theta, alpha)
-        return ModelInput(df, formula, family, link, weights, Path(data).name, theta, alpha)
+        return ModelInput(df, formula, family, link, weights, Path(data).name, theta, alpha, missing)
     name = dataset or DEFAULT_DATASET
     try:
         info = datasets.info(name)
@@ -311,6 +315,7 @@ def model_input(
         f"{name} (bundled)",
         theta,
         alpha,
+        missing,
     )
 
 
@@ -429,8 +434,8 @@ def fit_model(spec: ModelInput) -> Any:
 
     try:
         if spec.family is None:
-            return regdiag.ols(spec.formula, data=spec.data, weights=spec.weights)
+            return regdiag.ols(spec.formula, data=spec.data, weights=spec.weights, missing=spec.missing)
         return regdiag.glm(spec.formula, data=spec.data, family=spec.family, link=spec.link, weights=spec.weights,
-                           theta=spec.theta, alpha=spec.alpha)
+                           theta=spec.theta, alpha=spec.alpha, missing=spec.missing)
     except RegdiagError as exc:
         raise type(exc)(shorten_lists(_explain_fit_error(spec, one_line(str(exc))))) from exc

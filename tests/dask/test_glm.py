@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -85,8 +87,14 @@ def test_binomial_successes_failures_formula_over_dask_dataframe(frame):
 
 def test_poisson_formula_drops_non_finite_rows(frame):
     ddf = dd.from_pandas(frame, npartitions=5, sort=False)
-    fit = regdiag.glm("k ~ x + g + C(dose)", data=ddf, family="poisson")
-    ref = regdiag.glm("k ~ x + g + C(dose)", data=frame, family="poisson")
+    # k = inf is an error unless missing="drop" (as in memory)
+    with pytest.raises(regdiag.DataError, match=r"column 'k'"):
+        regdiag.glm("k ~ x + g + C(dose)", data=frame, family="poisson")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", regdiag.DataWarning)
+        fit = regdiag.glm("k ~ x + g + C(dose)", data=ddf, family="poisson", missing="drop")
+    with pytest.warns(regdiag.DataWarning, match="infinite"):
+        ref = regdiag.glm("k ~ x + g + C(dose)", data=frame, family="poisson", missing="drop")
     assert fit.n_dropped == len(ref.design.dropped) == 5  # x (3), g (1), k = inf (1)
     _check(fit, ref)
     s = fit.influence().summary("R", top=5)

@@ -29,11 +29,11 @@ def parquet_dir(tmp_path, frame):
 def test_directory_is_streamed_and_matches_in_memory(parquet_dir, tmp_path, frame, capsys):
     out = tmp_path / "report"
     rc = main(["report", str(parquet_dir), "--formula", "k ~ x + g", "--family", "poisson", "--index-col", "case",
-               "-o", str(out), "--top", "5"])
+               "-o", str(out), "--top", "5", "--missing", "drop"])
     assert rc == 0
     text = capsys.readouterr().out
     assert "observation(s) flagged" in text and "report.html" in text
-    ref = regdiag.glm("k ~ x + g", data=frame, family="poisson").influence()
+    ref = regdiag.glm("k ~ x + g", data=frame, family="poisson", missing="drop").influence()
     summary = json.loads((out / "summary.json").read_text())
     flags = ref.flags("R").fillna(False).astype(bool)
     assert summary["flag_counts"] == {k: int(v) for k, v in flags.sum().items()}
