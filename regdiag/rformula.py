@@ -433,6 +433,7 @@ class RFormulaParser(DefaultFormulaParser):
     columns: frozenset[str] = frozenset()
 
     def get_tokens_from_formula(self, formula: str, *, context: Any) -> Any:
+        """formulaic's tokens of the formula after its term code is read as R (:func:`r_formula_text`)."""
         return super().get_tokens_from_formula(r_formula_text(formula, self.columns), context=context)
 
 

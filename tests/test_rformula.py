@@ -249,3 +249,34 @@ def test_spline_bases_predict_beyond_the_data(small):
     np.testing.assert_allclose(np.diff(X, n=2, axis=0), 0.0, atol=1e-12)
     Xin = fit.design.design_for(small)
     np.testing.assert_allclose(Xin, fit.design.X, rtol=1e-13, atol=1e-15)
+
+
+# ---- invariances ---------------------------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    ints=st.lists(st.integers(-50, 50), min_size=12, max_size=40),
+    seed=st.integers(0, 2**16),
+)
+def test_power_and_reference_level_properties(ints, seed):
+    """I(x^2) is x**2 for any integers; the reference level (relevel, factor levels order) moves coefficients but
+    not fitted values or leverage."""
+    rng = np.random.default_rng(seed)
+    n = len(ints)
+    df = pd.DataFrame({"x": np.array(ints), "g": rng.choice(["p", "q", "r"], n), "y": rng.normal(size=n)})
+    X = regdiag.ols("y ~ I(x^2)", data=df).design.X
+    np.testing.assert_array_equal(X[:, 1], np.array(ints, dtype=float) ** 2)
+    if df["g"].nunique() < 3 or n < 8:
+        return
+    base = regdiag.ols("y ~ x + g", data=df)
+    ref = str(rng.choice(["p", "q", "r"]))
+    other = regdiag.ols(f"y ~ x + relevel(g, ref='{ref}')", data=df)
+    order = list(rng.permutation(["p", "q", "r"]))
+    third = regdiag.ols(f"y ~ x + factor(g, levels=c{tuple(order)})", data=df)
+    for fit in (other, third):
+        np.testing.assert_allclose(fit.fitted, base.fitted, rtol=1e-9, atol=1e-9 * np.abs(base.fitted).max())
+        np.testing.assert_allclose(fit.influence().leverage, base.influence().leverage, rtol=1e-9, atol=1e-12)
