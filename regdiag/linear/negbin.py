@@ -24,12 +24,13 @@ The influence measures of the fitted model treat ``theta`` as known (fixed at it
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import special
 
-from .._validation import ConvergenceError, DesignError
+from .._validation import ConvergenceError, DataWarning, DesignError
 from ..design import Design
 from .families import make_family
 
@@ -182,19 +183,25 @@ def fit_negbin_design(
 
     kw = {"tol": irls_tol or DEFAULT_TOL, "maxit": irls_maxit or DEFAULT_MAXIT, "rank_tol": rank_tol}
     link = link or "log"
-    if init_theta is None:
-        fit = fit_glm_design(design, make_family("poisson", link), start=start, **kw)
-    else:
-        if not init_theta > 0:
-            raise DesignError(f"init_theta must be a positive number; got {init_theta!r}")
-        fit = fit_glm_design(design, make_family("negative_binomial", link, 1.0 / init_theta), start=start, **kw)
+    if init_theta is not None and not init_theta > 0:
+        raise DesignError(f"init_theta must be a positive number; got {init_theta!r}")
+    # the response is checked (and non-integer counts warned about) once, as the negative binomial's
+    make_family("negative_binomial", link, 1.0).prepare(design.y, design.weights, design.index, design.response_name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        if init_theta is None:
+            fit = fit_glm_design(design, make_family("poisson", link), start=start, **kw)
+        else:
+            fit = fit_glm_design(design, make_family("negative_binomial", link, 1.0 / init_theta), start=start, **kw)
     y, w = fit.y, fit.prior_weights
     theta, se = theta_ml(y, fit.mu, w, start=init_theta)
     loglik = negbin_loglik(theta, y, fit.mu, w)
     for it in range(1, maxit + 1):
         fam = make_family("negative_binomial", link, 1.0 / theta)
         prev = np.where(np.isnan(fit.coef), 0.0, fit.coef)
-        fit = fit_glm_design(design, fam, start=prev, dispersion=dispersion, **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataWarning)
+            fit = fit_glm_design(design, fam, start=prev, dispersion=dispersion, **kw)
         new_theta, se = theta_ml(y, fit.mu, w, start=theta)
         new_loglik = negbin_loglik(new_theta, y, fit.mu, w)
         done = abs(new_theta - theta) <= tol * new_theta and abs(new_loglik - loglik) <= tol * (1.0 + abs(new_loglik))
