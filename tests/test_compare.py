@@ -107,7 +107,7 @@ def test_rank_deficiency_reasons_reproduce_minimum_norm_changes(design):
     for m in ("cooks_distance", "dfbeta_pop15", "dfbetas_pop75", "dfbeta_pop_sum"):
         assert not t.loc[m, "agree"] and t.loc[m, "explained"], m
     assert "rank 5 < 6 columns" in t.loc["cooks_distance", "reason"]
-    assert "pop_sum aliased" in t.loc["dfbeta_pop_sum", "reason"]
+    assert "minimum-norm" in t.loc["dfbeta_pop_sum", "reason"]  # statsmodels' value of an aliased column, reproduced
     # COVRATIO of a singular covariance cannot be reproduced (it is rounding noise), but that its covariance is
     # singular is checked: the full fit's determinant is zero to rounding, so the reason explains it
     assert not t.loc["cov_ratio", "agree"] and t.loc["cov_ratio", "explained"] == True  # noqa: E712
@@ -156,7 +156,7 @@ def test_summary_and_html(design, savings):
     text = cmp.summary()
     assert text.startswith("regdiag vs statsmodels") and "reasons:" in text and "sqrt(w_i)" in text
     html = cmp.to_html()
-    assert html.startswith("<table") and "hat_matrix_diag" in html and "http" not in html
+    assert html.startswith("<table") and "hat_diag" in html and "http" not in html
 
 
 # ---- R's influence.measures -------------------------------------------------------------------------------------
@@ -266,7 +266,7 @@ def test_glm_canonical_link_pearson_and_dfbetas_scale():
     for m in ("leverage", "cooks_distance", "dfbeta_ldose", "dfbetas_ldose"):
         assert t.loc[m, "agree"], m
     assert t.loc["standard_resid", "reason"].startswith("statsmodels studentizes the Pearson residuals")
-    assert t.loc["loo_params_ldose", "reason"].startswith("statsmodels' leave-one-out loop refits")
+    assert not any(m.startswith("loo_params") for m in t.index)  # no leave-one-out refits: not statsmodels' output
     assert cmp.all_explained
     assert "observed_information" not in {r.key for r in cmp.reasons}  # logit is canonical: not detected
 
@@ -325,17 +325,29 @@ def test_glm_statsmodels_results_are_accepted():
     assert cmp.all_explained
 
 
-def test_glm_r_csv_default_convergence_is_detected_and_reproduced():
+def test_glm_r_csv_default_convergence_is_within_the_bound_and_dfbeta_convention_is_named():
     fit = _glm("prop ~ ldose + sex", "budworm", "binomial", weights="total")
     cmp = _quiet_compare(fit, reference=DATA / "glm_budworm_logit.csv")
     t = cmp.table
-    assert not t["agree"].any() and (t["max_rel_diff"] < 1e-5).all()  # close, but not to rounding
-    assert t["explained"].all() and all("glm.control(epsilon = 1e-8)" in r for r in t["reason"])
-    # R names factor columns sexM; regdiag's R-style names follow, so columns match by name
+    # R's default epsilon = 1e-8 puts its fit within sqrt(1e-8 (|D| + 0.1)) of the optimum: its differences
+    # (up to 1e-5 relative) are within the bound that follows
+    for m in ("dffit", "cov.r", "cook.d", "hat"):
+        assert t.loc[m, "agree"] and t.loc[m, "max_rel_diff"] > 1e-9, m
+    # R's dfbetas for a glm use deviance residuals: regdiag's default (Pearson, the Fisher-scoring step) differs, and
+    # influence(residual="deviance") reproduces R
+    for m in ("dfb.1_", "dfb.ldos", "dfb.sexM"):
+        assert not t.loc[m, "agree"] and t.loc[m, "explained"], m
+        assert "deviance residuals" in t.loc[m, "reason"], m
     assert not any("matched by position" in n for n in cmp.notes)  # R-style names of factor columns agree
+    assert _quiet_compare(fit.influence(residual="deviance"), reference=DATA / "glm_budworm_logit.csv").table[
+        "agree"].all()
+    # with the bound of a converged R fit, the same file differs, and R's default iterations reproduce it
+    tight = _quiet_compare(fit, reference=DATA / "glm_budworm_logit.csv", r_epsilon=1e-14).table
+    assert not tight.loc["cook.d", "agree"] and tight.loc["cook.d", "explained"]
+    assert "glm.control(epsilon = 1e-08)" in tight.loc["cook.d", "reason"]
     sprays = _quiet_compare(_glm("count ~ spray", "InsectSprays", "poisson", link="sqrt"),
                             reference=DATA / "glm_sprays_poisson_sqrt.csv")
-    assert sprays.table["agree"].all()  # R converged to rounding here
+    assert sprays.table.drop(index=[m for m in sprays.table.index if m.startswith("dfb.")])["agree"].all()
     observed = _quiet_compare(_glm("count ~ spray", "InsectSprays", "poisson", link="sqrt").influence(observed=True),
                               reference=DATA / "glm_sprays_poisson_sqrt.csv")
     assert not observed.table["agree"].all() and observed.all_explained
