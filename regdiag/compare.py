@@ -417,6 +417,15 @@ def _reproduces(pred: np.ndarray, ours: np.ndarray, theirs: np.ndarray, allow: n
     return bool(np.all(np.abs(pred[ok] - theirs[ok]) <= (allow * stretch)[ok]))
 
 
+def _rel_gap(pred: np.ndarray, theirs: np.ndarray) -> float:
+    pred = np.asarray(pred, dtype=float)
+    ok = np.isfinite(pred) & np.isfinite(theirs)
+    if not ok.any():
+        return math.inf
+    scale = float(np.max(np.abs(theirs[ok])))
+    return float(np.max(np.abs(pred[ok] - theirs[ok]))) / scale if scale > 0 else math.inf
+
+
 def _explain(
     measure: str,
     reasons: list[Reason],
@@ -465,11 +474,13 @@ def _explain(
             worst = format_labels([index[i] for i in bad[:n_rows]], n_rows)
             size = float(np.max(np.abs(ours - theirs)[bad]))
             tried = [r.key for r in reasons if r.affects(measure) and measure in r.predicted]
+            closest = [_rel_gap(r.predicted[measure], theirs) for r in reasons if measure in r.predicted]
             untested = [r.text for r in reasons if r.affects(measure) and not r.predicted and not len(r.rows)]
             texts.insert(
                 0,
                 f"unexplained: differs beyond the bound at {len(bad)} rows (largest {size:.3g} at {worst})"
-                + (f"; recomputing the peer's number as {', '.join(tried)} does not reproduce it" if tried
+                + (f"; recomputing the peer's number as {', '.join(tried)} does not reproduce it (closest: "
+                   f"{min(closest):.2g} relative)" if tried
                    else "; no known cause detected" if not untested else "")
                 + "".join(f"; {t}" for t in untested),
             )
@@ -572,8 +583,12 @@ def _compare_sm_linear(res: Any, fit: Any, *, rtol: float | None, n_rows: int, m
             s_min = float(np.nanmin(np.asarray(infl.sigma_loo))) * sd[j]
             absolute[f"dfbetas_{nm}"] = absolute[f"dfbeta_{nm}"] / s_min if s_min > 0 else 0.0
 
+    # COVRATIO is a ratio of determinants (statsmodels: of p x p covariance matrices from each refit), whose relative
+    # rounding error is p times that of one covariance entry, eps kappa^2 (the normal equations)
+    det_factor = {"cov_ratio": k * cond}
+
     def tol_fn(measure: str, theirs_m: np.ndarray) -> np.ndarray:
-        return bound(measure, theirs_m) + absolute.get(measure, 0.0)
+        return bound(measure, theirs_m) * det_factor.get(measure, 1.0) + absolute.get(measure, 0.0)
 
     notes.append(bound.note("") + f" (condition number of the design {cond:.3g})")
     peer = f"statsmodels {_sm_version()} OLSInfluence"
@@ -1022,20 +1037,34 @@ def _sensitivity(
 
 
 def _statsmodels_distance(fit: Any, res: Any) -> float:
-    """How far statsmodels' fit is from the optimum in the information metric: the larger of the distance of its
-    coefficients (measured) and that of the iterate before (from its last change in deviance, ``fit_history``)."""
+    """How far statsmodels' fit is from the optimum in the information metric ``||W^(1/2) (eta - eta_hat)||``: the
+    larger of the distances of its coefficients and of the iterate before them (its covariance comes from that
+    iterate's weights), both measured from ``fit_history``; without a history, from its last change in deviance
+    (whose rounding, eps |D|, is a floor: the deviance cannot resolve a smaller distance)."""
     X = np.asarray(fit.design.X, dtype=float)
     W = np.asarray(fit.working_weights, dtype=float)
-    b_sm = np.asarray(res.params, dtype=float)
-    with np.errstate(all="ignore"):
-        eta_sm = X @ b_sm + np.asarray(fit.offset, dtype=float)
-        measured = float(np.linalg.norm(np.sqrt(W) * (eta_sm - np.asarray(fit.eta, dtype=float))))
+    off = np.asarray(fit.offset, dtype=float)
+    eta = np.asarray(fit.eta, dtype=float)
+
+    def dist(b: Any) -> float:
+        b = np.asarray(b, dtype=float).reshape(-1)
+        if b.shape != (X.shape[1],) or not np.all(np.isfinite(b)):
+            return math.nan
+        with np.errstate(all="ignore"):
+            return float(np.linalg.norm(np.sqrt(W) * (X @ b + off - eta)))
+
     hist = getattr(res, "fit_history", None) or {}
+    params = [b for b in hist.get("params", []) if np.ndim(b) == 1]
+    measured = [dist(res.params)] + [dist(b) for b in params[-2:]]
+    measured = [d for d in measured if np.isfinite(d)]
+    if len(params) >= 2 and measured:
+        return max(measured)
     devs = [float(d) for d in hist.get("deviance", []) if np.isfinite(d)]
-    dev_change = abs(devs[-1] - devs[-2]) if len(devs) >= 2 else 0.0
+    dev_change = abs(devs[-1] - devs[-2]) if len(devs) >= 2 else 1e-8 * (1.0 + abs(float(fit.deviance)))
+    dev_change = max(dev_change, 4 * EPS * abs(float(fit.deviance)))
     prior = _deviance_to_distance(dev_change, _scoring_rate(fit))
-    d = max(measured, prior)
-    return d if np.isfinite(d) else measured
+    d = max(measured + [prior])
+    return d if np.isfinite(d) else max(measured, default=0.0)
 
 
 def _glm_bound(
