@@ -453,6 +453,9 @@ def _explain(
         hit = next((r for r in reasons if measure in r.checked), None)
     if hit is not None:
         texts.append(hit.text)
+        if one.any():  # the rows defined on one side only: their own reasons too
+            texts += [r.text for r in reasons if len(r.rows) and r.affects(measure) and r is not hit
+                      and set(index[one]) & set(r.rows)]
     if one.any() and hit is None:
         row_reasons = [r for r in reasons if len(r.rows) and r.affects(measure)]
         covered = pd.Index([])
