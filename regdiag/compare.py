@@ -1,12 +1,21 @@
-"""regdiag's influence measures side by side with what users have today: statsmodels, or R's ``influence.measures``.
+"""regdiag's influence measures side by side with what users have today: statsmodels, or R's output.
 
-:func:`compare` puts regdiag's value of each measure next to the peer's on the same fit and reports, per measure,
-the largest absolute and relative difference, the rows that differ most, and — where they differ — the known
-reason. A reason is never printed because it usually applies: each is *detected* from the situation (weights that
-are not all equal, a rank-deficient design, rows with leverage 1, a non-canonical link, ...) and then *checked*:
-regdiag recomputes the peer's value under the peer's convention (for example statsmodels' WLS hat
-``h_i / sqrt(w_i)``) and the reason counts as explaining the difference only if that reproduces the peer's
-numbers (column ``explained``).
+:func:`compare` puts regdiag's value of each measure next to the peer's on the same fit, for every column the peer
+gives (statsmodels' ``summary_frame()`` and the quantities behind it; every column of R's ``influence.measures``,
+``hatvalues``, ``cooks.distance``, ``rstandard``, ``rstudent``, ``dfbeta``, ``dfbetas`` and car's ``outlierTest``
+written by ``write.csv``), and reports per measure the largest absolute and relative difference, the bound within
+which the two agree, the rows that differ most, and, where they differ, the cause.
+
+The bound is derived, not chosen: rounding ``c eps kappa`` from the condition number of the weighted design, and,
+for a GLM, the effect of the peer's incomplete convergence, ``2 delta ||grad m_i||`` with ``delta = O(sqrt(eps))``
+the distance in the information metric that the peer's stopping rule allows (or, for statsmodels, the measured
+distance of its last two iterates) and the gradient of each row's measure evaluated in closed form (see the page
+"regdiag, statsmodels and R side by side"). A cause is never printed because it usually applies: each is *detected*
+from the situation (weights that are not all equal, a rank-deficient design, rows with leverage 1, an offset, a
+non-canonical link, R's default ``glm.control``, ...) and then *checked*: regdiag recomputes the peer's value under
+the peer's convention (for example statsmodels' WLS hat ``h_i / sqrt(w_i)``, or R's iterations replayed) and the
+cause counts as explaining the difference only if that reproduces the peer's numbers within the bound, NaN where
+they are NaN (column ``explained``). Anything else is reported as unexplained, with its rows and size.
 """
 
 from __future__ import annotations
@@ -38,8 +47,10 @@ class Reason:
     Attributes
     ----------
     key : str
-        Short name ("wls_hat", "rank_deficient", "leverage_one", "observed_information", "pearson_deviance",
-        "refit_vs_closed_form", "zero_weight", ...).
+        Short name: statsmodels "wls_hat", "zero_weight", "rank_deficient", "aliased", "leverage_one",
+        "robust_covariance", "freq_weights", "pearson_deviance", "dfbetas_scale", "decreasing_link",
+        "offset_ignored", "observed_information", "peer_failed"; R "leverage_one", "bonferroni_not_capped",
+        "r_deviance_dfbeta", "exact_vs_one_step", "r_glm_convergence", "different_model", "observed_information".
     text : str
         The explanation, naming the rows or quantities it concerns.
     predicted : dict
@@ -73,11 +84,13 @@ class Comparison:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per measure (index: regdiag's name): ``peer_column``, ``n`` (rows compared), ``max_abs_diff``,
-        ``max_rel_diff`` (largest absolute difference over the largest absolute peer value), ``differ_most`` (row
-        labels, largest difference first), ``defined_on_one_side`` (rows where one side is NaN or infinite and the
-        other is not), ``agree``, ``reason`` and ``explained`` (whether regdiag, recomputing the peer's convention,
-        reproduces the peer's numbers; NA when they agree).
+        One row per measure (index: regdiag's name for statsmodels, R's column name for R): ``peer_column``, ``n``
+        (rows compared), ``max_abs_diff``, ``max_rel_diff`` (largest absolute difference over the largest absolute
+        peer value), ``tolerance`` (the largest per-row bound on an agreeing difference, over the same scale),
+        ``differ_most`` (row labels, largest difference first), ``defined_on_one_side`` (rows where one side is NaN
+        or infinite and the other is not), ``agree`` (every difference within its row's bound, and the same rows
+        defined), ``reason`` and ``explained`` (whether regdiag, recomputing the peer's number under the cause's
+        convention, reproduces the peer's values; NA when they agree).
     values : dict of str to pandas.DataFrame
         Per measure, the two columns side by side (``regdiag``, ``peer``) indexed by row label.
     reasons : tuple of Reason
@@ -633,9 +646,7 @@ def _raw_cond(fit: Any) -> float:
     X = np.asarray(d.X, dtype=float)
     if d.weights is not None:
         X = X * np.sqrt(np.asarray(d.weights))[:, None]
-    s = np.linalg.svd(X, compute_uv=False)
-    s = s[s > s[0] * 1e-14] if s.size and s[0] > 0 else s
-    return float(s[0] / s[-1]) if s.size else math.inf
+    return _raw_cond_of(X)
 
 
 def _linear_reasons(fit: Any, infl: Any, res: Any, k: int) -> list[Reason]:
