@@ -795,18 +795,22 @@ def _rank_reason(fit: Any, infl: Any, res: Any, k: int, measures: Any) -> list[R
             checked=checked,
         )
     ]
+    aliased = _aliased_reason(fit)
+    return out if aliased is None else out + [aliased]
+
+
+def _aliased_reason(fit: Any) -> Reason | None:
+    """Columns that are linear combinations of earlier ones: NaN changes in regdiag (and R), numbers in statsmodels."""
     aliased = [nm for nm in fit.param_names if nm in fit.aliased]
-    if aliased:
-        out.append(
-            Reason(
-                "aliased",
-                f"{', '.join(aliased)} aliased (a linear combination of earlier columns): regdiag, like R, reports "
-                "no change (NaN) for a coefficient that is not estimable; statsmodels a minimum-norm value",
-                measures=frozenset({f"dfbeta_{nm}" for nm in aliased} | {f"dfbetas_{nm}" for nm in aliased}),
-                rows=fit.index,
-            )
-        )
-    return out
+    if not aliased:
+        return None
+    return Reason(
+        "aliased",
+        f"{', '.join(aliased)} aliased (a linear combination of earlier columns): regdiag, like R, reports no change "
+        "(NaN) for a coefficient that is not estimable; statsmodels a minimum-norm value",
+        measures=frozenset({f"dfbeta_{nm}" for nm in aliased} | {f"dfbetas_{nm}" for nm in aliased}),
+        rows=fit.index,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1259,17 +1263,9 @@ def _glm_reasons(fit: Any, infl: Any, res: Any, sm_infl: Any, names: list[str], 
                 measures=frozenset(pred),
             )
         )
-        aliased = [nm for nm in names if nm in fit.aliased]
-        if aliased:
-            reasons.append(
-                Reason(
-                    "aliased",
-                    f"{', '.join(aliased)} aliased (a linear combination of earlier columns): regdiag, like R, "
-                    "reports no change (NaN) for a coefficient that is not estimable; statsmodels a minimum-norm value",
-                    measures=frozenset({f"dfbeta_{nm}" for nm in aliased} | {f"dfbetas_{nm}" for nm in aliased}),
-                    rows=fit.index,
-                )
-            )
+        aliased = _aliased_reason(fit)
+        if aliased is not None:
+            reasons.append(aliased)
     off = np.asarray(fit.offset, dtype=float)
     if np.any(off != 0):
         sm_off = _statsmodels_glm_formulas(fit, infl, observed=observed and not canonical)
