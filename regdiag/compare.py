@@ -271,7 +271,35 @@ def _regdiag_fit_of(results: Any) -> Any:
             warnings.simplefilter("ignore")
             fit = glm_from_statsmodels(results)
             return _consistent_coef(fit)
-    raise DataError(f"statsmodels {kind} results cannot be compared; pass OLS, WLS or GLM results")
+    if kind in _DISCRETE:
+        from .linear.glm import glm
+
+        family, link = _DISCRETE[kind]
+        m = results.model
+        labels = getattr(m.data, "row_labels", None)
+        index = pd.RangeIndex(len(m.endog)) if labels is None else pd.Index(labels)
+        X = pd.DataFrame(np.asarray(m.exog, dtype=float), index=index, columns=list(m.exog_names))
+        offset = np.zeros(len(index))
+        for extra in ("offset", "exposure"):  # statsmodels keeps log(exposure) in model.exposure
+            v = getattr(m, extra, None)
+            if v is not None:
+                offset = offset + np.asarray(v, dtype=float)
+        y = pd.Series(np.asarray(m.endog, dtype=float), index=index, name=m.endog_names)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return glm(y, X, family=family, link=link, offset=offset if np.any(offset) else None,
+                       start=np.asarray(results.params, dtype=float))
+    raise DataError(
+        f"statsmodels {kind} results cannot be compared; pass OLS, WLS, GLM, Logit, Probit or Poisson results"
+    )
+
+
+#: statsmodels' discrete models with an influence (MLEInfluence) whose regdiag counterpart is a GLM
+_DISCRETE = {"Logit": ("binomial", "logit"), "Probit": ("binomial", "probit"), "Poisson": ("poisson", "log")}
+
+
+class _Skip(Exception):
+    """Control flow: no fallback to try."""
 
 
 def _consistent_coef(fit: Any) -> Any:
@@ -851,12 +879,20 @@ def _failure_reason(failures: dict[str, str], index: pd.Index, peer_name: str, w
 
 
 def _compare_sm_glm(res: Any, fit: Any, *, rtol: float | None, n_rows: int) -> Comparison:
-    observed = True  # statsmodels' default for GLMResults.get_influence()
+    observed = True  # statsmodels' default for GLMResults.get_influence(), and MLEInfluence's only choice
     notes: list[str] = []
+    mle = type(res.model).__name__ in _DISCRETE
+    if mle:
+        sm_infl = _quiet(res.get_influence)
     try:
+        if mle:
+            raise _Skip
+
         sm_infl = _quiet(lambda: res.get_influence(observed=observed))
         if not np.all(np.isfinite(sm_infl.hat_matrix_diag)):
             raise np.linalg.LinAlgError("non-finite hat values")
+    except _Skip:
+        pass
     except Exception as exc:  # noqa: BLE001
         observed = False
         notes.append(
@@ -895,7 +931,7 @@ def _compare_sm_glm(res: Any, fit: Any, *, rtol: float | None, n_rows: int) -> C
 
     ours = ours_of(infl)
     pairs = {m: (ours[m], theirs[m], getters[m][0]) for m in getters}
-    reasons = _glm_reasons(fit, infl, res, sm_infl, names, observed)
+    reasons = _glm_reasons(fit, infl, res, sm_infl, names, observed, mle=mle)
     if failures:
         h = np.asarray(infl.leverage)
         why = ""
@@ -903,6 +939,8 @@ def _compare_sm_glm(res: Any, fit: Any, *, rtol: float | None, n_rows: int) -> C
             why = f"leverage 1 at rows {format_labels(list(fit.index[~(h < 1)]), 5)}"
         reasons.insert(0, _failure_reason(failures, fit.index, "statsmodels", why))
     peer = f"statsmodels {_sm_version()} GLMInfluence (get_influence(), observed={observed})"
+    if mle:
+        peer = f"statsmodels {_sm_version()} MLEInfluence of {type(res.model).__name__} (get_influence())"
     bound = _glm_bound(fit, ours_of, ours, delta=_statsmodels_distance(fit, res), rtol=rtol)
     notes.append(bound.note("statsmodels' fit"))
     return _build(pairs, fit.index, reasons, tol=bound, n_rows=n_rows, peer=peer, model=_describe(fit), notes=notes)
@@ -1056,9 +1094,9 @@ def _sensitivity(
 
 def _statsmodels_distance(fit: Any, res: Any) -> float:
     """How far statsmodels' fit is from the optimum in the information metric ``||W^(1/2) (eta - eta_hat)||``: the
-    larger of the distances of its coefficients and of the iterate before them (its covariance comes from that
-    iterate's weights), both measured from ``fit_history``; without a history, from its last change in deviance
-    (whose rounding, eps |D|, is a floor: the deviance cannot resolve a smaller distance)."""
+    larger of the distances of its coefficients and, after IRLS, of the iterate before them (its covariance comes
+    from that iterate's weights; ``fit_history``). Without an IRLS history (Newton's method, discrete models) every
+    quantity is evaluated at the final coefficients."""
     X = np.asarray(fit.design.X, dtype=float)
     W = np.asarray(fit.working_weights, dtype=float)
     off = np.asarray(fit.offset, dtype=float)
@@ -1075,14 +1113,7 @@ def _statsmodels_distance(fit: Any, res: Any) -> float:
     params = [b for b in hist.get("params", []) if np.ndim(b) == 1]
     measured = [dist(res.params)] + [dist(b) for b in params[-2:]]
     measured = [d for d in measured if np.isfinite(d)]
-    if len(params) >= 2 and measured:
-        return max(measured)
-    devs = [float(d) for d in hist.get("deviance", []) if np.isfinite(d)]
-    dev_change = abs(devs[-1] - devs[-2]) if len(devs) >= 2 else 1e-8 * (1.0 + abs(float(fit.deviance)))
-    dev_change = max(dev_change, 4 * EPS * abs(float(fit.deviance)))
-    prior = _deviance_to_distance(dev_change, _scoring_rate(fit))
-    d = max(measured + [prior])
-    return d if np.isfinite(d) else max(measured, default=0.0)
+    return max(measured, default=0.0)
 
 
 def _glm_bound(
@@ -1106,7 +1137,7 @@ def _glm_bound(
 
 
 def _statsmodels_glm_formulas(
-    fit: Any, infl: Any, observed: bool, freq_weights: np.ndarray | None = None
+    fit: Any, infl: Any, observed: bool, freq_weights: np.ndarray | None = None, se_observed: bool = False
 ) -> dict[str, np.ndarray]:
     """statsmodels' ``GLMInfluence`` measures recomputed from regdiag's fit: hat of ``W^(1/2) X`` with the IRLS
     weights ``W`` (times the observed/expected ratio when ``observed``), internally studentized Pearson residuals,
@@ -1114,7 +1145,9 @@ def _statsmodels_glm_formulas(
     the full fit's standard errors. Dense p x p algebra: for comparison only.
 
     With ``freq_weights`` (statsmodels' replicated rows, which regdiag fitted as prior weights): the Pearson residual
-    of one replicate, ``r_P,i / sqrt(f_i)``, and the dispersion on ``sum(f) - p`` residual degrees of freedom."""
+    of one replicate, ``r_P,i / sqrt(f_i)``, and the dispersion on ``sum(f) - p`` residual degrees of freedom.
+    With ``se_observed`` (statsmodels' ``MLEInfluence`` of a discrete model, whose covariance is the inverse observed
+    information) the standard errors come from the same information as the hat matrix."""
     X = np.asarray(fit.design.X, dtype=float)
     k = X.shape[1]
     w = np.asarray(fit.working_weights, dtype=float)
@@ -1133,7 +1166,7 @@ def _statsmodels_glm_formulas(
             rp = np.where(f > 0, rp / np.sqrt(f), 0.0)
         if not fit.family.fixed_dispersion:
             phi = phi * (len(f) - fit.rank) / (float(np.sum(f)) - fit.rank)
-    if observed:  # statsmodels' standard errors come from the IRLS (expected) information whatever `observed` is
+    if observed and not se_observed:  # GLMInfluence's standard errors: the IRLS (expected) information
         with np.errstate(invalid="ignore"):
             A_e = X * np.sqrt(np.asarray(fit.working_weights, dtype=float))[:, None]
         G_e = np.linalg.pinv(A_e.T @ A_e)
@@ -1153,6 +1186,39 @@ def _statsmodels_glm_formulas(
         )
         out = {
             "leverage": h, "standard_resid": r, "cooks_distance": r**2 * h / ((1.0 - h) * k),
+            "dffits_internal": d_fitted / se_mean,
+        }
+        for j, nm in enumerate(fit.param_names):
+            out[f"dfbeta_{nm}"] = d_params[:, j]
+            out[f"dfbetas_{nm}"] = d_params[:, j] / bse[j]
+    return out
+
+
+def _statsmodels_mle_formulas(fit: Any, infl: Any) -> dict[str, np.ndarray]:
+    """statsmodels' ``MLEInfluence`` (discrete Logit / Probit / Poisson) recomputed from regdiag's fit: with the
+    observed information ``I = X' W_obs X`` in the middle and the expected weight ``W`` outside, the generalized
+    leverage ``h_i = W_i x_i' I^+ x_i``, one-step changes ``I^+ x_i sqrt(W_i) r_P,i / (1 - h_i)`` (the score of row i
+    over ``1 - h_i``), Cook's distance ``d' I d / k``, standardized residuals ``r_P / sqrt(1 - h)``, standard errors
+    and the standard error of the mean from ``I^+``. The same as the GLM formulas for a canonical link."""
+    X = np.asarray(fit.design.X, dtype=float)
+    k = X.shape[1]
+    W = np.asarray(fit.working_weights, dtype=float)
+    ratio = np.where(W > 0, fit.family.observed_ratio(np.asarray(fit.y), np.asarray(fit.mu)), 0.0)
+    info = (X.T * (W * ratio)) @ X
+    G = np.linalg.pinv(info)
+    XG = X @ G
+    rp = np.asarray(infl.resid_pearson, dtype=float)
+    lk = fit.family.link
+    eta = np.asarray(fit.eta, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = W * np.einsum("ij,ij->i", XG, X)
+        d_params = XG * (np.sqrt(W) * rp / (1.0 - h))[:, None]
+        bse = np.sqrt(np.diag(G))
+        d_fitted = lk.mu_eta(eta) * np.einsum("ij,ij->i", X, d_params)
+        se_mean = np.abs(lk.mu_eta(eta - np.asarray(fit.offset, dtype=float))) * np.sqrt(np.einsum("ij,ij->i", XG, X))
+        out = {
+            "leverage": h, "standard_resid": rp / np.sqrt(1.0 - h),
+            "cooks_distance": np.einsum("ij,jk,ik->i", d_params, info, d_params) / k,
             "dffits_internal": d_fitted / se_mean,
         }
         for j, nm in enumerate(fit.param_names):
@@ -1194,7 +1260,9 @@ def _freq_weights_reason(fit: Any, infl: Any, freq: np.ndarray, names: list[str]
     )
 
 
-def _glm_reasons(fit: Any, infl: Any, res: Any, sm_infl: Any, names: list[str], observed: bool) -> list[Reason]:
+def _glm_reasons(
+    fit: Any, infl: Any, res: Any, sm_infl: Any, names: list[str], observed: bool, mle: bool = False
+) -> list[Reason]:
     """Situations in which statsmodels' GLMInfluence computes something else than regdiag, each with the values
     regdiag computes under statsmodels' convention, one difference at a time (the first reason that reproduces a
     measure is the one reported)."""
@@ -1250,7 +1318,7 @@ def _glm_reasons(fit: Any, infl: Any, res: Any, sm_infl: Any, names: list[str], 
         )
     if fit.rank < len(names):
         p, k = fit.rank, len(names)
-        sm_rank = _statsmodels_glm_formulas(fit, infl, observed=observed and not canonical)
+        sm_rank = _statsmodels_glm_formulas(fit, infl, observed=observed and not canonical, se_observed=mle)
         pred = {"cooks_distance": np.asarray(infl.cooks_distance) * p / k}
         pred.update({m: v for m, v in sm_rank.items() if m.startswith("dfbeta")})
         reasons.append(
@@ -1268,7 +1336,7 @@ def _glm_reasons(fit: Any, infl: Any, res: Any, sm_infl: Any, names: list[str], 
             reasons.append(aliased)
     off = np.asarray(fit.offset, dtype=float)
     if np.any(off != 0):
-        sm_off = _statsmodels_glm_formulas(fit, infl, observed=observed and not canonical)
+        sm_off = _statsmodels_glm_formulas(fit, infl, observed=observed and not canonical, se_observed=mle)
         lk = fam.link
         with np.errstate(all="ignore"):
             ratio = np.asarray(lk.mu_eta(np.asarray(fit.eta)) / lk.mu_eta(np.asarray(fit.eta) - off))
@@ -1285,15 +1353,19 @@ def _glm_reasons(fit: Any, infl: Any, res: Any, sm_infl: Any, names: list[str], 
             )
         )
     if observed and not canonical:
-        obs = _statsmodels_glm_formulas(fit, infl, observed=True)
+        obs = _statsmodels_mle_formulas(fit, infl) if mle else _statsmodels_glm_formulas(fit, infl, observed=True)
         reasons.append(
             Reason(
                 "observed_information",
                 f"the {getattr(fam.link, 'name', fam.link)} link is not canonical for the {fam.name} family, so the "
-                "observed and expected information differ: statsmodels' get_influence() weights the hat matrix and "
-                "the one-step changes with the observed information (and studentizes Pearson residuals), regdiag, "
-                "like R, with the expected (Fisher) information; influence(observed=True) gives statsmodels' hat "
-                "values",
+                "observed and expected information differ: "
+                + ("statsmodels' MLEInfluence takes the generalized leverage W_i x_i' I_obs^-1 x_i, the one-step "
+                   "changes, Cook's distance and the standard errors with the observed information I_obs (and "
+                   "studentizes Pearson residuals), regdiag, like R, the expected (Fisher) information"
+                   if mle else
+                   "statsmodels' get_influence() weights the hat matrix and the one-step changes with the observed "
+                   "information (and studentizes Pearson residuals), regdiag, like R, with the expected (Fisher) "
+                   "information; influence(observed=True) gives statsmodels' hat values"),
                 predicted=obs,
                 measures=frozenset(obs),
             )

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from statsmodels.stats.outliers_influence import OLSInfluence
 
 import regdiag
@@ -606,3 +608,55 @@ def test_a_difference_above_the_bound_is_never_agreement(tmp_path):
     assert t.loc["cook.d", "reason"].startswith(f"unexplained: differs beyond the bound at 1 rows")
     assert repr(ref.index[i]) in t.loc["cook.d", "reason"] or str(ref.index[i]) in t.loc["cook.d", "reason"]
     assert t.loc["cooks.distance", "agree"]
+
+
+# ---- statsmodels' discrete models: MLEInfluence ---------------------------------------------------------------------
+
+
+def test_discrete_logit_poisson_probit_are_compared_with_their_mle_influence():
+    import statsmodels.formula.api as smf
+
+    bw = regdiag.datasets.load("birthwt")
+    sp = regdiag.datasets.load("InsectSprays")
+    formula = "low ~ age + lwt + smoke + ht"
+    logit = _quiet_compare(smf.logit(formula, data=bw).fit(disp=0))
+    assert "MLEInfluence of Logit" in logit.peer and logit.all_explained
+    # canonical link: the observed information is the expected one, and every summary_frame column but the
+    # (Pearson) standardized residual agrees with regdiag's
+    assert set(logit.table.index[~logit.table["agree"]]) == {"standard_resid"}
+    probit = _quiet_compare(smf.probit(formula, data=bw).fit(disp=0))
+    t = probit.table
+    assert probit.all_explained and not t.loc["leverage", "agree"]
+    assert "MLEInfluence takes the generalized leverage" in t.loc["leverage", "reason"]
+    # independently: statsmodels' generalized leverage is W x' I_obs^-1 x (observed information in the middle)
+    fit = regdiag.glm(formula, data=bw, family="binomial", link="probit")
+    X, W = np.asarray(fit.design.X), np.asarray(fit.working_weights)
+    W_obs = W * fit.family.observed_ratio(np.asarray(fit.y), np.asarray(fit.mu))
+    h = W * np.einsum("ij,ij->i", X @ np.linalg.inv((X.T * W_obs) @ X), X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        np.testing.assert_allclose(smf.probit(formula, data=bw).fit(disp=0).get_influence().hat_matrix_diag, h,
+                                   rtol=1e-6)
+    exposure = _quiet_compare(smf.poisson("count ~ spray", data=sp, exposure=np.arange(1.0, 73.0)).fit(disp=0))
+    assert exposure.all_explained and "leaves the offset out" in exposure.table.loc["dffits_internal", "reason"]
+
+
+_SAVINGS_FIT = regdiag.ols(FORMULA, data=regdiag.datasets.load("LifeCycleSavings"))
+
+
+@settings(max_examples=25, deadline=None)
+@given(factor=st.floats(min_value=-50.0, max_value=50.0), row=st.integers(min_value=0, max_value=49),
+       column=st.sampled_from(["hat", "cook.d", "dffit", "dfb.pp15"]))
+def test_agreement_is_exactly_the_bound(factor, row, column):
+    # regdiag's own R-style table, one number moved by `factor` times its row's bound: agreement iff |factor| <= 1
+    fit = _SAVINGS_FIT
+    ref = fit.influence().to_frame(style="R")
+    base = compare(fit, reference=ref)
+    allow = base.table.loc[column, "tolerance"] * np.max(np.abs(ref[column].to_numpy()))
+    moved = ref.copy()
+    moved.iloc[row, moved.columns.get_loc(column)] += factor * allow
+    agree = bool(compare(fit, reference=moved).table.loc[column, "agree"])
+    if abs(factor) <= 0.99:
+        assert agree
+    elif abs(factor) >= 1.01:
+        assert not agree
