@@ -137,7 +137,7 @@ class Comparison:
         lines = [f"regdiag vs {self.peer}", f"model: {self.model}"]
         lines += [f"note: {n}" for n in self.notes]
         show = self.table.drop(columns=["reason"]).copy()
-        for c in ("max_abs_diff", "max_rel_diff"):
+        for c in ("max_abs_diff", "max_rel_diff", "tolerance"):
             show[c] = show[c].map(lambda v: f"{v:.3g}")
         lines.append(show.to_string())
         reasons = self.table.loc[self.table["reason"] != "", "reason"]
@@ -154,7 +154,7 @@ class Comparison:
     def to_html(self) -> str:
         """The table as HTML (used by the HTML report)."""
         show = self.table.copy()
-        for c in ("max_abs_diff", "max_rel_diff"):
+        for c in ("max_abs_diff", "max_rel_diff", "tolerance"):
             show[c] = show[c].map(lambda v: f"{v:.3g}")
         show["explained"] = show["explained"].map(lambda v: "" if v is pd.NA or v is None else ("yes" if v else "no"))
         return show.to_html(classes="compare", border=0, escape=True, na_rep="")
@@ -180,7 +180,8 @@ def compare(
 
     Every column the peer gives is compared: statsmodels' ``summary_frame()`` (OLS / WLS: ``dfb_*``, ``cooks_d``,
     ``standard_resid``, ``hat_diag``, ``dffits_internal``, ``student_resid``, ``dffits``; GLM: ``dfb_*``,
-    ``cooks_d``, ``standard_resid``, ``hat_diag``, ``dffits_internal``) and the quantities behind it (``dfbeta``,
+    ``cooks_d``, ``standard_resid``, ``hat_diag``, ``dffits_internal``, also for discrete Logit / Probit /
+    Poisson models) and the quantities behind it (``dfbeta``,
     ``d_params``, ``cov_ratio``, the deletion sigma, PRESS residuals, Cook's p-values); for R, every column of the
     file (see ``reference``). Two values agree when their difference is within a bound derived from the conditioning
     of the design and, for a GLM, from how far the peer's iterations stopped from the maximum-likelihood fit
@@ -191,8 +192,9 @@ def compare(
     Parameters
     ----------
     results : statsmodels results, regdiag fit or Influence
-        A fitted statsmodels OLS / WLS / GLM results object: regdiag refits the same design, weights and offset and
-        both libraries' measures are compared. A regdiag fit without ``reference``: the equivalent statsmodels
+        A fitted statsmodels OLS / WLS / GLM results object, or a discrete Logit / Probit / Poisson one (compared
+        with its ``MLEInfluence``): regdiag refits the same design, weights and offset and both libraries' measures
+        are compared. A regdiag fit without ``reference``: the equivalent statsmodels
         model is fitted and compared. With ``reference``, a regdiag fit or Influence (or statsmodels results, which
         regdiag refits) is compared with the file.
     reference : str, Path, pandas.DataFrame or list of those, optional
