@@ -50,7 +50,7 @@ class Reason:
         Short name: statsmodels "wls_hat", "zero_weight", "rank_deficient", "aliased", "leverage_one",
         "robust_covariance", "freq_weights", "pearson_deviance", "dfbetas_scale", "decreasing_link",
         "offset_ignored", "observed_information", "peer_failed"; R "leverage_one", "bonferroni_not_capped",
-        "r_deviance_dfbeta", "exact_vs_one_step", "r_glm_convergence", "different_model", "observed_information".
+        "car_t_reference", "r_deviance_dfbeta", "exact_vs_one_step", "r_glm_convergence", "different_model", "observed_information".
     text : str
         The explanation, naming the rows or quantities it concerns.
     predicted : dict
@@ -1743,6 +1743,27 @@ def _r_reasons(
                 "shows values above 1 as NA); regdiag caps it at 1",
                 predicted={"outlierTest.bonferroni.p": r_conv["outlierTest.bonferroni.p"]},
                 measures=frozenset({"outlierTest.bonferroni.p"}),
+            )
+        )
+    if glm and "outlierTest.unadjusted.p" in pairs:
+        from scipy import stats
+
+        t = np.asarray(pairs["outlierTest.rstudent"][0] if "outlierTest.rstudent" in pairs
+                       else r_conv["outlierTest.unadjusted.p"] * np.nan, dtype=float)
+        df = float(fit.df_resid) - 1.0
+        p_t = 2.0 * stats.t.sf(np.abs(t), df)
+        pred = {"outlierTest.unadjusted.p": p_t}
+        if "outlierTest.bonferroni.p" in pairs:
+            pred["outlierTest.bonferroni.p"] = p_t * int(np.isfinite(t).sum())
+        reasons.append(
+            Reason(
+                "car_t_reference",
+                f"car's outlierTest refers the studentized residuals to Student's t with df_residual - 1 = {df:g} "
+                "degrees of freedom when the fit's class is not plain \"glm\" (MASS::glm.nb's \"negbin\"), to the "
+                "normal distribution for a glm; regdiag's GLM outlier test uses the normal distribution"
+                + (" (and car does not cap the Bonferroni p-value at 1)" if "outlierTest.bonferroni.p" in pred else ""),
+                predicted=pred,
+                measures=frozenset(pred),
             )
         )
     dfb_cols = [m for m in pairs if m.startswith(("dfb.", "dfbeta.", "dfbetas."))]

@@ -660,3 +660,15 @@ def test_agreement_is_exactly_the_bound(factor, row, column):
         assert agree
     elif abs(factor) >= 1.01:
         assert not agree
+
+
+def test_r_glm_nb_with_its_theta_and_dispersion_1():
+    # MASS::glm.nb estimates theta; regdiag's negative binomial at that theta, with dispersion 1 (summary.negbin)
+    theta = float(pd.read_csv(DATA / "glm_quine_glmnb_theta.csv")["theta"].iloc[0])
+    fit = _glm("Days ~ Eth + Sex + Age + Lrn", "quine", "negative_binomial", alpha=1 / theta, dispersion=1.0)
+    cmp = _quiet_compare(fit, reference=[DATA / "glm_quine_glmnb.csv", DATA / "glm_quine_glmnb_outlier_test.csv"])
+    t = cmp.table
+    assert _non_dfbeta(t).drop(index="outlierTest.unadjusted.p")["agree"].all() and cmp.all_explained
+    # car refers a negbin fit's rstudent to t with df - 1 (a glm's to the normal): reproduced
+    for m in ("outlierTest.unadjusted.p", "outlierTest.bonferroni.p"):
+        assert not t.loc[m, "agree"] and "Student's t with df_residual - 1" in t.loc[m, "reason"], m

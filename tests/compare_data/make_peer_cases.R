@@ -53,6 +53,12 @@ nb <- glm(Days ~ Eth + Sex + Age + Lrn, family = negative.binomial(theta = 1.25)
 save_case(nb, "glm_quine_negbin_default")
 save_case(restart(nb), "glm_quine_negbin_restart")
 
+# MASS::glm.nb estimates theta; regdiag compares with its negative binomial at that theta, dispersion 1 (summary.negbin)
+nbe <- glm.nb(Days ~ Eth + Sex + Age + Lrn, data = quine)
+save_case(nbe, "glm_quine_glmnb")
+write.csv(data.frame(theta = sprintf("%.17g", nbe$theta)), file.path(out, "glm_quine_glmnb_theta.csv"),
+          row.names = FALSE)
+
 birthwt <- read.csv("datasets/birthwt.csv", row.names = "id")
 birthwt$age_lwt <- birthwt$age + birthwt$lwt   # aliased: a sum of two other columns
 logit <- glm(low ~ age + lwt + age_lwt + smoke + ht + ui + ptl, family = binomial, data = birthwt)
