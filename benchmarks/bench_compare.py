@@ -7,8 +7,9 @@ it, the time statsmodels takes to compute the columns compare reads (``summary_f
 it; for OLS this includes statsmodels' own loop of n refits): compare's own share is the rest (the regdiag refit,
 every measure, the agreement bound, which for a GLM costs one closed-form evaluation of the measures per
 coefficient, and the checks of the causes; the construction of statsmodels' GLMInfluence, its Hessian and scores,
-is counted in compare's share). One BLAS thread. The R case compares a regdiag fit with a table in R's ``influence.measures`` layout (R's
-numbers do not change compare's work; the table here is regdiag's own frame perturbed by R-default-sized noise).
+is counted in compare's share). One BLAS thread. The R case compares a regdiag fit with a table in R's
+``influence.measures`` layout (R's numbers do not change compare's work; the table here is regdiag's own frame
+perturbed by noise of the size R's default convergence leaves).
 Writes benchmarks/results_compare.json with the machine load.
 """
 

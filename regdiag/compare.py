@@ -50,7 +50,8 @@ class Reason:
         Short name: statsmodels "wls_hat", "zero_weight", "rank_deficient", "aliased", "leverage_one",
         "robust_covariance", "freq_weights", "pearson_deviance", "dfbetas_scale", "decreasing_link",
         "offset_ignored", "observed_information", "peer_failed"; R "leverage_one", "bonferroni_not_capped",
-        "car_t_reference", "r_deviance_dfbeta", "exact_vs_one_step", "r_glm_convergence", "different_model", "observed_information".
+        "car_t_reference", "r_deviance_dfbeta", "exact_vs_one_step", "r_glm_convergence", "different_model",
+        "observed_information".
     text : str
         The explanation, naming the rows or quantities it concerns.
     predicted : dict
@@ -982,7 +983,8 @@ class _Bound:
         text = f"agreement bound per measure: rounding {self.rounding:.2g} x its largest value"
         if self.delta > 0:
             text += (
-                f", plus 2 x {self.delta:.2g} x the gradient norm of each row's value: {who} is within {self.delta:.2g} "
+                f", plus 2 x {self.delta:.2g} x the gradient norm of each row's value: {who} is within "
+                f"{self.delta:.2g} "
                 "of the maximum-likelihood fit in the information metric"
                 + (f" (Fisher scoring contracts by {self.rho:.2g} per step here)" if self.rho > 0 else "")
             )
@@ -1409,7 +1411,9 @@ def _read_reference(reference: Any) -> tuple[pd.DataFrame, int | None, str]:
         return df, None, "DataFrame"
     path = Path(reference)
     if not path.is_file():
-        raise DataError(f"no such file: {path}. Write it in R with write.csv(influence.measures(fit)$infmat, \"{path.name}\")")
+        raise DataError(
+            f"no such file: {path}. Write it in R with write.csv(influence.measures(fit)$infmat, \"{path.name}\")"
+        )
     try:
         text = path.read_text(encoding="utf-8")
         df = pd.read_csv(path, index_col=0, keep_default_na=True, dtype={0: str})
@@ -1495,7 +1499,8 @@ def _outlier_values(infl: Any, capped: bool) -> dict[str, np.ndarray]:
     if capped:
         out["outlierTest.bonferroni.p"] = ot["bonferroni_p"].to_numpy(dtype=float)
     else:  # car's own number: n p, not capped at 1
-        out["outlierTest.bonferroni.p"] = ot["unadjusted_p"].to_numpy(dtype=float) * int(ot["unadjusted_p"].notna().sum())
+        p = ot["unadjusted_p"].to_numpy(dtype=float)
+        out["outlierTest.bonferroni.p"] = p * int(np.isfinite(p).sum())
     return out
 
 
