@@ -20,6 +20,7 @@ they are NaN (column ``explained``). Anything else is reported as unexplained, w
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import warnings
@@ -946,7 +947,13 @@ def _compare_sm_glm(res: Any, fit: Any, *, rtol: float | None, n_rows: int) -> C
         peer = f"statsmodels {_sm_version()} MLEInfluence of {type(res.model).__name__} (get_influence())"
     bound = _glm_bound(fit, ours_of, ours, delta=_statsmodels_distance(fit, res), rtol=rtol)
     notes.append(bound.note("statsmodels' fit"))
-    return _build(pairs, fit.index, reasons, tol=bound, n_rows=n_rows, peer=peer, model=_describe(fit), notes=notes)
+    cmp = _build(pairs, fit.index, reasons, tol=bound, n_rows=n_rows, peer=peer, model=_describe(fit), notes=notes)
+    loose = bound.within_convergence_only(cmp)
+    if loose:
+        cmp = dataclasses.replace(cmp, notes=cmp.notes + (
+            f"{', '.join(loose)} agree only within the allowance for statsmodels' convergence: their differences "
+            "exceed rounding (a fit with a smaller tol, e.g. fit(tol=1e-12), removes them)",))
+    return cmp
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -978,6 +985,23 @@ class _Bound:
         if g is not None and self.delta > 0:
             allow = allow + 2.0 * self.delta * np.nan_to_num(g, nan=0.0, posinf=0.0)
         return allow + 1e3 * np.finfo(float).tiny
+
+    def within_convergence_only(self, cmp: Comparison) -> list[str]:
+        """Measures that agree only thanks to the allowance for the peer's convergence: some difference exceeds the
+        rest of the bound."""
+        if self.delta <= 0:
+            return []
+        rest = dataclasses.replace(self, delta=0.0)
+        out = []
+        for m, v in cmp.values.items():
+            if not bool(cmp.table.loc[m, "agree"]):
+                continue
+            theirs = v["peer"].to_numpy(dtype=float)
+            diff = np.abs(v["regdiag"].to_numpy(dtype=float) - theirs)
+            ok = np.isfinite(diff)
+            if np.any(diff[ok] > rest(m, theirs)[ok]):
+                out.append(m)
+        return out
 
     def note(self, who: str) -> str:
         text = f"agreement bound per measure: rounding {self.rounding:.2g} x its largest value"
@@ -1040,8 +1064,6 @@ def _deviance_to_distance(dev_change: float, rho: float) -> float:
 def _glm_state(fit: Any, beta: np.ndarray, beta_weights: np.ndarray | None = None) -> Any:
     """The fit moved to coefficients ``beta`` (aliased ones stay NaN), its IRLS weights at ``beta_weights``
     (default ``beta``): what a peer that stopped there describes."""
-    import dataclasses
-
     from .linalg import qr_factor
 
     fam = fit.family
@@ -1592,7 +1614,14 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
     if len(names) == 1 and set(pairs) <= set(_R_COLUMNS) | {c for c in pairs if c.startswith("dfb.")}:
         peer = f"R influence.measures ({names[0]})"
     model = _describe(fit) if fit is not None else repr(infl)
-    return _build(pairs, labels.map(str), reasons, tol=bound, n_rows=n_rows, peer=peer, model=model, notes=notes)
+    cmp = _build(pairs, labels.map(str), reasons, tol=bound, n_rows=n_rows, peer=peer, model=model, notes=notes)
+    if glm:
+        loose = bound.within_convergence_only(cmp)
+        if loose:
+            cmp = dataclasses.replace(cmp, notes=cmp.notes + (
+                f"{', '.join(loose)} agree only within the allowance for R's convergence (glm.control(epsilon = "
+                f"{epsilon:g})): their differences exceed rounding; " + _r_advice(fit),))
+    return cmp
 
 
 def _match_rows(
@@ -1671,8 +1700,6 @@ def _r_default_glm(fit: Any, epsilon: float = 1e-8, maxit: int = 25) -> tuple[in
                 return None
             if beta_w is None:  # weights of R's starting means: not a coefficient vector; rebuild them
                 state = _glm_state(fit, beta)
-                import dataclasses
-
                 from .linalg import qr_factor
 
                 W0 = np.where(w > 0, w * lk.mu_eta(lk.link(mustart)) ** 2 / fam.variance(mustart), 0.0)
@@ -1682,8 +1709,6 @@ def _r_default_glm(fit: Any, epsilon: float = 1e-8, maxit: int = 25) -> tuple[in
             if not fam.fixed_dispersion and fit.dispersion_fixed is None:
                 # summary.glm's dispersion: the working residuals of the last iterate weighted by fit$weights (from
                 # the iterate before), sum(W (y - mu)^2 / mu'(eta)^2) / df, not Pearson's chi-square at either
-                import dataclasses
-
                 Ws = np.asarray(state.working_weights)
                 zr = (y - np.asarray(state.mu)) / lk.mu_eta(np.asarray(state.eta))
                 phi = float(np.sum((Ws * zr**2)[Ws > 0])) / fit.df_resid

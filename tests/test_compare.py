@@ -335,6 +335,9 @@ def test_glm_r_csv_default_convergence_is_within_the_bound_and_dfbeta_convention
     # (up to 1e-5 relative) are within the bound that follows
     for m in ("dffit", "cov.r", "cook.d", "hat"):
         assert t.loc[m, "agree"] and t.loc[m, "max_rel_diff"] > 1e-9, m
+    # and the user hears that they agree only to R's precision, with the call that removes the difference
+    assert any(n.startswith("dffit, cov.r, cook.d, hat agree only within the allowance for R's convergence")
+               and "start = coef(fit)" in n for n in cmp.notes)
     # R's dfbetas for a glm use deviance residuals: regdiag's default (Pearson, the Fisher-scoring step) differs, and
     # influence(residual="deviance") reproduces R
     for m in ("dfb.1_", "dfb.ldos", "dfb.sexM"):
