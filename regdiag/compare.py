@@ -1,16 +1,26 @@
-"""regdiag's influence measures side by side with what users have today: statsmodels, or R's ``influence.measures``.
+"""regdiag's influence measures side by side with what users have today: statsmodels, or R's output.
 
-:func:`compare` puts regdiag's value of each measure next to the peer's on the same fit and reports, per measure,
-the largest absolute and relative difference, the rows that differ most, and — where they differ — the known
-reason. A reason is never printed because it usually applies: each is *detected* from the situation (weights that
-are not all equal, a rank-deficient design, rows with leverage 1, a non-canonical link, ...) and then *checked*:
-regdiag recomputes the peer's value under the peer's convention (for example statsmodels' WLS hat
-``h_i / sqrt(w_i)``) and the reason counts as explaining the difference only if that reproduces the peer's
-numbers (column ``explained``).
+:func:`compare` puts regdiag's value of each measure next to the peer's on the same fit, for every column the peer
+gives (statsmodels' ``summary_frame()`` and the quantities behind it; every column of R's ``influence.measures``,
+``hatvalues``, ``cooks.distance``, ``rstandard``, ``rstudent``, ``dfbeta``, ``dfbetas`` and car's ``outlierTest``
+written by ``write.csv``), and reports per measure the largest absolute and relative difference, the bound within
+which the two agree, the rows that differ most, and, where they differ, the cause.
+
+The bound is derived, not chosen: rounding ``c eps kappa`` from the condition number of the weighted design, and,
+for a GLM, the effect of the peer's incomplete convergence, ``2 delta ||grad m_i||`` with ``delta = O(sqrt(eps))``
+the distance in the information metric that the peer's stopping rule allows (or, for statsmodels, the measured
+distance of its last two iterates) and the gradient of each row's measure evaluated in closed form (see the page
+"regdiag, statsmodels and R side by side"). A cause is never printed because it usually applies: each is *detected*
+from the situation (weights that are not all equal, a rank-deficient design, rows with leverage 1, an offset, a
+non-canonical link, R's default ``glm.control``, ...) and then *checked*: regdiag recomputes the peer's value under
+the peer's convention (for example statsmodels' WLS hat ``h_i / sqrt(w_i)``, or R's iterations replayed) and the
+cause counts as explaining the difference only if that reproduces the peer's numbers within the bound, NaN where
+they are NaN (column ``explained``). Anything else is reported as unexplained, with its rows and size.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 import warnings
@@ -27,8 +37,6 @@ from ._validation import DataError, format_labels
 __all__ = ["compare", "Comparison"]
 
 EPS = float(np.finfo(float).eps)
-#: default relative tolerance (of a measure's scale) within which two double-precision results agree
-RTOL = 1e-8
 #: statsmodels computes some OLS measures by refitting n times; above this many rows those measures are skipped
 MAX_REFITS = 5000
 
@@ -40,8 +48,11 @@ class Reason:
     Attributes
     ----------
     key : str
-        Short name ("wls_hat", "rank_deficient", "leverage_one", "observed_information", "pearson_deviance",
-        "refit_vs_closed_form", "zero_weight", ...).
+        Short name: statsmodels "wls_hat", "zero_weight", "rank_deficient", "aliased", "leverage_one",
+        "robust_covariance", "freq_weights", "pearson_deviance", "dfbetas_scale", "decreasing_link",
+        "offset_ignored", "observed_information", "peer_failed"; R "leverage_one", "bonferroni_not_capped",
+        "car_t_reference", "r_deviance_dfbeta", "exact_vs_one_step", "r_glm_convergence", "different_model",
+        "observed_information".
     text : str
         The explanation, naming the rows or quantities it concerns.
     predicted : dict
@@ -75,11 +86,13 @@ class Comparison:
     Attributes
     ----------
     table : pandas.DataFrame
-        One row per measure (index: regdiag's name): ``peer_column``, ``n`` (rows compared), ``max_abs_diff``,
-        ``max_rel_diff`` (largest absolute difference over the largest absolute peer value), ``differ_most`` (row
-        labels, largest difference first), ``defined_on_one_side`` (rows where one side is NaN or infinite and the
-        other is not), ``agree``, ``reason`` and ``explained`` (whether regdiag, recomputing the peer's convention,
-        reproduces the peer's numbers; NA when they agree).
+        One row per measure (index: regdiag's name for statsmodels, R's column name for R): ``peer_column``, ``n``
+        (rows compared), ``max_abs_diff``, ``max_rel_diff`` (largest absolute difference over the largest absolute
+        peer value), ``tolerance`` (the largest per-row bound on an agreeing difference, over the same scale),
+        ``differ_most`` (row labels, largest difference first), ``defined_on_one_side`` (rows where one side is NaN
+        or infinite and the other is not), ``agree`` (every difference within its row's bound, and the same rows
+        defined), ``reason`` and ``explained`` (whether regdiag, recomputing the peer's number under the cause's
+        convention, reproduces the peer's values; NA when they agree).
     values : dict of str to pandas.DataFrame
         Per measure, the two columns side by side (``regdiag``, ``peer``) indexed by row label.
     reasons : tuple of Reason
@@ -126,7 +139,7 @@ class Comparison:
         lines = [f"regdiag vs {self.peer}", f"model: {self.model}"]
         lines += [f"note: {n}" for n in self.notes]
         show = self.table.drop(columns=["reason"]).copy()
-        for c in ("max_abs_diff", "max_rel_diff"):
+        for c in ("max_abs_diff", "max_rel_diff", "tolerance"):
             show[c] = show[c].map(lambda v: f"{v:.3g}")
         lines.append(show.to_string())
         reasons = self.table.loc[self.table["reason"] != "", "reason"]
@@ -143,7 +156,7 @@ class Comparison:
     def to_html(self) -> str:
         """The table as HTML (used by the HTML report)."""
         show = self.table.copy()
-        for c in ("max_abs_diff", "max_rel_diff"):
+        for c in ("max_abs_diff", "max_rel_diff", "tolerance"):
             show[c] = show[c].map(lambda v: f"{v:.3g}")
         show["explained"] = show["explained"].map(lambda v: "" if v is pd.NA or v is None else ("yes" if v else "no"))
         return show.to_html(classes="compare", border=0, escape=True, na_rep="")
@@ -160,30 +173,51 @@ def compare(
     results: Any,
     reference: Any = None,
     *,
-    rtol: float = RTOL,
+    rtol: float | None = None,
     n_rows: int = 3,
     max_refits: int = MAX_REFITS,
+    r_epsilon: float = 1e-8,
 ) -> Comparison:
-    """Compare regdiag's influence measures with statsmodels' or with a CSV written from R's ``influence.measures``.
+    """Compare regdiag's influence measures with statsmodels' or with R's output written by ``write.csv``.
+
+    Every column the peer gives is compared: statsmodels' ``summary_frame()`` (OLS / WLS: ``dfb_*``, ``cooks_d``,
+    ``standard_resid``, ``hat_diag``, ``dffits_internal``, ``student_resid``, ``dffits``; GLM: ``dfb_*``,
+    ``cooks_d``, ``standard_resid``, ``hat_diag``, ``dffits_internal``, also for discrete Logit / Probit /
+    Poisson models) and the quantities behind it (``dfbeta``,
+    ``d_params``, ``cov_ratio``, the deletion sigma, PRESS residuals, Cook's p-values); for R, every column of the
+    file (see ``reference``). Two values agree when their difference is within a bound derived from the conditioning
+    of the design and, for a GLM, from how far the peer's iterations stopped from the maximum-likelihood fit
+    (documented on the page "Comparing with statsmodels and R"); a larger difference is reported with its cause,
+    which counts as explaining it only when regdiag, recomputing the peer's number under the suspected convention,
+    reproduces the peer's values, or as unexplained with its rows and size.
 
     Parameters
     ----------
     results : statsmodels results, regdiag fit or Influence
-        A fitted statsmodels OLS / WLS / GLM results object: regdiag refits the same design, weights and offset and
-        both libraries' measures are compared. A regdiag fit without ``reference``: the equivalent statsmodels
+        A fitted statsmodels OLS / WLS / GLM results object, or a discrete Logit / Probit / Poisson one (compared
+        with its ``MLEInfluence``): regdiag refits the same design, weights and offset and both libraries' measures
+        are compared. A regdiag fit without ``reference``: the equivalent statsmodels
         model is fitted and compared. With ``reference``, a regdiag fit or Influence (or statsmodels results, which
         regdiag refits) is compared with the file.
-    reference : str, Path or pandas.DataFrame, optional
-        R's ``influence.measures(fit)$infmat`` as written by ``write.csv`` (first column the row names; columns
-        ``dfb.*``, ``dffit``, ``cov.r``, ``cook.d``, ``hat``), or that table as a DataFrame.
-    rtol : float
-        Two values agree when they differ by at most ``rtol`` times the measure's largest absolute value (widened
-        for the precision of a CSV and for the conditioning of the design).
+    reference : str, Path, pandas.DataFrame or list of those, optional
+        R's output as written by ``write.csv`` (first column the row names): ``influence.measures(fit)$infmat``
+        (columns ``dfb.*``, ``dffit``, ``cov.r``, ``cook.d``, ``hat``), and any of ``hatvalues``,
+        ``cooks.distance``, ``rstandard`` / ``rstandard.deviance``, ``rstandard.pearson``, ``rstudent`` /
+        ``rstudent.deviance``, ``rstudent.pearson``, ``dfbeta.<coefficient>``, ``dfbetas.<coefficient>`` (as
+        ``data.frame(..., dfbeta = dfbeta(fit), check.names = FALSE)`` names them), and car's ``outlierTest``
+        columns ``rstudent``, ``unadjusted.p``, ``bonferroni.p`` in a file of their own. Several files are given as
+        a list.
+    rtol : float, optional
+        An allowance added to the derived bound, relative to each measure's largest absolute value (none by
+        default).
     n_rows : int
         How many of the most different rows to name per measure.
     max_refits : int
         statsmodels computes its OLS ``dfbeta``, ``dfbetas``, ``cov_ratio`` and leave-one-out sigma by refitting
         once per row; above this many rows those measures are skipped (noted).
+    r_epsilon : float
+        The ``glm.control(epsilon = ...)`` the R fit of a GLM used (R's default 1e-8): how far R's iterations may
+        have stopped from the maximum-likelihood fit, which enters the bound.
 
     Returns
     -------
@@ -202,7 +236,7 @@ def compare(
     True
     """
     if reference is not None:
-        return _compare_r(results, reference, rtol=rtol, n_rows=n_rows)
+        return _compare_r(results, reference, rtol=rtol, n_rows=n_rows, epsilon=r_epsilon)
     if _is_statsmodels(results):
         sm_results = results
         fit = _regdiag_fit_of(results)
@@ -215,7 +249,7 @@ def compare(
             )
         sm_results = _statsmodels_of(fit)
     if hasattr(fit, "family"):
-        return _compare_sm_glm(sm_results, fit, rtol=rtol, n_rows=n_rows, max_refits=max_refits)
+        return _compare_sm_glm(sm_results, fit, rtol=rtol, n_rows=n_rows)
     return _compare_sm_linear(sm_results, fit, rtol=rtol, n_rows=n_rows, max_refits=max_refits)
 
 
@@ -237,10 +271,57 @@ def _regdiag_fit_of(results: Any) -> Any:
     if kind == "GLM":
         from .linear.glm import glm_from_statsmodels
 
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            return glm_from_statsmodels(results)
-    raise DataError(f"statsmodels {kind} results cannot be compared; pass OLS, WLS or GLM results")
+            fit = glm_from_statsmodels(results)
+            return _consistent_coef(fit)
+    if kind in _DISCRETE:
+        from .linear.glm import glm
+
+        family, link = _DISCRETE[kind]
+        m = results.model
+        labels = getattr(m.data, "row_labels", None)
+        index = pd.RangeIndex(len(m.endog)) if labels is None else pd.Index(labels)
+        X = pd.DataFrame(np.asarray(m.exog, dtype=float), index=index, columns=list(m.exog_names))
+        offset = np.zeros(len(index))
+        for extra in ("offset", "exposure"):  # statsmodels keeps log(exposure) in model.exposure
+            v = getattr(m, extra, None)
+            if v is not None:
+                offset = offset + np.asarray(v, dtype=float)
+        y = pd.Series(np.asarray(m.endog, dtype=float), index=index, name=m.endog_names)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            return glm(y, X, family=family, link=link, offset=offset if np.any(offset) else None,
+                       start=np.asarray(results.params, dtype=float))
+    raise DataError(
+        f"statsmodels {kind} results cannot be compared; pass OLS, WLS, GLM, Logit, Probit or Poisson results"
+    )
+
+
+#: statsmodels' discrete models with an influence (MLEInfluence) whose regdiag counterpart is a GLM
+_DISCRETE = {"Logit": ("binomial", "logit"), "Probit": ("binomial", "probit"), "Poisson": ("poisson", "log")}
+
+
+class _Skip(Exception):
+    """Control flow: no fallback to try."""
+
+
+def _consistent_coef(fit: Any) -> Any:
+    """The fit refitted from the basic solution of its own linear predictor when its coefficients do not reproduce
+    it (a rank-deficient design started from statsmodels' minimum-norm coefficients can keep them)."""
+    X = np.asarray(fit.design.X, dtype=float)
+    kept = _kept(fit)
+    if len(kept) == X.shape[1]:
+        return fit
+    target = np.asarray(fit.eta, dtype=float) - np.asarray(fit.offset, dtype=float)
+    b = np.nan_to_num(np.asarray(fit.coef, dtype=float))
+    if np.max(np.abs(X @ b - target)) <= 1e-8 * max(float(np.max(np.abs(target))), 1.0):
+        return fit
+    from .linear.glm import fit_glm_design
+
+    start = np.zeros(X.shape[1])
+    start[kept] = np.linalg.lstsq(X[:, kept], target, rcond=None)[0]
+    return fit_glm_design(fit.design, fit.family, start=start, dispersion=fit.dispersion_fixed)
 
 
 def _statsmodels_of(fit: Any) -> Any:
@@ -318,13 +399,13 @@ def _build(
     index: pd.Index,
     reasons: list[Reason],
     *,
-    tol: Callable[[str, np.ndarray], np.ndarray] | float,
+    tol: Callable[[str, np.ndarray], np.ndarray],
     n_rows: int,
     peer: str,
     model: str,
     notes: list[str],
 ) -> Comparison:
-    """The per-measure table; ``tol`` is a relative tolerance or ``tol(measure, peer_values)`` -> per-row allowance."""
+    """The per-measure table; ``tol(measure, peer_values)`` is the per-row bound on an agreeing difference."""
     rows = []
     values: dict[str, pd.DataFrame] = {}
     for measure, (ours, theirs, peer_col) in pairs.items():
@@ -337,12 +418,13 @@ def _build(
         scale = float(np.max(np.abs(theirs[both]))) if both.any() else 0.0
         max_abs = float(np.max(diff[both])) if both.any() else 0.0
         max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else math.inf)
-        allow = _allowance(tol, measure, theirs, scale)
+        allow = np.broadcast_to(np.asarray(tol(measure, theirs), dtype=float), theirs.shape)
         within = bool(np.all(diff[both] <= allow[both]))
         order = np.argsort(-np.where(both, diff, -np.inf), kind="stable")
         worst = [index[i] for i in order[:n_rows] if both[i] and diff[i] > 0]
         agree = within and not one.any()
-        reason, explained = _explain(measure, reasons, theirs, within, one, index, tol, scale)
+        reason, explained = _explain(measure, reasons, ours, theirs, within, one, index, allow, n_rows)
+        bound = float(np.max(allow[both])) / scale if both.any() and scale > 0 else 0.0
         rows.append(
             {
                 "measure": measure,
@@ -350,6 +432,7 @@ def _build(
                 "n": int(both.sum()),
                 "max_abs_diff": max_abs,
                 "max_rel_diff": max_rel,
+                "tolerance": bound,
                 "differ_most": format_labels(worst, n_rows) if worst else "",
                 "defined_on_one_side": format_labels(list(index[one]), 5) if one.any() else "",
                 "agree": agree,
@@ -362,57 +445,93 @@ def _build(
     return Comparison(table=table, values=values, reasons=tuple(reasons), peer=peer, model=model, notes=tuple(notes))
 
 
-def _allowance(tol: Any, measure: str, theirs: np.ndarray, scale: float) -> np.ndarray:
-    if callable(tol):
-        return np.asarray(tol(measure, theirs), dtype=float) + RTOL * scale
-    return np.full(theirs.shape, float(tol) * scale + 1e3 * np.finfo(float).tiny)
+def _reproduces(pred: np.ndarray, ours: np.ndarray, theirs: np.ndarray, allow: np.ndarray) -> bool:
+    """Whether the peer's values recomputed under its convention match the peer's: within the bound where both are
+    finite, and non-finite exactly where the peer is (on the rows regdiag defines)."""
+    pred = np.asarray(pred, dtype=float)
+    ok = np.isfinite(pred) & np.isfinite(theirs)
+    if not ok.any():
+        return False
+    defined = np.isfinite(ours)
+    if np.any((np.isfinite(pred) != np.isfinite(theirs)) & defined):
+        return False
+    # a convention that rescales a measure rescales its sensitivity to the peer's convergence with it
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stretch = np.where(np.isfinite(ours) & (np.abs(ours) > 0), np.abs(pred) / np.abs(ours), 1.0)
+    stretch = np.maximum(np.nan_to_num(stretch, nan=1.0, posinf=1.0), 1.0)
+    return bool(np.all(np.abs(pred[ok] - theirs[ok]) <= (allow * stretch)[ok]))
+
+
+def _rel_gap(pred: np.ndarray, theirs: np.ndarray) -> float:
+    pred = np.asarray(pred, dtype=float)
+    ok = np.isfinite(pred) & np.isfinite(theirs)
+    if not ok.any():
+        return math.inf
+    scale = float(np.max(np.abs(theirs[ok])))
+    return float(np.max(np.abs(pred[ok] - theirs[ok]))) / scale if scale > 0 else math.inf
 
 
 def _explain(
     measure: str,
     reasons: list[Reason],
+    ours: np.ndarray,
     theirs: np.ndarray,
     within: bool,
     one: np.ndarray,
     index: pd.Index,
-    tol: Any,
-    scale: float,
+    allow: np.ndarray,
+    n_rows: int,
 ) -> tuple[str, Any]:
-    """The first detected reason that reproduces the peer's values; else the detected ones that apply, unverified."""
+    """The first detected reason that reproduces the peer's values (on every row, NaN where the peer is NaN); rows
+    defined on one side only need a reason that names them or reproduces them. Anything else is reported as
+    unexplained, with the rows and the size of the difference."""
     if within and not one.any():
         return "", pd.NA
     texts: list[str] = []
     verified = True
-    if one.any():
+    hit = None
+    for r in reasons:
+        if measure in r.predicted and _reproduces(r.predicted[measure], ours, theirs, allow):
+            hit = r
+            break
+    if hit is None and not within:
+        hit = next((r for r in reasons if measure in r.checked), None)
+    if hit is not None:
+        texts.append(hit.text)
+        if one.any():  # the rows defined on one side only: their own reasons too
+            texts += [r.text for r in reasons if len(r.rows) and r.affects(measure) and r is not hit
+                      and set(index[one]) & set(r.rows)]
+    if one.any() and hit is None:
         row_reasons = [r for r in reasons if len(r.rows) and r.affects(measure)]
         covered = pd.Index([])
         for r in row_reasons:
             covered = covered.union(r.rows)
             texts.append(r.text)
-        if not set(index[one]) <= set(covered):
+        checked = [r for r in reasons if measure in r.checked]
+        texts += [r.text for r in checked]
+        if not set(index[one]) <= set(covered) and not checked:
             verified = False
             texts.append(f"defined on one side only at rows {format_labels(list(index[one]), 5)}, for no known reason")
-    if not within:
-        hit = None
-        for r in reasons:
-            if measure in r.predicted:
-                pred = np.asarray(r.predicted[measure], dtype=float)
-                ok = np.isfinite(pred) & np.isfinite(theirs)
-                allow = _allowance(tol, measure, theirs, scale)
-                if ok.any() and np.all(np.abs(pred[ok] - theirs[ok]) <= allow[ok]):
-                    hit = r
-                    break
-        if hit is None:
-            hit = next((r for r in reasons if measure in r.checked), None)
-        if hit is not None:
-            texts.insert(0, hit.text)
-        else:
+    if not within and hit is None:
+        if not any(measure in r.checked for r in reasons):
             verified = False
-            unverified = [r.text for r in reasons if r.affects(measure) and not len(r.rows)]
-            if unverified:
-                texts.insert(0, unverified[0] + " (recomputing the peer's convention does not reproduce all of it)")
-            else:
-                texts.insert(0, "unexplained: no known cause detected")
+            both = np.isfinite(ours) & np.isfinite(theirs)
+            excess = np.where(both, np.abs(ours - theirs) - allow, -np.inf)
+            bad = np.flatnonzero(excess > 0)
+            bad = bad[np.argsort(-excess[bad], kind="stable")]
+            worst = format_labels([index[i] for i in bad[:n_rows]], n_rows)
+            size = float(np.max(np.abs(ours - theirs)[bad]))
+            tried = [r.key for r in reasons if r.affects(measure) and measure in r.predicted]
+            closest = [_rel_gap(r.predicted[measure], theirs) for r in reasons if measure in r.predicted]
+            untested = [r.text for r in reasons if r.affects(measure) and not r.predicted and not len(r.rows)]
+            texts.insert(
+                0,
+                f"unexplained: differs beyond the bound at {len(bad)} rows (largest {size:.3g} at {worst})"
+                + (f"; recomputing the peer's number as {', '.join(tried)} does not reproduce it (closest: "
+                   f"{min(closest):.2g} relative)" if tried
+                   else "; no known cause detected" if not untested else "")
+                + "".join(f"; {t}" for t in untested),
+            )
     return "; ".join(dict.fromkeys(texts)), verified
 
 
@@ -446,7 +565,7 @@ def _describe(fit: Any) -> str:
     return f"{kind}: {text}; n = {fit.nobs}, rank = {fit.rank} of {len(d.param_names)} columns"
 
 
-def _compare_sm_linear(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refits: int) -> Comparison:
+def _compare_sm_linear(res: Any, fit: Any, *, rtol: float | None, n_rows: int, max_refits: int) -> Comparison:
     from statsmodels.stats.outliers_influence import OLSInfluence
 
     infl = _quiet(fit.influence)
@@ -455,59 +574,71 @@ def _compare_sm_linear(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refi
     n, k = len(fit.index), len(names)
     refits = n <= max_refits
     notes = []
-    pairs: dict[str, tuple[np.ndarray, np.ndarray, str]] = {
-        "leverage": (infl.leverage, _quiet(lambda: sm_infl.hat_matrix_diag), "hat_matrix_diag"),
-        "standard_resid": (infl.standard_resid, _quiet(lambda: sm_infl.resid_studentized_internal),
-                           "resid_studentized_internal"),
-        "press_resid": (infl.press_resid, _quiet(lambda: sm_infl.resid_press), "resid_press"),
-        "cooks_distance": (infl.cooks_distance, _quiet(lambda: sm_infl.cooks_distance[0]), "cooks_distance[0]"),
-        "cooks_pvalue": (infl.cooks_pvalue, _quiet(lambda: sm_infl.cooks_distance[1]), "cooks_distance[1]"),
-        "dffits_internal": (infl.dffits_internal, _quiet(lambda: sm_infl.dffits_internal[0]), "dffits_internal[0]"),
+    # every column of statsmodels' OLSInfluence.summary_frame() and the quantities behind them
+    getters: dict[str, tuple[str, Callable[[], Any]]] = {
+        "leverage": ("hat_diag", lambda: sm_infl.hat_matrix_diag),
+        "standard_resid": ("standard_resid", lambda: sm_infl.resid_studentized_internal),
+        "press_resid": ("resid_press", lambda: sm_infl.resid_press),
+        "cooks_distance": ("cooks_d", lambda: sm_infl.cooks_distance[0]),
+        "cooks_pvalue": ("cooks_distance[1]", lambda: sm_infl.cooks_distance[1]),
+        "dffits_internal": ("dffits_internal", lambda: sm_infl.dffits_internal[0]),
+    }
+    ours: dict[str, np.ndarray] = {
+        "leverage": infl.leverage, "standard_resid": infl.standard_resid, "press_resid": infl.press_resid,
+        "cooks_distance": infl.cooks_distance, "cooks_pvalue": infl.cooks_pvalue,
+        "dffits_internal": infl.dffits_internal,
     }
     if refits:
-        pairs["sigma_loo"] = (infl.sigma_loo, _quiet(lambda: np.sqrt(sm_infl.sigma2_not_obsi)), "sqrt(sigma2_not_obsi)")
-        pairs["student_resid"] = (infl.student_resid, _quiet(lambda: sm_infl.resid_studentized_external),
-                                  "resid_studentized_external")
-        pairs["dffits"] = (infl.dffits, _quiet(lambda: sm_infl.dffits[0]), "dffits[0]")
-        pairs["cov_ratio"] = (infl.cov_ratio, _quiet(lambda: sm_infl.cov_ratio), "cov_ratio")
-        dfb = _quiet(lambda: sm_infl.dfbeta)
-        dfbs = _quiet(lambda: sm_infl.dfbetas)
+        getters["sigma_loo"] = ("sqrt(sigma2_not_obsi)", lambda: np.sqrt(sm_infl.sigma2_not_obsi))
+        getters["student_resid"] = ("student_resid", lambda: sm_infl.resid_studentized_external)
+        getters["dffits"] = ("dffits", lambda: sm_infl.dffits[0])
+        getters["cov_ratio"] = ("cov_ratio", lambda: sm_infl.cov_ratio)
+        ours.update(sigma_loo=infl.sigma_loo, student_resid=infl.student_resid, dffits=infl.dffits,
+                    cov_ratio=infl.cov_ratio)
         for j, nm in enumerate(names):
-            pairs[f"dfbeta_{nm}"] = (infl.dfbeta[:, j], dfb[:, j], f"dfbeta[:, {j}]")
+            getters[f"dfbeta_{nm}"] = (f"dfbeta[:, {j}]", lambda j=j: np.asarray(sm_infl.dfbeta)[:, j])
+            ours[f"dfbeta_{nm}"] = np.asarray(infl.dfbeta)[:, j]
         for j, nm in enumerate(names):
-            pairs[f"dfbetas_{nm}"] = (infl.dfbetas[:, j], dfbs[:, j], f"dfbetas[:, {j}]")
+            getters[f"dfbetas_{nm}"] = (f"dfb_{nm}", lambda j=j: np.asarray(sm_infl.dfbetas)[:, j])
+            ours[f"dfbetas_{nm}"] = np.asarray(infl.dfbetas)[:, j]
     else:
         notes.append(
             f"statsmodels computes sigma_loo, student_resid, dffits, cov_ratio and dfbeta(s) by refitting once per "
             f"row; with n = {n} > max_refits = {max_refits} they are not compared"
         )
+    failures: dict[str, str] = {}
+    theirs = _peer_columns(getters, n, failures)
+    pairs = {m: (ours[m], theirs[m], getters[m][0]) for m in getters}
     reasons = _linear_reasons(fit, infl, res, k)
+    if failures:
+        reasons.insert(0, _failure_reason(failures, fit.index, "statsmodels", ""))
     if refits:
         robust = _robust_cov_reason(fit, infl, res, reasons)
         if robust is not None:
             reasons.append(robust)
+    # statsmodels solves the normal equations by a pseudo-inverse, once and once per refit, regdiag from one QR:
+    # either carries relative errors up to about eps x kappa (kappa: condition number of the weighted design as
+    # given, unscaled), and a refit's changes b - b_(i), differences of two solutions, up to eps x kappa relative
+    # to the coefficients themselves
     cond = _raw_cond(fit)
-    refit_measures = {"sigma_loo", "student_resid", "dffits", "cov_ratio"} | {
-        m for m in pairs if m.startswith("dfbeta")
-    }
-    if cond * EPS * 1e3 > rtol:
-        reasons.append(
-            Reason(
-                "refit_vs_closed_form",
-                f"statsmodels refits n times with a pseudo-inverse, regdiag uses the closed form from one QR; on this "
-                f"design (condition number {cond:.3g}) either can carry relative errors up to about cond x eps = "
-                f"{cond * EPS:.2g}",
-                measures=frozenset(refit_measures),
-            )
-        )
+    bound = _Bound(rounding=ROUNDING_FACTOR * EPS * cond, rtol=float(rtol or 0.0))
+    b = np.nan_to_num(np.asarray(fit.coef, dtype=float))
+    sd = np.sqrt(np.abs(np.asarray(infl.cov_unscaled_diag, dtype=float)))
+    absolute: dict[str, float] = {}
+    for j, nm in enumerate(names):
+        absolute[f"dfbeta_{nm}"] = ROUNDING_FACTOR * EPS * cond * float(np.max(np.abs(b)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_min = float(np.nanmin(np.asarray(infl.sigma_loo))) * sd[j]
+            absolute[f"dfbetas_{nm}"] = absolute[f"dfbeta_{nm}"] / s_min if s_min > 0 else 0.0
 
-    def tol_fn(measure: str, theirs: np.ndarray) -> np.ndarray:
-        scale = np.nanmax(np.abs(theirs[np.isfinite(theirs)])) if np.isfinite(theirs).any() else 0.0
-        base = rtol
-        if measure in refit_measures:
-            base = max(rtol, 1e2 * EPS * cond)
-        return np.full(theirs.shape, base * scale)
+    # COVRATIO is a ratio of determinants (statsmodels: of p x p covariance matrices from each refit), whose relative
+    # rounding error is p times that of one covariance entry, eps kappa^2 (the normal equations)
+    det_factor = {"cov_ratio": k * cond}
 
+    def tol_fn(measure: str, theirs_m: np.ndarray) -> np.ndarray:
+        return bound(measure, theirs_m) * det_factor.get(measure, 1.0) + absolute.get(measure, 0.0)
+
+    notes.append(bound.note("") + f" (condition number of the design {cond:.3g})")
     peer = f"statsmodels {_sm_version()} OLSInfluence"
     return _build(pairs, fit.index, reasons, tol=tol_fn, n_rows=n_rows, peer=peer, model=_describe(fit), notes=notes)
 
@@ -547,9 +678,7 @@ def _raw_cond(fit: Any) -> float:
     X = np.asarray(d.X, dtype=float)
     if d.weights is not None:
         X = X * np.sqrt(np.asarray(d.weights))[:, None]
-    s = np.linalg.svd(X, compute_uv=False)
-    s = s[s > s[0] * 1e-14] if s.size and s[0] > 0 else s
-    return float(s[0] / s[-1]) if s.size else math.inf
+    return _raw_cond_of(X)
 
 
 def _linear_reasons(fit: Any, infl: Any, res: Any, k: int) -> list[Reason]:
@@ -698,32 +827,77 @@ def _rank_reason(fit: Any, infl: Any, res: Any, k: int, measures: Any) -> list[R
             checked=checked,
         )
     ]
+    aliased = _aliased_reason(fit)
+    return out if aliased is None else out + [aliased]
+
+
+def _aliased_reason(fit: Any) -> Reason | None:
+    """Columns that are linear combinations of earlier ones: NaN changes in regdiag (and R), numbers in statsmodels."""
     aliased = [nm for nm in fit.param_names if nm in fit.aliased]
-    if aliased:
-        out.append(
-            Reason(
-                "aliased",
-                f"{', '.join(aliased)} aliased (a linear combination of earlier columns): regdiag, like R, reports "
-                "no change (NaN) for a coefficient that is not estimable; statsmodels a minimum-norm value",
-                measures=frozenset({f"dfbeta_{nm}" for nm in aliased} | {f"dfbetas_{nm}" for nm in aliased}),
-                rows=fit.index,
-            )
-        )
-    return out
+    if not aliased:
+        return None
+    return Reason(
+        "aliased",
+        f"{', '.join(aliased)} aliased (a linear combination of earlier columns): regdiag, like R, reports no change "
+        "(NaN) for a coefficient that is not estimable; statsmodels a minimum-norm value",
+        measures=frozenset({f"dfbeta_{nm}" for nm in aliased} | {f"dfbetas_{nm}" for nm in aliased}),
+        rows=fit.index,
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # statsmodels, GLMs
 
 
-def _compare_sm_glm(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refits: int) -> Comparison:
-    observed = True  # statsmodels' default for GLMResults.get_influence()
-    notes = []
+def _peer_columns(
+    getters: dict[str, tuple[str, Callable[[], Any]]], n: int, failures: dict[str, str]
+) -> dict[str, np.ndarray]:
+    """Each peer column computed on its own, so one that raises does not stop the others: measure -> values; a
+    column that raises is all NaN and its error is recorded in ``failures`` (measure -> message)."""
+    out: dict[str, np.ndarray] = {}
+    cache: dict[str, Any] = {}
+    for measure, (peer_col, getter) in getters.items():
+        try:
+            if peer_col not in cache:
+                cache[peer_col] = _quiet(getter)
+            v = np.asarray(cache[peer_col], dtype=float).reshape(-1)
+            if v.shape != (n,):
+                raise ValueError(f"{v.size} values for {n} rows")
+            out[measure] = v
+        except Exception as exc:  # noqa: BLE001 - any failure of the peer is recorded, never raised
+            cache[peer_col] = None
+            failures[measure] = f"{type(exc).__name__}: {one_line_error(exc)}"
+            out[measure] = np.full(n, np.nan)
+    return out
+
+
+def _failure_reason(failures: dict[str, str], index: pd.Index, peer_name: str, why: str) -> Reason:
+    msgs = sorted(set(failures.values()))
+    return Reason(
+        "peer_failed",
+        f"{peer_name} raised {'; '.join(msgs)} computing {', '.join(failures)}" + (f" ({why})" if why else "")
+        + "; its values are missing (NaN), regdiag's are defined",
+        measures=frozenset(failures),
+        rows=index,
+    )
+
+
+def _compare_sm_glm(res: Any, fit: Any, *, rtol: float | None, n_rows: int) -> Comparison:
+    observed = True  # statsmodels' default for GLMResults.get_influence(), and MLEInfluence's only choice
+    notes: list[str] = []
+    mle = type(res.model).__name__ in _DISCRETE
+    if mle:
+        sm_infl = _quiet(res.get_influence)
     try:
+        if mle:
+            raise _Skip
+
         sm_infl = _quiet(lambda: res.get_influence(observed=observed))
         if not np.all(np.isfinite(sm_infl.hat_matrix_diag)):
             raise np.linalg.LinAlgError("non-finite hat values")
-    except (np.linalg.LinAlgError, ValueError) as exc:
+    except _Skip:
+        pass
+    except Exception as exc:  # noqa: BLE001
         observed = False
         notes.append(
             f"statsmodels' get_influence() fails on this fit ({one_line_error(exc)}: the observed information "
@@ -732,58 +906,264 @@ def _compare_sm_glm(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refits:
         sm_infl = _quiet(lambda: res.get_influence(observed=False))
     infl = _quiet(fit.influence)
     names = list(fit.param_names)
-    pairs: dict[str, tuple[np.ndarray, np.ndarray, str]] = {
-        "leverage": (infl.leverage, _quiet(lambda: sm_infl.hat_matrix_diag), "hat_matrix_diag"),
-        "standard_resid": (infl.standard_resid, _quiet(lambda: sm_infl.resid_studentized), "resid_studentized"),
-        "cooks_distance": (infl.cooks_distance, _quiet(lambda: sm_infl.cooks_distance[0]), "cooks_distance[0]"),
-    }
-    d_params = _quiet(lambda: sm_infl.d_params)
-    dfbetas = _quiet(lambda: sm_infl.dfbetas)
-    for j, nm in enumerate(names):
-        pairs[f"dfbeta_{nm}"] = (infl.dfbeta[:, j], d_params[:, j], f"d_params[:, {j}]")
-    for j, nm in enumerate(names):
-        pairs[f"dfbetas_{nm}"] = (infl.dfbetas[:, j], dfbetas[:, j], f"dfbetas[:, {j}]")
     n = len(fit.index)
-    if n <= max_refits and hasattr(type(sm_infl), "_res_looo"):
-        # statsmodels' leave-one-out refits (it computes no measure from them; its one-step d_params is compared)
-        loo = _quiet(lambda: np.asarray(sm_infl._res_looo["params"]))
+    # every column of statsmodels' GLMInfluence.summary_frame(), and the unscaled one-step changes behind dfb_*
+    getters: dict[str, tuple[str, Callable[[], Any]]] = {
+        "leverage": ("hat_diag", lambda: sm_infl.hat_matrix_diag),
+        "standard_resid": ("standard_resid", lambda: sm_infl.resid_studentized),
+        "cooks_distance": ("cooks_d", lambda: sm_infl.cooks_distance[0]),
+        "dffits_internal": ("dffits_internal", lambda: sm_infl.d_fittedvalues_scaled),
+    }
+    for j, nm in enumerate(names):
+        getters[f"dfbeta_{nm}"] = (f"d_params[:, {j}]", lambda j=j: np.asarray(sm_infl.d_params)[:, j])
+    for j, nm in enumerate(names):
+        getters[f"dfbetas_{nm}"] = (f"dfb_{nm}", lambda j=j: np.asarray(sm_infl.dfbetas)[:, j])
+    failures: dict[str, str] = {}
+    theirs = _peer_columns(getters, n, failures)
+
+    def ours_of(i: Any) -> dict[str, np.ndarray]:
+        out = {
+            "leverage": i.leverage, "standard_resid": i.standard_resid, "cooks_distance": i.cooks_distance,
+            "dffits_internal": i.dffits_internal,
+        }
         for j, nm in enumerate(names):
-            pairs[f"loo_params_{nm}"] = (infl.loo_params[:, j], loo[:, j], f"_res_looo['params'][:, {j}]")
-    else:
-        notes.append(f"statsmodels' leave-one-out refits not compared: n = {n} > max_refits = {max_refits}")
-    reasons = _glm_reasons(fit, infl, res, sm_infl, names, observed)
+            out[f"dfbeta_{nm}"] = np.asarray(i.dfbeta)[:, j]
+        dfbs = np.asarray(i.dfbetas)
+        for j, nm in enumerate(names):
+            out[f"dfbetas_{nm}"] = dfbs[:, j]
+        return out
+
+    ours = ours_of(infl)
+    pairs = {m: (ours[m], theirs[m], getters[m][0]) for m in getters}
+    reasons = _glm_reasons(fit, infl, res, sm_infl, names, observed, mle=mle)
+    if failures:
+        h = np.asarray(infl.leverage)
+        why = ""
+        if np.any(~(h < 1)):
+            why = f"leverage 1 at rows {format_labels(list(fit.index[~(h < 1)]), 5)}"
+        reasons.insert(0, _failure_reason(failures, fit.index, "statsmodels", why))
     peer = f"statsmodels {_sm_version()} GLMInfluence (get_influence(), observed={observed})"
+    if mle:
+        peer = f"statsmodels {_sm_version()} MLEInfluence of {type(res.model).__name__} (get_influence())"
+    bound = _glm_bound(fit, ours_of, ours, delta=_statsmodels_distance(fit, res), rtol=rtol)
+    notes.append(bound.note("statsmodels' fit"))
+    cmp = _build(pairs, fit.index, reasons, tol=bound, n_rows=n_rows, peer=peer, model=_describe(fit), notes=notes)
+    loose = bound.within_convergence_only(cmp)
+    if loose:
+        cmp = dataclasses.replace(cmp, notes=cmp.notes + (
+            f"{', '.join(loose)} agree only within the allowance for statsmodels' convergence: their differences "
+            "exceed rounding (a fit with a smaller tol, e.g. fit(tol=1e-12), removes them)",))
+    return cmp
 
-    # statsmodels' IRLS stops at its own tolerance: measures are smooth in the coefficients, so allow a multiple of
-    # how far its coefficients are from regdiag's converged ones
-    b_sm = np.asarray(res.params, dtype=float)
-    b_rd = np.nan_to_num(np.asarray(fit.coef, dtype=float))
-    phi = float(fit.dispersion)
-    freq = _freq_weights(res)
-    if freq is not None and not fit.family.fixed_dispersion:  # statsmodels' residual df count the replicates
-        phi *= (len(freq) - fit.rank) / (float(np.sum(freq)) - fit.rank)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        se_rd = np.sqrt(phi * np.asarray(infl.cov_unscaled_diag))
-        se_gap = np.abs(np.asarray(res.bse, dtype=float) - se_rd) / se_rd
-    param_gap = float(np.max(np.abs(b_sm - b_rd)) / max(np.max(np.abs(b_rd)), 1e-300))
-    param_gap = max(param_gap, float(np.nanmax(se_gap)) if np.isfinite(se_gap).any() else 0.0)
-    glm_rtol = max(rtol, 1e-7, 10 * param_gap)
-    if param_gap > 1e-9:
-        notes.append(
-            f"statsmodels' fit stopped at its own convergence tolerance (its covariance from the weights before its "
-            f"last step): its coefficients and standard errors differ from regdiag's by up to {param_gap:.1g} "
-            f"(relative), so agreement is judged to {glm_rtol:.1g}"
-        )
 
-    def tol_fn(measure: str, theirs: np.ndarray) -> np.ndarray:
-        scale = np.nanmax(np.abs(theirs[np.isfinite(theirs)])) if np.isfinite(theirs).any() else 0.0
-        return np.full(theirs.shape, glm_rtol * scale)
+# ---------------------------------------------------------------------------------------------------------------
+# the bound on an agreeing difference
 
-    return _build(pairs, fit.index, reasons, tol=tol_fn, n_rows=n_rows, peer=peer, model=_describe(fit), notes=notes)
+#: c in the rounding allowance c eps kappa |m| of a measure computed from one factorization of a design with
+#: condition number kappa
+ROUNDING_FACTOR = 100.0
+
+
+@dataclass(frozen=True)
+class _Bound:
+    """Per-row bound on the difference between regdiag's and the peer's value of each measure: rounding
+    ``c eps kappa max|m|`` plus, for a GLM, the effect of the peer's incomplete convergence
+    ``2 delta ||grad m_i||`` (see :func:`_glm_bound`), plus the precision of a file and a user's ``rtol``."""
+
+    rounding: float
+    delta: float = 0.0
+    gradient: dict[str, np.ndarray] = field(default_factory=dict)
+    half_ulp: float = 0.0
+    rtol: float = 0.0
+    rho: float = 0.0
+
+    def __call__(self, measure: str, theirs: np.ndarray) -> np.ndarray:
+        finite = np.isfinite(theirs)
+        scale = float(np.max(np.abs(theirs[finite]))) if finite.any() else 0.0
+        allow = (self.rounding + self.rtol) * scale + 1.01 * self.half_ulp * np.abs(np.where(finite, theirs, 0.0))
+        g = self.gradient.get(measure)
+        if g is not None and self.delta > 0:
+            allow = allow + 2.0 * self.delta * np.nan_to_num(g, nan=0.0, posinf=0.0)
+        return allow + 1e3 * np.finfo(float).tiny
+
+    def within_convergence_only(self, cmp: Comparison) -> list[str]:
+        """Measures that agree only thanks to the allowance for the peer's convergence: some difference exceeds the
+        rest of the bound."""
+        if self.delta <= 0:
+            return []
+        rest = dataclasses.replace(self, delta=0.0)
+        out = []
+        for m, v in cmp.values.items():
+            if not bool(cmp.table.loc[m, "agree"]):
+                continue
+            theirs = v["peer"].to_numpy(dtype=float)
+            diff = np.abs(v["regdiag"].to_numpy(dtype=float) - theirs)
+            ok = np.isfinite(diff)
+            if np.any(diff[ok] > rest(m, theirs)[ok]):
+                out.append(m)
+        return out
+
+    def note(self, who: str) -> str:
+        text = f"agreement bound per measure: rounding {self.rounding:.2g} x its largest value"
+        if self.delta > 0:
+            text += (
+                f", plus 2 x {self.delta:.2g} x the gradient norm of each row's value: {who} is within "
+                f"{self.delta:.2g} "
+                "of the maximum-likelihood fit in the information metric"
+                + (f" (Fisher scoring contracts by {self.rho:.2g} per step here)" if self.rho > 0 else "")
+            )
+        if self.rtol:
+            text += f", plus rtol = {self.rtol:g} x its largest value (given)"
+        return text
+
+
+def _raw_cond_of(A: np.ndarray) -> float:
+    s = np.linalg.svd(A, compute_uv=False)
+    s = s[s > s[0] * 1e-14] if s.size and s[0] > 0 else s
+    return float(s[0] / s[-1]) if s.size else math.inf
+
+
+def _kept(fit: Any) -> np.ndarray:
+    return np.flatnonzero(np.isfinite(np.asarray(fit.coef, dtype=float)))
+
+
+def _weighted_design(fit: Any, W: np.ndarray | None = None) -> np.ndarray:
+    X = np.asarray(fit.design.X, dtype=float)[:, _kept(fit)]
+    W = np.asarray(fit.working_weights, dtype=float) if W is None else W
+    return X * np.sqrt(np.maximum(W, 0.0))[:, None]
+
+
+def _scoring_rate(fit: Any) -> float:
+    """Contraction factor of Fisher scoring at the optimum: the spectral radius of ``I - I_exp^-1 I_obs`` (0 for a
+    canonical link, where scoring is Newton's method and converges quadratically)."""
+    fam = fit.family
+    if getattr(fam, "canonical", False):
+        return 0.0
+    A = _weighted_design(fit)
+    used = np.asarray(fit.working_weights) > 0
+    ratio = np.where(used, fam.observed_ratio(np.asarray(fit.y), np.asarray(fit.mu)), 0.0)
+    I_e = A.T @ A
+    I_o = (A.T * ratio) @ A
+    try:
+        M = np.linalg.solve(I_e, I_e - I_o)
+        rho = float(np.max(np.abs(np.linalg.eigvals(M))))
+    except np.linalg.LinAlgError:
+        return math.inf
+    return rho if np.isfinite(rho) else math.inf
+
+
+def _deviance_to_distance(dev_change: float, rho: float) -> float:
+    """Distance in the information metric ``||W^(1/2) X (b - b_hat)||`` of the iterate before the last one, given the
+    last change in deviance: near the optimum ``D(b) - D(b_hat) = ||W^(1/2) X (b - b_hat)||^2`` to second order, and
+    a step that contracts the distance by ``rho`` lowers the deviance by at least ``(1 - rho^2)`` times its square."""
+    if not rho < 1:
+        return math.inf
+    return math.sqrt(max(dev_change, 0.0) / (1.0 - rho**2))
+
+
+def _glm_state(fit: Any, beta: np.ndarray, beta_weights: np.ndarray | None = None) -> Any:
+    """The fit moved to coefficients ``beta`` (aliased ones stay NaN), its IRLS weights at ``beta_weights``
+    (default ``beta``): what a peer that stopped there describes."""
+    from .linalg import qr_factor
+
+    fam = fit.family
+    X = np.asarray(fit.design.X, dtype=float)
+    off = np.asarray(fit.offset, dtype=float)
+    aliased = ~np.isfinite(np.asarray(fit.coef, dtype=float))
+    b = np.where(aliased, 0.0, beta)
+    bw = b if beta_weights is None else np.where(aliased, 0.0, beta_weights)
+    pw = np.asarray(fit.prior_weights, dtype=float)
+    with np.errstate(all="ignore"):
+        eta = X @ b + off
+        mu = fam.link.inverse(eta)
+        eta_w = X @ bw + off
+        mu_w = fam.link.inverse(eta_w)
+        W = np.where(pw > 0, pw * fam.link.mu_eta(eta_w) ** 2 / fam.variance(mu_w), 0.0)
+        dev = float(fam.deviance(np.asarray(fit.y), mu, pw))
+    factor = qr_factor(X, np.sqrt(W), fit.factor.tol)
+    coef = np.where(aliased, np.nan, b)
+    return dataclasses.replace(
+        fit, factor=factor, coef=coef, eta=eta, mu=mu, working_weights=W, deviance=dev, resid_exact=None
+    )
+
+
+def _sensitivity(
+    fit: Any, values_of: Callable[[Any], dict[str, np.ndarray]], base: dict[str, np.ndarray], **kwargs: Any
+) -> dict[str, np.ndarray]:
+    """Per row, the norm of the gradient of each measure with respect to the coefficients in the information metric:
+    ``sqrt(sum_k (dm_i / dt_k)^2)`` along directions ``u_k`` with ``W^(1/2) X u_k`` orthonormal (one closed-form
+    evaluation of the measures per coefficient; forward differences)."""
+    kept = _kept(fit)
+    A = _weighted_design(fit)
+    R = np.linalg.qr(A, mode="r")
+    try:
+        from scipy.linalg import solve_triangular
+
+        U = solve_triangular(R, np.eye(len(kept)))
+    except (ValueError, np.linalg.LinAlgError):
+        return {}
+    step = 1e-6
+    acc = {m: np.zeros(len(fit.index)) for m in base}
+    coef = np.asarray(fit.coef, dtype=float)
+    for k in range(len(kept)):
+        beta = np.where(np.isfinite(coef), coef, 0.0)
+        beta[kept] += step * U[:, k]
+        try:
+            moved = values_of(_quiet(lambda: _glm_state(fit, beta).influence(**kwargs)))
+        except (ArithmeticError, ValueError, np.linalg.LinAlgError):
+            return {}
+        for m in base:
+            with np.errstate(invalid="ignore"):
+                acc[m] += ((np.asarray(moved[m], dtype=float) - np.asarray(base[m], dtype=float)) / step) ** 2
+    return {m: np.sqrt(v) for m, v in acc.items()}
+
+
+def _statsmodels_distance(fit: Any, res: Any) -> float:
+    """How far statsmodels' fit is from the optimum in the information metric ``||W^(1/2) (eta - eta_hat)||``: the
+    larger of the distances of its coefficients and, after IRLS, of the iterate before them (its covariance comes
+    from that iterate's weights; ``fit_history``). Without an IRLS history (Newton's method, discrete models) every
+    quantity is evaluated at the final coefficients."""
+    X = np.asarray(fit.design.X, dtype=float)
+    W = np.asarray(fit.working_weights, dtype=float)
+    off = np.asarray(fit.offset, dtype=float)
+    eta = np.asarray(fit.eta, dtype=float)
+
+    def dist(b: Any) -> float:
+        b = np.asarray(b, dtype=float).reshape(-1)
+        if b.shape != (X.shape[1],) or not np.all(np.isfinite(b)):
+            return math.nan
+        with np.errstate(all="ignore"):
+            return float(np.linalg.norm(np.sqrt(W) * (X @ b + off - eta)))
+
+    hist = getattr(res, "fit_history", None) or {}
+    params = [b for b in hist.get("params", []) if np.ndim(b) == 1]
+    measured = [dist(res.params)] + [dist(b) for b in params[-2:]]
+    measured = [d for d in measured if np.isfinite(d)]
+    return max(measured, default=0.0)
+
+
+def _glm_bound(
+    fit: Any,
+    values_of: Callable[[Any], dict[str, np.ndarray]],
+    base: dict[str, np.ndarray],
+    *,
+    delta: float,
+    rtol: float | None,
+    half_ulp: float = 0.0,
+    **kwargs: Any,
+) -> _Bound:
+    """The bound for a GLM: rounding from the condition number of ``W^(1/2) X`` (no column scaling: neither R nor
+    statsmodels scales), and the peer's distance ``delta`` from the optimum times each row's gradient norm."""
+    kappa = _raw_cond_of(_weighted_design(fit))
+    grad = _sensitivity(fit, values_of, base, **kwargs) if delta > 0 else {}
+    return _Bound(
+        rounding=ROUNDING_FACTOR * EPS * kappa, delta=delta, gradient=grad, half_ulp=half_ulp,
+        rtol=float(rtol or 0.0), rho=_scoring_rate(fit),
+    )
 
 
 def _statsmodels_glm_formulas(
-    fit: Any, infl: Any, observed: bool, freq_weights: np.ndarray | None = None
+    fit: Any, infl: Any, observed: bool, freq_weights: np.ndarray | None = None, se_observed: bool = False
 ) -> dict[str, np.ndarray]:
     """statsmodels' ``GLMInfluence`` measures recomputed from regdiag's fit: hat of ``W^(1/2) X`` with the IRLS
     weights ``W`` (times the observed/expected ratio when ``observed``), internally studentized Pearson residuals,
@@ -791,7 +1171,9 @@ def _statsmodels_glm_formulas(
     the full fit's standard errors. Dense p x p algebra: for comparison only.
 
     With ``freq_weights`` (statsmodels' replicated rows, which regdiag fitted as prior weights): the Pearson residual
-    of one replicate, ``r_P,i / sqrt(f_i)``, and the dispersion on ``sum(f) - p`` residual degrees of freedom."""
+    of one replicate, ``r_P,i / sqrt(f_i)``, and the dispersion on ``sum(f) - p`` residual degrees of freedom.
+    With ``se_observed`` (statsmodels' ``MLEInfluence`` of a discrete model, whose covariance is the inverse observed
+    information) the standard errors come from the same information as the hat matrix."""
     X = np.asarray(fit.design.X, dtype=float)
     k = X.shape[1]
     w = np.asarray(fit.working_weights, dtype=float)
@@ -810,11 +1192,61 @@ def _statsmodels_glm_formulas(
             rp = np.where(f > 0, rp / np.sqrt(f), 0.0)
         if not fit.family.fixed_dispersion:
             phi = phi * (len(f) - fit.rank) / (float(np.sum(f)) - fit.rank)
+    if observed and not se_observed:  # GLMInfluence's standard errors: the IRLS (expected) information
+        with np.errstate(invalid="ignore"):
+            A_e = X * np.sqrt(np.asarray(fit.working_weights, dtype=float))[:, None]
+        G_e = np.linalg.pinv(A_e.T @ A_e)
+    else:
+        G_e = G
+    eta = np.asarray(fit.eta, dtype=float)
+    lk = fit.family.link
     with np.errstate(divide="ignore", invalid="ignore"):
         r = rp / np.sqrt(phi * (1.0 - h))
         d_params = AG * (rp / (1.0 - h))[:, None]  # the one-step change has no phi
-        bse = np.sqrt(phi * np.asarray(infl.cov_unscaled_diag))
-        out = {"leverage": h, "standard_resid": r, "cooks_distance": r**2 * h / ((1.0 - h) * k)}
+        bse = np.sqrt(phi * np.diag(G_e))
+        # d_fittedvalues_scaled: the change in the mean at eta (with the offset) over the standard error of the
+        # mean that get_prediction() gives, at the linear predictor without the offset
+        d_fitted = lk.mu_eta(eta) * np.einsum("ij,ij->i", X, d_params)
+        se_mean = np.abs(lk.mu_eta(eta - np.asarray(fit.offset, dtype=float))) * np.sqrt(
+            phi * np.einsum("ij,jk,ik->i", X, G_e, X)
+        )
+        out = {
+            "leverage": h, "standard_resid": r, "cooks_distance": r**2 * h / ((1.0 - h) * k),
+            "dffits_internal": d_fitted / se_mean,
+        }
+        for j, nm in enumerate(fit.param_names):
+            out[f"dfbeta_{nm}"] = d_params[:, j]
+            out[f"dfbetas_{nm}"] = d_params[:, j] / bse[j]
+    return out
+
+
+def _statsmodels_mle_formulas(fit: Any, infl: Any) -> dict[str, np.ndarray]:
+    """statsmodels' ``MLEInfluence`` (discrete Logit / Probit / Poisson) recomputed from regdiag's fit: with the
+    observed information ``I = X' W_obs X`` in the middle and the expected weight ``W`` outside, the generalized
+    leverage ``h_i = W_i x_i' I^+ x_i``, one-step changes ``I^+ x_i sqrt(W_i) r_P,i / (1 - h_i)`` (the score of row i
+    over ``1 - h_i``), Cook's distance ``d' I d / k``, standardized residuals ``r_P / sqrt(1 - h)``, standard errors
+    and the standard error of the mean from ``I^+``. The same as the GLM formulas for a canonical link."""
+    X = np.asarray(fit.design.X, dtype=float)
+    k = X.shape[1]
+    W = np.asarray(fit.working_weights, dtype=float)
+    ratio = np.where(W > 0, fit.family.observed_ratio(np.asarray(fit.y), np.asarray(fit.mu)), 0.0)
+    info = (X.T * (W * ratio)) @ X
+    G = np.linalg.pinv(info)
+    XG = X @ G
+    rp = np.asarray(infl.resid_pearson, dtype=float)
+    lk = fit.family.link
+    eta = np.asarray(fit.eta, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = W * np.einsum("ij,ij->i", XG, X)
+        d_params = XG * (np.sqrt(W) * rp / (1.0 - h))[:, None]
+        bse = np.sqrt(np.diag(G))
+        d_fitted = lk.mu_eta(eta) * np.einsum("ij,ij->i", X, d_params)
+        se_mean = np.abs(lk.mu_eta(eta - np.asarray(fit.offset, dtype=float))) * np.sqrt(np.einsum("ij,ij->i", XG, X))
+        out = {
+            "leverage": h, "standard_resid": rp / np.sqrt(1.0 - h),
+            "cooks_distance": np.einsum("ij,jk,ik->i", d_params, info, d_params) / k,
+            "dffits_internal": d_fitted / se_mean,
+        }
         for j, nm in enumerate(fit.param_names):
             out[f"dfbeta_{nm}"] = d_params[:, j]
             out[f"dfbetas_{nm}"] = d_params[:, j] / bse[j]
@@ -833,7 +1265,7 @@ def _freq_weights(res: Any) -> np.ndarray | None:
 def _freq_weights_reason(fit: Any, infl: Any, freq: np.ndarray, names: list[str], observed: bool) -> Reason:
     """statsmodels' freq_weights: replicated rows, where regdiag (like R's glm weights) has prior weights."""
     pred = _statsmodels_glm_formulas(fit, infl, observed=observed, freq_weights=freq)
-    predicted = {"standard_resid": pred["standard_resid"], "cooks_distance": pred["cooks_distance"]}
+    predicted = {m: pred[m] for m in ("standard_resid", "cooks_distance", "dffits_internal")}
     for nm in names:
         predicted[f"dfbeta_{nm}"] = pred[f"dfbeta_{nm}"]
         predicted[f"dfbetas_{nm}"] = pred[f"dfbetas_{nm}"]
@@ -854,7 +1286,9 @@ def _freq_weights_reason(fit: Any, infl: Any, freq: np.ndarray, names: list[str]
     )
 
 
-def _glm_reasons(fit: Any, infl: Any, res: Any, sm_infl: Any, names: list[str], observed: bool) -> list[Reason]:
+def _glm_reasons(
+    fit: Any, infl: Any, res: Any, sm_infl: Any, names: list[str], observed: bool, mle: bool = False
+) -> list[Reason]:
     """Situations in which statsmodels' GLMInfluence computes something else than regdiag, each with the values
     regdiag computes under statsmodels' convention, one difference at a time (the first reason that reproduces a
     measure is the one reported)."""
@@ -909,41 +1343,57 @@ def _glm_reasons(fit: Any, infl: Any, res: Any, sm_infl: Any, names: list[str], 
             )
         )
     if fit.rank < len(names):
+        p, k = fit.rank, len(names)
+        sm_rank = _statsmodels_glm_formulas(fit, infl, observed=observed and not canonical, se_observed=mle)
+        pred = {"cooks_distance": np.asarray(infl.cooks_distance) * p / k}
+        pred.update({m: v for m, v in sm_rank.items() if m.startswith("dfbeta")})
         reasons.append(
             Reason(
                 "rank_deficient",
-                f"the design has rank {fit.rank} < {len(names)} columns: statsmodels divides Cook's distance by the "
-                "number of columns and reports minimum-norm changes; regdiag (like R) uses the rank and NaN for "
-                "aliased coefficients",
-                predicted={"cooks_distance": expected["cooks_distance"]},
-                measures=frozenset({"cooks_distance"} | {m for m in expected if m.startswith("dfbeta")}),
+                f"the design has rank {p} < {k} columns: statsmodels divides Cook's distance by the {k} columns "
+                f"instead of the rank {p} (its values are regdiag's times {p}/{k}) and reports the minimum-norm "
+                "(pseudo-inverse) coefficient changes where regdiag, like R, reports the basic solution",
+                predicted=pred,
+                measures=frozenset(pred),
+            )
+        )
+        aliased = _aliased_reason(fit)
+        if aliased is not None:
+            reasons.append(aliased)
+    off = np.asarray(fit.offset, dtype=float)
+    if np.any(off != 0):
+        sm_off = _statsmodels_glm_formulas(fit, infl, observed=observed and not canonical, se_observed=mle)
+        lk = fam.link
+        with np.errstate(all="ignore"):
+            ratio = np.asarray(lk.mu_eta(np.asarray(fit.eta)) / lk.mu_eta(np.asarray(fit.eta) - off))
+        reasons.append(
+            Reason(
+                "offset_ignored",
+                "the model has an offset, and statsmodels' dffits_internal (d_fittedvalues_scaled) divides the change "
+                "in the mean at the linear predictor with the offset by the standard error of the mean from "
+                "get_prediction(), which leaves the offset out: its values are regdiag's times "
+                f"mu'(eta) / mu'(eta - offset) (from {np.nanmin(np.abs(ratio)):.3g} to {np.nanmax(np.abs(ratio)):.3g} "
+                "here; exp(offset) for the log link)",
+                predicted={"dffits_internal": sm_off["dffits_internal"]},
+                measures=frozenset({"dffits_internal"}),
             )
         )
     if observed and not canonical:
-        obs = _statsmodels_glm_formulas(fit, infl, observed=True)
+        obs = _statsmodels_mle_formulas(fit, infl) if mle else _statsmodels_glm_formulas(fit, infl, observed=True)
         reasons.append(
             Reason(
                 "observed_information",
                 f"the {getattr(fam.link, 'name', fam.link)} link is not canonical for the {fam.name} family, so the "
-                "observed and expected information differ: statsmodels' get_influence() weights the hat matrix and "
-                "the one-step changes with the observed information (and studentizes Pearson residuals), regdiag, "
-                "like R, with the expected (Fisher) information; influence(observed=True) gives statsmodels' hat "
-                "values",
+                "observed and expected information differ: "
+                + ("statsmodels' MLEInfluence takes the generalized leverage W_i x_i' I_obs^-1 x_i, the one-step "
+                   "changes, Cook's distance and the standard errors with the observed information I_obs (and "
+                   "studentizes Pearson residuals), regdiag, like R, the expected (Fisher) information"
+                   if mle else
+                   "statsmodels' get_influence() weights the hat matrix and the one-step changes with the observed "
+                   "information (and studentizes Pearson residuals), regdiag, like R, with the expected (Fisher) "
+                   "information; influence(observed=True) gives statsmodels' hat values"),
                 predicted=obs,
                 measures=frozenset(obs),
-            )
-        )
-    # refit-based vs closed form: statsmodels' leave-one-out loop refits; regdiag's loo_params are one-step unless exact
-    if getattr(infl, "method", "") != "glm-exact":
-        exact = _quiet(lambda: fit.influence(loo="exact"))
-        pred_loo = {f"loo_params_{nm}": np.asarray(exact.loo_params)[:, j] for j, nm in enumerate(names)}
-        reasons.append(
-            Reason(
-                "refit_vs_closed_form",
-                "statsmodels' leave-one-out loop refits the model without each row; regdiag's loo_params are the "
-                "closed-form one-step estimates unless influence(loo='exact'), which reproduces the refits",
-                predicted=pred_loo,
-                measures=frozenset(pred_loo),
             )
         )
     h = np.asarray(infl.leverage)
@@ -966,6 +1416,13 @@ def _glm_reasons(fit: Any, infl: Any, res: Any, sm_infl: Any, names: list[str], 
 
 
 _R_COLUMNS = ("dffit", "cov.r", "cook.d", "hat")
+#: other columns of R's output, by the names ``data.frame(..., check.names = FALSE)`` gives them
+_R_EXTRA = (
+    "hatvalues", "cooks.distance", "rstandard", "rstandard.deviance", "rstandard.pearson", "rstudent",
+    "rstudent.deviance", "rstudent.pearson",
+)
+#: car::outlierTest's columns (a file of their own: car leaves out rows whose rstudent is NaN)
+_R_OUTLIER = ("unadjusted.p", "bonferroni.p")
 
 
 def _read_reference(reference: Any) -> tuple[pd.DataFrame, int | None, str]:
@@ -976,7 +1433,9 @@ def _read_reference(reference: Any) -> tuple[pd.DataFrame, int | None, str]:
         return df, None, "DataFrame"
     path = Path(reference)
     if not path.is_file():
-        raise DataError(f"no such file: {path}. Write it in R with write.csv(influence.measures(fit)$infmat, \"{path.name}\")")
+        raise DataError(
+            f"no such file: {path}. Write it in R with write.csv(influence.measures(fit)$infmat, \"{path.name}\")"
+        )
     try:
         text = path.read_text(encoding="utf-8")
         df = pd.read_csv(path, index_col=0, keep_default_na=True, dtype={0: str})
@@ -988,54 +1447,181 @@ def _read_reference(reference: Any) -> tuple[pd.DataFrame, int | None, str]:
     return df, digits, path.name
 
 
-def _compare_r(results: Any, reference: Any, *, rtol: float, n_rows: int) -> Comparison:
-    ref, digits, name = _read_reference(reference)
-    dfb_cols = [c for c in ref.columns if str(c).startswith("dfb.")]
-    known = [c for c in ref.columns if c in _R_COLUMNS]
-    if not dfb_cols and not known:
-        raise DataError(
-            f"{name} has none of influence.measures' columns (dfb.*, dffit, cov.r, cook.d, hat); write it in R with "
-            "write.csv(influence.measures(fit)$infmat, file)"
-        )
-    bad = [c for c in dfb_cols + known if not pd.api.types.is_numeric_dtype(ref[c])]
-    if bad:
-        raise DataError(f"{name}: column {bad[0]!r} is not numeric")
+def _r_coef_name(name: str) -> str:
+    from .results import _INTERCEPT_NAMES, r_term_name
+
+    return "(Intercept)" if name in _INTERCEPT_NAMES else r_term_name(name)
+
+
+def _r_column_map(infl: Any, columns: list[str], notes: list[str], name: str) -> dict[str, tuple[str, int | None]]:
+    """R column -> (quantity, coefficient index or None), for the columns regdiag has a counterpart of."""
+    kept = infl._kept_columns()
+    out: dict[str, tuple[str, int | None]] = {}
+    dfb = [c for c in columns if c.startswith("dfb.")]
+    ours_dfb = infl._r_names()
+    if sorted(dfb) == sorted(ours_dfb):
+        out.update({c: ("dfb", kept[ours_dfb.index(c)]) for c in dfb})
+    elif dfb and len(dfb) == len(ours_dfb):
+        notes.append(f"coefficient columns matched by position: {dict(zip(dfb, ours_dfb))}")
+        out.update({c: ("dfb", kept[i]) for i, c in enumerate(dfb)})
+    elif dfb:
+        notes.append(f"columns of {name} with no regdiag counterpart: {', '.join(dfb)}")
+    r_names = {_r_coef_name(infl.param_names[j]): j for j in kept}
+    for kind in ("dfbeta", "dfbetas"):
+        cols = [c for c in columns if c.startswith(kind + ".") and not (kind == "dfbeta" and c.startswith("dfbetas."))]
+        unmatched = [c for c in cols if c[len(kind) + 1:] not in r_names]
+        if unmatched and len(cols) == len(kept):
+            notes.append(f"{kind} columns of {name} matched by position")
+            out.update({c: (kind, kept[i]) for i, c in enumerate(cols)})
+        else:
+            out.update({c: (kind, r_names[c[len(kind) + 1:]]) for c in cols if c not in unmatched})
+            if unmatched:
+                notes.append(f"columns of {name} with no regdiag counterpart: {', '.join(unmatched)}")
+    for c in columns:
+        if c in _R_COLUMNS or c in _R_EXTRA:
+            out[c] = (c, None)
+    return out
+
+
+def _r_value(infl: Any, quantity: str, j: int | None, convention: str) -> np.ndarray:
+    """regdiag's value of an R column: ``convention="regdiag"`` what regdiag reports by default, ``"R"`` the number
+    under R's conventions (which differ for a GLM's dfbeta: R's ``dfbeta.glm`` takes deviance residuals, and its
+    dfbetas R's deletion sigma)."""
+    glm = hasattr(infl, "resid_deviance")
+    h = np.asarray(infl.leverage, dtype=float)
+    if quantity in ("dfb", "dfbetas"):
+        return np.asarray(infl.dfbetas_r if (glm and convention == "R") else infl.dfbetas)[:, j]
+    if quantity == "dfbeta":
+        return np.asarray(infl.dfbeta_r if (glm and convention == "R") else infl.dfbeta)[:, j]
+    if quantity == "dffit":
+        return np.asarray(infl.dffits)
+    if quantity == "cov.r":
+        return np.asarray(infl.cov_ratio)
+    if quantity in ("cook.d", "cooks.distance"):
+        return np.asarray(infl.cooks_distance_r if (glm and convention == "R") else infl.cooks_distance)
+    if quantity in ("hat", "hatvalues"):
+        return h
+    if quantity in ("rstandard", "rstandard.deviance"):
+        return np.asarray(infl.standard_resid)
+    if quantity == "rstandard.pearson":
+        return np.asarray(infl.standard_resid_pearson if glm else infl.standard_resid)
+    if quantity in ("rstudent", "rstudent.deviance"):
+        return np.asarray(infl.student_resid)
+    if quantity == "rstudent.pearson":  # R's rstudent.glm has no type argument: it ignores type = "pearson"
+        return np.asarray(infl.student_resid)
+    raise KeyError(quantity)
+
+
+def _outlier_values(infl: Any, capped: bool) -> dict[str, np.ndarray]:
+    ot = _quiet(lambda: infl.outlier_test(cutoff=None, n_max=None)).reindex(infl.index)
+    out = {
+        "outlierTest.rstudent": ot["student_resid"].to_numpy(dtype=float),
+        "outlierTest.unadjusted.p": ot["unadjusted_p"].to_numpy(dtype=float),
+    }
+    if capped:
+        out["outlierTest.bonferroni.p"] = ot["bonferroni_p"].to_numpy(dtype=float)
+    else:  # car's own number: n p, not capped at 1
+        p = ot["unadjusted_p"].to_numpy(dtype=float)
+        out["outlierTest.bonferroni.p"] = p * int(np.isfinite(p).sum())
+    return out
+
+
+def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int, epsilon: float) -> Comparison:
+    refs = [_read_reference(r) for r in (reference if isinstance(reference, (list, tuple)) else [reference])]
     if _is_statsmodels(results):
         results = _regdiag_fit_of(results)
     infl = results if hasattr(results, "leverage") else _quiet(results.influence)
     fit = getattr(infl, "fit", None)
-    ours = infl.to_frame(style="R")
-    ours.index = ours.index.map(str)
     notes: list[str] = []
     reasons: list[Reason] = []
-    ours, ref = _match_rows(ours, ref, infl, notes, reasons, name)
+    main: list[tuple[pd.DataFrame, str]] = []
+    outlier: tuple[pd.DataFrame, str] | None = None
+    digits = [d for _, d, _ in refs if d is not None]
+    names = [nm for _, _, nm in refs]
+    for ref, _, name in refs:
+        cols = [str(c) for c in ref.columns]
+        if any(c in _R_OUTLIER for c in cols):
+            outlier = (ref, name)
+            continue
+        known = [c for c in cols if c.startswith(("dfb.", "dfbeta.", "dfbetas.")) or c in _R_COLUMNS or c in _R_EXTRA]
+        if not known:
+            raise DataError(
+                f"{name} has none of influence.measures' columns (dfb.*, dffit, cov.r, cook.d, hat) nor any other "
+                "column regdiag knows (hatvalues, cooks.distance, rstandard, rstudent, dfbeta.*, ...); write it in R "
+                "with write.csv(influence.measures(fit)$infmat, file)"
+            )
+        bad = [c for c in known if not pd.api.types.is_numeric_dtype(ref[c])]
+        if bad:
+            raise DataError(f"{name}: column {bad[0]!r} is not numeric")
+        main.append((ref[known], name))
+    index_frame = pd.DataFrame(index=infl.index.map(str))
     pairs: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
-    our_dfb = [c for c in ours.columns if c.startswith("dfb.")]
-    if sorted(our_dfb) != sorted(dfb_cols) and len(our_dfb) == len(dfb_cols):
-        notes.append(f"coefficient columns matched by position: {dict(zip(dfb_cols, our_dfb))}")
-        mapping = dict(zip(our_dfb, dfb_cols))
+    columns: dict[str, tuple[str, int | None]] = {}
+    common = None
+    for ref, name in main:
+        _, ref = _match_rows(index_frame, ref, infl, notes, reasons, name)
+        common = ref.index if common is None else common.intersection(ref.index, sort=False)
+        cmap = _r_column_map(infl, list(ref.columns), notes, name)
+        for col, what in cmap.items():
+            if col not in columns:
+                columns[col] = what
+                main_col = ref[col]
+                pairs[col] = (np.empty(0), main_col, col)  # filled below, on the common rows
+    if common is None:  # an outlierTest file alone
+        common = index_frame.index
+    pos = pd.Index(index_frame.index).get_indexer(common)
+    if np.any(pos < 0):
+        pos = np.asarray([index_frame.index.get_loc(c) for c in common])
+    labels = infl.index[pos]
+
+    def values_of(i: Any, convention: str) -> dict[str, np.ndarray]:
+        out = {c: _r_value(i, q, j, convention)[pos] for c, (q, j) in columns.items()}
+        if outlier is not None:
+            out.update({m: v[pos] for m, v in _outlier_values(i, capped=convention == "regdiag").items()})
+        return out
+
+    ours = values_of(infl, "regdiag")
+    for col in columns:
+        pairs[col] = (ours[col], pairs[col][1].reindex(common).to_numpy(dtype=float), col)
+    if outlier is not None:
+        ref, name = outlier
+        ref = ref.set_axis(ref.index.map(str))
+        for c in ("rstudent",) + _R_OUTLIER:
+            if c in ref.columns:
+                m = f"outlierTest.{c}"
+                pairs[m] = (ours[m], ref[c].reindex(common).to_numpy(dtype=float), f"{name}: {c}")
+        notes.append(f"{name}: car::outlierTest leaves out rows whose rstudent is NaN; compared on the rows it has")
+    r_conv = values_of(infl, "R")
+    glm = fit is not None and hasattr(fit, "family")
+    reasons += _r_reasons(infl, fit, labels, pairs, r_conv, values_of, epsilon)
+    half_ulp = 0.5 * 10.0 ** (1 - min(digits)) if digits else 0.0
+    if digits and min(digits) < 15:
+        notes.append(f"{', '.join(names)} hold {min(digits)} significant digits: differences within their rounding "
+                     "count as agreement")
+    base = {m: r_conv[m] for m in pairs}
+    if glm:
+        delta = _deviance_to_distance(epsilon * (abs(float(fit.deviance)) + 0.1), _scoring_rate(fit))
+        bound = _glm_bound(
+            fit, lambda i: values_of(i, "R"), base, delta=delta, rtol=rtol, half_ulp=half_ulp,
+            observed=bool(getattr(infl, "observed", False)),
+        )
+        notes.append(bound.note(f"R's fit (glm.control(epsilon = {epsilon:g}))"))
     else:
-        mapping = {c: c for c in our_dfb if c in dfb_cols}
-        missing = [c for c in dfb_cols if c not in mapping.values()]
-        if missing:
-            notes.append(f"columns of {name} with no regdiag counterpart: {', '.join(missing)}")
-    for ours_col, ref_col in mapping.items():
-        pairs[ours_col] = (ours[ours_col].to_numpy(), ref[ref_col].to_numpy(dtype=float), ref_col)
-    for col in known:
-        pairs[col] = (ours[col].to_numpy(), ref[col].to_numpy(dtype=float), col)
-    reasons += _r_reasons(infl, fit, ours, ref, pairs)
-    if digits is not None and digits < 15:
-        notes.append(f"{name} holds {digits} significant digits: differences within its rounding count as agreement")
-    half_ulp = 0.5 * 10.0 ** (1 - digits) if digits is not None else 0.0
-
-    def tol_fn(measure: str, theirs: np.ndarray) -> np.ndarray:
-        finite = np.isfinite(theirs)
-        scale = np.max(np.abs(theirs[finite])) if finite.any() else 0.0
-        return rtol * scale + 1.01 * half_ulp * np.abs(np.where(finite, theirs, 0.0))
-
-    peer = f"R influence.measures ({name})"
+        bound = _Bound(rounding=ROUNDING_FACTOR * EPS * _raw_cond(fit) if fit is not None else 1e-12,
+                       half_ulp=half_ulp, rtol=float(rtol or 0.0))
+        notes.append(bound.note(""))
+    peer = f"R ({', '.join(names)})"
+    if len(names) == 1 and set(pairs) <= set(_R_COLUMNS) | {c for c in pairs if c.startswith("dfb.")}:
+        peer = f"R influence.measures ({names[0]})"
     model = _describe(fit) if fit is not None else repr(infl)
-    return _build(pairs, ours.index, reasons, tol=tol_fn, n_rows=n_rows, peer=peer, model=model, notes=notes)
+    cmp = _build(pairs, labels.map(str), reasons, tol=bound, n_rows=n_rows, peer=peer, model=model, notes=notes)
+    if glm:
+        loose = bound.within_convergence_only(cmp)
+        if loose:
+            cmp = dataclasses.replace(cmp, notes=cmp.notes + (
+                f"{', '.join(loose)} agree only within the allowance for R's convergence (glm.control(epsilon = "
+                f"{epsilon:g})): their differences exceed rounding; " + _r_advice(fit),))
+    return cmp
 
 
 def _match_rows(
@@ -1074,18 +1660,16 @@ def _match_rows(
     return ours.loc[common], ref.loc[common]
 
 
-def _r_default_glm(fit: Any, infl: Any, epsilon: float = 1e-8, maxit: int = 25) -> tuple[int, pd.DataFrame] | None:
-    """R's ``glm.fit`` with its default control, replayed: starting means from the family's ``initialize``, Fisher
-    scoring until ``|dev - dev_old| / (|dev| + 0.1) < epsilon``, keeping the working weights computed *before* the
-    last update (as ``fit$weights`` does). Returns the iterations and regdiag's R-style measures of that state, or
-    None when it cannot be replayed (offsets aside, the replay covers every family)."""
-    import dataclasses
-
-    from .linalg import qr_factor
-
+def _r_default_glm(fit: Any, epsilon: float = 1e-8, maxit: int = 25) -> tuple[int, Any] | None:
+    """R's ``glm.fit`` with ``glm.control(epsilon, maxit)``, replayed: starting means from the family's
+    ``initialize``, Fisher scoring (on the columns R keeps: aliased ones dropped) until
+    ``|dev - dev_old| / (|dev| + 0.1) < epsilon``, keeping the working weights computed *before* the last update
+    (as ``fit$weights`` does). Returns the iterations and the fit moved to that state, or None when it cannot be
+    replayed."""
     fam = fit.family
     d = fit.design
     X = np.asarray(d.X, dtype=float)
+    kept = _kept(fit)
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
@@ -1095,73 +1679,192 @@ def _r_default_glm(fit: Any, infl: Any, epsilon: float = 1e-8, maxit: int = 25) 
             eta = lk.link(mustart)
             mu = lk.inverse(eta)
             dev_old = fam.deviance(y, mu, w)
+            beta = np.zeros(X.shape[1])
+            beta_w = None
             for it in range(1, maxit + 1):
                 me = lk.mu_eta(eta)
                 W = np.where(w > 0, w * me**2 / fam.variance(mu), 0.0)
                 z = eta - off + (y - mu) / me
                 sw = np.sqrt(W)
                 good = W > 0
-                beta = np.linalg.lstsq(X[good] * sw[good, None], z[good] * sw[good], rcond=None)[0]
+                beta_w = None if it == 1 else beta.copy()
+                beta = np.zeros(X.shape[1])
+                beta[kept] = np.linalg.lstsq(X[good][:, kept] * sw[good, None], z[good] * sw[good], rcond=None)[0]
                 eta = X @ beta + off
                 mu = lk.inverse(eta)
                 dev = fam.deviance(y, mu, w)
                 if abs(dev - dev_old) / (abs(dev) + 0.1) < epsilon:
                     break
                 dev_old = dev
-            if not np.all(np.isfinite(beta)) or fit.rank < X.shape[1]:
+            if not np.all(np.isfinite(beta)):
                 return None
-            state = dataclasses.replace(
-                fit, factor=qr_factor(X, sw, None), coef=beta, eta=eta, mu=mu, working_weights=W
-            )
-            frame = state.influence(observed=bool(getattr(infl, "observed", False))).to_frame(style="R")
+            if beta_w is None:  # weights of R's starting means: not a coefficient vector; rebuild them
+                state = _glm_state(fit, beta)
+                from .linalg import qr_factor
+
+                W0 = np.where(w > 0, w * lk.mu_eta(lk.link(mustart)) ** 2 / fam.variance(mustart), 0.0)
+                state = dataclasses.replace(state, working_weights=W0, factor=qr_factor(X, np.sqrt(W0), fit.factor.tol))
+            else:
+                state = _glm_state(fit, beta, beta_w)
+            if not fam.fixed_dispersion and fit.dispersion_fixed is None:
+                # summary.glm's dispersion: the working residuals of the last iterate weighted by fit$weights (from
+                # the iterate before), sum(W (y - mu)^2 / mu'(eta)^2) / df, not Pearson's chi-square at either
+                Ws = np.asarray(state.working_weights)
+                zr = (y - np.asarray(state.mu)) / lk.mu_eta(np.asarray(state.eta))
+                phi = float(np.sum((Ws * zr**2)[Ws > 0])) / fit.df_resid
+                state = dataclasses.replace(state, dispersion_fixed=phi)
     except (ArithmeticError, ValueError, TypeError, np.linalg.LinAlgError):
         return None
-    return it, frame
+    return it, state
 
 
-def _r_reasons(infl: Any, fit: Any, ours: pd.DataFrame, ref: pd.DataFrame, pairs: dict[str, Any]) -> list[Reason]:
+def _r_advice(fit: Any) -> str:
+    if fit.rank < len(fit.param_names):
+        return (
+            "to compare the converged fit, restart R from its coefficients, the aliased ones at 0: "
+            "glm(..., start = ifelse(is.na(coef(fit)), 0, coef(fit)), control = glm.control(epsilon = 1e-10, "
+            "maxit = 100)); keep epsilon at 1e-10 or above on this model: glm.fit's QR tolerance is "
+            "min(1e-7, epsilon / 1000), and smaller values stop it from detecting the aliased columns"
+        )
+    return (
+        "to compare the converged fit, restart R from its coefficients: glm(..., start = coef(fit), "
+        "control = glm.control(epsilon = 1e-14, maxit = 100)) (a smaller epsilon alone does not help: R stops "
+        "after the same iterations)"
+    )
+
+
+def _r_reasons(
+    infl: Any,
+    fit: Any,
+    labels: pd.Index,
+    pairs: dict[str, Any],
+    r_conv: dict[str, np.ndarray],
+    values_of: Callable[[Any, str], dict[str, np.ndarray]],
+    epsilon: float,
+) -> list[Reason]:
     reasons: list[Reason] = []
-    h = ours["hat"].to_numpy() if "hat" in ours else None
-    if h is not None:
-        one = ours.index[~(h < 1)]
-        if len(one):
-            pred = {}
-            dfb = [m for m in pairs if m.startswith("dfb.")]
-            for m in dfb:
-                p = pairs[m][0].copy()
+    h = np.asarray(infl.leverage, dtype=float)[np.asarray(infl.index.map(str).get_indexer(labels.map(str)))]
+    rows = labels.map(str)
+    one = rows[~(h < 1)]
+    glm = fit is not None and hasattr(fit, "family")
+    if len(one):
+        pred = {}
+        for m in pairs:
+            if m.startswith(("dfb.", "dfbeta.", "dfbetas.")):
+                p = np.asarray(r_conv[m], dtype=float).copy()
                 p[~(h < 1)] = 0.0
                 pred[m] = p
-            reasons.append(
-                Reason(
-                    "leverage_one",
-                    f"leverage 1 at rows {format_labels(list(one), 5)}: R's lm.influence sets their coefficient "
-                    "changes to 0 and their dffit, cov.r and cook.d to NaN; regdiag reports every deletion measure "
-                    "as NaN (deleting the row makes a coefficient unidentifiable)",
-                    predicted=pred,
-                    measures=frozenset({"*"}),
-                    rows=one,
-                )
+        reasons.append(
+            Reason(
+                "leverage_one",
+                f"leverage 1 at rows {format_labels(list(one), 5)}: R's lm.influence sets their coefficient "
+                "changes to 0 and their dffit, cov.r and cook.d to NaN; regdiag reports every deletion measure "
+                "as NaN (deleting the row makes a coefficient unidentifiable)",
+                predicted=pred,
+                measures=frozenset({"*"}),
+                rows=one,
             )
-    if fit is not None and hasattr(fit, "family"):
-        r_state = _r_default_glm(fit, infl)
+        )
+    if "outlierTest.bonferroni.p" in pairs:
+        reasons.append(
+            Reason(
+                "bonferroni_not_capped",
+                "car's outlierTest reports the Bonferroni p-value n p without capping it at 1 (its print method "
+                "shows values above 1 as NA); regdiag caps it at 1",
+                predicted={"outlierTest.bonferroni.p": r_conv["outlierTest.bonferroni.p"]},
+                measures=frozenset({"outlierTest.bonferroni.p"}),
+            )
+        )
+    if glm and "outlierTest.unadjusted.p" in pairs:
+        from scipy import stats
+
+        t = np.asarray(pairs["outlierTest.rstudent"][0] if "outlierTest.rstudent" in pairs
+                       else r_conv["outlierTest.unadjusted.p"] * np.nan, dtype=float)
+        df = float(fit.df_resid) - 1.0
+        p_t = 2.0 * stats.t.sf(np.abs(t), df)
+        pred = {"outlierTest.unadjusted.p": p_t}
+        if "outlierTest.bonferroni.p" in pairs:
+            pred["outlierTest.bonferroni.p"] = p_t * int(np.isfinite(t).sum())
+        reasons.append(
+            Reason(
+                "car_t_reference",
+                f"car's outlierTest refers the studentized residuals to Student's t with df_residual - 1 = {df:g} "
+                "degrees of freedom when the fit's class is not plain \"glm\" (MASS::glm.nb's \"negbin\"), to the "
+                "normal distribution for a glm; regdiag's GLM outlier test uses the normal distribution"
+                + (" (and car does not cap the Bonferroni p-value at 1)" if "outlierTest.bonferroni.p" in pred else ""),
+                predicted=pred,
+                measures=frozenset(pred),
+            )
+        )
+    dfb_cols = [m for m in pairs if m.startswith(("dfb.", "dfbeta.", "dfbetas."))]
+    if glm and dfb_cols:
+        decreasing = float(getattr(infl, "link_sign", 1.0)) < 0
+        text = (
+            "R's dfbeta and dfbetas for a glm pass the deviance residuals, not the working residuals, to "
+            "lm.influence (and divide by its deletion sigma from the deviance residuals); regdiag's default is the "
+            "one-step change of the coefficients (Fisher scoring, Pearson residuals) over sqrt(phi_(i)) se: "
+            "influence(residual='deviance') gives R's"
+        )
+        if decreasing:
+            text += (
+                f"; with the {infl.link} link, which decreases (g'(mu) < 0), R's values also have the opposite "
+                "sign of the actual change b - b_(i) (regdiag's sign is that of the change: compare with "
+                "influence(loo='exact'))"
+            )
+        reasons.append(
+            Reason(
+                "r_deviance_dfbeta",
+                text,
+                predicted={m: r_conv[m] for m in dfb_cols},
+                measures=frozenset(dfb_cols),
+            )
+        )
+    if glm and getattr(infl, "method", "") == "glm-exact" and any(m in pairs for m in ("cook.d", "cooks.distance")):
+        cooks = [m for m in ("cook.d", "cooks.distance") if m in pairs]
+        reasons.append(
+            Reason(
+                "exact_vs_one_step",
+                "these measures come from exact leave-one-out refits (influence(loo='exact')); R's cooks.distance is "
+                "the one-step approximation",
+                predicted={m: r_conv[m] for m in cooks},
+                measures=frozenset(cooks),
+            )
+        )
+    for eps in dict.fromkeys((epsilon, 1e-8)) if glm else ():
+        r_state = _r_default_glm(fit, eps)
         if r_state is not None:
-            its, frame = r_state
-            frame.index = frame.index.map(str)
-            frame = frame.reindex(ours.index)
-            pred = {m: frame[m].to_numpy() for m in pairs if m in frame}
-            reasons.append(
-                Reason(
-                    "r_glm_convergence",
-                    f"R's glm stops at its default tolerance (glm.control(epsilon = 1e-8): {its} iterations here) "
-                    "and keeps the IRLS weights from before its last update; influence.measures describes that "
-                    "iterate, not the converged fit (refit in R with glm.control(epsilon = 1e-14) to compare "
-                    "converged fits)",
-                    predicted=pred,
-                    measures=frozenset(pred),
-                )
+            its, state = r_state
+            at_r = values_of(_quiet(lambda: state.influence(observed=bool(getattr(infl, "observed", False)))), "R")
+            conv_text = (
+                f"R's glm stops at glm.control(epsilon = {eps:g}) ({its} iterations here) and keeps the IRLS "
+                "weights from before its last update: its numbers describe that iterate, not the converged fit "
+                "(regdiag recomputed them there); " + _r_advice(fit)
             )
-    if "hat" in pairs:
-        ours_h, ref_h, _ = pairs["hat"]
+            plain = {m: at_r[m] for m in pairs if m not in dfb_cols and not m.startswith("outlierTest.bonf")}
+            reasons.append(Reason("r_glm_convergence", conv_text, predicted=plain, measures=frozenset(pairs)))
+            if dfb_cols:
+                both = {m: at_r[m] for m in dfb_cols}
+                reasons.append(
+                    Reason(
+                        "r_glm_convergence_deviance_dfbeta",
+                        conv_text + "; and " + reasons[-2].text if reasons[-2].key == "r_deviance_dfbeta"
+                        else conv_text,
+                        predicted=both,
+                        measures=frozenset(both),
+                    )
+                )
+            if "outlierTest.bonferroni.p" in pairs:
+                reasons.append(
+                    Reason(
+                        "r_glm_convergence_bonferroni",
+                        conv_text + "; and car does not cap the Bonferroni p-value at 1",
+                        predicted={"outlierTest.bonferroni.p": at_r["outlierTest.bonferroni.p"]},
+                        measures=frozenset({"outlierTest.bonferroni.p"}),
+                    )
+                )
+    hat_col = next((m for m in ("hat", "hatvalues") if m in pairs), None)
+    if hat_col is not None:
+        ours_h, ref_h, _ = pairs[hat_col]
         ok = np.isfinite(ours_h) & np.isfinite(ref_h)
         if ok.any() and np.max(np.abs(ours_h[ok] - ref_h[ok])) > 1e-4 * max(np.max(np.abs(ref_h[ok])), 1e-300):
             reasons.append(
@@ -1173,18 +1876,15 @@ def _r_reasons(infl: Any, fit: Any, ours: pd.DataFrame, ref: pd.DataFrame, pairs
                 )
             )
     observed = bool(getattr(infl, "observed", False))
-    if observed and fit is not None and hasattr(fit, "family"):
-        exp = _quiet(lambda: fit.influence()).to_frame(style="R")
-        exp.index = exp.index.map(str)
-        exp = exp.loc[ours.index]
-        pred = {m: exp[m].to_numpy() for m in pairs if m in exp}
+    if observed and glm:
+        exp = values_of(_quiet(lambda: fit.influence()), "R")
         reasons.append(
             Reason(
                 "observed_information",
                 "these measures were computed with the observed information (influence(observed=True)); R uses the "
                 "expected (Fisher) information",
-                predicted=pred,
-                measures=frozenset(pred),
+                predicted={m: exp[m] for m in pairs if m in exp},
+                measures=frozenset(pairs),
             )
         )
     return reasons
