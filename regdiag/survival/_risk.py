@@ -1,0 +1,141 @@
+"""Risk sets of a (stratified) Cox model and the sums over them, for one or many coefficient vectors at once.
+
+Observations are sorted by stratum, then time. A *block* is a set of observations sharing a stratum and a time;
+the risk set at a block's time is every observation of its stratum with a time at least as large (right-censored
+data, no delayed entry). For a column of risk weights ``w_j = exp(eta_j)``:
+
+* ``S0_b``: the weight of block ``b``'s risk set, ``D0_b`` the weight of its deaths, ``d_b`` their number;
+* Efron's approximation replaces the ``d_b`` identical denominators of Breslow's by
+  ``den_bk = S0_b - (k / d_b) D0_b``, ``k = 0 .. d_b - 1`` (Breslow: ``den_bk = S0_b``);
+* the hazard increment an observation at risk at ``b`` is charged is ``a_b = sum_k 1 / den_bk``; a death at ``b``
+  is charged ``ad_b = sum_k (1 - k / d_b) / den_bk`` there instead (R's ``coxmart``);
+* ``A_j``: the cumulative charge of observation ``j`` (over the blocks of its stratum up to its own time); the
+  martingale residual is ``delta_j - w_j A_j``.
+
+Every sum of the partial likelihood that involves the risk sets is a weighted sum over observations with weights
+``w_j A_j``: ``sum_b sum_k (S1_b - c_k D1_b) / den_bk = X' (w * A)``, and likewise for ``S2`` (the first term of
+the information). This is what makes a batch of deletions (one column per deleted observation) a few elementwise
+passes and two matrix products with the design.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["RiskSets"]
+
+
+class RiskSets:
+    """The sorted layout of the data: blocks of equal (stratum, time), strata as ranges of blocks.
+
+    Parameters
+    ----------
+    time : ndarray of shape (n_obs,)
+    status : ndarray of shape (n_obs,)
+        1 for an event, 0 for censoring.
+    strata : ndarray of int, shape (n_obs,)
+        Stratum code of each observation.
+    efron : bool
+        Efron's approximation for tied event times (else Breslow's).
+    """
+
+    def __init__(self, time: np.ndarray, status: np.ndarray, strata: np.ndarray, efron: bool) -> None:
+        time = np.asarray(time, dtype=float)
+        status = np.asarray(status, dtype=float)
+        strata = np.asarray(strata)
+        self.n = len(time)
+        self.order = np.lexsort((time, strata))
+        self.rank = np.empty(self.n, dtype=np.intp)
+        self.rank[self.order] = np.arange(self.n)
+        t, s = time[self.order], strata[self.order]
+        self.status = status[self.order]
+        self.death = self.status > 0
+        new = np.ones(self.n, dtype=bool)
+        new[1:] = (s[1:] != s[:-1]) | (t[1:] != t[:-1])
+        self.starts = np.flatnonzero(new)
+        self.n_blocks = len(self.starts)
+        self.blk = np.cumsum(new) - 1
+        self.trivial = self.n_blocks == self.n  # no two observations share a block
+        self.block_stratum = s[self.starts]
+        snew = np.ones(self.n_blocks, dtype=bool)
+        snew[1:] = self.block_stratum[1:] != self.block_stratum[:-1]
+        sb = np.flatnonzero(snew)
+        self.stratum_blocks = [slice(a, b) for a, b in zip(sb, np.r_[sb[1:], self.n_blocks])]
+        self.d = self.block_sum(self.status)
+        self.max_d = int(self.d.max()) if self.n_blocks else 0
+        self.efron = bool(efron) and self.max_d > 1
+        self.death_rows = np.flatnonzero(self.death)
+
+    # ---- sums over blocks and risk sets --------------------------------------------------------------------------
+    def block_sum(self, V: np.ndarray) -> np.ndarray:
+        """Sum of sorted rows ``V`` (``(n, ...)``) within each block: ``(n_blocks, ...)``."""
+        if self.trivial:
+            return np.array(V, dtype=float, copy=True)
+        return np.add.reduceat(V, self.starts, axis=0)
+
+    def at_risk(self, P: np.ndarray) -> np.ndarray:
+        """Risk-set sums from block sums: ``sum`` over the blocks of the same stratum at or after each block."""
+        out = np.empty_like(P)
+        for sl in self.stratum_blocks:
+            out[sl] = np.cumsum(P[sl][::-1], axis=0)[::-1]
+        return out
+
+    def cumulative(self, P: np.ndarray) -> np.ndarray:
+        """Cumulative sums over the blocks of each stratum up to and including each block."""
+        out = np.empty_like(P)
+        for sl in self.stratum_blocks:
+            out[sl] = np.cumsum(P[sl], axis=0)
+        return out
+
+    # ---- Efron / Breslow denominators ----------------------------------------------------------------------------
+    def hazard_terms(
+        self, S0: np.ndarray, D0: np.ndarray, d: np.ndarray, second: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Per-block sums over the ``d_b`` denominators ``den_bk`` (shapes as ``S0``).
+
+        Returns ``a`` (``sum 1/den``), ``ad`` (``sum (1 - c)/den``), ``log`` (``sum log den``), and with ``second``
+        also ``e0, e1, e2`` (``sum c^m / den^2`` for m = 0, 1, 2), ``c_k = k / d_b`` (0 for Breslow). Blocks without
+        deaths give zeros.
+        """
+        d = np.broadcast_to(d, S0.shape)
+        has = d > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if not self.efron:
+                inv = np.where(has, 1.0 / S0, 0.0)
+                a = d * inv
+                out = {"a": a, "ad": a, "log": np.where(has, d * np.log(np.where(has, S0, 1.0)), 0.0)}
+                if second:
+                    out.update(e0=d * inv * inv, e1=np.zeros_like(a), e2=np.zeros_like(a))
+                return out
+            a = np.zeros(S0.shape)
+            ad = np.zeros(S0.shape)
+            lg = np.zeros(S0.shape)
+            e0 = np.zeros(S0.shape) if second else None
+            e1 = np.zeros(S0.shape) if second else None
+            e2 = np.zeros(S0.shape) if second else None
+            dd = np.where(has, d, 1)
+            for k in range(int(np.max(d)) if d.size else 0):
+                m = d > k
+                c = np.where(m, k / dd, 0.0)
+                den = np.where(m, S0 - c * D0, 1.0)
+                inv = np.where(m, 1.0 / den, 0.0)
+                a += inv
+                ad += (1.0 - c) * inv
+                lg += np.where(m, np.log(den), 0.0)
+                if second:
+                    inv2 = inv * inv
+                    e0 += inv2
+                    e1 += c * inv2
+                    e2 += c * c * inv2
+        out = {"a": a, "ad": ad, "log": lg}
+        if second:
+            out.update(e0=e0, e1=e1, e2=e2)
+        return out
+
+    def charges(self, a: np.ndarray, ad: np.ndarray) -> np.ndarray:
+        """``A_j`` (sorted rows, ``(n, ...)``): cumulative hazard charged to each observation."""
+        H = self.cumulative(a)
+        A = H[self.blk]
+        dr = self.death_rows
+        A[dr] += (ad - a)[self.blk[dr]]
+        return A
