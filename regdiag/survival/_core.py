@@ -101,11 +101,11 @@ def newton(
     st = evaluate(X, rs, beta)
     halvings = 0
     for it in range(1, maxit + 1):
-        try:
-            L = np.linalg.cholesky(st.information)
-            step = np.linalg.solve(L.T, np.linalg.solve(L, st.score))
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(st.information, st.score, rcond=None)[0]
+        if not _well_posed(st.information):
+            # the information vanishes in some direction: the likelihood is flat there (a coefficient diverging)
+            return NewtonResult(beta, st, it, False, halvings)
+        L = np.linalg.cholesky(st.information)
+        step = np.linalg.solve(L.T, np.linalg.solve(L, st.score))
         if not np.all(np.isfinite(step)):
             return NewtonResult(beta, st, it, False, halvings)
         t = 1.0
@@ -121,8 +121,17 @@ def newton(
                 return NewtonResult(beta, st, it, False, halvings)
         beta, st = cand, new
         if np.all(np.abs(t * step) <= tol * np.maximum(1.0, np.abs(beta))):
-            return NewtonResult(beta, st, it, True, halvings)
+            return NewtonResult(beta, st, it, _well_posed(st.information), halvings)
     return NewtonResult(beta, st, maxit, False, halvings)
+
+
+def _well_posed(info: np.ndarray | None) -> bool:
+    """The information is finite and positive definite beyond rounding (smallest eigenvalue above 1e-10 of the
+    largest)."""
+    if info is None or not np.all(np.isfinite(info)):
+        return False
+    ev = np.linalg.eigvalsh(info)
+    return bool(ev[-1] > 0 and ev[0] > 1e-10 * ev[-1])
 
 
 @dataclass(frozen=True, eq=False)
