@@ -203,6 +203,10 @@ def compare(
     """
     if reference is not None:
         return _compare_r(results, reference, rtol=rtol, n_rows=n_rows)
+    from .compare_cox import compare_phreg, is_cox  # Cox models: statsmodels' PHReg (regdiag.compare_cox)
+
+    if is_cox(results):
+        return compare_phreg(results, rtol=rtol, n_rows=n_rows)
     if _is_statsmodels(results):
         sm_results = results
         fit = _regdiag_fit_of(results)
