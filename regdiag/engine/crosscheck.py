@@ -20,7 +20,7 @@ import pandas as pd
 from .._validation import ConvergenceError, CurvatureKind, DesignError, InfluenceWarning, SolverKind
 from .curvature.base import EPS
 from .influence import EngineInfluence, influence
-from .model import SingleIndexModel, as_model
+from .model import CoxModel, SingleIndexModel, as_model
 
 __all__ = ["cross_check", "relative_discrepancy"]
 
@@ -86,7 +86,8 @@ def cross_check(
 
     Parameters
     ----------
-    fit : OLSFit or GLM fit
+    fit : OLSFit, GLM fit or CoxFit
+        A Cox fit is checked against R's one-step ``dfbeta`` (:func:`regdiag.engine.crosscheck_cox.cross_check_cox`).
     curvatures, solvers : sequences of str, optional
         Default: all six curvatures and all four solvers.
     corrections : sequence of {"none", "leverage"}
@@ -109,6 +110,10 @@ def cross_check(
         form (zero weight, leverage 1) are left out.
     """
     model = as_model(fit)
+    if isinstance(model, CoxModel):  # no closed-form deletion: against R's one-step dfbeta (crosscheck_cox)
+        from .crosscheck_cox import cross_check_cox
+
+        return cross_check_cox(model, curvatures, solvers, corrections, damping, solver_options)
     if not isinstance(model, SingleIndexModel):
         raise TypeError(f"cross_check needs a regdiag OLS or GLM fit, got {type(fit).__name__}")
     cf = fit.influence()
