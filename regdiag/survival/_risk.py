@@ -44,7 +44,7 @@ class RiskSets:
         status = np.asarray(status, dtype=float)
         strata = np.asarray(strata)
         self.n = len(time)
-        self.order = np.lexsort((time, strata))
+        self.order = np.lexsort((-status, time, strata))  # deaths first among equal times (as R)
         self.rank = np.empty(self.n, dtype=np.intp)
         self.rank[self.order] = np.arange(self.n)
         t, s = time[self.order], strata[self.order]
@@ -89,45 +89,56 @@ class RiskSets:
 
     # ---- Efron / Breslow denominators ----------------------------------------------------------------------------
     def hazard_terms(
-        self, S0: np.ndarray, D0: np.ndarray, d: np.ndarray, second: bool = False
+        self, S0: np.ndarray, D0: np.ndarray, d: np.ndarray, second: bool = False, log: bool = True
     ) -> dict[str, np.ndarray]:
-        """Per-block sums over the ``d_b`` denominators ``den_bk`` (shapes as ``S0``).
+        """Per-block sums over the ``d_b`` denominators ``den_bk`` (shapes as ``S0``; blocks along the last axis).
 
-        Returns ``a`` (``sum 1/den``), ``ad`` (``sum (1 - c)/den``), ``log`` (``sum log den``), and with ``second``
-        also ``e0, e1, e2`` (``sum c^m / den^2`` for m = 0, 1, 2), ``c_k = k / d_b`` (0 for Breslow). Blocks without
-        deaths give zeros.
+        Returns ``a`` (``sum 1/den``), ``ad`` (``sum (1 - c)/den``), with ``log`` also ``log`` (``sum log den``),
+        and with ``second`` also ``e0, e1, e2`` (``sum c^m / den^2`` for m = 0, 1, 2), ``c_k = k / d_b`` (0 for
+        Breslow). Blocks without deaths give zeros. For Efron, the terms ``k >= 1`` are computed on the blocks with
+        tied deaths only.
         """
         d = np.broadcast_to(d, S0.shape)
         has = d > 0
+        out: dict[str, np.ndarray] = {}
         with np.errstate(divide="ignore", invalid="ignore"):
+            inv = np.where(has, 1.0 / S0, 0.0)
             if not self.efron:
-                inv = np.where(has, 1.0 / S0, 0.0)
                 a = d * inv
-                out = {"a": a, "ad": a, "log": np.where(has, d * np.log(np.where(has, S0, 1.0)), 0.0)}
+                out.update(a=a, ad=a)
+                if log:
+                    out["log"] = np.where(has, d * np.log(np.where(has, S0, 1.0)), 0.0)
                 if second:
                     out.update(e0=d * inv * inv, e1=np.zeros_like(a), e2=np.zeros_like(a))
                 return out
-            a = np.zeros(S0.shape)
-            ad = np.zeros(S0.shape)
-            lg = np.zeros(S0.shape)
-            e0 = np.zeros(S0.shape) if second else None
-            e1 = np.zeros(S0.shape) if second else None
-            e2 = np.zeros(S0.shape) if second else None
-            dd = np.where(has, d, 1)
-            for k in range(int(np.max(d)) if d.size else 0):
-                m = d > k
-                c = np.where(m, k / dd, 0.0)
-                den = np.where(m, S0 - c * D0, 1.0)
-                inv = np.where(m, 1.0 / den, 0.0)
-                a += inv
-                ad += (1.0 - c) * inv
-                lg += np.where(m, np.log(den), 0.0)
+            # k = 0: the full risk set, c = 0
+            a = inv.copy()
+            ad = inv.copy()
+            lg = np.where(has, np.log(np.where(has, S0, 1.0)), 0.0) if log else None
+            if second:
+                e0 = inv * inv
+                e1 = np.zeros(S0.shape)
+                e2 = np.zeros(S0.shape)
+            dmax = d.reshape(-1, d.shape[-1]).max(axis=0) if d.ndim > 1 else d
+            for k in range(1, int(dmax.max()) if dmax.size else 0):
+                cols = np.flatnonzero(dmax > k)
+                dk = d[..., cols]
+                m = dk > k
+                c = np.where(m, k / np.where(m, dk, 1), 0.0)
+                den = np.where(m, S0[..., cols] - c * D0[..., cols], 1.0)
+                iv = np.where(m, 1.0 / den, 0.0)
+                a[..., cols] += iv
+                ad[..., cols] += (1.0 - c) * iv
+                if log:
+                    lg[..., cols] += np.where(m, np.log(den), 0.0)  # type: ignore[index]
                 if second:
-                    inv2 = inv * inv
-                    e0 += inv2
-                    e1 += c * inv2
-                    e2 += c * c * inv2
-        out = {"a": a, "ad": ad, "log": lg}
+                    iv2 = iv * iv
+                    e0[..., cols] += iv2
+                    e1[..., cols] += c * iv2
+                    e2[..., cols] += c * c * iv2
+        out.update(a=a, ad=ad)
+        if log:
+            out["log"] = lg  # type: ignore[assignment]
         if second:
             out.update(e0=e0, e1=e1, e2=e2)
         return out

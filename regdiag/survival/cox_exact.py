@@ -104,12 +104,19 @@ class _LooKernel:
         self.strata = [slice(nb - sl.stop, nb - sl.start) for sl in rs.stratum_blocks][::-1]
         self.d = np.ascontiguousarray(rs.d[::-1])
         self.death_blk = np.flatnonzero(self.d > 0)
-        self.death_rows = np.flatnonzero(self.status > 0)
-        # position of each death row's block among the death blocks
-        self.death_rows_blk = np.searchsorted(self.death_blk, self.blk[self.death_rows])
         self.sum_deaths = X[rs.death_rows].sum(axis=0)
         self.trivial = rs.trivial
         self.single = len(self.strata) == 1
+        self.sizes = np.diff(np.r_[self.starts, n])
+        # deaths in blocks with tied deaths (contiguous at the end of their block in this order): only there does
+        # Efron's approximation need the deaths' weight D0, and do deaths get a charge other than censored rows'
+        tied = self.d >= 2
+        self.tied_rows = np.flatnonzero((self.status > 0) & tied[self.blk])
+        tb = self.blk[self.tied_rows]
+        first = np.r_[True, tb[1:] != tb[:-1]] if tb.size else np.zeros(0, dtype=bool)
+        self.tied_offsets = np.flatnonzero(first)
+        self.tied_cols = np.searchsorted(self.death_blk, tb[first])  # their blocks among the death blocks
+        self.tied_rows_col = np.searchsorted(self.death_blk, tb)
 
     def _forward(self, P: np.ndarray) -> np.ndarray:
         if self.single:
@@ -143,20 +150,18 @@ class _LooKernel:
         d = np.repeat(self.d[self.death_blk][None, :], B, axis=0)
         dead = self.status[colr] > 0
         d[ar[dead], np.searchsorted(self.death_blk, self.blk[colr[dead]])] -= 1
-        if rs.efron:
-            Wd = W[:, self.death_rows]
-            D0 = np.zeros((B, rs.n_blocks))
-            np.add.at(D0.T, self.blk[self.death_rows], Wd.T)
-            D0 = D0[:, self.death_blk]
-        else:
-            D0 = S0
-        ht = rs.hazard_terms(S0, D0, d)
+        D0 = S0
+        efron = rs.efron and self.tied_rows.size > 0
+        if efron:
+            D0 = np.zeros_like(S0)
+            D0[:, self.tied_cols] = np.add.reduceat(W[:, self.tied_rows], self.tied_offsets, axis=1)
+        ht = rs.hazard_terms(S0, D0, d, log=False)
         Hb = np.zeros((B, rs.n_blocks))
         Hb[:, self.death_blk] = ht["a"]
         Hc = self._backward(Hb)
-        A = Hc if self.trivial else Hc[:, self.blk]
-        if rs.efron:
-            A[:, self.death_rows] += (ht["ad"] - ht["a"])[:, self.death_rows_blk]
+        A = Hc if self.trivial else np.repeat(Hc, self.sizes, axis=1)
+        if efron:
+            A[:, self.tied_rows] += (ht["ad"] - ht["a"])[:, self.tied_rows_col]
         W *= A
         G = self.sum_deaths[None, :] - _mm(W, self.Xr)
         G -= rs.status[cols, None] * self.Xr[colr]
