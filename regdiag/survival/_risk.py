@@ -101,7 +101,7 @@ class RiskSets:
         d = np.broadcast_to(d, S0.shape)
         has = d > 0
         out: dict[str, np.ndarray] = {}
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             inv = np.where(has, 1.0 / S0, 0.0)
             if not self.efron:
                 a = d * inv

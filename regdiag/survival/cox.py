@@ -308,11 +308,18 @@ def coxph(
 
     Examples
     --------
-    >>> import regdiag
-    >>> df = regdiag.datasets.load("ovarian")
-    >>> fit = regdiag.coxph("Surv(futime, fustat) ~ age + ecog_ps", data=df)
-    >>> fit.params.round(4).tolist()
-    [0.1615, 0.0187]
+    >>> import numpy as np, pandas as pd, regdiag
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=60)
+    >>> t, c = rng.exponential(np.exp(-x)), rng.exponential(2.0, 60)
+    >>> df = pd.DataFrame({"time": np.minimum(t, c), "status": (t <= c).astype(int), "x": x,
+    ...                    "g": rng.choice(["u", "v"], 60)})
+    >>> fit = regdiag.coxph("Surv(time, status) ~ x + strata(g)", data=df)
+    >>> fit.params.round(4).tolist(), fit.bse.round(4).tolist()
+    ([1.0013], [0.2285])
+    >>> infl = fit.influence()                   # exact deletion of every row, and R's one-step dfbeta
+    >>> float(infl.dfbeta_exact[48, 0].round(4)), float(infl.dfbeta_one_step[48, 0].round(4))
+    (-0.1294, -0.0946)
     """
     ties = _check_ties(ties)
     return fit_design(surv_design(formula, data, missing=missing, context=context), ties=ties)
