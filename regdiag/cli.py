@@ -130,12 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("regdiag: interrupted", file=sys.stderr)
         return 130
-    print(report.text)
-    if args.open:
-        import webbrowser
-
-        webbrowser.open(report.path.resolve().as_uri())
-    return 0
+    return _show(report, args)
 
 
 def _cox(args: argparse.Namespace) -> int:
@@ -162,12 +157,7 @@ def _cox(args: argparse.Namespace) -> int:
     except (regdiag.RegdiagError, ValueError, KeyError, OSError) as exc:
         print(f"regdiag: error: {error_line(exc, data=args.data, output=args.output)}", file=sys.stderr)
         return 2
-    print(report.text)
-    if args.open:
-        import webbrowser
-
-        webbrowser.open(report.path.resolve().as_uri())
-    return 0
+    return _show(report, args)
 
 
 def _stream(args: argparse.Namespace) -> int:
@@ -193,11 +183,16 @@ def _stream(args: argparse.Namespace) -> int:
     except (regdiag.RegdiagError, ValueError, KeyError, OSError) as exc:
         print(f"regdiag: error: {error_line(exc, data=args.data, output=args.output)}", file=sys.stderr)
         return 2
-    print(report.text)
+    return _show(report, args)
+
+
+def _show(report: object, args: argparse.Namespace) -> int:
+    """Print a report's summary and open it in a browser if asked."""
+    print(report.text)  # type: ignore[attr-defined]
     if args.open:
         import webbrowser
 
-        webbrowser.open(report.path.resolve().as_uri())
+        webbrowser.open(report.path.resolve().as_uri())  # type: ignore[attr-defined]
     return 0
 
 

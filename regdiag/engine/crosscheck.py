@@ -57,6 +57,14 @@ def _theory(model: SingleIndexModel, curvature: str, correction: str) -> tuple[b
     return False, "no curvature (gradient dot products): scale arbitrary"
 
 
+def conditioning(H: np.ndarray) -> tuple[float, float]:
+    """Condition numbers of a curvature matrix: as it is, and with its diagonal equilibrated to ones."""
+    ev = np.linalg.eigvalsh(H)
+    d = np.sqrt(np.diag(H))
+    ev_eq = np.linalg.eigvalsh(H / d[:, None] / d[None, :])
+    return float(ev[-1] / ev[0]), float(ev_eq[-1] / ev_eq[0])
+
+
 #: the largest discrepancy an iterative solve may show and still "agree": its stopping rule only bounds the error by
 #: rtol x cond, which on an ill-conditioned design says nothing useful
 ITERATIVE_TOL_CAP = 1e-6
@@ -127,10 +135,7 @@ def cross_check(
     plain_expected = relative_discrepancy(dfb * (1.0 - h)[:, None], dfb)
 
     H = model.hessian() if model.observed_is_expected else (model.X.T * model.fisher) @ model.X / model.n_obs
-    ev = np.linalg.eigvalsh(H)
-    d = np.sqrt(np.diag(H))
-    ev_eq = np.linalg.eigvalsh(H / d[:, None] / d[None, :])
-    cond_raw, cond_eq = ev[-1] / ev[0], ev_eq[-1] / ev_eq[0]
+    cond_raw, cond_eq = conditioning(H)
 
     curvatures = [c.value for c in CurvatureKind] if curvatures is None else list(curvatures)
     solvers = [s.value for s in SolverKind] if solvers is None else list(solvers)

@@ -18,8 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import ConvergenceError, DesignError, InfluenceWarning, ModelError, SolverKind
-from .crosscheck import ITERATIVE_TOL_CAP, relative_discrepancy
-from .curvature.base import EPS
+from .crosscheck import _tolerance, conditioning, relative_discrepancy
 from .influence import influence
 from .model import CoxModel
 
@@ -48,11 +47,7 @@ def cross_check_cox(
     exact = np.asarray(infl.dfbeta_exact, dtype=float)
     ok = np.isfinite(exact).all(axis=1)
     ld = np.einsum("ij,jk,ik->i", dfb, model._info, dfb) / model.rank
-    H = model.hessian()
-    ev = np.linalg.eigvalsh(H)
-    d = np.sqrt(np.diag(H))
-    ev_eq = np.linalg.eigvalsh(H / d[:, None] / d[None, :])
-    cond_raw, cond_eq = ev[-1] / ev[0], ev_eq[-1] / ev_eq[0]
+    cond_raw, cond_eq = conditioning(model.hessian())
     curvatures = ["exact", "identity"] if curvatures is None else list(curvatures)
     solvers = [s.value for s in SolverKind] if solvers is None else list(solvers)
     solver_options = solver_options or {}
@@ -82,13 +77,7 @@ def cross_check_cox(
                 disc_dfb = relative_discrepancy(-pinf, dfb)
                 disc_cook = relative_discrepancy(res.cooks_distance, ld)
                 disc_exact = relative_discrepancy(-pinf[ok], exact[ok]) if ok.any() else np.nan
-                if res.solver == "direct":
-                    tol = 1e3 * EPS * cond_eq
-                elif res.solver in ("cg", "lissa"):
-                    rtol = opts.get("rtol", 1e-10 if res.solver == "cg" else 1e-8)
-                    tol = max(min(10.0 * rtol * cond_raw, ITERATIVE_TOL_CAP), 1e3 * EPS * cond_eq)
-                else:
-                    tol = 1e3 * EPS * cond_raw
+                tol = _tolerance(res, cond_eq, cond_raw, opts)
                 exact_rel = is_exact and damping == 0
                 agrees = bool(max(disc_param, disc_dfb, disc_cook) <= tol) if exact_rel else pd.NA
                 row.update(param_influence=disc_param, dfbeta=disc_dfb, cooks_distance=disc_cook,
