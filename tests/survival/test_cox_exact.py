@@ -97,3 +97,23 @@ def test_slow_contraction_falls_back_to_refit():
     assert err.max() < 1e-9
     assert infl.loo_converged.all()
     assert np.max(np.abs(infl.dfbetas[0])) > 1.0  # the outlier moves a coefficient by more than its standard error
+
+
+def test_deleting_the_only_event_of_a_stratum():
+    """Strata with one event and with one row: deleting that event leaves a stratum without events (it then
+    contributes nothing); deleting a lone row removes its stratum."""
+    time, status, X, _ = _data(21, n=40, tied=True)
+    strata = np.repeat([0, 1, 2], [30, 9, 1])
+    status = status.copy()
+    status[30:39] = 0.0
+    status[33] = 1.0  # the only event of stratum 1
+    for ties in ("efron", "breslow"):
+        fit = coxph_arrays(time, status, X, strata, ties=ties)
+        infl = fit.influence()
+        ref = cox_loo_refit_naive(time, status, X, strata, ties, start=fit.coef)
+        ok = np.isfinite(ref).all(axis=1)
+        assert ok[[33, 39]].all()
+        err = np.abs(infl.dfbeta_exact[ok] - (fit.coef - ref[ok])) / fit.bse
+        assert err.max() < 1e-9
+        # the lone row of stratum 2 shares no risk set with another row: deleting it changes nothing
+        assert np.abs(infl.dfbeta_exact[39]).max() < 1e-12 * fit.bse.max()
