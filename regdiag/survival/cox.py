@@ -52,6 +52,11 @@ class CoxFit:
     ties : {"efron", "breslow"}
     iterations : int
     converged : bool
+
+    Notes
+    -----
+    ``dfbeta`` (property, shape (n_obs, n_params)) is R's one-step ``residuals(fit, type = "dfbeta")``,
+    ``U_i I^{-1}``; ``dfbetas`` divides it by the standard errors.
     """
 
     design: SurvDesign

@@ -36,6 +36,11 @@ class CoxInfluence:
     method : str
         ``"coxph-exact"`` or ``"coxph-one-step"``.
     ties : str
+
+    Notes
+    -----
+    ``dfbeta`` (property) is ``dfbeta_exact`` when computed, else ``dfbeta_one_step``; ``dfbetas`` divides it by
+    the full fit's standard errors.
     """
 
     dfbeta_one_step: np.ndarray
