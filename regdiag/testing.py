@@ -91,13 +91,15 @@ def dense_hat(X: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
 
 def cox_naive(
     beta: np.ndarray, time: np.ndarray, status: np.ndarray, X: np.ndarray, strata: np.ndarray | None = None,
-    ties: str = "efron",
+    ties: str = "efron", weights: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """Log partial likelihood, score and information by explicit loops over the distinct event times.
 
     For each stratum and each distinct event time ``t`` with ``d`` deaths, the risk set is every observation of the
     stratum with time ``>= t``; Efron's approximation subtracts ``k/d`` of the deaths' weights from the ``k``-th
-    denominator (``k = 0 .. d - 1``), Breslow's uses the full risk set ``d`` times. O(n x events); small n only.
+    denominator (``k = 0 .. d - 1``), Breslow's uses the full risk set ``d`` times. With case weights ``w``, the risk
+    set's weights are ``w_j exp(x_j' beta)``, each death's own term is weighted by ``w_i`` and each of the ``d``
+    denominators' terms by the deaths' mean weight (R's convention). O(n x events); small n only.
 
     Returns
     -------
@@ -108,7 +110,8 @@ def cox_naive(
     status = np.asarray(status, dtype=float)
     strata = np.zeros(len(time), dtype=int) if strata is None else np.asarray(strata)
     p = X.shape[1]
-    r = np.exp(X @ beta)
+    wt = np.ones(len(time)) if weights is None else np.asarray(weights, dtype=float)
+    r = wt * np.exp(X @ beta)
     ll, U, info = 0.0, np.zeros(p), np.zeros((p, p))
     for s in np.unique(strata):
         ins = strata == s
@@ -116,32 +119,33 @@ def cox_naive(
             risk = ins & (time >= t)
             dead = ins & (time == t) & (status > 0)
             d = int(dead.sum())
+            mw = wt[dead].mean()
             for k in range(d):
                 c = k / d if ties == "efron" else 0.0
                 wts = r * (risk - c * dead)
                 den = wts.sum()
                 mean = wts @ X / den
                 second = (X * wts[:, None]).T @ X / den
-                ll -= np.log(den)
-                U -= mean
-                info += second - np.outer(mean, mean)
-            ll += float((X[dead] @ beta).sum())
-            U += X[dead].sum(axis=0)
+                ll -= mw * np.log(den)
+                U -= mw * mean
+                info += mw * (second - np.outer(mean, mean))
+            ll += float(wt[dead] @ (X[dead] @ beta))
+            U += wt[dead] @ X[dead]
     return ll, U, info
 
 
 def cox_refit_naive(
     time: np.ndarray, status: np.ndarray, X: np.ndarray, strata: np.ndarray | None = None, ties: str = "efron",
-    start: np.ndarray | None = None, tol: float = 1e-13, maxit: int = 100,
+    start: np.ndarray | None = None, tol: float = 1e-13, maxit: int = 100, weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Maximise :func:`cox_naive` by Newton's method with step halving; the coefficients (NaN if it fails)."""
     beta = np.zeros(np.asarray(X).shape[1]) if start is None else np.array(start, dtype=float)
-    ll, U, info = cox_naive(beta, time, status, X, strata, ties)
+    ll, U, info = cox_naive(beta, time, status, X, strata, ties, weights)
     for _ in range(maxit):
         step = np.linalg.solve(info, U)
         t = 1.0
         while True:
-            new = cox_naive(beta + t * step, time, status, X, strata, ties)
+            new = cox_naive(beta + t * step, time, status, X, strata, ties, weights)
             if np.isfinite(new[0]) and new[0] >= ll - 1e-12 * abs(ll):
                 break
             t /= 2
@@ -158,7 +162,7 @@ def cox_refit_naive(
 
 def cox_loo_refit_naive(
     time: np.ndarray, status: np.ndarray, X: np.ndarray, strata: np.ndarray | None = None, ties: str = "efron",
-    start: np.ndarray | None = None,
+    start: np.ndarray | None = None, weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Leave-one-out coefficients by refitting :func:`cox_refit_naive` without each row: shape (n_obs, n_params)."""
     n = len(time)
@@ -167,5 +171,6 @@ def cox_loo_refit_naive(
         m = np.ones(n, dtype=bool)
         m[i] = False
         out.append(cox_refit_naive(np.asarray(time)[m], np.asarray(status)[m], np.asarray(X)[m],
-                                   None if strata is None else np.asarray(strata)[m], ties, start))
+                                   None if strata is None else np.asarray(strata)[m], ties, start,
+                                   weights=None if weights is None else np.asarray(weights)[m]))
     return np.array(out)

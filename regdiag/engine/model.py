@@ -574,7 +574,8 @@ class CoxModel:
       model has no ``hessian_factors``: ``correction="leverage"`` and the Gauss-Newton family of curvatures are not
       available; ``curvature="exact"`` and ``"identity"`` are.
 
-    With these, the engine's ``delta_i = H^{-1} grad l_i / n = -I^{-1} U_i`` is exactly R's one-step ``dfbeta``
+    With case weights ``w_i`` the gradient is ``-w_i U_i`` (R's residuals are per unit weight). With these, the
+    engine's ``delta_i = H^{-1} grad l_i / n = -I^{-1} U_i`` is exactly R's one-step ``dfbeta``
     (``U_i I^{-1}``, with the sign of the removal convention), and its Cook's distance
     ``n delta' H delta / p = dfbeta_i' I dfbeta_i / p`` is the one-step likelihood displacement over ``p``.
     :func:`regdiag.cross_check` shows both to about 1e-13; the exact deletion
@@ -590,7 +591,10 @@ class CoxModel:
         self.params = np.asarray(fit.coef, dtype=float)
         self.dispersion = 1.0
         self.rank = self.n_params
-        self._grad = -np.ascontiguousarray(fit.resid_score, dtype=float)
+        U = np.asarray(fit.resid_score, dtype=float)
+        if fit.design.weights is not None:  # case weights: observation i's share of the score is w_i U_i
+            U = U * fit.design.weights[:, None]
+        self._grad = -np.ascontiguousarray(U)
         self._info = np.asarray(fit.information, dtype=float)
 
     def loss_gradients(self, rows: slice) -> np.ndarray:

@@ -35,7 +35,7 @@ class CoxState:
     score : ndarray of shape (p,)
     information : ndarray of shape (p, p) or None
     w : ndarray of shape (n,)
-        ``exp(eta - shift)`` in sorted order.
+        ``weight * exp(eta - shift)`` in sorted order (the risk weights).
     A : ndarray of shape (n,)
         Cumulative hazard charges, scaled by ``exp(shift)`` (so ``w * A`` is exact).
     """
@@ -57,16 +57,19 @@ def evaluate(X: np.ndarray, rs: RiskSets, beta: np.ndarray, information: bool = 
     shift = float(np.max(eta)) if len(eta) else 0.0
     with np.errstate(over="ignore", under="ignore"):
         w = np.exp(eta - shift)
+    if rs.weighted:
+        w *= rs.wt
     wd = w * rs.status
     S0 = rs.at_risk(rs.block_sum(w))
     D0 = rs.block_sum(wd)
     S1 = rs.at_risk(rs.block_sum(w[:, None] * X))
     D1 = rs.block_sum(wd[:, None] * X)
-    ht = rs.hazard_terms(S0, D0, rs.d, second=information)
+    ht = rs.hazard_terms(S0, D0, rs.d, second=information, meanwt=rs.meanwt)
     A = rs.charges(ht["a"], ht["ad"])
     wa = w * A
-    score = X[rs.death_rows].sum(axis=0) - X.T @ wa
-    loglik = float(eta[rs.death_rows].sum() - shift * rs.death_rows.size - ht["log"].sum())
+    dwt = rs.wt[rs.death_rows]
+    score = dwt @ X[rs.death_rows] - X.T @ wa
+    loglik = float(dwt @ eta[rs.death_rows] - shift * dwt.sum() - ht["log"].sum())
     info = None
     if information:
         info = (X.T * wa) @ X
@@ -162,7 +165,7 @@ def residuals(X: np.ndarray, rs: RiskSets, st: CoxState) -> Residuals:
 
     ``g_bk = 1`` except ``1 - c_k`` at the block where ``j`` dies; its Schoenfeld residual is the first term.
     """
-    w = st.w
+    w = st.w / rs.wt if rs.weighted else st.w  # residuals are per unit of case weight (R's default)
     p = X.shape[1]
     d = rs.d
     has = d > 0
@@ -177,7 +180,8 @@ def residuals(X: np.ndarray, rs: RiskSets, st: CoxState) -> Residuals:
     for k in range(kmax):
         m = (d > k) if rs.efron else has
         c = np.where(m, k / dd, 0.0) if rs.efron else np.zeros(rs.n_blocks)
-        mult = np.ones(rs.n_blocks) if rs.efron else np.where(has, d, 0.0)  # Breslow: d identical terms
+        base = np.ones(rs.n_blocks) if rs.efron else np.where(has, d, 0.0)  # Breslow: d identical terms
+        mult = base * rs.meanwt if rs.weighted else base  # hazard increments: mean death weight / den
         den = np.where(m, S0 - c * D0, 1.0)
         inv = np.where(m, mult / den, 0.0)
         xbar = (S1 - c[:, None] * D1) / den[:, None]
@@ -185,7 +189,7 @@ def residuals(X: np.ndarray, rs: RiskSets, st: CoxState) -> Residuals:
         ad += (1.0 - c) * inv
         xa += inv[:, None] * xbar
         xad += ((1.0 - c) * inv)[:, None] * xbar
-        xm += np.where(m, mult / dd, 0.0)[:, None] * xbar
+        xm += np.where(m, base / dd, 0.0)[:, None] * xbar
     A = rs.charges(a, ad)
     XH = rs.cumulative(xa)[rs.blk]
     dr = rs.death_rows

@@ -37,9 +37,13 @@ class RiskSets:
         Stratum code of each observation.
     efron : bool
         Efron's approximation for tied event times (else Breslow's).
+    weights : ndarray of shape (n_obs,), optional
+        Case weights (positive).
     """
 
-    def __init__(self, time: np.ndarray, status: np.ndarray, strata: np.ndarray, efron: bool) -> None:
+    def __init__(
+        self, time: np.ndarray, status: np.ndarray, strata: np.ndarray, efron: bool, weights: np.ndarray | None = None
+    ) -> None:
         time = np.asarray(time, dtype=float)
         status = np.asarray(status, dtype=float)
         strata = np.asarray(strata)
@@ -62,6 +66,12 @@ class RiskSets:
         sb = np.flatnonzero(snew)
         self.stratum_blocks = [slice(a, b) for a, b in zip(sb, np.r_[sb[1:], self.n_blocks])]
         self.d = self.block_sum(self.status)
+        # case weights (R's coxph weights): risk weights are w_j exp(eta_j); each death contributes its weight, and
+        # a block's d_b Efron terms are weighted by the mean weight of its deaths (R's coxfit6)
+        self.weighted = weights is not None
+        self.wt = np.ones(self.n) if weights is None else np.asarray(weights, dtype=float)[self.order]
+        dw = self.block_sum(self.status * self.wt)
+        self.meanwt = np.where(self.d > 0, dw / np.where(self.d > 0, self.d, 1.0), 0.0) if self.weighted else None
         self.max_d = int(self.d.max()) if self.n_blocks else 0
         self.efron = bool(efron) and self.max_d > 1
         self.death_rows = np.flatnonzero(self.death)
@@ -89,15 +99,26 @@ class RiskSets:
 
     # ---- Efron / Breslow denominators ----------------------------------------------------------------------------
     def hazard_terms(
-        self, S0: np.ndarray, D0: np.ndarray, d: np.ndarray, second: bool = False, log: bool = True
+        self, S0: np.ndarray, D0: np.ndarray, d: np.ndarray, second: bool = False, log: bool = True,
+        meanwt: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """Per-block sums over the ``d_b`` denominators ``den_bk`` (shapes as ``S0``; blocks along the last axis).
 
         Returns ``a`` (``sum 1/den``), ``ad`` (``sum (1 - c)/den``), with ``log`` also ``log`` (``sum log den``),
         and with ``second`` also ``e0, e1, e2`` (``sum c^m / den^2`` for m = 0, 1, 2), ``c_k = k / d_b`` (0 for
         Breslow). Blocks without deaths give zeros. For Efron, the terms ``k >= 1`` are computed on the blocks with
-        tied deaths only.
+        tied deaths only. With case weights every sum is multiplied by ``meanwt`` (the mean weight of the block's
+        deaths).
         """
+        out = self._hazard_terms(S0, D0, d, second, log)
+        if meanwt is not None:
+            for key in out:
+                out[key] = out[key] * meanwt
+        return out
+
+    def _hazard_terms(
+        self, S0: np.ndarray, D0: np.ndarray, d: np.ndarray, second: bool, log: bool
+    ) -> dict[str, np.ndarray]:
         d = np.broadcast_to(d, S0.shape)
         has = d > 0
         out: dict[str, np.ndarray] = {}

@@ -41,7 +41,8 @@ class CoxFit:
     design : SurvDesign
     coef : ndarray of shape (n_params,)
     cov : ndarray of shape (n_params, n_params)
-        Inverse of the observed information (R's ``fit$var``).
+        Inverse of the observed information (R's ``fit$var``; its ``fit$naive.var`` when R uses the robust variance,
+        see :attr:`cov_robust`).
     bse : ndarray of shape (n_params,)
         Standard errors.
     loglik : float
@@ -139,8 +140,20 @@ class CoxFit:
 
     @property
     def dfbeta(self) -> np.ndarray:
-        """R's one-step ``dfbeta``: ``U_i I^{-1}`` (approximately ``beta - beta_(-i)``), shape (n_obs, n_params)."""
-        return self.resid_score @ self.cov
+        """R's one-step ``dfbeta``: ``w_i U_i I^{-1}`` (``w_i`` the case weight; approximately ``beta - beta_(-i)``),
+        shape (n_obs, n_params)."""
+        U = self.resid_score
+        if self.design.weights is not None:  # R: residuals weighted by the case weights for dfbeta
+            U = U * self.design.weights[:, None]
+        return U @ self.cov
+
+    @property
+    def cov_robust(self) -> np.ndarray:
+        """The robust (sandwich) covariance ``sum_i dfbeta_i dfbeta_i'`` of Lin and Wei (1989), shape
+        (n_params, n_params): R's ``fit$var`` when ``coxph`` uses ``robust = TRUE`` without clusters (its default
+        when case weights are not all integers; ``cov`` is then R's ``fit$naive.var``)."""
+        d = self.dfbeta
+        return d.T @ d
 
     @property
     def dfbetas(self) -> np.ndarray:
@@ -217,7 +230,8 @@ class CoxFit:
         keep = np.asarray(keep)
         sub = SurvDesign(X=d.X[keep], time=d.time[keep], status=d.status[keep], strata=d.strata[keep],
                          strata_labels=d.strata_labels, index=d.index[keep], param_names=d.param_names,
-                         formula=d.formula, strata_names=d.strata_names)
+                         formula=d.formula, strata_names=d.strata_names,
+                         weights=None if d.weights is None else d.weights[keep])
         return fit_design(sub, ties=self.ties, start=start)
 
 
@@ -237,7 +251,7 @@ def fit_design(design: SurvDesign, ties: str = "efron", start: np.ndarray | None
     if n == 0:
         raise DataError("no rows to fit")
     _check_aliased(design)
-    rs = RiskSets(design.time, design.status, design.strata, efron=ties == "efron")
+    rs = RiskSets(design.time, design.status, design.strata, efron=ties == "efron", weights=design.weights)
     Xs = X[rs.order] - X.mean(axis=0)
     b0 = np.zeros(p) if start is None else np.asarray(start, dtype=float)
     null = evaluate(Xs, rs, np.zeros(p), information=False).loglik
@@ -288,6 +302,7 @@ def coxph(
     data: Any,
     *,
     ties: str = "efron",
+    weights: Any = None,
     missing: str = "drop",
     context: Mapping[str, Any] | None = None,
 ) -> CoxFit:
@@ -303,6 +318,10 @@ def coxph(
     data : pandas.DataFrame
     ties : {"efron", "breslow"}
         Handling of tied event times (R's default: Efron).
+    weights : str or array_like of shape (n_obs,), optional
+        Case weights (a column name or values), positive, as R's ``coxph(weights = )``: each observation counts
+        ``w_i`` times in its event term and its risk sets; with Breslow's ties, integer weights give the fit of the
+        data with each row repeated ``w_i`` times. Residuals are per unit weight, R's ``dfbeta`` is weighted.
     missing : {"drop", "raise"}
     context : mapping, optional
         Extra names for the formula.
@@ -327,13 +346,15 @@ def coxph(
     (-0.1294, -0.0946)
     """
     ties = _check_ties(ties)
-    return fit_design(surv_design(formula, data, missing=missing, context=context), ties=ties)
+    return fit_design(surv_design(formula, data, weights=weights, missing=missing, context=context), ties=ties)
 
 
-def coxph_arrays(time: Any, status: Any, X: Any, strata: Any = None, *, ties: str = "efron") -> CoxFit:
+def coxph_arrays(
+    time: Any, status: Any, X: Any, strata: Any = None, *, ties: str = "efron", weights: Any = None
+) -> CoxFit:
     """Fit a Cox model from arrays: ``time`` and ``status`` of shape (n_obs,), ``X`` of shape (n_obs, n_params)
-    (used as given), optional ``strata`` codes."""
-    return fit_design(surv_arrays(time, status, X, strata), ties=ties)
+    (used as given), optional ``strata`` codes and case ``weights``."""
+    return fit_design(surv_arrays(time, status, X, strata, weights=weights), ties=ties)
 
 
 def coxph_from_statsmodels(results: Any) -> CoxFit:

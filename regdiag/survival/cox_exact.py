@@ -98,7 +98,10 @@ class _LooKernel:
         self.Xr = np.ascontiguousarray(X[::-1])
         self.XrT = np.ascontiguousarray(self.Xr.T)
         eta = X @ beta
-        self.logw = np.ascontiguousarray((eta - np.max(eta))[::-1])
+        logw = eta - np.max(eta) + (np.log(rs.wt) if rs.weighted else 0.0)
+        self.logw = np.ascontiguousarray(logw[::-1])
+        self.wt = rs.wt  # case weights (sorted order)
+        self.meanwt = None if rs.meanwt is None else np.ascontiguousarray(rs.meanwt[::-1])
         self.status = np.ascontiguousarray(rs.status[::-1])
         nb = rs.n_blocks
         self.blk = np.ascontiguousarray((nb - 1 - rs.blk)[::-1])
@@ -107,7 +110,7 @@ class _LooKernel:
         self.strata = [slice(nb - sl.stop, nb - sl.start) for sl in rs.stratum_blocks][::-1]
         self.d = np.ascontiguousarray(rs.d[::-1])
         self.death_blk = np.flatnonzero(self.d > 0)
-        self.sum_deaths = X[rs.death_rows].sum(axis=0)
+        self.sum_deaths = rs.wt[rs.death_rows] @ X[rs.death_rows]
         self.trivial = rs.trivial
         self.single = len(self.strata) == 1
         self.sizes = np.diff(np.r_[self.starts, n])
@@ -152,13 +155,20 @@ class _LooKernel:
         S0 = self._forward(P)[:, self.death_blk]
         d = np.repeat(self.d[self.death_blk][None, :], B, axis=0)
         dead = self.status[colr] > 0
-        d[ar[dead], np.searchsorted(self.death_blk, self.blk[colr[dead]])] -= 1
+        where = (ar[dead], np.searchsorted(self.death_blk, self.blk[colr[dead]]))
+        d[where] -= 1
+        mw = None
+        if self.meanwt is not None:  # the mean weight of the deaths of the deleted death's block changes
+            mw = np.repeat(self.meanwt[self.death_blk][None, :], B, axis=0)
+            left = d[where]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mw[where] = np.where(left > 0, (mw[where] * (left + 1) - self.wt[cols[dead]]) / left, 0.0)
         D0 = S0
         efron = rs.efron and self.tied_rows.size > 0
         if efron:
             D0 = np.zeros_like(S0)
             D0[:, self.tied_cols] = np.add.reduceat(W[:, self.tied_rows], self.tied_offsets, axis=1)
-        ht = rs.hazard_terms(S0, D0, d, log=False)
+        ht = rs.hazard_terms(S0, D0, d, log=False, meanwt=mw)
         Hb = np.zeros((B, rs.n_blocks))
         Hb[:, self.death_blk] = ht["a"]
         Hc = self._backward(Hb)
@@ -167,7 +177,7 @@ class _LooKernel:
             A[:, self.tied_rows] += (ht["ad"] - ht["a"])[:, self.tied_rows_col]
         W *= A
         G = self.sum_deaths[None, :] - _mm(W, self.Xr)
-        G -= rs.status[cols, None] * self.Xr[colr]
+        G -= (rs.status[cols] * self.wt[cols])[:, None] * self.Xr[colr]
         return G
 
 
@@ -181,7 +191,7 @@ def _chord_matrices(fit: CoxFit) -> np.ndarray:
     has = rs.d > 0
     m = S1 / S0[:, None]
     V = S2 / S0[:, None, None] - m[:, :, None] * m[:, None, :]
-    q = np.where(has, rs.d / S0, 0.0)
+    q = np.where(has, rs.d * (rs.meanwt if rs.weighted else 1.0) / S0, 0.0)
     A1 = rs.cumulative(q)[rs.blk]
     M1 = rs.cumulative(q[:, None] * m)[rs.blk]
     M2 = rs.cumulative(q[:, None, None] * m[:, :, None] * m[:, None, :])[rs.blk]
@@ -190,7 +200,7 @@ def _chord_matrices(fit: CoxFit) -> np.ndarray:
     xm = X[:, :, None] * M1[:, None, :]
     corr = M3 - (xx * A1[:, None, None] - xm - np.swapaxes(xm, 1, 2) + M2)
     M = fit.information[None, :, :] + w[:, None, None] * corr
-    M -= rs.status[:, None, None] * V[rs.blk]
+    M -= (rs.status * rs.wt)[:, None, None] * V[rs.blk]
     M = (M + np.swapaxes(M, 1, 2)) / 2.0
     ev = np.linalg.eigvalsh(M)
     ok = ev[:, 0] > 1e-8 * ev[:, -1]

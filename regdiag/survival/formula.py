@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import DataError, Missing, as_enum, format_labels
+from .._validation import DataError, Missing, as_enum, format_labels, numeric_vector
 from ..design import make_design
 
 __all__ = ["SurvDesign", "surv_design", "surv_arrays"]
@@ -42,6 +42,8 @@ class SurvDesign:
         Stratum codes (0 .. n_strata - 1; all 0 without ``strata()``).
     strata_labels : tuple of str
         Label of each stratum code, R's ``g=value`` style.
+    weights : ndarray of shape (n_obs,) or None
+        Case weights (R's ``coxph(weights = )``), positive; None for all ones.
     index : pandas.Index
     param_names : tuple of str
     formula : str or None
@@ -59,6 +61,7 @@ class SurvDesign:
     formula: str | None = None
     dropped: pd.Index = field(default_factory=lambda: pd.Index([]))
     strata_names: tuple[str, ...] = ()
+    weights: np.ndarray | None = None
 
     @property
     def n_obs(self) -> int:
@@ -117,7 +120,8 @@ def _status_codes(s: pd.Series, index: pd.Index, what: str) -> np.ndarray:
 
 
 def surv_design(
-    formula: str, data: Any, *, missing: str | Missing = "drop", context: Mapping[str, Any] | None = None
+    formula: str, data: Any, *, weights: Any = None, missing: str | Missing = "drop",
+    context: Mapping[str, Any] | None = None,
 ) -> SurvDesign:
     """Build a :class:`SurvDesign` from ``"Surv(time, status) ~ x + strata(g)"`` and a DataFrame."""
     import formulaic
@@ -171,7 +175,10 @@ def surv_design(
         raise DataError(f"the survival time {st_name(call[1][0])!r} must be numeric; it has dtype {time.dtype}")
     t = time.to_numpy(dtype=float, na_value=np.nan)
     s = _status_codes(status, index, f"the status {st_name(call[1][1])!r}")
+    w = _weights(weights, data)
     bad = ~np.isfinite(t) | ~np.isfinite(s)
+    if w is not None:
+        bad |= ~np.isfinite(w)
     for col in st_cols:
         bad |= col.isna().to_numpy()
     if bad.any() and missing_ is Missing.RAISE:
@@ -207,7 +214,32 @@ def surv_design(
         formula=formula,
         dropped=dropped,
         strata_names=st_names,
+        weights=None if w is None else w[pos],
     )
+
+
+def _weights(weights: Any, data: pd.DataFrame) -> np.ndarray | None:
+    """Case weights: None, a column name or an array of the data's length; positive where finite."""
+    if weights is None:
+        return None
+    if isinstance(weights, str):
+        if weights not in data.columns:
+            raise DataError(f"weights={weights!r} is not a column of the data; columns are {list(map(str, data.columns))}")
+        what, values = f"weights (column {weights!r})", data[weights]
+    else:
+        what, values = "weights", weights
+    w = numeric_vector(values, what, data.index)
+    if len(w) != len(data):
+        raise DataError(f"{what} has {len(w)} values but the data have {len(data)} rows")
+    return _check_positive(w, data.index, what)
+
+
+def _check_positive(w: np.ndarray, index: pd.Index, what: str) -> np.ndarray:
+    bad = np.isfinite(w) & (w <= 0)
+    if bad.any():
+        raise DataError(f"{what} must be positive (as R's coxph requires); not at rows {format_labels(index[bad], 5)}. "
+                        "Leave rows out of the data instead of giving them weight 0")
+    return w
 
 
 def st_name(arg: ast.expr) -> str:
@@ -232,7 +264,7 @@ def _strata_codes(
 
 
 def surv_arrays(
-    time: Any, status: Any, X: Any, strata: Any = None, *, names: Any = None, index: Any = None
+    time: Any, status: Any, X: Any, strata: Any = None, *, weights: Any = None, names: Any = None, index: Any = None
 ) -> SurvDesign:
     """A :class:`SurvDesign` from arrays (no formula): ``X`` used as given (no intercept)."""
     Xa = np.asarray(X, dtype=float)
@@ -256,5 +288,11 @@ def surv_arrays(
         codes, labels = np.zeros(n, dtype=np.intp), ()
     else:
         codes, labels = _strata_codes([pd.Series(np.asarray(strata).reshape(-1))], ("strata",), n)
+    w = None
+    if weights is not None:
+        w = np.asarray(weights, dtype=float).reshape(-1)
+        if len(w) != n or not np.isfinite(w).all():
+            raise DataError(f"weights must be {n} finite numbers")
+        w = _check_positive(w, idx, "weights")
     return SurvDesign(X=np.ascontiguousarray(Xa), time=t, status=s, strata=codes, strata_labels=labels, index=idx,
-                      param_names=tuple(map(str, names)))
+                      param_names=tuple(map(str, names)), weights=w)

@@ -117,3 +117,34 @@ def test_deleting_the_only_event_of_a_stratum():
         assert err.max() < 1e-9
         # the lone row of stratum 2 shares no risk set with another row: deleting it changes nothing
         assert np.abs(infl.dfbeta_exact[39]).max() < 1e-12 * fit.bse.max()
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_weighted_exact_loo_equals_refits(ties):
+    time, status, X, strata = _data(31, n=34, n_strata=2)
+    w = np.random.default_rng(32).uniform(0.3, 3.0, len(time))
+    fit = coxph_arrays(time, status, X, strata, ties=ties, weights=w)
+    ll, U, info = cox_naive(fit.coef, time, status, X, strata, ties, w)
+    assert fit.loglik == pytest.approx(ll, rel=1e-12)
+    np.testing.assert_allclose(fit.information, info, rtol=1e-10, atol=1e-10 * np.abs(info).max())
+    # the weighted score residuals sum to the score, 0 at the fit
+    assert np.abs(w @ fit.resid_score).max() < 1e-9 * np.abs(w[:, None] * fit.resid_score).sum(axis=0).max()
+    ref = cox_loo_refit_naive(time, status, X, strata, ties, start=fit.coef, weights=w)
+    infl = fit.influence()
+    err = np.abs(infl.dfbeta_exact - (fit.coef - ref)) / fit.bse
+    assert err.max() < 1e-9
+
+
+def test_integer_weights_equal_repeated_rows_breslow():
+    """With Breslow's ties a row of weight k is k copies of the row (with Efron's, copies of a death are tied
+    deaths, which Efron's approximation treats differently)."""
+    time, status, X, _ = _data(41, n=25)
+    k = np.random.default_rng(42).integers(1, 4, len(time))
+    a = coxph_arrays(time, status, X, ties="breslow", weights=k.astype(float))
+    rep = np.repeat(np.arange(len(time)), k)
+    b = coxph_arrays(time[rep], status[rep], X[rep], ties="breslow")
+    np.testing.assert_allclose(a.coef, b.coef, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(a.cov, b.cov, rtol=1e-9, atol=1e-12)
+    assert a.loglik == pytest.approx(b.loglik, rel=1e-12)
+    # a weight-k row's martingale residual is its copies' residual
+    np.testing.assert_allclose(b.resid_martingale, a.resid_martingale[rep], rtol=1e-10, atol=1e-12)

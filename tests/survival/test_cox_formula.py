@@ -115,3 +115,17 @@ def test_residual_frames(df):
         fit.residuals("pearson")
     s = fit.summary_frame()
     assert list(s.columns) == ["coef", "exp(coef)", "se(coef)", "z", "Pr(>|z|)"]
+
+
+def test_weights_column(df):
+    d = df.assign(w=np.linspace(0.5, 2.0, len(df)))
+    fit = regdiag.coxph("Surv(time, status) ~ x + z", d, weights="w")
+    ref = regdiag.survival.coxph_arrays(d.time, d.status, d[["x", "z"]], weights=d.w.to_numpy())
+    np.testing.assert_allclose(fit.coef, ref.coef, rtol=1e-12)
+    d.loc["id4", "w"] = np.nan
+    assert "id4" in regdiag.coxph("Surv(time, status) ~ x + z", d, weights="w").design.dropped
+    d.loc["id6", "w"] = 0.0
+    with pytest.raises(DataError, match="positive.*id6"):
+        regdiag.coxph("Surv(time, status) ~ x + z", d, weights="w")
+    with pytest.raises(DataError, match="'nope' is not a column"):
+        regdiag.coxph("Surv(time, status) ~ x + z", d, weights="nope")

@@ -20,14 +20,20 @@ suppressPackageStartupMessages(library(survival))
 COX_DIR <- file.path(REF_DIR, "coxph")
 CTRL <- coxph.control(eps = 1e-11, iter.max = 100)
 
-polish_cox <- function(formula, data, ties) {
-  fit <- coxph(formula, data = data, ties = ties, control = CTRL)
+# weighted = TRUE: case weights from the data's column w (R evaluates `weights = w` in the data)
+cox_fit <- function(formula, data, ties, weighted, ...) {
+  if (weighted) coxph(formula, data = data, ties = ties, control = CTRL, weights = w, ...)
+  else coxph(formula, data = data, ties = ties, control = CTRL, ...)
+}
+
+polish_cox <- function(formula, data, ties, weighted = FALSE) {
+  fit <- cox_fit(formula, data, ties, weighted)
   loglik_null <- fit$loglik[1]  # at beta = 0 (a refit from init reports the log-likelihood at init instead)
   b <- coef(fit)
   k <- 0L
   repeat {
     k <- k + 1L
-    fit <- coxph(formula, data = data, ties = ties, control = CTRL, init = b, x = TRUE, model = TRUE)
+    fit <- cox_fit(formula, data, ties, weighted, init = b, x = TRUE, model = TRUE)
     change <- max(abs(coef(fit) - b) / pmax(abs(b), .Machine$double.xmin))
     b <- coef(fit)
     if (change < POLISH_TOL || k >= POLISH_MAX) break
@@ -42,9 +48,11 @@ names(ov) <- gsub(".", "_", names(ov), fixed = TRUE)
 row.names(ov) <- as.character(seq_len(nrow(ov)))
 write_data_exact(ov, file.path(COX_DIR, "data", "ovarian.csv"), "row")
 
+set.seed(20240517)
 vet <- survival::veteran
 for (lv in levels(vet$celltype)[-1]) vet[[paste0("celltype_", lv)]] <- as.numeric(vet$celltype == lv)
 vet$celltype <- as.character(vet$celltype)
+vet$w <- round(runif(nrow(vet), 0.5, 2.5), 3)  # case weights for the weighted cases
 row.names(vet) <- as.character(seq_len(nrow(vet)))
 write_data_exact(vet, file.path(COX_DIR, "data", "veteran.csv"), "row")
 
@@ -52,6 +60,7 @@ lung <- survival::lung
 names(lung) <- gsub(".", "_", names(lung), fixed = TRUE)
 lung <- lung[, c("inst", "time", "status", "age", "sex", "ph_ecog", "ph_karno", "wt_loss")]
 lung <- lung[complete.cases(lung), ]
+lung$w <- round(runif(nrow(lung), 0.5, 2.5), 3)
 row.names(lung) <- as.character(row.names(lung))
 write_data_exact(lung, file.path(COX_DIR, "data", "lung.csv"), "row")
 
@@ -78,13 +87,21 @@ cases <- list(
        description = "lung, complete cases (n = 213), status coded 1/2, many tied times, Efron"),
   list(case = "cox_lung_strata_efron", data = lung, file = "tests/reference/coxph/data/lung.csv",
        formula = Surv(time, status) ~ age + ph_ecog + wt_loss + strata(sex), ties = "efron", loo = FALSE,
-       description = "lung stratified by sex, Efron")
+       description = "lung stratified by sex, Efron"),
+  list(case = "cox_veteran_weights_efron", data = vet, file = "tests/reference/coxph/data/veteran.csv",
+       formula = Surv(time, status) ~ trt + karno + diagtime + age + prior, ties = "efron", loo = TRUE,
+       weighted = TRUE,
+       description = "veteran with case weights w (uniform 0.5-2.5, 3 decimals), Efron, with leave-one-out refits"),
+  list(case = "cox_lung_weights_strata_breslow", data = lung, file = "tests/reference/coxph/data/lung.csv",
+       formula = Surv(time, status) ~ age + ph_ecog + wt_loss + strata(sex), ties = "breslow", loo = FALSE,
+       weighted = TRUE, description = "lung with case weights w, stratified by sex, Breslow")
 )
 
 run_case <- function(cs) {
   dir <- file.path(COX_DIR, cs$case)
   d <- cs$data
-  pf <- polish_cox(cs$formula, d, cs$ties)
+  weighted <- isTRUE(cs$weighted)
+  pf <- polish_cox(cs$formula, d, cs$ties, weighted)
   fit <- pf$fit
   f <- list()
   f$coefficients <- write_vector(coef(fit), file.path(dir, "coefficients.csv"), "coefficients", "term")
@@ -92,6 +109,13 @@ run_case <- function(cs) {
   v <- fit$var
   dimnames(v) <- list(names(coef(fit)), names(coef(fit)))
   f$var <- write_matrix(v, file.path(dir, "var.csv"), "term")
+  # with case weights that are not integers coxph's default is robust = TRUE: fit$var is then the sandwich
+  # crossprod(dfbeta) and fit$naive.var the inverse information
+  if (!is.null(fit$naive.var)) {
+    nv <- fit$naive.var
+    dimnames(nv) <- list(names(coef(fit)), names(coef(fit)))
+    f$naive_var <- write_matrix(nv, file.path(dir, "naive_var.csv"), "term")
+  }
   sc <- c(loglik_null = pf$loglik_null, loglik = fit$loglik[2], nevent = fit$nevent, n = fit$n,
           polish_refits = pf$refits, polish_last_change = pf$last_change)
   f$scalars <- write_vector(sc, file.path(dir, "scalars.csv"), "value", "name")
@@ -118,7 +142,7 @@ run_case <- function(cs) {
   loo_note <- NULL
   if (cs$loo) {
     loo <- t(vapply(seq_len(nrow(d)), function(i) {
-      coef(polish_cox(cs$formula, d[-i, ], cs$ties)$fit)
+      coef(polish_cox(cs$formula, d[-i, ], cs$ties, weighted)$fit)
     }, numeric(length(coef(fit)))))
     if (length(coef(fit)) == 1) loo <- t(loo)
     dimnames(loo) <- list(row.names(d), names(coef(fit)))
@@ -126,8 +150,10 @@ run_case <- function(cs) {
   }
   list(case = cs$case, kind = "coxph", description = cs$description, data = cs$file, index_col = "row",
        formula_r = paste(deparse(cs$formula, width.cutoff = 500L), collapse = ""), ties = cs$ties,
-       call_r = sprintf("coxph(%s, data = d, ties = \"%s\", control = coxph.control(eps = 1e-11, iter.max = 100)), polished",
-                        paste(deparse(cs$formula, width.cutoff = 500L), collapse = ""), cs$ties),
+       call_r = sprintf("coxph(%s, data = d, ties = \"%s\"%s, control = coxph.control(eps = 1e-11, iter.max = 100)), polished",
+                        paste(deparse(cs$formula, width.cutoff = 500L), collapse = ""), cs$ties,
+                        if (weighted) ", weights = w" else ""),
+       weights = if (weighted) "w" else NULL,
        terms = names(coef(fit)), n_rows = nrow(d), n_events = fit$nevent, polish_refits = pf$refits,
        files = f)
 }
