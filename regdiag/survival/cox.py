@@ -368,7 +368,11 @@ def coxph_from_statsmodels(results: Any) -> CoxFit:
         raise DataError("statsmodels PHReg with an offset is not supported")
     w = getattr(model, "weights", None)
     if w is not None and not np.all(np.asarray(w) == 1):
-        raise DataError("statsmodels PHReg with case weights is not supported")
+        # statsmodels 0.14-0.15 store PHReg's weights but its likelihood does not use them: the fit is unweighted
+        raise DataError(
+            "this statsmodels PHReg was given case weights, which its partial likelihood does not use (its fit is "
+            "the unweighted one); fit the weighted model with regdiag.coxph(formula, data, weights=...)"
+        )
     names = list(model.exog_names)
     labels = getattr(model.data, "row_labels", None)
     index = pd.Index(labels) if labels is not None else pd.RangeIndex(len(model.endog))

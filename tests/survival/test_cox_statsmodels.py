@@ -61,3 +61,13 @@ def test_compare_stratified(veteran):
     cmp = regdiag.compare(res)
     assert cmp.table.loc[["coefficients", "standard_errors", "loglik"], "agree"].all()
     assert cmp.all_explained
+
+
+def test_phreg_weights_are_refused_with_the_reason(veteran):
+    w = np.linspace(0.5, 2.0, len(veteran))
+    res = PHReg.from_formula(FORMULA, veteran, status=veteran.status, weights=w).fit()
+    plain = PHReg.from_formula(FORMULA, veteran, status=veteran.status).fit()
+    # the reason, checked: statsmodels' weighted fit is its unweighted fit
+    np.testing.assert_allclose(res.params, plain.params, rtol=0, atol=0)
+    with pytest.raises(regdiag.DataError, match="does not use"):
+        regdiag.influence(res)
