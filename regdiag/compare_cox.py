@@ -98,6 +98,11 @@ def compare_phreg(results: Any, *, rtol: float = RTOL, n_rows: int = 3) -> Compa
     if isinstance(results, CoxInfluence):
         raise TypeError("compare a CoxFit (or PHReg results), not its influence")
     if isinstance(results, CoxFit):
+        if results.design.weights is not None:
+            from ._validation import DataError
+
+            raise DataError("statsmodels' PHReg does not fit case weights (it ignores them), so a weighted Cox model "
+                            "has no statsmodels counterpart to compare with")
         fit, res = results, _phreg_of(results)
     else:
         with warnings.catch_warnings():
