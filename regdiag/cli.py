@@ -56,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
                    '"Surv(time, status) ~ x1 + x2 + strata(g)" (default: a linear model, or a GLM with --family)')
     r.add_argument("--ties", choices=["efron", "breslow"], default="efron",
                    help="coxph: handling of tied event times (default efron, as R)")
-    r.add_argument("--weights", help="column of weights (analytic weights; binomial: numbers of trials)")
+    r.add_argument("--weights", help="column of weights (analytic weights; binomial: numbers of trials; coxph: case "
+                   "weights)")
     r.add_argument("--index-col", help="column holding the row labels (default: a CSV's first column if it is unnamed, "
                    "or holds a different text on every row and is not in the formula; else the row numbers 0, 1, ...)")
     r.add_argument("--rule", default="R", help="flagging rule: R, BKW, common, or a criterion name (default R)")
@@ -150,7 +151,7 @@ def _cox(args: argparse.Namespace) -> int:
             raise regdiag.DataError("a Cox model needs data: give a data file or --dataset")
         if not args.quiet:
             print(f"fitting {args.formula} (Cox, ties={args.ties}) to {label}", file=sys.stderr)
-        fit = regdiag.coxph(args.formula, df, ties=args.ties)
+        fit = regdiag.coxph(args.formula, df, ties=args.ties, weights=args.weights)
         report = write_cox_report(fit, args.output, n_labels=args.labels, title=f"regdiag report: {label}",
                                   label=label, cross_check=not args.no_cross_check,
                                   compare_statsmodels=args.compare_statsmodels, progress=not args.quiet)
