@@ -10,12 +10,13 @@ finds that root for every ``i`` exactly, from the full fit ``b``:
 
 where ``U_(-i)`` is evaluated exactly at the current iterate (the risk sets without ``i``, the Efron weights with
 the reduced ``d_b``), so the fixed point is the exact ``beta_(-i)``; ``M_i`` is the information of the full fit
-corrected to first order in ``w_i / S0`` for the deletion (a chord method):
+corrected to first order in ``r_i / S0`` for the deletion (a chord method):
 
-    M_i = I - delta_i V_(b_i) + w_i sum_{b <= b_i} (d_b / S0_b) [V_b - (x_i - m_b)(x_i - m_b)'],
+    M_i = I - delta_i c_i V_(b_i) + r_i sum_{b <= b_i} q_b [V_b - (x_i - m_b)(x_i - m_b)'],
 
-with ``m_b = S1_b / S0_b``, ``V_b = S2_b / S0_b - m_b m_b'`` (the four cumulative sums over blocks are formed
-once). The contraction factor of the iteration is of the order of ``|beta_(-i) - b|`` plus ``(w_i / S0)^2``, so
+with ``c_i`` the case weight (1 without weights), ``r_i = c_i exp(eta_i)`` the risk weight, ``q_b`` Breslow's hazard
+increment ``d_b meanwt_b / S0_b``, ``m_b = S1_b / S0_b`` and ``V_b = S2_b / S0_b - m_b m_b'`` (three cumulative
+sums over blocks are formed once; the matrices of a batch are built and inverted with it). The contraction factor of the iteration is of the order of ``|beta_(-i) - b|`` plus ``(w_i / S0)^2``, so
 two to four score evaluations usually reach 1e-10 standard errors.
 
 Work: a batch of ``B`` deletions is one ``n x B`` array of risk weights ``w_j exp(x_j' (beta_i - b))`` (zero in
@@ -181,33 +182,46 @@ class _LooKernel:
         return G
 
 
-def _chord_matrices(fit: CoxFit) -> np.ndarray:
-    """Inverses of ``M_i`` (sorted rows), shape (n, p, p); the full information's inverse where ``M_i`` is not
-    positive definite."""
-    X, rs, st = fit._X, fit._risk, fit._state
-    w = st.w
-    S0, S1 = st.S0, st.S1
-    S2 = rs.at_risk(rs.block_sum(w[:, None, None] * X[:, :, None] * X[:, None, :]))
-    has = rs.d > 0
-    m = S1 / S0[:, None]
-    V = S2 / S0[:, None, None] - m[:, :, None] * m[:, None, :]
-    q = np.where(has, rs.d * (rs.meanwt if rs.weighted else 1.0) / S0, 0.0)
-    A1 = rs.cumulative(q)[rs.blk]
-    M1 = rs.cumulative(q[:, None] * m)[rs.blk]
-    M2 = rs.cumulative(q[:, None, None] * m[:, :, None] * m[:, None, :])[rs.blk]
-    M3 = rs.cumulative(q[:, None, None] * V)[rs.blk]
-    xx = X[:, :, None] * X[:, None, :]
-    xm = X[:, :, None] * M1[:, None, :]
-    corr = M3 - (xx * A1[:, None, None] - xm - np.swapaxes(xm, 1, 2) + M2)
-    M = fit.information[None, :, :] + w[:, None, None] * corr
-    M -= (rs.status * rs.wt)[:, None, None] * V[rs.blk]
-    M = (M + np.swapaxes(M, 1, 2)) / 2.0
-    ev = np.linalg.eigvalsh(M)
-    ok = ev[:, 0] > 1e-8 * ev[:, -1]
-    out = np.empty_like(M)
-    out[ok] = np.linalg.inv(M[ok])
-    out[~ok] = fit.cov
-    return out
+class _Chord:
+    """The chord matrices ``M_i`` of the module docstring, inverted for a batch of deletions at a time.
+
+    Held per block (``n_blocks x p x p``, twice): ``V_b`` and the cumulative ``K_b = sum_{b' <= b} q_b' (S2/S0 -
+    2 m m')_b'`` (with ``q = d * meanwt / S0``, Breslow's hazard increment), so that for observation ``i`` at block
+    ``b``: ``M_i = I - delta_i w_i V_b + r_i [K_b - A1_b x x' + x M1_b' + M1_b x']`` (``r_i`` its risk weight).
+    """
+
+    def __init__(self, fit: CoxFit) -> None:
+        X, rs, st = fit._X, fit._risk, fit._state
+        self.fit, self.X, self.rs, self.r = fit, X, rs, st.w
+        S0 = st.S0
+        m = st.S1 / S0[:, None]
+        S2 = rs.at_risk(rs.block_sum(st.w[:, None, None] * X[:, :, None] * X[:, None, :]))
+        S2 /= S0[:, None, None]
+        mm = m[:, :, None] * m[:, None, :]
+        q = np.where(rs.d > 0, rs.d * (rs.meanwt if rs.weighted else 1.0) / S0, 0.0)
+        self.A1 = rs.cumulative(q)
+        self.M1 = rs.cumulative(q[:, None] * m)
+        self.K = rs.cumulative(q[:, None, None] * (S2 - 2.0 * mm))
+        S2 -= mm
+        self.V = S2  # the risk-set covariance of each block
+
+    def inverses(self, rows: np.ndarray) -> np.ndarray:
+        """``M_i^{-1}`` for sorted rows ``rows``, shape (len(rows), p, p); the full information's inverse where
+        ``M_i`` is not positive definite."""
+        rs, fit = self.rs, self.fit
+        b = rs.blk[rows]
+        x = self.X[rows]
+        xm = x[:, :, None] * self.M1[b][:, None, :]
+        corr = self.K[b] - self.A1[b][:, None, None] * (x[:, :, None] * x[:, None, :]) + xm + np.swapaxes(xm, 1, 2)
+        M = fit.information[None, :, :] + self.r[rows][:, None, None] * corr
+        M -= (rs.status[rows] * rs.wt[rows])[:, None, None] * self.V[b]
+        M = (M + np.swapaxes(M, 1, 2)) / 2.0
+        ev = np.linalg.eigvalsh(M)
+        ok = ev[:, 0] > 1e-8 * ev[:, -1]
+        out = np.empty_like(M)
+        out[ok] = np.linalg.inv(M[ok])
+        out[~ok] = fit.cov
+        return out
 
 
 def exact_loo(fit: CoxFit, tol: float = DEFAULT_TOL) -> ExactLOO:
@@ -228,7 +242,7 @@ def exact_loo(fit: CoxFit, tol: float = DEFAULT_TOL) -> ExactLOO:
     beta = np.asarray(fit.coef, dtype=float)
     se = np.asarray(fit.bse, dtype=float)
     kern = _LooKernel(X, rs, beta)
-    Minv = _chord_matrices(fit)
+    chord = _Chord(fit)
     delta = np.zeros((n, p))
     converged = np.zeros(n, dtype=bool)
     err = np.full(n, np.nan)
@@ -237,12 +251,13 @@ def exact_loo(fit: CoxFit, tol: float = DEFAULT_TOL) -> ExactLOO:
     batch = int(max(1, min(n, BATCH_NUMBERS // max(n, 1))))
     for start in range(0, n, batch):
         active = np.arange(start, min(start + batch, n))
+        Minv = chord.inverses(active)  # rows of this batch, in the order of `active` until they converge
         prev = np.full(len(active), np.inf)
         k = 0
         while active.size:
             k += 1
             G = kern.scores(active, delta[active])
-            step = np.einsum("bij,bj->bi", Minv[active], G)
+            step = np.einsum("bij,bj->bi", Minv, G)
             delta[active] += step
             iters[active] = k
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -258,12 +273,12 @@ def exact_loo(fit: CoxFit, tol: float = DEFAULT_TOL) -> ExactLOO:
             give_up = ~done & (~finite | (k >= MAXIT) | ((k >= 3) & (rho > 0.5)))
             refit_rows.extend(active[give_up].tolist())
             keep = ~done & ~give_up
-            active, prev = active[keep], c[keep]
+            active, prev, Minv = active[keep], c[keep], Minv[keep]
     refitted = np.zeros(n, dtype=bool)
     failed = []
     for j in refit_rows:
         refitted[j] = True
-        ok = _refit(fit, kern, Minv, j, delta, se)
+        ok = _refit(fit, kern, chord.inverses(np.array([j]))[0], j, delta, se)
         if ok is None:
             delta[j] = np.nan
             failed.append(j)
@@ -281,6 +296,7 @@ def exact_loo(fit: CoxFit, tol: float = DEFAULT_TOL) -> ExactLOO:
 
 def _refit(fit: CoxFit, kern: _LooKernel, Minv: np.ndarray, j: int, delta: np.ndarray,
            se: np.ndarray) -> tuple[float, int] | None:
+    """(``Minv``: ``M_j^{-1}``, shape (p, p).)"""
     """Refit without sorted row ``j`` by Newton's method; ``(error bound, iterations)`` or None without a
     finite maximum."""
     keep = np.ones(fit.n_obs, dtype=bool)
@@ -296,5 +312,5 @@ def _refit(fit: CoxFit, kern: _LooKernel, Minv: np.ndarray, j: int, delta: np.nd
         return None
     delta[j] = d
     G = kern.scores(np.array([j]), d[None, :])
-    c = float(np.max(np.abs(Minv[j] @ G[0]) / se))
+    c = float(np.max(np.abs(Minv @ G[0]) / se))
     return c, sub.iterations
