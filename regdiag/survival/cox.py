@@ -269,7 +269,9 @@ def fit_design(design: SurvDesign, ties: str = "efron", start: np.ndarray | None
     except np.linalg.LinAlgError as exc:
         raise DesignError(f"the information matrix is singular at the fit: {exc}") from exc
     cov = (cov + cov.T) / 2.0
-    return CoxFit(design=design, coef=res.beta, cov=cov, bse=np.sqrt(np.diag(cov)), loglik=st.loglik,
+    var = np.diag(cov)
+    bse = np.sqrt(np.where(var >= 0, var, np.nan))  # negative only for a fit that did not converge (warned)
+    return CoxFit(design=design, coef=res.beta, cov=cov, bse=bse, loglik=st.loglik,
                   loglik_null=null, information=st.information, ties=ties, iterations=res.iterations,
                   converged=res.converged, _X=Xs, _risk=rs, _state=st)
 
