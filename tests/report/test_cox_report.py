@@ -7,6 +7,7 @@ import pytest
 
 from regdiag.cli import main
 from tests.reference_cases import ROOT
+from tests.report.htmlcheck import check_html
 
 OVARIAN = ROOT / "tests" / "reference" / "coxph" / "data" / "ovarian.csv"
 
@@ -19,6 +20,8 @@ def test_cli_cox_report(tmp_path, capsys):
     assert rc == 0
     text = capsys.readouterr().out
     assert "26 observations, 12 events" in text
+    parsed = check_html(out / "report.html")  # well-formed, self-contained, links resolve
+    assert parsed.tags.get("img", 0) == 2
     html = (out / "report.html").read_text(encoding="utf-8")
     for part in ("Influential observations", "Engine cross-check", "statsmodels PHReg", "data:image/png;base64"):
         assert part in html
