@@ -24,16 +24,20 @@ from .engine.crosscheck import cross_check
 from .linear.glm import GLMFit, glm
 from .linear.ols import OLSFit, ols
 from .results import GLMInfluence, GroupInfluence, Influence
+from .survival import CoxFit, CoxInfluence, coxph
 
 __all__ = [
     "ols",
     "glm",
+    "coxph",
     "influence",
     "cross_check",
     "compare",
     "datasets",
     "OLSFit",
     "GLMFit",
+    "CoxFit",
+    "CoxInfluence",
     "Influence",
     "GLMInfluence",
     "GroupInfluence",
@@ -55,7 +59,8 @@ def influence(results: Any, **kwargs: Any) -> Influence:
     regdiag's factorization (the coefficients agree with statsmodels'), and regdiag's closed-form measures are
     returned: right for WLS and rank-deficient designs, where statsmodels' ``OLSInfluence`` is not. A statsmodels
     ``GLM`` is refitted with its family, link, weights and offset (:func:`regdiag.glm`) and gives a
-    :class:`GLMInfluence`.
+    :class:`GLMInfluence`; a ``PHReg`` (Cox model) is refitted with :func:`regdiag.coxph` and gives a
+    :class:`CoxInfluence`.
 
     Parameters
     ----------
@@ -80,6 +85,10 @@ def influence(results: Any, **kwargs: Any) -> Influence:
             from .linear.glm import glm_from_statsmodels
 
             return glm_from_statsmodels(results).influence(**kwargs)
+        if kind == "PHReg":
+            from .survival import coxph_from_statsmodels
+
+            return coxph_from_statsmodels(results).influence(**kwargs)
         raise DataError(f"statsmodels {kind} results are not supported here; pass OLS, WLS or GLM results")
     raise TypeError(f"cannot compute influence for a {type(results).__name__}; pass a regdiag fit or statsmodels results")
 

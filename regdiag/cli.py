@@ -8,6 +8,7 @@ Examples::
     regdiag report --dataset Duncan --rule BKW --labels 5 --compare-statsmodels
     regdiag report "claims/part-*.parquet" --formula "cost ~ age + region" --family gamma --link log   # streamed
     regdiag report small.parquet --formula "y ~ x" --in-memory     # a parquet file read into memory, with plots
+    regdiag report lung.csv --model coxph --formula "Surv(time, status) ~ age + sex + strata(inst)"
 """
 
 from __future__ import annotations
@@ -57,7 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--missing", choices=["omit", "drop", "raise"], default="omit",
                    help="rows with missing values: omit (R's na.omit: dropped and listed; an infinite value or one a "
                    "transform makes non-finite is an error), drop (those too, with a warning) or raise")
-    r.add_argument("--weights", help="column of weights (analytic weights; binomial: numbers of trials)")
+    r.add_argument("--model", choices=["coxph"], help="coxph: a Cox proportional hazards model, formula "
+                   '"Surv(time, status) ~ x1 + x2 + strata(g)" (default: a linear model, or a GLM with --family)')
+    r.add_argument("--ties", choices=["efron", "breslow"], default="efron",
+                   help="coxph: handling of tied event times (default efron, as R)")
+    r.add_argument("--weights", help="column of weights (analytic weights; binomial: numbers of trials; coxph: case "
+                   "weights)")
     r.add_argument("--index-col", help="column holding the row labels (default: a CSV's first column if it is unnamed, "
                    "or holds a different text on every row and is not in the formula; else the row numbers 0, 1, ...)")
     r.add_argument("--rule", default="R", help="flagging rule: R, BKW, common, or a criterion name (default R)")
@@ -108,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     import regdiag
     from regdiag.report import error_line, fit_model, model_input, write_html_report
 
+    if args.model == "coxph":
+        return _cox(args)
     if _streamed(args):
         return _stream(args)
     try:
@@ -130,12 +138,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("regdiag: interrupted", file=sys.stderr)
         return 130
-    print(report.text)
-    if args.open:
-        import webbrowser
+    return _show(report, args)
 
-        webbrowser.open(report.path.resolve().as_uri())
-    return 0
+
+def _cox(args: argparse.Namespace) -> int:
+    import regdiag
+    from regdiag.report import error_line, load_data
+    from regdiag.report.cox import write_cox_report
+
+    if not args.formula:
+        print('regdiag: error: a Cox model needs --formula "Surv(time, status) ~ x1 + x2"', file=sys.stderr)
+        return 2
+    try:
+        if args.dataset:
+            df, label = regdiag.datasets.load(args.dataset), args.dataset
+        elif args.data:
+            df, label = load_data(args.data, args.index_col), args.data
+        else:
+            raise regdiag.DataError("a Cox model needs data: give a data file or --dataset")
+        if not args.quiet:
+            print(f"fitting {args.formula} (Cox, ties={args.ties}) to {label}", file=sys.stderr)
+        fit = regdiag.coxph(args.formula, df, ties=args.ties, weights=args.weights)
+        report = write_cox_report(fit, args.output, n_labels=args.labels, title=f"regdiag report: {label}",
+                                  label=label, cross_check=not args.no_cross_check,
+                                  compare_statsmodels=args.compare_statsmodels, progress=not args.quiet)
+    except (regdiag.RegdiagError, ValueError, KeyError, OSError) as exc:
+        print(f"regdiag: error: {error_line(exc, data=args.data, output=args.output)}", file=sys.stderr)
+        return 2
+    return _show(report, args)
 
 
 def _stream(args: argparse.Namespace) -> int:
@@ -162,11 +192,16 @@ def _stream(args: argparse.Namespace) -> int:
     except (regdiag.RegdiagError, ValueError, KeyError, OSError) as exc:
         print(f"regdiag: error: {error_line(exc, data=args.data, output=args.output)}", file=sys.stderr)
         return 2
-    print(report.text)
+    return _show(report, args)
+
+
+def _show(report: object, args: argparse.Namespace) -> int:
+    """Print a report's summary and open it in a browser if asked."""
+    print(report.text)  # type: ignore[attr-defined]
     if args.open:
         import webbrowser
 
-        webbrowser.open(report.path.resolve().as_uri())
+        webbrowser.open(report.path.resolve().as_uri())  # type: ignore[attr-defined]
     return 0
 
 

@@ -237,6 +237,10 @@ def compare(
     """
     if reference is not None:
         return _compare_r(results, reference, rtol=rtol, n_rows=n_rows, epsilon=r_epsilon)
+    from .compare_cox import compare_phreg, is_cox  # Cox models: statsmodels' PHReg (regdiag.compare_cox)
+
+    if is_cox(results):
+        return compare_phreg(results, n_rows=n_rows, **({} if rtol is None else {"rtol": rtol}))
     if _is_statsmodels(results):
         sm_results = results
         fit = _regdiag_fit_of(results)

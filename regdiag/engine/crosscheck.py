@@ -20,7 +20,7 @@ import pandas as pd
 from .._validation import ConvergenceError, CurvatureKind, DesignError, InfluenceWarning, SolverKind
 from .curvature.base import EPS
 from .influence import EngineInfluence, influence
-from .model import SingleIndexModel, as_model
+from .model import CoxModel, SingleIndexModel, as_model
 
 __all__ = ["cross_check", "relative_discrepancy"]
 
@@ -57,6 +57,14 @@ def _theory(model: SingleIndexModel, curvature: str, correction: str) -> tuple[b
     return False, "no curvature (gradient dot products): scale arbitrary"
 
 
+def conditioning(H: np.ndarray) -> tuple[float, float]:
+    """Condition numbers of a curvature matrix: as it is, and with its diagonal equilibrated to ones."""
+    ev = np.linalg.eigvalsh(H)
+    d = np.sqrt(np.diag(H))
+    ev_eq = np.linalg.eigvalsh(H / d[:, None] / d[None, :])
+    return float(ev[-1] / ev[0]), float(ev_eq[-1] / ev_eq[0])
+
+
 #: the largest discrepancy an iterative solve may show and still "agree": its stopping rule only bounds the error by
 #: rtol x cond, which on an ill-conditioned design says nothing useful
 ITERATIVE_TOL_CAP = 1e-6
@@ -86,7 +94,8 @@ def cross_check(
 
     Parameters
     ----------
-    fit : OLSFit or GLM fit
+    fit : OLSFit, GLM fit or CoxFit
+        A Cox fit is checked against R's one-step ``dfbeta`` (:func:`regdiag.engine.crosscheck_cox.cross_check_cox`).
     curvatures, solvers : sequences of str, optional
         Default: all six curvatures and all four solvers.
     corrections : sequence of {"none", "leverage"}
@@ -109,6 +118,10 @@ def cross_check(
         form (zero weight, leverage 1) are left out.
     """
     model = as_model(fit)
+    if isinstance(model, CoxModel):  # no closed-form deletion: against R's one-step dfbeta (crosscheck_cox)
+        from .crosscheck_cox import cross_check_cox
+
+        return cross_check_cox(model, curvatures, solvers, corrections, damping, solver_options)
     if not isinstance(model, SingleIndexModel):
         raise TypeError(f"cross_check needs a regdiag OLS or GLM fit, got {type(fit).__name__}")
     cf = fit.influence()
@@ -122,10 +135,7 @@ def cross_check(
     plain_expected = relative_discrepancy(dfb * (1.0 - h)[:, None], dfb)
 
     H = model.hessian() if model.observed_is_expected else (model.X.T * model.fisher) @ model.X / model.n_obs
-    ev = np.linalg.eigvalsh(H)
-    d = np.sqrt(np.diag(H))
-    ev_eq = np.linalg.eigvalsh(H / d[:, None] / d[None, :])
-    cond_raw, cond_eq = ev[-1] / ev[0], ev_eq[-1] / ev_eq[0]
+    cond_raw, cond_eq = conditioning(H)
 
     curvatures = [c.value for c in CurvatureKind] if curvatures is None else list(curvatures)
     solvers = [s.value for s in SolverKind] if solvers is None else list(solvers)

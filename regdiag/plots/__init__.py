@@ -27,6 +27,10 @@ plot                          shows
 :func:`curvature_comparison`  exact vs K-FAC vs EK-FAC (any curvatures) against exact deletion, one panel each
 ============================  ===================================================================================
 
+Cox models (:mod:`regdiag.plots.survival`): :func:`cox_dfbeta_index` (each coefficient's change by observation,
+exact deletion and R's one-step) and :func:`cox_martingale_covariates` (martingale residuals against each covariate,
+lowess curve: the functional form).
+
 Examples
 --------
 >>> import matplotlib
@@ -47,6 +51,7 @@ from .coefficients import added_variable, added_variable_residuals, dfbetas_pane
 from .influence import cooks_index, cooks_leverage, influence_bubble, residuals_leverage
 from .overview import overview
 from .residuals import half_normal, qq, residuals_fitted, scale_location
+from .survival import cox_dfbeta_index, cox_martingale_covariates
 
 __all__ = [
     "plot",
@@ -68,6 +73,8 @@ __all__ = [
     "overview",
     "engine_vs_exact",
     "curvature_comparison",
+    "cox_dfbeta_index",
+    "cox_martingale_covariates",
 ]
 
 _KINDS = {

@@ -1,0 +1,172 @@
+"""regdiag's Cox model beside statsmodels' ``PHReg``: coefficients, standard errors, log-likelihood and residuals.
+
+Used by :func:`regdiag.compare` for ``PHReg`` results and for :class:`regdiag.CoxFit`. Two systematic differences
+are detected and *checked* (regdiag recomputes statsmodels' convention and the reason counts as explaining the
+difference only if that reproduces statsmodels' numbers):
+
+* ``efron_score_breslow``: with ``ties="efron"`` and tied event times, statsmodels' ``score_residuals`` are the
+  Breslow-type score residuals (risk-set means and hazard increments without Efron's down-weighting of the tied
+  deaths) evaluated at the Efron estimate; R's (and regdiag's) use Efron's terms, whose sum is the Efron score
+  (zero at the fit). Hence also ``score_residuals @ cov_params`` differs from R's ``dfbeta``.
+* ``martingale_lagged_hazard``: statsmodels' baseline cumulative hazard array holds at each event time ``t_k`` the
+  sum of the increments *before* ``t_k`` (Breslow's increments ``d_k / S0_k``, also with ``ties="efron"``), and
+  its zero-order interpolation carries that value to the next event time; its martingale residual
+  ``delta_i - exp(eta_i) Lambda`` therefore leaves out the last hazard increment at or before each row's time (for
+  a row alone at risk at the last event time, a difference of exactly 1). With strata, statsmodels 0.14-0.15
+  raises ``KeyError`` in ``martingale_residuals``; the measure is then left out (noted).
+* the Schoenfeld residuals with ``ties="efron"`` are Breslow-type too (``x_i - S1/S0``), part of the first reason.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .compare import RTOL, Comparison, Reason, _build, _sm_version
+from .survival import CoxFit, CoxInfluence, coxph_from_statsmodels
+from .survival._core import evaluate, residuals
+from .survival._risk import RiskSets
+
+__all__ = ["compare_phreg", "is_cox"]
+
+
+def is_cox(obj: Any) -> bool:
+    """A regdiag Cox fit or a statsmodels ``PHReg`` results object."""
+    if isinstance(obj, (CoxFit, CoxInfluence)):
+        return True
+    return type(getattr(obj, "model", None)).__name__ == "PHReg"
+
+
+def _phreg_of(fit: CoxFit) -> Any:
+    from statsmodels.duration.hazard_regression import PHReg
+
+    d = fit.design
+    strata = d.strata if len(d.strata_labels) > 1 else None
+    X = pd.DataFrame(np.asarray(d.X), index=d.index, columns=list(d.param_names))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return PHReg(pd.Series(d.time, index=d.index), X, status=d.status, strata=strata, ties=fit.ties).fit()
+
+
+def _breslow_type(fit: CoxFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Score and Schoenfeld residuals with Breslow's risk-set terms, at the fit's coefficients, and the martingale
+    residuals as statsmodels computes them (data order)."""
+    d = fit.design
+    rs = RiskSets(d.time, d.status, d.strata, efron=False)
+    st = evaluate(fit._X, rs, fit.coef, information=False)
+    res = residuals(fit._X, rs, st)
+    score, schoen = res.score[rs.rank], res.schoenfeld[rs.rank]
+    # Breslow hazard increments d_b / S0_b. statsmodels' array of the cumulative hazard at the event times holds
+    # at t_k the sum of the increments before t_k, and its zero-order interpolation carries that value forward
+    # to t_(k+1): each row gets the cumulative hazard without the last increment at or before its time
+    has = rs.d > 0
+    inc = np.where(has, rs.d / st.S0, 0.0)
+    H = rs.cumulative(inc)
+    last = np.zeros(rs.n_blocks)
+    for sl in rs.stratum_blocks:
+        seg = inc[sl]
+        pos = np.where(has[sl], np.arange(seg.size), -1)
+        pos = np.maximum.accumulate(pos)
+        last[sl] = np.where(pos >= 0, seg[np.maximum(pos, 0)], 0.0)
+    lam = H - last
+    mart = (rs.status - st.w * lam[rs.blk])[rs.rank]
+    return score, schoen, mart
+
+
+def compare_phreg(results: Any, *, rtol: float = RTOL, n_rows: int = 3) -> Comparison:
+    """Compare a Cox model fitted by regdiag and by statsmodels' ``PHReg``.
+
+    Parameters
+    ----------
+    results : statsmodels PHReg results or CoxFit
+        PHReg results are refitted by regdiag (same design, times, status, strata, ties); a regdiag fit is refitted
+        by statsmodels.
+    rtol : float
+        Agreement tolerance relative to each measure's largest absolute value.
+    n_rows : int
+
+    Returns
+    -------
+    Comparison
+        Measures: ``coefficients``, ``standard_errors``, ``loglik`` (per parameter / one row), ``martingale``,
+        ``schoenfeld``, ``score_residuals`` and ``dfbeta`` (``score_residuals @ cov_params``; per row and parameter,
+        rows labelled ``(row, parameter)``).
+    """
+    if isinstance(results, CoxInfluence):
+        raise TypeError("compare a CoxFit (or PHReg results), not its influence")
+    if isinstance(results, CoxFit):
+        if results.design.weights is not None:
+            from ._validation import DataError
+
+            raise DataError("statsmodels' PHReg does not fit case weights (it ignores them), so a weighted Cox model "
+                            "has no statsmodels counterpart to compare with")
+        fit, res = results, _phreg_of(results)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit, res = coxph_from_statsmodels(results), results
+    names = list(fit.param_names)
+    index = fit.index
+    flat = pd.MultiIndex.from_product([index, names], names=["row", "parameter"])
+    sm_score = np.asarray(res.score_residuals, dtype=float)
+    cov_sm = np.asarray(res.cov_params(), dtype=float)
+    ev = fit.design.status > 0
+    sm_sch = np.asarray(res.schoenfeld_residuals, dtype=float)
+    sm_sch[~ev] = np.nan
+    ours_sch = fit.resid_schoenfeld
+
+    reasons: list[Reason] = []
+    d = fit.design
+    tied = pd.DataFrame({"s": d.strata[ev], "t": d.time[ev]}).duplicated().any()
+    b_score, b_sch, b_mart = _breslow_type(fit)
+    if fit.ties == "efron" and tied:
+        reasons.append(Reason(
+            key="efron_score_breslow",
+            text=("statsmodels' PHReg score residuals are Breslow-type (risk-set means without Efron's "
+                  "down-weighting of tied deaths) even with ties='efron', evaluated at the Efron estimate; R and "
+                  "regdiag use Efron's terms, so dfbeta = score residuals x covariance differs too (and the "
+                  "Schoenfeld residuals use the Breslow risk-set mean)"),
+            predicted={"score_residuals": b_score.reshape(-1), "dfbeta": (b_score @ cov_sm).reshape(-1),
+                       "schoenfeld": b_sch.reshape(-1)},
+        ))
+    reasons.append(Reason(
+        key="martingale_lagged_hazard",
+        text=("statsmodels' baseline cumulative hazard lags one event time (its array holds at t_k the increments "
+              "before t_k, carried forward by a zero-order interpolation): its martingale residuals leave out the "
+              "last Breslow hazard increment at or before each row's time"),
+        predicted={"martingale": b_mart},
+    ))
+    peer = f"statsmodels {_sm_version()} PHReg (ties={fit.ties!r})"
+    model = (f"Cox PH ({fit.ties}): {d.formula or ' + '.join(names)}; n = {fit.n_obs}, events = {fit.n_events}"
+             + (f", strata = {len(d.strata_labels)}" if len(d.strata_labels) > 1 else ""))
+    notes = ["rows of per-parameter residuals are labelled (row, parameter)"]
+    per_param = _build(
+        {"coefficients": (fit.coef, np.asarray(res.params, float), "params"),
+         "standard_errors": (fit.bse, np.asarray(res.bse, float), "bse")},
+        pd.Index(names), reasons, tol=rtol, n_rows=n_rows, peer=peer, model=model, notes=notes)
+    scalar = _build({"loglik": (np.array([fit.loglik]), np.array([float(res.llf)]), "llf")},
+                    pd.Index(["loglik"]), reasons, tol=rtol, n_rows=n_rows, peer=peer, model=model, notes=notes)
+    try:
+        sm_mart = np.asarray(res.martingale_residuals, dtype=float)
+    except (KeyError, IndexError) as exc:  # statsmodels' stratified martingale residuals fail on its own dict keys
+        sm_mart = None
+        notes.append(f"martingale residuals left out: statsmodels raised {type(exc).__name__} ({exc}) computing them")
+    parts: list[Comparison] = []
+    if sm_mart is not None:
+        parts.append(_build({"martingale": (fit.resid_martingale, sm_mart, "martingale_residuals")},
+                            index, reasons, tol=rtol, n_rows=n_rows, peer=peer, model=model, notes=notes))
+    per_cell = _build(
+        {"schoenfeld": (ours_sch.reshape(-1), sm_sch.reshape(-1), "schoenfeld_residuals"),
+         "score_residuals": (fit.resid_score.reshape(-1), sm_score.reshape(-1), "score_residuals"),
+         "dfbeta": (fit.dfbeta.reshape(-1), (sm_score @ cov_sm).reshape(-1), "score_residuals @ cov_params()")},
+        flat, reasons, tol=rtol, n_rows=n_rows, peer=peer, model=model, notes=notes)
+    parts = [per_param, scalar, *parts, per_cell]
+    table = pd.concat([c.table for c in parts])
+    table["explained"] = table["explained"].astype("boolean")
+    values: dict[str, pd.DataFrame] = {}
+    for c in parts:
+        values.update(c.values)
+    return Comparison(table=table, values=values, reasons=tuple(reasons), peer=peer, model=model, notes=tuple(notes))

@@ -1,0 +1,298 @@
+"""``Surv(time, status) ~ terms + strata(g)``: R's Cox model formula, read with formulaic's parser.
+
+The formula is parsed by :class:`formulaic.Formula`; its left-hand side must be one factor, a call
+``Surv(time, status)``, and the right-hand side terms that are calls ``strata(...)`` name the stratification
+variables. Each factor's expression is inspected with Python's :mod:`ast` (not by pattern matching on the formula
+text). The remaining terms build the design with :func:`regdiag.design.make_design` (R's coding: an intercept is
+used for the contrasts and then removed, as ``coxph`` does), so categorical variables, transforms and
+interactions behave as in the other fits.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._validation import DataError, Missing, as_enum, format_labels, numeric_vector
+from ..design import make_design
+
+__all__ = ["SurvDesign", "surv_design", "surv_arrays"]
+
+#: column name under which the survival time is handed to the design builder
+_TIME = "_regdiag_surv_time_"
+
+
+@dataclass(frozen=True, eq=False)
+class SurvDesign:
+    """A validated Cox model design (rows in data order).
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_obs, n_params)
+        Design without intercept.
+    time : ndarray of shape (n_obs,)
+    status : ndarray of shape (n_obs,)
+        1 for an event, 0 for censoring.
+    strata : ndarray of int, shape (n_obs,)
+        Stratum codes (0 .. n_strata - 1; all 0 without ``strata()``).
+    strata_labels : tuple of str
+        Label of each stratum code, R's ``g=value`` style.
+    weights : ndarray of shape (n_obs,) or None
+        Case weights (R's ``coxph(weights = )``), positive; None for all ones.
+    index : pandas.Index
+    param_names : tuple of str
+    formula : str or None
+    dropped : pandas.Index
+        Rows removed for missing values.
+    """
+
+    X: np.ndarray
+    time: np.ndarray
+    status: np.ndarray
+    strata: np.ndarray
+    strata_labels: tuple[str, ...]
+    index: pd.Index
+    param_names: tuple[str, ...]
+    formula: str | None = None
+    dropped: pd.Index = field(default_factory=lambda: pd.Index([]))
+    strata_names: tuple[str, ...] = ()
+    weights: np.ndarray | None = None
+
+    @property
+    def n_obs(self) -> int:
+        return int(self.X.shape[0])
+
+
+def _call(expr: str) -> tuple[str, list[ast.expr]] | None:
+    try:
+        tree = ast.parse(expr, mode="eval").body
+    except SyntaxError:
+        return None
+    if isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name):
+        return tree.func.id, list(tree.args)
+    return None
+
+
+def _evaluate(arg: ast.expr, data: pd.DataFrame, formula: str, what: str) -> pd.Series:
+    """A ``Surv``/``strata`` argument: a column name, or an expression evaluated by formulaic (a python factor)."""
+    import formulaic
+
+    text = ast.unparse(arg)
+    if isinstance(arg, ast.Name):
+        if arg.id not in data.columns:
+            raise DataError(
+                f"{what} {arg.id!r} in {formula!r} is not a column of the data; columns are {list(map(str, data.columns))}"
+            )
+        return data[arg.id]
+    try:
+        with np.errstate(all="ignore"):
+            mm = formulaic.model_matrix(f"0 + {{{text}}}", data, na_action="ignore")
+    except Exception as exc:
+        raise DataError(f"cannot evaluate {what} {text!r} in {formula!r}: {exc}") from exc
+    if mm.shape[1] != 1:
+        raise DataError(f"{what} {text!r} in {formula!r} must give one column; it gives {list(mm.columns)}")
+    return pd.Series(np.asarray(mm)[:, 0], index=data.index, name=text)
+
+
+def _status_codes(s: pd.Series, index: pd.Index, what: str) -> np.ndarray:
+    """R's ``Surv`` status: 0/1, FALSE/TRUE, or 1/2 (2 = event)."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.to_numpy(dtype=float, na_value=np.nan)
+    if not pd.api.types.is_numeric_dtype(s.dtype):
+        raise DataError(f"{what} must be 0/1, TRUE/FALSE or 1/2 (2 = event); it has dtype {s.dtype}")
+    v = s.to_numpy(dtype=float, na_value=np.nan)
+    fin = v[np.isfinite(v)]
+    vals = set(np.unique(fin).tolist())
+    if vals <= {0.0, 1.0}:
+        return v
+    if vals <= {1.0, 2.0}:
+        return v - 1.0
+    bad = np.isfinite(v) & ~np.isin(v, [0.0, 1.0])
+    raise DataError(
+        f"{what} must be 0/1 (1 = event), TRUE/FALSE or 1/2 (2 = event); values {sorted(vals)[:5]} at rows "
+        f"{format_labels(index[bad], 5)}"
+    )
+
+
+def surv_design(
+    formula: str, data: Any, *, weights: Any = None, missing: str | Missing = "drop",
+    context: Mapping[str, Any] | None = None,
+) -> SurvDesign:
+    """Build a :class:`SurvDesign` from ``"Surv(time, status) ~ x + strata(g)"`` and a DataFrame."""
+    import formulaic
+
+    missing_ = as_enum(Missing, missing, "missing")
+    if isinstance(data, Mapping):
+        data = pd.DataFrame(dict(data))
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame (or a dict of columns), not {type(data).__name__}")
+    if not data.index.is_unique:
+        raise DataError("the data's row labels are not unique; reset the index (data.reset_index(drop=True))")
+    try:
+        parsed = formulaic.Formula(formula)
+    except Exception as exc:
+        raise DataError(f"cannot parse the formula {formula!r}: {exc}") from exc
+    if not hasattr(parsed, "lhs"):
+        raise DataError(f"the formula {formula!r} needs a response Surv(time, status) on the left of '~'")
+    lhs_factors = [f for term in parsed.lhs for f in term.factors]
+    call = _call(str(lhs_factors[0].expr)) if len(lhs_factors) == 1 else None
+    if call is None or call[0] != "Surv":
+        raise DataError(f"the response of {formula!r} must be Surv(time, status)")
+    if len(call[1]) == 3:
+        raise DataError(
+            f"{formula!r}: Surv(start, stop, event) (counting-process data, delayed entry) is not supported; "
+            "use Surv(time, status) for right-censored data"
+        )
+    if len(call[1]) != 2:
+        raise DataError(f"Surv(...) in {formula!r} needs two arguments, time and status; got {len(call[1])}")
+    strata_args: list[ast.expr] = []
+    terms: list[str] = []
+    for term in parsed.rhs:
+        factors = list(term.factors)
+        is_strata = [(_call(str(f.expr)) or ("", []))[0] == "strata" for f in factors]
+        if any(is_strata):
+            if len(factors) > 1:
+                raise DataError(f"{formula!r}: strata() cannot be part of an interaction ({term})")
+            strata_args.extend(_call(str(factors[0].expr))[1])  # type: ignore[index]
+            continue
+        if str(term) in ("1", "0"):
+            continue
+        terms.append(str(term))
+    if not terms:
+        raise DataError(f"the formula {formula!r} has no covariates on the right-hand side")
+
+    time = _evaluate(call[1][0], data, formula, "the survival time")
+    status = _evaluate(call[1][1], data, formula, "the status")
+    st_cols = [_evaluate(a, data, formula, "the strata variable") for a in strata_args]
+    st_names = tuple(ast.unparse(a) for a in strata_args)
+    index = data.index
+    if not pd.api.types.is_numeric_dtype(time.dtype) or pd.api.types.is_bool_dtype(time.dtype):
+        raise DataError(f"the survival time {st_name(call[1][0])!r} must be numeric; it has dtype {time.dtype}")
+    t = time.to_numpy(dtype=float, na_value=np.nan)
+    s = _status_codes(status, index, f"the status {st_name(call[1][1])!r}")
+    w = _weights(weights, data)
+    bad = ~np.isfinite(t) | ~np.isfinite(s)
+    if w is not None:
+        bad |= ~np.isfinite(w)
+    for col in st_cols:
+        bad |= col.isna().to_numpy()
+    if bad.any() and missing_ is Missing.RAISE:
+        raise DataError(
+            f"the survival time, status or strata have missing values at rows {format_labels(index[bad], 5)}. "
+            "Remove them, or pass missing='drop'."
+        )
+    neg = np.isfinite(t) & (t < 0)
+    if neg.any():
+        raise DataError(f"survival times must be >= 0; negative at rows {format_labels(index[neg], 5)}")
+    keep = ~bad
+    sub = data.loc[keep].assign(**{_TIME: t[keep]})
+    design = make_design(f"{_TIME} ~ " + " + ".join(terms), data=sub, missing=missing_, context=context)
+    pos = data.index.get_indexer(design.index)
+    names = list(design.param_names)
+    X = np.asarray(design.X, dtype=float)
+    if "Intercept" in names:
+        j = names.index("Intercept")
+        X = np.delete(X, j, axis=1)
+        names.pop(j)
+    codes, labels = _strata_codes([c.iloc[pos] for c in st_cols], st_names, len(pos))
+    dropped = index[bad].append(design.dropped)
+    if s[pos].sum() == 0:
+        raise DataError(f"{formula!r}: the data have no events (status is 0 on every row)")
+    return SurvDesign(
+        X=np.ascontiguousarray(X),
+        time=t[pos],
+        status=s[pos],
+        strata=codes,
+        strata_labels=labels,
+        index=design.index,
+        param_names=tuple(names),
+        formula=formula,
+        dropped=dropped,
+        strata_names=st_names,
+        weights=None if w is None else w[pos],
+    )
+
+
+def _weights(weights: Any, data: pd.DataFrame) -> np.ndarray | None:
+    """Case weights: None, a column name or an array of the data's length; positive where finite."""
+    if weights is None:
+        return None
+    if isinstance(weights, str):
+        if weights not in data.columns:
+            raise DataError(f"weights={weights!r} is not a column of the data; columns are {list(map(str, data.columns))}")
+        what, values = f"weights (column {weights!r})", data[weights]
+    else:
+        what, values = "weights", weights
+    w = numeric_vector(values, what, data.index)
+    if len(w) != len(data):
+        raise DataError(f"{what} has {len(w)} values but the data have {len(data)} rows")
+    return _check_positive(w, data.index, what)
+
+
+def _check_positive(w: np.ndarray, index: pd.Index, what: str) -> np.ndarray:
+    bad = np.isfinite(w) & (w <= 0)
+    if bad.any():
+        raise DataError(f"{what} must be positive (as R's coxph requires); not at rows {format_labels(index[bad], 5)}. "
+                        "Leave rows out of the data instead of giving them weight 0")
+    return w
+
+
+def st_name(arg: ast.expr) -> str:
+    return ast.unparse(arg)
+
+
+def _strata_codes(
+    cols: list[pd.Series], names: tuple[str, ...], n: int
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Integer codes of the combinations of the strata variables (R's ``strata(a, b)``: ``a=1, b=2``), in sorted
+    order of the values."""
+    if not cols:
+        return np.zeros(n, dtype=np.intp), ()
+    frame = pd.DataFrame({f"v{k}": c.to_numpy() for k, c in enumerate(cols)})
+    keys = frame.drop_duplicates().sort_values(list(frame.columns)).reset_index(drop=True)
+    keys["_code"] = np.arange(len(keys))
+    codes = frame.merge(keys, how="left", on=list(frame.columns))["_code"].to_numpy(dtype=np.intp)
+    labels = tuple(
+        ", ".join(f"{nm}={row[f'v{k}']}" for k, nm in enumerate(names)) for _, row in keys.iterrows()
+    )
+    return codes, labels
+
+
+def surv_arrays(
+    time: Any, status: Any, X: Any, strata: Any = None, *, weights: Any = None, names: Any = None, index: Any = None
+) -> SurvDesign:
+    """A :class:`SurvDesign` from arrays (no formula): ``X`` used as given (no intercept)."""
+    Xa = np.asarray(X, dtype=float)
+    if Xa.ndim == 1:
+        Xa = Xa[:, None]
+    n = Xa.shape[0]
+    idx = pd.Index(index) if index is not None else (X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(n))
+    if names is None:
+        names = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else [f"x{j + 1}" for j in range(Xa.shape[1])]
+    t = np.asarray(time, dtype=float).reshape(-1)
+    s = np.asarray(status, dtype=float).reshape(-1)
+    if len(t) != n or len(s) != n:
+        raise DataError(f"time has {len(t)}, status {len(s)} values, but X has {n} rows")
+    for what, v in (("time", t), ("status", s), ("X", Xa)):
+        bad = ~np.isfinite(v.reshape(n, -1)).all(axis=1)
+        if bad.any():
+            raise DataError(f"{what} has missing or infinite values at rows {format_labels(idx[bad], 5)}")
+    if not np.isin(s, [0.0, 1.0]).all():
+        raise DataError(f"status must be 0 or 1; other values at rows {format_labels(idx[~np.isin(s, [0.0, 1.0])], 5)}")
+    if strata is None:
+        codes, labels = np.zeros(n, dtype=np.intp), ()
+    else:
+        codes, labels = _strata_codes([pd.Series(np.asarray(strata).reshape(-1))], ("strata",), n)
+    w = None
+    if weights is not None:
+        w = np.asarray(weights, dtype=float).reshape(-1)
+        if len(w) != n or not np.isfinite(w).all():
+            raise DataError(f"weights must be {n} finite numbers")
+        w = _check_positive(w, idx, "weights")
+    return SurvDesign(X=np.ascontiguousarray(Xa), time=t, status=s, strata=codes, strata_labels=labels, index=idx,
+                      param_names=tuple(map(str, names)), weights=w)
