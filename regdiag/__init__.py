@@ -23,17 +23,20 @@ from .compare import compare
 from .engine.crosscheck import cross_check
 from .linear.glm import GLMFit, glm
 from .linear.ols import OLSFit, ols
+from .linear.rlm import RLMFit, rlm
 from .results import GLMInfluence, GroupInfluence, Influence
 
 __all__ = [
     "ols",
     "glm",
+    "rlm",
     "influence",
     "cross_check",
     "compare",
     "datasets",
     "OLSFit",
     "GLMFit",
+    "RLMFit",
     "Influence",
     "GLMInfluence",
     "GroupInfluence",
@@ -79,7 +82,18 @@ def influence(results: Any, **kwargs: Any) -> Influence:
             from .linear.glm import glm_from_statsmodels
 
             return glm_from_statsmodels(results).influence(**kwargs)
-        raise DataError(f"statsmodels {kind} results are not supported here; pass OLS, WLS or GLM results")
+        if kind == "RLM":
+            from .linear.rlm import rlm_from_statsmodels
+
+            return rlm_from_statsmodels(results).influence(**kwargs)
+        from .linear.discrete import DISCRETE_MODELS, discrete_from_statsmodels
+
+        if kind in DISCRETE_MODELS:
+            return discrete_from_statsmodels(results).influence(**kwargs)
+        raise DataError(
+            f"statsmodels {kind} results are not supported here; pass OLS, WLS, GLM, RLM, Logit, Probit, Poisson, "
+            "NegativeBinomial, GeneralizedPoisson or MNLogit results"
+        )
     raise TypeError(f"cannot compute influence for a {type(results).__name__}; pass a regdiag fit or statsmodels results")
 
 
