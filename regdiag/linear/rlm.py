@@ -477,6 +477,8 @@ class RLMFit:
             observed_is_expected=True, unit_curvature_constant=False,
         )
         m.fit = self
+        m.closed_form_observed = True  # type: ignore[attr-defined]
+        m.cooks_comparable = False  # type: ignore[attr-defined]  # Cook's distance in the robust covariance
         return m
 
     def plot(self, kind: str = "weights", **kwargs: Any) -> Any:
