@@ -203,6 +203,10 @@ def compare(
     """
     if reference is not None:
         return _compare_r(results, reference, rtol=rtol, n_rows=n_rows)
+    from .compare_models import compare_model, handles  # robust regression and the discrete models
+
+    if handles(results):
+        return compare_model(results, rtol=rtol, n_rows=n_rows, max_refits=max_refits)
     if _is_statsmodels(results):
         sm_results = results
         fit = _regdiag_fit_of(results)
