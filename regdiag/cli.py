@@ -8,6 +8,8 @@ Examples::
     regdiag report --dataset Duncan --rule BKW --labels 5 --compare-statsmodels
     regdiag report "claims/part-*.parquet" --formula "cost ~ age + region" --family gamma --link log   # streamed
     regdiag report small.parquet --formula "y ~ x" --in-memory     # a parquet file read into memory, with plots
+    regdiag report --dataset stackloss --model rlm --psi bisquare   # robust regression, with its weights plot
+    regdiag report --dataset birthwt --formula "low ~ age + lwt + smoke" --model probit
 """
 
 from __future__ import annotations
@@ -51,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--family", help="GLM family: binomial, poisson, gamma, inverse_gaussian, negative_binomial, "
                    "gaussian (default: a linear model fitted by least squares)")
     r.add_argument("--link", help="GLM link (default: the family's canonical link)")
+    r.add_argument("--model", help="the model: ols, glm (the default with --family), rlm (robust M-estimation, "
+                   "MASS::rlm), or a statsmodels discrete model: logit, probit, poisson, negbin (NB2), genpoisson, "
+                   "mnlogit")
+    r.add_argument("--psi", default="huber", help="--model rlm: huber (default), bisquare or hampel")
     r.add_argument("--weights", help="column of weights (analytic weights; binomial: numbers of trials)")
     r.add_argument("--index-col", help="column holding the row labels (default: a CSV's first column if it is unnamed, "
                    "or holds a different text on every row and is not in the formula; else the row numbers 0, 1, ...)")
@@ -109,6 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.data, formula=args.formula, dataset=args.dataset, family=args.family, link=args.link,
             weights=args.weights, index_col=args.index_col,
         )
+        if args.model is not None:
+            import dataclasses
+
+            spec = dataclasses.replace(spec, model=args.model, psi=args.psi)
         if not args.quiet:
             print(f"fitting {spec.formula} to {spec.label}", file=sys.stderr)
         fit = fit_model(spec)

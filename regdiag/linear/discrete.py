@@ -208,7 +208,38 @@ class MLEFit:
     param_names: tuple[str, ...]
     exog_names: tuple[str, ...]
     iterations: int = 0
+    source_design: Any = None
     _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def design(self) -> Any:
+        """The :class:`~regdiag.design.Design` the model was built from (formula, response name, dropped rows), or
+        one made from the arrays (the response as the category number for MNLogit)."""
+        if self.source_design is not None:
+            return self.source_design
+        from ..design import Design
+
+        y = self.y if self.y.ndim == 1 else np.argmax(self.y, axis=1).astype(float)
+        return Design(X=self.X, y=y, weights=None, offset=None if not np.any(self.offset) else self.offset,
+                      index=self.index, param_names=self.exog_names, response_name="y")
+
+    def coef_table(self) -> pd.DataFrame:
+        se = self.bse
+        z = pd.Series(self.params, index=list(self.param_names)) / se
+        return pd.DataFrame({"estimate": self.params, "se": se.to_numpy(), "z": z.to_numpy(),
+                             "p": 2 * stats.norm.sf(np.abs(z.to_numpy()))}, index=list(self.param_names))
+
+    def summary(self) -> str:
+        return "\n".join([
+            f"{self.kind} maximum-likelihood fit (refitted from statsmodels to convergence, {self.iterations} Newton "
+            "steps)",
+            f"n = {self.n_obs}, parameters = {self.n_params}, log-likelihood = {self.loglike():.6f}",
+            self.coef_table().to_string(),
+        ])
+
+    @property
+    def df_resid(self) -> int:
+        return self.n_obs - self.n_params
 
     # ---- structure ---------------------------------------------------------------------------------------------
     @property

@@ -375,9 +375,11 @@ class RLMFit:
             std = r / (s * root)
             stud = r / (s_loo * root)
             dffits = stud * np.sqrt(h / (1.0 - h))
-            covr = (s_loo / s) ** (2 * p) / (1.0 - h)
+        # COVRATIO compares the precision of the estimates with and without the row; a robust fit's precision is
+        # tau (from psi and psi' of every residual), not the scale s of the weighted fit: not computed
+        covr = np.full(n, np.nan)
         bad = ~(h < 1.0)
-        for a in (std, stud, dffits, covr):
+        for a in (std, stud, dffits):
             a[bad] = np.nan
         return RLMInfluence(
             leverage=h,
@@ -397,7 +399,7 @@ class RLMFit:
             rank=p,
             df_resid=float(n - p),
             n_obs=n,
-            weights=np.array(w),
+            weights=None,  # no prior weights (the robustness weights are rlm_weights)
             index=self.index,
             param_names=self.param_names,
             method="rlm-exact" if loo == "exact" else "rlm-one-step",

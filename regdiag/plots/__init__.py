@@ -25,6 +25,7 @@ plot                          shows
 :func:`overview`              the 2 x 2 of R's ``plot(lm)``: panels 1, Q-Q, 3 and 5
 :func:`engine_vs_exact`       the engine's coefficient changes vs exact deletion, line y = x
 :func:`curvature_comparison`  exact vs K-FAC vs EK-FAC (any curvatures) against exact deletion, one panel each
+:func:`weights_plot`          robust fits: final IRLS weights against scaled residuals, with the psi weight curve
 ============================  ===================================================================================
 
 Examples
@@ -47,6 +48,7 @@ from .coefficients import added_variable, added_variable_residuals, dfbetas_pane
 from .influence import cooks_index, cooks_leverage, influence_bubble, residuals_leverage
 from .overview import overview
 from .residuals import half_normal, qq, residuals_fitted, scale_location
+from .robust import weights_plot
 
 __all__ = [
     "plot",
@@ -68,6 +70,7 @@ __all__ = [
     "overview",
     "engine_vs_exact",
     "curvature_comparison",
+    "weights_plot",
 ]
 
 _KINDS = {
@@ -83,6 +86,7 @@ _KINDS = {
     "dfbetas": dfbetas_panel,
     "dfbetas_panel": dfbetas_panel,
     "added_variable": added_variable,
+    "weights": weights_plot,
 }
 
 
