@@ -132,6 +132,24 @@ def _refits(res: Any, fit: Any, rows: np.ndarray, start: np.ndarray) -> np.ndarr
     return out
 
 
+def _loo_pairs(res: Any, fit: Any, params: np.ndarray, infl: Any, names: list[str], max_refits: int,
+               notes: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
+    """regdiag's exact ``b_(i)`` beside statsmodels' refits, for the first ``max_refits`` rows (a note if fewer)."""
+    n = len(fit.index)
+    k = min(n, max_refits)
+    if k < n:
+        notes.append(f"statsmodels refits for the first {k} of {n} rows only (max_refits = {max_refits})")
+    loo = _refits(res, fit, np.arange(k), params)
+    out = {}
+    for j, nm in enumerate(names):
+        ours = np.full(n, np.nan)
+        ours[:k] = params[j] - infl.dfbeta[:k, j]
+        theirs = np.full(n, np.nan)
+        theirs[:k] = loo[:, j]
+        out[f"loo_params_{nm}"] = (ours, theirs, f"refit without the row: params[{j}]")
+    return out
+
+
 def _compare_discrete(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refits: int) -> Comparison:
     cls = type(res.model).__name__
     infl = _quiet(fit.influence)
@@ -161,17 +179,7 @@ def _compare_discrete(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refit
         for j, nm in enumerate(names):
             pairs[f"dfbetas_{nm}"] = (infl.dfbeta_one_step[:, j] / se[j], dfbetas[:, j], f"dfbetas[:, {j}]")
         reasons += _mle_reasons(fit, infl)
-    k = min(n, max_refits)
-    if k < n:
-        notes.append(f"statsmodels refits for the first {k} of {n} rows only (max_refits = {max_refits})")
-    rows = np.arange(k)
-    loo = _refits(res, fit, rows, fit.params)
-    for j, nm in enumerate(names):
-        ours = np.full(n, np.nan)
-        ours[:k] = fit.params[j] - infl.dfbeta[:k, j]
-        theirs = np.full(n, np.nan)
-        theirs[:k] = loo[:, j]
-        pairs[f"loo_params_{nm}"] = (ours, theirs, f"refit without the row: params[{j}]")
+    pairs.update(_loo_pairs(res, fit, fit.params, infl, names, max_refits, notes))
     b_sm = np.asarray(res.params, dtype=float).ravel(order="F")
     gap = float(np.max(np.abs(b_sm - fit.params) / np.sqrt(infl.cov_unscaled_diag)))
     tol = max(rtol, 1e-7, 10 * gap)
@@ -239,16 +247,7 @@ def _compare_rlm(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refits: in
         "weights": (fit.weights, np.asarray(res.weights, dtype=float), "weights"),
         "resid": (infl.resid, np.asarray(res.resid, dtype=float), "resid"),
     }
-    k = min(n, max_refits)
-    if k < n:
-        notes.append(f"statsmodels RLM refits for the first {k} of {n} rows only (max_refits = {max_refits})")
-    loo = _refits(res, fit, np.arange(k), fit.coef)
-    for j, nm in enumerate(names):
-        ours = np.full(n, np.nan)
-        ours[:k] = fit.coef[j] - infl.dfbeta[:k, j]
-        theirs = np.full(n, np.nan)
-        theirs[:k] = loo[:, j]
-        pairs[f"loo_params_{nm}"] = (ours, theirs, f"RLM refit without the row: params[{j}]")
+    pairs.update(_loo_pairs(res, fit, fit.coef, infl, names, max_refits, notes))
     # coefficients, scale, standard errors in notes (statsmodels' H1 covariance: var(psi') with divisor n)
     u = fit.u
     dpsi = fit.psi.deriv(u)
