@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import regdiag
 from regdiag.linear.discrete import brute_force_loo, discrete_from_statsmodels
@@ -178,3 +180,26 @@ def test_unsupported_and_bad_input():
     res = sm.QuantReg(y, X).fit()
     with pytest.raises(regdiag.DataError, match="QuantReg"):
         regdiag.influence(res)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**16), base=st.integers(1, 2))
+def test_mnlogit_measures_do_not_depend_on_the_baseline_or_row_order(seed, base):
+    # another baseline category is an invertible linear reparameterization: the leverage (trace of the hat block)
+    # and Cook's distance over all equations (in the information metric) are unchanged; rows permute with the data
+    rng = np.random.default_rng(seed)
+    n = 60
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    y = rng.integers(0, 3, n)
+    relabel = np.roll(np.arange(3), -base)  # category `base` becomes 0, the baseline
+    perm = rng.permutation(n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f1 = discrete_from_statsmodels(sm.MNLogit(y, X).fit(disp=0))
+        f2 = discrete_from_statsmodels(sm.MNLogit(relabel[y], X).fit(disp=0))
+        f3 = discrete_from_statsmodels(sm.MNLogit(y[perm], X[perm]).fit(disp=0))
+    i1, i2, i3 = (f.influence(loo="one-step") for f in (f1, f2, f3))
+    np.testing.assert_allclose(i2.leverage, i1.leverage, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(i2.cooks_distance, i1.cooks_distance, rtol=1e-6, atol=1e-10)
+    np.testing.assert_allclose(i3.leverage, i1.leverage[perm], rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(i3.dfbeta, i1.dfbeta[perm], rtol=1e-6, atol=1e-9)
