@@ -38,6 +38,7 @@ from scipy import special, stats
 
 from .._validation import ConvergenceError, DataError, DesignError, format_labels
 from ..results import MLEInfluence
+from .glm_exact import _mm  # products small enough for OpenBLAS to run on the calling thread
 
 __all__ = ["DISCRETE_MODELS", "MLEFit", "discrete_from_statsmodels", "exact_deletion", "brute_force_loo"]
 
@@ -623,11 +624,11 @@ def exact_deletion(fit: MLEFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
             if a.size == 0:
                 break
             Da = D[a]
-            O = O0[:, :, None] + (Jf @ Da.T).reshape(n, k, a.size)
+            O = O0[:, :, None] + _mm(Jf, Da.T).reshape(n, k, a.size)
             with np.errstate(all="ignore"):
                 G = _grad(kind, O, y if y.ndim == 1 else y[:, :, None])  # (n, k, |a|)
             G[rows[a], :, np.arange(a.size)] = 0.0
-            S = (Jf.T @ G.reshape(n * k, a.size)).T  # score without row i, (|a|, P)
+            S = _mm(G.reshape(n * k, a.size).T, Jf)  # score without row i, (|a|, P)
             # H_(i)^{-1} S = H^{-1} S + H^{-1} J_i' (I - A_i L_i)^{-1} A_i J_i H^{-1} S
             HS = S @ Hinv
             ri = rows[a]

@@ -40,6 +40,7 @@ from .._validation import ConvergenceError, DataError, DesignError
 from ..design import Design, make_design
 from ..linalg import qr_factor
 from ..results import RLMInfluence
+from .glm_exact import _mm  # products small enough for OpenBLAS to run on the calling thread
 
 __all__ = ["Psi", "psi_function", "RLMFit", "rlm", "rlm_from_statsmodels", "exact_deletion", "MAD_CONSTANT"]
 
@@ -923,7 +924,7 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
             if a.size == 0:
                 break
             Da = D[a]
-            R = r[:, None] - X @ Da.T  # residuals of every row at each iterate (n, |a|)
+            R = r[:, None] - _mm(X, Da.T)  # residuals of every row at each iterate (n, |a|)
             delta_bound = cmax * np.linalg.norm(Da @ Lc, axis=1)
             s_new, mids = _deleted_scales(fit, R, rows[a], s_cur[a], band, delta_bound)
             if mids is not None:  # the scale's gradient from the current median rows: a Newton step in the scale
@@ -938,7 +939,7 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
             R /= s_new[None, :]
             Psi_ = psi.psi(R)
             Psi_[rows[a], np.arange(a.size)] = 0.0
-            F = (X.T @ Psi_).T  # (|a|, p)
+            F = _mm(Psi_.T, X)  # (|a|, p)
             step = s_new[:, None] * np.einsum("bij,bj->bi", Jinv[a], F)
             D[a] = Da + step
             iterations[rows[a]] += 1
