@@ -51,13 +51,17 @@ __version__ = "0.1.0"
 
 
 def influence(results: Any, **kwargs: Any) -> Influence:
-    """Influence measures of a fitted model: a regdiag fit, or a statsmodels OLS / WLS / GLM results object.
+    """Influence measures of a fitted model: a regdiag fit, or a statsmodels OLS / WLS / GLM / RLM / discrete-model
+    results object.
 
     For a statsmodels results object the model's own design, response, weights and row labels are refitted with
     regdiag's factorization (the coefficients agree with statsmodels'), and regdiag's closed-form measures are
     returned: right for WLS and rank-deficient designs, where statsmodels' ``OLSInfluence`` is not. A statsmodels
     ``GLM`` is refitted with its family, link, weights and offset (:func:`regdiag.glm`) and gives a
-    :class:`GLMInfluence`.
+    :class:`GLMInfluence`. A statsmodels ``RLM`` is refitted with its norm and scale estimate to the fixed point
+    (:func:`regdiag.linear.rlm.rlm_from_statsmodels`, exact leave-one-out by default); ``Logit``, ``Probit``,
+    ``Poisson``, ``NegativeBinomial`` (NB2), ``GeneralizedPoisson`` and ``MNLogit`` by maximum likelihood
+    (:func:`regdiag.linear.discrete.discrete_from_statsmodels`).
 
     Parameters
     ----------

@@ -214,3 +214,13 @@ def test_psi_functions_match_their_definitions():
         for kink in p.constants:
             smooth &= np.abs(np.abs(u) - kink) > 1e-3
         np.testing.assert_allclose(p.deriv(u)[smooth], num[smooth], atol=1e-6)
+
+
+@pytest.mark.parametrize("psi", ["huber", "bisquare"])
+def test_engine_exact_curvature_equals_the_one_step_deletion(psi):
+    # l_i = s^2 rho(r_i / s), scale held: the engine's Newton step with the leverage correction is the one-step
+    # deletion, and without it (1 - h*_i) times that
+    fit = regdiag.rlm("time ~ dist + climb", data=_data("hills"), psi=psi)
+    table = regdiag.cross_check(fit, curvatures=["exact"], solvers=["direct"])
+    assert table["agrees"].all(), table.to_string()
+    assert table["param_influence"].max() < 1e-10
