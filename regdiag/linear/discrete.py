@@ -64,8 +64,14 @@ _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def _mills(t: np.ndarray) -> np.ndarray:
-    """``phi(t) / Phi(t)``, stable in both tails."""
-    return np.exp(-0.5 * t * t - _LOG_SQRT_2PI - special.log_ndtr(t))
+    """``phi(t) / Phi(t)``: the ratio directly (scipy's ndtr keeps its relative accuracy in the lower tail), through
+    logarithms where ``Phi`` underflows (``t < -37``)."""
+    with np.errstate(divide="ignore", invalid="ignore", under="ignore"):
+        out = np.exp(-0.5 * t * t - _LOG_SQRT_2PI) / special.ndtr(t)
+    far = ~np.isfinite(out)
+    if far.any():
+        out[far] = np.exp(-0.5 * t[far] ** 2 - _LOG_SQRT_2PI - special.log_ndtr(t[far]))
+    return out
 
 
 def _probit_parts(eta: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,7 +138,7 @@ def _grad(kind: str, O: np.ndarray, y: np.ndarray) -> np.ndarray:
         yy = _bc(y, eta)
         mu = np.exp(eta)
         a = 1.0 / al
-        q = special.digamma(yy + a) - special.digamma(a) - np.log1p(al * mu)
+        q = _digamma_diff(y, a) - np.log1p(al * mu)
         g_eta = -(yy - mu) / (1.0 + al * mu)
         g_al = q / al**2 - (yy - mu) / (al * (1.0 + al * mu))
         return np.stack([g_eta, g_al], axis=1)
@@ -145,8 +151,21 @@ def _grad(kind: str, O: np.ndarray, y: np.ndarray) -> np.ndarray:
         g_al = -((yy - 1.0) * yy / a2 - yy / (1.0 + al) - (yy - mu) / (1.0 + al) ** 2)
         return np.stack([g_eta, g_al], axis=1)
     Z = np.concatenate([np.zeros_like(O[:, :1]), O], axis=1)
-    P = np.exp(Z - special.logsumexp(Z, axis=1, keepdims=True))
-    return (P - _bc(y, Z))[:, 1:]
+    Z -= Z.max(axis=1, keepdims=True)
+    np.exp(Z, out=Z)
+    Z /= Z.sum(axis=1, keepdims=True)
+    return (Z - _bc(y, Z))[:, 1:]
+
+
+def _digamma_diff(y: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """``digamma(y + a) - digamma(a)``, shape of ``a`` ((n,) or (n, B)). In a batch of deletions ``a = 1/alpha`` is
+    one number per column and the counts take few distinct values: evaluated once per (count, column)."""
+    if a.ndim == 2 and a.shape[0] > 1 and np.all(a == a[:1]) and np.all(y == np.round(y)):
+        uy, inv = np.unique(y, return_inverse=True)
+        col = a[0]
+        table = special.digamma(uy[:, None] + col[None, :]) - special.digamma(col)[None, :]
+        return table[inv.ravel()]
+    return special.digamma(_bc(y, a) + a) - special.digamma(a)
 
 
 def _hess(kind: str, O: np.ndarray, y: np.ndarray) -> np.ndarray:
