@@ -646,8 +646,9 @@ def exact_deletion(fit: MLEFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
     (``O + J D'``, outputs being linear in ``theta``), the score without row i one more; each step solves with
     ``H_(i) = H - J_i' A_i J_i`` at the full fit through the push-through identity (``k x k`` systems). A step's
     correction ``c`` (largest change over the standard errors) contracts by a factor ``rho`` estimated from
-    successive corrections; a deletion has converged when the error left, at most ``c rho / (1 - rho)``, is below
-    ``tol`` with ``rho <= 1/2`` (the likelihoods are smooth, so the ratio of corrections estimates the contraction). Deletions that do not are refitted by Newton's method from the full fit.
+    successive corrections (the one-step estimate counting as the first, from ``theta``) and doubled for safety; a
+    deletion has converged when the error left, at most ``c rho / (1 - rho)``, is below ``tol`` with
+    ``rho <= 1/2`` (the likelihoods are smooth, so the ratio of corrections estimates the contraction). Deletions that do not are refitted by Newton's method from the full fit.
     """
     J = fit.jacobian()
     n, k, P = J.shape
@@ -672,7 +673,7 @@ def exact_deletion(fit: MLEFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
         rows = pending[start:start + BATCH]
         B = rows.size
         D = -dfbeta[rows]  # theta_(i) - theta
-        prev = np.full(B, np.inf)
+        prev = np.max(np.abs(D) / se[None, :], axis=1)  # the one-step estimate: the first correction, from theta
         active = np.ones(B, dtype=bool)
         for it in range(maxit):
             a = np.flatnonzero(active)
@@ -695,9 +696,11 @@ def exact_deletion(fit: MLEFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
             iterations[ri] += 1
             crit = np.max(np.abs(step) / se[None, :], axis=1)
             with np.errstate(divide="ignore", invalid="ignore"):
+                # the contraction estimate from successive corrections, with a factor 2 for its own error
                 rho = np.where(np.isfinite(prev[a]), crit / prev[a], 1.0)
-                bound = np.where(rho < 1.0, crit * rho / (1.0 - rho), np.inf)
-            done = (crit == 0.0) | ((rho <= 0.5) & (bound <= tol))
+                rate = 2.0 * rho
+                bound = np.where(rate < 1.0, crit * rate / (1.0 - rate), np.inf)
+            done = (crit == 0.0) | ((rate <= 0.5) & (bound <= tol))
             err[ri] = np.where(crit == 0.0, 0.0, bound)
             stalled = ~np.isfinite(crit) | ((it >= 2) & (rho > 0.5))
             prev[a] = crit
