@@ -130,7 +130,12 @@ def _grad(kind: str, O: np.ndarray, y: np.ndarray) -> np.ndarray:
     if kind == "logit":
         return (special.expit(O[:, 0]) - _bc(y, O[:, 0]))[:, None]
     if kind == "probit":
-        return _probit_parts(O[:, 0], _bc(y, O[:, 0]))[0][:, None]
+        eta = O[:, 0]
+        yy = _bc(y, eta)
+        if np.all((y == 0.0) | (y == 1.0)):  # the gradient alone, one Mills ratio per element
+            q = 2.0 * yy - 1.0
+            return (-q * _mills(q * eta))[:, None]
+        return _probit_parts(eta, yy)[0][:, None]
     if kind == "poisson":
         return (np.exp(O[:, 0]) - _bc(y, O[:, 0]))[:, None]
     if kind == "negbin2":
