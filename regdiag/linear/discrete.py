@@ -818,7 +818,7 @@ def brute_force_loo(fit: MLEFit, rows: Any = None) -> np.ndarray:
     for r, i in enumerate(rows):
         keep = np.arange(n) != i
         theta, _, ok = _newton(fit.kind, J[keep], fit.y[keep], fit.offset[keep], fit.params.copy(), n_lin,
-                               tol=1e-14, maxit=200)
+                               tol=1e-12, maxit=200)
         out[r] = fit.params - theta if ok else np.nan
     return out
 
