@@ -12,8 +12,9 @@ For each model, at n x p (default 10^4 x 10, a constant and p - 1 standard norma
 * agreement: regdiag's exact ``b_(i)`` against those refits, in standard errors (statsmodels stops at its own
   tolerance, so this is its convergence error) and against regdiag's own tight refits of the same rows.
 
-Results go to benchmarks/results_rlm_discrete.json with the load average at the start and the end (the machine is
-shared: wall-clock ratios move with the load; CPU times are the process's own).
+Results go to benchmarks/results_rlm_discrete.json (a model run again replaces its entry), each with the load average
+at the start and the end of its run (the machine is shared: wall-clock ratios move with the load; CPU times are the
+process's own).
 """
 
 from __future__ import annotations
@@ -125,13 +126,17 @@ def main() -> None:
         r = run(m, a.n, a.p, a.refits)
         print(json.dumps(r), flush=True)
         results.append(r)
+    path = Path(__file__).with_name("results_rlm_discrete.json")
+    # models run now replace their earlier entries; the others are kept (each entry records its own load)
+    for r in results:
+        r["load_average_start"], r["load_average_end"] = load0, os.getloadavg()
+    old = json.loads(path.read_text())["results"] if path.exists() else []
+    done = {r["model"] for r in results}
     out = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
         "versions": {"numpy": np.__version__, "statsmodels": statsmodels.__version__},
-        "load_average_start": load0, "load_average_end": os.getloadavg(),
-        "results": results,
+        "results": [r for r in old if r["model"] not in done] + results,
     }
-    path = Path(__file__).with_name("results_rlm_discrete.json")
     path.write_text(json.dumps(out, indent=1) + "\n")
     print(f"written {path}")
 
