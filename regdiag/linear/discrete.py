@@ -604,7 +604,7 @@ def discrete_from_statsmodels(results: Any) -> MLEFit:
                                                             or theta0[-1] > (0 if kind == "negbin2" else -1)) else []
     if kind in ("negbin2", "genpoisson"):  # a fallback start: Poisson coefficients and a small alpha
         Jp = J[:, :1, :-1]
-        bp, _, okp = _newton("poisson", Jp, y, off, np.zeros(X.shape[1]), 1)
+        bp, _, _ = _newton("poisson", Jp, y, off, np.zeros(X.shape[1]), 1)
         starts.append(np.append(bp, 0.1))
     last_exc: Exception | None = None
     for start in starts:
