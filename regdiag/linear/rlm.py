@@ -21,8 +21,9 @@ Influence
       ``h*_i = psi'_i x_i'(X'DX)^{-1} x_i``. Its size is bounded by ``|psi|``: an observation with a large residual
       moves the estimate no more than one at the bend of psi (Huber) or not at all (redescending psi).
     * Exact deletion: the M-estimation re-solved without row i, the scale re-estimated too (the median of the
-      other ``n - 1`` absolute residuals), by batched Newton steps warm-started at the full fit; see
-      :func:`exact_deletion`.
+      other ``n - 1`` absolute residuals, or proposal 2 over them), by batched Newton steps warm-started at the full
+      fit; see :func:`exact_deletion`. A fixed scale stays fixed, and so does an MM fit's S-scale: re-running the
+      random S search without the row is not part of the deletion.
 """
 
 from __future__ import annotations

@@ -224,3 +224,16 @@ def test_engine_exact_curvature_equals_the_one_step_deletion(psi):
     table = regdiag.cross_check(fit, curvatures=["exact"], solvers=["direct"])
     assert table["agrees"].all(), table.to_string()
     assert table["param_influence"].max() < 1e-10
+
+
+def test_exact_deletion_mm_with_the_s_scale_held():
+    # MM: the M step's scale is the S-estimate's, held when a row is deleted (re-running the S search is not part
+    # of the deletion); exact deletion equals refits of the M step
+    case = "hills_mm"
+    sc = _vec(case, "scalars")
+    start = (_vec(case, "s_coefficients").to_numpy(), float(sc["s_scale"]))
+    fit = regdiag.rlm("time ~ dist + climb", data=_data("hills"), method="MM", init=start)
+    infl = fit.influence()
+    dfb, scales = brute_force_loo(fit)
+    assert np.max(np.abs(infl.dfbeta - dfb) / fit.bse.to_numpy()) < 1e-8
+    assert np.all(infl.sigma_loo == fit.scale) and np.all(scales == fit.scale)
