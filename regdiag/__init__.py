@@ -23,6 +23,7 @@ from .compare import compare
 from .engine.crosscheck import cross_check
 from .linear.glm import GLMFit, glm
 from .linear.ols import OLSFit, ols
+from .linear.rlm import RLMFit, rlm
 from .results import GLMInfluence, GroupInfluence, Influence
 from .survival import CoxFit, CoxInfluence, coxph
 
@@ -30,6 +31,7 @@ __all__ = [
     "ols",
     "glm",
     "coxph",
+    "rlm",
     "influence",
     "cross_check",
     "compare",
@@ -38,6 +40,7 @@ __all__ = [
     "GLMFit",
     "CoxFit",
     "CoxInfluence",
+    "RLMFit",
     "Influence",
     "GLMInfluence",
     "GroupInfluence",
@@ -53,7 +56,8 @@ __version__ = "0.1.0"
 
 
 def influence(results: Any, **kwargs: Any) -> Influence:
-    """Influence measures of a fitted model: a regdiag fit, or a statsmodels OLS / WLS / GLM results object.
+    """Influence measures of a fitted model: a regdiag fit, or a statsmodels OLS / WLS / GLM / RLM / discrete-model
+    results object.
 
     For a statsmodels results object the model's own design, response, weights and row labels are refitted with
     regdiag's factorization (the coefficients agree with statsmodels'), and regdiag's closed-form measures are
@@ -61,6 +65,10 @@ def influence(results: Any, **kwargs: Any) -> Influence:
     ``GLM`` is refitted with its family, link, weights and offset (:func:`regdiag.glm`) and gives a
     :class:`GLMInfluence`; a ``PHReg`` (Cox model) is refitted with :func:`regdiag.coxph` and gives a
     :class:`CoxInfluence`.
+    A statsmodels ``RLM`` is refitted with its norm and scale estimate to the fixed point
+    (:func:`regdiag.linear.rlm.rlm_from_statsmodels`, exact leave-one-out by default); ``Logit``, ``Probit``,
+    ``Poisson``, ``NegativeBinomial`` (NB2), ``GeneralizedPoisson`` and ``MNLogit`` by maximum likelihood
+    (:func:`regdiag.linear.discrete.discrete_from_statsmodels`).
 
     Parameters
     ----------
@@ -89,7 +97,18 @@ def influence(results: Any, **kwargs: Any) -> Influence:
             from .survival import coxph_from_statsmodels
 
             return coxph_from_statsmodels(results).influence(**kwargs)
-        raise DataError(f"statsmodels {kind} results are not supported here; pass OLS, WLS or GLM results")
+        if kind == "RLM":
+            from .linear.rlm import rlm_from_statsmodels
+
+            return rlm_from_statsmodels(results).influence(**kwargs)
+        from .linear.discrete import DISCRETE_MODELS, discrete_from_statsmodels
+
+        if kind in DISCRETE_MODELS:
+            return discrete_from_statsmodels(results).influence(**kwargs)
+        raise DataError(
+            f"statsmodels {kind} results are not supported here; pass OLS, WLS, GLM, PHReg, RLM, Logit, Probit, Poisson, "
+            "NegativeBinomial, GeneralizedPoisson or MNLogit results"
+        )
     raise TypeError(f"cannot compute influence for a {type(results).__name__}; pass a regdiag fit or statsmodels results")
 
 

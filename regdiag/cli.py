@@ -9,6 +9,8 @@ Examples::
     regdiag report "claims/part-*.parquet" --formula "cost ~ age + region" --family gamma --link log   # streamed
     regdiag report small.parquet --formula "y ~ x" --in-memory     # a parquet file read into memory, with plots
     regdiag report lung.csv --model coxph --formula "Surv(time, status) ~ age + sex + strata(inst)"
+    regdiag report --dataset stackloss --model rlm --psi bisquare   # robust regression, with its weights plot
+    regdiag report --dataset birthwt --formula "low ~ age + lwt + smoke" --model probit
 """
 
 from __future__ import annotations
@@ -58,8 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--missing", choices=["omit", "drop", "raise"], default="omit",
                    help="rows with missing values: omit (R's na.omit: dropped and listed; an infinite value or one a "
                    "transform makes non-finite is an error), drop (those too, with a warning) or raise")
-    r.add_argument("--model", choices=["coxph"], help="coxph: a Cox proportional hazards model, formula "
-                   '"Surv(time, status) ~ x1 + x2 + strata(g)" (default: a linear model, or a GLM with --family)')
+    r.add_argument("--model", help="the model: ols, glm (the default with --family), rlm (robust M-estimation, "
+                   "MASS::rlm), coxph (Cox proportional hazards, formula \"Surv(time, status) ~ x1 + strata(g)\"), or "
+                   "a statsmodels discrete model: logit, probit, poisson, negbin (NB2), genpoisson, mnlogit")
+    r.add_argument("--psi", default="huber", help="--model rlm: huber (default), bisquare or hampel")
     r.add_argument("--ties", choices=["efron", "breslow"], default="efron",
                    help="coxph: handling of tied event times (default efron, as R)")
     r.add_argument("--weights", help="column of weights (analytic weights; binomial: numbers of trials; coxph: case "
@@ -124,6 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             weights=args.weights, index_col=args.index_col, theta=args.theta, alpha=args.alpha,
             missing=args.missing,
         )
+        if args.model is not None:
+            import dataclasses
+
+            spec = dataclasses.replace(spec, model=args.model, psi=args.psi)
         if not args.quiet:
             print(f"fitting {spec.formula} to {spec.label}", file=sys.stderr)
         fit = fit_model(spec)

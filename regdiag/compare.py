@@ -241,6 +241,12 @@ def compare(
 
     if is_cox(results):
         return compare_phreg(results, n_rows=n_rows, **({} if rtol is None else {"rtol": rtol}))
+    from .compare_models import compare_model, handles  # robust regression and the discrete models
+
+    # statsmodels' Logit, Probit and Poisson are compared here, beside the GLM (their MLEInfluence and the bound of
+    # the GLM); statsmodels' other discrete models, RLM, and regdiag's own robust and discrete fits there
+    if handles(results) and type(getattr(results, "model", None)).__name__ not in _DISCRETE:
+        return compare_model(results, rtol=rtol, n_rows=n_rows, max_refits=max_refits)
     if _is_statsmodels(results):
         sm_results = results
         fit = _regdiag_fit_of(results)
@@ -541,6 +547,23 @@ def _explain(
 
 # ---------------------------------------------------------------------------------------------------------------
 # statsmodels, linear models
+
+
+#: Agreement bound, relative to a measure's largest value, for peers that solve the same estimating equations to
+#: rounding by the same method (Cox partial likelihood, robust and discrete models), where no convergence
+#: allowance is needed: a convention-free difference is rounding amplified by the conditioning.
+RTOL = 1e-8
+
+
+def relative_tolerance(rtol: float) -> Callable[[str, np.ndarray], np.ndarray]:
+    """The per-row allowance ``rtol`` times the largest finite peer value, in the form :func:`_build` takes."""
+
+    def tol(measure: str, theirs: np.ndarray) -> np.ndarray:
+        finite = np.isfinite(theirs)
+        scale = float(np.max(np.abs(theirs[finite]))) if finite.any() else 0.0
+        return np.full(theirs.shape, rtol * scale + 1e3 * np.finfo(float).tiny)
+
+    return tol
 
 
 def one_line_error(exc: BaseException) -> str:

@@ -25,28 +25,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .compare import Comparison, Reason, _build, _sm_version
+from .compare import RTOL, Comparison, Reason, _build, _sm_version
+from .compare import relative_tolerance as _relative
 from .survival import CoxFit, CoxInfluence, coxph_from_statsmodels
 from .survival._core import evaluate, residuals
 from .survival._risk import RiskSets
 
 __all__ = ["compare_phreg", "is_cox"]
-
-#: Agreement bound, relative to a measure's largest value: both programs run Newton's method to rounding on the same
-#: partial likelihood, so a convention-free difference is rounding amplified by the information's conditioning.
-RTOL = 1e-8
-
-
-def _relative(rtol: float) -> Any:
-    """The per-row allowance ``rtol`` times the largest finite peer value (the form :func:`compare._build` takes)."""
-
-    def tol(measure: str, theirs: np.ndarray) -> np.ndarray:
-        finite = np.isfinite(theirs)
-        scale = float(np.max(np.abs(theirs[finite]))) if finite.any() else 0.0
-        return np.full(theirs.shape, rtol * scale + 1e3 * np.finfo(float).tiny)
-
-    return tol
-
 
 def is_cox(obj: Any) -> bool:
     """A regdiag Cox fit or a statsmodels ``PHReg`` results object."""

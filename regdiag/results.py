@@ -21,7 +21,10 @@ from scipy import stats
 from ._validation import Style, as_enum
 from .linear.measures import Criterion, select_criteria
 
-__all__ = ["Influence", "GLMInfluence", "GroupInfluence", "r_abbreviate", "r_dfb_names", "flag_frame"]
+__all__ = [
+    "Influence", "GLMInfluence", "GroupInfluence", "RLMInfluence", "MLEInfluence", "r_abbreviate", "r_dfb_names",
+    "flag_frame",
+]
 
 FloatArray = np.ndarray
 
@@ -957,3 +960,112 @@ class GroupInfluence:
         for j in kept:
             data[f"dfbetas_{self.param_names[j]}"] = self.dfbetas[:, j]
         return pd.DataFrame(data, index=self.groups)
+
+
+@dataclass(frozen=True, eq=False, kw_only=True, slots=True)
+class RLMInfluence(Influence):
+    """Influence measures of a robust (M or MM) regression (see :meth:`regdiag.linear.rlm.RLMFit.influence`).
+
+    ``leverage`` is the hat diagonal of the final weighted least-squares fit (R's ``hatvalues`` of an rlm fit);
+    ``dfbeta`` is ``b - b_(i)``, exact (the M-estimation and its scale re-solved without row i: ``method``
+    "rlm-exact") or the one-step Newton estimate with the scale held fixed ("rlm-one-step"); ``sigma_loo`` the
+    scale of the deleted fit (the full fit's for one-step); ``sigma`` the scale ``s``. ``cooks_distance`` is
+    ``dfbeta' cov^{-1} dfbeta / p`` in the fit's robust covariance ``tau^2 (X'X)^{-1}``; ``dfbetas`` is ``dfbeta``
+    over the robust standard errors. ``standard_resid`` and ``student_resid`` are ``r_i / (s sqrt(1 - h_i))`` and
+    with ``s_(i)``; ``dffits`` is the weighted fit's with ``s_(i)``. ``cov_ratio`` is NaN: the precision of a robust
+    estimate is ``tau`` (from psi and psi' of every residual), which the deleted fits do not give.
+
+    Attributes (besides :class:`Influence`'s)
+    ----------------------------------------
+    rlm_weights : ndarray of shape (n_obs,)
+        Final IRLS weights ``psi(u) / u``.
+    scaled_resid : ndarray of shape (n_obs,)
+        ``u_i = r_i / s``.
+    psi_values, psi_deriv : ndarray of shape (n_obs,)
+        ``psi(u_i)`` and ``psi'(u_i)``.
+    leverage_newton : ndarray of shape (n_obs,)
+        ``h*_i = psi'_i x_i'(X'DX)^{-1} x_i``: the leverage of the Newton step (0 for rows psi ignores).
+    dfbeta_one_step : ndarray of shape (n_obs, n_params)
+        ``s psi(u_i) (X'DX)^{-1} x_i / (1 - h*_i)`` (scale held fixed).
+    stddev : float
+        ``tau`` of the covariance.
+    loo_iterations : ndarray of int or None
+        Newton steps of each exact deletion (the one-step estimate counting as the first).
+    loo_error_bound : ndarray or None
+        Bound on the exact deletion's remaining error, in standard errors (NaN for rows refitted by IRLS).
+    psi_bounded : ndarray of bool
+        Rows whose pull psi caps or reduces (weight < 1).
+    """
+
+    rlm_weights: FloatArray
+    scaled_resid: FloatArray
+    psi_values: FloatArray
+    psi_deriv: FloatArray
+    leverage_newton: FloatArray
+    dfbeta_one_step: FloatArray
+    stddev: float
+    loo_iterations: np.ndarray | None = None
+    loo_error_bound: FloatArray | None = None
+    psi_bounded: np.ndarray | None = None
+
+    @property
+    def dfbetas(self) -> FloatArray:
+        """``dfbeta`` over the robust standard errors ``tau sqrt(diag((X'X)^{-1}))``."""
+        return _standardize(self.dfbeta, np.full(self.dfbeta.shape[0], self.stddev), self.cov_unscaled_diag)
+
+    @property
+    def one_step_error(self) -> FloatArray:
+        """``|dfbeta_one_step - dfbeta|`` over the standard errors, largest over coefficients, per row (0 for a
+        one-step object)."""
+        se = self.stddev * np.sqrt(self.cov_unscaled_diag)
+        return np.max(np.abs(self.dfbeta_one_step - self.dfbeta) / se[None, :], axis=1)
+
+    def _regdiag_columns(self) -> dict[str, FloatArray]:
+        cols = Influence._regdiag_columns(self)
+        cols.update(weight=self.rlm_weights, scaled_resid=self.scaled_resid, psi=self.psi_values,
+                    leverage_newton=self.leverage_newton)
+        return cols
+
+
+@dataclass(frozen=True, eq=False, kw_only=True, slots=True)
+class MLEInfluence(Influence):
+    """Influence measures of a maximum-likelihood model with one or several linear predictors (statsmodels'
+    discrete models: see :mod:`regdiag.linear.discrete`).
+
+    With ``l_i`` observation i's negative log-likelihood, ``H = sum_i J_i' A_i J_i`` the observed information
+    (``J_i``: the derivative of i's model outputs -- linear predictors, and ancillary parameters such as the
+    negative binomial's alpha -- in the parameters; ``A_i``: the Hessian of ``l_i`` in those outputs) and
+    ``L_i = J_i H^{-1} J_i'``: ``leverage_block`` is ``A_i^(1/2) L_i A_i^(1/2)`` (the block of the generalized hat
+    matrix), ``leverage`` its trace (the leverages sum to the number of parameters). The one-step deletion is the
+    Newton step without row i, ``b - b_(i) = -H^{-1} J_i' (I - A_i L_i)^{-1} g_i`` (``g_i`` the gradient of ``l_i``
+    in the outputs), exact for the quadratic approximation; with ``loo="exact"`` ``dfbeta`` is the re-solved
+    maximum-likelihood estimate. ``cooks_distance`` is ``dfbeta' H dfbeta / P`` over the ``P`` parameters;
+    ``dfbetas`` is ``dfbeta`` over the standard errors ``sqrt(diag(H^{-1}))``; ``standard_resid`` the Pearson
+    residual over ``sqrt(1 - h)`` (NaN for several equations); ``sigma`` and ``sigma_loo`` are 1.
+
+    Attributes (besides :class:`Influence`'s)
+    ----------------------------------------
+    model : str
+        "logit", "probit", "poisson", "negbin2", "genpoisson", "mnlogit".
+    resid_pearson : ndarray of shape (n_obs,)
+        ``(y - mu) / sqrt(V(mu))`` (NaN for several equations).
+    leverage_block : ndarray of shape (n_obs, k, k) or None
+        The generalized hat matrix's diagonal blocks (k outputs), for models with several outputs.
+    dfbeta_one_step : ndarray of shape (n_obs, n_params)
+    cooks_distance_one_step : ndarray of shape (n_obs,)
+    loo_iterations, loo_error_bound : ndarray or None
+        Exact deletion: Newton steps per row and a bound on the error left (in standard errors).
+    """
+
+    model: str = ""
+    resid_pearson: FloatArray | None = None
+    leverage_block: FloatArray | None = None
+    dfbeta_one_step: FloatArray | None = None
+    cooks_distance_one_step: FloatArray | None = None
+    loo_iterations: np.ndarray | None = None
+    loo_error_bound: FloatArray | None = None
+
+    @property
+    def dfbetas(self) -> FloatArray:
+        """``dfbeta`` over the standard errors ``sqrt(diag(H^{-1}))`` of the full fit (statsmodels' ``dfbetas``)."""
+        return _standardize(self.dfbeta, np.ones(self.dfbeta.shape[0]), self.cov_unscaled_diag)

@@ -54,7 +54,8 @@ from .._validation import ModelError, format_labels
 from .backend import Backend, get_backend
 
 __all__ = [
-    "Block", "Model", "ModelView", "SingleIndexModel", "OLSModel", "GLMModel", "CoxModel", "as_model", "batches",
+    "Block", "Model", "ModelView", "SingleIndexModel", "OutputJacobianModel", "OLSModel", "GLMModel", "CoxModel",
+    "as_model", "batches",
 ]
 
 
@@ -607,9 +608,63 @@ class CoxModel:
         return V @ self._info / self.n_obs
 
 
+class OutputJacobianModel:
+    """A model whose observation losses depend on ``theta`` through ``k`` outputs linear in it, ``o_i = J_i theta``
+    (several linear predictors, or a linear predictor and an ancillary parameter): statsmodels' discrete models.
+
+    Every capability follows from the per-observation Jacobians ``J_i`` (``k x P``), output gradients ``g_i``
+    (``k``) and output Hessians ``A_i`` (``k x k``, observed): ``grad l_i = J_i' g_i``, ``hess l_i = J_i' A_i J_i``
+    (factored through the eigendecomposition of ``A_i``), the Gauss-Newton matrix ``sum J_i' A_i J_i / n`` (which
+    needs every ``A_i`` positive semi-definite: true for the canonical models, logit, Poisson and MNLogit).
+
+    Parameters
+    ----------
+    J : ndarray of shape (n_obs, k, n_params)
+    g : ndarray of shape (n_obs, k)
+    A : ndarray of shape (n_obs, k, k)
+    params : ndarray of shape (n_params,)
+    param_names : sequence of str
+    index : pandas.Index
+    """
+
+    observed_is_expected = True
+    unit_curvature_constant = False
+    closed_form_observed = True
+
+    def __init__(self, J: np.ndarray, g: np.ndarray, A: np.ndarray, params: np.ndarray, *,
+                 param_names: Sequence[str], index: pd.Index) -> None:
+        self.J = np.asarray(J, dtype=float)
+        self.g = np.asarray(g, dtype=float)
+        self.A = np.asarray(A, dtype=float)
+        self.n_obs, self.n_outputs, self.n_params = self.J.shape
+        self.params = np.asarray(params, dtype=float)
+        self.param_names = tuple(param_names)
+        self.index = index
+        self.dispersion = 1.0
+        self.rank = self.n_params
+        lam, V = np.linalg.eigh(self.A)
+        self._lam = lam
+        self._U = np.einsum("nkr,nkp->nrp", V, self.J)  # V_i' J_i
+
+    def loss_gradients(self, rows: slice) -> np.ndarray:
+        return np.einsum("nkp,nk->np", self.J[rows], self.g[rows])
+
+    def hessian(self) -> np.ndarray:
+        return np.einsum("nkp,nkl,nlq->pq", self.J, self.A, self.J) / self.n_obs
+
+    def hessian_factors(self, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        return self._U[rows], self._lam[rows]
+
+    def output_hessians(self, rows: slice) -> np.ndarray:
+        return self.A[rows]
+
+    def output_vjp(self, rows: slice, V: np.ndarray) -> np.ndarray:
+        return np.einsum("bck,bkp->bcp", V, self.J[rows])
+
+
 def as_model(obj: Any) -> Any:
-    """A regdiag fit as an engine model (OLS/WLS, GLM, Cox); any other object is returned as is (it must follow
-    :class:`Model`)."""
+    """A regdiag fit as an engine model (OLS/WLS, GLM, Cox, and any fit with an ``engine_model()`` method: robust
+    regression, the discrete models); any other object is returned as is (it must follow :class:`Model`)."""
     from ..linear.glm import GLMFit
     from ..linear.ols import OLSFit
     from ..survival.cox import CoxFit
@@ -620,4 +675,6 @@ def as_model(obj: Any) -> Any:
         return GLMModel(obj)
     if isinstance(obj, CoxFit):
         return CoxModel(obj)
+    if callable(getattr(obj, "engine_model", None)):
+        return obj.engine_model()
     return obj

@@ -25,6 +25,7 @@ plot                          shows
 :func:`overview`              the 2 x 2 of R's ``plot(lm)``: panels 1, Q-Q, 3 and 5
 :func:`engine_vs_exact`       the engine's coefficient changes vs exact deletion, line y = x
 :func:`curvature_comparison`  exact vs K-FAC vs EK-FAC (any curvatures) against exact deletion, one panel each
+:func:`weights_plot`          robust fits: final IRLS weights against scaled residuals, with the psi weight curve
 ============================  ===================================================================================
 
 Cox models (:mod:`regdiag.plots.survival`): :func:`cox_dfbeta_index` (each coefficient's change by observation,
@@ -52,6 +53,7 @@ from .influence import cooks_index, cooks_leverage, influence_bubble, residuals_
 from .overview import overview
 from .residuals import half_normal, qq, residuals_fitted, scale_location
 from .survival import cox_dfbeta_index, cox_martingale_covariates
+from .robust import weights_plot
 
 __all__ = [
     "plot",
@@ -75,6 +77,7 @@ __all__ = [
     "curvature_comparison",
     "cox_dfbeta_index",
     "cox_martingale_covariates",
+    "weights_plot",
 ]
 
 _KINDS = {
@@ -90,6 +93,7 @@ _KINDS = {
     "dfbetas": dfbetas_panel,
     "dfbetas_panel": dfbetas_panel,
     "added_variable": added_variable,
+    "weights": weights_plot,
 }
 
 

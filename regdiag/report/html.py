@@ -162,15 +162,30 @@ def _plot_specs(fit: Any, infl: Any, n_labels: int, engine: bool, nsim: int) -> 
     labelled = (
         f" In each plot the {n_labels} most extreme points are labelled with their row labels." if n_labels else ""
     )
-    specs.append((
-        "overview", "Overview (R's plot(lm))",
-        "Top left: residuals against fitted values with a lowess smoother — curvature suggests a missing term, a "
-        "funnel unequal variances. Top right: studentized residuals against their theoretical quantiles, with the "
-        "band in which 95% of the sorted residuals of data simulated from the fitted model fall (with its weights). "
-        "Bottom left: scale-location, a rising smoother means the spread grows with the mean. Bottom right: "
-        + bottom_right + labelled,
-        panel(plots.overview, 4, 2, (5.2, 4.0), n_labels=n_labels, nsim=nsim),
-    ))
+    robust = hasattr(infl, "rlm_weights")
+    mle = hasattr(infl, "leverage_block")  # discrete models: no least-squares residuals, no factorization
+    if robust:
+        specs += [
+            ("weights", "Robustness weights",
+             "The final IRLS weight of each observation against its scaled residual r/s, on the curve of the psi "
+             "function's weights: weight 1 pulls the fit as in least squares, lower weights have their pull capped "
+             "(Huber) or removed (redescending psi).",
+             single(plots.weights_plot)),
+            ("residuals_fitted", "Residuals vs fitted", "Residuals against fitted values, with a lowess smoother.",
+             single(plots.residuals_fitted)),
+        ]
+    else:
+        specs.append((
+            "overview", "Overview (R's plot(lm))",
+            "Top left: residuals against fitted values with a lowess smoother — curvature suggests a missing term, a "
+            "funnel unequal variances. Top right: studentized residuals against their theoretical quantiles, with "
+            "the band in which 95% of the sorted residuals of data simulated from the fitted model fall (with its "
+            "weights). Bottom left: scale-location, a rising smoother means the spread grows with the mean. Bottom "
+            "right: " + bottom_right + labelled,
+            panel(plots.overview, 4, 2, (5.2, 4.0), n_labels=n_labels, nsim=nsim),
+        ))
+    if mle:
+        specs.pop()  # the overview's panels need least-squares or GLM residuals
     if is_glm:
         specs.append((
             "half_normal", "Half-normal plot",
@@ -202,7 +217,9 @@ def _plot_specs(fit: Any, infl: Any, n_labels: int, engine: bool, nsim: int) -> 
          "it is off scale).",
          panel(plots.dfbetas_panel, len(kept), 3, (3.4, 2.7), n_labels=n_labels)),
     ]
-    if slopes:
+    if mle:  # the bubble plot needs studentized residuals, not defined for these models
+        specs = [sp for sp in specs if sp[0] != "influence_bubble"]
+    if slopes and not (robust or mle):
         specs.append((
             "added_variable", "Added-variable plots",
             "For each coefficient, the response and that term each regressed on all other terms; the line through "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,11 @@ class ModelInput:
         Negative binomial: a fixed theta (or alpha = 1/theta); None estimates theta as ``MASS::glm.nb``.
     missing : str
         Rows with missing or non-finite values: "omit", "drop" or "raise" (see :func:`regdiag.ols`).
+    model : str or None
+        A model other than least squares / GLM: "rlm" (robust, with ``psi``) or a statsmodels discrete model
+        ("logit", "probit", "poisson", "negbin", "genpoisson", "mnlogit"), fitted by :func:`fit_model`.
+    psi : str
+        The robust fit's psi function.
     """
 
     data: pd.DataFrame
@@ -51,6 +57,8 @@ class ModelInput:
     theta: float | None = None
     alpha: float | None = None
     missing: str = "omit"
+    model: str | None = None
+    psi: str = "huber"
 
 
 def one_line(message: str) -> str:
@@ -428,11 +436,50 @@ def _explain_fit_error(spec: ModelInput, message: str) -> str:
     return message
 
 
+#: --model choices beside least squares and GLMs: statsmodels' discrete model classes
+DISCRETE = {"logit": "Logit", "probit": "Probit", "poisson": "Poisson", "negbin": "NegativeBinomial",
+            "genpoisson": "GeneralizedPoisson", "mnlogit": "MNLogit"}
+MODELS = ("ols", "glm", "rlm", *DISCRETE)
+
+
+def _fit_other(spec: ModelInput) -> Any:
+    """A robust fit, or a statsmodels discrete model of the formula's design refitted by regdiag."""
+    import regdiag
+
+    model = spec.model.lower()  # type: ignore[union-attr]
+    if model not in MODELS:
+        raise DataError(f"--model {spec.model!r} is not one of {', '.join(MODELS)}; {_suggest(model, list(MODELS))}")
+    if spec.family is not None and model != "glm":
+        raise DataError(f"--family goes with --model glm (or no --model), not with --model {model}")
+    if spec.weights is not None and model != "glm":
+        raise DataError(f"--weights is not supported with --model {model}")
+    if model == "rlm":
+        return regdiag.rlm(spec.formula, data=spec.data, psi=spec.psi)
+    import statsmodels.api as sm
+
+    from ..design import make_design
+    from ..linear.discrete import discrete_from_statsmodels
+
+    d = make_design(spec.formula, data=spec.data)
+    X = pd.DataFrame(np.asarray(d.X), index=d.index, columns=list(d.param_names))
+    y = pd.Series(np.asarray(d.y), index=d.index, name=d.response_name)
+    kw = {"offset": np.asarray(d.offset)} if d.offset is not None else {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = getattr(sm, DISCRETE[model])(y, X, **kw).fit(disp=0, maxiter=300)
+    import dataclasses
+
+    return dataclasses.replace(discrete_from_statsmodels(res), source_design=d)
+
+
 def fit_model(spec: ModelInput) -> Any:
-    """Fit the model: :func:`regdiag.ols` without a family, :func:`regdiag.glm` with one."""
+    """Fit the model: :func:`regdiag.ols` without a family, :func:`regdiag.glm` with one, or the ``model`` asked
+    for (robust regression, a discrete model)."""
     import regdiag
 
     try:
+        if spec.model is not None and spec.model.lower() not in ("ols", "glm"):
+            return _fit_other(spec)
         if spec.family is None:
             return regdiag.ols(spec.formula, data=spec.data, weights=spec.weights, missing=spec.missing)
         return regdiag.glm(spec.formula, data=spec.data, family=spec.family, link=spec.link, weights=spec.weights,

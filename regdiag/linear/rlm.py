@@ -1,0 +1,1005 @@
+"""Robust regression by M-estimation (MASS::rlm): the fit, its influence measures and exact case deletion.
+
+The fit
+    An M-estimate with scale ``s`` solves ``sum_i psi(r_i / s) x_i = 0``, ``r_i = y_i - x_i' b``. It is computed as
+    MASS::rlm computes it: iteratively reweighted least squares with weights ``w_i = psi(u_i) / u_i``
+    (``u_i = r_i / s``), started from least squares (``method="M"``), the scale re-estimated from the residuals at
+    every step -- ``median |r_i| / 0.6745`` ("MAD"), Huber's proposal 2 ("Huber") -- or held fixed (a number, or the
+    S-estimate's scale with ``method="MM"``). Unlike rlm's default (20 steps, ``acc = 1e-4``), the iteration runs
+    to the fixed point that defines the estimator: until the relative change of the residuals stops shrinking
+    (at rounding level).
+
+    Standard errors are ``summary.rlm``'s (method "XtX"): ``cov = tau^2 (X'X)^{-1}`` with
+    ``tau = sqrt(sum(psi(u)^2) s^2 / (n - p)) kappa / m``, ``m = mean(psi'(u))``,
+    ``kappa = 1 + p var(psi'(u)) / (n m^2)`` (Huber 1981, section 7.6).
+
+Influence
+    * ``leverage``: the diagonal of the hat matrix of the final weighted least-squares fit, ``w_i x_i'(X'WX)^{-1}
+      x_i`` (R's ``hatvalues`` of an rlm fit).
+    * One-step deletion (the scale held fixed): a Newton step of the estimating equation without row i,
+      ``b - b_(i) = s psi(u_i) (X'DX)^{-1} x_i / (1 - h*_i)``, ``D = diag(psi'(u))``,
+      ``h*_i = psi'_i x_i'(X'DX)^{-1} x_i``. Its size is bounded by ``|psi|``: an observation with a large residual
+      moves the estimate no more than one at the bend of psi (Huber) or not at all (redescending psi).
+    * Exact deletion: the M-estimation re-solved without row i, the scale re-estimated too (the median of the
+      other ``n - 1`` absolute residuals, or proposal 2 over them), by batched Newton steps warm-started at the full
+      fit; see :func:`exact_deletion`. A fixed scale stays fixed, and so does an MM fit's S-scale: re-running the
+      random S search without the row is not part of the deletion.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .._validation import ConvergenceError, DataError, DesignError
+from ..design import Design, make_design
+from ..linalg import qr_factor
+from ..results import RLMInfluence
+from .glm_exact import _mm  # products small enough for OpenBLAS to run on the calling thread
+
+__all__ = ["Psi", "psi_function", "RLMFit", "rlm", "rlm_from_statsmodels", "exact_deletion", "MAD_CONSTANT"]
+
+#: MASS::rlm's MAD constant (``median(|r|) / 0.6745``); statsmodels uses ``norm.ppf(0.75) = 0.67448975...``
+MAD_CONSTANT = 0.6745
+#: default tolerance of exact deletion, in standard errors of each coefficient
+LOO_TOL = 1e-10
+LOO_MAXIT = 50
+BATCH = 256
+#: rows each side of the median kept as candidates for the deleted fits' median
+MEDIAN_BAND = 48
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# psi functions (MASS's psi.huber, psi.bisquare, psi.hampel)
+
+
+@dataclass(frozen=True)
+class Psi:
+    """A psi function with its tuning constants.
+
+    Attributes
+    ----------
+    name : str
+        "huber", "bisquare" or "hampel".
+    constants : tuple of float
+        ``(k,)`` for Huber (default 1.345), ``(c,)`` for the bisquare (4.685), ``(a, b, c)`` for Hampel (2, 4, 8).
+    """
+
+    name: str
+    constants: tuple[float, ...]
+
+    def weight(self, u: np.ndarray) -> np.ndarray:
+        """``psi(u) / u`` (MASS's ``psi(u)``), 1 at 0."""
+        au = np.abs(u)
+        if self.name == "huber":
+            (k,) = self.constants
+            with np.errstate(divide="ignore"):
+                return np.minimum(1.0, k / au)
+        if self.name == "bisquare":
+            (c,) = self.constants
+            t = np.minimum(1.0, au / c)
+            return (1.0 - t * t) ** 2
+        a, b, c = self.constants
+        U = np.minimum(au + 1e-50, c)
+        return np.where(U <= a, U, np.where(U <= b, a, a * (c - U) / (c - b))) / U
+
+    def psi(self, u: np.ndarray) -> np.ndarray:
+        """``psi(u)`` (``u`` times :meth:`weight`; Huber's and the bisquare's without the division)."""
+        if self.name == "huber":
+            k = self.constants[0]
+            return np.clip(u, -k, k)
+        if self.name == "bisquare":
+            t = u / self.constants[0]
+            t *= t
+            np.minimum(t, 1.0, out=t)
+            np.subtract(1.0, t, out=t)
+            t *= t
+            t *= u
+            return t
+        return u * self.weight(u)
+
+    def deriv(self, u: np.ndarray) -> np.ndarray:
+        """``psi'(u)`` (MASS's ``psi(u, deriv = 1)``)."""
+        au = np.abs(u)
+        if self.name == "huber":
+            return (au <= self.constants[0]).astype(float)
+        if self.name == "bisquare":
+            t = (u / self.constants[0]) ** 2
+            return np.where(t < 1.0, (1.0 - t) * (1.0 - 5.0 * t), 0.0)
+        a, b, c = self.constants
+        U = np.minimum(au + 1e-50, c)
+        return np.where(au <= c, np.where(U <= a, 1.0, np.where(U <= b, 0.0, -a / (c - b))), 0.0)
+
+    def bounded_at(self, u: np.ndarray) -> np.ndarray:
+        """True where psi is no longer the identity (the residual's pull is capped or reduced)."""
+        return self.weight(u) < 1.0
+
+    @property
+    def redescending(self) -> bool:
+        return self.name != "huber"
+
+
+_DEFAULTS = {"huber": (1.345,), "bisquare": (4.685,), "hampel": (2.0, 4.0, 8.0)}
+
+
+def psi_function(psi: str | Psi, constants: Any = None) -> Psi:
+    """A :class:`Psi` from its name and optional tuning constants (a number, or ``(a, b, c)`` for Hampel)."""
+    if isinstance(psi, Psi):
+        return psi
+    name = str(psi).lower().replace("psi.", "")
+    if name not in _DEFAULTS:
+        raise ValueError(f"psi={psi!r} is not one of 'huber', 'bisquare', 'hampel'")
+    if constants is None:
+        consts = _DEFAULTS[name]
+    else:
+        consts = tuple(float(c) for c in np.atleast_1d(constants))
+        if len(consts) != len(_DEFAULTS[name]):
+            raise ValueError(f"psi {name!r} takes {len(_DEFAULTS[name])} tuning constant(s), got {len(consts)}")
+    if not all(np.isfinite(c) and c > 0 for c in consts) or (name == "hampel" and not consts[0] < consts[1] < consts[2]):
+        raise ValueError(f"invalid tuning constants {consts} for psi {name!r}")
+    return Psi(name, consts)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# scale estimates
+
+
+@dataclass(frozen=True)
+class _Scale:
+    kind: str  # "mad", "huber", "fixed"
+    value: float | None = None
+    k2: float = 1.345
+    mad_constant: float = MAD_CONSTANT
+
+    @property
+    def gamma(self) -> float:
+        k2 = self.k2
+        theta = 2.0 * stats.norm.cdf(k2) - 1.0
+        return theta + k2 * k2 * (1.0 - theta) - 2.0 * k2 * stats.norm.pdf(k2)
+
+    def update(self, r: np.ndarray, s_old: float, df: float) -> float:
+        if self.kind == "fixed":
+            return float(self.value)  # type: ignore[arg-type]
+        if self.kind == "mad":
+            return float(np.median(np.abs(r))) / self.mad_constant
+        return math.sqrt(float(np.sum(np.minimum(r * r, (self.k2 * s_old) ** 2))) / (df * self.gamma))
+
+
+def _scale_spec(scale: Any, k2: float, mad_constant: float) -> _Scale:
+    if isinstance(scale, (int, float)) and not isinstance(scale, bool):
+        if not (np.isfinite(scale) and scale > 0):
+            raise ValueError(f"a fixed scale must be a positive number, got {scale!r}")
+        return _Scale("fixed", float(scale))
+    key = str(scale).lower().replace(" ", "")
+    if key == "mad":
+        return _Scale("mad", mad_constant=mad_constant)
+    if key in ("huber", "proposal2"):
+        return _Scale("huber", k2=k2)
+    raise ValueError(f"scale={scale!r} is not one of 'MAD', 'Huber' ('proposal 2') or a positive number")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the fit
+
+
+@dataclass(frozen=True, eq=False)
+class RLMFit:
+    """A robust (M or MM) regression fit. Make one with :func:`regdiag.rlm`.
+
+    Attributes
+    ----------
+    design : Design
+    coef : ndarray of shape (n_params,)
+    scale : float
+        ``s`` at the fixed point.
+    weights : ndarray of shape (n_obs,)
+        Final IRLS weights ``psi(u_i) / u_i`` (MASS's ``fit$w``).
+    psi : Psi
+    scale_kind : str
+        "mad", "huber" (proposal 2) or "fixed" (a given scale, or the S-scale of an MM fit).
+    method : str
+        "M" or "MM".
+    iterations : int
+    converged : bool
+    s_coef : ndarray or None
+        The S-estimate the MM fit started from.
+    """
+
+    design: Design
+    coef: np.ndarray
+    scale: float
+    weights: np.ndarray
+    psi: Psi
+    scale_spec: _Scale
+    method: str
+    iterations: int
+    converged: bool
+    s_coef: np.ndarray | None = None
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    # ---- basic quantities ------------------------------------------------------------------------------------
+    @property
+    def scale_kind(self) -> str:
+        return self.scale_spec.kind
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        return self.design.param_names
+
+    @property
+    def index(self) -> pd.Index:
+        return self.design.index
+
+    @property
+    def nobs(self) -> int:
+        return self.design.n_obs
+
+    @property
+    def rank(self) -> int:
+        return self.design.n_params
+
+    @property
+    def df_resid(self) -> int:
+        return self.nobs - self.rank
+
+    @property
+    def aliased(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    def _X(self) -> np.ndarray:
+        return np.asarray(self.design.X, dtype=float)
+
+    @property
+    def _resid(self) -> np.ndarray:
+        return np.asarray(self.design.y, dtype=float) - self._X @ self.coef
+
+    @property
+    def u(self) -> np.ndarray:
+        """Scaled residuals ``r_i / s``."""
+        return self._resid / self.scale
+
+    @property
+    def resid(self) -> pd.Series:
+        return pd.Series(self._resid, index=self.index, name="resid")
+
+    @property
+    def fitted(self) -> pd.Series:
+        return pd.Series(self._X @ self.coef, index=self.index, name="fitted")
+
+    @property
+    def params(self) -> pd.Series:
+        return pd.Series(self.coef, index=list(self.param_names), name="params")
+
+    @property
+    def stddev(self) -> float:
+        """``tau``: summary.rlm's scale of the coefficients' covariance (see the module docstring)."""
+        u = self.u
+        n, p = self.nobs, self.rank
+        S = float(np.sum((self.psi.psi(u) * self.scale) ** 2)) / (n - p)
+        d = self.psi.deriv(u)
+        mn = float(np.mean(d))
+        kappa = 1.0 + p * float(np.var(d, ddof=1)) / (n * mn * mn)
+        return math.sqrt(S) * kappa / mn
+
+    def cov_params(self) -> pd.DataFrame:
+        """``tau^2 (X'X)^{-1}`` (summary.rlm, method "XtX")."""
+        names = list(self.param_names)
+        return pd.DataFrame(self.stddev**2 * self._xtx_inv(), index=names, columns=names)
+
+    def _xtx_inv(self) -> np.ndarray:
+        if "xtx_inv" not in self._cache:
+            f = qr_factor(self._X)
+            self._cache["xtx_inv"] = f.cov_unscaled()
+        return self._cache["xtx_inv"]
+
+    @property
+    def bse(self) -> pd.Series:
+        return pd.Series(self.stddev * np.sqrt(np.diag(self._xtx_inv())), index=list(self.param_names), name="bse")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        return (self.params / self.bse).rename("t")
+
+    def coef_table(self) -> pd.DataFrame:
+        return pd.DataFrame({"estimate": self.params, "se": self.bse, "t": self.tvalues})
+
+    def summary(self) -> str:
+        lines = [
+            f"Robust regression ({self.method}, psi = {self.psi.name}{self.psi.constants}, scale = {self.scale_kind})",
+            f"n = {self.nobs}, p = {self.rank}, scale s = {self.scale:.6g}, IRLS steps = {self.iterations}"
+            + ("" if self.converged else " (not converged)"),
+            self.coef_table().to_string(),
+        ]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<RLMFit {self.method} psi={self.psi.name} n={self.nobs} p={self.rank} s={self.scale:.4g}>"
+
+    # ---- influence ---------------------------------------------------------------------------------------------
+    def _newton_matrix(self) -> np.ndarray:
+        """``X' diag(psi'(u)) X`` (the Hessian of ``sum rho(r/s)`` times ``s^2``)."""
+        X = self._X
+        return (X.T * self.psi.deriv(self.u)) @ X
+
+    def influence(self, loo: str = "exact", *, tol: float = LOO_TOL, maxit: int = LOO_MAXIT) -> RLMInfluence:
+        """Influence measures of every observation.
+
+        Parameters
+        ----------
+        loo : {"exact", "one-step"}
+            ``dfbeta`` and the deletion measures from the exact re-solved fits (the scale re-estimated without
+            the row; default) or from the one-step Newton approximation with the scale held fixed.
+        tol : float
+            Exact deletion: bound on the error left, in standard errors of each coefficient.
+        maxit : int
+            Exact deletion: Newton steps before a row is refitted by IRLS from the full fit.
+
+        Returns
+        -------
+        RLMInfluence
+        """
+        if loo not in ("exact", "one-step"):
+            raise ValueError(f"loo={loo!r} is not one of 'exact', 'one-step'")
+        X = self._X
+        n, p = X.shape
+        u = self.u
+        r = self._resid
+        s = self.scale
+        w = self.weights
+        fw = qr_factor(X, np.sqrt(w))
+        h = fw.hat_diag()
+        psi = self.psi.psi(u)
+        d = self.psi.deriv(u)
+        M = self._newton_matrix()
+        Minv_x = np.linalg.solve(M, X.T).T  # (n, p)
+        hstar = d * np.einsum("ij,ij->i", X, Minv_x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            one_step = (s * psi / (1.0 - hstar))[:, None] * Minv_x
+        one_step[~(hstar < 1.0 - 1e-12)] = np.nan
+        cov = self.cov_params().to_numpy()
+        cov_inv = np.linalg.inv(cov)
+        iters = err = None
+        if loo == "exact":
+            ex = exact_deletion(self, one_step, tol=tol, maxit=maxit)
+            dfbeta, s_loo, iters, err = ex.dfbeta, ex.scale, ex.iterations, ex.error_bound
+        else:
+            dfbeta, s_loo = one_step, np.full(n, s)
+        cook = np.einsum("ij,jk,ik->i", dfbeta, cov_inv, dfbeta) / p
+        with np.errstate(divide="ignore", invalid="ignore"):
+            root = np.sqrt(1.0 - h)
+            std = r / (s * root)
+            stud = r / (s_loo * root)
+            dffits = stud * np.sqrt(h / (1.0 - h))
+        # COVRATIO compares the precision of the estimates with and without the row; a robust fit's precision is
+        # tau (from psi and psi' of every residual), not the scale s of the weighted fit: not computed
+        covr = np.full(n, np.nan)
+        bad = ~(h < 1.0)
+        for a in (std, stud, dffits):
+            a[bad] = np.nan
+        return RLMInfluence(
+            leverage=h,
+            resid=r,
+            standard_resid=std,
+            student_resid=stud,
+            press_resid=np.where(bad, np.nan, r / np.where(bad, 1.0, 1.0 - h)),
+            sigma_loo=s_loo,
+            cooks_distance=cook,
+            cooks_pvalue=stats.f.sf(cook, p, n - p),
+            dffits=dffits,
+            cov_ratio=covr,
+            dfbeta=dfbeta,
+            params=np.array(self.coef),
+            cov_unscaled_diag=np.diag(cov) / self.stddev**2,
+            sigma=s,
+            rank=p,
+            df_resid=float(n - p),
+            n_obs=n,
+            weights=None,  # no prior weights (the robustness weights are rlm_weights)
+            index=self.index,
+            param_names=self.param_names,
+            method="rlm-exact" if loo == "exact" else "rlm-one-step",
+            fit=self,
+            rlm_weights=np.array(w),
+            scaled_resid=u,
+            psi_values=psi,
+            psi_deriv=d,
+            leverage_newton=hstar,
+            dfbeta_one_step=one_step,
+            stddev=self.stddev,
+            loo_iterations=iters,
+            loo_error_bound=err,
+            psi_bounded=self.psi.bounded_at(u),
+        )
+
+    def robustness(self, infl: RLMInfluence | None = None, *, cutoff: float | None = None) -> pd.DataFrame:
+        """Which rows psi holds back and which an OLS fit of the same design lets dominate.
+
+        Parameters
+        ----------
+        infl : RLMInfluence, optional
+            This fit's influence (computed, exact, when not given).
+        cutoff : float, optional
+            Cook's distance above which a row dominates (default ``4 / n``, the common rule).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Per row: ``weight`` (final IRLS weight), ``scaled_resid`` (``r / s``), ``psi_bounded`` (psi caps or
+            reduces the row's pull), ``cooks_rlm`` and ``cooks_ols`` (Cook's distance of the exact deletion in the
+            robust fit and in OLS), ``dfbetas_rlm`` and ``dfbetas_ols`` (largest ``|DFBETAS|``), ``ols_dominant``
+            (OLS Cook's distance above the cut-off) and ``tamed`` (dominant under OLS, not under the robust fit).
+        """
+        from .ols import fit_design
+
+        infl = self.influence() if infl is None else infl
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            o = fit_design(self.design).influence()
+        n = self.nobs
+        cut = 4.0 / n if cutoff is None else float(cutoff)
+        frame = pd.DataFrame(
+            {
+                "weight": infl.rlm_weights,
+                "scaled_resid": infl.scaled_resid,
+                "psi_bounded": infl.psi_bounded,
+                "cooks_rlm": infl.cooks_distance,
+                "cooks_ols": o.cooks_distance,
+                "dfbetas_rlm": np.nanmax(np.abs(infl.dfbetas), axis=1),
+                "dfbetas_ols": np.nanmax(np.abs(o.dfbetas), axis=1),
+            },
+            index=self.index,
+        )
+        frame["ols_dominant"] = frame["cooks_ols"] > cut
+        frame["tamed"] = frame["ols_dominant"] & ~(frame["cooks_rlm"] > cut)
+        frame.attrs["cutoff"] = cut
+        return frame
+
+    def engine_model(self) -> Any:
+        """This fit as an influence-engine model: ``l_i = s^2 rho(r_i / s)`` with the scale held fixed."""
+        from ..engine.model import SingleIndexModel
+
+        X = self._X
+        u = self.u
+        psi = self.psi
+        s = self.scale
+        d2 = psi.deriv(u)
+
+        def query_loss(eta: np.ndarray, yq: np.ndarray) -> np.ndarray:
+            return -s * psi.psi((yq - eta) / s)
+
+        m = SingleIndexModel(
+            X, self.coef, d1=-s * psi.psi(u), d2=d2, fisher=d2, case_weights=np.ones(len(u)),
+            param_names=self.param_names, index=self.index, dispersion=self.stddev**2, rank=self.rank,
+            design=self.design, columns=np.arange(X.shape[1]), query_loss=query_loss,
+            observed_is_expected=True, unit_curvature_constant=False,
+        )
+        m.fit = self
+        m.closed_form_observed = True  # type: ignore[attr-defined]
+        m.cooks_comparable = False  # type: ignore[attr-defined]  # Cook's distance in the robust covariance
+        return m
+
+    def plot(self, kind: str = "weights", **kwargs: Any) -> Any:
+        """A plot of this fit by name (default: the robustness weights); see :func:`regdiag.plots.plot`."""
+        from .. import plots
+
+        return plots.plot(self, kind, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# fitting
+
+
+def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    sw = np.sqrt(w)
+    coef, *_ = np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)
+    return coef
+
+
+def _irls(
+    X: np.ndarray, y: np.ndarray, psi: Psi, scale: _Scale, coef: np.ndarray, s: float | None, *, acc: float,
+    maxit: int,
+) -> tuple[np.ndarray, float, np.ndarray, int, bool]:
+    """MASS::rlm's iteration from ``coef`` (and the scale ``s`` for proposal 2's first step), run to its fixed
+    point: stops when the relative change of the residuals is at most ``acc`` or has stopped shrinking."""
+    n, p = X.shape
+    r = y - X @ coef
+    if s is None:
+        # MASS: mad(resid, 0), R's constant 1.4826 (only proposal 2's first step uses it)
+        s = float(np.median(np.abs(r))) * 1.4826 if scale.kind != "fixed" else float(scale.value)
+    df = n - p
+    prev = math.inf
+    stall = 0
+    w = np.ones(n)
+    for it in range(1, maxit + 1):
+        s = scale.update(r, s, df)
+        if s == 0.0:
+            raise ConvergenceError("the scale estimate is 0: more than half the residuals are 0 (an exact fit)")
+        w = psi.weight(r / s)
+        if not np.any(w > 0):
+            raise ConvergenceError("every weight is 0: the scale is too small for the residuals")
+        coef = _wls(X, y, w)
+        r_new = y - X @ coef
+        delta = math.sqrt(float(np.sum((r - r_new) ** 2)) / max(1e-20, float(np.sum(r * r))))
+        r = r_new
+        if delta <= acc:
+            return coef, s, w, it, True
+        stall = stall + 1 if delta >= prev else 0
+        if stall >= 5 and delta < 1e3 * acc:
+            return coef, s, w, it, True  # at rounding level: the change no longer decreases
+        prev = min(prev, delta)
+    return coef, s, w, maxit, False
+
+
+def _s_estimate(X: np.ndarray, y: np.ndarray, *, k0: float = 1.548, nsamp: int = 500, seed: int = 0,
+                refine: int = 50) -> tuple[np.ndarray, float]:
+    """An S-estimate (bisquare chi with ``k0 = 1.548``, ``b = 1/2``: breakdown 1/2), by random elemental subsets
+    each refined by iteratively reweighted steps to a local minimum of the M-scale (fast-S)."""
+    n, p = X.shape
+    rng = np.random.default_rng(seed)
+    chi = Psi("bisquare", (k0,))
+
+    def mscale(r: np.ndarray, s0: float) -> float:
+        s = s0 if s0 > 0 else float(np.median(np.abs(r))) / 0.6744897501960817
+        if s == 0:
+            return 0.0
+        for _ in range(200):  # fixed point s^2 = s^2 mean(chi(r/s)) / b
+            rho = 1.0 - (1.0 - np.minimum(1.0, np.abs(r / s) / k0) ** 2) ** 3
+            s_new = s * math.sqrt(float(np.mean(rho)) / 0.5)
+            if abs(s_new - s) <= 1e-15 * s:
+                return s_new
+            s = s_new
+        return s
+
+    def refine_from(b: np.ndarray, steps: int) -> tuple[np.ndarray, float]:
+        r = y - X @ b
+        s = mscale(r, 0.0)
+        for _ in range(steps):
+            if s == 0:
+                break
+            w = chi.weight(r / s)
+            if not np.any(w > 0):
+                break
+            b_new = _wls(X, y, w)
+            r = y - X @ b_new
+            s_new = mscale(r, s)
+            if s_new > s * (1 + 1e-15):
+                break
+            done = np.max(np.abs(b_new - b)) <= 1e-13 * (1 + np.max(np.abs(b)))
+            b, s = b_new, s_new
+            if done:
+                break
+        return b, s
+
+    cands = []
+    for _ in range(nsamp):
+        idx = rng.choice(n, p, replace=False)
+        try:
+            b = np.linalg.solve(X[idx], y[idx])
+        except np.linalg.LinAlgError:
+            continue
+        cands.append(refine_from(b, 2))
+    cands.sort(key=lambda t: t[1])
+    best = [refine_from(b, refine) for b, _ in cands[:10]]
+    b, s = min(best, key=lambda t: t[1])
+    return b, s
+
+
+def fit_rlm_design(
+    design: Design,
+    psi: str | Psi = "huber",
+    *,
+    k: Any = None,
+    scale: Any = "MAD",
+    method: str = "M",
+    k2: float = 1.345,
+    mad_constant: float = MAD_CONSTANT,
+    init: Any = None,
+    acc: float = 1e-14,
+    maxit: int = 2000,
+    seed: int = 0,
+) -> RLMFit:
+    """Fit a validated :class:`Design` by M- or MM-estimation (see :func:`rlm`)."""
+    X = np.asarray(design.X, dtype=float)
+    y = np.asarray(design.y, dtype=float)
+    if y.ndim != 1:
+        raise DataError("robust regression needs a one-column response")
+    if design.weights is not None:
+        raise DataError("rlm takes no weights here (MASS's prior weights are not supported)")
+    if design.offset is not None:
+        y = y - np.asarray(design.offset, dtype=float)
+    f = qr_factor(X)
+    if f.rank < X.shape[1]:
+        names = [design.param_names[j] for j in f.aliased]
+        raise DesignError(f"robust regression needs a design of full column rank; aliased columns: {names}")
+    n, p = X.shape
+    if n <= p:
+        raise DesignError(f"robust regression needs more observations ({n}) than coefficients ({p})")
+    method = str(method).upper()
+    s_coef = None
+    if method == "M":
+        ps = psi_function(psi, k)
+        sc = _scale_spec(scale, k2, mad_constant)
+        if init is None:
+            coef0 = _wls(X, y, np.ones(n))
+            s0 = None
+        else:
+            coef0, s0 = _init(init, p)
+    elif method == "MM":
+        if not (isinstance(psi, str) and psi.lower() in ("bisquare", "psi.bisquare")) and psi != "huber":
+            raise ValueError("method='MM' uses the bisquare psi (MASS's default); pass psi='bisquare' or leave it")
+        c = 4.685 if k is None else float(k)
+        if c < 1.548:
+            raise ValueError("the MM bisquare constant must be at least 1.548")
+        ps = Psi("bisquare", (c,))
+        if init is None:
+            coef0, s0 = _s_estimate(X, y, seed=seed)
+        else:
+            coef0, s0 = _init(init, p)
+            if s0 is None:
+                raise ValueError("init for method='MM' is (coefficients, scale) of an S-estimate")
+        sc = _Scale("fixed", float(s0))
+        s_coef = np.array(coef0)
+    else:
+        raise ValueError(f"method={method!r} is not one of 'M', 'MM'")
+    coef, s, w, it, conv = _irls(X, y, ps, sc, np.asarray(coef0, dtype=float), s0, acc=acc, maxit=maxit)
+    if not conv:
+        warnings.warn(f"rlm: the IRLS did not reach its fixed point in {maxit} steps", RuntimeWarning, stacklevel=3)
+    return RLMFit(design=design, coef=coef, scale=s, weights=psi_weights(ps, y - X @ coef, s), psi=ps,
+                  scale_spec=sc, method=method, iterations=it, converged=conv, s_coef=s_coef)
+
+
+def psi_weights(psi: Psi, r: np.ndarray, s: float) -> np.ndarray:
+    """``psi(r/s) / (r/s)``: the IRLS weights at the fixed point."""
+    return psi.weight(r / s)
+
+
+def _init(init: Any, p: int) -> tuple[np.ndarray, float | None]:
+    if isinstance(init, tuple) and len(init) == 2 and np.ndim(init[1]) == 0:
+        coef, s = np.asarray(init[0], dtype=float), float(init[1])
+    else:
+        coef, s = np.asarray(init, dtype=float), None
+    if coef.shape != (p,):
+        raise ValueError(f"init coefficients must have {p} entries, got shape {coef.shape}")
+    return coef, s
+
+
+def rlm(
+    y_or_formula: Any,
+    X: Any = None,
+    *,
+    data: Any = None,
+    psi: str = "huber",
+    k: Any = None,
+    scale: Any = "MAD",
+    method: str = "M",
+    k2: float = 1.345,
+    init: Any = None,
+    missing: str = "drop",
+    acc: float = 1e-14,
+    maxit: int = 2000,
+    seed: int = 0,
+) -> RLMFit:
+    """Robust linear regression by M-estimation, as MASS::rlm (iterated to its fixed point).
+
+    Parameters
+    ----------
+    y_or_formula : str or array_like of shape (n_obs,)
+        A formula (with ``data``) or the response.
+    X : array_like of shape (n_obs, n_params), optional
+        The design when ``y_or_formula`` is the response (used as given).
+    data : pandas.DataFrame, optional
+    psi : {"huber", "bisquare", "hampel"}
+        MASS's ``psi.huber`` (k = 1.345), ``psi.bisquare`` (c = 4.685), ``psi.hampel`` (a, b, c = 2, 4, 8).
+    k : float or tuple of float, optional
+        Tuning constant(s) of ``psi``.
+    scale : {"MAD", "Huber", "proposal 2"} or float
+        Scale re-estimated at each step: ``median |r| / 0.6745`` (MASS's default), Huber's proposal 2 (with
+        ``k2``), or held at the given number.
+    method : {"M", "MM"}
+        "MM": bisquare M-step with the scale fixed at an S-estimate's (breakdown 1/2), started from it, as
+        ``rlm(method = "MM")``. The S-estimate comes from a random search (``seed``); pass ``init=(coef, scale)``
+        to start from a given one.
+    k2 : float
+        Huber's proposal 2 constant.
+    init : array_like or tuple, optional
+        Start coefficients (or ``(coefficients, scale)``) instead of least squares / the S-estimate.
+    missing : {"drop", "raise"}
+    acc, maxit : float, int
+        Stop when the relative change of the residuals is at most ``acc`` (or at rounding level).
+    seed : int
+        Seed of the S-estimate's random subsets (``method="MM"``).
+
+    Returns
+    -------
+    RLMFit
+
+    Examples
+    --------
+    >>> import regdiag
+    >>> df = regdiag.datasets.load("stackloss")
+    >>> fit = regdiag.rlm("stack_loss ~ Air_Flow + Water_Temp + Acid_Conc", data=df)
+    >>> round(float(fit.scale), 4)
+    2.4405
+    """
+    design = make_design(y_or_formula, X, data=data, missing=missing)
+    return fit_rlm_design(design, psi, k=k, scale=scale, method=method, k2=k2, init=init, acc=acc, maxit=maxit,
+                          seed=seed)
+
+
+def rlm_from_statsmodels(results: Any) -> RLMFit:
+    """Refit a statsmodels ``RLM`` results object with its norm (HuberT, TukeyBiweight, Hampel) and scale
+    estimate (``mad``, with statsmodels' constant ``norm.ppf(0.75)``; or the scale held fixed with
+    ``update_scale=False``) to the fixed point."""
+    import statsmodels.robust.norms as norms
+
+    from ..design import Design
+
+    model = results.model
+    norm = model.M
+    if isinstance(norm, norms.HuberT):
+        ps = Psi("huber", (float(norm.t),))
+    elif isinstance(norm, norms.TukeyBiweight):
+        ps = Psi("bisquare", (float(norm.c),))
+    elif isinstance(norm, norms.Hampel):
+        ps = Psi("hampel", (float(norm.a), float(norm.b), float(norm.c)))
+    else:
+        raise DataError(f"statsmodels RLM norm {type(norm).__name__} is not supported (HuberT, TukeyBiweight, "
+                        "Hampel are)")
+    X = np.asarray(model.exog, dtype=float)
+    y = np.asarray(model.endog, dtype=float)
+    labels = getattr(getattr(model, "data", None), "row_labels", None)
+    design = Design(X=X, y=y, weights=None, offset=None,
+                    index=pd.Index(labels) if labels is not None else pd.RangeIndex(len(y)),
+                    param_names=tuple(str(c) for c in model.exog_names), response_name=str(model.endog_names),
+                    has_intercept=bool(np.any(np.all(X == 1.0, axis=0))))
+    opts = getattr(results, "fit_options", None) or {}
+    scale_est = opts.get("scale_est", "mad")
+    if not (isinstance(scale_est, str) and scale_est == "mad"):
+        raise DataError(f"statsmodels RLM with scale_est={scale_est!r} is not supported (only 'mad')")
+    scale = "MAD" if opts.get("update_scale", True) else float(results.scale)
+    return fit_rlm_design(design, ps, scale=scale, mad_constant=float(stats.norm.ppf(0.75)),
+                          init=np.asarray(results.params, dtype=float))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# exact deletion
+
+
+@dataclass(frozen=True, eq=False)
+class ExactRLMDeletion:
+    """Exact leave-one-out results: ``dfbeta`` (n, p), the deleted fits' scales ``scale`` (n,), ``iterations``
+    (n,), ``error_bound`` (n,): bound on the error left, in standard errors; ``refitted`` (n,) rows solved by IRLS."""
+
+    dfbeta: np.ndarray
+    scale: np.ndarray
+    iterations: np.ndarray
+    error_bound: np.ndarray
+    refitted: np.ndarray
+
+
+def _deleted_scales(
+    fit: RLMFit, R: np.ndarray, rows: np.ndarray, s_prev: np.ndarray, band: tuple[np.ndarray, int, int, np.ndarray],
+    delta_bound: np.ndarray,
+) -> tuple[np.ndarray, Any]:
+    """The scale of each deleted fit from its residuals ``R`` (n, B) (row ``rows[j]`` left out of column j), and
+    for the MAD the two rows at the middle positions (None otherwise)."""
+    sc = fit.scale_spec
+    n, B = R.shape
+    if sc.kind == "fixed":
+        return np.full(B, float(sc.value)), None  # type: ignore[arg-type]
+    if sc.kind == "huber":
+        df = n - 1 - fit.rank
+        out = s_prev.copy()
+        A = R * R
+        A[rows, np.arange(B)] = 0.0
+        for _ in range(3):  # Newton on s^2 df gamma = sum min(r^2, k2^2 s^2), piecewise quadratic in s
+            cap = (sc.k2 * out) ** 2
+            inside = A < cap[None, :]
+            inside[rows, np.arange(B)] = True
+            n_out = np.sum(~inside, axis=0)
+            total = np.sum(np.where(inside, A, 0.0), axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                new = np.sqrt(total / (df * sc.gamma - sc.k2**2 * n_out))
+            out = np.where(np.isfinite(new) & (new > 0), new, out)
+        return out, None
+    # MAD: the median of the other n - 1 absolute residuals, from a band of candidates around the median
+    order, lo, hi, a_sorted = band
+    m = n - 1
+    k1, k2_ = (m - 1) // 2, m // 2
+    cand = order[lo:hi]
+    V = np.abs(R[cand])  # (K, B)
+    rank_of = np.empty(n, dtype=np.intp)
+    rank_of[order] = np.arange(n)
+    in_band = (rank_of[rows] >= lo) & (rank_of[rows] < hi)
+    V[rank_of[rows[in_band]] - lo, np.flatnonzero(in_band)] = np.inf
+    V.sort(axis=0)
+    below = lo - (rank_of[rows] < lo).astype(np.intp)
+    p1, p2 = k1 - below, k2_ - below
+    K = hi - lo
+    ok = (p1 >= 0) & (p2 < K - 1)
+    cols = np.arange(B)
+    v1 = V[np.clip(p1, 0, K - 1), cols]
+    v2 = V[np.clip(p2, 0, K - 1), cols]
+    if lo > 0:
+        ok &= a_sorted[lo - 1] + delta_bound <= v1
+    if hi < n:
+        ok &= a_sorted[hi] - delta_bound >= v2
+    med = 0.5 * (v1 + v2)
+    # the rows at the two middle positions (the median's gradient in b is theirs)
+    Vi = np.argsort(np.abs(R[cand]) + np.where(np.arange(K)[:, None] == (rank_of[rows] - lo)[None, :], np.inf, 0.0),
+                    axis=0, kind="stable")
+    m1 = cand[Vi[np.clip(p1, 0, K - 1), cols]]
+    m2 = cand[Vi[np.clip(p2, 0, K - 1), cols]]
+    if not np.all(ok):  # the band was not wide enough for these: the full median
+        for j in np.flatnonzero(~ok):
+            others = np.delete(np.arange(n), rows[j])
+            col = np.abs(R[others, j])
+            o = np.argsort(col, kind="stable")
+            m1[j], m2[j] = others[o[k1]], others[o[k2_]]
+            med[j] = 0.5 * (col[o[k1]] + col[o[k2_]])
+    return med / sc.mad_constant, (m1, m2)
+
+
+def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxit: int = LOO_MAXIT) -> ExactRLMDeletion:
+    """Exact ``b - b_(i)`` and ``s_(i)`` for every row: the M-estimation (and scale) re-solved without the row.
+
+    Newton steps warm-started at the one-step estimate ``first``, batched over ``BATCH`` deletions: for each
+    deletion the residuals of all rows at its current iterate (one matrix product), its scale (the median of
+    the other ``n - 1`` absolute residuals, found among ``MEDIAN_BAND`` candidates each side of the full fit's
+    median with a proof that no other row can take its place, else by a full selection), and its estimating
+    function ``F(b) = sum_{j != i} psi(r_j / s(b)) x_j``. The step solves with the Jacobian of ``F`` at the full
+    fit with row i removed, the scale's dependence on ``b`` included
+    (``-(1/s)[X'DX - psi'_i x_i x_i' + (1/s) g (ds/db)']``, ``g = sum_{j != i} psi'_j r_j x_j``): a chord method,
+    whose error after a correction ``c_k`` (in standard errors) is at most ``c_k rho / (1 - rho)`` for a contraction
+    factor ``rho``, estimated as the ratio of successive corrections. A deletion has converged when the last
+    correction is at most ``tol`` with ``rho <= 1/2`` (the bound then at most ``tol``; the correction itself rather
+    than the extrapolated bound because the median's row may switch between iterates, a kink in ``F``); one that has not after ``maxit`` steps (or contracts more slowly) is refitted by
+    IRLS started at the full fit, run to its fixed point.
+    """
+    X = fit._X
+    y = np.asarray(fit.design.y, dtype=float)
+    n, p = X.shape
+    b = fit.coef
+    s = fit.scale
+    psi = fit.psi
+    r = y - X @ b
+    u = r / s
+    d = psi.deriv(u)
+    M = (X.T * d) @ X
+    g_full = X.T @ (d * r)
+    se = fit.bse.to_numpy()
+    # the scale's gradient ds/db at the full fit
+    sc = fit.scale_spec
+    if sc.kind == "mad":
+        order = np.argsort(np.abs(r), kind="stable")
+        mid = [order[(n - 1) // 2], order[n // 2]]
+        dsdb = -sum(np.sign(r[m]) * X[m] for m in mid) / (2.0 * sc.mad_constant)
+    elif sc.kind == "huber":
+        inside = np.abs(r) < sc.k2 * s
+        dsdb = -(X[inside].T @ r[inside]) / (s * ((n - 1 - p) * sc.gamma - sc.k2**2 * np.sum(~inside)))
+        order = np.argsort(np.abs(r), kind="stable")
+    else:
+        dsdb = np.zeros(p)
+        order = np.argsort(np.abs(r), kind="stable")
+    a_sorted = np.abs(r)[order]
+    mid_rank = (n - 1) // 2
+    lo, hi = max(0, mid_rank - MEDIAN_BAND), min(n, mid_rank + MEDIAN_BAND + 2)
+    band = (order, lo, hi, a_sorted)
+    # bound on |x_j' d| for every j: max_j ||L^{-1} x_j|| ||L' d|| with X'X = L L'
+    Lc = np.linalg.cholesky(X.T @ X)
+    cmax = math.sqrt(float(np.max(np.sum(np.linalg.solve(Lc, X.T) ** 2, axis=0))))
+
+    dfbeta = np.array(first, dtype=float)
+    scales = np.full(n, s)
+    iterations = np.ones(n, dtype=np.intp)
+    err = np.full(n, np.inf)
+    refitted = np.zeros(n, dtype=bool)
+    pending = np.flatnonzero(np.all(np.isfinite(dfbeta), axis=1))
+    slow = np.setdiff1d(np.arange(n), pending)
+    for start in range(0, pending.size, BATCH):
+        rows = pending[start:start + BATCH]
+        B = rows.size
+        cols = np.arange(B)
+        Xi = X[rows]
+        # Jacobian of each deletion's estimating function (times -s), at the full fit
+        g = g_full[None, :] - (d[rows] * r[rows])[:, None] * Xi
+        J0 = M[None] - (d[rows][:, None, None] * Xi[:, :, None] * Xi[:, None, :])
+        J = J0 + g[:, :, None] * dsdb[None, None, :] / s
+        try:
+            Jinv = np.linalg.inv(J)
+        except np.linalg.LinAlgError:
+            Jinv = np.linalg.pinv(J)
+        D = -dfbeta[rows]  # b_(i) - b
+        s_cur = np.full(B, s)
+        prev = np.full(B, np.inf)
+        active = np.ones(B, dtype=bool)
+        for it in range(maxit):
+            a = np.flatnonzero(active)
+            if a.size == 0:
+                break
+            Da = D[a]
+            R = r[:, None] - _mm(X, Da.T)  # residuals of every row at each iterate (n, |a|)
+            delta_bound = cmax * np.linalg.norm(Da @ Lc, axis=1)
+            s_new, mids = _deleted_scales(fit, R, rows[a], s_cur[a], band, delta_bound)
+            if mids is not None:  # the scale's gradient from the current median rows: a Newton step in the scale
+                m1, m2 = mids
+                sg = -(np.sign(R[m1, np.arange(a.size)])[:, None] * X[m1]
+                       + np.sign(R[m2, np.arange(a.size)])[:, None] * X[m2]) / (2.0 * sc.mad_constant)
+                Jc = J0[a] + g[a][:, :, None] * sg[:, None, :] / s
+                try:
+                    Jinv[a] = np.linalg.inv(Jc)
+                except np.linalg.LinAlgError:
+                    Jinv[a] = np.linalg.pinv(Jc)
+            R /= s_new[None, :]
+            Psi_ = psi.psi(R)
+            Psi_[rows[a], np.arange(a.size)] = 0.0
+            F = _mm(Psi_.T, X)  # (|a|, p)
+            step = s_new[:, None] * np.einsum("bij,bj->bi", Jinv[a], F)
+            D[a] = Da + step
+            iterations[rows[a]] += 1
+            # the correction of the joint iterate (b, s): b in its standard errors, s in s / sqrt(n) (the order of
+            # a scale estimate's standard error); s lags b by one step, so both must settle
+            crit = np.maximum(np.max(np.abs(step) / se[None, :], axis=1),
+                              np.abs(s_new - s_cur[a]) * math.sqrt(n) / s)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rho = np.where(np.isfinite(prev[a]), crit / prev[a], 1.0)
+                bound = np.where(rho < 1.0, crit * rho / (1.0 - rho), np.inf)
+            # the median's row can change from one iterate to the next (a kink), which makes a single small ratio
+            # unreliable: the last correction itself must be within tol, while contracting
+            done = (crit == 0.0) | ((rho <= 0.5) & (crit <= tol))
+            err[rows[a]] = np.where(crit == 0.0, 0.0, bound)
+            stalled = ~np.isfinite(crit) | ((it >= 3) & (rho > 0.9))
+            prev[a] = crit
+            s_cur[a] = s_new
+            active[a[done | stalled]] = False
+            slow = np.union1d(slow, rows[a[stalled & ~done]])
+        scales[rows] = s_cur
+        dfbeta[rows] = -D
+        slow = np.union1d(slow, rows[active])
+    # deletions the Newton steps did not settle: IRLS from the full fit without the row, to its fixed point
+    for i in np.asarray(slow, dtype=np.intp):
+        keep = np.ones(n, dtype=bool)
+        keep[i] = False
+        try:
+            coef, s_i, _, it_i, conv = _irls(X[keep], y[keep], psi, sc, b.copy(), s, acc=1e-15, maxit=5000)
+        except ConvergenceError:
+            conv = False
+        if not conv:
+            dfbeta[i] = np.nan
+            scales[i] = np.nan
+            err[i] = np.nan
+            continue
+        dfbeta[i] = b - coef
+        scales[i] = s_i
+        iterations[i] += it_i
+        err[i] = np.nan  # IRLS's own criterion (relative change at rounding level), no contraction bound
+        refitted[i] = True
+    return ExactRLMDeletion(dfbeta=dfbeta, scale=scales, iterations=iterations, error_bound=err, refitted=refitted)
+
+
+def brute_force_loo(fit: RLMFit) -> tuple[np.ndarray, np.ndarray]:
+    """Leave-one-out by refitting (IRLS from the full fit to the fixed point), one row at a time: the oracle.
+
+    Returns ``(dfbeta (n, p), scales (n,))``.
+    """
+    X = fit._X
+    y = np.asarray(fit.design.y, dtype=float)
+    n, p = X.shape
+    out = np.empty((n, p))
+    sc = np.empty(n)
+    for i in range(n):
+        keep = np.ones(n, dtype=bool)
+        keep[i] = False
+        coef, s_i, *_ = _irls(X[keep], y[keep], fit.psi, fit.scale_spec, fit.coef.copy(), fit.scale, acc=1e-15,
+                              maxit=20000)
+        out[i] = fit.coef - coef
+        sc[i] = s_i
+    return out, sc
+

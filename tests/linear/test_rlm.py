@@ -1,0 +1,239 @@
+"""Robust regression (regdiag.rlm) against MASS::rlm iterated to its fixed point, brute-force refits and invariances.
+
+R values: tests/reference/R/make_rlm_reference.R (tests/reference/rlm/).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import regdiag
+from regdiag.linear.rlm import brute_force_loo, psi_function
+
+REF = Path(__file__).resolve().parents[1] / "reference" / "rlm"
+
+CASES = {
+    "phones_huber": ("calls ~ year", "phones", {}),
+    "phones_huber_proposal2": ("calls ~ year", "phones", {"scale": "Huber"}),
+    "phones_bisquare": ("calls ~ year", "phones", {"psi": "bisquare"}),
+    "phones_hampel": ("calls ~ year", "phones", {"psi": "hampel"}),
+    "animals_huber": ("log_brain ~ log_body", "animals", {}),
+    "animals_bisquare": ("log_brain ~ log_body", "animals", {"psi": "bisquare"}),
+    "hills_huber": ("time ~ dist + climb", "hills", {}),
+    "hills_hampel": ("time ~ dist + climb", "hills", {"psi": "hampel"}),
+    "hills_huber_k2": ("time ~ dist + climb", "hills", {"k": 2}),
+}
+
+
+def _data(name: str) -> pd.DataFrame:
+    return pd.read_csv(REF / "data" / f"{name}.csv", index_col=0)
+
+
+def _vec(case: str, what: str) -> pd.Series:
+    return pd.read_csv(REF / case / f"{what}.csv", index_col=0).iloc[:, 0]
+
+
+def _rel(a, b) -> float:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_fit_matches_mass_rlm_at_its_fixed_point(case):
+    formula, data, kw = CASES[case]
+    fit = regdiag.rlm(formula, data=_data(data), **kw)
+    sc = _vec(case, "scalars")
+    assert sc["converged"] == 1 and sc["last_change"] < 1e-14
+    assert _rel(fit.coef, _vec(case, "coefficients")) < 1e-8
+    assert _rel(fit.bse, _vec(case, "se")) < 1e-8
+    assert abs(fit.scale - sc["scale"]) / sc["scale"] < 1e-8
+    np.testing.assert_allclose(fit.weights, _vec(case, "weights"), rtol=0, atol=1e-8)
+    assert abs(fit.stddev - sc["stddev"]) / sc["stddev"] < 1e-8
+    infl = fit.influence(loo="one-step")
+    np.testing.assert_allclose(infl.leverage, _vec(case, "hat"), rtol=0, atol=1e-8)
+    assert list(infl.index.astype(str)) == list(_vec(case, "hat").index.astype(str))
+
+
+def test_r_default_stops_short_of_the_fixed_point():
+    # rlm's default (20 steps, acc 1e-4) on MASS phones: 'failed to converge', far from the estimator's value
+    case = "phones_huber"
+    sc = _vec(case, "scalars")
+    assert sc["default_converged"] == 0
+    fit = regdiag.rlm("calls ~ year", data=_data("phones"))
+    assert _rel(_vec(case, "default_coefficients"), fit.coef) > 1e-3
+    assert _rel(_vec(case, "coefficients"), fit.coef) < 1e-8
+
+
+@pytest.mark.parametrize("case,formula,data", [("phones_mm", "calls ~ year", "phones"),
+                                               ("hills_mm", "time ~ dist + climb", "hills")])
+def test_mm_step_matches_mass_from_the_same_s_estimate(case, formula, data):
+    sc = _vec(case, "scalars")
+    start = (_vec(case, "s_coefficients").to_numpy(), float(sc["s_scale"]))
+    fit = regdiag.rlm(formula, data=_data(data), method="MM", init=start)
+    assert fit.scale == sc["scale"]
+    assert _rel(fit.coef, _vec(case, "coefficients")) < 1e-8
+    assert _rel(fit.bse, _vec(case, "se")) < 1e-8
+    np.testing.assert_allclose(fit.weights, _vec(case, "weights"), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(fit.influence(loo="one-step").leverage, _vec(case, "hat"), rtol=0, atol=1e-8)
+    # regdiag's own S search: a scale no larger than the one lqs's random search found
+    own = regdiag.rlm(formula, data=_data(data), method="MM")
+    assert own.scale <= sc["s_scale"] * (1 + 1e-8)
+
+
+@pytest.mark.parametrize("case", ["phones_huber", "phones_bisquare", "phones_huber_proposal2", "hills_hampel",
+                                  "animals_huber"])
+def test_exact_deletion_equals_brute_force_refits(case):
+    formula, data, kw = CASES[case]
+    fit = regdiag.rlm(formula, data=_data(data), **kw)
+    infl = fit.influence()
+    dfb, scales = brute_force_loo(fit)
+    se = fit.bse.to_numpy()
+    assert np.max(np.abs(infl.dfbeta - dfb) / se) < 1e-8
+    np.testing.assert_allclose(infl.sigma_loo, scales, rtol=1e-8, atol=0)
+    bound = infl.loo_error_bound
+    assert np.all((bound <= 1e-10) | np.isnan(bound))
+    # the one-step (scale fixed) estimate and its error, reported per row
+    np.testing.assert_allclose(infl.one_step_error, np.max(np.abs(infl.dfbeta_one_step - dfb) / se, axis=1),
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_exact_deletion_larger_n_with_band_median():
+    # n = 400: the deleted fits' medians come from the band of candidates (the proof of the band checked)
+    rng = np.random.default_rng(3)
+    n = 400
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    y = X @ np.array([1.0, 2.0, -1.0]) + rng.standard_t(2, size=n)
+    fit = regdiag.rlm(y, X)
+    infl = fit.influence()
+    rows = rng.choice(n, 25, replace=False)
+    se = fit.bse.to_numpy()
+    for i in rows:
+        keep = np.arange(n) != i
+        ref = regdiag.rlm(y[keep], X[keep], init=fit.coef)
+        assert np.max(np.abs(fit.coef - infl.dfbeta[i] - ref.coef) / se) < 1e-8
+        assert abs(infl.sigma_loo[i] - ref.scale) / ref.scale < 1e-8
+
+
+def test_huber_influence_is_bounded_by_psi():
+    # pushing an outlier further out changes nothing: its pull is capped at psi = k
+    df = regdiag.datasets.load("stackloss")
+    f1 = regdiag.rlm("stack_loss ~ Air_Flow + Water_Temp + Acid_Conc", data=df)
+    i1 = f1.influence()
+    out = int(np.argmax(np.abs(i1.scaled_resid)))
+    assert i1.psi_bounded[out]
+    df2 = df.copy()
+    df2.iloc[out, df2.columns.get_loc("stack_loss")] += 100.0 * np.sign(i1.scaled_resid[out])
+    f2 = regdiag.rlm("stack_loss ~ Air_Flow + Water_Temp + Acid_Conc", data=df2)
+    np.testing.assert_allclose(f2.coef, f1.coef, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(f2.influence().dfbeta[out], i1.dfbeta[out], rtol=1e-8, atol=1e-12)
+    # ... while OLS lets it dominate
+    rob = f2.robustness()
+    assert rob["ols_dominant"].iloc[out]
+    rob1 = f1.robustness(i1)
+    assert rob["dfbetas_ols"].iloc[out] > 10 * rob["dfbetas_rlm"].iloc[out]
+    assert rob["cooks_ols"].iloc[out] > 2 * rob1["cooks_ols"].iloc[out]  # OLS: grows with the residual
+    np.testing.assert_allclose(rob["cooks_rlm"].iloc[out], rob1["cooks_rlm"].iloc[out], rtol=1e-8)  # robust: capped
+    assert (rob["tamed"] == (rob["ols_dominant"] & ~(rob["cooks_rlm"] > rob.attrs["cutoff"]))).all()
+
+
+def test_statsmodels_rlm_results_are_accepted():
+    import statsmodels.api as sm
+
+    df = _data("hills")
+    X = sm.add_constant(df[["dist", "climb"]])
+    for norm, name in ((sm.robust.norms.HuberT(), "huber"), (sm.robust.norms.TukeyBiweight(), "bisquare"),
+                       (sm.robust.norms.Hampel(), "hampel")):
+        res = sm.RLM(df["time"], X, M=norm).fit(tol=1e-13, maxiter=2000)
+        infl = regdiag.influence(res)
+        fit = infl.fit
+        assert fit.psi.name == name
+        np.testing.assert_allclose(fit.coef, res.params, rtol=1e-7)
+        np.testing.assert_allclose(fit.scale, res.scale, rtol=1e-7)
+        np.testing.assert_allclose(fit.weights, res.weights, rtol=0, atol=1e-7)
+        assert list(infl.index) == list(df.index)
+
+
+def test_bad_input_names_the_problem():
+    df = _data("phones")
+    with pytest.raises(ValueError, match="psi="):
+        regdiag.rlm("calls ~ year", data=df, psi="cauchy")
+    with pytest.raises(ValueError, match="scale="):
+        regdiag.rlm("calls ~ year", data=df, scale="iqr")
+    with pytest.raises(ValueError, match="tuning constants"):
+        regdiag.rlm("calls ~ year", data=df, psi="hampel", k=(4, 2, 8))
+    df2 = df.assign(year2=2 * df["year"])
+    with pytest.raises(regdiag.DesignError, match="year2"):
+        regdiag.rlm("calls ~ year + year2", data=df2)
+    with pytest.raises(ValueError, match="loo="):
+        regdiag.rlm("calls ~ year", data=df).influence(loo="approx")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**16), a=st.floats(0.1, 10), psi=st.sampled_from(["huber", "bisquare", "hampel"]))
+def test_equivariance_and_permutation(seed, a, psi):
+    rng = np.random.default_rng(seed)
+    n = 40
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    y = X @ rng.normal(size=3) + rng.standard_t(3, size=n)
+    c = rng.normal(size=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = regdiag.rlm(y, X, psi=psi)
+        g = regdiag.rlm(a * y + X @ c, X, psi=psi)  # regression and scale equivariance
+        perm = rng.permutation(n)
+        q = regdiag.rlm(y[perm], X[perm], psi=psi)
+    scale = np.max(np.abs(f.coef)) + 1
+    np.testing.assert_allclose(g.coef, a * f.coef + c, rtol=1e-7, atol=1e-7 * a * scale)
+    np.testing.assert_allclose(g.scale, a * f.scale, rtol=1e-7)
+    np.testing.assert_allclose(q.coef, f.coef, rtol=1e-7, atol=1e-9 * scale)
+    fi, gi = f.influence(loo="one-step"), g.influence(loo="one-step")
+    np.testing.assert_allclose(gi.leverage, fi.leverage, atol=1e-7)
+    np.testing.assert_allclose(gi.dfbetas, fi.dfbetas, atol=1e-6)
+    h = fi.leverage
+    assert np.all((h >= 0) & (h <= 1))
+    np.testing.assert_allclose(h.sum(), 3.0, rtol=1e-10)
+
+
+def test_psi_functions_match_their_definitions():
+    u = np.linspace(-10, 10, 2001)
+    hub = psi_function("huber")
+    np.testing.assert_allclose(hub.psi(u), np.clip(u, -1.345, 1.345))
+    for p in (psi_function("bisquare"), psi_function("hampel"), hub):
+        np.testing.assert_allclose(p.psi(u), u * p.weight(u), atol=1e-14)
+        # derivative against central differences away from the kinks
+        du = 1e-6
+        num = (p.psi(u + du) - p.psi(u - du)) / (2 * du)
+        smooth = np.ones_like(u, dtype=bool)
+        for kink in p.constants:
+            smooth &= np.abs(np.abs(u) - kink) > 1e-3
+        np.testing.assert_allclose(p.deriv(u)[smooth], num[smooth], atol=1e-6)
+
+
+@pytest.mark.parametrize("psi", ["huber", "bisquare"])
+def test_engine_exact_curvature_equals_the_one_step_deletion(psi):
+    # l_i = s^2 rho(r_i / s), scale held: the engine's Newton step with the leverage correction is the one-step
+    # deletion, and without it (1 - h*_i) times that
+    fit = regdiag.rlm("time ~ dist + climb", data=_data("hills"), psi=psi)
+    table = regdiag.cross_check(fit, curvatures=["exact"], solvers=["direct"])
+    assert table["agrees"].all(), table.to_string()
+    assert table["param_influence"].max() < 1e-10
+
+
+def test_exact_deletion_mm_with_the_s_scale_held():
+    # MM: the M step's scale is the S-estimate's, held when a row is deleted (re-running the S search is not part
+    # of the deletion); exact deletion equals refits of the M step
+    case = "hills_mm"
+    sc = _vec(case, "scalars")
+    start = (_vec(case, "s_coefficients").to_numpy(), float(sc["s_scale"]))
+    fit = regdiag.rlm("time ~ dist + climb", data=_data("hills"), method="MM", init=start)
+    infl = fit.influence()
+    dfb, scales = brute_force_loo(fit)
+    assert np.max(np.abs(infl.dfbeta - dfb) / fit.bse.to_numpy()) < 1e-8
+    assert np.all(infl.sigma_loo == fit.scale) and np.all(scales == fit.scale)

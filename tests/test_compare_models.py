@@ -1,0 +1,80 @@
+"""regdiag.compare on statsmodels' discrete models and RLM: agreement, or the confirmed reason."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+import regdiag
+from pathlib import Path
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(20240517)
+    n = 80
+    X = pd.DataFrame({"const": 1.0, "x1": rng.normal(size=n), "x2": rng.uniform(-1, 1, size=n)},
+                     index=[f"r{i}" for i in range(n)])
+    eta = 0.3 + 0.8 * X["x1"] - 0.5 * X["x2"]
+    mu = np.exp(0.4 + 0.5 * X["x1"])
+    return X, {
+        "Logit": (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(float),
+        "Poisson": rng.negative_binomial(2, 2 / (2 + mu)).astype(float),
+        "MNLogit": rng.integers(0, 3, n),
+    }
+
+
+def _results(name, data):
+    X, ys = data
+    y = ys["Logit"] if name in ("Logit", "Probit") else ys["MNLogit"] if name == "MNLogit" else ys["Poisson"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return getattr(sm, name)(pd.Series(y, index=X.index), X).fit(disp=0, maxiter=300)
+
+
+@pytest.mark.parametrize("name", ["Logit", "Poisson"])
+def test_canonical_models_agree(name, data):
+    cmp = regdiag.compare(_results(name, data))
+    assert cmp.table["agree"].all(), cmp.summary()
+    assert {"leverage", "cooks_distance", "standard_resid", "dfbetas_x1", "loo_params_x1"} <= set(cmp.table.index)
+
+
+def test_probit_differs_for_the_confirmed_reason(data):
+    cmp = regdiag.compare(_results("Probit", data))
+    t = cmp.table
+    assert not t.loc["leverage", "agree"] and bool(t.loc["leverage", "explained"])
+    assert "expected-information weight" in t.loc["leverage", "reason"]
+    assert cmp.all_explained
+    assert t.loc["loo_params_x1", "agree"]  # the exact deletion equals statsmodels' refits
+
+
+def test_genpoisson_differs_for_the_confirmed_reason(data):
+    cmp = regdiag.compare(_results("GeneralizedPoisson", data))
+    t = cmp.table
+    assert not t.loc["leverage", "agree"] and bool(t.loc["leverage", "explained"])
+    assert "blind to alpha" in t.loc["leverage", "reason"]
+    assert cmp.all_explained
+
+
+@pytest.mark.parametrize("name", ["NegativeBinomial", "MNLogit"])
+def test_models_without_statsmodels_influence_compare_refits(name, data):
+    cmp = regdiag.compare(_results(name, data))
+    assert any("gives no influence" in n for n in cmp.notes)
+    assert all(m.startswith("loo_params_") for m in cmp.table.index)
+    assert cmp.table["agree"].all(), cmp.summary()
+
+
+def test_rlm_results_and_fit_compare(data):
+    df = pd.read_csv(Path(__file__).parent / "reference" / "rlm" / "data" / "hills.csv", index_col=0)
+    res = sm.RLM(df["time"], sm.add_constant(df[["dist", "climb"]]), M=sm.robust.norms.TukeyBiweight()).fit(
+        tol=1e-14, maxiter=5000)
+    cmp = regdiag.compare(res)
+    assert cmp.table["agree"].all(), cmp.summary()
+    assert any("divisor n" in n for n in cmp.notes)
+    fit = regdiag.rlm("time ~ dist + climb", data=df)  # a regdiag fit: statsmodels' model of the same data
+    cmp2 = regdiag.compare(fit)
+    assert cmp2.table["agree"].all(), cmp2.summary()
