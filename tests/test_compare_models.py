@@ -12,6 +12,8 @@ import statsmodels.api as sm
 import regdiag
 from pathlib import Path
 
+from regdiag.compare_models import compare_model
+
 
 @pytest.fixture(scope="module")
 def data():
@@ -38,13 +40,15 @@ def _results(name, data):
 
 @pytest.mark.parametrize("name", ["Logit", "Poisson"])
 def test_canonical_models_agree(name, data):
-    cmp = regdiag.compare(_results(name, data))
+    # regdiag.compare takes statsmodels' Logit, Probit and Poisson beside the GLM (tests/test_compare.py); the
+    # maximum-likelihood route (MLEFit, exact deletion against statsmodels' refits) is compare_model
+    cmp = compare_model(_results(name, data))
     assert cmp.table["agree"].all(), cmp.summary()
     assert {"leverage", "cooks_distance", "standard_resid", "dfbetas_x1", "loo_params_x1"} <= set(cmp.table.index)
 
 
 def test_probit_differs_for_the_confirmed_reason(data):
-    cmp = regdiag.compare(_results("Probit", data))
+    cmp = compare_model(_results("Probit", data))
     t = cmp.table
     assert not t.loc["leverage", "agree"] and bool(t.loc["leverage", "explained"])
     assert "expected-information weight" in t.loc["leverage", "reason"]
