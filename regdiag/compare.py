@@ -375,10 +375,15 @@ def _statsmodels_glm_of(fit: Any, X: pd.DataFrame) -> Any:
     w = np.asarray(fit.prior_weights, dtype=float)
     offset = None if d.offset is None else np.asarray(d.offset, dtype=float)
     model = sm.GLM(pd.Series(y, index=d.index, name=d.response_name), X, family=family, var_weights=w, offset=offset)
-    # started at regdiag's estimate: the same fit (statsmodels' own start fails for some links)
+    # started at regdiag's estimate: the same fit (statsmodels' own start fails for some links); the same dispersion
+    # (a fixed one, such as glm.nb's 1 with theta estimated, or Pearson's estimate). statsmodels' own default is 1
+    # for these three families, and is kept: a scale given as a number makes its dffits_internal raise
+    fixed = getattr(fit, "dispersion_fixed", None)
+    scale: Any = float(fixed) if fixed is not None else (1.0 if fam.fixed_dispersion else "X2")
+    if scale == 1.0 and name in ("binomial", "poisson", "negative_binomial", "negbin"):
+        scale = None
     return model.fit(
-        start_params=np.nan_to_num(np.asarray(fit.coef, dtype=float)),
-        scale="X2" if not fam.fixed_dispersion else 1.0, tol=1e-12, maxiter=200,
+        start_params=np.nan_to_num(np.asarray(fit.coef, dtype=float)), scale=scale, tol=1e-12, maxiter=200,
     )
 
 
@@ -1574,10 +1579,15 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
         pos = np.asarray([index_frame.index.get_loc(c) for c in common])
     labels = infl.index[pos]
 
+    # car's outlierTest lists only its most extreme rows (n.max, cutoff) and none whose rstudent is NaN: the
+    # outlier measures are compared on the rows it lists
+    listed = None if outlier is None else pd.Index(common).isin(outlier[0].index.map(str))
+
     def values_of(i: Any, convention: str) -> dict[str, np.ndarray]:
         out = {c: _r_value(i, q, j, convention)[pos] for c, (q, j) in columns.items()}
         if outlier is not None:
-            out.update({m: v[pos] for m, v in _outlier_values(i, capped=convention == "regdiag").items()})
+            out.update({m: np.where(listed, v[pos], np.nan)
+                        for m, v in _outlier_values(i, capped=convention == "regdiag").items()})
         return out
 
     ours = values_of(infl, "regdiag")
@@ -1590,7 +1600,8 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
             if c in ref.columns:
                 m = f"outlierTest.{c}"
                 pairs[m] = (ours[m], ref[c].reindex(common).to_numpy(dtype=float), f"{name}: {c}")
-        notes.append(f"{name}: car::outlierTest leaves out rows whose rstudent is NaN; compared on the rows it has")
+        notes.append(f"{name}: car::outlierTest lists only its most extreme rows (n.max, cutoff) and none whose "
+                     "rstudent is NaN; compared on the rows it lists")
     r_conv = values_of(infl, "R")
     glm = fit is not None and hasattr(fit, "family")
     reasons += _r_reasons(infl, fit, labels, pairs, r_conv, values_of, epsilon)
@@ -1784,7 +1795,9 @@ def _r_reasons(
         p_t = 2.0 * stats.t.sf(np.abs(t), df)
         pred = {"outlierTest.unadjusted.p": p_t}
         if "outlierTest.bonferroni.p" in pairs:
-            pred["outlierTest.bonferroni.p"] = p_t * int(np.isfinite(t).sum())
+            # car's n: every row with a studentized residual, not only the rows its output lists
+            n_tested = int(np.isfinite(_outlier_values(infl, capped=True)["outlierTest.rstudent"]).sum())
+            pred["outlierTest.bonferroni.p"] = p_t * n_tested
         reasons.append(
             Reason(
                 "car_t_reference",

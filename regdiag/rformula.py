@@ -68,7 +68,7 @@ def _values(x: Any) -> Any:
     return x.to_numpy() if isinstance(x, (pd.Series, pd.Index)) else np.asarray(x)
 
 
-def factor(x: Any, levels: Sequence[Any] | None = None) -> pd.Categorical:
+def factor(x: Any, levels: Sequence[Any] | None = None, labels: Sequence[Any] | None = None) -> pd.Categorical:
     """R's ``factor(x)`` / ``as.factor(x)``: a categorical with the sorted distinct values as levels.
 
     Parameters
@@ -77,11 +77,22 @@ def factor(x: Any, levels: Sequence[Any] | None = None) -> pd.Categorical:
     levels : sequence, optional
         The levels in the order wanted (R's ``factor(x, levels = c(...))``); the first is the reference level of
         treatment contrasts. A value that is not among them is an error (R would make it NA).
+    labels : sequence, optional
+        New names of the levels, in their order (R's ``factor(x, labels = c(...))``); one per level.
 
     Returns
     -------
     pandas.Categorical
     """
+    if labels is not None:
+        cat = factor(x, levels)
+        labels = [labels] if isinstance(labels, str) else list(labels)
+        if len(labels) != len(cat.categories) or len(set(labels)) != len(labels):
+            raise DataError(
+                f"factor(..., labels=...) needs one distinct label per level: {len(labels)} labels {labels} for the "
+                f"{len(cat.categories)} levels {list(cat.categories)}"
+            )
+        return cat.rename_categories(labels)
     if isinstance(x, pd.Categorical) and levels is None:
         return x
     if isinstance(x, pd.Series) and isinstance(x.dtype, pd.CategoricalDtype) and levels is None:
@@ -492,6 +503,43 @@ def formula_error_message(formula: str, exc: BaseException) -> str:
 
 
 
+def _top_level_tilde(formula: str) -> int:
+    """Position of the first ``~`` outside parentheses, brackets, braces and quotes; -1 if there is none."""
+    depth, quote = 0, ""
+    for i, ch in enumerate(formula):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "~" and depth == 0:
+            return i
+    return -1
+
+
+def r_response(formula: str) -> str:
+    """The formula with an expression on the left of ``~`` evaluated as one value, as R evaluates the response.
+
+    R evaluates the left-hand side as an expression: ``y/n ~ x`` is the proportion and ``vote == "Y" ~ x`` the
+    event, where formulaic's grammar would read ``/`` as nesting or fail on ``==``. A left-hand side that is
+    more than one name or call becomes ``I(...)``; a name, ``log(y)`` or ``cbind(s, f)`` is left as it is.
+    """
+    from formulaic.parser.algos.tokenize import tokenize as formula_tokens
+
+    at = _top_level_tilde(formula)
+    lhs = formula[:at].strip() if at > 0 else ""
+    if not lhs:
+        return formula
+    try:
+        single = len(list(formula_tokens(lhs))) == 1
+    except Exception:  # formulaic cannot tokenize it as terms: an expression
+        single = False
+    return formula if single else f"I({lhs}) {formula[at:]}"
+
+
 def _unsupported(formula: str, what: str, instead: str) -> DataError:
     return DataError(f"the formula {formula!r} uses {what}, which regdiag's formulas do not support: {instead}")
 
@@ -524,6 +572,7 @@ def parse(formula: str, columns: Sequence[str], response: bool = True) -> Any:
     from formulaic.parser.algos.tokenize import tokenize as formula_tokens
 
     cols = [str(c) for c in columns]
+    formula = r_response(formula)
     try:
         bar = any(t.kind is Token.Kind.OPERATOR and t.token == "|" for t in formula_tokens(formula))
     except Exception:  # reported by the parse below
