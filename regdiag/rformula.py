@@ -599,7 +599,7 @@ def parse(formula: str, columns: Sequence[str], response: bool = True) -> Any:
         if response:
             raise DataError(f"the formula {formula!r} needs a response on the left of '~' (e.g. 'y ~ x')")
         return parsed
-    _check_calls(formula, parsed)
+    _check_calls(formula, parsed, frozenset(cols))
     return parsed
 
 
@@ -607,7 +607,12 @@ def _factor_code(factor: Any) -> str | None:
     return str(factor.expr) if factor.eval_method.value == "python" else None
 
 
-def _check_calls(formula: str, parsed: Any) -> None:
+#: R's abbreviations of contrasts in ``C(f, sum)`` and formulaic's names for them
+R_CONTRASTS = {"sum": "contr.sum", "helmert": "contr.helmert", "treatment": "contr.treatment", "poly": "contr.poly",
+               "SAS": "contr.SAS"}
+
+
+def _check_calls(formula: str, parsed: Any, columns: frozenset[str] = frozenset()) -> None:
     """Every function called in a term is one the formula language knows."""
     for side in (parsed.lhs, parsed.rhs):
         for term in side:
@@ -617,6 +622,21 @@ def _check_calls(formula: str, parsed: Any) -> None:
                     continue
                 tree = _parse_code(formula, code)
                 for node in ast.walk(tree):
+                    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "C"
+                            and len(node.args) > 1 and isinstance(node.args[1], ast.Name)
+                            and node.args[1].id in R_CONTRASTS and node.args[1].id not in columns):
+                        short = node.args[1].id
+                        raise _unsupported(
+                            formula, f"R's contrast abbreviation {short!r} in the term {code!r}",
+                            f"write the contrast in full, C(..., {R_CONTRASTS[short]})",
+                        )
+                    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "poly"
+                            and len(node.args) > 1 and not isinstance(node.args[1], ast.Constant)):
+                        raise _unsupported(
+                            formula, f"poly() of several variables in the term {code!r}",
+                            "write the polynomial of each variable and the products wanted, e.g. "
+                            "poly(x, 2) + poly(z, 2) + x:z",
+                        )
                     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                         name = node.func.id
                         if name in KNOWN_FUNCTIONS or name.startswith("_formulaic"):

@@ -210,3 +210,15 @@ def test_compare_r_outlier_test_lists_top_rows_only(name):
     assert t.loc["outlierTest.rstudent", "agree"]
     assert cmp.all_explained, t[~t["agree"].astype(bool)]["reason"].to_dict()
     assert not t["reason"].fillna("").str.contains("one side only").any()
+
+
+def test_r_contrast_abbreviation_and_multivariate_poly_are_one_line_errors():
+    """``C(f, sum)`` (R's abbreviation) and ``poly(x, z, degree = 2)`` say what to write instead."""
+    data, _, _, ref = load("lm_davis_na")
+    with pytest.raises(regdiag.DataError, match=r"contrast abbreviation 'sum'.*C\(\.\.\., contr\.sum\)"):
+        regdiag.ols("weight ~ repwt + C(sex, sum)", data=data)
+    fit = regdiag.ols("weight ~ repwt + C(sex, contr.sum)", data=data)  # another parametrization of R's model
+    close(fit.fitted, ref["fitted"])
+    close(fit.influence().leverage, ref["hat"])
+    with pytest.raises(regdiag.DataError, match=r"poly\(\) of several variables"):
+        regdiag.ols("weight ~ poly(repwt, height, degree = 2)", data=data)
