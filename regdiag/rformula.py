@@ -152,6 +152,16 @@ def _as_logical(x: Any) -> np.ndarray:
     return np.asarray(_values(x), dtype=bool)
 
 
+def _round(x: Any, digits: int = 0) -> np.ndarray:
+    """R's ``round(x)``: to the nearest integer, halves to even (IEC 60559, as R); only ``digits = 0``."""
+    if digits != 0:
+        raise DataError(
+            f"round(x, {digits!r}): only whole numbers (digits = 0) are rounded inside a formula; round the column "
+            "before fitting"
+        )
+    return np.round(np.asarray(_values(x), dtype=float))
+
+
 def _c(*args: Any) -> list[Any]:
     out: list[Any] = []
     for a in args:
@@ -334,6 +344,10 @@ R_TRANSFORMS: dict[str, Any] = {
     "abs": np.abs,
     "log1p": np.log1p,
     "expm1": np.expm1,
+    "round": _round,
+    "floor": np.floor,
+    "ceiling": np.ceil,
+    "trunc": np.trunc,
     "sin": np.sin,
     "cos": np.cos,
     "tan": np.tan,

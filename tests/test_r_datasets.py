@@ -222,3 +222,19 @@ def test_r_contrast_abbreviation_and_multivariate_poly_are_one_line_errors():
     close(fit.influence().leverage, ref["hat"])
     with pytest.raises(regdiag.DataError, match=r"poly\(\) of several variables"):
         regdiag.ols("weight ~ poly(repwt, height, degree = 2)", data=data)
+
+
+def test_round_floor_ceiling_trunc_as_r():
+    """R's round() (halves to even: round(0.5) = 0, round(2.5) = 2, round(-1.5) = -2), floor, ceiling, trunc."""
+    from regdiag.rformula import R_TRANSFORMS
+
+    np.testing.assert_array_equal(R_TRANSFORMS["round"](np.array([0.5, 2.5, -1.5, 1.4999])), [0.0, 2.0, -2.0, 1.0])
+    data, _, _, _ = load("glm_trees_gamma_log")
+    fit = regdiag.glm("round(Volume) ~ log(Girth) + floor(Height / 10) + ceiling(Height / 7) + trunc(Girth)",
+                      data=data, family="poisson")
+    pre = data.assign(v=np.round(data["Volume"]), a=np.floor(data["Height"] / 10), b=np.ceil(data["Height"] / 7),
+                      c=np.trunc(data["Girth"]))
+    ref = regdiag.glm("v ~ log(Girth) + a + b + c", data=pre, family="poisson")
+    close(fit.coef, ref.coef)
+    with pytest.raises(regdiag.DataError, match="digits = 0"):
+        regdiag.glm("round(Volume, 1) ~ log(Girth)", data=data, family="gamma")
