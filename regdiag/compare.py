@@ -273,8 +273,7 @@ def _regdiag_fit_of(results: Any) -> Any:
 
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            fit = glm_from_statsmodels(results)
-            return _consistent_coef(fit)
+            return glm_from_statsmodels(results)
     if kind in _DISCRETE:
         from .linear.glm import glm
 
@@ -304,24 +303,6 @@ _DISCRETE = {"Logit": ("binomial", "logit"), "Probit": ("binomial", "probit"), "
 
 class _Skip(Exception):
     """Control flow: no fallback to try."""
-
-
-def _consistent_coef(fit: Any) -> Any:
-    """The fit refitted from the basic solution of its own linear predictor when its coefficients do not reproduce
-    it (a rank-deficient design started from statsmodels' minimum-norm coefficients can keep them)."""
-    X = np.asarray(fit.design.X, dtype=float)
-    kept = _kept(fit)
-    if len(kept) == X.shape[1]:
-        return fit
-    target = np.asarray(fit.eta, dtype=float) - np.asarray(fit.offset, dtype=float)
-    b = np.nan_to_num(np.asarray(fit.coef, dtype=float))
-    if np.max(np.abs(X @ b - target)) <= 1e-8 * max(float(np.max(np.abs(target))), 1.0):
-        return fit
-    from .linear.glm import fit_glm_design
-
-    start = np.zeros(X.shape[1])
-    start[kept] = np.linalg.lstsq(X[:, kept], target, rcond=None)[0]
-    return fit_glm_design(fit.design, fit.family, start=start, dispersion=fit.dispersion_fixed)
 
 
 def _statsmodels_of(fit: Any) -> Any:
