@@ -88,6 +88,15 @@ def test_measures_as_r(case):
         close(fit.theta.se, meta["se_theta"], rtol=1e-6)
 
 
+def test_flagged_as_r(case):
+    """The rows ``flagged(rule="R")`` are those influence.measures' is.inf marks (DFBETAS rules need R's
+    parametrization)."""
+    _, _, meta, _, _, fit = case
+    if not meta.get("same_parametrization", True):
+        pytest.skip("R's factor levels (ordered, unsorted) give other DFBETAS")
+    assert sorted(map(str, fit.influence().flagged(rule="R").index)) == sorted(meta["flagged"])
+
+
 def test_outlier_test_as_car(case):
     _, _, meta, _, _, fit = case
     car = meta["outlier_test"]

@@ -6,7 +6,8 @@
 #                 a subset= of the R call is done by the test in pandas
 #   coef.csv      coefficients in R's column order (term, estimate)
 #   measures.csv  per used row: fitted, hat, cooks, rstandard, rstudent, dffits, covratio, dfb<k> (influence.measures)
-#   meta.json     formula, family, link, subset, n, dropped rows, car::outlierTest (rows, rstudent, p, Bonferroni p),
+#   meta.json     formula, family, link, subset, n, dropped rows, rows flagged by influence.measures' is.inf,
+#                 car::outlierTest (rows, rstudent, p, Bonferroni p),
 #                 car::vif, theta / SE.theta for glm.nb
 # GLMs are fitted with epsilon = 1e-14; glm.nb with epsilon = 1e-14 as well (theta then stable to about 1e-10).
 #
@@ -33,7 +34,8 @@ write_case <- function(name, fit, d, formula, family = "lm", link = NULL, subset
   co <- coef(fit)
   writeLines(c("\"term\",\"estimate\"", paste(quote_str(names(co)), fmt17(co), sep = ",")),
              file.path(dir, "coef.csv"))
-  im <- influence.measures(fit)$infmat
+  inf <- influence.measures(fit)
+  im <- inf$infmat
   k <- sum(!is.na(co))
   m <- cbind(fitted = fitted(fit), hat = hatvalues(fit), cooks = cooks.distance(fit),
              rstandard = rstandard(fit), rstudent = rstudent(fit), dffits = im[, "dffit"],
@@ -49,6 +51,7 @@ write_case <- function(name, fit, d, formula, family = "lm", link = NULL, subset
   na <- fit$na.action
   meta <- c(list(formula = formula, family = family, link = link, subset = subset, n = nobs(fit),
                  dropped = if (is.null(na)) character(0) else names(na),
+                 flagged = rownames(inf$is.inf)[apply(inf$is.inf, 1, any)],
                  outlier_test = list(rows = names(ot$rstudent), rstudent = unname(ot$rstudent),
                                      p = unname(ot$p), bonferroni = unname(ot$bonf.p)),
                  vif = vif_out, r_version = R.version.string), extra)
