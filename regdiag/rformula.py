@@ -230,7 +230,7 @@ def _spline_knots(
         raise DataError(f"{name}(): the variable has no non-missing values")
     bk = np.array([xs.min(), xs.max()]) if boundary is None else np.sort(np.asarray(boundary, dtype=float))
     if knots is not None:
-        return np.sort(np.asarray(knots, dtype=float)), bk
+        return np.sort(np.atleast_1d(np.asarray(knots, dtype=float))), bk  # one knot may be a number (R: knots = 3)
     if df is None:
         return np.array([]), bk
     n_inner = int(df) - n_fixed

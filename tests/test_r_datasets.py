@@ -247,3 +247,13 @@ def test_round_floor_ceiling_trunc_as_r():
     close(fit.coef, ref.coef)
     with pytest.raises(regdiag.DataError, match="digits = 0"):
         regdiag.glm("round(Volume, 1) ~ log(Girth)", data=data, family="gamma")
+
+
+@pytest.mark.parametrize("spline", ["bs", "ns"])
+def test_one_knot_as_a_number(spline):
+    """R's ``bs(x, knots = 5)``: a single knot given as a number is the knot vector ``c(5)``."""
+    data, _, _, _ = load("lm_whiteside_ns")
+    one = regdiag.ols(f"Gas ~ {spline}(Temp, knots = 5) + Insul", data=data)
+    vec = regdiag.ols(f"Gas ~ {spline}(Temp, knots = c(5)) + Insul", data=data)
+    close(one.coef, vec.coef, rtol=1e-12)
+    assert one.rank == vec.rank == (6 if spline == "bs" else 4)
