@@ -283,8 +283,7 @@ def _regdiag_fit_of(results: Any) -> Any:
 
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            fit = glm_from_statsmodels(results)
-            return _consistent_coef(fit)
+            return glm_from_statsmodels(results)
     if kind in _DISCRETE:
         from .linear.glm import glm
 
@@ -314,24 +313,6 @@ _DISCRETE = {"Logit": ("binomial", "logit"), "Probit": ("binomial", "probit"), "
 
 class _Skip(Exception):
     """Control flow: no fallback to try."""
-
-
-def _consistent_coef(fit: Any) -> Any:
-    """The fit refitted from the basic solution of its own linear predictor when its coefficients do not reproduce
-    it (a rank-deficient design started from statsmodels' minimum-norm coefficients can keep them)."""
-    X = np.asarray(fit.design.X, dtype=float)
-    kept = _kept(fit)
-    if len(kept) == X.shape[1]:
-        return fit
-    target = np.asarray(fit.eta, dtype=float) - np.asarray(fit.offset, dtype=float)
-    b = np.nan_to_num(np.asarray(fit.coef, dtype=float))
-    if np.max(np.abs(X @ b - target)) <= 1e-8 * max(float(np.max(np.abs(target))), 1.0):
-        return fit
-    from .linear.glm import fit_glm_design
-
-    start = np.zeros(X.shape[1])
-    start[kept] = np.linalg.lstsq(X[:, kept], target, rcond=None)[0]
-    return fit_glm_design(fit.design, fit.family, start=start, dispersion=fit.dispersion_fixed)
 
 
 def _statsmodels_of(fit: Any) -> Any:
@@ -385,10 +366,15 @@ def _statsmodels_glm_of(fit: Any, X: pd.DataFrame) -> Any:
     w = np.asarray(fit.prior_weights, dtype=float)
     offset = None if d.offset is None else np.asarray(d.offset, dtype=float)
     model = sm.GLM(pd.Series(y, index=d.index, name=d.response_name), X, family=family, var_weights=w, offset=offset)
-    # started at regdiag's estimate: the same fit (statsmodels' own start fails for some links)
+    # started at regdiag's estimate: the same fit (statsmodels' own start fails for some links); the same dispersion
+    # (a fixed one, such as glm.nb's 1 with theta estimated, or Pearson's estimate). statsmodels' own default is 1
+    # for these three families, and is kept: a scale given as a number makes its dffits_internal raise
+    fixed = getattr(fit, "dispersion_fixed", None)
+    scale: Any = float(fixed) if fixed is not None else (1.0 if fam.fixed_dispersion else "X2")
+    if scale == 1.0 and name in ("binomial", "poisson", "negative_binomial", "negbin"):
+        scale = None
     return model.fit(
-        start_params=np.nan_to_num(np.asarray(fit.coef, dtype=float)),
-        scale="X2" if not fam.fixed_dispersion else 1.0, tol=1e-12, maxiter=200,
+        start_params=np.nan_to_num(np.asarray(fit.coef, dtype=float)), scale=scale, tol=1e-12, maxiter=200,
     )
 
 
@@ -1601,10 +1587,15 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
         pos = np.asarray([index_frame.index.get_loc(c) for c in common])
     labels = infl.index[pos]
 
+    # car's outlierTest lists only its most extreme rows (n.max, cutoff) and none whose rstudent is NaN: the
+    # outlier measures are compared on the rows it lists
+    listed = None if outlier is None else pd.Index(common).isin(outlier[0].index.map(str))
+
     def values_of(i: Any, convention: str) -> dict[str, np.ndarray]:
         out = {c: _r_value(i, q, j, convention)[pos] for c, (q, j) in columns.items()}
         if outlier is not None:
-            out.update({m: v[pos] for m, v in _outlier_values(i, capped=convention == "regdiag").items()})
+            out.update({m: np.where(listed, v[pos], np.nan)
+                        for m, v in _outlier_values(i, capped=convention == "regdiag").items()})
         return out
 
     ours = values_of(infl, "regdiag")
@@ -1617,7 +1608,8 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
             if c in ref.columns:
                 m = f"outlierTest.{c}"
                 pairs[m] = (ours[m], ref[c].reindex(common).to_numpy(dtype=float), f"{name}: {c}")
-        notes.append(f"{name}: car::outlierTest leaves out rows whose rstudent is NaN; compared on the rows it has")
+        notes.append(f"{name}: car::outlierTest lists only its most extreme rows (n.max, cutoff) and none whose "
+                     "rstudent is NaN; compared on the rows it lists")
     r_conv = values_of(infl, "R")
     glm = fit is not None and hasattr(fit, "family")
     reasons += _r_reasons(infl, fit, labels, pairs, r_conv, values_of, epsilon)
@@ -1811,7 +1803,9 @@ def _r_reasons(
         p_t = 2.0 * stats.t.sf(np.abs(t), df)
         pred = {"outlierTest.unadjusted.p": p_t}
         if "outlierTest.bonferroni.p" in pairs:
-            pred["outlierTest.bonferroni.p"] = p_t * int(np.isfinite(t).sum())
+            # car's n: every row with a studentized residual, not only the rows its output lists
+            n_tested = int(np.isfinite(_outlier_values(infl, capped=True)["outlierTest.rstudent"]).sum())
+            pred["outlierTest.bonferroni.p"] = p_t * n_tested
         reasons.append(
             Reason(
                 "car_t_reference",

@@ -68,7 +68,7 @@ def _values(x: Any) -> Any:
     return x.to_numpy() if isinstance(x, (pd.Series, pd.Index)) else np.asarray(x)
 
 
-def factor(x: Any, levels: Sequence[Any] | None = None) -> pd.Categorical:
+def factor(x: Any, levels: Sequence[Any] | None = None, labels: Sequence[Any] | None = None) -> pd.Categorical:
     """R's ``factor(x)`` / ``as.factor(x)``: a categorical with the sorted distinct values as levels.
 
     Parameters
@@ -77,11 +77,22 @@ def factor(x: Any, levels: Sequence[Any] | None = None) -> pd.Categorical:
     levels : sequence, optional
         The levels in the order wanted (R's ``factor(x, levels = c(...))``); the first is the reference level of
         treatment contrasts. A value that is not among them is an error (R would make it NA).
+    labels : sequence, optional
+        New names of the levels, in their order (R's ``factor(x, labels = c(...))``); one per level.
 
     Returns
     -------
     pandas.Categorical
     """
+    if labels is not None:
+        cat = factor(x, levels)
+        labels = [labels] if isinstance(labels, str) else list(labels)
+        if len(labels) != len(cat.categories) or len(set(labels)) != len(labels):
+            raise DataError(
+                f"factor(..., labels=...) needs one distinct label per level: {len(labels)} labels {labels} for the "
+                f"{len(cat.categories)} levels {list(cat.categories)}"
+            )
+        return cat.rename_categories(labels)
     if isinstance(x, pd.Categorical) and levels is None:
         return x
     if isinstance(x, pd.Series) and isinstance(x.dtype, pd.CategoricalDtype) and levels is None:
@@ -139,6 +150,16 @@ def _as_integer(x: Any) -> np.ndarray:
 
 def _as_logical(x: Any) -> np.ndarray:
     return np.asarray(_values(x), dtype=bool)
+
+
+def _round(x: Any, digits: int = 0) -> np.ndarray:
+    """R's ``round(x)``: to the nearest integer, halves to even (IEC 60559, as R); only ``digits = 0``."""
+    if digits != 0:
+        raise DataError(
+            f"round(x, {digits!r}): only whole numbers (digits = 0) are rounded inside a formula; round the column "
+            "before fitting"
+        )
+    return np.round(np.asarray(_values(x), dtype=float))
 
 
 def _c(*args: Any) -> list[Any]:
@@ -209,7 +230,7 @@ def _spline_knots(
         raise DataError(f"{name}(): the variable has no non-missing values")
     bk = np.array([xs.min(), xs.max()]) if boundary is None else np.sort(np.asarray(boundary, dtype=float))
     if knots is not None:
-        return np.sort(np.asarray(knots, dtype=float)), bk
+        return np.sort(np.atleast_1d(np.asarray(knots, dtype=float))), bk  # one knot may be a number (R: knots = 3)
     if df is None:
         return np.array([]), bk
     n_inner = int(df) - n_fixed
@@ -323,6 +344,10 @@ R_TRANSFORMS: dict[str, Any] = {
     "abs": np.abs,
     "log1p": np.log1p,
     "expm1": np.expm1,
+    "round": _round,
+    "floor": np.floor,
+    "ceiling": np.ceil,
+    "trunc": np.trunc,
     "sin": np.sin,
     "cos": np.cos,
     "tan": np.tan,
@@ -492,6 +517,43 @@ def formula_error_message(formula: str, exc: BaseException) -> str:
 
 
 
+def _top_level_tilde(formula: str) -> int:
+    """Position of the first ``~`` outside parentheses, brackets, braces and quotes; -1 if there is none."""
+    depth, quote = 0, ""
+    for i, ch in enumerate(formula):
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"`":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "~" and depth == 0:
+            return i
+    return -1
+
+
+def r_response(formula: str) -> str:
+    """The formula with an expression on the left of ``~`` evaluated as one value, as R evaluates the response.
+
+    R evaluates the left-hand side as an expression: ``y/n ~ x`` is the proportion and ``vote == "Y" ~ x`` the
+    event, where formulaic's grammar would read ``/`` as nesting or fail on ``==``. A left-hand side that is
+    more than one name or call becomes ``I(...)``; a name, ``log(y)`` or ``cbind(s, f)`` is left as it is.
+    """
+    from formulaic.parser.algos.tokenize import tokenize as formula_tokens
+
+    at = _top_level_tilde(formula)
+    lhs = formula[:at].strip() if at > 0 else ""
+    if not lhs:
+        return formula
+    try:
+        single = len(list(formula_tokens(lhs))) == 1
+    except Exception:  # formulaic cannot tokenize it as terms: an expression
+        single = False
+    return formula if single else f"I({lhs}) {formula[at:]}"
+
+
 def _unsupported(formula: str, what: str, instead: str) -> DataError:
     return DataError(f"the formula {formula!r} uses {what}, which regdiag's formulas do not support: {instead}")
 
@@ -524,6 +586,7 @@ def parse(formula: str, columns: Sequence[str], response: bool = True) -> Any:
     from formulaic.parser.algos.tokenize import tokenize as formula_tokens
 
     cols = [str(c) for c in columns]
+    formula = r_response(formula)
     try:
         bar = any(t.kind is Token.Kind.OPERATOR and t.token == "|" for t in formula_tokens(formula))
     except Exception:  # reported by the parse below
@@ -550,7 +613,7 @@ def parse(formula: str, columns: Sequence[str], response: bool = True) -> Any:
         if response:
             raise DataError(f"the formula {formula!r} needs a response on the left of '~' (e.g. 'y ~ x')")
         return parsed
-    _check_calls(formula, parsed)
+    _check_calls(formula, parsed, frozenset(cols))
     return parsed
 
 
@@ -558,7 +621,12 @@ def _factor_code(factor: Any) -> str | None:
     return str(factor.expr) if factor.eval_method.value == "python" else None
 
 
-def _check_calls(formula: str, parsed: Any) -> None:
+#: R's abbreviations of contrasts in ``C(f, sum)`` and formulaic's names for them
+R_CONTRASTS = {"sum": "contr.sum", "helmert": "contr.helmert", "treatment": "contr.treatment", "poly": "contr.poly",
+               "SAS": "contr.SAS"}
+
+
+def _check_calls(formula: str, parsed: Any, columns: frozenset[str] = frozenset()) -> None:
     """Every function called in a term is one the formula language knows."""
     for side in (parsed.lhs, parsed.rhs):
         for term in side:
@@ -568,6 +636,21 @@ def _check_calls(formula: str, parsed: Any) -> None:
                     continue
                 tree = _parse_code(formula, code)
                 for node in ast.walk(tree):
+                    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "C"
+                            and len(node.args) > 1 and isinstance(node.args[1], ast.Name)
+                            and node.args[1].id in R_CONTRASTS and node.args[1].id not in columns):
+                        short = node.args[1].id
+                        raise _unsupported(
+                            formula, f"R's contrast abbreviation {short!r} in the term {code!r}",
+                            f"write the contrast in full, C(..., {R_CONTRASTS[short]})",
+                        )
+                    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "poly"
+                            and len(node.args) > 1 and not isinstance(node.args[1], ast.Constant)):
+                        raise _unsupported(
+                            formula, f"poly() of several variables in the term {code!r}",
+                            "write the polynomial of each variable and the products wanted, e.g. "
+                            "poly(x, 2) + poly(z, 2) + x:z",
+                        )
                     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                         name = node.func.id
                         if name in KNOWN_FUNCTIONS or name.startswith("_formulaic"):

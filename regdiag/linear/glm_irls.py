@@ -284,6 +284,37 @@ def _qr_step(
     return f.to_original(x, fill=0.0), f.cov_unscaled_diag(), f
 
 
+def fold_aliased(X: np.ndarray, beta: np.ndarray, sw: np.ndarray, factor: QRFactor) -> np.ndarray:
+    """Move the aliased columns' share of ``X @ beta`` onto the kept columns.
+
+    The Fisher-scoring steps are 0 on aliased columns, so coefficients on them (from ``start``, for example
+    statsmodels' minimum-norm coefficients of a rank-deficient model) would otherwise stay in the linear predictor
+    while the reported coefficients are NaN there. The share ``X_a beta_a`` is projected on the kept columns in the
+    weighted least-squares sense of ``factor``: exact up to the rank tolerance for the rows of positive weight.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_obs, n_params)
+    beta : ndarray of shape (n_params,)
+    sw : ndarray of shape (n_obs,)
+        Square roots of the working weights ``factor`` was computed with.
+    factor : QRFactor
+
+    Returns
+    -------
+    ndarray of shape (n_params,)
+        Coefficients with 0 on the aliased columns.
+    """
+    aliased = factor.aliased
+    if aliased.size == 0 or not np.any(beta[aliased]):
+        return beta
+    share = X[:, aliased] @ beta[aliased]
+    moved = solve_triangular(factor.r, factor.q.T @ (sw * share), lower=False, check_finite=False)
+    out = beta + factor.to_original(moved, fill=0.0)
+    out[aliased] = 0.0
+    return out
+
+
 def _eval(family: Family, X: np.ndarray, beta: np.ndarray, offset: np.ndarray, y: np.ndarray, w: np.ndarray):
     eta = X @ beta
     eta += offset
@@ -401,6 +432,8 @@ def irls(
             qr_its += 1
         else:
             d, diag_inv = solved
+        if beta is not None and factor is not None and solved is None:
+            beta = fold_aliased(X, beta, np.sqrt(W), factor)
         if not np.all(np.isfinite(d)):
             raise ConvergenceError(
                 f"non-finite coefficients at iteration {it}; deviance trace: {_fmt_trace(trace)}"
@@ -486,6 +519,10 @@ def irls(
         err = _not_converged(maxit, tol, crit, trace, crits, family, eta, good, index)
         err.deviance_trace = tuple(trace)  # type: ignore[attr-defined]
         raise err
+    if beta is not None and np.any(beta[factor.aliased]):
+        # stopped before a QR step folded a start's aliased coefficients (a separated fit)
+        beta = fold_aliased(X, beta, np.sqrt(fac_weights), factor)
+        eta, mu, dev = _eval(family, X, beta, offset, y, w)
     coef = np.array(beta, dtype=float)
     coef[factor.aliased] = np.nan
     if separation is not None:

@@ -194,6 +194,12 @@ def _os_error(exc: OSError, output: str | None) -> str:
     return text
 
 
+#: Fields of a CSV file read as missing: what R's ``write.csv`` and pandas' ``to_csv`` write for a missing value.
+#: Other text that pandas would take as missing ("None", "null", "NULL", "n/a", ...) stays text, as in R's
+#: ``read.csv``: a level named "None" is a level.
+CSV_NA = ["", "NA", "NaN", "nan", "-nan", "<NA>", "#N/A"]
+
+
 def load_data(path: str | Path, index_col: str | None = None) -> pd.DataFrame:
     """Read a CSV or parquet file; the row labels are ``index_col``, or an unnamed first column (as ``write.csv`` and
     ``DataFrame.to_csv`` write them). :func:`model_input` also takes a first column of distinct text values that the
@@ -214,12 +220,12 @@ def load_data(path: str | Path, index_col: str | None = None) -> pd.DataFrame:
         if parquet:
             df = pd.read_parquet(path)
         else:
-            df = pd.read_csv(path)
+            df = pd.read_csv(path, keep_default_na=False, na_values=CSV_NA)
             if df.shape[1] == 1:  # one column: maybe another separator (';' from a European locale, tabs)
                 header = str(df.columns[0])
                 sep = next((c for c in (";", "\t", "|") if c in header), None)
                 if sep is not None:
-                    df = pd.read_csv(path, sep=sep)
+                    df = pd.read_csv(path, sep=sep, keep_default_na=False, na_values=CSV_NA)
     except ImportError as exc:
         raise DataError(
             f"reading {path.name} needs a parquet engine: pip install pyarrow (or save the table as CSV)"

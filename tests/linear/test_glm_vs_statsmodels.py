@@ -20,6 +20,7 @@ import pytest
 import statsmodels.api as sm
 
 import regdiag
+from regdiag.linear.glm import glm_from_statsmodels
 from tests.linear.test_glm_vs_r import close, fit_case
 from tests.reference_cases import case_names, load_case
 
@@ -180,3 +181,47 @@ def test_unsupported_statsmodels_family():
     res = sm.GLM(case.response(), case.design(), family=sm.families.Tweedie(var_power=1.5)).fit()
     with pytest.raises(regdiag.DesignError, match="Tweedie"):
         regdiag.influence(res)
+
+
+@pytest.fixture(scope="module")
+def aliased_birthwt():
+    """birthwt's logistic model with a column that is a linear combination of two others (statsmodels' minimum-norm
+    coefficients put a nonzero value on it)."""
+    import pandas as pd
+
+    from regdiag.datasets import load
+
+    df = load("birthwt")
+    df = df.assign(age_lwt=df["age"] + 2.0 * df["lwt"])
+    formula = "low ~ age + lwt + age_lwt + smoke + ht"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = sm.GLM.from_formula(formula, df, family=sm.families.Binomial()).fit(tol=1e-12)
+    assert abs(res.params["age_lwt"]) > 1e-3  # the start value on the aliased column is not 0
+    return formula, pd.DataFrame(df), res
+
+
+def test_aliased_start_values_are_folded(aliased_birthwt):
+    """Start values on aliased columns (statsmodels' minimum-norm coefficients, or start=) end up on the kept
+    columns: the coefficients reproduce the linear predictor and equal the fit without start values."""
+    formula, df, res = aliased_birthwt
+    fit = glm_from_statsmodels(res)
+    plain = regdiag.glm(formula, data=df, family="binomial")
+    X = fit.design.X
+    assert np.isnan(fit.coef[3]) and np.isnan(plain.coef[3])
+    np.testing.assert_allclose(X @ np.nan_to_num(fit.coef), fit.eta, rtol=0, atol=1e-10 * np.abs(fit.eta).max())
+    np.testing.assert_allclose(fit.coef, plain.coef, rtol=1e-8, atol=1e-12)
+    # statsmodels' fitted means are those of the fit (its parametrization differs, not its model)
+    np.testing.assert_allclose(fit.mu, res.fittedvalues.to_numpy(), rtol=1e-8)
+    started = regdiag.glm(formula, data=df, family="binomial", start=[0.0, 0.01, 0.02, -0.03, 0.0, 0.0])
+    np.testing.assert_allclose(started.coef, plain.coef, rtol=1e-8, atol=1e-12)
+
+
+def test_aliased_statsmodels_loo_params_match_refits(aliased_birthwt):
+    """regdiag.influence(statsmodels results).loo_params (exact) against brute-force refits without each row."""
+    formula, df, res = aliased_birthwt
+    infl = regdiag.influence(res, loo="exact")
+    rows = np.arange(0, len(df), 7)
+    for i in rows:
+        refit = regdiag.glm(formula, data=df.drop(index=df.index[i]), family="binomial")
+        np.testing.assert_allclose(infl.loo_params[i], refit.coef, rtol=1e-6, atol=1e-8)
