@@ -9,7 +9,7 @@ Examples
 >>> import regdiag
 >>> df = regdiag.datasets.load("LifeCycleSavings")
 >>> infl = regdiag.ols("sr ~ pop15 + pop75 + dpi + ddpi", data=df).influence()
->>> infl.flags("R").any(axis=1).sum()
+>>> int(infl.flags("R").any(axis=1).sum())
 4
 """
 

@@ -15,6 +15,7 @@ read as R reads them (:mod:`regdiag.rformula`).
 from __future__ import annotations
 
 import ast
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -246,6 +247,37 @@ def _single_level_factors(spec: Any) -> list[tuple[str, list[Any]]]:
     return out
 
 
+def _r_collation_key(level: str) -> tuple[str, str]:
+    """An approximation of R's usual (locale) ordering of text: case-insensitive first, lower case first on ties."""
+    return level.casefold(), level.swapcase()
+
+
+def _warn_reference_levels(spec: Any, formula: str) -> None:
+    """A text factor whose sorted levels start elsewhere than R's usual order: one warning naming it.
+
+    Text levels are sorted by code point (upper case before lower case: ``'USA' < 'non-USA'``); R sorts them in the
+    locale's order (``'non-USA' < 'USA'`` in the usual UTF-8 locales), so it takes another reference level. The fit
+    is the same model (fitted values, leverage, Cook's distance), but the factor's coefficients and DFBETAS are
+    another parametrization: said here, with the ``relevel`` that gives R's.
+    """
+    for fac, (kind, state) in spec.encoder_state.items():
+        if getattr(kind, "value", kind) != "categorical":
+            continue
+        levels = list(state.get("categories", state["contrasts"].levels if "contrasts" in state else []))
+        if len(levels) < 2 or not all(isinstance(v, str) for v in levels) or levels != sorted(levels):
+            continue  # not text, or an order the user chose
+        r_first = min(levels, key=_r_collation_key)
+        if r_first != levels[0]:
+            warnings.warn(
+                f"the text factor {fac} in {formula!r} takes {levels[0]!r} as its reference level (levels sorted by "
+                f"code point); R, sorting in its locale, takes {r_first!r}: the factor's coefficients and DFBETAS "
+                f"differ from R's (fitted values, leverage and Cook's distance do not). For R's reference write "
+                f"relevel({fac}, ref={r_first!r})",
+                DataWarning,
+                stacklevel=5,
+            )
+
+
 def _factor_response_levels(lhs: Any) -> list[Any] | None:
     """The levels of a response that is one categorical factor (a text column), else None."""
     states = [st for kind, st in lhs.model_spec.encoder_state.values() if getattr(kind, "value", kind) == "categorical"]
@@ -340,6 +372,7 @@ def _formula_design(
             "more levels (R: 'contrasts can be applied only to factors with 2 or more levels'); remove it from "
             "the formula"
         )
+    _warn_reference_levels(rhs.model_spec, formula)
 
     # the response
     response_levels = None

@@ -280,3 +280,15 @@ def test_power_and_reference_level_properties(ints, seed):
     for fit in (other, third):
         np.testing.assert_allclose(fit.fitted, base.fitted, rtol=1e-9, atol=1e-9 * np.abs(base.fitted).max())
         np.testing.assert_allclose(fit.influence().leverage, base.influence().leverage, rtol=1e-9, atol=1e-12)
+
+
+def test_text_reference_level_other_than_rs_is_said():
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"y": rng.normal(size=30), "Origin": rng.choice(["USA", "non-USA"], 30)})
+    with pytest.warns(regdiag.DataWarning, match=r"takes 'USA' as its reference .* R, .* takes 'non-USA'.*"
+                                                 r"relevel\(Origin, ref='non-USA'\)"):
+        fit = regdiag.ols("y ~ Origin", data=df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", regdiag.DataWarning)
+        r = regdiag.ols("y ~ relevel(Origin, ref='non-USA')", data=df)  # R's parametrization: no warning
+    np.testing.assert_allclose(r.coef[1], -fit.coef[1], rtol=1e-12)
