@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 
 from ._base import (
+    DENSITY_ABOVE,
     Display,
     PanelDisplay,
     as_influence,
     finish,
     frame,
+    index_bars,
     label_points,
     note_omitted,
     panel_axes,
@@ -94,7 +96,12 @@ def dfbetas_panel(
         arts: dict[str, Any] = {}
         if ok.sum() <= MAX_STEMS:  # above that, stems merge into a band: points alone read better (and draw fast)
             arts["stems"] = a.vlines(x[ok], 0.0, y[ok], color="0.35", lw=0.7, zorder=2)
-        arts["points"] = scatter(a, x[ok], y[ok], s=6 if ok.sum() <= MAX_STEMS else None)
+        if ok.sum() > DENSITY_ABOVE:  # the band of values per screen column, and the extreme rows as points
+            arts["stems"] = index_bars(a, x[ok], y[ok], base=None, color="0.45", lw=0.4, zorder=2)
+            ext = top_k(np.where(ok, np.abs(y), np.nan), 200)
+            arts["points"] = scatter(a, x[ext], y[ext], s=5)
+        else:
+            arts["points"] = scatter(a, x[ok], y[ok], s=6 if ok.sum() <= MAX_STEMS else None)
         big = float(np.max(np.abs(y[ok]))) if ok.any() else 0.0
         ymax = max(big * 1.12, cut * 1.3)
         if big >= 1.0 / 3.0:  # within a factor 3 of R's cut-off: show the +/-1 lines themselves
