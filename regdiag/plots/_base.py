@@ -223,12 +223,14 @@ def get_ax(ax: Any, figsize: tuple[float, float] = (6.0, 4.5)) -> tuple[Any, Any
     return ax, ax.figure
 
 
-def figure_grid(nrows: int, ncols: int, panel_size: tuple[float, float]) -> tuple[Any, np.ndarray]:
+def figure_grid(
+    nrows: int, ncols: int, panel_size: tuple[float, float], dpi: float = 100.0
+) -> tuple[Any, np.ndarray]:
     """A figure that does not go through pyplot (no GUI backend is touched, nothing is kept open) with an
     ``nrows x ncols`` grid of axes of ``panel_size`` inches each and constrained layout: for writing files."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows), layout="constrained")
+    fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows), layout="constrained", dpi=dpi)
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 

@@ -27,6 +27,8 @@ from .text import make_folder, summary_text, write_measures_csv
 
 __all__ = ["HTMLReport", "write_html_report", "text_progress"]
 
+#: resolution of the embedded plots
+PNG_DPI = 110
 #: rows of the flagged table shown in the page (all of them are in flagged.csv)
 MAX_FLAGGED_ROWS = 200
 #: above this many observations the report's cross-check runs the direct and CG solvers only
@@ -92,7 +94,9 @@ class _Steps:
 
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)  # constrained layout already fits the margins: one draw, not two
+    # at the figure's own dpi, so that the text measured by the layout is measured once (matplotlib caches text
+    # layout per dpi); constrained layout already fits the margins: one draw, not two
+    fig.savefig(buf, format="png", dpi="figure")
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -101,7 +105,7 @@ def _figure(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Any, An
     imported by regdiag.plots only)."""
     from ..plots import figure_grid
 
-    return figure_grid(nrows, ncols, panel)
+    return figure_grid(nrows, ncols, panel, dpi=PNG_DPI)
 
 
 def _grid(n: int, ncols: int) -> tuple[int, int]:
