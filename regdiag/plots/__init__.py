@@ -25,6 +25,13 @@ plot                          shows
 :func:`overview`              the 2 x 2 of R's ``plot(lm)``: panels 1, Q-Q, 3 and 5
 :func:`engine_vs_exact`       the engine's coefficient changes vs exact deletion, line y = x
 :func:`curvature_comparison`  exact vs K-FAC vs EK-FAC (any curvatures) against exact deletion, one panel each
+:func:`component_residual`    component + residual (partial residual) plots with lowess (car ``crPlots``)
+:func:`index_plot`            Cook's D, studentized residuals, Bonferroni p, hat values by row (car ``infIndexPlot``)
+:func:`dffits_index`          DFFITS by observation with R's and Belsley-Kuh-Welsch's cut-offs
+:func:`covratio_index`        COVRATIO by observation with R's cut-off
+:func:`potential_residual`    Hadi's potential-residual plot
+:func:`vif_panel`             collinearity: VIF / generalized VIF per term (car ``vif``)
+:func:`deletion`              the fit with and without a chosen row or group (exact), simple or added-variable view
 ============================  ===================================================================================
 
 Examples
@@ -47,6 +54,15 @@ from .coefficients import added_variable, added_variable_residuals, dfbetas_pane
 from .influence import cooks_index, cooks_leverage, influence_bubble, residuals_leverage
 from .overview import overview
 from .residuals import half_normal, qq, residuals_fitted, scale_location
+from .teaching import (
+    component_residual,
+    covratio_index,
+    deletion,
+    dffits_index,
+    index_plot,
+    potential_residual,
+    vif_panel,
+)
 
 __all__ = [
     "plot",
@@ -68,6 +84,13 @@ __all__ = [
     "overview",
     "engine_vs_exact",
     "curvature_comparison",
+    "component_residual",
+    "index_plot",
+    "dffits_index",
+    "covratio_index",
+    "potential_residual",
+    "vif_panel",
+    "deletion",
 ]
 
 _KINDS = {
@@ -83,6 +106,13 @@ _KINDS = {
     "dfbetas": dfbetas_panel,
     "dfbetas_panel": dfbetas_panel,
     "added_variable": added_variable,
+    "component_residual": component_residual,
+    "index_plot": index_plot,
+    "dffits_index": dffits_index,
+    "covratio_index": covratio_index,
+    "potential_residual": potential_residual,
+    "vif": vif_panel,
+    "deletion": deletion,
 }
 
 
