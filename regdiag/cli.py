@@ -67,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", "-q", action="store_true",
                    help="no progress lines (without it, progress is shown only once the report takes over a second)")
     r.add_argument("--exports", choices=("auto", "csv", "parquet"), default="auto",
-                   help="format of the exported measures: auto (default) writes CSV and JSON up to 100000 "
+                   help="format of the exported measures: auto (default) writes CSV and JSON up to 50000 "
                    "observations and parquet above; csv or parquet always")
     how = r.add_mutually_exclusive_group()
     how.add_argument("--stream", action="store_true",

@@ -489,7 +489,12 @@ def _label_placer_class() -> type:
 
         def draw(self, renderer: Any) -> None:
             if self.items:
-                _place_labels(self.ax, self.items, renderer)
+                # the layout pass and the drawing pass of one savefig see the same axes: place once
+                key = (tuple(np.round(self.ax.bbox.bounds, 3)), float(renderer.points_to_pixels(1.0)),
+                       self.ax.get_xlim(), self.ax.get_ylim(), len(self.items))
+                if key != getattr(self, "_placed_for", None):
+                    _place_labels(self.ax, self.items, renderer)
+                    self._placed_for = key
             self.stale = False
 
         def get_window_extent(self, renderer: Any = None) -> Any:
@@ -556,7 +561,9 @@ def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.nd
         steps = np.maximum(1, np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / 3.0).astype(int))
         if steps.sum() > 200_000:
             return v
-        t = np.concatenate([np.arange(k) / k for k in steps])
+        total = int(steps.sum())
+        first = np.repeat(np.cumsum(steps) - steps, steps)
+        t = (np.arange(total) - first) / np.repeat(steps, steps)
         start = np.repeat(v[:-1], steps, axis=0)
         return np.vstack([start + np.repeat(seg, steps, axis=0) * t[:, None], v[-1:]])
 
@@ -570,7 +577,18 @@ def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.nd
             segs = coll.get_segments()
             if 0 < len(segs) <= 3000:
                 tr = coll.get_transform()
-                lines += [sampled(tr.transform(np.asarray(s, dtype=float))) for s in segs if len(s) >= 2]
+                two = [s for s in segs if len(s) == 2]
+                if two:  # stems and bars: sampled all at once, each its own line
+                    ends = tr.transform(np.asarray(two, dtype=float).reshape(-1, 2)).reshape(-1, 2, 2)
+                    ends = ends[np.isfinite(ends).all(axis=(1, 2))]
+                    seg = ends[:, 1] - ends[:, 0]
+                    steps = np.maximum(1, np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / 3.0).astype(int)) + 1
+                    if steps.sum() <= 400_000:
+                        first = np.repeat(np.cumsum(steps) - steps, steps)
+                        t = (np.arange(int(steps.sum())) - first) / np.repeat(steps - 1, steps)
+                        pts_all = np.repeat(ends[:, 0], steps, axis=0) + np.repeat(seg, steps, axis=0) * t[:, None]
+                        lines += np.split(pts_all, np.cumsum(steps)[:-1])
+                lines += [sampled(tr.transform(np.asarray(s, dtype=float))) for s in segs if len(s) > 2]
     boxes = []
     for t in ax.texts:
         if id(t) in own or not t.get_visible() or not t.get_text():
@@ -582,7 +600,10 @@ def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.nd
     p = np.vstack(pts) if pts else np.empty((0, 2))
     r = np.concatenate(rad) if rad else np.empty(0)
     ok = np.isfinite(p).all(axis=1)
-    return p[ok], r[ok], lines, boxes
+    lines = [ln for ln in lines if len(ln)]
+    line_pts = np.vstack(lines) if lines else np.empty((0, 2))
+    line_ids = np.repeat(np.arange(len(lines)), [len(ln) for ln in lines]) if lines else np.empty(0, dtype=np.intp)
+    return p[ok], r[ok], (line_pts, line_ids), boxes
 
 
 def _box_distance(x0: float, y0: float, x1: float, y1: float, px: Any, py: Any) -> Any:
@@ -620,8 +641,9 @@ def _place_labels(ax: Any, items: list[tuple[Any, float]], renderer: Any) -> Non
         near = (np.abs(pts[:, 0] - px) < reach + rad) & (np.abs(pts[:, 1] - py) < reach + rad)
         near &= np.hypot(pts[:, 0] - px, pts[:, 1] - py) > 0.5  # not the labelled point itself (nor its ring)
         npts, nrad = pts[near], rad[near]
-        nlines = [ln[(np.abs(ln[:, 0] - px) < reach) & (np.abs(ln[:, 1] - py) < reach)] for ln in lines]
-        nlines = [ln for ln in nlines if len(ln)]
+        line_pts, line_ids = lines
+        keep = (np.abs(line_pts[:, 0] - px) < reach) & (np.abs(line_pts[:, 1] - py) < reach)
+        nl_pts, nl_ids = line_pts[keep], line_ids[keep]
         best: tuple[float, float, float, bool] | None = None
         for ring in range(_RINGS + 1):
             dist = gap + ring * 0.9 * h
@@ -640,10 +662,9 @@ def _place_labels(ax: Any, items: list[tuple[Any, float]], renderer: Any) -> Non
                     (npts[:, 0] + nrad > x0) & (npts[:, 0] - nrad < x1) & (npts[:, 1] + nrad > y0)
                     & (npts[:, 1] - nrad < y1)
                 )) if len(npts) else 0
-                crossed = sum(
-                    bool(np.any((ln[:, 0] > x0) & (ln[:, 0] < x1) & (ln[:, 1] > y0) & (ln[:, 1] < y1)))
-                    for ln in nlines
-                )
+                crossed = int(np.unique(nl_ids[
+                    (nl_pts[:, 0] > x0) & (nl_pts[:, 0] < x1) & (nl_pts[:, 1] > y0) & (nl_pts[:, 1] < y1)
+                ]).size) if len(nl_ids) else 0  # how many lines (or stems) the box crosses
                 # a label nearer another labelled point than its own is read as that point's label
                 own_d = _box_distance(x0, y0, x1, y1, px, py)
                 ambiguous = bool(len(others)) and float(np.min(_box_distance(

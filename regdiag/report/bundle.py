@@ -21,16 +21,18 @@ import pandas as pd
 
 __all__ = ["Diagnostics", "diagnose", "Steps", "text_progress", "PROGRESS_AFTER_S"]
 
-#: above this many observations the cross-check runs the direct and CG solvers only
+#: above this many observations the cross-check runs the direct solver only (the iterative ones cost many passes)
 CROSS_CHECK_ALL_SOLVERS = 20000
-#: above this many observations the cross-check runs the direct solver only
-CROSS_CHECK_DIRECT_ONLY = 200_000
+#: above this many observations the report leaves out the engine (cross-check and engine plots): twelve engine
+#: runs over every row would cost more than the rest of the report, and the agreement they show does not depend on
+#: n; ``regdiag.cross_check(fit)`` runs it
+ENGINE_MAX_N = 200_000
 #: GLM exact leave-one-out (for the engine plots) costs O(n^2 p): above this many rows the engine plots compare
 #: with the closed-form one-step changes instead
 MAX_EXACT_GLM = 3000
 #: a simulated envelope does at most about this many numbers' worth of work (n times simulations): fewer
 #: simulations on big data (at least MIN_ENVELOPE_SIMS), as the band's precision depends on their number, not on n
-ENVELOPE_WORK = 4e7
+ENVELOPE_WORK = 1e7
 MIN_ENVELOPE_SIMS = 39
 #: a note says how to read the flags when the rule flags more than this share of the rows
 LARGE_SHARE = 0.01
@@ -242,9 +244,15 @@ def diagnose(
         note = _share_note(infl, rule, len(flagged), n_bonf, n_cook)
 
     cc, cc_error, runs = None, "", {}
+    too_big = (f"not run in the report: n = {infl.n_obs} > {ENGINE_MAX_N} (every engine run passes over all rows; "
+               "the agreement it checks does not depend on n); regdiag.cross_check(fit) runs it")
+    if cross_check and infl.n_obs > ENGINE_MAX_N:
+        cross_check, cc_error = False, "The engine cross-check was " + too_big + "."
+    if engine and infl.n_obs > ENGINE_MAX_N:
+        engine = False
+        caught.append("the engine plots were " + too_big)
     if cross_check:
-        big = infl.n_obs > CROSS_CHECK_ALL_SOLVERS
-        solvers = ("direct",) if infl.n_obs > CROSS_CHECK_DIRECT_ONLY else ("direct", "cg") if big else None
+        solvers = ("direct",) if infl.n_obs > CROSS_CHECK_ALL_SOLVERS else None
         step("engine cross-check (every curvature" + (f", solvers {', '.join(solvers)})" if solvers else " and solver)"))
         from ..engine.crosscheck import cross_check as run_cross_check
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .bundle import CROSS_CHECK_ALL_SOLVERS, MAX_EXACT_GLM, Diagnostics, Steps, diagnose, text_progress
+from .bundle import CROSS_CHECK_ALL_SOLVERS, ENGINE_MAX_N, MAX_EXACT_GLM, Diagnostics, Steps, diagnose, text_progress
 from .text import make_folder, summary_text, write_measures_csv
 
 __all__ = ["HTMLReport", "write_html_report", "text_progress", "EXPORT_PARQUET_ABOVE"]
@@ -35,11 +35,11 @@ MAX_FLAGGED_ROWS = 100
 #: with ``exports="auto"``, above this many observations the measures are written as parquet (measures.parquet)
 #: instead of CSV and JSON: a CSV of n = 10^6 rows and 25 measures is about 0.7 GB and takes a minute to format,
 #: the parquet file a tenth of that in a second, and it keeps every double exactly
-EXPORT_PARQUET_ABOVE = 100_000
+EXPORT_PARQUET_ABOVE = 50_000
 #: figures drawn in parallel worker processes (forked, where the platform has fork) when there are this many or more
 PARALLEL_FIGURES = 4
 
-_ = (CROSS_CHECK_ALL_SOLVERS, MAX_EXACT_GLM)  # re-exported: the report's limits live in bundle.py
+_ = (CROSS_CHECK_ALL_SOLVERS, ENGINE_MAX_N, MAX_EXACT_GLM)  # re-exported: the report's limits live in bundle.py
 
 
 @dataclass(frozen=True)
@@ -265,7 +265,7 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
                 "against the exact change from deleting the observation, in standard errors. For least squares the "
                 "estimate is (1 - hᵢ) times the exact change, so high-leverage points fall short of the line.",
                 _engine_single(plots, plain, exact, n_labels) if plain is not None
-                else _failed("the engine did not run"),
+                else _failed(_no_engine(infl)),
             ))
         curv = {c: runs[(c, "direct", "leverage")] for c in ("exact", "kfac", "ekfac") if (c, "direct", "leverage") in runs}
         if True:  # noqa: SIM108 - one entry per engine plot, drawn or explained
@@ -273,7 +273,7 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
                 "curvature_comparison", "Curvatures compared: exact, K-FAC, EK-FAC",
                 "The same comparison with the leverage correction, for three curvatures. Points on the line: the "
                 "curvature gives the exact deletion; what remains off it is the curvature's approximation.",
-                _engine_panel(plots, curv, exact, n_labels) if curv else _failed("the engine did not run"),
+                _engine_panel(plots, curv, exact, n_labels) if curv else _failed(_no_engine(infl)),
             ))
     return specs
 
@@ -285,6 +285,12 @@ def _n_plots(fit: Any, engine: bool) -> int:
     one_col = [t for t, c in _terms(fit).items() if len(c) == 1]
     return (9 + int(len(_terms(fit)) >= 2) + int(hasattr(fit, "family")) + int(bool(slopes)) + int(bool(one_col))
             + 2 * int(engine))
+
+
+def _no_engine(infl: Any) -> str:
+    if infl.n_obs > ENGINE_MAX_N:
+        return f"the engine is not run in the report above {ENGINE_MAX_N} observations (regdiag.engine.influence(fit))"
+    return "the engine did not run"
 
 
 def _failed(why: str) -> Callable[[], Any]:
