@@ -223,14 +223,36 @@ def get_ax(ax: Any, figsize: tuple[float, float] = (6.0, 4.5)) -> tuple[Any, Any
     return ax, ax.figure
 
 
+#: margins (inches) of figures with a fixed layout: left, right, bottom, top, and between panels across and down
+FIXED_MARGINS = (0.78, 0.22, 0.58, 0.42, 0.72, 0.78)
+#: extra room at the top of a grid of several panels (its overall title), inches
+SUPTITLE_ROOM = 0.3
+
+
 def figure_grid(
-    nrows: int, ncols: int, panel_size: tuple[float, float], dpi: float = 100.0
+    nrows: int, ncols: int, panel_size: tuple[float, float], dpi: float = 100.0, layout: str = "constrained"
 ) -> tuple[Any, np.ndarray]:
     """A figure that does not go through pyplot (no GUI backend is touched, nothing is kept open) with an
-    ``nrows x ncols`` grid of axes of ``panel_size`` inches each and constrained layout: for writing files."""
+    ``nrows x ncols`` grid of axes of ``panel_size`` inches each: for writing files.
+
+    ``layout="constrained"`` fits the margins to the texts when the figure is drawn; ``layout="fixed"`` uses
+    :data:`FIXED_MARGINS`, which leave room for tick labels, axis labels and titles of the usual sizes, and saves
+    the layout pass and the extra draw that constrained layout costs (about half of the time of a small figure).
+    """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(panel_size[0] * ncols, panel_size[1] * nrows), layout="constrained", dpi=dpi)
+    w, h = panel_size[0] * ncols, panel_size[1] * nrows
+    if layout != "fixed":
+        fig = Figure(figsize=(w, h), layout="constrained", dpi=dpi)
+        return fig, fig.subplots(nrows, ncols, squeeze=False)
+    left, right, bottom, top, across, down = FIXED_MARGINS
+    if nrows * ncols > 1:
+        top += SUPTITLE_ROOM
+    fig = Figure(figsize=(w, h), dpi=dpi)
+    ax_w = (w - left - right - (ncols - 1) * across) / ncols
+    ax_h = (h - bottom - top - (nrows - 1) * down) / nrows
+    fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h,
+                        wspace=across / ax_w if ncols > 1 else 0.2, hspace=down / ax_h if nrows > 1 else 0.2)
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
