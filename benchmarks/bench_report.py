@@ -66,24 +66,30 @@ write.csv(Ornstein, file.path(args[1], "ornstein.csv"), row.names = FALSE)
 """
 
 
-def _run(cmd: list[str], env: dict | None = None) -> tuple[float, float]:
-    """Wall time (s) and peak resident memory (MiB) of a child process."""
+def _run(cmd: list[str], env: dict | None = None) -> tuple[float, float, float]:
+    """Wall time (s), peak resident memory (MiB) and CPU time (user + system, s, the process and the children it
+    waited for: on a shared machine the CPU time depends far less on the others' load than the wall time) of a
+    child process."""
     gnu_time = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
     with tempfile.NamedTemporaryFile("r", suffix=".txt") as mem:
-        full = [gnu_time, "-f", "%M", "-o", mem.name, *cmd] if gnu_time else cmd
+        full = [gnu_time, "-f", "%M %U %S", "-o", mem.name, *cmd] if gnu_time else cmd
         t = time.perf_counter()
         res = subprocess.run(full, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t
         if res.returncode != 0:
             raise RuntimeError(f"{cmd[:4]} failed: {res.stderr[-2000:]}")
         text = mem.read().strip().splitlines()
-        peak = float(text[-1]) / 1024.0 if gnu_time and text else float("nan")
-    return wall, peak
+        if gnu_time and text:
+            kb, user, system = text[-1].split()
+            peak, cpu = float(kb) / 1024.0, float(user) + float(system)
+        else:
+            peak = cpu = float("nan")
+    return wall, peak, cpu
 
 
-def _best(cmd: list[str], repeat: int, env: dict | None = None) -> tuple[float, float]:
+def _best(cmd: list[str], repeat: int, env: dict | None = None) -> tuple[float, float, float]:
     runs = [_run(cmd, env) for _ in range(repeat)]
-    return min(r[0] for r in runs), max(r[1] for r in runs)
+    return min(r[0] for r in runs), max(r[1] for r in runs), min(r[2] for r in runs)
 
 
 def _synthetic(n: int, p: int, folder: Path) -> Path:
@@ -139,21 +145,23 @@ def main() -> None:
         exe = [sys.executable, "-m", "regdiag.cli", "report", c["data"], "--formula", c["formula"], *c["regdiag"],
                "-o", str(out), "--quiet"]
         row = {"case": c["name"], "n": c["n"], "load_before": os.getloadavg()[0]}
-        row["regdiag_s"], row["regdiag_peak_mib"] = _best(exe, repeat, env)
+        row["regdiag_s"], row["regdiag_peak_mib"], row["regdiag_cpu_s"] = _best(exe, repeat, env)
         row["regdiag_files"] = sorted(f.name for f in out.iterdir())
         row["report_html_mib"] = (out / "report.html").stat().st_size / 2**20
         if c["n"] > 1000:
-            row["regdiag_no_engine_s"], _ = _best(exe + ["--no-cross-check", "--no-engine-plots"], 1, env)
+            row["regdiag_no_engine_s"], _, row["regdiag_no_engine_cpu_s"] = _best(
+                exe + ["--no-cross-check", "--no-engine-plots"], 1, env)
         if "parquet" in c:
             pq = [sys.executable, "-m", "regdiag.cli", "report", c["parquet"], "--in-memory", "--formula",
                   c["formula"], "-o", str(tmp / "out_pq"), "--quiet"]
-            row["regdiag_parquet_s"], row["regdiag_parquet_peak_mib"] = _best(pq, 1, env)
+            row["regdiag_parquet_s"], row["regdiag_parquet_peak_mib"], row["regdiag_parquet_cpu_s"] = _best(pq, 1, env)
         if c["n"] <= args.skip_r_above and shutil.which("Rscript"):
             rdir = tmp / "r"
             rdir.mkdir(exist_ok=True)
             r_cmd = ["Rscript", str(script), c["data"], str(rdir), c["kind"], c["r_formula"], c["rownames"]]
-            row["r_by_hand_s"], row["r_peak_mib"] = _best(r_cmd, repeat)
+            row["r_by_hand_s"], row["r_peak_mib"], row["r_cpu_s"] = _best(r_cmd, repeat)
             row["r_over_regdiag"] = row["r_by_hand_s"] / row["regdiag_s"]
+            row["r_over_regdiag_cpu"] = row["r_cpu_s"] / row["regdiag_cpu_s"]
             if "regdiag_parquet_s" in row:
                 row["r_over_regdiag_parquet"] = row["r_by_hand_s"] / row["regdiag_parquet_s"]
         row["load_after"] = os.getloadavg()[0]

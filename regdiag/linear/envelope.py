@@ -172,7 +172,7 @@ def envelope(
 
 #: linear models with more residuals than this get their band from the distribution of order statistics (below)
 #: instead of simulations; the cost does not grow with n
-ORDER_STATISTICS_ABOVE = 200_000
+ORDER_STATISTICS_ABOVE = 20_000
 
 
 def _order_statistic_band(

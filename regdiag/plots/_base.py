@@ -223,6 +223,18 @@ def get_ax(ax: Any, figsize: tuple[float, float] = (6.0, 4.5)) -> tuple[Any, Any
     return ax, ax.figure
 
 
+def warm_up() -> None:
+    """Import what drawing needs (matplotlib's figure and Agg canvas, the lowess smoother) and load the default
+    font, so that processes forked afterwards to draw figures share them instead of each loading its own copy."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from statsmodels.nonparametric.smoothers_lowess import lowess  # noqa: F401
+
+    fig = Figure(figsize=(1, 1))
+    fig.text(0.5, 0.5, "0")
+    FigureCanvasAgg(fig).draw()  # the font and the text layout caches
+
+
 #: margins (inches) of figures with a fixed layout: left, right, bottom, top, and between panels across and down
 FIXED_MARGINS = (0.78, 0.22, 0.58, 0.42, 0.72, 0.78)
 #: extra room at the top of a grid of several panels (its overall title), inches

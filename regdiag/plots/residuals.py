@@ -159,7 +159,8 @@ def _sorted_plot(
             env = _envelope(v.infl, m, nsim=nsim, level=level, rng=rng, absolute=absolute)
         arts["envelope"] = ax.fill_between(
             theo, env.lower, env.upper, color="C0", alpha=0.18, lw=0, zorder=1,
-            label=f"{level:.0%} simulated envelope ({env.nsim} data sets)",
+            label=(f"{level:.0%} simulated envelope ({env.nsim} data sets)" if env.nsim else
+                   f"{level:.0%} envelope (order statistics)"),
         )
         arts["envelope_data"] = env
     arts["points"] = scatter(ax, theo, sample)

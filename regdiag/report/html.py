@@ -1,7 +1,10 @@
 """The HTML report: one self-contained file (plots embedded as base64 PNG, styles inline, no external URL) with the
-model and fit, the flagged observations and the rule that flagged each, the diagnostic plots, the outlier test, the
-engine cross-check, an optional comparison with statsmodels, and links to CSV and JSON exports of every measure
-written next to it.
+model and fit, the flagged observations (ranked, capped, with a note when the rule flags a large share) and the rule
+that flagged each, the diagnostic and teaching plots, the outlier test, collinearity, the engine cross-check, an
+optional comparison with statsmodels, and links to the exports of every measure written next to it (CSV and JSON
+up to :data:`EXPORT_PARQUET_ABOVE` observations, parquet above).
+
+Every number comes from one :class:`~regdiag.report.bundle.Diagnostics` bundle; this module draws and writes it.
 """
 
 from __future__ import annotations
@@ -159,8 +162,14 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
         "regions (and the labelled ones) on top." if infl.n_obs > plots._base.DENSITY_ABOVE else ""
     )
     env = b.envelope
-    band = (f"the band in which 95% of the sorted residuals of {env.nsim} data sets simulated from the fitted model "
-            "fall (with its weights)" if env is not None else "no simulated band")
+    if env is None:
+        band = "no simulated band"
+    elif env.nsim == 0:
+        band = ("the band in which 95% of the sorted residuals fall under the model, from the distribution of order "
+                f"statistics (exact to O(p/n); with n = {infl.n_obs} no simulation is needed)")
+    else:
+        band = (f"the band in which 95% of the sorted residuals of {env.nsim} data sets simulated from the fitted "
+                "model fall (with its weights)")
     specs.append((
         "overview", "Overview (R's plot(lm))",
         "Top left: residuals against fitted values with a lowess smoother — curvature suggests a missing term, a "
@@ -355,6 +364,9 @@ def _render(specs: list[tuple[str, str, str, Any]], steps: Steps) -> list[_Plot]
     if workers > 1:
         import multiprocessing
 
+        from ..plots._base import warm_up
+
+        warm_up()  # imported once here, shared by the forked workers
         _PENDING = [make for *_, make in specs]
         try:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
