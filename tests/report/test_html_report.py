@@ -256,3 +256,22 @@ def test_big_data_exports_parquet_and_caps_the_flagged_table(tmp_path, monkeypat
     text = rep.path.read_text()
     assert "The 5 largest of the" in text and "Bonferroni outlier test" in text
     assert text.count("<tr>") < len(flagged) + 60  # the page does not list them all
+
+
+def test_terminal_progress_only_once_the_report_is_slow(monkeypatch, capsys):
+    from regdiag.report import bundle
+
+    monkeypatch.setattr(bundle, "PROGRESS_AFTER_S", 3600.0)  # nothing takes an hour: no line
+    steps = bundle.Steps(True, total=2)
+    steps("a")
+    steps("b")
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(bundle, "PROGRESS_AFTER_S", 0.0)  # everything counts as slow: every line
+    steps = bundle.Steps(True, total=2)
+    steps("a")
+    steps("b")
+    assert capsys.readouterr().err.splitlines() == ["[1/2] a", "[2/2] b"]
+    seen = []
+    steps = bundle.Steps(lambda s, d, t: seen.append((s, d, t)), total=1)  # a callable gets every step at once
+    steps("x")
+    assert seen == [("x", 1, 1)]
