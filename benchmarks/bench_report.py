@@ -141,7 +141,7 @@ def main() -> None:
     rows = []
     for c in cases:
         repeat = args.repeat if c["n"] <= 1000 else 1
-        out = tmp / "out"
+        out = tmp / f"out_{len(rows)}"  # a fresh folder per case: its file list is this case's alone
         exe = [sys.executable, "-m", "regdiag.cli", "report", c["data"], "--formula", c["formula"], *c["regdiag"],
                "-o", str(out), "--quiet"]
         row = {"case": c["name"], "n": c["n"], "load_before": os.getloadavg()[0]}

@@ -265,23 +265,22 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
         runs = b.engine_runs
         exact = b.exact if b.exact is not None else infl
         plain = runs.get(("exact", "direct", "none"))
-        if True:  # noqa: SIM108 - one entry per engine plot, drawn or explained
-            specs.append((
-                "engine_vs_exact", "Second-order influence estimate against exact deletion",
-                "The engine's influence-function estimate H⁻¹∇ℓᵢ/n with the exact Hessian and no leverage correction, "
-                "against the exact change from deleting the observation, in standard errors. For least squares the "
-                "estimate is (1 - hᵢ) times the exact change, so high-leverage points fall short of the line.",
-                _engine_single(plots, plain, exact, n_labels) if plain is not None
-                else _failed(_no_engine(infl)),
-            ))
-        curv = {c: runs[(c, "direct", "leverage")] for c in ("exact", "kfac", "ekfac") if (c, "direct", "leverage") in runs}
-        if True:  # noqa: SIM108 - one entry per engine plot, drawn or explained
-            specs.append((
-                "curvature_comparison", "Curvatures compared: exact, K-FAC, EK-FAC",
-                "The same comparison with the leverage correction, for three curvatures. Points on the line: the "
-                "curvature gives the exact deletion; what remains off it is the curvature's approximation.",
-                _engine_panel(plots, curv, exact, n_labels) if curv else _failed(_no_engine(infl)),
-            ))
+        specs.append((
+            "engine_vs_exact", "Second-order influence estimate against exact deletion",
+            "The engine's influence-function estimate H⁻¹∇ℓᵢ/n with the exact Hessian and no leverage correction, "
+            "against the exact change from deleting the observation, in standard errors. For least squares the "
+            "estimate is (1 - hᵢ) times the exact change, so high-leverage points fall short of the line.",
+            _engine_single(plots, plain, exact, n_labels) if plain is not None
+            else _failed(_no_engine(infl)),
+        ))
+        curv = {c: runs[(c, "direct", "leverage")] for c in ("exact", "kfac", "ekfac")
+                if (c, "direct", "leverage") in runs}
+        specs.append((
+            "curvature_comparison", "Curvatures compared: exact, K-FAC, EK-FAC",
+            "The same comparison with the leverage correction, for three curvatures. Points on the line: the "
+            "curvature gives the exact deletion; what remains off it is the curvature's approximation.",
+            _engine_panel(plots, curv, exact, n_labels) if curv else _failed(_no_engine(infl)),
+        ))
     return specs
 
 
