@@ -1,27 +1,29 @@
-"""Plots, report and compare: regdiag against what users run today (R's car and base graphics, statsmodels), on the
-same data in one run.
+"""``regdiag report`` against R by hand, same machine, same run: the main job from 50 rows to 10^6.
 
-Usage: python benchmarks/bench_report.py [--sizes 1000 10000 100000] [--p 8] [--no-r]
+Usage: python benchmarks/bench_report.py [--big 100000 1000000] [--skip-r-above N] [--repeat 2] [--profile]
 
-Measures
-* Q-Q envelope (199 simulated data sets, 95% band), n in --sizes[:2], p = 5: regdiag's projection of simulated
-  errors with the fit's own Q (``regdiag.plots._simulate.envelope``) against the same envelope by refitting every
-  simulated response (``regdiag.ols(y_sim, X, weights=w).influence()``, which is what car's ``qqPlot(simulate =
-  TRUE)`` does) and against car::qqPlot itself (R, drawing to a null device). The two regdiag envelopes are checked
-  to be equal (same draws).
-* ``regdiag report`` end to end (fit, every measure, CSV + JSON exports, 8 to 10 embedded plots, HTML), with and
-  without the engine cross-check, for each n in --sizes: wall time and peak resident memory of the process (the
-  command run as a subprocess); against R doing the usual by hand: lm, influence.measures, write.csv, and
-  plot(fit, which = 1:6) plus car::influencePlot to PNG files.
-* ``regdiag.compare(results)`` on a statsmodels OLS fit (n = 2000): its time against statsmodels'
-  ``OLSInfluence(res).summary_frame()`` alone (which refits n times, and which compare runs too).
-Writes benchmarks/results_report.json.
+For each case both sides run as their own process from a cold start (interpreter or Rscript start, reading the
+data file included), timed by wall clock with peak resident memory (GNU time's %M):
+
+* regdiag: ``python -m regdiag.cli report <data> --formula ... [--family ...] -o <tmp> --quiet`` (fit, every
+  measure, flags, outlier test, engine cross-check up to 200 000 rows, envelopes, 14 to 15 embedded plots, exports:
+  CSV + JSON up to 50 000 rows, parquet above); the big cases also without the engine and from parquet
+  (``--in-memory``, the same report).
+* R by hand: ``read.csv``, ``lm`` / ``glm`` / ``MASS::glm.nb``, ``influence.measures``, ``write.csv`` of the
+  measures, ``plot(fit, which = 1:6)`` to six PNG files and ``car::influencePlot`` to a seventh.
+
+Cases: LifeCycleSavings (bundled, n = 50, OLS), carData Prestige (n = 102, OLS), carData Mroz (n = 753,
+logistic), carData Ornstein (n = 248, negative binomial; regdiag with alpha = 1 fixed, R estimates theta),
+synthetic n = 10^5 and 10^6 with p = 11 (CSV). ``--profile`` adds a cProfile summary of the largest case (the top
+cumulative entries of regdiag's own functions). The machine's load (``os.getloadavg``) is recorded beside each
+case: other work on the machine slows both sides. Writes benchmarks/results_report.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -33,175 +35,163 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import regdiag
-
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
-R_QQ = r"""
-suppressPackageStartupMessages(library(car))
+R_BY_HAND = r"""
+suppressPackageStartupMessages({library(car); library(MASS)})
 args <- commandArgs(trailingOnly = TRUE)
-d <- read.csv(args[1])
-fit <- lm(y ~ ., data = d[, setdiff(names(d), "w")], weights = d$w)
-pdf(NULL)
-t <- system.time(qqPlot(fit, simulate = TRUE, reps = 199, envelope = 0.95, id = FALSE))[["elapsed"]]
-invisible(dev.off())
-cat(t, "\n")
-"""
-
-R_REPORT = r"""
-suppressPackageStartupMessages(library(car))
-args <- commandArgs(trailingOnly = TRUE)
-out <- args[2]
-t <- system.time({
-  d <- read.csv(args[1])
-  fit <- lm(y ~ ., data = d)
-  im <- influence.measures(fit)
-  write.csv(im$infmat, file.path(out, "influence_measures.csv"))
-  for (k in 1:6) {
-    png(file.path(out, sprintf("plot%d.png", k)), width = 700, height = 500)
-    plot(fit, which = k)
-    invisible(dev.off())
-  }
-  png(file.path(out, "influence.png"), width = 700, height = 500)
-  invisible(influencePlot(fit))
+data <- args[1]; out <- args[2]; kind <- args[3]; formula <- as.formula(args[4])
+d <- read.csv(data, row.names = if (args[5] == "1") 1 else NULL, stringsAsFactors = TRUE)
+fit <- switch(kind, lm = lm(formula, data = d), binomial = glm(formula, family = binomial, data = d),
+              nb = glm.nb(formula, data = d))
+im <- influence.measures(fit)
+write.csv(im$infmat, file.path(out, "influence_measures.csv"))
+for (k in 1:6) {
+  png(file.path(out, sprintf("plot%d.png", k)), width = 700, height = 500)
+  plot(fit, which = k)
   invisible(dev.off())
-})[["elapsed"]]
-cat(t, "\n")
+}
+png(file.path(out, "influence.png"), width = 700, height = 500)
+invisible(influencePlot(fit))
+invisible(dev.off())
+"""
+
+R_EXPORT = r"""
+suppressPackageStartupMessages(library(carData))
+args <- commandArgs(trailingOnly = TRUE)
+write.csv(Prestige, file.path(args[1], "prestige.csv"))
+m <- Mroz; m$lfp <- as.integer(m$lfp == "yes"); write.csv(m, file.path(args[1], "mroz.csv"))
+write.csv(Ornstein, file.path(args[1], "ornstein.csv"), row.names = FALSE)
 """
 
 
-def _design(n: int, p: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = np.column_stack([np.ones(n), rng.standard_normal((n, p - 1))])
-    y = X @ rng.standard_normal(p) + rng.standard_normal(n)
-    w = rng.uniform(0.5, 2.0, n)
-    return X, y, w
-
-
-def _best(fn, repeat: int = 3) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-def bench_envelope(n: int, use_r: bool) -> dict:
-    from regdiag.plots._simulate import envelope, linear_student_from_draws
-
-    p = 5
-    X, y, w = _design(n, p)
-    fit = regdiag.ols(y, X, weights=w)
-    infl = fit.influence()
-    m = int(np.isfinite(infl.student_resid).sum())
-    t_proj = _best(lambda: envelope(infl, m, nsim=199, rng=1), repeat=2)
-
-    def refits() -> np.ndarray:
-        rng = np.random.default_rng(1)
-        Z = rng.standard_normal((n, 199))
-        mean = X @ fit.coef
-        out = np.empty((n, 199))
-        for k in range(199):
-            y_sim = mean + infl.sigma * Z[:, k] / np.sqrt(w)
-            out[:, k] = np.sort(regdiag.ols(y_sim, X, weights=w).influence().student_resid)
-        return out
-
-    t_refit = _best(refits, repeat=1)
-    # the same draws give the same sorted residuals: the shortcut is exact
-    Z = np.random.default_rng(1).standard_normal((n, 3))
-    T = np.sort(linear_student_from_draws(np.asarray(fit.factor.q), infl.leverage, infl.df_resid, Z), axis=0)
-    mean = X @ fit.coef
-    ref = np.column_stack(
-        [np.sort(regdiag.ols(mean + infl.sigma * Z[:, k] / np.sqrt(w), X, weights=w).influence().student_resid)
-         for k in range(3)]
-    )
-    row = {
-        "n": n, "p": p, "nsim": 199,
-        "regdiag_projection_s": t_proj,
-        "regdiag_refits_s": t_refit,
-        "refits_over_projection": t_refit / t_proj,
-        "max_abs_diff_projection_vs_refit": float(np.max(np.abs(T - ref))),
-    }
-    if use_r:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "d.csv"
-            df = pd.DataFrame(X[:, 1:], columns=[f"x{j}" for j in range(1, p)]).assign(y=y, w=w)
-            df.to_csv(path, index=False)
-            script = Path(tmp) / "qq.R"
-            script.write_text(R_QQ)
-            res = subprocess.run(["Rscript", str(script), str(path)], capture_output=True, text=True, check=True)
-            row["r_car_qqplot_s"] = float(res.stdout.split()[0])
-            row["r_car_over_projection"] = row["r_car_qqplot_s"] / t_proj
-    return row
-
-
-def _run_measured(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall time and peak resident memory (MiB, from GNU time's %M; NaN without it) of a child process."""
+def _run(cmd: list[str], env: dict | None = None) -> tuple[float, float, float]:
+    """Wall time (s), peak resident memory (MiB) and CPU time (user + system, s, the process and the children it
+    waited for: on a shared machine the CPU time depends far less on the others' load than the wall time) of a
+    child process."""
     gnu_time = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
     with tempfile.NamedTemporaryFile("r", suffix=".txt") as mem:
-        full = [gnu_time, "-f", "%M", "-o", mem.name, *cmd] if gnu_time else cmd
+        full = [gnu_time, "-f", "%M %U %S", "-o", mem.name, *cmd] if gnu_time else cmd
         t = time.perf_counter()
-        res = subprocess.run(full, capture_output=True, text=True)
+        res = subprocess.run(full, capture_output=True, text=True, env=env)
         wall = time.perf_counter() - t
         if res.returncode != 0:
-            raise RuntimeError(f"{cmd[0]} failed: {res.stderr[-2000:]}")
+            raise RuntimeError(f"{cmd[:4]} failed: {res.stderr[-2000:]}")
         text = mem.read().strip().splitlines()
-        peak = float(text[-1]) / 1024.0 if gnu_time and text else float("nan")
-    return wall, peak, res.stdout
+        if gnu_time and text:
+            kb, user, system = text[-1].split()
+            peak, cpu = float(kb) / 1024.0, float(user) + float(system)
+        else:
+            peak = cpu = float("nan")
+    return wall, peak, cpu
 
 
-def bench_report(n: int, p: int, use_r: bool) -> dict:
-    X, y, _ = _design(n, p, seed=2)
-    row: dict = {"n": n, "p": p}
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "d.csv"
-        pd.DataFrame(X[:, 1:], columns=[f"x{j}" for j in range(1, p)]).assign(y=y).to_csv(path, index=False)
-        formula = "y ~ " + " + ".join(f"x{j}" for j in range(1, p))
-        exe = [sys.executable, "-m", "regdiag.cli", "report", str(path), "--formula", formula, "--quiet"]
-        row["regdiag_report_s"], row["regdiag_report_peak_mib"], _ = _run_measured(exe + ["-o", f"{tmp}/a"])
-        row["regdiag_report_no_cross_check_s"], _, _ = _run_measured(
-            exe + ["-o", f"{tmp}/b", "--no-cross-check", "--no-engine-plots"]
-        )
-        row["report_html_mib"] = (Path(tmp) / "a" / "report.html").stat().st_size / 2**20
-        if use_r:
-            script = Path(tmp) / "report.R"
-            script.write_text(R_REPORT)
-            (Path(tmp) / "r").mkdir()
-            _, _, out = _run_measured(["Rscript", str(script), str(path), f"{tmp}/r"])
-            row["r_by_hand_s"] = float(out.split()[0])
-            row["regdiag_no_cross_check_over_r"] = row["regdiag_report_no_cross_check_s"] / row["r_by_hand_s"]
-    return row
+def _best(cmd: list[str], repeat: int, env: dict | None = None) -> tuple[float, float, float]:
+    runs = [_run(cmd, env) for _ in range(repeat)]
+    return min(r[0] for r in runs), max(r[1] for r in runs), min(r[2] for r in runs)
 
 
-def bench_compare(n: int = 2000) -> dict:
-    import statsmodels.api as sm
-    from statsmodels.stats.outliers_influence import OLSInfluence
-
-    X, y, _ = _design(n, 6, seed=3)
-    res = sm.OLS(y, X).fit()
-    t_sm = _best(lambda: OLSInfluence(res).summary_frame(), repeat=1)
-    t_cmp = _best(lambda: regdiag.compare(res), repeat=1)
-    return {"n": n, "p": 6, "statsmodels_summary_frame_s": t_sm, "regdiag_compare_s": t_cmp,
-            "compare_over_statsmodels": t_cmp / t_sm}
+def _synthetic(n: int, p: int, folder: Path) -> Path:
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((n, p - 1))
+    y = X @ rng.standard_normal(p - 1) + rng.standard_normal(n)
+    df = pd.DataFrame(X, columns=[f"x{j}" for j in range(1, p)]).assign(y=y)
+    path = folder / f"synthetic_{n}.csv"
+    df.to_csv(path, index=False)
+    df.to_parquet(folder / f"synthetic_{n}.parquet", index=False)
+    return path
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
-    ap.add_argument("--p", type=int, default=8)
-    ap.add_argument("--no-r", action="store_true")
+    ap.add_argument("--big", type=int, nargs="*", default=[100_000, 1_000_000])
+    ap.add_argument("--skip-r-above", type=int, default=10**7)
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each small case (the best is kept)")
+    ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
-    use_r = not args.no_r and shutil.which("Rscript") is not None
-    results = {
-        "machine": {"python": platform.python_version(), "platform": platform.platform(),
-                    "numpy": np.__version__, "regdiag": regdiag.__version__},
-        "envelope": [bench_envelope(n, use_r) for n in args.sizes[:2]],
-        "report": [bench_report(n, args.p, use_r) for n in args.sizes],
-        "compare": bench_compare(),
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    tmp = Path(tempfile.mkdtemp(prefix="bench_report_"))
+    (tmp / "export.R").write_text(R_EXPORT)
+    subprocess.run(["Rscript", str(tmp / "export.R"), str(tmp)], check=True, capture_output=True)
+    script = tmp / "by_hand.R"
+    script.write_text(R_BY_HAND)
+    p = 11
+    syn_formula = "y ~ " + " + ".join(f"x{j}" for j in range(1, p))
+    cases = [
+        dict(name="LifeCycleSavings (bundled)", n=50, data=str(ROOT / "datasets" / "LifeCycleSavings.csv"),
+             formula="sr ~ pop15 + pop75 + dpi + ddpi", r_formula="sr ~ pop15 + pop75 + dpi + ddpi", kind="lm",
+             regdiag=[], rownames="1"),
+        dict(name="carData Prestige, OLS", n=102, data=str(tmp / "prestige.csv"),
+             formula="prestige ~ income + education + women", r_formula="prestige ~ income + education + women",
+             kind="lm", regdiag=[], rownames="1"),
+        dict(name="carData Mroz, logistic", n=753, data=str(tmp / "mroz.csv"),
+             formula="lfp ~ k5 + k618 + age + wc + hc + lwg + inc", r_formula="lfp ~ k5 + k618 + age + wc + hc + "
+             "lwg + inc", kind="binomial", regdiag=["--family", "binomial"], rownames="1"),
+        dict(name="carData Ornstein, negative binomial", n=248, data=str(tmp / "ornstein.csv"),
+             formula="interlocks ~ np.log2(assets) + nation + sector",
+             r_formula="interlocks ~ log2(assets) + nation + sector", kind="nb",
+             regdiag=["--family", "negative_binomial"], rownames="0"),
+    ]
+    for n in args.big:
+        path = _synthetic(n, p, tmp)
+        cases.append(dict(name=f"synthetic n = {n}, p = {p} (CSV of {path.stat().st_size / 2**20:.0f} MiB)", n=n,
+                          data=str(path), formula=syn_formula, r_formula=syn_formula, kind="lm", regdiag=[],
+                          rownames="0", parquet=str(path.with_suffix(".parquet"))))
+    rows = []
+    for c in cases:
+        repeat = args.repeat if c["n"] <= 1000 else 1
+        out = tmp / f"out_{len(rows)}"  # a fresh folder per case: its file list is this case's alone
+        exe = [sys.executable, "-m", "regdiag.cli", "report", c["data"], "--formula", c["formula"], *c["regdiag"],
+               "-o", str(out), "--quiet"]
+        row = {"case": c["name"], "n": c["n"], "load_before": os.getloadavg()[0]}
+        row["regdiag_s"], row["regdiag_peak_mib"], row["regdiag_cpu_s"] = _best(exe, repeat, env)
+        row["regdiag_files"] = sorted(f.name for f in out.iterdir())
+        row["report_html_mib"] = (out / "report.html").stat().st_size / 2**20
+        if c["n"] > 1000:
+            row["regdiag_no_engine_s"], _, row["regdiag_no_engine_cpu_s"] = _best(
+                exe + ["--no-cross-check", "--no-engine-plots"], 1, env)
+        if "parquet" in c:
+            pq = [sys.executable, "-m", "regdiag.cli", "report", c["parquet"], "--in-memory", "--formula",
+                  c["formula"], "-o", str(tmp / "out_pq"), "--quiet"]
+            row["regdiag_parquet_s"], row["regdiag_parquet_peak_mib"], row["regdiag_parquet_cpu_s"] = _best(pq, 1, env)
+        if c["n"] <= args.skip_r_above and shutil.which("Rscript"):
+            rdir = tmp / "r"
+            rdir.mkdir(exist_ok=True)
+            r_cmd = ["Rscript", str(script), c["data"], str(rdir), c["kind"], c["r_formula"], c["rownames"]]
+            row["r_by_hand_s"], row["r_peak_mib"], row["r_cpu_s"] = _best(r_cmd, repeat)
+            row["r_over_regdiag"] = row["r_by_hand_s"] / row["regdiag_s"]
+            row["r_over_regdiag_cpu"] = row["r_cpu_s"] / row["regdiag_cpu_s"]
+            if "regdiag_parquet_s" in row:
+                row["r_over_regdiag_parquet"] = row["r_by_hand_s"] / row["regdiag_parquet_s"]
+        row["load_after"] = os.getloadavg()[0]
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    result = {
+        "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
+                    "numpy": np.__version__, "note": "shared machine: load average (1 min) recorded per case"},
+        "report": rows,
     }
-    print(json.dumps(results, indent=1))
-    (HERE / "results_report.json").write_text(json.dumps(results, indent=1) + "\n")
+    if args.profile and args.big:
+        big = cases[-1]
+        prof = tmp / "report.prof"
+        cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "regdiag.cli", "report", big["data"],
+               "--formula", big["formula"], "-o", str(tmp / "out_prof"), "--quiet"]
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
+        import pstats
+
+        st = pstats.Stats(str(prof))
+        entries = []
+        for (file, line, fn), (cc, nc, tt, ct, callers) in st.stats.items():
+            if "/regdiag/" in file or fn in ("read_csv",):
+                entries.append({"function": f"{Path(file).parent.name}/{Path(file).name}:{fn}",
+                                "cumulative_s": round(ct, 3), "calls": nc})
+        entries.sort(key=lambda e: -e["cumulative_s"])
+        result["profile_largest"] = {"case": big["name"], "note": "cProfile (adds overhead), the parent process only "
+                                     "(plots drawn in worker processes show as the pool's wait)",
+                                     "top": entries[:30]}
+    (HERE / "results_report.json").write_text(json.dumps(result, indent=1) + "\n")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -15,17 +15,51 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from . import datasets
 from ._validation import ConditioningWarning, DataError, DataWarning, DesignError, InfluenceWarning, RegdiagError
 from .compare import compare
-from .engine.crosscheck import cross_check
-from .linear.glm import GLMFit, glm
-from .linear.ols import OLSFit, ols
-from .linear.rlm import RLMFit, rlm
-from .results import GLMInfluence, GroupInfluence, Influence
-from .survival import CoxFit, CoxInfluence, coxph
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers; at run time they are loaded on first use
+    from .engine.crosscheck import cross_check
+    from .linear.glm import GLMFit, glm
+    from .linear.ols import OLSFit, ols
+    from .linear.rlm import RLMFit, rlm
+    from .results import GLMInfluence, GroupInfluence, Influence
+    from .survival import CoxFit, CoxInfluence, coxph
+
+#: public names loaded on first use (PEP 562): ``import regdiag`` costs numpy and pandas, and the fitting code,
+#: scipy and the engine are imported when a name that needs them is first used
+_LAZY = {
+    "cross_check": ".engine.crosscheck",
+    "glm": ".linear.glm",
+    "GLMFit": ".linear.glm",
+    "ols": ".linear.ols",
+    "OLSFit": ".linear.ols",
+    "Influence": ".results",
+    "GLMInfluence": ".results",
+    "GroupInfluence": ".results",
+    "rlm": ".linear.rlm",
+    "RLMFit": ".linear.rlm",
+    "coxph": ".survival",
+    "CoxFit": ".survival",
+    "CoxInfluence": ".survival",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'regdiag' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     "ols",

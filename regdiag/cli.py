@@ -80,7 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--no-cross-check", action="store_true", help="skip the engine cross-check (faster on big data)")
     r.add_argument("--no-engine-plots", action="store_true", help="skip the engine plots")
     r.add_argument("--nsim", type=_non_negative_int, default=199, help="simulations for the Q-Q envelope (default 199)")
-    r.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+    r.add_argument("--quiet", "-q", action="store_true",
+                   help="no progress lines (without it, progress is shown only once the report takes over a second)")
+    r.add_argument("--exports", choices=("auto", "csv", "parquet"), default="auto",
+                   help="format of the exported measures: auto (default) writes CSV and JSON up to 50000 "
+                   "observations and parquet above; csv or parquet always")
     how = r.add_mutually_exclusive_group()
     how.add_argument("--stream", action="store_true",
                      help="stream the data through Dask (needs regdiag[dask]) instead of reading it into memory: "
@@ -132,13 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             import dataclasses
 
             spec = dataclasses.replace(spec, model=args.model, psi=args.psi)
-        if not args.quiet:
-            print(f"fitting {spec.formula} to {spec.label}", file=sys.stderr)
-        fit = fit_model(spec)
+        fit = _fit_with_progress(spec, fit_model, quiet=args.quiet)
         report = write_html_report(
             fit, args.output, rule=args.rule, n_labels=args.labels, title=f"regdiag report: {spec.label}",
             label=spec.label, cross_check=not args.no_cross_check, engine_plots=not args.no_engine_plots,
             compare_statsmodels=args.compare_statsmodels, nsim=max(args.nsim, 2), progress=not args.quiet,
+            exports=args.exports,
         )
     except (regdiag.RegdiagError, ValueError, KeyError, OSError) as exc:
         print(f"regdiag: error: {error_line(exc, data=args.data, output=args.output)}", file=sys.stderr)
@@ -174,6 +177,28 @@ def _cox(args: argparse.Namespace) -> int:
         print(f"regdiag: error: {error_line(exc, data=args.data, output=args.output)}", file=sys.stderr)
         return 2
     return _show(report, args)
+
+
+def _fit_with_progress(spec: object, fit_model: object, quiet: bool) -> object:
+    """Fit the model; unless ``quiet``, say so on standard error if it takes longer than the report's progress
+    threshold (about a second: a quick fit prints nothing)."""
+    import threading
+
+    from regdiag.report import bundle
+
+    line = f"fitting {spec.formula} to {spec.label}"  # type: ignore[attr-defined]
+    if quiet:
+        return fit_model(spec)  # type: ignore[operator]
+    if bundle.PROGRESS_AFTER_S <= 0:
+        print(line, file=sys.stderr)
+        return fit_model(spec)  # type: ignore[operator]
+    timer = threading.Timer(bundle.PROGRESS_AFTER_S, lambda: print(line, file=sys.stderr, flush=True))
+    timer.daemon = True
+    timer.start()
+    try:
+        return fit_model(spec)  # type: ignore[operator]
+    finally:
+        timer.cancel()
 
 
 def _stream(args: argparse.Namespace) -> int:

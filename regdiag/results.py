@@ -178,6 +178,21 @@ def r_dfb_names(names: Sequence[str]) -> list[str]:
 _R_FLAG_COLUMNS = {"dffits": "dffit", "cov_ratio": "cov.r", "cooks_distance": "cook.d", "leverage": "hat"}
 
 
+def _joined_names(hits: np.ndarray, names: Sequence[str]) -> list[str]:
+    """For each row of the boolean matrix ``hits`` (shape (n_rows, n_names)), the ``names`` of its true columns
+    joined by ``", "``, in column order.
+
+    Rows with the same pattern share one string: the work is one pass over the matrix plus one join per distinct
+    pattern (a handful in practice), not a Python loop over cells.
+    """
+    hits = np.asarray(hits, dtype=bool)
+    if hits.shape[0] == 0:
+        return []
+    patterns, inverse = np.unique(hits, axis=0, return_inverse=True)
+    texts = [", ".join(nm for nm, on in zip(names, row) if on) for row in patterns]
+    return [texts[k] for k in np.asarray(inverse).ravel()]
+
+
 def flag_frame(
     criteria: Sequence[Criterion],
     values: Any,
@@ -470,9 +485,7 @@ class Influence:
             index=self.index,
         )
         out = base.loc[mask].copy()
-        out["flagged_by"] = [
-            ", ".join(c for c in fl.columns if hit.iloc[i][c]) for i in np.flatnonzero(mask)
-        ]
+        out["flagged_by"] = _joined_names(hit.to_numpy()[mask], [str(c) for c in fl.columns])
         out.attrs["criteria"] = fl.attrs["criteria"]
         return out
 

@@ -19,7 +19,10 @@ from .report.htmlcheck import check_html
 FAST = ["--no-cross-check", "--no-engine-plots", "--nsim", "19", "--quiet"]
 
 
-def test_default_report_prints_and_writes_csv_equal_to_frame(tmp_path, capsys):
+def test_default_report_prints_and_writes_csv_equal_to_frame(tmp_path, capsys, monkeypatch):
+    from regdiag.report import bundle
+
+    monkeypatch.setattr(bundle, "PROGRESS_AFTER_S", 0.0)  # every step counts as slow: all progress lines show
     assert main(["report", "-o", str(tmp_path), "--nsim", "19"]) == 0
     captured = capsys.readouterr()
     out = captured.out
@@ -29,6 +32,7 @@ def test_default_report_prints_and_writes_csv_equal_to_frame(tmp_path, capsys):
     # progress goes to standard error, one line per step
     progress = captured.err.strip().splitlines()
     assert progress[0].startswith("fitting sr ~ pop15") and progress[-1].endswith("writing report.html")
+    assert all(line.startswith("[") for line in progress[1:])
     csv = pd.read_csv(tmp_path / "measures.csv", index_col=0)
     df = regdiag.datasets.load("LifeCycleSavings")
     frame = regdiag.ols("sr ~ pop15 + pop75 + dpi + ddpi", data=df).influence().to_frame()

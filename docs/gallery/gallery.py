@@ -107,7 +107,8 @@ GALLERY = [
     (
         "half_normal", "Half-normal plot of a logistic regression",
         "Absolute likelihood residuals of the low-birth-weight model against half-normal quantiles, with the 95% "
-        "band of responses simulated from the fitted model and refitted (Atkinson's envelope).",
+        "band of responses simulated from the fitted model (Atkinson's envelope; each simulated response is taken to its "
+        "own estimate by scoring steps with the fit's factorization, see regdiag.linear.envelope).",
         "plots.half_normal(birthwt, nsim=99)", lambda: plots.half_normal(birthwt, nsim=99, rng=1), half_normal_facts,
     ),
     (
@@ -117,6 +118,48 @@ GALLERY = [
         "a GLM the one-step change itself, and for K-FAC and EK-FAC also their Kronecker factorization of the "
         "curvature.",
         "plots.curvature_comparison(birthwt)", lambda: plots.curvature_comparison(birthwt), curvature_facts,
+    ),
+    (
+        "component_residual", "Component + residual plots",
+        "car's ``crPlots`` for the savings-rate regression: each term's partial residual (residual plus the term's "
+        "centred contribution) against the term, with the fitted component (dashed) and a lowess smoother (red); a "
+        "smoother that bends away from the line asks for a transformation of that term.",
+        "plots.component_residual(savings)", lambda: plots.component_residual(savings),
+        lambda d: f"Labelled: {', '.join(map(str, d.labelled_))}.",
+    ),
+    (
+        "index_plot", "Influence index plot",
+        "car's ``infIndexPlot``: Cook's distance, studentized residuals, Bonferroni p-values and hat values by row.",
+        "plots.index_plot(savings)", lambda: plots.index_plot(savings),
+        lambda d: f"Labelled: {', '.join(map(str, d.labelled_))}.",
+    ),
+    (
+        "dffits_index", "DFFITS by observation",
+        "Change of each row's own fitted value when it is deleted, in standard errors, with R's cut-off "
+        "±3√(p/(n−p)) and Belsley–Kuh–Welsch's ±2√(p/n); ``plots.covratio_index`` draws COVRATIO the same way.",
+        "plots.dffits_index(duncan)", lambda: plots.dffits_index(duncan),
+        lambda d: f"Labelled: {', '.join(map(str, d.labelled_))}.",
+    ),
+    (
+        "potential_residual", "Potential–residual plot (Hadi)",
+        "Potential h/(1−h) against Hadi's residual function: high points are remote in the design, points on the "
+        "right badly fitted.",
+        "plots.potential_residual(duncan)", lambda: plots.potential_residual(duncan),
+        lambda d: f"Largest Hadi measure: {', '.join(map(str, d.labelled_))}.",
+    ),
+    (
+        "vif", "Collinearity panel",
+        "car's ``vif`` (generalized for factors: the race factor of the logistic model has 2 columns), as "
+        "GVIF^(1/(2 Df)), the factor by which a term's standard error is inflated by its correlation with the others.",
+        "plots.vif_panel(birthwt)", lambda: plots.vif_panel(birthwt),
+        lambda d: f"Largest: {d.data_['GVIF^(1/(2*Df))'].idxmax()} ({d.data_['GVIF^(1/(2*Df))'].max():.3g}).",
+    ),
+    (
+        "deletion", "What deletion does",
+        "The fit with and without the row of largest Cook's distance (exact, from the closed form), here in the "
+        "added-variable view of the coefficient that the deletion moves most.",
+        "plots.deletion(duncan)", lambda: plots.deletion(duncan),
+        lambda d: f"Deleted: {', '.join(map(str, d.artists_['effect'].rows))}.",
     ),
 ]
 

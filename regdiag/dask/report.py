@@ -13,7 +13,6 @@ report's notes; warnings of other libraries are passed on as warnings.
 from __future__ import annotations
 
 import glob
-import html
 import json
 import math
 import os
@@ -242,42 +241,31 @@ def read_parquet(path: str | Path, index_col: str | None = None, *, blocksize: i
     return dd.from_map(_read_piece, pieces, meta=meta, opts=opts, label="read-parquet", enforce_metadata=False)
 
 
-def _table(frame: pd.DataFrame | pd.Series) -> str:
-    return frame.to_html(float_format=lambda v: f"{v:.4g}", na_rep="NA", border=0, classes="t")
-
-
-_CSS = (
-    "body{font-family:system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#222}"
-    "table.t{border-collapse:collapse;font-size:.9rem}table.t td,table.t th{padding:.2rem .6rem;"
-    "border-bottom:1px solid #ddd;text-align:right}pre{background:#f6f6f6;padding:.8rem;overflow:auto}"
-    ".note{color:#8a4b00}"
-)
-
-
 def _html(title: str, fit: Any, summary: Any, notes: list[str], label: str) -> str:
+    """The streamed report's page, by the report's one page writer (:func:`regdiag.report.page.page`)."""
+    from ..report.page import escape, page, table
+
     crit = pd.DataFrame(
         {"criterion": [summary.criteria.get(c, "") for c in summary.flag_counts.index],
          "flagged rows": summary.flag_counts.to_numpy(), "undefined": summary.undefined_counts.to_numpy()},
         index=summary.flag_counts.index,
     )
-    parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p>{html.escape(label)}: {fit.nobs} observations with positive weight, {len(fit.block_lengths)} "
-        "partitions, streamed through Dask (every measure of every row is in <code>measures.parquet</code>).</p>",
-        "<h2>Fit</h2>",
-        f"<pre>{html.escape(fit.summary())}</pre>",
-        f"<h2>Flags (rule {html.escape(str(summary.rule))})</h2>",
-        f"<p>{summary.n_flagged} observation(s) flagged by at least one criterion.</p>",
-        _table(crit),
-        f"<h2>The {len(summary.top)} most influential rows by {html.escape(summary.by)}</h2>",
-        _table(summary.top),
+    intro = (
+        f"<p>{escape(label)}: {fit.nobs} observations with positive weight, {len(fit.block_lengths)} partitions, "
+        "streamed through Dask (every measure of every row is in <code>measures.parquet</code>; plots need the "
+        "rows in memory: the in-memory report draws them).</p>"
+    )
+    sections = [
+        ("fit", "Fit", intro + f"<pre>{escape(fit.summary())}</pre>"),
+        ("flagged", f"Flags (rule {summary.rule})",
+         f"<p>{summary.n_flagged} observation(s) flagged by at least one criterion.</p>"
+         + table(crit, text_cols=("criterion",))),
+        ("top", f"The {len(summary.top)} most influential rows by {summary.by}", table(summary.top)),
     ]
     if notes:
-        parts.append("<h2>Notes</h2><ul>" + "".join(f"<li class='note'>{html.escape(n)}</li>" for n in notes) + "</ul>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+        sections.append(("notes", "Notes", "<ul>" + "".join(f'<li class="warn">{escape(n)}</li>' for n in notes)
+                         + "</ul>"))
+    return page(title, sections, f"regdiag streamed report · {escape(fit.method)}, n = {fit.nobs}")
 
 
 def _json_value(v: Any) -> Any:

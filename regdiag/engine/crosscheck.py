@@ -100,6 +100,7 @@ def cross_check(
     corrections: Sequence[str] = ("none", "leverage"),
     damping: float = 0.0,
     solver_options: dict[str, dict[str, Any]] | None = None,
+    runs: dict[tuple[str, str, str], EngineInfluence] | None = None,
 ) -> pd.DataFrame:
     """Largest relative discrepancy between the engine and the closed form, per curvature, solver and correction.
 
@@ -114,6 +115,9 @@ def cross_check(
         Damping for every run (0 compares with the closed form exactly).
     solver_options : dict, optional
         Per solver name, options for it (e.g. ``{"lissa": {"max_iter": 50000}}``).
+    runs : dict, optional
+        Filled with every engine result that ran, keyed ``(curvature, solver, correction)`` (the report draws its
+        engine plots from them instead of running the engine again).
 
     Returns
     -------
@@ -176,6 +180,8 @@ def cross_check(
                                tolerance=np.nan, agrees=pd.NA, theory=why, status=f"{type(exc).__name__}: {exc}")
                     rows.append(row)
                     continue
+                if runs is not None:
+                    runs[(cur, sol, cor)] = res
                 pinf = res.param_influence[ok]
                 factor = 1.0 if cor == "leverage" else (1.0 - h)
                 ref_param = -dfb * np.asarray(factor)[..., None] if cor == "none" else -dfb

@@ -26,6 +26,13 @@ plot                          shows
 :func:`engine_vs_exact`       the engine's coefficient changes vs exact deletion, line y = x
 :func:`curvature_comparison`  exact vs K-FAC vs EK-FAC (any curvatures) against exact deletion, one panel each
 :func:`weights_plot`          robust fits: final IRLS weights against scaled residuals, with the psi weight curve
+:func:`component_residual`    component + residual (partial residual) plots with lowess (car ``crPlots``)
+:func:`index_plot`            Cook's D, studentized residuals, Bonferroni p, hat values by row (car ``infIndexPlot``)
+:func:`dffits_index`          DFFITS by observation with R's and Belsley-Kuh-Welsch's cut-offs
+:func:`covratio_index`        COVRATIO by observation with R's cut-off
+:func:`potential_residual`    Hadi's potential-residual plot
+:func:`vif_panel`             collinearity: VIF / generalized VIF per term (car ``vif``)
+:func:`deletion`              the fit with and without a chosen row or group (exact), simple or added-variable view
 ============================  ===================================================================================
 
 Cox models (:mod:`regdiag.plots.survival`): :func:`cox_dfbeta_index` (each coefficient's change by observation,
@@ -54,6 +61,15 @@ from .overview import overview
 from .residuals import half_normal, qq, residuals_fitted, scale_location
 from .survival import cox_dfbeta_index, cox_martingale_covariates
 from .robust import weights_plot
+from .teaching import (
+    component_residual,
+    covratio_index,
+    deletion,
+    dffits_index,
+    index_plot,
+    potential_residual,
+    vif_panel,
+)
 
 __all__ = [
     "plot",
@@ -78,6 +94,13 @@ __all__ = [
     "cox_dfbeta_index",
     "cox_martingale_covariates",
     "weights_plot",
+    "component_residual",
+    "index_plot",
+    "dffits_index",
+    "covratio_index",
+    "potential_residual",
+    "vif_panel",
+    "deletion",
 ]
 
 _KINDS = {
@@ -94,6 +117,13 @@ _KINDS = {
     "dfbetas_panel": dfbetas_panel,
     "added_variable": added_variable,
     "weights": weights_plot,
+    "component_residual": component_residual,
+    "index_plot": index_plot,
+    "dffits_index": dffits_index,
+    "covratio_index": covratio_index,
+    "potential_residual": potential_residual,
+    "vif": vif_panel,
+    "deletion": deletion,
 }
 
 

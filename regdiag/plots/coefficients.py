@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 
 from ._base import (
+    DENSITY_ABOVE,
     Display,
     PanelDisplay,
     as_influence,
     finish,
     frame,
+    index_bars,
     label_points,
     note_omitted,
     panel_axes,
@@ -94,7 +96,12 @@ def dfbetas_panel(
         arts: dict[str, Any] = {}
         if ok.sum() <= MAX_STEMS:  # above that, stems merge into a band: points alone read better (and draw fast)
             arts["stems"] = a.vlines(x[ok], 0.0, y[ok], color="0.35", lw=0.7, zorder=2)
-        arts["points"] = scatter(a, x[ok], y[ok], s=6 if ok.sum() <= MAX_STEMS else None)
+        if ok.sum() > DENSITY_ABOVE:  # the band of values per screen column, and the extreme rows as points
+            arts["stems"] = index_bars(a, x[ok], y[ok], base=None, color="0.45", lw=0.4, zorder=2)
+            ext = top_k(np.where(ok, np.abs(y), np.nan), 200)
+            arts["points"] = scatter(a, x[ext], y[ext], s=5)
+        else:
+            arts["points"] = scatter(a, x[ok], y[ok], s=6 if ok.sum() <= MAX_STEMS else None)
         big = float(np.max(np.abs(y[ok]))) if ok.any() else 0.0
         ymax = max(big * 1.12, cut * 1.3)
         if big >= 1.0 / 3.0:  # within a factor 3 of R's cut-off: show the +/-1 lines themselves
@@ -119,7 +126,7 @@ def dfbetas_panel(
     return PanelDisplay(axes, fig, panels)
 
 
-def added_variable_residuals(result: Any, term: str) -> pd.DataFrame:
+def added_variable_residuals(result: Any, term: str, *, row_solve: np.ndarray | None = None) -> pd.DataFrame:
     """The two residual vectors of the added-variable plot of ``term``, from the fit's factorization.
 
     Returns a DataFrame indexed by row label (rows with positive weight) with columns ``x`` (``term`` regressed on
@@ -131,7 +138,8 @@ def added_variable_residuals(result: Any, term: str) -> pd.DataFrame:
     With ``A = W^{1/2} X = Q R``, column k of ``A (A'A)^{-1} = Q R^{-T}`` divided by ``[(A'A)^{-1}]_kk`` is the
     residual of column k regressed on the others; and the response's residual on the others is
     ``e + b_k (that residual)`` since the full-model residual ``e`` is orthogonal to every column. One triangular
-    solve for all terms: O(n p^2), no refit.
+    solve for all terms: O(n p^2), no refit (``row_solve``: the factorization's ``row_solve()``, computed once for
+    several terms).
     """
     infl = as_influence(result)
     fit = getattr(infl, "fit", None)
@@ -140,7 +148,7 @@ def added_variable_residuals(result: Any, term: str) -> pd.DataFrame:
         raise ValueError("added-variable plots need the fit's factorization; pass the fit or fit.influence()")
     j = _select(infl, [term], drop_intercept=False)[0]
     k = int(np.flatnonzero(np.asarray(factor.cols) == j)[0])
-    C = factor.row_solve()
+    C = factor.row_solve() if row_solve is None else row_solve
     cud = float(np.asarray(infl.cov_unscaled_diag)[j])
     ex = C[:, k] * factor.scale[j] / cud
     pearson = getattr(infl, "resid_pearson", None)
@@ -183,10 +191,12 @@ def added_variable(
     yname = getattr(getattr(getattr(infl, "fit", None), "design", None), "response_name", "y")
     weighted = infl.weights is not None or hasattr(infl, "resid_pearson")
     panels: dict[str, Display] = {}
+    factor = getattr(getattr(infl, "fit", None), "factor", None)
+    solved = factor.row_solve() if factor is not None else None  # once for every panel
     for k, j in enumerate(cols):
         a = axes.ravel()[k]
         name = infl.param_names[j]
-        df = added_variable_residuals(infl, name)
+        df = added_variable_residuals(infl, name, row_solve=solved)
         pos = infl.index.get_indexer(df.index)
         arts: dict[str, Any] = {"points": scatter(a, df["x"].to_numpy(), df["y"].to_numpy())}
         b = float(np.asarray(infl.params)[j])

@@ -8,9 +8,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._base import Display, PanelDisplay, as_influence, finish, label_points, panel_axes, top_k
+from ._base import (
+    DENSITY_ABOVE,
+    Display,
+    PanelDisplay,
+    as_influence,
+    density_scatter,
+    finish,
+    label_points,
+    panel_axes,
+    top_k,
+)
 
 __all__ = ["engine_vs_exact", "curvature_comparison"]
+
+#: above DENSITY_ABOVE (observation, coefficient) pairs, the rows drawn as coloured points (largest changes)
+MAX_COLOURED = 200
 
 
 def _exact_for(estimate: Any, exact: Any) -> Any:
@@ -83,9 +96,16 @@ def engine_vs_exact(estimate: Any, exact: Any = None, *, ax: Any = None, n_label
     ax, fig = get_ax_square(ax)
     arts: dict[str, Any] = {"points": {}}
     many = n * k > 5000
+    dense = n * k > DENSITY_ABOVE
+    rows_drawn = np.arange(n)
+    if dense:  # every pair as a density, the rows that move a coefficient most as coloured points on top
+        arts["density"] = density_scatter(ax, x[ok], y[ok], zorder=1.5)
+        big = np.where(ok, np.maximum(np.abs(x), np.abs(y)), -np.inf).max(axis=1)
+        rows_drawn = top_k(np.where(np.isfinite(big), big, np.nan), MAX_COLOURED)
     for j, nm in enumerate(names):
+        r = rows_drawn[ok[rows_drawn, j]]
         arts["points"][nm] = ax.scatter(
-            x[ok[:, j], j], y[ok[:, j], j], s=10 if not many else 3, alpha=0.8 if not many else 0.3,
+            x[r, j], y[r, j], s=10 if not many else 3, alpha=0.8 if not many or dense else 0.3,
             color=f"C{j % 10}", label=nm if k <= 10 else None, linewidths=0, zorder=2, rasterized=many,
         )
     finite = np.concatenate([x[ok], y[ok]]) if ok.any() else np.array([-1.0, 1.0])
@@ -118,7 +138,8 @@ def engine_vs_exact(estimate: Any, exact: Any = None, *, ax: Any = None, n_label
     rows = np.arange(n)
     labelled = label_points(ax, x[rows, jstar], y[rows, jstar], estimate.index, top_k(score, n_labels), fontsize=7)
     data = pd.DataFrame(
-        {"x": x.ravel(), "y": y.ravel(), "coefficient": np.tile(names, n)},
+        {"x": x.ravel(), "y": y.ravel(),
+         "coefficient": pd.Categorical.from_codes(np.tile(np.arange(k), n), categories=names)},
         index=np.repeat(np.asarray(estimate.index), k),
     )
     data = data[ok.ravel()]

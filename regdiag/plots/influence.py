@@ -9,12 +9,15 @@ import numpy as np
 from scipy import stats
 
 from ._base import (
+    DENSITY_ABOVE,
     MANY_POINTS,
     Display,
     degenerate,
+    density_scatter,
     finish,
     frame,
     get_ax,
+    index_bars,
     label_points,
     note_omitted,
     scatter,
@@ -24,6 +27,9 @@ from ._base import (
 )
 
 __all__ = ["cooks_index", "residuals_leverage", "cooks_leverage", "influence_bubble"]
+
+#: influence plots of more than DENSITY_ABOVE rows draw circles for this many rows (largest Cook's distances)
+MAX_BUBBLES = 500
 
 
 def _hline_note(ax: Any, y: float, text: str, **kwargs: Any) -> Any:
@@ -54,8 +60,11 @@ def cooks_index(result: Any, *, ax: Any = None, n_labels: int = 3) -> Display:
     x = np.arange(1, len(d) + 1, dtype=float)
     ax, fig = get_ax(ax)
     arts: dict[str, Any] = {}
-    arts["stems"] = ax.vlines(x[ok], 0.0, d[ok], color="0.3", lw=0.9 if ok.sum() <= 500 else 0.4, zorder=2,
-                              rasterized=bool(ok.sum() > MANY_POINTS))
+    if ok.sum() > DENSITY_ABOVE:  # one bar per screen column's worth of rows: the same picture, drawn in O(1)
+        arts["stems"] = index_bars(ax, x[ok], d[ok], color="0.3", lw=0.4, zorder=2)
+    else:
+        arts["stems"] = ax.vlines(x[ok], 0.0, d[ok], color="0.3", lw=0.9 if ok.sum() <= 500 else 0.4, zorder=2,
+                                  rasterized=bool(ok.sum() > MANY_POINTS))
     top = float(np.nanmax(d[ok])) if ok.any() else 1.0
     ax.set_ylim(0, top * 1.08 if top > 0 else 1.0)
     ax.set_xlim(0, len(d) + 1)
@@ -319,8 +328,14 @@ def influence_bubble(result: Any, *, ax: Any = None, n_labels: int = 2, max_size
     alpha = 0.35 if m <= 500 else 0.25
     ax, fig = get_ax(ax)
     arts: dict[str, Any] = {}
-    arts["points"] = ax.scatter(h[ok], t[ok], s=size[ok], facecolor="C0", alpha=alpha, edgecolor="C0", lw=0.8,
-                                zorder=2, rasterized=m > MANY_POINTS)
+    if m > DENSITY_ABOVE:  # the bulk as density; circles for the rows with the largest Cook's distances
+        arts["density"] = density_scatter(ax, h[ok], t[ok], zorder=1.5)
+        big = top_k(np.where(ok, d, np.nan), MAX_BUBBLES)
+        arts["points"] = ax.scatter(h[big], t[big], s=size[big], facecolor="C0", alpha=alpha, edgecolor="C0", lw=0.8,
+                                    zorder=2)
+    else:
+        arts["points"] = ax.scatter(h[ok], t[ok], s=size[ok], facecolor="C0", alpha=alpha, edgecolor="C0", lw=0.8,
+                                    zorder=2, rasterized=m > MANY_POINTS)
     finish(ax, "Influence plot", "Leverage (hat values)", "Studentized residuals")
     cuts = {"2p/n": 2.0 * v.p / v.n, "3p/n": 3.0 * v.p / v.n}
     hmax = float(np.max(h[ok])) if ok.any() else cuts["3p/n"]

@@ -11,7 +11,9 @@ from .residuals import qq, residuals_fitted, scale_location
 __all__ = ["overview"]
 
 
-def overview(result: Any, *, ax: Any = None, n_labels: int = 3, envelope: bool = True, **qq_kwargs: Any) -> PanelDisplay:
+def overview(
+    result: Any, *, ax: Any = None, n_labels: int = 3, envelope: Any = True, **qq_kwargs: Any
+) -> PanelDisplay:
     """Residuals vs fitted, Q-Q of studentized residuals (with envelope), scale-location, residuals vs leverage.
 
     Parameters

@@ -21,8 +21,8 @@ from ._base import (
     top_k,
     view,
 )
-from ._simulate import envelope as _envelope
-from ._simulate import order_positions
+from ..linear.envelope import Envelope, order_positions
+from ..linear.envelope import envelope as _envelope
 
 __all__ = ["residuals_fitted", "qq", "half_normal", "scale_location"]
 
@@ -83,7 +83,7 @@ def qq(
     *,
     ax: Any = None,
     n_labels: int = 3,
-    envelope: bool = True,
+    envelope: bool | Envelope = True,
     nsim: int = 199,
     level: float = 0.95,
     rng: np.random.Generator | int | None = 0,
@@ -99,7 +99,8 @@ def qq(
     envelope : bool
         Draw the band within which the sorted residuals of data simulated from the fitted model fall with pointwise
         probability ``level``. Linear models: errors ``sigma z / sqrt(w)`` with the fit's own weights (exact, by
-        projection; see :mod:`regdiag.plots._simulate`).
+        projection; see :mod:`regdiag.linear.envelope`). An :class:`~regdiag.linear.envelope.Envelope` computed
+        beforehand (by the report) is drawn as it is.
     nsim : int
         Number of simulated data sets.
     level : float
@@ -149,11 +150,17 @@ def _sorted_plot(
     sample = t[order][keep]
     ax, fig = get_ax(ax)
     arts: dict[str, Any] = {}
-    if envelope and m > 0:
-        env = _envelope(v.infl, m, nsim=nsim, level=level, rng=rng, absolute=absolute)
+    if isinstance(envelope, Envelope) or (envelope and m > 0):
+        if isinstance(envelope, Envelope):
+            env = envelope
+            if not np.array_equal(env.positions, keep):
+                raise ValueError(f"the envelope is of {env.positions.size} order statistics; this plot has {keep.size}")
+        else:
+            env = _envelope(v.infl, m, nsim=nsim, level=level, rng=rng, absolute=absolute)
         arts["envelope"] = ax.fill_between(
             theo, env.lower, env.upper, color="C0", alpha=0.18, lw=0, zorder=1,
-            label=f"{level:.0%} simulated envelope ({env.nsim} data sets)",
+            label=(f"{level:.0%} simulated envelope ({env.nsim} data sets)" if env.nsim else
+                   f"{level:.0%} envelope (order statistics)"),
         )
         arts["envelope_data"] = env
     arts["points"] = scatter(ax, theo, sample)
@@ -174,7 +181,7 @@ def half_normal(
     *,
     ax: Any = None,
     n_labels: int = 3,
-    envelope: bool = True,
+    envelope: bool | Envelope = True,
     nsim: int = 199,
     level: float = 0.95,
     rng: np.random.Generator | int | None = 0,

@@ -8,6 +8,7 @@ family and link) into a fit, with one-line errors for user mistakes (:func:`erro
 
 from __future__ import annotations
 
+from .bundle import Diagnostics, diagnose
 from .html import HTMLReport, text_progress, write_html_report
 from .inputs import ModelInput, error_line, fit_model, load_data, model_input, one_line
 from .text import ReportResult, write_report
@@ -16,6 +17,8 @@ __all__ = [
     "ReportResult",
     "write_report",
     "HTMLReport",
+    "Diagnostics",
+    "diagnose",
     "write_html_report",
     "text_progress",
     "ModelInput",

@@ -1,19 +1,19 @@
 """The HTML report: one self-contained file (plots embedded as base64 PNG, styles inline, no external URL) with the
-model and fit, the flagged observations and the rule that flagged each, the diagnostic plots, the outlier test, the
-engine cross-check, an optional comparison with statsmodels, and links to CSV and JSON exports of every measure
-written next to it.
+model and fit, the flagged observations (ranked, capped, with a note when the rule flags a large share) and the rule
+that flagged each, the diagnostic and teaching plots, the outlier test, collinearity, the engine cross-check, an
+optional comparison with statsmodels, and links to the exports of every measure written next to it (CSV and JSON
+up to :data:`EXPORT_PARQUET_ABOVE` observations, parquet above).
+
+Every number comes from one :class:`~regdiag.report.bundle.Diagnostics` bundle; this module draws and writes it.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as _dt
-import html
 import io
 import json
 import math
-import sys
-import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,17 +23,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .page import _e, _num, _table, page as _page
+from .bundle import CROSS_CHECK_ALL_SOLVERS, ENGINE_MAX_N, MAX_EXACT_GLM, Diagnostics, Steps, diagnose, text_progress
 from .text import make_folder, summary_text, write_measures_csv
 
-__all__ = ["HTMLReport", "write_html_report", "text_progress"]
+__all__ = ["HTMLReport", "write_html_report", "text_progress", "EXPORT_PARQUET_ABOVE"]
 
-#: rows of the flagged table shown in the page (all of them are in flagged.csv)
-MAX_FLAGGED_ROWS = 200
-#: above this many observations the report's cross-check runs the direct and CG solvers only
-CROSS_CHECK_ALL_SOLVERS = 20000
-#: GLM exact leave-one-out (for the engine plots) costs O(n^2 p): above this many rows the engine plots compare
-#: with the closed-form one-step changes instead
-MAX_EXACT_GLM = 3000
+#: resolution of the embedded plots
+PNG_DPI = 110
+#: rows of the flagged table shown in the page, by decreasing Cook's distance (all of them are in the export)
+MAX_FLAGGED_ROWS = 100
+#: with ``exports="auto"``, above this many observations the measures are written as parquet (measures.parquet)
+#: instead of CSV and JSON: a CSV of n = 10^6 rows and 25 measures is about 0.7 GB and takes a minute to format,
+#: the parquet file a tenth of that in a second, and it keeps every double exactly
+EXPORT_PARQUET_ABOVE = 50_000
+#: figures drawn in parallel worker processes (forked, where the platform has fork) when there are this many or more
+PARALLEL_FIGURES = 4
+
+_ = (CROSS_CHECK_ALL_SOLVERS, ENGINE_MAX_N, MAX_EXACT_GLM)  # re-exported: the report's limits live in bundle.py
 
 
 @dataclass(frozen=True)
@@ -47,13 +54,16 @@ class HTMLReport:
     text : str
         The terminal summary (ends with the report's path).
     exports : dict of str to Path
-        The files written next to the report: "measures.csv", "measures.json", "flagged.csv", "outlier_test.csv",
-        and where computed "cross_check.csv", "compare_statsmodels.csv".
+        The files written next to the report: "measures.csv" and "measures.json" (or "measures.parquet" and
+        "model.json" for big data), "flagged.csv", "outlier_test.csv", and where computed "cross_check.csv",
+        "compare_statsmodels.csv", "vif.csv".
     flagged : pandas.DataFrame
     cross_check : pandas.DataFrame or None
     comparison : Comparison or None
     warnings : tuple of str
         Warnings raised while computing (shown in the report).
+    diagnostics : Diagnostics
+        The bundle every number of the report came from.
     """
 
     path: Path
@@ -63,27 +73,7 @@ class HTMLReport:
     cross_check: pd.DataFrame | None = None
     comparison: Any = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
-
-
-def text_progress(step: str, done: int, total: int) -> None:
-    """Progress on standard error: ``[3/11] plots: Q-Q envelope``."""
-    sys.stderr.write(f"[{done}/{total}] {step}\n")
-    sys.stderr.flush()
-
-
-class _Steps:
-    def __init__(self, progress: Callable[[str, int, int], None] | bool | None, total: int) -> None:
-        if progress is True:
-            progress = text_progress
-        self.fn = progress or None
-        self.total = total
-        self.done = 0
-        self.t0 = time.perf_counter()
-
-    def __call__(self, step: str) -> None:
-        self.done += 1
-        if self.fn is not None:
-            self.fn(step, self.done, self.total)
+    diagnostics: Diagnostics | None = None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -92,7 +82,9 @@ class _Steps:
 
 def _png(fig: Any) -> str:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)  # constrained layout already fits the margins: one draw, not two
+    # at the figure's own dpi, so that the text measured by the layout is measured once (matplotlib caches text
+    # layout per dpi); constrained layout already fits the margins: one draw, not two
+    fig.savefig(buf, format="png", dpi="figure")
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -101,7 +93,7 @@ def _figure(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Any, An
     imported by regdiag.plots only)."""
     from ..plots import figure_grid
 
-    return figure_grid(nrows, ncols, panel)
+    return figure_grid(nrows, ncols, panel, dpi=PNG_DPI, layout="fixed")
 
 
 def _grid(n: int, ncols: int) -> tuple[int, int]:
@@ -118,17 +110,20 @@ class _Plot:
     error: str = ""
 
 
-def _plot_specs(fit: Any, infl: Any, n_labels: int, engine: bool, nsim: int) -> list[tuple[str, str, str, Any]]:
-    """The report's plots: (key, title, caption, a function drawing it on a new figure)."""
+def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, str, str, Any]]:
+    """The report's plots: (key, title, caption, a function drawing it on a new figure from the bundle)."""
     from .. import plots
 
-    is_glm = hasattr(infl, "resid_deviance")
+    fit, infl = b.fit, b.influence
+    is_glm = b.is_glm
     kept = [nm for nm in infl.param_names if nm not in infl.aliased]
     slopes = [nm for nm in kept if nm not in ("Intercept", "(Intercept)", "const")]
     specs: list[tuple[str, str, str, Callable[[], Any]]] = []
 
     def single(fn: Callable[..., Any], size: tuple[float, float] = (6.4, 4.6), **kw: Any) -> Callable[[], Any]:
         kw.setdefault("n_labels", n_labels)
+        if kw["n_labels"] is None:  # a plot that labels no extreme points
+            del kw["n_labels"]
 
         def make() -> Any:
             fig, axes = _figure(1, 1, size)
@@ -164,6 +159,19 @@ def _plot_specs(fit: Any, infl: Any, n_labels: int, engine: bool, nsim: int) -> 
     )
     robust = hasattr(infl, "rlm_weights")
     mle = hasattr(infl, "leverage_block")  # discrete models: no least-squares residuals, no factorization
+    many = (
+        f" With {infl.n_obs} rows the bulk of the points is drawn as a shaded density and the points in sparse "
+        "regions (and the labelled ones) on top." if infl.n_obs > plots._base.DENSITY_ABOVE else ""
+    )
+    env = b.envelope
+    if env is None:
+        band = "no simulated band"
+    elif env.nsim == 0:
+        band = ("the band in which 95% of the sorted residuals fall under the model, from the distribution of order "
+                f"statistics (exact to O(p/n); with n = {infl.n_obs} no simulation is needed)")
+    else:
+        band = (f"the band in which 95% of the sorted residuals of {env.nsim} data sets simulated from the fitted "
+                "model fall (with its weights)")
     if robust:
         specs += [
             ("weights", "Robustness weights",
@@ -174,25 +182,25 @@ def _plot_specs(fit: Any, infl: Any, n_labels: int, engine: bool, nsim: int) -> 
             ("residuals_fitted", "Residuals vs fitted", "Residuals against fitted values, with a lowess smoother.",
              single(plots.residuals_fitted)),
         ]
-    else:
+    elif not mle:  # the overview's panels need least-squares or GLM residuals
         specs.append((
             "overview", "Overview (R's plot(lm))",
             "Top left: residuals against fitted values with a lowess smoother — curvature suggests a missing term, a "
-            "funnel unequal variances. Top right: studentized residuals against their theoretical quantiles, with "
-            "the band in which 95% of the sorted residuals of data simulated from the fitted model fall (with its "
-            "weights). Bottom left: scale-location, a rising smoother means the spread grows with the mean. Bottom "
-            "right: " + bottom_right + labelled,
-            panel(plots.overview, 4, 2, (5.2, 4.0), n_labels=n_labels, nsim=nsim),
+            f"funnel unequal variances. Top right: studentized residuals against their theoretical quantiles, with {band}. "
+            "Bottom left: scale-location, a rising smoother means the spread grows with the mean. Bottom right: "
+            + bottom_right + labelled + many,
+            panel(plots.overview, 4, 2, (5.2, 4.0), n_labels=n_labels,
+                  envelope=env if env is not None else False),
         ))
-    if mle:
-        specs.pop()  # the overview's panels need least-squares or GLM residuals
     if is_glm:
         specs.append((
             "half_normal", "Half-normal plot",
             "Absolute studentized (likelihood) residuals against half-normal quantiles, with the 95% pointwise band "
-            "of data simulated from the fitted GLM (same weights) and refitted. Points above the band are more "
-            "extreme than the model allows.",
-            single(plots.half_normal, nsim=max(19, nsim // 2)),
+            f"of {getattr(b.half_normal_envelope, 'nsim', 0)} data sets simulated from the fitted GLM (same "
+            "weights), each taken to its own estimate by scoring steps with the fit's factorization. Points above "
+            "the band are more extreme than the model allows.",
+            single(plots.half_normal, envelope=b.half_normal_envelope if b.half_normal_envelope is not None
+                   else False),
         ))
     specs += [
         ("cooks_index", "Cook's distance by observation",
@@ -211,6 +219,19 @@ def _plot_specs(fit: Any, infl: Any, n_labels: int, engine: bool, nsim: int) -> 
             f"{n_labels} largest |studentized residuals| and the {n_labels} largest Cook's distances." if n_labels
             else ""),
          single(plots.influence_bubble)),
+        ("index_plot", "Influence index plot (car's infIndexPlot)",
+         "Cook's distance, studentized residuals, Bonferroni-adjusted outlier p-values and hat values by row.",
+         panel(plots.index_plot, 4, 1, (8.0, 1.7), n_labels=n_labels, values=b.index_values)),
+        ("dffits_covratio", "DFFITS and COVRATIO by observation",
+         "Left: the change of each row's own fitted value when it is deleted, in standard errors; dashed: R's "
+         "±3√(p/(n−p)) and Belsley, Kuh & Welsch's ±2√(p/n). Right: the ratio of the determinants of the "
+         "coefficients' covariance without and with the row; dashed: R's 1 ± 3p/(n−p).",
+         _pair(plots.dffits_index, plots.covratio_index, infl, n_labels)),
+        ("potential_residual", "Potential-residual plot (Hadi)",
+         "Potential h/(1−h) against Hadi's residual function p/(1−h)·d²/(1−d²) (d the normalized residual): high "
+         "points are remote in the design, points on the right are badly fitted; labelled: the largest Hadi "
+         "measures (their sum).",
+         single(plots.potential_residual, values=b.potential_residual)),
         ("dfbetas", "DFBETAS",
          "Change in each coefficient when an observation is deleted, in standard errors. Dashed: ±2/√n (Belsley, Kuh "
          "& Welsch); dotted: ±1 (R's cut-off), drawn in the panels whose values reach a third of it (the others say "
@@ -227,64 +248,173 @@ def _plot_specs(fit: Any, infl: Any, n_labels: int, engine: bool, nsim: int) -> 
             "coefficient.",
             panel(plots.added_variable, len(slopes), 3, (3.5, 3.0), n_labels=n_labels),
         ))
+    one_col = [t for t, c in _terms(fit).items() if len(c) == 1]
+    if one_col:
+        specs.append((
+            "component_residual", "Component + residual plots (car's crPlots)",
+            "Each term's partial residual (working residual plus the term's centred contribution) against the term, "
+            "with the fitted component (dashed) and a lowess smoother (red): a smoother that bends away from the "
+            "line suggests the term needs a transformation." + (" Factors are left out." if len(one_col) <
+                                                                   len(_terms(fit)) else ""),
+            panel(plots.component_residual, len(one_col), 3, (3.5, 3.0), n_labels=min(n_labels, 2),
+                  partial=b.partial),
+        ))
+    if len(_terms(fit)) >= 2:  # collinearity needs two terms
+        specs.append((
+            "vif", "Collinearity (car's vif)",
+            "GVIF^(1/(2 Df)) per term — for a one-column term √VIF, the factor by which its standard error is "
+            "inflated by its correlation with the other terms; generalized (Fox & Monette) for factors. Lines at VIF "
+            "5 and 10.",
+            single(plots.vif_panel, size=(6.4, 0.45 * len(b.vif) + 1.6), values=b.vif, n_labels=None)
+            if b.vif is not None else _failed(b.vif_error or "not computed"),
+        ))
+    rows = ", ".join(map(str, b.deletion.rows)) if b.deletion is not None else "the most influential row"
+    specs.append((
+        "deletion", "What deleting the most influential row does",
+        f"The fit with and without {rows} (the largest Cook's distance), exact from the closed form: the fitted line "
+        "when the model has one predictor, else the added-variable view of the coefficient the deletion moves most.",
+        single(plots.deletion, effect=b.deletion, n_labels=None) if b.deletion is not None
+        else _failed("the deletion could not be computed"),
+    ))
     if engine:
-        exact = _exact_for_engine(fit, infl)
-        specs += [
-            ("engine_vs_exact", "Second-order influence estimate against exact deletion",
-             "The engine's influence-function estimate H⁻¹∇ℓᵢ/n with the exact Hessian and no leverage correction, "
-             "against the exact change from deleting the observation, in standard errors. For least squares the "
-             "estimate is (1 - hᵢ) times the exact change, so high-leverage points fall short of the line.",
-             _engine_single(plots, fit, exact, n_labels)),
-            ("curvature_comparison", "Curvatures compared: exact, K-FAC, EK-FAC",
-             "The same comparison with the leverage correction, for three curvatures. Points on the line: the "
-             "curvature gives the exact deletion; what remains off it is the curvature's approximation.",
-             _engine_panel(plots, fit, exact, n_labels)),
-        ]
+        runs = b.engine_runs
+        exact = b.exact if b.exact is not None else infl
+        plain = runs.get(("exact", "direct", "none"))
+        specs.append((
+            "engine_vs_exact", "Second-order influence estimate against exact deletion",
+            "The engine's influence-function estimate H⁻¹∇ℓᵢ/n with the exact Hessian and no leverage correction, "
+            "against the exact change from deleting the observation, in standard errors. For least squares the "
+            "estimate is (1 - hᵢ) times the exact change, so high-leverage points fall short of the line.",
+            _engine_single(plots, plain, exact, n_labels) if plain is not None
+            else _failed(_no_engine(infl)),
+        ))
+        curv = {c: runs[(c, "direct", "leverage")] for c in ("exact", "kfac", "ekfac")
+                if (c, "direct", "leverage") in runs}
+        specs.append((
+            "curvature_comparison", "Curvatures compared: exact, K-FAC, EK-FAC",
+            "The same comparison with the leverage correction, for three curvatures. Points on the line: the "
+            "curvature gives the exact deletion; what remains off it is the curvature's approximation.",
+            _engine_panel(plots, curv, exact, n_labels) if curv else _failed(_no_engine(infl)),
+        ))
     return specs
 
 
-def _render(specs: list[tuple[str, str, str, Any]], steps: _Steps) -> list[_Plot]:
-    out = []
-    for key, title, caption, make in specs:
-        steps(f"plot: {title}")
-        item = _Plot(key, title, caption)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                fig = make()
-                item.png = _png(fig)
-        except Exception as exc:  # a plot that cannot be drawn for this fit is reported, not fatal
-            item.error = f"{type(exc).__name__}: {exc}"
-        out.append(item)
-    return out
+def _n_plots(fit: Any, engine: bool) -> int:
+    """How many plots :func:`_plot_specs` makes for this fit (known before the bundle, for the progress count)."""
+    infl_names = [nm for nm in fit.design.param_names if nm not in getattr(fit, "aliased", ())]
+    slopes = [nm for nm in infl_names if nm not in ("Intercept", "(Intercept)", "const")]
+    one_col = [t for t, c in _terms(fit).items() if len(c) == 1]
+    return (9 + int(len(_terms(fit)) >= 2) + int(hasattr(fit, "family")) + int(bool(slopes)) + int(bool(one_col))
+            + 2 * int(engine))
 
 
-def _exact_for_engine(fit: Any, infl: Any) -> Any:
-    if hasattr(fit, "family"):
-        if fit.nobs <= MAX_EXACT_GLM:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                return fit.influence(loo="exact")
-        return infl
-    return infl
+def _no_engine(infl: Any) -> str:
+    if infl.n_obs > ENGINE_MAX_N:
+        return f"the engine is not run in the report above {ENGINE_MAX_N} observations (regdiag.engine.influence(fit))"
+    return "the engine did not run"
 
 
-def _engine_single(plots: Any, fit: Any, exact: Any, n_labels: int) -> Callable[[], Any]:
+def _failed(why: str) -> Callable[[], Any]:
     def make() -> Any:
-        from .. import engine
+        raise ValueError(why)
 
-        est = engine.influence(fit, "exact", "direct", correction="none")
-        fig, axes = _figure(1, 1, (4.8, 4.8))
-        plots.engine_vs_exact(est, exact, ax=axes[0, 0], n_labels=n_labels)
+    return make
+
+
+def _terms(fit: Any) -> dict[str, list[int]]:
+    from ..linear.teaching import term_columns
+
+    return term_columns(fit)
+
+
+def _pair(left: Callable[..., Any], right: Callable[..., Any], infl: Any, n_labels: int) -> Callable[[], Any]:
+    def make() -> Any:
+        fig, axes = _figure(1, 2, (5.0, 3.8))
+        left(infl, ax=axes[0, 0], n_labels=n_labels)
+        right(infl, ax=axes[0, 1], n_labels=n_labels)
         return fig
 
     return make
 
 
-def _engine_panel(plots: Any, fit: Any, exact: Any, n_labels: int) -> Callable[[], Any]:
+def _draw(make: Callable[[], Any]) -> tuple[str, str]:
+    """``(png, error)`` of one figure."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return _png(make()), ""
+    except Exception as exc:  # a plot that cannot be drawn for this fit is reported, not fatal
+        return "", f"{type(exc).__name__}: {exc}"
+
+
+#: the figures being drawn, read by forked workers (a function made in the parent cannot be pickled)
+_PENDING: list[Callable[[], Any]] = []
+
+
+def _draw_pending(k: int) -> tuple[str, str]:
+    return _draw(_PENDING[k])
+
+
+def _workers(n_figures: int) -> int:
+    import multiprocessing
+    import os
+
+    if n_figures < PARALLEL_FIGURES or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - platforms without affinity
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 4, n_figures))
+
+
+def _render(specs: list[tuple[str, str, str, Any]], steps: Steps) -> list[_Plot]:
+    """Draw every figure: in forked worker processes where the machine has several cores (the figures are
+    independent; each worker inherits the bundle), else one after the other."""
+    global _PENDING
+    items = [_Plot(key, title, caption) for key, title, caption, _ in specs]
+    workers = _workers(len(specs))
+    results: list[tuple[str, str]] | None = None
+    if workers > 1:
+        import multiprocessing
+
+        from ..plots._base import warm_up
+
+        warm_up()  # imported once here, shared by the forked workers
+        _PENDING = [make for *_, make in specs]
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                results = []
+                for k, res in enumerate(pool.imap(_draw_pending, range(len(specs)))):
+                    steps(f"plot: {specs[k][1]}")
+                    results.append(res)
+        except Exception:  # no worker processes here: draw them in this one
+            results = None
+        finally:
+            _PENDING = []
+    if results is None:
+        results = []
+        for _, title, _, make in specs:
+            steps(f"plot: {title}")
+            results.append(_draw(make))
+    for item, (png, error) in zip(items, results):
+        item.png, item.error = png, error
+    return items
+
+
+def _engine_single(plots: Any, estimate: Any, exact: Any, n_labels: int) -> Callable[[], Any]:
     def make() -> Any:
-        fig, axes = _figure(1, 3, (4.2, 4.4))
-        plots.curvature_comparison(fit, exact=exact, ax=axes, n_labels=n_labels)
+        fig, axes = _figure(1, 1, (4.8, 4.8))
+        plots.engine_vs_exact(estimate, exact, ax=axes[0, 0], n_labels=n_labels)
+        return fig
+
+    return make
+
+
+def _engine_panel(plots: Any, runs: dict[str, Any], exact: Any, n_labels: int) -> Callable[[], Any]:
+    def make() -> Any:
+        fig, axes = _figure(1, len(runs), (4.2, 4.4))
+        plots.curvature_comparison(runs, exact=exact, ax=axes, n_labels=n_labels)
         return fig
 
     return make
@@ -300,12 +430,10 @@ def _json_value(v: Any) -> Any:
     return v
 
 
-def _write_json(infl: Any, fit: Any, path: Path) -> None:
-    """Every measure, column by column (exact doubles; NaN as null), with the model description.
-
-    Written one column at a time, so that memory holds one column's Python floats, not the whole table's.
-    """
-    frame = infl.to_frame()
+def _write_json(infl: Any, fit: Any, path: Path, frame: pd.DataFrame | None = None) -> None:
+    """Every measure, column by column (exact doubles: the shortest repr that reads back; NaN as null), with the
+    model description. Each column is formatted by numpy in one call, not float by float."""
+    frame = infl.to_frame() if frame is None else frame
     head = {
         "format": "regdiag measures, columns",
         "model": _model_info(fit, infl),
@@ -315,9 +443,25 @@ def _write_json(infl: Any, fit: Any, path: Path) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(json.dumps(head, allow_nan=False)[:-1] + ', "measures": {')
         for k, col in enumerate(frame.columns):
-            values = [_json_value(x) for x in frame[col].to_numpy(dtype=float).tolist()]
-            fh.write(("" if k == 0 else ", ") + json.dumps(str(col)) + ": " + json.dumps(values, allow_nan=False))
+            fh.write(("" if k == 0 else ", ") + json.dumps(str(col)) + ": [" + _json_numbers(frame[col]) + "]")
         fh.write("}}")
+
+
+def _json_numbers(col: pd.Series) -> str:
+    """A column of doubles as JSON numbers: ``repr`` of each (shortest round trip), ``null`` for NaN and infinities.
+
+    ``json.dumps`` of the list writes the non-finite values as the tokens ``NaN``, ``Infinity`` and ``-Infinity``
+    (no number contains those letters), which are then replaced: one C-speed pass instead of a test per value."""
+    text = json.dumps(col.to_numpy(dtype=float).tolist(), allow_nan=True)[1:-1]
+    if "N" in text or "I" in text:
+        text = text.replace("-Infinity", "null").replace("Infinity", "null").replace("NaN", "null")
+    return text
+
+
+def write_measures_parquet(frame: pd.DataFrame, path: Path) -> Path:
+    """``measures.parquet``: every measure with the row labels (as the CSV, exact doubles)."""
+    frame.to_parquet(path, index=True)
+    return path
 
 
 def _model_info(fit: Any, infl: Any) -> dict[str, Any]:
@@ -344,73 +488,6 @@ def _model_info(fit: Any, infl: Any) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------------------------
 # the page
-
-_CSS = """
-body{font-family:-apple-system,BlinkMacSystemFont,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:#1d232b;
-background:#f6f7f9;line-height:1.45}
-main{max-width:1180px;margin:0 auto;padding:24px 28px 60px;background:#fff}
-h1{font-size:1.55em;margin:0 0 4px}h2{font-size:1.2em;margin:34px 0 8px;padding-top:8px;border-top:1px solid #e3e6ea}
-h3{font-size:1.02em;margin:22px 0 6px}
-.meta{color:#5b6572;font-size:.9em}
-nav{font-size:.9em;margin:14px 0 0}nav a{margin-right:14px;color:#1f5fa8;text-decoration:none}
-table{border-collapse:collapse;font-size:.86em;margin:6px 0 10px}
-th,td{padding:3px 9px;border-bottom:1px solid #e6e8eb;text-align:right;vertical-align:top}
-th{background:#f0f2f5;font-weight:600}td:first-child,th:first-child{text-align:left}
-tbody tr:nth-child(even){background:#fafbfc}
-td.text,th.text{text-align:left;max-width:480px}
-.flag{color:#9b1c1c;font-weight:600}.ok{color:#1c6b2a;font-weight:600}.warn{color:#8a5a00}
-figure{margin:14px 0 26px}figure img{max-width:100%;height:auto;border:1px solid #eceef1}
-figcaption{font-size:.88em;color:#3c4652;max-width:900px;margin-top:4px}
-pre{background:#f4f5f7;padding:10px;overflow-x:auto;font-size:.82em}
-.kv td{text-align:left}.kv td:first-child{color:#5b6572;padding-right:18px}
-.note{font-size:.88em;color:#4a5561}
-.scroll{overflow-x:auto}
-"""
-
-
-def _e(x: Any) -> str:
-    return html.escape(str(x), quote=True)
-
-
-def _num(v: Any, digits: int = 4) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, (bool, np.bool_)):
-        return "yes" if v else "no"
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    if isinstance(v, (float, np.floating)):
-        return f"{float(v):.{digits}g}"
-    return _e(v)
-
-
-def _table(frame: pd.DataFrame, text_cols: tuple[str, ...] = (), index_label: str | None = None,
-           classes: dict[str, Callable[[Any], str]] | None = None) -> str:
-    """A small HTML table, every cell escaped; text columns left-aligned."""
-    classes = classes or {}
-    head = "".join(
-        f'<th class="text">{_e(c)}</th>' if c in text_cols else f"<th>{_e(c)}</th>" for c in frame.columns
-    )
-    rows = []
-    for label, row in frame.iterrows():
-        cells = []
-        for c in frame.columns:
-            v = row[c]
-            cls = ["text"] if c in text_cols else []
-            if c in classes:
-                extra = classes[c](v)
-                if extra:
-                    cls.append(extra)
-            attr = f' class="{" ".join(cls)}"' if cls else ""
-            text = _e(v) if c in text_cols else ("" if v is pd.NA else _num(v))
-            cells.append(f"<td{attr}>{text}</td>")
-        rows.append(f"<tr><td>{_e(label)}</td>{''.join(cells)}</tr>")
-    name = index_label if index_label is not None else (frame.index.name or "")
-    return (
-        f'<div class="scroll"><table><thead><tr><th>{_e(name)}</th>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )
-
 
 def _fit_section(fit: Any, infl: Any, label: str) -> str:
     d = fit.design
@@ -441,7 +518,8 @@ def _fit_section(fit: Any, infl: Any, label: str) -> str:
     )
 
 
-def _flagged_section(flagged: pd.DataFrame, infl: Any, rule: str) -> str:
+def _flagged_section(b: Diagnostics, flagged_export: str) -> str:
+    flagged, infl, rule = b.flagged, b.influence, b.rule
     crit = flagged.attrs.get("criteria", {})
     n = len(flagged)
     parts = [
@@ -449,12 +527,14 @@ def _flagged_section(flagged: pd.DataFrame, infl: Any, rule: str) -> str:
         + (" — an observation is listed when at least one criterion below flags it." if n else ".")
         + "</p>"
     ]
+    if b.share_note:
+        parts.append(f'<p class="warn">{_e(b.share_note)}</p>')
     if n:
-        shown = flagged.sort_values("cooks_distance", ascending=False) if n > MAX_FLAGGED_ROWS else flagged
-        parts.append(_table(shown.iloc[:MAX_FLAGGED_ROWS], text_cols=("flagged_by",)))
-        if n > MAX_FLAGGED_ROWS:
-            parts.append(f'<p class="note">largest {MAX_FLAGGED_ROWS} by Cook\'s distance shown; all {n} in '
-                         '<a href="flagged.csv">flagged.csv</a>.</p>')
+        parts.append(_table(b.ranked.iloc[:MAX_FLAGGED_ROWS], text_cols=("flagged_by",)))
+        shown = min(n, MAX_FLAGGED_ROWS)
+        parts.append(f'<p class="note">{"All" if shown == n else f"The {shown} largest of the"} {n} flagged rows, '
+                     f"by decreasing Cook's distance; all of them in <a href=\"{_e(flagged_export)}\">"
+                     f"{_e(flagged_export)}</a>.</p>")
     if crit:
         items = "".join(f"<tr><td>{_e(k)}</td><td class=\"text\">{_e(v)}</td></tr>" for k, v in crit.items())
         parts.append(
@@ -464,13 +544,13 @@ def _flagged_section(flagged: pd.DataFrame, infl: Any, rule: str) -> str:
     return "".join(parts)
 
 
-def _outlier_section(infl: Any) -> str:
-    ot = infl.outlier_test()
+def _outlier_section(b: Diagnostics) -> str:
+    ot = b.outlier_test
     ref = ot.attrs.get("reference", "")
     return (
         f"<p>Each studentized residual tested as a mean shift ({_e(ref)} reference), Bonferroni-adjusted over "
-        f"{ot.attrs.get('n_tests', '')} tests (car's outlierTest: the rows below the 0.05 cut-off, or the largest "
-        f"if none is).</p>" + _table(ot)
+        f"{ot.attrs.get('n_tests', '')} tests (car's outlierTest: the rows below the 0.05 cut-off, at most 10, or the "
+        f"largest if none is; {b.n_bonferroni} row(s) in all below it).</p>" + _table(ot)
     )
 
 
@@ -567,10 +647,14 @@ def _exports_section(exports: dict[str, Path]) -> str:
     what = {
         "measures.csv": "every measure of every observation (the columns of Influence.to_frame())",
         "measures.json": "the same, column by column, with the model description (NaN as null)",
-        "flagged.csv": "the flagged observations and the criteria that flagged each",
+        "measures.parquet": "every measure of every observation (the columns of Influence.to_frame(), exact doubles; "
+                            f"written instead of CSV and JSON above {EXPORT_PARQUET_ABOVE} observations)",
+        "model.json": "the model description (the head of measures.json)",
+        "flagged.csv": "every flagged observation and the criteria that flagged each",
         "outlier_test.csv": "the outlier test",
         "cross_check.csv": "the engine cross-check table",
         "compare_statsmodels.csv": "the comparison with statsmodels",
+        "vif.csv": "variance inflation factors (car's vif)",
     }
     items = "".join(
         f'<li><a href="{_e(name)}" download>{_e(name)}</a> — {_e(what.get(name, ""))}</li>' for name in exports
@@ -578,18 +662,55 @@ def _exports_section(exports: dict[str, Path]) -> str:
     return f'<p class="note">Written next to this report (same folder):</p><ul>{items}</ul>'
 
 
-def _page(title: str, sections: list[tuple[str, str, str]], meta: str) -> str:
-    nav = "".join(f'<a href="#{sid}">{_e(name)}</a>' for sid, name, _ in sections)
-    body = "".join(f'<section id="{sid}"><h2>{_e(name)}</h2>{content}</section>' for sid, name, content in sections)
+def _vif_section(b: Diagnostics) -> str:
+    if b.vif is None:
+        return f'<p class="note">{_e(b.vif_error or "not computed")}</p>'
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body><main>"
-        f"<h1>{_e(title)}</h1><p class=\"meta\">{meta}</p><nav>{nav}</nav>{body}</main></body></html>\n"
+        "<p>Variance inflation factors as car's <code>vif</code>: GVIF (generalized for terms of several columns, Fox "
+        "&amp; Monette 1992), its degrees of freedom, and GVIF^(1/(2 Df)), which is comparable across terms (for one "
+        "column √VIF, the factor by which the standard error is inflated by collinearity).</p>" + _table(b.vif)
     )
 
 
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def write_exports(b: Diagnostics, out: Path, exports: str = "auto") -> dict[str, Path]:
+    """Write the exports of a bundle into ``out``: the measures (CSV and JSON for small data, parquet above
+    :data:`EXPORT_PARQUET_ABOVE` observations with ``exports="auto"``), every flagged row, the outlier test, the
+    cross-check, the comparison and the VIF table."""
+    if exports not in ("auto", "csv", "parquet"):
+        raise ValueError(f"exports={exports!r}; choose 'auto', 'csv' or 'parquet'")
+    infl, fit = b.influence, b.fit
+    frame = infl.to_frame()
+    parquet = exports == "parquet" or (exports == "auto" and infl.n_obs > EXPORT_PARQUET_ABOVE)
+    written: dict[str, Path] = {}
+    if parquet:
+        try:
+            written["measures.parquet"] = write_measures_parquet(frame, out / "measures.parquet")
+            (out / "model.json").write_text(json.dumps(_model_info(fit, infl), allow_nan=False, indent=1),
+                                            encoding="utf-8")
+            written["model.json"] = out / "model.json"
+        except ImportError:  # no parquet engine: CSV after all
+            parquet = False
+    if not parquet:
+        written["measures.csv"] = write_measures_csv(infl, out, frame=frame)
+        written["measures.json"] = out / "measures.json"
+        _write_json(infl, fit, written["measures.json"], frame=frame)
+    written["flagged.csv"] = out / "flagged.csv"
+    b.flagged.to_csv(written["flagged.csv"], index_label=b.flagged.index.name or "row")
+    written["outlier_test.csv"] = out / "outlier_test.csv"
+    b.outlier_test.to_csv(written["outlier_test.csv"], index_label=b.outlier_test.index.name or "row")
+    if b.cross_check is not None:
+        written["cross_check.csv"] = out / "cross_check.csv"
+        b.cross_check.to_csv(written["cross_check.csv"], index=False)
+    if b.comparison is not None:
+        written["compare_statsmodels.csv"] = out / "compare_statsmodels.csv"
+        b.comparison.table.to_csv(written["compare_statsmodels.csv"])
+    if b.vif is not None:
+        written["vif.csv"] = out / "vif.csv"
+        b.vif.to_csv(written["vif.csv"], index_label="term")
+    return written
 
 
 def write_html_report(
@@ -605,8 +726,12 @@ def write_html_report(
     compare_statsmodels: bool = False,
     nsim: int = 199,
     progress: Callable[[str, int, int], None] | bool | None = None,
+    exports: str = "auto",
 ) -> HTMLReport:
-    """Write ``out_dir/report.html`` and the CSV/JSON exports for a fitted model.
+    """Write ``out_dir/report.html`` and the exports for a fitted model.
+
+    Every number is computed once, into one :class:`~regdiag.report.bundle.Diagnostics` bundle
+    (:func:`~regdiag.report.bundle.diagnose`); the plots and the page only draw what it holds.
 
     Parameters
     ----------
@@ -621,71 +746,42 @@ def write_html_report(
     label : str
         Where the data came from (shown in the fit summary).
     cross_check : bool
-        Run :func:`regdiag.cross_check` (every curvature and solver against the closed form).
+        Run :func:`regdiag.cross_check` (every curvature and solver against the closed form; on big data the
+        direct and CG solvers, or the direct one only).
     engine_plots : bool
         Draw the engine plots (estimate vs exact deletion, curvature comparison).
     compare_statsmodels : bool
         Add :func:`regdiag.compare` against statsmodels' measures on the same fit.
     nsim : int
-        Simulated data sets for the Q-Q envelope.
+        Simulated data sets for the Q-Q envelope (fewer on big data: the band's precision depends on their number,
+        not on n; the caption says how many).
     progress : bool or callable(step, done, total), optional
-        True writes one line per step to standard error.
+        True: one line per step on standard error, once the report has taken more than about a second; a callable
+        gets every step.
+    exports : {"auto", "csv", "parquet"}
+        Format of the measures: "auto" writes CSV and JSON up to :data:`EXPORT_PARQUET_ABOVE` observations and
+        parquet above.
 
     Returns
     -------
     HTMLReport
     """
-    import regdiag
+    from .. import __version__
 
     out = Path(out_dir)
     make_folder(out)
-    steps = _Steps(progress, 0)
-    caught: list[str] = []
-    with warnings.catch_warnings(record=True) as rec:
-        warnings.simplefilter("always")
-        infl = fit.influence()
-        flagged = infl.flagged(rule)
-    caught += [f"{w.category.__name__}: {w.message}" for w in rec]
-    specs = _plot_specs(fit, infl, n_labels, engine_plots, nsim)
-    steps.total = 3 + int(cross_check) + int(compare_statsmodels) + len(specs)
-    steps("influence measures")
-    steps("exports: CSV and JSON")
-    exports: dict[str, Path] = {"measures.csv": write_measures_csv(infl, out)}
-    exports["measures.json"] = out / "measures.json"
-    _write_json(infl, fit, exports["measures.json"])
-    exports["flagged.csv"] = out / "flagged.csv"
-    flagged.to_csv(exports["flagged.csv"], index_label=flagged.index.name or "row")
-    ot = infl.outlier_test()
-    exports["outlier_test.csv"] = out / "outlier_test.csv"
-    ot.to_csv(exports["outlier_test.csv"], index_label=ot.index.name or "row")
-
-    cc, cc_error = None, ""
-    if cross_check:
-        big = infl.n_obs > CROSS_CHECK_ALL_SOLVERS
-        steps("engine cross-check (every curvature" + (", direct and CG solvers)" if big else " and solver)"))
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                cc = regdiag.cross_check(fit, solvers=("direct", "cg") if big else None)
-            if big:
-                cc.attrs["note"] = (
-                    f"With n = {infl.n_obs} > {CROSS_CHECK_ALL_SOLVERS} the iterative LiSSA and low-rank solvers are "
-                    "left out to keep the report quick; regdiag.cross_check(fit) runs them all."
-                )
-            exports["cross_check.csv"] = out / "cross_check.csv"
-            cc.to_csv(exports["cross_check.csv"], index=False)
-        except Exception as exc:  # shown in the report; the rest of it stands
-            cc_error = f"the cross-check could not run: {type(exc).__name__}: {exc}"
-    cmp, cmp_error = None, ""
-    if compare_statsmodels:
-        steps("comparison with statsmodels")
-        try:
-            cmp = regdiag.compare(fit)
-            exports["compare_statsmodels.csv"] = out / "compare_statsmodels.csv"
-            cmp.table.to_csv(exports["compare_statsmodels.csv"])
-        except Exception as exc:
-            cmp_error = f"the comparison with statsmodels could not run: {type(exc).__name__}: {exc}"
-
+    steps = Steps(progress, 0)
+    n_plots = _n_plots(fit, engine_plots)
+    steps.total = (2 + int(cross_check) + int(engine_plots) + int(compare_statsmodels) + int(nsim >= 2)
+                   + n_plots + 2)
+    b = diagnose(fit, rule=rule, nsim=nsim, cross_check=cross_check, engine=engine_plots,
+                 compare_statsmodels=compare_statsmodels, steps=steps)
+    infl = b.influence
+    specs = _plot_specs(b, n_labels, engine_plots)
+    steps.total = steps.done + 2 + len(specs)  # the same count, unless a fit's terms surprise _n_plots
+    steps("exports: " + ("parquet" if exports == "parquet" or (exports == "auto" and infl.n_obs >
+                                                                EXPORT_PARQUET_ABOVE) else "CSV and JSON"))
+    written = write_exports(b, out, exports)
     figures = _render(specs, steps)
     steps("writing report.html")
     title = title or "regdiag report"
@@ -700,30 +796,39 @@ def write_html_report(
             fig_html.append(f'<h3>{_e(f.title)}</h3><p class="warn">not drawn: {_e(f.error)}</p>')
     sections = [
         ("fit", "Model and fit", _fit_section(fit, infl, label)),
-        ("flagged", "Flagged observations", _flagged_section(flagged, infl, rule)),
+        ("flagged", "Flagged observations", _flagged_section(b, "flagged.csv")),
         ("plots", "Plots", "".join(fig_html)),
-        ("outliers", "Outlier test", _outlier_section(infl)),
-        ("crosscheck", "Engine cross-check", _cross_check_section(cc, cc_error)),
+        ("outliers", "Outlier test", _outlier_section(b)),
+        ("collinearity", "Collinearity", _vif_section(b)),
+        ("crosscheck", "Engine cross-check", _cross_check_section(b.cross_check, b.cross_check_error)),
     ]
     if compare_statsmodels:
-        sections.append(("compare", "Comparison with statsmodels", _compare_section(cmp, cmp_error)))
+        sections.append(("compare", "Comparison with statsmodels", _compare_section(b.comparison,
+                                                                                     b.comparison_error)))
+    caught = list(b.warnings)
     if caught:
-        items = "".join(f"<li>{_e(w)}</li>" for w in dict.fromkeys(caught))
+        items = "".join(f"<li>{_e(w)}</li>" for w in caught)
         sections.append(("warnings", "Warnings", f'<ul class="warn">{items}</ul>'))
-    sections.append(("exports", "Exports", _exports_section(exports)))
+    sections.append(("exports", "Exports", _exports_section(written)))
     now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    meta = f"regdiag {_e(regdiag.__version__)} · {_e(now)} · {_e(infl.method)}, n = {infl.n_obs}, rank = {infl.rank}"
+    meta = f"regdiag {_e(__version__)} · {_e(now)} · {_e(infl.method)}, n = {infl.n_obs}, rank = {infl.rank}"
     path = out / "report.html"
     path.write_text(_page(title, sections, meta), encoding="utf-8")
 
-    lines = summary_text(fit, infl, flagged, rule, title)
+    lines = summary_text(fit, infl, b.flagged, rule, title, outlier=b.outlier_test, ranked=b.ranked)
+    if b.share_note:
+        import textwrap
+
+        lines += ["", *textwrap.wrap(b.share_note, 100)]
+    cc = b.cross_check
     if cc is not None:
         exact = cc[cc["agrees"].notna()]
         n_ok = int(exact["agrees"].fillna(False).astype(bool).sum())
         lines.append(f"\nEngine cross-check: {n_ok} of {len(exact)} runs that theory says are exact agree with the "
                      "closed form")
-    elif cc_error:
-        lines.append(f"\n{cc_error}")
+    elif b.cross_check_error:
+        lines.append(f"\n{b.cross_check_error}")
+    cmp = b.comparison
     if cmp is not None:
         differ = cmp.table[~cmp.table["agree"]]
         lines.append(
@@ -731,12 +836,13 @@ def write_html_report(
             + (f"; the other {len(differ)} differ for detected reasons" if len(differ) and cmp.all_explained else
                (f"; {len(differ)} differ (see the report)" if len(differ) else ""))
         )
-    elif cmp_error:
-        lines.append(cmp_error)
+    elif b.comparison_error:
+        lines.append(b.comparison_error)
     lines.append("")
-    lines.append(f"all measures: {exports['measures.csv']}")
+    measures = written.get("measures.csv", written.get("measures.parquet"))
+    lines.append(f"all measures: {measures}")
     lines.append(f"report: {path}")
     return HTMLReport(
-        path=path, text="\n".join(lines), exports=exports, flagged=flagged, cross_check=cc, comparison=cmp,
-        warnings=tuple(dict.fromkeys(caught)),
+        path=path, text="\n".join(lines), exports=written, flagged=b.flagged, cross_check=cc, comparison=cmp,
+        warnings=b.warnings, diagnostics=b,
     )

@@ -103,8 +103,13 @@ def _row_labels_line(infl: Any) -> str:
     return ""
 
 
-def summary_text(fit: Any, infl: Any, flagged: pd.DataFrame, rule: str, title: str | None = None) -> list[str]:
-    """The lines of the terminal summary: title, fit, flagged observations (at most ``MAX_PRINTED``), outlier test."""
+def summary_text(
+    fit: Any, infl: Any, flagged: pd.DataFrame, rule: str, title: str | None = None, *,
+    outlier: pd.DataFrame | None = None, ranked: pd.DataFrame | None = None,
+) -> list[str]:
+    """The lines of the terminal summary: title, fit, flagged observations (at most ``MAX_PRINTED``, by decreasing
+    Cook's distance when there are more), outlier test (``outlier``: computed beforehand; ``ranked``: the flagged
+    rows already ranked)."""
     lines = []
     if title:
         lines += [title, "=" * len(title)]
@@ -121,20 +126,24 @@ def summary_text(fit: Any, infl: Any, flagged: pd.DataFrame, rule: str, title: s
         lines += textwrap.wrap("criteria: " + "; ".join(dict.fromkeys(crit.values())), WIDTH, subsequent_indent="  ",
                                break_long_words=False)
     if len(flagged):
-        shown = flagged.sort_values("cooks_distance", ascending=False) if len(flagged) > MAX_PRINTED else flagged
+        if len(flagged) <= MAX_PRINTED:
+            shown = flagged
+        else:
+            shown = ranked if ranked is not None else flagged.sort_values("cooks_distance", ascending=False)
         lines.append(flagged_table(shown.iloc[:MAX_PRINTED]))
         if len(flagged) > MAX_PRINTED:
             lines.append(f"... and {len(flagged) - MAX_PRINTED} more (largest Cook's distance shown)")
     lines.append("")
-    ot = infl.outlier_test()
+    ot = infl.outlier_test() if outlier is None else outlier
     lines.append(f"Outlier test (Bonferroni, {ot.attrs.get('reference')} reference):")
     lines.append(ot.to_string(float_format=_fmt))
     return lines
 
 
-def write_measures_csv(infl: Any, out: Path) -> Path:
-    """``out/measures.csv``: every per-observation measure (``Influence.to_frame()``), first column the row label."""
-    frame = infl.to_frame()
+def write_measures_csv(infl: Any, out: Path, frame: pd.DataFrame | None = None) -> Path:
+    """``out/measures.csv``: every per-observation measure (``Influence.to_frame()``, or ``frame`` when it was
+    made already), first column the row label."""
+    frame = infl.to_frame() if frame is None else frame
     csv = out / "measures.csv"
     frame.to_csv(csv, index_label=frame.index.name or "row")
     return csv

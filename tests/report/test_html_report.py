@@ -61,6 +61,7 @@ def test_flagged_table_names_the_criteria(full_report, savings_fit):
     text = rep.path.read_text()
     expected = savings_fit.influence().flagged("R")
     assert list(rep.flagged.index) == list(expected.index) == ["Chile", "United States", "Zambia", "Libya"]
+    assert list(rep.diagnostics.ranked.index) == ["Libya", "Zambia", "Chile", "United States"]  # the page's order
     assert "dfb.ddpi, dffit, cov.r, hat" in text  # what flagged Libya
     assert "|DFBETAS| &gt; 1" in text and "leverage &gt; 3p/n" in text  # the rule's criteria, escaped
 
@@ -154,12 +155,15 @@ def _labels_per_axes(fig):
 @pytest.mark.parametrize("n_labels", [0, 1, 4])
 def test_every_plot_labels_the_number_of_points_asked_for(savings_fit, n_labels):
     """--labels N reaches every plot: N labels per panel (the influence plot: N per criterion, as car's), none at 0."""
+    from regdiag.report.bundle import diagnose
     from regdiag.report.html import _plot_specs
 
-    infl = savings_fit.influence()
-    specs = _plot_specs(savings_fit, infl, n_labels, engine=True, nsim=19)
+    b = diagnose(savings_fit, nsim=19, cross_check=False)
+    specs = _plot_specs(b, n_labels, engine=True)
     assert {key for key, *_ in specs} >= {"overview", "influence_bubble", "dfbetas", "added_variable",
-                                          "curvature_comparison", "engine_vs_exact", "cooks_index"}
+                                          "curvature_comparison", "engine_vs_exact", "cooks_index", "index_plot",
+                                          "dffits_covratio", "potential_residual", "component_residual", "vif",
+                                          "deletion"}
     for key, _, caption, make in specs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -167,6 +171,14 @@ def test_every_plot_labels_the_number_of_points_asked_for(savings_fit, n_labels)
         assert counts, key
         if key == "influence_bubble":
             assert n_labels <= counts[0] <= 3 * n_labels, (key, counts)
+        elif key == "vif":  # bars, no points
+            assert counts == [0]
+        elif key == "deletion":  # the deleted row, whatever n_labels
+            assert counts == [1]
+        elif key == "component_residual":  # at most 2 per panel, as car's crPlots
+            assert all(c == min(n_labels, 2) for c in counts), (key, counts)
+        elif key == "index_plot":  # the Bonferroni panel labels only p-values below 1 (one here: Zambia)
+            assert counts[:2] + counts[3:] == [n_labels] * 3 and counts[2] == min(n_labels, 1), (key, counts)
         else:
             assert all(c == n_labels for c in counts), (key, counts)
         if key == "overview":
@@ -197,3 +209,69 @@ def test_report_imports_matplotlib_only_through_plots():
 
     source = Path(html_mod.__file__).read_text()
     assert "import matplotlib" not in source and "from matplotlib" not in source
+
+
+def test_report_draws_the_teaching_plots_from_one_bundle(full_report, savings_fit):
+    from regdiag.linear import teaching
+
+    rep, _ = full_report
+    text = rep.path.read_text()
+    for key in ("index_plot", "dffits_covratio", "potential_residual", "component_residual", "vif", "deletion"):
+        assert f'id="plot-{key}"' in text
+    b = rep.diagnostics
+    pd.testing.assert_frame_equal(b.vif, teaching.vif(savings_fit))
+    pd.testing.assert_frame_equal(pd.read_csv(rep.exports["vif.csv"], index_col=0), b.vif, check_names=False)
+    assert list(b.deletion.rows) == ["Libya"]  # the largest Cook's distance
+    # the engine plots' runs are the cross-check's own (one engine run each, not two)
+    assert ("exact", "direct", "none") in b.engine_runs
+    assert len(b.engine_runs) == int((rep.cross_check["status"] == "ok").sum())
+    # ranked by Cook's distance in the page, every flagged row in the export
+    assert list(b.ranked.index) == list(b.flagged["cooks_distance"].sort_values(ascending=False).index)
+    assert b.share_note.startswith("Rule 'R' flags 4 of 50 rows (8.0%)")
+
+
+def test_big_data_exports_parquet_and_caps_the_flagged_table(tmp_path, monkeypatch):
+    """Above the switch point the measures go to parquet; the page lists at most MAX_FLAGGED_ROWS flagged rows
+    and says that the rule flags a large share, the export has them all. (Switch point and cap lowered so that the
+    test stays small.)"""
+    from regdiag.report import html as html_mod
+
+    pytest.importorskip("pyarrow")
+    monkeypatch.setattr(html_mod, "EXPORT_PARQUET_ABOVE", 100)
+    monkeypatch.setattr(html_mod, "MAX_FLAGGED_ROWS", 5)
+    rng = np.random.default_rng(3)
+    n = 400
+    df = pd.DataFrame({"x1": rng.standard_normal(n), "x2": rng.standard_normal(n)})
+    df["y"] = 1 + df["x1"] - df["x2"] + rng.standard_normal(n)
+    fit = regdiag.ols("y ~ x1 + x2", data=df)
+    rep = write_html_report(fit, tmp_path, cross_check=False, engine_plots=False, nsim=19, rule="BKW")
+    check_html(rep.path)
+    assert "measures.parquet" in rep.exports and "measures.csv" not in rep.exports
+    back = pd.read_parquet(rep.exports["measures.parquet"])
+    frame = fit.influence().to_frame()
+    np.testing.assert_array_equal(back.to_numpy(), frame.to_numpy())
+    assert list(back.index) == list(frame.index)
+    flagged = pd.read_csv(rep.exports["flagged.csv"], index_col=0)
+    assert len(flagged) == len(fit.influence().flagged("BKW")) > 5
+    text = rep.path.read_text()
+    assert "The 5 largest of the" in text and "Bonferroni outlier test" in text
+    assert text.count("<tr>") < len(flagged) + 60  # the page does not list them all
+
+
+def test_terminal_progress_only_once_the_report_is_slow(monkeypatch, capsys):
+    from regdiag.report import bundle
+
+    monkeypatch.setattr(bundle, "PROGRESS_AFTER_S", 3600.0)  # nothing takes an hour: no line
+    steps = bundle.Steps(True, total=2)
+    steps("a")
+    steps("b")
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(bundle, "PROGRESS_AFTER_S", 0.0)  # everything counts as slow: every line
+    steps = bundle.Steps(True, total=2)
+    steps("a")
+    steps("b")
+    assert capsys.readouterr().err.splitlines() == ["[1/2] a", "[2/2] b"]
+    seen = []
+    steps = bundle.Steps(lambda s, d, t: seen.append((s, d, t)), total=1)  # a callable gets every step at once
+    steps("x")
+    assert seen == [("x", 1, 1)]

@@ -1,0 +1,341 @@
+"""The report's one diagnostics bundle: every number the report shows, computed once by the numerical layers.
+
+:func:`diagnose` computes the influence measures, the flags, the outlier test, the engine cross-check (whose runs
+also feed the engine plots), the simulated envelopes, the exact leave-one-out the engine plots compare with, the
+comparison with statsmodels, and the numbers of the teaching plots (VIF, partial residuals, index series, Hadi's
+functions). The page writer and the plots only draw what the bundle holds: nothing is fitted or run while drawing.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Diagnostics", "diagnose", "Steps", "text_progress", "PROGRESS_AFTER_S"]
+
+#: above this many observations the cross-check runs the direct solver only (the iterative ones cost many passes)
+CROSS_CHECK_ALL_SOLVERS = 20000
+#: above this many observations the report leaves out the engine (cross-check and engine plots): twelve engine
+#: runs over every row would cost more than the rest of the report, and the agreement they show does not depend on
+#: n; ``regdiag.cross_check(fit)`` runs it
+ENGINE_MAX_N = 200_000
+#: GLM exact leave-one-out (for the engine plots) costs O(n^2 p): above this many rows the engine plots compare
+#: with the closed-form one-step changes instead
+MAX_EXACT_GLM = 3000
+#: a simulated envelope does at most about this many numbers' worth of work (n times simulations): fewer
+#: simulations on big data (at least MIN_ENVELOPE_SIMS), as the band's precision depends on their number, not on n
+ENVELOPE_WORK = 1e7
+MIN_ENVELOPE_SIMS = 39
+#: a note says how to read the flags when the rule flags more than this share of the rows
+LARGE_SHARE = 0.01
+#: terminal progress lines start once the report has taken this long (quick reports print none)
+PROGRESS_AFTER_S = 1.0
+
+
+def text_progress(step: str, done: int, total: int) -> None:
+    """Progress on standard error: ``[3/11] plots: Q-Q envelope``."""
+    sys.stderr.write(f"[{done}/{total}] {step}\n")
+    sys.stderr.flush()
+
+
+class Steps:
+    """Counts the report's steps and passes each to ``progress``.
+
+    ``progress=True`` writes to the terminal (:func:`text_progress`), but only the steps that start once the report
+    has run for :data:`PROGRESS_AFTER_S` seconds: a report that takes less prints nothing. A callable gets every
+    step; None or False: nothing.
+    """
+
+    def __init__(self, progress: Callable[[str, int, int], None] | bool | None, total: int = 0) -> None:
+        self.delayed = progress is True
+        self.fn = text_progress if progress is True else (progress or None)
+        self.total = total
+        self.done = 0
+        self.t0 = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        self.done += 1
+        if self.fn is None:
+            return
+        if self.delayed and time.perf_counter() - self.t0 < PROGRESS_AFTER_S:
+            return
+        self.fn(step, self.done, max(self.total, self.done))
+
+
+@dataclass(frozen=True, eq=False)
+class Diagnostics:
+    """Everything the report shows about one fit.
+
+    Attributes
+    ----------
+    fit : OLSFit or GLMFit
+    influence : Influence or GLMInfluence
+    rule : str
+        The flagging rule.
+    flagged : pandas.DataFrame
+        Every flagged row (data order), with its main measures and the criteria that flagged it.
+    ranked : pandas.DataFrame
+        The same rows ranked by Cook's distance (largest first).
+    share_note : str
+        When the rule flags more than :data:`LARGE_SHARE` of the rows: what that means and what to use instead;
+        else "".
+    outlier_test : pandas.DataFrame
+        car's ``outlierTest`` (rows below the Bonferroni cut-off, or the largest).
+    n_bonferroni : int
+        Rows whose Bonferroni-adjusted p-value is below 0.05.
+    n_cooks_f : int
+        Rows whose Cook's distance exceeds the median of F(p, n - p).
+    cross_check : pandas.DataFrame or None
+    cross_check_error : str
+    engine_runs : dict
+        Engine results by ``(curvature, solver, correction)``, shared by the cross-check and the engine plots.
+    exact : Influence or None
+        What the engine plots compare with (the exact leave-one-out of a GLM, or the closed form).
+    comparison : Comparison or None
+    comparison_error : str
+    envelope, half_normal_envelope : Envelope or None
+        The simulated bands of the Q-Q and half-normal plots.
+    vif : pandas.DataFrame or None
+    partial : pandas.DataFrame or None
+        Component + residual (partial) residuals by term.
+    index_values : pandas.DataFrame
+    potential_residual : pandas.DataFrame
+    deletion : DeletionEffect or None
+        The fit without the row of largest Cook's distance.
+    warnings : tuple of str
+    timings : dict of str to float
+        Seconds spent on each part.
+    """
+
+    fit: Any
+    influence: Any
+    rule: str
+    flagged: pd.DataFrame
+    ranked: pd.DataFrame
+    share_note: str
+    outlier_test: pd.DataFrame
+    n_bonferroni: int
+    n_cooks_f: int
+    cross_check: pd.DataFrame | None = None
+    cross_check_error: str = ""
+    engine_runs: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    exact: Any = None
+    comparison: Any = None
+    comparison_error: str = ""
+    envelope: Any = None
+    half_normal_envelope: Any = None
+    vif: pd.DataFrame | None = None
+    vif_error: str = ""
+    partial: pd.DataFrame | None = None
+    index_values: pd.DataFrame | None = None
+    potential_residual: pd.DataFrame | None = None
+    deletion: Any = None
+    warnings: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def is_glm(self) -> bool:
+        return hasattr(self.influence, "resid_deviance")
+
+
+def _share_note(infl: Any, rule: str, n_flagged: int, n_bonf: int, n_cook: int) -> str:
+    n = int(infl.n_obs)
+    if n == 0 or n_flagged <= LARGE_SHARE * n:
+        return ""
+    return (
+        f"Rule {rule!r} flags {n_flagged} of {n} rows ({100.0 * n_flagged / n:.1f}%). Its cut-offs do not grow with "
+        "the number of observations, so on large data sets a share of perfectly ordinary rows crosses them (the "
+        "COVRATIO and DFBETAS cut-offs especially). Tests that account for n: the Bonferroni outlier test "
+        f"({n_bonf} row{'s' if n_bonf != 1 else ''} with adjusted p < 0.05) and Cook's distance against the median "
+        f"of F(p, n - p) ({n_cook} row{'s' if n_cook != 1 else ''} above it); the page lists the flagged rows by "
+        "decreasing Cook's distance, all of them are in the flagged export."
+    )
+
+
+def _envelope_sims(n: int, nsim: int) -> int:
+    return int(min(nsim, max(MIN_ENVELOPE_SIMS, ENVELOPE_WORK // max(n, 1))))
+
+
+def _positions_m(infl: Any) -> int:
+    w = infl.weights
+    t = np.asarray(infl.student_resid, dtype=float)
+    used = np.ones(t.size, dtype=bool) if w is None else np.asarray(w) > 0
+    return int(np.count_nonzero(used & np.isfinite(t)))
+
+
+def diagnose(
+    fit: Any,
+    *,
+    rule: str = "R",
+    nsim: int = 199,
+    cross_check: bool = True,
+    engine: bool = True,
+    compare_statsmodels: bool = False,
+    teaching: bool = True,
+    steps: Steps | None = None,
+) -> Diagnostics:
+    """Compute every number of the report once.
+
+    Parameters
+    ----------
+    fit : OLSFit or GLMFit
+    rule : str
+        Flagging rule (see :meth:`regdiag.Influence.flags`).
+    nsim : int
+        Simulated data sets for the envelopes (fewer on big data, see :data:`ENVELOPE_WORK`).
+    cross_check : bool
+        Run the engine against the closed form (:func:`regdiag.cross_check`).
+    engine : bool
+        The engine runs of the engine plots (taken from the cross-check where it ran them).
+    compare_statsmodels : bool
+    teaching : bool
+        The numbers of the teaching plots (VIF, partial residuals, index series, Hadi, deletion).
+    steps : Steps, optional
+        Progress.
+
+    Returns
+    -------
+    Diagnostics
+    """
+    from ..linear import teaching as teach
+    from ..linear.envelope import envelope
+
+    step = steps or Steps(None)
+    timings: dict[str, float] = {}
+    caught: list[str] = []
+
+    def timed(name: str) -> Any:
+        class _T:
+            def __enter__(self) -> None:
+                self.t = time.perf_counter()
+
+            def __exit__(self, *exc: Any) -> None:
+                timings[name] = timings.get(name, 0.0) + time.perf_counter() - self.t
+
+        return _T()
+
+    step("influence measures and flags")
+    with timed("influence and flags"), warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        infl = fit.influence()
+        flagged = infl.flagged(rule)
+    caught += [f"{w.category.__name__}: {w.message}" for w in rec]
+    with timed("influence and flags"):
+        order = np.lexsort((-np.abs(flagged["student_resid"].to_numpy()), -flagged["cooks_distance"].to_numpy()))
+        ranked = flagged.iloc[order]
+        ot_all = infl.outlier_test(cutoff=None, n_max=None)
+        n_bonf = int(np.count_nonzero(ot_all["bonferroni_p"].to_numpy() < 0.05))
+        ot = ot_all[ot_all["bonferroni_p"] < 0.05] if n_bonf else ot_all.iloc[:1]
+        ot = ot.iloc[:10]
+        ot.attrs.update(ot_all.attrs)
+        from scipy.special import fdtri
+
+        p, n = float(infl.rank), float(infl.n_obs)
+        cook_cut = float(fdtri(p, n - p, 0.5)) if n > p else math.inf
+        n_cook = int(np.count_nonzero(np.asarray(infl.cooks_distance, dtype=float) > cook_cut))
+        note = _share_note(infl, rule, len(flagged), n_bonf, n_cook)
+
+    cc, cc_error, runs = None, "", {}
+    too_big = (f"not run in the report: n = {infl.n_obs} > {ENGINE_MAX_N} (every engine run passes over all rows; "
+               "the agreement it checks does not depend on n); regdiag.cross_check(fit) runs it")
+    if cross_check and infl.n_obs > ENGINE_MAX_N:
+        cross_check, cc_error = False, "The engine cross-check was " + too_big + "."
+    if engine and infl.n_obs > ENGINE_MAX_N:
+        engine = False
+        caught.append("the engine plots were " + too_big)
+    if cross_check:
+        solvers = ("direct",) if infl.n_obs > CROSS_CHECK_ALL_SOLVERS else None
+        step("engine cross-check (every curvature" + (f", solvers {', '.join(solvers)})" if solvers else " and solver)"))
+        from ..engine.crosscheck import cross_check as run_cross_check
+
+        try:
+            with timed("engine cross-check"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cc = run_cross_check(fit, solvers=solvers, runs=runs)
+            if solvers is not None:
+                cc.attrs["note"] = (
+                    f"With n = {infl.n_obs} the solvers are {', '.join(solvers)} only, to keep the report quick; "
+                    "regdiag.cross_check(fit) runs them all."
+                )
+        except Exception as exc:  # shown in the report; the rest of it stands
+            cc_error = f"the cross-check could not run: {type(exc).__name__}: {exc}"
+
+    exact = None
+    if engine:
+        step("engine runs for the engine plots")
+        from ..engine import influence as engine_influence
+
+        with timed("engine plots' runs"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for key in (("exact", "direct", "none"), ("exact", "direct", "leverage"), ("kfac", "direct", "leverage"),
+                        ("ekfac", "direct", "leverage")):
+                if key not in runs:
+                    try:
+                        runs[key] = engine_influence(fit, key[0], key[1], correction=key[2])
+                    except Exception as exc:  # the plot says it could not be drawn
+                        caught.append(f"engine run {key}: {type(exc).__name__}: {exc}")
+            if hasattr(fit, "family") and fit.nobs <= MAX_EXACT_GLM:
+                exact = fit.influence(loo="exact")
+            else:
+                exact = infl
+
+    cmp, cmp_error = None, ""
+    if compare_statsmodels:
+        step("comparison with statsmodels")
+        from ..compare import compare
+
+        try:
+            with timed("comparison with statsmodels"):
+                cmp = compare(fit)
+        except Exception as exc:
+            cmp_error = f"the comparison with statsmodels could not run: {type(exc).__name__}: {exc}"
+
+    env = hn = None
+    if nsim >= 2:
+        step("simulated envelopes")
+        m = _positions_m(infl)
+        k = _envelope_sims(m, nsim)
+        with timed("envelopes"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                env = envelope(infl, m, nsim=k, rng=0) if m else None
+                if hasattr(infl, "resid_deviance") and m:
+                    hn = envelope(infl, m, nsim=max(19, k // 2), rng=0, absolute=True)
+            except Exception as exc:
+                caught.append(f"envelope: {type(exc).__name__}: {exc}")
+
+    vif = partial = index = pres = deletion = None
+    vif_error = ""
+    if teaching:
+        step("numbers of the teaching plots")
+        with timed("teaching plots' numbers"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                vif = teach.vif(fit)
+            except Exception as exc:
+                vif_error = str(exc)
+            partial = teach.partial_residuals(fit)
+            index = teach.index_values(infl)
+            pres = teach.potential_residual(infl)
+            d = np.asarray(infl.cooks_distance, dtype=float)
+            if np.isfinite(d).any():
+                try:
+                    deletion = teach.deletion_effect(fit, infl.index[int(np.nanargmax(d))])
+                except Exception as exc:
+                    caught.append(f"deletion: {type(exc).__name__}: {exc}")
+
+    return Diagnostics(
+        fit=fit, influence=infl, rule=rule, flagged=flagged, ranked=ranked, share_note=note, outlier_test=ot,
+        n_bonferroni=n_bonf, n_cooks_f=n_cook, cross_check=cc, cross_check_error=cc_error, engine_runs=runs,
+        exact=exact, comparison=cmp, comparison_error=cmp_error, envelope=env, half_normal_envelope=hn, vif=vif,
+        vif_error=vif_error, partial=partial, index_values=index, potential_residual=pres, deletion=deletion,
+        warnings=tuple(dict.fromkeys(caught)), timings=timings,
+    )
