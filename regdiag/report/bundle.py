@@ -314,7 +314,7 @@ def diagnose(
 
     vif = partial = index = pres = deletion = None
     vif_error = ""
-    if teaching:
+    if teaching and hasattr(fit, "factor"):  # least squares and GLMs (robust and discrete fits have their own plots)
         step("numbers of the teaching plots")
         with timed("teaching plots' numbers"), warnings.catch_warnings():
             warnings.simplefilter("ignore")

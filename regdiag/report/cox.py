@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .html import HTMLReport, _e, _page, _png, _Steps, _table
+from .bundle import Steps as _Steps
+from .html import HTMLReport, _e, _page, _png, _table
 from .inputs import one_line
 from .text import make_folder
 

@@ -249,7 +249,7 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
             panel(plots.added_variable, len(slopes), 3, (3.5, 3.0), n_labels=n_labels),
         ))
     one_col = [t for t, c in _terms(fit).items() if len(c) == 1]
-    if one_col:
+    if one_col and b.partial is not None:
         specs.append((
             "component_residual", "Component + residual plots (car's crPlots)",
             "Each term's partial residual (working residual plus the term's centred contribution) against the term, "
@@ -259,7 +259,7 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
             panel(plots.component_residual, len(one_col), 3, (3.5, 3.0), n_labels=min(n_labels, 2),
                   partial=b.partial),
         ))
-    if len(_terms(fit)) >= 2:  # collinearity needs two terms
+    if len(_terms(fit)) >= 2 and not (robust or mle):  # collinearity needs two terms (and the QR of a fit)
         specs.append((
             "vif", "Collinearity (car's vif)",
             "GVIF^(1/(2 Df)) per term — for a one-column term √VIF, the factor by which its standard error is "
@@ -269,13 +269,15 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
             if b.vif is not None else _failed(b.vif_error or "not computed"),
         ))
     rows = ", ".join(map(str, b.deletion.rows)) if b.deletion is not None else "the most influential row"
-    specs.append((
-        "deletion", "What deleting the most influential row does",
-        f"The fit with and without {rows} (the largest Cook's distance), exact from the closed form: the fitted line "
-        "when the model has one predictor, else the added-variable view of the coefficient the deletion moves most.",
-        single(plots.deletion, effect=b.deletion, n_labels=None) if b.deletion is not None
-        else _failed("the deletion could not be computed"),
-    ))
+    if not (robust or mle):  # the exact deletion from the closed form: least squares and GLMs
+        specs.append((
+            "deletion", "What deleting the most influential row does",
+            f"The fit with and without {rows} (the largest Cook's distance), exact from the closed form: the fitted "
+            "line when the model has one predictor, else the added-variable view of the coefficient the deletion "
+            "moves most.",
+            single(plots.deletion, effect=b.deletion, n_labels=None) if b.deletion is not None
+            else _failed("the deletion could not be computed"),
+        ))
     if engine:
         runs = b.engine_runs
         exact = b.exact if b.exact is not None else infl
