@@ -17,7 +17,7 @@ import pandas as pd
 
 from .._validation import DataError
 
-__all__ = ["term_columns", "vif", "partial_residuals", "index_values", "potential_residual", "DeletionEffect",
+__all__ = ["term_columns", "numeric_terms", "vif", "partial_residuals", "index_values", "potential_residual", "DeletionEffect",
            "deletion_effect"]
 
 _INTERCEPTS = ("Intercept", "(Intercept)", "const")
@@ -38,6 +38,18 @@ def term_columns(fit: Any) -> dict[str, list[int]]:
         if out:
             return out
     return {nm: [j] for j, nm in enumerate(names) if nm not in _INTERCEPTS}
+
+
+def numeric_terms(fit: Any) -> list[str]:
+    """The terms that are one numeric column (not a factor, whatever its number of levels): the terms a component
+    + residual plot draws as a scatter plot (car's ``crPlots`` draws factors as box plots)."""
+    design = fit.design
+    spec = getattr(design, "model_spec", None)
+    contrasts = getattr(spec, "factor_contrasts", None) or {}
+    factors = {str(f) for f in contrasts}
+    indices = getattr(spec, "term_indices", None) or {}
+    categorical = {str(t) for t in indices if any(str(f) in factors for f in getattr(t, "factors", ()))}
+    return [t for t, cols in term_columns(fit).items() if len(cols) == 1 and t not in categorical]
 
 
 def _has_intercept(fit: Any) -> bool:

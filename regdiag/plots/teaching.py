@@ -64,7 +64,7 @@ def component_residual(
     n_labels : int
         In each panel label the rows with the largest ``|partial residual - component|``.
     terms : str or list of str, optional
-        Terms to show (default: every one-column term; factors are left out).
+        Terms to show (default: every numeric one-column term; factors, even of two levels, are left out).
     partial : DataFrame, optional
         :func:`regdiag.linear.teaching.partial_residuals` computed beforehand.
     smooth : bool
@@ -77,7 +77,7 @@ def component_residual(
     infl, fit = _fit_of(result)
     cols = teaching.term_columns(fit)
     if terms is None:
-        terms = [t for t, c in cols.items() if len(c) == 1]
+        terms = teaching.numeric_terms(fit)
     else:
         terms = [terms] if isinstance(terms, str) else list(terms)
     if not terms:

@@ -248,7 +248,7 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
             "coefficient.",
             panel(plots.added_variable, len(slopes), 3, (3.5, 3.0), n_labels=n_labels),
         ))
-    one_col = [t for t, c in _terms(fit).items() if len(c) == 1]
+    one_col = _numeric_terms(fit)
     if one_col and b.partial is not None:
         specs.append((
             "component_residual", "Component + residual plots (car's crPlots)",
@@ -305,7 +305,7 @@ def _n_plots(fit: Any, engine: bool) -> int:
     """How many plots :func:`_plot_specs` makes for this fit (known before the bundle, for the progress count)."""
     infl_names = [nm for nm in fit.design.param_names if nm not in getattr(fit, "aliased", ())]
     slopes = [nm for nm in infl_names if nm not in ("Intercept", "(Intercept)", "const")]
-    one_col = [t for t, c in _terms(fit).items() if len(c) == 1]
+    one_col = _numeric_terms(fit)
     return (9 + int(len(_terms(fit)) >= 2) + int(hasattr(fit, "family")) + int(bool(slopes)) + int(bool(one_col))
             + 2 * int(engine))
 
@@ -327,6 +327,12 @@ def _terms(fit: Any) -> dict[str, list[int]]:
     from ..linear.teaching import term_columns
 
     return term_columns(fit)
+
+
+def _numeric_terms(fit: Any) -> list[str]:
+    from ..linear.teaching import numeric_terms
+
+    return numeric_terms(fit)
 
 
 def _pair(left: Callable[..., Any], right: Callable[..., Any], infl: Any, n_labels: int) -> Callable[[], Any]:
