@@ -70,15 +70,24 @@ class TorchInfluence:
     ----------
     model : nn.Module
         Trained to an optimum of the objective above (a warning gives the gradient norm otherwise). Evaluated in
-        eval mode (its mode is restored afterwards). Frozen parameters (``requires_grad=False``) are constants.
-    loss : {"mse", "cross_entropy", "bce_with_logits"} or callable
+        eval mode (its mode is restored afterwards). Frozen parameters (``requires_grad=False``) are constants
+        (a peft model: its adapters alone). It may return a tensor, a Hugging Face ``ModelOutput`` (its
+        ``logits`` are used) or a tuple (its first element).
+    loss : {"mse", "cross_entropy", "bce_with_logits", "token_cross_entropy", "lm"} or callable
         Per-example loss of the outputs, normalized like torch's ``reduction="mean"`` (see
-        :mod:`regdiag.torch._losses`); a callable ``loss(output, target)`` needs ``reduction``.
-    train : tuple of tensors, Dataset or DataLoader
-        Training examples ``(x, y)`` or ``(x1, ..., xm, y)``; a DataLoader's dataset in its own order.
+        :mod:`regdiag.torch._losses`); a callable ``loss(output, target)`` needs ``reduction``. The token losses
+        take outputs ``(batch, tokens, vocab)`` and sum each sequence's token cross-entropies (``"lm"``: shifted,
+        causal language modelling), ignoring targets ``-100`` and positions an ``attention_mask`` masks.
+    train : tuple of tensors, dict of tensors, Dataset or DataLoader
+        Training examples ``(x, y)`` or ``(x1, ..., xm, y)``, or Hugging Face batches: dicts of keyword inputs
+        (``input_ids``, ``attention_mask``, ...) with the target in ``labels`` (``loss="lm"``: ``input_ids``
+        when there are no labels); a DataLoader's dataset in its own order, with its collate function (which may
+        pad each batch to its own length).
     curvature : {"ekfac", "kfac", "gauss_newton", "exact", "diagonal", "identity"}
-        K-FAC and EK-FAC are Kronecker-factored for ``nn.Linear`` and ``nn.Conv2d`` layers called through their
-        modules; any other trainable tensor gets its dense Gauss-Newton block (up to ``PLAIN_BLOCK_LIMIT``
+        K-FAC and EK-FAC are Kronecker-factored for ``nn.Linear``, ``nn.Conv2d``, transformers' ``Conv1D`` (GPT-2)
+        and ``nn.Embedding`` (up to 4,096 tokens: one-hot inputs, a diagonal input factor) layers called through
+        their modules on the batch's examples; any other trainable tensor (LayerNorm weights and biases, position
+        embeddings shared by the batch, tied embeddings) gets its dense Gauss-Newton block (up to ``PLAIN_BLOCK_LIMIT``
         parameters; larger ones must be excluded with ``exclude`` or frozen), including the parameters of a Linear
         or Conv2d used without calling it (``nn.MultiheadAttention``'s ``out_proj``, ``F.linear(x, layer.weight)``)
         or also outside its call (tied weights).
@@ -96,8 +105,10 @@ class TorchInfluence:
         moved there.
     reduction : {"mean", "sum", "none"}, optional
         How a callable ``loss`` reduces a batch.
-    sampling : {"exact", "mc", "empirical_fisher"}
-        Output vectors of the Gauss-Newton-type curvatures: exact (one backward pass per output, for each batch
+    sampling : {"exact", "mc", "empirical_fisher"}, optional
+        Default: "mc" for the token losses (one label drawn per token, all tokens of a batch in one backward pass,
+        as kronfluence does), "exact" otherwise. Output vectors of the Gauss-Newton-type curvatures: exact (one
+        backward pass per output, for each batch
         and pass over the data: ``fit()`` warns when the model has more than ``EXACT_OUTPUTS_WARN = 64`` outputs),
         Monte Carlo draws from the model's predictive distribution (``mc_samples`` per example: that many backward
         passes), or the observed gradients: the *empirical Fisher*, an average of gradient outer products, which is
@@ -176,7 +187,7 @@ class TorchInfluence:
         device: Any = None,
         *,
         reduction: str | None = None,
-        sampling: str = "exact",
+        sampling: str | None = None,
         mc_samples: int | None = None,
         seed: int = 0,
         exclude: Sequence[str] = (),
@@ -198,6 +209,9 @@ class TorchInfluence:
         if batch_size is not None and (int(batch_size) != batch_size or batch_size < 1):
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.batch_size = batch_size
+        self.loss = make_loss(loss, reduction, ())
+        if sampling is None:  # token losses: one label drawn per token, all tokens in one backward pass
+            sampling = "mc" if getattr(self.loss, "per_token", False) else "exact"
         if sampling not in ("exact", "mc", "empirical_fisher"):
             raise ValueError(f"sampling={sampling!r} is not one of 'exact', 'mc', 'empirical_fisher'")
         if sampling != "mc" and mc_samples is not None:
@@ -212,9 +226,9 @@ class TorchInfluence:
         self.check_optimum = bool(check_optimum)
         self.optimum_tol = float(optimum_tol)
         self.device, self.dtype = self._check_module(model, device)
-        self.data = Data(train, what="train", device=self.device, dtype=self.dtype)
+        self.data = Data(train, what="train", device=self.device, dtype=self.dtype,
+                         targets_from_inputs=getattr(self.loss, "shift", False))
         self.data.batch = int(batch_size or self.data.loader_batch or 256)
-        self.loss = make_loss(loss, reduction, ())
         self._distributed = distributed
         self.model: TorchModel | None = None
         self.engine: InfluenceEngine | None = None
@@ -300,11 +314,12 @@ class TorchInfluence:
             self.model = m
             self._check_gradients()
             gn_type = (CurvatureKind.GAUSS_NEWTON, CurvatureKind.KFAC, CurvatureKind.EKFAC)
-            if self.curvature in gn_type and self.sampling == "exact" and m.n_outputs > EXACT_OUTPUTS_WARN:
+            n_out = m.n_outputs or int(m.forward(slice(0, 1))["f"].shape[1])
+            if self.curvature in gn_type and self.sampling == "exact" and n_out > EXACT_OUTPUTS_WARN:
                 warnings.warn(
-                    f"the model has {m.n_outputs} outputs: the exact Gauss-Newton factors of the {self.curvature.value} "
-                    f"curvature take one backward pass per output, {m.n_outputs} per batch in each pass over the "
-                    f"training data ({m.n_outputs} times the cost of the gradients). Pass sampling='mc', mc_samples=k "
+                    f"the model has {n_out} outputs: the exact Gauss-Newton factors of the {self.curvature.value} "
+                    f"curvature take one backward pass per output, {n_out} per batch in each pass over the "
+                    f"training data ({n_out} times the cost of the gradients). Pass sampling='mc', mc_samples=k "
                     "for k backward passes per batch (an unbiased Monte Carlo estimate of the same curvature; exact "
                     f"factors are the default, without this warning, up to {EXACT_OUTPUTS_WARN} outputs)",
                     InfluenceWarning,
@@ -318,6 +333,15 @@ class TorchInfluence:
             self.engine = InfluenceEngine(m, self.curvature.value, self.solver, self.damping, self.correction.value,
                                           batch_size=self.data.batch, progress=self.progress,
                                           curvature_options=options, solver_options=self.solver_options)
+            if m._vmap_fails:
+                plain = [nm for nm, _ in m.plain if all(n.weight_name != nm and n.bias_name != nm for n in m.norms)]
+                warnings.warn(
+                    f"torch.func.vmap cannot run the model ({m._vmap_fails}); per-example gradients of "
+                    f"{format_labels(plain, 5)} (no Kronecker structure) take one backward pass per example instead: "
+                    "correct, slower. Exclude or freeze them (exclude=[...]) to avoid it",
+                    InfluenceWarning,
+                    stacklevel=2,
+                )
         return self
 
     def _check_gradients(self) -> None:
@@ -375,7 +399,8 @@ class TorchInfluence:
         return self.model, self.engine
 
     def _query(self, query: Any) -> Data:
-        q = Data(query, what="query", device=self.device, dtype=self.dtype)
+        q = Data(query, what="query", device=self.device, dtype=self.dtype,
+                 targets_from_inputs=getattr(self.loss, "shift", False))
         q.batch = self.data.batch
         self.data.check_like(q)
         return q

@@ -26,14 +26,14 @@ def test_unsupported_large_layer_in_a_kfac_request_is_named():
     class Embed(nn.Module):
         def __init__(self):
             super().__init__()
-            self.emb = nn.Embedding(1000, 8)
+            self.emb = nn.Embedding(5000, 8)  # above the vocabulary factored as a Kronecker block
             self.out = nn.Linear(8, 2)
 
         def forward(self, idx):
             return self.out(self.emb(idx))
 
     net = Embed().double()
-    idx, y = torch.randint(0, 1000, (30,)), torch.randint(0, 2, (30,))
+    idx, y = torch.randint(0, 5000, (30,)), torch.randint(0, 2, (30,))
     with pytest.raises(ModelError, match=r"emb\.weight.*exclude"):
         TorchInfluence(net, "cross_entropy", (idx, y), curvature="ekfac", **KW).fit()
     ti = TorchInfluence(net, "cross_entropy", (idx, y), curvature="ekfac", exclude=["emb.*"], **KW).fit()
