@@ -166,6 +166,26 @@ def model_output(out: Any) -> torch.Tensor:
 PROBE_EXAMPLES = 8
 
 
+def _batch_of(inputs: Any) -> int:
+    return int(input_tensors(inputs)[0][1].shape[0])
+
+
+def _recorder(record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]], name: str, batch: int) -> Any:
+    """A forward hook recording a layer's input and output. A layer called on a batch of one while the model runs
+    on ``batch`` examples (position embeddings of positions shared by the batch) has its output expanded to the
+    batch (the same values, broadcast as the model would), so that each example's output gradient is its own."""
+    def hook(mod: nn.Module, args: Any, out: torch.Tensor) -> Any:
+        x = args[0].detach()
+        if batch > 1 and out.shape[0] == 1 and x.shape[0] == 1:
+            out = out.expand((batch,) + tuple(out.shape[1:]))
+            record.setdefault(name, []).append((x.expand((batch,) + tuple(x.shape[1:])), out))
+            return out
+        record.setdefault(name, []).append((x, out))
+        return None
+
+    return hook
+
+
 def _probe_layers(module: nn.Module, candidates: list[KronLayer],
                   data: Data) -> tuple[list[KronLayer], tuple[str, ...], tuple[str, ...]]:
     """The candidate layers that are Kronecker blocks, and the names of those that are not.
@@ -182,12 +202,8 @@ def _probe_layers(module: nn.Module, candidates: list[KronLayer],
         return [], (), ()
     inputs, _ = data.get(slice(0, min(data.n, PROBE_EXAMPLES)))
     record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
-    handles = []
-    for layer in candidates:
-        def hook(mod: nn.Module, args: Any, out: torch.Tensor, layer: KronLayer = layer) -> None:
-            record.setdefault(layer.name, []).append((args[0].detach(), out))
-
-        handles.append(layer.module.register_forward_hook(hook))
+    handles = [layer.module.register_forward_hook(_recorder(record, layer.name, _batch_of(inputs)))
+               for layer in candidates]
     try:
         with torch.enable_grad():
             out = model_output(call(module, inputs))
@@ -266,6 +282,66 @@ def _probe_norms(module: nn.Module, trainable: set[str], data: Data) -> list[Nor
         for h in handles:
             h.remove()
     return [n for n in found if calls.get(n.name) == 1]
+
+
+def _probe_tied(module: nn.Module, shared: list[tuple[str, torch.Tensor]], data: Data
+                ) -> dict[str, list[KronLayer]]:
+    """Weights (not Kronecker blocks) used by several layers, e.g. a language model's token embedding tied to its
+    output layer, whose uses account for their whole gradient on the first training examples (checked against
+    autograd for a random output vector): by parameter name, the uses (``nn.Linear``, ``nn.Embedding``, ``Conv1D``
+    called through their modules, biases apart)."""
+    uses: dict[str, list[KronLayer]] = {}
+    for nm, p in shared:
+        found = [KronLayer(mname, m, False) for mname, m in module.named_modules()
+                 if getattr(m, "weight", None) is p and (_kron_candidate(m) or isinstance(m, nn.Embedding))
+                 and not isinstance(m, nn.Conv2d)]
+        if found:
+            uses[nm] = found
+    if not uses:
+        return {}
+    inputs, _ = data.get(slice(0, min(data.n, PROBE_EXAMPLES)))
+    record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+    every = [u for us in uses.values() for u in us]
+    handles = [u.module.register_forward_hook(_recorder(record, u.name, _batch_of(inputs))) for u in every]
+    try:
+        with torch.enable_grad():
+            out = model_output(call(module, inputs))
+    finally:
+        for h in handles:
+            h.remove()
+    params = dict(shared)
+    outs = [o for u in every for _, o in record.get(u.name, [])]
+    if not out.requires_grad or not outs:
+        return {}
+    gen = torch.Generator().manual_seed(0)
+    v = torch.randn(out.shape, generator=gen, dtype=torch.float64).to(out.device, out.dtype)
+    grads = torch.autograd.grad(out, [params[nm] for nm in uses] + outs, grad_outputs=v, allow_unused=True)
+    whole = dict(zip(uses, grads[: len(uses)]))
+    go = iter(grads[len(uses) :])
+    found_ok: dict[str, list[KronLayer]] = {}
+    sums = {nm: torch.zeros_like(params[nm]) for nm in uses}
+    size = {nm: torch.zeros_like(params[nm]) for nm in uses}
+    called = {nm: True for nm in uses}
+    for nm, us in uses.items():
+        for u in us:
+            calls = record.get(u.name, [])
+            called[nm] &= bool(calls)
+            for x, o in calls:
+                g = next(go)
+                if g is None:
+                    continue
+                with torch.no_grad():
+                    a, d = u.inputs(x), u.positions(g)
+                    sums[nm] += u.weight(torch.einsum("bto,bti->oi", d, a))
+                    size[nm] += u.weight(torch.einsum("bto,bti->oi", d.abs(), a.abs()))
+    for nm, us in uses.items():
+        w = whole[nm]
+        if not called[nm] or w is None:
+            continue
+        tol = (1e-4 if w.dtype == torch.float32 else 1e-9) * float(torch.maximum(size[nm], w.abs()).max())
+        if bool(((sums[nm] - w).abs() <= tol).all()):
+            found_ok[nm] = us
+    return found_ok
 
 
 def _index_strings(shape: tuple[int, ...]) -> list[str]:
@@ -370,6 +446,11 @@ class TorchModel:
                 layer_of[names_of[id(p)]] = layer
         #: LayerNorms called through their modules: per-example gradients from hooks
         self.norms = _probe_norms(module, trainable, data)
+        #: weights shared by several layers (tied embeddings): per-example gradients summed over the uses, from hooks
+        norm_params = {n.weight_name for n in self.norms} | {n.bias_name for n in self.norms}
+        shared = [(nm, p) for nm, p in self.named if nm not in layer_of and nm not in norm_params and p.ndim == 2]
+        self.tied = _probe_tied(module, shared, data)
+        self.tied_uses = [use for uses in self.tied.values() for use in uses]
         self.layers: list[KronLayer] = []
         self.plain: list[tuple[str, torch.Tensor]] = []
         blocks: list[Block] = []
@@ -478,13 +559,9 @@ class TorchModel:
 
     # ---- forward with hooks ---------------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _hooks(self, record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]]) -> Iterator[None]:
-        handles = []
-        for layer in [*self.layers, *self.norms]:
-            def hook(mod: nn.Module, args: Any, out: torch.Tensor, layer: Any = layer) -> None:
-                record.setdefault(layer.name, []).append((args[0].detach(), out))
-
-            handles.append(layer.module.register_forward_hook(hook))
+    def _hooks(self, record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]], batch: int) -> Iterator[None]:
+        handles = [layer.module.register_forward_hook(_recorder(record, layer.name, batch))
+                   for layer in [*self.layers, *self.norms, *self.tied_uses]]
         try:
             yield
         finally:
@@ -502,7 +579,7 @@ class TorchModel:
         self._kron_cache = None
         inputs, y = data.get(rows)
         record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
-        with torch.enable_grad(), self._hooks(record), _batching_notes():
+        with torch.enable_grad(), self._hooks(record, _batch_of(inputs)), _batching_notes():
             out = model_output(call(self.module, inputs))
         b = out.shape[0]
         f = out.reshape(b, -1)
@@ -544,7 +621,7 @@ class TorchModel:
         st = self.forward(rows, data)
         if self._kron_cache is not None and self._kron_cache[0] is st and self._kron_cache[1] is V:
             return self._kron_cache[2]
-        hooked = [*self.layers, *self.norms]
+        hooked = [*self.layers, *self.norms, *self.tied_uses]
         if not hooked:
             return {}
         outs = [o for layer in hooked for _, o in st["record"][layer.name]]
@@ -557,8 +634,14 @@ class TorchModel:
         res: dict[str, tuple[Any, Any]] = {}
         mask = st["mask"]
         j = 0
-        for layer in self.layers:
+        for layer in hooked:
             calls = st["record"][layer.name]
+            if isinstance(layer, NormLayer):
+                (x, o), = calls
+                per_c = [g[j] if g[j] is not None else torch.zeros_like(o) for g in grads]
+                j += 1
+                res[layer.name] = (x, torch.stack(per_c, dim=1).detach())
+                continue
             parts = []
             for x, _ in calls:
                 a = layer.inputs(x)
@@ -571,11 +654,6 @@ class TorchModel:
                 ds.append(torch.stack([layer.positions(g) for g in per_c], dim=1))
             j += len(calls)
             res[layer.name] = (torch.cat(parts, dim=1).detach(), torch.cat(ds, dim=2).detach())
-        for norm in self.norms:
-            (x, o), = st["record"][norm.name]
-            per_c = [g[j] if g[j] is not None else torch.zeros_like(o) for g in grads]
-            j += 1
-            res[norm.name] = (x, torch.stack(per_c, dim=1).detach())
         self._kron_cache = (st, V, res)  # holds V: the same tensor, not a new one at a reused address
         return res
 
@@ -587,11 +665,18 @@ class TorchModel:
             return []
         st = self.forward(rows, data)
         got: dict[str, torch.Tensor] = {}
-        if self.norms:
+        if self.norms or self.tied:
             hooked = self._backprop(rows, V, data)
             for norm in self.norms:
                 x, d = hooked[norm.name]
                 got.update(norm.grads(x, d))
+            for nm, uses in self.tied.items():
+                total = 0
+                for u in uses:
+                    a, d = hooked[u.name]
+                    M = torch.einsum("bcto,bti->bcoi", d, a)
+                    total = total + (M.transpose(-1, -2) if u.transposed else M.reshape(M.shape[:2] + u.module.weight.shape))
+                got[nm] = total
         rest = {nm: p.detach() for nm, p in self.plain if nm not in got}
         if rest:
             if not self._vmap_fails:

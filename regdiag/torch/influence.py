@@ -211,7 +211,8 @@ class TorchInfluence:
         self.batch_size = batch_size
         self.loss = make_loss(loss, reduction, ())
         if sampling is None:  # token losses: one label drawn per token, all tokens in one backward pass
-            sampling = "mc" if getattr(self.loss, "per_token", False) else "exact"
+            gn_type = self.curvature in (CurvatureKind.GAUSS_NEWTON, CurvatureKind.KFAC, CurvatureKind.EKFAC)
+            sampling = "mc" if getattr(self.loss, "per_token", False) and gn_type else "exact"
         if sampling not in ("exact", "mc", "empirical_fisher"):
             raise ValueError(f"sampling={sampling!r} is not one of 'exact', 'mc', 'empirical_fisher'")
         if sampling != "mc" and mc_samples is not None:

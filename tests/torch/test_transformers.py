@@ -71,8 +71,11 @@ def test_gpt2_dict_batches_with_padding_match_the_exact_gauss_newton_reference()
     # GPT-2's Conv1D layers and the untied position/tied token embeddings are where the rules say
     kinds = {b.name: b.kron for b in ti.model.blocks}
     assert kinds["transformer.h.0.attn.c_attn"] and kinds["transformer.h.0.mlp.c_proj"]
-    assert not kinds["transformer.wte.weight"]  # tied with lm_head: used outside the embedding's call
-    assert not kinds["transformer.wpe.weight"]  # called on positions shared by the batch
+    assert kinds["transformer.wpe"]  # called on positions shared by the batch: expanded to the batch
+    # tied with lm_head: one dense block whose per-example gradients sum the two uses (no vmap needed)
+    assert not kinds["transformer.wte.weight"]
+    assert [u.name for u in ti.model.tied["transformer.wte.weight"]] == ["transformer.wte", "lm_head"]
+    assert ti.model._vmap_fails is None
 
 
 def _reference_index(model, names):
@@ -103,6 +106,10 @@ def test_gpt2_ekfac_eigenvalues_are_the_exact_gauss_newton_in_its_eigenbasis():
     Gn = G.numpy()
     checked = 0
     for part in ti.engine.curvature.parts:
+        if part.block.name == "transformer.wte.weight":  # tied: the dense Gauss-Newton block of both uses
+            idx = where[part.block.start : part.block.stop]
+            want = Gn[np.ix_(idx, idx)]
+            np.testing.assert_allclose(part.M.numpy(), want, rtol=1e-8, atol=1e-10 * np.abs(want).max())
         if not hasattr(part, "QG"):
             continue
         blk = part.block
@@ -111,7 +118,7 @@ def test_gpt2_ekfac_eigenvalues_are_the_exact_gauss_newton_in_its_eigenbasis():
         want = np.einsum("pi,pq,qi->i", Q, Gn[np.ix_(idx, idx)], Q)
         np.testing.assert_allclose(part.E.numpy().reshape(-1), want, rtol=1e-8, atol=1e-10 * np.abs(want).max())
         checked += 1
-    assert checked == 4
+    assert checked == 5  # the Conv1D layers and the position embedding
 
 
 class OneConv1D(nn.Module):
@@ -155,8 +162,20 @@ def test_kfac_is_the_exact_gauss_newton_for_one_conv1d_or_embedding_layer_with_s
     np.testing.assert_allclose(ti.scores((X[:3], Y[:3])), want, rtol=1e-9, atol=1e-12 * np.abs(want).max())
 
 
+class Tempered(nn.Module):
+    """BERT's logits times a learned per-class scale: a parameter without Kronecker structure."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner = inner
+        self.scale = nn.Parameter(torch.tensor([1.3, 0.7], dtype=torch.float64))
+
+    def forward(self, **kw):
+        return self.inner(**kw).logits * self.scale
+
+
 def test_bert_with_sdpa_attention_and_padding_falls_back_from_vmap_and_matches_the_reference():
-    model = bert()
+    model = Tempered(bert())
     ids, mask = tokens(8, seed=6)
     y = torch.tensor([0, 1, 1, 0, 1, 0, 0, 1])
     train = {"input_ids": ids, "attention_mask": mask, "labels": y}
@@ -175,8 +194,9 @@ def test_bert_with_sdpa_attention_and_padding_falls_back_from_vmap_and_matches_t
     np.testing.assert_allclose(got, want, rtol=1e-7, atol=1e-9 * np.abs(want).max())
     # LayerNorms get their per-example gradients from hooks; the word embeddings are a Kronecker block
     kinds = {b.name: b.kron for b in ti.model.blocks}
-    assert kinds["bert.embeddings.word_embeddings"] and not kinds["bert.embeddings.LayerNorm.weight"]
-    assert [n.name for n in ti.model.norms][:1] == ["bert.embeddings.LayerNorm"]
+    assert kinds["inner.bert.embeddings.word_embeddings"] and kinds["inner.bert.embeddings.position_embeddings"]
+    assert not kinds["inner.bert.embeddings.LayerNorm.weight"] and not kinds["scale"]
+    assert [n.name for n in ti.model.norms][:1] == ["inner.bert.embeddings.LayerNorm"]
 
 
 def test_peft_lora_on_gpt2_scores_the_adapters_only():
@@ -212,3 +232,19 @@ def test_token_logits_with_cross_entropy_and_dicts_without_labels_are_named():
         TorchInfluence(model, "token_cross_entropy", {"input_ids": ids, "attention_mask": mask})
     with pytest.raises(DataError, match=r"token ids in 0..11 or -100"):
         TorchInfluence(model, "lm", {"input_ids": ids, "labels": ids + 20}, check_optimum=False).fit()
+
+
+@pytest.mark.parametrize("curvature", ["kfac", "ekfac", "diagonal"])
+def test_float32_gpt2_runs_clean_and_agrees_with_float64(curvature):
+    """No symmetry/PSD complaint at float32 rounding, no warning at all, and the float64 scores to float32
+    accuracy (same model and data)."""
+    m64 = gpt2(seed=11)
+    m32 = gpt2(seed=11, dtype=torch.float32)
+    ids, mask = tokens(12, seed=12)
+    train, query = {"input_ids": ids, "attention_mask": mask}, {"input_ids": ids[:3], "attention_mask": mask[:3]}
+    kw = dict(curvature=curvature, damping=0.1, check_optimum=False, sampling="mc" if curvature != "diagonal" else None)
+    want = TorchInfluence(m64, "lm", train, **kw).fit().scores(query)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = TorchInfluence(m32, "lm", train, **kw).fit().scores(query)
+    np.testing.assert_allclose(got, want, rtol=0, atol=2e-4 * np.abs(want).max())
