@@ -517,6 +517,11 @@ class TorchModel:
         if callable(getattr(loss, "output_sqrt", None)):
             self.output_sqrt = self._output_sqrt
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_cache"], state["_kron_cache"] = {}, None  # tensors in an autograd graph
+        return state
+
     # ---- parameters ---------------------------------------------------------------------------------------------
     def flat_params(self, tensors: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         """``theta`` in the engine's order, shape ``(n_params,)``; with ``tensors`` (by parameter name, e.g.
@@ -787,21 +792,42 @@ class TorchModel:
         Z = torch.as_tensor(rng.standard_normal((f.shape[0], f.shape[1], s)), dtype=f.dtype, device=f.device)
         return (R @ Z).mT * (1.0 / math.sqrt(s))
 
-    def query_gradients(self, query: Data, measurement: Any = "loss") -> torch.Tensor:
+    def query_gradients(self, query: Data, measurement: Any = "loss", rows: slice | None = None,
+                        per_token: bool = False) -> torch.Tensor:
         """``(n_query, n_params)`` gradients of each query's loss, or of ``measurement(output, target)`` (one
-        number per example, a function of the model's output). Progress is reported through ``self.progress``."""
+        number per example, a function of the model's output), of the queries in ``rows`` (default all). With
+        ``per_token`` (token losses): ``(n_query, T, n_params)``, the gradient of each position's token loss.
+        Progress is reported through ``self.progress``."""
         if measurement != "loss" and not callable(measurement):
             raise ValueError(f"measurement must be 'loss' or a callable(output, target), not {measurement!r}")
-        out = torch.empty(query.n, self.n_params, dtype=self.dtype, device=self.device)
-        bl = _batches(query.n, query.batch)
+        if per_token and (measurement != "loss" or not self.per_token):
+            raise ValueError("per_token=True needs a token loss ('lm' or 'token_cross_entropy') and "
+                             "measurement='loss'")
+        rows = rows or slice(0, query.n)
+        lo, hi, _ = rows.indices(query.n)
+        out: torch.Tensor | None = None
+        bl = [slice(s.start + lo, s.stop + lo) for s in _batches(hi - lo, query.batch)]
         pr = Progress(self.progress, "scores: query gradients", len(bl))
-        for rows in bl:
-            st = self.forward(rows, query)
+        for sub in bl:
+            st = self.forward(sub, query)
             f = st["f"].detach()
+            at = slice(sub.start - lo, sub.stop - lo)
+            if per_token:
+                V = self.loss.token_grads(f, st["y"])  # type: ignore[attr-defined]
+                if out is None:
+                    out = torch.empty(hi - lo, V.shape[1], self.n_params, dtype=self.dtype, device=self.device)
+                elif V.shape[1] != out.shape[1]:
+                    raise DataError(f"per-token scores need query sequences of one length; query rows {sub.start}.."
+                                    f"{sub.stop - 1} have {V.shape[1]} tokens, the first have {out.shape[1]}")
+                out[at] = self.output_vjp(sub, V, query)
+                pr.advance()
+                continue
+            if out is None:
+                out = torch.empty(hi - lo, self.n_params, dtype=self.dtype, device=self.device)
             if measurement == "loss":
                 V = self.loss.grad(f, st["y"])
             else:
-                if rows.start == 0:
+                if sub.start == lo:
                     self._check_measurement(measurement, f[:1], st["y"][:1])
 
                 def m(fi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
@@ -811,9 +837,10 @@ class TorchModel:
                     return val.reshape(())
 
                 V = torch.func.vmap(torch.func.grad(m))(f, st["y"])
-            out[rows] = self.output_vjp(rows, V[:, None, :], query)[:, 0, :]
+            out[at] = self.output_vjp(sub, V[:, None, :], query)[:, 0, :]
             pr.advance()
         self._cache = {}
+        assert out is not None
         return out
 
     def _check_measurement(self, measurement: Any, f: torch.Tensor, y: torch.Tensor) -> None:

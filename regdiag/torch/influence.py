@@ -14,7 +14,9 @@ import torch
 from torch import nn
 
 from .._validation import Correction, CurvatureKind, InfluenceWarning, ModelError, as_enum, format_labels
+from ..engine.curvature.base import EigenCurvature, KronEigen
 from ..engine.influence import Damping, EngineInfluence, InfluenceEngine
+from ..engine.solvers import DirectSolver
 from ..engine.progress import Progress, ProgressArg
 from ._data import Data
 from ._losses import CallableLoss, make_loss
@@ -28,32 +30,44 @@ PLAIN_BLOCK_LIMIT = 4096
 GRADIENT_CHUNK = 1 << 26
 #: numbers of query gradients preconditioned at once
 PRECONDITION_CHUNK = 1 << 22
+#: numbers of query gradients scored per pass over the training examples (bounds scoring memory)
+QUERY_CHUNK = 1 << 24
 #: examples whose per-example gradients are checked against autograd's batch gradient at fit()
 CHECK_EXAMPLES = 64
 #: output dimension above which fit() warns that exact Gauss-Newton factors (one backward pass per output) are costly
 EXACT_OUTPUTS_WARN = 64
 
 
-def _tqdm_progress() -> ProgressArg:
-    """A tqdm bar per stage when tqdm is installed, else the engine's text bar."""
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return True
-    bars: dict[str, Any] = {}
+class _TqdmProgress:
+    """A tqdm bar per stage; picklable (open bars are not kept in a pickle)."""
 
-    def report(stage: str, done: int, total: int) -> None:
-        bar = bars.get(stage)
+    def __init__(self) -> None:
+        self.bars: dict[str, Any] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        from tqdm.auto import tqdm
+
+        bar = self.bars.get(stage)
         if bar is None or bar.total != total or done < bar.n:
             if bar is not None:
                 bar.close()
-            bar = bars[stage] = tqdm(total=total, desc=stage, leave=False)
+            bar = self.bars[stage] = tqdm(total=total, desc=stage, leave=False)
         bar.update(done - bar.n)
         if done >= total:
             bar.close()
-            bars.pop(stage, None)
+            self.bars.pop(stage, None)
 
-    return report
+    def __getstate__(self) -> dict[str, Any]:
+        return {"bars": {}}
+
+
+def _tqdm_progress() -> ProgressArg:
+    """A tqdm bar per stage when tqdm is installed, else the engine's text bar."""
+    try:
+        import tqdm.auto  # noqa: F401
+    except ImportError:
+        return True
+    return _TqdmProgress()
 
 
 class TorchInfluence:
@@ -128,10 +142,17 @@ class TorchInfluence:
         training examples in ``scores``, ``top``, ``self_influence``, ``max_leverage``). True: tqdm bars (tqdm comes
         with the ``regdiag[torch]`` extra), or the engine's text bar on stderr when tqdm is not installed.
     solver_options : mapping, optional
-        Passed to the engine's solver (``rtol``, ``max_iter``, ``preconditioner``, ``rank``).
+        Passed to the engine's solver (``rtol``, ``max_iter``, ``preconditioner``, ``rank``, ``on_failure``). CG and
+        LiSSA that do not reach ``rtol`` in ``max_iter`` iterations return the solution reached with an
+        :class:`~regdiag.InfluenceWarning` stating its relative residual (``engine.solver.info["max_rel_residual"]``);
+        ``on_failure="raise"`` raises :class:`~regdiag.ConvergenceError` instead.
     check_optimum : bool
-        Warn when the gradient norm of the objective is above ``optimum_tol`` times the typical per-example
-        gradient norm.
+        Warn when the gradient norm of the objective is above ``optimum_tol`` times the typical (root mean square)
+        per-example gradient norm.
+    optimum_tol : float, optional
+        Default ``1 / sqrt(n_train)``: the spread of a mean of ``n_train`` per-example gradients, which a network
+        trained to convergence on its data reaches (an L-BFGS-polished MLP on 20,000 examples: 0.0034, below
+        ``1 / sqrt(20000) = 0.0071``).
     distributed : bool or None
         With ``torch.distributed`` initialized (None: whenever it is), each process handles a contiguous share of
         the training rows; factor statistics and scores are summed across processes (one eigendecomposition, same
@@ -195,7 +216,7 @@ class TorchInfluence:
         progress: ProgressArg = None,
         solver_options: Mapping[str, Any] | None = None,
         check_optimum: bool = True,
-        optimum_tol: float = 1e-3,
+        optimum_tol: float | None = None,
         distributed: bool | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
@@ -224,8 +245,10 @@ class TorchInfluence:
         self.index = index
         self.progress = _tqdm_progress() if progress is True else progress
         self.solver_options = dict(solver_options or {})
+        if str(solver).lower() in ("cg", "lissa"):  # ML-scale tolerances: the residual reached, with a warning
+            self.solver_options.setdefault("on_failure", "warn")
         self.check_optimum = bool(check_optimum)
-        self.optimum_tol = float(optimum_tol)
+        self.optimum_tol = None if optimum_tol is None else float(optimum_tol)
         self.device, self.dtype = self._check_module(model, device)
         self.data = Data(train, what="train", device=self.device, dtype=self.dtype,
                          targets_from_inputs=getattr(self.loss, "shift", False))
@@ -234,6 +257,8 @@ class TorchInfluence:
         self.model: TorchModel | None = None
         self.engine: InfluenceEngine | None = None
         self.gradient_norm: float | None = None
+        #: relative error of the rank-truncated query gradients of the last scores(query_rank=r)
+        self.query_rank_error: float | None = None
 
     # ---- checks ---------------------------------------------------------------------------------------------------
     @staticmethod
@@ -384,7 +409,11 @@ class TorchInfluence:
             total = m.all_reduce(total)
         grad = total / m.n_obs + self.l2 * m.params
         self.gradient_norm = float(torch.linalg.vector_norm(grad))
-        if self.check_optimum and self.gradient_norm > self.optimum_tol * max(scale, 1e-300):
+        # default: the gradient of the mean loss should be below the spread of a mean of n per-example gradients
+        # (scale / sqrt(n)), which a network trained to convergence on these data reaches; the drift it causes is
+        # common to every removal, so rankings and LDS are unaffected by a gradient below it
+        tol = self.optimum_tol if self.optimum_tol is not None else 1.0 / math.sqrt(m.n_obs)
+        if self.check_optimum and self.gradient_norm > tol * max(scale, 1e-300):
             warnings.warn(
                 f"the model is not at an optimum of mean loss + (l2/2)||theta||^2 (l2={self.l2:g}): the gradient norm is "
                 f"{self.gradient_norm:.3g}, {self.gradient_norm / max(scale, 1e-300):.3g} times the typical "
@@ -419,53 +448,81 @@ class TorchInfluence:
         with self._eval():
             return eng.view.query_gradients(self._query(query), measurement)
 
-    def scores(self, query: Any, measurement: Any = "loss", *, query_rank: int | None = None) -> np.ndarray:
+    def scores(self, query: Any, measurement: Any = "loss", *, query_rank: int | None = None,
+               per_token: bool = False) -> np.ndarray:
         """Predicted change of each query's loss (or measurement) when each training example is removed.
 
         Parameters
         ----------
-        query : tuple of tensors, Dataset or DataLoader
+        query : tuple of tensors, dict of tensors, Dataset or DataLoader
             Query examples shaped like the training examples.
         measurement : "loss" or callable
             ``measurement(output, target)`` returning one number per example (a function of the outputs).
         query_rank : int, optional
             Low-rank query compression: each Kronecker layer's preconditioned query gradient (a ``d_out x d_in``
             matrix) is truncated to its ``query_rank`` largest singular values, and scores are computed from the
-            training examples' factored gradients. Exact when ``query_rank >= min(d_out, d_in)``.
+            training examples' factored gradients. Exact when ``query_rank >= min(d_out, d_in)``; the relative
+            error of the truncated query gradients is in ``query_rank_error`` afterwards (largest over queries).
+        per_token : bool
+            Token losses: the score of each query position's token loss (``"lm"``: position ``t`` predicts token
+            ``t + 1``; ignored positions score 0). Summed over positions they give the sequence's score.
 
         Returns
         -------
-        ndarray of shape (n_query, n_train)
+        ndarray of shape (n_query, n_train), or (n_query, n_tokens, n_train) with ``per_token``
             Positive: removing the training example increases the query's loss (it helps the query).
+
+        Notes
+        -----
+        Queries are taken ``QUERY_CHUNK // n_params`` at a time (about 2**24 numbers of query gradients; per token,
+        each position counts), each chunk preconditioned and multiplied with one pass over the training examples:
+        memory is bounded whatever the number of queries, at one pass over the training data per chunk.
         """
         m, eng = self._require()
         with self._eval():
-            Gq = eng.view.query_gradients(self._query(query), measurement)
-            out = torch.zeros(Gq.shape[0], m.n_obs, dtype=self.dtype, device=self.device)
-            if self.correction is Correction.LEVERAGE:
-                if query_rank is not None:
-                    raise ValueError("low-rank query compression applies to correction='none'")
-                batches = _local_batches(m)
-                pr = Progress(self.progress, "scores: training examples", len(batches))
-                for rows in batches:
-                    out[:, rows] = Gq @ eng.delta(rows)[0].T
-                    pr.advance()
-                self._check_leverage()
-                return self._gather(out)
-            # preconditioned a few queries at a time (bounded temporary memory), stored block by block (contiguous
-            # operands for the products with training gradients)
-            Q = {b.name: Gq.new_empty(Gq.shape[0], b.size) for b in m.blocks}
-            step = max(1, PRECONDITION_CHUNK // m.n_params)
-            chunks = range(0, Gq.shape[0], step)
-            pr = Progress(self.progress, "scores: preconditioned queries", len(chunks))
-            for c in chunks:
-                X = eng.solver.solve(Gq[c : c + step]) * (1.0 / m.n_obs)
-                for b in m.blocks:
-                    Q[b.name][c : c + step] = X[:, b.slice]
+            q = self._query(query)
+            tokens = 1
+            if per_token:
+                tokens = int(m.query_gradients(q, rows=slice(0, 1), per_token=True).shape[1])
+            step = max(1, QUERY_CHUNK // (m.n_params * tokens))
+            out = torch.zeros(q.n * tokens, m.n_obs, dtype=self.dtype, device=self.device)
+            self.query_rank_error = 0.0 if query_rank is not None else None
+            for c in range(0, q.n, step):
+                rows = slice(c, min(c + step, q.n))
+                Gq = m.query_gradients(q, measurement, rows=rows, per_token=per_token)
+                Gq = Gq.reshape(-1, m.n_params)
+                eng.view._check(Gq, (None, m.n_params), "query_gradients", None)
+                self._score_chunk(Gq, query_rank, out[rows.start * tokens : rows.stop * tokens])
+            res = self._gather(out)
+        if self.correction is Correction.LEVERAGE:
+            self._check_leverage()
+        return res.reshape(q.n, tokens, m.n_obs) if per_token else res
+
+    def _score_chunk(self, Gq: torch.Tensor, query_rank: int | None, out: torch.Tensor) -> None:
+        """``out[q, i]``: the scores of the query gradients ``Gq`` (one pass over the training examples)."""
+        m, eng = self._require()
+        if self.correction is Correction.LEVERAGE:
+            if query_rank is not None:
+                raise ValueError("low-rank query compression applies to correction='none'")
+            batches = _local_batches(m)
+            pr = Progress(self.progress, "scores: training examples", len(batches))
+            for rows in batches:
+                out[:, rows] = Gq @ eng.delta(rows)[0].T
                 pr.advance()
-            del Gq, X
-            self._dot_train_gradients(Q, query_rank, out)
-            return self._gather(out)
+            return
+        # preconditioned a few queries at a time (bounded temporary memory), stored block by block (contiguous
+        # operands for the products with training gradients)
+        Q = {b.name: Gq.new_empty(Gq.shape[0], b.size) for b in m.blocks}
+        step = max(1, PRECONDITION_CHUNK // m.n_params)
+        chunks = range(0, Gq.shape[0], step)
+        pr = Progress(self.progress, "scores: preconditioned queries", len(chunks))
+        for c in chunks:
+            X = eng.solver.solve(Gq[c : c + step]) * (1.0 / m.n_obs)
+            for b in m.blocks:
+                Q[b.name][c : c + step] = X[:, b.slice]
+            pr.advance()
+        del X
+        self._dot_train_gradients(Q, query_rank, out)
 
     def _dot_train_gradients(self, Q: dict[str, torch.Tensor], rank: int | None, out: torch.Tensor) -> None:
         """``out[:, i] = Q g_i`` for the training gradients ``g_i``, layer by layer from their Kronecker factors
@@ -480,6 +537,8 @@ class TorchInfluence:
                 U, S, Vh = torch.linalg.svd(Q[b.name].reshape(-1, *b.shape), full_matrices=False)
                 r = min(int(rank), S.shape[1])
                 low[b.name] = (U[:, :, :r] * S[:, None, :r], Vh[:, :r, :])
+                lost = (S[:, r:] ** 2).sum(dim=1) / (S**2).sum(dim=1).clamp_min(1e-300)
+                self.query_rank_error = max(self.query_rank_error or 0.0, float(lost.max().sqrt()) if lost.numel() else 0.0)
         plain = [b for b in m.blocks if not b.kron]
         Qp = torch.cat([Q[b.name] for b in plain], dim=1) if plain else None
         batches = _local_batches(m)
@@ -510,17 +569,45 @@ class TorchInfluence:
     def self_influence(self) -> np.ndarray:
         """``(n_train,)``: the predicted change of each training example's own loss when it is removed,
         ``g_i' delta_i``."""
-        _, eng = self._require()
+        m, eng = self._require()
 
         def own(rows: slice) -> torch.Tensor:
             D, G, _, _ = eng.delta(rows)
             return (G * D).sum(dim=1)
 
+        fast = (self.correction is Correction.NONE and isinstance(eng.curvature, EigenCurvature)
+                and isinstance(eng.solver, DirectSolver))
         with self._eval():
-            out = self._per_example("self-influence", own)
+            out = self._per_example("self-influence", self._own_blockwise if fast else own)
             if self.correction is Correction.LEVERAGE:
                 self._check_leverage()
         return self._gather(out)
+
+    def _own_blockwise(self, rows: slice) -> torch.Tensor:
+        """``g_i' (C + lambda I)^{-1} g_i / n`` block by block for an eigen-structured curvature: each Kronecker
+        block's per-example gradient is formed from its layer factors and rotated into the block's eigenbasis
+        (EK-FAC: ``sum (Q_G' G_i Q_A)^2 / (E + lambda)``), without the ``(b, n_params)`` gradients of the batch."""
+        m, eng = self._require()
+        st = m.forward(rows)
+        V = m.loss.grad(st["f"].detach(), st["y"])[:, None, :]
+        kron = m._backprop(rows, V)
+        plain = dict(zip([b.name for b in m.blocks if not b.kron], m._plain_vjp(rows, V)))
+        shift = eng.solver.shift + eng.curvature.l2
+        total = V.new_zeros(V.shape[0])
+        for part in eng.curvature.parts:  # type: ignore[attr-defined]
+            blk = part.block
+            if blk.kron:
+                a, d = kron[blk.name]
+                G = torch.einsum("bto,bti->boi", d[:, 0], a)
+                if isinstance(part, KronEigen) and part.factors is None:
+                    R = part.QG.mT @ G @ part.QA
+                    total += (R * R / (part.E + shift)).sum(dim=(1, 2))
+                    continue
+                g = G.reshape(G.shape[0], -1)
+            else:
+                g = plain[blk.name][:, 0]
+            total += (g * part.solve(g, shift)).sum(dim=1)
+        return total * (1.0 / m.n_obs)
 
     def max_leverage(self) -> np.ndarray:
         """``(n_train,)``: the largest eigenvalue of each example's generalized leverage matrix
