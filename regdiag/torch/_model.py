@@ -586,8 +586,8 @@ class TorchModel:
         record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
         with torch.enable_grad(), self._hooks(record, _batch_of(inputs)), _batching_notes():
             out = model_output(call(self.module, inputs))
-        b = out.shape[0]
-        f = out.reshape(b, -1)
+            b = out.shape[0]
+            f = out.reshape(b, -1)  # in the graph even when the caller runs under torch.no_grad()
         shape_ok = (out.ndim == 3 and out.shape[2] == self.out_shape[1]) if self.per_token else \
             tuple(out.shape[1:]) == self.out_shape
         if not shape_ok:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -14,15 +15,20 @@ import torch
 from torch import nn
 
 from .._validation import Correction, CurvatureKind, InfluenceWarning, ModelError, as_enum, format_labels
-from ..engine.curvature.base import EigenCurvature, KronEigen
+from ..engine.curvature import CURVATURES
+from ..engine.curvature.base import DenseEigen, DiagEigen, EigenCurvature, KronEigen
 from ..engine.influence import Damping, EngineInfluence, InfluenceEngine
-from ..engine.solvers import DirectSolver
+from ..engine.model import Block, ModelView
 from ..engine.progress import Progress, ProgressArg
+from ..engine.solvers import DirectSolver
 from ._data import Data
 from ._losses import CallableLoss, make_loss
 from ._model import TorchModel, _local_batches
 
 __all__ = ["TorchInfluence"]
+
+#: version of the file layout written by TorchInfluence.save
+SAVE_FORMAT = 1
 
 #: largest plain (non-Kronecker) block, in parameters, that K-FAC/EK-FAC store as a dense Gauss-Newton block
 PLAIN_BLOCK_LIMIT = 4096
@@ -36,6 +42,11 @@ QUERY_CHUNK = 1 << 24
 CHECK_EXAMPLES = 64
 #: output dimension above which fit() warns that exact Gauss-Newton factors (one backward pass per output) are costly
 EXACT_OUTPUTS_WARN = 64
+
+
+def _digest(theta: torch.Tensor) -> str:
+    """SHA-256 of a parameter vector's values (on the host, as stored)."""
+    return hashlib.sha256(theta.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
 
 
 class _TqdmProgress:
@@ -312,14 +323,19 @@ class TorchInfluence:
         return slice(int(bounds[rank]), int(bounds[rank + 1])), None
 
     # ---- fitting --------------------------------------------------------------------------------------------------
+    def _build_model(self) -> TorchModel:
+        """The engine's view of the network on this process's rows (layers probed, blocks laid out)."""
+        local, group = self._dist()
+        m = TorchModel(self.module, self.loss, self.data, l2=self.l2, exclude=self.exclude, sampling=self.sampling,
+                       seed=self.seed, index=self.index, local_rows=local, group=group)
+        if isinstance(self.loss, CallableLoss):
+            self.loss.out_shape = m.out_shape
+        return m
+
     def fit(self) -> TorchInfluence:
         """Build the curvature (factors, eigenbases, eigenvalue corrections) and the solver. Returns ``self``."""
-        local, group = self._dist()
         with self._eval():
-            m = TorchModel(self.module, self.loss, self.data, l2=self.l2, exclude=self.exclude, sampling=self.sampling,
-                           seed=self.seed, index=self.index, local_rows=local, group=group)
-            if isinstance(self.loss, CallableLoss):
-                self.loss.out_shape = m.out_shape
+            m = self._build_model()
             if self.curvature in (CurvatureKind.KFAC, CurvatureKind.EKFAC):
                 big = [b.name for b in m.blocks if not b.kron and b.size > PLAIN_BLOCK_LIMIT]
                 if big:
@@ -576,7 +592,8 @@ class TorchInfluence:
             return (G * D).sum(dim=1)
 
         fast = (self.correction is Correction.NONE and isinstance(eng.curvature, EigenCurvature)
-                and isinstance(eng.solver, DirectSolver))
+                and isinstance(eng.solver, DirectSolver)
+                and [p.block for p in eng.curvature.parts] == list(m.blocks))  # K-FAC / EK-FAC: the model's blocks
         with self._eval():
             out = self._per_example("self-influence", self._own_blockwise if fast else own)
             if self.correction is Correction.LEVERAGE:
@@ -690,6 +707,112 @@ class TorchInfluence:
     def param_names(self) -> Sequence[str]:
         """Names of the entries of the engine's parameter vector."""
         return self._require()[0].param_names
+
+    # ---- factors on disk ---------------------------------------------------------------------------------------
+    def save(self, path: Any) -> None:
+        """Write the fitted curvature (factors, eigenbases, eigenvalues), the damping and the settings to ``path``
+        (``torch.save`` of tensors and plain values), with the parameter names and a SHA-256 of the parameter
+        values, so that :meth:`load` can check that it is given the same model.
+
+        Eigen-structured curvatures (``ekfac``, ``kfac``, ``diagonal``, ``identity``) with the direct solver.
+        """
+        m, eng = self._require()
+        curv = eng.curvature
+        if not isinstance(curv, EigenCurvature) or not isinstance(eng.solver, DirectSolver):
+            raise ValueError(f"save() keeps eigen-structured curvatures (ekfac, kfac, diagonal, identity) with the "
+                             f"direct solver; this one is {self.curvature.value} with {eng.solver.name}")
+        parts: list[dict[str, Any]] = []
+        for part in curv.parts:
+            entry: dict[str, Any] = {"block": part.block.name}
+            if isinstance(part, KronEigen):
+                entry.update(kind="kron", QG=part.QG, QA=part.QA, E=part.E,
+                             factors=None if part.factors is None else list(part.factors),
+                             scale_factors=None if part.scale_factors is None else list(part.scale_factors),
+                             E_kfac=getattr(part, "E_kfac", None))
+            elif isinstance(part, DenseEigen):
+                entry.update(kind="dense", M=part.M, Q=part.Q, e=part.e)
+            else:
+                entry.update(kind="diag", e=part.e)
+            parts.append(entry)
+        state = {
+            "format": SAVE_FORMAT, "curvature": self.curvature.value, "correction": self.correction.value,
+            "damping": float(eng.damping), "l2": self.l2, "loss": None if isinstance(self.loss, CallableLoss)
+            else self.loss.name, "sampling": self.sampling, "mc_samples": self.mc_samples, "seed": self.seed,
+            "exclude": list(self.exclude), "param_names": list(m.param_names), "params_sha256": _digest(m.params),
+            "dtype": str(self.dtype), "n_train": m.n_obs, "of": getattr(curv, "of", None),
+            "gradient_norm": self.gradient_norm, "parts": parts,
+        }
+        torch.save(state, path)
+
+    @classmethod
+    def load(cls, path: Any, model: nn.Module, train: Any, *, loss: Any = None, reduction: str | None = None,
+             batch_size: int | None = None, device: Any = None, index: Any = None, progress: ProgressArg = None,
+             solver_options: Mapping[str, Any] | None = None) -> TorchInfluence:
+        """A fitted :class:`TorchInfluence` from :meth:`save`'s file, for ``model`` and its training data.
+
+        Raises :class:`~regdiag.ModelError` unless ``model`` has the same trainable parameters (names, dtype and
+        values, by SHA-256) as the model the file was written from, and ``train`` as many examples. A callable loss
+        is not saved: pass it again as ``loss`` (with ``reduction``).
+        """
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict) or state.get("format") != SAVE_FORMAT:
+            raise ValueError(f"{path!s} is not a file written by TorchInfluence.save (format {SAVE_FORMAT})")
+        if state["loss"] is None and loss is None:
+            raise ValueError("the factors were fitted with a callable loss, which is not saved: pass loss=...")
+        ti = cls(model, loss if loss is not None else state["loss"], train, curvature=state["curvature"],
+                 damping=state["damping"], l2=state["l2"], correction=state["correction"], batch_size=batch_size,
+                 device=device, reduction=reduction, sampling=state["sampling"],
+                 mc_samples=state["mc_samples"] if state["sampling"] == "mc" else None, seed=state["seed"],
+                 exclude=state["exclude"], index=index, progress=progress, solver_options=solver_options)
+        if str(ti.dtype) != state["dtype"]:
+            raise ModelError(f"the model's parameters are {ti.dtype} but the factors were fitted to a {state['dtype']} "
+                             "model")
+        with ti._eval():
+            m = ti._build_model()
+            if list(m.param_names) != list(state["param_names"]):
+                raise ModelError(f"the model's parameters ({m.n_params}, {format_labels(m.param_names, 3)}) are not "
+                                 f"those the factors were fitted to ({len(state['param_names'])}, "
+                                 f"{format_labels(state['param_names'], 3)})")
+            if _digest(m.params) != state["params_sha256"]:
+                raise ModelError("the model's parameter values differ from those the factors were fitted to: load "
+                                 "the same trained weights, or fit() again")
+            if m.n_obs != state["n_train"]:
+                raise ModelError(f"the factors were fitted to {state['n_train']} training examples; train has "
+                                 f"{m.n_obs}")
+            m.progress = ti.progress
+            ti.model = m
+            ti.gradient_norm = state["gradient_norm"]
+            view = ModelView(m)
+            kind = CurvatureKind(state["curvature"])
+            curv = CURVATURES[kind].__new__(CURVATURES[kind])
+            EigenCurvature.__init__(curv, view, batch_size=ti.data.batch, progress=ti.progress)
+            if state["of"] is not None:
+                curv.of = state["of"]  # type: ignore[attr-defined]
+            blocks = {b.name: b for b in m.blocks}
+            blocks["params"] = Block("params", 0, m.n_params)
+            dev = ti.device
+            for entry in state["parts"]:
+                blk = blocks[entry["block"]]
+                t = {k: (v.to(dev) if isinstance(v, torch.Tensor) else
+                         [x.to(dev) for x in v] if isinstance(v, list) and v and isinstance(v[0], torch.Tensor) else v)
+                     for k, v in entry.items()}
+                if t["kind"] == "kron":
+                    part: Any = KronEigen(view.backend, blk, t["QG"], t["QA"], t["E"],
+                                          factors=None if t["factors"] is None else tuple(t["factors"]))
+                    part.scale_factors = None if t["scale_factors"] is None else tuple(t["scale_factors"])
+                    if t["E_kfac"] is not None:
+                        part.E_kfac = t["E_kfac"]
+                elif t["kind"] == "dense":
+                    part = DenseEigen.__new__(DenseEigen)
+                    part.bk, part.block, part.M, part.Q, part.e, part.factors = (view.backend, blk, t["M"], t["Q"],
+                                                                                 t["e"], True)
+                else:
+                    part = DiagEigen(view.backend, blk, t["e"])
+                curv.parts.append(part)
+            ti.engine = InfluenceEngine(m, curv, "direct", state["damping"], ti.correction.value,
+                                        batch_size=ti.data.batch, progress=ti.progress,
+                                        solver_options=ti.solver_options)
+        return ti
 
     def __repr__(self) -> str:
         state = "fitted" if self.engine is not None else "not fitted"
