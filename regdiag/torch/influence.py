@@ -375,6 +375,23 @@ class TorchInfluence:
             self.engine = InfluenceEngine(m, self.curvature.value, self.solver, self.damping, self.correction.value,
                                           batch_size=self.data.batch, progress=self.progress,
                                           curvature_options=options, solver_options=self.solver_options)
+            if self.sampling in ("mc", "empirical_fisher") and self.curvature in gn_type:
+                vectors = m.n_obs * int(self.mc_samples or 1)
+                thin = [b.name for b in m.blocks if (not b.kron or self.curvature is CurvatureKind.GAUSS_NEWTON)
+                        and b.size > vectors]
+                if self.curvature is CurvatureKind.GAUSS_NEWTON:
+                    thin = ["the Gauss-Newton matrix"] if m.n_params > vectors else []
+                if thin:
+                    warnings.warn(
+                        f"{format_labels(thin, 5)} ({'dense block' if len(thin) == 1 else 'dense blocks'} without "
+                        f"Kronecker structure) {'is' if len(thin) == 1 else 'are'} estimated from {vectors} Monte "
+                        f"Carlo vectors ({m.n_obs} examples x {self.mc_samples or 1}), fewer than {'its' if len(thin) == 1 else 'their'} "
+                        "parameters: in the other directions the curvature is only l2 + damping, and scores there are "
+                        "amplified by 1 / (l2 + damping). Raise mc_samples, pass damping, use sampling='exact', or "
+                        "exclude them (exclude=[...])",
+                        InfluenceWarning,
+                        stacklevel=2,
+                    )
             if m._vmap_fails:
                 plain = [nm for nm, _ in m.plain if all(n.weight_name != nm and n.bias_name != nm for n in m.norms)]
                 warnings.warn(

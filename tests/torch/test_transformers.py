@@ -246,5 +246,17 @@ def test_float32_gpt2_runs_clean_and_agrees_with_float64(curvature):
     want = TorchInfluence(m64, "lm", train, **kw).fit().scores(query)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", message=r".*Monte Carlo vectors")  # 12 sequences, a 96-entry tied block
         got = TorchInfluence(m32, "lm", train, **kw).fit().scores(query)
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-4 * np.abs(want).max())
+
+
+def test_a_dense_block_estimated_from_too_few_monte_carlo_vectors_is_named():
+    model, (ids, mask) = gpt2(), tokens(10)
+    with pytest.warns(InfluenceWarning, match=r"'transformer.wte.weight' \(dense block without Kronecker structure\) "
+                                              r"is estimated from 10 Monte Carlo vectors"):
+        TorchInfluence(model, "lm", {"input_ids": ids, "attention_mask": mask}, damping=0.1, check_optimum=False).fit()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TorchInfluence(model, "lm", {"input_ids": ids, "attention_mask": mask}, damping=0.1, check_optimum=False,
+                       exclude=["transformer.wte.*"]).fit()
