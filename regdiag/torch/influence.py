@@ -619,8 +619,9 @@ class TorchInfluence:
 
     def _own_blockwise(self, rows: slice) -> torch.Tensor:
         """``g_i' (C + lambda I)^{-1} g_i / n`` block by block for an eigen-structured curvature: each Kronecker
-        block's per-example gradient is formed from its layer factors and rotated into the block's eigenbasis
-        (EK-FAC: ``sum (Q_G' G_i Q_A)^2 / (E + lambda)``), without the ``(b, n_params)`` gradients of the batch."""
+        block's layer factors are rotated into its eigenbasis and the per-example gradient formed there,
+        ``sum (Q_G' G_i Q_A)^2 / (E + lambda)`` with ``Q_G' G_i Q_A = sum_t (Q_G' d_it)(Q_A' a_it)'`` (for one position
+        a rank-one matrix that is never formed), without the ``(b, n_params)`` gradients of the batch."""
         m, eng = self._require()
         st = m.forward(rows)
         V = m.loss.grad(st["f"].detach(), st["y"])[:, None, :]
@@ -632,11 +633,16 @@ class TorchInfluence:
             blk = part.block
             if blk.kron:
                 a, d = kron[blk.name]
-                G = torch.einsum("bto,bti->boi", d[:, 0], a)
-                if isinstance(part, KronEigen) and part.factors is None:
-                    R = part.QG.mT @ G @ part.QA
-                    total += (R * R / (part.E + shift)).sum(dim=(1, 2))
+                if isinstance(part, KronEigen):  # rotate the factors, then form: Q_G' (sum_t d_t a_t') Q_A
+                    dt, at = d[:, 0] @ part.QG, a @ part.QA
+                    inv = 1.0 / (part.E + shift)
+                    if at.shape[1] == 1:  # one position: a rank-one gradient, squares of a product
+                        total += torch.einsum("bo,oj,bj->b", dt[:, 0] ** 2, inv, at[:, 0] ** 2)
+                    else:
+                        R = torch.einsum("bto,btj->boj", dt, at)
+                        total += torch.einsum("boj,oj->b", R * R, inv)
                     continue
+                G = torch.einsum("bto,bti->boi", d[:, 0], a)
                 g = G.reshape(G.shape[0], -1)
             else:
                 g = plain[blk.name][:, 0]
