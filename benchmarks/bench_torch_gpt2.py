@@ -204,6 +204,7 @@ CASES = {
     "regdiag ekfac": ("regdiag", "ekfac", {}),
     "regdiag ekfac (kronfluence's layers)": ("regdiag", "ekfac", {"exclude": ["transformer.wte.*", "transformer.wpe.*",
                                                                              "*ln_*"]}),
+    "regdiag ekfac (16 samples per sequence)": ("regdiag", "ekfac", {"mc_samples": 16}),
     "regdiag kfac": ("regdiag", "kfac", {}),
     "regdiag identity": ("regdiag", "identity", {}),
     "kronfluence ekfac": ("kronfluence", "ekfac", {}),
