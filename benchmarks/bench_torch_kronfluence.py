@@ -40,31 +40,9 @@ from torch.utils.data import TensorDataset
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_torch_loo import digits  # noqa: E402
+from measure import measured  # noqa: E402
 
 from regdiag.torch import TorchInfluence  # noqa: E402
-
-
-# ---- measurement ------------------------------------------------------------------------------------------------
-def reset_peak() -> int:
-    """Reset the peak resident set size; return the current one (KiB)."""
-    Path("/proc/self/clear_refs").write_text("5")
-    return _status("VmRSS")
-
-
-def _status(key: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise KeyError(key)
-
-
-def measured(fn):
-    """``(result, seconds, peak MiB above the resident size at the start)``."""
-    base = reset_peak()
-    t = time.perf_counter()
-    out = fn()
-    sec = time.perf_counter() - t
-    return out, sec, (_status("VmHWM") - base) / 1024
 
 
 # ---- model ------------------------------------------------------------------------------------------------------

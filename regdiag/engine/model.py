@@ -213,7 +213,10 @@ class ModelView:
         bk = self.backend
         asym = bk.max(bk.abs(H - bk.swap(H)))
         top = bk.max(bk.abs(H)) if H.shape[-1] else 0.0
-        if asym > 1e-8 * max(top, 1e-300):
+        # rounding of a computed symmetric matrix grows with its dtype's epsilon and its size; an asymmetry of a bug
+        # is of the size of the entries
+        tol = max(1e-8, 64.0 * bk.eps(H) * max(H.shape[-1], 1))
+        if asym > tol * max(top, 1e-300):
             raise ModelError(
                 f"{type(self.model).__name__}.{method} returned a matrix that is not symmetric (largest |H - H'| "
                 f"{asym:.3g}, relative to its largest entry {asym / max(top, 1e-300):.3g})"
@@ -278,7 +281,16 @@ class ModelView:
         return self._check(G, (None, self.p), "query_gradients", None)
 
     def output_sqrt(self, rows: slice) -> Any:
-        """``(b, k, k)`` symmetric square roots ``R_i`` of the output Hessians (``R_i R_i' = Lambda_i``)."""
+        """``(b, k, k)`` symmetric square roots ``R_i`` of the output Hessians (``R_i R_i' = Lambda_i``), or the
+        model's own ``output_sqrt(rows)``: ``(b, k, C)`` factors with ``R_i R_i' = Lambda_i`` (a loss with a known
+        structure, such as a softmax over many outputs, gives them in closed form)."""
+        if self.has("output_sqrt"):
+            b = _len(rows, self.n)
+            R = self._check(self.model.output_sqrt(rows), (b, None, None), "output_sqrt", rows)
+            if self.n_outputs is not None and R.shape[1] != int(self.n_outputs):
+                raise ModelError(f"{type(self.model).__name__}.output_sqrt returned {R.shape[1]} rows per example, "
+                                 f"but the model has n_outputs = {self.n_outputs}")
+            return R
         self.require("output_hessians", "the Gauss-Newton curvature")
         H = self.output_hessians(rows)
         bk = self.backend

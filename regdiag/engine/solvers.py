@@ -2,7 +2,8 @@
 
 Right-hand sides are the rows of ``B`` (shape ``(k, n_params)``). Iterative solvers stop at a relative residual
 ``||B_j - X_j (C + lambda I)|| <= rtol ||B_j||`` for every row ``j`` and raise :class:`ConvergenceError` when they
-cannot reach it, instead of returning a wrong vector. ``info`` records iterations and residuals.
+cannot reach it, instead of returning a wrong vector; with ``on_failure="warn"`` they return the last iterate with an
+:class:`InfluenceWarning` stating the residual reached. ``info`` records iterations and residuals.
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ class Solver:
 
     def solve(self, B: Any) -> Any:
         raise NotImplementedError
+
+    def _fail(self, message: str) -> None:
+        """Raise :class:`ConvergenceError`, or with ``on_failure="warn"`` warn and go on with the iterate reached
+        (its residual is in the message and in ``info["max_rel_residual"]``)."""
+        if getattr(self, "on_failure", "raise") == "warn":
+            self.info["converged"] = False
+            warnings.warn(message + " (on_failure='warn': the solution reached is returned)", InfluenceWarning,
+                          stacklevel=4)
+            return
+        raise ConvergenceError(message)
 
     def _rownorms(self, V: Any) -> np.ndarray:
         return self.bk.to_numpy(self.bk.norm(V, axis=1))
@@ -181,9 +192,11 @@ class CGSolver(Solver):
         atol: float = 0.0,
         max_iter: int | None = None,
         preconditioner: Any = None,
+        on_failure: str = "raise",
         **kw: Any,
     ) -> None:
         super().__init__(curvature, shift, **kw)
+        self.on_failure = _check_on_failure(on_failure)
         self.rtol, self.atol = float(rtol), float(atol)
         self.max_iter = int(max_iter) if max_iter is not None else max(100, 3 * curvature.p)
         self.pre: EigenCurvature | None = None
@@ -252,7 +265,7 @@ class CGSolver(Solver):
         self.info.update(iterations=max(self.info.get("iterations", 0), it), max_rel_residual=float(rel.max(initial=0)))
         if not (rnorm <= 10.0 * target).all():
             bad = int(np.count_nonzero(rnorm > 10.0 * target))
-            raise ConvergenceError(
+            self._fail(
                 f"CG did not converge for {bad} of {B.shape[0]} right-hand sides in {it} iterations (largest "
                 f"relative residual {rel.max():.3g}, tolerance {self.rtol:.3g}). Raise max_iter, add damping, or use "
                 "a preconditioner (preconditioner='ekfac')"
@@ -348,9 +361,11 @@ class LissaSolver(Solver):
         max_iter: int = 20000,
         scale: float | None = None,
         seed: int = 0,
+        on_failure: str = "raise",
         **kw: Any,
     ) -> None:
         super().__init__(curvature, shift, **kw)
+        self.on_failure = _check_on_failure(on_failure)
         self.rtol, self.max_iter = float(rtol), int(max_iter)
         if scale is None:
             theta, _, _ = lanczos(curvature, 30, shift=self.shift, seed=seed, progress=self.progress,
@@ -394,7 +409,7 @@ class LissaSolver(Solver):
         pr.close()
         self.info.update(iterations=max(self.info.get("iterations", 0), it), max_rel_residual=float(rel.max()))
         if not (rel <= self.rtol).all():
-            raise ConvergenceError(
+            self._fail(
                 f"LiSSA did not reach relative residual {self.rtol:.3g} (largest {rel.max():.3g} after {it} of at "
                 f"most {self.max_iter} iterations; its rate 1 - lambda_min/scale is too slow). Add damping, raise "
                 "max_iter or use CG"
@@ -477,6 +492,12 @@ SOLVERS: dict[SolverKind, type[Solver]] = {
     SolverKind.LISSA: LissaSolver,
     SolverKind.LOWRANK: LowRankSolver,
 }
+
+
+def _check_on_failure(value: str) -> str:
+    if value not in ("raise", "warn"):
+        raise ValueError(f"on_failure={value!r} is not one of 'raise', 'warn'")
+    return value
 
 
 def make_solver(name: str | SolverKind, curvature: Curvature, shift: float, **options: Any) -> Solver:

@@ -12,6 +12,17 @@ name                   ``l_i``                                          Hessian 
 ``"bce_with_logits"``  ``mean_o softplus(f_io) - y_io f_io``            ``diag(s (1 - s)) / k``, ``s = sigmoid(f)``
 =====================  ==============================================  ========================================
 
+Token losses take outputs ``(batch, tokens, vocab)`` (logits of a language model or a token classifier) and
+integer targets ``(batch, tokens)``, ``-100`` marking tokens without a loss (padding, prompts), and sum the
+token cross-entropies of each sequence: ``l_i = sum_t [logsumexp(f_it) - f_it,y_it]`` over its scored tokens
+(``"token_cross_entropy"``: token ``t``'s logits predict target ``t``; ``"lm"``: causal language modelling, the
+logits at ``t`` predict target ``t + 1``, as Hugging Face's ``labels`` are shifted inside its models). The training
+objective is then the mean over sequences of their summed token losses: Hugging Face's mean token loss times the
+mean number of scored tokens per sequence. The output Hessian is block diagonal over tokens, each block
+``diag(p_t) - p_t p_t'``; it is never formed: its square root has the closed form ``sqrt(p_tc) (e_c - p_t)``
+(column ``c`` of token ``t``) and Fisher samples draw one label per token from ``p_t``, all tokens of a sequence in
+one backward pass.
+
 A callable ``loss(output, target)`` is accepted with its ``reduction``: "mean" or "sum" (its value on a batch is the
 mean or the sum of the per-example losses) or "none" (it returns one loss per example); its output gradients and
 Hessians come from ``torch.func``.
@@ -31,7 +42,9 @@ from .._validation import DataError, ModelError
 
 __all__ = ["Loss", "make_loss", "LOSSES"]
 
-LOSSES = ("mse", "cross_entropy", "bce_with_logits")
+LOSSES = ("mse", "cross_entropy", "bce_with_logits", "token_cross_entropy", "lm")
+#: targets of token losses that carry no loss
+IGNORE_INDEX = -100
 
 
 class Loss:
@@ -145,6 +158,97 @@ class BCEWithLogits(Loss):
         return (sig[:, None, :] - (u < sig[:, None, :]).to(f.dtype)) / math.sqrt(f.shape[1] * s)
 
 
+class TokenCrossEntropy(Loss):
+    """Summed token cross-entropy of a sequence; ``shift``: causal language modelling (logits at ``t`` predict
+    target ``t + 1``). ``f`` is ``(b, T * vocab)``; ``vocab`` is set from the model's outputs."""
+
+    name = "token_cross_entropy"
+    #: token losses: outputs (batch, tokens, vocab) of any number of tokens
+    per_token = True
+
+    def __init__(self, shift: bool) -> None:
+        self.shift = bool(shift)
+        self.name = "lm" if shift else "token_cross_entropy"
+        self.vocab: int | None = None
+
+    def _split(self, f: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Logits ``(b, T, V)``, the target of each position ``(b, T)`` (``-100`` where none) and its validity."""
+        V = int(self.vocab) if self.vocab else f.shape[1]
+        L = f.reshape(f.shape[0], -1, V)
+        t = y.reshape(y.shape[0], -1).long()
+        if self.shift:
+            t = torch.cat([t[:, 1:], t.new_full((t.shape[0], 1), IGNORE_INDEX)], dim=1)
+        valid = t != IGNORE_INDEX
+        return L, torch.where(valid, t, 0), valid
+
+    def check(self, f, y):
+        V = int(self.vocab) if self.vocab else f.shape[1]
+        if y.is_floating_point():
+            raise DataError(f"{self.name} needs integer token targets (batch, tokens); got {y.dtype}")
+        T = f.shape[1] // V
+        if y.reshape(y.shape[0], -1).shape[1] != T:
+            raise DataError(f"{self.name} needs one target per token: the outputs have {T} tokens of {V} logits, "
+                            f"the targets have shape {tuple(y.shape)}")
+        bad = (y != IGNORE_INDEX) & ((y < 0) | (y >= V))
+        if bool(bad.any()):
+            raise DataError(f"{self.name} targets must be token ids in 0..{V - 1} or {IGNORE_INDEX} (ignored); got "
+                            f"{sorted(set(y[bad].tolist()))[:5]}")
+
+    def token_values(self, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``(b, T)`` loss of each position's prediction (0 where ignored)."""
+        L, t, valid = self._split(f, y)
+        nll = torch.logsumexp(L, dim=2) - torch.gather(L, 2, t[:, :, None])[:, :, 0]
+        return torch.where(valid, nll, 0.0)
+
+    def values(self, f, y):
+        return self.token_values(f, y).sum(dim=1)
+
+    def _token_grads(self, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        L, t, valid = self._split(f, y)
+        onehot = (t[:, :, None] == torch.arange(L.shape[2], device=f.device)).to(f.dtype)
+        return (torch.softmax(L, dim=2) - onehot) * valid[:, :, None].to(f.dtype)
+
+    def grad(self, f, y):
+        return self._token_grads(f, y).reshape(f.shape)
+
+    def token_grads(self, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``(b, T, k)``: the output gradient of each position's loss alone (zero rows where ignored)."""
+        G = self._token_grads(f, y)
+        b, T, V = G.shape
+        out = G.new_zeros(b, T, T, V)
+        idx = torch.arange(T, device=f.device)
+        out[:, idx, idx, :] = G
+        return out.reshape(b, T, T * V)
+
+    def output_sqrt(self, f: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``(b, k, C)``: ``R_i`` with ``R_i R_i' =`` the output Hessian, column ``(t, c)`` equal to
+        ``sqrt(p_tc) (e_c - p_t)`` at token ``t``; columns of positions ignored in the whole batch are left out."""
+        L, _, valid = self._split(f, y)
+        p = torch.softmax(L, dim=2) * valid[:, :, None].to(f.dtype)
+        b, T, V = p.shape
+        keep = torch.nonzero(valid.any(dim=0))[:, 0]
+        eye = torch.eye(V, dtype=f.dtype, device=f.device)
+        pk = p[:, keep]  # (b, Tk, V)
+        blocks = (eye[None, None] - pk[:, :, :, None]) * pk.sqrt()[:, :, None, :]  # (b, Tk, V out, V col)
+        R = f.new_zeros(b, T, V, keep.numel(), V)
+        R[:, keep, :, torch.arange(keep.numel(), device=f.device), :] = blocks.permute(1, 0, 2, 3)
+        return R.reshape(b, T * V, keep.numel() * V)
+
+    def hessian(self, f, y):
+        R = self.output_sqrt(f, y)
+        return R @ R.mT
+
+    def sample(self, f, y, s, rng):
+        L, _, valid = self._split(f, y)
+        p = torch.softmax(L, dim=2)
+        b, T, V = p.shape
+        u = torch.as_tensor(rng.uniform(size=(b, s, T)), dtype=f.dtype, device=f.device)
+        draw = (torch.cumsum(p, dim=2)[:, None, :, :] < u[:, :, :, None]).sum(dim=3).clamp(max=V - 1)
+        v = p[:, None] - (draw[:, :, :, None] == torch.arange(V, device=f.device)).to(f.dtype)
+        v = v * valid[:, None, :, None].to(f.dtype)
+        return v.reshape(b, s, T * V) * (1.0 / math.sqrt(s))
+
+
 class CallableLoss(Loss):
     """A user's ``loss(output, target)``; derivatives in the outputs by ``torch.func``."""
 
@@ -177,12 +281,15 @@ def make_loss(loss: Any, reduction: str | None, out_shape: tuple[int, ...]) -> L
         return loss
     if isinstance(loss, str):
         table = {"mse": MSE, "cross_entropy": CrossEntropy, "bce_with_logits": BCEWithLogits}
-        if loss.lower() not in table:
+        key = loss.lower()
+        if key not in table and key not in ("token_cross_entropy", "lm"):
             raise ValueError(f"loss={loss!r} is not one of {', '.join(map(repr, LOSSES))} or a callable")
         if reduction not in (None, "mean"):
             raise ValueError(f"the built-in loss {loss!r} is normalized like torch's reduction='mean'; "
                              f"reduction={reduction!r} applies to a callable loss only")
-        return table[loss.lower()]()
+        if key in ("token_cross_entropy", "lm"):
+            return TokenCrossEntropy(shift=key == "lm")
+        return table[key]()
     if callable(loss):
         if reduction is None:
             raise ValueError("a callable loss needs its reduction stated: reduction='mean', 'sum' or 'none' (how "

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fnmatch
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -26,11 +27,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validation import DataError, ModelError, format_labels
+from .._validation import DataError, InfluenceWarning, ModelError, format_labels
 from ..engine.curvature.base import RowRandom
 from ..engine.model import Block
 from ..engine.progress import Progress, ProgressArg
-from ._data import Data
+from ._data import Data, call, input_tensors, map_inputs
 from ._losses import Loss
 
 __all__ = ["TorchModel", "KronLayer"]
@@ -41,20 +42,51 @@ EXACT_FACTORS_LIMIT = 2048
 HVP_CHUNK = 64
 
 
+#: largest vocabulary of an nn.Embedding factored as a Kronecker block (its input factor is vocab x vocab)
+EMBEDDING_KRON_LIMIT = 4096
+
+
+def _is_conv1d(m: nn.Module) -> bool:
+    """transformers' ``Conv1D`` (GPT-2's transposed linear layer: ``x @ W + b`` with ``W`` of shape (d_in, d_out))."""
+    t = type(m)
+    return t.__name__ == "Conv1D" and t.__module__.startswith("transformers") and hasattr(m, "nf")
+
+
 class KronLayer:
-    """An ``nn.Linear`` or ``nn.Conv2d`` whose weight (and bias) form one Kronecker block ``(d_out, d_in [+1])``."""
+    """A layer whose weight (and bias) form one Kronecker block ``(d_out, d_in [+1])``: ``nn.Linear``,
+    ``nn.Conv2d``, transformers' ``Conv1D`` (its weight transposed) or ``nn.Embedding`` (the weight transposed,
+    ``(dim, vocab)``, with one-hot token inputs: its input factor is diagonal, the token frequencies)."""
 
     def __init__(self, name: str, module: nn.Module, bias: bool) -> None:
         self.name, self.module, self.bias = name, module, bias
         w = module.weight
-        self.d_out = int(w.shape[0])
-        self.d_w = int(w[0].numel())
+        self.kind = ("conv2d" if isinstance(module, nn.Conv2d) else "embedding" if isinstance(module, nn.Embedding)
+                     else "conv1d" if _is_conv1d(module) else "linear")
+        #: the weight is stored transposed relative to the block's (d_out, d_in) matrix
+        self.transposed = self.kind in ("conv1d", "embedding")
+        self.d_out = int(w.shape[1] if self.transposed else w.shape[0])
+        self.d_w = int(w.shape[0] if self.transposed else w[0].numel())
         self.shape = (self.d_out, self.d_w + int(bias))
-        self.conv = isinstance(module, nn.Conv2d)
+        self.conv = self.kind == "conv2d"
+
+    def matrix(self, w: torch.Tensor) -> torch.Tensor:
+        """A weight-shaped tensor as the block's ``(d_out, d_w)`` matrix."""
+        return w.T if self.transposed else w.reshape(self.d_out, -1)
+
+    def weight(self, M: torch.Tensor) -> torch.Tensor:
+        """The block's ``(d_out, d_w)`` matrix as a weight-shaped tensor."""
+        return M.T if self.transposed else M.reshape(self.module.weight.shape)
 
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """Layer inputs as ``(b, T, d_in [+1])`` rows (unfolded patches for a convolution)."""
-        if self.conv:
+        """Layer inputs as ``(b, T, d_in [+1])`` rows (unfolded patches for a convolution, one-hot tokens for an
+        embedding)."""
+        if self.kind == "embedding":
+            idx = x.reshape(x.shape[0], -1)
+            a = (idx[:, :, None] == torch.arange(self.d_w, device=x.device)).to(self.module.weight.dtype)
+            pad = self.module.padding_idx
+            if pad is not None:  # the padding row gets no gradient
+                a[:, :, pad] = 0
+        elif self.conv:
             m = self.module
             pad = m.padding
             if m.padding_mode != "zeros":
@@ -84,14 +116,74 @@ class KronLayer:
         return [self.module.weight] + ([self.module.bias] if self.bias else [])
 
 
+class NormLayer:
+    """An ``nn.LayerNorm`` with an elementwise affine map: per-example gradients from forward hooks (no ``vmap``),
+    ``sum_t d_t * xhat_t`` for the weight and ``sum_t d_t`` for the bias (``xhat`` the normalized input)."""
+
+    def __init__(self, name: str, module: nn.LayerNorm, weight: str | None, bias: str | None) -> None:
+        self.name, self.module, self.weight_name, self.bias_name = name, module, weight, bias
+
+    def grads(self, x: torch.Tensor, d: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Per example and output vector: ``d (b, C, *out)`` back-propagated to the output, ``x`` the input."""
+        m = self.module
+        k = len(m.normalized_shape)
+        out: dict[str, torch.Tensor] = {}
+        sum_dims = tuple(range(2, d.ndim - k))
+        if self.weight_name is not None:
+            xhat = F.layer_norm(x, m.normalized_shape, None, None, m.eps)
+            out[self.weight_name] = (d * xhat[:, None]).sum(dim=sum_dims) if sum_dims else d * xhat[:, None]
+        if self.bias_name is not None:
+            out[self.bias_name] = d.sum(dim=sum_dims) if sum_dims else d
+        return out
+
+
 def _kron_candidate(m: nn.Module) -> bool:
     if type(m).forward is nn.Linear.forward and isinstance(m, nn.Linear):
         return True
+    if _is_conv1d(m):
+        return True
+    if isinstance(m, nn.Embedding) and type(m).forward is nn.Embedding.forward:
+        return m.max_norm is None and not m.scale_grad_by_freq and m.num_embeddings <= EMBEDDING_KRON_LIMIT
     return isinstance(m, nn.Conv2d) and type(m).forward is nn.Conv2d.forward and m.groups == 1
+
+
+def model_output(out: Any) -> torch.Tensor:
+    """The outputs a loss is computed from: a tensor as it is; the ``logits`` of a Hugging Face ``ModelOutput`` (or
+    of a dict); the first element of a tuple."""
+    if isinstance(out, torch.Tensor):
+        return out
+    logits = out.get("logits") if isinstance(out, dict) else getattr(out, "logits", None)
+    if isinstance(logits, torch.Tensor):
+        return logits
+    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
+        return out[0]
+    fields = f" with fields {sorted(out)}" if isinstance(out, dict) else ""
+    raise ModelError(f"the model must return a tensor of outputs, an object with logits (a Hugging Face ModelOutput) "
+                     f"or a tuple whose first element is the outputs; it returned {type(out).__name__}{fields}")
 
 
 #: training examples run through the network to sort its nn.Linear / nn.Conv2d layers (Kronecker or plain blocks)
 PROBE_EXAMPLES = 8
+
+
+def _batch_of(inputs: Any) -> int:
+    return int(input_tensors(inputs)[0][1].shape[0])
+
+
+def _recorder(record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]], name: str, batch: int) -> Any:
+    """A forward hook recording a layer's input and output. A layer called on a batch of one while the model runs
+    on ``batch`` examples (position embeddings of positions shared by the batch) has its output expanded to the
+    batch (the same values, broadcast as the model would), so that each example's output gradient is its own."""
+    def hook(mod: nn.Module, args: Any, out: torch.Tensor) -> Any:
+        x = args[0].detach()
+        if batch > 1 and out.shape[0] == 1 and x.shape[0] == 1:
+            out = out.expand((batch,) + tuple(out.shape[1:]))
+            record.setdefault(name, []).append((x.expand((batch,) + tuple(x.shape[1:])), out))
+            return out
+        record.setdefault(name, []).append((x, out))
+        return None
+
+    return hook
 
 
 def _probe_layers(module: nn.Module, candidates: list[KronLayer],
@@ -110,20 +202,14 @@ def _probe_layers(module: nn.Module, candidates: list[KronLayer],
         return [], (), ()
     inputs, _ = data.get(slice(0, min(data.n, PROBE_EXAMPLES)))
     record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
-    handles = []
-    for layer in candidates:
-        def hook(mod: nn.Module, args: Any, out: torch.Tensor, layer: KronLayer = layer) -> None:
-            record.setdefault(layer.name, []).append((args[0].detach(), out))
-
-        handles.append(layer.module.register_forward_hook(hook))
+    handles = [layer.module.register_forward_hook(_recorder(record, layer.name, _batch_of(inputs)))
+               for layer in candidates]
     try:
         with torch.enable_grad():
-            out = module(*inputs)
+            out = model_output(call(module, inputs))
     finally:
         for h in handles:
             h.remove()
-    if not isinstance(out, torch.Tensor):
-        return list(candidates), (), ()  # the caller says what the model must return
     params = [p for layer in candidates for p in layer.params()]
     outs = [o for layer in candidates for _, o in record.get(layer.name, [])]
     grads: Sequence[torch.Tensor | None] = [None] * (len(params) + len(outs))
@@ -150,6 +236,9 @@ def _probe_layers(module: nn.Module, candidates: list[KronLayer],
                 )
             uncalled.append(layer.name)
             continue
+        if any(o.shape[0] != out.shape[0] for _, o in calls):  # called on a batch of its own (broadcast positions)
+            shared.append(layer.name)
+            continue
         with torch.no_grad():
             a = torch.cat([layer.inputs(x) for x, _ in calls], dim=1)
             d = torch.cat([layer.positions(g if g is not None else torch.zeros_like(o))
@@ -157,7 +246,7 @@ def _probe_layers(module: nn.Module, candidates: list[KronLayer],
             from_calls = torch.einsum("bto,bti->oi", d, a)
             size = torch.einsum("bto,bti->oi", d.abs(), a.abs())
             full = [g if g is not None else torch.zeros_like(p) for p, g in zip(layer.params(), gp)]
-            whole = full[0].reshape(layer.d_out, -1)
+            whole = layer.matrix(full[0])
             if layer.bias:
                 whole = torch.cat([whole, full[1][:, None]], dim=1)
             tol = (1e-4 if a.dtype == torch.float32 else 1e-9) * float(torch.maximum(size, whole.abs()).max())
@@ -167,6 +256,92 @@ def _probe_layers(module: nn.Module, candidates: list[KronLayer],
         else:
             shared.append(layer.name)
     return kron, tuple(uncalled), tuple(shared)
+
+
+def _probe_norms(module: nn.Module, trainable: set[str], data: Data) -> list[NormLayer]:
+    """The ``nn.LayerNorm`` layers with trainable affine parameters that are called through their modules, once per
+    forward pass, on the first training examples (their per-example gradients come from hooks)."""
+    found: list[NormLayer] = []
+    for mname, m in module.named_modules():
+        if type(m) is nn.LayerNorm and m.elementwise_affine:
+            w, b = f"{mname}.weight", f"{mname}.bias"
+            w = w if m.weight is not None and w in trainable else None
+            b = b if m.bias is not None and b in trainable else None
+            if w or b:
+                found.append(NormLayer(mname, m, w, b))
+    if not found:
+        return []
+    calls: dict[str, int] = {}
+    handles = [n.module.register_forward_hook(lambda mod, a, o, n=n: calls.__setitem__(n.name, calls.get(n.name, 0) + 1))
+               for n in found]
+    try:
+        with torch.no_grad():
+            inputs, _ = data.get(slice(0, min(data.n, PROBE_EXAMPLES)))
+            call(module, inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    return [n for n in found if calls.get(n.name) == 1]
+
+
+def _probe_tied(module: nn.Module, shared: list[tuple[str, torch.Tensor]], data: Data
+                ) -> dict[str, list[KronLayer]]:
+    """Weights (not Kronecker blocks) used by several layers, e.g. a language model's token embedding tied to its
+    output layer, whose uses account for their whole gradient on the first training examples (checked against
+    autograd for a random output vector): by parameter name, the uses (``nn.Linear``, ``nn.Embedding``, ``Conv1D``
+    called through their modules, biases apart)."""
+    uses: dict[str, list[KronLayer]] = {}
+    for nm, p in shared:
+        found = [KronLayer(mname, m, False) for mname, m in module.named_modules()
+                 if getattr(m, "weight", None) is p and (_kron_candidate(m) or isinstance(m, nn.Embedding))
+                 and not isinstance(m, nn.Conv2d)]
+        if found:
+            uses[nm] = found
+    if not uses:
+        return {}
+    inputs, _ = data.get(slice(0, min(data.n, PROBE_EXAMPLES)))
+    record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
+    every = [u for us in uses.values() for u in us]
+    handles = [u.module.register_forward_hook(_recorder(record, u.name, _batch_of(inputs))) for u in every]
+    try:
+        with torch.enable_grad():
+            out = model_output(call(module, inputs))
+    finally:
+        for h in handles:
+            h.remove()
+    params = dict(shared)
+    outs = [o for u in every for _, o in record.get(u.name, [])]
+    if not out.requires_grad or not outs:
+        return {}
+    gen = torch.Generator().manual_seed(0)
+    v = torch.randn(out.shape, generator=gen, dtype=torch.float64).to(out.device, out.dtype)
+    grads = torch.autograd.grad(out, [params[nm] for nm in uses] + outs, grad_outputs=v, allow_unused=True)
+    whole = dict(zip(uses, grads[: len(uses)]))
+    go = iter(grads[len(uses) :])
+    found_ok: dict[str, list[KronLayer]] = {}
+    sums = {nm: torch.zeros_like(params[nm]) for nm in uses}
+    size = {nm: torch.zeros_like(params[nm]) for nm in uses}
+    called = {nm: True for nm in uses}
+    for nm, us in uses.items():
+        for u in us:
+            calls = record.get(u.name, [])
+            called[nm] &= bool(calls)
+            for x, o in calls:
+                g = next(go)
+                if g is None:
+                    continue
+                with torch.no_grad():
+                    a, d = u.inputs(x), u.positions(g)
+                    sums[nm] += u.weight(torch.einsum("bto,bti->oi", d, a))
+                    size[nm] += u.weight(torch.einsum("bto,bti->oi", d.abs(), a.abs()))
+    for nm, us in uses.items():
+        w = whole[nm]
+        if not called[nm] or w is None:
+            continue
+        tol = (1e-4 if w.dtype == torch.float32 else 1e-9) * float(torch.maximum(size[nm], w.abs()).max())
+        if bool(((sums[nm] - w).abs() <= tol).all()):
+            found_ok[nm] = us
+    return found_ok
 
 
 def _index_strings(shape: tuple[int, ...]) -> list[str]:
@@ -182,8 +357,14 @@ def _param_names(parts: list[tuple[int, Any]]) -> list[str]:
     names: list[str] = []
     for _, p in parts:
         if isinstance(p, KronLayer):
-            tail = _index_strings(tuple(p.module.weight.shape[1:]))
             pre = f"{p.name}.weight["
+            if p.transposed:  # weight (d_in, d_out): block entry (o, j) is weight[j, o]
+                for o in range(p.d_out):
+                    names.extend(f"{pre}{j},{o}]" for j in range(p.d_w))
+                    if p.bias:
+                        names.append(f"{p.name}.bias[{o}]")
+                continue
+            tail = _index_strings(tuple(p.module.weight.shape[1:]))
             for o in range(p.d_out):
                 names.extend(f"{pre}{o},{t}]" for t in tail)
                 if p.bias:
@@ -263,6 +444,13 @@ class TorchModel:
         for layer in kron:
             for p in layer.params():
                 layer_of[names_of[id(p)]] = layer
+        #: LayerNorms called through their modules: per-example gradients from hooks
+        self.norms = _probe_norms(module, trainable, data)
+        #: weights shared by several layers (tied embeddings): per-example gradients summed over the uses, from hooks
+        norm_params = {n.weight_name for n in self.norms} | {n.bias_name for n in self.norms}
+        shared = [(nm, p) for nm, p in self.named if nm not in layer_of and nm not in norm_params and p.ndim == 2]
+        self.tied = _probe_tied(module, shared, data)
+        self.tied_uses = [use for uses in self.tied.values() for use in uses]
         self.layers: list[KronLayer] = []
         self.plain: list[tuple[str, torch.Tensor]] = []
         blocks: list[Block] = []
@@ -298,16 +486,26 @@ class TorchModel:
             self.all_reduce = self._all_reduce
         self._cache: dict[str, Any] = {}
         self._kron_cache: Any = None
+        #: why torch.func.vmap could not run the model (plain blocks then take one backward pass per example)
+        self._vmap_fails: str | None = None
         inputs, y = data.get(slice(0, 1))
         with torch.no_grad():
-            out = module(*inputs)
-        if not isinstance(out, torch.Tensor):
-            raise ModelError(f"the model must return a tensor of outputs; it returned {type(out).__name__}")
+            out = model_output(call(module, inputs))
         self.out_shape = tuple(out.shape[1:])
-        self.n_outputs = int(np.prod(self.out_shape)) if self.out_shape else 1
+        #: token losses: outputs (batch, tokens, vocab), any number of tokens per batch
+        self.per_token = bool(getattr(loss, "per_token", False))
+        self.n_outputs: int | None = int(np.prod(self.out_shape)) if self.out_shape else 1
+        if self.per_token:
+            if len(self.out_shape) != 2:
+                raise ModelError(f"the {loss.name} loss needs outputs of shape (batch, tokens, vocab); the model "
+                                 f"returns {(None,) + self.out_shape}")
+            loss.vocab = int(self.out_shape[1])  # type: ignore[attr-defined]
+            self.n_outputs = None  # varies with the number of tokens
         if loss.name == "cross_entropy" and len(self.out_shape) != 1:
+            hint = (" (token logits: use loss='lm' for causal language modelling or 'token_cross_entropy')"
+                    if len(self.out_shape) == 2 else "")
             raise ModelError(f"cross_entropy needs outputs of shape (n, n_classes); the model returns "
-                             f"{(None,) + self.out_shape}")
+                             f"{(None,) + self.out_shape}{hint}")
         if sampling not in ("exact", "mc", "empirical_fisher"):
             raise ValueError(f"sampling={sampling!r} is not one of 'exact', 'mc', 'empirical_fisher'")
         self.sampling = sampling
@@ -316,6 +514,13 @@ class TorchModel:
         self.progress: ProgressArg = None
         if sampling in ("mc", "empirical_fisher"):
             self.sample_output_vectors = self._sample_output_vectors
+        if callable(getattr(loss, "output_sqrt", None)):
+            self.output_sqrt = self._output_sqrt
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_cache"], state["_kron_cache"] = {}, None  # tensors in an autograd graph
+        return state
 
     # ---- parameters ---------------------------------------------------------------------------------------------
     def flat_params(self, tensors: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
@@ -326,7 +531,7 @@ class TorchModel:
         out = []
         for _, part in self._parts:
             if isinstance(part, KronLayer):
-                W = src[names[id(part.module.weight)]].reshape(part.d_out, -1)
+                W = part.matrix(src[names[id(part.module.weight)]])
                 if part.bias:
                     W = torch.cat([W, src[names[id(part.module.bias)]][:, None]], dim=1)
                 out.append(W.reshape(-1))
@@ -343,7 +548,7 @@ class TorchModel:
                 size = part.shape[0] * part.shape[1]
                 M = theta[start : start + size].reshape(part.shape)
                 w = part.module.weight
-                out[names[id(w)]] = M[:, : part.d_w].reshape(w.shape)
+                out[names[id(w)]] = part.weight(M[:, : part.d_w])
                 if part.bias:
                     out[names[id(part.module.bias)]] = M[:, part.d_w]
             else:
@@ -352,18 +557,16 @@ class TorchModel:
                 out[nm] = theta[start : start + size].reshape(shape)
         return out
 
-    def _functional(self, params: dict[str, torch.Tensor], inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        return torch.func.functional_call(self.module, params, inputs)
+    def _functional(self, params: dict[str, torch.Tensor], inputs: Any) -> torch.Tensor:
+        if isinstance(inputs, dict):
+            return model_output(torch.func.functional_call(self.module, params, (), inputs))
+        return model_output(torch.func.functional_call(self.module, params, inputs))
 
     # ---- forward with hooks ---------------------------------------------------------------------------------------
     @contextlib.contextmanager
-    def _hooks(self, record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]]) -> Iterator[None]:
-        handles = []
-        for layer in self.layers:
-            def hook(mod: nn.Module, args: Any, out: torch.Tensor, layer: KronLayer = layer) -> None:
-                record.setdefault(layer.name, []).append((args[0].detach(), out))
-
-            handles.append(layer.module.register_forward_hook(hook))
+    def _hooks(self, record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]], batch: int) -> Iterator[None]:
+        handles = [layer.module.register_forward_hook(_recorder(record, layer.name, batch))
+                   for layer in [*self.layers, *self.norms, *self.tied_uses]]
         try:
             yield
         finally:
@@ -381,17 +584,19 @@ class TorchModel:
         self._kron_cache = None
         inputs, y = data.get(rows)
         record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {}
-        with torch.enable_grad(), self._hooks(record):
-            out = self.module(*inputs)
-        b = out.shape[0]
-        f = out.reshape(b, -1)
-        if tuple(out.shape[1:]) != self.out_shape:
-            raise ModelError(f"the model returned outputs of shape {tuple(out.shape)}; expected "
-                             f"{(b,) + self.out_shape}")
+        with torch.enable_grad(), self._hooks(record, _batch_of(inputs)), _batching_notes():
+            out = model_output(call(self.module, inputs))
+            b = out.shape[0]
+            f = out.reshape(b, -1)  # in the graph even when the caller runs under torch.no_grad()
+        shape_ok = (out.ndim == 3 and out.shape[2] == self.out_shape[1]) if self.per_token else \
+            tuple(out.shape[1:]) == self.out_shape
+        if not shape_ok:
+            want = f"({b}, tokens, {self.out_shape[1]})" if self.per_token else str((b,) + self.out_shape)
+            raise ModelError(f"the model returned outputs of shape {tuple(out.shape)}; expected {want}")
         self.loss.check(f, y)
         vals = self.loss.values(f.detach(), y)
         bad = ~torch.isfinite(vals)
-        for x in inputs:
+        for _, x in input_tensors(inputs):
             if x.is_floating_point():
                 bad |= ~torch.isfinite(x.reshape(b, -1)).all(dim=1)
         if bool(bad.any()):
@@ -399,7 +604,7 @@ class TorchModel:
             rr = np.arange(*rows.indices(data.n))[bad.cpu().numpy()]
             raise ModelError(f"the loss is NaN or infinite, or the inputs are, for {data.what} rows "
                              f"{format_labels(labels[rr], 5)}: check the data and the model's outputs there")
-        missing = [layer.name for layer in self.layers if layer.name not in record]
+        missing = [layer.name for layer in [*self.layers, *self.norms] if layer.name not in record]
         if missing:
             labels = self.index if data is self.data else pd.RangeIndex(data.n)
             raise ModelError(
@@ -408,18 +613,23 @@ class TorchModel:
                 f"{format_labels(labels[np.arange(*rows.indices(data.n))], 5)}: a Kronecker-factored layer must be "
                 "called for every example. Freeze or exclude its parameters (exclude=[...]) if they are unused there"
             )
-        self._cache = {"key": key, "data": data, "f": f, "y": y, "inputs": inputs, "record": record, "values": vals}
+        mask = inputs.get("attention_mask") if isinstance(inputs, dict) else None
+        self._cache = {"key": key, "data": data, "f": f, "y": y, "inputs": inputs, "record": record, "values": vals,
+                       "mask": mask}
         return self._cache
 
     def _backprop(self, rows: slice, V: torch.Tensor, data: Data | None = None) -> dict[str, tuple[Any, Any]]:
         """Per Kronecker layer: inputs ``(b, T, d_in)`` and the output vectors ``V (b, C, k)`` back-propagated to
-        the layer's outputs, ``(b, C, T, d_out)``; several calls of one layer are positions of one call."""
+        the layer's outputs, ``(b, C, T, d_out)``; several calls of one layer are positions of one call. Per
+        LayerNorm (by its name): ``(input, (b, C, *out))``. Inputs at positions an ``attention_mask`` masks are
+        zero (their outputs get no gradient; so they count in no factor)."""
         st = self.forward(rows, data)
         if self._kron_cache is not None and self._kron_cache[0] is st and self._kron_cache[1] is V:
             return self._kron_cache[2]
-        if not self.layers:
+        hooked = [*self.layers, *self.norms, *self.tied_uses]
+        if not hooked:
             return {}
-        outs = [o for layer in self.layers for _, o in st["record"][layer.name]]
+        outs = [o for layer in hooked for _, o in st["record"][layer.name]]
         C = V.shape[1]
         grads: list[tuple[torch.Tensor, ...]] = []
         with torch.enable_grad():
@@ -427,42 +637,107 @@ class TorchModel:
                 grads.append(torch.autograd.grad(st["f"], outs, grad_outputs=V[:, c, :], retain_graph=True,
                                                  allow_unused=True))
         res: dict[str, tuple[Any, Any]] = {}
+        mask = st["mask"]
         j = 0
-        for layer in self.layers:
+        for layer in hooked:
             calls = st["record"][layer.name]
-            a = torch.cat([layer.inputs(x) for x, _ in calls], dim=1)
+            if isinstance(layer, NormLayer):
+                (x, o), = calls
+                per_c = [g[j] if g[j] is not None else torch.zeros_like(o) for g in grads]
+                j += 1
+                res[layer.name] = (x, torch.stack(per_c, dim=1).detach())
+                continue
+            parts = []
+            for x, _ in calls:
+                a = layer.inputs(x)
+                if mask is not None and not layer.conv and a.shape[1] == mask.shape[1]:
+                    a = a * mask[:, :, None].to(a.dtype)
+                parts.append(a)
             ds = []
             for k, (_, o) in enumerate(calls):
                 per_c = [g[j + k] if g[j + k] is not None else torch.zeros_like(o) for g in grads]
                 ds.append(torch.stack([layer.positions(g) for g in per_c], dim=1))
             j += len(calls)
-            res[layer.name] = (a.detach(), torch.cat(ds, dim=2).detach())
+            res[layer.name] = (torch.cat(parts, dim=1).detach(), torch.cat(ds, dim=2).detach())
         self._kron_cache = (st, V, res)  # holds V: the same tensor, not a new one at a reused address
         return res
 
     def _plain_vjp(self, rows: slice, V: torch.Tensor, data: Data | None = None) -> list[torch.Tensor]:
-        """Per plain block: ``(b, C, size)`` per-example vector-Jacobian products by ``torch.func``."""
+        """Per plain block: ``(b, C, size)`` per-example vector-Jacobian products: from hooks for LayerNorms, by
+        ``torch.func`` (``vmap``) for the others, or by one backward pass per example where ``vmap`` cannot run the
+        model (data-dependent control flow, ``.item()``)."""
         if not self.plain:
             return []
         st = self.forward(rows, data)
+        got: dict[str, torch.Tensor] = {}
+        if self.norms or self.tied:
+            hooked = self._backprop(rows, V, data)
+            for norm in self.norms:
+                x, d = hooked[norm.name]
+                got.update(norm.grads(x, d))
+            for nm, uses in self.tied.items():
+                total = 0
+                for u in uses:
+                    a, d = hooked[u.name]
+                    M = torch.einsum("bcto,bti->bcoi", d, a)
+                    total = total + (M.transpose(-1, -2) if u.transposed else M.reshape(M.shape[:2] + u.module.weight.shape))
+                got[nm] = total
+        rest = {nm: p.detach() for nm, p in self.plain if nm not in got}
+        if rest:
+            if not self._vmap_fails:
+                try:
+                    got.update(self._plain_vmap(rest, st["inputs"], V))
+                except RuntimeError as e:
+                    self._vmap_fails = f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"
+            if self._vmap_fails:
+                got.update(self._plain_loop(rest, st, V))
+        return [got[nm].reshape(V.shape[0], V.shape[1], -1) for nm, _ in self.plain]
+
+    def _plain_vmap(self, plain: dict[str, torch.Tensor], inputs: Any, V: torch.Tensor) -> dict[str, torch.Tensor]:
         fixed = {nm: p.detach() for nm, p in self.module.named_parameters()}
         fixed.update({nm: b for nm, b in self.module.named_buffers()})
-        plain = {nm: p.detach() for nm, p in self.plain}
 
-        def one(pp: dict[str, torch.Tensor], xs: tuple[torch.Tensor, ...], v: torch.Tensor) -> Any:
+        def one(pp: dict[str, torch.Tensor], xs: Any, v: torch.Tensor) -> Any:
             def fwd(q: dict[str, torch.Tensor]) -> torch.Tensor:
-                return self._functional({**fixed, **q}, tuple(x[None] for x in xs)).reshape(-1)
+                return self._functional({**fixed, **q}, map_inputs(lambda x: x[None], xs)).reshape(-1)
 
             _, vjp = torch.func.vjp(fwd, pp)
             return torch.func.vmap(vjp)(v)[0]
 
-        g = torch.func.vmap(one, in_dims=(None, 0, 0))(plain, st["inputs"], V)
-        return [g[nm].reshape(V.shape[0], V.shape[1], -1) for nm, _ in self.plain]
+        with _batching_notes():
+            return torch.func.vmap(one, in_dims=(None, 0, 0))(plain, inputs, V)
+
+    def _plain_loop(self, plain: dict[str, torch.Tensor], st: dict[str, Any], V: torch.Tensor
+                    ) -> dict[str, torch.Tensor]:
+        """Per-example vector-Jacobian products by one forward and ``C`` backward passes per example."""
+        params = {nm: p for nm, p in self.named if nm in plain}
+        out = {nm: V.new_zeros((V.shape[0], V.shape[1]) + tuple(p.shape)) for nm, p in params.items()}
+        inputs = st["inputs"]
+        for i in range(V.shape[0]):
+            xi = map_inputs(lambda x: x[i : i + 1], inputs)
+            with torch.enable_grad():
+                fi = model_output(call(self.module, xi)).reshape(-1)
+                for c in range(V.shape[1]):
+                    gs = torch.autograd.grad(fi, list(params.values()), grad_outputs=V[i, c], retain_graph=True,
+                                             allow_unused=True)
+                    for nm, g in zip(params, gs):
+                        if g is not None:
+                            out[nm][i, c] = g
+        return out
 
     # ---- the engine's protocol ---------------------------------------------------------------------------------------
     def output_hessians(self, rows: slice) -> torch.Tensor:
         st = self.forward(rows)
         return self.loss.hessian(st["f"].detach(), st["y"]).detach()
+
+    def _output_sqrt(self, rows: slice) -> torch.Tensor:
+        """``(b, k, C)`` square roots of the output Hessians in the loss's closed form (token losses)."""
+        st = self.forward(rows)
+        return self.loss.output_sqrt(st["f"].detach(), st["y"]).detach()  # type: ignore[attr-defined]
+
+    def one_shape(self) -> tuple[int, ...]:
+        """The shape of one example's outputs (``(1, -1, vocab)`` for token losses)."""
+        return (1, -1, self.out_shape[1]) if self.per_token else (1,) + self.out_shape
 
     def kron_factors(self, rows: slice, V: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         out = {}
@@ -517,39 +792,61 @@ class TorchModel:
         Z = torch.as_tensor(rng.standard_normal((f.shape[0], f.shape[1], s)), dtype=f.dtype, device=f.device)
         return (R @ Z).mT * (1.0 / math.sqrt(s))
 
-    def query_gradients(self, query: Data, measurement: Any = "loss") -> torch.Tensor:
+    def query_gradients(self, query: Data, measurement: Any = "loss", rows: slice | None = None,
+                        per_token: bool = False) -> torch.Tensor:
         """``(n_query, n_params)`` gradients of each query's loss, or of ``measurement(output, target)`` (one
-        number per example, a function of the model's output). Progress is reported through ``self.progress``."""
+        number per example, a function of the model's output), of the queries in ``rows`` (default all). With
+        ``per_token`` (token losses): ``(n_query, T, n_params)``, the gradient of each position's token loss.
+        Progress is reported through ``self.progress``."""
         if measurement != "loss" and not callable(measurement):
             raise ValueError(f"measurement must be 'loss' or a callable(output, target), not {measurement!r}")
-        out = torch.empty(query.n, self.n_params, dtype=self.dtype, device=self.device)
-        bl = _batches(query.n, query.batch)
+        if per_token and (measurement != "loss" or not self.per_token):
+            raise ValueError("per_token=True needs a token loss ('lm' or 'token_cross_entropy') and "
+                             "measurement='loss'")
+        rows = rows or slice(0, query.n)
+        lo, hi, _ = rows.indices(query.n)
+        out: torch.Tensor | None = None
+        bl = [slice(s.start + lo, s.stop + lo) for s in _batches(hi - lo, query.batch)]
         pr = Progress(self.progress, "scores: query gradients", len(bl))
-        for rows in bl:
-            st = self.forward(rows, query)
+        for sub in bl:
+            st = self.forward(sub, query)
             f = st["f"].detach()
+            at = slice(sub.start - lo, sub.stop - lo)
+            if per_token:
+                V = self.loss.token_grads(f, st["y"])  # type: ignore[attr-defined]
+                if out is None:
+                    out = torch.empty(hi - lo, V.shape[1], self.n_params, dtype=self.dtype, device=self.device)
+                elif V.shape[1] != out.shape[1]:
+                    raise DataError(f"per-token scores need query sequences of one length; query rows {sub.start}.."
+                                    f"{sub.stop - 1} have {V.shape[1]} tokens, the first have {out.shape[1]}")
+                out[at] = self.output_vjp(sub, V, query)
+                pr.advance()
+                continue
+            if out is None:
+                out = torch.empty(hi - lo, self.n_params, dtype=self.dtype, device=self.device)
             if measurement == "loss":
                 V = self.loss.grad(f, st["y"])
             else:
-                if rows.start == 0:
+                if sub.start == lo:
                     self._check_measurement(measurement, f[:1], st["y"][:1])
 
                 def m(fi: torch.Tensor, yi: torch.Tensor) -> torch.Tensor:
-                    val = measurement(fi.reshape((1,) + self.out_shape), yi[None])
+                    val = measurement(fi.reshape(self.one_shape()), yi[None])
                     if not isinstance(val, torch.Tensor) or val.numel() != 1:
                         raise ModelError(_measurement_message(val, self.out_shape))
                     return val.reshape(())
 
                 V = torch.func.vmap(torch.func.grad(m))(f, st["y"])
-            out[rows] = self.output_vjp(rows, V[:, None, :], query)[:, 0, :]
+            out[at] = self.output_vjp(sub, V[:, None, :], query)[:, 0, :]
             pr.advance()
         self._cache = {}
+        assert out is not None
         return out
 
     def _check_measurement(self, measurement: Any, f: torch.Tensor, y: torch.Tensor) -> None:
         """A clear error unless ``measurement`` returns one floating-point number for one example."""
         with torch.no_grad():
-            val = measurement(f.reshape((1,) + self.out_shape), y)
+            val = measurement(f.reshape(self.one_shape()), y)
         if not isinstance(val, torch.Tensor) or val.numel() != 1:
             raise ModelError(_measurement_message(val, self.out_shape))
         if not val.is_floating_point():
@@ -560,7 +857,7 @@ class TorchModel:
     def _example_loss(self, theta: torch.Tensor, xs: tuple[torch.Tensor, ...], y: torch.Tensor) -> torch.Tensor:
         fixed = {nm: b for nm, b in self.module.named_buffers()}
         fixed.update({nm: p.detach() for nm, p in self.module.named_parameters()})
-        out = self._functional({**fixed, **self.unflatten(theta)}, tuple(x[None] for x in xs))
+        out = self._functional({**fixed, **self.unflatten(theta)}, map_inputs(lambda x: x[None], xs))
         return self.loss.values(out.reshape(1, -1), y[None])[0]
 
     def hvp(self, V: torch.Tensor) -> torch.Tensor:
@@ -615,6 +912,31 @@ class TorchModel:
         import torch.distributed as dist
 
         return torch.device("cpu") if dist.get_backend(self._group) == "gloo" else self.device
+
+
+@contextlib.contextmanager
+def _batching_notes() -> Iterator[None]:
+    """PyTorch's warnings that ``vmap`` falls back to a slow path for an operator, collected into one
+    :class:`~regdiag.InfluenceWarning` per operator set (not one per call)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    slow = set()
+    for w in caught:
+        msg = str(w.message)
+        if "performance drop" in msg and "batching rule" in msg:
+            slow.add(msg.split("for ")[-1].split(".")[0][:80] if "for " in msg else "an operator")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    new = slow - _SLOW_NOTED
+    if new:
+        _SLOW_NOTED.update(new)
+        warnings.warn(f"torch.func.vmap has no batching rule for {', '.join(sorted(new))}: per-example gradients of "
+                      "the blocks without Kronecker structure take PyTorch's slower fallback there (correct, slower)",
+                      InfluenceWarning, stacklevel=4)
+
+
+_SLOW_NOTED: set[str] = set()
 
 
 def _measurement_message(val: Any, out_shape: tuple[int, ...]) -> str:

@@ -9,6 +9,13 @@ if os.environ.get("CI") and importlib.util.find_spec("torch") is None:
     raise RuntimeError("torch is not installed in the test environment: `make venv` installs torch==2.13.0 and the "
                        "regdiag[torch] extra; the tests in tests/torch must run in CI")
 
+if os.environ.get("CI"):
+    missing = [m for m in ("transformers", "peft") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise RuntimeError(f"{', '.join(missing)} not installed in the test environment: the dev extra "
+                           "(pip install -e '.[dev,torch]') installs them; tests/torch/test_transformers.py must run "
+                           "in CI")
+
 if importlib.util.find_spec("torch") is not None:
     import torch
 

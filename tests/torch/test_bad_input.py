@@ -26,14 +26,14 @@ def test_unsupported_large_layer_in_a_kfac_request_is_named():
     class Embed(nn.Module):
         def __init__(self):
             super().__init__()
-            self.emb = nn.Embedding(1000, 8)
+            self.emb = nn.Embedding(5000, 8)  # above the vocabulary factored as a Kronecker block
             self.out = nn.Linear(8, 2)
 
         def forward(self, idx):
             return self.out(self.emb(idx))
 
     net = Embed().double()
-    idx, y = torch.randint(0, 1000, (30,)), torch.randint(0, 2, (30,))
+    idx, y = torch.randint(0, 5000, (30,)), torch.randint(0, 2, (30,))
     with pytest.raises(ModelError, match=r"emb\.weight.*exclude"):
         TorchInfluence(net, "cross_entropy", (idx, y), curvature="ekfac", **KW).fit()
     ti = TorchInfluence(net, "cross_entropy", (idx, y), curvature="ekfac", exclude=["emb.*"], **KW).fit()
@@ -185,3 +185,13 @@ def test_a_measurement_with_one_value_per_output_is_explained():
     # one number per example, (batch,) or a batch's mean: accepted
     assert ti.scores(q, lambda out, t: out[:, 1] - out[:, 0]).shape == (2, 20)
     assert ti.scores(q, lambda out, t: out.logsumexp(dim=1).mean()).shape == (2, 20)
+
+
+def test_a_factor_that_overflows_is_named_with_its_layer():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 2)).double()
+    X = torch.randn(10, 3, dtype=torch.float64)
+    X[4, 0] = 1e200  # finite, but its square is not
+    y = torch.randint(0, 2, (10,))
+    with pytest.raises(ModelError, match=r"the input factor of the kfac block '0' has NaN or infinite entries"):
+        TorchInfluence(net, "cross_entropy", (X, y), curvature="kfac", **KW).fit()

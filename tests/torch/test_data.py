@@ -71,8 +71,35 @@ def test_a_dataloader_with_its_own_collate_function_and_dict_examples():
     ref = TorchInfluence(net, "cross_entropy", (X, y), **KW).fit().scores((X[:2], y[:2]))
     got = TorchInfluence(net, "cross_entropy", DataLoader(items, batch_size=7, collate_fn=collate), **KW).fit()
     np.testing.assert_allclose(got.scores((X[:2], y[:2])), ref, rtol=1e-10, atol=1e-14)
-    with pytest.raises(DataError, match=r"train examples must be tuples \(inputs..., target\); example 0 is dict"):
+    with pytest.raises(DataError, match=r"train batches are dicts with entries \['x', 'y'\] but no target: add labels"):
         TorchInfluence(net, "cross_entropy", DataLoader(items, batch_size=7), **KW)
+
+
+def test_dict_examples_and_dict_columns_call_the_model_with_keywords_and_take_labels_as_the_target():
+    net, X, y = problem(seed=3)
+
+    class Keywords(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            return self.net(x)
+
+    ref = TorchInfluence(net, "cross_entropy", (X, y), **KW).fit()
+    s_ref = ref.scores((X[:3], y[:3]))
+    kw = Keywords()
+    items = [{"x": X[i], "labels": y[i]} for i in range(len(X))]
+    for train in (items, {"x": X, "labels": y}, DataLoader(items, batch_size=7)):
+        ti = TorchInfluence(kw, "cross_entropy", train, **KW).fit()
+        np.testing.assert_allclose(ti.scores({"x": X[:3], "labels": y[:3]}), s_ref, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(ti.scores(items[:3]), s_ref, rtol=1e-10, atol=1e-14)
+    with pytest.raises(DataError, match=r"query examples are tuples but the training examples are dicts"):
+        ti.scores((X[:3], y[:3]))
+    with pytest.raises(DataError, match=r"query batches have inputs \['z'\] but the training batches have \['x'\]"):
+        ti.scores({"z": X[:3], "labels": y[:3]})
+    with pytest.raises(DataError, match=r"must have the same number of rows"):
+        TorchInfluence(kw, "cross_entropy", {"x": X, "labels": y[:-1]}, **KW)
 
 
 def test_malformed_sequences_of_examples_are_named():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..._validation import ModelError
 from ..model import Block, ModelView
 from .base import DenseEigen, EigenCurvature, KronEigen, check_mc, output_vectors
 
@@ -73,6 +74,13 @@ class KFACCurvature(EigenCurvature):
             if b.kron:
                 Ab = A[b.name] * (1.0 / (max(wsum, 1e-300) * positions.get(b.name, 1)))
                 Gb = G[b.name] * (1.0 / self.n)
+                for which, M in (("output-gradient", Gb), ("input", Ab)):
+                    if not self.bk.all_finite(M):
+                        raise ModelError(
+                            f"the {which} factor of the {self.name} block {b.name!r} has NaN or infinite entries: the "
+                            "layer's inputs or back-propagated gradients overflow (a float16/bfloat16 model, or "
+                            "diverged training); compute influence in float32 or float64"
+                        )
                 self.factors[b.name] = (Gb, Ab)
                 g, QG = self._eigh(Gb)
                 a, QA = self._eigh(Ab)
