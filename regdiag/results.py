@@ -988,8 +988,10 @@ class RLMInfluence(Influence):
     with ``s_(i)``; ``dffits`` is the weighted fit's with ``s_(i)``. ``cov_ratio`` is NaN: the precision of a robust
     estimate is ``tau`` (from psi and psi' of every residual), which the deleted fits do not give.
 
-    Attributes (besides :class:`Influence`'s)
-    ----------------------------------------
+    The attributes below come in addition to :class:`Influence`'s.
+
+    Attributes
+    ----------
     rlm_weights : ndarray of shape (n_obs,)
         Final IRLS weights ``psi(u) / u``.
     scaled_resid : ndarray of shape (n_obs,)
@@ -1056,8 +1058,10 @@ class MLEInfluence(Influence):
     ``dfbetas`` is ``dfbeta`` over the standard errors ``sqrt(diag(H^{-1}))``; ``standard_resid`` the Pearson
     residual over ``sqrt(1 - h)`` (NaN for several equations); ``sigma`` and ``sigma_loo`` are 1.
 
-    Attributes (besides :class:`Influence`'s)
-    ----------------------------------------
+    The attributes below come in addition to :class:`Influence`'s.
+
+    Attributes
+    ----------
     model : str
         "logit", "probit", "poisson", "negbin2", "genpoisson", "mnlogit".
     resid_pearson : ndarray of shape (n_obs,)
@@ -1065,7 +1069,9 @@ class MLEInfluence(Influence):
     leverage_block : ndarray of shape (n_obs, k, k) or None
         The generalized hat matrix's diagonal blocks (k outputs), for models with several outputs.
     dfbeta_one_step : ndarray of shape (n_obs, n_params)
+        The one-step estimate of the change of the coefficients.
     cooks_distance_one_step : ndarray of shape (n_obs,)
+        Cook's distance of the one-step estimate.
     loo_iterations, loo_error_bound : ndarray or None
         Exact deletion: Newton steps per row and a bound on the error left (in standard errors).
     """
