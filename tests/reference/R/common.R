@@ -218,3 +218,14 @@ polish <- function(call, fit, data, glm_nb = FALSE) {
   }
   list(fit = fit, refits = k, last_change = change)
 }
+
+# Write a data frame as given to R (factors as their labels), its row names in a first column "row"; numbers with the
+# fewest digits that read back identically, NA as NA. Used by the formula and R data set scripts.
+write_data <- function(d, path) {
+  d <- as.data.frame(lapply(d, function(v) if (is.factor(v)) as.character(v) else v), check.names = FALSE,
+                     row.names = rownames(d))
+  cols <- lapply(d, function(v) if (is.numeric(v)) fmt_short(v) else quote_str(v))
+  lines <- c(paste(c("\"row\"", quote_str(names(d))), collapse = ","),
+             do.call(paste, c(list(quote_str(rownames(d))), cols, sep = ",")))
+  writeLines(lines, path)
+}

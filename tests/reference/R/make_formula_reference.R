@@ -15,12 +15,6 @@ source(file.path("tests", "reference", "R", "common.R"))
 OUT <- file.path(REF_DIR, "formula")
 dir.create(OUT, showWarnings = FALSE)
 
-write_data <- function(d, path) {
-  cols <- lapply(d, function(v) if (is.numeric(v)) fmt_short(v) else quote_str(v))
-  lines <- c(paste(c("\"row\"", quote_str(names(d))), collapse = ","),
-             do.call(paste, c(list(quote_str(rownames(d))), cols, sep = ",")))
-  writeLines(lines, path)
-}
 
 write_case <- function(name, fit, d, formula, family = NULL, extra = list()) {
   dir <- file.path(OUT, name)

@@ -18,14 +18,6 @@ OUT <- file.path(REF_DIR, "r_datasets")
 dir.create(OUT, showWarnings = FALSE)
 CTRL <- glm.control(epsilon = 1e-14, maxit = 200)
 
-write_data <- function(d, path) {
-  d <- as.data.frame(lapply(d, function(v) if (is.factor(v)) as.character(v) else v), check.names = FALSE,
-                     row.names = rownames(d))
-  cols <- lapply(d, function(v) if (is.numeric(v)) fmt_short(v) else quote_str(v))
-  lines <- c(paste(c("\"row\"", quote_str(names(d))), collapse = ","),
-             do.call(paste, c(list(quote_str(rownames(d))), cols, sep = ",")))
-  writeLines(lines, path)
-}
 
 write_case <- function(name, fit, d, formula, family = "lm", link = NULL, subset = NULL, extra = list()) {
   dir <- file.path(OUT, name)
