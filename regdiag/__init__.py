@@ -23,27 +23,29 @@ from ._validation import ConditioningWarning, DataError, DataWarning, DesignErro
 from .compare import compare
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers; at run time they are loaded on first use
-    from .engine.crosscheck import cross_check
-    from .linear.glm import GLMFit, glm
-    from .linear.ols import OLSFit, ols
-    from .linear.rlm import RLMFit, rlm
+    from .api import coxph, cross_check, glm, influence, ols, rlm
+    from .linear.glm import GLMFit
+    from .linear.ols import OLSFit
+    from .linear.rlm import RLMFit
     from .results import GLMInfluence, GroupInfluence, Influence
-    from .survival import CoxFit, CoxInfluence, coxph
+    from .survival import CoxFit, CoxInfluence
 
 #: public names loaded on first use (PEP 562): ``import regdiag`` costs numpy and pandas, and the fitting code,
-#: scipy and the engine are imported when a name that needs them is first used
+#: scipy and the engine are imported when a name that needs them is first used. The functions come from the entry
+#: layer :mod:`regdiag.api`, which tells in-memory, Dask and statsmodels inputs apart.
 _LAZY = {
-    "cross_check": ".engine.crosscheck",
-    "glm": ".linear.glm",
+    "cross_check": ".api",
+    "glm": ".api",
     "GLMFit": ".linear.glm",
-    "ols": ".linear.ols",
+    "influence": ".api",
+    "ols": ".api",
     "OLSFit": ".linear.ols",
     "Influence": ".results",
     "GLMInfluence": ".results",
     "GroupInfluence": ".results",
-    "rlm": ".linear.rlm",
+    "rlm": ".api",
     "RLMFit": ".linear.rlm",
-    "coxph": ".survival",
+    "coxph": ".api",
     "CoxFit": ".survival",
     "CoxInfluence": ".survival",
 }
@@ -87,66 +89,3 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
-
-
-def influence(results: Any, **kwargs: Any) -> Influence:
-    """Influence measures of a fitted model: a regdiag fit, or a statsmodels OLS / WLS / GLM / RLM / discrete-model
-    results object.
-
-    For a statsmodels results object the model's own design, response, weights and row labels are refitted with
-    regdiag's factorization (the coefficients agree with statsmodels'), and regdiag's closed-form measures are
-    returned: right for WLS and rank-deficient designs, where statsmodels' ``OLSInfluence`` is not. A statsmodels
-    ``GLM`` is refitted with its family, link, weights and offset (:func:`regdiag.glm`) and gives a
-    :class:`GLMInfluence`; a ``PHReg`` (Cox model) is refitted with :func:`regdiag.coxph` and gives a
-    :class:`CoxInfluence`.
-    A statsmodels ``RLM`` is refitted with its norm and scale estimate to the fixed point
-    (:func:`regdiag.linear.rlm.rlm_from_statsmodels`, exact leave-one-out by default); ``Logit``, ``Probit``,
-    ``Poisson``, ``NegativeBinomial`` (NB2), ``GeneralizedPoisson`` and ``MNLogit`` by maximum likelihood
-    (:func:`regdiag.linear.discrete.discrete_from_statsmodels`).
-
-    Parameters
-    ----------
-    results : OLSFit or statsmodels results
-    **kwargs
-        Passed to the fit's ``influence()``.
-
-    Returns
-    -------
-    Influence
-    """
-    if hasattr(results, "influence") and callable(results.influence) and not _is_statsmodels(results):
-        return results.influence(**kwargs)
-    if _is_statsmodels(results):
-        from .design import design_from_statsmodels
-        from .linear.ols import fit_design
-
-        kind = type(results.model).__name__
-        if kind in ("OLS", "WLS"):
-            return fit_design(design_from_statsmodels(results)).influence(**kwargs)
-        if kind == "GLM":
-            from .linear.glm import glm_from_statsmodels
-
-            return glm_from_statsmodels(results).influence(**kwargs)
-        if kind == "PHReg":
-            from .survival import coxph_from_statsmodels
-
-            return coxph_from_statsmodels(results).influence(**kwargs)
-        if kind == "RLM":
-            from .linear.rlm import rlm_from_statsmodels
-
-            return rlm_from_statsmodels(results).influence(**kwargs)
-        from .linear.discrete import DISCRETE_MODELS, discrete_from_statsmodels
-
-        if kind in DISCRETE_MODELS:
-            return discrete_from_statsmodels(results).influence(**kwargs)
-        raise DataError(
-            f"statsmodels {kind} results are not supported here; pass OLS, WLS, GLM, PHReg, RLM, Logit, Probit, Poisson, "
-            "NegativeBinomial, GeneralizedPoisson or MNLogit results"
-        )
-    raise TypeError(f"cannot compute influence for a {type(results).__name__}; pass a regdiag fit or statsmodels results")
-
-
-def _is_statsmodels(obj: Any) -> bool:
-    return type(obj).__module__.startswith("statsmodels") or type(getattr(obj, "model", None)).__module__.startswith(
-        "statsmodels"
-    )

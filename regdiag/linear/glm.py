@@ -29,7 +29,7 @@ from .glm_exact import DEFAULT_LOO_MAXIT, DEFAULT_LOO_TOL, DEFAULT_MEMORY_MB
 from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, Separation, irls, user_stacklevel, warn_separation
 from .negbin import ThetaEstimate, fit_negbin_design
 from .ols import COND_WARN  # noqa: F401  (GLMs warn at OLS's threshold; the name stays importable from here)
-from .ols import check_residual_df, dask_input, warn_conditioning
+from .ols import check_residual_df, warn_conditioning
 
 __all__ = [
     "GLMFit",
@@ -535,107 +535,19 @@ def glm(
 ) -> GLMFit:
     """Fit a generalized linear model by IRLS (Fisher scoring) finishing on a QR of the weighted design.
 
+    The in-memory fit behind :func:`regdiag.glm` (which hands Dask collections to :func:`regdiag.dask.glm`
+    instead); the parameters, their conventions and examples are documented there.
+
     Parameters
     ----------
-    y_or_formula : str or array_like of shape (n_obs,) or (n_obs, 2)
-        A formula such as ``"y ~ x1 + x2"`` (needs ``data``; an intercept is added as in R), or the response. A
-        binomial response is 0/1, a proportion (with the numbers of trials as ``weights``), or two columns of
-        successes and failures: ``"cbind(s, f) ~ x"`` or a two-column array / DataFrame.
-    X : array_like of shape (n_obs, n_params), optional
-        The design when ``y_or_formula`` is the response, used as given (no intercept is added).
-    data : pandas.DataFrame, optional
-        Data for a formula.
-    family : str or Family
-        "gaussian", "binomial", "poisson", "gamma", "inverse_gaussian" or "negative_binomial" (R's names such as
-        "Gamma" and "inverse.gaussian" work too).
-    link : str, optional
-        "identity", "log", "logit", "probit", "cloglog", "inverse", "inverse_squared" (R's "1/mu^2") or "sqrt";
-        the family's canonical link by default (log for the negative binomial).
-    weights : str or array_like of shape (n_obs,), optional
-        Prior weights (R's ``weights``; numbers of trials for a binomial proportion). Zero takes a row out.
-    offset : str or array_like of shape (n_obs,), optional
-        Offset on the linear-predictor scale (e.g. ``log(exposure)``). A formula may also contain R's
-        ``offset(expr)`` terms (``"y ~ x + offset(log(exposure))"``): they are evaluated on the data and added to
-        this argument.
-    alpha, theta : float, optional
-        Negative binomial: ``V(mu) = mu + alpha mu^2 = mu + mu^2 / theta``. Give either to fix it (R's
-        ``glm(family = negative.binomial(theta))``; the dispersion is then Pearson's estimate unless ``dispersion``
-        is given). Give neither and theta is estimated by maximum likelihood alternating with IRLS, as
-        ``MASS::glm.nb`` (:mod:`regdiag.linear.negbin`): ``fit.theta`` holds the estimate and its standard error,
-        the dispersion is 1, and the influence measures treat theta as known (as R's ``influence.measures``).
-    start : array_like of shape (n_params,), optional
-        Starting coefficients (R's ``start``); default: R's starting means of the family.
-    dispersion : float, optional
-        Fix the dispersion; default 1 for binomial, Poisson and a negative binomial with theta estimated, and
-        Pearson's chi-square over ``df_resid`` otherwise (R's convention).
-    missing : {"omit", "drop", "raise"}
-        ``"omit"`` (R's ``na.omit``): rows with a missing value (NaN, None, NA) are dropped and listed in
-        ``fit.design.dropped`` and the summary; an infinite value, in the data or made by a transform such as
-        ``log(0)``, is an error naming the term and rows (R's ``NA/NaN/Inf in 'y'``). ``"drop"``: those rows are
-        dropped too, with one warning naming them. ``"raise"``: any missing or non-finite value is an error.
-    tol : float
-        Convergence tolerance of IRLS (see :mod:`regdiag.linear.glm_irls`): the last step is below ``tol`` times
-        ``|b_j| + se_j`` in every coefficient, allowing for linear convergence.
-    maxit : int
-        Largest number of IRLS iterations.
-    rank_tol : float, optional
-        Rank tolerance of the QR (default ``10 sqrt(n) eps``).
+    y_or_formula, X, data, family, link, weights, offset, alpha, theta, start, dispersion, missing, tol, maxit, rank_tol
+        As :func:`regdiag.glm`.
 
     Returns
     -------
     GLMFit
-        Or, for Dask arrays / DataFrames (a formula over a Dask DataFrame, weights and offset naming its columns),
-        a :class:`regdiag.dask.DaskGLMFit` whose influence measures are lazy Dask collections (needs the extra
-        ``regdiag[dask]``).
-
-    Raises
-    ------
-    DataError
-        A response outside the family's support (negative counts, a binomial response outside [0, 1], a
-        non-positive Gamma or inverse Gaussian response), bad weights, missing values with ``missing="raise"``.
-    DesignError
-        An unknown family or link, or a family/link pair R does not allow; no valid starting values.
-    ConvergenceError
-        IRLS did not converge (``err.deviance_trace`` holds the deviance after every iteration); the message says
-        whether it stalled (more iterations cannot help) or was still converging. A separated binomial model is not
-        an error: it warns, naming the separating direction and rows, and its influence measures are NaN. Nor is a
-        Poisson or negative binomial model (log link) whose maximum-likelihood estimate is on the boundary (a factor
-        level, or a group, whose counts are all 0): it warns in the same way, its other coefficients are the fit
-        without those rows, and those rows' fitted means are at the log link's floor ``eps`` (as R's ``glm`` at
-        ``epsilon = 1e-15``). With the identity or sqrt link such a model is a DesignError naming the rows.
-
-    Examples
-    --------
-    >>> import regdiag
-    >>> df = regdiag.datasets.load("mtcars")
-    >>> fit = regdiag.glm("am ~ wt", data=df, family="binomial")
-    >>> round(float(fit.params["wt"]), 4)
-    -4.024
-    >>> infl = fit.influence()
-    >>> infl.to_frame("R").columns.tolist()
-    ['dfb.1_', 'dfb.wt', 'dffit', 'cov.r', 'cook.d', 'hat']
     """
-    if alpha is not None and theta is not None:
-        raise DesignError("give the negative binomial's theta or alpha, not both (alpha = 1 / theta)")
-    if theta is not None:
-        if not (isinstance(theta, (int, float)) and theta > 0 and math.isfinite(theta)):
-            raise DesignError(f"theta must be a positive number; got {theta!r}")
-        alpha = 1.0 / float(theta)
-    estimate_theta = (
-        not isinstance(family, Family) and alpha is None and make_family(family, link).name == "negative_binomial"
-    )
-    if dask_input(y_or_formula, X, data, weights, offset):
-        if estimate_theta:
-            raise DesignError(
-                "estimating the negative binomial's theta needs the data in memory; for Dask data pass theta= (or "
-                "alpha=), e.g. the estimate from a sample"
-            )
-        from ..dask import glm as dask_glm
-
-        return dask_glm(
-            y_or_formula, X, data=data, family=family, link=link, weights=weights, offset=offset, alpha=alpha,
-            start=start, dispersion=dispersion, missing=missing, tol=tol, maxit=maxit, rank_tol=rank_tol,
-        )
+    alpha, estimate_theta = negbin_alpha(family, link, alpha, theta)
     fam = make_family(family, link, alpha)
     design = make_design(
         y_or_formula, X, data=data, weights=weights, offset=offset, missing=missing, two_column_response=True
@@ -646,6 +558,43 @@ def glm(
             dispersion=1.0 if dispersion is None else dispersion,
         )
     return fit_glm_design(design, fam, start=start, tol=tol, maxit=maxit, rank_tol=rank_tol, dispersion=dispersion)
+
+
+def negbin_alpha(family: Any, link: str | None, alpha: float | None, theta: float | None) -> tuple[float | None, bool]:
+    """The negative binomial's ``alpha`` from ``alpha`` or ``theta`` (``alpha = 1 / theta``), and whether theta is
+    to be estimated (a negative binomial family named without either).
+
+    Parameters
+    ----------
+    family : str or Family
+        As :func:`glm`'s ``family``.
+    link : str or None
+        As :func:`glm`'s ``link``.
+    alpha, theta : float or None
+        As :func:`glm`'s; at most one of them.
+
+    Returns
+    -------
+    alpha : float or None
+        ``alpha``, or ``1 / theta``, or ``None`` when neither is given.
+    estimate_theta : bool
+        Whether theta is estimated by maximum likelihood (:mod:`regdiag.linear.negbin`).
+
+    Raises
+    ------
+    DesignError
+        Both ``alpha`` and ``theta`` given, or a theta that is not a positive number.
+    """
+    if alpha is not None and theta is not None:
+        raise DesignError("give the negative binomial's theta or alpha, not both (alpha = 1 / theta)")
+    if theta is not None:
+        if not (isinstance(theta, (int, float)) and theta > 0 and math.isfinite(theta)):
+            raise DesignError(f"theta must be a positive number; got {theta!r}")
+        alpha = 1.0 / float(theta)
+    estimate_theta = (
+        not isinstance(family, Family) and alpha is None and make_family(family, link).name == "negative_binomial"
+    )
+    return alpha, estimate_theta
 
 
 def _statsmodels_family(results: Any) -> Family:

@@ -373,11 +373,6 @@ def _dfbeta(f: QRFactor, row_factor: np.ndarray) -> np.ndarray:
     return out
 
 
-def dask_input(*objs: Any) -> bool:
-    """Whether an argument is a Dask collection (found by its module, so that dask is not imported here)."""
-    return any(type(o).__module__.split(".")[0] == "dask" for o in objs if o is not None)
-
-
 def warn_conditioning(cond: float, stacklevel: int = 2, *, glm: bool = False) -> None:
     """A :class:`ConditioningWarning` when the condition number exceeds ``COND_WARN``, with the digits kept.
 
@@ -440,45 +435,17 @@ def ols(
 ) -> OLSFit:
     """Fit a linear model by ordinary or weighted least squares.
 
+    The in-memory fit behind :func:`regdiag.ols` (which hands Dask collections to :func:`regdiag.dask.ols`
+    instead); the parameters, their conventions and examples are documented there.
+
     Parameters
     ----------
-    y_or_formula : str or array_like of shape (n_obs,)
-        A formula such as ``"y ~ x1 + x2"`` (needs ``data``; an intercept is added as in R), or the response.
-    X : array_like of shape (n_obs, n_params), optional
-        The design when ``y_or_formula`` is the response, used as given (no intercept is added, as in
-        statsmodels). A DataFrame's column names become the parameter names.
-    data : pandas.DataFrame, optional
-        Data for a formula.
-    weights : str or array_like of shape (n_obs,), optional
-        Analytic (precision) weights: a weight of k counts like k duplicated rows in the fit; a weight of 0 takes
-        the row out of the fit. A string names a column of ``data``.
-    missing : {"omit", "drop", "raise"}
-        ``"omit"`` (R's ``na.omit``): rows with a missing value (NaN, None, NA) are dropped and listed in
-        ``fit.design.dropped`` and the summary; an infinite value, in the data or made by a transform such as
-        ``log(0)``, is an error naming the term and rows (R's ``NA/NaN/Inf in 'y'``). ``"drop"``: those rows are
-        dropped too, with one warning naming them. ``"raise"``: any missing or non-finite value is an error.
-    tol : float, optional
-        Rank tolerance on the pivots of the equilibrated design (default ``10 sqrt(n) eps``).
+    y_or_formula, X, data, weights, missing, tol
+        As :func:`regdiag.ols`.
 
     Returns
     -------
     OLSFit
-        Or, for Dask arrays / DataFrames (a formula over a Dask DataFrame, weights naming its column), a
-        :class:`regdiag.dask.DaskOLSFit` whose influence measures are lazy Dask collections (needs the extra
-        ``regdiag[dask]``).
-
-    Examples
-    --------
-    >>> import regdiag
-    >>> df = regdiag.datasets.load("LifeCycleSavings")
-    >>> fit = regdiag.ols("sr ~ pop15 + pop75 + dpi + ddpi", data=df)
-    >>> infl = fit.influence()
-    >>> round(float(infl.cooks_distance.max()), 4)
-    0.2681
     """
-    if dask_input(y_or_formula, X, data, weights):
-        from ..dask import ols as dask_ols
-
-        return dask_ols(y_or_formula, X, data=data, weights=weights, missing=missing, tol=tol)
     design = make_design(y_or_formula, X, data=data, weights=weights, missing=missing)
     return fit_design(design, tol=tol)

@@ -122,7 +122,7 @@ def test_fit_presentation(logistic):
 
 
 def test_glm_exported():
-    assert regdiag.glm is regdiag.linear.glm.glm
+    assert regdiag.glm is regdiag.api.glm  # the entry layer, which hands in-memory data to regdiag.linear.glm.glm
     assert "GLMInfluence" in regdiag.__all__ and "glm" in regdiag.__all__
 
 
