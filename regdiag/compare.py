@@ -33,136 +33,15 @@ import numpy as np
 import pandas as pd
 
 from ._validation import DataError, format_labels
+from .comparison import Comparison, Reason, build_comparison, one_line_error, quietly, statsmodels_version
+from .from_statsmodels import fit_from_statsmodels
+from .input_kind import is_statsmodels, statsmodels_model
 
 __all__ = ["compare", "Comparison"]
 
 EPS = float(np.finfo(float).eps)
 #: statsmodels computes some OLS measures by refitting n times; above this many rows those measures are skipped
 MAX_REFITS = 5000
-
-
-@dataclass(frozen=True)
-class Reason:
-    """A known cause of a systematic difference, detected from the situation.
-
-    Attributes
-    ----------
-    key : str
-        Short name: statsmodels "wls_hat", "zero_weight", "rank_deficient", "aliased", "leverage_one",
-        "robust_covariance", "freq_weights", "pearson_deviance", "dfbetas_scale", "decreasing_link",
-        "offset_ignored", "observed_information", "peer_failed"; R "leverage_one", "bonferroni_not_capped",
-        "car_t_reference", "r_deviance_dfbeta", "exact_vs_one_step", "r_glm_convergence", "different_model",
-        "observed_information".
-    text : str
-        The explanation, naming the rows or quantities it concerns.
-    predicted : dict
-        Measure -> the peer's values recomputed by regdiag under the peer's convention (checked against the peer).
-    measures : frozenset
-        Measures the situation affects (also those it cannot recompute).
-    rows : pandas.Index
-        Rows it concerns (for reasons that concern rows, such as leverage 1).
-    checked : frozenset
-        Measures whose peer values cannot be recomputed (rounding noise, such as a ratio of determinants of singular
-        matrices) but for which the situation itself was checked numerically (e.g. the determinant is zero to
-        rounding): the reason counts as explaining them.
-    """
-
-    key: str
-    text: str
-    predicted: dict[str, np.ndarray] = field(default_factory=dict)
-    measures: frozenset[str] = frozenset()
-    rows: pd.Index = field(default_factory=lambda: pd.Index([]))
-    checked: frozenset[str] = frozenset()
-
-    def affects(self, measure: str) -> bool:
-        return (measure in self.predicted or measure in self.measures or measure in self.checked
-                or "*" in self.measures)
-
-
-@dataclass(frozen=True, eq=False)
-class Comparison:
-    """regdiag against a peer on the same fit.
-
-    Attributes
-    ----------
-    table : pandas.DataFrame
-        One row per measure (index: regdiag's name for statsmodels, R's column name for R): ``peer_column``, ``n``
-        (rows compared), ``max_abs_diff``, ``max_rel_diff`` (largest absolute difference over the largest absolute
-        peer value), ``tolerance`` (the largest per-row bound on an agreeing difference, over the same scale),
-        ``differ_most`` (row labels, largest difference first), ``defined_on_one_side`` (rows where one side is NaN
-        or infinite and the other is not), ``agree`` (every difference within its row's bound, and the same rows
-        defined), ``reason`` and ``explained`` (whether regdiag, recomputing the peer's number under the cause's
-        convention, reproduces the peer's values; NA when they agree).
-    values : dict of str to pandas.DataFrame
-        Per measure, the two columns side by side (``regdiag``, ``peer``) indexed by row label.
-    reasons : tuple of Reason
-        Every situation detected, whether or not it made a difference.
-    peer : str
-        What was compared with (e.g. "statsmodels 0.14.1 OLSInfluence").
-    model : str
-        The model, in words.
-    notes : tuple of str
-        How rows and columns were matched, tolerances, measures skipped.
-    """
-
-    table: pd.DataFrame
-    values: dict[str, pd.DataFrame]
-    reasons: tuple[Reason, ...]
-    peer: str
-    model: str
-    notes: tuple[str, ...] = ()
-
-    def to_frame(self) -> pd.DataFrame:
-        """The per-measure table."""
-        return self.table.copy()
-
-    def side_by_side(self) -> pd.DataFrame:
-        """Every measure's two columns, ``(measure, "regdiag")`` and ``(measure, "peer")``, indexed by row label."""
-        return pd.concat(self.values, axis=1)
-
-    def detail(self, measure: str) -> pd.DataFrame:
-        """One measure row by row: ``regdiag``, ``peer``, ``abs_diff``, sorted by decreasing difference."""
-        if measure not in self.values:
-            raise KeyError(f"no measure {measure!r}; compared: {', '.join(self.values)}")
-        v = self.values[measure].copy()
-        v["abs_diff"] = (v["regdiag"] - v["peer"]).abs()
-        return v.sort_values("abs_diff", ascending=False, na_position="first")
-
-    @property
-    def all_explained(self) -> bool:
-        """True when every measure agrees or differs for a reason that reproduces the peer's numbers."""
-        t = self.table
-        return bool((t["agree"] | t["explained"].fillna(False).astype(bool)).all())
-
-    def summary(self) -> str:
-        """A text rendering: header, the table, the reasons."""
-        lines = [f"regdiag vs {self.peer}", f"model: {self.model}"]
-        lines += [f"note: {n}" for n in self.notes]
-        show = self.table.drop(columns=["reason"]).copy()
-        for c in ("max_abs_diff", "max_rel_diff", "tolerance"):
-            show[c] = show[c].map(lambda v: f"{v:.3g}")
-        lines.append(show.to_string())
-        reasons = self.table.loc[self.table["reason"] != "", "reason"]
-        if len(reasons):
-            lines.append("")
-            lines.append("reasons:")
-            for text, measures in reasons.groupby(reasons, sort=False):
-                lines.append(f"- {', '.join(measures.index)}: {text}")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def to_html(self) -> str:
-        """The table as HTML (used by the HTML report)."""
-        show = self.table.copy()
-        for c in ("max_abs_diff", "max_rel_diff", "tolerance"):
-            show[c] = show[c].map(lambda v: f"{v:.3g}")
-        show["explained"] = show["explained"].map(lambda v: "" if v is pd.NA or v is None else ("yes" if v else "no"))
-        return show.to_html(classes="compare", border=0, escape=True, na_rep="")
-
-    def _repr_html_(self) -> str:
-        return f"<p>regdiag vs {self.peer}; model: {self.model}</p>" + self.to_html()
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -247,7 +126,7 @@ def compare(
     # the GLM); statsmodels' other discrete models, RLM, and regdiag's own robust and discrete fits there
     if handles(results) and type(getattr(results, "model", None)).__name__ not in _DISCRETE:
         return compare_model(results, rtol=rtol, n_rows=n_rows, max_refits=max_refits)
-    if _is_statsmodels(results):
+    if is_statsmodels(results):
         sm_results = results
         fit = _regdiag_fit_of(results)
     else:
@@ -263,27 +142,10 @@ def compare(
     return _compare_sm_linear(sm_results, fit, rtol=rtol, n_rows=n_rows, max_refits=max_refits)
 
 
-def _is_statsmodels(obj: Any) -> bool:
-    mod = type(obj).__module__
-    return mod.startswith("statsmodels") or type(getattr(obj, "model", None)).__module__.startswith("statsmodels")
-
-
 def _regdiag_fit_of(results: Any) -> Any:
-    from .design import design_from_statsmodels
-
-    kind = type(results.model).__name__
-    if kind in ("OLS", "WLS"):
-        from .linear.ols import fit_design
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return fit_design(design_from_statsmodels(results))
-    if kind == "GLM":
-        from .linear.glm import glm_from_statsmodels
-
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            return glm_from_statsmodels(results)
+    kind = statsmodels_model(results)
+    if kind in ("OLS", "WLS", "GLM"):
+        return quietly(lambda: fit_from_statsmodels(results))
     if kind in _DISCRETE:
         from .linear.glm import glm
 
@@ -322,7 +184,7 @@ def _statsmodels_of(fit: Any) -> Any:
     d = fit.design
     X = pd.DataFrame(np.asarray(d.X), index=d.index, columns=list(d.param_names))
     if hasattr(fit, "family"):
-        return _quiet(lambda: _statsmodels_glm_of(fit, X))  # statsmodels warns about links it calls unsafe
+        return quietly(lambda: _statsmodels_glm_of(fit, X))  # statsmodels warns about links it calls unsafe
     y = pd.Series(np.asarray(d.y, dtype=float), index=d.index, name=d.response_name)
     if d.offset is not None:
         y = y - np.asarray(d.offset)
@@ -387,185 +249,7 @@ def _negbin_alpha(fam: Any) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# the comparison itself
-
-
-def _build(
-    pairs: dict[str, tuple[np.ndarray, np.ndarray, str]],
-    index: pd.Index,
-    reasons: list[Reason],
-    *,
-    tol: Callable[[str, np.ndarray], np.ndarray],
-    n_rows: int,
-    peer: str,
-    model: str,
-    notes: list[str],
-) -> Comparison:
-    """The per-measure table; ``tol(measure, peer_values)`` is the per-row bound on an agreeing difference."""
-    rows = []
-    values: dict[str, pd.DataFrame] = {}
-    for measure, (ours, theirs, peer_col) in pairs.items():
-        ours = np.asarray(ours, dtype=float)
-        theirs = np.asarray(theirs, dtype=float)
-        values[measure] = pd.DataFrame({"regdiag": ours, "peer": theirs}, index=index)
-        both = np.isfinite(ours) & np.isfinite(theirs)
-        one = np.isfinite(ours) != np.isfinite(theirs)
-        diff = np.abs(ours - theirs)
-        scale = float(np.max(np.abs(theirs[both]))) if both.any() else 0.0
-        max_abs = float(np.max(diff[both])) if both.any() else 0.0
-        max_rel = max_abs / scale if scale > 0 else (0.0 if max_abs == 0 else math.inf)
-        allow = np.broadcast_to(np.asarray(tol(measure, theirs), dtype=float), theirs.shape)
-        within = bool(np.all(diff[both] <= allow[both]))
-        order = np.argsort(-np.where(both, diff, -np.inf), kind="stable")
-        worst = [index[i] for i in order[:n_rows] if both[i] and diff[i] > 0]
-        agree = within and not one.any()
-        reason, explained = _explain(measure, reasons, ours, theirs, within, one, index, allow, n_rows)
-        bound = float(np.max(allow[both])) / scale if both.any() and scale > 0 else 0.0
-        rows.append(
-            {
-                "measure": measure,
-                "peer_column": peer_col,
-                "n": int(both.sum()),
-                "max_abs_diff": max_abs,
-                "max_rel_diff": max_rel,
-                "tolerance": bound,
-                "differ_most": format_labels(worst, n_rows) if worst else "",
-                "defined_on_one_side": format_labels(list(index[one]), 5) if one.any() else "",
-                "agree": agree,
-                "reason": reason,
-                "explained": pd.NA if agree else explained,
-            }
-        )
-    table = pd.DataFrame(rows).set_index("measure")
-    table["explained"] = table["explained"].astype("boolean")
-    return Comparison(table=table, values=values, reasons=tuple(reasons), peer=peer, model=model, notes=tuple(notes))
-
-
-def _reproduces(pred: np.ndarray, ours: np.ndarray, theirs: np.ndarray, allow: np.ndarray) -> bool:
-    """Whether the peer's values recomputed under its convention match the peer's: within the bound where both are
-    finite, and non-finite exactly where the peer is (on the rows regdiag defines)."""
-    pred = np.asarray(pred, dtype=float)
-    ok = np.isfinite(pred) & np.isfinite(theirs)
-    if not ok.any():
-        return False
-    defined = np.isfinite(ours)
-    if np.any((np.isfinite(pred) != np.isfinite(theirs)) & defined):
-        return False
-    # a convention that rescales a measure rescales its sensitivity to the peer's convergence with it
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stretch = np.where(np.isfinite(ours) & (np.abs(ours) > 0), np.abs(pred) / np.abs(ours), 1.0)
-    stretch = np.maximum(np.nan_to_num(stretch, nan=1.0, posinf=1.0), 1.0)
-    return bool(np.all(np.abs(pred[ok] - theirs[ok]) <= (allow * stretch)[ok]))
-
-
-def _rel_gap(pred: np.ndarray, theirs: np.ndarray) -> float:
-    pred = np.asarray(pred, dtype=float)
-    ok = np.isfinite(pred) & np.isfinite(theirs)
-    if not ok.any():
-        return math.inf
-    scale = float(np.max(np.abs(theirs[ok])))
-    return float(np.max(np.abs(pred[ok] - theirs[ok]))) / scale if scale > 0 else math.inf
-
-
-def _explain(
-    measure: str,
-    reasons: list[Reason],
-    ours: np.ndarray,
-    theirs: np.ndarray,
-    within: bool,
-    one: np.ndarray,
-    index: pd.Index,
-    allow: np.ndarray,
-    n_rows: int,
-) -> tuple[str, Any]:
-    """The first detected reason that reproduces the peer's values (on every row, NaN where the peer is NaN); rows
-    defined on one side only need a reason that names them or reproduces them. Anything else is reported as
-    unexplained, with the rows and the size of the difference."""
-    if within and not one.any():
-        return "", pd.NA
-    texts: list[str] = []
-    verified = True
-    hit = None
-    for r in reasons:
-        if measure in r.predicted and _reproduces(r.predicted[measure], ours, theirs, allow):
-            hit = r
-            break
-    if hit is None and not within:
-        hit = next((r for r in reasons if measure in r.checked), None)
-    if hit is not None:
-        texts.append(hit.text)
-        if one.any():  # the rows defined on one side only: their own reasons too
-            texts += [r.text for r in reasons if len(r.rows) and r.affects(measure) and r is not hit
-                      and set(index[one]) & set(r.rows)]
-    if one.any() and hit is None:
-        row_reasons = [r for r in reasons if len(r.rows) and r.affects(measure)]
-        covered = pd.Index([])
-        for r in row_reasons:
-            covered = covered.union(r.rows)
-            texts.append(r.text)
-        checked = [r for r in reasons if measure in r.checked]
-        texts += [r.text for r in checked]
-        if not set(index[one]) <= set(covered) and not checked:
-            verified = False
-            texts.append(f"defined on one side only at rows {format_labels(list(index[one]), 5)}, for no known reason")
-    if not within and hit is None:
-        if not any(measure in r.checked for r in reasons):
-            verified = False
-            both = np.isfinite(ours) & np.isfinite(theirs)
-            excess = np.where(both, np.abs(ours - theirs) - allow, -np.inf)
-            bad = np.flatnonzero(excess > 0)
-            bad = bad[np.argsort(-excess[bad], kind="stable")]
-            worst = format_labels([index[i] for i in bad[:n_rows]], n_rows)
-            size = float(np.max(np.abs(ours - theirs)[bad]))
-            tried = [r.key for r in reasons if r.affects(measure) and measure in r.predicted]
-            closest = [_rel_gap(r.predicted[measure], theirs) for r in reasons if measure in r.predicted]
-            untested = [r.text for r in reasons if r.affects(measure) and not r.predicted and not len(r.rows)]
-            texts.insert(
-                0,
-                f"unexplained: differs beyond the bound at {len(bad)} rows (largest {size:.3g} at {worst})"
-                + (f"; recomputing the peer's number as {', '.join(tried)} does not reproduce it (closest: "
-                   f"{min(closest):.2g} relative)" if tried
-                   else "; no known cause detected" if not untested else "")
-                + "".join(f"; {t}" for t in untested),
-            )
-    return "; ".join(dict.fromkeys(texts)), verified
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # statsmodels, linear models
-
-
-#: Agreement bound, relative to a measure's largest value, for peers that solve the same estimating equations to
-#: rounding by the same method (Cox partial likelihood, robust and discrete models), where no convergence
-#: allowance is needed: a convention-free difference is rounding amplified by the conditioning.
-RTOL = 1e-8
-
-
-def relative_tolerance(rtol: float) -> Callable[[str, np.ndarray], np.ndarray]:
-    """The per-row allowance ``rtol`` times the largest finite peer value, in the form :func:`_build` takes."""
-
-    def tol(measure: str, theirs: np.ndarray) -> np.ndarray:
-        finite = np.isfinite(theirs)
-        scale = float(np.max(np.abs(theirs[finite]))) if finite.any() else 0.0
-        return np.full(theirs.shape, rtol * scale + 1e3 * np.finfo(float).tiny)
-
-    return tol
-
-
-def one_line_error(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _sm_version() -> str:
-    import statsmodels
-
-    return statsmodels.__version__
-
-
-def _quiet(fn: Callable[[], Any]) -> Any:
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        return fn()
 
 
 def _describe(fit: Any) -> str:
@@ -581,7 +265,7 @@ def _describe(fit: Any) -> str:
 def _compare_sm_linear(res: Any, fit: Any, *, rtol: float | None, n_rows: int, max_refits: int) -> Comparison:
     from statsmodels.stats.outliers_influence import OLSInfluence
 
-    infl = _quiet(fit.influence)
+    infl = quietly(fit.influence)
     sm_infl = OLSInfluence(res)
     names = list(fit.param_names)
     n, k = len(fit.index), len(names)
@@ -652,8 +336,8 @@ def _compare_sm_linear(res: Any, fit: Any, *, rtol: float | None, n_rows: int, m
         return bound(measure, theirs_m) * det_factor.get(measure, 1.0) + absolute.get(measure, 0.0)
 
     notes.append(bound.note("") + f" (condition number of the design {cond:.3g})")
-    peer = f"statsmodels {_sm_version()} OLSInfluence"
-    return _build(pairs, fit.index, reasons, tol=tol_fn, n_rows=n_rows, peer=peer, model=_describe(fit), notes=notes)
+    peer = f"statsmodels {statsmodels_version()} OLSInfluence"
+    return build_comparison(pairs, fit.index, reasons, tol=tol_fn, n_rows=n_rows, peer=peer, model=_describe(fit), notes=notes)
 
 
 def _robust_cov_reason(fit: Any, infl: Any, res: Any, reasons: list[Reason]) -> Reason | None:
@@ -672,7 +356,7 @@ def _robust_cov_reason(fit: Any, infl: Any, res: Any, reasons: list[Reason]) -> 
     for r in reasons:
         if r.key == "wls_hat" and "cov_ratio" in r.predicted:
             base = np.asarray(r.predicted["cov_ratio"], dtype=float)
-    cud_full = _quiet(lambda: np.asarray(res.normalized_cov_params, dtype=float))
+    cud_full = quietly(lambda: np.asarray(res.normalized_cov_params, dtype=float))
     _, logdet_classical = np.linalg.slogdet(float(res.scale) * cud_full)
     predicted = {"cov_ratio": base * math.exp(logdet_classical - logdet_robust)}
     return Reason(
@@ -746,7 +430,7 @@ def _wls_reason(fit: Any, infl: Any, res: Any, k: int) -> Reason:
     e = np.asarray(res.resid, dtype=float)  # unweighted residuals of the WLS fit
     s = math.sqrt(float(res.scale))
     d = fit.design
-    unweighted = _quiet(lambda: fit_design(Design(
+    unweighted = quietly(lambda: fit_design(Design(
         X=d.X, y=d.y, weights=None, offset=d.offset, index=d.index, param_names=d.param_names,
         response_name=d.response_name, formula=d.formula, has_intercept=d.has_intercept,
     )).influence())
@@ -872,7 +556,7 @@ def _peer_columns(
     for measure, (peer_col, getter) in getters.items():
         try:
             if peer_col not in cache:
-                cache[peer_col] = _quiet(getter)
+                cache[peer_col] = quietly(getter)
             v = np.asarray(cache[peer_col], dtype=float).reshape(-1)
             if v.shape != (n,):
                 raise ValueError(f"{v.size} values for {n} rows")
@@ -900,12 +584,12 @@ def _compare_sm_glm(res: Any, fit: Any, *, rtol: float | None, n_rows: int) -> C
     notes: list[str] = []
     mle = type(res.model).__name__ in _DISCRETE
     if mle:
-        sm_infl = _quiet(res.get_influence)
+        sm_infl = quietly(res.get_influence)
     try:
         if mle:
             raise _Skip
 
-        sm_infl = _quiet(lambda: res.get_influence(observed=observed))
+        sm_infl = quietly(lambda: res.get_influence(observed=observed))
         if not np.all(np.isfinite(sm_infl.hat_matrix_diag)):
             raise np.linalg.LinAlgError("non-finite hat values")
     except _Skip:
@@ -916,8 +600,8 @@ def _compare_sm_glm(res: Any, fit: Any, *, rtol: float | None, n_rows: int) -> C
             f"statsmodels' get_influence() fails on this fit ({one_line_error(exc)}: the observed information "
             "weights are negative for some rows); compared with get_influence(observed=False)"
         )
-        sm_infl = _quiet(lambda: res.get_influence(observed=False))
-    infl = _quiet(fit.influence)
+        sm_infl = quietly(lambda: res.get_influence(observed=False))
+    infl = quietly(fit.influence)
     names = list(fit.param_names)
     n = len(fit.index)
     # every column of statsmodels' GLMInfluence.summary_frame(), and the unscaled one-step changes behind dfb_*
@@ -955,12 +639,12 @@ def _compare_sm_glm(res: Any, fit: Any, *, rtol: float | None, n_rows: int) -> C
         if np.any(~(h < 1)):
             why = f"leverage 1 at rows {format_labels(list(fit.index[~(h < 1)]), 5)}"
         reasons.insert(0, _failure_reason(failures, fit.index, "statsmodels", why))
-    peer = f"statsmodels {_sm_version()} GLMInfluence (get_influence(), observed={observed})"
+    peer = f"statsmodels {statsmodels_version()} GLMInfluence (get_influence(), observed={observed})"
     if mle:
-        peer = f"statsmodels {_sm_version()} MLEInfluence of {type(res.model).__name__} (get_influence())"
+        peer = f"statsmodels {statsmodels_version()} MLEInfluence of {type(res.model).__name__} (get_influence())"
     bound = _glm_bound(fit, ours_of, ours, delta=_statsmodels_distance(fit, res), rtol=rtol)
     notes.append(bound.note("statsmodels' fit"))
-    cmp = _build(pairs, fit.index, reasons, tol=bound, n_rows=n_rows, peer=peer, model=_describe(fit), notes=notes)
+    cmp = build_comparison(pairs, fit.index, reasons, tol=bound, n_rows=n_rows, peer=peer, model=_describe(fit), notes=notes)
     loose = bound.within_convergence_only(cmp)
     if loose:
         cmp = dataclasses.replace(cmp, notes=cmp.notes + (
@@ -1122,7 +806,7 @@ def _sensitivity(
         beta = np.where(np.isfinite(coef), coef, 0.0)
         beta[kept] += step * U[:, k]
         try:
-            moved = values_of(_quiet(lambda: _glm_state(fit, beta).influence(**kwargs)))
+            moved = values_of(quietly(lambda: _glm_state(fit, beta).influence(**kwargs)))
         except (ArithmeticError, ValueError, np.linalg.LinAlgError):
             return {}
         for m in base:
@@ -1526,7 +1210,7 @@ def _r_value(infl: Any, quantity: str, j: int | None, convention: str) -> np.nda
 
 
 def _outlier_values(infl: Any, capped: bool) -> dict[str, np.ndarray]:
-    ot = _quiet(lambda: infl.outlier_test(cutoff=None, n_max=None)).reindex(infl.index)
+    ot = quietly(lambda: infl.outlier_test(cutoff=None, n_max=None)).reindex(infl.index)
     out = {
         "outlierTest.rstudent": ot["student_resid"].to_numpy(dtype=float),
         "outlierTest.unadjusted.p": ot["unadjusted_p"].to_numpy(dtype=float),
@@ -1541,9 +1225,9 @@ def _outlier_values(infl: Any, capped: bool) -> dict[str, np.ndarray]:
 
 def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int, epsilon: float) -> Comparison:
     refs = [_read_reference(r) for r in (reference if isinstance(reference, (list, tuple)) else [reference])]
-    if _is_statsmodels(results):
+    if is_statsmodels(results):
         results = _regdiag_fit_of(results)
-    infl = results if hasattr(results, "leverage") else _quiet(results.influence)
+    infl = results if hasattr(results, "leverage") else quietly(results.influence)
     fit = getattr(infl, "fit", None)
     notes: list[str] = []
     reasons: list[Reason] = []
@@ -1633,7 +1317,7 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
     if len(names) == 1 and set(pairs) <= set(_R_COLUMNS) | {c for c in pairs if c.startswith("dfb.")}:
         peer = f"R influence.measures ({names[0]})"
     model = _describe(fit) if fit is not None else repr(infl)
-    cmp = _build(pairs, labels.map(str), reasons, tol=bound, n_rows=n_rows, peer=peer, model=model, notes=notes)
+    cmp = build_comparison(pairs, labels.map(str), reasons, tol=bound, n_rows=n_rows, peer=peer, model=model, notes=notes)
     if glm:
         loose = bound.within_convergence_only(cmp)
         if loose:
@@ -1855,7 +1539,7 @@ def _r_reasons(
         r_state = _r_default_glm(fit, eps)
         if r_state is not None:
             its, state = r_state
-            at_r = values_of(_quiet(lambda: state.influence(observed=bool(getattr(infl, "observed", False)))), "R")
+            at_r = values_of(quietly(lambda: state.influence(observed=bool(getattr(infl, "observed", False)))), "R")
             conv_text = (
                 f"R's glm stops at glm.control(epsilon = {eps:g}) ({its} iterations here) and keeps the IRLS "
                 "weights from before its last update: its numbers describe that iterate, not the converged fit "
@@ -1898,7 +1582,7 @@ def _r_reasons(
             )
     observed = bool(getattr(infl, "observed", False))
     if observed and glm:
-        exp = values_of(_quiet(lambda: fit.influence()), "R")
+        exp = values_of(quietly(lambda: fit.influence()), "R")
         reasons.append(
             Reason(
                 "observed_information",

@@ -25,11 +25,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .compare import RTOL, Comparison, Reason, _build, _sm_version
-from .compare import relative_tolerance as _relative
+from .comparison import RTOL, Comparison, Reason, build_comparison, statsmodels_version
+from .comparison import relative_tolerance as _relative
 from .survival import CoxFit, CoxInfluence, coxph_from_statsmodels
-from .survival._core import evaluate, residuals
-from .survival._risk import RiskSets
+from .survival.conventions import breslow_type_residuals
 
 __all__ = ["compare_phreg", "is_cox"]
 
@@ -49,31 +48,6 @@ def _phreg_of(fit: CoxFit) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return PHReg(pd.Series(d.time, index=d.index), X, status=d.status, strata=strata, ties=fit.ties).fit()
-
-
-def _breslow_type(fit: CoxFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Score and Schoenfeld residuals with Breslow's risk-set terms, at the fit's coefficients, and the martingale
-    residuals as statsmodels computes them (data order)."""
-    d = fit.design
-    rs = RiskSets(d.time, d.status, d.strata, efron=False)
-    st = evaluate(fit._X, rs, fit.coef, information=False)
-    res = residuals(fit._X, rs, st)
-    score, schoen = res.score[rs.rank], res.schoenfeld[rs.rank]
-    # Breslow hazard increments d_b / S0_b. statsmodels' array of the cumulative hazard at the event times holds
-    # at t_k the sum of the increments before t_k, and its zero-order interpolation carries that value forward
-    # to t_(k+1): each row gets the cumulative hazard without the last increment at or before its time
-    has = rs.d > 0
-    inc = np.where(has, rs.d / st.S0, 0.0)
-    H = rs.cumulative(inc)
-    last = np.zeros(rs.n_blocks)
-    for sl in rs.stratum_blocks:
-        seg = inc[sl]
-        pos = np.where(has[sl], np.arange(seg.size), -1)
-        pos = np.maximum.accumulate(pos)
-        last[sl] = np.where(pos >= 0, seg[np.maximum(pos, 0)], 0.0)
-    lam = H - last
-    mart = (rs.status - st.w * lam[rs.blk])[rs.rank]
-    return score, schoen, mart
 
 
 def compare_phreg(results: Any, *, rtol: float | None = None, n_rows: int = 3) -> Comparison:
@@ -122,7 +96,7 @@ def compare_phreg(results: Any, *, rtol: float | None = None, n_rows: int = 3) -
     reasons: list[Reason] = []
     d = fit.design
     tied = pd.DataFrame({"s": d.strata[ev], "t": d.time[ev]}).duplicated().any()
-    b_score, b_sch, b_mart = _breslow_type(fit)
+    b_score, b_sch, b_mart = breslow_type_residuals(fit)
     if fit.ties == "efron" and tied:
         reasons.append(Reason(
             key="efron_score_breslow",
@@ -140,15 +114,15 @@ def compare_phreg(results: Any, *, rtol: float | None = None, n_rows: int = 3) -
               "last Breslow hazard increment at or before each row's time"),
         predicted={"martingale": b_mart},
     ))
-    peer = f"statsmodels {_sm_version()} PHReg (ties={fit.ties!r})"
+    peer = f"statsmodels {statsmodels_version()} PHReg (ties={fit.ties!r})"
     model = (f"Cox PH ({fit.ties}): {d.formula or ' + '.join(names)}; n = {fit.n_obs}, events = {fit.n_events}"
              + (f", strata = {len(d.strata_labels)}" if len(d.strata_labels) > 1 else ""))
     notes = ["rows of per-parameter residuals are labelled (row, parameter)"]
-    per_param = _build(
+    per_param = build_comparison(
         {"coefficients": (fit.coef, np.asarray(res.params, float), "params"),
          "standard_errors": (fit.bse, np.asarray(res.bse, float), "bse")},
         pd.Index(names), reasons, tol=_relative(rtol), n_rows=n_rows, peer=peer, model=model, notes=notes)
-    scalar = _build({"loglik": (np.array([fit.loglik]), np.array([float(res.llf)]), "llf")},
+    scalar = build_comparison({"loglik": (np.array([fit.loglik]), np.array([float(res.llf)]), "llf")},
                     pd.Index(["loglik"]), reasons, tol=_relative(rtol), n_rows=n_rows, peer=peer, model=model, notes=notes)
     try:
         sm_mart = np.asarray(res.martingale_residuals, dtype=float)
@@ -157,9 +131,9 @@ def compare_phreg(results: Any, *, rtol: float | None = None, n_rows: int = 3) -
         notes.append(f"martingale residuals left out: statsmodels raised {type(exc).__name__} ({exc}) computing them")
     parts: list[Comparison] = []
     if sm_mart is not None:
-        parts.append(_build({"martingale": (fit.resid_martingale, sm_mart, "martingale_residuals")},
+        parts.append(build_comparison({"martingale": (fit.resid_martingale, sm_mart, "martingale_residuals")},
                             index, reasons, tol=_relative(rtol), n_rows=n_rows, peer=peer, model=model, notes=notes))
-    per_cell = _build(
+    per_cell = build_comparison(
         {"schoenfeld": (ours_sch.reshape(-1), sm_sch.reshape(-1), "schoenfeld_residuals"),
          "score_residuals": (fit.resid_score.reshape(-1), sm_score.reshape(-1), "score_residuals"),
          "dfbeta": (fit.dfbeta.reshape(-1), (sm_score @ cov_sm).reshape(-1), "score_residuals @ cov_params()")},

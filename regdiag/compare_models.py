@@ -25,18 +25,15 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from .compare import RTOL, Comparison, Reason, _build, _quiet, _sm_version, one_line_error, relative_tolerance
+from .from_statsmodels import fit_from_statsmodels
+from .input_kind import statsmodels_model
+from .comparison import (
+    RTOL, Comparison, Reason, build_comparison, one_line_error, quietly, relative_tolerance, statsmodels_version,
+)
 
 __all__ = ["handles", "compare_model"]
 
 _RLM = "RLM"
-
-
-def _sm_kind(obj: Any) -> str | None:
-    model = getattr(obj, "model", None)
-    if model is None or not type(model).__module__.startswith("statsmodels"):
-        return None
-    return type(model).__name__
 
 
 def handles(results: Any) -> bool:
@@ -44,7 +41,7 @@ def handles(results: Any) -> bool:
     from .linear.discrete import DISCRETE_MODELS, MLEFit
     from .linear.rlm import RLMFit
 
-    kind = _sm_kind(results)
+    kind = statsmodels_model(results)
     if kind is not None:
         return kind == _RLM or kind in DISCRETE_MODELS
     fit = getattr(results, "fit", results)
@@ -65,13 +62,12 @@ def compare_model(results: Any, *, rtol: float | None = None, n_rows: int = 3, m
     -------
     Comparison
     """
-    from .linear.discrete import discrete_from_statsmodels
-    from .linear.rlm import RLMFit, rlm_from_statsmodels
+    from .linear.rlm import RLMFit
 
     rtol = RTOL if rtol is None else rtol
-    if _sm_kind(results) is not None:
+    if statsmodels_model(results) is not None:
         res = results
-        fit = _quiet(lambda: rlm_from_statsmodels(res) if _sm_kind(res) == _RLM else discrete_from_statsmodels(res))
+        fit = quietly(lambda: fit_from_statsmodels(res))
     else:
         fit = getattr(results, "fit", results)
         res = _statsmodels_of(fit)
@@ -93,13 +89,13 @@ def _statsmodels_of(fit: Any) -> Any:
         norm = {"huber": lambda: norms.HuberT(c[0]), "bisquare": lambda: norms.TukeyBiweight(c[0]),
                 "hampel": lambda: norms.Hampel(*c)}[fit.psi.name]()
         model = sm.RLM(np.asarray(fit.design.y, dtype=float), np.asarray(fit.design.X, dtype=float), M=norm)
-        return _quiet(lambda: model.fit(tol=1e-14, maxiter=5000))
+        return quietly(lambda: model.fit(tol=1e-14, maxiter=5000))
     cls = {"logit": sm.Logit, "probit": sm.Probit, "poisson": sm.Poisson, "negbin2": sm.NegativeBinomial,
            "genpoisson": sm.GeneralizedPoisson, "mnlogit": sm.MNLogit}[fit.kind]
     y = fit.y if fit.kind != "mnlogit" else np.argmax(fit.y, axis=1)
     kw = {"offset": fit.offset} if np.any(fit.offset != 0) else {}
     model = cls(y, fit.X, **kw)
-    return _quiet(lambda: model.fit(start_params=fit.params, method="newton", maxiter=200, tol=1e-13, disp=0))
+    return quietly(lambda: model.fit(start_params=fit.params, method="newton", maxiter=200, tol=1e-13, disp=0))
 
 
 def _refits(res: Any, fit: Any, rows: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -126,7 +122,7 @@ def _refits(res: Any, fit: Any, rows: np.ndarray, start: np.ndarray) -> np.ndarr
             m = type(model)(endog, model.exog[keep], **kw)
             fit_kw = {"start_params": start, "method": "newton", "maxiter": 200, "tol": 1e-13, "disp": 0}
         try:
-            r_i = _quiet(lambda: m.fit(**fit_kw))
+            r_i = quietly(lambda: m.fit(**fit_kw))
             out[r] = np.asarray(r_i.params, dtype=float).ravel(order="F")
         except (np.linalg.LinAlgError, ValueError, ArithmeticError):
             continue
@@ -153,7 +149,7 @@ def _loo_pairs(res: Any, fit: Any, params: np.ndarray, infl: Any, names: list[st
 
 def _compare_discrete(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refits: int) -> Comparison:
     cls = type(res.model).__name__
-    infl = _quiet(fit.influence)
+    infl = quietly(fit.influence)
     names = list(fit.param_names)
     n = len(fit.index)
     notes: list[str] = []
@@ -161,7 +157,7 @@ def _compare_discrete(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refit
     reasons: list[Reason] = []
     sm_infl = None
     try:
-        sm_infl = _quiet(res.get_influence)
+        sm_infl = quietly(res.get_influence)
         _ = sm_infl.hat_matrix_diag
     except (AttributeError, NotImplementedError) as exc:
         sm_infl = None
@@ -169,7 +165,7 @@ def _compare_discrete(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refit
                      "refits without each row are the reference")
     if sm_infl is not None and sm_infl.hat_matrix_diag is not None:
         pairs["leverage"] = (infl.leverage, sm_infl.hat_matrix_diag, "hat_matrix_diag")
-        pairs["standard_resid"] = (infl.standard_resid, _quiet(lambda: sm_infl.resid_studentized),
+        pairs["standard_resid"] = (infl.standard_resid, quietly(lambda: sm_infl.resid_studentized),
                                    "resid_studentized")
         pairs["cooks_distance"] = (infl.cooks_distance_one_step, sm_infl.cooks_distance[0], "cooks_distance[0]")
         d_params = np.asarray(sm_infl.d_params)
@@ -187,9 +183,9 @@ def _compare_discrete(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refit
     if gap > 1e-9:
         notes.append(f"statsmodels' estimate is {gap:.1g} standard errors from the converged one regdiag refits; "
                      f"agreement judged to {tol:.1g}")
-    peer = f"statsmodels {_sm_version()} {cls}" + (" MLEInfluence" if sm_infl is not None else " refits")
+    peer = f"statsmodels {statsmodels_version()} {cls}" + (" MLEInfluence" if sm_infl is not None else " refits")
     model = f"{cls} ({fit.kind}): n = {n}, {fit.n_params} parameters"
-    return _build(pairs, fit.index, reasons, tol=relative_tolerance(tol), n_rows=n_rows, peer=peer, model=model,
+    return build_comparison(pairs, fit.index, reasons, tol=relative_tolerance(tol), n_rows=n_rows, peer=peer, model=model,
                   notes=notes)
 
 
@@ -241,7 +237,7 @@ def _mle_reasons(fit: Any, infl: Any) -> list[Reason]:
 
 
 def _compare_rlm(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refits: int) -> Comparison:
-    infl = _quiet(fit.influence)
+    infl = quietly(fit.influence)
     n = fit.nobs
     names = list(fit.param_names)
     notes: list[str] = []
@@ -266,10 +262,10 @@ def _compare_rlm(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refits: in
                  f"{gap_r:.2g} (relative): it takes var(psi') with divisor n, R with n - 1; recomputed that way "
                  f"regdiag's agree with statsmodels' to {gap_se:.1g}")
     tol = max(rtol, 1e-7, 10 * gap_b)
-    peer = f"statsmodels {_sm_version()} RLM (weights, residuals, refits)"
+    peer = f"statsmodels {statsmodels_version()} RLM (weights, residuals, refits)"
     model = (f"RLM {fit.method} psi={fit.psi.name}{fit.psi.constants} scale={fit.scale_kind}: n = {n}, "
              f"p = {fit.rank}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _build(pairs, fit.index, [], tol=relative_tolerance(tol), n_rows=n_rows, peer=peer, model=model,
+        return build_comparison(pairs, fit.index, [], tol=relative_tolerance(tol), n_rows=n_rows, peer=peer, model=model,
                       notes=notes)
