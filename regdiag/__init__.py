@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import datasets
 from ._validation import ConditioningWarning, DataError, DataWarning, DesignError, InfluenceWarning, RegdiagError
+from ._version import __version__
 from .compare import compare
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers; at run time they are loaded on first use
@@ -88,4 +89,3 @@ __all__ = [
     "DataWarning",
 ]
 
-__version__ = "0.1.0"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._validation import DesignError
 from .compare import compare
 from .engine.crosscheck import cross_check
 from .from_statsmodels import fit_from_statsmodels
@@ -186,12 +185,7 @@ def glm(
     ['dfb.1_', 'dfb.wt', 'dffit', 'cov.r', 'cook.d', 'hat']
     """
     if is_dask(y_or_formula, X, data, weights, offset):
-        alpha, estimate_theta = negbin_alpha(family, link, alpha, theta)
-        if estimate_theta:
-            raise DesignError(
-                "estimating the negative binomial's theta needs the data in memory; for Dask data pass theta= (or "
-                "alpha=), e.g. the estimate from a sample"
-            )
+        alpha, _ = negbin_alpha(family, link, alpha, theta, estimable=False)
         from .dask import glm as dask_glm
 
         return dask_glm(

@@ -119,7 +119,7 @@ def _streamed(args: argparse.Namespace) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    import regdiag
+    from regdiag._validation import RegdiagError
     from regdiag.report import error_line, fit_model, model_input, write_html_report
 
     if args.model == "coxph":
@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             compare_statsmodels=args.compare_statsmodels, nsim=max(args.nsim, 2), progress=not args.quiet,
             exports=args.exports,
         )
-    except (regdiag.RegdiagError, ValueError, KeyError, OSError) as exc:
+    except (RegdiagError, ValueError, KeyError, OSError) as exc:
         print(f"regdiag: error: {error_line(exc, data=args.data, output=args.output)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -153,7 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _cox(args: argparse.Namespace) -> int:
-    import regdiag
+    from regdiag import datasets
+    from regdiag._validation import DataError, RegdiagError
+    from regdiag.api import coxph
     from regdiag.report import error_line, load_data
     from regdiag.report.cox import write_cox_report
 
@@ -162,18 +164,18 @@ def _cox(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.dataset:
-            df, label = regdiag.datasets.load(args.dataset), args.dataset
+            df, label = datasets.load(args.dataset), args.dataset
         elif args.data:
             df, label = load_data(args.data, args.index_col), args.data
         else:
-            raise regdiag.DataError("a Cox model needs data: give a data file or --dataset")
+            raise DataError("a Cox model needs data: give a data file or --dataset")
         if not args.quiet:
             print(f"fitting {args.formula} (Cox, ties={args.ties}) to {label}", file=sys.stderr)
-        fit = regdiag.coxph(args.formula, df, ties=args.ties, weights=args.weights)
+        fit = coxph(args.formula, df, ties=args.ties, weights=args.weights)
         report = write_cox_report(fit, args.output, n_labels=args.labels, title=f"regdiag report: {label}",
                                   label=label, cross_check=not args.no_cross_check,
                                   compare_statsmodels=args.compare_statsmodels, progress=not args.quiet)
-    except (regdiag.RegdiagError, ValueError, KeyError, OSError) as exc:
+    except (RegdiagError, ValueError, KeyError, OSError) as exc:
         print(f"regdiag: error: {error_line(exc, data=args.data, output=args.output)}", file=sys.stderr)
         return 2
     return _show(report, args)
@@ -202,16 +204,16 @@ def _fit_with_progress(spec: object, fit_model: object, quiet: bool) -> object:
 
 
 def _stream(args: argparse.Namespace) -> int:
-    import regdiag
+    from regdiag._validation import RegdiagError
     from regdiag.report import error_line
 
     if not args.formula:
         print('regdiag: error: streamed data need a model: add --formula "y ~ x1 + x2"', file=sys.stderr)
         return 2
     try:
-        from regdiag.report.inputs import _check_family
+        from regdiag.report.inputs import check_family
 
-        _check_family(args.family, args.link)  # a typo gets the same "did you mean" as in memory
+        check_family(args.family, args.link)  # a typo gets the same "did you mean" as in memory
         from regdiag.dask import stream_report
 
         report = stream_report(
@@ -222,7 +224,7 @@ def _stream(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"regdiag: error: streaming needs Dask: pip install 'regdiag[dask]' ({exc})", file=sys.stderr)
         return 2
-    except (regdiag.RegdiagError, ValueError, KeyError, OSError) as exc:
+    except (RegdiagError, ValueError, KeyError, OSError) as exc:
         print(f"regdiag: error: {error_line(exc, data=args.data, output=args.output)}", file=sys.stderr)
         return 2
     return _show(report, args)

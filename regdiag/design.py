@@ -508,7 +508,7 @@ def _array_design(
             Xv = Xv[:, None]
         if Xv.ndim != 2:
             raise DataError(f"X must be two-dimensional; got shape {Xv.shape}")
-        names = _array_names(Xv)
+        names = array_names(Xv)
     n = yv.shape[0]
     if Xv.shape[0] != n:
         raise DataError(f"y has {n} rows but X has {Xv.shape[0]}: they must describe the same observations")
@@ -598,7 +598,7 @@ def _column_major(frame: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def _array_names(X: np.ndarray) -> tuple[str, ...]:
+def array_names(X: np.ndarray) -> tuple[str, ...]:
     """statsmodels' names for an unnamed design: "const" for a column of ones, x1, x2, ... for the others."""
     return const_names(X.shape[1], lambda col: bool(X.shape[0]) and bool(np.all(X[:, col] == 1.0)))
 

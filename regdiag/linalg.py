@@ -306,14 +306,15 @@ def qr_factor(X: np.ndarray, sqrt_w: np.ndarray | None = None, tol: float | None
 # --------------------------------------------------------------------------------------------------------------
 # extended-precision residuals and refined least squares
 
-def _two_sum(a, b):
+def two_sum(a, b):
     """Error-free sum: ``s + e == a + b`` exactly (Knuth)."""
     s = a + b
     bb = s - a
     return s, (a - (s - bb)) + (b - bb)
 
 
-def _split(a):
+def dekker_split(a):
+    """Dekker's split of a double into a high part of 26 significant bits and the exact remainder ``a - hi``."""
     c = 134217729.0 * a  # 2**27 + 1 (Dekker)
     hi = c - (c - a)
     return hi, a - hi
@@ -335,10 +336,10 @@ def _dd_sum(P: np.ndarray, E: np.ndarray, axis: int) -> tuple[np.ndarray, np.nda
     while vals.shape[0] > 1:
         if vals.shape[0] % 2:
             vals = np.concatenate([vals, np.zeros((1,) + vals.shape[1:])])
-        vals, e = _two_sum(vals[0::2], vals[1::2])
+        vals, e = two_sum(vals[0::2], vals[1::2])
         err = err + e.sum(axis=0)
     hi = vals[0] if vals.shape[0] else np.zeros(err.shape)
-    return _two_sum(hi, err)
+    return two_sum(hi, err)
 
 
 def extended_residual(
@@ -366,7 +367,7 @@ def extended_residual(
     k = X.shape[1] if cols is None else len(cols)
     f = np.empty(n)
     g = (np.zeros(k), np.zeros(k))
-    xs = _split(-np.asarray(x, dtype=float))
+    xs = dekker_split(-np.asarray(x, dtype=float))
     for start in range(0, n, _EXT_CHUNK):
         sl_ = slice(start, start + _EXT_CHUNK)
         A = (X[sl_] if cols is None else X[sl_][:, cols]) * cols_scale
@@ -393,20 +394,20 @@ def dd_residual_slice(
     """``b - r - r_lo - A (x + x_lo)`` of a slice of rows (a few thousand: the temporaries stay in cache) as a
     double-double pair ``(hi, lo)``, and the Dekker split of ``A`` (for :func:`dd_gradient_slice`).
 
-    ``neg_x`` is the Dekker split of ``-x`` (``_split(-x)``, formed once per pass). The row sums of ``b``, ``-r`` and
+    ``neg_x`` is the Dekker split of ``-x`` (``dekker_split(-x)``, formed once per pass). The row sums of ``b``, ``-r`` and
     the products ``a_ij (-x_j)`` are folded column by column with error-free additions (Sum2 of Ogita, Rump and
     Oishi); the products' rounding errors, exact by the splits, and the low-order terms are summed plainly.
     """
     xh, xl = neg_x
-    ah, al = _split(A)
+    ah, al = dekker_split(A)
     P = A * (xh + xl)
     hi = np.array(b, dtype=float)
     lo = _prod_err(P, ah, al, xh[None, :], xl[None, :]).sum(axis=1)
     if r is not None:
-        hi, e = _two_sum(hi, -r)
+        hi, e = two_sum(hi, -r)
         lo += e
     for j in range(A.shape[1]):
-        hi, e = _two_sum(hi, P[:, j])
+        hi, e = two_sum(hi, P[:, j])
         lo += e
     if r_lo is not None:
         lo -= r_lo
@@ -422,7 +423,7 @@ def dd_gradient_slice(
     (from :func:`dd_residual_slice`). Products split error-free, column sums folded error-free pairwise."""
     ah, al = splits
     rb = r[:, None]
-    rh, rl = _split(rb)
+    rh, rl = dekker_split(rb)
     P = A * rb
     E = _prod_err(P, ah, al, rh, rl)
     if r_lo is not None:
@@ -432,8 +433,8 @@ def dd_gradient_slice(
 
 def dd_add(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """The sum of two double-double values ``(hi, lo)``, normalized (``hi`` is the sum rounded to double)."""
-    s, e = _two_sum(a[0], b[0])
-    return _two_sum(s, e + a[1] + b[1])
+    s, e = two_sum(a[0], b[0])
+    return two_sum(s, e + a[1] + b[1])
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -498,8 +499,8 @@ def lstsq(factor: QRFactor, X: np.ndarray, y: np.ndarray, sqrt_w: np.ndarray | N
             dx = solve_triangular(R, d - h, lower=False)
             dr = (f - Q @ d) + Q @ h
             x, x_lo = add_correction(x, x_lo, dx)
-            resid, e = _two_sum(resid, dr)
-            resid, resid_lo = _two_sum(resid, resid_lo + e)
+            resid, e = two_sum(resid, dr)
+            resid, resid_lo = two_sum(resid, resid_lo + e)
             rel = relative_correction(dx, x)
             if refinement_done(rel, prev, steps, est, lambda: float(np.linalg.norm(dr)) / max(
                     float(np.linalg.norm(resid)), np.finfo(float).tiny)):
@@ -524,8 +525,8 @@ def estimated_error(factor: QRFactor, x: np.ndarray, nb: float, nr: float) -> fl
 
 def add_correction(x: np.ndarray, x_lo: np.ndarray, dx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(x + x_lo) + dx`` as a normalized double-double pair; an error when refinement has diverged."""
-    x, e = _two_sum(x, dx)
-    x, x_lo = _two_sum(x, x_lo + e)
+    x, e = two_sum(x, dx)
+    x, x_lo = two_sum(x, x_lo + e)
     if not np.all(np.isfinite(x)):
         raise DesignError("least-squares refinement diverged: the design is numerically singular")
     return x, x_lo

@@ -83,7 +83,7 @@ GALLERY = [
         "R's ``plot(lm)`` for the savings-rate regression (R's ``?influence.measures`` example): residuals against "
         "fitted values, studentized residuals against t quantiles with a band simulated from the fitted model, "
         "scale–location, and standardized residuals against leverage with Cook's distance contours 0.5 and 1.",
-        "savings.plot()", lambda: savings.plot(rng=0), overview_facts,
+        "plots.plot(savings)", lambda: plots.plot(savings, rng=0), overview_facts,
     ),
     (
         "bubble", "Influence bubble plot",

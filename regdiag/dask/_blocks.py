@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import DataError
-from ..design import Design, _array_names, make_design
+from ..design import Design, array_names, make_design
 
 __all__ = ["Source", "Block", "make_source", "block_design", "is_dask"]
 
@@ -118,7 +118,7 @@ def block_design(raw: tuple, spec: BlockSpec) -> Block:
             else pd.Series(y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y, index=index, name=spec.y_name)
         )
         const = np.all(X == 1.0, axis=0) if X.shape[0] else np.ones(X.shape[1], dtype=bool)
-        X_obj: Any = pd.DataFrame(X, index=index, columns=list(_array_names(X)), copy=False)
+        X_obj: Any = pd.DataFrame(X, index=index, columns=list(array_names(X)), copy=False)
     else:  # frames
         y_obj, X_obj, w, off = raw
         const = None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..linalg import _split, _two_sum, dd_add, dd_gradient_slice, dd_residual_slice
+from ..linalg import dekker_split, two_sum, dd_add, dd_gradient_slice, dd_residual_slice
 
 __all__ = ["dd_residual", "dd_gradient"]
 
@@ -40,7 +40,7 @@ def dd_residual(
     ``cols`` times ``col_scale`` (the factor's kept, scaled columns, in pivot order).
     """
     out = np.empty(A.shape[0])
-    neg_x = _split(-x)
+    neg_x = dekker_split(-x)
     for sl, Ak, b in _slices(A, cols, col_scale):
         hi, lo, _ = dd_residual_slice(Ak, b, neg_x, x_lo)
         out[sl] = hi + lo
@@ -54,10 +54,10 @@ def dd_gradient(
     :func:`dd_residual`); ``r`` is kept as a double-double pair in forming ``A_k' r``."""
     g = (np.zeros(len(cols)), np.zeros(len(cols)))
     ss = 0.0
-    neg_x = _split(-x)
+    neg_x = dekker_split(-x)
     for _, Ak, b in _slices(A, cols, col_scale):
         r_hi, r_lo, splits = dd_residual_slice(Ak, b, neg_x, x_lo)
-        r_hi, r_lo = _two_sum(r_hi, r_lo)  # normalized: r_hi is the residual rounded to double
+        r_hi, r_lo = two_sum(r_hi, r_lo)  # normalized: r_hi is the residual rounded to double
         g = dd_add(g, dd_gradient_slice(Ak, splits, r_hi, r_lo))
         ss += float(r_hi @ r_hi)
     return g, ss

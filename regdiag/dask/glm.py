@@ -52,7 +52,7 @@ from ..linear.glm_influence import deleted_response_resid, one_step_measures
 from ..linear.glm_irls import (
     DEFAULT_MAXIT,
     DEFAULT_TOL,
-    _fmt_trace,
+    format_trace,
     check_halving,
     qr_converged,
     step_accepted,
@@ -415,11 +415,11 @@ class DaskGLMFit:
         -------
         DaskInfluence
         """
-        from ..linear.glm_influence import _LOO, _RESIDUALS, _choice
+        from ..linear.glm_influence import LOO_METHODS, RESIDUAL_KINDS, check_choice
 
-        if _choice(loo, _LOO, "loo") == "exact" or kwargs:
+        if check_choice(loo, LOO_METHODS, "loo") == "exact" or kwargs:
             raise NotImplementedError(_LOO_ERROR)
-        residual = _choice(residual, _RESIDUALS, "residual")
+        residual = check_choice(residual, RESIDUAL_KINDS, "residual")
         if observed and not self.family.canonical:
             raise NotImplementedError(
                 "observed=True is not available on Dask; the expected information (observed=False) is, and the two "
@@ -489,7 +489,7 @@ def _irls(
         d = small.to_original(x, fill=0.0)
         diag_inv = small.cov_unscaled_diag()
         if not np.all(np.isfinite(d)):
-            raise ConvergenceError(f"non-finite coefficients at iteration {it}; deviance trace: {_fmt_trace(trace)}")
+            raise ConvergenceError(f"non-finite coefficients at iteration {it}; deviance trace: {format_trace(trace)}")
         full = beta is None
         beta_new = d if full else beta + d
         new = run(beta_new, it + 1)
@@ -521,7 +521,7 @@ def _irls(
                 "Dask — fit a sample in memory with regdiag.glm to check."
             )
         err = ConvergenceError(
-            f"IRLS did not converge in {maxit} iterations; deviance trace: {_fmt_trace(trace)}. Raise maxit, loosen "
+            f"IRLS did not converge in {maxit} iterations; deviance trace: {format_trace(trace)}. Raise maxit, loosen "
             f"tol, or pass start= (coefficients).{note}"
         )
         err.deviance_trace = tuple(trace)  # type: ignore[attr-defined]

@@ -352,7 +352,9 @@ def stream_report(
     -------
     StreamReport
     """
-    import regdiag
+    from ..linear.glm import negbin_alpha
+    from .glm import glm
+    from .ols import ols
 
     ddf = read_parquet(data, index_col)
     out = Path(out_dir)
@@ -362,10 +364,10 @@ def stream_report(
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         if family is None:
-            fit = regdiag.ols(formula, data=ddf, weights=weights, missing=missing)
+            fit = ols(formula, data=ddf, weights=weights, missing=missing)
         else:
-            fit = regdiag.glm(formula, data=ddf, family=family, link=link, weights=weights, missing=missing,
-                              theta=theta, alpha=alpha)
+            alpha, _ = negbin_alpha(family, link, alpha, theta, estimable=False)
+            fit = glm(formula, data=ddf, family=family, link=link, weights=weights, missing=missing, alpha=alpha)
         infl = fit.influence()
         measures_dir = out / "measures.parquet"
         writes = _measure_writes(infl, measures_dir)

@@ -132,6 +132,9 @@ def cross_check(
         ``max_i |engine - closed| / max_i |closed|``; the largest over columns is shown. Rows with undefined closed
         form (zero weight, leverage 1) are left out.
     """
+    from ..linear.discrete import MLEFit
+    from ..linear.rlm import RLMFit
+
     model = as_model(fit)
     if isinstance(model, CoxModel):  # no closed-form deletion: against R's one-step dfbeta (crosscheck_cox)
         from .crosscheck_cox import cross_check_cox
@@ -141,7 +144,8 @@ def cross_check(
         raise TypeError(f"cross_check needs a regdiag OLS, GLM, robust or discrete-model fit, got {type(fit).__name__}")
     # fits with an exact deletion by default (robust, discrete) are checked against their one-step measures: the
     # engine's leverage-corrected Newton step is the one-step deletion
-    cf = fit.influence(loo="one-step") if hasattr(fit, "engine_model") else fit.influence()
+    exact_by_default = isinstance(fit, (RLMFit, MLEFit))
+    cf = fit.influence(loo="one-step") if exact_by_default else fit.influence()
     # robust regression measures Cook's distance in its robust covariance tau^2 (X'X)^{-1}, not in the curvature
     cooks_comparable = getattr(model, "cooks_comparable", True)
     names = list(cf.param_names)

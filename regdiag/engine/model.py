@@ -674,11 +674,62 @@ class OutputJacobianModel:
         return np.einsum("bck,bkp->bcp", V, self.J[rows])
 
 
+def rlm_model(fit: Any) -> SingleIndexModel:
+    """A robust fit (:class:`regdiag.linear.rlm.RLMFit`) as an engine model: ``l_i = s^2 rho(r_i / s)`` with the
+    scale held fixed.
+
+    Parameters
+    ----------
+    fit : RLMFit
+
+    Returns
+    -------
+    SingleIndexModel
+    """
+    X = fit._X
+    u = fit.u
+    psi = fit.psi
+    s = fit.scale
+    d2 = psi.deriv(u)
+
+    def query_loss(eta: np.ndarray, yq: np.ndarray) -> np.ndarray:
+        return -s * psi.psi((yq - eta) / s)
+
+    m = SingleIndexModel(
+        X, fit.coef, d1=-s * psi.psi(u), d2=d2, fisher=d2, case_weights=np.ones(len(u)),
+        param_names=fit.param_names, index=fit.index, dispersion=fit.stddev**2, rank=fit.rank,
+        design=fit.design, columns=np.arange(X.shape[1]), query_loss=query_loss,
+        observed_is_expected=True, unit_curvature_constant=False,
+    )
+    m.fit = fit
+    m.closed_form_observed = True  # type: ignore[attr-defined]
+    m.cooks_comparable = False  # type: ignore[attr-defined]  # Cook's distance in the robust covariance
+    return m
+
+
+def mle_model(fit: Any) -> OutputJacobianModel:
+    """A discrete model's fit (:class:`regdiag.linear.discrete.MLEFit`) as an engine model (``l_i`` the negative
+    log-likelihood of observation i).
+
+    Parameters
+    ----------
+    fit : MLEFit
+
+    Returns
+    -------
+    OutputJacobianModel
+    """
+    return OutputJacobianModel(fit.jacobian(), fit.grad_outputs(), fit.hess_outputs(), fit.params,
+                               param_names=fit.param_names, index=fit.index)
+
+
 def as_model(obj: Any) -> Any:
-    """A regdiag fit as an engine model (OLS/WLS, GLM, Cox, and any fit with an ``engine_model()`` method: robust
-    regression, the discrete models); any other object is returned as is (it must follow :class:`Model`)."""
+    """A regdiag fit as an engine model (OLS/WLS, GLM, Cox, robust regression, the discrete models); any other object
+    is returned as is (it must follow :class:`Model`)."""
+    from ..linear.discrete import MLEFit
     from ..linear.glm import GLMFit
     from ..linear.ols import OLSFit
+    from ..linear.rlm import RLMFit
     from ..survival.cox import CoxFit
 
     if isinstance(obj, OLSFit):
@@ -687,6 +738,8 @@ def as_model(obj: Any) -> Any:
         return GLMModel(obj)
     if isinstance(obj, CoxFit):
         return CoxModel(obj)
-    if callable(getattr(obj, "engine_model", None)):
-        return obj.engine_model()
+    if isinstance(obj, RLMFit):
+        return rlm_model(obj)
+    if isinstance(obj, MLEFit):
+        return mle_model(obj)
     return obj

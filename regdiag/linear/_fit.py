@@ -1,8 +1,6 @@
-"""What every closed-form fit (OLS/WLS, GLM) shares: names, rank, coefficient table, plotting."""
+"""What every closed-form fit (OLS/WLS, GLM) shares: names, rank, coefficient table."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,9 +81,3 @@ class FitCommon:
         names = list(self.param_names)
         return pd.DataFrame(self._cov_scale * self.factor.cov_unscaled(), index=names, columns=names)
 
-    def plot(self, kind: str = "overview", **kwargs: Any) -> Any:
-        """Diagnostic plots of this fit (matplotlib, imported only now): the 2 x 2 overview of R's ``plot(lm)`` by
-        default, or any plot of :mod:`regdiag.plots` by name; see :func:`regdiag.plots.plot`."""
-        from .. import plots
-
-        return plots.plot(self, kind, **kwargs)

@@ -38,7 +38,7 @@ from scipy import special, stats
 
 from .._validation import ConvergenceError, DataError, DesignError, format_labels
 from ..results import MLEInfluence
-from .glm_exact import BLAS_MAC, _mm  # products small enough for OpenBLAS to run on the calling thread
+from .glm_exact import BLAS_MAC, blocked_matmul  # products small enough for OpenBLAS to run on the calling thread
 
 __all__ = ["DISCRETE_MODELS", "MLEFit", "discrete_from_statsmodels", "exact_deletion", "brute_force_loo"]
 
@@ -500,13 +500,6 @@ class MLEFit:
         err = np.where(np.all(np.isfinite(dfbeta), axis=1), float(gi.loo_tol or tol), np.nan)
         return dfbeta, iters, err
 
-    def engine_model(self) -> Any:
-        """This fit as an influence-engine model (``l_i`` the negative log-likelihood of observation i)."""
-        from ..engine.model import OutputJacobianModel
-
-        return OutputJacobianModel(self.jacobian(), self.grad_outputs(), self.hess_outputs(), self.params,
-                                   param_names=self.param_names, index=self.index)
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # fitting
@@ -681,7 +674,7 @@ def exact_deletion(fit: MLEFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
         # sum_i of J_i' tau_i[J_i ., J_i .] as a P x P x P tensor, through two contractions and one product
         W = np.einsum("nklm,nmr->nklr", tau, J)
         V = np.einsum("nlq,nklr->nkqr", J, W)
-        G3 = _mm(Jf.T, V.reshape(n * k, P * P)).reshape(P, P, P)
+        G3 = blocked_matmul(Jf.T, V.reshape(n * k, P * P)).reshape(P, P, P)
         if not np.all(np.isfinite(G3)):
             G3 = None
     dfbeta = np.array(first, dtype=float)
@@ -758,7 +751,7 @@ def _batch_outputs(X: np.ndarray, O0: np.ndarray, D: np.ndarray, n_lin: int) -> 
     k = O0.shape[1]
     M = D[:, : n_lin * p].reshape(B, n_lin, p).transpose(2, 1, 0).reshape(p, n_lin * B)
     out = np.empty((n, k, B))
-    out[:, :n_lin] = O0[:, :n_lin, None] + _mm(X, M).reshape(n, n_lin, B)
+    out[:, :n_lin] = O0[:, :n_lin, None] + blocked_matmul(X, M).reshape(n, n_lin, B)
     if k > n_lin:
         out[:, n_lin] = O0[:, n_lin, None] + D[None, :, -1]
     return out

@@ -560,7 +560,9 @@ def glm(
     return fit_glm_design(design, fam, start=start, tol=tol, maxit=maxit, rank_tol=rank_tol, dispersion=dispersion)
 
 
-def negbin_alpha(family: Any, link: str | None, alpha: float | None, theta: float | None) -> tuple[float | None, bool]:
+def negbin_alpha(
+    family: Any, link: str | None, alpha: float | None, theta: float | None, *, estimable: bool = True
+) -> tuple[float | None, bool]:
     """The negative binomial's ``alpha`` from ``alpha`` or ``theta`` (``alpha = 1 / theta``), and whether theta is
     to be estimated (a negative binomial family named without either).
 
@@ -572,6 +574,9 @@ def negbin_alpha(family: Any, link: str | None, alpha: float | None, theta: floa
         As :func:`glm`'s ``link``.
     alpha, theta : float or None
         As :func:`glm`'s; at most one of them.
+    estimable : bool
+        Whether theta can be estimated from these data: ``False`` for data read in blocks (Dask), where a
+        negative binomial family needs ``theta`` or ``alpha``.
 
     Returns
     -------
@@ -583,7 +588,8 @@ def negbin_alpha(family: Any, link: str | None, alpha: float | None, theta: floa
     Raises
     ------
     DesignError
-        Both ``alpha`` and ``theta`` given, or a theta that is not a positive number.
+        Both ``alpha`` and ``theta`` given, a theta that is not a positive number, or neither given for data that
+        cannot estimate theta (``estimable=False``).
     """
     if alpha is not None and theta is not None:
         raise DesignError("give the negative binomial's theta or alpha, not both (alpha = 1 / theta)")
@@ -594,6 +600,11 @@ def negbin_alpha(family: Any, link: str | None, alpha: float | None, theta: floa
     estimate_theta = (
         not isinstance(family, Family) and alpha is None and make_family(family, link).name == "negative_binomial"
     )
+    if estimate_theta and not estimable:
+        raise DesignError(
+            "estimating the negative binomial's theta needs the data in memory; for Dask data pass theta= (or "
+            "alpha=), e.g. the estimate from a sample"
+        )
     return alpha, estimate_theta
 
 

@@ -220,7 +220,7 @@ def exact_deletion(
             if idx.size == 0:
                 continue
             D = delta[idx]
-            q = _mm((D[:, :, None] * D[:, None, :]).reshape(idx.size, r * r), T.T)  # (B, r): T[d, d]
+            q = blocked_matmul((D[:, :, None] * D[:, None, :]).reshape(idx.size, r * r), T.T)  # (B, r): T[d, d]
             q -= _own_third(Xs, eta, prior_weights, family, D, [groups[g] for g in idx])
             corr = -0.5 * _newton_solve(Rinv, M, Q, ratio, [groups[g] for g in idx], sizes[idx], q.T)[0]
             ok = np.all(np.isfinite(corr), axis=1)
@@ -318,7 +318,7 @@ def exact_deletion(
     )
 
 
-def _mm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def blocked_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` as products of at most ``BLAS_MAC`` multiply-adds each (run on the calling thread by OpenBLAS)."""
     m, k = a.shape
     nb = b.shape[1]
@@ -389,12 +389,12 @@ class _ContractionBound:
             T = np.zeros((r, r * r))
             step = max(1, min(n, BLAS_MAC // max(1, r**3)))
             for s0 in range(0, n, step):
-                Xt = _mm(Xs[s0 : s0 + step], Rinv)  # rows x~_j'
+                Xt = blocked_matmul(Xs[s0 : s0 + step], Rinv)  # rows x~_j'
                 outer = (Xt[:, :, None] * Xt[:, None, :]).reshape(Xt.shape[0], r * r)
-                T += _mm((Xt * self.wp[s0 : s0 + step, None]).T, outer)
+                T += blocked_matmul((Xt * self.wp[s0 : s0 + step, None]).T, outer)
             self.tensor = T
         elif good.any():
-            Xt = _mm(Xs[good], Rinv)
+            Xt = blocked_matmul(Xs[good], Rinv)
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 k = np.abs(self.wp[good]) * np.sqrt(np.einsum("ij,ij->i", Xt, Xt)) / W[good]
             self.K = float(np.max(k)) if np.all(np.isfinite(k)) else math.inf
@@ -406,7 +406,7 @@ class _ContractionBound:
             return self.K * (_whitened_norm(D, Rm) + margin)
         r = self.r
         v = np.einsum("bj,ij->bi", D, Rm)
-        C = _mm(v, self.tensor).reshape(-1, r, r)  # T~[v]
+        C = blocked_matmul(v, self.tensor).reshape(-1, r, r)  # T~[v]
         # without the group's own rows
         if all(len(g) == 1 for g in groups):
             rows = np.array([g[0] for g in groups], dtype=np.intp)
@@ -525,10 +525,10 @@ def _newton_solve(
     Returns the steps (B, r), the smallest eigenvalue of each whitened reduced Hessian and whether it is the
     observed information (False where the expected one replaced it).
     """
-    gw = _mm(Rinv.T, S)  # R^{-T} S
+    gw = blocked_matmul(Rinv.T, S)  # R^{-T} S
     hess, lam, observed = _reduced_hessians(M, Q, ratio, groups, sizes, Rinv.shape[0])
     v = np.linalg.solve(hess, gw.T[..., None])[..., 0]
-    return _mm(v, Rinv.T), lam, observed  # rows (R^{-1} v_b)'
+    return blocked_matmul(v, Rinv.T), lam, observed  # rows (R^{-1} v_b)'
 
 
 def _dweight(eta: np.ndarray, w: np.ndarray, family: Family) -> np.ndarray:

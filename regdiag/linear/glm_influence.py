@@ -49,12 +49,15 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["glm_influence", "glm_group_deletion", "one_step_measures", "deleted_response_resid"]
 
-_LOO = ("one-step", "exact")
+#: the leave-one-out methods of a GLM's influence (``loo=``)
+LOO_METHODS = ("one-step", "exact")
 _ROWS = 1 << 14
-_RESIDUALS = ("pearson", "deviance")
+#: the residuals a GLM's studentized residuals and Cook's distance are built from (``residual=``)
+RESIDUAL_KINDS = ("pearson", "deviance")
 
 
-def _choice(value: str, choices: tuple[str, ...], what: str) -> str:
+def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
+    """``value`` normalised (lower case, ``_`` as ``-``) if it is one of ``choices``, else a ValueError naming ``what``."""
     if isinstance(value, str) and value.lower().replace("_", "-") in choices:
         return value.lower().replace("_", "-")
     raise ValueError(f"{what}={value!r} is not one of {', '.join(map(repr, choices))}")
@@ -208,8 +211,8 @@ def glm_influence(
     memory_mb: float,
 ) -> GLMInfluence:
     """Every influence measure of every observation; see :meth:`GLMFit.influence`."""
-    loo = _choice(loo, _LOO, "loo")
-    residual = _choice(residual, _RESIDUALS, "residual")
+    loo = check_choice(loo, LOO_METHODS, "loo")
+    residual = check_choice(residual, RESIDUAL_KINDS, "residual")
     f = fit.factor
     fam = fit.family
     pos = fit.positive
@@ -390,7 +393,7 @@ def glm_group_deletion(
     """Group deletion, one-step (closed form) or exact (Newton iterations from it); see :meth:`GLMFit.group_deletion`."""
     from .deletion import group_deletion, resolve_groups
 
-    loo = _choice(loo, _LOO, "loo")
+    loo = check_choice(loo, LOO_METHODS, "loo")
     if fit.separation is not None:
         raise DesignError(
             "the model is separated (no maximum-likelihood estimate): deletion measures are undefined; "

@@ -220,7 +220,7 @@ def check_halving(halvings: int, full: bool, it: int, trace: list[float]) -> Non
     if halvings > MAX_HALVINGS:
         err = ConvergenceError(
             f"step halving failed at iteration {it}: {MAX_HALVINGS} halvings did not give a valid fit with "
-            f"a lower deviance; deviance trace: {_fmt_trace(trace)}"
+            f"a lower deviance; deviance trace: {format_trace(trace)}"
         )
         err.deviance_trace = tuple(trace)  # type: ignore[attr-defined]
         raise err
@@ -436,7 +436,7 @@ def irls(
             beta = fold_aliased(X, beta, np.sqrt(W), factor)
         if not np.all(np.isfinite(d)):
             raise ConvergenceError(
-                f"non-finite coefficients at iteration {it}; deviance trace: {_fmt_trace(trace)}"
+                f"non-finite coefficients at iteration {it}; deviance trace: {format_trace(trace)}"
             )
         full = beta is None
         beta_new = d if full else beta + d
@@ -570,7 +570,7 @@ def _not_converged(
     steady = (len(recent) == k and all(math.isfinite(c) and c > 0 for c in recent)
               and min(recent) > 0.5 * max(recent))
     head = (f"IRLS did not converge in {maxit} iterations (last step {crit:.3g} of |coefficient| + standard error, "
-            f"tolerance {tol:g}); deviance trace: {_fmt_trace(trace)}.")
+            f"tolerance {tol:g}); deviance trace: {format_trace(trace)}.")
     if flat and steady:
         with np.errstate(over="ignore", invalid="ignore"):
             clamped = good & ~(np.abs(family.link.mu_eta(eta)) > EPS)
@@ -689,7 +689,8 @@ def _boundary_fit(
     )
 
 
-def _fmt_trace(trace: list[float], limit: int = 8) -> str:
+def format_trace(trace: list[float], limit: int = 8) -> str:
+    """A deviance trace for a message: every value up to ``limit`` of them, else the first three and the last few."""
     shown = trace if len(trace) <= limit else trace[:3] + [math.nan] + trace[-(limit - 4) :]
     return ", ".join("..." if math.isnan(v) else f"{v:.10g}" for v in shown)
 

@@ -41,7 +41,7 @@ from .._validation import ConvergenceError, DataError, DesignError
 from ..design import Design, make_design
 from ..linalg import qr_factor
 from ..results import RLMInfluence
-from .glm_exact import _mm  # products small enough for OpenBLAS to run on the calling thread
+from .glm_exact import blocked_matmul  # products small enough for OpenBLAS to run on the calling thread
 
 __all__ = ["Psi", "psi_function", "RLMFit", "rlm", "rlm_from_statsmodels", "exact_deletion", "MAD_CONSTANT"]
 
@@ -460,36 +460,6 @@ class RLMFit:
         frame["tamed"] = frame["ols_dominant"] & ~(frame["cooks_rlm"] > cut)
         frame.attrs["cutoff"] = cut
         return frame
-
-    def engine_model(self) -> Any:
-        """This fit as an influence-engine model: ``l_i = s^2 rho(r_i / s)`` with the scale held fixed."""
-        from ..engine.model import SingleIndexModel
-
-        X = self._X
-        u = self.u
-        psi = self.psi
-        s = self.scale
-        d2 = psi.deriv(u)
-
-        def query_loss(eta: np.ndarray, yq: np.ndarray) -> np.ndarray:
-            return -s * psi.psi((yq - eta) / s)
-
-        m = SingleIndexModel(
-            X, self.coef, d1=-s * psi.psi(u), d2=d2, fisher=d2, case_weights=np.ones(len(u)),
-            param_names=self.param_names, index=self.index, dispersion=self.stddev**2, rank=self.rank,
-            design=self.design, columns=np.arange(X.shape[1]), query_loss=query_loss,
-            observed_is_expected=True, unit_curvature_constant=False,
-        )
-        m.fit = self
-        m.closed_form_observed = True  # type: ignore[attr-defined]
-        m.cooks_comparable = False  # type: ignore[attr-defined]  # Cook's distance in the robust covariance
-        return m
-
-    def plot(self, kind: str = "weights", **kwargs: Any) -> Any:
-        """A plot of this fit by name (default: the robustness weights); see :func:`regdiag.plots.plot`."""
-        from .. import plots
-
-        return plots.plot(self, kind, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -925,7 +895,7 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
             if a.size == 0:
                 break
             Da = D[a]
-            R = r[:, None] - _mm(X, Da.T)  # residuals of every row at each iterate (n, |a|)
+            R = r[:, None] - blocked_matmul(X, Da.T)  # residuals of every row at each iterate (n, |a|)
             delta_bound = cmax * np.linalg.norm(Da @ Lc, axis=1)
             s_new, mids = _deleted_scales(fit, R, rows[a], s_cur[a], band, delta_bound)
             if mids is not None:  # the scale's gradient from the current median rows: a Newton step in the scale
@@ -940,7 +910,7 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
             R /= s_new[None, :]
             Psi_ = psi.psi(R)
             Psi_[rows[a], np.arange(a.size)] = 0.0
-            F = _mm(Psi_.T, X)  # (|a|, p)
+            F = blocked_matmul(Psi_.T, X)  # (|a|, p)
             step = s_new[:, None] * np.einsum("bij,bj->bi", Jinv[a], F)
             D[a] = Da + step
             iterations[rows[a]] += 1

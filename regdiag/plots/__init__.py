@@ -53,7 +53,7 @@ Examples
 
 from __future__ import annotations
 
-from ._base import LABEL_GID, Display, PanelDisplay, figure_grid
+from ._base import LABEL_GID, Display, PanelDisplay, figure_grid, warm_up
 from .engine import curvature_comparison, engine_vs_exact
 from .coefficients import added_variable, added_variable_residuals, dfbetas_panel
 from .influence import cooks_index, cooks_leverage, influence_bubble, residuals_leverage
@@ -128,7 +128,7 @@ _KINDS = {
 
 
 def plot(result, kind: str = "overview", **kwargs):  # type: ignore[no-untyped-def]
-    """Draw the plot named ``kind`` for a result: what ``fit.plot()`` and ``influence.plot()`` call.
+    """Draw the plot named ``kind`` for a fit or an influence result.
 
     Parameters
     ----------

@@ -386,7 +386,7 @@ def _render(specs: list[tuple[str, str, str, Any]], steps: Steps) -> list[_Plot]
     if workers > 1:
         import multiprocessing
 
-        from ..plots._base import warm_up
+        from ..plots import warm_up
 
         warm_up()  # imported once here, shared by the forked workers
         _PENDING = [make for *_, make in specs]
@@ -774,7 +774,7 @@ def write_html_report(
     -------
     HTMLReport
     """
-    from .. import __version__
+    from .._version import __version__
 
     out = Path(out_dir)
     make_folder(out)

@@ -255,7 +255,7 @@ def _suggest(value: str, choices: list[str]) -> str:
     return f"did you mean {lower[close[0]]!r}? " if close else ""
 
 
-def _check_family(family: str | None, link: str | None) -> None:
+def check_family(family: str | None, link: str | None) -> None:
     """A family or link typo, with the closest valid name added to the GLM code's own message."""
     from ..linear.families import FAMILIES, LINKS, make_family
 
@@ -304,7 +304,7 @@ def model_input(
         if index_col is None:
             df = _row_labels_from_first_column(df, formula, weights)
         _check_response(df, formula, family)
-        _check_family(family, link)
+        check_family(family, link)
         _check_theta(family, theta, alpha)
         return ModelInput(df, formula, family, link, weights, Path(data).name, theta, alpha, missing)
     name = dataset or DEFAULT_DATASET
@@ -318,7 +318,7 @@ def model_input(
         _check_formula(formula, df)
         _check_response(df, formula, family)
     fam = family if family is not None else (info.get("family") if not formula else None)
-    _check_family(fam, link)
+    check_family(fam, link)
     _check_theta(fam, theta, alpha)
     return ModelInput(
         df,
@@ -450,7 +450,7 @@ MODELS = ("ols", "glm", "rlm", *DISCRETE)
 
 def _fit_other(spec: ModelInput) -> Any:
     """A robust fit, or a statsmodels discrete model of the formula's design refitted by regdiag."""
-    import regdiag
+    from ..linear.rlm import rlm
 
     model = spec.model.lower()  # type: ignore[union-attr]
     if model not in MODELS:
@@ -460,7 +460,7 @@ def _fit_other(spec: ModelInput) -> Any:
     if spec.weights is not None and model != "glm":
         raise DataError(f"--weights is not supported with --model {model}")
     if model == "rlm":
-        return regdiag.rlm(spec.formula, data=spec.data, psi=spec.psi)
+        return rlm(spec.formula, data=spec.data, psi=spec.psi)
     import statsmodels.api as sm
 
     from ..design import make_design
@@ -481,14 +481,15 @@ def _fit_other(spec: ModelInput) -> Any:
 def fit_model(spec: ModelInput) -> Any:
     """Fit the model: :func:`regdiag.ols` without a family, :func:`regdiag.glm` with one, or the ``model`` asked
     for (robust regression, a discrete model)."""
-    import regdiag
+    from ..linear.glm import glm
+    from ..linear.ols import ols
 
     try:
         if spec.model is not None and spec.model.lower() not in ("ols", "glm"):
             return _fit_other(spec)
         if spec.family is None:
-            return regdiag.ols(spec.formula, data=spec.data, weights=spec.weights, missing=spec.missing)
-        return regdiag.glm(spec.formula, data=spec.data, family=spec.family, link=spec.link, weights=spec.weights,
-                           theta=spec.theta, alpha=spec.alpha, missing=spec.missing)
+            return ols(spec.formula, data=spec.data, weights=spec.weights, missing=spec.missing)
+        return glm(spec.formula, data=spec.data, family=spec.family, link=spec.link, weights=spec.weights,
+                   theta=spec.theta, alpha=spec.alpha, missing=spec.missing)
     except RegdiagError as exc:
         raise type(exc)(shorten_lists(_explain_fit_error(spec, one_line(str(exc))))) from exc

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._validation import ConditioningWarning, DesignError, InfluenceWarning, RegdiagError, warn_rows
-from ..linear.glm_exact import _mm
+from ..linear.glm_exact import blocked_matmul
 from ._risk import RiskSets
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class _LooKernel:
         B = len(cols)
         ar = np.arange(B)
         colr = self.n - 1 - np.asarray(cols)
-        W = _mm(D, self.XrT)  # products small enough to run on the calling thread (see linear.glm_exact)
+        W = blocked_matmul(D, self.XrT)  # products small enough to run on the calling thread (see linear.glm_exact)
         W += self.logw
         with np.errstate(over="ignore", invalid="ignore"):
             np.exp(W, out=W)
@@ -177,7 +177,7 @@ class _LooKernel:
         if efron:
             A[:, self.tied_rows] += (ht["ad"] - ht["a"])[:, self.tied_rows_col]
         W *= A
-        G = self.sum_deaths[None, :] - _mm(W, self.Xr)
+        G = self.sum_deaths[None, :] - blocked_matmul(W, self.Xr)
         G -= (rs.status[cols] * self.wt[cols])[:, None] * self.Xr[colr]
         return G
 

@@ -319,8 +319,8 @@ def test_sweep_products_stay_small_for_any_blas_thread_setting(monkeypatch):
     assert seen and max(rows * r * b for rows, r, b in seen) <= ge.BLAS_MAC
     a = np.random.default_rng(0)
     A, B = a.standard_normal((700, 30)), a.standard_normal((30, 400))
-    np.testing.assert_allclose(ge._mm(A, B), A @ B, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(ge._mm(B.T, A.T), B.T @ A.T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ge.blocked_matmul(A, B), A @ B, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ge.blocked_matmul(B.T, A.T), B.T @ A.T, rtol=1e-12, atol=1e-12)
     rows = np.linspace(0, 2999, 5).round().astype(int)
     truth = np.array([fit.coef - logistic_newton_refit(X, y, i, fit.coef) for i in rows])
     assert (np.abs(ex.dfbeta[rows] - truth) / fit.bse.to_numpy()).max() <= 1e-10

@@ -20,7 +20,7 @@ def test_weights_plot_shows_the_fit_weights():
     assert list(disp.labelled_) == list(fit.index[np.argsort(fit.weights)[:2]])
     x, y = disp.artists_["curve"].get_data()
     np.testing.assert_allclose(y, fit.psi.weight(x))
-    assert fit.plot().ax_ is not None  # the fit's default plot is this one
+    assert plots.plot(fit, "weights").ax_ is not None  # the plot by name draws this one
 
 
 def test_weights_plot_refuses_other_fits():
