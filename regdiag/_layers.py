@@ -196,18 +196,15 @@ def unit(module: str, layers: tuple[Layer, ...] = LAYERS) -> str | None:
     return None
 
 
-def _private(imp: Import, layers: tuple[Layer, ...]) -> bool:
+def _private(imp: Import) -> bool:
     """An underscore name, or a name from a private module of another unit (not the package's top-level internals)."""
     if imp.name is not None and imp.name.startswith("_") and not (imp.name.startswith("__") and imp.name.endswith("__")):
         return True
-    src_unit = unit(imp.source, layers) or ""
     parts = imp.target.split(".")
-    for k in range(2, len(parts)):  # components below a subpackage: ``regdiag.survival._core``
-        prefix = ".".join(parts[: k + 1])
-        if parts[k].startswith("_") and not (prefix == src_unit or prefix.startswith(src_unit + ".")):
-            if not imp.source.startswith(".".join(parts[:k]) + "."):
-                return True
-    return False
+    # a private module below a subpackage (``regdiag.survival._core``) is private to that subpackage
+    return any(
+        parts[k].startswith("_") and not imp.source.startswith(".".join(parts[:k]) + ".") for k in range(2, len(parts))
+    )
 
 
 def violations(
@@ -257,7 +254,7 @@ def violations(
                     out["adapter"].append(imp)
             elif entries[tu] > entries[su] and t_layer.name != s_layer.name:
                 out["upward"].append(imp)
-            if _private(imp, layers):
+            if _private(imp):
                 out["private"].append(imp)
     # cycles between units: strongly connected components of the unit graph (Tarjan)
     index: dict[str, int] = {}

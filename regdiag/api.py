@@ -16,8 +16,8 @@ from .from_statsmodels import fit_from_statsmodels
 from .input_kind import is_dask, is_statsmodels
 from .linear.glm import glm as glm_in_memory
 from .linear.glm import negbin_alpha
-from .linear.ols import ols as ols_in_memory
 from .linear.glm_irls import DEFAULT_MAXIT, DEFAULT_TOL
+from .linear.ols import ols as ols_in_memory
 from .linear.rlm import rlm
 from .survival import coxph
 

@@ -11,8 +11,17 @@ import textwrap
 
 import pytest
 
-from regdiag._layers import LAYERS, PACKAGE, RULES, Import, Layer, describe, is_module, unit, violations
-
+from regdiag._layers import (
+    LAYERS,
+    PACKAGE,
+    RULES,
+    Import,
+    Layer,
+    describe,
+    is_module,
+    unit,
+    violations,
+)
 
 #: imports that break a rule today, each (file, imported module, name) with what is to change; the test fails for any
 #: other violation, and for an entry here that no longer occurs (so that the list only shrinks)
