@@ -20,22 +20,23 @@ from typing import TYPE_CHECKING, Any
 
 from . import datasets
 from ._validation import ConditioningWarning, DataError, DataWarning, DesignError, InfluenceWarning, RegdiagError
-from ._version import __version__
+from ._version import __version__ as __version__  # re-exported
 from .compare import compare
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers; at run time they are loaded on first use
-    from .api import coxph, cross_check, glm, influence, ols, rlm
+    from .api import glm, influence, ols
+    from .engine.crosscheck import cross_check
     from .linear.glm import GLMFit
     from .linear.ols import OLSFit
-    from .linear.rlm import RLMFit
+    from .linear.rlm import RLMFit, rlm
     from .results import GLMInfluence, GroupInfluence, Influence
-    from .survival import CoxFit, CoxInfluence
+    from .survival import CoxFit, CoxInfluence, coxph
 
 #: public names loaded on first use (PEP 562): ``import regdiag`` costs numpy and pandas, and the fitting code,
 #: scipy and the engine are imported when a name that needs them is first used. The functions come from the entry
-#: layer :mod:`regdiag.api`, which tells in-memory, Dask and statsmodels inputs apart.
+#: layer :mod:`regdiag.api` where they take several kinds of input (in memory, Dask, statsmodels results).
 _LAZY = {
-    "cross_check": ".api",
+    "cross_check": ".engine.crosscheck",
     "glm": ".api",
     "GLMFit": ".linear.glm",
     "influence": ".api",
@@ -44,9 +45,9 @@ _LAZY = {
     "Influence": ".results",
     "GLMInfluence": ".results",
     "GroupInfluence": ".results",
-    "rlm": ".api",
+    "rlm": ".linear.rlm",
     "RLMFit": ".linear.rlm",
-    "coxph": ".api",
+    "coxph": ".survival",
     "CoxFit": ".survival",
     "CoxInfluence": ".survival",
 }

@@ -1,9 +1,11 @@
 """The entry layer: what users pass (a formula and a DataFrame, arrays, Dask collections, statsmodels results) is
-told apart here, once, and handed to the in-memory fits of :mod:`regdiag.linear` and :mod:`regdiag.survival` or to
-the Dask fits of :mod:`regdiag.dask`.
+told apart here, once, and handed to the in-memory fits of :mod:`regdiag.linear`, to the Dask fits of
+:mod:`regdiag.dask`, or (statsmodels results) to :func:`regdiag.from_statsmodels.fit_from_statsmodels`.
 
-The package root re-exports these functions (``regdiag.ols`` is :func:`regdiag.api.ols`); the layers below know
-nothing of Dask and never import this module (see the design page).
+The package root re-exports these functions (``regdiag.ols`` is :func:`regdiag.api.ols`), and, from their own
+modules, the fit functions that take one kind of input only (``regdiag.rlm``, ``regdiag.coxph``,
+``regdiag.cross_check``), so that their first use loads no more than they need. The layers below know nothing of
+Dask and never import this module (see the design page).
 """
 
 from __future__ import annotations
@@ -11,15 +13,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .compare import compare
-from .engine.crosscheck import cross_check
 from .from_statsmodels import fit_from_statsmodels
 from .input_kind import is_dask, is_statsmodels
 from .linear.glm import glm as glm_in_memory
 from .linear.glm import negbin_alpha
 from .linear.glm_irls import DEFAULT_MAXIT, DEFAULT_TOL
 from .linear.ols import ols as ols_in_memory
-from .linear.rlm import rlm
-from .survival import coxph
 
 if TYPE_CHECKING:  # pragma: no cover
     from .dask import DaskGLMFit, DaskOLSFit
@@ -27,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .linear.ols import OLSFit
     from .results import Influence
 
-__all__ = ["compare", "coxph", "cross_check", "glm", "influence", "ols", "rlm"]
+__all__ = ["compare", "glm", "influence", "ols"]
 
 
 def ols(
