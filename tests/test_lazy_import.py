@@ -28,3 +28,10 @@ def test_public_names_load_on_first_use():
 def test_compare_is_the_function_even_after_its_module_is_imported():
     code = "import regdiag, regdiag.report.bundle; from regdiag.compare import compare; assert regdiag.compare is compare"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_entry_layer_loads_dask_and_the_engine_only_when_used():
+    mods = _modules_after("import regdiag; f = regdiag.ols; g = regdiag.glm; h = regdiag.influence")
+    assert "regdiag.api" in mods and "regdiag.linear.glm" in mods
+    for heavy in ("regdiag.engine", "regdiag.dask", "dask", "regdiag.survival", "matplotlib", "torch"):
+        assert heavy not in mods, heavy
