@@ -130,3 +130,14 @@ def test_each_check_fails_on_a_planted_violation(tmp_path):
     assert said["cycle"] == ["pkg/linear/fit.py:6: from ..plots import draw",
                              "pkg/plots/core.py:1: from ..linear._private import HELPER"]
     assert "pkg/linear/fit.py:6: from ..plots import draw" in describe("upward", found["upward"])
+
+
+def test_every_subpackage_is_packaged():
+    # setup.cfg lists the packages a wheel holds: a subpackage missing there is missing from an installed regdiag
+    import configparser
+
+    cfg = configparser.ConfigParser()
+    cfg.read(PACKAGE.parent / "setup.cfg")
+    listed = set(cfg["options"]["packages"].split())
+    found = {".".join(p.parent.relative_to(PACKAGE.parent).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert not found - listed, f"add to setup.cfg [options] packages: {sorted(found - listed)}"
