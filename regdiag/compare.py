@@ -34,7 +34,7 @@ import pandas as pd
 
 from ._validation import DataError, format_labels
 from .comparison import Comparison, Reason, build_comparison, one_line_error, quietly, statsmodels_version
-from .from_statsmodels import fit_from_statsmodels
+from .from_statsmodels import GLM_EQUIVALENTS, fit_from_statsmodels, glm_of_discrete
 from .input_kind import is_statsmodels, statsmodels_model
 
 __all__ = ["compare", "Comparison"]
@@ -147,30 +147,14 @@ def _regdiag_fit_of(results: Any) -> Any:
     if kind in ("OLS", "WLS", "GLM"):
         return quietly(lambda: fit_from_statsmodels(results))
     if kind in _DISCRETE:
-        from .linear.glm import glm
-
-        family, link = _DISCRETE[kind]
-        m = results.model
-        labels = getattr(m.data, "row_labels", None)
-        index = pd.RangeIndex(len(m.endog)) if labels is None else pd.Index(labels)
-        X = pd.DataFrame(np.asarray(m.exog, dtype=float), index=index, columns=list(m.exog_names))
-        offset = np.zeros(len(index))
-        for extra in ("offset", "exposure"):  # statsmodels keeps log(exposure) in model.exposure
-            v = getattr(m, extra, None)
-            if v is not None:
-                offset = offset + np.asarray(v, dtype=float)
-        y = pd.Series(np.asarray(m.endog, dtype=float), index=index, name=m.endog_names)
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
-            warnings.simplefilter("ignore")
-            return glm(y, X, family=family, link=link, offset=offset if np.any(offset) else None,
-                       start=np.asarray(results.params, dtype=float))
+        return quietly(lambda: glm_of_discrete(results))
     raise DataError(
         f"statsmodels {kind} results cannot be compared; pass OLS, WLS, GLM, Logit, Probit or Poisson results"
     )
 
 
 #: statsmodels' discrete models with an influence (MLEInfluence) whose regdiag counterpart is a GLM
-_DISCRETE = {"Logit": ("binomial", "logit"), "Probit": ("binomial", "probit"), "Poisson": ("poisson", "log")}
+_DISCRETE = GLM_EQUIVALENTS
 
 
 class _Skip(Exception):
