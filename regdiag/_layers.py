@@ -36,9 +36,9 @@ LAYERS: tuple[Layer, ...] = (
     Layer(
         "base",
         (
-            "regdiag._validation", "regdiag._layers", "regdiag._version", "regdiag.input_kind", "regdiag.linalg", "regdiag.design",
-            "regdiag.rformula", "regdiag.datasets", "regdiag.results", "regdiag.protocols", "regdiag.testing",
-            "regdiag.linear.measures",
+            "regdiag._validation", "regdiag._layers", "regdiag._version", "regdiag.input_kind", "regdiag.linalg",
+            "regdiag.design", "regdiag.rformula", "regdiag.datasets", "regdiag.results", "regdiag.protocols",
+            "regdiag.testing", "regdiag.linear.measures",
         ),
         "input checks and their messages, the kind of input a user passed, the one LAPACK wrapper, formulas and "
         "designs, bundled data, the result types, the fit protocols, pure measure functions of (residuals, "
@@ -198,7 +198,8 @@ def unit(module: str, layers: tuple[Layer, ...] = LAYERS) -> str | None:
 
 def _private(imp: Import) -> bool:
     """An underscore name, or a name from a private module of another unit (not the package's top-level internals)."""
-    if imp.name is not None and imp.name.startswith("_") and not (imp.name.startswith("__") and imp.name.endswith("__")):
+    dunder = imp.name is not None and imp.name.startswith("__") and imp.name.endswith("__")
+    if imp.name is not None and imp.name.startswith("_") and not dunder:
         return True
     parts = imp.target.split(".")
     # a private module below a subpackage (``regdiag.survival._core``) is private to that subpackage

@@ -227,4 +227,6 @@ def influence(results: Any, **kwargs: Any) -> Influence:
         return fit_from_statsmodels(results).influence(**kwargs)
     if hasattr(results, "influence") and callable(results.influence):
         return results.influence(**kwargs)
-    raise TypeError(f"cannot compute influence for a {type(results).__name__}; pass a regdiag fit or statsmodels results")
+    raise TypeError(
+        f"cannot compute influence for a {type(results).__name__}; pass a regdiag fit or statsmodels results"
+    )

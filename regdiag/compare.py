@@ -321,7 +321,8 @@ def _compare_sm_linear(res: Any, fit: Any, *, rtol: float | None, n_rows: int, m
 
     notes.append(bound.note("") + f" (condition number of the design {cond:.3g})")
     peer = f"statsmodels {statsmodels_version()} OLSInfluence"
-    return build_comparison(pairs, fit.index, reasons, tol=tol_fn, n_rows=n_rows, peer=peer, model=_describe(fit), notes=notes)
+    return build_comparison(pairs, fit.index, reasons, tol=tol_fn, n_rows=n_rows, peer=peer, model=_describe(fit),
+                            notes=notes)
 
 
 def _robust_cov_reason(fit: Any, infl: Any, res: Any, reasons: list[Reason]) -> Reason | None:
@@ -628,7 +629,8 @@ def _compare_sm_glm(res: Any, fit: Any, *, rtol: float | None, n_rows: int) -> C
         peer = f"statsmodels {statsmodels_version()} MLEInfluence of {type(res.model).__name__} (get_influence())"
     bound = _glm_bound(fit, ours_of, ours, delta=_statsmodels_distance(fit, res), rtol=rtol)
     notes.append(bound.note("statsmodels' fit"))
-    cmp = build_comparison(pairs, fit.index, reasons, tol=bound, n_rows=n_rows, peer=peer, model=_describe(fit), notes=notes)
+    cmp = build_comparison(pairs, fit.index, reasons, tol=bound, n_rows=n_rows, peer=peer, model=_describe(fit),
+                           notes=notes)
     loose = bound.within_convergence_only(cmp)
     if loose:
         cmp = dataclasses.replace(cmp, notes=cmp.notes + (
@@ -1301,7 +1303,8 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
     if len(names) == 1 and set(pairs) <= set(_R_COLUMNS) | {c for c in pairs if c.startswith("dfb.")}:
         peer = f"R influence.measures ({names[0]})"
     model = _describe(fit) if fit is not None else repr(infl)
-    cmp = build_comparison(pairs, labels.map(str), reasons, tol=bound, n_rows=n_rows, peer=peer, model=model, notes=notes)
+    cmp = build_comparison(pairs, labels.map(str), reasons, tol=bound, n_rows=n_rows, peer=peer, model=model,
+                           notes=notes)
     if glm:
         loose = bound.within_convergence_only(cmp)
         if loose:

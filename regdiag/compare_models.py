@@ -25,11 +25,12 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from .from_statsmodels import fit_from_statsmodels
-from .input_kind import statsmodels_model
+from ._validation import DataError
 from .comparison import (
     RTOL, Comparison, Reason, build_comparison, one_line_error, quietly, relative_tolerance, statsmodels_version,
 )
+from .from_statsmodels import fit_from_statsmodels
+from .input_kind import statsmodels_model
 
 __all__ = ["handles", "compare_model"]
 
@@ -64,6 +65,9 @@ def compare_model(results: Any, *, rtol: float | None = None, n_rows: int = 3, m
     """
     from .linear.rlm import RLMFit
 
+    if not handles(results):
+        raise DataError(f"compare_model takes robust and discrete models; got a {type(results).__name__} (use "
+                        "regdiag.compare)")
     rtol = RTOL if rtol is None else rtol
     if statsmodels_model(results) is not None:
         res = results
@@ -185,8 +189,8 @@ def _compare_discrete(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refit
                      f"agreement judged to {tol:.1g}")
     peer = f"statsmodels {statsmodels_version()} {cls}" + (" MLEInfluence" if sm_infl is not None else " refits")
     model = f"{cls} ({fit.kind}): n = {n}, {fit.n_params} parameters"
-    return build_comparison(pairs, fit.index, reasons, tol=relative_tolerance(tol), n_rows=n_rows, peer=peer, model=model,
-                  notes=notes)
+    return build_comparison(pairs, fit.index, reasons, tol=relative_tolerance(tol), n_rows=n_rows, peer=peer,
+                            model=model, notes=notes)
 
 
 def _mle_reasons(fit: Any, infl: Any) -> list[Reason]:
@@ -267,5 +271,5 @@ def _compare_rlm(res: Any, fit: Any, *, rtol: float, n_rows: int, max_refits: in
              f"p = {fit.rank}")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return build_comparison(pairs, fit.index, [], tol=relative_tolerance(tol), n_rows=n_rows, peer=peer, model=model,
-                      notes=notes)
+        return build_comparison(pairs, fit.index, [], tol=relative_tolerance(tol), n_rows=n_rows, peer=peer,
+                                model=model, notes=notes)

@@ -299,7 +299,8 @@ RTOL = 1e-8
 
 
 def relative_tolerance(rtol: float) -> Callable[[str, np.ndarray], np.ndarray]:
-    """The per-row allowance ``rtol`` times the largest finite peer value, in the form :func:`build_comparison` takes."""
+    """The per-row allowance ``rtol`` times the largest finite peer value, in the form :func:`build_comparison`
+    takes."""
 
     def tol(measure: str, theirs: np.ndarray) -> np.ndarray:
         finite = np.isfinite(theirs)

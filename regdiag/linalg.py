@@ -394,9 +394,9 @@ def dd_residual_slice(
     """``b - r - r_lo - A (x + x_lo)`` of a slice of rows (a few thousand: the temporaries stay in cache) as a
     double-double pair ``(hi, lo)``, and the Dekker split of ``A`` (for :func:`dd_gradient_slice`).
 
-    ``neg_x`` is the Dekker split of ``-x`` (``dekker_split(-x)``, formed once per pass). The row sums of ``b``, ``-r`` and
-    the products ``a_ij (-x_j)`` are folded column by column with error-free additions (Sum2 of Ogita, Rump and
-    Oishi); the products' rounding errors, exact by the splits, and the low-order terms are summed plainly.
+    ``neg_x`` is the Dekker split of ``-x`` (``dekker_split(-x)``, formed once per pass). The row sums of ``b``,
+    ``-r`` and the products ``a_ij (-x_j)`` are folded column by column with error-free additions (Sum2 of Ogita,
+    Rump and Oishi); the products' rounding errors, exact by the splits, and the low-order terms are summed plainly.
     """
     xh, xl = neg_x
     ah, al = dekker_split(A)

@@ -59,7 +59,8 @@ def test_the_table_names_existing_modules_once():
     assert len(members) == len(set(members))
     missing = [m for m in members if not is_module(m, PACKAGE) and m != "regdiag.protocols"]
     assert not missing, f"regdiag._layers.LAYERS names modules that do not exist: {missing}"
-    assert unit("regdiag.linear.glm") == "regdiag.linear" and unit("regdiag.linear.measures") == "regdiag.linear.measures"
+    assert unit("regdiag.linear.glm") == "regdiag.linear"
+    assert unit("regdiag.linear.measures") == "regdiag.linear.measures"
     assert unit("regdiag") == "regdiag" and unit("numpy") is None
 
 

@@ -57,7 +57,8 @@ RESIDUAL_KINDS = ("pearson", "deviance")
 
 
 def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
-    """``value`` normalised (lower case, ``_`` as ``-``) if it is one of ``choices``, else a ValueError naming ``what``."""
+    """``value`` normalised (lower case, ``_`` as ``-``) if it is one of ``choices``; else a ValueError naming
+    ``what``."""
     if isinstance(value, str) and value.lower().replace("_", "-") in choices:
         return value.lower().replace("_", "-")
     raise ValueError(f"{what}={value!r} is not one of {', '.join(map(repr, choices))}")
