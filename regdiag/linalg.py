@@ -501,7 +501,7 @@ def lstsq(factor: QRFactor, X: np.ndarray, y: np.ndarray, sqrt_w: np.ndarray | N
             resid, e = _two_sum(resid, dr)
             resid, resid_lo = _two_sum(resid, resid_lo + e)
             rel = relative_correction(dx, x)
-            if refinement_done(rel, prev, steps, est, lambda: float(np.linalg.norm(dr)) / max(
+            if refinement_done(rel, prev, steps, est, lambda dr=dr, resid=resid: float(np.linalg.norm(dr)) / max(
                     float(np.linalg.norm(resid)), np.finfo(float).tiny)):
                 break
             prev = rel

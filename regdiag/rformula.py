@@ -673,7 +673,8 @@ def _parse_code(formula: str, code: str) -> ast.AST:
     try:
         return ast.parse(sanitize_variable_names(code, {}, aliases), mode="eval")
     except SyntaxError:
-        raise DataError(f"cannot read the term {code!r} of the formula {formula!r} (R or Python code expected)") from None
+        raise DataError(f"cannot read the term {code!r} of the formula {formula!r} (R or Python code expected)"
+                        ) from None
 
 
 def used_columns(

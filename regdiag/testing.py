@@ -44,7 +44,7 @@ def ols_refit(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, r
     sw = np.sqrt(w[keep])
     A = X[keep] * sw[:, None]
     b = y[keep] * sw
-    coef, _, rank, sv = np.linalg.lstsq(A, b, rcond=rcond)
+    coef, _, rank, _sv = np.linalg.lstsq(A, b, rcond=rcond)
     resid = b - A @ coef
     return coef, float(resid @ resid), int(rank), int(keep.sum())
 

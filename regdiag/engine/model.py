@@ -438,9 +438,9 @@ class SingleIndexModel:
     # ---- queries ---------------------------------------------------------------------------------------------------
     def query_design(self, Xq: Any) -> np.ndarray:
         """Design rows of new data: a DataFrame of raw variables goes through the fit's formula."""
-        if isinstance(Xq, pd.DataFrame) and self._design is not None and self._design.model_spec is not None:
-            if not set(self.param_names) <= set(map(str, Xq.columns)):
-                Xq = self._design.design_for(Xq)
+        if (isinstance(Xq, pd.DataFrame) and self._design is not None and self._design.model_spec is not None
+                and not set(self.param_names) <= set(map(str, Xq.columns))):
+            Xq = self._design.design_for(Xq)
         if isinstance(Xq, pd.DataFrame) and set(self.param_names) <= set(map(str, Xq.columns)):
             return Xq[list(self.param_names)].to_numpy(dtype=float)
         arr = np.asarray(Xq, dtype=float)
@@ -598,7 +598,7 @@ class CoxModel:
     def __init__(self, fit: Any) -> None:
         self.fit = fit
         self.n_obs = int(fit.n_obs)
-        self.n_params = int(len(fit.coef))
+        self.n_params = len(fit.coef)
         self.param_names = tuple(fit.param_names)
         self.index = fit.index
         self.params = np.asarray(fit.coef, dtype=float)

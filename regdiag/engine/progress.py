@@ -9,11 +9,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import Union
 
 __all__ = ["ProgressArg", "Progress", "text_bar"]
 
-ProgressArg = Union[None, bool, Callable[[str, int, int], None]]
+ProgressArg = None | bool | Callable[[str, int, int], None]
 
 
 _open_stage: list[str] = []  # the stage whose bar is on the current, unfinished line of stderr
@@ -28,7 +27,7 @@ def text_bar(stage: str, done: int, total: int) -> None:
     _open_stage = [] if done >= total else [stage]
     width = 30
     frac = 1.0 if total <= 0 else min(done / total, 1.0)
-    fill = int(round(width * frac))
+    fill = round(width * frac)
     end = "\n" if done >= total else ""
     sys.stderr.write(f"\r{stage} [{'#' * fill}{'.' * (width - fill)}] {done}/{total}{end}")
     sys.stderr.flush()

@@ -353,5 +353,6 @@ def _glm_one_step_sims(
                 cols.append(np.sort(np.abs(t) if absolute else t))
         done += b
     if len(cols) < 10:
-        raise ValueError(f"only {len(cols)} of {nsim} simulated responses gave valid means after the scoring steps: no envelope")
+        raise ValueError(f"only {len(cols)} of {nsim} simulated responses gave valid means after the scoring steps: "
+                         "no envelope")
     return np.column_stack(cols)[positions], len(cols)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import special
@@ -33,6 +34,9 @@ from scipy import special
 from .._validation import ConvergenceError, DataWarning, DesignError
 from ..design import Design
 from .families import make_family
+
+if TYPE_CHECKING:
+    from .glm import GLMFit
 
 __all__ = ["ThetaEstimate", "theta_ml", "negbin_loglik", "fit_negbin_design"]
 
@@ -152,7 +156,7 @@ def fit_negbin_design(
     rank_tol: float | None = None,
     dispersion: float | None = 1.0,
     init_theta: float | None = None,
-) -> "GLMFit":  # noqa: F821 - GLMFit is imported below (glm imports this module lazily)
+) -> GLMFit:
     """Fit a negative binomial GLM with theta estimated (see the module docstring).
 
     Parameters

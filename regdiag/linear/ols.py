@@ -164,8 +164,9 @@ class OLSFit(FitCommon):
 
         if perfect:
             warnings.warn(
-                "perfect fit: the residuals are at rounding level (sigma = %.3g), so every measure that divides by "
-                "sigma or by a residual is NaN" % math.sqrt(self.ssr / self.df_resid),
+                "perfect fit: the residuals are at rounding level "
+                f"(sigma = {math.sqrt(self.ssr / self.df_resid):.3g}), so every measure that divides by sigma or by a "
+                "residual is NaN",
                 InfluenceWarning,
                 stacklevel=2,
             )
@@ -265,7 +266,8 @@ def response_resid(wresid: np.ndarray, design: Design, coef: np.ndarray) -> np.n
 
 
 def undefined_rows(h: np.ndarray, positive: np.ndarray, perfect: bool) -> np.ndarray:
-    """Rows whose deletion measures are NaN: leverage 1 (after the clamp), zero weight, or every row of a perfect fit."""
+    """Rows whose deletion measures are NaN: leverage 1 (after the clamp), zero weight, or every row of a perfect
+    fit."""
     if perfect:
         return np.ones(h.shape, dtype=bool)
     return ~(h < 1.0) | ~positive
@@ -421,8 +423,8 @@ def fit_design(design: Design, *, tol: float | None = None) -> OLSFit:
     fit = OLSFit(design=design, factor=factor, coef=coef, wresid=sol.resid, refine_steps=sol.refine_steps)
     if fit.perfect_fit:
         warnings.warn(
-            "perfect fit: the residuals are at rounding level (RSS %.3g), so sigma and the standard errors are "
-            "reported as 0 and t statistics and p-values as NaN" % fit.ssr,
+            f"perfect fit: the residuals are at rounding level (RSS {fit.ssr:.3g}), so sigma and the standard errors "
+            "are reported as 0 and t statistics and p-values as NaN",
             InfluenceWarning,
             stacklevel=4,
         )

@@ -17,8 +17,8 @@ import pandas as pd
 
 from .._validation import DataError
 
-__all__ = ["term_columns", "numeric_terms", "vif", "partial_residuals", "index_values", "potential_residual", "DeletionEffect",
-           "deletion_effect"]
+__all__ = ["term_columns", "numeric_terms", "vif", "partial_residuals", "index_values", "potential_residual",
+           "DeletionEffect", "deletion_effect"]
 
 _INTERCEPTS = ("Intercept", "(Intercept)", "const")
 
