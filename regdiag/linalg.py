@@ -378,7 +378,7 @@ def extended_residual(
         hi, lo, splits = dd_residual_slice(A, b, xs, x_lo, rs, None if r_lo is None else r_lo[sl_])
         f[sl_] = hi + lo
         if r is not None:
-            g = dd_add(g, dd_gradient_slice(A, splits, rs, None if r_lo is None else r_lo[sl_]))
+            g = dd_add(g, dd_gradient_slice(A, splits, r[sl_], None if r_lo is None else r_lo[sl_]))
     return f, -(g[0] + g[1])
 
 

@@ -92,7 +92,7 @@ def factor(x: Any, levels: Sequence[Any] | None = None, labels: Sequence[Any] | 
                 f"factor(..., labels=...) needs one distinct label per level: {len(labels)} labels {labels} for the "
                 f"{len(cat.categories)} levels {list(cat.categories)}"
             )
-        return cat.rename_categories(labels)
+        return cat.rename_categories(dict(zip(cat.categories, labels)))
     if isinstance(x, pd.Categorical) and levels is None:
         return x
     if isinstance(x, pd.Series) and isinstance(x.dtype, pd.CategoricalDtype) and levels is None:
@@ -418,8 +418,8 @@ def r_code_to_python(code: str, columns: frozenset[str]) -> str:
             elif prev != "." and keyword.iskeyword(name) and name in columns:
                 edits.append((offset_of(tok.start), offset_of(end), f"`{name}`"))
         i += 1
-    for start, end, text in sorted(edits, reverse=True):
-        code = code[:start] + text + code[end:]
+    for lo, hi, text in sorted(edits, reverse=True):
+        code = code[:lo] + text + code[hi:]
     return code
 
 
@@ -698,8 +698,8 @@ def used_columns(
         sides = [parsed]
     else:
         sides = {"both": [parsed.lhs, parsed.rhs], "lhs": [parsed.lhs], "rhs": [parsed.rhs]}[side]
-    for side in sides:
-        for term in side:
+    for part in sides:
+        for term in part:
             for fac in term.factors:
                 method = fac.eval_method.value
                 if method == "lookup":

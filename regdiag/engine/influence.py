@@ -22,7 +22,7 @@ from __future__ import annotations
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -86,7 +86,7 @@ def _as_damping(d: Any) -> Damping:
         return d
     if isinstance(d, (bool, str)) or not np.isscalar(d):
         raise ValueError(f"damping must be a number >= 0 or a Damping, got {d!r}")
-    return Damping(float(d))
+    return Damping(float(cast(float, d)))
 
 
 class InfluenceEngine:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+if TYPE_CHECKING:
+    from ..design import Design
+    from ..linalg import QRFactor
 
 __all__ = ["FitCommon"]
 
@@ -18,6 +22,20 @@ class FitCommon:
     rather than t with ``df_resid``)."""
 
     __slots__ = ()
+
+    if TYPE_CHECKING:  # what a subclass provides (fields of its dataclass, or properties)
+        design: Design
+        factor: QRFactor
+        coef: np.ndarray
+
+        @property
+        def positive(self) -> np.ndarray: ...
+
+        @property
+        def _cov_scale(self) -> float: ...
+
+        @property
+        def _normal_reference(self) -> bool: ...
 
     @property
     def param_names(self) -> tuple[str, ...]:

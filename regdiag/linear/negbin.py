@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import special
@@ -185,7 +185,7 @@ def fit_negbin_design(
     """
     from .glm import DEFAULT_MAXIT, DEFAULT_TOL, fit_glm_design
 
-    kw = {"tol": irls_tol or DEFAULT_TOL, "maxit": irls_maxit or DEFAULT_MAXIT, "rank_tol": rank_tol}
+    kw: dict[str, Any] = {"tol": irls_tol or DEFAULT_TOL, "maxit": irls_maxit or DEFAULT_MAXIT, "rank_tol": rank_tol}
     link = link or "log"
     if init_theta is not None and not init_theta > 0:
         raise DesignError(f"init_theta must be a positive number; got {init_theta!r}")

@@ -164,6 +164,8 @@ class KronEigen:
         self.factors = factors
         #: the Kronecker factors (G, A), kept for the singularity check after EK-FAC drops ``factors``
         self.scale_factors = factors
+        #: EK-FAC's K-FAC eigenvalues ``g a'`` (set by EK-FAC), the scale its singularity check measures ``E`` against
+        self.E_kfac: Any = None
 
     def _rotate(self, V: Any) -> Any:
         """``Q_G' M Q_A`` for each row ``M`` of ``V`` seen as a ``(d_out, d_in)`` matrix."""
@@ -289,7 +291,7 @@ class EigenCurvature(Curvature):
         if not isinstance(part, KronEigen):
             e = self.bk.to_numpy(part.eigenvalues())
             return bool(e.size == 0 or e.min() + shift > 10.0 * part.block.size * EPS * (e.max() + shift))
-        G, A = part.scale_factors
+        G, A = part.scale_factors  # type: ignore[misc]  # every K-FAC / EK-FAC part is made with its factors
         for M in (G, A):
             if not _equilibrated_nonsingular(self.bk.to_numpy(M)):
                 return False
