@@ -158,6 +158,8 @@ def _members(cls: type) -> Iterator[str]:
             if not (inspect.isfunction(value) or isinstance(value, (property, cached_property))):
                 continue
             func = value.fget if isinstance(value, property) else getattr(value, "func", value)
+            if not func.__doc__ and any(name in vars(base) for base in klass.__mro__[1:]):
+                continue  # an override without a docstring of its own shows the one it overrides, checked there
             if inspect.isfunction(func) and func.__module__.startswith("regdiag"):
                 seen.add(name)
                 # where the function is written: a method shared by several classes is checked once
