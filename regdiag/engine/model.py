@@ -283,7 +283,7 @@ class ModelView:
         return self._check(self.model.loss_gradients(rows), (b, self.p), "loss_gradients", rows)
 
     def hessian(self) -> Any:
-        """The model's hessian of the mean loss ``(1/n) sum_i l_i`` (without the ``l2`` term).
+        """The model's Hessian of the mean loss ``(1/n) sum_i l_i`` (without the ``l2`` term).
 
         Returns
         -------
@@ -345,7 +345,7 @@ class ModelView:
         return U, s
 
     def output_hessians(self, rows: slice) -> Any:
-        """The model's hessian of each observation's loss in the model outputs.
+        """The model's Hessian of each observation's loss in the model outputs.
 
         Parameters
         ----------

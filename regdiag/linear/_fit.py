@@ -39,10 +39,12 @@ class FitCommon:
 
     @property
     def param_names(self) -> tuple[str, ...]:
+        """Names of the design's columns, one per coefficient."""
         return self.design.param_names
 
     @property
     def index(self) -> pd.Index:
+        """Row labels of the observations."""
         return self.design.index
 
     @property
@@ -57,6 +59,7 @@ class FitCommon:
 
     @property
     def df_resid(self) -> int:
+        """Residual degrees of freedom ``nobs - rank``."""
         return self.nobs - self.rank
 
     @property
@@ -71,6 +74,7 @@ class FitCommon:
 
     @property
     def params(self) -> pd.Series:
+        """Coefficients indexed by ``param_names`` (NaN for aliased columns)."""
         return pd.Series(self.coef, index=list(self.param_names), name="params")
 
     @property
@@ -97,13 +101,34 @@ class FitCommon:
         return pd.Series(p, index=list(self.param_names), name="p")
 
     def cov_params(self) -> pd.DataFrame:
-        """Covariance matrix of the coefficients ``scale (X'WX)^{-1}`` (NaN rows/columns for aliased)."""
+        """Covariance matrix of the coefficients ``scale (X'WX)^{-1}`` (NaN rows/columns for aliased).
+
+        Returns
+        -------
+        pandas.DataFrame of shape (n_params, n_params)
+            Indexed by ``param_names`` both ways.
+        """
         names = list(self.param_names)
         return pd.DataFrame(self._cov_scale * self.factor.cov_unscaled(), index=names, columns=names)
 
     def plot(self, kind: str = "overview", **kwargs: Any) -> Any:
-        """Diagnostic plots of this fit (matplotlib, imported only now): the 2 x 2 overview of R's ``plot(lm)`` by
-        default, or any plot of :mod:`regdiag.plots` by name; see :func:`regdiag.plots.plot`."""
+        """Diagnostic plots of this fit (matplotlib, imported only now).
+
+        The 2 x 2 overview of R's ``plot(lm)`` by default, or any plot of :mod:`regdiag.plots` by name; see
+        :func:`regdiag.plots.plot`.
+
+        Parameters
+        ----------
+        kind : str
+            The plot's name in :mod:`regdiag.plots`.
+        **kwargs
+            Passed to the plot function.
+
+        Returns
+        -------
+        Display
+            The plot's display object (``figure_``, ``ax_``).
+        """
         from .. import plots
 
         return plots.plot(self, kind, **kwargs)

@@ -133,7 +133,24 @@ def theta_ml(
 
 
 def negbin_loglik(theta: float, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:
-    """The negative binomial log-likelihood (MASS's ``loglik`` in ``glm.nb``)."""
+    """The negative binomial log-likelihood (MASS's ``loglik`` in ``glm.nb``).
+
+    Parameters
+    ----------
+    theta : float
+        The negative binomial's shape (``Var(y) = mu + mu^2 / theta``).
+    y : ndarray of shape (n_obs,)
+        Counts.
+    mu : ndarray of shape (n_obs,)
+        Fitted means.
+    w : ndarray of shape (n_obs,)
+        Prior weights (rows with weight 0 are left out).
+
+    Returns
+    -------
+    float
+        The log-likelihood.
+    """
     pos = w > 0
     y, mu, w = y[pos], mu[pos], w[pos]
     with np.errstate(divide="ignore"):
