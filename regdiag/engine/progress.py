@@ -20,7 +20,17 @@ _open_stage: list[str] = []  # the stage whose bar is on the current, unfinished
 
 def text_bar(stage: str, done: int, total: int) -> None:
     """Write ``stage [#####.....] done/total`` on one line of stderr (a newline when done). A stage that starts
-    while another's bar is unfinished (a nested step) begins a line of its own."""
+    while another's bar is unfinished (a nested step) begins a line of its own.
+
+    Parameters
+    ----------
+    stage : str
+        What is being done.
+    done : int
+        Steps done.
+    total : int
+        Steps in all.
+    """
     global _open_stage
     if _open_stage and _open_stage[0] != stage:
         sys.stderr.write("\n")
@@ -34,7 +44,19 @@ def text_bar(stage: str, done: int, total: int) -> None:
 
 
 class Progress:
-    """Reports ``stage`` advancing from 0 to ``total`` through the user's callback, at most every ``every`` seconds."""
+    """Reports ``stage`` advancing from 0 to ``total`` through the user's callback, at most every ``every`` seconds.
+
+    Parameters
+    ----------
+    progress : None, bool or callable
+        ``True``: :func:`text_bar`; None or False: no report; a callable ``(stage, done, total)``.
+    stage : str
+        What is being done.
+    total : int
+        Steps in all.
+    every : float
+        Least seconds between two reports (the last step is always reported).
+    """
 
     def __init__(self, progress: ProgressArg, stage: str, total: int, every: float = 0.2) -> None:
         if progress is True:
@@ -55,6 +77,13 @@ class Progress:
             self._last = time.monotonic()
 
     def advance(self, k: int = 1) -> None:
+        """Count ``k`` more steps done, reporting when ``every`` seconds have passed or the work is complete.
+
+        Parameters
+        ----------
+        k : int
+            Steps done since the last call.
+        """
         self.done += k
         if self._cb is None:
             return
