@@ -162,8 +162,12 @@ def _members(cls: type) -> Iterator[str]:
                 continue  # an override without a docstring of its own shows the one it overrides, checked there
             if inspect.isfunction(func) and func.__module__.startswith("regdiag"):
                 seen.add(name)
-                # where the function is written: a method shared by several classes is checked once
-                yield f"{func.__module__}.{func.__qualname__}"
+                # where the function is written: a method shared by several classes is checked once (a function
+                # attached under another name is named by the attribute)
+                if func.__qualname__.rsplit(".", 1)[-1] == name:
+                    yield f"{func.__module__}.{func.__qualname__}"
+                else:
+                    yield f"{klass.__module__}.{klass.__qualname__}.{name}"
 
 
 def public_api() -> list[str]:
