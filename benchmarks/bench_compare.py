@@ -31,7 +31,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from statsmodels.stats.outliers_influence import OLSInfluence
 
 import regdiag
 
@@ -94,13 +93,13 @@ def main() -> None:
     warnings.simplefilter("ignore")
     out = {"n": args.n, "p": args.p, "repeat": args.repeat, "load_before": os.getloadavg(),
            "machine": platform.platform(), "cases": {}}
-    for name, (make, kind) in _cases(args.n, args.p).items():
+    for name, (make, _kind) in _cases(args.n, args.p).items():
         runs = sorted((_timed_compare(make()) for _ in range(args.repeat)), key=lambda r: r[0] - r[1])
         total, sm_time = runs[0]  # the run with the smallest own share
         cmp = regdiag.compare(make())
         out["cases"][name] = {
             "compare_s": total, "statsmodels_s": sm_time, "compare_own_s": total - sm_time,
-            "measures": int(len(cmp.table)), "all_explained": bool(cmp.all_explained),
+            "measures": len(cmp.table), "all_explained": bool(cmp.all_explained),
         }
         print(f"{name:15s} compare {total:7.3f} s = statsmodels {sm_time:7.3f} s + own {total - sm_time:6.3f} s")
     # R layout: regdiag's own R-style frame with relative noise of 1e-6 (R's default convergence is about that)
@@ -112,7 +111,7 @@ def main() -> None:
     ref = ref * (1 + 1e-6 * rng.normal(size=ref.shape))
     total = min(_timed_compare(fit, reference=ref)[0] for _ in range(args.repeat))
     out["cases"]["r_logistic"] = {"compare_s": total, "compare_own_s": total,
-                                  "measures": int(len(regdiag.compare(fit, reference=ref).table))}
+                                  "measures": len(regdiag.compare(fit, reference=ref).table)}
     print(f"{'r_logistic':15s} compare {total:7.3f} s")
     out["load_after"] = os.getloadavg()
     (HERE / "results_compare.json").write_text(json.dumps(out, indent=2) + "\n")

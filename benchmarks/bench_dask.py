@@ -25,9 +25,10 @@ Peak memory is the largest resident set size sampled every 20 ms (psutil) and ``
 threaded scheduler with 2 workers and single-threaded BLAS per worker, the in-memory run multithreaded BLAS.
 
 Writes benchmarks/results_dask.json. ``--reuse-large`` takes the large run for ``--n`` from that file instead of
-running it again (it takes minutes); the record says so. The large run is stored under ``dask_large`` by its number of rows: a run at
-another ``--n`` is added next to the earlier ones (each with the machine, load and time it was measured at), so a
-smaller check run does not replace the figures at 10^8 rows; the other sections are those of the latest run.
+running it again (it takes minutes); the record says so. The large run is stored under ``dask_large`` by its number
+of rows: a run at another ``--n`` is added next to the earlier ones (each with the machine, load and time it was
+measured at), so a smaller check run does not replace the figures at 10^8 rows; the other sections are those of the
+latest run.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ class PeakRSS:
             self.peak = max(self.peak, self.proc.memory_info().rss)
             time.sleep(self.every)
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self._t.start()
         return self
 
@@ -158,7 +159,7 @@ def run_dask(n: int, p: int, chunk: int, workers: int, generate_only: bool) -> d
     with dask.config.set(scheduler="threads", num_workers=workers), PeakRSS() as mem:
         if generate_only:
             t = time.perf_counter()
-            (s,) = dask.compute((y.sum() + X[:, 1].sum()))
+            (_s,) = dask.compute(y.sum() + X[:, 1].sum())
             out["generate_pass_s"] = time.perf_counter() - t
         t0 = time.perf_counter()
         fit = regdiag.ols(y, X)

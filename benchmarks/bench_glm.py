@@ -9,8 +9,9 @@ accuracy
     Every R reference case (tests/reference/glm, R's glm with epsilon = 1e-15, polished): the largest relative error
     of regdiag's coefficients, deviance, leverage, rstandard (both types), rstudent, Cook's distance, dfbeta (R's
     deviance convention) and infmat, per family/link; entries below 1e-6 of their column's largest value (dfbeta of
-    a dummy the row is not in: ~1e-17 in both programs) count by their error relative to that largest value. Exact leave-one-out against R's refits (four cases), as the
-    largest error relative to each coefficient's largest change.
+    a dummy the row is not in: ~1e-17 in both programs) count by their error relative to that largest value. Exact
+    leave-one-out against R's refits (four cases), as the largest error relative to each coefficient's largest
+    change.
 exact leave-one-out (n-loo x p-loo logistic, default 10^4 x 10)
     regdiag ``influence(loo="exact")`` for all n observations, against n statsmodels refits
     (``sm.GLM(y[-i], X[-i], Binomial()).fit()``, its defaults): ``sm-refits`` refits are timed and the time is
@@ -53,7 +54,7 @@ if _threads_from_argv() is not None:
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import platform
+import platform  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -214,7 +215,7 @@ def exact_loo(n, p, refits, reps, seed=20240517):
         "regdiag_one_step_s": t_one,
         "regdiag_exact_loo_s": t_exact,
         "statsmodels_refit_s_each": t_sm,
-        "statsmodels_refits_timed": int(len(rows)),
+        "statsmodels_refits_timed": len(rows),
         "statsmodels_n_refits_s_extrapolated": t_sm * n,
         "speedup_vs_statsmodels_refits": t_sm * n / t_exact,
         "speedup_vs_statsmodels_refits_cpu": c_sm * n / c_exact,
@@ -294,7 +295,7 @@ def large_n(n, p, sm_n, reps, use_r, seed=20240517):
         infl = fit.influence()
         return fit, infl, infl.to_frame("R")
 
-    t_formula, (fit, infl, frame) = best_of(formula_path, reps)
+    t_formula, (fit, _infl, frame) = best_of(formula_path, reps)
     c_formula = best_of.cpu
     t_array, _ = best_of(array_path, reps)
     c_array = best_of.cpu

@@ -182,7 +182,7 @@ def main() -> None:
 
         st = pstats.Stats(str(prof))
         entries = []
-        for (file, line, fn), (cc, nc, tt, ct, callers) in st.stats.items():
+        for (file, _line, fn), (_cc, nc, _tt, ct, _callers) in st.stats.items():
             if "/regdiag/" in file or fn in ("read_csv",):
                 entries.append({"function": f"{Path(file).parent.name}/{Path(file).name}:{fn}",
                                 "cumulative_s": round(ct, 3), "calls": nc})

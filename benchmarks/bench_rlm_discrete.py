@@ -32,12 +32,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import statsmodels  # noqa: E402
-import statsmodels.api as sm  # noqa: E402
+import statsmodels
+import statsmodels.api as sm
 
-import regdiag  # noqa: E402
-from regdiag.linear.discrete import brute_force_loo, discrete_from_statsmodels  # noqa: E402
-from regdiag.linear.rlm import _irls  # noqa: E402
+import regdiag
+from regdiag.linear.discrete import brute_force_loo, discrete_from_statsmodels
+from regdiag.linear.rlm import _irls
 
 
 def _data(model: str, n: int, p: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -101,7 +101,7 @@ def run(model: str, n: int, p: int, refits: int) -> dict:
     sm_total = (w3 - w2) / refits * n
     sm_cpu = (c3 - c2) / refits * n
     return {
-        "model": model, "n": n, "p": p, "n_params": int(len(params)),
+        "model": model, "n": n, "p": p, "n_params": len(params),
         "regdiag_fit_and_exact_loo_s": w1 - w0, "regdiag_cpu_s": c1 - c0,
         "statsmodels_refits_timed": refits, "statsmodels_per_refit_s": (w3 - w2) / refits,
         "statsmodels_all_refits_extrapolated_s": sm_total, "statsmodels_cpu_extrapolated_s": sm_cpu,

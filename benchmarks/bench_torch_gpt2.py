@@ -43,9 +43,9 @@ from scipy import stats
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from measure import measured  # noqa: E402
+from measure import measured
 
-from regdiag.torch import TorchInfluence  # noqa: E402
+from regdiag.torch import TorchInfluence
 
 
 # ---- data and model ---------------------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ def as_linear(model: nn.Module) -> nn.Module:
     from transformers.pytorch_utils import Conv1D
 
     out = copy.deepcopy(model)
-    for name, mod in list(out.named_modules()):
+    for _name, mod in list(out.named_modules()):
         for child_name, child in list(mod.named_children()):
             if isinstance(child, Conv1D):
                 lin = nn.Linear(child.nx, child.nf)

@@ -12,9 +12,11 @@ first run), and on a larger synthetic problem.
 
 Not part of the test suite. kronfluence would pull another torch build; install it without dependencies::
 
-    python -m venv /tmp/bench && /tmp/bench/bin/pip install torch==2.13.0 && /tmp/bench/bin/pip install -e . scikit-learn
+    python -m venv /tmp/bench && /tmp/bench/bin/pip install torch==2.13.0
+    /tmp/bench/bin/pip install -e . scikit-learn
     /tmp/bench/bin/pip install --no-deps kronfluence==1.0.1
-    /tmp/bench/bin/pip install 'accelerate>=0.31' 'einops>=0.8' 'einconv>=0.1' 'opt-einsum>=3.3' 'safetensors>=0.4.2' 'tqdm>=4.66.4'
+    /tmp/bench/bin/pip install 'accelerate>=0.31' 'einops>=0.8' 'einconv>=0.1' 'opt-einsum>=3.3' \
+        'safetensors>=0.4.2' 'tqdm>=4.66.4'
     /tmp/bench/bin/python benchmarks/bench_torch_kronfluence.py    # writes benchmarks/results_torch_kronfluence.json
 """
 
@@ -39,10 +41,10 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_torch_loo import digits  # noqa: E402
-from measure import measured  # noqa: E402
+from bench_torch_loo import digits
+from measure import measured
 
-from regdiag.torch import TorchInfluence  # noqa: E402
+from regdiag.torch import TorchInfluence
 
 
 # ---- model ------------------------------------------------------------------------------------------------------
@@ -120,7 +122,8 @@ def regdiag_scores(net, train, query, lam, curvature, batch, **kw):
     holder = {}
 
     def fit():
-        holder["ti"] = TorchInfluence(net, "cross_entropy", train, curvature=curvature, l2=lam, batch_size=batch, **kw).fit()
+        holder["ti"] = TorchInfluence(net, "cross_entropy", train, curvature=curvature, l2=lam, batch_size=batch,
+                                      **kw).fit()
 
     def score():
         return holder["ti"].scores(query)

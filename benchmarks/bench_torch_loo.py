@@ -10,7 +10,8 @@ step of the refit, and that the preconditioned CG predictions equal the direct o
 
 Not part of the test suite. Set-up (a separate environment; the digits come with scikit-learn)::
 
-    python -m venv /tmp/bench && /tmp/bench/bin/pip install torch==2.13.0 && /tmp/bench/bin/pip install -e . scikit-learn
+    python -m venv /tmp/bench && /tmp/bench/bin/pip install torch==2.13.0
+    /tmp/bench/bin/pip install -e . scikit-learn
     /tmp/bench/bin/python benchmarks/bench_torch_loo.py            # writes benchmarks/results_torch_loo.json
 """
 

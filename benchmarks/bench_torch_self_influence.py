@@ -27,9 +27,9 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 sys.path.insert(0, str(Path(__file__).parent))
-from measure import measured  # noqa: E402
+from measure import measured
 
-from regdiag.torch import TorchInfluence  # noqa: E402
+from regdiag.torch import TorchInfluence
 
 
 def main() -> None:

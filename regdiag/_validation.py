@@ -157,10 +157,7 @@ def nonfinite_report(values: np.ndarray, columns: Sequence[str], index: pd.Index
     if values.ndim == 1:
         values = values[:, None]
     bad = ~np.isfinite(values)
-    out = []
-    for j in np.flatnonzero(bad.any(axis=0)):
-        out.append((str(columns[j]), list(index[bad[:, j]])))
-    return out
+    return [(str(columns[j]), list(index[bad[:, j]])) for j in np.flatnonzero(bad.any(axis=0)).tolist()]
 
 
 def numeric_vector(value: Any, what: str, index: pd.Index) -> np.ndarray:

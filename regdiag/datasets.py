@@ -117,6 +117,11 @@ def _certified() -> dict[str, Any]:
 def nist_certified(name: str) -> dict[str, Any]:
     """NIST's certified values for one StRD linear-regression data set.
 
+    Parameters
+    ----------
+    name : str
+        The data set's name, as in :func:`names` (``"Longley"``, ``"Norris"``, ...).
+
     Returns
     -------
     dict

@@ -100,14 +100,22 @@ class QRFactor:
 
     @property
     def rank(self) -> int:
+        """Numerical rank: the number of columns kept."""
         return int(self.r.shape[0])
 
     @property
     def n_obs(self) -> int:
+        """Number of rows of the factored design."""
         return int(self.q.shape[0])
 
     def hat_diag(self) -> np.ndarray:
-        """Diagonal of the hat matrix, ``h_i = ||Q_i||^2``, clamped to [0, 1] as R does."""
+        """Diagonal of the hat matrix, ``h_i = ||Q_i||^2``, clamped to [0, 1] as R does.
+
+        Returns
+        -------
+        ndarray of shape (n_obs,)
+            The leverages.
+        """
         h = np.einsum("ij,ij->i", self.q, self.q)
         h[h > 1.0 - 10.0 * EPS] = 1.0
         return h
@@ -116,6 +124,18 @@ class QRFactor:
         """Map coefficients in factor coordinates (last axis of length rank) to the original columns.
 
         Undoes the column scaling and pivoting; aliased columns get ``fill``.
+
+        Parameters
+        ----------
+        coef : ndarray of shape (..., rank)
+            Coefficients in factor coordinates.
+        fill : float
+            Value for the aliased columns.
+
+        Returns
+        -------
+        ndarray of shape (..., n_cols)
+            Coefficients of the original columns.
         """
         coef = np.asarray(coef)
         out = np.full(coef.shape[:-1] + (self.n_cols,), fill, dtype=float)
@@ -123,7 +143,13 @@ class QRFactor:
         return out
 
     def cov_unscaled(self) -> np.ndarray:
-        """``(X' W X)^{-1}`` in the original coordinates (n_cols x n_cols; NaN rows/columns for aliased)."""
+        """``(X' W X)^{-1}`` in the original coordinates (n_cols x n_cols; NaN rows/columns for aliased).
+
+        Returns
+        -------
+        ndarray of shape (n_cols, n_cols)
+            The unscaled covariance.
+        """
         rinv = solve_triangular(self.r, np.eye(self.rank), lower=False)
         inner = rinv @ rinv.T
         out = np.full((self.n_cols, self.n_cols), np.nan)
@@ -132,7 +158,13 @@ class QRFactor:
         return out
 
     def cov_unscaled_diag(self) -> np.ndarray:
-        """Diagonal of ``(X' W X)^{-1}`` (NaN for aliased columns) without forming the inverse's square."""
+        """Diagonal of ``(X' W X)^{-1}`` (NaN for aliased columns) without forming the inverse's square.
+
+        Returns
+        -------
+        ndarray of shape (n_cols,)
+            Its diagonal.
+        """
         rinv = solve_triangular(self.r, np.eye(self.rank), lower=False)
         d = np.einsum("ij,ij->i", rinv, rinv)
         out = np.full(self.n_cols, np.nan)
@@ -143,6 +175,16 @@ class QRFactor:
         """``diag(row_weights) Q R^{-T}`` (n_obs x rank, a new Fortran array): row i is ``(A'A)^{-1} a_i`` scaled.
 
         Row ``i`` times the scale factors, mapped with :meth:`to_original`, is ``(X'WX)^{-1} x_i sqrt(w_i)``.
+
+        Parameters
+        ----------
+        row_weights : ndarray of shape (n_obs,), optional
+            Factors for the rows (default 1).
+
+        Returns
+        -------
+        ndarray of shape (n_obs, rank)
+            Fortran-ordered.
         """
         if row_weights is None:
             out = np.array(self.q, order="F", copy=True)
@@ -379,7 +421,7 @@ def extended_residual(
         hi, lo, splits = dd_residual_slice(A, b, xs, x_lo, rs, None if r_lo is None else r_lo[sl_])
         f[sl_] = hi + lo
         if r is not None:
-            g = dd_add(g, dd_gradient_slice(A, splits, rs, None if r_lo is None else r_lo[sl_]))
+            g = dd_add(g, dd_gradient_slice(A, splits, r[sl_], None if r_lo is None else r_lo[sl_]))
     return f, -(g[0] + g[1])
 
 
@@ -462,6 +504,23 @@ class LstsqResult:
 def lstsq(factor: QRFactor, X: np.ndarray, y: np.ndarray, sqrt_w: np.ndarray | None = None) -> LstsqResult:
     """Least squares from the factorization, refined where the estimated error calls for it.
 
+    Parameters
+    ----------
+    factor : QRFactor
+        The factorization of the (weighted, equilibrated) design.
+    X : ndarray of shape (n_obs, n_cols)
+        The design as given (for the extended-precision residuals).
+    y : ndarray of shape (n_obs,)
+        The response.
+    sqrt_w : ndarray of shape (n_obs,), optional
+        Square roots of the weights.
+
+    Returns
+    -------
+    LstsqResult
+        The solution in factor coordinates, the weighted residuals, the refinement steps taken and the error
+        estimate.
+
     Notes
     -----
     The plain solution ``x = R^{-1} Q' b`` has relative error about ``eps * (kappa + kappa^2 ||r|| / (||R|| ||x||))``
@@ -502,7 +561,7 @@ def lstsq(factor: QRFactor, X: np.ndarray, y: np.ndarray, sqrt_w: np.ndarray | N
             resid, e = two_sum(resid, dr)
             resid, resid_lo = two_sum(resid, resid_lo + e)
             rel = relative_correction(dx, x)
-            if refinement_done(rel, prev, steps, est, lambda: float(np.linalg.norm(dr)) / max(
+            if refinement_done(rel, prev, steps, est, lambda dr=dr, resid=resid: float(np.linalg.norm(dr)) / max(
                     float(np.linalg.norm(resid)), np.finfo(float).tiny)):
                 break
             prev = rel

@@ -92,7 +92,7 @@ def factor(x: Any, levels: Sequence[Any] | None = None, labels: Sequence[Any] | 
                 f"factor(..., labels=...) needs one distinct label per level: {len(labels)} labels {labels} for the "
                 f"{len(cat.categories)} levels {list(cat.categories)}"
             )
-        return cat.rename_categories(labels)
+        return cat.rename_categories(dict(zip(cat.categories, labels)))
     if isinstance(x, pd.Categorical) and levels is None:
         return x
     if isinstance(x, pd.Series) and isinstance(x.dtype, pd.CategoricalDtype) and levels is None:
@@ -112,7 +112,20 @@ def factor(x: Any, levels: Sequence[Any] | None = None, labels: Sequence[Any] | 
 
 
 def relevel(x: Any, ref: Any) -> pd.Categorical:
-    """R's ``relevel(x, ref)``: the factor ``x`` with level ``ref`` first (the reference of treatment contrasts)."""
+    """R's ``relevel(x, ref)``: the factor ``x`` with level ``ref`` first (the reference of treatment contrasts).
+
+    Parameters
+    ----------
+    x : array_like
+        Values of a factor (or a categorical).
+    ref : object
+        The level made first (compared as is and as text).
+
+    Returns
+    -------
+    pandas.Categorical
+        ``x`` with ``ref`` as its first level.
+    """
     cat = factor(x)
     cats = list(cat.categories)
     match = [c for c in cats if c == ref or str(c) == str(ref)]
@@ -170,7 +183,18 @@ def _c(*args: Any) -> list[Any]:
 
 
 def offset(x: Any) -> np.ndarray:
-    """R's ``offset(expr)`` term: a column known on the linear-predictor scale, taken out of the design."""
+    """R's ``offset(expr)`` term: a column known on the linear-predictor scale, taken out of the design.
+
+    Parameters
+    ----------
+    x : array_like of shape (n_obs,)
+        Numeric values.
+
+    Returns
+    -------
+    ndarray of shape (n_obs,)
+        The values as floats.
+    """
     try:
         return np.asarray(_values(x), dtype=float)
     except (TypeError, ValueError) as exc:
@@ -178,7 +202,18 @@ def offset(x: Any) -> np.ndarray:
 
 
 def cbind(*columns: Any) -> pd.DataFrame:
-    """R's ``cbind(successes, failures)`` response of a binomial GLM: two numeric columns."""
+    """R's ``cbind(successes, failures)`` response of a binomial GLM: two numeric columns.
+
+    Parameters
+    ----------
+    *columns : array_like of shape (n_obs,)
+        Exactly two: the successes and the failures.
+
+    Returns
+    -------
+    pandas.DataFrame of shape (n_obs, 2)
+        Columns ``successes`` and ``failures``.
+    """
     if len(columns) != 2:
         raise DataError(
             f"cbind(...) on the left of '~' must have exactly two arguments (successes, failures); got {len(columns)}"
@@ -269,7 +304,30 @@ def bs(  # pylint: disable=dangerous-default-value
 ) -> Any:
     """R's ``splines::bs``: a B-spline basis with R's default knots (``df - degree - 1 + intercept`` interior knots at
     quantiles of ``x``), the same columns as R. Values beyond the boundary knots (new data) are extrapolated by the
-    Taylor expansion R uses."""
+    Taylor expansion R uses.
+
+    Parameters
+    ----------
+    x : array_like of shape (n_obs,)
+        The variable.
+    df : int, optional
+        Degrees of freedom (number of columns); sets the number of interior knots.
+    knots : array_like, optional
+        Interior knots (instead of ``df``).
+    degree : int
+        Degree of the piecewise polynomials.
+    intercept : bool
+        Keep the first basis function (R's ``intercept = TRUE``).
+    Boundary_knots : array_like of shape (2,), optional
+        Boundary knots (default: the range of ``x``).
+    _state : dict
+        formulaic's state of the transform: the knots found on the data, reused for new data.
+
+    Returns
+    -------
+    formulaic FactorValues of shape (n_obs, n_basis)
+        The basis columns, named ``1``, ``2``, ... as R.
+    """
     xv = np.asarray(_values(x), dtype=float)
     order = int(degree) + 1
     if order < 2:
@@ -308,7 +366,28 @@ def ns(  # pylint: disable=dangerous-default-value
 ) -> Any:
     """R's ``splines::ns``: a natural cubic spline basis with R's default knots (``df - 1 - intercept`` interior
     knots at quantiles of ``x``) and R's basis (the B-splines projected on the null space of the second derivatives
-    at the boundary knots by the same Householder QR), the same columns as R; linear beyond the boundary knots."""
+    at the boundary knots by the same Householder QR), the same columns as R; linear beyond the boundary knots.
+
+    Parameters
+    ----------
+    x : array_like of shape (n_obs,)
+        The variable.
+    df : int, optional
+        Degrees of freedom (number of columns); sets the number of interior knots.
+    knots : array_like, optional
+        Interior knots (instead of ``df``).
+    intercept : bool
+        Keep the first basis function (R's ``intercept = TRUE``).
+    Boundary_knots : array_like of shape (2,), optional
+        Boundary knots (default: the range of ``x``).
+    _state : dict
+        formulaic's state of the transform: the knots found on the data, reused for new data.
+
+    Returns
+    -------
+    formulaic FactorValues of shape (n_obs, n_basis)
+        The basis columns, named ``1``, ``2``, ... as R.
+    """
     xv = np.asarray(_values(x), dtype=float)
     inner, bk = _spline_state(_state, xv, df, knots, 1 + int(bool(intercept)), Boundary_knots, "ns")
     aknots = np.sort(np.concatenate([np.repeat(bk, 4), inner]))
@@ -373,6 +452,18 @@ def r_code_to_python(code: str, columns: frozenset[str]) -> str:
     """The code of one term, read as R: ``^`` -> ``**``, dotted column names quoted, R's dotted functions renamed.
 
     Works on the tokens of Python's tokenizer (strings and backquoted names are left alone).
+
+    Parameters
+    ----------
+    code : str
+        The code of one term.
+    columns : frozenset of str
+        The data's column names.
+
+    Returns
+    -------
+    str
+        Python code for formulaic (the input unchanged when it does not tokenize).
     """
     try:
         toks = list(tokenize.generate_tokens(io.StringIO(code).readline))
@@ -418,8 +509,8 @@ def r_code_to_python(code: str, columns: frozenset[str]) -> str:
             elif prev != "." and keyword.iskeyword(name) and name in columns:
                 edits.append((offset_of(tok.start), offset_of(end), f"`{name}`"))
         i += 1
-    for start, end, text in sorted(edits, reverse=True):
-        code = code[:start] + text + code[end:]
+    for lo, hi, text in sorted(edits, reverse=True):
+        code = code[:lo] + text + code[hi:]
     return code
 
 
@@ -450,6 +541,10 @@ class RFormulaParser(DefaultFormulaParser):
 
     Attributes
     ----------
+    operator_resolver : formulaic OperatorResolver
+        R's operators (:class:`ROperatorResolver`).
+    feature_flags, context, include_intercept
+        formulaic's parser settings, as in its ``DefaultFormulaParser``.
     columns : frozenset of str
         The data's column names: dotted names among them are names, not attribute access.
     """
@@ -458,7 +553,20 @@ class RFormulaParser(DefaultFormulaParser):
     columns: frozenset[str] = frozenset()
 
     def get_tokens_from_formula(self, formula: str, *, context: Any) -> Any:
-        """formulaic's tokens of the formula after its term code is read as R (:func:`r_formula_text`)."""
+        """formulaic's tokens of the formula after its term code is read as R (:func:`r_formula_text`).
+
+        Parameters
+        ----------
+        formula : str
+            The formula as written, in R.
+        context : object
+            formulaic's parsing context.
+
+        Returns
+        -------
+        list of formulaic Token
+            The formula's tokens.
+        """
         return super().get_tokens_from_formula(r_formula_text(formula, self.columns), context=context)
 
 
@@ -673,7 +781,8 @@ def _parse_code(formula: str, code: str) -> ast.AST:
     try:
         return ast.parse(sanitize_variable_names(code, {}, aliases), mode="eval")
     except SyntaxError:
-        raise DataError(f"cannot read the term {code!r} of the formula {formula!r} (R or Python code expected)") from None
+        raise DataError(f"cannot read the term {code!r} of the formula {formula!r} (R or Python code expected)"
+                        ) from None
 
 
 def used_columns(
@@ -682,6 +791,17 @@ def used_columns(
     """The data columns the formula reads (in the data's order) and the names that are neither columns nor known.
 
     ``side`` is "both", "lhs" or "rhs": the columns of the response, of the terms, or of both.
+
+    Parameters
+    ----------
+    parsed : formulaic Formula
+        The parsed formula.
+    columns : sequence of str
+        The data's column names.
+    context : mapping, optional
+        Names available besides the columns (functions, variables).
+    side : {"both", "lhs", "rhs"}
+        Which sides of the formula to read.
 
     Returns
     -------
@@ -697,8 +817,8 @@ def used_columns(
         sides = [parsed]
     else:
         sides = {"both": [parsed.lhs, parsed.rhs], "lhs": [parsed.lhs], "rhs": [parsed.rhs]}[side]
-    for side in sides:
-        for term in side:
+    for part in sides:
+        for term in part:
             for fac in term.factors:
                 method = fac.eval_method.value
                 if method == "lookup":

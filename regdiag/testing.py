@@ -35,8 +35,33 @@ class LooRefit:
     rank: np.ndarray
 
 
-def ols_refit(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, rcond: float = 1e-10):
-    """One weighted least-squares fit by SVD: (coefficients, rss, rank, n_positive)."""
+def ols_refit(
+    X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, rcond: float = 1e-10
+) -> tuple[np.ndarray, float, int, int]:
+    """One weighted least-squares fit by SVD.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_obs, n_params)
+        The design.
+    y : ndarray of shape (n_obs,)
+        The response.
+    weights : ndarray of shape (n_obs,), optional
+        Analytic weights (rows with weight 0 are left out).
+    rcond : float
+        Relative cut-off for small singular values (:func:`numpy.linalg.lstsq`).
+
+    Returns
+    -------
+    coef : ndarray of shape (n_params,)
+        The coefficients (minimum norm when rank-deficient).
+    rss : float
+        Weighted residual sum of squares.
+    rank : int
+        Numerical rank of the weighted design.
+    n_positive : int
+        Number of rows with positive weight.
+    """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     w = np.ones(len(y)) if weights is None else np.asarray(weights, dtype=float)
@@ -44,7 +69,7 @@ def ols_refit(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, r
     sw = np.sqrt(w[keep])
     A = X[keep] * sw[:, None]
     b = y[keep] * sw
-    coef, _, rank, sv = np.linalg.lstsq(A, b, rcond=rcond)
+    coef, _, rank, _sv = np.linalg.lstsq(A, b, rcond=rcond)
     resid = b - A @ coef
     return coef, float(resid @ resid), int(rank), int(keep.sum())
 
@@ -66,19 +91,68 @@ def _refits(X, y, weights, deletions, rcond):
 
 
 def ols_loo_refit(X: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None, rcond: float = 1e-10) -> LooRefit:
-    """Leave-one-out by refitting n times (full-rank designs; a refit that loses rank gives NaN coefficients)."""
+    """Leave-one-out by refitting n times (full-rank designs; a refit that loses rank gives NaN coefficients).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_obs, n_params)
+        The design.
+    y : ndarray of shape (n_obs,)
+        The response.
+    weights : ndarray of shape (n_obs,), optional
+        Analytic weights (rows with weight 0 are left out).
+    rcond : float
+        Relative cut-off for small singular values (:func:`numpy.linalg.lstsq`).
+
+    Returns
+    -------
+    LooRefit
+        Coefficients, residual standard error and rank of each refit.
+    """
     return _refits(X, y, weights, [[i] for i in range(len(y))], rcond)
 
 
 def ols_group_refit(
     X: np.ndarray, y: np.ndarray, groups: list[np.ndarray], weights: np.ndarray | None = None, rcond: float = 1e-10
 ) -> LooRefit:
-    """Delete each group of row positions and refit."""
+    """Delete each group of row positions and refit.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_obs, n_params)
+        The design.
+    y : ndarray of shape (n_obs,)
+        The response.
+    groups : list of ndarray of int
+        Row positions deleted together, one array per refit.
+    weights : ndarray of shape (n_obs,), optional
+        Analytic weights (rows with weight 0 are left out).
+    rcond : float
+        Relative cut-off for small singular values (:func:`numpy.linalg.lstsq`).
+
+    Returns
+    -------
+    LooRefit
+        Coefficients, residual standard error and rank of each refit.
+    """
     return _refits(X, y, weights, groups, rcond)
 
 
 def dense_hat(X: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    """The full n x n hat matrix ``W^(1/2) X (X'WX)^+ X' W^(1/2)`` (small n only)."""
+    """The full n x n hat matrix ``W^(1/2) X (X'WX)^+ X' W^(1/2)`` (small n only).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_obs, n_params)
+        The design.
+    weights : ndarray of shape (n_obs,), optional
+        Analytic weights.
+
+    Returns
+    -------
+    ndarray of shape (n_obs, n_obs)
+        The hat matrix.
+    """
     X = np.asarray(X, dtype=float)
     sw = np.ones(X.shape[0]) if weights is None else np.sqrt(np.asarray(weights, dtype=float))
     A = X * sw[:, None]

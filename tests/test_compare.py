@@ -608,7 +608,7 @@ def test_a_difference_above_the_bound_is_never_agreement(tmp_path):
     ref.to_csv(tmp_path / "changed.csv")
     t = _quiet_compare(fit, reference=tmp_path / "changed.csv", r_epsilon=1e-14).table
     assert not t.loc["cook.d", "agree"] and t.loc["cook.d", "explained"] == False  # noqa: E712
-    assert t.loc["cook.d", "reason"].startswith(f"unexplained: differs beyond the bound at 1 rows")
+    assert t.loc["cook.d", "reason"].startswith("unexplained: differs beyond the bound at 1 rows")
     assert repr(ref.index[i]) in t.loc["cook.d", "reason"] or str(ref.index[i]) in t.loc["cook.d", "reason"]
     assert t.loc["cooks.distance", "agree"]
 

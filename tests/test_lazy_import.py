@@ -1,4 +1,5 @@
-"""``import regdiag`` costs what the user uses: the fitting code, scipy's statistics and the engine load on first use."""
+"""``import regdiag`` costs what the user uses: the fitting code, scipy's statistics and the engine load on first
+use."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def test_public_names_load_on_first_use():
 
 
 def test_compare_is_the_function_even_after_its_module_is_imported():
-    code = "import regdiag, regdiag.report.bundle; from regdiag.compare import compare; assert regdiag.compare is compare"
+    code = ("import regdiag, regdiag.report.bundle; from regdiag.compare import compare; "
+            "assert regdiag.compare is compare")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

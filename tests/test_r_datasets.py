@@ -129,7 +129,7 @@ def test_command_line_as_r(name, tmp_path):
 
 def test_proportion_response_with_weights_is_cbind():
     """``y/n ~ x`` with ``weights = n`` (an R idiom for binomial proportions): R's arithmetic, not nesting."""
-    data, meta, _, ref = load("glm_esoph_cbind")
+    data, _meta, _, ref = load("glm_esoph_cbind")
     fit = regdiag.glm("ncases/(ncases + ncontrols) ~ agegp + tobgp + alcgp", data=data, family="binomial",
                       weights=data["ncases"] + data["ncontrols"], tol=1e-13)
     infl = fit.influence()
@@ -149,7 +149,7 @@ def test_comparison_response_without_i():
 
 def test_factor_labels_as_r():
     """``factor(x, levels=..., labels=...)`` names the levels; whiteside's R levels are Before, After."""
-    data, _, coef, ref = load("lm_whiteside_ns")
+    data, _, coef, _ref = load("lm_whiteside_ns")
     fit = regdiag.ols('Gas ~ factor(Insul, levels = c("Before", "After"), labels = c("B", "A")) * ns(Temp, df = 3)',
                       data=data)
     close(fit.coef, coef.to_numpy())

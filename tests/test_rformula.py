@@ -46,7 +46,7 @@ def close(actual, expected, rtol, what):
 
 @pytest.mark.parametrize("case", CASES)
 def test_formula_matches_r(case):
-    fit, data, coef, measures, meta = fit_case(case)
+    fit, _data, coef, measures, meta = fit_case(case)
     rtol = 1e-8
     assert fit.nobs == meta["n"]
     assert sorted(map(str, fit.design.dropped)) == sorted(map(str, meta["dropped"]))
@@ -68,7 +68,7 @@ def test_formula_matches_r(case):
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.startswith("glmnb")])
 def test_negative_binomial_theta_matches_glm_nb(case):
-    fit, data, coef, measures, meta = fit_case(case)
+    fit, _data, _coef, _measures, meta = fit_case(case)
     assert fit.theta is not None
     np.testing.assert_allclose(fit.theta.theta, meta["theta"], rtol=1e-8)
     np.testing.assert_allclose(fit.theta.se, meta["se_theta"], rtol=1e-6)

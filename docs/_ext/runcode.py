@@ -2,7 +2,8 @@
 
 Every block of a page runs in one namespace (a fresh one per page, in page order), so a page reads like a session.
 The source is shown as a Python block, followed by what the code printed (stdout, stderr and any warning it raised,
-as ``WarningClass: message``; deprecation warnings only when the page's own code triggers them, as Python does). Figures left open by matplotlib are saved and shown as images, then closed.
+as ``WarningClass: message``; deprecation warnings only when the page's own code triggers them, as Python does).
+Figures left open by matplotlib are saved and shown as images, then closed.
 
 A block that raises is reported as an error at its page and line, with the traceback; the build runs with warnings
 as errors (``make docs``), so a page cannot show code that does not run. Options:
@@ -27,7 +28,7 @@ import io
 import traceback
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
@@ -58,7 +59,7 @@ class RunCode(SphinxDirective):
     """Execute the directive's content (or a file) and show source and output."""
 
     has_content = True
-    option_spec = {
+    option_spec: ClassVar[dict[str, Any]] = {
         "hide-code": directives.flag,
         "hide-output": directives.flag,
         "output": _output_choice,

@@ -16,11 +16,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import regdiag  # noqa: E402
-from regdiag import plots  # noqa: E402
+import regdiag
+from regdiag import plots
 
 HERE = Path(globals().get("__file__", "docs/gallery/gallery.py")).resolve().parent
 OUT = HERE.parent / "_build" / "gallery"
@@ -54,7 +54,8 @@ def overview_facts(d) -> str:
 
 def bubble_facts(d) -> str:
     infl = duncan.influence()
-    return f"The largest Cook's distance is {_most(infl, 'cooks_distance')}; labelled: {', '.join(map(str, d.labelled_))}."
+    labelled = ", ".join(map(str, d.labelled_))
+    return f"The largest Cook's distance is {_most(infl, 'cooks_distance')}; labelled: {labelled}."
 
 
 def dfbetas_facts(d) -> str:
@@ -107,8 +108,8 @@ GALLERY = [
     (
         "half_normal", "Half-normal plot of a logistic regression",
         "Absolute likelihood residuals of the low-birth-weight model against half-normal quantiles, with the 95% "
-        "band of responses simulated from the fitted model (Atkinson's envelope; each simulated response is taken to its "
-        "own estimate by scoring steps with the fit's factorization, see regdiag.linear.envelope).",
+        "band of responses simulated from the fitted model (Atkinson's envelope; each simulated response is taken to "
+        "its own estimate by scoring steps with the fit's factorization, see regdiag.linear.envelope).",
         "plots.half_normal(birthwt, nsim=99)", lambda: plots.half_normal(birthwt, nsim=99, rng=1), half_normal_facts,
     ),
     (

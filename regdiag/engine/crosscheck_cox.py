@@ -86,7 +86,7 @@ def cross_check_cox(
                 rows.append(row)
     frame = pd.DataFrame(rows)
     frame["agrees"] = frame["agrees"].astype("boolean")
-    frame.attrs.update(n_compared=int(len(dfb)), cond=float(cond_raw), cond_equilibrated=float(cond_eq),
+    frame.attrs.update(n_compared=len(dfb), cond=float(cond_raw), cond_equilibrated=float(cond_eq),
                        damping=damping, one_step_vs_exact=relative_discrepancy(dfb[ok], exact[ok]) if ok.any()
                        else np.nan)
     return frame

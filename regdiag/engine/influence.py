@@ -22,7 +22,7 @@ from __future__ import annotations
 import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,13 @@ __all__ = ["Damping", "InfluenceEngine", "EngineInfluence", "influence"]
 class Damping:
     """Damping ``lambda`` added to the curvature: an absolute value, or a multiple of its mean eigenvalue.
 
+    Parameters
+    ----------
+    value : float
+        The damping (absolute) or its multiple of the mean eigenvalue (relative); finite, >= 0.
+    kind : {"absolute", "relative"}
+        How ``value`` is read.
+
     Examples
     --------
     >>> Damping.relative(1e-3).resolve(mean_eigenvalue=2.0)
@@ -67,14 +74,49 @@ class Damping:
 
     @classmethod
     def absolute(cls, value: float) -> Damping:
+        """``lambda = value``.
+
+        Parameters
+        ----------
+        value : float
+            The damping.
+
+        Returns
+        -------
+        Damping
+            Absolute damping.
+        """
         return cls(value, "absolute")
 
     @classmethod
     def relative(cls, value: float) -> Damping:
-        """``lambda = value * trace(C) / n_params``."""
+        """``lambda = value * trace(C) / n_params``.
+
+        Parameters
+        ----------
+        value : float
+            The multiple of the mean eigenvalue.
+
+        Returns
+        -------
+        Damping
+            Relative damping.
+        """
         return cls(value, "relative")
 
     def resolve(self, mean_eigenvalue: float) -> float:
+        """The absolute damping for a curvature with this mean eigenvalue.
+
+        Parameters
+        ----------
+        mean_eigenvalue : float
+            ``trace(C) / n_params`` of the curvature.
+
+        Returns
+        -------
+        float
+            ``lambda``.
+        """
         return float(self.value) * (mean_eigenvalue if self.kind == "relative" else 1.0)
 
     def __str__(self) -> str:
@@ -86,7 +128,7 @@ def _as_damping(d: Any) -> Damping:
         return d
     if isinstance(d, (bool, str)) or not np.isscalar(d):
         raise ValueError(f"damping must be a number >= 0 or a Damping, got {d!r}")
-    return Damping(float(d))
+    return Damping(float(cast(float, d)))
 
 
 class InfluenceEngine:
@@ -142,7 +184,26 @@ class InfluenceEngine:
         """The pieces of the leverage correction of ``rows``: each observation's curvature term ``U_i' S_i U_i / n``
         (``U (b, r, P)``, ``S`` as ``s (b, r)``; with ``gauss_newton`` its Gauss-Newton term, ``S = I``),
         ``W = U (C + lambda I)^{-1}`` and ``S K`` with ``K = U W'`` (``(b, r, r)``: ``S K / n`` is the generalized
-        leverage matrix)."""
+        leverage matrix).
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+        gauss_newton : bool
+            Use each observation's Gauss-Newton term instead of its curvature term.
+
+        Returns
+        -------
+        U : array of shape (b, r, n_params)
+            The factors of the terms.
+        s : ndarray of shape (b, r)
+            Their weights.
+        W : array of shape (b, r, n_params)
+            ``U (C + lambda I)^{-1}``.
+        SK : ndarray of shape (b, r, r)
+            ``S K``.
+        """
         bk, p = self.bk, self.view.p
         if gauss_newton:
             U = self.view.gn_factors(rows)
@@ -158,13 +219,44 @@ class InfluenceEngine:
     def max_leverage(self, rows: slice, gauss_newton: bool = False) -> np.ndarray:
         """``(b,)``: the largest eigenvalue of each observation's generalized leverage matrix ``S_i K_i / n`` (see
         :meth:`leverage_terms`). At most 1 when the curvature contains the observation's own term; above 1 the
-        leverage correction ``(I - S_i K_i / n)^{-1}`` changes sign in some direction."""
+        leverage correction ``(I - S_i K_i / n)^{-1}`` changes sign in some direction.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+        gauss_newton : bool
+            Use each observation's Gauss-Newton term instead of its curvature term.
+
+        Returns
+        -------
+        ndarray of shape (b,)
+            The largest eigenvalues.
+        """
         return _largest_eigenvalue(self.leverage_terms(rows, gauss_newton)[3] / self.view.n)
 
     def delta(self, rows: slice, G: Any | None = None) -> tuple[Any, Any, np.ndarray | None, np.ndarray]:
         """Parameter influence of ``rows``: ``(delta (b, P), grad (b, P), leverage (b,) or None, undefined (b,))``.
 
         ``undefined`` marks rows whose corrected influence does not exist (the observation's leverage is 1).
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+        G : array of shape (b, n_params), optional
+            Their loss gradients, when already computed.
+
+        Returns
+        -------
+        delta : array of shape (b, n_params)
+            Estimated ``theta_(-i) - theta``.
+        grad : array of shape (b, n_params)
+            The loss gradients.
+        leverage : ndarray of shape (b,) or None
+            Generalized leverages (with the leverage correction).
+        undefined : ndarray of bool of shape (b,)
+            Rows whose corrected influence does not exist.
         """
         bk, n = self.bk, self.view.n
         if G is None:
@@ -195,7 +287,13 @@ class InfluenceEngine:
         return D, G, lev, undefined
 
     def run(self) -> EngineInfluence:
-        """Influence of every observation."""
+        """Influence of every observation.
+
+        Returns
+        -------
+        EngineInfluence
+            Every observation's influence, with how it was computed.
+        """
         view, bk = self.view, self.bk
         n = view.n
         r = int(view.n_outputs or 1) if self.correction is Correction.LEVERAGE else 0
@@ -298,6 +396,10 @@ class EngineInfluence:
     dispersion : float
     info : mapping
         Solver diagnostics (iterations, residuals, condition number, ...).
+    damping_spec : str
+        The damping as given (a value, or a multiple of the mean eigenvalue).
+    engine : InfluenceEngine
+        The engine that computed the result (for scores of new queries).
     """
 
     param_influence: np.ndarray
@@ -327,6 +429,7 @@ class EngineInfluence:
 
     @property
     def method(self) -> str:
+        """How the result was computed: ``engine:<curvature>/<solver>``, ``+leverage`` with the leverage correction."""
         tail = "+leverage" if self.correction == "leverage" else ""
         return f"engine:{self.curvature}/{self.solver}{tail}"
 
@@ -343,7 +446,21 @@ class EngineInfluence:
         return self.params[None, :] + self.param_influence
 
     def query_gradients(self, query: Any, measurement: str = "loss") -> np.ndarray:
-        """Gradients of each query's measurement, shape (n_query, n_params)."""
+        """Gradients of each query's measurement, shape (n_query, n_params).
+
+        Parameters
+        ----------
+        query : object
+            The queries, in the form the model takes (for a regdiag fit: ``(X_query, y_query)`` or, for
+            ``"prediction"``, the query design).
+        measurement : str
+            What is measured (``"loss"`` or ``"prediction"`` for regdiag's fits).
+
+        Returns
+        -------
+        ndarray of shape (n_query, n_params)
+            One row per query.
+        """
         view = self.engine.view
         return view.backend.to_numpy(view.query_gradients(query, measurement))
 
@@ -371,6 +488,20 @@ class EngineInfluence:
         ``kind="theta"``: ``scores / ||delta_i||`` (effect per unit of parameter change);
         ``kind="loss"``: ``scores / sqrt(self_influence_i)`` (effect relative to i's effect on its own loss).
         Both down-weight observations whose influence is large on everything (outliers with large gradients).
+
+        Parameters
+        ----------
+        query : object
+            The queries (see :meth:`scores`).
+        kind : {"theta", "loss"}
+            The normalization.
+        measurement : str
+            What is measured (see :meth:`scores`).
+
+        Returns
+        -------
+        ndarray of shape (n_query, n_obs)
+            The normalized scores (NaN where the norm is 0).
         """
         s = self.scores(query, measurement)
         if kind == "theta":
@@ -420,6 +551,11 @@ class EngineInfluence:
             ``cook.d``/``cooks_d`` and ``hat``/``hat_diag`` (with the leverage correction). The measures built on
             studentized residuals (DFFITS, COVRATIO, standardized residuals) exist only in closed form
             (``fit.influence()``). ``.attrs`` records the method and damping.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per observation.
         """
         from ..results import r_dfb_names
 
@@ -455,7 +591,18 @@ class EngineInfluence:
         R's column names ``dfb.*``, ``cook.d``, ``hat``), for the criteria on measures the engine computes: DFBETAS
         (:attr:`dfbetas`, over the full fit's standard errors), Cook's distance, and leverage (with
         ``correction="leverage"``). Criteria on studentized residuals, DFFITS or COVRATIO are left out;
-        ``.attrs["left_out"]`` names them."""
+        ``.attrs["left_out"]`` names them.
+
+        Parameters
+        ----------
+        rule : str or sequence of str
+            A rule name (``"R"``, ``"statsmodels"``, ...) or criterion names, as the closed form's ``flags``.
+
+        Returns
+        -------
+        pandas.DataFrame of bool
+            One column per criterion, one row per observation.
+        """
         from ..linear.measures import select_criteria
         from ..results import flag_frame
 
@@ -472,7 +619,18 @@ class EngineInfluence:
         return frame
 
     def flagged(self, rule: str | Sequence[str] = "R") -> pd.DataFrame:
-        """The observations flagged by ``rule`` (see :meth:`flags`), with Cook's distance and the criteria."""
+        """The observations flagged by ``rule`` (see :meth:`flags`), with Cook's distance and the criteria.
+
+        Parameters
+        ----------
+        rule : str or sequence of str
+            A rule name (``"R"``, ``"statsmodels"``, ...) or criterion names, as the closed form's ``flags``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The flagged observations only.
+        """
         fl = self.flags(rule)
         hit = fl.fillna(False).astype(bool)
         mask = hit.any(axis=1).to_numpy()

@@ -87,14 +87,17 @@ class Block:
 
     @property
     def size(self) -> int:
+        """Number of parameters in the block."""
         return self.stop - self.start
 
     @property
     def kron(self) -> bool:
+        """Whether the block is Kronecker-factored (has a ``shape``)."""
         return self.shape is not None
 
     @property
     def slice(self) -> slice:
+        """The block's parameters as a slice of ``theta``."""
         return slice(self.start, self.stop)
 
 
@@ -107,12 +110,36 @@ class Model(Protocol):
     param_names: Sequence[str]
 
     def loss_gradients(self, rows: slice) -> Any:
-        """Gradients ``grad l_i(theta)`` of the observations in ``rows``, shape ``(b, n_params)``."""
+        """Gradients ``grad l_i(theta)`` of the observations in ``rows``.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        array of shape (b, n_params)
+            One row per observation (an array of any registered backend).
+        """
         ...
 
 
 def batches(n: int, size: int) -> list[slice]:
-    """``slice`` objects covering ``range(n)`` in steps of ``size``."""
+    """``slice`` objects covering ``range(n)`` in steps of ``size``.
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    size : int
+        Rows per slice (at least 1 is used).
+
+    Returns
+    -------
+    list of slice
+        Consecutive, the last one possibly shorter.
+    """
     size = max(int(size), 1)
     return [slice(s, min(s + size, n)) for s in range(0, n, size)]
 
@@ -122,6 +149,11 @@ class ModelView:
 
     Every array a model returns passes through here, so a protocol violation is reported once, naming the method,
     the expected and actual shapes, and the rows (by label) with non-finite values.
+
+    Parameters
+    ----------
+    model : object
+        An object following :class:`Model`.
     """
 
     def __init__(self, model: Any) -> None:
@@ -170,9 +202,30 @@ class ModelView:
         return blocks
 
     def has(self, capability: str) -> bool:
+        """Whether the model provides the method ``capability``.
+
+        Parameters
+        ----------
+        capability : str
+            A method name of the protocol, such as ``"hessian"``.
+
+        Returns
+        -------
+        bool
+            True when the model has it.
+        """
         return callable(getattr(self.model, capability, None))
 
     def require(self, capability: str, what: str) -> None:
+        """Raise a :class:`ModelError` naming ``what`` when the model lacks ``capability``.
+
+        Parameters
+        ----------
+        capability : str
+            A method name of the protocol.
+        what : str
+            What needs it (for the message), such as ``"the Gauss-Newton curvature"``.
+        """
         if not self.has(capability):
             raise ModelError(
                 f"{what} needs the model's {capability}(), which {type(self.model).__name__} does not provide; "
@@ -180,6 +233,20 @@ class ModelView:
             )
 
     def labels(self, rows: slice, bad: np.ndarray) -> str:
+        """Labels of the flagged rows among ``rows``, for a message (the first five).
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+        bad : ndarray of bool of shape (b,)
+            Which of them to name.
+
+        Returns
+        -------
+        str
+            The labels.
+        """
         return format_labels(self.index[rows][np.asarray(bad, dtype=bool)], 5)
 
     # ---- checked calls ------------------------------------------------------------------------------------------
@@ -200,10 +267,29 @@ class ModelView:
         return arr
 
     def loss_gradients(self, rows: slice) -> Any:
+        """The model's gradients ``grad l_i(theta)`` of the observations in ``rows``.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        ndarray of shape (b, n_params)
+            One row per observation.
+        """
         b = _len(rows, self.n)
         return self._check(self.model.loss_gradients(rows), (b, self.p), "loss_gradients", rows)
 
     def hessian(self) -> Any:
+        """The model's Hessian of the mean loss ``(1/n) sum_i l_i`` (without the ``l2`` term).
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params)
+            Symmetric.
+        """
         H = self._check(self.model.hessian(), (self.p, self.p), "hessian", None)
         self._check_symmetric(H, "hessian")
         return H
@@ -223,9 +309,35 @@ class ModelView:
             )
 
     def hvp(self, V: Any) -> Any:
+        """The model's products of rows of ``V`` with the Hessian of the mean loss.
+
+        Parameters
+        ----------
+        V : ndarray of shape (k, n_params)
+            The vectors, one per row.
+
+        Returns
+        -------
+        ndarray of shape (k, n_params)
+            ``V H``.
+        """
         return self._check(self.model.hvp(V), tuple(V.shape), "hvp", None)
 
     def hessian_factors(self, rows: slice) -> tuple[Any, Any]:
+        """The model's factors ``U_i, s_i`` of each observation's loss Hessian, ``hess l_i = U_i' diag(s_i) U_i``.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        U : ndarray of shape (b, r, n_params)
+            The factors.
+        s : ndarray of shape (b, r)
+            Their weights.
+        """
         b = _len(rows, self.n)
         U, s = self.model.hessian_factors(rows)
         self._check(U, (b, None, self.p), "hessian_factors (U)", rows)
@@ -233,6 +345,18 @@ class ModelView:
         return U, s
 
     def output_hessians(self, rows: slice) -> Any:
+        """The model's Hessian of each observation's loss in the model outputs.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        ndarray of shape (b, k, k)
+            Symmetric, one per observation.
+        """
         b = _len(rows, self.n)
         H = self._check(self.model.output_hessians(rows), (b, None, None), "output_hessians", rows)
         if H.shape[1] != H.shape[2]:
@@ -246,10 +370,38 @@ class ModelView:
         return H
 
     def output_vjp(self, rows: slice, V: Any) -> Any:
+        """The model's vector-Jacobian products ``J_i' v_ic`` with the Jacobians ``J_i`` of the outputs in ``theta``.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+        V : ndarray of shape (b, C, k)
+            ``C`` output vectors per observation.
+
+        Returns
+        -------
+        ndarray of shape (b, C, n_params)
+            The products.
+        """
         b, c = V.shape[0], V.shape[1]
         return self._check(self.model.output_vjp(rows, V), (b, c, self.p), "output_vjp", rows)
 
     def kron_factors(self, rows: slice, V: Any) -> Mapping[str, tuple[Any, Any]]:
+        """The model's layer inputs and back-propagated output vectors ``V`` per Kronecker block, checked.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+        V : ndarray of shape (b, C, k)
+            ``C`` output vectors per observation.
+
+        Returns
+        -------
+        dict of str to (ndarray, ndarray)
+            ``{block name: (a, d)}``, ``a`` of shape ``(b, d_in)`` and ``d`` of shape ``(b, C, d_out)``.
+        """
         b, c = V.shape[0], V.shape[1]
         out = self.model.kron_factors(rows, V)
         for blk in self.blocks:
@@ -268,6 +420,18 @@ class ModelView:
         return out
 
     def example_weights(self, rows: slice) -> Any | None:
+        """The model's case weights of the observations, checked, or None when it has none (weight 1).
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        ndarray of shape (b,) or None
+            Non-negative weights.
+        """
         if not self.has("example_weights"):
             return None
         w = self._check(self.model.example_weights(rows), (_len(rows, self.n),), "example_weights", rows)
@@ -276,14 +440,41 @@ class ModelView:
         return w
 
     def query_gradients(self, query: Any, measurement: str) -> Any:
+        """The model's gradients of a measurement of each query, checked.
+
+        Parameters
+        ----------
+        query : object
+            The queries, in the form the model takes.
+        measurement : str
+            What is measured (``"loss"``, ``"prediction"``, ...).
+
+        Returns
+        -------
+        ndarray of shape (m, n_params)
+            One row per query.
+        """
         self.require("query_gradients", "scores(query)")
         G = self.model.query_gradients(query, measurement)
         return self._check(G, (None, self.p), "query_gradients", None)
 
     def output_sqrt(self, rows: slice) -> Any:
-        """``(b, k, k)`` symmetric square roots ``R_i`` of the output Hessians (``R_i R_i' = Lambda_i``), or the
-        model's own ``output_sqrt(rows)``: ``(b, k, C)`` factors with ``R_i R_i' = Lambda_i`` (a loss with a known
-        structure, such as a softmax over many outputs, gives them in closed form)."""
+        """Square roots ``R_i`` of the output Hessians (``R_i R_i' = Lambda_i``).
+
+        The symmetric square roots ``(b, k, k)``, or the model's own ``output_sqrt(rows)``: ``(b, k, C)`` factors
+        with ``R_i R_i' = Lambda_i`` (a loss with a known structure, such as a softmax over many outputs, gives them in
+        closed form).
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        ndarray of shape (b, k, C)
+            The factors (``C = k`` for the symmetric roots).
+        """
         if self.has("output_sqrt"):
             b = _len(rows, self.n)
             R = self._check(self.model.output_sqrt(rows), (b, None, None), "output_sqrt", rows)
@@ -315,12 +506,34 @@ class ModelView:
         return (Q * bk.sqrt(lam)[:, None, :]) @ bk.swap(Q)
 
     def gn_factors(self, rows: slice) -> Any:
-        """``(b, k, P)``: rows ``u_ic`` with ``sum_c u_ic u_ic' = J_i' Lambda_i J_i`` (i's Gauss-Newton term)."""
+        """Rows ``u_ic`` with ``sum_c u_ic u_ic' = J_i' Lambda_i J_i`` (observation i's Gauss-Newton term).
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        ndarray of shape (b, C, n_params)
+            The rows.
+        """
         self.require("output_vjp", "the Gauss-Newton curvature")
         return self.output_vjp(rows, self.backend.swap(self.output_sqrt(rows)))
 
     def default_batch(self, per_row: int = 1) -> int:
-        """Rows per batch keeping ``batch x per_row x n_params`` near 2**22 numbers."""
+        """Rows per batch keeping ``batch x per_row x n_params`` near 2**22 numbers.
+
+        Parameters
+        ----------
+        per_row : int
+            Vectors of length ``n_params`` held per row.
+
+        Returns
+        -------
+        int
+            At least 1, at most ``n_obs``.
+        """
         return int(max(1, min(self.n, (1 << 22) // max(1, per_row * self.p))))
 
 
@@ -366,8 +579,22 @@ class SingleIndexModel:
     d1, d2, fisher : ndarray of shape (n_obs,)
         ``dl_i/d eta``, ``d^2 l_i/d eta^2`` and its expectation at the fit.
     case_weights : ndarray of shape (n_obs,)
+    param_names : sequence of str
+        Names of the parameters.
+    index : pandas.Index
+        Row labels.
+    dispersion : float
+        Scale of the loss (``sigma^2`` for least squares, the GLM dispersion).
+    rank : int
+        Numerical rank of the design.
+    design : Design, optional
+        The fit's design, to take queries of raw variables through its formula.
+    columns : ndarray of int, optional
+        The design columns the parameters are (aliased columns left out).
     query_loss : callable
         ``query_loss(eta, y)``: ``dl/d eta`` of a query's loss (unit case weight).
+    aliased : tuple of str
+        Names of the aliased columns left out.
     observed_is_expected : bool
         ``d2 == fisher`` in theory (least squares; a GLM with its canonical link): exact Hessian = Gauss-Newton.
     unit_curvature_constant : bool
@@ -415,32 +642,128 @@ class SingleIndexModel:
 
     # ---- gradients and curvature -----------------------------------------------------------------------------------
     def loss_gradients(self, rows: slice) -> np.ndarray:
+        """Gradients ``grad l_i(theta)`` of the observations in ``rows``.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        ndarray of shape (b, n_params)
+            One row per observation.
+        """
         return self.d1[rows, None] * self.X[rows]
 
     def hessian(self) -> np.ndarray:
+        """Hessian of the mean loss ``(1/n) sum_i l_i`` (without the ``l2`` term).
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params)
+            Symmetric.
+        """
         return (self.X.T * self.d2) @ self.X / self.n_obs
 
     def hessian_factors(self, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        """Factors ``U_i, s_i`` of each observation's loss Hessian, ``hess l_i = U_i' diag(s_i) U_i``.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        U : ndarray of shape (b, r, n_params)
+            The factors.
+        s : ndarray of shape (b, r)
+            Their weights.
+        """
         return self.X[rows, None, :], self.d2[rows, None]
 
     def output_hessians(self, rows: slice) -> np.ndarray:
+        """Hessian of each observation's loss in the model outputs.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        ndarray of shape (b, k, k)
+            Symmetric, one per observation.
+        """
         return self.fisher[rows, None, None]
 
     def output_vjp(self, rows: slice, V: np.ndarray) -> np.ndarray:
+        """Vector-Jacobian products ``J_i' v_ic`` with the Jacobians ``J_i`` of the outputs in ``theta``.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+        V : ndarray of shape (b, C, k)
+            ``C`` output vectors per observation.
+
+        Returns
+        -------
+        ndarray of shape (b, C, n_params)
+            The products.
+        """
         return V[:, :, 0:1] * self.X[rows, None, :]
 
     def kron_factors(self, rows: slice, V: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per Kronecker block, the layer inputs and the output vectors ``V`` back-propagated to its outputs.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+        V : ndarray of shape (b, C, k)
+            ``C`` output vectors per observation.
+
+        Returns
+        -------
+        dict of str to (ndarray, ndarray)
+            ``{block name: (a, d)}``, ``a`` of shape ``(b, d_in)`` and ``d`` of shape ``(b, C, d_out)``.
+        """
         return {"linear_predictor": (self.X[rows], V)}
 
     def example_weights(self, rows: slice) -> np.ndarray:
+        """Case weights of the observations (weighting K-FAC's input factor).
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        ndarray of shape (b,)
+            Non-negative.
+        """
         return self.case_weights[rows]
 
     # ---- queries ---------------------------------------------------------------------------------------------------
     def query_design(self, Xq: Any) -> np.ndarray:
-        """Design rows of new data: a DataFrame of raw variables goes through the fit's formula."""
-        if isinstance(Xq, pd.DataFrame) and self._design is not None and self._design.model_spec is not None:
-            if not set(self.param_names) <= set(map(str, Xq.columns)):
-                Xq = self._design.design_for(Xq)
+        """Design rows of new data: a DataFrame of raw variables goes through the fit's formula.
+
+        Parameters
+        ----------
+        Xq : pandas.DataFrame or array_like of shape (m, n_params)
+            Raw variables (with a formula fit), design columns by name, or design rows.
+
+        Returns
+        -------
+        ndarray of shape (m, n_params)
+            The design rows.
+        """
+        if (isinstance(Xq, pd.DataFrame) and self._design is not None and self._design.model_spec is not None
+                and not set(self.param_names) <= set(map(str, Xq.columns))):
+            Xq = self._design.design_for(Xq)
         if isinstance(Xq, pd.DataFrame) and set(self.param_names) <= set(map(str, Xq.columns)):
             return Xq[list(self.param_names)].to_numpy(dtype=float)
         arr = np.asarray(Xq, dtype=float)
@@ -456,8 +779,23 @@ class SingleIndexModel:
         return arr
 
     def query_gradients(self, query: Any, measurement: str = "loss") -> np.ndarray:
-        """Gradients of each query's measurement: ``"loss"`` (needs ``(X_query, y_query[, offset])``) or
-        ``"prediction"`` (the linear predictor; ``query`` may be the design alone)."""
+        """Gradients of each query's measurement.
+
+        ``"loss"`` needs ``(X_query, y_query[, offset])``; for ``"prediction"`` (the linear predictor) ``query`` may be
+        the design alone.
+
+        Parameters
+        ----------
+        query : tuple or array_like
+            ``(X_query, y_query[, offset])``, or the query design for ``"prediction"``.
+        measurement : {"loss", "prediction"}
+            What is measured.
+
+        Returns
+        -------
+        ndarray of shape (m, n_params)
+            One row per query.
+        """
         if measurement == "prediction":
             Xq = query[0] if isinstance(query, tuple) else query
             return self.query_design(Xq)
@@ -484,6 +822,11 @@ class OLSModel(SingleIndexModel):
     diagonal and the identity equals it (K-FAC's factors are weighted means, which makes it exact for WLS).
     Aliased columns are left out (their coefficients are not estimable). Rows with zero weight have zero gradient:
     removing them changes nothing.
+
+    Parameters
+    ----------
+    fit : OLSFit
+        The fit.
     """
 
     def __init__(self, fit: Any) -> None:
@@ -528,6 +871,11 @@ class GLMModel(SingleIndexModel):
     (R's, statsmodels' default) use the expected information, so ``curvature="gauss_newton"`` with the leverage
     correction reproduces them, while ``curvature="exact"`` gives the Newton step with the observed information
     (statsmodels' ``observed=True``).
+
+    Parameters
+    ----------
+    fit : GLMFit
+        The fit.
     """
 
     def __init__(self, fit: Any) -> None:
@@ -593,12 +941,17 @@ class CoxModel:
     ``n delta' H delta / p = dfbeta_i' I dfbeta_i / p`` is the one-step likelihood displacement over ``p``.
     :func:`regdiag.cross_check` shows both to about 1e-13; the exact deletion
     (:func:`regdiag.survival.cox_exact.exact_loo`) differs from them by the one-step approximation's error.
+
+    Parameters
+    ----------
+    fit : CoxFit
+        The fit.
     """
 
     def __init__(self, fit: Any) -> None:
         self.fit = fit
         self.n_obs = int(fit.n_obs)
-        self.n_params = int(len(fit.coef))
+        self.n_params = len(fit.coef)
         self.param_names = tuple(fit.param_names)
         self.index = fit.index
         self.params = np.asarray(fit.coef, dtype=float)
@@ -611,12 +964,43 @@ class CoxModel:
         self._info = np.asarray(fit.information, dtype=float)
 
     def loss_gradients(self, rows: slice) -> np.ndarray:
+        """Gradients ``grad l_i(theta)`` of the observations in ``rows``.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        ndarray of shape (b, n_params)
+            One row per observation.
+        """
         return self._grad[rows]
 
     def hessian(self) -> np.ndarray:
+        """Hessian of the mean loss ``(1/n) sum_i l_i`` (without the ``l2`` term).
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params)
+            Symmetric.
+        """
         return self._info / self.n_obs
 
     def hvp(self, V: np.ndarray) -> np.ndarray:
+        """Products of rows of ``V`` with the Hessian of the mean loss.
+
+        Parameters
+        ----------
+        V : ndarray of shape (k, n_params)
+            The vectors, one per row.
+
+        Returns
+        -------
+        ndarray of shape (k, n_params)
+            ``V H``.
+        """
         return V @ self._info / self.n_obs
 
 
@@ -659,18 +1043,77 @@ class OutputJacobianModel:
         self._U = np.einsum("nkr,nkp->nrp", V, self.J)  # V_i' J_i
 
     def loss_gradients(self, rows: slice) -> np.ndarray:
+        """Gradients ``grad l_i(theta)`` of the observations in ``rows``.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        ndarray of shape (b, n_params)
+            One row per observation.
+        """
         return np.einsum("nkp,nk->np", self.J[rows], self.g[rows])
 
     def hessian(self) -> np.ndarray:
+        """Hessian of the mean loss ``(1/n) sum_i l_i`` (without the ``l2`` term).
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params)
+            Symmetric.
+        """
         return np.einsum("nkp,nkl,nlq->pq", self.J, self.A, self.J) / self.n_obs
 
     def hessian_factors(self, rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        """Factors ``U_i, s_i`` of each observation's loss Hessian, ``hess l_i = U_i' diag(s_i) U_i``.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        U : ndarray of shape (b, r, n_params)
+            The factors.
+        s : ndarray of shape (b, r)
+            Their weights.
+        """
         return self._U[rows], self._lam[rows]
 
     def output_hessians(self, rows: slice) -> np.ndarray:
+        """Hessian of each observation's loss in the model outputs.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        ndarray of shape (b, k, k)
+            Symmetric, one per observation.
+        """
         return self.A[rows]
 
     def output_vjp(self, rows: slice, V: np.ndarray) -> np.ndarray:
+        """Vector-Jacobian products ``J_i' v_ic`` with the Jacobians ``J_i`` of the outputs in ``theta``.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+        V : ndarray of shape (b, C, k)
+            ``C`` output vectors per observation.
+
+        Returns
+        -------
+        ndarray of shape (b, C, n_params)
+            The products.
+        """
         return np.einsum("bck,bkp->bcp", V, self.J[rows])
 
 
@@ -724,8 +1167,21 @@ def mle_model(fit: Any) -> OutputJacobianModel:
 
 
 def as_model(obj: Any) -> Any:
-    """A regdiag fit as an engine model (OLS/WLS, GLM, Cox, robust regression, the discrete models); any other object
-    is returned as is (it must follow :class:`Model`)."""
+    """A regdiag fit as an engine model.
+
+    OLS/WLS, GLM, Cox, robust regression and the discrete models; any
+    other object is returned as is (it must follow :class:`Model`).
+
+    Parameters
+    ----------
+    obj : object
+        A fit or a model.
+
+    Returns
+    -------
+    object
+        An object following :class:`Model`.
+    """
     from ..linear.discrete import MLEFit
     from ..linear.glm import GLMFit
     from ..linear.ols import OLSFit

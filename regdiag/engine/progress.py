@@ -9,11 +9,10 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from typing import Union
 
 __all__ = ["ProgressArg", "Progress", "text_bar"]
 
-ProgressArg = Union[None, bool, Callable[[str, int, int], None]]
+ProgressArg = None | bool | Callable[[str, int, int], None]
 
 
 _open_stage: list[str] = []  # the stage whose bar is on the current, unfinished line of stderr
@@ -21,21 +20,43 @@ _open_stage: list[str] = []  # the stage whose bar is on the current, unfinished
 
 def text_bar(stage: str, done: int, total: int) -> None:
     """Write ``stage [#####.....] done/total`` on one line of stderr (a newline when done). A stage that starts
-    while another's bar is unfinished (a nested step) begins a line of its own."""
+    while another's bar is unfinished (a nested step) begins a line of its own.
+
+    Parameters
+    ----------
+    stage : str
+        What is being done.
+    done : int
+        Steps done.
+    total : int
+        Steps in all.
+    """
     global _open_stage
     if _open_stage and _open_stage[0] != stage:
         sys.stderr.write("\n")
     _open_stage = [] if done >= total else [stage]
     width = 30
     frac = 1.0 if total <= 0 else min(done / total, 1.0)
-    fill = int(round(width * frac))
+    fill = round(width * frac)
     end = "\n" if done >= total else ""
     sys.stderr.write(f"\r{stage} [{'#' * fill}{'.' * (width - fill)}] {done}/{total}{end}")
     sys.stderr.flush()
 
 
 class Progress:
-    """Reports ``stage`` advancing from 0 to ``total`` through the user's callback, at most every ``every`` seconds."""
+    """Reports ``stage`` advancing from 0 to ``total`` through the user's callback, at most every ``every`` seconds.
+
+    Parameters
+    ----------
+    progress : None, bool or callable
+        ``True``: :func:`text_bar`; None or False: no report; a callable ``(stage, done, total)``.
+    stage : str
+        What is being done.
+    total : int
+        Steps in all.
+    every : float
+        Least seconds between two reports (the last step is always reported).
+    """
 
     def __init__(self, progress: ProgressArg, stage: str, total: int, every: float = 0.2) -> None:
         if progress is True:
@@ -56,6 +77,13 @@ class Progress:
             self._last = time.monotonic()
 
     def advance(self, k: int = 1) -> None:
+        """Count ``k`` more steps done, reporting when ``every`` seconds have passed or the work is complete.
+
+        Parameters
+        ----------
+        k : int
+            Steps done since the last call.
+        """
         self.done += k
         if self._cb is None:
             return

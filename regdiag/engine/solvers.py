@@ -35,7 +35,17 @@ SINGULAR_PROBE_STEPS = 60
 
 
 class Solver:
-    """Base: holds the curvature, the shift ``lambda`` (damping) and diagnostics in ``info``."""
+    """Base: holds the curvature, the shift ``lambda`` (damping) and diagnostics in ``info``.
+
+    Parameters
+    ----------
+    curvature : Curvature
+        The curvature ``C``.
+    shift : float
+        The damping ``lambda`` added to it.
+    progress : bool or callable, optional
+        Progress report (see :mod:`regdiag.engine.progress`).
+    """
 
     name = "solver"
 
@@ -47,11 +57,34 @@ class Solver:
         self.info: dict[str, Any] = {"solver": self.name}
 
     def apply(self, V: Any) -> Any:
-        """``V (C + lambda I)``."""
+        """``V (C + lambda I)``.
+
+        Parameters
+        ----------
+        V : array of shape (k, n_params)
+            Vectors, one per row.
+
+        Returns
+        -------
+        array of shape (k, n_params)
+            The products.
+        """
         out = self.curvature.mv(V)
         return out + self.shift * V if self.shift else out
 
     def solve(self, B: Any) -> Any:
+        """``B (C + lambda I)^{-1}``, row by row.
+
+        Parameters
+        ----------
+        B : array of shape (k, n_params) or (n_params,)
+            Right-hand sides, one per row.
+
+        Returns
+        -------
+        array
+            Of ``B``'s shape.
+        """
         raise NotImplementedError
 
     def _fail(self, message: str) -> None:
@@ -87,7 +120,17 @@ class Solver:
 class DirectSolver(Solver):
     """Exact solve. Eigen-structured curvatures (K-FAC, EK-FAC, diagonal, identity) use their eigendecomposition;
     the others are formed as a matrix, equilibrated ``D (C + lambda I) D`` with ``D = diag(C + lambda I)^{-1/2}``
-    rounded to powers of two, checked for singularity by its eigenvalues and solved by Cholesky."""
+    rounded to powers of two, checked for singularity by its eigenvalues and solved by Cholesky.
+
+    Parameters
+    ----------
+    curvature : Curvature
+        The curvature ``C``.
+    shift : float
+        The damping ``lambda`` added to it.
+    **kw
+        ``progress`` (see :class:`Solver`).
+    """
 
     name = "direct"
 
@@ -145,7 +188,13 @@ class DirectSolver(Solver):
                        self.curvature.p)
 
     def inverse(self) -> Any:
-        """``(C + lambda I)^{-1}`` as a matrix ``D L^{-T} L^{-1} D`` (formed once; R's ``chol2inv``)."""
+        """``(C + lambda I)^{-1}`` as a matrix ``D L^{-T} L^{-1} D`` (formed once; R's ``chol2inv``).
+
+        Returns
+        -------
+        array of shape (n_params, n_params)
+            The inverse (the same array on every call).
+        """
         if self._inverse is None:
             bk = self.bk
             Linv = bk.solve_triangular(self.L, bk.eye(self.curvature.p, like=self.L), lower=True)
@@ -172,13 +221,23 @@ class CGSolver(Solver):
 
     Parameters
     ----------
+    curvature : Curvature
+        The curvature ``C``.
+    shift : float
+        The damping ``lambda`` added to it.
     rtol : float
         Relative residual to reach for every right-hand side (checked on the true residual at the end).
+    atol : float
+        Absolute residual tolerance: each row's target is the larger of ``rtol ||b||`` and ``atol``.
     max_iter : int, optional
         Default ``max(100, 3 n_params)``.
     preconditioner : {"kfac", "ekfac", "diagonal"}, EigenCurvature or None
         Preconditions with ``(M + lambda I)^{-1}``; with K-FAC or EK-FAC of a model where they are exact, CG converges
         in one step.
+    on_failure : {"raise", "warn"}
+        On no convergence: raise :class:`ConvergenceError`, or warn and go on with the iterate reached.
+    **kw
+        ``progress`` (see :class:`Solver`).
     """
 
     name = "cg"
@@ -284,6 +343,21 @@ def lanczos(
 ) -> tuple[np.ndarray, Any, np.ndarray]:
     """Lanczos with full reorthogonalization on ``C + shift I`` (progress reported under ``stage``).
 
+    Parameters
+    ----------
+    curvature : Curvature
+        The curvature ``C``.
+    steps : int
+        Lanczos steps (at most ``n_params``).
+    shift : float
+        ``lambda``.
+    seed : int
+        Seed of the start vector.
+    progress : bool or callable, optional
+        Progress report (see :mod:`regdiag.engine.progress`).
+    stage : str
+        The name progress is reported under.
+
     Returns
     -------
     theta : ndarray of shape (m,)
@@ -348,6 +422,25 @@ class LissaSolver(Solver):
 
     It converges when ``0 < eig(C + lambda I) < 2 s``; ``scale`` ``s`` defaults to 1.05 times the largest eigenvalue
     estimated by 30 Lanczos steps. The rate is ``1 - lambda_min / s``: slow for ill-conditioned curvature (add damping).
+
+    Parameters
+    ----------
+    curvature : Curvature
+        The curvature ``C``.
+    shift : float
+        The damping ``lambda`` added to it.
+    rtol : float
+        Relative residual to reach.
+    max_iter : int
+        Most iterations.
+    scale : float, optional
+        ``s`` (default: 1.05 times the largest eigenvalue estimate).
+    seed : int
+        Seed of the Lanczos start vector.
+    on_failure : {"raise", "warn"}
+        On no convergence: raise :class:`ConvergenceError`, or warn and go on with the iterate reached.
+    **kw
+        ``progress`` (see :class:`Solver`).
     """
 
     name = "lissa"
@@ -418,14 +511,32 @@ class LissaSolver(Solver):
 
 
 class LowRankSolver(Solver):
-    """Low-rank inverse from the ``rank`` largest eigenpairs ``(theta_k, q_k)`` of ``C`` found by Lanczos
-    (the Arnoldi influence of Schioppa et al. 2022):
+    """Low-rank inverse from the ``rank`` largest eigenpairs ``(theta_k, q_k)`` of ``C`` found by Lanczos.
+
+    This is the Arnoldi influence of Schioppa et al. 2022:
 
     ``X = B Q diag(1/(theta + lambda)) Q' + (B - B Q Q') / lambda``  (the last term only when ``lambda > 0``),
 
     the exact inverse of the damped rank-``r`` approximation ``Q diag(theta) Q' + lambda I``. Exact when ``rank``
     is the number of parameters. Raises :class:`ConvergenceError` when the wanted eigenpairs have not converged
     (Ritz residual above ``tol`` times the largest eigenvalue) in ``max_iter`` Lanczos steps.
+
+    Parameters
+    ----------
+    curvature : Curvature
+        The curvature ``C``.
+    shift : float
+        The damping ``lambda`` added to it.
+    rank : int, optional
+        Eigenpairs kept (default ``min(n_params, 64)``).
+    tol : float
+        Ritz residual accepted, relative to the largest eigenvalue.
+    max_iter : int, optional
+        Lanczos steps (default ``min(n_params, max(2 rank, rank + 20))``).
+    seed : int
+        Seed of the Lanczos start vector.
+    **kw
+        ``progress`` (see :class:`Solver`).
     """
 
     name = "lowrank"
@@ -501,6 +612,23 @@ def _check_on_failure(value: str) -> str:
 
 
 def make_solver(name: str | SolverKind, curvature: Curvature, shift: float, **options: Any) -> Solver:
-    """The solver called ``name`` for ``curvature + shift I``; ``options`` go to its constructor."""
+    """The solver called ``name`` for ``curvature + shift I``; ``options`` go to its constructor.
+
+    Parameters
+    ----------
+    name : {"direct", "cg", "lissa", "lowrank"}
+        The solver.
+    curvature : Curvature
+        The curvature ``C``.
+    shift : float
+        The damping ``lambda``.
+    **options
+        Keyword arguments of the solver's class.
+
+    Returns
+    -------
+    Solver
+        The solver.
+    """
     kind = as_enum(SolverKind, name, "solver")
     return SOLVERS[kind](curvature, shift, **options)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+if TYPE_CHECKING:
+    from ..design import Design
+    from ..linalg import QRFactor
 
 __all__ = ["FitCommon"]
 
@@ -17,12 +23,28 @@ class FitCommon:
 
     __slots__ = ()
 
+    if TYPE_CHECKING:  # what a subclass provides (fields of its dataclass, or properties)
+        design: Design
+        factor: QRFactor
+        coef: np.ndarray
+
+        @property
+        def positive(self) -> np.ndarray: ...
+
+        @property
+        def _cov_scale(self) -> float: ...
+
+        @property
+        def _normal_reference(self) -> bool: ...
+
     @property
     def param_names(self) -> tuple[str, ...]:
+        """Names of the design's columns, one per coefficient."""
         return self.design.param_names
 
     @property
     def index(self) -> pd.Index:
+        """Row labels of the observations."""
         return self.design.index
 
     @property
@@ -37,6 +59,7 @@ class FitCommon:
 
     @property
     def df_resid(self) -> int:
+        """Residual degrees of freedom ``nobs - rank``."""
         return self.nobs - self.rank
 
     @property
@@ -51,6 +74,7 @@ class FitCommon:
 
     @property
     def params(self) -> pd.Series:
+        """Coefficients indexed by ``param_names`` (NaN for aliased columns)."""
         return pd.Series(self.coef, index=list(self.param_names), name="params")
 
     @property
@@ -77,7 +101,13 @@ class FitCommon:
         return pd.Series(p, index=list(self.param_names), name="p")
 
     def cov_params(self) -> pd.DataFrame:
-        """Covariance matrix of the coefficients ``scale (X'WX)^{-1}`` (NaN rows/columns for aliased)."""
+        """Covariance matrix of the coefficients ``scale (X'WX)^{-1}`` (NaN rows/columns for aliased).
+
+        Returns
+        -------
+        pandas.DataFrame of shape (n_params, n_params)
+            Indexed by ``param_names`` both ways.
+        """
         names = list(self.param_names)
         return pd.DataFrame(self._cov_scale * self.factor.cov_unscaled(), index=names, columns=names)
 

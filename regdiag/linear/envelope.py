@@ -144,6 +144,11 @@ def envelope(
     method : {"projection", "refit"}
         GLMs only: one Fisher-scoring step from the fitted coefficients per simulated response (O(n p) each, see the
         module notes), or IRLS refits to convergence (O(n p^2) per iteration; on big data fewer than ``nsim``).
+
+    Returns
+    -------
+    Envelope
+        The band's lower and upper bounds and median at each order statistic, with how it was computed.
     """
     if method not in ENVELOPE_METHODS:
         raise ValueError(f"method={method!r} is not an envelope method; choose from {', '.join(ENVELOPE_METHODS)}")
@@ -353,5 +358,6 @@ def _glm_one_step_sims(
                 cols.append(np.sort(np.abs(t) if absolute else t))
         done += b
     if len(cols) < 10:
-        raise ValueError(f"only {len(cols)} of {nsim} simulated responses gave valid means after the scoring steps: no envelope")
+        raise ValueError(f"only {len(cols)} of {nsim} simulated responses gave valid means after the scoring steps: "
+                         "no envelope")
     return np.column_stack(cols)[positions], len(cols)

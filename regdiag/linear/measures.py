@@ -35,6 +35,22 @@ def _undefined(h: np.ndarray) -> np.ndarray:
 def sigma_loo(e: np.ndarray, h: np.ndarray, rss: float, df_resid: float) -> np.ndarray:
     """Residual standard error with observation i deleted.
 
+    Parameters
+    ----------
+    e : ndarray of shape (n_obs,)
+        Residuals (weighted: ``sqrt(w) (y - X b)``).
+    h : ndarray of shape (n_obs,)
+        Leverages (NaN is returned where ``h = 1``).
+    rss : float
+        Residual sum of squares.
+    df_resid : float
+        Residual degrees of freedom ``n - p``.
+
+    Returns
+    -------
+    ndarray of shape (n_obs,)
+        ``s_(i)``.
+
     Notes
     -----
     ``s_(i)^2 = (RSS - e_i^2 / (1 - h_i)) / (n - p - 1)``, from ``RSS_(i) = RSS - e_i^2/(1 - h_i)``. When one
@@ -50,7 +66,22 @@ def sigma_loo(e: np.ndarray, h: np.ndarray, rss: float, df_resid: float) -> np.n
 
 
 def standard_resid(e: np.ndarray, h: np.ndarray, s: float) -> np.ndarray:
-    """Internally studentized residual ``e_i / (s sqrt(1 - h_i))`` (R's ``rstandard``)."""
+    """Internally studentized residual ``e_i / (s sqrt(1 - h_i))`` (R's ``rstandard``).
+
+    Parameters
+    ----------
+    e : ndarray of shape (n_obs,)
+        Residuals (weighted: ``sqrt(w) (y - X b)``).
+    h : ndarray of shape (n_obs,)
+        Leverages (NaN is returned where ``h = 1``).
+    s : float
+        Residual standard error.
+
+    Returns
+    -------
+    ndarray of shape (n_obs,)
+        The standardized residuals.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         out = e / (s * np.sqrt(1.0 - h))
     out[_undefined(h) | (s == 0)] = np.nan
@@ -58,7 +89,22 @@ def standard_resid(e: np.ndarray, h: np.ndarray, s: float) -> np.ndarray:
 
 
 def student_resid(e: np.ndarray, h: np.ndarray, s_loo: np.ndarray) -> np.ndarray:
-    """Externally studentized residual ``e_i / (s_(i) sqrt(1 - h_i))`` (R's ``rstudent``)."""
+    """Externally studentized residual ``e_i / (s_(i) sqrt(1 - h_i))`` (R's ``rstudent``).
+
+    Parameters
+    ----------
+    e : ndarray of shape (n_obs,)
+        Residuals (weighted: ``sqrt(w) (y - X b)``).
+    h : ndarray of shape (n_obs,)
+        Leverages (NaN is returned where ``h = 1``).
+    s_loo : ndarray of shape (n_obs,)
+        Residual standard errors with each observation deleted (:func:`sigma_loo`).
+
+    Returns
+    -------
+    ndarray of shape (n_obs,)
+        The studentized residuals.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         out = e / (s_loo * np.sqrt(1.0 - h))
     out[~np.isfinite(out)] = np.nan
@@ -70,6 +116,20 @@ def cooks_distance(r_std: np.ndarray, h: np.ndarray, p: int) -> np.ndarray:
 
     Equals ``(b - b_(i))' X'WX (b - b_(i)) / (p s^2)``: the squared norm of the coefficient change in the metric of
     the coefficient covariance.
+
+    Parameters
+    ----------
+    r_std : ndarray of shape (n_obs,)
+        Standardized residuals (:func:`standard_resid`).
+    h : ndarray of shape (n_obs,)
+        Leverages (NaN is returned where ``h = 1``).
+    p : int
+        Numerical rank of the design.
+
+    Returns
+    -------
+    ndarray of shape (n_obs,)
+        Cook's distances.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         out = r_std**2 * h / (p * (1.0 - h))
@@ -81,6 +141,20 @@ def cooks_pvalue(d: np.ndarray, p: int, df_resid: float) -> np.ndarray:
     """Upper tail ``P(F_{p, n-p} > D_i)``, as statsmodels' second ``cooks_distance`` output.
 
     ``1 - cooks_pvalue`` is the F percentile that R's ``influence.measures`` compares with 0.5.
+
+    Parameters
+    ----------
+    d : ndarray of shape (n_obs,)
+        Cook's distances.
+    p : int
+        Numerical rank of the design.
+    df_resid : float
+        Residual degrees of freedom.
+
+    Returns
+    -------
+    ndarray of shape (n_obs,)
+        The upper-tail probabilities.
     """
     return stats.f.sf(d, p, df_resid)
 
@@ -89,6 +163,18 @@ def dffits(t: np.ndarray, h: np.ndarray) -> np.ndarray:
     """DFFITS ``t_i sqrt(h_i / (1 - h_i))`` from the studentized residual ``t_i``.
 
     With the internally standardized residual instead, this is statsmodels' ``dffits_internal``.
+
+    Parameters
+    ----------
+    t : ndarray of shape (n_obs,)
+        Studentized residuals (:func:`student_resid`).
+    h : ndarray of shape (n_obs,)
+        Leverages (NaN is returned where ``h = 1``).
+
+    Returns
+    -------
+    ndarray of shape (n_obs,)
+        DFFITS.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         out = t * np.sqrt(h / (1.0 - h))
@@ -97,7 +183,24 @@ def dffits(t: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 
 def cov_ratio(s_loo: np.ndarray, s: float, h: np.ndarray, p: int) -> np.ndarray:
-    """COVRATIO ``(s_(i) / s)^(2p) / (1 - h_i)``: ratio of the generalized variances of beta without and with i."""
+    """COVRATIO ``(s_(i) / s)^(2p) / (1 - h_i)``: ratio of the generalized variances of beta without and with i.
+
+    Parameters
+    ----------
+    s_loo : ndarray of shape (n_obs,)
+        Residual standard errors with each observation deleted.
+    s : float
+        Residual standard error.
+    h : ndarray of shape (n_obs,)
+        Leverages (NaN is returned where ``h = 1``).
+    p : int
+        Numerical rank of the design.
+
+    Returns
+    -------
+    ndarray of shape (n_obs,)
+        COVRATIO.
+    """
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = (s_loo / s) ** (2 * p) / (1.0 - h)
     out[~np.isfinite(out)] = np.nan
@@ -110,7 +213,21 @@ def cov_ratio(s_loo: np.ndarray, s: float, h: np.ndarray, p: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Criterion:
-    """One flagging criterion: a measure, a cut-off as a function of (p, n), and a description."""
+    """One flagging criterion: a measure, a cut-off as a function of (p, n), and a description.
+
+    Parameters
+    ----------
+    name : str
+        The criterion's name (a column of ``flags()``).
+    measure : str
+        The attribute of the influence object it tests.
+    cutoff : callable
+        ``cutoff(p, n) -> float``.
+    text : str
+        The rule in words, such as ``"|DFFITS| > 3 sqrt(p/(n-p))"``.
+    test : {"abs_gt", "gt", "abs_dev1_gt", "fpct_gt"}
+        ``|m| > c``, ``m > c``, ``|1 - m| > c``, or the ``F(p, n-p)`` percentile of ``m`` above ``c``.
+    """
 
     name: str
     measure: str  # attribute of the influence object
@@ -119,6 +236,22 @@ class Criterion:
     test: str = "abs_gt"  # abs_gt: |m| > c ; gt: m > c ; abs_dev1_gt: |1 - m| > c ; fpct_gt: F_{p,n-p}(m) > c
 
     def apply(self, values: np.ndarray, p: int, n: int) -> np.ndarray:
+        """Which observations the criterion flags.
+
+        Parameters
+        ----------
+        values : ndarray of shape (n_obs,) or (n_obs, n_params)
+            The measure's values (NaN is never flagged).
+        p : int
+            Numerical rank.
+        n : int
+            Number of observations.
+
+        Returns
+        -------
+        ndarray of bool
+            Of ``values``' shape.
+        """
         c = self.cutoff(p, n)
         with np.errstate(invalid="ignore"):
             if self.test == "abs_gt":
@@ -141,7 +274,8 @@ CRITERIA: dict[str, Criterion] = {
         Criterion("dfbetas_2sqrtn", "dfbetas", lambda p, n: 2.0 / np.sqrt(n), "|DFBETAS| > 2/sqrt(n)"),
         Criterion("dffits_R", "dffits", lambda p, n: 3.0 * np.sqrt(p / (n - p)), "|DFFITS| > 3 sqrt(p/(n-p))"),
         Criterion("dffits_2sqrtpn", "dffits", lambda p, n: 2.0 * np.sqrt(p / n), "|DFFITS| > 2 sqrt(p/n)"),
-        Criterion("cov_ratio_R", "cov_ratio", lambda p, n: 3.0 * p / (n - p), "|1 - COVRATIO| > 3p/(n-p)", "abs_dev1_gt"),
+        Criterion("cov_ratio_R", "cov_ratio", lambda p, n: 3.0 * p / (n - p), "|1 - COVRATIO| > 3p/(n-p)",
+                  "abs_dev1_gt"),
         Criterion("cov_ratio_3pn", "cov_ratio", lambda p, n: 3.0 * p / n, "|1 - COVRATIO| > 3p/n", "abs_dev1_gt"),
         Criterion("cooks_F50", "cooks_distance", lambda p, n: 0.5, "F(p, n-p) percentile of Cook's D > 50%", "fpct_gt"),
         Criterion("cooks_4n", "cooks_distance", lambda p, n: 4.0 / n, "Cook's D > 4/n", "gt"),

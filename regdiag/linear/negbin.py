@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import special
@@ -33,6 +34,9 @@ from scipy import special
 from .._validation import ConvergenceError, DataWarning, DesignError
 from ..design import Design
 from .families import make_family
+
+if TYPE_CHECKING:
+    from .glm import GLMFit
 
 __all__ = ["ThetaEstimate", "theta_ml", "negbin_loglik", "fit_negbin_design"]
 
@@ -129,7 +133,24 @@ def theta_ml(
 
 
 def negbin_loglik(theta: float, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:
-    """The negative binomial log-likelihood (MASS's ``loglik`` in ``glm.nb``)."""
+    """The negative binomial log-likelihood (MASS's ``loglik`` in ``glm.nb``).
+
+    Parameters
+    ----------
+    theta : float
+        The negative binomial's shape (``Var(y) = mu + mu^2 / theta``).
+    y : ndarray of shape (n_obs,)
+        Counts.
+    mu : ndarray of shape (n_obs,)
+        Fitted means.
+    w : ndarray of shape (n_obs,)
+        Prior weights (rows with weight 0 are left out).
+
+    Returns
+    -------
+    float
+        The log-likelihood.
+    """
     pos = w > 0
     y, mu, w = y[pos], mu[pos], w[pos]
     with np.errstate(divide="ignore"):
@@ -152,7 +173,7 @@ def fit_negbin_design(
     rank_tol: float | None = None,
     dispersion: float | None = 1.0,
     init_theta: float | None = None,
-) -> "GLMFit":  # noqa: F821 - GLMFit is imported below (glm imports this module lazily)
+) -> GLMFit:
     """Fit a negative binomial GLM with theta estimated (see the module docstring).
 
     Parameters
@@ -181,7 +202,7 @@ def fit_negbin_design(
     """
     from .glm import DEFAULT_MAXIT, DEFAULT_TOL, fit_glm_design
 
-    kw = {"tol": irls_tol or DEFAULT_TOL, "maxit": irls_maxit or DEFAULT_MAXIT, "rank_tol": rank_tol}
+    kw: dict[str, Any] = {"tol": irls_tol or DEFAULT_TOL, "maxit": irls_maxit or DEFAULT_MAXIT, "rank_tol": rank_tol}
     link = link or "log"
     if init_theta is not None and not init_theta > 0:
         raise DesignError(f"init_theta must be a positive number; got {init_theta!r}")

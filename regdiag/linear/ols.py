@@ -69,6 +69,7 @@ class OLSFit(FitCommon):
     # ---- basic quantities --------------------------------------------------------------------------------------
     @property
     def method(self) -> str:
+        """``"wls"`` with weights, else ``"ols"``."""
         return "wls" if self.design.weights is not None else "ols"
 
     @property
@@ -112,10 +113,15 @@ class OLSFit(FitCommon):
 
     @property
     def fitted(self) -> pd.Series:
+        """Fitted values ``X b`` (with the offset), indexed by row label."""
         return pd.Series(self.design.y - self._resid_array(), index=self.index, name="fitted")
 
     @property
     def rsquared(self) -> float:
+        """Weighted coefficient of determination: sums of squares about the mean with an intercept, about 0 without.
+
+        As R's ``summary(lm)``; NaN when the total sum of squares is 0.
+        """
         w = self.design.weights
         y = self.design.y - self._offset()
         ww = np.ones_like(y) if w is None else w
@@ -164,8 +170,9 @@ class OLSFit(FitCommon):
 
         if perfect:
             warnings.warn(
-                "perfect fit: the residuals are at rounding level (sigma = %.3g), so every measure that divides by "
-                "sigma or by a residual is NaN" % math.sqrt(self.ssr / self.df_resid),
+                "perfect fit: the residuals are at rounding level "
+                f"(sigma = {math.sqrt(self.ssr / self.df_resid):.3g}), so every measure that divides by sigma or by a "
+                "residual is NaN",
                 InfluenceWarning,
                 stacklevel=2,
             )
@@ -217,6 +224,17 @@ class OLSFit(FitCommon):
         """Exact coefficients, Cook's distance and DFBETAS with whole groups deleted.
 
         See :func:`regdiag.linear.deletion.group_deletion`.
+
+        Parameters
+        ----------
+        groups : array_like, mapping or sequence of sequences
+            One group label per row (a Series is aligned on the row labels), a mapping ``{group: [row labels]}``, or
+            a sequence of sequences of row labels (see :func:`regdiag.linear.deletion.resolve_groups`).
+
+        Returns
+        -------
+        GroupInfluence
+            One row per group.
         """
         from .deletion import group_deletion
 
@@ -224,13 +242,25 @@ class OLSFit(FitCommon):
 
     # ---- presentation -----------------------------------------------------------------------------------------------
     def coef_table(self) -> pd.DataFrame:
-        """Coefficients, standard errors, t values and p-values."""
+        """Coefficients, standard errors, t values and p-values.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``estimate``, ``std_error``, ``t``, ``p_value``; one row per coefficient.
+        """
         return pd.DataFrame(
             {"estimate": self.params, "std_error": self.bse, "t": self.tvalues, "p_value": self.pvalues}
         )
 
     def summary(self) -> str:
-        """A text summary in the spirit of R's ``summary(lm)``."""
+        """A text summary in the spirit of R's ``summary(lm)``.
+
+        Returns
+        -------
+        str
+            The coefficient table with the fit's size, rank, residual standard error and R squared.
+        """
         d = self.design
         head = f"{self.method.upper()} fit"
         if d.formula:
@@ -265,7 +295,8 @@ def response_resid(wresid: np.ndarray, design: Design, coef: np.ndarray) -> np.n
 
 
 def undefined_rows(h: np.ndarray, positive: np.ndarray, perfect: bool) -> np.ndarray:
-    """Rows whose deletion measures are NaN: leverage 1 (after the clamp), zero weight, or every row of a perfect fit."""
+    """Rows whose deletion measures are NaN: leverage 1 (after the clamp), zero weight, or every row of a perfect
+    fit."""
     if perfect:
         return np.ones(h.shape, dtype=bool)
     return ~(h < 1.0) | ~positive
@@ -416,8 +447,8 @@ def fit_design(design: Design, *, tol: float | None = None) -> OLSFit:
     fit = OLSFit(design=design, factor=factor, coef=coef, wresid=sol.resid, refine_steps=sol.refine_steps)
     if fit.perfect_fit:
         warnings.warn(
-            "perfect fit: the residuals are at rounding level (RSS %.3g), so sigma and the standard errors are "
-            "reported as 0 and t statistics and p-values as NaN" % fit.ssr,
+            f"perfect fit: the residuals are at rounding level (RSS {fit.ssr:.3g}), so sigma and the standard errors "
+            "are reported as 0 and t statistics and p-values as NaN",
             InfluenceWarning,
             stacklevel=4,
         )

@@ -17,8 +17,8 @@ import pandas as pd
 
 from .._validation import DataError
 
-__all__ = ["term_columns", "numeric_terms", "vif", "partial_residuals", "index_values", "potential_residual", "DeletionEffect",
-           "deletion_effect"]
+__all__ = ["term_columns", "numeric_terms", "vif", "partial_residuals", "index_values", "potential_residual",
+           "DeletionEffect", "deletion_effect"]
 
 _INTERCEPTS = ("Intercept", "(Intercept)", "const")
 
@@ -28,6 +28,16 @@ def term_columns(fit: Any) -> dict[str, list[int]]:
 
     From the formula's terms where the design came from a formula (a factor with k levels is one term of k - 1
     columns, as R's ``assign``); otherwise each column is its own term.
+
+    Parameters
+    ----------
+    fit : OLSFit or GLMFit
+        The fit.
+
+    Returns
+    -------
+    dict of str to list of int
+        Term name to the positions of its design columns.
     """
     design = fit.design
     names = list(design.param_names)
@@ -42,7 +52,18 @@ def term_columns(fit: Any) -> dict[str, list[int]]:
 
 def numeric_terms(fit: Any) -> list[str]:
     """The terms that are one numeric column (not a factor, whatever its number of levels): the terms a component
-    + residual plot draws as a scatter plot (car's ``crPlots`` draws factors as box plots)."""
+    + residual plot draws as a scatter plot (car's ``crPlots`` draws factors as box plots).
+
+    Parameters
+    ----------
+    fit : OLSFit or GLMFit
+        The fit.
+
+    Returns
+    -------
+    list of str
+        Term names, in order.
+    """
     design = fit.design
     spec = getattr(design, "model_spec", None)
     contrasts = getattr(spec, "factor_contrasts", None) or {}
@@ -117,6 +138,11 @@ def partial_residuals(fit: Any) -> pd.DataFrame:
     """Component + residual (partial) residuals of every term, as R's ``residuals(fit, type = "partial")`` which
     ``car::crPlots`` draws.
 
+    Parameters
+    ----------
+    fit : OLSFit or GLMFit
+        The fit.
+
     Returns
     -------
     pandas.DataFrame of shape (n_obs, n_terms)
@@ -153,6 +179,16 @@ def index_values(infl: Any) -> pd.DataFrame:
     The Bonferroni p-value of a row is ``min(1, n * p)`` with ``p`` the two-sided p-value of its studentized residual
     (t with ``df_resid - 1`` degrees of freedom for a linear model, the normal for a GLM) and ``n`` the number of
     rows with one (car's ``outlierTest``); NaN where the residual is undefined.
+
+    Parameters
+    ----------
+    infl : Influence or GLMInfluence
+        The fit's influence measures.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``cooks_distance``, ``student_resid``, ``bonferroni_p``, ``leverage``; indexed by row label.
     """
     ot = infl.outlier_test(cutoff=None, n_max=None)
     bonf = ot["bonferroni_p"].reindex(infl.index).to_numpy(dtype=float)
@@ -167,6 +203,11 @@ def index_values(infl: Any) -> pd.DataFrame:
 
 def potential_residual(infl: Any) -> pd.DataFrame:
     """Hadi's (1992) potential and residual functions, the coordinates of the potential-residual plot.
+
+    Parameters
+    ----------
+    infl : Influence or GLMInfluence
+        The fit's influence measures.
 
     Returns
     -------
@@ -229,7 +270,20 @@ class DeletionEffect:
 
 def deletion_effect(fit: Any, rows: Any) -> DeletionEffect:
     """The exact coefficients with ``rows`` (a row label or a list of them) deleted, from the closed form
-    (:func:`regdiag.linear.deletion.group_deletion`; for a GLM the exact leave-group-out refit from the fit)."""
+    (:func:`regdiag.linear.deletion.group_deletion`; for a GLM the exact leave-group-out refit from the fit).
+
+    Parameters
+    ----------
+    fit : OLSFit or GLMFit
+        The fit.
+    rows : label or list of labels
+        Row labels of the observations deleted together.
+
+    Returns
+    -------
+    DeletionEffect
+        The coefficients with and without the rows.
+    """
     labels = [rows] if np.isscalar(rows) else list(rows)
     missing = [r for r in labels if r not in fit.design.index]
     if missing:

@@ -69,7 +69,7 @@ def test_zero_weights_and_a_block_of_them():
 
 
 def test_dataframe_x_and_series_y_keep_names_and_labels():
-    X, y, w = design(300, 3, seed=5)
+    X, y, _w = design(300, 3, seed=5)
     idx = pd.Index([f"case{i}" for i in range(300)])
     Xf = pd.DataFrame(X[:, 1:], columns=["age", "dose"], index=idx)
     ys = pd.Series(y, index=idx, name="resp")

@@ -67,7 +67,8 @@ def test_streamed_errors_are_one_line(parquet_dir, tmp_path, capsys):
     assert "no file matches" in capsys.readouterr().err
     assert main(["report", str(parquet_dir), "--formula", "y ~ nope", "-o", str(tmp_path / "e")]) == 2
     assert "'nope'" in capsys.readouterr().err
-    assert main(["report", str(parquet_dir), "--formula", "y ~ x", "--family", "poison", "-o", str(tmp_path / "f")]) == 2
+    args = ["report", str(parquet_dir), "--formula", "y ~ x", "--family", "poison", "-o", str(tmp_path / "f")]
+    assert main(args) == 2
     err = capsys.readouterr().err
     assert "did you mean 'poisson'?" in err and err.count("\n") == 1
 
@@ -148,7 +149,7 @@ def test_notes_hold_regdiag_warnings_only(parquet_dir, tmp_path, monkeypatch, re
     real_ols = dask_ols.ols
 
     def noisy_ols(*args, **kwargs):
-        warnings.warn("a library's own deprecation", FutureWarning)
+        warnings.warn("a library's own deprecation", FutureWarning, stacklevel=2)
         return real_ols(*args, **kwargs)
 
     monkeypatch.setattr(dask_ols, "ols", noisy_ols)

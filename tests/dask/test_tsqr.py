@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("dask")
-from regdiag.dask._tsqr import Stats, block_q, combine, leaf  # noqa: E402
+from regdiag.dask._tsqr import Stats, block_q, combine, leaf
 
 
 def _tree(nodes, fan_in):
@@ -56,7 +56,7 @@ def test_statistics_combine_by_their_rules():
         s.add("ok", n == 3, "and")
         s.add("names", ("x",), "same")
     m = a.merge(b)
-    assert m["n"] == 7 and m["ok"] is False or m["ok"] == np.False_
+    assert (m["n"] == 7 and m["ok"] is False) or m["ok"] == np.False_
     c = Stats()
     c.add("names", ("y",), "same")
     with pytest.raises(Exception, match="names"):

@@ -213,8 +213,8 @@ class TanhMLP:
 
     def _backprop(self, rows, V):
         """Per layer: inputs and ``V`` (b, C, k) back-propagated to the layer's outputs."""
-        W1, W2 = self._split(self.params)
-        a1, z, a2, f = self.forward(self.params, self.X[rows])
+        _W1, W2 = self._split(self.params)
+        a1, z, a2, _f = self.forward(self.params, self.X[rows])
         d2 = V
         d1 = np.einsum("bck,kh->bch", V, W2[:, : self.h]) * (1 - np.tanh(z) ** 2)[:, None, :]
         return {"layer1": (a1, d1), "layer2": (a2, d2)}
@@ -242,5 +242,6 @@ class TanhMLP:
         for j in range(self.n_params):
             e = np.zeros(self.n_params)
             e[j] = eps
-            J[:, :, j] = (self.forward(self.params + e, self.X)[3] - self.forward(self.params - e, self.X)[3]) / (2 * eps)
+            up, down = self.forward(self.params + e, self.X)[3], self.forward(self.params - e, self.X)[3]
+            J[:, :, j] = (up - down) / (2 * eps)
         return J

@@ -83,7 +83,7 @@ def test_singular_curvature_without_damping(glm):
     X = np.column_stack([glm.X, glm.X[:, 1]])  # duplicated column: the Hessian is singular
     model = CanonicalGLM(X, glm.y, l2=0.0)
     for curvature in ("exact", "kfac", "ekfac"):
-        with pytest.raises(DesignError, match="singular.*Pass damping > 0"):
+        with pytest.raises(DesignError, match=r"singular.*Pass damping > 0"):
             engine.influence(model, curvature=curvature)
         engine.influence(model, curvature=curvature, damping=1e-3)  # damping makes it solvable
     with pytest.raises(DesignError, match="singular"):
@@ -96,7 +96,7 @@ def test_iterative_solvers_refuse_a_singular_curvature_without_damping(glm, solv
     """CG and LiSSA would converge on a singular system (to one of infinitely many solutions): an error instead."""
     X = np.column_stack([glm.X, glm.X[:, 1]])
     model = CanonicalGLM(X, glm.y, l2=0.0)
-    with pytest.raises(DesignError, match="singular.*Pass damping > 0"):
+    with pytest.raises(DesignError, match=r"singular.*Pass damping > 0"):
         engine.influence(model, curvature=curvature, solver=solver)
     if solver == "cg":
         engine.influence(model, curvature=curvature, solver=solver, damping=1e-3)

@@ -45,7 +45,7 @@ def _colrel(a, b):
 
 @pytest.mark.parametrize("name", CANONICAL + DECREASING)
 def test_canonical_link_exact_hessian_reproduces_one_step_dfbeta(name):
-    case, fit = fit_case(name)
+    _case, fit = fit_case(name)
     cf = fit.influence()
     for curvature in ("exact", "gauss_newton"):
         eng = engine.influence(fit, curvature, correction="leverage")
@@ -60,7 +60,7 @@ def test_canonical_link_exact_hessian_reproduces_one_step_dfbeta(name):
 def test_non_canonical_link_gauss_newton_is_the_fisher_one_step_and_exact_the_observed(name):
     """Gauss-Newton = expected (Fisher) information: the closed form's default one-step measures. The exact
     Hessian = observed information: the closed form's ``observed=True`` one-step (statsmodels' convention)."""
-    case, fit = fit_case(name)
+    _case, fit = fit_case(name)
     cf = fit.influence()
     eng = engine.influence(fit, "gauss_newton", correction="leverage")
     assert _colrel(eng.dfbeta, cf.dfbeta) < 1e-8
@@ -81,7 +81,7 @@ def test_engine_sign_agrees_with_exact_refits_for_decreasing_links(name):
 
 
 def test_cross_check_on_a_glm():
-    case, fit = fit_case("glm_binomial_probit_birthwt")
+    _case, fit = fit_case("glm_binomial_probit_birthwt")
     tab = engine.cross_check(fit, solvers=["direct", "cg"])
     by = tab.set_index(["curvature", "solver", "correction"])
     assert by.loc[("gauss_newton", "direct", "leverage"), "dfbeta"] < 1e-12

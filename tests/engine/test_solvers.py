@@ -71,7 +71,7 @@ def test_low_rank_with_fewer_eigenpairs_is_a_projection(logistic):
 
 def test_lanczos_finds_the_spectrum(logistic):
     cur = engine.make_curvature("exact", engine.ModelView(logistic))
-    theta, vecs, resid = lanczos(cur, logistic.n_params)
+    theta, _vecs, resid = lanczos(cur, logistic.n_params)
     np.testing.assert_allclose(theta, np.linalg.eigvalsh(cur.dense()), rtol=1e-10, atol=0)
     assert resid.max() < 1e-10
 

@@ -129,7 +129,7 @@ def test_probit_statsmodels_leverage_mixes_expected_and_observed_information(dat
 
 
 def test_mnlogit_block_leverage(data):
-    _, res, fit = _fit("MNLogit", data)
+    _, _res, fit = _fit("MNLogit", data)
     infl = fit.influence()
     k = fit.n_outputs
     assert infl.leverage_block.shape == (len(fit.index), k, k)

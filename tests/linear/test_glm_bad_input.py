@@ -83,7 +83,8 @@ def test_negative_or_non_integer_counts(df):
     [
         ("binomal", None, r"unknown family 'binomal'; choose from 'gaussian', 'binomial'"),
         ("binomial", "logistic", r"unknown link 'logistic'; choose from 'identity', 'log', 'logit'"),
-        ("poisson", "logit", r"the poisson family does not take the 'logit' link; its links are 'log', 'identity', 'sqrt'"),
+        ("poisson", "logit",
+         r"the poisson family does not take the 'logit' link; its links are 'log', 'identity', 'sqrt'"),
         ("gamma", "probit", r"gamma family does not take the 'probit' link"),
         ("gaussian", "sqrt", r"gaussian family does not take the 'sqrt' link"),
         (3, None, r"family must be a name"),

@@ -169,7 +169,8 @@ def test_gaussian_identity_glm_is_ols(prob):
     assert g.iterations == 1 and g.converged
     np.testing.assert_allclose(g.deviance, o.ssr, rtol=1e-13)
     np.testing.assert_allclose(np.sqrt(g.dispersion), o.sigma, rtol=1e-10)  # y - mu recomputed: cancellation
-    for attr in ("standard_resid", "student_resid", "cooks_distance", "dffits", "cov_ratio", "sigma_loo", "press_resid"):
+    for attr in ("standard_resid", "student_resid", "cooks_distance", "dffits", "cov_ratio", "sigma_loo",
+                 "press_resid"):
         np.testing.assert_allclose(getattr(gi, attr), getattr(oi, attr), rtol=1e-10, atol=1e-300, err_msg=attr)
     np.testing.assert_allclose(gi.dfbeta, oi.dfbeta, rtol=1e-10, atol=1e-13 * np.nanmax(np.abs(oi.dfbeta)))
     np.testing.assert_allclose(gi.dfbetas, oi.dfbetas, rtol=1e-10, atol=1e-13 * np.nanmax(np.abs(oi.dfbetas)))

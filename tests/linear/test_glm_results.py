@@ -75,7 +75,7 @@ def test_difdev_approximates_exact_deletion():
 
 
 def test_flags_and_outlier_test(logistic):
-    case, _, infl = logistic
+    _case, _, infl = logistic
     bkw = infl.flags("BKW")
     assert bkw.shape[0] == infl.n_obs and bkw.columns[0].startswith("dfbetas_")
     ot = infl.outlier_test()
@@ -88,7 +88,7 @@ def test_result_is_frozen_and_read_only(logistic):
     _, _, infl = logistic
     with pytest.raises(dataclasses.FrozenInstanceError):
         infl.leverage = infl.leverage
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="read-only"):
         infl.resid_pearson[0] = 1.0
     assert infl.method == "glm-one-step" and infl.family == "binomial" and infl.link == "logit"
     assert "GLMInfluence" in repr(infl)
@@ -97,7 +97,7 @@ def test_result_is_frozen_and_read_only(logistic):
 
 
 def test_exact_object_frames(logistic):
-    case, fit, _ = logistic
+    _case, fit, _ = logistic
     ex = fit.influence(loo="exact")
     assert ex.dfbeta_one_step is not None and ex.cooks_distance_one_step is not None
     assert ex.loo_iterations.min() >= 2 and ex.loo_tol == 1e-10

@@ -99,7 +99,7 @@ def test_bad_weights(df):
 
 def test_too_few_observations(df):
     small = df.iloc[:3]
-    with pytest.raises(DesignError, match="3 observation.*rank 3"):
+    with pytest.raises(DesignError, match=r"3 observation.*rank 3"):
         regdiag.ols("y ~ x1 + x2", data=small)
     w = np.zeros(len(df))
     w[:3] = 1
@@ -178,7 +178,7 @@ def test_statsmodels_result_with_missing_response_names_the_row(df):
     y = df["y"].copy()
     y.iloc[3] = np.nan
     res = sm.OLS(y, sm.add_constant(df[["x1"]]), missing="none").fit()
-    with pytest.raises(DataError, match="response.*'y' at rows 'r3'"):
+    with pytest.raises(DataError, match=r"response.*'y' at rows 'r3'"):
         regdiag.influence(res)
 
 

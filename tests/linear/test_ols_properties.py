@@ -61,7 +61,8 @@ def test_invariant_under_reparametrization(prob):
     for name in ("leverage", "standard_resid", "student_resid", "cooks_distance", "dffits", "cov_ratio", "sigma_loo"):
         np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-7, atol=1e-10, err_msg=name)
     # coefficient changes transform contravariantly: dfbeta(XA) = dfbeta(X) A^{-T}
-    np.testing.assert_allclose(b.dfbeta, np.linalg.solve(A, a.dfbeta.T).T, rtol=1e-6, atol=1e-8 * np.abs(a.dfbeta).max())
+    np.testing.assert_allclose(b.dfbeta, np.linalg.solve(A, a.dfbeta.T).T, rtol=1e-6,
+                               atol=1e-8 * np.abs(a.dfbeta).max())
 
 
 @SETTINGS

@@ -273,7 +273,7 @@ def test_dfbetas_panel_reference_lines(savings, sm_savings):
     disp = plots.dfbetas_panel(savings, n_labels=1)
     assert list(disp.panels_) == list(savings.param_names)
     n = 50
-    for j, (name, panel) in enumerate(disp.panels_.items()):
+    for j, (_name, panel) in enumerate(disp.panels_.items()):
         refs = panel.artists_["reference"]
         assert refs["+2/sqrt(n)"].get_ydata()[0] == pytest.approx(2 / np.sqrt(n))
         assert refs["-2/sqrt(n)"].get_ydata()[0] == pytest.approx(-2 / np.sqrt(n))
@@ -286,10 +286,10 @@ def test_dfbetas_panel_reference_lines(savings, sm_savings):
 
 
 def test_panels_accept_one_axes_or_an_array(savings):
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 5))
+    fig, (_a, b) = plt.subplots(1, 2, figsize=(12, 5))
     disp = plots.dfbetas_panel(savings, ax=b)
     assert disp.figure_ is fig and not b.axison and disp.axes_.size == 6
-    fig2, axes = plt.subplots(2, 2)
+    _fig2, axes = plt.subplots(2, 2)
     over = plots.overview(savings, ax=axes, envelope=False)
     assert over.axes_ is not None and over.panels_["qq"].ax_ is axes[0, 1]
     with pytest.raises(ValueError, match="needs 4 axes"):
@@ -325,7 +325,7 @@ def test_many_points_are_thinned_in_qq_and_plots_stay_fast():
 
 def test_plot_by_name_of_a_fit_and_an_influence(savings):
     over = plots.plot(savings, envelope=False)
-    assert isinstance(over, plots.PanelDisplay) and list(over.panels_)[0] == "residuals_fitted"
+    assert isinstance(over, plots.PanelDisplay) and next(iter(over.panels_)) == "residuals_fitted"
     bubble = plots.plot(savings.influence(), "influence_bubble")
     assert isinstance(bubble, plots.Display) and bubble.ax_.get_title() == "Influence plot"
     assert list(plots.plot(savings.influence(), "dfbetas").panels_) == list(savings.param_names)
@@ -458,7 +458,7 @@ def test_constant_leverage_with_two_factors_and_without_any():
 def test_smoother_skips_an_x_that_is_constant_up_to_rounding():
     from regdiag.plots._base import smoother
 
-    fig, ax = plt.subplots()
+    _fig, ax = plt.subplots()
     x = 1 / 12 + np.array([0.0, 1e-17, -1e-17, 2e-17, 0.0, 1e-17, 0.0, 0.0])
     assert np.ptp(x) > 0
     assert smoother(ax, x, np.arange(8.0)) is None

@@ -1,4 +1,5 @@
-"""The teaching plots draw the numbers of regdiag.linear.teaching (checked against R in tests/linear/test_teaching.py)."""
+"""The teaching plots draw the numbers of regdiag.linear.teaching (checked against R in
+tests/linear/test_teaching.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
 
-import regdiag  # noqa: E402
-from regdiag import plots  # noqa: E402
-from regdiag.linear import teaching  # noqa: E402
+import regdiag
+from regdiag import plots
+from regdiag.linear import teaching
 
 
 @pytest.fixture(scope="module")

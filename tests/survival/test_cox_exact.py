@@ -33,7 +33,7 @@ def _data(seed: int, n: int = 36, p: int = 3, n_strata: int = 1, tied: bool = Tr
 def test_exact_loo_equals_refits(ties, seed, n_strata):
     time, status, X, strata = _data(seed, n_strata=n_strata)
     fit = coxph_arrays(time, status, X, strata if n_strata > 1 else None, ties=ties)
-    ll, U, info = cox_naive(fit.coef, time, status, X, strata if n_strata > 1 else None, ties)
+    ll, _U, info = cox_naive(fit.coef, time, status, X, strata if n_strata > 1 else None, ties)
     assert fit.loglik == pytest.approx(ll, rel=1e-12)
     np.testing.assert_allclose(fit.information, info, rtol=1e-10, atol=1e-10 * np.abs(info).max())
     ref = cox_loo_refit_naive(time, status, X, strata if n_strata > 1 else None, ties, start=fit.coef)
@@ -124,7 +124,7 @@ def test_weighted_exact_loo_equals_refits(ties):
     time, status, X, strata = _data(31, n=34, n_strata=2)
     w = np.random.default_rng(32).uniform(0.3, 3.0, len(time))
     fit = coxph_arrays(time, status, X, strata, ties=ties, weights=w)
-    ll, U, info = cox_naive(fit.coef, time, status, X, strata, ties, w)
+    ll, _U, info = cox_naive(fit.coef, time, status, X, strata, ties, w)
     assert fit.loglik == pytest.approx(ll, rel=1e-12)
     np.testing.assert_allclose(fit.information, info, rtol=1e-10, atol=1e-10 * np.abs(info).max())
     # the weighted score residuals sum to the score, 0 at the fit

@@ -82,11 +82,11 @@ def test_formula_errors(df, formula, match):
 def test_bad_values(df):
     d = df.copy()
     d.loc["id7", "status"] = 3
-    with pytest.raises(DataError, match="status.*id7"):
+    with pytest.raises(DataError, match=r"status.*id7"):
         regdiag.coxph("Surv(time, status) ~ x", d)
     d = df.copy()
     d.loc["id8", "time"] = -1.0
-    with pytest.raises(DataError, match=">= 0.*id8"):
+    with pytest.raises(DataError, match=r">= 0.*id8"):
         regdiag.coxph("Surv(time, status) ~ x", d)
     d = df.copy()
     d["status"] = 0
@@ -125,7 +125,7 @@ def test_weights_column(df):
     d.loc["id4", "w"] = np.nan
     assert "id4" in regdiag.coxph("Surv(time, status) ~ x + z", d, weights="w").design.dropped
     d.loc["id6", "w"] = 0.0
-    with pytest.raises(DataError, match="positive.*id6"):
+    with pytest.raises(DataError, match=r"positive.*id6"):
         regdiag.coxph("Surv(time, status) ~ x + z", d, weights="w")
     with pytest.raises(DataError, match="'nope' is not a column"):
         regdiag.coxph("Surv(time, status) ~ x + z", d, weights="nope")

@@ -10,7 +10,7 @@ import regdiag
 from tests.reference_cases import ROOT
 
 pytest.importorskip("statsmodels")
-from statsmodels.duration.hazard_regression import PHReg  # noqa: E402
+from statsmodels.duration.hazard_regression import PHReg
 
 VET = ROOT / "tests" / "reference" / "coxph" / "data" / "veteran.csv"
 FORMULA = "time ~ trt + karno + diagtime + age + prior"

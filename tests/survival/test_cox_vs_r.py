@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import lru_cache, cache
 
 import numpy as np
 import pandas as pd
@@ -24,7 +24,7 @@ def _manifest() -> dict:
 CASES = [c["case"] for c in _manifest()["cases"]]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _case(name: str):
     spec = next(c for c in _manifest()["cases"] if c["case"] == name)
     data = pd.read_csv(ROOT / spec["data"], index_col=spec["index_col"])
@@ -89,7 +89,7 @@ def test_matrix_residuals_match_r(name, kind):
 @pytest.mark.parametrize("name", CASES)
 def test_schoenfeld_match_r(name):
     """R orders Schoenfeld residuals by stratum and time; tied events at one time are matched as a set."""
-    spec, data, fit = _case(name)
+    spec, _data, fit = _case(name)
     ref = _read(spec, "schoenfeld")
     res = fit.residuals("schoenfeld")
     names = list(fit.param_names)

@@ -28,8 +28,8 @@ def ggn_and_gradients(model, examples, loss_fn, params=None):
     grads = []
     for kwargs, y in examples:
         f, J = jacobian(model, kwargs, params)
-        H = torch.func.hessian(lambda z: loss_fn(z, y))(f)
-        g = torch.func.grad(lambda z: loss_fn(z, y))(f)
+        H = torch.func.hessian(lambda z, y=y: loss_fn(z, y))(f)
+        g = torch.func.grad(lambda z, y=y: loss_fn(z, y))(f)
         G += J.T @ H @ J / n
         grads.append(J.T @ g)
     return G, torch.stack(grads), params

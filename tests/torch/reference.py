@@ -15,8 +15,8 @@ from torch import nn
 def layout(net: nn.Module):
     """``[(kind, names, shapes)]`` in the engine's order, and the total size."""
     parts, seen = [], set()
-    mods = {n: m for n, m in net.named_modules()}
-    for name, p in net.named_parameters():
+    mods = dict(net.named_modules())
+    for name, _p in net.named_parameters():
         if name in seen:
             continue
         owner = name.rsplit(".", 1)[0] if "." in name else ""

@@ -105,7 +105,8 @@ def test_mismatched_devices_and_dtypes():
 def test_wrong_query_shape():
     net, X, y = problem()
     ti = TorchInfluence(net, "cross_entropy", (X, y), **KW).fit()
-    with pytest.raises(DataError, match=r"query input 0 has shape \(4,\) per example but the training input 0 has \(3,\)"):
+    with pytest.raises(DataError,
+                       match=r"query input 0 has shape \(4,\) per example but the training input 0 has \(3,\)"):
         ti.scores((torch.randn(2, 4, dtype=torch.float64), y[:2]))
     with pytest.raises(DataError, match=r"query target has shape \(2,\) per example"):
         ti.scores((X[:2], torch.zeros(2, 2, dtype=torch.long)))
@@ -153,7 +154,8 @@ def test_leverage_above_one_under_an_approximate_curvature_warns():
 
     opt.step(closure)
     ti = TorchInfluence(net, "cross_entropy", (X, y), curvature="kfac", l2=1e-3, correction="leverage").fit()
-    with pytest.warns(InfluenceWarning, match=r"kfac curvature gives \d+ training example\(s\) a generalized leverage above 1 \(largest \d"):
+    with pytest.warns(InfluenceWarning, match=r"kfac curvature gives \d+ training example\(s\) a generalized "
+                                              r"leverage above 1 \(largest \d"):
         ti.self_influence()
     import warnings
 

@@ -55,9 +55,11 @@ def test_several_inputs_in_a_list_of_examples():
 
     torch.manual_seed(1)
     net = Two().double()
-    X1, X2, y = torch.randn(20, 4, dtype=torch.float64), torch.randn(20, 2, dtype=torch.float64), torch.randint(0, 3, (20,))
+    X1, X2 = torch.randn(20, 4, dtype=torch.float64), torch.randn(20, 2, dtype=torch.float64)
+    y = torch.randint(0, 3, (20,))
     ref = TorchInfluence(net, "cross_entropy", (X1, X2, y), **KW).fit().scores((X1[:2], X2[:2], y[:2]))
-    got = TorchInfluence(net, "cross_entropy", list(zip(X1, X2, y)), **KW).fit().scores(list(zip(X1[:2], X2[:2], y[:2])))
+    got = TorchInfluence(net, "cross_entropy", list(zip(X1, X2, y)), **KW).fit().scores(
+        list(zip(X1[:2], X2[:2], y[:2])))
     np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-14)
 
 
@@ -109,7 +111,8 @@ def test_malformed_sequences_of_examples_are_named():
         TorchInfluence(net, "cross_entropy", [], **KW)
     with pytest.raises(DataError, match="train data has no examples"):
         TorchInfluence(net, "cross_entropy", DataLoader([], batch_size=4), **KW)
-    with pytest.raises(DataError, match=r"train examples must be tuples \(inputs..., target\); example 0 is a tuple of 1"):
+    with pytest.raises(DataError,
+                       match=r"train examples must be tuples \(inputs..., target\); example 0 is a tuple of 1"):
         TorchInfluence(net, "cross_entropy", [(x,) for x in X], **KW)
     with pytest.raises(DataError, match=r"example 0 is Tensor"):
         TorchInfluence(net, "cross_entropy", DataLoader(list(X), batch_size=4), **KW)
@@ -120,11 +123,12 @@ def test_malformed_sequences_of_examples_are_named():
     ragged = pairs[:3] + [(X[3][:2], y[3])] + pairs[4:]
     with pytest.raises(DataError, match=r"train examples 0..7 could not be batched .*same shape in every example"):
         TorchInfluence(net, "cross_entropy", ragged, batch_size=8, **KW).fit()
-    with pytest.raises(DataError, match="element 1 of the train tuple must be a torch tensor or a numpy array, got str"):
+    with pytest.raises(DataError,
+                       match="element 1 of the train tuple must be a torch tensor or a numpy array, got str"):
         TorchInfluence(net, "cross_entropy", [X, "y"], **KW)
     with pytest.raises(DataError, match=r"mixes examples \(tuples\) and other elements"):
         TorchInfluence(net, "cross_entropy", pairs[:3] + [X[3]], **KW)
-    with pytest.raises(DataError, match="must be a tuple of tensors .* or a DataLoader over one; got int"):
+    with pytest.raises(DataError, match=r"must be a tuple of tensors .* or a DataLoader over one; got int"):
         TorchInfluence(net, "cross_entropy", 3, **KW)
     ti = TorchInfluence(net, "cross_entropy", pairs, **KW).fit()
     with pytest.raises(DataError, match=r"query input 0 has shape \(2,\) per example"):

@@ -145,7 +145,8 @@ def test_callable_loss_and_measurement():
         return torch.nn.functional.cross_entropy(out, t, reduction="sum")
 
     np.testing.assert_allclose(
-        TorchInfluence(net, summed, (X, y), reduction="sum", **kw).fit().scores(q), ref.scores(q), rtol=1e-10, atol=1e-14
+        TorchInfluence(net, summed, (X, y), reduction="sum", **kw).fit().scores(q), ref.scores(q),
+        rtol=1e-10, atol=1e-14
     )
     loss_as_measurement = ref.scores(q, lambda out, t: torch.nn.functional.cross_entropy(out, t))
     np.testing.assert_allclose(loss_as_measurement, ref.scores(q), rtol=1e-10, atol=1e-14)

@@ -115,7 +115,7 @@ def test_kfac_and_ekfac_give_such_layers_their_dense_gauss_newton_block(kind):
     net, X, y = problem(kind)
     q = (X[:3], y[:3])
     _, gn, names = reference(net, X, y, *q, 1.0, "gauss_newton")
-    sizes = dict((nm, p.numel()) for nm, p in net.named_parameters())
+    sizes = {nm: p.numel() for nm, p in net.named_parameters()}
     starts = np.cumsum([0] + [sizes[nm] for nm in names])
     name = "att.out_proj.weight" if kind == "attention" else "lin.weight"
     j = names.index(name)

@@ -63,7 +63,8 @@ def test_gpt2_dict_batches_with_padding_match_the_exact_gauss_newton_reference()
     q_labels = q_ids.masked_fill(q_mask == 0, -100)
     want, _ = ref.scores(model, examples(ids, mask, labels), examples(q_ids, q_mask, q_labels), lm_loss, 0.1)
     # labels implied by input_ids and the mask, or given (with -100): the same
-    for train in ({"input_ids": ids, "attention_mask": mask}, {"input_ids": ids, "attention_mask": mask, "labels": labels}):
+    for train in ({"input_ids": ids, "attention_mask": mask},
+                  {"input_ids": ids, "attention_mask": mask, "labels": labels}):
         ti = TorchInfluence(model, "lm", train, curvature="gauss_newton", sampling="exact", damping=0.1,
                             check_optimum=False, batch_size=4).fit()
         got = ti.scores({"input_ids": q_ids, "attention_mask": q_mask})

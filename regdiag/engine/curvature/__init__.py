@@ -42,6 +42,20 @@ def make_curvature(name: str | CurvatureKind | Curvature, view: ModelView, **opt
 
     ``options`` go to the curvature's constructor: ``batch_size``, ``progress``; ``mc_samples`` and ``seed``
     (Gauss-Newton, K-FAC, EK-FAC); ``of`` (diagonal).
+
+    Parameters
+    ----------
+    name : {"exact", "gauss_newton", "kfac", "ekfac", "diagonal", "identity"} or Curvature
+        The curvature.
+    view : ModelView
+        The model, validated.
+    **options
+        Keyword arguments of the curvature's class.
+
+    Returns
+    -------
+    Curvature
+        The curvature, fitted.
     """
     if isinstance(name, Curvature):
         return name

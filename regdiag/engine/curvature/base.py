@@ -8,6 +8,7 @@ that is cheap (curvatures with an eigenstructure); ``dense()`` the matrix where 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,15 @@ class Curvature:
 
     Subclasses set ``name`` and implement ``_mv`` (the loss part, without ``l2``) and ``trace``; they may provide
     ``dense`` and, with an eigenstructure, ``solve``.
+
+    Parameters
+    ----------
+    view : ModelView
+        The model, validated.
+    batch_size : int, optional
+        Rows per pass over the data (default: :meth:`ModelView.default_batch`).
+    progress : bool or callable, optional
+        Progress report (see :mod:`regdiag.engine.progress`).
     """
 
     name = "curvature"
@@ -48,7 +58,18 @@ class Curvature:
     # ---- iteration over the data ------------------------------------------------------------------------------------
     def row_batches(self, per_row: int = 1) -> list[slice]:
         """Batches of the rows this process visits: all ``n``, or the model's ``local_rows`` (a ``slice``) when
-        several processes share the data and sum their statistics with the model's ``all_reduce``."""
+        several processes share the data and sum their statistics with the model's ``all_reduce``.
+
+        Parameters
+        ----------
+        per_row : int
+            Vectors of length ``n_params`` held per row (for the default batch size).
+
+        Returns
+        -------
+        list of slice
+            Consecutive row slices.
+        """
         size = self.batch_size or self.view.default_batch(per_row)
         local = getattr(self.view.model, "local_rows", None)
         if local is None:
@@ -56,12 +77,36 @@ class Curvature:
         return [slice(local.start + s.start, local.start + s.stop) for s in batches(local.stop - local.start, size)]
 
     def reduce(self, x: Any) -> Any:
-        """``x`` summed over the processes sharing the data (the model's ``all_reduce``); ``x`` in one process."""
+        """``x`` summed over the processes sharing the data (the model's ``all_reduce``); ``x`` in one process.
+
+        Parameters
+        ----------
+        x : array
+            A statistic of this process's rows.
+
+        Returns
+        -------
+        array
+            The sum over the processes.
+        """
         f = getattr(self.view.model, "all_reduce", None)
         return x if f is None else f(x)
 
-    def each_batch(self, stage: str, per_row: int = 1):
-        """Yield row slices, reporting progress under ``stage``."""
+    def each_batch(self, stage: str, per_row: int = 1) -> Iterator[slice]:
+        """Yield row slices, reporting progress under ``stage``.
+
+        Parameters
+        ----------
+        stage : str
+            The name progress is reported under.
+        per_row : int
+            Vectors of length ``n_params`` held per row.
+
+        Yields
+        ------
+        slice
+            The rows of one batch.
+        """
         bl = self.row_batches(per_row)
         pr = Progress(self.progress, f"{self.name}: {stage}", len(bl))
         for rows in bl:
@@ -73,7 +118,18 @@ class Curvature:
         raise NotImplementedError
 
     def mv(self, V: Any) -> Any:
-        """``V C`` for ``V`` of shape ``(k, n_params)`` (or ``(n_params,)``)."""
+        """``V C`` for ``V`` of shape ``(k, n_params)`` (or ``(n_params,)``).
+
+        Parameters
+        ----------
+        V : array of shape (k, n_params) or (n_params,)
+            Vectors, one per row.
+
+        Returns
+        -------
+        array
+            Of ``V``'s shape.
+        """
         one = V.ndim == 1
         W = V[None, :] if one else V
         out = self._mv(W)
@@ -86,26 +142,70 @@ class Curvature:
         raise NotImplementedError
 
     def mean_eigenvalue(self) -> float:
+        """``trace(C) / n_params``, the scale of a relative damping.
+
+        Returns
+        -------
+        float
+            The mean eigenvalue.
+        """
         return self.trace() / self.p
 
     def dense(self) -> Any | None:
-        """``C`` as a ``(P, P)`` matrix, or ``None`` when ``P`` exceeds the dense limit."""
+        """``C`` as a ``(P, P)`` matrix, or ``None`` when ``P`` exceeds the dense limit.
+
+        Returns
+        -------
+        array of shape (n_params, n_params) or None
+            The matrix.
+        """
         if self.p > DENSE_LIMIT:
             return None
         return self.mv(self.bk.eye(self.p, like=self.view.like))
 
     def solve(self, B: Any, shift: float) -> Any:
-        """``B (C + shift I)^{-1}``; only curvatures with ``has_solve``."""
+        """``B (C + shift I)^{-1}``; only curvatures with ``has_solve``.
+
+        Parameters
+        ----------
+        B : array of shape (k, n_params) or (n_params,)
+            Right-hand sides, one per row.
+        shift : float
+            ``lambda``.
+
+        Returns
+        -------
+        array
+            Of ``B``'s shape.
+        """
         raise NotImplementedError(f"the {self.name} curvature has no cheap inverse; use a solver")
 
     def check_shift(self, shift: float) -> None:
-        """Raise a clear error when ``C + shift I`` is singular (only curvatures with ``has_solve``)."""
+        """Raise a clear error when ``C + shift I`` is singular (only curvatures with ``has_solve``).
+
+        Parameters
+        ----------
+        shift : float
+            ``lambda``.
+        """
 
     # ---- per-example terms (for the leverage correction) ----------------------------------------------------------
     def example_factors(self, rows: slice) -> tuple[Any, Any]:
         """``U (b, r, P), s (b, r)``: observation i's term of the curvature is ``U_i' diag(s_i) U_i / n``.
 
         Approximate curvatures use the observation's Gauss-Newton term.
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        U : array of shape (b, r, n_params)
+            The factors.
+        s : array of shape (b, r)
+            Their weights.
         """
         U = self.view.gn_factors(rows)
         s = self.bk.zeros((U.shape[0], U.shape[1]), like=U) + 1.0
@@ -164,6 +264,8 @@ class KronEigen:
         self.factors = factors
         #: the Kronecker factors (G, A), kept for the singularity check after EK-FAC drops ``factors``
         self.scale_factors = factors
+        #: EK-FAC's K-FAC eigenvalues ``g a'`` (set by EK-FAC), the scale its singularity check measures ``E`` against
+        self.E_kfac: Any = None
 
     def _rotate(self, V: Any) -> Any:
         """``Q_G' M Q_A`` for each row ``M`` of ``V`` seen as a ``(d_out, d_in)`` matrix."""
@@ -236,7 +338,15 @@ class DiagEigen:
 
 
 class EigenCurvature(Curvature):
-    """A block-diagonal curvature whose blocks carry their eigendecomposition: ``solve`` is exact and cheap."""
+    """A block-diagonal curvature whose blocks carry their eigendecomposition: ``solve`` is exact and cheap.
+
+    Parameters
+    ----------
+    view : ModelView
+        The model, validated.
+    **kw
+        ``batch_size`` and ``progress`` (see :class:`~regdiag.engine.curvature.base.Curvature`).
+    """
 
     has_solve = True
 
@@ -261,14 +371,28 @@ class EigenCurvature(Curvature):
         return out[0] if one else out
 
     def eigenvalues(self) -> Any:
-        """All eigenvalues of the loss part (without ``l2``), block by block."""
+        """All eigenvalues of the loss part (without ``l2``), block by block.
+
+        Returns
+        -------
+        array of shape (n_params,)
+            The eigenvalues.
+        """
         return self.bk.concat([part.eigenvalues() for part in self.parts])
 
     def trace(self) -> float:
         return float(self.bk.sum(self.eigenvalues())) + self.l2 * self.p
 
     def extreme_eigenvalues(self) -> tuple[float, float]:
-        """Smallest and largest eigenvalue of ``C`` (with ``l2``)."""
+        """Smallest and largest eigenvalue of ``C`` (with ``l2``).
+
+        Returns
+        -------
+        smallest : float
+            The smallest eigenvalue.
+        largest : float
+            The largest eigenvalue.
+        """
         e = self.eigenvalues()
         return self.bk.min(e) + self.l2, self.bk.max(e) + self.l2
 
@@ -277,7 +401,13 @@ class EigenCurvature(Curvature):
         singular: a Kronecker factor of a badly scaled layer input (columns of very different size) has them, and
         its eigenpairs are computed accurately relative to its column-scaled conditioning. So a Kronecker block
         counts as singular only when one of its factors is singular after equilibration, or (EK-FAC) when a
-        corrected eigenvalue vanishes against K-FAC's in the same direction."""
+        corrected eigenvalue vanishes against K-FAC's in the same direction.
+
+        Parameters
+        ----------
+        shift : float
+            ``lambda``.
+        """
         lo, hi = self.extreme_eigenvalues()
         try:
             check_spectrum(lo, hi, shift, self.name, self.p)
@@ -289,7 +419,7 @@ class EigenCurvature(Curvature):
         if not isinstance(part, KronEigen):
             e = self.bk.to_numpy(part.eigenvalues())
             return bool(e.size == 0 or e.min() + shift > 10.0 * part.block.size * EPS * (e.max() + shift))
-        G, A = part.scale_factors
+        G, A = part.scale_factors  # type: ignore[misc]  # every K-FAC / EK-FAC part is made with its factors
         for M in (G, A):
             if not _equilibrated_nonsingular(self.bk.to_numpy(M)):
                 return False

@@ -12,7 +12,17 @@ __all__ = ["DiagonalCurvature"]
 
 class DiagonalCurvature(EigenCurvature):
     """``diag(C_jj)`` of the Gauss-Newton matrix (``of="gauss_newton"``, the default when the model gives output
-    Jacobians: ``(1/n) sum_i sum_c u_icj^2``) or of the exact Hessian (``of="exact"``)."""
+    Jacobians: ``(1/n) sum_i sum_c u_icj^2``) or of the exact Hessian (``of="exact"``).
+
+    Parameters
+    ----------
+    view : ModelView
+        The model, validated.
+    of : {"gauss_newton", "exact"}, optional
+        The matrix whose diagonal is taken (default: Gauss-Newton when the model gives output Jacobians).
+    **kw
+        ``batch_size`` and ``progress`` (see :class:`~regdiag.engine.curvature.base.Curvature`).
+    """
 
     name = "diagonal"
 

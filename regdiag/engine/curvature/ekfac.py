@@ -11,13 +11,22 @@ __all__ = ["EKFACCurvature"]
 
 
 class EKFACCurvature(KFACCurvature):
-    """In K-FAC's eigenbasis ``Q = Q_G (x) Q_A`` of a Kronecker block, the eigenvalues are replaced by
+    """K-FAC's Kronecker eigenbasis with eigenvalues refitted to the per-observation Gauss-Newton terms.
+
+    In K-FAC's eigenbasis ``Q = Q_G (x) Q_A`` of a Kronecker block, the eigenvalues are replaced by
 
     ``E_oj = (1/n) sum_i sum_c ([Q_G' (sum_t d_ict a_it') Q_A]_oj)^2``,
 
     the diagonal of ``Q' GN Q`` for the block's Gauss-Newton matrix ``GN``: the closest matrix to ``GN`` in Frobenius
     norm among those with eigenvectors ``Q``, so EK-FAC is never further from the Gauss-Newton matrix than K-FAC
     (George et al., 2018). One more pass over the data than K-FAC.
+
+    Parameters
+    ----------
+    view : ModelView
+        The model, validated.
+    **kw
+        ``batch_size`` and ``progress`` (see :class:`~regdiag.engine.curvature.base.Curvature`).
     """
 
     name = "ekfac"

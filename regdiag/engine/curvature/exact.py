@@ -22,6 +22,13 @@ class ExactCurvature(Curvature):
     more than ``DENSE_LIMIT`` parameters it stays an operator (solve it with CG, LiSSA or the low-rank solver). At the
     fitted parameters of a non-convex loss it may be indefinite; the direct solver says so. Its per-observation term
     (for the leverage correction) is ``hess l_i`` from the model's ``hessian_factors``.
+
+    Parameters
+    ----------
+    view : ModelView
+        The model, validated.
+    **kw
+        ``batch_size`` and ``progress`` (see :class:`~regdiag.engine.curvature.base.Curvature`).
     """
 
     name = "exact"

@@ -17,6 +17,17 @@ class GaussNewtonCurvature(Curvature):
     Exact (``mc_samples=None``): ``Lambda_i = R_i R_i'`` with ``R_i`` a square root, one vector-Jacobian product per
     output. Monte Carlo: ``S`` vectors ``R_i z / sqrt(S)`` per observation (unbiased). Formed as a dense matrix up to
     ``DENSE_LIMIT`` parameters, an operator (one pass over the data per product) beyond.
+
+    Parameters
+    ----------
+    view : ModelView
+        The model, validated.
+    mc_samples : int, optional
+        Monte Carlo output vectors per observation (default: the exact square roots of the output Hessians).
+    seed : int
+        Seed of the Monte Carlo draws (row ``i`` draws from ``(seed, i)``).
+    **kw
+        ``batch_size`` and ``progress`` (see :class:`~regdiag.engine.curvature.base.Curvature`).
     """
 
     name = "gauss_newton"

@@ -12,7 +12,15 @@ __all__ = ["IdentityCurvature"]
 
 class IdentityCurvature(EigenCurvature):
     """``C = I`` (plus ``l2 I``): parameter influence ``grad l_i / n`` and scores are gradient dot products. Its scale
-    is arbitrary, so only rankings and correlations are meaningful."""
+    is arbitrary, so only rankings and correlations are meaningful.
+
+    Parameters
+    ----------
+    view : ModelView
+        The model, validated.
+    **kw
+        ``batch_size`` and ``progress`` (see :class:`~regdiag.engine.curvature.base.Curvature`).
+    """
 
     name = "identity"
 

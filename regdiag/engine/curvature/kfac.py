@@ -12,7 +12,9 @@ __all__ = ["KFACCurvature"]
 
 
 class KFACCurvature(EigenCurvature):
-    """Block-diagonal curvature; a Kronecker block of weight ``W (d_out, d_in)`` gets ``G (x) A`` with
+    """K-FAC: per layer, the Gauss-Newton block approximated by a Kronecker product of two small factors.
+
+    Block-diagonal curvature; a Kronecker block of weight ``W (d_out, d_in)`` gets ``G (x) A`` with
 
     ``A = sum_i w_i sum_t a_it a_it' / (T sum_i w_i)`` (inputs; case weights ``w_i``, default 1) and
     ``G = (1/n) sum_i sum_c sum_t d_ict d_ict'`` (output vectors back-propagated to the layer's outputs),
@@ -22,6 +24,17 @@ class KFACCurvature(EigenCurvature):
     single linear layer with squared loss, for any output dimension. Blocks without Kronecker structure get their
     dense Gauss-Newton block. The eigendecompositions ``G = Q_G diag(g) Q_G'``, ``A = Q_A diag(a) Q_A'`` give the
     inverse: the eigenvalues of ``G (x) A + lambda I`` are ``g_o a_j + lambda``.
+
+    Parameters
+    ----------
+    view : ModelView
+        The model, validated.
+    mc_samples : int, optional
+        Monte Carlo output vectors per observation (default: the exact square roots of the output Hessians).
+    seed : int
+        Seed of the Monte Carlo draws (row ``i`` draws from ``(seed, i)``).
+    **kw
+        ``batch_size`` and ``progress`` (see :class:`~regdiag.engine.curvature.base.Curvature`).
     """
 
     name = "kfac"
@@ -97,8 +110,26 @@ class KFACCurvature(EigenCurvature):
 
     def vectors(self, rows: slice) -> Any:
         """The output vectors of ``rows`` (exact square roots, or the Monte Carlo draws of each row, seeded with
-        ``(seed, row)``: the same for any batch size or number of processes, and in every pass over the data)."""
+        ``(seed, row)``: the same for any batch size or number of processes, and in every pass over the data).
+
+        Parameters
+        ----------
+        rows : slice
+            The observations.
+
+        Returns
+        -------
+        array of shape (b, C, k)
+            ``C`` output vectors per observation.
+        """
         return output_vectors(self.view, rows, self.mc_samples, None if self.mc_samples is None else self.seed)
 
     def kron_parts(self) -> list[tuple[Block, KronEigen]]:
+        """The Kronecker blocks and their eigendecompositions.
+
+        Returns
+        -------
+        list of (Block, KronEigen)
+            In parameter order.
+        """
         return [(p.block, p) for p in self.parts if isinstance(p, KronEigen)]
