@@ -5,7 +5,8 @@ The fit
     MASS::rlm computes it: iteratively reweighted least squares with weights ``w_i = psi(u_i) / u_i``
     (``u_i = r_i / s``), started from least squares (``method="M"``), the scale re-estimated from the residuals at
     every step -- ``median |r_i| / 0.6745`` ("MAD"), Huber's proposal 2 ("Huber") -- or held fixed (a number, or the
-    S-estimate's scale with ``method="MM"``). Unlike rlm's default (20 steps, ``acc = 1e-4``), the iteration runs
+    S-estimate's scale with ``method="MM"``, the S-estimate computed as ``MASS::lqs(method = "S")`` computes it:
+    :mod:`regdiag.linear.rlm_s`). Unlike rlm's default (20 steps, ``acc = 1e-4``), the iteration runs
     to the fixed point that defines the estimator: until the relative change of the residuals stops shrinking
     (at rounding level).
 
@@ -42,6 +43,7 @@ from ..design import Design, make_design
 from ..linalg import qr_factor
 from ..results import RLMInfluence
 from .glm_exact import _mm  # products small enough for OpenBLAS to run on the calling thread
+from .rlm_s import lqs_s_estimate, s_start_from_coef
 
 __all__ = ["Psi", "psi_function", "RLMFit", "rlm", "rlm_from_statsmodels", "exact_deletion", "MAD_CONSTANT"]
 
@@ -537,60 +539,6 @@ def _irls(
     return coef, s, w, maxit, False
 
 
-def _s_estimate(X: np.ndarray, y: np.ndarray, *, k0: float = 1.548, nsamp: int = 500, seed: int = 0,
-                refine: int = 50) -> tuple[np.ndarray, float]:
-    """An S-estimate (bisquare chi with ``k0 = 1.548``, ``b = 1/2``: breakdown 1/2), by random elemental subsets
-    each refined by iteratively reweighted steps to a local minimum of the M-scale (fast-S)."""
-    n, p = X.shape
-    rng = np.random.default_rng(seed)
-    chi = Psi("bisquare", (k0,))
-
-    def mscale(r: np.ndarray, s0: float) -> float:
-        s = s0 if s0 > 0 else float(np.median(np.abs(r))) / 0.6744897501960817
-        if s == 0:
-            return 0.0
-        for _ in range(200):  # fixed point s^2 = s^2 mean(chi(r/s)) / b
-            rho = 1.0 - (1.0 - np.minimum(1.0, np.abs(r / s) / k0) ** 2) ** 3
-            s_new = s * math.sqrt(float(np.mean(rho)) / 0.5)
-            if abs(s_new - s) <= 1e-15 * s:
-                return s_new
-            s = s_new
-        return s
-
-    def refine_from(b: np.ndarray, steps: int) -> tuple[np.ndarray, float]:
-        r = y - X @ b
-        s = mscale(r, 0.0)
-        for _ in range(steps):
-            if s == 0:
-                break
-            w = chi.weight(r / s)
-            if not np.any(w > 0):
-                break
-            b_new = _wls(X, y, w)
-            r = y - X @ b_new
-            s_new = mscale(r, s)
-            if s_new > s * (1 + 1e-15):
-                break
-            done = np.max(np.abs(b_new - b)) <= 1e-13 * (1 + np.max(np.abs(b)))
-            b, s = b_new, s_new
-            if done:
-                break
-        return b, s
-
-    cands = []
-    for _ in range(nsamp):
-        idx = rng.choice(n, p, replace=False)
-        try:
-            b = np.linalg.solve(X[idx], y[idx])
-        except np.linalg.LinAlgError:
-            continue
-        cands.append(refine_from(b, 2))
-    cands.sort(key=lambda t: t[1])
-    best = [refine_from(b, refine) for b, _ in cands[:10]]
-    b, s = min(best, key=lambda t: t[1])
-    return b, s
-
-
 def fit_rlm_design(
     design: Design,
     psi: str | Psi = "huber",
@@ -604,6 +552,7 @@ def fit_rlm_design(
     acc: float = 1e-14,
     maxit: int = 2000,
     seed: int = 0,
+    nsamp: Any = "best",
 ) -> RLMFit:
     """Fit a validated :class:`Design` by M- or MM-estimation (see :func:`rlm`)."""
     X = np.asarray(design.X, dtype=float)
@@ -639,11 +588,14 @@ def fit_rlm_design(
             raise ValueError("the MM bisquare constant must be at least 1.548")
         ps = Psi("bisquare", (c,))
         if init is None:
-            coef0, s0 = _s_estimate(X, y, seed=seed)
+            s_est = lqs_s_estimate(X, y, nsamp=nsamp, seed=seed)
+            coef0, s0 = s_est.coef, s_est.scale
         else:
             coef0, s0 = _init(init, p)
             if s0 is None:
-                raise ValueError("init for method='MM' is (coefficients, scale) of an S-estimate")
+                coef0, s0 = s_start_from_coef(X, y, coef0)
+            elif not (np.isfinite(s0) and s0 > 0):
+                raise ValueError(f"init's S-scale must be a positive number, got {s0!r}")
         sc = _Scale("fixed", float(s0))
         s_coef = np.array(coef0)
     else:
@@ -685,6 +637,7 @@ def rlm(
     acc: float = 1e-14,
     maxit: int = 2000,
     seed: int = 0,
+    nsamp: Any = "best",
 ) -> RLMFit:
     """Robust linear regression by M-estimation, as MASS::rlm (iterated to its fixed point).
 
@@ -703,18 +656,28 @@ def rlm(
         Scale re-estimated at each step: ``median |r| / 0.6745`` (MASS's default), Huber's proposal 2 (with
         ``k2``), or held at the given number.
     method : {"M", "MM"}
-        "MM": bisquare M-step with the scale fixed at an S-estimate's (breakdown 1/2), started from it, as
-        ``rlm(method = "MM")``. The S-estimate comes from a random search (``seed``); pass ``init=(coef, scale)``
-        to start from a given one.
+        "MM": bisquare M-step (``c = k``, default 4.685) with the scale fixed at an S-estimate's (breakdown 1/2),
+        started from it, as ``rlm(method = "MM")``. The S-estimate is ``lqs(method = "S", k0 = 1.548)``'s, computed
+        by lqs's algorithm (:mod:`regdiag.linear.rlm_s`): when ``choose(n, p) < 5000`` lqs tries every
+        ``p``-subset and the S-estimate, hence the MM fit, reproduces R's to rounding. Otherwise lqs draws
+        ``min(500 p, 3000)`` subsets with R's random number generator, which is not reproduced: the subsets here
+        come from NumPy's (``seed``), and the S-estimate can differ from R's. To reproduce R's MM fit there, pass
+        R's S-estimate as ``init=(S$coefficents, S$scale)`` for ``S <- lqs(x, y, intercept = FALSE, method = "S",
+        k0 = 1.548)`` run with R's seed (``coefficents``, so spelt, holds lqs's refined coefficients, the ones
+        ``rlm`` starts from).
     k2 : float
         Huber's proposal 2 constant.
     init : array_like or tuple, optional
-        Start coefficients (or ``(coefficients, scale)``) instead of least squares / the S-estimate.
+        ``method="M"``: start coefficients (or ``(coefficients, scale)``) instead of least squares.
+        ``method="MM"``: ``(coefficients, scale)`` of an S-estimate to start from, with the scale held; or
+        coefficients alone, whose S-scale is then solved and refined as lqs does for a candidate it keeps.
     missing : {"drop", "raise"}
     acc, maxit : float, int
         Stop when the relative change of the residuals is at most ``acc`` (or at rounding level).
     seed : int
-        Seed of the S-estimate's random subsets (``method="MM"``).
+        Seed of the S search's random subsets (``method="MM"`` with ``choose(n, p) >= 5000``).
+    nsamp : {"best", "exact", "sample"} or int
+        lqs's ``nsamp`` for the S search (``method="MM"``).
 
     Returns
     -------
@@ -730,7 +693,7 @@ def rlm(
     """
     design = make_design(y_or_formula, X, data=data, missing=missing)
     return fit_rlm_design(design, psi, k=k, scale=scale, method=method, k2=k2, init=init, acc=acc, maxit=maxit,
-                          seed=seed)
+                          seed=seed, nsamp=nsamp)
 
 
 def rlm_from_statsmodels(results: Any) -> RLMFit:

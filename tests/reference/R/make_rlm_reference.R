@@ -8,9 +8,7 @@
 # is therefore fitted twice: with the defaults ("default_*" files, to show the gap) and iterated to the fixed point
 # (maxit = 1000, acc = 1e-15; the IRLS stops when the change is at rounding level, recorded in scalars.csv).
 # Standard errors are summary.rlm's (method "XtX", R's default).
-# MM: rlm(method = "MM") starts from lqs(method = "S", k0 = 1.548) with a fixed seed; the S estimate (coefficients
-# and scale) is written too, because it comes from random subsampling (regdiag's own S search is not expected to
-# reproduce it to rounding, only its M step from the same start).
+# MM: rlm(method = "MM") starts from lqs(method = "S", k0 = 1.548); the S estimate is written too (see mm_case).
 
 source(file.path("tests", "reference", "R", "common.R"))
 suppressPackageStartupMessages(library(MASS))
@@ -87,8 +85,13 @@ one_case("hills_huber", time ~ dist + climb, hills)
 one_case("hills_hampel", time ~ dist + climb, hills, psi = psi.hampel)
 one_case("hills_huber_k2", time ~ dist + climb, hills, k = 2)
 
-# MM: the S start with a fixed seed, then the M step with the scale held at the S scale
-mm_case <- function(name, formula, data) {
+# MM: rlm(method = "MM") as R runs it (lqs's S-estimate with nsamp = "best", then the M step with the scale held
+# at the S scale). With choose(n, p) < 5000 lqs tries every p-subset, so the S-estimate does not depend on the
+# seed; otherwise (hills_mm, stackloss_mm) it samples subsets with R's generator, and the tests start regdiag from
+# the S-estimate written here. stackloss_mm's M step stops at maxit = 1000 with the change at rounding level
+# (1e-15 to 1e-14, the coefficients then move by 1e-13 in 4000 more steps). lqs returns its refined coefficients (the start of rlm's M step) under the name
+# "coefficents" and the best subset's exact fit under "coefficients"; both are written.
+mm_case <- function(name, formula, data, ...) {
   dir <- file.path(OUT, name)
   dir.create(dir, showWarnings = FALSE)
   X <- model.matrix(formula, data)
@@ -96,19 +99,41 @@ mm_case <- function(name, formula, data) {
   set.seed(20240517)  # the S search as rlm(method = "MM") calls it
   S <- lqs(X, y, intercept = FALSE, method = "S", k0 = 1.548)
   set.seed(20240517)
-  fit <- rlm(formula, data = data, method = "MM", maxit = 1000, acc = 1e-15)
+  fit <- rlm(formula, data = data, method = "MM", maxit = 1000, acc = 1e-15, ...)
   stopifnot(fit$s == S$scale[1])
   s <- summary(fit)
   labels <- rownames(data)
   write_vec(S$coefficients, names(coef(fit)), file.path(dir, "s_coefficients.csv"), "estimate", "term")
+  write_vec(S$coefficents, names(coef(fit)), file.path(dir, "s_refined_coefficients.csv"), "estimate", "term")
+  write_vec(S$bestone, seq_along(S$bestone), file.path(dir, "s_best_subset.csv"), "row", "k")
   write_vec(coef(fit), names(coef(fit)), file.path(dir, "coefficients.csv"), "estimate", "term")
   write_vec(s$coefficients[, 2], names(coef(fit)), file.path(dir, "se.csv"), "se", "term")
   write_vec(fit$w, labels, file.path(dir, "weights.csv"), "w")
+  write_vec(residuals(fit), labels, file.path(dir, "residuals.csv"), "resid")
   write_vec(hat_w(fit), labels, file.path(dir, "hat.csv"), "hat")
-  sc <- c(scale = fit$s, s_scale = S$scale[1], iterations = length(fit$conv), converged = as.numeric(fit$converged),
-          stddev = s$stddev)
+  nsub <- choose(nrow(X), ncol(X))
+  sc <- c(scale = fit$s, s_scale = S$scale[1], s_crit = S$crit, exhaustive = as.numeric(nsub < 5000),
+          singular = as.numeric(sub(" .*", "", S$sing)), iterations = length(fit$conv),
+          last_change = tail(fit$conv, 1), converged = as.numeric(fit$converged), stddev = s$stddev)
   write_vec(sc, names(sc), file.path(dir, "scalars.csv"), "value", "name")
 }
-mm_case("phones_mm", calls ~ year, phones)
-mm_case("hills_mm", time ~ dist + climb, hills)
+stackloss <- data.frame(Air_Flow = datasets::stackloss$Air.Flow, Water_Temp = datasets::stackloss$Water.Temp,
+                        Acid_Conc = datasets::stackloss$Acid.Conc., stack_loss = datasets::stackloss$stack.loss)
+rownames(stackloss) <- as.character(seq_len(nrow(stackloss)))
+cars <- datasets::cars
+rownames(cars) <- as.character(seq_len(nrow(cars)))
+mtcars <- datasets::mtcars[, c("mpg", "wt", "hp")]
+write_input(stackloss, "stackloss")
+write_input(cars, "cars")
+write_input(mtcars, "mtcars")
+
+mm_case("phones_mm", calls ~ year, phones)                             # choose(24, 2) = 276 subsets
+mm_case("hills_mm", time ~ dist + climb, hills)                        # choose(35, 3) = 6545: sampled
+mm_case("animals_mm", log_brain ~ log_body, animals)                   # 378
+mm_case("hills_dist_mm", time ~ dist, hills)                           # 595
+mm_case("stackloss2_mm", stack_loss ~ Air_Flow + Water_Temp, stackloss)  # 1330
+mm_case("stackloss_mm", stack_loss ~ Air_Flow + Water_Temp + Acid_Conc, stackloss)  # 5985: sampled
+mm_case("cars_mm", dist ~ speed, cars)                                 # 1225, with singular subsets (tied speeds)
+mm_case("mtcars_mm", mpg ~ wt + hp, mtcars)                            # 4960
+mm_case("phones_mm_c6", calls ~ year, phones, c = 6)                   # the M step's bisquare constant
 cat("rlm reference written to", OUT, "\n")
