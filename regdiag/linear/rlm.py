@@ -14,6 +14,11 @@ The fit
     ``tau = sqrt(sum(psi(u)^2) s^2 / (n - p)) kappa / m``, ``m = mean(psi'(u))``,
     ``kappa = 1 + p var(psi'(u)) / (n m^2)`` (Huber 1981, section 7.6).
 
+    Prior weights (``weights=``) follow MASS's ``wt.method``: "inv.var" fits the rows scaled by ``sqrt(w_i)`` (all
+    of the above then applies to the scaled rows); "case" multiplies the IRLS weights by ``w_i``, takes the
+    weighted MAD (or proposal 2 with weighted sums) and summary.rlm's weighted ``tau`` (``n`` replaced by
+    ``sum(w)``).
+
 Influence
     * ``leverage``: the diagonal of the hat matrix of the final weighted least-squares fit, ``w_i x_i'(X'WX)^{-1}
       x_i`` (R's ``hatvalues`` of an rlm fit).
@@ -24,7 +29,10 @@ Influence
     * Exact deletion: the M-estimation re-solved without row i, the scale re-estimated too (the median of the
       other ``n - 1`` absolute residuals, or proposal 2 over them), by batched Newton steps warm-started at the full
       fit; see :func:`exact_deletion`. A fixed scale stays fixed, and so does an MM fit's S-scale: re-running the
-      random S search without the row is not part of the deletion.
+      S search without the row is not part of the deletion. With case weights each deletion is refitted by IRLS
+      from the full fit. The MAD iteration can have more than one fixed point; the deleted fit is the one reached
+      from the full fit.
+    * Robust COVRATIO: ``det(cov_(i)) / det(cov)`` with each deleted fit's own ``tau_(i)``.
 """
 
 from __future__ import annotations
@@ -165,12 +173,40 @@ class _Scale:
         theta = 2.0 * stats.norm.cdf(k2) - 1.0
         return theta + k2 * k2 * (1.0 - theta) - 2.0 * k2 * stats.norm.pdf(k2)
 
-    def update(self, r: np.ndarray, s_old: float, df: float) -> float:
+    def update(self, r: np.ndarray, s_old: float, df: float, case: np.ndarray | None = None) -> float:
+        """The next scale from the residuals ``r`` (``case``: case weights, as rlm's ``wt.method = "case"``)."""
         if self.kind == "fixed":
             return float(self.value)  # type: ignore[arg-type]
         if self.kind == "mad":
+            if case is not None:
+                return wmad(r, case)
             return float(np.median(np.abs(r))) / self.mad_constant
-        return math.sqrt(float(np.sum(np.minimum(r * r, (self.k2 * s_old) ** 2))) / (df * self.gamma))
+        clipped = np.minimum(r * r, (self.k2 * s_old) ** 2)
+        total = float(np.sum(clipped if case is None else case * clipped))
+        return math.sqrt(total / (df * self.gamma))
+
+
+def wmad(r: np.ndarray, w: np.ndarray) -> float:
+    """MASS::rlm's weighted MAD (``wmad``): the weighted median of ``|r|`` over 0.6745 (the mean of the two middle
+    values when the cumulative weight reaches exactly one half).
+
+    Parameters
+    ----------
+    r : ndarray of shape (n_obs,)
+    w : ndarray of shape (n_obs,)
+        Case weights (non-negative, not all 0).
+
+    Returns
+    -------
+    float
+    """
+    order = np.argsort(np.abs(r), kind="stable")
+    a = np.abs(r)[order]
+    cum = np.cumsum(w[order]) / np.sum(w)
+    k = int(np.sum(cum < 0.5))
+    if cum[k] > 0.5:
+        return float(a[k]) / 0.6745
+    return float(a[k] + a[k + 1]) / (2.0 * 0.6745)
 
 
 def _scale_spec(scale: Any, k2: float, mad_constant: float) -> _Scale:
@@ -211,6 +247,11 @@ class RLMFit:
     converged : bool
     s_coef : ndarray or None
         The S-estimate the MM fit started from.
+    wt_method : {"inv.var", "case"} or None
+        How the design's prior weights entered (None without weights): ``"inv.var"`` (MASS's default) fits the rows
+        scaled by ``sqrt(w_i)`` (the working design, residuals and influence are those of the scaled rows, R's
+        ``wresid``); ``"case"`` multiplies the IRLS weights by ``w_i`` (``weights`` includes them, as R's
+        ``fit$w``).
     """
 
     design: Design
@@ -223,6 +264,9 @@ class RLMFit:
     iterations: int
     converged: bool
     s_coef: np.ndarray | None = None
+    wt_method: str | None = None
+    _Xw: np.ndarray | None = field(default=None, repr=False)
+    _yw: np.ndarray | None = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
     # ---- basic quantities ------------------------------------------------------------------------------------
@@ -247,8 +291,19 @@ class RLMFit:
         return self.design.n_params
 
     @property
-    def df_resid(self) -> int:
-        return self.nobs - self.rank
+    def df_resid(self) -> float:
+        """``n - p``; with case weights ``sum(w) - p`` (summary.rlm)."""
+        c = self._case
+        return float(self.nobs - self.rank) if c is None else float(np.sum(c)) - self.rank
+
+    @property
+    def prior_weights(self) -> np.ndarray | None:
+        """The prior weights (``rlm(weights = )``), shape (n_obs,), or None."""
+        return None if self.design.weights is None else np.asarray(self.design.weights, dtype=float)
+
+    @property
+    def _case(self) -> np.ndarray | None:
+        return self.prior_weights if self.wt_method == "case" else None
 
     @property
     def aliased(self) -> tuple[str, ...]:
@@ -256,11 +311,25 @@ class RLMFit:
 
     @property
     def _X(self) -> np.ndarray:
-        return np.asarray(self.design.X, dtype=float)
+        """The working design (rows scaled by ``sqrt(w)`` with inverse-variance weights)."""
+        return np.asarray(self.design.X if self._Xw is None else self._Xw, dtype=float)
+
+    @property
+    def _y(self) -> np.ndarray:
+        """The working response (offset removed; scaled with inverse-variance weights)."""
+        if self._yw is not None:
+            return self._yw
+        y = np.asarray(self.design.y, dtype=float)
+        return y if self.design.offset is None else y - np.asarray(self.design.offset, dtype=float)
 
     @property
     def _resid(self) -> np.ndarray:
-        return np.asarray(self.design.y, dtype=float) - self._X @ self.coef
+        """Working residuals (R's ``wresid``)."""
+        return self._y - self._X @ self.coef
+
+    @property
+    def _offset(self) -> np.ndarray | float:
+        return 0.0 if self.design.offset is None else np.asarray(self.design.offset, dtype=float)
 
     @property
     def u(self) -> np.ndarray:
@@ -269,11 +338,15 @@ class RLMFit:
 
     @property
     def resid(self) -> pd.Series:
-        return pd.Series(self._resid, index=self.index, name="resid")
+        """``y - offset - X b`` on the data's scale (R's ``residuals(fit)``)."""
+        y = np.asarray(self.design.y, dtype=float)
+        return pd.Series(y - self.fitted.to_numpy(), index=self.index, name="resid")
 
     @property
     def fitted(self) -> pd.Series:
-        return pd.Series(self._X @ self.coef, index=self.index, name="fitted")
+        """``X b + offset`` (R's ``fitted(fit)``)."""
+        X = np.asarray(self.design.X, dtype=float)
+        return pd.Series(X @ self.coef + self._offset, index=self.index, name="fitted")
 
     @property
     def params(self) -> pd.Series:
@@ -284,20 +357,30 @@ class RLMFit:
         """``tau``: summary.rlm's scale of the coefficients' covariance (see the module docstring)."""
         u = self.u
         n, p = self.nobs, self.rank
-        S = float(np.sum((self.psi.psi(u) * self.scale) ** 2)) / (n - p)
         d = self.psi.deriv(u)
-        mn = float(np.mean(d))
-        kappa = 1.0 + p * float(np.var(d, ddof=1)) / (n * mn * mn)
+        c = self._case
+        if c is None:
+            S = float(np.sum((self.psi.psi(u) * self.scale) ** 2)) / (n - p)
+            mn = float(np.mean(d))
+            kappa = 1.0 + p * float(np.var(d, ddof=1)) / (n * mn * mn)
+            return math.sqrt(S) * kappa / mn
+        # summary.rlm with wt.method = "case": sums weighted, n replaced by sum(w)
+        nn = float(np.sum(c))
+        S = float(np.sum(c * (self.psi.psi(u) * self.scale) ** 2)) / (nn - p)
+        m1, m2 = float(np.sum(c * d)), float(np.sum(c * d * d))
+        mn = m1 / nn
+        kappa = 1.0 + p * (m2 - m1 * m1 / nn) / (nn - 1.0) / (nn * mn * mn)
         return math.sqrt(S) * kappa / mn
 
     def cov_params(self) -> pd.DataFrame:
-        """``tau^2 (X'X)^{-1}`` (summary.rlm, method "XtX")."""
+        """``tau^2 (X'X)^{-1}`` (summary.rlm, method "XtX"; ``X'CX`` with case weights ``C``)."""
         names = list(self.param_names)
         return pd.DataFrame(self.stddev**2 * self._xtx_inv(), index=names, columns=names)
 
     def _xtx_inv(self) -> np.ndarray:
         if "xtx_inv" not in self._cache:
-            f = qr_factor(self._X)
+            c = self._case
+            f = qr_factor(self._X if c is None else self._X * np.sqrt(c)[:, None])
             self._cache["xtx_inv"] = f.cov_unscaled()
         return self._cache["xtx_inv"]
 
@@ -326,9 +409,15 @@ class RLMFit:
 
     # ---- influence ---------------------------------------------------------------------------------------------
     def _newton_matrix(self) -> np.ndarray:
-        """``X' diag(psi'(u)) X`` (the Hessian of ``sum rho(r/s)`` times ``s^2``)."""
+        """``X' diag(c psi'(u)) X`` (the Hessian of ``sum c rho(r/s)`` times ``s^2``; ``c`` the case weights, 1
+        without)."""
         X = self._X
-        return (X.T * self.psi.deriv(self.u)) @ X
+        return (X.T * (self.psi.deriv(self.u) * self._case_or_one)) @ X
+
+    @property
+    def _case_or_one(self) -> np.ndarray:
+        c = self._case
+        return np.ones(self.nobs) if c is None else c
 
     def influence(self, loo: str = "exact", *, tol: float = LOO_TOL, maxit: int = LOO_MAXIT) -> RLMInfluence:
         """Influence measures of every observation.
@@ -337,7 +426,8 @@ class RLMFit:
         ----------
         loo : {"exact", "one-step"}
             ``dfbeta`` and the deletion measures from the exact re-solved fits (the scale re-estimated without
-            the row; default) or from the one-step Newton approximation with the scale held fixed.
+            the row; default) or from the one-step Newton approximation with the scale held fixed. With case
+            weights the exact fits are refits by IRLS from the full fit (:func:`brute_force_loo`).
         tol : float
             Exact deletion: bound on the error left, in standard errors of each coefficient.
         maxit : int
@@ -346,79 +436,92 @@ class RLMFit:
         Returns
         -------
         RLMInfluence
+
+        Notes
+        -----
+        ``cov_ratio`` is ``det(cov_(i)) / det(cov)`` for the robust covariance ``tau^2 (X'CX)^{-1}`` of the fit
+        and of each deleted fit: ``(tau_(i) / tau)^(2p) / (1 - c_i x_i'(X'CX)^{-1} x_i)``, with ``tau_(i)``
+        summary.rlm's ``stddev`` from the deleted fit's residuals and scale (``C`` the case weights, the identity
+        without). It is NaN where ``tau_(i)`` is not positive and finite.
         """
         if loo not in ("exact", "one-step"):
             raise ValueError(f"loo={loo!r} is not one of 'exact', 'one-step'")
         X = self._X
         n, p = X.shape
         u = self.u
-        r = self._resid
-        s = self.scale
-        w = self.weights
-        fw = qr_factor(X, np.sqrt(w))
-        h = fw.hat_diag()
-        psi = self.psi.psi(u)
-        d = self.psi.deriv(u)
-        M = self._newton_matrix()
-        Minv_x = np.linalg.solve(M, X.T).T  # (n, p)
-        hstar = d * np.einsum("ij,ij->i", X, Minv_x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            one_step = (s * psi / (1.0 - hstar))[:, None] * Minv_x
-        one_step[~(hstar < 1.0 - 1e-12)] = np.nan
-        cov = self.cov_params().to_numpy()
-        cov_inv = np.linalg.inv(cov)
+        psi, d = self.psi.psi(u), self.psi.deriv(u)
+        h = qr_factor(X, np.sqrt(self.weights)).hat_diag()
+        hstar, one_step = self._one_step(psi, d)
         iters = err = None
-        if loo == "exact":
+        if loo == "one-step":
+            dfbeta, s_loo = one_step, np.full(n, self.scale)
+        elif self._case is not None:
+            dfbeta, s_loo = brute_force_loo(self)
+        else:
             ex = exact_deletion(self, one_step, tol=tol, maxit=maxit)
             dfbeta, s_loo, iters, err = ex.dfbeta, ex.scale, ex.iterations, ex.error_bound
-        else:
-            dfbeta, s_loo = one_step, np.full(n, s)
-        cook = np.einsum("ij,jk,ik->i", dfbeta, cov_inv, dfbeta) / p
-        with np.errstate(divide="ignore", invalid="ignore"):
-            root = np.sqrt(1.0 - h)
-            std = r / (s * root)
-            stud = r / (s_loo * root)
-            dffits = stud * np.sqrt(h / (1.0 - h))
-        # COVRATIO compares the precision of the estimates with and without the row; a robust fit's precision is
-        # tau (from psi and psi' of every residual), not the scale s of the weighted fit: not computed
-        covr = np.full(n, np.nan)
-        bad = ~(h < 1.0)
-        for a in (std, stud, dffits):
-            a[bad] = np.nan
+        m = self._deletion_measures(dfbeta, s_loo, h)
+        cov = self.cov_params().to_numpy()
         return RLMInfluence(
-            leverage=h,
-            resid=r,
-            standard_resid=std,
-            student_resid=stud,
-            press_resid=np.where(bad, np.nan, r / np.where(bad, 1.0, 1.0 - h)),
-            sigma_loo=s_loo,
-            cooks_distance=cook,
-            cooks_pvalue=stats.f.sf(cook, p, n - p),
-            dffits=dffits,
-            cov_ratio=covr,
-            dfbeta=dfbeta,
-            params=np.array(self.coef),
-            cov_unscaled_diag=np.diag(cov) / self.stddev**2,
-            sigma=s,
-            rank=p,
-            df_resid=float(n - p),
+            leverage=h, resid=self._resid, standard_resid=m["std"], student_resid=m["stud"], press_resid=m["press"],
+            sigma_loo=s_loo, cooks_distance=m["cook"], cooks_pvalue=stats.f.sf(m["cook"], p, n - p),
+            dffits=m["dffits"], cov_ratio=self._cov_ratio(dfbeta, s_loo), dfbeta=dfbeta, params=np.array(self.coef),
+            cov_unscaled_diag=np.diag(cov) / self.stddev**2, sigma=self.scale, rank=p, df_resid=float(n - p),
             n_obs=n,
             weights=None,  # no prior weights (the robustness weights are rlm_weights)
-            index=self.index,
-            param_names=self.param_names,
-            method="rlm-exact" if loo == "exact" else "rlm-one-step",
-            fit=self,
-            rlm_weights=np.array(w),
-            scaled_resid=u,
-            psi_values=psi,
-            psi_deriv=d,
-            leverage_newton=hstar,
-            dfbeta_one_step=one_step,
-            stddev=self.stddev,
-            loo_iterations=iters,
-            loo_error_bound=err,
-            psi_bounded=self.psi.bounded_at(u),
+            index=self.index, param_names=self.param_names,
+            method="rlm-exact" if loo == "exact" else "rlm-one-step", fit=self, rlm_weights=np.array(self.weights),
+            scaled_resid=u, psi_values=psi, psi_deriv=d, leverage_newton=hstar, dfbeta_one_step=one_step,
+            stddev=self.stddev, loo_iterations=iters, loo_error_bound=err, psi_bounded=self.psi.bounded_at(u),
         )
+
+    def _one_step(self, psi: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``h*`` (n,) and the one-step ``b - b_(i)`` (n, p) with the scale held:
+        ``s c_i psi_i M^{-1} x_i / (1 - h*_i)``, ``M = X' diag(c psi') X``, ``h*_i = c_i psi'_i x_i' M^{-1} x_i``."""
+        X = self._X
+        c = self._case_or_one
+        Minv_x = np.linalg.solve(self._newton_matrix(), X.T).T  # (n, p)
+        hstar = c * d * np.einsum("ij,ij->i", X, Minv_x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            one_step = (self.scale * c * psi / (1.0 - hstar))[:, None] * Minv_x
+        one_step[~(hstar < 1.0 - 1e-12)] = np.nan
+        return hstar, one_step
+
+    def _deletion_measures(self, dfbeta: np.ndarray, s_loo: np.ndarray, h: np.ndarray) -> dict[str, np.ndarray]:
+        """Cook's distance in the robust covariance, standardized and studentized residuals, DFFITS, PRESS."""
+        p = self.rank
+        r = self._resid
+        cov_inv = np.linalg.inv(self.cov_params().to_numpy())
+        cook = np.einsum("ij,jk,ik->i", dfbeta, cov_inv, dfbeta) / p
+        bad = ~(h < 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            root = np.sqrt(1.0 - h)
+            std = r / (self.scale * root)
+            stud = r / (s_loo * root)
+            dffits = stud * np.sqrt(h / (1.0 - h))
+            press = np.where(bad, np.nan, r / np.where(bad, 1.0, 1.0 - h))
+        for a in (std, stud, dffits):
+            a[bad] = np.nan
+        return {"cook": cook, "std": std, "stud": stud, "dffits": dffits, "press": press}
+
+    def _cov_ratio(self, dfbeta: np.ndarray, s_loo: np.ndarray) -> np.ndarray:
+        """Robust COVRATIO (see :meth:`influence`), in batches of deletions (``n x BATCH`` residuals at a time)."""
+        X, y = self._X, self._y
+        n, p = X.shape
+        c = self._case_or_one
+        h0 = c * np.einsum("ij,ij->i", X, X @ self._xtx_inv())
+        out = np.full(n, np.nan)
+        for start in range(0, n, BATCH):
+            rows = np.arange(start, min(start + BATCH, n))
+            B = self.coef[None, :] - dfbeta[rows]  # deleted fits' coefficients
+            U = (y[:, None] - X @ B.T) / s_loo[rows][None, :]
+            C = np.repeat(c[:, None], len(rows), axis=1)
+            C[rows, np.arange(len(rows))] = 0.0  # row i is not in its deleted fit
+            tau = _stddev(self.psi.psi(U), self.psi.deriv(U), C, s_loo[rows], p)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[rows] = (tau / self.stddev) ** (2 * p) / (1.0 - h0[rows])
+        out[~np.isfinite(out) | (out <= 0)] = np.nan
+        return out
 
     def robustness(self, infl: RLMInfluence | None = None, *, cutoff: float | None = None) -> pd.DataFrame:
         """Which rows psi holds back and which an OLS fit of the same design lets dominate.
@@ -494,6 +597,20 @@ class RLMFit:
         return plots.plot(self, kind, **kwargs)
 
 
+def _stddev(psi: np.ndarray, dpsi: np.ndarray, c: np.ndarray, s: np.ndarray | float, p: int) -> np.ndarray:
+    """summary.rlm's ``stddev`` (``tau``) of fits given column-wise: ``psi``, ``psi'`` and case weights ``c``
+    (0 for rows left out) of shape (n, k), scales ``s`` (k,). With all weights 1 this is the unweighted formula
+    (``n m2 - m1^2 = n (n - 1) var``)."""
+    nn = c.sum(axis=0)
+    S = np.sum(c * psi * psi, axis=0) * np.asarray(s) ** 2 / (nn - p)
+    m1, m2 = np.sum(c * dpsi, axis=0), np.sum(c * dpsi * dpsi, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mn = m1 / nn
+        kappa = 1.0 + p * (m2 - m1 * m1 / nn) / (nn - 1.0) / (nn * mn * mn)
+        tau = np.sqrt(S) * kappa / mn
+    return np.where(mn > 0, tau, np.nan)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # fitting
 
@@ -506,24 +623,30 @@ def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _irls(
     X: np.ndarray, y: np.ndarray, psi: Psi, scale: _Scale, coef: np.ndarray, s: float | None, *, acc: float,
-    maxit: int,
+    maxit: int, case: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, np.ndarray, int, bool]:
     """MASS::rlm's iteration from ``coef`` (and the scale ``s`` for proposal 2's first step), run to its fixed
-    point: stops when the relative change of the residuals is at most ``acc`` or has stopped shrinking."""
+    point: stops when the relative change of the residuals is at most ``acc`` or has stopped shrinking. ``case``:
+    case weights (``wt.method = "case"``), multiplying the IRLS weights; the returned weights include them."""
     n, p = X.shape
     r = y - X @ coef
     if s is None:
-        # MASS: mad(resid, 0), R's constant 1.4826 (only proposal 2's first step uses it)
-        s = float(np.median(np.abs(r))) * 1.4826 if scale.kind != "fixed" else float(scale.value)
-    df = n - p
+        # MASS: mad(resid, 0), R's constant 1.4826, or wmad with case weights (only proposal 2's first step uses it)
+        if scale.kind == "fixed":
+            s = float(scale.value)  # type: ignore[arg-type]
+        else:
+            s = float(np.median(np.abs(r))) * 1.4826 if case is None else wmad(r, case)
+    df = n - p if case is None else float(np.sum(case)) - p
     prev = math.inf
     stall = 0
     w = np.ones(n)
     for it in range(1, maxit + 1):
-        s = scale.update(r, s, df)
+        s = scale.update(r, s, df, case)
         if s == 0.0:
             raise ConvergenceError("the scale estimate is 0: more than half the residuals are 0 (an exact fit)")
         w = psi.weight(r / s)
+        if case is not None:
+            w = w * case
         if not np.any(w > 0):
             raise ConvergenceError("every weight is 0: the scale is too small for the residuals")
         coef = _wls(X, y, w)
@@ -537,6 +660,60 @@ def _irls(
             return coef, s, w, it, True  # at rounding level: the change no longer decreases
         prev = min(prev, delta)
     return coef, s, w, maxit, False
+
+
+def _working_arrays(design: Design, wt_method: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(X, y, case weights or None)`` as rlm fits them: the offset taken from ``y``; prior weights either scale
+    the rows by their square roots (``"inv.var"``) or become case weights (``"case"``)."""
+    X = np.asarray(design.X, dtype=float)
+    y = np.asarray(design.y, dtype=float)
+    if y.ndim != 1:
+        raise DataError("robust regression needs a one-column response")
+    if design.offset is not None:
+        y = y - np.asarray(design.offset, dtype=float)
+    if design.weights is None:
+        return X, y, None
+    w = np.asarray(design.weights, dtype=float)
+    if np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise DataError("rlm's prior weights must be finite and non-negative")
+    if wt_method == "inv.var":
+        fac = np.sqrt(w)
+        return X * fac[:, None], y * fac, None
+    if wt_method == "case":
+        return X, y, w
+    raise ValueError(f"wt_method={wt_method!r} is not one of 'inv.var', 'case'")
+
+
+def _start(
+    method: str, psi: str | Psi, k: Any, scale: Any, k2: float, mad_constant: float, init: Any, X: np.ndarray,
+    y: np.ndarray, case: np.ndarray | None, nsamp: Any, seed: int,
+) -> tuple[Psi, _Scale, np.ndarray, float | None, np.ndarray | None]:
+    """psi, scale rule, start coefficients and scale, and the S-estimate's coefficients (MM) of a fit."""
+    p = X.shape[1]
+    if method == "M":
+        ps = psi_function(psi, k)
+        sc = _scale_spec(scale, k2, mad_constant)
+        if init is None:
+            return ps, sc, _wls(X, y, np.ones(len(y)) if case is None else case), None, None
+        coef0, s0 = _init(init, p)
+        return ps, sc, coef0, s0, None
+    if method != "MM":
+        raise ValueError(f"method={method!r} is not one of 'M', 'MM'")
+    if not (isinstance(psi, str) and psi.lower() in ("bisquare", "psi.bisquare")) and psi != "huber":
+        raise ValueError("method='MM' uses the bisquare psi (MASS's default); pass psi='bisquare' or leave it")
+    c = 4.685 if k is None else float(k)
+    if c < 1.548:
+        raise ValueError("the MM bisquare constant must be at least 1.548")
+    if init is None:  # (with case weights, lqs sees the unweighted data, as in rlm)
+        s_est = lqs_s_estimate(X, y, nsamp=nsamp, seed=seed)
+        coef0, s0 = s_est.coef, s_est.scale
+    else:
+        coef0, s0 = _init(init, p)
+        if s0 is None:
+            coef0, s0 = s_start_from_coef(X, y, coef0)
+        elif not (np.isfinite(s0) and s0 > 0):
+            raise ValueError(f"init's S-scale must be a positive number, got {s0!r}")
+    return Psi("bisquare", (c,)), _Scale("fixed", float(s0)), coef0, s0, np.array(coef0)
 
 
 def fit_rlm_design(
@@ -553,16 +730,10 @@ def fit_rlm_design(
     maxit: int = 2000,
     seed: int = 0,
     nsamp: Any = "best",
+    wt_method: str = "inv.var",
 ) -> RLMFit:
     """Fit a validated :class:`Design` by M- or MM-estimation (see :func:`rlm`)."""
-    X = np.asarray(design.X, dtype=float)
-    y = np.asarray(design.y, dtype=float)
-    if y.ndim != 1:
-        raise DataError("robust regression needs a one-column response")
-    if design.weights is not None:
-        raise DataError("rlm takes no weights here (MASS's prior weights are not supported)")
-    if design.offset is not None:
-        y = y - np.asarray(design.offset, dtype=float)
+    X, y, case = _working_arrays(design, wt_method)
     f = qr_factor(X)
     if f.rank < X.shape[1]:
         names = [design.param_names[j] for j in f.aliased]
@@ -571,40 +742,14 @@ def fit_rlm_design(
     if n <= p:
         raise DesignError(f"robust regression needs more observations ({n}) than coefficients ({p})")
     method = str(method).upper()
-    s_coef = None
-    if method == "M":
-        ps = psi_function(psi, k)
-        sc = _scale_spec(scale, k2, mad_constant)
-        if init is None:
-            coef0 = _wls(X, y, np.ones(n))
-            s0 = None
-        else:
-            coef0, s0 = _init(init, p)
-    elif method == "MM":
-        if not (isinstance(psi, str) and psi.lower() in ("bisquare", "psi.bisquare")) and psi != "huber":
-            raise ValueError("method='MM' uses the bisquare psi (MASS's default); pass psi='bisquare' or leave it")
-        c = 4.685 if k is None else float(k)
-        if c < 1.548:
-            raise ValueError("the MM bisquare constant must be at least 1.548")
-        ps = Psi("bisquare", (c,))
-        if init is None:
-            s_est = lqs_s_estimate(X, y, nsamp=nsamp, seed=seed)
-            coef0, s0 = s_est.coef, s_est.scale
-        else:
-            coef0, s0 = _init(init, p)
-            if s0 is None:
-                coef0, s0 = s_start_from_coef(X, y, coef0)
-            elif not (np.isfinite(s0) and s0 > 0):
-                raise ValueError(f"init's S-scale must be a positive number, got {s0!r}")
-        sc = _Scale("fixed", float(s0))
-        s_coef = np.array(coef0)
-    else:
-        raise ValueError(f"method={method!r} is not one of 'M', 'MM'")
-    coef, s, w, it, conv = _irls(X, y, ps, sc, np.asarray(coef0, dtype=float), s0, acc=acc, maxit=maxit)
+    ps, sc, coef0, s0, s_coef = _start(method, psi, k, scale, k2, mad_constant, init, X, y, case, nsamp, seed)
+    coef, s, w, it, conv = _irls(X, y, ps, sc, np.asarray(coef0, dtype=float), s0, acc=acc, maxit=maxit, case=case)
     if not conv:
         warnings.warn(f"rlm: the IRLS did not reach its fixed point in {maxit} steps", RuntimeWarning, stacklevel=3)
-    return RLMFit(design=design, coef=coef, scale=s, weights=psi_weights(ps, y - X @ coef, s), psi=ps,
-                  scale_spec=sc, method=method, iterations=it, converged=conv, s_coef=s_coef)
+    weights = psi_weights(ps, y - X @ coef, s)
+    return RLMFit(design=design, coef=coef, scale=s, weights=weights if case is None else weights * case, psi=ps,
+                  scale_spec=sc, method=method, iterations=it, converged=conv, s_coef=s_coef,
+                  wt_method=None if design.weights is None else wt_method, _Xw=X, _yw=y)
 
 
 def psi_weights(psi: Psi, r: np.ndarray, s: float) -> np.ndarray:
@@ -638,6 +783,8 @@ def rlm(
     maxit: int = 2000,
     seed: int = 0,
     nsamp: Any = "best",
+    weights: Any = None,
+    wt_method: str = "inv.var",
 ) -> RLMFit:
     """Robust linear regression by M-estimation, as MASS::rlm (iterated to its fixed point).
 
@@ -678,6 +825,13 @@ def rlm(
         Seed of the S search's random subsets (``method="MM"`` with ``choose(n, p) >= 5000``).
     nsamp : {"best", "exact", "sample"} or int
         lqs's ``nsamp`` for the S search (``method="MM"``).
+    weights : str or array_like of shape (n_obs,), optional
+        Prior weights (a column name or values), non-negative, as ``rlm(weights = )``.
+    wt_method : {"inv.var", "case"}
+        MASS's ``wt.method``: ``"inv.var"`` (default) takes the weights as inverse variances, fitting the rows
+        scaled by ``sqrt(w)`` (the S search of MM too); ``"case"`` as case weights, multiplying the IRLS weights,
+        with a weighted MAD (or proposal 2), summary.rlm's weighted standard errors, and exact deletion by refits.
+        An integer case weight equals repeating the row.
 
     Returns
     -------
@@ -691,9 +845,9 @@ def rlm(
     >>> round(float(fit.scale), 4)
     2.4405
     """
-    design = make_design(y_or_formula, X, data=data, missing=missing)
+    design = make_design(y_or_formula, X, data=data, weights=weights, missing=missing)
     return fit_rlm_design(design, psi, k=k, scale=scale, method=method, k2=k2, init=init, acc=acc, maxit=maxit,
-                          seed=seed, nsamp=nsamp)
+                          seed=seed, nsamp=nsamp, wt_method=wt_method)
 
 
 def rlm_from_statsmodels(results: Any) -> RLMFit:
@@ -827,7 +981,7 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
     IRLS started at the full fit, run to its fixed point.
     """
     X = fit._X
-    y = np.asarray(fit.design.y, dtype=float)
+    y = fit._y
     n, p = X.shape
     b = fit.coef
     s = fit.scale
@@ -953,7 +1107,8 @@ def brute_force_loo(fit: RLMFit) -> tuple[np.ndarray, np.ndarray]:
     Returns ``(dfbeta (n, p), scales (n,))``.
     """
     X = fit._X
-    y = np.asarray(fit.design.y, dtype=float)
+    y = fit._y
+    case = fit._case
     n, p = X.shape
     out = np.empty((n, p))
     sc = np.empty(n)
@@ -961,7 +1116,7 @@ def brute_force_loo(fit: RLMFit) -> tuple[np.ndarray, np.ndarray]:
         keep = np.ones(n, dtype=bool)
         keep[i] = False
         coef, s_i, *_ = _irls(X[keep], y[keep], fit.psi, fit.scale_spec, fit.coef.copy(), fit.scale, acc=1e-15,
-                              maxit=20000)
+                              maxit=20000, case=None if case is None else case[keep])
         out[i] = fit.coef - coef
         sc[i] = s_i
     return out, sc

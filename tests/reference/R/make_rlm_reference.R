@@ -136,4 +136,49 @@ mm_case("stackloss_mm", stack_loss ~ Air_Flow + Water_Temp + Acid_Conc, stacklos
 mm_case("cars_mm", dist ~ speed, cars)                                 # 1225, with singular subsets (tied speeds)
 mm_case("mtcars_mm", mpg ~ wt + hp, mtcars)                            # 4960
 mm_case("phones_mm_c6", calls ~ year, phones, c = 6)                   # the M step's bisquare constant
+# prior weights: rlm(weights = w) with wt.method = "inv.var" (MASS's default: the rows scaled by sqrt(w)) and
+# "case" (the IRLS weights multiplied by w, the MAD a weighted MAD, summary.rlm's weighted stddev). The calls are
+# written out because summary.rlm reads wt.method from the call. Hat values: the weighted fit's, from the working
+# design (x sqrt(w) for inv.var) and fit$w (which includes w for case); checked against hatvalues() where it works.
+set.seed(20240517)
+phones_w <- cbind(phones, w = round(runif(nrow(phones), 0.5, 2), 2))
+hills_w <- cbind(hills, w = sample(1:3, nrow(hills), replace = TRUE))
+write_input(phones_w, "phones_w")
+write_input(hills_w, "hills_w")
+weighted_case <- function(name, fit, data, invvar) {
+  dir <- file.path(OUT, name)
+  dir.create(dir, showWarnings = FALSE)
+  labels <- rownames(data)
+  s <- summary(fit)
+  xw <- if (invvar) fit$x * sqrt(data$w) else fit$x
+  h <- rowSums(qr.Q(qr(sqrt(fit$w) * xw))^2)
+  hv <- tryCatch(hatvalues(fit), error = function(e) NULL)
+  if (!is.null(hv)) stopifnot(max(abs(hv - h)) < 1e-13)
+  write_vec(coef(fit), names(coef(fit)), file.path(dir, "coefficients.csv"), "estimate", "term")
+  write_vec(s$coefficients[, 2], names(coef(fit)), file.path(dir, "se.csv"), "se", "term")
+  write_vec(fit$w, labels, file.path(dir, "weights.csv"), "w")
+  write_vec(residuals(fit), labels, file.path(dir, "residuals.csv"), "resid")
+  write_vec(fit$wresid, labels, file.path(dir, "wresid.csv"), "wresid")
+  write_vec(h, labels, file.path(dir, "hat.csv"), "hat")
+  sc <- c(scale = unname(fit$s), iterations = length(fit$conv), last_change = tail(fit$conv, 1),
+          converged = as.numeric(fit$converged), stddev = s$stddev)
+  write_vec(sc, names(sc), file.path(dir, "scalars.csv"), "value", "name")
+}
+weighted_case("phones_huber_invvar",
+              rlm(calls ~ year, data = phones_w, weights = w, maxit = 1000, acc = 1e-15), phones_w, TRUE)
+weighted_case("phones_bisquare_case",
+              rlm(calls ~ year, data = phones_w, weights = w, wt.method = "case", psi = psi.bisquare,
+                  maxit = 1000, acc = 1e-15), phones_w, FALSE)
+weighted_case("hills_huber_case_proposal2",
+              rlm(time ~ dist + climb, data = hills_w, weights = w, wt.method = "case", scale.est = "Huber",
+                  maxit = 1000, acc = 1e-15), hills_w, FALSE)
+weighted_case("hills_huber_case",
+              rlm(time ~ dist + climb, data = hills_w, weights = w, wt.method = "case", maxit = 1000, acc = 1e-15),
+              hills_w, FALSE)
+weighted_case("phones_mm_invvar",
+              rlm(calls ~ year, data = phones_w, weights = w, method = "MM", maxit = 1000, acc = 1e-15),
+              phones_w, TRUE)
+weighted_case("phones_mm_case",
+              rlm(calls ~ year, data = phones_w, weights = w, wt.method = "case", method = "MM", maxit = 1000,
+                  acc = 1e-15), phones_w, FALSE)
 cat("rlm reference written to", OUT, "\n")
