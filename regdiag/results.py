@@ -1057,7 +1057,9 @@ class MLEInfluence(Influence):
     in the outputs), exact for the quadratic approximation; with ``loo="exact"`` ``dfbeta`` is the re-solved
     maximum-likelihood estimate. ``cooks_distance`` is ``dfbeta' H dfbeta / P`` over the ``P`` parameters;
     ``dfbetas`` is ``dfbeta`` over the standard errors ``sqrt(diag(H^{-1}))``; ``standard_resid`` the Pearson
-    residual over ``sqrt(1 - h)`` (NaN for several equations); ``sigma`` and ``sigma_loo`` are 1.
+    residual over ``sqrt(1 - h)`` (NaN for several equations); ``student_resid`` Williams' likelihood residual
+    ``sign(y - mu) sqrt(r_D^2 + h r_P^2 / (1 - h))`` for logit, probit and Poisson (R's ``rstudent`` of the
+    binomial or Poisson GLM), NaN with a warning for models with several outputs; ``sigma`` and ``sigma_loo`` are 1.
 
     The attributes below come in addition to :class:`Influence`'s.
 

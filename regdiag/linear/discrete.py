@@ -23,12 +23,18 @@ With ``g_i = dl_i/do`` (``k``), ``A_i = d^2 l_i/do do'`` (``k x k``, the observe
   (the ``k x k`` identity again), batched over deletions and warm-started at the one-step estimate
   (:func:`exact_deletion`).
 
+Studentized residuals are Williams' likelihood residuals ``sign(y - mu) sqrt(r_D^2 + h r_P^2 / (1 - h))`` (deviance
+and Pearson residuals, R's ``rstudent`` for a binomial or Poisson GLM) for logit, probit and Poisson; the models
+with an ancillary parameter or several equations have no deviance residual of one linear predictor, and get NaN
+with a warning.
+
 Standard errors are ``sqrt(diag(H^{-1}))`` (statsmodels' default ``cov_params()`` for these models).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .._validation import ConvergenceError, DataError, DesignError, format_labels
+from .._validation import ConvergenceError, DataError, DesignError, InfluenceWarning, format_labels
 from ..results import MLEInfluence
 from .glm_exact import BLAS_MAC, _mm  # products small enough for OpenBLAS to run on the calling thread
 
@@ -452,7 +458,7 @@ class MLEFit:
             leverage=lev,
             resid=resid,
             standard_resid=std,
-            student_resid=nan,
+            student_resid=self._likelihood_resid(lev, rp),
             press_resid=press,
             sigma_loo=np.ones(n),
             cooks_distance=cook,
@@ -480,11 +486,31 @@ class MLEFit:
             loo_error_bound=err,
         )
 
+    def _likelihood_resid(self, lev: np.ndarray, rp: np.ndarray) -> np.ndarray:
+        """Studentized residuals: Williams' likelihood residuals ``sign(y - mu) sqrt(r_D^2 + h r_P^2 / (1 - h))``
+        (R's ``rstudent`` of a binomial or Poisson GLM), for the models whose deviance residual ``r_D`` needs no
+        ancillary parameter (logit, probit, Poisson); NaN for the others, with a warning."""
+        n = self.n_obs
+        if self.kind not in ("logit", "probit", "poisson"):
+            warnings.warn(
+                f"studentized residuals of a {self.kind} model are NaN: its leverage is over several outputs (the "
+                "ancillary parameter or the equations), and it has no deviance residual of the linear predictor "
+                "alone", InfluenceWarning, stacklevel=3)
+            return np.full(n, np.nan)
+        y, mu = self.y, self.mean
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.kind == "poisson":
+                dev = 2.0 * (special.xlogy(y, y / mu) - (y - mu))
+            else:
+                dev = 2.0 * (special.xlogy(y, y / mu) + special.xlogy(1.0 - y, (1.0 - y) / (1.0 - mu)))
+            r = np.sign(y - mu) * np.sqrt(np.maximum(dev, 0.0) + lev * rp * rp / (1.0 - lev))
+        r[~np.isfinite(r)] = np.nan
+        return r
+
     def _glm_exact(self, tol: float, maxit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Exact deletion of a logit or Poisson model: the same likelihood as the binomial / Poisson GLM with its
         canonical link, whose exact deletion (:mod:`regdiag.linear.glm_exact`: second-order predictor, chord steps
         with a proven contraction bound) is used. Returns ``dfbeta``, steps, and the bound (``tol``) per row."""
-        import warnings
 
         from .glm import glm
 
