@@ -49,7 +49,7 @@ from scipy import stats
 from .._validation import ConvergenceError, DataError, DesignError
 from ..design import Design, make_design
 from ..linalg import qr_factor
-from ..results import RLMInfluence
+from ..results import GroupInfluence, RLMInfluence
 from .glm_exact import _mm  # products small enough for OpenBLAS to run on the calling thread
 from .rlm_s import lqs_s_estimate, s_start_from_coef
 
@@ -522,6 +522,51 @@ class RLMFit:
                 out[rows] = (tau / self.stddev) ** (2 * p) / (1.0 - h0[rows])
         out[~np.isfinite(out) | (out <= 0)] = np.nan
         return out
+
+    def group_deletion(self, groups: Any) -> GroupInfluence:
+        """Exact deletion of whole groups of rows: the M-estimation (and its scale, unless fixed) re-solved without
+        each group by IRLS started at the full fit, run to its fixed point.
+
+        Parameters
+        ----------
+        groups : array_like, mapping or sequence of sequences
+            One group label per row (a Series is aligned on the row labels), ``{group: [row labels]}``, or a list
+            of lists of row labels.
+
+        Returns
+        -------
+        GroupInfluence
+            ``dfbeta = b - b_(G)``; ``dfbetas`` over the robust standard errors; ``cooks_distance`` ``dfbeta'
+            cov^{-1} dfbeta / p`` in the robust covariance; ``sigma_loo`` the deleted fit's scale; ``leverage`` the
+            sum of the group's hat values of the weighted fit.
+        """
+        from .deletion import resolve_groups
+
+        labels, members = resolve_groups(self.index, groups)
+        X, y, case = self._X, self._y, self._case
+        n, p = X.shape
+        dfbeta = np.full((len(members), p), np.nan)
+        scales = np.full(len(members), np.nan)
+        for g, rows in enumerate(members):
+            keep = np.ones(n, dtype=bool)
+            keep[rows] = False
+            if keep.sum() <= p:
+                continue
+            try:
+                coef, scales[g], _, _, conv = _irls(X[keep], y[keep], self.psi, self.scale_spec, self.coef.copy(),
+                                                    self.scale, acc=1e-15, maxit=20000,
+                                                    case=None if case is None else case[keep])
+            except ConvergenceError:
+                continue
+            dfbeta[g] = self.coef - coef
+        cov = self.cov_params().to_numpy()
+        h = qr_factor(X, np.sqrt(self.weights)).hat_diag()
+        return GroupInfluence(
+            groups=labels, size=np.array([len(m) for m in members], dtype=float), loo_params=self.coef - dfbeta,
+            dfbeta=dfbeta, dfbetas=dfbeta / np.sqrt(np.diag(cov)),
+            cooks_distance=np.einsum("gi,ij,gj->g", dfbeta, np.linalg.inv(cov), dfbeta) / p, sigma_loo=scales,
+            leverage=np.array([h[m].sum() for m in members]), param_names=self.param_names, method="rlm-exact",
+        )
 
     def robustness(self, infl: RLMInfluence | None = None, *, cutoff: float | None = None) -> pd.DataFrame:
         """Which rows psi holds back and which an OLS fit of the same design lets dominate.

@@ -387,3 +387,24 @@ def test_prior_weights_bad_input():
         regdiag.rlm("calls ~ year", data=d, weights="w")
     with pytest.raises(ValueError, match="wt_method"):
         regdiag.rlm("calls ~ year", data=_data("phones_w"), weights="w", wt_method="freq")
+
+
+@pytest.mark.parametrize("case,formula,data,size,kw", [
+    ("hills_huber_groups", "time ~ dist + climb", "hills", 5, {}),
+    ("phones_huber_groups", "calls ~ year", "phones", 4, {}),
+    ("phones_bisquare_groups", "calls ~ year", "phones", 4, {"psi": "bisquare"}),
+])
+def test_group_deletion_equals_mass_refits(case, formula, data, size, kw):
+    d = _data(data)
+    fit = regdiag.rlm(formula, data=d, **kw)
+    groups = np.arange(len(d)) // size + 1
+    g = fit.group_deletion(groups)
+    ref = pd.read_csv(REF / case / "loo_group.csv", index_col=0)
+    ours = pd.DataFrame(g.loo_params, index=g.groups.astype(int)).loc[ref.index.astype(int)].to_numpy()
+    assert np.max(np.abs(ours - ref.iloc[:, :-1].to_numpy()) / fit.bse.to_numpy()) < 1e-8
+    np.testing.assert_allclose(pd.Series(g.sigma_loo, index=g.groups.astype(int)).loc[ref.index.astype(int)],
+                               ref["scale"], rtol=1e-8)
+    # one-row groups are the exact leave-one-out
+    single = fit.group_deletion(np.arange(len(d)))
+    np.testing.assert_allclose(single.dfbeta, fit.influence().dfbeta, rtol=0,
+                               atol=1e-8 * float(np.max(fit.bse.to_numpy())))
