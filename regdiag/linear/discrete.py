@@ -43,10 +43,10 @@ import pandas as pd
 from scipy import special, stats
 
 from .._validation import ConvergenceError, DataError, DesignError, InfluenceWarning, format_labels
-from ..results import MLEInfluence
+from ..results import GroupInfluence, MLEInfluence
 from .glm_exact import BLAS_MAC, _mm  # products small enough for OpenBLAS to run on the calling thread
 
-__all__ = ["DISCRETE_MODELS", "MLEFit", "discrete_from_statsmodels", "exact_deletion", "brute_force_loo"]
+__all__ = ["DISCRETE_MODELS", "MLEFit", "brute_force_loo", "discrete_from_statsmodels", "exact_deletion", "group_deletion"]
 
 #: statsmodels model class name -> regdiag's model name
 DISCRETE_MODELS = {
@@ -486,6 +486,10 @@ class MLEFit:
             loo_error_bound=err,
         )
 
+    def group_deletion(self, groups: Any, *, tol: float = LOO_TOL, maxit: int = LOO_MAXIT) -> GroupInfluence:
+        """Exact deletion of whole groups of rows; see :func:`regdiag.linear.discrete.group_deletion`."""
+        return group_deletion(self, groups, tol=tol, maxit=maxit)
+
     def _likelihood_resid(self, lev: np.ndarray, rp: np.ndarray) -> np.ndarray:
         """Studentized residuals: Williams' likelihood residuals ``sign(y - mu) sqrt(r_D^2 + h r_P^2 / (1 - h))``
         (R's ``rstudent`` of a binomial or Poisson GLM), for the models whose deviance residual ``r_D`` needs no
@@ -774,6 +778,101 @@ def exact_deletion(fit: MLEFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
         err[i] = np.nan
         refitted[i] = True
     return ExactMLEDeletion(dfbeta=dfbeta, iterations=iterations, error_bound=err, refitted=refitted)
+
+
+def group_deletion(fit: MLEFit, groups: Any, *, tol: float = LOO_TOL, maxit: int = LOO_MAXIT) -> GroupInfluence:
+    """Exact deletion of whole groups of rows: the likelihood equations re-solved without each group.
+
+    Batched chord iterations, ``BATCH`` groups at a time, from the full fit: for each group the information
+    without it, ``H_(G) = H - sum_{i in G} J_i' A_i J_i`` (``P x P``, inverted once), and at each iterate the score
+    without the group (the outputs of all rows in one product, as :func:`exact_deletion`); the first step is the
+    one-step estimate ``-H_(G)^{-1} sum_{i in G} J_i' g_i``. A group has converged when its correction ``c`` (in
+    standard errors) contracts by ``rho <= 1/2`` and the error left, ``c rho / (1 - rho)`` with ``rho`` doubled, is
+    at most ``tol``; the rest are refitted by Newton's method.
+
+    Parameters
+    ----------
+    fit : MLEFit
+    groups : array_like, mapping or sequence of sequences
+        One group label per row (a Series is aligned on the row labels), ``{group: [row labels]}``, or a list of
+        lists of row labels.
+    tol : float
+        Error allowed, in standard errors.
+    maxit : int
+        Chord steps before a group is refitted.
+
+    Returns
+    -------
+    GroupInfluence
+        ``dfbeta = theta - theta_(G)``, ``dfbetas`` over the standard errors, ``cooks_distance``
+        ``dfbeta' H dfbeta / P``, ``leverage`` the sum of the group's leverages; ``sigma_loo`` 1.
+    """
+    from .deletion import resolve_groups
+
+    labels, members = resolve_groups(fit.index, groups)
+    J = fit.jacobian()
+    n, k, P = J.shape
+    y, kind = fit.y, fit.kind
+    H = fit.information()
+    se = np.sqrt(np.diag(np.linalg.inv(H)))
+    A = fit.hess_outputs()
+    O0 = fit.outputs()
+    n_lin = fit.n_outputs if kind == "mnlogit" else 1
+    m = len(members)
+    D_all = np.zeros((m, P))
+    done_all = np.zeros(m, dtype=bool)
+    for start in range(0, m, BATCH):
+        gs = np.arange(start, min(start + BATCH, m))
+        Hg_inv = np.empty((gs.size, P, P))
+        for b, g in enumerate(gs):
+            Jg = J[members[g]]
+            Hg = H - np.einsum("ikp,ikl,ilq->pq", Jg, A[members[g]], Jg)
+            Hg_inv[b] = np.linalg.inv(Hg) if np.all(np.isfinite(Hg)) else np.nan
+        D = np.zeros((gs.size, P))
+        prev = np.full(gs.size, np.nan)
+        active = np.ones(gs.size, dtype=bool)
+        for it in range(maxit):
+            a = np.flatnonzero(active)
+            if a.size == 0:
+                break
+            O = _batch_outputs(fit.X, O0, D[a], n_lin)
+            with np.errstate(all="ignore"):
+                G = _grad(kind, O, y if y.ndim == 1 else y[:, :, None])  # (n, k, |a|)
+            for col, g in enumerate(gs[a]):
+                G[members[g], :, col] = 0.0
+            step = -np.einsum("bpq,bq->bp", Hg_inv[a], _batch_score(fit.X, G, n_lin))
+            D[a] += step
+            crit = np.max(np.abs(step) / se[None, :], axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rate = 2.0 * crit / prev[a]
+                bound = np.where(rate < 1.0, crit * rate / (1.0 - rate), np.inf)
+            ok = (crit == 0.0) | ((it >= 1) & (rate <= 0.5) & (bound <= tol))
+            done_all[gs[a[ok]]] = True
+            prev[a] = crit
+            active[a[ok | ~np.isfinite(crit)]] = False
+        D_all[gs] = D
+    for g in np.flatnonzero(~done_all):  # refit by Newton's method from the full fit
+        keep = np.ones(n, dtype=bool)
+        keep[members[g]] = False
+        try:
+            theta, _, ok = _newton(kind, J[keep], y[keep], fit.offset[keep], fit.params.copy(), n_lin)
+        except ConvergenceError:
+            ok = False
+        D_all[g] = theta - fit.params if ok else np.nan
+    dfbeta = -D_all
+    lev = _leverage(fit, J, A, H)
+    return GroupInfluence(
+        groups=labels, size=np.array([len(r) for r in members], dtype=float), loo_params=fit.params - dfbeta,
+        dfbeta=dfbeta, dfbetas=dfbeta / se, cooks_distance=np.einsum("gp,pq,gq->g", dfbeta, H, dfbeta) / P,
+        sigma_loo=np.ones(m), leverage=np.array([lev[r].sum() for r in members]), param_names=fit.param_names,
+        method=f"{kind}-exact",
+    )
+
+
+def _leverage(fit: MLEFit, J: np.ndarray, A: np.ndarray, H: np.ndarray) -> np.ndarray:
+    """``tr(A_i J_i H^{-1} J_i')`` for every row, shape (n,)."""
+    HJ = np.einsum("pq,nkq->nkp", np.linalg.inv(H), J)
+    return np.trace(A @ np.einsum("nkp,nlp->nkl", J, HJ), axis1=1, axis2=2)
 
 
 def _batch_outputs(X: np.ndarray, O0: np.ndarray, D: np.ndarray, n_lin: int) -> np.ndarray:

@@ -232,3 +232,28 @@ def test_studentized_residuals_probit_and_the_models_without_them(data):
             infl = fit.influence(loo="one-step")
         assert len([w for w in rec if "studentized" in str(w.message)]) == 1
         assert np.isnan(infl.student_resid).all()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_group_deletion_equals_statsmodels_refits(name, data):
+    m, _, fit = _fit(name, data)
+    n = len(fit.index)
+    groups = np.arange(n) // 15  # 8 groups of 15 consecutive rows
+    g = fit.group_deletion(groups)
+    se = fit.bse.to_numpy()
+    for k in range(8):
+        keep = groups != k
+        mod = type(m)(m.endog[keep], m.exog[keep])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = mod.fit(start_params=fit.params, method="newton", maxiter=200, tol=1e-13, disp=0)
+        b_k = np.asarray(r.params).ravel(order="F")
+        assert np.max(np.abs(g.loo_params[k] - b_k) / se) < 1e-6, k
+    H = fit.information()
+    np.testing.assert_allclose(g.cooks_distance, np.einsum("gp,pq,gq->g", g.dfbeta, H, g.dfbeta) / fit.n_params,
+                               rtol=1e-12, atol=0)
+    # one-row groups are the exact leave-one-out (batched per row by a different route)
+    rows = np.arange(0, n, 10)
+    single = fit.group_deletion({i: [fit.index[i]] for i in rows})
+    assert np.max(np.abs(single.dfbeta - fit.influence().dfbeta[rows]) / se) < 1e-8
+    np.testing.assert_allclose(g.leverage.sum(), fit.n_params, rtol=1e-10)
