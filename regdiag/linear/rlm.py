@@ -1025,112 +1025,148 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
     than the extrapolated bound because the median's row may switch between iterates, a kink in ``F``); one that has not after ``maxit`` steps (or contracts more slowly) is refitted by
     IRLS started at the full fit, run to its fixed point.
     """
-    X = fit._X
-    y = fit._y
-    n, p = X.shape
-    b = fit.coef
-    s = fit.scale
-    psi = fit.psi
-    r = y - X @ b
-    u = r / s
-    d = psi.deriv(u)
-    M = (X.T * d) @ X
-    g_full = X.T @ (d * r)
-    se = fit.bse.to_numpy()
-    # the scale's gradient ds/db at the full fit
-    sc = fit.scale_spec
-    if sc.kind == "mad":
-        order = np.argsort(np.abs(r), kind="stable")
-        mid = [order[(n - 1) // 2], order[n // 2]]
-        dsdb = -sum(np.sign(r[m]) * X[m] for m in mid) / (2.0 * sc.mad_constant)
-    elif sc.kind == "huber":
-        inside = np.abs(r) < sc.k2 * s
-        dsdb = -(X[inside].T @ r[inside]) / (s * ((n - 1 - p) * sc.gamma - sc.k2**2 * np.sum(~inside)))
-        order = np.argsort(np.abs(r), kind="stable")
-    else:
-        dsdb = np.zeros(p)
-        order = np.argsort(np.abs(r), kind="stable")
-    a_sorted = np.abs(r)[order]
-    mid_rank = (n - 1) // 2
-    lo, hi = max(0, mid_rank - MEDIAN_BAND), min(n, mid_rank + MEDIAN_BAND + 2)
-    band = (order, lo, hi, a_sorted)
-    # bound on |x_j' d| for every j: max_j ||L^{-1} x_j|| ||L' d|| with X'X = L L'
-    Lc = np.linalg.cholesky(X.T @ X)
-    cmax = math.sqrt(float(np.max(np.sum(np.linalg.solve(Lc, X.T) ** 2, axis=0))))
-
+    ctx = _DeletionSetup.at(fit)
+    n = ctx.n
     dfbeta = np.array(first, dtype=float)
-    scales = np.full(n, s)
+    scales = np.full(n, ctx.s)
     iterations = np.ones(n, dtype=np.intp)
     err = np.full(n, np.inf)
-    refitted = np.zeros(n, dtype=bool)
     pending = np.flatnonzero(np.all(np.isfinite(dfbeta), axis=1))
     slow = np.setdiff1d(np.arange(n), pending)
     for start in range(0, pending.size, BATCH):
         rows = pending[start:start + BATCH]
-        B = rows.size
-        cols = np.arange(B)
-        Xi = X[rows]
-        # Jacobian of each deletion's estimating function (times -s), at the full fit
-        g = g_full[None, :] - (d[rows] * r[rows])[:, None] * Xi
-        J0 = M[None] - (d[rows][:, None, None] * Xi[:, :, None] * Xi[:, None, :])
-        J = J0 + g[:, :, None] * dsdb[None, None, :] / s
-        try:
-            Jinv = np.linalg.inv(J)
-        except np.linalg.LinAlgError:
-            Jinv = np.linalg.pinv(J)
-        D = -dfbeta[rows]  # b_(i) - b
-        s_cur = np.full(B, s)
-        prev = np.full(B, np.inf)
-        active = np.ones(B, dtype=bool)
-        for it in range(maxit):
-            a = np.flatnonzero(active)
-            if a.size == 0:
-                break
-            Da = D[a]
-            R = r[:, None] - _mm(X, Da.T)  # residuals of every row at each iterate (n, |a|)
-            delta_bound = cmax * np.linalg.norm(Da @ Lc, axis=1)
-            s_new, mids = _deleted_scales(fit, R, rows[a], s_cur[a], band, delta_bound)
-            if mids is not None:  # the scale's gradient from the current median rows: a Newton step in the scale
-                m1, m2 = mids
-                sg = -(np.sign(R[m1, np.arange(a.size)])[:, None] * X[m1]
-                       + np.sign(R[m2, np.arange(a.size)])[:, None] * X[m2]) / (2.0 * sc.mad_constant)
-                Jc = J0[a] + g[a][:, :, None] * sg[:, None, :] / s
-                try:
-                    Jinv[a] = np.linalg.inv(Jc)
-                except np.linalg.LinAlgError:
-                    Jinv[a] = np.linalg.pinv(Jc)
-            R /= s_new[None, :]
-            Psi_ = psi.psi(R)
-            Psi_[rows[a], np.arange(a.size)] = 0.0
-            F = _mm(Psi_.T, X)  # (|a|, p)
-            step = s_new[:, None] * np.einsum("bij,bj->bi", Jinv[a], F)
-            D[a] = Da + step
-            iterations[rows[a]] += 1
-            # the correction of the joint iterate (b, s): b in its standard errors, s in s / sqrt(n) (the order of
-            # a scale estimate's standard error); s lags b by one step, so both must settle
-            crit = np.maximum(np.max(np.abs(step) / se[None, :], axis=1),
-                              np.abs(s_new - s_cur[a]) * math.sqrt(n) / s)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rho = np.where(np.isfinite(prev[a]), crit / prev[a], 1.0)
-                bound = np.where(rho < 1.0, crit * rho / (1.0 - rho), np.inf)
-            # the median's row can change from one iterate to the next (a kink), which makes a single small ratio
-            # unreliable: the last correction itself must be within tol, while contracting
-            done = (crit == 0.0) | ((rho <= 0.5) & (crit <= tol))
-            err[rows[a]] = np.where(crit == 0.0, 0.0, bound)
-            stalled = ~np.isfinite(crit) | ((it >= 3) & (rho > 0.9))
-            prev[a] = crit
-            s_cur[a] = s_new
-            active[a[done | stalled]] = False
-            slow = np.union1d(slow, rows[a[stalled & ~done]])
+        D, s_cur, unsettled = _newton_batch(ctx, fit, rows, -dfbeta[rows], iterations, err, tol=tol, maxit=maxit)
         scales[rows] = s_cur
         dfbeta[rows] = -D
-        slow = np.union1d(slow, rows[active])
-    # deletions the Newton steps did not settle: IRLS from the full fit without the row, to its fixed point
-    for i in np.asarray(slow, dtype=np.intp):
+        slow = np.union1d(slow, unsettled)
+    refitted = np.zeros(n, dtype=bool)
+    _refit_rows(fit, np.asarray(slow, dtype=np.intp), dfbeta, scales, iterations, err, refitted)
+    return ExactRLMDeletion(dfbeta=dfbeta, scale=scales, iterations=iterations, error_bound=err, refitted=refitted)
+
+
+@dataclass(frozen=True, eq=False)
+class _DeletionSetup:
+    """What every batch of exact deletions shares: the full fit's residuals, ``psi'``, ``X'DX``, the scale's
+    gradient ``ds/db``, the median band, and the bound ``|x_j' d| <= cmax ||L' d||`` (``X'X = L L'``)."""
+
+    X: np.ndarray
+    r: np.ndarray
+    d: np.ndarray
+    M: np.ndarray
+    g_full: np.ndarray
+    se: np.ndarray
+    dsdb: np.ndarray
+    band: tuple[np.ndarray, int, int, np.ndarray]
+    Lc: np.ndarray
+    cmax: float
+    s: float
+    n: int
+
+    @classmethod
+    def at(cls, fit: RLMFit) -> _DeletionSetup:
+        X = fit._X
+        n = X.shape[0]
+        r = fit._y - X @ fit.coef
+        d = fit.psi.deriv(r / fit.scale)
+        dsdb, order = _scale_gradient(fit.scale_spec, X, r, fit.scale)
+        mid_rank = (n - 1) // 2
+        lo, hi = max(0, mid_rank - MEDIAN_BAND), min(n, mid_rank + MEDIAN_BAND + 2)
+        Lc = np.linalg.cholesky(X.T @ X)
+        cmax = math.sqrt(float(np.max(np.sum(np.linalg.solve(Lc, X.T) ** 2, axis=0))))
+        return cls(X=X, r=r, d=d, M=(X.T * d) @ X, g_full=X.T @ (d * r), se=fit.bse.to_numpy(), dsdb=dsdb,
+                   band=(order, lo, hi, np.abs(r)[order]), Lc=Lc, cmax=cmax, s=fit.scale, n=n)
+
+
+def _scale_gradient(sc: _Scale, X: np.ndarray, r: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:
+    """``ds/db`` of the scale rule at the full fit (with row i removed, to first order), and the order of
+    ``|r|``."""
+    n, p = X.shape
+    order = np.argsort(np.abs(r), kind="stable")
+    if sc.kind == "mad":
+        mid = [order[(n - 1) // 2], order[n // 2]]
+        return -sum(np.sign(r[m]) * X[m] for m in mid) / (2.0 * sc.mad_constant), order
+    if sc.kind == "huber":
+        inside = np.abs(r) < sc.k2 * s
+        return -(X[inside].T @ r[inside]) / (s * ((n - 1 - p) * sc.gamma - sc.k2**2 * np.sum(~inside))), order
+    return np.zeros(p), order
+
+
+def _inv(J: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.inv(J)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(J)
+
+
+def _newton_batch(
+    ctx: _DeletionSetup, fit: RLMFit, rows: np.ndarray, D: np.ndarray, iterations: np.ndarray, err: np.ndarray, *,
+    tol: float, maxit: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Chord steps for the deletions ``rows`` from ``D = b_(i) - b``; updates ``iterations`` and ``err`` in place
+    and returns ``(D, the deleted scales, the rows left unsettled)``."""
+    X, r, d, s, sc, psi = ctx.X, ctx.r, ctx.d, ctx.s, fit.scale_spec, fit.psi
+    B = rows.size
+    Xi = X[rows]
+    # Jacobian of each deletion's estimating function (times -s), at the full fit
+    g = ctx.g_full[None, :] - (d[rows] * r[rows])[:, None] * Xi
+    J0 = ctx.M[None] - (d[rows][:, None, None] * Xi[:, :, None] * Xi[:, None, :])
+    Jinv = _inv(J0 + g[:, :, None] * ctx.dsdb[None, None, :] / s)
+    D = np.array(D, dtype=float)
+    s_cur = np.full(B, s)
+    prev = np.full(B, np.inf)
+    active = np.ones(B, dtype=bool)
+    unsettled = np.zeros(0, dtype=np.intp)
+    for it in range(maxit):
+        a = np.flatnonzero(active)
+        if a.size == 0:
+            break
+        Da = D[a]
+        R = r[:, None] - _mm(X, Da.T)  # residuals of every row at each iterate (n, |a|)
+        delta_bound = ctx.cmax * np.linalg.norm(Da @ ctx.Lc, axis=1)
+        s_new, mids = _deleted_scales(fit, R, rows[a], s_cur[a], ctx.band, delta_bound)
+        if mids is not None:  # the scale's gradient from the current median rows: a Newton step in the scale
+            m1, m2 = mids
+            sg = -(np.sign(R[m1, np.arange(a.size)])[:, None] * X[m1]
+                   + np.sign(R[m2, np.arange(a.size)])[:, None] * X[m2]) / (2.0 * sc.mad_constant)
+            Jinv[a] = _inv(J0[a] + g[a][:, :, None] * sg[:, None, :] / s)
+        R /= s_new[None, :]
+        Psi_ = psi.psi(R)
+        Psi_[rows[a], np.arange(a.size)] = 0.0
+        F = _mm(Psi_.T, X)  # (|a|, p)
+        step = s_new[:, None] * np.einsum("bij,bj->bi", Jinv[a], F)
+        D[a] = Da + step
+        iterations[rows[a]] += 1
+        # the correction of the joint iterate (b, s): b in its standard errors, s in s / sqrt(n) (the order of
+        # a scale estimate's standard error); s lags b by one step, so both must settle
+        crit = np.maximum(np.max(np.abs(step) / ctx.se[None, :], axis=1),
+                          np.abs(s_new - s_cur[a]) * math.sqrt(ctx.n) / s)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rho = np.where(np.isfinite(prev[a]), crit / prev[a], 1.0)
+            bound = np.where(rho < 1.0, crit * rho / (1.0 - rho), np.inf)
+        # the median's row can change from one iterate to the next (a kink), which makes a single small ratio
+        # unreliable: the last correction itself must be within tol, while contracting
+        done = (crit == 0.0) | ((rho <= 0.5) & (crit <= tol))
+        err[rows[a]] = np.where(crit == 0.0, 0.0, bound)
+        stalled = ~np.isfinite(crit) | ((it >= 3) & (rho > 0.9))
+        prev[a] = crit
+        s_cur[a] = s_new
+        active[a[done | stalled]] = False
+        unsettled = np.union1d(unsettled, rows[a[stalled & ~done]])
+    return D, s_cur, np.union1d(unsettled, rows[active])
+
+
+def _refit_rows(fit: RLMFit, slow: np.ndarray, dfbeta: np.ndarray, scales: np.ndarray, iterations: np.ndarray,
+                err: np.ndarray, refitted: np.ndarray) -> None:
+    """Deletions the chord steps did not settle: IRLS from the full fit without the row, to its fixed point (the
+    arrays are updated in place; NaN where IRLS fails)."""
+    X, y, b = fit._X, fit._y, fit.coef
+    n = X.shape[0]
+    for i in slow:
         keep = np.ones(n, dtype=bool)
         keep[i] = False
         try:
-            coef, s_i, _, it_i, conv = _irls(X[keep], y[keep], psi, sc, b.copy(), s, acc=1e-15, maxit=5000)
+            coef, s_i, _, it_i, conv = _irls(X[keep], y[keep], fit.psi, fit.scale_spec, b.copy(), fit.scale,
+                                             acc=1e-15, maxit=5000)
         except ConvergenceError:
             conv = False
         if not conv:
@@ -1143,7 +1179,6 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
         iterations[i] += it_i
         err[i] = np.nan  # IRLS's own criterion (relative change at rounding level), no contraction bound
         refitted[i] = True
-    return ExactRLMDeletion(dfbeta=dfbeta, scale=scales, iterations=iterations, error_bound=err, refitted=refitted)
 
 
 def brute_force_loo(fit: RLMFit) -> tuple[np.ndarray, np.ndarray]:
