@@ -414,22 +414,9 @@ class MLEFit:
         """
         if loo not in ("exact", "one-step"):
             raise ValueError(f"loo={loo!r} is not one of 'exact', 'one-step'")
-        J = self.jacobian()
-        A = self.hess_outputs()
-        g = self.grad_outputs()
-        H = self.information()
-        Hinv = np.linalg.inv(H)
-        n, k, P = J.shape
-        HJ = np.einsum("pq,nkq->nkp", Hinv, J)  # H^{-1} J_i' as (n, k, P)
-        L = np.einsum("nkp,nlp->nkl", J, HJ)
-        AL = A @ L
-        lev = np.trace(AL, axis1=1, axis2=2)
-        IAL = np.eye(k)[None] - AL
-        with np.errstate(all="ignore"):
-            v = np.linalg.solve(IAL, g[:, :, None])[:, :, 0]  # (I - A L)^{-1} g
-        one_step = -np.einsum("nkp,nk->np", HJ, v)
-        bad = ~np.all(np.isfinite(one_step), axis=1) | ~(np.abs(np.linalg.det(IAL)) > 1e-12)
-        one_step[bad] = np.nan
+        parts = self._one_step_parts()
+        H, one_step, lev, k = parts["H"], parts["one_step"], parts["lev"], parts["k"]
+        n, P = self.n_obs, self.n_params
         cook_one = np.einsum("np,pq,nq->n", one_step, H, one_step) / P
         iters = err = None
         if loo == "exact" and self.kind in ("logit", "poisson"):
@@ -441,19 +428,10 @@ class MLEFit:
             dfbeta = one_step
         cook = np.einsum("np,pq,nq->n", dfbeta, H, dfbeta) / P
         with np.errstate(all="ignore"):
-            covr = 1.0 / np.linalg.det(IAL)
-        covr[bad] = np.nan
-        var = self.variance()
-        nan = np.full(n, np.nan)
-        if var is None:
-            resid = rp = std = press = dffits = nan
-        else:
-            resid = (self.y if self.y.ndim == 1 else nan) - self.mean
-            with np.errstate(all="ignore"):
-                rp = resid / np.sqrt(var)
-                std = rp / np.sqrt(1.0 - lev)
-                press = resid / (1.0 - lev)
-                dffits = std * np.sqrt(lev / (1.0 - lev))
+            covr = 1.0 / np.linalg.det(parts["IAL"])
+        covr[parts["bad"]] = np.nan
+        resid, rp, std, press, dffits = self._residual_measures(lev)
+        AL, Hinv = parts["AL"], parts["Hinv"]
         return MLEInfluence(
             leverage=lev,
             resid=resid,
@@ -485,6 +463,43 @@ class MLEFit:
             loo_iterations=iters,
             loo_error_bound=err,
         )
+
+    def _one_step_parts(self) -> dict[str, Any]:
+        """The pieces of the one-step deletion (module docstring): ``H``, ``H^{-1}``, ``A_i L_i`` (n, k, k),
+        ``I - A_i L_i``, the leverages, the one-step ``theta - theta_(i)`` (NaN where ``I - A_i L_i`` is
+        singular) and that mask ``bad``."""
+        J = self.jacobian()
+        A = self.hess_outputs()
+        g = self.grad_outputs()
+        H = self.information()
+        Hinv = np.linalg.inv(H)
+        k = J.shape[1]
+        HJ = np.einsum("pq,nkq->nkp", Hinv, J)  # H^{-1} J_i' as (n, k, P)
+        L = np.einsum("nkp,nlp->nkl", J, HJ)
+        AL = A @ L
+        IAL = np.eye(k)[None] - AL
+        with np.errstate(all="ignore"):
+            v = np.linalg.solve(IAL, g[:, :, None])[:, :, 0]  # (I - A L)^{-1} g
+        one_step = -np.einsum("nkp,nk->np", HJ, v)
+        bad = ~np.all(np.isfinite(one_step), axis=1) | ~(np.abs(np.linalg.det(IAL)) > 1e-12)
+        one_step[bad] = np.nan
+        return {"H": H, "Hinv": Hinv, "AL": AL, "IAL": IAL, "lev": np.trace(AL, axis1=1, axis2=2),
+                "one_step": one_step, "bad": bad, "k": k}
+
+    def _residual_measures(self, lev: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Response and Pearson residuals, standardized and PRESS residuals, DFFITS (NaN without a variance
+        function, i.e. for several equations)."""
+        var = self.variance()
+        nan = np.full(self.n_obs, np.nan)
+        if var is None:
+            return nan, nan, nan, nan, nan
+        resid = (self.y if self.y.ndim == 1 else nan) - self.mean
+        with np.errstate(all="ignore"):
+            rp = resid / np.sqrt(var)
+            std = rp / np.sqrt(1.0 - lev)
+            press = resid / (1.0 - lev)
+            dffits = std * np.sqrt(lev / (1.0 - lev))
+        return resid, rp, std, press, dffits
 
     def group_deletion(self, groups: Any, *, tol: float = LOO_TOL, maxit: int = LOO_MAXIT) -> GroupInfluence:
         """Exact deletion of whole groups of rows; see :func:`regdiag.linear.discrete.group_deletion`."""
@@ -691,82 +706,22 @@ def exact_deletion(fit: MLEFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
     deletion has converged when the error left, at most ``c rho / (1 - rho)``, is below ``tol`` with
     ``rho <= 1/2`` (the likelihoods are smooth, so the ratio of corrections estimates the contraction). Deletions that do not are refitted by Newton's method from the full fit.
     """
-    J = fit.jacobian()
-    n, k, P = J.shape
-    y = fit.y
-    kind = fit.kind
-    H = fit.information()
-    Hinv = np.linalg.inv(H)
-    A = fit.hess_outputs()
-    HJ = np.einsum("pq,nkq->nkp", Hinv, J)
-    L = np.einsum("nkp,nlp->nkl", J, HJ)
-    IAL = np.eye(k)[None] - A @ L
-    se = np.sqrt(np.diag(Hinv))
-    O0 = fit.outputs()
-    Jf = J.reshape(n * k, P)
-    n_lin = fit.n_outputs if kind == "mnlogit" else 1
-    G3 = tau = None
-    if maxit > 1:
-        tau = _third_outputs(kind, O0, y)  # (n, k, k, k)
-        # sum_i of J_i' tau_i[J_i ., J_i .] as a P x P x P tensor, through two contractions and one product
-        W = np.einsum("nklm,nmr->nklr", tau, J)
-        V = np.einsum("nlq,nklr->nkqr", J, W)
-        G3 = _mm(Jf.T, V.reshape(n * k, P * P)).reshape(P, P, P)
-        if not np.all(np.isfinite(G3)):
-            G3 = None
+    ctx = _ChordSetup.at(fit, second_order=maxit > 1)
+    n = ctx.J.shape[0]
     dfbeta = np.array(first, dtype=float)
     iterations = np.ones(n, dtype=np.intp)
     err = np.full(n, np.inf)
-    refitted = np.zeros(n, dtype=bool)
     pending = np.flatnonzero(np.all(np.isfinite(dfbeta), axis=1))
     slow = list(np.setdiff1d(np.arange(n), pending))
     for start in range(0, pending.size, BATCH):
         rows = pending[start:start + BATCH]
-        B = rows.size
-        D = -dfbeta[rows]  # theta_(i) - theta
-        prev = np.max(np.abs(D) / se[None, :], axis=1)  # the one-step estimate: the first correction, from theta
-        if G3 is not None:  # second-order predictor: S0 + H_(i) d + T_(i)[d, d] / 2 = 0
-            ri = rows
-            U = np.einsum("bkp,bp->bk", J[ri], D)
-            Td = np.einsum("pqr,bq,br->bp", G3, D, D) - np.einsum("bkp,bklm,bl,bm->bp", J[ri], tau[ri], U, U)
-            corr = -0.5 * _solve_reduced(Hinv, HJ[ri], A[ri], J[ri], IAL[ri], Td)
-            ok2 = np.all(np.isfinite(corr), axis=1)
-            D = D + np.where(ok2[:, None], corr, 0.0)
-            prev = np.where(ok2, np.max(np.abs(corr) / se[None, :], axis=1), prev)
-        active = np.ones(B, dtype=bool)
-        for it in range(maxit):
-            a = np.flatnonzero(active)
-            if a.size == 0:
-                break
-            Da = D[a]
-            O = _batch_outputs(fit.X, O0, Da, n_lin)
-            with np.errstate(all="ignore"):
-                G = _grad(kind, O, y if y.ndim == 1 else y[:, :, None])  # (n, k, |a|)
-            G[rows[a], :, np.arange(a.size)] = 0.0
-            S = _batch_score(fit.X, G, n_lin)  # score without row i, (|a|, P)
-            ri = rows[a]
-            step = -_solve_reduced(Hinv, HJ[ri], A[ri], J[ri], IAL[ri], S)
-            D[a] = Da + step
-            iterations[ri] += 1
-            crit = np.max(np.abs(step) / se[None, :], axis=1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                # the contraction estimate from successive corrections, with a factor 2 for its own error
-                rho = np.where(np.isfinite(prev[a]), crit / prev[a], 1.0)
-                rate = 2.0 * rho
-                bound = np.where(rate < 1.0, crit * rate / (1.0 - rate), np.inf)
-            done = (crit == 0.0) | ((rate <= 0.5) & (bound <= tol))
-            err[ri] = np.where(crit == 0.0, 0.0, bound)
-            stalled = ~np.isfinite(crit) | ((it >= 2) & (rho > 0.5))
-            prev[a] = crit
-            active[a[done | stalled]] = False
-            slow.extend(ri[stalled & ~done])
-        dfbeta[rows] = -D
-        slow.extend(rows[active])
-    n_lin = fit.n_outputs if kind == "mnlogit" else 1
+        slow.extend(_chord_batch(ctx, fit, rows, dfbeta, iterations, err, tol=tol, maxit=maxit))
+    refitted = np.zeros(n, dtype=bool)
+    n_lin = fit.n_outputs if fit.kind == "mnlogit" else 1
     for i in sorted(set(int(s) for s in slow)):
         keep = np.arange(n) != i
         try:
-            theta, it_i, ok = _newton(kind, J[keep], y[keep], fit.offset[keep], fit.params.copy(), n_lin)
+            theta, it_i, ok = _newton(fit.kind, ctx.J[keep], fit.y[keep], fit.offset[keep], fit.params.copy(), n_lin)
         except ConvergenceError:
             ok = False
         if not ok:
@@ -778,6 +733,95 @@ def exact_deletion(fit: MLEFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
         err[i] = np.nan
         refitted[i] = True
     return ExactMLEDeletion(dfbeta=dfbeta, iterations=iterations, error_bound=err, refitted=refitted)
+
+
+@dataclass(frozen=True, eq=False)
+class _ChordSetup:
+    """What the batches of exact deletions share: ``J``, ``A``, ``H^{-1}``, ``H^{-1} J_i'``, ``I - A_i L_i``, the
+    standard errors, the outputs at the fit, and (second-order predictor) the third derivatives ``tau`` and
+    their sum ``G3`` over the rows (``P x P x P``)."""
+
+    J: np.ndarray
+    A: np.ndarray
+    Hinv: np.ndarray
+    HJ: np.ndarray
+    IAL: np.ndarray
+    se: np.ndarray
+    O0: np.ndarray
+    n_lin: int
+    G3: np.ndarray | None
+    tau: np.ndarray | None
+
+    @classmethod
+    def at(cls, fit: MLEFit, second_order: bool) -> _ChordSetup:
+        J = fit.jacobian()
+        n, k, P = J.shape
+        Hinv = np.linalg.inv(fit.information())
+        A = fit.hess_outputs()
+        HJ = np.einsum("pq,nkq->nkp", Hinv, J)
+        L = np.einsum("nkp,nlp->nkl", J, HJ)
+        O0 = fit.outputs()
+        G3 = tau = None
+        if second_order:
+            tau = _third_outputs(fit.kind, O0, fit.y)  # (n, k, k, k)
+            # sum_i of J_i' tau_i[J_i ., J_i .] as a P x P x P tensor, through two contractions and one product
+            W = np.einsum("nklm,nmr->nklr", tau, J)
+            V = np.einsum("nlq,nklr->nkqr", J, W)
+            G3 = _mm(J.reshape(n * k, P).T, V.reshape(n * k, P * P)).reshape(P, P, P)
+            if not np.all(np.isfinite(G3)):
+                G3 = None
+        return cls(J=J, A=A, Hinv=Hinv, HJ=HJ, IAL=np.eye(k)[None] - A @ L, se=np.sqrt(np.diag(Hinv)), O0=O0,
+                   n_lin=fit.n_outputs if fit.kind == "mnlogit" else 1, G3=G3, tau=tau)
+
+
+def _chord_batch(ctx: _ChordSetup, fit: MLEFit, rows: np.ndarray, dfbeta: np.ndarray, iterations: np.ndarray,
+                 err: np.ndarray, *, tol: float, maxit: int) -> list[int]:
+    """Chord steps (with the second-order predictor first) for the deletions ``rows``, from ``dfbeta[rows]``;
+    updates ``dfbeta``, ``iterations`` and ``err`` in place and returns the rows to refit."""
+    J, A, Hinv, HJ, IAL, se = ctx.J, ctx.A, ctx.Hinv, ctx.HJ, ctx.IAL, ctx.se
+    y, kind = fit.y, fit.kind
+    B = rows.size
+    D = -dfbeta[rows]  # theta_(i) - theta
+    prev = np.max(np.abs(D) / se[None, :], axis=1)  # the one-step estimate: the first correction, from theta
+    if ctx.G3 is not None and ctx.tau is not None:  # second-order predictor: S0 + H_(i) d + T_(i)[d, d] / 2 = 0
+        U = np.einsum("bkp,bp->bk", J[rows], D)
+        Td = (np.einsum("pqr,bq,br->bp", ctx.G3, D, D)
+              - np.einsum("bkp,bklm,bl,bm->bp", J[rows], ctx.tau[rows], U, U))
+        corr = -0.5 * _solve_reduced(Hinv, HJ[rows], A[rows], J[rows], IAL[rows], Td)
+        ok2 = np.all(np.isfinite(corr), axis=1)
+        D = D + np.where(ok2[:, None], corr, 0.0)
+        prev = np.where(ok2, np.max(np.abs(corr) / se[None, :], axis=1), prev)
+    active = np.ones(B, dtype=bool)
+    slow: list[int] = []
+    for it in range(maxit):
+        a = np.flatnonzero(active)
+        if a.size == 0:
+            break
+        Da = D[a]
+        O = _batch_outputs(fit.X, ctx.O0, Da, ctx.n_lin)
+        with np.errstate(all="ignore"):
+            G = _grad(kind, O, y if y.ndim == 1 else y[:, :, None])  # (n, k, |a|)
+        G[rows[a], :, np.arange(a.size)] = 0.0
+        S = _batch_score(fit.X, G, ctx.n_lin)  # score without row i, (|a|, P)
+        ri = rows[a]
+        step = -_solve_reduced(Hinv, HJ[ri], A[ri], J[ri], IAL[ri], S)
+        D[a] = Da + step
+        iterations[ri] += 1
+        crit = np.max(np.abs(step) / se[None, :], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # the contraction estimate from successive corrections, with a factor 2 for its own error
+            rho = np.where(np.isfinite(prev[a]), crit / prev[a], 1.0)
+            rate = 2.0 * rho
+            bound = np.where(rate < 1.0, crit * rate / (1.0 - rate), np.inf)
+        done = (crit == 0.0) | ((rate <= 0.5) & (bound <= tol))
+        err[ri] = np.where(crit == 0.0, 0.0, bound)
+        stalled = ~np.isfinite(crit) | ((it >= 2) & (rho > 0.5))
+        prev[a] = crit
+        active[a[done | stalled]] = False
+        slow.extend(ri[stalled & ~done].tolist())
+    dfbeta[rows] = -D
+    slow.extend(rows[active].tolist())
+    return slow
 
 
 def group_deletion(fit: MLEFit, groups: Any, *, tol: float = LOO_TOL, maxit: int = LOO_MAXIT) -> GroupInfluence:
@@ -823,11 +867,7 @@ def group_deletion(fit: MLEFit, groups: Any, *, tol: float = LOO_TOL, maxit: int
     done_all = np.zeros(m, dtype=bool)
     for start in range(0, m, BATCH):
         gs = np.arange(start, min(start + BATCH, m))
-        Hg_inv = np.empty((gs.size, P, P))
-        for b, g in enumerate(gs):
-            Jg = J[members[g]]
-            Hg = H - np.einsum("ikp,ikl,ilq->pq", Jg, A[members[g]], Jg)
-            Hg_inv[b] = np.linalg.inv(Hg) if np.all(np.isfinite(Hg)) else np.nan
+        Hg_inv = _group_information_inverses(H, J, A, [members[g] for g in gs])
         D = np.zeros((gs.size, P))
         prev = np.full(gs.size, np.nan)
         active = np.ones(gs.size, dtype=bool)
@@ -867,6 +907,21 @@ def group_deletion(fit: MLEFit, groups: Any, *, tol: float = LOO_TOL, maxit: int
         sigma_loo=np.ones(m), leverage=np.array([lev[r].sum() for r in members]), param_names=fit.param_names,
         method=f"{kind}-exact",
     )
+
+
+def _group_information_inverses(H: np.ndarray, J: np.ndarray, A: np.ndarray, members: list[np.ndarray]) -> np.ndarray:
+    """``(H - sum_{i in G} J_i' A_i J_i)^{-1}`` for each group, shape (n_groups, P, P) (NaN where singular)."""
+    P = H.shape[0]
+    out = np.full((len(members), P, P), np.nan)
+    for b, rows in enumerate(members):
+        Jg = J[rows]
+        Hg = H - np.einsum("ikp,ikl,ilq->pq", Jg, A[rows], Jg)
+        if np.all(np.isfinite(Hg)):
+            try:
+                out[b] = np.linalg.inv(Hg)
+            except np.linalg.LinAlgError:
+                pass
+    return out
 
 
 def _leverage(fit: MLEFit, J: np.ndarray, A: np.ndarray, H: np.ndarray) -> np.ndarray:
