@@ -273,6 +273,9 @@ class CoxFit:
 
 def _check_ties(ties: str) -> str:
     t = str(ties).lower()
+    if t == "exact":
+        raise ValueError("ties='exact' (the exact partial likelihood of tied times) is not supported; use 'efron' "
+                         "(R's default) or 'breslow'")
     if t not in TIES:
         raise ValueError(f"ties={ties!r} is not one of 'efron', 'breslow'")
     return t

@@ -176,6 +176,10 @@ def _parse(formula: str) -> _Parsed:
     for term in parsed.rhs:
         factors = list(term.factors)
         kinds = [(_call(str(f.expr)) or ("", []))[0] for f in factors]
+        if "tt" in kinds:
+            raise DataError(f"{formula!r}: tt() (time-transformed covariates, R's coxph(tt = )) is not supported; "
+                            "split the follow-up into intervals with the covariate's value on each and use "
+                            "Surv(start, stop, event)")
         hit = [k for k in kinds if k in _SPECIALS]
         if hit:
             if len(factors) > 1:

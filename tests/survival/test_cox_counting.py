@@ -138,3 +138,11 @@ def test_cluster_argument_and_bad_input():
         regdiag.coxph("Surv(start, stop, event) ~ age", bad)
     with pytest.raises(ValueError, match="cluster"):
         regdiag.coxph("Surv(start, stop, event) ~ age", d).group_deletion()
+
+
+def test_tt_and_exact_ties_are_refused_clearly():
+    d = _data("ovarian")
+    with pytest.raises(DataError, match=r"tt\(\) .* not supported"):
+        regdiag.coxph("Surv(futime, fustat) ~ tt(age) + rx", d)
+    with pytest.raises(ValueError, match="'exact' .* not supported"):
+        regdiag.coxph("Surv(futime, fustat) ~ age + rx", d, ties="exact")
