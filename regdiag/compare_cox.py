@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._validation import DataError
 from .compare import RTOL, Comparison, Reason, _build, _sm_version
 from .compare import relative_tolerance as _relative
 from .survival import CoxFit, CoxInfluence, coxph_from_statsmodels
@@ -44,18 +45,22 @@ def _phreg_of(fit: CoxFit) -> Any:
     from statsmodels.duration.hazard_regression import PHReg
 
     d = fit.design
+    if d.entry is not None:
+        raise DataError("statsmodels' PHReg is not compared for counting-process data (Surv(start, stop, event)): "
+                        "its entry times are a different convention from R's (start, stop] intervals")
     strata = d.strata if len(d.strata_labels) > 1 else None
     X = pd.DataFrame(np.asarray(d.X), index=d.index, columns=list(d.param_names))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return PHReg(pd.Series(d.time, index=d.index), X, status=d.status, strata=strata, ties=fit.ties).fit()
+        return PHReg(pd.Series(d.time, index=d.index), X, status=d.status, strata=strata, ties=fit.ties,
+                     offset=d.offset).fit()
 
 
 def _breslow_type(fit: CoxFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Score and Schoenfeld residuals with Breslow's risk-set terms, at the fit's coefficients, and the martingale
     residuals as statsmodels computes them (data order)."""
     d = fit.design
-    rs = RiskSets(d.time, d.status, d.strata, efron=False)
+    rs = RiskSets(d.time, d.status, d.strata, efron=False, offset=d.offset)
     st = evaluate(fit._X, rs, fit.coef, information=False)
     res = residuals(fit._X, rs, st)
     score, schoen = res.score[rs.rank], res.schoenfeld[rs.rank]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -408,14 +408,12 @@ def coxph_arrays(
 
 
 def coxph_from_statsmodels(results: Any) -> CoxFit:
-    """Refit a statsmodels ``PHReg`` model (its ``exog``, times, status, strata and ties) with regdiag."""
+    """Refit a statsmodels ``PHReg`` model (its ``exog``, times, status, strata, offset and ties) with regdiag."""
     model = results.model
     if type(model).__name__ != "PHReg":
         raise DataError(f"expected statsmodels PHReg results, got {type(model).__name__}")
     if getattr(model, "entry", None) is not None and np.any(np.asarray(model.entry) != 0):
         raise DataError("statsmodels PHReg with entry times (delayed entry) is not supported")
-    if getattr(model, "offset", None) is not None:
-        raise DataError("statsmodels PHReg with an offset is not supported")
     w = getattr(model, "weights", None)
     if w is not None and not np.all(np.asarray(w) == 1):
         # statsmodels 0.14-0.15 store PHReg's weights but its likelihood does not use them: the fit is unweighted
@@ -428,4 +426,7 @@ def coxph_from_statsmodels(results: Any) -> CoxFit:
     index = pd.Index(labels) if labels is not None else pd.RangeIndex(len(model.endog))
     strata = getattr(model, "strata", None)
     design = surv_arrays(model.endog, model.status, model.exog, strata, names=names, index=index)
+    offset = getattr(model, "offset", None)
+    if offset is not None:
+        design = replace(design, offset=np.asarray(offset, dtype=float).reshape(-1))
     return fit_design(design, ties=str(model.ties).lower())

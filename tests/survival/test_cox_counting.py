@@ -146,3 +146,19 @@ def test_tt_and_exact_ties_are_refused_clearly():
         regdiag.coxph("Surv(futime, fustat) ~ tt(age) + rx", d)
     with pytest.raises(ValueError, match="'exact' .* not supported"):
         regdiag.coxph("Surv(futime, fustat) ~ age + rx", d, ties="exact")
+
+
+def test_statsmodels_phreg_with_an_offset():
+    from statsmodels.duration.hazard_regression import PHReg
+
+    d = _data("ovarian")
+    res = PHReg(d["futime"], d[["ecog_ps", "rx"]], status=d["fustat"], offset=d["off"], ties="efron").fit()
+    fit = regdiag.survival.cox.coxph_from_statsmodels(res)
+    assert fit.design.offset is not None
+    assert _rel(fit.coef, _ref("ovarian_offset_efron", "coefficients").iloc[:, 0]) < 1e-8
+    np.testing.assert_allclose(fit.coef, res.params, rtol=1e-6)
+    t = regdiag.compare(res).table
+    assert t.loc[["coefficients", "standard_errors", "loglik", "dfbeta"], "agree"].all()
+    assert bool(t.loc["martingale", "explained"])  # statsmodels' lagged cumulative hazard, offset included
+    with pytest.raises(DataError, match="counting-process"):
+        regdiag.compare(_fit("heart_breslow_strata"))
