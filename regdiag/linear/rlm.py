@@ -731,7 +731,7 @@ def _working_arrays(design: Design, wt_method: str) -> tuple[np.ndarray, np.ndar
 
 def _start(
     method: str, psi: str | Psi, k: Any, scale: Any, k2: float, mad_constant: float, init: Any, X: np.ndarray,
-    y: np.ndarray, case: np.ndarray | None, nsamp: Any, seed: int,
+    y: np.ndarray, case: np.ndarray | None, nsamp: Any, seed: int, r_seed: int | None = None,
 ) -> tuple[Psi, _Scale, np.ndarray, float | None, np.ndarray | None]:
     """psi, scale rule, start coefficients and scale, and the S-estimate's coefficients (MM) of a fit."""
     p = X.shape[1]
@@ -750,7 +750,7 @@ def _start(
     if c < 1.548:
         raise ValueError("the MM bisquare constant must be at least 1.548")
     if init is None:  # (with case weights, lqs sees the unweighted data, as in rlm)
-        s_est = lqs_s_estimate(X, y, nsamp=nsamp, seed=seed)
+        s_est = lqs_s_estimate(X, y, nsamp=nsamp, seed=seed, r_seed=r_seed)
         coef0, s0 = s_est.coef, s_est.scale
     else:
         coef0, s0 = _init(init, p)
@@ -776,6 +776,7 @@ def fit_rlm_design(
     seed: int = 0,
     nsamp: Any = "best",
     wt_method: str = "inv.var",
+    r_seed: int | None = None,
 ) -> RLMFit:
     """Fit a validated :class:`Design` by M- or MM-estimation (see :func:`rlm`)."""
     X, y, case = _working_arrays(design, wt_method)
@@ -787,7 +788,8 @@ def fit_rlm_design(
     if n <= p:
         raise DesignError(f"robust regression needs more observations ({n}) than coefficients ({p})")
     method = str(method).upper()
-    ps, sc, coef0, s0, s_coef = _start(method, psi, k, scale, k2, mad_constant, init, X, y, case, nsamp, seed)
+    ps, sc, coef0, s0, s_coef = _start(method, psi, k, scale, k2, mad_constant, init, X, y, case, nsamp, seed,
+                                       r_seed)
     coef, s, w, it, conv = _irls(X, y, ps, sc, np.asarray(coef0, dtype=float), s0, acc=acc, maxit=maxit, case=case)
     if not conv:
         warnings.warn(f"rlm: the IRLS did not reach its fixed point in {maxit} steps", RuntimeWarning, stacklevel=3)
@@ -830,6 +832,7 @@ def rlm(
     nsamp: Any = "best",
     weights: Any = None,
     wt_method: str = "inv.var",
+    r_seed: int | None = None,
 ) -> RLMFit:
     """Robust linear regression by M-estimation, as MASS::rlm (iterated to its fixed point).
 
@@ -852,11 +855,11 @@ def rlm(
         started from it, as ``rlm(method = "MM")``. The S-estimate is ``lqs(method = "S", k0 = 1.548)``'s, computed
         by lqs's algorithm (:mod:`regdiag.linear.rlm_s`): when ``choose(n, p) < 5000`` lqs tries every
         ``p``-subset and the S-estimate, hence the MM fit, reproduces R's to rounding. Otherwise lqs draws
-        ``min(500 p, 3000)`` subsets with R's random number generator, which is not reproduced: the subsets here
-        come from NumPy's (``seed``), and the S-estimate can differ from R's. To reproduce R's MM fit there, pass
-        R's S-estimate as ``init=(S$coefficents, S$scale)`` for ``S <- lqs(x, y, intercept = FALSE, method = "S",
-        k0 = 1.548)`` run with R's seed (``coefficents``, so spelt, holds lqs's refined coefficients, the ones
-        ``rlm`` starts from).
+        ``min(500 p, 3000)`` subsets with R's random number generator: by default the subsets here come from
+        NumPy's (``seed``), and the S-estimate can differ from R's. To reproduce R's MM fit there, pass
+        ``r_seed`` (R's draws after ``set.seed(r_seed)``), or R's S-estimate as ``init=(S$coefficents, S$scale)``
+        for ``S <- lqs(x, y, intercept = FALSE, method = "S", k0 = 1.548)`` (``coefficents``, so spelt, holds
+        lqs's refined coefficients, the ones ``rlm`` starts from).
     k2 : float
         Huber's proposal 2 constant.
     init : array_like or tuple, optional
@@ -870,6 +873,9 @@ def rlm(
         Seed of the S search's random subsets (``method="MM"`` with ``choose(n, p) >= 5000``).
     nsamp : {"best", "exact", "sample"} or int
         lqs's ``nsamp`` for the S search (``method="MM"``).
+    r_seed : int, optional
+        ``method="MM"`` with random subsets: draw them as R does after ``set.seed(r_seed)`` (R's default
+        generator), reproducing ``set.seed(r_seed); rlm(..., method = "MM")``.
     weights : str or array_like of shape (n_obs,), optional
         Prior weights (a column name or values), non-negative, as ``rlm(weights = )``.
     wt_method : {"inv.var", "case"}
@@ -892,7 +898,7 @@ def rlm(
     """
     design = make_design(y_or_formula, X, data=data, weights=weights, missing=missing)
     return fit_rlm_design(design, psi, k=k, scale=scale, method=method, k2=k2, init=init, acc=acc, maxit=maxit,
-                          seed=seed, nsamp=nsamp, wt_method=wt_method)
+                          seed=seed, nsamp=nsamp, wt_method=wt_method, r_seed=r_seed)
 
 
 def rlm_from_statsmodels(results: Any) -> RLMFit:

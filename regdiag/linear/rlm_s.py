@@ -24,8 +24,10 @@ under the misspelled name ``coefficents``; its ``coefficients`` are the subset f
 
 With exhaustive enumeration the result is deterministic and reproduced here to rounding. With random subsets
 (``choose(n, p) >= 5000``) R's draws come from R's own generator; here they come from NumPy's (``seed``), so the
-S-estimate may differ from R's -- pass R's start with ``init=(lqs_fit$coefficents, lqs_fit$scale)`` to reproduce
-R's MM fit from it.
+S-estimate may differ from R's. Two ways to reproduce R's: ``r_seed=`` draws the subsets as R does after
+``set.seed(r_seed)`` (R's default Mersenne-Twister, :func:`r_uniforms`; any other use of R's generator between
+``set.seed`` and ``lqs`` changes R's draws), or pass R's start with ``init=(lqs_fit$coefficents,
+lqs_fit$scale)``.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import numpy as np
 
 from .._validation import ConvergenceError, DesignError
 
-__all__ = ["EXACT_LIMIT", "K0", "SEstimate", "lqs_s_estimate", "s_refine", "s_start_from_coef"]
+__all__ = ["EXACT_LIMIT", "K0", "SEstimate", "lqs_s_estimate", "r_uniforms", "s_refine", "s_start_from_coef"]
 
 #: lqs's S tuning constant (breakdown 1/2 with ``beta = 1/2``)
 K0 = 1.548
@@ -106,7 +108,53 @@ def _solve_scale(r: np.ndarray, old: float, k0: float, target: float) -> float:
     return new
 
 
-def _subsets(n: int, p: int, nsamp: Any, seed: int) -> tuple[Any, int, bool]:
+def r_uniforms(r_seed: int, size: int) -> np.ndarray:
+    """The first ``size`` numbers of R's ``runif()`` after ``set.seed(r_seed)`` (R's default generator,
+    Mersenne-Twister: ``set.seed`` scrambles the seed by 50 steps of the congruential generator ``69069 s + 1``
+    and fills the generator's 624 words with the next ones; each draw is a 32-bit output over ``2^32``, kept
+    inside (0, 1)).
+
+    Parameters
+    ----------
+    r_seed : int
+        The argument of R's ``set.seed``.
+    size : int
+
+    Returns
+    -------
+    ndarray of shape (size,)
+    """
+    s = int(r_seed) % 2**32
+    for _ in range(50):
+        s = (69069 * s + 1) % 2**32
+    words = []
+    for _ in range(625):
+        s = (69069 * s + 1) % 2**32
+        words.append(s)
+    bg = np.random.MT19937()
+    bg.state = {"bit_generator": "MT19937", "state": {"key": np.array(words[1:], dtype=np.uint32), "pos": 624}}
+    u = bg.random_raw(size).astype(float) * 2.3283064365386963e-10
+    tiny = 0.5 * 2.328306437080797e-10
+    return np.where(u <= 0.0, tiny, np.where(1.0 - u <= 0.0, 1.0 - tiny, u))
+
+
+def _r_subsets(n: int, p: int, count: int, r_seed: int) -> np.ndarray:
+    """lqs's ``sample_noreplace``: ``p`` of ``n`` rows per subset, ``j = (int)(m * unif_rand())`` from the rows
+    left, as R draws them after ``set.seed(r_seed)``; shape (count, p)."""
+    u = r_uniforms(r_seed, count * p).reshape(count, p)
+    out = np.empty((count, p), dtype=np.intp)
+    for t in range(count):
+        ind = list(range(n))
+        m = n
+        for i in range(p):
+            j = int(m * u[t, i])
+            out[t, i] = ind[j]
+            m -= 1
+            ind[j] = ind[m]
+    return out
+
+
+def _subsets(n: int, p: int, nsamp: Any, seed: int, r_seed: int | None = None) -> tuple[Any, int, bool]:
     """An iterator over index arrays (chunks of subsets), their number and whether they are all ``p``-subsets."""
     nexact = math.comb(n, p)
     if isinstance(nsamp, str):
@@ -134,6 +182,10 @@ def _subsets(n: int, p: int, nsamp: Any, seed: int) -> tuple[Any, int, bool]:
                 if block.size == 0:
                     return
                 yield block
+        elif r_seed is not None:
+            all_rows = _r_subsets(n, p, count, r_seed)
+            for start in range(0, count, chunk):
+                yield all_rows[start:start + chunk]
         else:
             rng = np.random.default_rng(seed)
             left = count
@@ -158,12 +210,12 @@ def _subset_fits(X: np.ndarray, y: np.ndarray, idx: np.ndarray) -> tuple[np.ndar
     return coef, ok
 
 
-def _search(X: np.ndarray, y: np.ndarray, k0: float, nsamp: Any, seed: int
+def _search(X: np.ndarray, y: np.ndarray, k0: float, nsamp: Any, seed: int, r_seed: int | None = None
             ) -> tuple[np.ndarray, float, np.ndarray, int, int, bool]:
     """lqs_fitlots for ``method = "S"``: the best subset fit and its scale (see the module docstring)."""
     n, p = X.shape
     target = (n - p) * 0.5
-    chunks, count, exhaustive = _subsets(n, p, nsamp, seed)
+    chunks, count, exhaustive = _subsets(n, p, nsamp, seed, r_seed)
     best = math.inf
     best_coef = np.full(p, np.nan)
     best_rows = np.zeros(p, dtype=np.intp)
@@ -249,8 +301,8 @@ def s_refine(X: np.ndarray, y: np.ndarray, coef: np.ndarray, scale: float, *, k0
     return coef, scale, steps
 
 
-def lqs_s_estimate(X: np.ndarray, y: np.ndarray, *, k0: float = K0, nsamp: Any = "best", seed: int = 0
-                   ) -> SEstimate:
+def lqs_s_estimate(X: np.ndarray, y: np.ndarray, *, k0: float = K0, nsamp: Any = "best", seed: int = 0,
+                   r_seed: int | None = None) -> SEstimate:
     """The S-estimate of ``MASS::lqs(x, y, intercept = FALSE, method = "S", k0 = k0)``.
 
     Parameters
@@ -264,7 +316,10 @@ def lqs_s_estimate(X: np.ndarray, y: np.ndarray, *, k0: float = K0, nsamp: Any =
         lqs's ``nsamp``: "best" tries every subset when ``choose(n, p) < 5000`` and ``min(500 p, 3000)`` random ones
         otherwise; a number larger than ``choose(n, p)`` means every subset.
     seed : int
-        Seed of NumPy's generator for random subsets (R's draws cannot be reproduced; see the module docstring).
+        Seed of NumPy's generator for random subsets.
+    r_seed : int, optional
+        Draw the random subsets as R does after ``set.seed(r_seed)`` (R's default Mersenne-Twister generator and
+        lqs's ``sample_noreplace``): then lqs's sampled S-estimate is reproduced too.
 
     Returns
     -------
@@ -286,7 +341,7 @@ def lqs_s_estimate(X: np.ndarray, y: np.ndarray, *, k0: float = K0, nsamp: Any =
     n, p = X.shape
     if n <= p:
         raise DesignError(f"the S-estimate needs more observations ({n}) than coefficients ({p})")
-    sub_coef, crit, rows, count, singular, exhaustive = _search(X, y, float(k0), nsamp, seed)
+    sub_coef, crit, rows, count, singular, exhaustive = _search(X, y, float(k0), nsamp, seed, r_seed)
     coef, scale, steps = s_refine(X, y, sub_coef, crit, k0=float(k0))
     return SEstimate(coef=coef, scale=scale, subset_coef=sub_coef, crit=crit, best_subset=rows,
                      n_candidates=count, n_singular=singular, exhaustive=exhaustive, refine_steps=steps)

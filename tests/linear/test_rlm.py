@@ -132,6 +132,21 @@ def test_mm_matches_mass_from_r_s_estimate_when_lqs_samples(case):
     # same size as lqs's, not R's to rounding
     own = regdiag.rlm(formula, data=_data(data), method="MM", seed=3)
     assert own.converged and 0.5 < own.scale / sc["s_scale"] < 2.0
+    # R's own draws after set.seed(20240517): the subsets lqs sampled, hence R's MM fit end to end
+    _check_mm(regdiag.rlm(formula, data=_data(data), method="MM", r_seed=20240517), case)
+    from regdiag.linear.rlm_s import lqs_s_estimate
+
+    fit_r = regdiag.rlm(formula, data=_data(data), method="MM", r_seed=20240517)
+    s = lqs_s_estimate(fit_r.design.X, fit_r.design.y, r_seed=20240517)
+    assert not s.exhaustive and s.n_singular == sc["singular"]
+    assert list(s.best_subset + 1) == list(_vec(case, "s_best_subset").astype(int))
+
+
+def test_r_uniforms_are_rs_runif_after_set_seed():
+    from regdiag.linear.rlm_s import r_uniforms
+
+    ref = pd.read_csv(REF / "data" / "runif_20240517.csv", index_col=0).iloc[:, 0].to_numpy()
+    np.testing.assert_array_equal(r_uniforms(20240517, 10), ref)
 
 
 def test_mm_init_coefficients_alone_are_solved_and_refined_as_lqs_does():

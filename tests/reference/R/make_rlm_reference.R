@@ -127,6 +127,9 @@ write_input(stackloss, "stackloss")
 write_input(cars, "cars")
 write_input(mtcars, "mtcars")
 
+# R's uniform random numbers after set.seed(20240517) (the draws lqs's sampled search starts from)
+set.seed(20240517)
+write_vec(runif(10), seq_len(10), file.path(OUT, "data", "runif_20240517.csv"), "u", "k")
 mm_case("phones_mm", calls ~ year, phones)                             # choose(24, 2) = 276 subsets
 mm_case("hills_mm", time ~ dist + climb, hills)                        # choose(35, 3) = 6545: sampled
 mm_case("animals_mm", log_brain ~ log_body, animals)                   # 378
