@@ -238,8 +238,13 @@ class CoxFit:
         )
 
     def group_deletion(self, groups: Any = None, *, tol: float | None = None) -> GroupInfluence:
-        """Exact deletion of whole groups of rows: the model refitted without each group (Newton's method from the
-        full fit, to convergence).
+        """Exact deletion of whole groups of rows: the partial likelihood re-solved without each group.
+
+        Right-censored data without an offset: batched chord iterations from the full fit, the score without the
+        group exact at each iterate (its rows leave every risk set, its deaths their blocks' tied-death counts),
+        the chord matrix the information with the per-row first-order corrections of the group added; groups
+        that do not settle are refitted. Counting-process data and offsets: Newton's method from the full fit
+        on the data without each group, to convergence.
 
         Parameters
         ----------

@@ -183,6 +183,55 @@ class _LooKernel:
         return G
 
 
+    def group_scores(self, groups: list[np.ndarray], D: np.ndarray) -> np.ndarray:
+        """``U_(-G)(b + D_g)`` for groups of sorted rows ``groups`` (B of them), ``D`` (B, p); returns (B, p).
+
+        As :meth:`scores` with every row of the group zeroed in its column: its deaths leave their blocks'
+        ``d_b`` (and mean death weights), its weights every risk set, its event terms the score."""
+        rs = self.rs
+        B = len(groups)
+        sizes = np.array([len(g) for g in groups])
+        bi = np.repeat(np.arange(B), sizes)
+        rows = np.concatenate(groups).astype(np.intp) if B else np.zeros(0, dtype=np.intp)
+        rr = self.n - 1 - rows
+        W = _mm(D, self.XrT)
+        W += self.logw
+        with np.errstate(over="ignore", invalid="ignore"):
+            np.exp(W, out=W)
+        W[bi, rr] = 0.0
+        P = W if self.trivial else np.add.reduceat(W, self.starts, axis=1)
+        S0 = self._forward(P)[:, self.death_blk]
+        d0 = self.d[self.death_blk]
+        d = np.repeat(d0[None, :].astype(float), B, axis=0)
+        dead = self.status[rr] > 0
+        where = (bi[dead], np.searchsorted(self.death_blk, self.blk[rr[dead]]))
+        np.subtract.at(d, where, 1.0)
+        mw = None
+        if self.meanwt is not None:  # the mean weight of the remaining deaths of each block
+            mw0 = self.meanwt[self.death_blk]
+            removed = np.zeros((B, d0.size))
+            np.add.at(removed, where, self.wt[rows[dead]])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mw = np.where(d > 0, (mw0[None, :] * d0[None, :] - removed) / np.where(d > 0, d, 1.0), 0.0)
+            mw = np.where(removed > 0, mw, mw0[None, :])
+        D0 = S0
+        efron = rs.efron and self.tied_rows.size > 0
+        if efron:
+            D0 = np.zeros_like(S0)
+            D0[:, self.tied_cols] = np.add.reduceat(W[:, self.tied_rows], self.tied_offsets, axis=1)
+        ht = rs.hazard_terms(S0, D0, d, log=False, meanwt=mw)
+        Hb = np.zeros((B, rs.n_blocks))
+        Hb[:, self.death_blk] = ht["a"]
+        Hc = self._backward(Hb)
+        A = Hc if self.trivial else np.repeat(Hc, self.sizes, axis=1)
+        if efron:
+            A[:, self.tied_rows] += (ht["ad"] - ht["a"])[:, self.tied_rows_col]
+        W *= A
+        G = self.sum_deaths[None, :] - _mm(W, self.Xr)
+        np.subtract.at(G, bi, (rs.status[rows] * self.wt[rows])[:, None] * self.Xr[rr])
+        return G
+
+
 class _Chord:
     """The chord matrices ``M_i`` of the module docstring, inverted for a batch of deletions at a time.
 
@@ -206,9 +255,8 @@ class _Chord:
         S2 -= mm
         self.V = S2  # the risk-set covariance of each block
 
-    def inverses(self, rows: np.ndarray) -> np.ndarray:
-        """``M_i^{-1}`` for sorted rows ``rows``, shape (len(rows), p, p); the full information's inverse where
-        ``M_i`` is not positive definite."""
+    def matrices(self, rows: np.ndarray) -> np.ndarray:
+        """``M_i`` for sorted rows ``rows``, shape (len(rows), p, p)."""
         rs, fit = self.rs, self.fit
         b = rs.blk[rows]
         x = self.X[rows]
@@ -216,13 +264,22 @@ class _Chord:
         corr = self.K[b] - self.A1[b][:, None, None] * (x[:, :, None] * x[:, None, :]) + xm + np.swapaxes(xm, 1, 2)
         M = fit.information[None, :, :] + self.r[rows][:, None, None] * corr
         M -= (rs.status[rows] * rs.wt[rows])[:, None, None] * self.V[b]
-        M = (M + np.swapaxes(M, 1, 2)) / 2.0
-        ev = np.linalg.eigvalsh(M)
-        ok = ev[:, 0] > 1e-8 * ev[:, -1]
-        out = np.empty_like(M)
-        out[ok] = np.linalg.inv(M[ok])
-        out[~ok] = fit.cov
-        return out
+        return (M + np.swapaxes(M, 1, 2)) / 2.0
+
+    def inverses(self, rows: np.ndarray) -> np.ndarray:
+        """``M_i^{-1}`` for sorted rows ``rows``, shape (len(rows), p, p); the full information's inverse where
+        ``M_i`` is not positive definite."""
+        return _safe_inverses(self.matrices(rows), self.fit.cov)
+
+
+def _safe_inverses(M: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """Inverses of the symmetric ``M`` (k, p, p); ``fallback`` where one is not positive definite."""
+    ev = np.linalg.eigvalsh(M)
+    ok = ev[:, 0] > 1e-8 * ev[:, -1]
+    out = np.empty_like(M)
+    out[ok] = np.linalg.inv(M[ok])
+    out[~ok] = fallback
+    return out
 
 
 def exact_loo(fit: CoxFit, tol: float = DEFAULT_TOL) -> ExactLOO:
@@ -379,13 +436,74 @@ def exact_loo_by_refits(fit: CoxFit, *, tol: float = DEFAULT_TOL) -> ExactLOO:
                     refitted=np.ones(n, dtype=bool))
 
 
+def _batched_group_deletions(fit: CoxFit, members: list[np.ndarray], tol: float
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """Chord iterations for the deletion of each group (right-censored data without offset), batched:
+    ``beta_(k+1) = beta_k + M_G^{-1} U_(-G)(beta_k)`` with ``U_(-G)`` exact (:meth:`_LooKernel.group_scores`) and
+    ``M_G = I + sum_{i in G} (M_i - I)`` (the per-row chord matrices' first-order corrections added); groups that
+    do not contract by half, or not within ``MAXIT`` steps, are refitted by Newton's method."""
+    X, rs = fit._X, fit._risk
+    p = X.shape[1]
+    se = np.asarray(fit.bse, dtype=float)
+    kern = _LooKernel(X, rs, np.asarray(fit.coef, dtype=float))
+    chord = _Chord(fit)
+    I = fit.information
+    sorted_groups = [np.sort(rs.rank[np.asarray(m)]) for m in members]
+    m = len(members)
+    delta = np.zeros((m, p))
+    err = np.full(m, np.nan)
+    iters = np.zeros(m, dtype=np.intp)
+    converged = np.zeros(m, dtype=bool)
+    slow: list[int] = []
+    total = max(1, sum(len(g) for g in sorted_groups))
+    batch = int(max(1, min(m, BATCH_NUMBERS // max(rs.n, 1), BATCH_NUMBERS // total * m)))
+    for start in range(0, m, batch):
+        active = np.arange(start, min(start + batch, m))
+        Mg = np.stack([I + (chord.matrices(sorted_groups[g]) - I[None]).sum(axis=0) for g in active])
+        Minv = _safe_inverses((Mg + np.swapaxes(Mg, 1, 2)) / 2.0, fit.cov)
+        prev = np.full(active.size, np.inf)
+        k = 0
+        while active.size:
+            k += 1
+            G = kern.group_scores([sorted_groups[g] for g in active], delta[active])
+            step = np.einsum("bij,bj->bi", Minv, G)
+            delta[active] += step
+            iters[active] = k
+            with np.errstate(invalid="ignore", divide="ignore"):
+                c = np.max(np.abs(step) / se, axis=1)
+                rho = c / prev
+                bound = c * rho / (1.0 - rho)
+            finite = np.isfinite(c)
+            done = finite & (k >= 2) & ((c == 0) | ((rho <= 0.5) & ((c <= tol) | (SAFETY * bound <= tol))))
+            converged[active[done]] = True
+            err[active[done]] = np.where(c[done] == 0, 0.0, bound[done])
+            give_up = ~done & (~finite | (k >= MAXIT) | ((k >= 3) & (rho > 0.5)))
+            slow.extend(active[give_up].tolist())
+            keep = ~done & ~give_up
+            active, prev, Minv = active[keep], c[keep], Minv[keep]
+    failed = []
+    for g in slow:
+        out = _delete_rows(fit, np.asarray(members[g]), se)
+        if out is None:
+            delta[g] = np.nan
+            failed.append(g)
+            continue
+        delta[g], err[g], extra = out
+        iters[g] += extra
+        converged[g] = bool(err[g] <= max(tol, 1e3 * np.finfo(float).eps))
+    return delta, err, iters, converged, failed
+
+
 def cox_group_deletion(fit: CoxFit, groups: object, *, tol: float = DEFAULT_TOL) -> GroupInfluence:
     """Exact deletion of groups of rows from a Cox model (see :meth:`regdiag.survival.cox.CoxFit.group_deletion`)."""
     from ..linear.deletion import resolve_groups
     from ..results import GroupInfluence
 
     labels, members = resolve_groups(fit.index, groups)
-    delta, err, _, converged, failed = _deletions(fit, members, tol)
+    if fit.design.entry is None and fit.design.offset is None:
+        delta, err, _, converged, failed = _batched_group_deletions(fit, members, tol)
+    else:
+        delta, err, _, converged, failed = _deletions(fit, members, tol)
     if failed:
         warn_rows("without these groups the Cox model has no finite maximum (a coefficient diverges); their "
                   "deletion is NaN", labels[np.array(failed)], InfluenceWarning, stacklevel=3)

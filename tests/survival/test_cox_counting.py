@@ -162,3 +162,28 @@ def test_statsmodels_phreg_with_an_offset():
     assert bool(t.loc["martingale", "explained"])  # statsmodels' lagged cumulative hazard, offset included
     with pytest.raises(DataError, match="counting-process"):
         regdiag.compare(_fit("heart_breslow_strata"))
+
+
+@pytest.mark.parametrize("formula,kw", [
+    ("Surv(time, status) ~ trt + karno + diagtime + age + prior", {"weights": "w"}),
+    ("Surv(time, status) ~ karno + age + prior + strata(trt, celltype)", {}),
+    ("Surv(time, status) ~ trt + karno + age", {"weights": "w", "ties": "breslow"}),
+])
+def test_batched_group_deletion_equals_refits(formula, kw):
+    # groups of rows with nearby times (so whole blocks of tied deaths go at once) and random groups: the batched
+    # chord route against Newton refits without each group
+    from regdiag.linear.deletion import resolve_groups
+    from regdiag.survival.cox_exact import _batched_group_deletions, _deletions
+
+    vet = pd.read_csv(REF.parent / "coxph" / "data" / "veteran.csv", index_col="row")
+    fit = regdiag.coxph(formula, vet, **kw)
+    rng = np.random.default_rng(5)
+    for groups in (vet["time"].rank(method="dense").to_numpy() // 3, rng.integers(0, 15, fit.n_obs)):
+        _, members = resolve_groups(fit.index, groups)
+        a = _batched_group_deletions(fit, members, 1e-10)
+        b = _deletions(fit, members, 1e-10)
+        assert a[3].all() and not a[4]
+        assert np.max(np.abs(a[0] - b[0]) / fit.bse) < 1e-9
+    # one-row groups: the batched leave-one-out
+    g = fit.group_deletion(np.arange(fit.n_obs))
+    assert np.max(np.abs(g.dfbeta - fit.influence().dfbeta_exact) / fit.bse) < 1e-9
