@@ -423,3 +423,23 @@ def test_group_deletion_equals_mass_refits(case, formula, data, size, kw):
     single = fit.group_deletion(np.arange(len(d)))
     np.testing.assert_allclose(single.dfbeta, fit.influence().dfbeta, rtol=0,
                                atol=1e-8 * float(np.max(fit.bse.to_numpy())))
+
+
+@pytest.mark.parametrize("kw", [{}, {"scale": "Huber"}, {"k": 2.0}])
+def test_batched_group_deletion_equals_irls_refits(kw):
+    from regdiag.linear.deletion import resolve_groups
+    from regdiag.linear.rlm import _batched_group_deletion, _irls
+
+    d = _data("hills")
+    fit = regdiag.rlm("time ~ dist + climb", data=d, **kw)
+    for size in (2, 5):
+        _, members = resolve_groups(fit.index, np.arange(len(d)) // size)
+        dfb, scales, settled = _batched_group_deletion(fit, members)
+        assert settled.any()  # the rest are refitted by group_deletion
+        for g in np.flatnonzero(settled):
+            keep = np.ones(len(d), dtype=bool)
+            keep[members[g]] = False
+            coef, s_g, *_ = _irls(fit._X[keep], fit._y[keep], fit.psi, fit.scale_spec, fit.coef.copy(), fit.scale,
+                                  acc=1e-15, maxit=20000)
+            assert np.max(np.abs(dfb[g] - (fit.coef - coef)) / fit.bse.to_numpy()) < 1e-9
+            assert abs(scales[g] / s_g - 1) < 1e-9
