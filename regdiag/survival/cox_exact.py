@@ -38,6 +38,7 @@ its error bound is then the size of one more chord step from the refit. A deleti
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -144,57 +145,23 @@ class _LooKernel:
 
     def scores(self, cols: np.ndarray, D: np.ndarray) -> np.ndarray:
         """``U_(-i)(b + D_i)`` for deleted sorted rows ``cols`` (B,), ``D`` (B, p); returns (B, p)."""
-        rs = self.rs
-        B = len(cols)
-        ar = np.arange(B)
-        colr = self.n - 1 - np.asarray(cols)
-        W = _mm(D, self.XrT)  # products small enough to run on the calling thread (see linear.glm_exact)
-        W += self.logw
-        with np.errstate(over="ignore", invalid="ignore"):
-            np.exp(W, out=W)
-        W[ar, colr] = 0.0
-        P = W if self.trivial else np.add.reduceat(W, self.starts, axis=1)
-        S0 = self._forward(P)[:, self.death_blk]
-        d = np.repeat(self.d[self.death_blk][None, :], B, axis=0)
-        dead = self.status[colr] > 0
-        where = (ar[dead], np.searchsorted(self.death_blk, self.blk[colr[dead]]))
-        d[where] -= 1
-        mw = None
-        if self.meanwt is not None:  # the mean weight of the deaths of the deleted death's block changes
-            mw = np.repeat(self.meanwt[self.death_blk][None, :], B, axis=0)
-            left = d[where]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mw[where] = np.where(left > 0, (mw[where] * (left + 1) - self.wt[cols[dead]]) / left, 0.0)
-        D0 = S0
-        efron = rs.efron and self.tied_rows.size > 0
-        if efron:
-            D0 = np.zeros_like(S0)
-            D0[:, self.tied_cols] = np.add.reduceat(W[:, self.tied_rows], self.tied_offsets, axis=1)
-        ht = rs.hazard_terms(S0, D0, d, log=False, meanwt=mw)
-        Hb = np.zeros((B, rs.n_blocks))
-        Hb[:, self.death_blk] = ht["a"]
-        Hc = self._backward(Hb)
-        A = Hc if self.trivial else np.repeat(Hc, self.sizes, axis=1)
-        if efron:
-            A[:, self.tied_rows] += (ht["ad"] - ht["a"])[:, self.tied_rows_col]
-        W *= A
-        G = self.sum_deaths[None, :] - _mm(W, self.Xr)
-        G -= (rs.status[cols] * self.wt[cols])[:, None] * self.Xr[colr]
-        return G
-
+        cols = np.asarray(cols, dtype=np.intp)
+        return self._scores_without(np.arange(len(cols)), cols, D)
 
     def group_scores(self, groups: list[np.ndarray], D: np.ndarray) -> np.ndarray:
-        """``U_(-G)(b + D_g)`` for groups of sorted rows ``groups`` (B of them), ``D`` (B, p); returns (B, p).
+        """``U_(-G)(b + D_g)`` for groups of sorted rows ``groups`` (B of them), ``D`` (B, p); returns (B, p)."""
+        sizes = np.array([len(g) for g in groups], dtype=np.intp)
+        rows = np.concatenate(groups).astype(np.intp) if len(groups) else np.zeros(0, dtype=np.intp)
+        return self._scores_without(np.repeat(np.arange(len(groups)), sizes), rows, D)
 
-        As :meth:`scores` with every row of the group zeroed in its column: its deaths leave their blocks'
-        ``d_b`` (and mean death weights), its weights every risk set, its event terms the score."""
+    def _scores_without(self, bi: np.ndarray, rows: np.ndarray, D: np.ndarray) -> np.ndarray:
+        """The scores of column ``b`` at ``b + D_b`` without the sorted rows ``rows[bi == b]``: those rows' weights
+        zeroed in every risk set, their deaths out of their blocks' tied-death counts (and mean death weights),
+        their event terms out of the score."""
         rs = self.rs
-        B = len(groups)
-        sizes = np.array([len(g) for g in groups])
-        bi = np.repeat(np.arange(B), sizes)
-        rows = np.concatenate(groups).astype(np.intp) if B else np.zeros(0, dtype=np.intp)
+        B = D.shape[0]
         rr = self.n - 1 - rows
-        W = _mm(D, self.XrT)
+        W = _mm(D, self.XrT)  # products small enough to run on the calling thread (see linear.glm_exact)
         W += self.logw
         with np.errstate(over="ignore", invalid="ignore"):
             np.exp(W, out=W)
@@ -202,18 +169,21 @@ class _LooKernel:
         P = W if self.trivial else np.add.reduceat(W, self.starts, axis=1)
         S0 = self._forward(P)[:, self.death_blk]
         d0 = self.d[self.death_blk]
-        d = np.repeat(d0[None, :].astype(float), B, axis=0)
+        d = np.repeat(d0[None, :], B, axis=0)
         dead = self.status[rr] > 0
         where = (bi[dead], np.searchsorted(self.death_blk, self.blk[rr[dead]]))
-        np.subtract.at(d, where, 1.0)
+        np.subtract.at(d, where, 1)
         mw = None
         if self.meanwt is not None:  # the mean weight of the remaining deaths of each block
             mw0 = self.meanwt[self.death_blk]
+            mw = np.repeat(mw0[None, :], B, axis=0)
             removed = np.zeros((B, d0.size))
             np.add.at(removed, where, self.wt[rows[dead]])
+            hit = removed > 0
+            left = d[hit]
             with np.errstate(invalid="ignore", divide="ignore"):
-                mw = np.where(d > 0, (mw0[None, :] * d0[None, :] - removed) / np.where(d > 0, d, 1.0), 0.0)
-            mw = np.where(removed > 0, mw, mw0[None, :])
+                mw[hit] = np.where(left > 0, (mw[hit] * (d0[None, :].repeat(B, axis=0)[hit]) - removed[hit])
+                                   / np.where(left > 0, left, 1), 0.0)
         D0 = S0
         efron = rs.efron and self.tied_rows.size > 0
         if efron:
@@ -282,6 +252,36 @@ def _safe_inverses(M: np.ndarray, fallback: np.ndarray) -> np.ndarray:
     return out
 
 
+def _chord_sweep(scores: Callable[[np.ndarray, np.ndarray], np.ndarray], active: np.ndarray, Minv: np.ndarray,
+                 delta: np.ndarray, iters: np.ndarray, converged: np.ndarray, err: np.ndarray, se: np.ndarray,
+                 tol: float) -> list[int]:
+    """Chord steps ``delta_a += Minv_a scores(a, delta_a)`` for the deletions ``active`` until each converges
+    (``delta``, ``iters``, ``converged``, ``err`` updated in place); returns the deletions given up on."""
+    prev = np.full(len(active), np.inf)
+    give_up_all: list[int] = []
+    k = 0
+    while active.size:
+        k += 1
+        step = np.einsum("bij,bj->bi", Minv, scores(active, delta[active]))
+        delta[active] += step
+        iters[active] = k
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = np.max(np.abs(step) / se, axis=1)
+            rho = c / prev
+            bound = c * rho / (1.0 - rho)
+        finite = np.isfinite(c)
+        # converged: the last correction is below tol, or the error left is below tol even if the contraction
+        # were SAFETY times faster-shrinking than observed (early ratios can understate the rate)
+        done = finite & (k >= 2) & ((c == 0) | ((rho <= 0.5) & ((c <= tol) | (SAFETY * bound <= tol))))
+        converged[active[done]] = True
+        err[active[done]] = np.where(c[done] == 0, 0.0, bound[done])
+        give_up = ~done & (~finite | (k >= MAXIT) | ((k >= 3) & (rho > 0.5)))
+        give_up_all.extend(active[give_up].tolist())
+        keep = ~done & ~give_up
+        active, prev, Minv = active[keep], c[keep], Minv[keep]
+    return give_up_all
+
+
 def exact_loo(fit: CoxFit, tol: float = DEFAULT_TOL) -> ExactLOO:
     """Exact ``beta - beta_(-i)`` for every observation of a Cox fit (see the module docstring).
 
@@ -312,29 +312,7 @@ def exact_loo(fit: CoxFit, tol: float = DEFAULT_TOL) -> ExactLOO:
     refit_rows: list[int] = []
     for start in range(0, n, batch):
         active = np.arange(start, min(start + batch, n))
-        Minv = Minv_all[active]  # rows of this batch, in the order of `active` until they converge
-        prev = np.full(len(active), np.inf)
-        k = 0
-        while active.size:
-            k += 1
-            G = kern.scores(active, delta[active])
-            step = np.einsum("bij,bj->bi", Minv, G)
-            delta[active] += step
-            iters[active] = k
-            with np.errstate(invalid="ignore", divide="ignore"):
-                c = np.max(np.abs(step) / se, axis=1)
-                rho = c / prev
-                bound = c * rho / (1.0 - rho)
-            finite = np.isfinite(c)
-            # converged: the last correction is below tol, or the error left is below tol even if the contraction
-            # were SAFETY times faster-shrinking than observed (early ratios can understate the rate)
-            done = finite & (k >= 2) & ((c == 0) | ((rho <= 0.5) & ((c <= tol) | (SAFETY * bound <= tol))))
-            converged[active[done]] = True
-            err[active[done]] = np.where(c[done] == 0, 0.0, bound[done])
-            give_up = ~done & (~finite | (k >= MAXIT) | ((k >= 3) & (rho > 0.5)))
-            refit_rows.extend(active[give_up].tolist())
-            keep = ~done & ~give_up
-            active, prev, Minv = active[keep], c[keep], Minv[keep]
+        refit_rows.extend(_chord_sweep(kern.scores, active, Minv_all[active], delta, iters, converged, err, se, tol))
     refitted = np.zeros(n, dtype=bool)
     failed = []
     for j in refit_rows:
@@ -461,26 +439,8 @@ def _batched_group_deletions(fit: CoxFit, members: list[np.ndarray], tol: float
         active = np.arange(start, min(start + batch, m))
         Mg = np.stack([I + (chord.matrices(sorted_groups[g]) - I[None]).sum(axis=0) for g in active])
         Minv = _safe_inverses((Mg + np.swapaxes(Mg, 1, 2)) / 2.0, fit.cov)
-        prev = np.full(active.size, np.inf)
-        k = 0
-        while active.size:
-            k += 1
-            G = kern.group_scores([sorted_groups[g] for g in active], delta[active])
-            step = np.einsum("bij,bj->bi", Minv, G)
-            delta[active] += step
-            iters[active] = k
-            with np.errstate(invalid="ignore", divide="ignore"):
-                c = np.max(np.abs(step) / se, axis=1)
-                rho = c / prev
-                bound = c * rho / (1.0 - rho)
-            finite = np.isfinite(c)
-            done = finite & (k >= 2) & ((c == 0) | ((rho <= 0.5) & ((c <= tol) | (SAFETY * bound <= tol))))
-            converged[active[done]] = True
-            err[active[done]] = np.where(c[done] == 0, 0.0, bound[done])
-            give_up = ~done & (~finite | (k >= MAXIT) | ((k >= 3) & (rho > 0.5)))
-            slow.extend(active[give_up].tolist())
-            keep = ~done & ~give_up
-            active, prev, Minv = active[keep], c[keep], Minv[keep]
+        slow.extend(_chord_sweep(lambda a, D: kern.group_scores([sorted_groups[g] for g in a], D), active, Minv,
+                                 delta, iters, converged, err, se, tol))
     failed = []
     for g in slow:
         out = _delete_rows(fit, np.asarray(members[g]), se)
