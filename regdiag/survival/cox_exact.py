@@ -338,17 +338,10 @@ def _refit(fit: CoxFit, kern: _LooKernel, Minv: np.ndarray, j: int, delta: np.nd
     """(``Minv``: ``M_j^{-1}``, shape (p, p).)"""
     """Refit without sorted row ``j`` by Newton's method; ``(error bound, iterations)`` or None without a
     finite maximum."""
-    keep = np.ones(fit.n_obs, dtype=bool)
-    keep[fit._risk.order[j]] = False
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", ConditioningWarning)
-            sub = fit.refit(keep, start=fit.coef)
-    except (RegdiagError, ConditioningWarning, DesignError, np.linalg.LinAlgError):
+    sub = _refit_without(fit, np.array([fit._risk.order[j]]))
+    if sub is None:
         return None
     d = sub.coef - fit.coef
-    if not np.all(np.isfinite(d)):
-        return None
     delta[j] = d
     G = kern.scores(np.array([j]), d[None, :])
     c = float(np.max(np.abs(Minv @ G[0]) / se))
@@ -359,9 +352,9 @@ def _refit(fit: CoxFit, kern: _LooKernel, Minv: np.ndarray, j: int, delta: np.nd
 # deletion of any set of rows by refits (counting-process data, offsets, groups)
 
 
-def _delete_rows(fit: CoxFit, rows: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, float, int] | None:
-    """``(beta_(-G) - b, error bound in standard errors, Newton iterations)`` for the data rows ``rows`` deleted,
-    by Newton's method from the full fit ``b``; None when the reduced model has no finite maximum."""
+def _refit_without(fit: CoxFit, rows: np.ndarray) -> CoxFit | None:
+    """The model refitted by Newton's method from the full fit without the data rows ``rows``; None when it has no
+    finite maximum."""
     keep = np.ones(fit.n_obs, dtype=bool)
     keep[rows] = False
     if not keep.any():
@@ -372,9 +365,16 @@ def _delete_rows(fit: CoxFit, rows: np.ndarray, se: np.ndarray) -> tuple[np.ndar
             sub = fit.refit(keep, start=fit.coef)
     except (RegdiagError, ConditioningWarning, DesignError, np.linalg.LinAlgError):
         return None
-    d = sub.coef - fit.coef
-    if not np.all(np.isfinite(d)):
+    return sub if np.all(np.isfinite(sub.coef)) else None
+
+
+def _delete_rows(fit: CoxFit, rows: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, float, int] | None:
+    """``(beta_(-G) - b, error bound in standard errors, Newton iterations)`` for the data rows ``rows`` deleted,
+    by Newton's method from the full fit ``b``; None when the reduced model has no finite maximum."""
+    sub = _refit_without(fit, rows)
+    if sub is None:
         return None
+    d = sub.coef - fit.coef
     step = np.linalg.solve(sub.information, sub._state.score)  # one more Newton step: the error left
     return d, float(np.max(np.abs(step) / se)), sub.iterations
 
