@@ -29,6 +29,7 @@ CASES = {
     "hills_huber": ("time ~ dist + climb", "hills", {}),
     "hills_hampel": ("time ~ dist + climb", "hills", {"psi": "hampel"}),
     "hills_huber_k2": ("time ~ dist + climb", "hills", {"k": 2}),
+    "phones_huber_offset": ("calls ~ year + offset(year / 2)", "phones", {}),
 }
 
 
@@ -59,6 +60,8 @@ def test_fit_matches_mass_rlm_at_its_fixed_point(case):
     infl = fit.influence(loo="one-step")
     np.testing.assert_allclose(infl.leverage, _vec(case, "hat"), rtol=0, atol=1e-8)
     assert list(infl.index.astype(str)) == list(_vec(case, "hat").index.astype(str))
+    resid = _vec(case, "residuals")  # R's residuals(fit): y - offset - X b
+    np.testing.assert_allclose(fit.resid, resid, rtol=0, atol=1e-8 * float(np.max(np.abs(resid))))
 
 
 def test_r_default_stops_short_of_the_fixed_point():

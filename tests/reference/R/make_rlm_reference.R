@@ -84,6 +84,7 @@ one_case("animals_bisquare", log_brain ~ log_body, animals, psi = psi.bisquare)
 one_case("hills_huber", time ~ dist + climb, hills)
 one_case("hills_hampel", time ~ dist + climb, hills, psi = psi.hampel)
 one_case("hills_huber_k2", time ~ dist + climb, hills, k = 2)
+one_case("phones_huber_offset", calls ~ year + offset(year / 2), phones)
 
 # MM: rlm(method = "MM") as R runs it (lqs's S-estimate with nsamp = "best", then the M step with the scale held
 # at the S scale). With choose(n, p) < 5000 lqs tries every p-subset, so the S-estimate does not depend on the
