@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._validation import DataError
 from .comparison import RTOL, Comparison, Reason, build_comparison, statsmodels_version
 from .comparison import relative_tolerance as _relative
 from .survival import CoxFit, CoxInfluence, coxph_from_statsmodels
@@ -43,11 +44,15 @@ def _phreg_of(fit: CoxFit) -> Any:
     from statsmodels.duration.hazard_regression import PHReg
 
     d = fit.design
+    if d.entry is not None:
+        raise DataError("statsmodels' PHReg is not compared for counting-process data (Surv(start, stop, event)): "
+                        "its entry times are a different convention from R's (start, stop] intervals")
     strata = d.strata if len(d.strata_labels) > 1 else None
     X = pd.DataFrame(np.asarray(d.X), index=d.index, columns=list(d.param_names))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return PHReg(pd.Series(d.time, index=d.index), X, status=d.status, strata=strata, ties=fit.ties).fit()
+        return PHReg(pd.Series(d.time, index=d.index), X, status=d.status, strata=strata, ties=fit.ties,
+                     offset=d.offset).fit()
 
 
 def compare_phreg(results: Any, *, rtol: float | None = None, n_rows: int = 3) -> Comparison:
@@ -74,8 +79,6 @@ def compare_phreg(results: Any, *, rtol: float | None = None, n_rows: int = 3) -
         raise TypeError("compare a CoxFit (or PHReg results), not its influence")
     if isinstance(results, CoxFit):
         if results.design.weights is not None:
-            from ._validation import DataError
-
             raise DataError("statsmodels' PHReg does not fit case weights (it ignores them), so a weighted Cox model "
                             "has no statsmodels counterpart to compare with")
         fit, res = results, _phreg_of(results)

@@ -985,8 +985,9 @@ class RLMInfluence(Influence):
     scale of the deleted fit (the full fit's for one-step); ``sigma`` the scale ``s``. ``cooks_distance`` is
     ``dfbeta' cov^{-1} dfbeta / p`` in the fit's robust covariance ``tau^2 (X'X)^{-1}``; ``dfbetas`` is ``dfbeta``
     over the robust standard errors. ``standard_resid`` and ``student_resid`` are ``r_i / (s sqrt(1 - h_i))`` and
-    with ``s_(i)``; ``dffits`` is the weighted fit's with ``s_(i)``. ``cov_ratio`` is NaN: the precision of a robust
-    estimate is ``tau`` (from psi and psi' of every residual), which the deleted fits do not give.
+    with ``s_(i)``; ``dffits`` is the weighted fit's with ``s_(i)``. ``cov_ratio`` is ``det(cov_(i)) / det(cov)`` in
+    the robust covariance, ``tau_(i)`` recomputed from each deleted fit's residuals and scale (NaN where it is not
+    positive).
 
     The attributes below come in addition to :class:`Influence`'s.
 
@@ -1056,7 +1057,9 @@ class MLEInfluence(Influence):
     in the outputs), exact for the quadratic approximation; with ``loo="exact"`` ``dfbeta`` is the re-solved
     maximum-likelihood estimate. ``cooks_distance`` is ``dfbeta' H dfbeta / P`` over the ``P`` parameters;
     ``dfbetas`` is ``dfbeta`` over the standard errors ``sqrt(diag(H^{-1}))``; ``standard_resid`` the Pearson
-    residual over ``sqrt(1 - h)`` (NaN for several equations); ``sigma`` and ``sigma_loo`` are 1.
+    residual over ``sqrt(1 - h)`` (NaN for several equations); ``student_resid`` Williams' likelihood residual
+    ``sign(y - mu) sqrt(r_D^2 + h r_P^2 / (1 - h))`` for logit, probit and Poisson (R's ``rstudent`` of the
+    binomial or Poisson GLM), NaN with a warning for models with several outputs; ``sigma`` and ``sigma_loo`` are 1.
 
     The attributes below come in addition to :class:`Influence`'s.
 

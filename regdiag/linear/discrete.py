@@ -23,12 +23,18 @@ With ``g_i = dl_i/do`` (``k``), ``A_i = d^2 l_i/do do'`` (``k x k``, the observe
   (the ``k x k`` identity again), batched over deletions and warm-started at the one-step estimate
   (:func:`exact_deletion`).
 
+Studentized residuals are Williams' likelihood residuals ``sign(y - mu) sqrt(r_D^2 + h r_P^2 / (1 - h))`` (deviance
+and Pearson residuals, R's ``rstudent`` for a binomial or Poisson GLM) for logit, probit and Poisson; the models
+with an ancillary parameter or several equations have no deviance residual of one linear predictor, and get NaN
+with a warning.
+
 Standard errors are ``sqrt(diag(H^{-1}))`` (statsmodels' default ``cov_params()`` for these models).
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,11 +42,11 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .._validation import ConvergenceError, DataError, DesignError, format_labels
-from ..results import MLEInfluence
+from .._validation import ConvergenceError, DataError, DesignError, InfluenceWarning, format_labels
+from ..results import GroupInfluence, MLEInfluence
 from .glm_exact import BLAS_MAC, blocked_matmul  # products small enough for OpenBLAS to run on the calling thread
 
-__all__ = ["DISCRETE_MODELS", "MLEFit", "discrete_from_statsmodels", "exact_deletion", "brute_force_loo"]
+__all__ = ["DISCRETE_MODELS", "MLEFit", "brute_force_loo", "discrete_from_statsmodels", "exact_deletion", "group_deletion"]
 
 #: statsmodels model class name -> regdiag's model name
 DISCRETE_MODELS = {
@@ -408,22 +414,9 @@ class MLEFit:
         """
         if loo not in ("exact", "one-step"):
             raise ValueError(f"loo={loo!r} is not one of 'exact', 'one-step'")
-        J = self.jacobian()
-        A = self.hess_outputs()
-        g = self.grad_outputs()
-        H = self.information()
-        Hinv = np.linalg.inv(H)
-        n, k, P = J.shape
-        HJ = np.einsum("pq,nkq->nkp", Hinv, J)  # H^{-1} J_i' as (n, k, P)
-        L = np.einsum("nkp,nlp->nkl", J, HJ)
-        AL = A @ L
-        lev = np.trace(AL, axis1=1, axis2=2)
-        IAL = np.eye(k)[None] - AL
-        with np.errstate(all="ignore"):
-            v = np.linalg.solve(IAL, g[:, :, None])[:, :, 0]  # (I - A L)^{-1} g
-        one_step = -np.einsum("nkp,nk->np", HJ, v)
-        bad = ~np.all(np.isfinite(one_step), axis=1) | ~(np.abs(np.linalg.det(IAL)) > 1e-12)
-        one_step[bad] = np.nan
+        parts = self._one_step_parts()
+        H, one_step, lev, k = parts["H"], parts["one_step"], parts["lev"], parts["k"]
+        n, P = self.n_obs, self.n_params
         cook_one = np.einsum("np,pq,nq->n", one_step, H, one_step) / P
         iters = err = None
         if loo == "exact" and self.kind in ("logit", "poisson"):
@@ -435,24 +428,15 @@ class MLEFit:
             dfbeta = one_step
         cook = np.einsum("np,pq,nq->n", dfbeta, H, dfbeta) / P
         with np.errstate(all="ignore"):
-            covr = 1.0 / np.linalg.det(IAL)
-        covr[bad] = np.nan
-        var = self.variance()
-        nan = np.full(n, np.nan)
-        if var is None:
-            resid = rp = std = press = dffits = nan
-        else:
-            resid = (self.y if self.y.ndim == 1 else nan) - self.mean
-            with np.errstate(all="ignore"):
-                rp = resid / np.sqrt(var)
-                std = rp / np.sqrt(1.0 - lev)
-                press = resid / (1.0 - lev)
-                dffits = std * np.sqrt(lev / (1.0 - lev))
+            covr = 1.0 / np.linalg.det(parts["IAL"])
+        covr[parts["bad"]] = np.nan
+        resid, rp, std, press, dffits = self._residual_measures(lev)
+        AL, Hinv = parts["AL"], parts["Hinv"]
         return MLEInfluence(
             leverage=lev,
             resid=resid,
             standard_resid=std,
-            student_resid=nan,
+            student_resid=self._likelihood_resid(lev, rp),
             press_resid=press,
             sigma_loo=np.ones(n),
             cooks_distance=cook,
@@ -480,11 +464,72 @@ class MLEFit:
             loo_error_bound=err,
         )
 
+    def _one_step_parts(self) -> dict[str, Any]:
+        """The pieces of the one-step deletion (module docstring): ``H``, ``H^{-1}``, ``A_i L_i`` (n, k, k),
+        ``I - A_i L_i``, the leverages, the one-step ``theta - theta_(i)`` (NaN where ``I - A_i L_i`` is
+        singular) and that mask ``bad``."""
+        J = self.jacobian()
+        A = self.hess_outputs()
+        g = self.grad_outputs()
+        H = self.information()
+        Hinv = np.linalg.inv(H)
+        k = J.shape[1]
+        HJ = np.einsum("pq,nkq->nkp", Hinv, J)  # H^{-1} J_i' as (n, k, P)
+        L = np.einsum("nkp,nlp->nkl", J, HJ)
+        AL = A @ L
+        IAL = np.eye(k)[None] - AL
+        with np.errstate(all="ignore"):
+            v = np.linalg.solve(IAL, g[:, :, None])[:, :, 0]  # (I - A L)^{-1} g
+        one_step = -np.einsum("nkp,nk->np", HJ, v)
+        bad = ~np.all(np.isfinite(one_step), axis=1) | ~(np.abs(np.linalg.det(IAL)) > 1e-12)
+        one_step[bad] = np.nan
+        return {"H": H, "Hinv": Hinv, "AL": AL, "IAL": IAL, "lev": np.trace(AL, axis1=1, axis2=2),
+                "one_step": one_step, "bad": bad, "k": k}
+
+    def _residual_measures(self, lev: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Response and Pearson residuals, standardized and PRESS residuals, DFFITS (NaN without a variance
+        function, i.e. for several equations)."""
+        var = self.variance()
+        nan = np.full(self.n_obs, np.nan)
+        if var is None:
+            return nan, nan, nan, nan, nan
+        resid = (self.y if self.y.ndim == 1 else nan) - self.mean
+        with np.errstate(all="ignore"):
+            rp = resid / np.sqrt(var)
+            std = rp / np.sqrt(1.0 - lev)
+            press = resid / (1.0 - lev)
+            dffits = std * np.sqrt(lev / (1.0 - lev))
+        return resid, rp, std, press, dffits
+
+    def group_deletion(self, groups: Any, *, tol: float = LOO_TOL, maxit: int = LOO_MAXIT) -> GroupInfluence:
+        """Exact deletion of whole groups of rows; see :func:`regdiag.linear.discrete.group_deletion`."""
+        return group_deletion(self, groups, tol=tol, maxit=maxit)
+
+    def _likelihood_resid(self, lev: np.ndarray, rp: np.ndarray) -> np.ndarray:
+        """Studentized residuals: Williams' likelihood residuals ``sign(y - mu) sqrt(r_D^2 + h r_P^2 / (1 - h))``
+        (R's ``rstudent`` of a binomial or Poisson GLM), for the models whose deviance residual ``r_D`` needs no
+        ancillary parameter (logit, probit, Poisson); NaN for the others, with a warning."""
+        n = self.n_obs
+        if self.kind not in ("logit", "probit", "poisson"):
+            warnings.warn(
+                f"studentized residuals of a {self.kind} model are NaN: its leverage is over several outputs (the "
+                "ancillary parameter or the equations), and it has no deviance residual of the linear predictor "
+                "alone", InfluenceWarning, stacklevel=3)
+            return np.full(n, np.nan)
+        y, mu = self.y, self.mean
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.kind == "poisson":
+                dev = 2.0 * (special.xlogy(y, y / mu) - (y - mu))
+            else:
+                dev = 2.0 * (special.xlogy(y, y / mu) + special.xlogy(1.0 - y, (1.0 - y) / (1.0 - mu)))
+            r = np.sign(y - mu) * np.sqrt(np.maximum(dev, 0.0) + lev * rp * rp / (1.0 - lev))
+        r[~np.isfinite(r)] = np.nan
+        return r
+
     def _glm_exact(self, tol: float, maxit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Exact deletion of a logit or Poisson model: the same likelihood as the binomial / Poisson GLM with its
         canonical link, whose exact deletion (:mod:`regdiag.linear.glm_exact`: second-order predictor, chord steps
         with a proven contraction bound) is used. Returns ``dfbeta``, steps, and the bound (``tol``) per row."""
-        import warnings
 
         from .glm import glm
 
@@ -654,82 +699,22 @@ def exact_deletion(fit: MLEFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
     deletion has converged when the error left, at most ``c rho / (1 - rho)``, is below ``tol`` with
     ``rho <= 1/2`` (the likelihoods are smooth, so the ratio of corrections estimates the contraction). Deletions that do not are refitted by Newton's method from the full fit.
     """
-    J = fit.jacobian()
-    n, k, P = J.shape
-    y = fit.y
-    kind = fit.kind
-    H = fit.information()
-    Hinv = np.linalg.inv(H)
-    A = fit.hess_outputs()
-    HJ = np.einsum("pq,nkq->nkp", Hinv, J)
-    L = np.einsum("nkp,nlp->nkl", J, HJ)
-    IAL = np.eye(k)[None] - A @ L
-    se = np.sqrt(np.diag(Hinv))
-    O0 = fit.outputs()
-    Jf = J.reshape(n * k, P)
-    n_lin = fit.n_outputs if kind == "mnlogit" else 1
-    G3 = tau = None
-    if maxit > 1:
-        tau = _third_outputs(kind, O0, y)  # (n, k, k, k)
-        # sum_i of J_i' tau_i[J_i ., J_i .] as a P x P x P tensor, through two contractions and one product
-        W = np.einsum("nklm,nmr->nklr", tau, J)
-        V = np.einsum("nlq,nklr->nkqr", J, W)
-        G3 = blocked_matmul(Jf.T, V.reshape(n * k, P * P)).reshape(P, P, P)
-        if not np.all(np.isfinite(G3)):
-            G3 = None
+    ctx = _ChordSetup.at(fit, second_order=maxit > 1)
+    n = ctx.J.shape[0]
     dfbeta = np.array(first, dtype=float)
     iterations = np.ones(n, dtype=np.intp)
     err = np.full(n, np.inf)
-    refitted = np.zeros(n, dtype=bool)
     pending = np.flatnonzero(np.all(np.isfinite(dfbeta), axis=1))
     slow = list(np.setdiff1d(np.arange(n), pending))
     for start in range(0, pending.size, BATCH):
         rows = pending[start:start + BATCH]
-        B = rows.size
-        D = -dfbeta[rows]  # theta_(i) - theta
-        prev = np.max(np.abs(D) / se[None, :], axis=1)  # the one-step estimate: the first correction, from theta
-        if G3 is not None:  # second-order predictor: S0 + H_(i) d + T_(i)[d, d] / 2 = 0
-            ri = rows
-            U = np.einsum("bkp,bp->bk", J[ri], D)
-            Td = np.einsum("pqr,bq,br->bp", G3, D, D) - np.einsum("bkp,bklm,bl,bm->bp", J[ri], tau[ri], U, U)
-            corr = -0.5 * _solve_reduced(Hinv, HJ[ri], A[ri], J[ri], IAL[ri], Td)
-            ok2 = np.all(np.isfinite(corr), axis=1)
-            D = D + np.where(ok2[:, None], corr, 0.0)
-            prev = np.where(ok2, np.max(np.abs(corr) / se[None, :], axis=1), prev)
-        active = np.ones(B, dtype=bool)
-        for it in range(maxit):
-            a = np.flatnonzero(active)
-            if a.size == 0:
-                break
-            Da = D[a]
-            O = _batch_outputs(fit.X, O0, Da, n_lin)
-            with np.errstate(all="ignore"):
-                G = _grad(kind, O, y if y.ndim == 1 else y[:, :, None])  # (n, k, |a|)
-            G[rows[a], :, np.arange(a.size)] = 0.0
-            S = _batch_score(fit.X, G, n_lin)  # score without row i, (|a|, P)
-            ri = rows[a]
-            step = -_solve_reduced(Hinv, HJ[ri], A[ri], J[ri], IAL[ri], S)
-            D[a] = Da + step
-            iterations[ri] += 1
-            crit = np.max(np.abs(step) / se[None, :], axis=1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                # the contraction estimate from successive corrections, with a factor 2 for its own error
-                rho = np.where(np.isfinite(prev[a]), crit / prev[a], 1.0)
-                rate = 2.0 * rho
-                bound = np.where(rate < 1.0, crit * rate / (1.0 - rate), np.inf)
-            done = (crit == 0.0) | ((rate <= 0.5) & (bound <= tol))
-            err[ri] = np.where(crit == 0.0, 0.0, bound)
-            stalled = ~np.isfinite(crit) | ((it >= 2) & (rho > 0.5))
-            prev[a] = crit
-            active[a[done | stalled]] = False
-            slow.extend(ri[stalled & ~done])
-        dfbeta[rows] = -D
-        slow.extend(rows[active])
-    n_lin = fit.n_outputs if kind == "mnlogit" else 1
+        slow.extend(_chord_batch(ctx, fit, rows, dfbeta, iterations, err, tol=tol, maxit=maxit))
+    refitted = np.zeros(n, dtype=bool)
+    n_lin = fit.n_outputs if fit.kind == "mnlogit" else 1
     for i in sorted(set(int(s) for s in slow)):
         keep = np.arange(n) != i
         try:
-            theta, it_i, ok = _newton(kind, J[keep], y[keep], fit.offset[keep], fit.params.copy(), n_lin)
+            theta, it_i, ok = _newton(fit.kind, ctx.J[keep], fit.y[keep], fit.offset[keep], fit.params.copy(), n_lin)
         except ConvergenceError:
             ok = False
         if not ok:
@@ -741,6 +726,201 @@ def exact_deletion(fit: MLEFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
         err[i] = np.nan
         refitted[i] = True
     return ExactMLEDeletion(dfbeta=dfbeta, iterations=iterations, error_bound=err, refitted=refitted)
+
+
+@dataclass(frozen=True, eq=False)
+class _ChordSetup:
+    """What the batches of exact deletions share: ``J``, ``A``, ``H^{-1}``, ``H^{-1} J_i'``, ``I - A_i L_i``, the
+    standard errors, the outputs at the fit, and (second-order predictor) the third derivatives ``tau`` and
+    their sum ``G3`` over the rows (``P x P x P``)."""
+
+    J: np.ndarray
+    A: np.ndarray
+    Hinv: np.ndarray
+    HJ: np.ndarray
+    IAL: np.ndarray
+    se: np.ndarray
+    O0: np.ndarray
+    n_lin: int
+    G3: np.ndarray | None
+    tau: np.ndarray | None
+
+    @classmethod
+    def at(cls, fit: MLEFit, second_order: bool) -> _ChordSetup:
+        J = fit.jacobian()
+        n, k, P = J.shape
+        Hinv = np.linalg.inv(fit.information())
+        A = fit.hess_outputs()
+        HJ = np.einsum("pq,nkq->nkp", Hinv, J)
+        L = np.einsum("nkp,nlp->nkl", J, HJ)
+        O0 = fit.outputs()
+        G3 = tau = None
+        if second_order:
+            tau = _third_outputs(fit.kind, O0, fit.y)  # (n, k, k, k)
+            # sum_i of J_i' tau_i[J_i ., J_i .] as a P x P x P tensor, through two contractions and one product
+            W = np.einsum("nklm,nmr->nklr", tau, J)
+            V = np.einsum("nlq,nklr->nkqr", J, W)
+            G3 = blocked_matmul(J.reshape(n * k, P).T, V.reshape(n * k, P * P)).reshape(P, P, P)
+            if not np.all(np.isfinite(G3)):
+                G3 = None
+        return cls(J=J, A=A, Hinv=Hinv, HJ=HJ, IAL=np.eye(k)[None] - A @ L, se=np.sqrt(np.diag(Hinv)), O0=O0,
+                   n_lin=fit.n_outputs if fit.kind == "mnlogit" else 1, G3=G3, tau=tau)
+
+
+def _chord_batch(ctx: _ChordSetup, fit: MLEFit, rows: np.ndarray, dfbeta: np.ndarray, iterations: np.ndarray,
+                 err: np.ndarray, *, tol: float, maxit: int) -> list[int]:
+    """Chord steps (with the second-order predictor first) for the deletions ``rows``, from ``dfbeta[rows]``;
+    updates ``dfbeta``, ``iterations`` and ``err`` in place and returns the rows to refit."""
+    J, A, Hinv, HJ, IAL, se = ctx.J, ctx.A, ctx.Hinv, ctx.HJ, ctx.IAL, ctx.se
+    y, kind = fit.y, fit.kind
+    B = rows.size
+    D = -dfbeta[rows]  # theta_(i) - theta
+    prev = np.max(np.abs(D) / se[None, :], axis=1)  # the one-step estimate: the first correction, from theta
+    if ctx.G3 is not None and ctx.tau is not None:  # second-order predictor: S0 + H_(i) d + T_(i)[d, d] / 2 = 0
+        U = np.einsum("bkp,bp->bk", J[rows], D)
+        Td = (np.einsum("pqr,bq,br->bp", ctx.G3, D, D)
+              - np.einsum("bkp,bklm,bl,bm->bp", J[rows], ctx.tau[rows], U, U))
+        corr = -0.5 * _solve_reduced(Hinv, HJ[rows], A[rows], J[rows], IAL[rows], Td)
+        ok2 = np.all(np.isfinite(corr), axis=1)
+        D = D + np.where(ok2[:, None], corr, 0.0)
+        prev = np.where(ok2, np.max(np.abs(corr) / se[None, :], axis=1), prev)
+    active = np.ones(B, dtype=bool)
+    slow: list[int] = []
+    for it in range(maxit):
+        a = np.flatnonzero(active)
+        if a.size == 0:
+            break
+        Da = D[a]
+        O = _batch_outputs(fit.X, ctx.O0, Da, ctx.n_lin)
+        with np.errstate(all="ignore"):
+            G = _grad(kind, O, y if y.ndim == 1 else y[:, :, None])  # (n, k, |a|)
+        G[rows[a], :, np.arange(a.size)] = 0.0
+        S = _batch_score(fit.X, G, ctx.n_lin)  # score without row i, (|a|, P)
+        ri = rows[a]
+        step = -_solve_reduced(Hinv, HJ[ri], A[ri], J[ri], IAL[ri], S)
+        D[a] = Da + step
+        iterations[ri] += 1
+        crit = np.max(np.abs(step) / se[None, :], axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # the contraction estimate from successive corrections, with a factor 2 for its own error
+            rho = np.where(np.isfinite(prev[a]), crit / prev[a], 1.0)
+            rate = 2.0 * rho
+            bound = np.where(rate < 1.0, crit * rate / (1.0 - rate), np.inf)
+        done = (crit == 0.0) | ((rate <= 0.5) & (bound <= tol))
+        err[ri] = np.where(crit == 0.0, 0.0, bound)
+        stalled = ~np.isfinite(crit) | ((it >= 2) & (rho > 0.5))
+        prev[a] = crit
+        active[a[done | stalled]] = False
+        slow.extend(ri[stalled & ~done].tolist())
+    dfbeta[rows] = -D
+    slow.extend(rows[active].tolist())
+    return slow
+
+
+def group_deletion(fit: MLEFit, groups: Any, *, tol: float = LOO_TOL, maxit: int = LOO_MAXIT) -> GroupInfluence:
+    """Exact deletion of whole groups of rows: the likelihood equations re-solved without each group.
+
+    Batched chord iterations, ``BATCH`` groups at a time, from the full fit: for each group the information
+    without it, ``H_(G) = H - sum_{i in G} J_i' A_i J_i`` (``P x P``, inverted once), and at each iterate the score
+    without the group (the outputs of all rows in one product, as :func:`exact_deletion`); the first step is the
+    one-step estimate ``-H_(G)^{-1} sum_{i in G} J_i' g_i``. A group has converged when its correction ``c`` (in
+    standard errors) contracts by ``rho <= 1/2`` and the error left, ``c rho / (1 - rho)`` with ``rho`` doubled, is
+    at most ``tol``; the rest are refitted by Newton's method.
+
+    Parameters
+    ----------
+    fit : MLEFit
+    groups : array_like, mapping or sequence of sequences
+        One group label per row (a Series is aligned on the row labels), ``{group: [row labels]}``, or a list of
+        lists of row labels.
+    tol : float
+        Error allowed, in standard errors.
+    maxit : int
+        Chord steps before a group is refitted.
+
+    Returns
+    -------
+    GroupInfluence
+        ``dfbeta = theta - theta_(G)``, ``dfbetas`` over the standard errors, ``cooks_distance``
+        ``dfbeta' H dfbeta / P``, ``leverage`` the sum of the group's leverages; ``sigma_loo`` 1.
+    """
+    from .deletion import resolve_groups
+
+    labels, members = resolve_groups(fit.index, groups)
+    J = fit.jacobian()
+    n, k, P = J.shape
+    y, kind = fit.y, fit.kind
+    H = fit.information()
+    se = np.sqrt(np.diag(np.linalg.inv(H)))
+    A = fit.hess_outputs()
+    O0 = fit.outputs()
+    n_lin = fit.n_outputs if kind == "mnlogit" else 1
+    m = len(members)
+    D_all = np.zeros((m, P))
+    done_all = np.zeros(m, dtype=bool)
+    for start in range(0, m, BATCH):
+        gs = np.arange(start, min(start + BATCH, m))
+        Hg_inv = _group_information_inverses(H, J, A, [members[g] for g in gs])
+        D = np.zeros((gs.size, P))
+        prev = np.full(gs.size, np.nan)
+        active = np.ones(gs.size, dtype=bool)
+        for it in range(maxit):
+            a = np.flatnonzero(active)
+            if a.size == 0:
+                break
+            O = _batch_outputs(fit.X, O0, D[a], n_lin)
+            with np.errstate(all="ignore"):
+                G = _grad(kind, O, y if y.ndim == 1 else y[:, :, None])  # (n, k, |a|)
+            for col, g in enumerate(gs[a]):
+                G[members[g], :, col] = 0.0
+            step = -np.einsum("bpq,bq->bp", Hg_inv[a], _batch_score(fit.X, G, n_lin))
+            D[a] += step
+            crit = np.max(np.abs(step) / se[None, :], axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rate = 2.0 * crit / prev[a]
+                bound = np.where(rate < 1.0, crit * rate / (1.0 - rate), np.inf)
+            ok = (crit == 0.0) | ((it >= 1) & (rate <= 0.5) & (bound <= tol))
+            done_all[gs[a[ok]]] = True
+            prev[a] = crit
+            active[a[ok | ~np.isfinite(crit)]] = False
+        D_all[gs] = D
+    for g in np.flatnonzero(~done_all):  # refit by Newton's method from the full fit
+        keep = np.ones(n, dtype=bool)
+        keep[members[g]] = False
+        try:
+            theta, _, ok = _newton(kind, J[keep], y[keep], fit.offset[keep], fit.params.copy(), n_lin)
+        except ConvergenceError:
+            ok = False
+        D_all[g] = theta - fit.params if ok else np.nan
+    dfbeta = -D_all
+    lev = _leverage(fit, J, A, H)
+    return GroupInfluence(
+        groups=labels, size=np.array([len(r) for r in members], dtype=float), loo_params=fit.params - dfbeta,
+        dfbeta=dfbeta, dfbetas=dfbeta / se, cooks_distance=np.einsum("gp,pq,gq->g", dfbeta, H, dfbeta) / P,
+        sigma_loo=np.ones(m), leverage=np.array([lev[r].sum() for r in members]), param_names=fit.param_names,
+        method=f"{kind}-exact",
+    )
+
+
+def _group_information_inverses(H: np.ndarray, J: np.ndarray, A: np.ndarray, members: list[np.ndarray]) -> np.ndarray:
+    """``(H - sum_{i in G} J_i' A_i J_i)^{-1}`` for each group, shape (n_groups, P, P) (NaN where singular)."""
+    P = H.shape[0]
+    out = np.full((len(members), P, P), np.nan)
+    for b, rows in enumerate(members):
+        Jg = J[rows]
+        Hg = H - np.einsum("ikp,ikl,ilq->pq", Jg, A[rows], Jg)
+        if np.all(np.isfinite(Hg)):
+            try:
+                out[b] = np.linalg.inv(Hg)
+            except np.linalg.LinAlgError:
+                pass
+    return out
+
+
+def _leverage(fit: MLEFit, J: np.ndarray, A: np.ndarray, H: np.ndarray) -> np.ndarray:
+    """``tr(A_i J_i H^{-1} J_i')`` for every row, shape (n,)."""
+    HJ = np.einsum("pq,nkq->nkp", np.linalg.inv(H), J)
+    return np.trace(A @ np.einsum("nkp,nlp->nkl", J, HJ), axis1=1, axis2=2)
 
 
 def _batch_outputs(X: np.ndarray, O0: np.ndarray, D: np.ndarray, n_lin: int) -> np.ndarray:

@@ -5,13 +5,19 @@ The fit
     MASS::rlm computes it: iteratively reweighted least squares with weights ``w_i = psi(u_i) / u_i``
     (``u_i = r_i / s``), started from least squares (``method="M"``), the scale re-estimated from the residuals at
     every step -- ``median |r_i| / 0.6745`` ("MAD"), Huber's proposal 2 ("Huber") -- or held fixed (a number, or the
-    S-estimate's scale with ``method="MM"``). Unlike rlm's default (20 steps, ``acc = 1e-4``), the iteration runs
+    S-estimate's scale with ``method="MM"``, the S-estimate computed as ``MASS::lqs(method = "S")`` computes it:
+    :mod:`regdiag.linear.rlm_s`). Unlike rlm's default (20 steps, ``acc = 1e-4``), the iteration runs
     to the fixed point that defines the estimator: until the relative change of the residuals stops shrinking
     (at rounding level).
 
     Standard errors are ``summary.rlm``'s (method "XtX"): ``cov = tau^2 (X'X)^{-1}`` with
     ``tau = sqrt(sum(psi(u)^2) s^2 / (n - p)) kappa / m``, ``m = mean(psi'(u))``,
     ``kappa = 1 + p var(psi'(u)) / (n m^2)`` (Huber 1981, section 7.6).
+
+    Prior weights (``weights=``) follow MASS's ``wt.method``: "inv.var" fits the rows scaled by ``sqrt(w_i)`` (all
+    of the above then applies to the scaled rows); "case" multiplies the IRLS weights by ``w_i``, takes the
+    weighted MAD (or proposal 2 with weighted sums) and summary.rlm's weighted ``tau`` (``n`` replaced by
+    ``sum(w)``).
 
 Influence
     * ``leverage``: the diagonal of the hat matrix of the final weighted least-squares fit, ``w_i x_i'(X'WX)^{-1}
@@ -23,7 +29,10 @@ Influence
     * Exact deletion: the M-estimation re-solved without row i, the scale re-estimated too (the median of the
       other ``n - 1`` absolute residuals, or proposal 2 over them), by batched Newton steps warm-started at the full
       fit; see :func:`exact_deletion`. A fixed scale stays fixed, and so does an MM fit's S-scale: re-running the
-      random S search without the row is not part of the deletion.
+      S search without the row is not part of the deletion. With case weights each deletion is refitted by IRLS
+      from the full fit. The MAD iteration can have more than one fixed point; the deleted fit is the one reached
+      from the full fit.
+    * Robust COVRATIO: ``det(cov_(i)) / det(cov)`` with each deleted fit's own ``tau_(i)``.
 """
 
 from __future__ import annotations
@@ -40,8 +49,9 @@ from scipy import stats
 from .._validation import ConvergenceError, DataError, DesignError
 from ..design import Design, make_design
 from ..linalg import qr_factor
-from ..results import RLMInfluence
+from ..results import GroupInfluence, RLMInfluence
 from .glm_exact import blocked_matmul  # products small enough for OpenBLAS to run on the calling thread
+from .rlm_s import lqs_s_estimate, s_start_from_coef
 
 __all__ = ["Psi", "psi_function", "RLMFit", "rlm", "rlm_from_statsmodels", "exact_deletion", "MAD_CONSTANT"]
 
@@ -163,12 +173,40 @@ class _Scale:
         theta = 2.0 * stats.norm.cdf(k2) - 1.0
         return theta + k2 * k2 * (1.0 - theta) - 2.0 * k2 * stats.norm.pdf(k2)
 
-    def update(self, r: np.ndarray, s_old: float, df: float) -> float:
+    def update(self, r: np.ndarray, s_old: float, df: float, case: np.ndarray | None = None) -> float:
+        """The next scale from the residuals ``r`` (``case``: case weights, as rlm's ``wt.method = "case"``)."""
         if self.kind == "fixed":
             return float(self.value)  # type: ignore[arg-type]
         if self.kind == "mad":
+            if case is not None:
+                return wmad(r, case)
             return float(np.median(np.abs(r))) / self.mad_constant
-        return math.sqrt(float(np.sum(np.minimum(r * r, (self.k2 * s_old) ** 2))) / (df * self.gamma))
+        clipped = np.minimum(r * r, (self.k2 * s_old) ** 2)
+        total = float(np.sum(clipped if case is None else case * clipped))
+        return math.sqrt(total / (df * self.gamma))
+
+
+def wmad(r: np.ndarray, w: np.ndarray) -> float:
+    """MASS::rlm's weighted MAD (``wmad``): the weighted median of ``|r|`` over 0.6745 (the mean of the two middle
+    values when the cumulative weight reaches exactly one half).
+
+    Parameters
+    ----------
+    r : ndarray of shape (n_obs,)
+    w : ndarray of shape (n_obs,)
+        Case weights (non-negative, not all 0).
+
+    Returns
+    -------
+    float
+    """
+    order = np.argsort(np.abs(r), kind="stable")
+    a = np.abs(r)[order]
+    cum = np.cumsum(w[order]) / np.sum(w)
+    k = int(np.sum(cum < 0.5))
+    if cum[k] > 0.5:
+        return float(a[k]) / 0.6745
+    return float(a[k] + a[k + 1]) / (2.0 * 0.6745)
 
 
 def _scale_spec(scale: Any, k2: float, mad_constant: float) -> _Scale:
@@ -209,6 +247,11 @@ class RLMFit:
     converged : bool
     s_coef : ndarray or None
         The S-estimate the MM fit started from.
+    wt_method : {"inv.var", "case"} or None
+        How the design's prior weights entered (None without weights): ``"inv.var"`` (MASS's default) fits the rows
+        scaled by ``sqrt(w_i)`` (the working design, residuals and influence are those of the scaled rows, R's
+        ``wresid``); ``"case"`` multiplies the IRLS weights by ``w_i`` (``weights`` includes them, as R's
+        ``fit$w``).
     """
 
     design: Design
@@ -221,6 +264,9 @@ class RLMFit:
     iterations: int
     converged: bool
     s_coef: np.ndarray | None = None
+    wt_method: str | None = None
+    _Xw: np.ndarray | None = field(default=None, repr=False)
+    _yw: np.ndarray | None = field(default=None, repr=False)
     _cache: dict = field(default_factory=dict, repr=False)
 
     # ---- basic quantities ------------------------------------------------------------------------------------
@@ -245,8 +291,19 @@ class RLMFit:
         return self.design.n_params
 
     @property
-    def df_resid(self) -> int:
-        return self.nobs - self.rank
+    def df_resid(self) -> float:
+        """``n - p``; with case weights ``sum(w) - p`` (summary.rlm)."""
+        c = self._case
+        return float(self.nobs - self.rank) if c is None else float(np.sum(c)) - self.rank
+
+    @property
+    def prior_weights(self) -> np.ndarray | None:
+        """The prior weights (``rlm(weights = )``), shape (n_obs,), or None."""
+        return None if self.design.weights is None else np.asarray(self.design.weights, dtype=float)
+
+    @property
+    def _case(self) -> np.ndarray | None:
+        return self.prior_weights if self.wt_method == "case" else None
 
     @property
     def aliased(self) -> tuple[str, ...]:
@@ -254,11 +311,25 @@ class RLMFit:
 
     @property
     def _X(self) -> np.ndarray:
-        return np.asarray(self.design.X, dtype=float)
+        """The working design (rows scaled by ``sqrt(w)`` with inverse-variance weights)."""
+        return np.asarray(self.design.X if self._Xw is None else self._Xw, dtype=float)
+
+    @property
+    def _y(self) -> np.ndarray:
+        """The working response (offset removed; scaled with inverse-variance weights)."""
+        if self._yw is not None:
+            return self._yw
+        y = np.asarray(self.design.y, dtype=float)
+        return y if self.design.offset is None else y - np.asarray(self.design.offset, dtype=float)
 
     @property
     def _resid(self) -> np.ndarray:
-        return np.asarray(self.design.y, dtype=float) - self._X @ self.coef
+        """Working residuals (R's ``wresid``)."""
+        return self._y - self._X @ self.coef
+
+    @property
+    def _offset(self) -> np.ndarray | float:
+        return 0.0 if self.design.offset is None else np.asarray(self.design.offset, dtype=float)
 
     @property
     def u(self) -> np.ndarray:
@@ -267,11 +338,15 @@ class RLMFit:
 
     @property
     def resid(self) -> pd.Series:
-        return pd.Series(self._resid, index=self.index, name="resid")
+        """``y - offset - X b`` on the data's scale (R's ``residuals(fit)``)."""
+        y = np.asarray(self.design.y, dtype=float)
+        return pd.Series(y - self.fitted.to_numpy(), index=self.index, name="resid")
 
     @property
     def fitted(self) -> pd.Series:
-        return pd.Series(self._X @ self.coef, index=self.index, name="fitted")
+        """``X b + offset`` (R's ``fitted(fit)``)."""
+        X = np.asarray(self.design.X, dtype=float)
+        return pd.Series(X @ self.coef + self._offset, index=self.index, name="fitted")
 
     @property
     def params(self) -> pd.Series:
@@ -282,20 +357,30 @@ class RLMFit:
         """``tau``: summary.rlm's scale of the coefficients' covariance (see the module docstring)."""
         u = self.u
         n, p = self.nobs, self.rank
-        S = float(np.sum((self.psi.psi(u) * self.scale) ** 2)) / (n - p)
         d = self.psi.deriv(u)
-        mn = float(np.mean(d))
-        kappa = 1.0 + p * float(np.var(d, ddof=1)) / (n * mn * mn)
+        c = self._case
+        if c is None:
+            S = float(np.sum((self.psi.psi(u) * self.scale) ** 2)) / (n - p)
+            mn = float(np.mean(d))
+            kappa = 1.0 + p * float(np.var(d, ddof=1)) / (n * mn * mn)
+            return math.sqrt(S) * kappa / mn
+        # summary.rlm with wt.method = "case": sums weighted, n replaced by sum(w)
+        nn = float(np.sum(c))
+        S = float(np.sum(c * (self.psi.psi(u) * self.scale) ** 2)) / (nn - p)
+        m1, m2 = float(np.sum(c * d)), float(np.sum(c * d * d))
+        mn = m1 / nn
+        kappa = 1.0 + p * (m2 - m1 * m1 / nn) / (nn - 1.0) / (nn * mn * mn)
         return math.sqrt(S) * kappa / mn
 
     def cov_params(self) -> pd.DataFrame:
-        """``tau^2 (X'X)^{-1}`` (summary.rlm, method "XtX")."""
+        """``tau^2 (X'X)^{-1}`` (summary.rlm, method "XtX"; ``X'CX`` with case weights ``C``)."""
         names = list(self.param_names)
         return pd.DataFrame(self.stddev**2 * self._xtx_inv(), index=names, columns=names)
 
     def _xtx_inv(self) -> np.ndarray:
         if "xtx_inv" not in self._cache:
-            f = qr_factor(self._X)
+            c = self._case
+            f = qr_factor(self._X if c is None else self._X * np.sqrt(c)[:, None])
             self._cache["xtx_inv"] = f.cov_unscaled()
         return self._cache["xtx_inv"]
 
@@ -324,9 +409,15 @@ class RLMFit:
 
     # ---- influence ---------------------------------------------------------------------------------------------
     def _newton_matrix(self) -> np.ndarray:
-        """``X' diag(psi'(u)) X`` (the Hessian of ``sum rho(r/s)`` times ``s^2``)."""
+        """``X' diag(c psi'(u)) X`` (the Hessian of ``sum c rho(r/s)`` times ``s^2``; ``c`` the case weights, 1
+        without)."""
         X = self._X
-        return (X.T * self.psi.deriv(self.u)) @ X
+        return (X.T * (self.psi.deriv(self.u) * self._case_or_one)) @ X
+
+    @property
+    def _case_or_one(self) -> np.ndarray:
+        c = self._case
+        return np.ones(self.nobs) if c is None else c
 
     def influence(self, loo: str = "exact", *, tol: float = LOO_TOL, maxit: int = LOO_MAXIT) -> RLMInfluence:
         """Influence measures of every observation.
@@ -335,7 +426,8 @@ class RLMFit:
         ----------
         loo : {"exact", "one-step"}
             ``dfbeta`` and the deletion measures from the exact re-solved fits (the scale re-estimated without
-            the row; default) or from the one-step Newton approximation with the scale held fixed.
+            the row; default) or from the one-step Newton approximation with the scale held fixed. With case
+            weights the exact fits are refits by IRLS from the full fit (:func:`brute_force_loo`).
         tol : float
             Exact deletion: bound on the error left, in standard errors of each coefficient.
         maxit : int
@@ -344,78 +436,146 @@ class RLMFit:
         Returns
         -------
         RLMInfluence
+
+        Notes
+        -----
+        ``cov_ratio`` is ``det(cov_(i)) / det(cov)`` for the robust covariance ``tau^2 (X'CX)^{-1}`` of the fit
+        and of each deleted fit: ``(tau_(i) / tau)^(2p) / (1 - c_i x_i'(X'CX)^{-1} x_i)``, with ``tau_(i)``
+        summary.rlm's ``stddev`` from the deleted fit's residuals and scale (``C`` the case weights, the identity
+        without). It is NaN where ``tau_(i)`` is not positive and finite.
         """
         if loo not in ("exact", "one-step"):
             raise ValueError(f"loo={loo!r} is not one of 'exact', 'one-step'")
         X = self._X
         n, p = X.shape
         u = self.u
-        r = self._resid
-        s = self.scale
-        w = self.weights
-        fw = qr_factor(X, np.sqrt(w))
-        h = fw.hat_diag()
-        psi = self.psi.psi(u)
-        d = self.psi.deriv(u)
-        M = self._newton_matrix()
-        Minv_x = np.linalg.solve(M, X.T).T  # (n, p)
-        hstar = d * np.einsum("ij,ij->i", X, Minv_x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            one_step = (s * psi / (1.0 - hstar))[:, None] * Minv_x
-        one_step[~(hstar < 1.0 - 1e-12)] = np.nan
-        cov = self.cov_params().to_numpy()
-        cov_inv = np.linalg.inv(cov)
+        psi, d = self.psi.psi(u), self.psi.deriv(u)
+        h = qr_factor(X, np.sqrt(self.weights)).hat_diag()
+        hstar, one_step = self._one_step(psi, d)
         iters = err = None
-        if loo == "exact":
+        if loo == "one-step":
+            dfbeta, s_loo = one_step, np.full(n, self.scale)
+        elif self._case is not None:
+            dfbeta, s_loo = brute_force_loo(self)
+        else:
             ex = exact_deletion(self, one_step, tol=tol, maxit=maxit)
             dfbeta, s_loo, iters, err = ex.dfbeta, ex.scale, ex.iterations, ex.error_bound
-        else:
-            dfbeta, s_loo = one_step, np.full(n, s)
-        cook = np.einsum("ij,jk,ik->i", dfbeta, cov_inv, dfbeta) / p
-        with np.errstate(divide="ignore", invalid="ignore"):
-            root = np.sqrt(1.0 - h)
-            std = r / (s * root)
-            stud = r / (s_loo * root)
-            dffits = stud * np.sqrt(h / (1.0 - h))
-        # COVRATIO compares the precision of the estimates with and without the row; a robust fit's precision is
-        # tau (from psi and psi' of every residual), not the scale s of the weighted fit: not computed
-        covr = np.full(n, np.nan)
-        bad = ~(h < 1.0)
-        for a in (std, stud, dffits):
-            a[bad] = np.nan
+        m = self._deletion_measures(dfbeta, s_loo, h)
+        cov = self.cov_params().to_numpy()
         return RLMInfluence(
-            leverage=h,
-            resid=r,
-            standard_resid=std,
-            student_resid=stud,
-            press_resid=np.where(bad, np.nan, r / np.where(bad, 1.0, 1.0 - h)),
-            sigma_loo=s_loo,
-            cooks_distance=cook,
-            cooks_pvalue=stats.f.sf(cook, p, n - p),
-            dffits=dffits,
-            cov_ratio=covr,
-            dfbeta=dfbeta,
-            params=np.array(self.coef),
-            cov_unscaled_diag=np.diag(cov) / self.stddev**2,
-            sigma=s,
-            rank=p,
-            df_resid=float(n - p),
+            leverage=h, resid=self._resid, standard_resid=m["std"], student_resid=m["stud"], press_resid=m["press"],
+            sigma_loo=s_loo, cooks_distance=m["cook"], cooks_pvalue=stats.f.sf(m["cook"], p, n - p),
+            dffits=m["dffits"], cov_ratio=self._cov_ratio(dfbeta, s_loo), dfbeta=dfbeta, params=np.array(self.coef),
+            cov_unscaled_diag=np.diag(cov) / self.stddev**2, sigma=self.scale, rank=p, df_resid=float(n - p),
             n_obs=n,
             weights=None,  # no prior weights (the robustness weights are rlm_weights)
-            index=self.index,
-            param_names=self.param_names,
-            method="rlm-exact" if loo == "exact" else "rlm-one-step",
-            fit=self,
-            rlm_weights=np.array(w),
-            scaled_resid=u,
-            psi_values=psi,
-            psi_deriv=d,
-            leverage_newton=hstar,
-            dfbeta_one_step=one_step,
-            stddev=self.stddev,
-            loo_iterations=iters,
-            loo_error_bound=err,
-            psi_bounded=self.psi.bounded_at(u),
+            index=self.index, param_names=self.param_names,
+            method="rlm-exact" if loo == "exact" else "rlm-one-step", fit=self, rlm_weights=np.array(self.weights),
+            scaled_resid=u, psi_values=psi, psi_deriv=d, leverage_newton=hstar, dfbeta_one_step=one_step,
+            stddev=self.stddev, loo_iterations=iters, loo_error_bound=err, psi_bounded=self.psi.bounded_at(u),
+        )
+
+    def _one_step(self, psi: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``h*`` (n,) and the one-step ``b - b_(i)`` (n, p) with the scale held:
+        ``s c_i psi_i M^{-1} x_i / (1 - h*_i)``, ``M = X' diag(c psi') X``, ``h*_i = c_i psi'_i x_i' M^{-1} x_i``."""
+        X = self._X
+        c = self._case_or_one
+        Minv_x = np.linalg.solve(self._newton_matrix(), X.T).T  # (n, p)
+        hstar = c * d * np.einsum("ij,ij->i", X, Minv_x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            one_step = (self.scale * c * psi / (1.0 - hstar))[:, None] * Minv_x
+        one_step[~(hstar < 1.0 - 1e-12)] = np.nan
+        return hstar, one_step
+
+    def _deletion_measures(self, dfbeta: np.ndarray, s_loo: np.ndarray, h: np.ndarray) -> dict[str, np.ndarray]:
+        """Cook's distance in the robust covariance, standardized and studentized residuals, DFFITS, PRESS."""
+        p = self.rank
+        r = self._resid
+        cov_inv = np.linalg.inv(self.cov_params().to_numpy())
+        cook = np.einsum("ij,jk,ik->i", dfbeta, cov_inv, dfbeta) / p
+        bad = ~(h < 1.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            root = np.sqrt(1.0 - h)
+            std = r / (self.scale * root)
+            stud = r / (s_loo * root)
+            dffits = stud * np.sqrt(h / (1.0 - h))
+            press = np.where(bad, np.nan, r / np.where(bad, 1.0, 1.0 - h))
+        for a in (std, stud, dffits):
+            a[bad] = np.nan
+        return {"cook": cook, "std": std, "stud": stud, "dffits": dffits, "press": press}
+
+    def _cov_ratio(self, dfbeta: np.ndarray, s_loo: np.ndarray) -> np.ndarray:
+        """Robust COVRATIO (see :meth:`influence`), in batches of deletions (``n x BATCH`` residuals at a time)."""
+        X, y = self._X, self._y
+        n, p = X.shape
+        c = self._case_or_one
+        h0 = c * np.einsum("ij,ij->i", X, X @ self._xtx_inv())
+        out = np.full(n, np.nan)
+        for start in range(0, n, BATCH):
+            rows = np.arange(start, min(start + BATCH, n))
+            B = self.coef[None, :] - dfbeta[rows]  # deleted fits' coefficients
+            U = (y[:, None] - X @ B.T) / s_loo[rows][None, :]
+            C = np.repeat(c[:, None], len(rows), axis=1)
+            C[rows, np.arange(len(rows))] = 0.0  # row i is not in its deleted fit
+            tau = _stddev(self.psi.psi(U), self.psi.deriv(U), C, s_loo[rows], p)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[rows] = (tau / self.stddev) ** (2 * p) / (1.0 - h0[rows])
+        out[~np.isfinite(out) | (out <= 0)] = np.nan
+        return out
+
+    def group_deletion(self, groups: Any) -> GroupInfluence:
+        """Exact deletion of whole groups of rows: the M-estimation (and its scale, unless fixed) re-solved without
+        each group from the full fit: batched chord steps (:func:`_batched_group_deletion`) for a monotone psi
+        (Huber), and IRLS to the fixed point for groups they do not settle, for redescending psi functions (whose
+        several roots near the full fit IRLS and the chord steps can tell apart differently) and for case-weighted
+        fits.
+
+        Parameters
+        ----------
+        groups : array_like, mapping or sequence of sequences
+            One group label per row (a Series is aligned on the row labels), ``{group: [row labels]}``, or a list
+            of lists of row labels.
+
+        Returns
+        -------
+        GroupInfluence
+            ``dfbeta = b - b_(G)``; ``dfbetas`` over the robust standard errors; ``cooks_distance`` ``dfbeta'
+            cov^{-1} dfbeta / p`` in the robust covariance; ``sigma_loo`` the deleted fit's scale; ``leverage`` the
+            sum of the group's hat values of the weighted fit.
+        """
+        from .deletion import resolve_groups
+
+        labels, members = resolve_groups(self.index, groups)
+        X, y, case = self._X, self._y, self._case
+        n, p = X.shape
+        dfbeta = np.full((len(members), p), np.nan)
+        scales = np.full(len(members), np.nan)
+        settled = np.zeros(len(members), dtype=bool)
+        if case is None and not self.psi.redescending:
+            # a redescending psi has several roots near the full fit; IRLS from the full fit picks the one R's
+            # rlm(init = coef(fit)) picks, the chord steps need not
+            dfbeta, scales, settled = _batched_group_deletion(self, members)
+        for g, rows in enumerate(members):
+            if settled[g]:
+                continue
+            keep = np.ones(n, dtype=bool)
+            keep[rows] = False
+            if keep.sum() <= p:
+                continue
+            try:
+                coef, scales[g], _, _, conv = _irls(X[keep], y[keep], self.psi, self.scale_spec, self.coef.copy(),
+                                                    self.scale, acc=1e-15, maxit=20000,
+                                                    case=None if case is None else case[keep])
+            except ConvergenceError:
+                continue
+            dfbeta[g] = self.coef - coef
+        cov = self.cov_params().to_numpy()
+        h = qr_factor(X, np.sqrt(self.weights)).hat_diag()
+        return GroupInfluence(
+            groups=labels, size=np.array([len(m) for m in members], dtype=float), loo_params=self.coef - dfbeta,
+            dfbeta=dfbeta, dfbetas=dfbeta / np.sqrt(np.diag(cov)),
+            cooks_distance=np.einsum("gi,ij,gj->g", dfbeta, np.linalg.inv(cov), dfbeta) / p, sigma_loo=scales,
+            leverage=np.array([h[m].sum() for m in members]), param_names=self.param_names, method="rlm-exact",
         )
 
     def robustness(self, infl: RLMInfluence | None = None, *, cutoff: float | None = None) -> pd.DataFrame:
@@ -462,6 +622,20 @@ class RLMFit:
         return frame
 
 
+def _stddev(psi: np.ndarray, dpsi: np.ndarray, c: np.ndarray, s: np.ndarray | float, p: int) -> np.ndarray:
+    """summary.rlm's ``stddev`` (``tau``) of fits given column-wise: ``psi``, ``psi'`` and case weights ``c``
+    (0 for rows left out) of shape (n, k), scales ``s`` (k,). With all weights 1 this is the unweighted formula
+    (``n m2 - m1^2 = n (n - 1) var``)."""
+    nn = c.sum(axis=0)
+    S = np.sum(c * psi * psi, axis=0) * np.asarray(s) ** 2 / (nn - p)
+    m1, m2 = np.sum(c * dpsi, axis=0), np.sum(c * dpsi * dpsi, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mn = m1 / nn
+        kappa = 1.0 + p * (m2 - m1 * m1 / nn) / (nn - 1.0) / (nn * mn * mn)
+        tau = np.sqrt(S) * kappa / mn
+    return np.where(mn > 0, tau, np.nan)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # fitting
 
@@ -474,24 +648,30 @@ def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _irls(
     X: np.ndarray, y: np.ndarray, psi: Psi, scale: _Scale, coef: np.ndarray, s: float | None, *, acc: float,
-    maxit: int,
+    maxit: int, case: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, np.ndarray, int, bool]:
     """MASS::rlm's iteration from ``coef`` (and the scale ``s`` for proposal 2's first step), run to its fixed
-    point: stops when the relative change of the residuals is at most ``acc`` or has stopped shrinking."""
+    point: stops when the relative change of the residuals is at most ``acc`` or has stopped shrinking. ``case``:
+    case weights (``wt.method = "case"``), multiplying the IRLS weights; the returned weights include them."""
     n, p = X.shape
     r = y - X @ coef
     if s is None:
-        # MASS: mad(resid, 0), R's constant 1.4826 (only proposal 2's first step uses it)
-        s = float(np.median(np.abs(r))) * 1.4826 if scale.kind != "fixed" else float(scale.value)
-    df = n - p
+        # MASS: mad(resid, 0), R's constant 1.4826, or wmad with case weights (only proposal 2's first step uses it)
+        if scale.kind == "fixed":
+            s = float(scale.value)  # type: ignore[arg-type]
+        else:
+            s = float(np.median(np.abs(r))) * 1.4826 if case is None else wmad(r, case)
+    df = n - p if case is None else float(np.sum(case)) - p
     prev = math.inf
     stall = 0
     w = np.ones(n)
     for it in range(1, maxit + 1):
-        s = scale.update(r, s, df)
+        s = scale.update(r, s, df, case)
         if s == 0.0:
             raise ConvergenceError("the scale estimate is 0: more than half the residuals are 0 (an exact fit)")
         w = psi.weight(r / s)
+        if case is not None:
+            w = w * case
         if not np.any(w > 0):
             raise ConvergenceError("every weight is 0: the scale is too small for the residuals")
         coef = _wls(X, y, w)
@@ -507,58 +687,58 @@ def _irls(
     return coef, s, w, maxit, False
 
 
-def _s_estimate(X: np.ndarray, y: np.ndarray, *, k0: float = 1.548, nsamp: int = 500, seed: int = 0,
-                refine: int = 50) -> tuple[np.ndarray, float]:
-    """An S-estimate (bisquare chi with ``k0 = 1.548``, ``b = 1/2``: breakdown 1/2), by random elemental subsets
-    each refined by iteratively reweighted steps to a local minimum of the M-scale (fast-S)."""
-    n, p = X.shape
-    rng = np.random.default_rng(seed)
-    chi = Psi("bisquare", (k0,))
+def _working_arrays(design: Design, wt_method: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(X, y, case weights or None)`` as rlm fits them: the offset taken from ``y``; prior weights either scale
+    the rows by their square roots (``"inv.var"``) or become case weights (``"case"``)."""
+    X = np.asarray(design.X, dtype=float)
+    y = np.asarray(design.y, dtype=float)
+    if y.ndim != 1:
+        raise DataError("robust regression needs a one-column response")
+    if design.offset is not None:
+        y = y - np.asarray(design.offset, dtype=float)
+    if design.weights is None:
+        return X, y, None
+    w = np.asarray(design.weights, dtype=float)
+    if np.any(w < 0) or not np.all(np.isfinite(w)):
+        raise DataError("rlm's prior weights must be finite and non-negative")
+    if wt_method == "inv.var":
+        fac = np.sqrt(w)
+        return X * fac[:, None], y * fac, None
+    if wt_method == "case":
+        return X, y, w
+    raise ValueError(f"wt_method={wt_method!r} is not one of 'inv.var', 'case'")
 
-    def mscale(r: np.ndarray, s0: float) -> float:
-        s = s0 if s0 > 0 else float(np.median(np.abs(r))) / 0.6744897501960817
-        if s == 0:
-            return 0.0
-        for _ in range(200):  # fixed point s^2 = s^2 mean(chi(r/s)) / b
-            rho = 1.0 - (1.0 - np.minimum(1.0, np.abs(r / s) / k0) ** 2) ** 3
-            s_new = s * math.sqrt(float(np.mean(rho)) / 0.5)
-            if abs(s_new - s) <= 1e-15 * s:
-                return s_new
-            s = s_new
-        return s
 
-    def refine_from(b: np.ndarray, steps: int) -> tuple[np.ndarray, float]:
-        r = y - X @ b
-        s = mscale(r, 0.0)
-        for _ in range(steps):
-            if s == 0:
-                break
-            w = chi.weight(r / s)
-            if not np.any(w > 0):
-                break
-            b_new = _wls(X, y, w)
-            r = y - X @ b_new
-            s_new = mscale(r, s)
-            if s_new > s * (1 + 1e-15):
-                break
-            done = np.max(np.abs(b_new - b)) <= 1e-13 * (1 + np.max(np.abs(b)))
-            b, s = b_new, s_new
-            if done:
-                break
-        return b, s
-
-    cands = []
-    for _ in range(nsamp):
-        idx = rng.choice(n, p, replace=False)
-        try:
-            b = np.linalg.solve(X[idx], y[idx])
-        except np.linalg.LinAlgError:
-            continue
-        cands.append(refine_from(b, 2))
-    cands.sort(key=lambda t: t[1])
-    best = [refine_from(b, refine) for b, _ in cands[:10]]
-    b, s = min(best, key=lambda t: t[1])
-    return b, s
+def _start(
+    method: str, psi: str | Psi, k: Any, scale: Any, k2: float, mad_constant: float, init: Any, X: np.ndarray,
+    y: np.ndarray, case: np.ndarray | None, nsamp: Any, seed: int, r_seed: int | None = None,
+) -> tuple[Psi, _Scale, np.ndarray, float | None, np.ndarray | None]:
+    """psi, scale rule, start coefficients and scale, and the S-estimate's coefficients (MM) of a fit."""
+    p = X.shape[1]
+    if method == "M":
+        ps = psi_function(psi, k)
+        sc = _scale_spec(scale, k2, mad_constant)
+        if init is None:
+            return ps, sc, _wls(X, y, np.ones(len(y)) if case is None else case), None, None
+        coef0, s0 = _init(init, p)
+        return ps, sc, coef0, s0, None
+    if method != "MM":
+        raise ValueError(f"method={method!r} is not one of 'M', 'MM'")
+    if not (isinstance(psi, str) and psi.lower() in ("bisquare", "psi.bisquare")) and psi != "huber":
+        raise ValueError("method='MM' uses the bisquare psi (MASS's default); pass psi='bisquare' or leave it")
+    c = 4.685 if k is None else float(k)
+    if c < 1.548:
+        raise ValueError("the MM bisquare constant must be at least 1.548")
+    if init is None:  # (with case weights, lqs sees the unweighted data, as in rlm)
+        s_est = lqs_s_estimate(X, y, nsamp=nsamp, seed=seed, r_seed=r_seed)
+        coef0, s0 = s_est.coef, s_est.scale
+    else:
+        coef0, s0 = _init(init, p)
+        if s0 is None:
+            coef0, s0 = s_start_from_coef(X, y, coef0)
+        elif not (np.isfinite(s0) and s0 > 0):
+            raise ValueError(f"init's S-scale must be a positive number, got {s0!r}")
+    return Psi("bisquare", (c,)), _Scale("fixed", float(s0)), coef0, s0, np.array(coef0)
 
 
 def fit_rlm_design(
@@ -574,16 +754,12 @@ def fit_rlm_design(
     acc: float = 1e-14,
     maxit: int = 2000,
     seed: int = 0,
+    nsamp: Any = "best",
+    wt_method: str = "inv.var",
+    r_seed: int | None = None,
 ) -> RLMFit:
     """Fit a validated :class:`Design` by M- or MM-estimation (see :func:`rlm`)."""
-    X = np.asarray(design.X, dtype=float)
-    y = np.asarray(design.y, dtype=float)
-    if y.ndim != 1:
-        raise DataError("robust regression needs a one-column response")
-    if design.weights is not None:
-        raise DataError("rlm takes no weights here (MASS's prior weights are not supported)")
-    if design.offset is not None:
-        y = y - np.asarray(design.offset, dtype=float)
+    X, y, case = _working_arrays(design, wt_method)
     f = qr_factor(X)
     if f.rank < X.shape[1]:
         names = [design.param_names[j] for j in f.aliased]
@@ -592,37 +768,15 @@ def fit_rlm_design(
     if n <= p:
         raise DesignError(f"robust regression needs more observations ({n}) than coefficients ({p})")
     method = str(method).upper()
-    s_coef = None
-    if method == "M":
-        ps = psi_function(psi, k)
-        sc = _scale_spec(scale, k2, mad_constant)
-        if init is None:
-            coef0 = _wls(X, y, np.ones(n))
-            s0 = None
-        else:
-            coef0, s0 = _init(init, p)
-    elif method == "MM":
-        if not (isinstance(psi, str) and psi.lower() in ("bisquare", "psi.bisquare")) and psi != "huber":
-            raise ValueError("method='MM' uses the bisquare psi (MASS's default); pass psi='bisquare' or leave it")
-        c = 4.685 if k is None else float(k)
-        if c < 1.548:
-            raise ValueError("the MM bisquare constant must be at least 1.548")
-        ps = Psi("bisquare", (c,))
-        if init is None:
-            coef0, s0 = _s_estimate(X, y, seed=seed)
-        else:
-            coef0, s0 = _init(init, p)
-            if s0 is None:
-                raise ValueError("init for method='MM' is (coefficients, scale) of an S-estimate")
-        sc = _Scale("fixed", float(s0))
-        s_coef = np.array(coef0)
-    else:
-        raise ValueError(f"method={method!r} is not one of 'M', 'MM'")
-    coef, s, w, it, conv = _irls(X, y, ps, sc, np.asarray(coef0, dtype=float), s0, acc=acc, maxit=maxit)
+    ps, sc, coef0, s0, s_coef = _start(method, psi, k, scale, k2, mad_constant, init, X, y, case, nsamp, seed,
+                                       r_seed)
+    coef, s, w, it, conv = _irls(X, y, ps, sc, np.asarray(coef0, dtype=float), s0, acc=acc, maxit=maxit, case=case)
     if not conv:
         warnings.warn(f"rlm: the IRLS did not reach its fixed point in {maxit} steps", RuntimeWarning, stacklevel=3)
-    return RLMFit(design=design, coef=coef, scale=s, weights=psi_weights(ps, y - X @ coef, s), psi=ps,
-                  scale_spec=sc, method=method, iterations=it, converged=conv, s_coef=s_coef)
+    weights = psi_weights(ps, y - X @ coef, s)
+    return RLMFit(design=design, coef=coef, scale=s, weights=weights if case is None else weights * case, psi=ps,
+                  scale_spec=sc, method=method, iterations=it, converged=conv, s_coef=s_coef,
+                  wt_method=None if design.weights is None else wt_method, _Xw=X, _yw=y)
 
 
 def psi_weights(psi: Psi, r: np.ndarray, s: float) -> np.ndarray:
@@ -655,6 +809,10 @@ def rlm(
     acc: float = 1e-14,
     maxit: int = 2000,
     seed: int = 0,
+    nsamp: Any = "best",
+    weights: Any = None,
+    wt_method: str = "inv.var",
+    r_seed: int | None = None,
 ) -> RLMFit:
     """Robust linear regression by M-estimation, as MASS::rlm (iterated to its fixed point).
 
@@ -673,18 +831,38 @@ def rlm(
         Scale re-estimated at each step: ``median |r| / 0.6745`` (MASS's default), Huber's proposal 2 (with
         ``k2``), or held at the given number.
     method : {"M", "MM"}
-        "MM": bisquare M-step with the scale fixed at an S-estimate's (breakdown 1/2), started from it, as
-        ``rlm(method = "MM")``. The S-estimate comes from a random search (``seed``); pass ``init=(coef, scale)``
-        to start from a given one.
+        "MM": bisquare M-step (``c = k``, default 4.685) with the scale fixed at an S-estimate's (breakdown 1/2),
+        started from it, as ``rlm(method = "MM")``. The S-estimate is ``lqs(method = "S", k0 = 1.548)``'s, computed
+        by lqs's algorithm (:mod:`regdiag.linear.rlm_s`): when ``choose(n, p) < 5000`` lqs tries every
+        ``p``-subset and the S-estimate, hence the MM fit, reproduces R's to rounding. Otherwise lqs draws
+        ``min(500 p, 3000)`` subsets with R's random number generator: by default the subsets here come from
+        NumPy's (``seed``), and the S-estimate can differ from R's. To reproduce R's MM fit there, pass
+        ``r_seed`` (R's draws after ``set.seed(r_seed)``), or R's S-estimate as ``init=(S$coefficents, S$scale)``
+        for ``S <- lqs(x, y, intercept = FALSE, method = "S", k0 = 1.548)`` (``coefficents``, so spelt, holds
+        lqs's refined coefficients, the ones ``rlm`` starts from).
     k2 : float
         Huber's proposal 2 constant.
     init : array_like or tuple, optional
-        Start coefficients (or ``(coefficients, scale)``) instead of least squares / the S-estimate.
+        ``method="M"``: start coefficients (or ``(coefficients, scale)``) instead of least squares.
+        ``method="MM"``: ``(coefficients, scale)`` of an S-estimate to start from, with the scale held; or
+        coefficients alone, whose S-scale is then solved and refined as lqs does for a candidate it keeps.
     missing : {"drop", "raise"}
     acc, maxit : float, int
         Stop when the relative change of the residuals is at most ``acc`` (or at rounding level).
     seed : int
-        Seed of the S-estimate's random subsets (``method="MM"``).
+        Seed of the S search's random subsets (``method="MM"`` with ``choose(n, p) >= 5000``).
+    nsamp : {"best", "exact", "sample"} or int
+        lqs's ``nsamp`` for the S search (``method="MM"``).
+    r_seed : int, optional
+        ``method="MM"`` with random subsets: draw them as R does after ``set.seed(r_seed)`` (R's default
+        generator), reproducing ``set.seed(r_seed); rlm(..., method = "MM")``.
+    weights : str or array_like of shape (n_obs,), optional
+        Prior weights (a column name or values), non-negative, as ``rlm(weights = )``.
+    wt_method : {"inv.var", "case"}
+        MASS's ``wt.method``: ``"inv.var"`` (default) takes the weights as inverse variances, fitting the rows
+        scaled by ``sqrt(w)`` (the S search of MM too); ``"case"`` as case weights, multiplying the IRLS weights,
+        with a weighted MAD (or proposal 2), summary.rlm's weighted standard errors, and exact deletion by refits.
+        An integer case weight equals repeating the row.
 
     Returns
     -------
@@ -698,9 +876,9 @@ def rlm(
     >>> round(float(fit.scale), 4)
     2.4405
     """
-    design = make_design(y_or_formula, X, data=data, missing=missing)
+    design = make_design(y_or_formula, X, data=data, weights=weights, missing=missing)
     return fit_rlm_design(design, psi, k=k, scale=scale, method=method, k2=k2, init=init, acc=acc, maxit=maxit,
-                          seed=seed)
+                          seed=seed, nsamp=nsamp, wt_method=wt_method, r_seed=r_seed)
 
 
 def rlm_from_statsmodels(results: Any) -> RLMFit:
@@ -833,60 +1011,167 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
     than the extrapolated bound because the median's row may switch between iterates, a kink in ``F``); one that has not after ``maxit`` steps (or contracts more slowly) is refitted by
     IRLS started at the full fit, run to its fixed point.
     """
-    X = fit._X
-    y = np.asarray(fit.design.y, dtype=float)
-    n, p = X.shape
-    b = fit.coef
-    s = fit.scale
-    psi = fit.psi
-    r = y - X @ b
-    u = r / s
-    d = psi.deriv(u)
-    M = (X.T * d) @ X
-    g_full = X.T @ (d * r)
-    se = fit.bse.to_numpy()
-    # the scale's gradient ds/db at the full fit
-    sc = fit.scale_spec
-    if sc.kind == "mad":
-        order = np.argsort(np.abs(r), kind="stable")
-        mid = [order[(n - 1) // 2], order[n // 2]]
-        dsdb = -sum(np.sign(r[m]) * X[m] for m in mid) / (2.0 * sc.mad_constant)
-    elif sc.kind == "huber":
-        inside = np.abs(r) < sc.k2 * s
-        dsdb = -(X[inside].T @ r[inside]) / (s * ((n - 1 - p) * sc.gamma - sc.k2**2 * np.sum(~inside)))
-        order = np.argsort(np.abs(r), kind="stable")
-    else:
-        dsdb = np.zeros(p)
-        order = np.argsort(np.abs(r), kind="stable")
-    a_sorted = np.abs(r)[order]
-    mid_rank = (n - 1) // 2
-    lo, hi = max(0, mid_rank - MEDIAN_BAND), min(n, mid_rank + MEDIAN_BAND + 2)
-    band = (order, lo, hi, a_sorted)
-    # bound on |x_j' d| for every j: max_j ||L^{-1} x_j|| ||L' d|| with X'X = L L'
-    Lc = np.linalg.cholesky(X.T @ X)
-    cmax = math.sqrt(float(np.max(np.sum(np.linalg.solve(Lc, X.T) ** 2, axis=0))))
-
+    ctx = _DeletionSetup.at(fit)
+    n = ctx.n
     dfbeta = np.array(first, dtype=float)
-    scales = np.full(n, s)
+    scales = np.full(n, ctx.s)
     iterations = np.ones(n, dtype=np.intp)
     err = np.full(n, np.inf)
-    refitted = np.zeros(n, dtype=bool)
     pending = np.flatnonzero(np.all(np.isfinite(dfbeta), axis=1))
     slow = np.setdiff1d(np.arange(n), pending)
     for start in range(0, pending.size, BATCH):
         rows = pending[start:start + BATCH]
-        B = rows.size
-        cols = np.arange(B)
-        Xi = X[rows]
-        # Jacobian of each deletion's estimating function (times -s), at the full fit
-        g = g_full[None, :] - (d[rows] * r[rows])[:, None] * Xi
-        J0 = M[None] - (d[rows][:, None, None] * Xi[:, :, None] * Xi[:, None, :])
-        J = J0 + g[:, :, None] * dsdb[None, None, :] / s
-        try:
-            Jinv = np.linalg.inv(J)
-        except np.linalg.LinAlgError:
-            Jinv = np.linalg.pinv(J)
-        D = -dfbeta[rows]  # b_(i) - b
+        D, s_cur, unsettled = _newton_batch(ctx, fit, rows, -dfbeta[rows], iterations, err, tol=tol, maxit=maxit)
+        scales[rows] = s_cur
+        dfbeta[rows] = -D
+        slow = np.union1d(slow, unsettled)
+    refitted = np.zeros(n, dtype=bool)
+    _refit_rows(fit, np.asarray(slow, dtype=np.intp), dfbeta, scales, iterations, err, refitted)
+    return ExactRLMDeletion(dfbeta=dfbeta, scale=scales, iterations=iterations, error_bound=err, refitted=refitted)
+
+
+@dataclass(frozen=True, eq=False)
+class _DeletionSetup:
+    """What every batch of exact deletions shares: the full fit's residuals, ``psi'``, ``X'DX``, the scale's
+    gradient ``ds/db``, the median band, and the bound ``|x_j' d| <= cmax ||L' d||`` (``X'X = L L'``)."""
+
+    X: np.ndarray
+    r: np.ndarray
+    d: np.ndarray
+    M: np.ndarray
+    g_full: np.ndarray
+    se: np.ndarray
+    dsdb: np.ndarray
+    band: tuple[np.ndarray, int, int, np.ndarray]
+    Lc: np.ndarray
+    cmax: float
+    s: float
+    n: int
+
+    @classmethod
+    def at(cls, fit: RLMFit) -> _DeletionSetup:
+        X = fit._X
+        n = X.shape[0]
+        r = fit._y - X @ fit.coef
+        d = fit.psi.deriv(r / fit.scale)
+        dsdb, order = _scale_gradient(fit.scale_spec, X, r, fit.scale)
+        mid_rank = (n - 1) // 2
+        lo, hi = max(0, mid_rank - MEDIAN_BAND), min(n, mid_rank + MEDIAN_BAND + 2)
+        Lc = np.linalg.cholesky(X.T @ X)
+        cmax = math.sqrt(float(np.max(np.sum(np.linalg.solve(Lc, X.T) ** 2, axis=0))))
+        return cls(X=X, r=r, d=d, M=(X.T * d) @ X, g_full=X.T @ (d * r), se=fit.bse.to_numpy(), dsdb=dsdb,
+                   band=(order, lo, hi, np.abs(r)[order]), Lc=Lc, cmax=cmax, s=fit.scale, n=n)
+
+
+def _scale_gradient(sc: _Scale, X: np.ndarray, r: np.ndarray, s: float) -> tuple[np.ndarray, np.ndarray]:
+    """``ds/db`` of the scale rule at the full fit (with row i removed, to first order), and the order of
+    ``|r|``."""
+    n, p = X.shape
+    order = np.argsort(np.abs(r), kind="stable")
+    if sc.kind == "mad":
+        mid = [order[(n - 1) // 2], order[n // 2]]
+        return -sum(np.sign(r[m]) * X[m] for m in mid) / (2.0 * sc.mad_constant), order
+    if sc.kind == "huber":
+        inside = np.abs(r) < sc.k2 * s
+        return -(X[inside].T @ r[inside]) / (s * ((n - 1 - p) * sc.gamma - sc.k2**2 * np.sum(~inside))), order
+    return np.zeros(p), order
+
+
+def _inv(J: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.inv(J)
+    except np.linalg.LinAlgError:
+        return np.linalg.pinv(J)
+
+
+def _newton_batch(
+    ctx: _DeletionSetup, fit: RLMFit, rows: np.ndarray, D: np.ndarray, iterations: np.ndarray, err: np.ndarray, *,
+    tol: float, maxit: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Chord steps for the deletions ``rows`` from ``D = b_(i) - b``; updates ``iterations`` and ``err`` in place
+    and returns ``(D, the deleted scales, the rows left unsettled)``."""
+    X, r, d, s, sc, psi = ctx.X, ctx.r, ctx.d, ctx.s, fit.scale_spec, fit.psi
+    B = rows.size
+    Xi = X[rows]
+    # Jacobian of each deletion's estimating function (times -s), at the full fit
+    g = ctx.g_full[None, :] - (d[rows] * r[rows])[:, None] * Xi
+    J0 = ctx.M[None] - (d[rows][:, None, None] * Xi[:, :, None] * Xi[:, None, :])
+    Jinv = _inv(J0 + g[:, :, None] * ctx.dsdb[None, None, :] / s)
+    D = np.array(D, dtype=float)
+    s_cur = np.full(B, s)
+    prev = np.full(B, np.inf)
+    active = np.ones(B, dtype=bool)
+    unsettled = np.zeros(0, dtype=np.intp)
+    for it in range(maxit):
+        a = np.flatnonzero(active)
+        if a.size == 0:
+            break
+        Da = D[a]
+        R = r[:, None] - blocked_matmul(X, Da.T)  # residuals of every row at each iterate (n, |a|)
+        delta_bound = ctx.cmax * np.linalg.norm(Da @ ctx.Lc, axis=1)
+        s_new, mids = _deleted_scales(fit, R, rows[a], s_cur[a], ctx.band, delta_bound)
+        if mids is not None:  # the scale's gradient from the current median rows: a Newton step in the scale
+            m1, m2 = mids
+            sg = -(np.sign(R[m1, np.arange(a.size)])[:, None] * X[m1]
+                   + np.sign(R[m2, np.arange(a.size)])[:, None] * X[m2]) / (2.0 * sc.mad_constant)
+            Jinv[a] = _inv(J0[a] + g[a][:, :, None] * sg[:, None, :] / s)
+        R /= s_new[None, :]
+        Psi_ = psi.psi(R)
+        Psi_[rows[a], np.arange(a.size)] = 0.0
+        F = blocked_matmul(Psi_.T, X)  # (|a|, p)
+        step = s_new[:, None] * np.einsum("bij,bj->bi", Jinv[a], F)
+        D[a] = Da + step
+        iterations[rows[a]] += 1
+        # the correction of the joint iterate (b, s): b in its standard errors, s in s / sqrt(n) (the order of
+        # a scale estimate's standard error); s lags b by one step, so both must settle
+        crit = np.maximum(np.max(np.abs(step) / ctx.se[None, :], axis=1),
+                          np.abs(s_new - s_cur[a]) * math.sqrt(ctx.n) / s)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rho = np.where(np.isfinite(prev[a]), crit / prev[a], 1.0)
+            bound = np.where(rho < 1.0, crit * rho / (1.0 - rho), np.inf)
+        # the median's row can change from one iterate to the next (a kink), which makes a single small ratio
+        # unreliable: the last correction itself must be within tol, while contracting
+        done = (crit == 0.0) | ((rho <= 0.5) & (crit <= tol))
+        err[rows[a]] = np.where(crit == 0.0, 0.0, bound)
+        stalled = ~np.isfinite(crit) | ((it >= 3) & (rho > 0.9))
+        prev[a] = crit
+        s_cur[a] = s_new
+        active[a[done | stalled]] = False
+        unsettled = np.union1d(unsettled, rows[a[stalled & ~done]])
+    return D, s_cur, np.union1d(unsettled, rows[active])
+
+
+def _batched_group_deletion(fit: RLMFit, members: list[np.ndarray], *, tol: float = LOO_TOL,
+                            maxit: int = LOO_MAXIT) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(b - b_(G), s_(G), settled)`` for each group by chord steps batched over groups: at each iterate the
+    residuals of every row (one product), the scale without the group (the median of the other absolute
+    residuals by a full sort, proposal 2 by Newton on its equation, or fixed) and the estimating function
+    ``F = sum_{j not in G} psi(r_j / s) x_j``; the step solves with the Jacobian at the full fit without the group
+    (``X'DX - X_G' D_G X_G`` plus the scale's dependence, as for one row). A group has settled when its
+    correction (coefficients in standard errors, the scale in ``s / sqrt(n)``) is at most ``tol`` while
+    contracting by half."""
+    ctx = _DeletionSetup.at(fit)
+    X, r, d, s, n = ctx.X, ctx.r, ctx.d, ctx.s, ctx.n
+    p = X.shape[1]
+    m = len(members)
+    dfbeta = np.full((m, p), np.nan)
+    scales = np.full(m, np.nan)
+    settled = np.zeros(m, dtype=bool)
+    batch = int(max(1, min(BATCH, (1 << 20) // max(n, 1))))
+    for start in range(0, m, batch):
+        gs = np.arange(start, min(start + batch, m))
+        B = gs.size
+        mask = np.zeros((n, B), dtype=bool)
+        J0 = np.empty((B, p, p))
+        gvec = np.empty((B, p))
+        for j, g in enumerate(gs):
+            rows = np.asarray(members[g])
+            mask[rows, j] = True
+            Xg = X[rows]
+            gvec[j] = ctx.g_full - Xg.T @ (d[rows] * r[rows])
+            J0[j] = ctx.M - (Xg.T * d[rows]) @ Xg
+        Jinv = _inv(J0 + gvec[:, :, None] * ctx.dsdb[None, None, :] / s)
+        D = np.zeros((B, p))
         s_cur = np.full(B, s)
         prev = np.full(B, np.inf)
         active = np.ones(B, dtype=bool)
@@ -894,51 +1179,72 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
             a = np.flatnonzero(active)
             if a.size == 0:
                 break
-            Da = D[a]
-            R = r[:, None] - blocked_matmul(X, Da.T)  # residuals of every row at each iterate (n, |a|)
-            delta_bound = cmax * np.linalg.norm(Da @ Lc, axis=1)
-            s_new, mids = _deleted_scales(fit, R, rows[a], s_cur[a], band, delta_bound)
-            if mids is not None:  # the scale's gradient from the current median rows: a Newton step in the scale
+            R = r[:, None] - blocked_matmul(X, D[a].T)
+            s_new, mids = _group_scales(fit, R, mask[:, a], s_cur[a])
+            if mids is not None:  # the MAD's gradient from the current median rows (a Newton step in the scale)
                 m1, m2 = mids
-                sg = -(np.sign(R[m1, np.arange(a.size)])[:, None] * X[m1]
-                       + np.sign(R[m2, np.arange(a.size)])[:, None] * X[m2]) / (2.0 * sc.mad_constant)
-                Jc = J0[a] + g[a][:, :, None] * sg[:, None, :] / s
-                try:
-                    Jinv[a] = np.linalg.inv(Jc)
-                except np.linalg.LinAlgError:
-                    Jinv[a] = np.linalg.pinv(Jc)
-            R /= s_new[None, :]
-            Psi_ = psi.psi(R)
-            Psi_[rows[a], np.arange(a.size)] = 0.0
-            F = blocked_matmul(Psi_.T, X)  # (|a|, p)
-            step = s_new[:, None] * np.einsum("bij,bj->bi", Jinv[a], F)
-            D[a] = Da + step
-            iterations[rows[a]] += 1
-            # the correction of the joint iterate (b, s): b in its standard errors, s in s / sqrt(n) (the order of
-            # a scale estimate's standard error); s lags b by one step, so both must settle
-            crit = np.maximum(np.max(np.abs(step) / se[None, :], axis=1),
+                ca = np.arange(a.size)
+                sg = -(np.sign(R[m1, ca])[:, None] * X[m1] + np.sign(R[m2, ca])[:, None] * X[m2]) / (
+                    2.0 * fit.scale_spec.mad_constant)
+                Jinv[a] = _inv(J0[a] + gvec[a][:, :, None] * sg[:, None, :] / s)
+            Psi_ = fit.psi.psi(R / s_new[None, :])
+            Psi_[mask[:, a]] = 0.0
+            step = s_new[:, None] * np.einsum("bij,bj->bi", Jinv[a], blocked_matmul(Psi_.T, X))
+            D[a] += step
+            crit = np.maximum(np.max(np.abs(step) / ctx.se[None, :], axis=1),
                               np.abs(s_new - s_cur[a]) * math.sqrt(n) / s)
             with np.errstate(divide="ignore", invalid="ignore"):
                 rho = np.where(np.isfinite(prev[a]), crit / prev[a], 1.0)
-                bound = np.where(rho < 1.0, crit * rho / (1.0 - rho), np.inf)
-            # the median's row can change from one iterate to the next (a kink), which makes a single small ratio
-            # unreliable: the last correction itself must be within tol, while contracting
             done = (crit == 0.0) | ((rho <= 0.5) & (crit <= tol))
-            err[rows[a]] = np.where(crit == 0.0, 0.0, bound)
             stalled = ~np.isfinite(crit) | ((it >= 3) & (rho > 0.9))
-            prev[a] = crit
-            s_cur[a] = s_new
+            prev[a], s_cur[a] = crit, s_new
+            settled[gs[a[done]]] = True
             active[a[done | stalled]] = False
-            slow = np.union1d(slow, rows[a[stalled & ~done]])
-        scales[rows] = s_cur
-        dfbeta[rows] = -D
-        slow = np.union1d(slow, rows[active])
-    # deletions the Newton steps did not settle: IRLS from the full fit without the row, to its fixed point
-    for i in np.asarray(slow, dtype=np.intp):
+        dfbeta[gs] = -D
+        scales[gs] = s_cur
+    dfbeta[~settled] = np.nan
+    scales[~settled] = np.nan
+    return dfbeta, scales, settled
+
+
+def _group_scales(fit: RLMFit, R: np.ndarray, mask: np.ndarray, s_prev: np.ndarray) -> tuple[np.ndarray, Any]:
+    """The scale of each deleted fit from its residuals ``R`` (n, B), the rows ``mask`` left out of each column;
+    for the MAD also the rows at the two middle positions (None otherwise)."""
+    sc = fit.scale_spec
+    n, B = R.shape
+    if sc.kind == "fixed":
+        return np.full(B, float(sc.value)), None  # type: ignore[arg-type]
+    kept = n - mask.sum(axis=0)
+    if sc.kind == "huber":
+        df = kept - fit.rank
+        out = s_prev.copy()
+        A = np.where(mask, 0.0, R * R)
+        for _ in range(3):  # Newton on s^2 df gamma = sum min(r^2, k2^2 s^2), piecewise quadratic in s
+            inside = (A < ((sc.k2 * out) ** 2)[None, :]) | mask
+            total = np.sum(np.where(inside, A, 0.0), axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                new = np.sqrt(total / (df * sc.gamma - sc.k2**2 * np.sum(~inside, axis=0)))
+            out = np.where(np.isfinite(new) & (new > 0), new, out)
+        return out, None
+    A = np.where(mask, np.inf, np.abs(R))
+    order = np.argsort(A, axis=0, kind="stable")
+    cols = np.arange(B)
+    m1, m2 = order[(kept - 1) // 2, cols], order[kept // 2, cols]
+    return 0.5 * (A[m1, cols] + A[m2, cols]) / sc.mad_constant, (m1, m2)
+
+
+def _refit_rows(fit: RLMFit, slow: np.ndarray, dfbeta: np.ndarray, scales: np.ndarray, iterations: np.ndarray,
+                err: np.ndarray, refitted: np.ndarray) -> None:
+    """Deletions the chord steps did not settle: IRLS from the full fit without the row, to its fixed point (the
+    arrays are updated in place; NaN where IRLS fails)."""
+    X, y, b = fit._X, fit._y, fit.coef
+    n = X.shape[0]
+    for i in slow:
         keep = np.ones(n, dtype=bool)
         keep[i] = False
         try:
-            coef, s_i, _, it_i, conv = _irls(X[keep], y[keep], psi, sc, b.copy(), s, acc=1e-15, maxit=5000)
+            coef, s_i, _, it_i, conv = _irls(X[keep], y[keep], fit.psi, fit.scale_spec, b.copy(), fit.scale,
+                                             acc=1e-15, maxit=5000)
         except ConvergenceError:
             conv = False
         if not conv:
@@ -951,7 +1257,6 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
         iterations[i] += it_i
         err[i] = np.nan  # IRLS's own criterion (relative change at rounding level), no contraction bound
         refitted[i] = True
-    return ExactRLMDeletion(dfbeta=dfbeta, scale=scales, iterations=iterations, error_bound=err, refitted=refitted)
 
 
 def brute_force_loo(fit: RLMFit) -> tuple[np.ndarray, np.ndarray]:
@@ -960,7 +1265,8 @@ def brute_force_loo(fit: RLMFit) -> tuple[np.ndarray, np.ndarray]:
     Returns ``(dfbeta (n, p), scales (n,))``.
     """
     X = fit._X
-    y = np.asarray(fit.design.y, dtype=float)
+    y = fit._y
+    case = fit._case
     n, p = X.shape
     out = np.empty((n, p))
     sc = np.empty(n)
@@ -968,7 +1274,7 @@ def brute_force_loo(fit: RLMFit) -> tuple[np.ndarray, np.ndarray]:
         keep = np.ones(n, dtype=bool)
         keep[i] = False
         coef, s_i, *_ = _irls(X[keep], y[keep], fit.psi, fit.scale_spec, fit.coef.copy(), fit.scale, acc=1e-15,
-                              maxit=20000)
+                              maxit=20000, case=None if case is None else case[keep])
         out[i] = fit.coef - coef
         sc[i] = s_i
     return out, sc

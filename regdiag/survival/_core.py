@@ -54,15 +54,17 @@ class CoxState:
 def evaluate(X: np.ndarray, rs: RiskSets, beta: np.ndarray, information: bool = True) -> CoxState:
     """Log partial likelihood, score and information at ``beta``. ``X``: centred design, sorted rows."""
     eta = X @ beta
+    if rs.offset is not None:
+        eta = eta + rs.offset
     shift = float(np.max(eta)) if len(eta) else 0.0
     with np.errstate(over="ignore", under="ignore"):
         w = np.exp(eta - shift)
     if rs.weighted:
         w *= rs.wt
     wd = w * rs.status
-    S0 = rs.at_risk(rs.block_sum(w))
+    S0 = rs.risk_sum(w)
     D0 = rs.block_sum(wd)
-    S1 = rs.at_risk(rs.block_sum(w[:, None] * X))
+    S1 = rs.risk_sum(w[:, None] * X)
     D1 = rs.block_sum(wd[:, None] * X)
     ht = rs.hazard_terms(S0, D0, rs.d, second=information, meanwt=rs.meanwt)
     A = rs.charges(ht["a"], ht["ad"])
@@ -191,7 +193,7 @@ def residuals(X: np.ndarray, rs: RiskSets, st: CoxState) -> Residuals:
         xad += ((1.0 - c) * inv)[:, None] * xbar
         xm += np.where(m, base / dd, 0.0)[:, None] * xbar
     A = rs.charges(a, ad)
-    XH = rs.cumulative(xa)[rs.blk]
+    XH = rs.cumulative_rows(xa)
     dr = rs.death_rows
     XH[dr] += (xad - xa)[rs.blk[dr]]
     martingale = rs.status - w * A

@@ -39,10 +39,17 @@ class RiskSets:
         Efron's approximation for tied event times (else Breslow's).
     weights : ndarray of shape (n_obs,), optional
         Case weights (positive).
+    entry : ndarray of shape (n_obs,), optional
+        Entry times of counting-process data (``Surv(start, stop, event)``): observation ``j`` is at risk at the
+        times ``t`` with ``entry_j < t <= time_j``. Its risk-set sums are then those of the observations whose
+        time is at least ``t`` less those that enter at or after ``t``.
+    offset : ndarray of shape (n_obs,), optional
+        Added to the linear predictor (kept here in sorted order).
     """
 
     def __init__(
-        self, time: np.ndarray, status: np.ndarray, strata: np.ndarray, efron: bool, weights: np.ndarray | None = None
+        self, time: np.ndarray, status: np.ndarray, strata: np.ndarray, efron: bool, weights: np.ndarray | None = None,
+        entry: np.ndarray | None = None, offset: np.ndarray | None = None,
     ) -> None:
         time = np.asarray(time, dtype=float)
         status = np.asarray(status, dtype=float)
@@ -52,6 +59,7 @@ class RiskSets:
         self.rank = np.empty(self.n, dtype=np.intp)
         self.rank[self.order] = np.arange(self.n)
         t, s = time[self.order], strata[self.order]
+        self.time_sorted = t
         self.status = status[self.order]
         self.death = self.status > 0
         new = np.ones(self.n, dtype=bool)
@@ -75,6 +83,46 @@ class RiskSets:
         self.max_d = int(self.d.max()) if self.n_blocks else 0
         self.efron = bool(efron) and self.max_d > 1
         self.death_rows = np.flatnonzero(self.death)
+        self.offset = None if offset is None else np.asarray(offset, dtype=float)[self.order]
+        self.entry_blk = None if entry is None else self._entry_blocks(np.asarray(entry, dtype=float)[self.order], s)
+
+    def _entry_blocks(self, entry: np.ndarray, s: np.ndarray) -> np.ndarray:
+        """For each sorted row, the last block of its stratum whose time is at most its entry time (-1: none)."""
+        btime = self.time_sorted[self.starts]
+        out = np.full(self.n, -1, dtype=np.intp)
+        for sl in self.stratum_blocks:
+            rows = np.flatnonzero(s == self.block_stratum[sl.start])
+            k = np.searchsorted(btime[sl], entry[rows], side="right") - 1
+            out[rows] = np.where(k >= 0, k + sl.start, -1)
+        return out
+
+    @property
+    def has_entry(self) -> bool:
+        return self.entry_blk is not None
+
+    def risk_sum(self, V: np.ndarray) -> np.ndarray:
+        """Risk-set sums of sorted rows ``V`` (``(n, ...)``) at every block: ``(n_blocks, ...)``."""
+        out = self.at_risk(self.block_sum(V))
+        if self.entry_blk is not None:
+            out -= self.at_risk(self.entry_sum(V))
+        return out
+
+    def entry_sum(self, V: np.ndarray) -> np.ndarray:
+        """Rows' ``V`` summed at the last block before their entry (``(n_blocks, ...)``)."""
+        E = np.zeros((self.n_blocks,) + V.shape[1:])
+        m = self.entry_blk >= 0  # type: ignore[operator]
+        np.add.at(E, self.entry_blk[m], V[m])  # type: ignore[index]
+        return E
+
+    def cumulative_rows(self, P: np.ndarray) -> np.ndarray:
+        """Each sorted row's sum of the block values ``P`` over the blocks of its stratum at which it is at risk
+        (up to and including its own block; after its entry)."""
+        C = self.cumulative(P)
+        out = C[self.blk]
+        if self.entry_blk is not None:
+            m = self.entry_blk >= 0
+            out[m] -= C[self.entry_blk[m]]
+        return out
 
     # ---- sums over blocks and risk sets --------------------------------------------------------------------------
     def block_sum(self, V: np.ndarray) -> np.ndarray:
@@ -166,8 +214,7 @@ class RiskSets:
 
     def charges(self, a: np.ndarray, ad: np.ndarray) -> np.ndarray:
         """``A_j`` (sorted rows, ``(n, ...)``): cumulative hazard charged to each observation."""
-        H = self.cumulative(a)
-        A = H[self.blk]
+        A = self.cumulative_rows(a)
         dr = self.death_rows
         A[dr] += (ad - a)[self.blk[dr]]
         return A

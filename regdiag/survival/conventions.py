@@ -30,7 +30,7 @@ def breslow_type_residuals(fit: CoxFit) -> tuple[np.ndarray, np.ndarray, np.ndar
     martingale : ndarray of shape (n_obs,)
     """
     d = fit.design
-    rs = RiskSets(d.time, d.status, d.strata, efron=False)
+    rs = RiskSets(d.time, d.status, d.strata, efron=False, offset=d.offset)
     st = evaluate(fit._X, rs, fit.coef, information=False)
     res = residuals(fit._X, rs, st)
     score, schoen = res.score[rs.rank], res.schoenfeld[rs.rank]

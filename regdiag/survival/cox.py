@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,7 @@ from ..linalg import qr_factor
 from ._core import CoxState, Residuals, evaluate, newton, residuals
 from ._risk import RiskSets
 from .formula import SurvDesign, surv_arrays, surv_design
+from ..results import GroupInfluence
 from .results import CoxInfluence
 
 __all__ = ["CoxFit", "coxph", "coxph_arrays", "coxph_from_statsmodels", "TIES"]
@@ -149,11 +150,21 @@ class CoxFit:
 
     @property
     def cov_robust(self) -> np.ndarray:
-        """The robust (sandwich) covariance ``sum_i dfbeta_i dfbeta_i'`` of Lin and Wei (1989), shape
-        (n_params, n_params): R's ``fit$var`` when ``coxph`` uses ``robust = TRUE`` without clusters (its default
-        when case weights are not all integers; ``cov`` is then R's ``fit$naive.var``)."""
+        """The robust (sandwich) covariance of Lin and Wei (1989), shape (n_params, n_params): ``sum_i dfbeta_i
+        dfbeta_i'``, or with clusters (``cluster(id)``) ``sum_g D_g D_g'`` for the dfbeta residuals summed within
+        each cluster, ``D_g = sum_{i in g} dfbeta_i``. R's ``fit$var`` when ``coxph`` uses the robust variance (with
+        ``cluster``, or case weights that are not all integers; ``cov`` is then R's ``fit$naive.var``)."""
         d = self.dfbeta
+        if self.design.cluster is not None:
+            g = np.zeros((len(self.design.cluster_labels), d.shape[1]))
+            np.add.at(g, self.design.cluster, d)
+            d = g
         return d.T @ d
+
+    @property
+    def bse_robust(self) -> np.ndarray:
+        """Robust standard errors ``sqrt(diag(cov_robust))`` (R's ``robust se``), shape (n_params,)."""
+        return np.sqrt(np.diag(self.cov_robust))
 
     @property
     def dfbetas(self) -> np.ndarray:
@@ -200,9 +211,11 @@ class CoxFit:
         """
         exact = None
         if loo == "exact":
-            from .cox_exact import DEFAULT_TOL, exact_loo
+            from .cox_exact import DEFAULT_TOL, exact_loo, exact_loo_by_refits
 
-            exact = exact_loo(self, tol=DEFAULT_TOL if tol is None else tol)
+            tol_ = DEFAULT_TOL if tol is None else tol
+            general = self.design.entry is not None or self.design.offset is not None
+            exact = exact_loo_by_refits(self, tol=tol_) if general else exact_loo(self, tol=tol_)
         elif loo is not None:
             raise ValueError(f"loo={loo!r} is not one of 'exact', None")
         dfb = self.dfbeta
@@ -224,19 +237,50 @@ class CoxFit:
             ties=self.ties,
         )
 
+    def group_deletion(self, groups: Any = None, *, tol: float | None = None) -> GroupInfluence:
+        """Exact deletion of whole groups of rows: the partial likelihood re-solved without each group.
+
+        Right-censored data without an offset: batched chord iterations from the full fit, the score without the
+        group exact at each iterate (its rows leave every risk set, its deaths their blocks' tied-death counts),
+        the chord matrix the information with the per-row first-order corrections of the group added; groups
+        that do not settle are refitted. Counting-process data and offsets: Newton's method from the full fit
+        on the data without each group, to convergence.
+
+        Parameters
+        ----------
+        groups : array_like, mapping or sequence of sequences, optional
+            One group label per row (a Series is aligned on the row labels), ``{group: [row labels]}``, or a list
+            of lists of row labels. Default: the fit's clusters (``cluster(id)``), e.g. the subjects of
+            counting-process data, whose rows are deleted together.
+        tol : float, optional
+            Error allowed, in standard errors of each coefficient (default 1e-10); each group's bound on the error
+            left (one more Newton step) is checked against it.
+
+        Returns
+        -------
+        GroupInfluence
+            ``dfbeta = b - b_(G)``; ``dfbetas`` over the full fit's standard errors; ``cooks_distance``
+            ``dfbeta' I dfbeta / p`` (the information of the full fit); ``leverage`` and ``sigma_loo`` NaN (a Cox
+            model has neither).
+        """
+        from .cox_exact import DEFAULT_TOL, cox_group_deletion
+
+        if groups is None:
+            if self.design.cluster is None:
+                raise ValueError("pass groups=, or fit the model with cluster(id) to delete its clusters")
+            groups = pd.Series(np.asarray(self.design.cluster_labels)[self.design.cluster], index=self.index)
+        return cox_group_deletion(self, groups, tol=DEFAULT_TOL if tol is None else tol)
+
     def refit(self, keep: np.ndarray, start: np.ndarray | None = None) -> CoxFit:
         """The same model on the rows ``keep`` (boolean mask or positions, data order)."""
-        d = self.design
-        keep = np.asarray(keep)
-        sub = SurvDesign(X=d.X[keep], time=d.time[keep], status=d.status[keep], strata=d.strata[keep],
-                         strata_labels=d.strata_labels, index=d.index[keep], param_names=d.param_names,
-                         formula=d.formula, strata_names=d.strata_names,
-                         weights=None if d.weights is None else d.weights[keep])
-        return fit_design(sub, ties=self.ties, start=start)
+        return fit_design(self.design.subset(np.asarray(keep)), ties=self.ties, start=start)
 
 
 def _check_ties(ties: str) -> str:
     t = str(ties).lower()
+    if t == "exact":
+        raise ValueError("ties='exact' (the exact partial likelihood of tied times) is not supported; use 'efron' "
+                         "(R's default) or 'breslow'")
     if t not in TIES:
         raise ValueError(f"ties={ties!r} is not one of 'efron', 'breslow'")
     return t
@@ -251,7 +295,8 @@ def fit_design(design: SurvDesign, ties: str = "efron", start: np.ndarray | None
     if n == 0:
         raise DataError("no rows to fit")
     _check_aliased(design)
-    rs = RiskSets(design.time, design.status, design.strata, efron=ties == "efron", weights=design.weights)
+    rs = RiskSets(design.time, design.status, design.strata, efron=ties == "efron", weights=design.weights,
+                  entry=design.entry, offset=design.offset)
     Xs = X[rs.order] - X.mean(axis=0)
     b0 = np.zeros(p) if start is None else np.asarray(start, dtype=float)
     null = evaluate(Xs, rs, np.zeros(p), information=False).loglik
@@ -307,6 +352,7 @@ def coxph(
     weights: Any = None,
     missing: str = "drop",
     context: Mapping[str, Any] | None = None,
+    cluster: Any = None,
 ) -> CoxFit:
     """Fit a Cox proportional hazards model, as R's ``survival::coxph``.
 
@@ -317,6 +363,10 @@ def coxph(
         ``status`` 0/1 (1 = event), TRUE/FALSE or 1/2 (2 = event) as R's ``Surv``; ``strata(...)`` terms give each
         stratum (each combination of their values) its own baseline hazard. Other terms as in :func:`regdiag.ols`
         (categorical variables with R's treatment coding, transforms, interactions); no intercept.
+        ``Surv(start, stop, event)``: counting-process data, each row at risk on ``(start, stop]`` (time-varying
+        covariates, delayed entry; ``start < stop``). ``offset(o)``: ``o`` added to the linear predictor.
+        ``cluster(id)``: rows with the same ``id`` are one cluster (a subject) for :attr:`CoxFit.cov_robust` (R's
+        robust variance) and the default groups of :meth:`CoxFit.group_deletion`.
     data : pandas.DataFrame
     ties : {"efron", "breslow"}
         Handling of tied event times (R's default: Efron).
@@ -327,6 +377,8 @@ def coxph(
     missing : {"drop", "raise"}
     context : mapping, optional
         Extra names for the formula.
+    cluster : str or array_like of shape (n_obs,), optional
+        As a ``cluster()`` term: a column name or values.
 
     Returns
     -------
@@ -348,7 +400,8 @@ def coxph(
     (-0.1294, -0.0946)
     """
     ties = _check_ties(ties)
-    return fit_design(surv_design(formula, data, weights=weights, missing=missing, context=context), ties=ties)
+    design = surv_design(formula, data, weights=weights, missing=missing, context=context, cluster=cluster)
+    return fit_design(design, ties=ties)
 
 
 def coxph_arrays(
@@ -360,14 +413,12 @@ def coxph_arrays(
 
 
 def coxph_from_statsmodels(results: Any) -> CoxFit:
-    """Refit a statsmodels ``PHReg`` model (its ``exog``, times, status, strata and ties) with regdiag."""
+    """Refit a statsmodels ``PHReg`` model (its ``exog``, times, status, strata, offset and ties) with regdiag."""
     model = results.model
     if type(model).__name__ != "PHReg":
         raise DataError(f"expected statsmodels PHReg results, got {type(model).__name__}")
     if getattr(model, "entry", None) is not None and np.any(np.asarray(model.entry) != 0):
         raise DataError("statsmodels PHReg with entry times (delayed entry) is not supported")
-    if getattr(model, "offset", None) is not None:
-        raise DataError("statsmodels PHReg with an offset is not supported")
     w = getattr(model, "weights", None)
     if w is not None and not np.all(np.asarray(w) == 1):
         # statsmodels 0.14-0.15 store PHReg's weights but its likelihood does not use them: the fit is unweighted
@@ -380,4 +431,7 @@ def coxph_from_statsmodels(results: Any) -> CoxFit:
     index = pd.Index(labels) if labels is not None else pd.RangeIndex(len(model.endog))
     strata = getattr(model, "strata", None)
     design = surv_arrays(model.endog, model.status, model.exog, strata, names=names, index=index)
+    offset = getattr(model, "offset", None)
+    if offset is not None:
+        design = replace(design, offset=np.asarray(offset, dtype=float).reshape(-1))
     return fit_design(design, ties=str(model.ties).lower())

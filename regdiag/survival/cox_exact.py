@@ -38,6 +38,7 @@ its error bound is then the size of one more chord step from the refit. A deleti
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -48,9 +49,10 @@ from ..linear.glm_exact import blocked_matmul
 from ._risk import RiskSets
 
 if TYPE_CHECKING:
+    from ..results import GroupInfluence
     from .cox import CoxFit
 
-__all__ = ["ExactLOO", "exact_loo", "DEFAULT_TOL"]
+__all__ = ["DEFAULT_TOL", "ExactLOO", "cox_group_deletion", "exact_loo", "exact_loo_by_refits"]
 
 DEFAULT_TOL = 1e-10
 MAXIT = 12
@@ -143,27 +145,45 @@ class _LooKernel:
 
     def scores(self, cols: np.ndarray, D: np.ndarray) -> np.ndarray:
         """``U_(-i)(b + D_i)`` for deleted sorted rows ``cols`` (B,), ``D`` (B, p); returns (B, p)."""
+        cols = np.asarray(cols, dtype=np.intp)
+        return self._scores_without(np.arange(len(cols)), cols, D)
+
+    def group_scores(self, groups: list[np.ndarray], D: np.ndarray) -> np.ndarray:
+        """``U_(-G)(b + D_g)`` for groups of sorted rows ``groups`` (B of them), ``D`` (B, p); returns (B, p)."""
+        sizes = np.array([len(g) for g in groups], dtype=np.intp)
+        rows = np.concatenate(groups).astype(np.intp) if len(groups) else np.zeros(0, dtype=np.intp)
+        return self._scores_without(np.repeat(np.arange(len(groups)), sizes), rows, D)
+
+    def _scores_without(self, bi: np.ndarray, rows: np.ndarray, D: np.ndarray) -> np.ndarray:
+        """The scores of column ``b`` at ``b + D_b`` without the sorted rows ``rows[bi == b]``: those rows' weights
+        zeroed in every risk set, their deaths out of their blocks' tied-death counts (and mean death weights),
+        their event terms out of the score."""
         rs = self.rs
-        B = len(cols)
-        ar = np.arange(B)
-        colr = self.n - 1 - np.asarray(cols)
+        B = D.shape[0]
+        rr = self.n - 1 - rows
         W = blocked_matmul(D, self.XrT)  # products small enough to run on the calling thread (see linear.glm_exact)
         W += self.logw
         with np.errstate(over="ignore", invalid="ignore"):
             np.exp(W, out=W)
-        W[ar, colr] = 0.0
+        W[bi, rr] = 0.0
         P = W if self.trivial else np.add.reduceat(W, self.starts, axis=1)
         S0 = self._forward(P)[:, self.death_blk]
-        d = np.repeat(self.d[self.death_blk][None, :], B, axis=0)
-        dead = self.status[colr] > 0
-        where = (ar[dead], np.searchsorted(self.death_blk, self.blk[colr[dead]]))
-        d[where] -= 1
+        d0 = self.d[self.death_blk]
+        d = np.repeat(d0[None, :], B, axis=0)
+        dead = self.status[rr] > 0
+        where = (bi[dead], np.searchsorted(self.death_blk, self.blk[rr[dead]]))
+        np.subtract.at(d, where, 1)
         mw = None
-        if self.meanwt is not None:  # the mean weight of the deaths of the deleted death's block changes
-            mw = np.repeat(self.meanwt[self.death_blk][None, :], B, axis=0)
-            left = d[where]
+        if self.meanwt is not None:  # the mean weight of the remaining deaths of each block
+            mw0 = self.meanwt[self.death_blk]
+            mw = np.repeat(mw0[None, :], B, axis=0)
+            removed = np.zeros((B, d0.size))
+            np.add.at(removed, where, self.wt[rows[dead]])
+            hit = removed > 0
+            left = d[hit]
             with np.errstate(invalid="ignore", divide="ignore"):
-                mw[where] = np.where(left > 0, (mw[where] * (left + 1) - self.wt[cols[dead]]) / left, 0.0)
+                mw[hit] = np.where(left > 0, (mw[hit] * (d0[None, :].repeat(B, axis=0)[hit]) - removed[hit])
+                                   / np.where(left > 0, left, 1), 0.0)
         D0 = S0
         efron = rs.efron and self.tied_rows.size > 0
         if efron:
@@ -178,7 +198,7 @@ class _LooKernel:
             A[:, self.tied_rows] += (ht["ad"] - ht["a"])[:, self.tied_rows_col]
         W *= A
         G = self.sum_deaths[None, :] - blocked_matmul(W, self.Xr)
-        G -= (rs.status[cols] * self.wt[cols])[:, None] * self.Xr[colr]
+        np.subtract.at(G, bi, (rs.status[rows] * self.wt[rows])[:, None] * self.Xr[rr])
         return G
 
 
@@ -205,9 +225,8 @@ class _Chord:
         S2 -= mm
         self.V = S2  # the risk-set covariance of each block
 
-    def inverses(self, rows: np.ndarray) -> np.ndarray:
-        """``M_i^{-1}`` for sorted rows ``rows``, shape (len(rows), p, p); the full information's inverse where
-        ``M_i`` is not positive definite."""
+    def matrices(self, rows: np.ndarray) -> np.ndarray:
+        """``M_i`` for sorted rows ``rows``, shape (len(rows), p, p)."""
         rs, fit = self.rs, self.fit
         b = rs.blk[rows]
         x = self.X[rows]
@@ -215,13 +234,52 @@ class _Chord:
         corr = self.K[b] - self.A1[b][:, None, None] * (x[:, :, None] * x[:, None, :]) + xm + np.swapaxes(xm, 1, 2)
         M = fit.information[None, :, :] + self.r[rows][:, None, None] * corr
         M -= (rs.status[rows] * rs.wt[rows])[:, None, None] * self.V[b]
-        M = (M + np.swapaxes(M, 1, 2)) / 2.0
-        ev = np.linalg.eigvalsh(M)
-        ok = ev[:, 0] > 1e-8 * ev[:, -1]
-        out = np.empty_like(M)
-        out[ok] = np.linalg.inv(M[ok])
-        out[~ok] = fit.cov
-        return out
+        return (M + np.swapaxes(M, 1, 2)) / 2.0
+
+    def inverses(self, rows: np.ndarray) -> np.ndarray:
+        """``M_i^{-1}`` for sorted rows ``rows``, shape (len(rows), p, p); the full information's inverse where
+        ``M_i`` is not positive definite."""
+        return _safe_inverses(self.matrices(rows), self.fit.cov)
+
+
+def _safe_inverses(M: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """Inverses of the symmetric ``M`` (k, p, p); ``fallback`` where one is not positive definite."""
+    ev = np.linalg.eigvalsh(M)
+    ok = ev[:, 0] > 1e-8 * ev[:, -1]
+    out = np.empty_like(M)
+    out[ok] = np.linalg.inv(M[ok])
+    out[~ok] = fallback
+    return out
+
+
+def _chord_sweep(scores: Callable[[np.ndarray, np.ndarray], np.ndarray], active: np.ndarray, Minv: np.ndarray,
+                 delta: np.ndarray, iters: np.ndarray, converged: np.ndarray, err: np.ndarray, se: np.ndarray,
+                 tol: float) -> list[int]:
+    """Chord steps ``delta_a += Minv_a scores(a, delta_a)`` for the deletions ``active`` until each converges
+    (``delta``, ``iters``, ``converged``, ``err`` updated in place); returns the deletions given up on."""
+    prev = np.full(len(active), np.inf)
+    give_up_all: list[int] = []
+    k = 0
+    while active.size:
+        k += 1
+        step = np.einsum("bij,bj->bi", Minv, scores(active, delta[active]))
+        delta[active] += step
+        iters[active] = k
+        with np.errstate(invalid="ignore", divide="ignore"):
+            c = np.max(np.abs(step) / se, axis=1)
+            rho = c / prev
+            bound = c * rho / (1.0 - rho)
+        finite = np.isfinite(c)
+        # converged: the last correction is below tol, or the error left is below tol even if the contraction
+        # were SAFETY times faster-shrinking than observed (early ratios can understate the rate)
+        done = finite & (k >= 2) & ((c == 0) | ((rho <= 0.5) & ((c <= tol) | (SAFETY * bound <= tol))))
+        converged[active[done]] = True
+        err[active[done]] = np.where(c[done] == 0, 0.0, bound[done])
+        give_up = ~done & (~finite | (k >= MAXIT) | ((k >= 3) & (rho > 0.5)))
+        give_up_all.extend(active[give_up].tolist())
+        keep = ~done & ~give_up
+        active, prev, Minv = active[keep], c[keep], Minv[keep]
+    return give_up_all
 
 
 def exact_loo(fit: CoxFit, tol: float = DEFAULT_TOL) -> ExactLOO:
@@ -254,29 +312,7 @@ def exact_loo(fit: CoxFit, tol: float = DEFAULT_TOL) -> ExactLOO:
     refit_rows: list[int] = []
     for start in range(0, n, batch):
         active = np.arange(start, min(start + batch, n))
-        Minv = Minv_all[active]  # rows of this batch, in the order of `active` until they converge
-        prev = np.full(len(active), np.inf)
-        k = 0
-        while active.size:
-            k += 1
-            G = kern.scores(active, delta[active])
-            step = np.einsum("bij,bj->bi", Minv, G)
-            delta[active] += step
-            iters[active] = k
-            with np.errstate(invalid="ignore", divide="ignore"):
-                c = np.max(np.abs(step) / se, axis=1)
-                rho = c / prev
-                bound = c * rho / (1.0 - rho)
-            finite = np.isfinite(c)
-            # converged: the last correction is below tol, or the error left is below tol even if the contraction
-            # were SAFETY times faster-shrinking than observed (early ratios can understate the rate)
-            done = finite & (k >= 2) & ((c == 0) | ((rho <= 0.5) & ((c <= tol) | (SAFETY * bound <= tol))))
-            converged[active[done]] = True
-            err[active[done]] = np.where(c[done] == 0, 0.0, bound[done])
-            give_up = ~done & (~finite | (k >= MAXIT) | ((k >= 3) & (rho > 0.5)))
-            refit_rows.extend(active[give_up].tolist())
-            keep = ~done & ~give_up
-            active, prev, Minv = active[keep], c[keep], Minv[keep]
+        refit_rows.extend(_chord_sweep(kern.scores, active, Minv_all[active], delta, iters, converged, err, se, tol))
     refitted = np.zeros(n, dtype=bool)
     failed = []
     for j in refit_rows:
@@ -302,18 +338,143 @@ def _refit(fit: CoxFit, kern: _LooKernel, Minv: np.ndarray, j: int, delta: np.nd
     """(``Minv``: ``M_j^{-1}``, shape (p, p).)"""
     """Refit without sorted row ``j`` by Newton's method; ``(error bound, iterations)`` or None without a
     finite maximum."""
+    sub = _refit_without(fit, np.array([fit._risk.order[j]]))
+    if sub is None:
+        return None
+    d = sub.coef - fit.coef
+    delta[j] = d
+    G = kern.scores(np.array([j]), d[None, :])
+    c = float(np.max(np.abs(Minv @ G[0]) / se))
+    return c, sub.iterations
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# deletion of any set of rows by refits (counting-process data, offsets, groups)
+
+
+def _refit_without(fit: CoxFit, rows: np.ndarray) -> CoxFit | None:
+    """The model refitted by Newton's method from the full fit without the data rows ``rows``; None when it has no
+    finite maximum."""
     keep = np.ones(fit.n_obs, dtype=bool)
-    keep[fit._risk.order[j]] = False
+    keep[rows] = False
+    if not keep.any():
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", ConditioningWarning)
             sub = fit.refit(keep, start=fit.coef)
     except (RegdiagError, ConditioningWarning, DesignError, np.linalg.LinAlgError):
         return None
-    d = sub.coef - fit.coef
-    if not np.all(np.isfinite(d)):
+    return sub if np.all(np.isfinite(sub.coef)) else None
+
+
+def _delete_rows(fit: CoxFit, rows: np.ndarray, se: np.ndarray) -> tuple[np.ndarray, float, int] | None:
+    """``(beta_(-G) - b, error bound in standard errors, Newton iterations)`` for the data rows ``rows`` deleted,
+    by Newton's method from the full fit ``b``; None when the reduced model has no finite maximum."""
+    sub = _refit_without(fit, rows)
+    if sub is None:
         return None
-    delta[j] = d
-    G = kern.scores(np.array([j]), d[None, :])
-    c = float(np.max(np.abs(Minv @ G[0]) / se))
-    return c, sub.iterations
+    d = sub.coef - fit.coef
+    step = np.linalg.solve(sub.information, sub._state.score)  # one more Newton step: the error left
+    return d, float(np.max(np.abs(step) / se)), sub.iterations
+
+
+def _deletions(fit: CoxFit, members: list[np.ndarray], tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                             np.ndarray, list[int]]:
+    p = len(fit.coef)
+    se = np.asarray(fit.bse, dtype=float)
+    delta = np.full((len(members), p), np.nan)
+    err = np.full(len(members), np.nan)
+    iters = np.zeros(len(members), dtype=np.intp)
+    failed = []
+    for g, rows in enumerate(members):
+        out = _delete_rows(fit, np.asarray(rows), se)
+        if out is None:
+            failed.append(g)
+            continue
+        delta[g], err[g], iters[g] = out
+    converged = np.isfinite(err) & (err <= max(tol, 1e3 * np.finfo(float).eps))
+    return delta, err, iters, converged, failed
+
+
+def exact_loo_by_refits(fit: CoxFit, *, tol: float = DEFAULT_TOL) -> ExactLOO:
+    """Exact leave-one-out by Newton's method on the data without each row, started at the full fit.
+
+    The route for designs the batched kernel does not cover: counting-process data (``Surv(start, stop,
+    event)``, where a row leaves only the risk sets of ``(start, stop]``) and offsets. Each deletion refits the
+    partial likelihood to convergence (``O(n p^2)`` per Newton step; two or three steps from the full fit), and
+    its error bound is the size of one more Newton step, in standard errors.
+    """
+    n = fit.n_obs
+    delta, err, iters, converged, failed = _deletions(fit, [np.array([i]) for i in range(n)], tol)
+    if failed:
+        warn_rows("without these observations the Cox model has no finite maximum (a coefficient diverges); "
+                  "their exact deletion is NaN", fit.index[np.array(failed)], InfluenceWarning, stacklevel=3)
+    return ExactLOO(dfbeta=-delta, converged=converged, error_bound=err, iterations=iters,
+                    refitted=np.ones(n, dtype=bool))
+
+
+def _batched_group_deletions(fit: CoxFit, members: list[np.ndarray], tol: float
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """Chord iterations for the deletion of each group (right-censored data without offset), batched:
+    ``beta_(k+1) = beta_k + M_G^{-1} U_(-G)(beta_k)`` with ``U_(-G)`` exact (:meth:`_LooKernel.group_scores`) and
+    ``M_G = I + sum_{i in G} (M_i - I)`` (the per-row chord matrices' first-order corrections added); groups that
+    do not contract by half, or not within ``MAXIT`` steps, are refitted by Newton's method."""
+    X, rs = fit._X, fit._risk
+    p = X.shape[1]
+    se = np.asarray(fit.bse, dtype=float)
+    kern = _LooKernel(X, rs, np.asarray(fit.coef, dtype=float))
+    chord = _Chord(fit)
+    I = fit.information
+    sorted_groups = [np.sort(rs.rank[np.asarray(m)]) for m in members]
+    m = len(members)
+    delta = np.zeros((m, p))
+    err = np.full(m, np.nan)
+    iters = np.zeros(m, dtype=np.intp)
+    converged = np.zeros(m, dtype=bool)
+    slow: list[int] = []
+    total = max(1, sum(len(g) for g in sorted_groups))
+    batch = int(max(1, min(m, BATCH_NUMBERS // max(rs.n, 1), BATCH_NUMBERS // total * m)))
+    for start in range(0, m, batch):
+        active = np.arange(start, min(start + batch, m))
+        Mg = np.stack([I + (chord.matrices(sorted_groups[g]) - I[None]).sum(axis=0) for g in active])
+        Minv = _safe_inverses((Mg + np.swapaxes(Mg, 1, 2)) / 2.0, fit.cov)
+        slow.extend(_chord_sweep(lambda a, D: kern.group_scores([sorted_groups[g] for g in a], D), active, Minv,
+                                 delta, iters, converged, err, se, tol))
+    failed = []
+    for g in slow:
+        out = _delete_rows(fit, np.asarray(members[g]), se)
+        if out is None:
+            delta[g] = np.nan
+            failed.append(g)
+            continue
+        delta[g], err[g], extra = out
+        iters[g] += extra
+        converged[g] = bool(err[g] <= max(tol, 1e3 * np.finfo(float).eps))
+    return delta, err, iters, converged, failed
+
+
+def cox_group_deletion(fit: CoxFit, groups: object, *, tol: float = DEFAULT_TOL) -> GroupInfluence:
+    """Exact deletion of groups of rows from a Cox model (see :meth:`regdiag.survival.cox.CoxFit.group_deletion`)."""
+    from ..linear.deletion import resolve_groups
+    from ..results import GroupInfluence
+
+    labels, members = resolve_groups(fit.index, groups)
+    if fit.design.entry is None and fit.design.offset is None:
+        delta, err, _, converged, failed = _batched_group_deletions(fit, members, tol)
+    else:
+        delta, err, _, converged, failed = _deletions(fit, members, tol)
+    if failed:
+        warn_rows("without these groups the Cox model has no finite maximum (a coefficient diverges); their "
+                  "deletion is NaN", labels[np.array(failed)], InfluenceWarning, stacklevel=3)
+    if not converged[np.isfinite(err)].all():
+        warnings.warn(f"Cox group deletion: {int(np.sum(~converged & np.isfinite(err)))} deletions stopped above "
+                      f"the error bound {tol:g} standard errors", ConditioningWarning, stacklevel=3)
+    dfbeta = -delta
+    p = dfbeta.shape[1]
+    cooks = np.einsum("gi,ij,gj->g", dfbeta, fit.information, dfbeta) / p
+    nan = np.full(len(labels), np.nan)
+    return GroupInfluence(groups=labels, size=np.array([len(m) for m in members], dtype=float),
+                          loo_params=fit.coef + delta, dfbeta=dfbeta, dfbetas=dfbeta / fit.bse,
+                          cooks_distance=cooks, sigma_loo=nan, leverage=nan.copy(), param_names=fit.param_names,
+                          method="coxph-exact")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -44,6 +44,14 @@ class SurvDesign:
         Label of each stratum code, R's ``g=value`` style.
     weights : ndarray of shape (n_obs,) or None
         Case weights (R's ``coxph(weights = )``), positive; None for all ones.
+    entry : ndarray of shape (n_obs,) or None
+        Start times of counting-process data (``Surv(start, stop, event)``); ``time`` holds the stop times.
+    offset : ndarray of shape (n_obs,) or None
+        ``offset(...)`` terms, summed: added to the linear predictor with coefficient 1.
+    cluster : ndarray of int, shape (n_obs,), or None
+        Cluster codes (``cluster(id)``): the robust variance sums the dfbeta residuals within clusters.
+    cluster_labels : pandas.Index
+        The label of each cluster code.
     index : pandas.Index
     param_names : tuple of str
     formula : str or None
@@ -62,6 +70,19 @@ class SurvDesign:
     dropped: pd.Index = field(default_factory=lambda: pd.Index([]))
     strata_names: tuple[str, ...] = ()
     weights: np.ndarray | None = None
+    entry: np.ndarray | None = None
+    offset: np.ndarray | None = None
+    cluster: np.ndarray | None = None
+    cluster_labels: pd.Index = field(default_factory=lambda: pd.Index([]))
+
+    def subset(self, keep: np.ndarray) -> SurvDesign:
+        """The design on the rows ``keep`` (boolean mask or positions, data order)."""
+        def take(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[keep]
+
+        return replace(self, X=self.X[keep], time=self.time[keep], status=self.status[keep],
+                       strata=self.strata[keep], index=self.index[keep], weights=take(self.weights),
+                       entry=take(self.entry), offset=take(self.offset), cluster=take(self.cluster))
 
     @property
     def n_obs(self) -> int:
@@ -119,20 +140,24 @@ def _status_codes(s: pd.Series, index: pd.Index, what: str) -> np.ndarray:
     )
 
 
-def surv_design(
-    formula: str, data: Any, *, weights: Any = None, missing: str | Missing = "drop",
-    context: Mapping[str, Any] | None = None,
-) -> SurvDesign:
-    """Build a :class:`SurvDesign` from ``"Surv(time, status) ~ x + strata(g)"`` and a DataFrame."""
+@dataclass(frozen=True)
+class _Parsed:
+    """The pieces of a Cox formula: ``Surv``'s arguments, the special terms' arguments, the other terms."""
+
+    surv: list[ast.expr]
+    strata: list[ast.expr]
+    offset: list[ast.expr]
+    cluster: list[ast.expr]
+    terms: list[str]
+
+
+_SPECIALS = ("strata", "offset", "cluster")
+
+
+def _parse(formula: str) -> _Parsed:
+    """Split ``Surv(...) ~ terms + strata(g) + offset(o) + cluster(id)`` (formulaic's parser, then :mod:`ast`)."""
     import formulaic
 
-    missing_ = as_enum(Missing, missing, "missing")
-    if isinstance(data, Mapping):
-        data = pd.DataFrame(dict(data))
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame (or a dict of columns), not {type(data).__name__}")
-    if not data.index.is_unique:
-        raise DataError("the data's row labels are not unique; reset the index (data.reset_index(drop=True))")
     try:
         parsed = formulaic.Formula(formula)
     except Exception as exc:
@@ -142,56 +167,103 @@ def surv_design(
     lhs_factors = [f for term in parsed.lhs for f in term.factors]
     call = _call(str(lhs_factors[0].expr)) if len(lhs_factors) == 1 else None
     if call is None or call[0] != "Surv":
-        raise DataError(f"the response of {formula!r} must be Surv(time, status)")
-    if len(call[1]) == 3:
-        raise DataError(
-            f"{formula!r}: Surv(start, stop, event) (counting-process data, delayed entry) is not supported; "
-            "use Surv(time, status) for right-censored data"
-        )
-    if len(call[1]) != 2:
-        raise DataError(f"Surv(...) in {formula!r} needs two arguments, time and status; got {len(call[1])}")
-    strata_args: list[ast.expr] = []
+        raise DataError(f"the response of {formula!r} must be Surv(time, status) or Surv(start, stop, event)")
+    if len(call[1]) not in (2, 3):
+        raise DataError(f"Surv(...) in {formula!r} needs two arguments (time, status) or three (start, stop, "
+                        f"event); got {len(call[1])}")
+    special: dict[str, list[ast.expr]] = {k: [] for k in _SPECIALS}
     terms: list[str] = []
     for term in parsed.rhs:
         factors = list(term.factors)
-        is_strata = [(_call(str(f.expr)) or ("", []))[0] == "strata" for f in factors]
-        if any(is_strata):
+        kinds = [(_call(str(f.expr)) or ("", []))[0] for f in factors]
+        if "tt" in kinds:
+            raise DataError(f"{formula!r}: tt() (time-transformed covariates, R's coxph(tt = )) is not supported; "
+                            "split the follow-up into intervals with the covariate's value on each and use "
+                            "Surv(start, stop, event)")
+        hit = [k for k in kinds if k in _SPECIALS]
+        if hit:
             if len(factors) > 1:
-                raise DataError(f"{formula!r}: strata() cannot be part of an interaction ({term})")
-            strata_args.extend(_call(str(factors[0].expr))[1])  # type: ignore[index]
+                raise DataError(f"{formula!r}: {hit[0]}() cannot be part of an interaction ({term})")
+            args = _call(str(factors[0].expr))[1]  # type: ignore[index]
+            if hit[0] != "strata" and len(args) != 1:
+                raise DataError(f"{formula!r}: {hit[0]}() takes one argument ({term})")
+            special[hit[0]].extend(args)
             continue
         if str(term) in ("1", "0"):
             continue
         terms.append(str(term))
+    if len(special["cluster"]) > 1:
+        raise DataError(f"{formula!r}: give one cluster() term")
     if not terms:
         raise DataError(f"the formula {formula!r} has no covariates on the right-hand side")
+    return _Parsed(surv=call[1], strata=special["strata"], offset=special["offset"], cluster=special["cluster"],
+                   terms=terms)
 
-    time = _evaluate(call[1][0], data, formula, "the survival time")
-    status = _evaluate(call[1][1], data, formula, "the status")
-    st_cols = [_evaluate(a, data, formula, "the strata variable") for a in strata_args]
-    st_names = tuple(ast.unparse(a) for a in strata_args)
+
+def _numeric_column(arg: ast.expr, data: pd.DataFrame, formula: str, what: str) -> np.ndarray:
+    col = _evaluate(arg, data, formula, what)
+    if not pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        raise DataError(f"{what} {st_name(arg)!r} must be numeric; it has dtype {col.dtype}")
+    return col.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _response(pf: _Parsed, data: pd.DataFrame, formula: str) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """``(entry or None, time, status)`` from ``Surv(time, status)`` or ``Surv(start, stop, event)``."""
+    *times, st_arg = pf.surv
+    entry = _numeric_column(times[0], data, formula, "the start time") if len(times) == 2 else None
+    t = _numeric_column(times[-1], data, formula, "the stop time" if entry is not None else "the survival time")
+    status = _evaluate(st_arg, data, formula, "the status")
+    s = _status_codes(status, data.index, f"the status {st_name(st_arg)!r}")
+    return entry, t, s
+
+
+def _check_times(entry: np.ndarray | None, t: np.ndarray, index: pd.Index) -> None:
+    if entry is None:
+        neg = np.isfinite(t) & (t < 0)
+        if neg.any():
+            raise DataError(f"survival times must be >= 0; negative at rows {format_labels(index[neg], 5)}")
+        return
+    bad = np.isfinite(t) & np.isfinite(entry) & ~(entry < t)
+    if bad.any():
+        raise DataError(f"Surv(start, stop, event) needs start < stop on every row (as R's coxph); not at rows "
+                        f"{format_labels(index[bad], 5)}")
+
+
+def surv_design(
+    formula: str, data: Any, *, weights: Any = None, missing: str | Missing = "drop",
+    context: Mapping[str, Any] | None = None, cluster: Any = None,
+) -> SurvDesign:
+    """Build a :class:`SurvDesign` from ``"Surv(time, status) ~ x + strata(g)"`` (or ``Surv(start, stop, event)``,
+    with ``offset(o)`` and ``cluster(id)`` terms) and a DataFrame; ``cluster`` may also be a column name."""
+    missing_ = as_enum(Missing, missing, "missing")
+    if isinstance(data, Mapping):
+        data = pd.DataFrame(dict(data))
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame (or a dict of columns), not {type(data).__name__}")
+    if not data.index.is_unique:
+        raise DataError("the data's row labels are not unique; reset the index (data.reset_index(drop=True))")
+    pf = _parse(formula)
+    entry, t, s = _response(pf, data, formula)
+    st_cols = [_evaluate(a, data, formula, "the strata variable") for a in pf.strata]
+    offs = [_numeric_column(a, data, formula, "the offset") for a in pf.offset]
+    cl_col = _cluster_column(pf, cluster, data, formula)
     index = data.index
-    if not pd.api.types.is_numeric_dtype(time.dtype) or pd.api.types.is_bool_dtype(time.dtype):
-        raise DataError(f"the survival time {st_name(call[1][0])!r} must be numeric; it has dtype {time.dtype}")
-    t = time.to_numpy(dtype=float, na_value=np.nan)
-    s = _status_codes(status, index, f"the status {st_name(call[1][1])!r}")
     w = _weights(weights, data)
     bad = ~np.isfinite(t) | ~np.isfinite(s)
-    if w is not None:
-        bad |= ~np.isfinite(w)
-    for col in st_cols:
+    for extra in [entry, w, *offs]:
+        if extra is not None:
+            bad |= ~np.isfinite(extra)
+    for col in [*st_cols, *([cl_col] if cl_col is not None else [])]:
         bad |= col.isna().to_numpy()
     if bad.any() and missing_ is Missing.RAISE:
         raise DataError(
-            f"the survival time, status or strata have missing values at rows {format_labels(index[bad], 5)}. "
-            "Remove them, or pass missing='drop'."
+            f"the survival times, status, strata, offset or cluster have missing values at rows "
+            f"{format_labels(index[bad], 5)}. Remove them, or pass missing='drop'."
         )
-    neg = np.isfinite(t) & (t < 0)
-    if neg.any():
-        raise DataError(f"survival times must be >= 0; negative at rows {format_labels(index[neg], 5)}")
+    _check_times(entry, t, index)
     keep = ~bad
     sub = data.loc[keep].assign(**{_TIME: t[keep]})
-    design = make_design(f"{_TIME} ~ " + " + ".join(terms), data=sub, missing=missing_, context=context)
+    design = make_design(f"{_TIME} ~ " + " + ".join(pf.terms), data=sub, missing=missing_, context=context)
     pos = data.index.get_indexer(design.index)
     names = list(design.param_names)
     X = np.asarray(design.X, dtype=float)
@@ -199,23 +271,40 @@ def surv_design(
         j = names.index("Intercept")
         X = np.delete(X, j, axis=1)
         names.pop(j)
-    codes, labels = _strata_codes([c.iloc[pos] for c in st_cols], st_names, len(pos))
-    dropped = index[bad].append(design.dropped)
+    codes, labels = _strata_codes([c.iloc[pos] for c in st_cols], tuple(ast.unparse(a) for a in pf.strata),
+                                  len(pos))
     if s[pos].sum() == 0:
         raise DataError(f"{formula!r}: the data have no events (status is 0 on every row)")
+    cl_codes, cl_labels = (None, pd.Index([])) if cl_col is None else _cluster_codes(cl_col.iloc[pos])
     return SurvDesign(
-        X=np.ascontiguousarray(X),
-        time=t[pos],
-        status=s[pos],
-        strata=codes,
-        strata_labels=labels,
-        index=design.index,
-        param_names=tuple(names),
-        formula=formula,
-        dropped=dropped,
-        strata_names=st_names,
-        weights=None if w is None else w[pos],
+        X=np.ascontiguousarray(X), time=t[pos], status=s[pos], strata=codes, strata_labels=labels,
+        index=design.index, param_names=tuple(names), formula=formula, dropped=index[bad].append(design.dropped),
+        strata_names=tuple(ast.unparse(a) for a in pf.strata), weights=None if w is None else w[pos],
+        entry=None if entry is None else entry[pos], offset=np.sum([o[pos] for o in offs], axis=0) if offs else None,
+        cluster=cl_codes, cluster_labels=cl_labels,
     )
+
+
+def _cluster_column(pf: _Parsed, cluster: Any, data: pd.DataFrame, formula: str) -> pd.Series | None:
+    if cluster is not None and pf.cluster:
+        raise DataError(f"{formula!r} has a cluster() term; do not also pass cluster=")
+    if pf.cluster:
+        return _evaluate(pf.cluster[0], data, formula, "the cluster variable")
+    if cluster is None:
+        return None
+    if isinstance(cluster, str):
+        if cluster not in data.columns:
+            raise DataError(f"cluster={cluster!r} is not a column of the data; columns are {list(map(str, data.columns))}")
+        return data[cluster]
+    col = pd.Series(np.asarray(cluster), index=data.index) if not isinstance(cluster, pd.Series) else cluster
+    if len(col) != len(data):
+        raise DataError(f"cluster has {len(col)} values but the data have {len(data)} rows")
+    return col
+
+
+def _cluster_codes(col: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    codes, uniques = pd.factorize(col, sort=True)
+    return codes.astype(np.intp), pd.Index(uniques)
 
 
 def _weights(weights: Any, data: pd.DataFrame) -> np.ndarray | None:

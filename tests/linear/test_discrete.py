@@ -203,3 +203,57 @@ def test_mnlogit_measures_do_not_depend_on_the_baseline_or_row_order(seed, base)
     np.testing.assert_allclose(i2.cooks_distance, i1.cooks_distance, rtol=1e-6, atol=1e-10)
     np.testing.assert_allclose(i3.leverage, i1.leverage[perm], rtol=1e-7, atol=1e-10)
     np.testing.assert_allclose(i3.dfbeta, i1.dfbeta[perm], rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("name,family", [("Logit", "binomial"), ("Poisson", "poisson")])
+def test_studentized_residuals_equal_the_glms_rstudent(name, family, data):
+    # canonical links: the same likelihood and leverage as the GLM, whose student_resid is R's rstudent (tested
+    # against R in tests/linear/test_glm_vs_r.py)
+    _, _, fit = _fit(name, data)
+    y = data["binary"] if name == "Logit" else data["count"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        g = regdiag.glm(y, data["X"], family=family).influence(loo="one-step")
+    np.testing.assert_allclose(fit.influence(loo="one-step").student_resid, g.student_resid, rtol=1e-9, atol=1e-12)
+
+
+def test_studentized_residuals_probit_and_the_models_without_them(data):
+    _, _, fit = _fit("Probit", data)
+    infl = fit.influence(loo="one-step")
+    # Williams' likelihood residual with the observed-information leverage, by its definition
+    y, mu, h = data["binary"].to_numpy(), fit.mean, infl.leverage
+    dev = -2.0 * np.log(np.where(y == 1, mu, 1.0 - mu))
+    rp = (y - mu) / np.sqrt(mu * (1.0 - mu))
+    np.testing.assert_allclose(infl.student_resid, np.sign(y - mu) * np.sqrt(dev + h * rp**2 / (1.0 - h)),
+                               rtol=1e-12, atol=0)
+    for name in ("NegativeBinomial", "MNLogit"):
+        _, _, fit = _fit(name, data)
+        with pytest.warns(regdiag.InfluenceWarning, match="studentized residuals .* NaN") as rec:
+            infl = fit.influence(loo="one-step")
+        assert len([w for w in rec if "studentized" in str(w.message)]) == 1
+        assert np.isnan(infl.student_resid).all()
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_group_deletion_equals_statsmodels_refits(name, data):
+    m, _, fit = _fit(name, data)
+    n = len(fit.index)
+    groups = np.arange(n) // 15  # 8 groups of 15 consecutive rows
+    g = fit.group_deletion(groups)
+    se = fit.bse.to_numpy()
+    for k in range(8):
+        keep = groups != k
+        mod = type(m)(m.endog[keep], m.exog[keep])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = mod.fit(start_params=fit.params, method="newton", maxiter=200, tol=1e-13, disp=0)
+        b_k = np.asarray(r.params).ravel(order="F")
+        assert np.max(np.abs(g.loo_params[k] - b_k) / se) < 1e-6, k
+    H = fit.information()
+    np.testing.assert_allclose(g.cooks_distance, np.einsum("gp,pq,gq->g", g.dfbeta, H, g.dfbeta) / fit.n_params,
+                               rtol=1e-12, atol=0)
+    # one-row groups are the exact leave-one-out (batched per row by a different route)
+    rows = np.arange(0, n, 10)
+    single = fit.group_deletion({i: [fit.index[i]] for i in rows})
+    assert np.max(np.abs(single.dfbeta - fit.influence().dfbeta[rows]) / se) < 1e-8
+    np.testing.assert_allclose(g.leverage.sum(), fit.n_params, rtol=1e-10)

@@ -29,6 +29,7 @@ CASES = {
     "hills_huber": ("time ~ dist + climb", "hills", {}),
     "hills_hampel": ("time ~ dist + climb", "hills", {"psi": "hampel"}),
     "hills_huber_k2": ("time ~ dist + climb", "hills", {"k": 2}),
+    "phones_huber_offset": ("calls ~ year + offset(year / 2)", "phones", {}),
 }
 
 
@@ -59,6 +60,8 @@ def test_fit_matches_mass_rlm_at_its_fixed_point(case):
     infl = fit.influence(loo="one-step")
     np.testing.assert_allclose(infl.leverage, _vec(case, "hat"), rtol=0, atol=1e-8)
     assert list(infl.index.astype(str)) == list(_vec(case, "hat").index.astype(str))
+    resid = _vec(case, "residuals")  # R's residuals(fit): y - offset - X b
+    np.testing.assert_allclose(fit.resid, resid, rtol=0, atol=1e-8 * float(np.max(np.abs(resid))))
 
 
 def test_r_default_stops_short_of_the_fixed_point():
@@ -71,20 +74,109 @@ def test_r_default_stops_short_of_the_fixed_point():
     assert _rel(_vec(case, "coefficients"), fit.coef) < 1e-8
 
 
-@pytest.mark.parametrize("case,formula,data", [("phones_mm", "calls ~ year", "phones"),
-                                               ("hills_mm", "time ~ dist + climb", "hills")])
-def test_mm_step_matches_mass_from_the_same_s_estimate(case, formula, data):
+MM_EXHAUSTIVE = {  # choose(n, p) < 5000: lqs tries every subset, R's MM fit is deterministic
+    "phones_mm": ("calls ~ year", "phones", {}),
+    "animals_mm": ("log_brain ~ log_body", "animals", {}),
+    "hills_dist_mm": ("time ~ dist", "hills", {}),
+    "stackloss2_mm": ("stack_loss ~ Air_Flow + Water_Temp", "stackloss", {}),
+    "cars_mm": ("dist ~ speed", "cars", {}),
+    "mtcars_mm": ("mpg ~ wt + hp", "mtcars", {}),
+    "phones_mm_c6": ("calls ~ year", "phones", {"k": 6.0}),
+}
+MM_SAMPLED = {  # choose(n, p) >= 5000: lqs samples subsets with R's generator
+    "hills_mm": ("time ~ dist + climb", "hills"),
+    "stackloss_mm": ("stack_loss ~ Air_Flow + Water_Temp + Acid_Conc", "stackloss"),
+}
+
+
+def _check_mm(fit, case: str, tol: float = 1e-8) -> None:
     sc = _vec(case, "scalars")
-    start = (_vec(case, "s_coefficients").to_numpy(), float(sc["s_scale"]))
+    assert abs(fit.scale - sc["scale"]) / sc["scale"] < tol
+    assert _rel(fit.coef, _vec(case, "coefficients")) < tol
+    assert _rel(fit.bse, _vec(case, "se")) < tol
+    assert abs(fit.stddev - sc["stddev"]) / sc["stddev"] < tol
+    np.testing.assert_allclose(fit.weights, _vec(case, "weights"), rtol=0, atol=tol)
+    resid = _vec(case, "residuals")
+    np.testing.assert_allclose(fit.resid, resid, rtol=0, atol=tol * float(np.max(np.abs(resid))))
+    np.testing.assert_allclose(fit.influence(loo="one-step").leverage, _vec(case, "hat"), rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("case", list(MM_EXHAUSTIVE))
+def test_mm_matches_mass_end_to_end_when_lqs_tries_every_subset(case):
+    from regdiag.linear.rlm_s import lqs_s_estimate
+
+    formula, data, kw = MM_EXHAUSTIVE[case]
+    sc = _vec(case, "scalars")
+    assert sc["exhaustive"] == 1
+    fit = regdiag.rlm(formula, data=_data(data), method="MM", **kw)
+    _check_mm(fit, case)
+    # the S-estimate itself, step by step: lqs's best subset, its scale, its refinement
+    s = lqs_s_estimate(fit.design.X, fit.design.y)
+    assert s.exhaustive and s.n_singular == sc["singular"]
+    assert list(s.best_subset + 1) == list(_vec(case, "s_best_subset").astype(int))
+    assert _rel(s.subset_coef, _vec(case, "s_coefficients")) < 1e-10
+    assert abs(s.crit - sc["s_crit"]) / sc["s_crit"] < 1e-10
+    assert abs(s.scale - sc["s_scale"]) / sc["s_scale"] < 1e-10
+    assert _rel(s.coef, _vec(case, "s_refined_coefficients")) < 1e-10
+    # the seed plays no part when every subset is tried
+    assert regdiag.rlm(formula, data=_data(data), method="MM", seed=7, **kw).scale == fit.scale
+
+
+@pytest.mark.parametrize("case", list(MM_SAMPLED))
+def test_mm_matches_mass_from_r_s_estimate_when_lqs_samples(case):
+    formula, data = MM_SAMPLED[case]
+    sc = _vec(case, "scalars")
+    assert sc["exhaustive"] == 0
+    start = (_vec(case, "s_refined_coefficients").to_numpy(), float(sc["s_scale"]))
     fit = regdiag.rlm(formula, data=_data(data), method="MM", init=start)
     assert fit.scale == sc["scale"]
-    assert _rel(fit.coef, _vec(case, "coefficients")) < 1e-8
-    assert _rel(fit.bse, _vec(case, "se")) < 1e-8
-    np.testing.assert_allclose(fit.weights, _vec(case, "weights"), rtol=0, atol=1e-8)
-    np.testing.assert_allclose(fit.influence(loo="one-step").leverage, _vec(case, "hat"), rtol=0, atol=1e-8)
-    # regdiag's own S search: a scale no larger than the one lqs's random search found
-    own = regdiag.rlm(formula, data=_data(data), method="MM")
-    assert own.scale <= sc["s_scale"] * (1 + 1e-8)
+    _check_mm(fit, case)
+    # regdiag's own sampled search (NumPy's generator) finds an S-estimate of its own: a valid fit, scale of the
+    # same size as lqs's, not R's to rounding
+    own = regdiag.rlm(formula, data=_data(data), method="MM", seed=3)
+    assert own.converged and 0.5 < own.scale / sc["s_scale"] < 2.0
+    # R's own draws after set.seed(20240517): the subsets lqs sampled, hence R's MM fit end to end
+    _check_mm(regdiag.rlm(formula, data=_data(data), method="MM", r_seed=20240517), case)
+    from regdiag.linear.rlm_s import lqs_s_estimate
+
+    fit_r = regdiag.rlm(formula, data=_data(data), method="MM", r_seed=20240517)
+    s = lqs_s_estimate(fit_r.design.X, fit_r.design.y, r_seed=20240517)
+    assert not s.exhaustive and s.n_singular == sc["singular"]
+    assert list(s.best_subset + 1) == list(_vec(case, "s_best_subset").astype(int))
+
+
+def test_r_uniforms_are_rs_runif_after_set_seed():
+    from regdiag.linear.rlm_s import r_uniforms
+
+    ref = pd.read_csv(REF / "data" / "runif_20240517.csv", index_col=0).iloc[:, 0].to_numpy()
+    np.testing.assert_array_equal(r_uniforms(20240517, 10), ref)
+
+
+def test_mm_init_coefficients_alone_are_solved_and_refined_as_lqs_does():
+    # phones: lqs's best subset fit, given alone, gives back lqs's refined start (its crit is solved from the MAD
+    # start rather than from the previous best scale, so agreement is to lqs's 1e-5 refinement tolerance)
+    case = "phones_mm"
+    fit = regdiag.rlm("calls ~ year", data=_data("phones"), method="MM",
+                      init=_vec(case, "s_coefficients").to_numpy())
+    _check_mm(fit, case, tol=1e-5)
+
+
+def test_s_estimate_is_equivariant_and_rejects_bad_input():
+    from regdiag.linear.rlm_s import lqs_s_estimate
+
+    d = _data("phones")
+    X = np.column_stack([np.ones(len(d)), d["year"]])
+    y = d["calls"].to_numpy()
+    s = lqs_s_estimate(X, y)
+    s2 = lqs_s_estimate(X, 3.0 * y + X @ np.array([1.0, -2.0]))
+    np.testing.assert_allclose(s2.coef, 3.0 * s.coef + np.array([1.0, -2.0]), rtol=1e-9, atol=1e-9)
+    assert abs(s2.scale / s.scale - 3.0) < 1e-9
+    with pytest.raises(regdiag.DesignError, match="singular"):
+        lqs_s_estimate(np.column_stack([np.ones(5), np.ones(5)]), np.arange(5.0))
+    with pytest.raises(ValueError, match="nsamp"):
+        lqs_s_estimate(X, y, nsamp="many")
+    with pytest.raises(ValueError, match="S-scale"):
+        regdiag.rlm("calls ~ year", data=d, method="MM", init=(s.coef, -1.0))
 
 
 @pytest.mark.parametrize("case", ["phones_huber", "phones_bisquare", "phones_huber_proposal2", "hills_hampel",
@@ -231,9 +323,126 @@ def test_exact_deletion_mm_with_the_s_scale_held():
     # of the deletion); exact deletion equals refits of the M step
     case = "hills_mm"
     sc = _vec(case, "scalars")
-    start = (_vec(case, "s_coefficients").to_numpy(), float(sc["s_scale"]))
+    start = (_vec(case, "s_refined_coefficients").to_numpy(), float(sc["s_scale"]))
     fit = regdiag.rlm("time ~ dist + climb", data=_data("hills"), method="MM", init=start)
     infl = fit.influence()
     dfb, scales = brute_force_loo(fit)
     assert np.max(np.abs(infl.dfbeta - dfb) / fit.bse.to_numpy()) < 1e-8
     assert np.all(infl.sigma_loo == fit.scale) and np.all(scales == fit.scale)
+
+
+WEIGHTED = {  # rlm(weights = w) with wt.method "inv.var" (default) or "case"
+    "phones_huber_invvar": ("calls ~ year", "phones_w", {}),
+    "phones_bisquare_case": ("calls ~ year", "phones_w", {"wt_method": "case", "psi": "bisquare"}),
+    "hills_huber_case_proposal2": ("time ~ dist + climb", "hills_w", {"wt_method": "case", "scale": "Huber"}),
+    "hills_huber_case": ("time ~ dist + climb", "hills_w", {"wt_method": "case"}),
+    "phones_mm_invvar": ("calls ~ year", "phones_w", {"method": "MM"}),
+    "phones_mm_case": ("calls ~ year", "phones_w", {"method": "MM", "wt_method": "case"}),
+}
+
+
+@pytest.mark.parametrize("case", list(WEIGHTED))
+def test_prior_weights_match_mass_rlm(case):
+    formula, data, kw = WEIGHTED[case]
+    fit = regdiag.rlm(formula, data=_data(data), weights="w", **kw)
+    sc = _vec(case, "scalars")
+    assert sc["converged"] == 1
+    assert _rel(fit.coef, _vec(case, "coefficients")) < 1e-8
+    assert _rel(fit.bse, _vec(case, "se")) < 1e-8
+    assert abs(fit.scale - sc["scale"]) / sc["scale"] < 1e-8
+    assert abs(fit.stddev - sc["stddev"]) / sc["stddev"] < 1e-8
+    np.testing.assert_allclose(fit.weights, _vec(case, "weights"), rtol=0, atol=1e-8)
+    for mine, theirs in ((fit.resid, _vec(case, "residuals")), (fit._resid, _vec(case, "wresid"))):
+        np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-8 * float(np.max(np.abs(theirs))))
+    np.testing.assert_allclose(fit.influence(loo="one-step").leverage, _vec(case, "hat"), rtol=0, atol=1e-8)
+
+
+def test_integer_case_weights_equal_repeated_rows():
+    d = _data("hills_w")
+    fit = regdiag.rlm("time ~ dist + climb", data=d, weights="w", wt_method="case")
+    rep = d.loc[d.index.repeat(d["w"].astype(int))].reset_index(drop=True)
+    dup = regdiag.rlm("time ~ dist + climb", data=rep)
+    assert _rel(fit.coef, dup.coef) < 1e-10
+    assert abs(fit.scale / dup.scale - 1) < 1e-10
+    assert _rel(fit.bse, dup.bse) < 1e-10
+
+
+def test_weighted_exact_deletion_equals_refits():
+    # inverse-variance weights: the batched exact deletion of the scaled rows against IRLS refits
+    d = _data("phones_w")
+    fit = regdiag.rlm("calls ~ year", data=d, weights="w")
+    infl = fit.influence()
+    dfb, scales = brute_force_loo(fit)
+    assert np.max(np.abs(infl.dfbeta - dfb) / fit.bse.to_numpy()) < 1e-8
+    np.testing.assert_allclose(infl.sigma_loo, scales, rtol=1e-8, atol=0)
+    # case weights: each deletion refitted (independently checked: a weight-2 row deleted = both copies deleted)
+    d = _data("hills_w")
+    fit = regdiag.rlm("time ~ dist + climb", data=d, weights="w", wt_method="case")
+    infl = fit.influence()
+    i = int(np.flatnonzero(d["w"].to_numpy() == 2)[0])
+    rest = d.drop(index=d.index[i])
+    ref = regdiag.rlm("time ~ dist + climb", data=rest.loc[rest.index.repeat(rest["w"].astype(int))])
+    assert np.max(np.abs((fit.coef - ref.coef) - infl.dfbeta[i]) / fit.bse.to_numpy()) < 1e-8
+
+
+@pytest.mark.parametrize("kw", [{}, {"psi": "bisquare"}, {"weights": "w", "wt_method": "case"}])
+def test_robust_covratio_equals_the_deleted_fits_covariance(kw):
+    d = _data("hills_w")
+    fit = regdiag.rlm("time ~ dist + climb", data=d, **kw)
+    infl = fit.influence()
+    det = np.linalg.det(fit.cov_params().to_numpy())
+    for i in (0, 6, 17, 30):  # 6, 17: Bens of Jura and Knock Hill, the outliers
+        # the deleted fit is the fixed point reached from the full fit (without Knock Hill, the case-weighted MAD
+        # iteration has a second one, s = 7.21 instead of 5.46, reached from least squares)
+        sub = regdiag.rlm("time ~ dist + climb", data=d.drop(index=d.index[i]), init=fit.coef, **kw)
+        ratio = np.linalg.det(sub.cov_params().to_numpy()) / det
+        assert abs(infl.cov_ratio[i] / ratio - 1) < 1e-7, (i, infl.cov_ratio[i], ratio)
+
+
+def test_prior_weights_bad_input():
+    d = _data("phones_w").assign(w=lambda f: f["w"].where(f.index != f.index[2], -1.0))
+    with pytest.raises(regdiag.RegdiagError):
+        regdiag.rlm("calls ~ year", data=d, weights="w")
+    with pytest.raises(ValueError, match="wt_method"):
+        regdiag.rlm("calls ~ year", data=_data("phones_w"), weights="w", wt_method="freq")
+
+
+@pytest.mark.parametrize("case,formula,data,size,kw", [
+    ("hills_huber_groups", "time ~ dist + climb", "hills", 5, {}),
+    ("phones_huber_groups", "calls ~ year", "phones", 4, {}),
+    ("phones_bisquare_groups", "calls ~ year", "phones", 4, {"psi": "bisquare"}),
+])
+def test_group_deletion_equals_mass_refits(case, formula, data, size, kw):
+    d = _data(data)
+    fit = regdiag.rlm(formula, data=d, **kw)
+    groups = np.arange(len(d)) // size + 1
+    g = fit.group_deletion(groups)
+    ref = pd.read_csv(REF / case / "loo_group.csv", index_col=0)
+    ours = pd.DataFrame(g.loo_params, index=g.groups.astype(int)).loc[ref.index.astype(int)].to_numpy()
+    assert np.max(np.abs(ours - ref.iloc[:, :-1].to_numpy()) / fit.bse.to_numpy()) < 1e-8
+    np.testing.assert_allclose(pd.Series(g.sigma_loo, index=g.groups.astype(int)).loc[ref.index.astype(int)],
+                               ref["scale"], rtol=1e-8)
+    # one-row groups are the exact leave-one-out
+    single = fit.group_deletion(np.arange(len(d)))
+    np.testing.assert_allclose(single.dfbeta, fit.influence().dfbeta, rtol=0,
+                               atol=1e-8 * float(np.max(fit.bse.to_numpy())))
+
+
+@pytest.mark.parametrize("kw", [{}, {"scale": "Huber"}, {"k": 2.0}])
+def test_batched_group_deletion_equals_irls_refits(kw):
+    from regdiag.linear.deletion import resolve_groups
+    from regdiag.linear.rlm import _batched_group_deletion, _irls
+
+    d = _data("hills")
+    fit = regdiag.rlm("time ~ dist + climb", data=d, **kw)
+    for size in (2, 5):
+        _, members = resolve_groups(fit.index, np.arange(len(d)) // size)
+        dfb, scales, settled = _batched_group_deletion(fit, members)
+        assert settled.any()  # the rest are refitted by group_deletion
+        for g in np.flatnonzero(settled):
+            keep = np.ones(len(d), dtype=bool)
+            keep[members[g]] = False
+            coef, s_g, *_ = _irls(fit._X[keep], fit._y[keep], fit.psi, fit.scale_spec, fit.coef.copy(), fit.scale,
+                                  acc=1e-15, maxit=20000)
+            assert np.max(np.abs(dfb[g] - (fit.coef - coef)) / fit.bse.to_numpy()) < 1e-9
+            assert abs(scales[g] / s_g - 1) < 1e-9

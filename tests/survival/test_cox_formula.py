@@ -66,7 +66,9 @@ def test_missing_rows_are_dropped_and_recorded(df):
     "formula, match",
     [
         ("time ~ x", "must be Surv"),
-        ("Surv(time, time, status) ~ x", "counting-process"),
+        ("Surv(time, time, status) ~ x", "start < stop"),
+        ("Surv(time, status) ~ x + cluster(site) + cluster(x)", "one cluster"),
+        ("Surv(time, status) ~ x + offset(x, x)", "one argument"),
         ("Surv(time) ~ x", "two arguments"),
         ("Surv(time, status) ~ x:strata(site)", "interaction"),
         ("Surv(time, status) ~ strata(site)", "no covariates"),
