@@ -52,11 +52,10 @@ from ..linear.glm_influence import deleted_response_resid, one_step_measures
 from ..linear.glm_irls import (
     DEFAULT_MAXIT,
     DEFAULT_TOL,
+    IRLSEvaluation,
+    IRLSStep,
     _fmt_trace,
-    check_halving,
-    qr_converged,
-    step_accepted,
-    step_criterion,
+    irls_loop,
     step_dispersion,
     working_weights,
 )
@@ -453,6 +452,43 @@ def _solve(root: Node, k: int, n: int, rank_tol: float | None) -> tuple[QRFactor
     return small, qtb, x
 
 
+class _DaskSteps:
+    """The Dask backend of :func:`~regdiag.linear.glm_irls.irls_loop`: every step a QR step solved from the root of
+    one tree reduction, whose pass also evaluated the coefficients it starts from."""
+
+    def __init__(self, run: Any, family: Family, root: Node, k: int, n: int, rank_tol: float | None) -> None:
+        self.run, self.family, self.k, self.n, self.rank_tol = run, family, k, n, rank_tol
+        self.root = root
+        self.kept: tuple[Node, QRFactor, np.ndarray, np.ndarray | None] | None = None
+
+    def solve(self, beta: np.ndarray | None, it: int) -> IRLSStep:
+        st = self.root.stats
+        if st["n_ok"] == 0:
+            raise DesignError(f"no observation carries information at iteration {it} (all working weights are 0)")
+        small, qtb, x = _solve(self.root, self.k, self.n, self.rank_tol)
+        self.kept = (self.root, small, qtb, beta)
+        phi = step_dispersion(self.family, float(st["wzz"]), int(st["n_ok"]), self.k)
+        return IRLSStep(
+            d=small.to_original(x, fill=0.0), diag_inv=small.cov_unscaled_diag(), phi=phi, cond=small.cond, beta=beta
+        )
+
+    def evaluate(self, beta: np.ndarray, it: int) -> IRLSEvaluation:
+        node = self.run(beta, it)
+        return IRLSEvaluation(deviance=float(node.stats["dev"]), valid=bool(node.stats["valid"]), state=node)
+
+    def accept(self, evaluation: IRLSEvaluation) -> None:
+        self.root = evaluation.state  # type: ignore[assignment]
+
+    def preliminary_done(self) -> None:  # pragma: no cover - every Dask step is a QR step
+        pass
+
+    def halving_failed(self, error: Exception) -> bool:
+        return False
+
+    def stop_after(self, it: int, converged: bool) -> bool:
+        return False
+
+
 def _irls(
     source: Source, family: Family, start: np.ndarray | None, tol: float, maxit: int, rank_tol: float | None,
     split_every: int,
@@ -476,43 +512,10 @@ def _irls(
     k = root.r.shape[1] - 1
     if start is not None and start.shape[0] != k:
         raise DesignError(f"start has {start.shape[0]} values but the design has {k} columns")
-    dev = float(st["dev"])
-    trace = [dev]
-    crit_prev = math.nan
-    converged = False
-    kept: tuple[Node, QRFactor, np.ndarray, np.ndarray | None] | None = None
-    it = 0
-    for it in range(1, maxit + 1):
-        if st["n_ok"] == 0:
-            raise DesignError(f"no observation carries information at iteration {it} (all working weights are 0)")
-        small, qtb, x = _solve(root, k, n, rank_tol)
-        d = small.to_original(x, fill=0.0)
-        diag_inv = small.cov_unscaled_diag()
-        if not np.all(np.isfinite(d)):
-            raise ConvergenceError(f"non-finite coefficients at iteration {it}; deviance trace: {_fmt_trace(trace)}")
-        full = beta is None
-        beta_new = d if full else beta + d
-        new = run(beta_new, it + 1)
-        halvings = 0
-        while not step_accepted(float(new.stats["dev"]), bool(new.stats["valid"]), dev, full):
-            halvings += 1
-            check_halving(halvings, full, it, trace)
-            d = d * 0.5
-            beta_new = beta + d  # type: ignore[operator]
-            new = run(beta_new, it + 1)
-        if not full and halvings == 0:
-            phi = step_dispersion(family, float(st["wzz"]), int(st["n_ok"]), k)
-            crit, err_est = step_criterion(d, beta_new, diag_inv, phi, crit_prev)
-            converged = qr_converged(crit, err_est, tol, small.cond)
-            crit_prev = crit
-        else:
-            crit_prev = math.nan
-        kept = (root, small, qtb, beta)
-        beta, root, st, dev = beta_new, new, new.stats, float(new.stats["dev"])
-        trace.append(dev)
-        if converged:
-            break
-    if not converged:
+    steps = _DaskSteps(run, family, root, k, n, rank_tol)
+    loop = irls_loop(steps, beta, float(st["dev"]), tol=tol, maxit=maxit)
+    st = steps.root.stats
+    if not loop.converged:
         note = ""
         if family.name == "binomial" and st.get("extreme", 0):
             note = (
@@ -521,17 +524,18 @@ def _irls(
                 "Dask — fit a sample in memory with regdiag.glm to check."
             )
         err = ConvergenceError(
-            f"IRLS did not converge in {maxit} iterations; deviance trace: {_fmt_trace(trace)}. Raise maxit, loosen "
-            f"tol, or pass start= (coefficients).{note}"
+            f"IRLS did not converge in {maxit} iterations; deviance trace: {_fmt_trace(loop.trace)}. Raise maxit, "
+            f"loosen tol, or pass start= (coefficients).{note}"
         )
-        err.deviance_trace = tuple(trace)  # type: ignore[attr-defined]
+        err.deviance_trace = tuple(loop.trace)  # type: ignore[attr-defined]
         raise err
-    fac_root, factor, qtb, fac_beta = kept  # type: ignore[misc]
-    coef = np.array(beta, dtype=float)
+    fac_root, factor, qtb, fac_beta = steps.kept  # type: ignore[misc]
+    coef = np.array(loop.beta, dtype=float)
     coef[factor.aliased] = np.nan
     return dict(
-        factor=factor, coef=coef, fac_at=_Iterate(family, fac_beta, it), qtb=qtb, fac_root=fac_root, final=st,
-        deviance=dev, iterations=it, converged=converged, trace=tuple(trace), n=n, k=k,
+        factor=factor, coef=coef, fac_at=_Iterate(family, fac_beta, loop.iterations), qtb=qtb, fac_root=fac_root,
+        final=st, deviance=loop.deviance, iterations=loop.iterations, converged=loop.converged,
+        trace=tuple(loop.trace), n=n, k=k,
     )
 
 
