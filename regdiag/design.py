@@ -15,7 +15,6 @@ read as R reads them (:mod:`regdiag.rformula`).
 from __future__ import annotations
 
 import ast
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,8 +33,8 @@ from ._validation import (
     nonfinite_report,
     numeric_frame,
     numeric_vector,
-    warn_rows,
 )
+from ._warnings import warn, warn_dropped_rows
 
 __all__ = ["Design", "make_design", "design_from_statsmodels"]
 
@@ -268,13 +267,12 @@ def _warn_reference_levels(spec: Any, formula: str) -> None:
             continue  # not text, or an order the user chose
         r_first = min(levels, key=_r_collation_key)
         if r_first != levels[0]:
-            warnings.warn(
+            warn(
                 f"the text factor {fac} in {formula!r} takes {levels[0]!r} as its reference level (levels sorted by "
                 f"code point); R, sorting in its locale, takes {r_first!r}: the factor's coefficients and DFBETAS "
                 f"differ from R's (fitted values, leverage and Cook's distance do not). For R's reference write "
                 f"relevel({fac}, ref={r_first!r})",
                 DataWarning,
-                stacklevel=5,
             )
 
 
@@ -356,7 +354,7 @@ def _formula_design(
     if inf.any() and missing is Missing.OMIT:
         raise _nonfinite_error(inf_report, formula, made=False)
     if inf.any():
-        warn_rows("dropped rows with infinite values (missing='drop')", index[inf & ~miss], DataWarning, stacklevel=5)
+        warn_dropped_rows("with infinite values", index[inf & ~miss])
     keep = ~(miss | inf)
     if not keep.any():
         raise DataError("no rows are left after dropping rows with missing values")
@@ -422,12 +420,8 @@ def _formula_design(
         report2 = nonfinite_report(np.column_stack([y, X] + off_cols), ycols + names + off_names, rindex)
         if missing is not Missing.DROP:
             raise _nonfinite_error(report2, formula, made=True)
-        warn_rows(
-            "dropped rows whose transformed values are not finite (missing='drop'): "
-            + "; ".join(f"{c!r}" for c, _ in report2[:5]),
-            rindex[bad2],
-            DataWarning,
-            stacklevel=5,
+        warn_dropped_rows(
+            "whose transformed values are not finite", rindex[bad2], ": " + "; ".join(f"{c!r}" for c, _ in report2[:5])
         )
         keep2 = ~bad2
         dropped = dropped.append(rindex[~keep2])
@@ -546,7 +540,7 @@ def _array_design(
                 "with a warning"
             )
         if infinite.any() and missing is Missing.DROP:
-            warn_rows("dropped rows with infinite values (missing='drop')", index[infinite], DataWarning, stacklevel=5)
+            warn_dropped_rows("with infinite values", index[infinite])
         keep = _drop_or_raise(bad, report, index, missing, "the data")
         dropped = index[~keep]
         yv, Xv, index = yv[keep], Xv[keep], index[keep]

@@ -567,8 +567,8 @@ def fit_glm_source(
     npos = int(st["n_pos"])
     check_residual_df(npos, factor.rank)
     if family.name == "binomial" and st.get("extreme", 0):
-        warn_extreme_probabilities(stacklevel=4)
-    warn_conditioning(factor.cond, stacklevel=4, glm=True)
+        warn_extreme_probabilities()
+    warn_conditioning(factor.cond, glm=True)
     fac_root = res["fac_root"]
     return DaskGLMFit(
         **common,

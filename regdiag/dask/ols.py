@@ -478,7 +478,7 @@ def fit_source(source: Source, *, tol: float | None = None, split_every: int = 8
     check_residual_df(npos, small.rank)
     x = solve_triangular(small.r, qtb, lower=False) if small.rank else np.zeros(0)
     est = estimated_error(small, x, float(np.linalg.norm(root.r[:, k])), math.sqrt(rss))
-    warn_conditioning(small.cond, stacklevel=4)
+    warn_conditioning(small.cond)
     refined = refine(source, small, x, split_every, est) if est > REFINE_THRESHOLD else None
     if refined is not None:
         x, rss = refined.x, refined.rss

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import solve_triangular
 
-from .._validation import DataError, warn_rows
+from .._validation import DataError
+from .._warnings import warn_rows
 from ..linalg import EPS
 from ..results import GroupInfluence
 
@@ -163,7 +164,6 @@ def group_deletion(fit: OLSFit, groups: Any) -> GroupInfluence:
             "measures are NaN",
             labels[singular],
             noun="groups",
-            stacklevel=4,
         )
     return GroupInfluence(
         groups=labels,

@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .._validation import DataError, DesignError, format_labels
+from .._validation import DataError, DataWarning, DesignError, format_labels
+from .._warnings import warn
 
 __all__ = ["Link", "Family", "LINKS", "FAMILIES", "make_family"]
 
@@ -569,11 +570,7 @@ def _r_num(x: float) -> str:
 
 
 def _warn(msg: str) -> None:
-    import warnings
-
-    from .._validation import DataWarning
-
-    warnings.warn(msg, DataWarning, stacklevel=4)
+    warn(msg, DataWarning)
 
 
 #: mu'(eta) / V(mu) under the canonical link (1 unless listed)

@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._validation import DataError, DesignError, InfluenceWarning, format_labels
+from .._validation import DataError, DesignError, format_labels
+from .._warnings import warn
 from ._fit import FitCommon
 from ..design import Design, make_design
 from ..linalg import EPS, QRFactor, lstsq, qr_factor
 from ..results import GLMInfluence, GroupInfluence
 from .families import Family, make_family
 from .glm_exact import DEFAULT_LOO_MAXIT, DEFAULT_LOO_TOL, DEFAULT_MEMORY_MB
-from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, Separation, irls, user_stacklevel, warn_separation
+from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, Separation, irls, warn_separation
 from .negbin import ThetaEstimate, fit_negbin_design
 from .ols import COND_WARN  # noqa: F401  (GLMs warn at OLS's threshold; the name stays importable from here)
 from .ols import check_residual_df, dask_input, warn_conditioning
@@ -409,9 +409,9 @@ def extreme_probabilities(mu: np.ndarray, positive: np.ndarray) -> np.ndarray:
     return positive & ((mu > 1 - eps10) | (mu < eps10))
 
 
-def warn_extreme_probabilities(stacklevel: int) -> None:
+def warn_extreme_probabilities() -> None:
     """R's warning for a binomial fit with :func:`extreme_probabilities` (and no separation found or checked)."""
-    warnings.warn("fitted probabilities numerically 0 or 1 occurred", InfluenceWarning, stacklevel=stacklevel)
+    warn("fitted probabilities numerically 0 or 1 occurred")
 
 
 def _null_deviance(
@@ -490,8 +490,8 @@ def fit_glm_design(
     if separation is not None:
         warn_separation(separation, design.param_names, design.index)
     elif family.name == "binomial" and np.any(extreme_probabilities(mu, w > 0)):
-        warn_extreme_probabilities(stacklevel=user_stacklevel() + 1)  # one frame below this one
-    warn_conditioning(res_factor.cond, stacklevel=user_stacklevel() + 1, glm=True)  # one frame below this one
+        warn_extreme_probabilities()
+    warn_conditioning(res_factor.cond, glm=True)
     return GLMFit(
         design=design,
         family=family,

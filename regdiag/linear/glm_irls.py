@@ -50,9 +50,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import sys
-import warnings
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -61,7 +58,8 @@ import pandas as pd
 from scipy import linalg as sla
 from scipy.linalg import lapack, solve_triangular
 
-from .._validation import ConvergenceError, DesignError, InfluenceWarning, format_labels
+from .._validation import ConvergenceError, DesignError, format_labels
+from .._warnings import user_stacklevel, warn
 from ..linalg import EPS, QRFactor, power_of_two_scale, qr_factor
 from .families import Family
 
@@ -977,21 +975,7 @@ def detect_separation(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Separation
     return Separation(direction=direction, rows=rows, complete=bool(len(sep_rows_pos) == Xp.shape[0]))
 
 
-def user_stacklevel() -> int:
-    """``stacklevel`` that makes a warning issued by the calling function point at the first frame outside regdiag
-    (the user's call, however deep inside regdiag the warning is raised)."""
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    return level
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-
-def warn_separation(sep: Separation, names: tuple[str, ...], index: pd.Index, stacklevel: int | None = None) -> None:
+def warn_separation(sep: Separation, names: tuple[str, ...], index: pd.Index) -> None:
     """One warning describing the separation or boundary (used by the fit)."""
     extra = ""
     if sep.kind == "boundary":
@@ -1000,9 +984,4 @@ def warn_separation(sep: Separation, names: tuple[str, ...], index: pd.Index, st
             "these rows; along the direction the coefficients are where these rows' fitted means reach the log "
             "link's floor eps (numerically 0; where R's glm stops at epsilon = 1e-15)"
         )
-    warnings.warn(
-        sep.describe(names, index) + extra + ". Influence measures of this fit are unreliable and are reported as "
-        "NaN.",
-        InfluenceWarning,
-        stacklevel=user_stacklevel() if stacklevel is None else stacklevel,
-    )
+    warn(sep.describe(names, index) + extra + ". Influence measures of this fit are unreliable and are reported as NaN.")

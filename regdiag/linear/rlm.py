@@ -38,6 +38,7 @@ import pandas as pd
 from scipy import stats
 
 from .._validation import ConvergenceError, DataError, DesignError
+from .._warnings import warn_not_converged
 from ..design import Design, make_design
 from ..linalg import qr_factor
 from ..results import RLMInfluence
@@ -650,7 +651,7 @@ def fit_rlm_design(
         raise ValueError(f"method={method!r} is not one of 'M', 'MM'")
     coef, s, w, it, conv = _irls(X, y, ps, sc, np.asarray(coef0, dtype=float), s0, acc=acc, maxit=maxit)
     if not conv:
-        warnings.warn(f"rlm: the IRLS did not reach its fixed point in {maxit} steps", RuntimeWarning, stacklevel=3)
+        warn_not_converged("rlm: the IRLS", maxit, "steps", category=RuntimeWarning)
     return RLMFit(design=design, coef=coef, scale=s, weights=psi_weights(ps, y - X @ coef, s), psi=ps,
                   scale_spec=sc, method=method, iterations=it, converged=conv, s_coef=s_coef)
 
