@@ -111,10 +111,24 @@ class Model(Protocol):
         ...
 
 
-def batches(n: int, size: int) -> list[slice]:
-    """``slice`` objects covering ``range(n)`` in steps of ``size``."""
+def batches(n: int, size: int, start: int = 0) -> list[slice]:
+    """``slice`` objects covering ``range(start, start + n)`` in steps of ``size`` (at least 1).
+
+    Parameters
+    ----------
+    n : int
+        Number of rows.
+    size : int
+        Rows per batch.
+    start : int
+        First row.
+
+    Returns
+    -------
+    list of slice
+    """
     size = max(int(size), 1)
-    return [slice(s, min(s + size, n)) for s in range(0, n, size)]
+    return [slice(start + s, start + min(s + size, n)) for s in range(0, n, size)]
 
 
 class ModelView:
