@@ -67,6 +67,8 @@ from ._refine import dd_residual
 from ._tsqr import Node, Stats, block_q
 from .influence import DaskInfluence
 from .ols import (
+    BlockScalars,
+    DaskFit,
     _block_factor,
     _ols_rows,
     _scalar_fields as ols_scalar_fields,
@@ -161,27 +163,18 @@ def _null_leaf(blk: Block, st: Stats, *, family: Family, mu0: float | None) -> N
     return None
 
 
-@dataclass(frozen=True, eq=False)
-class GLMScalars:
-    """The fit's small results that every block task needs (picklable; no Dask objects)."""
+@dataclass(frozen=True, eq=False, kw_only=True)
+class GLMScalars(BlockScalars):
+    """A GLM fit's :class:`~regdiag.dask.ols.BlockScalars` (``x``, ``x_lo``: for Gaussian with identity link, the
+    refined least-squares solution), with the family, dispersion and the iterate of the kept factorization."""
 
     family: Family
-    factor: QRFactor
-    coef: np.ndarray
     fac_at: _Iterate | None  # where the kept factorization's working system was formed (None: OLS rows)
-    qtb: np.ndarray
     phi: float
-    df: int
     dev_sum: float
-    sigma: float
-    nobs: int
     sign: float
     residual: str
-    names: tuple[str, ...]
-    aliased: tuple[str, ...]
     method: str = "glm-one-step"
-    x: np.ndarray | None = None  # Gaussian/identity: the refined least-squares solution (x + x_lo), factor coordinates
-    x_lo: np.ndarray | None = None
 
 
 def _glm_block_influence(raw: tuple, spec: Any, G: np.ndarray, gs: GLMScalars) -> GLMInfluence:
@@ -268,47 +261,44 @@ def _empty(gs: GLMScalars, index: pd.Index, k: int) -> GLMInfluence:
     )
 
 
-@dataclass(frozen=True, eq=False)
-class DaskGLMFit:
+@dataclass(frozen=True, eq=False, kw_only=True)
+class DaskGLMFit(DaskFit):
     """A generalized linear model fitted to Dask data (see :func:`regdiag.dask.glm`).
+
+    The fields of :class:`~regdiag.dask.ols.DaskFit` (``factor``: the factorization, of the small root R, of
+    ``W^(1/2) X`` at the last iteration's start; ``nobs``: rows with positive prior weight; ``x_refined``: for
+    Gaussian with identity link, the refined least-squares solution), and:
 
     Attributes
     ----------
-    source : Source
     family : Family
-    factor : QRFactor
-        Factorization (of the small root R) of ``W^(1/2) X`` at the last iteration's start: ``r``, ``cols``,
-        ``scale``, ``aliased`` and ``cond`` are those of the whole weighted design.
-    coef : ndarray of shape (n_params,)
+    fac_at : _Iterate or None
+        Where the kept factorization's working system was formed (None: the least-squares rows).
     deviance : float
+    dev_sum : float
+        Sum of squared deviance residuals.
     pearson_chi2 : float
     iterations : int
     converged : bool
     deviance_trace : tuple of float
-    nobs : int
-        Rows with positive prior weight.
+    link_sign : float
+        -1 where the link's inverse decreases, else 1.
+    sum_w, sum_wy : float
+        Sums of the prior weights and of weight times response (the null model's mean).
+    has_offset : bool
+    dispersion_fixed : float or None
+    tol, maxit, rank_tol
+        The IRLS settings (the null model with an offset is fitted with them).
     """
 
-    source: Source
     family: Family
-    factor: QRFactor
-    coef: np.ndarray
     fac_at: _Iterate | None
-    qtb: np.ndarray
     deviance: float
     dev_sum: float
     pearson_chi2: float
     iterations: int
     converged: bool
     deviance_trace: tuple[float, ...]
-    n_rows: int
-    nobs: int
-    block_factors: tuple[np.ndarray, ...]
-    block_lengths: tuple[int, ...]
-    param_names: tuple[str, ...]
-    n_dropped: int
-    dropped_head: tuple
-    has_intercept: bool
     link_sign: float
     sum_w: float
     sum_wy: float
@@ -317,10 +307,6 @@ class DaskGLMFit:
     tol: float = DEFAULT_TOL
     maxit: int = DEFAULT_MAXIT
     rank_tol: float | None = None
-    split_every: int = 8
-    n_positive_leverage: int | None = None  # rows with positive weight and a non-zero design row: R's flagging n
-    x_refined: np.ndarray | None = None  # Gaussian/identity: the refined least-squares solution (see DaskOLSFit)
-    x_refined_lo: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     # ---- the in-memory fit's presentation, shared -----------------------------------------------------------------
@@ -379,22 +365,15 @@ class DaskGLMFit:
         phi = self.dispersion
         df = self.df_resid
         return GLMScalars(
+            **self._block_scalars(),
             family=self.family,
-            factor=self.factor,
-            coef=self.coef,
             fac_at=self.fac_at,
-            qtb=self.qtb,
             phi=phi,
             df=df,
             dev_sum=self.dev_sum,
             sigma=float(np.sqrt(self.dev_sum / df)) if df > 0 else math.nan,
-            nobs=self.nobs,
             sign=self.link_sign,
             residual=residual,
-            names=self.param_names,
-            aliased=self.aliased,
-            x=self.x_refined,
-            x_lo=self.x_refined_lo,
         )
 
     def influence(self, loo: str = "one-step", residual: str = "pearson", observed: bool = False, **kwargs: Any
@@ -604,31 +583,19 @@ def _gaussian_fit(source: Source, rank_tol: float | None, split_every: int) -> d
     """Gaussian with identity link: one least-squares pass is the IRLS fixed point (as in memory)."""
     fit = fit_source(source, tol=rank_tol, split_every=split_every)
     rss = fit.ssr
+    shared = {f.name: getattr(fit, f.name) for f in dataclasses.fields(DaskFit) if f.name not in ("source", "split_every")}
     return dict(
-        factor=fit.factor,
-        coef=fit.coef,
+        **shared,
         fac_at=None,
-        qtb=fit.qtb,
         deviance=rss,
         dev_sum=rss,
         pearson_chi2=rss,
         iterations=1,
         converged=True,
         deviance_trace=(0.0, rss),
-        n_rows=fit.n_rows,
-        nobs=fit.nobs,
-        block_factors=fit.block_factors,
-        block_lengths=fit.block_lengths,
-        param_names=fit.param_names,
-        n_dropped=fit.n_dropped,
-        dropped_head=fit.dropped_head,
-        has_intercept=fit.has_intercept,
         link_sign=1.0,
         sum_w=fit.tss_moments[0],
         sum_wy=fit.tss_moments[0] * fit.tss_moments[1],
-        n_positive_leverage=fit.n_positive_leverage,
-        x_refined=fit.x_refined,
-        x_refined_lo=fit.x_refined_lo,
     )
 
 
