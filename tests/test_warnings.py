@@ -91,7 +91,9 @@ def test_dask_summary_words_zero_weight_as_in_memory():
     y = rng.standard_normal(60)
     w = np.ones(60)
     w[[5, 6]] = 0.0
-    fit = regdiag.ols(da.from_array(y, chunks=20), da.from_array(X, chunks=(20, 2)), weights=da.from_array(w, chunks=20))
+    fit = regdiag.ols(
+        da.from_array(y, chunks=20), da.from_array(X, chunks=(20, 2)), weights=da.from_array(w, chunks=20)
+    )
     infl = fit.influence()
     got, line = _caught(lambda: infl.summary(), InfluenceWarning)
     assert [str(w.message) for w in got] == [f"{ZERO_WEIGHT} (2 rows: 5, 6)"]

@@ -583,7 +583,9 @@ def _gaussian_fit(source: Source, rank_tol: float | None, split_every: int) -> d
     """Gaussian with identity link: one least-squares pass is the IRLS fixed point (as in memory)."""
     fit = fit_source(source, tol=rank_tol, split_every=split_every)
     rss = fit.ssr
-    shared = {f.name: getattr(fit, f.name) for f in dataclasses.fields(DaskFit) if f.name not in ("source", "split_every")}
+    shared = {
+        f.name: getattr(fit, f.name) for f in dataclasses.fields(DaskFit) if f.name not in ("source", "split_every")
+    }
     return dict(
         **shared,
         fac_at=None,

@@ -703,7 +703,9 @@ def irls(
             index=index, iterations=loop.iterations, trace=loop.trace, qr_iterations=steps.qr_its,
         )
     if not loop.converged and separation is None:
-        err = _not_converged(maxit, tol, loop.criterion, loop.trace, loop.criteria, family, steps.eta, steps.good, index)
+        err = _not_converged(
+            maxit, tol, loop.criterion, loop.trace, loop.criteria, family, steps.eta, steps.good, index
+        )
         err.deviance_trace = tuple(loop.trace)  # type: ignore[attr-defined]
         raise err
     return _separated_or_converged(steps, loop, separation)
@@ -984,4 +986,7 @@ def warn_separation(sep: Separation, names: tuple[str, ...], index: pd.Index) ->
             "these rows; along the direction the coefficients are where these rows' fitted means reach the log "
             "link's floor eps (numerically 0; where R's glm stops at epsilon = 1e-15)"
         )
-    warn(sep.describe(names, index) + extra + ". Influence measures of this fit are unreliable and are reported as NaN.")
+    warn(
+        sep.describe(names, index) + extra + ". Influence measures of this fit are unreliable and are reported as "
+        "NaN."
+    )
