@@ -319,6 +319,7 @@ def _formula_design(
     context: Mapping[str, Any] | None,
     two_column_response: bool = False,
 ) -> Design:
+    """The :class:`Design` of a formula over a DataFrame (see :func:`make_design`)."""
     from . import rformula
 
     data, parsed, used = _formula_frame(formula, data, context)
@@ -335,30 +336,14 @@ def _formula_design(
     w = _vector(weights, data, n, index, "weights")
     off = _vector(offset, data, n, index, "offset")
 
-    # stage 1: missing values in the raw columns (R's na.omit); infinite values are an error unless dropped
-    miss, miss_report, inf, inf_report = _raw_bad_rows(data, used, [("weights", w), ("offset", off)], index)
-    if missing is Missing.RAISE and (miss.any() or inf.any()):
-        _drop_or_raise(miss | inf, miss_report + inf_report, index, missing, "the data")
-    if inf.any() and missing is Missing.OMIT:
-        raise _nonfinite_error(inf_report, formula, made=False)
-    if inf.any():
-        warn_dropped_rows("with infinite values", index[inf & ~miss])
-    keep = ~(miss | inf)
-    if not keep.any():
-        raise DataError("no rows are left after dropping rows with missing values")
+    keep = _raw_rows_kept(data, used, w, off, missing, formula)
     dropped = index[~keep]
     lhs, rhs = _build_matrices(formula, parsed, data[used], keep, {**rformula.R_TRANSFORMS, **(context or {})})
     if w is not None:
         w = w[keep]
     if off is not None:
         off = off[keep]
-    for name, levels in _single_level_factors(rhs.model_spec):
-        raise DataError(
-            f"the factor {name} in {formula!r} has a single level {levels} in the rows used: a factor needs two or "
-            "more levels (R: 'contrasts can be applied only to factors with 2 or more levels'); remove it from "
-            "the formula"
-        )
-    _warn_reference_levels(rhs.model_spec, formula)
+    _check_factors(rhs.model_spec, formula)
 
     y, response_name, ycols, response_levels = _formula_response(formula, lhs, lhs_terms[0], is_pair,
                                                                  two_column_response)
@@ -406,6 +391,38 @@ def _formula_design(
         offset_columns=tuple(off_idx),
         response_levels=response_levels,
     )
+
+
+def _raw_rows_kept(
+    data: pd.DataFrame, used: list[str], w: np.ndarray | None, off: np.ndarray | None, missing: Missing,
+    formula: str,
+) -> np.ndarray:
+    """Stage 1 of a formula's rows: missing values in the raw columns (R's ``na.omit``) are dropped; infinite values
+    are an error unless dropped on request (with a warning). Returns the rows kept, of shape (n_obs,)."""
+    index = data.index
+    miss, miss_report, inf, inf_report = _raw_bad_rows(data, used, [("weights", w), ("offset", off)], index)
+    if missing is Missing.RAISE and (miss.any() or inf.any()):
+        _drop_or_raise(miss | inf, miss_report + inf_report, index, missing, "the data")
+    if inf.any() and missing is Missing.OMIT:
+        raise _nonfinite_error(inf_report, formula, made=False)
+    if inf.any():
+        warn_dropped_rows("with infinite values", index[inf & ~miss])
+    keep = ~(miss | inf)
+    if not keep.any():
+        raise DataError("no rows are left after dropping rows with missing values")
+    return keep
+
+
+def _check_factors(spec: Any, formula: str) -> None:
+    """A factor with a single level in the rows used is an error; a text factor whose reference level differs from
+    R's warns (:func:`_warn_reference_levels`)."""
+    for name, levels in _single_level_factors(spec):
+        raise DataError(
+            f"the factor {name} in {formula!r} has a single level {levels} in the rows used: a factor needs two or "
+            "more levels (R: 'contrasts can be applied only to factors with 2 or more levels'); remove it from "
+            "the formula"
+        )
+    _warn_reference_levels(spec, formula)
 
 
 def _formula_frame(formula: str, data: Any, context: Mapping[str, Any] | None) -> tuple[pd.DataFrame, Any, list[str]]:
@@ -475,6 +492,8 @@ def _refuse_or_warn_transformed(
 def _array_design(
     y: Any, X: Any, weights: Any, offset: Any, missing: Missing, two_column_response: bool = False
 ) -> Design:
+    """The :class:`Design` of a response and a design matrix given as arrays or pandas objects (see
+    :func:`make_design`)."""
     if X is None:
         raise DataError("pass a design matrix X with y (or a formula string and data=...)")
     yv, y_index, ycols, response_name = _array_response(y, two_column_response)
