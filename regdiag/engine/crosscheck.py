@@ -10,6 +10,7 @@ and a rounding tolerance derived from the conditioning.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,10 +96,32 @@ def _tolerance(res: EngineInfluence, cond_eq: float, cond_raw: float, options: d
 
 
 #: the columns of :func:`cross_check`'s table, in order
-_COLUMNS = (
+COLUMNS = (
     "curvature", "solver", "correction", "param_influence", "dfbeta", "cooks_distance", "expected", "tolerance",
     "agrees", "theory", "status",
 )
+
+
+def engine_run(
+    model: Any, curvature: str, solver: str, correction: str, damping: float, options: dict[str, Any]
+) -> tuple[EngineInfluence | None, str]:
+    """One engine run of a cross-check table: ``(result, "ok")``, or ``(None, why it gave no result)``.
+
+    The engine's warnings are silenced: the table itself reports how far each approximation is, and its warnings
+    would only repeat it.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InfluenceWarning)
+            res = influence(model, curvature, solver, damping=damping, correction=correction, solver_options=options)
+    except (ConvergenceError, DesignError, ModelError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    return res, "ok"
+
+
+def failed_run(measures: Sequence[str], status: str) -> dict[str, Any]:
+    """A cross-check row's values for a run that gave no result: NaN ``measures``, ``agrees`` NA and ``status``."""
+    return {**dict.fromkeys(measures, np.nan), "agrees": pd.NA, "status": status}
 
 
 @dataclass(frozen=True, eq=False)
@@ -226,29 +249,22 @@ def cross_check(
     solvers = [s.value for s in SolverKind] if solvers is None else list(solvers)
     solver_options = solver_options or {}
     rows = []
-    for cur in curvatures:
-        for sol in solvers:
-            for cor in corrections:
-                exact, why = _theory(model, cur, cor)
-                row: dict[str, Any] = {"curvature": cur, "solver": sol, "correction": cor, "theory": why}
-                opts = dict(solver_options.get(sol, {}))
-                try:
-                    with warnings.catch_warnings():
-                        # the table itself reports how far each approximation is; its warnings would only repeat it
-                        warnings.simplefilter("ignore", InfluenceWarning)
-                        res = influence(model, cur, sol, damping=damping, correction=cor, solver_options=opts)
-                except (ConvergenceError, DesignError, ModelError) as exc:
-                    row.update(param_influence=np.nan, dfbeta=np.nan, cooks_distance=np.nan, expected=np.nan,
-                               tolerance=np.nan, agrees=pd.NA, status=f"{type(exc).__name__}: {exc}")
-                    rows.append(row)
-                    continue
-                if runs is not None:
-                    runs[(cur, sol, cor)] = res
-                tol = _tolerance(res, cond_eq, cond_raw, opts)
-                row.update(_discrepancies(res, closed, cor, exact and damping == 0, tol, plain_expected))
-                row.update(tolerance=tol if exact else np.nan, status="ok")
-                rows.append(row)
-    frame = pd.DataFrame(rows)[list(_COLUMNS)]
+    for cur, sol, cor in itertools.product(curvatures, solvers, corrections):
+        exact, why = _theory(model, cur, cor)
+        row: dict[str, Any] = {"curvature": cur, "solver": sol, "correction": cor, "theory": why}
+        opts = dict(solver_options.get(sol, {}))
+        res, status = engine_run(model, cur, sol, cor, damping, opts)
+        if res is None:
+            row.update(failed_run(("param_influence", "dfbeta", "cooks_distance", "expected", "tolerance"), status))
+            rows.append(row)
+            continue
+        if runs is not None:
+            runs[(cur, sol, cor)] = res
+        tol = _tolerance(res, cond_eq, cond_raw, opts)
+        row.update(_discrepancies(res, closed, cor, exact and damping == 0, tol, plain_expected))
+        row.update(tolerance=tol if exact else np.nan, status=status)
+        rows.append(row)
+    frame = pd.DataFrame(rows)[list(COLUMNS)]
     frame["agrees"] = frame["agrees"].astype("boolean")
     frame.attrs.update(n_compared=int(closed.rows.sum()), cond=float(cond_raw), cond_equilibrated=float(cond_eq),
                        damping=damping)
