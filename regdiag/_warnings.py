@@ -120,17 +120,35 @@ def warn_rows(
 
 
 def warn_leverage_one(rows: Sequence[Any] | pd.Index) -> None:
-    """Rows with leverage 1: their deletion measures are NaN."""
+    """Rows with leverage 1: their deletion measures are NaN.
+
+    Parameters
+    ----------
+    rows : sequence or pandas.Index
+        Their labels.
+    """
     warn_rows(LEVERAGE_ONE, rows)
 
 
 def warn_zero_weight(rows: Sequence[Any] | pd.Index) -> None:
-    """Rows with zero weight: out of the fit, leverage 0, deletion measures NaN."""
+    """Rows with zero weight: out of the fit, leverage 0, deletion measures NaN.
+
+    Parameters
+    ----------
+    rows : sequence or pandas.Index
+        Their labels.
+    """
     warn_rows(ZERO_WEIGHT, rows)
 
 
 def warn_sigma_loo_zero(rows: Sequence[Any] | pd.Index) -> None:
-    """Rows whose deletion leaves a perfect fit (``sigma_loo = 0``)."""
+    """Rows whose deletion leaves a perfect fit (``sigma_loo = 0``).
+
+    Parameters
+    ----------
+    rows : sequence or pandas.Index
+        Their labels.
+    """
     warn_rows(SIGMA_LOO_ZERO, rows)
 
 
@@ -181,7 +199,17 @@ def warn_not_converged(
 
 
 def warn_dropped_rows(why: str, rows: Sequence[Any] | pd.Index, detail: str = "") -> None:
-    """Rows dropped on request (``missing='drop'``) because of ``why``; ``detail`` (e.g. the columns) follows."""
+    """Rows dropped on request (``missing='drop'``).
+
+    Parameters
+    ----------
+    why : str
+        Why, e.g. ``"with infinite values"``.
+    rows : sequence or pandas.Index
+        Their labels.
+    detail : str
+        What follows the reason (e.g. ``": 'log(y)'"``, the columns).
+    """
     warn_rows(f"dropped rows {why} (missing='drop'){detail}", rows, DataWarning)
 
 
