@@ -38,7 +38,7 @@ def test_zero_weight_and_leverage_one_read_the_same_for_ols_and_glm():
     w[7] = 0.0
     texts = []
     for fit in (regdiag.ols(y, X, weights=w), regdiag.glm(y, X, family="poisson", weights=w)):
-        got, _ = _caught(lambda: fit.influence(), InfluenceWarning)
+        got, _ = _caught(fit.influence, InfluenceWarning)
         texts.append(sorted(str(w.message) for w in got))
     assert texts[0] == texts[1]
     assert texts[0] == sorted([f"{LEVERAGE_ONE} (rows 4)", f"{ZERO_WEIGHT} (rows 7)"])
