@@ -17,7 +17,12 @@ from typing import Any
 
 import pandas as pd
 
-from ._validation import ConditioningWarning, DataWarning, InfluenceWarning, format_labels
+from ._validation import (
+    ConditioningWarning,
+    DataWarning,
+    InfluenceWarning,
+    format_labels,
+)
 
 __all__ = [
     "LEVERAGE_ONE",
