@@ -7,7 +7,6 @@ edge and become enums here.
 from __future__ import annotations
 
 import enum
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,7 +27,6 @@ __all__ = [
     "CurvatureKind",
     "SolverKind",
     "Correction",
-    "warn_rows",
     "format_labels",
     "check_finite",
     "check_weights",
@@ -138,17 +136,6 @@ def format_labels(labels: Sequence[Any] | pd.Index, limit: int = 10) -> str:
     if len(labels) > limit:
         shown += f" and {len(labels) - limit} more"
     return shown
-
-
-def warn_rows(
-    message: str,
-    rows: Sequence[Any] | pd.Index,
-    category: type[Warning] = InfluenceWarning,
-    noun: str = "rows",
-    stacklevel: int = 3,
-) -> None:
-    """One warning naming the rows (or groups) it concerns; ``stacklevel`` counts from the caller of this function."""
-    warnings.warn(f"{message} ({noun} {format_labels(rows)})", category, stacklevel=stacklevel)
 
 
 def nonfinite_report(values: np.ndarray, columns: Sequence[str], index: pd.Index) -> list[tuple[str, list[Any]]]:

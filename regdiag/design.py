@@ -15,7 +15,6 @@ read as R reads them (:mod:`regdiag.rformula`).
 from __future__ import annotations
 
 import ast
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,8 +33,8 @@ from ._validation import (
     nonfinite_report,
     numeric_frame,
     numeric_vector,
-    warn_rows,
 )
+from ._warnings import warn, warn_dropped_rows
 
 __all__ = ["Design", "make_design", "design_from_statsmodels"]
 
@@ -268,13 +267,12 @@ def _warn_reference_levels(spec: Any, formula: str) -> None:
             continue  # not text, or an order the user chose
         r_first = min(levels, key=_r_collation_key)
         if r_first != levels[0]:
-            warnings.warn(
+            warn(
                 f"the text factor {fac} in {formula!r} takes {levels[0]!r} as its reference level (levels sorted by "
                 f"code point); R, sorting in its locale, takes {r_first!r}: the factor's coefficients and DFBETAS "
                 f"differ from R's (fitted values, leverage and Cook's distance do not). For R's reference write "
                 f"relevel({fac}, ref={r_first!r})",
                 DataWarning,
-                stacklevel=5,
             )
 
 
@@ -321,21 +319,10 @@ def _formula_design(
     context: Mapping[str, Any] | None,
     two_column_response: bool = False,
 ) -> Design:
+    """The :class:`Design` of a formula over a DataFrame (see :func:`make_design`)."""
     from . import rformula
 
-    if data is None:
-        raise DataError("a formula needs data: pass data=<DataFrame>")
-    if isinstance(data, Mapping):
-        data = pd.DataFrame(dict(data))
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(f"data must be a pandas DataFrame (or a dict of columns), not {type(data).__name__}")
-    parsed = rformula.parse(formula, [str(c) for c in data.columns])
-    used, unknown = rformula.used_columns(parsed, data.columns, context)
-    if unknown:
-        raise DataError(
-            f"the formula {formula!r} uses {', '.join(map(repr, unknown))}, not a column of the data; columns are "
-            f"{list(map(str, data.columns))}"
-        )
+    data, parsed, used = _formula_frame(formula, data, context)
     lhs_terms = list(parsed.lhs)
     is_pair = len(lhs_terms) == 1 and _term_kind(lhs_terms[0], "cbind")
     if is_pair and not two_column_response:
@@ -349,63 +336,20 @@ def _formula_design(
     w = _vector(weights, data, n, index, "weights")
     off = _vector(offset, data, n, index, "offset")
 
-    # stage 1: missing values in the raw columns (R's na.omit); infinite values are an error unless dropped
-    miss, miss_report, inf, inf_report = _raw_bad_rows(data, used, [("weights", w), ("offset", off)], index)
-    if missing is Missing.RAISE and (miss.any() or inf.any()):
-        _drop_or_raise(miss | inf, miss_report + inf_report, index, missing, "the data")
-    if inf.any() and missing is Missing.OMIT:
-        raise _nonfinite_error(inf_report, formula, made=False)
-    if inf.any():
-        warn_rows("dropped rows with infinite values (missing='drop')", index[inf & ~miss], DataWarning, stacklevel=5)
-    keep = ~(miss | inf)
-    if not keep.any():
-        raise DataError("no rows are left after dropping rows with missing values")
+    keep = _raw_rows_kept(data, used, w, off, missing, formula)
     dropped = index[~keep]
     lhs, rhs = _build_matrices(formula, parsed, data[used], keep, {**rformula.R_TRANSFORMS, **(context or {})})
     if w is not None:
         w = w[keep]
     if off is not None:
         off = off[keep]
-    for name, levels in _single_level_factors(rhs.model_spec):
-        raise DataError(
-            f"the factor {name} in {formula!r} has a single level {levels} in the rows used: a factor needs two or "
-            "more levels (R: 'contrasts can be applied only to factors with 2 or more levels'); remove it from "
-            "the formula"
-        )
-    _warn_reference_levels(rhs.model_spec, formula)
+    _check_factors(rhs.model_spec, formula)
 
-    # the response
-    response_levels = None
-    if is_pair:
-        if lhs.shape[1] != 2:
-            raise DataError(f"cbind(...) in {formula!r} must give two numeric columns (successes, failures)")
-        y = np.asarray(lhs, dtype=float)
-        args = ast.parse(str(lhs_terms[0].factors[0].expr).replace("`", ""), mode="eval").body.args  # type: ignore[attr-defined]
-        pair_names = [ast.unparse(a) for a in args]
-        response_name = f"cbind({pair_names[0]}, {pair_names[1]})"
-        ycols: tuple[str, ...] = tuple(pair_names)
-    else:
-        levels = _factor_response_levels(lhs)
-        if levels is not None and two_column_response:
-            # R's glm: a factor response is binomial, its first level failure and every other level success
-            y = 1.0 - np.asarray(lhs, dtype=float)[:, 0]
-            response_levels: tuple[str, ...] | None = tuple(map(str, levels))
-            response_name = str(lhs_terms[0])
-        elif lhs.shape[1] != 1:
-            raise DataError(
-                f"the response of {formula!r} must be one numeric column; it expands to {list(lhs.columns)} "
-                "(a text response is for a binomial GLM: regdiag.glm(..., family='binomial'), or write the event, "
-                "e.g. I(lfp == 'yes') ~ ...)"
-            )
-        else:
-            y = np.asarray(lhs, dtype=float)[:, 0]
-            response_name = str(lhs.columns[0])
-        ycols = (response_name,)
-
+    y, response_name, ycols, response_levels = _formula_response(formula, lhs, lhs_terms[0], is_pair,
+                                                                 two_column_response)
     # offset(...) terms: out of the design, into the offset (as R)
     off_idx = [i for t in offset_terms for i in rhs.model_spec.term_indices[t]]
     off_cols = [np.asarray(rhs.iloc[:, i], dtype=float) for i in off_idx]
-    off_names = tuple(str(rhs.columns[i]) for i in off_idx)
     x_idx = [i for i in range(rhs.shape[1]) if i not in set(off_idx)]
     X = _column_major(rhs.iloc[:, x_idx] if off_idx else rhs)
     names = tuple(str(rhs.columns[i]) for i in x_idx)
@@ -419,15 +363,9 @@ def _formula_design(
     for col in off_cols:
         bad2 |= ~np.isfinite(col)
     if bad2.any():
-        report2 = nonfinite_report(np.column_stack([y, X] + off_cols), ycols + names + off_names, rindex)
-        if missing is not Missing.DROP:
-            raise _nonfinite_error(report2, formula, made=True)
-        warn_rows(
-            "dropped rows whose transformed values are not finite (missing='drop'): "
-            + "; ".join(f"{c!r}" for c, _ in report2[:5]),
-            rindex[bad2],
-            DataWarning,
-            stacklevel=5,
+        off_names = tuple(str(rhs.columns[i]) for i in off_idx)
+        _refuse_or_warn_transformed(
+            np.column_stack([y, X] + off_cols), ycols + names + off_names, rindex, bad2, missing, formula
         )
         keep2 = ~bad2
         dropped = dropped.append(rindex[~keep2])
@@ -455,60 +393,111 @@ def _formula_design(
     )
 
 
+def _raw_rows_kept(
+    data: pd.DataFrame, used: list[str], w: np.ndarray | None, off: np.ndarray | None, missing: Missing,
+    formula: str,
+) -> np.ndarray:
+    """Stage 1 of a formula's rows: missing values in the raw columns (R's ``na.omit``) are dropped; infinite values
+    are an error unless dropped on request (with a warning). Returns the rows kept, of shape (n_obs,)."""
+    index = data.index
+    miss, miss_report, inf, inf_report = _raw_bad_rows(data, used, [("weights", w), ("offset", off)], index)
+    if missing is Missing.RAISE and (miss.any() or inf.any()):
+        _drop_or_raise(miss | inf, miss_report + inf_report, index, missing, "the data")
+    if inf.any() and missing is Missing.OMIT:
+        raise _nonfinite_error(inf_report, formula, made=False)
+    if inf.any():
+        warn_dropped_rows("with infinite values", index[inf & ~miss])
+    keep = ~(miss | inf)
+    if not keep.any():
+        raise DataError("no rows are left after dropping rows with missing values")
+    return keep
+
+
+def _check_factors(spec: Any, formula: str) -> None:
+    """A factor with a single level in the rows used is an error; a text factor whose reference level differs from
+    R's warns (:func:`_warn_reference_levels`)."""
+    for name, levels in _single_level_factors(spec):
+        raise DataError(
+            f"the factor {name} in {formula!r} has a single level {levels} in the rows used: a factor needs two or "
+            "more levels (R: 'contrasts can be applied only to factors with 2 or more levels'); remove it from "
+            "the formula"
+        )
+    _warn_reference_levels(spec, formula)
+
+
+def _formula_frame(formula: str, data: Any, context: Mapping[str, Any] | None) -> tuple[pd.DataFrame, Any, list[str]]:
+    """The data as a DataFrame, the parsed formula and the columns it uses (an error naming any it lacks)."""
+    from . import rformula
+
+    if data is None:
+        raise DataError("a formula needs data: pass data=<DataFrame>")
+    if isinstance(data, Mapping):
+        data = pd.DataFrame(dict(data))
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"data must be a pandas DataFrame (or a dict of columns), not {type(data).__name__}")
+    parsed = rformula.parse(formula, [str(c) for c in data.columns])
+    used, unknown = rformula.used_columns(parsed, data.columns, context)
+    if unknown:
+        raise DataError(
+            f"the formula {formula!r} uses {', '.join(map(repr, unknown))}, not a column of the data; columns are "
+            f"{list(map(str, data.columns))}"
+        )
+    return data, parsed, used
+
+
+def _formula_response(
+    formula: str, lhs: Any, term: Any, is_pair: bool, two_column_response: bool
+) -> tuple[np.ndarray, str, tuple[str, ...], tuple[str, ...] | None]:
+    """The response of a formula's left-hand side ``lhs`` (model matrix of ``term``).
+
+    Returns ``(y, response_name, ycols, response_levels)``: ``y`` of shape (n_obs,), or (n_obs, 2) for ``cbind``;
+    ``ycols`` the names of its columns; ``response_levels`` a factor response's levels (R's glm: the first level
+    failure, every other level success), else None.
+    """
+    if is_pair:
+        if lhs.shape[1] != 2:
+            raise DataError(f"cbind(...) in {formula!r} must give two numeric columns (successes, failures)")
+        args = ast.parse(str(term.factors[0].expr).replace("`", ""), mode="eval").body.args  # type: ignore[attr-defined]
+        pair_names = [ast.unparse(a) for a in args]
+        return (
+            np.asarray(lhs, dtype=float), f"cbind({pair_names[0]}, {pair_names[1]})", tuple(pair_names), None
+        )
+    levels = _factor_response_levels(lhs)
+    if levels is not None and two_column_response:
+        response_name = str(term)
+        return 1.0 - np.asarray(lhs, dtype=float)[:, 0], response_name, (response_name,), tuple(map(str, levels))
+    if lhs.shape[1] != 1:
+        raise DataError(
+            f"the response of {formula!r} must be one numeric column; it expands to {list(lhs.columns)} "
+            "(a text response is for a binomial GLM: regdiag.glm(..., family='binomial'), or write the event, "
+            "e.g. I(lfp == 'yes') ~ ...)"
+        )
+    response_name = str(lhs.columns[0])
+    return np.asarray(lhs, dtype=float)[:, 0], response_name, (response_name,), None
+
+
+def _refuse_or_warn_transformed(
+    values: np.ndarray, columns: tuple[str, ...], index: pd.Index, bad: np.ndarray, missing: Missing, formula: str
+) -> None:
+    """Non-finite values made by a formula's transforms: an error naming the terms and rows, or (``missing='drop'``)
+    one warning naming the rows to be dropped."""
+    report = nonfinite_report(values, columns, index)
+    if missing is not Missing.DROP:
+        raise _nonfinite_error(report, formula, made=True)
+    warn_dropped_rows(
+        "whose transformed values are not finite", index[bad], ": " + "; ".join(f"{c!r}" for c, _ in report[:5])
+    )
+
+
 def _array_design(
     y: Any, X: Any, weights: Any, offset: Any, missing: Missing, two_column_response: bool = False
 ) -> Design:
+    """The :class:`Design` of a response and a design matrix given as arrays or pandas objects (see
+    :func:`make_design`)."""
     if X is None:
         raise DataError("pass a design matrix X with y (or a formula string and data=...)")
-    # response
-    ycols: tuple[str, ...] | None = None
-    if two_column_response and np.ndim(y) == 2 and np.shape(y)[1] == 2:
-        yv, y_index, ycols = _pair_response(y)
-        response_name = f"cbind({ycols[0]}, {ycols[1]})"
-    else:
-        if isinstance(y, pd.DataFrame):
-            if y.shape[1] != 1:
-                raise DataError(f"y must be one column; got {y.shape[1]} columns {list(y.columns)}")
-            y = y.iloc[:, 0]
-        y_index = _as_index(y)
-        if isinstance(y, pd.Series):
-            response_name = str(y.name) if y.name is not None else "y"
-            if not (pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype)):
-                raise DataError(f"y ({response_name!r}) is not numeric (dtype {y.dtype}); encode it as numbers")
-            yv = y.to_numpy(dtype=float, na_value=np.nan)
-        else:
-            response_name = "y"
-            try:
-                yv = np.asarray(y, dtype=float)
-            except (TypeError, ValueError) as exc:
-                raise DataError(f"y cannot be converted to numbers: {exc}") from exc
-            if yv.ndim == 2 and yv.shape[1] == 1:
-                yv = yv[:, 0]
-            if yv.ndim != 1:
-                raise DataError(f"y must be one-dimensional; got shape {yv.shape}")
-    # design
-    if isinstance(X, pd.Series):
-        X = X.to_frame()
-    x_index = _as_index(X)
-    if isinstance(X, pd.DataFrame):
-        names = tuple(str(c) for c in X.columns)
-        dup = sorted({c for c in names if names.count(c) > 1})
-        if dup:
-            raise DataError(f"X has duplicated column names {dup}; give every column its own name")
-        Xv = numeric_frame(X, "X")
-    else:
-        try:
-            Xv = np.asarray(X, dtype=float)
-        except (TypeError, ValueError) as exc:
-            raise DataError(
-                f"X cannot be converted to numbers ({exc}); pass a numeric array, or a DataFrame to have the "
-                "offending column named"
-            ) from exc
-        if Xv.ndim == 1:
-            Xv = Xv[:, None]
-        if Xv.ndim != 2:
-            raise DataError(f"X must be two-dimensional; got shape {Xv.shape}")
-        names = array_names(Xv)
+    yv, y_index, ycols, response_name = _array_response(y, two_column_response)
+    Xv, x_index, names = _array_matrix(X)
     n = yv.shape[0]
     if Xv.shape[0] != n:
         raise DataError(f"y has {n} rows but X has {Xv.shape[0]}: they must describe the same observations")
@@ -521,33 +510,12 @@ def _array_design(
     index = y_index if y_index is not None else x_index if x_index is not None else pd.RangeIndex(n)
     w = _vector(weights, None, n, index, "weights")
     off = _vector(offset, None, n, index, "offset")
-    if ycols is None:
-        ycols = (response_name,)
     bad = ~np.isfinite(yv.reshape(n, -1)).all(axis=1) | ~np.isfinite(Xv).all(axis=1)
     for arr in (w, off):
         if arr is not None:
             bad |= ~np.isfinite(arr)
     if bad.any():
-        # the report is built from the offending rows only (no second copy of the data)
-        parts = [yv[bad].reshape(int(bad.sum()), -1), Xv[bad]]
-        colnames: list[str] = [*ycols, *names]
-        for name, arr in (("weights", w), ("offset", off)):
-            if arr is not None:
-                parts.append(arr[bad][:, None])
-                colnames.append(name)
-        report = nonfinite_report(np.hstack(parts), colnames, index[bad])
-        infinite = np.zeros(n, dtype=bool)
-        infinite[bad] = np.isinf(np.hstack(parts)).any(axis=1)
-        if infinite.any() and missing is Missing.OMIT:
-            inf_report = nonfinite_report(np.where(np.isinf(np.hstack(parts)), np.inf, 0.0), colnames, index[bad])
-            parts_txt = "; ".join(f"column {c!r} at rows {format_labels(r, 5)}" for c, r in inf_report[:5])
-            raise DataError(
-                f"the data have infinite values: {parts_txt}. Remove them, or pass missing='drop' to drop those rows "
-                "with a warning"
-            )
-        if infinite.any() and missing is Missing.DROP:
-            warn_rows("dropped rows with infinite values (missing='drop')", index[infinite], DataWarning, stacklevel=5)
-        keep = _drop_or_raise(bad, report, index, missing, "the data")
+        keep = _array_rows_kept(yv, Xv, w, off, bad, index, (*ycols, *names), missing)
         dropped = index[~keep]
         yv, Xv, index = yv[keep], Xv[keep], index[keep]
         w = w[keep] if w is not None else None
@@ -571,6 +539,90 @@ def _array_design(
         dropped=dropped,
         has_intercept=bool(const.any()),
     )
+
+
+def _array_response(y: Any, two_column_response: bool) -> tuple[np.ndarray, pd.Index | None, tuple[str, ...], str]:
+    """The response given as an array, Series or one-column DataFrame (or a (successes, failures) pair).
+
+    Returns ``(y, row labels or None, column names, response name)``; ``y`` of shape (n_obs,), or (n_obs, 2).
+    """
+    if two_column_response and np.ndim(y) == 2 and np.shape(y)[1] == 2:
+        yv, y_index, ycols = _pair_response(y)
+        return yv, y_index, ycols, f"cbind({ycols[0]}, {ycols[1]})"
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise DataError(f"y must be one column; got {y.shape[1]} columns {list(y.columns)}")
+        y = y.iloc[:, 0]
+    y_index = _as_index(y)
+    if isinstance(y, pd.Series):
+        response_name = str(y.name) if y.name is not None else "y"
+        if not (pd.api.types.is_numeric_dtype(y.dtype) or pd.api.types.is_bool_dtype(y.dtype)):
+            raise DataError(f"y ({response_name!r}) is not numeric (dtype {y.dtype}); encode it as numbers")
+        return y.to_numpy(dtype=float, na_value=np.nan), y_index, (response_name,), response_name
+    try:
+        yv = np.asarray(y, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"y cannot be converted to numbers: {exc}") from exc
+    if yv.ndim == 2 and yv.shape[1] == 1:
+        yv = yv[:, 0]
+    if yv.ndim != 1:
+        raise DataError(f"y must be one-dimensional; got shape {yv.shape}")
+    return yv, y_index, ("y",), "y"
+
+
+def _array_matrix(X: Any) -> tuple[np.ndarray, pd.Index | None, tuple[str, ...]]:
+    """The design given as an array, Series or DataFrame: ``(X of shape (n_obs, n_params), row labels or None,
+    column names)`` (statsmodels' names for an unnamed array)."""
+    if isinstance(X, pd.Series):
+        X = X.to_frame()
+    x_index = _as_index(X)
+    if isinstance(X, pd.DataFrame):
+        names = tuple(str(c) for c in X.columns)
+        dup = sorted({c for c in names if names.count(c) > 1})
+        if dup:
+            raise DataError(f"X has duplicated column names {dup}; give every column its own name")
+        return numeric_frame(X, "X"), x_index, names
+    try:
+        Xv = np.asarray(X, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise DataError(
+            f"X cannot be converted to numbers ({exc}); pass a numeric array, or a DataFrame to have the "
+            "offending column named"
+        ) from exc
+    if Xv.ndim == 1:
+        Xv = Xv[:, None]
+    if Xv.ndim != 2:
+        raise DataError(f"X must be two-dimensional; got shape {Xv.shape}")
+    return Xv, x_index, array_names(Xv)
+
+
+def _array_rows_kept(
+    yv: np.ndarray, Xv: np.ndarray, w: np.ndarray | None, off: np.ndarray | None, bad: np.ndarray, index: pd.Index,
+    columns: tuple[str, ...], missing: Missing,
+) -> np.ndarray:
+    """The rows kept when the rows ``bad`` have a missing or non-finite value, by ``missing`` (an error naming the
+    columns and rows, or a warning for infinite values dropped on request)."""
+    n = len(index)
+    # the report is built from the offending rows only (no second copy of the data)
+    parts = [yv[bad].reshape(int(bad.sum()), -1), Xv[bad]]
+    colnames: list[str] = list(columns)
+    for name, arr in (("weights", w), ("offset", off)):
+        if arr is not None:
+            parts.append(arr[bad][:, None])
+            colnames.append(name)
+    report = nonfinite_report(np.hstack(parts), colnames, index[bad])
+    infinite = np.zeros(n, dtype=bool)
+    infinite[bad] = np.isinf(np.hstack(parts)).any(axis=1)
+    if infinite.any() and missing is Missing.OMIT:
+        inf_report = nonfinite_report(np.where(np.isinf(np.hstack(parts)), np.inf, 0.0), colnames, index[bad])
+        parts_txt = "; ".join(f"column {c!r} at rows {format_labels(r, 5)}" for c, r in inf_report[:5])
+        raise DataError(
+            f"the data have infinite values: {parts_txt}. Remove them, or pass missing='drop' to drop those rows "
+            "with a warning"
+        )
+    if infinite.any() and missing is Missing.DROP:
+        warn_dropped_rows("with infinite values", index[infinite])
+    return _drop_or_raise(bad, report, index, missing, "the data")
 
 
 def _pair_response(y: Any) -> tuple[np.ndarray, pd.Index | None, tuple[str, str]]:

@@ -52,11 +52,10 @@ from ..linear.glm_influence import deleted_response_resid, one_step_measures
 from ..linear.glm_irls import (
     DEFAULT_MAXIT,
     DEFAULT_TOL,
+    IRLSEvaluation,
+    IRLSStep,
     format_trace,
-    check_halving,
-    qr_converged,
-    step_accepted,
-    step_criterion,
+    irls_loop,
     step_dispersion,
     working_weights,
 )
@@ -68,6 +67,8 @@ from ._refine import dd_residual
 from ._tsqr import Node, Stats, block_q
 from .influence import DaskInfluence
 from .ols import (
+    BlockScalars,
+    DaskFit,
     _block_factor,
     _ols_rows,
     _scalar_fields as ols_scalar_fields,
@@ -162,27 +163,18 @@ def _null_leaf(blk: Block, st: Stats, *, family: Family, mu0: float | None) -> N
     return None
 
 
-@dataclass(frozen=True, eq=False)
-class GLMScalars:
-    """The fit's small results that every block task needs (picklable; no Dask objects)."""
+@dataclass(frozen=True, eq=False, kw_only=True)
+class GLMScalars(BlockScalars):
+    """A GLM fit's :class:`~regdiag.dask.ols.BlockScalars` (``x``, ``x_lo``: for Gaussian with identity link, the
+    refined least-squares solution), with the family, dispersion and the iterate of the kept factorization."""
 
     family: Family
-    factor: QRFactor
-    coef: np.ndarray
     fac_at: _Iterate | None  # where the kept factorization's working system was formed (None: OLS rows)
-    qtb: np.ndarray
     phi: float
-    df: int
     dev_sum: float
-    sigma: float
-    nobs: int
     sign: float
     residual: str
-    names: tuple[str, ...]
-    aliased: tuple[str, ...]
     method: str = "glm-one-step"
-    x: np.ndarray | None = None  # Gaussian/identity: the refined least-squares solution (x + x_lo), factor coordinates
-    x_lo: np.ndarray | None = None
 
 
 def _glm_block_influence(raw: tuple, spec: Any, G: np.ndarray, gs: GLMScalars) -> GLMInfluence:
@@ -269,47 +261,44 @@ def _empty(gs: GLMScalars, index: pd.Index, k: int) -> GLMInfluence:
     )
 
 
-@dataclass(frozen=True, eq=False)
-class DaskGLMFit:
+@dataclass(frozen=True, eq=False, kw_only=True)
+class DaskGLMFit(DaskFit):
     """A generalized linear model fitted to Dask data (see :func:`regdiag.dask.glm`).
+
+    The fields of :class:`~regdiag.dask.ols.DaskFit` (``factor``: the factorization, of the small root R, of
+    ``W^(1/2) X`` at the last iteration's start; ``nobs``: rows with positive prior weight; ``x_refined``: for
+    Gaussian with identity link, the refined least-squares solution), and:
 
     Attributes
     ----------
-    source : Source
     family : Family
-    factor : QRFactor
-        Factorization (of the small root R) of ``W^(1/2) X`` at the last iteration's start: ``r``, ``cols``,
-        ``scale``, ``aliased`` and ``cond`` are those of the whole weighted design.
-    coef : ndarray of shape (n_params,)
+    fac_at : _Iterate or None
+        Where the kept factorization's working system was formed (None: the least-squares rows).
     deviance : float
+    dev_sum : float
+        Sum of squared deviance residuals.
     pearson_chi2 : float
     iterations : int
     converged : bool
     deviance_trace : tuple of float
-    nobs : int
-        Rows with positive prior weight.
+    link_sign : float
+        -1 where the link's inverse decreases, else 1.
+    sum_w, sum_wy : float
+        Sums of the prior weights and of weight times response (the null model's mean).
+    has_offset : bool
+    dispersion_fixed : float or None
+    tol, maxit, rank_tol
+        The IRLS settings (the null model with an offset is fitted with them).
     """
 
-    source: Source
     family: Family
-    factor: QRFactor
-    coef: np.ndarray
     fac_at: _Iterate | None
-    qtb: np.ndarray
     deviance: float
     dev_sum: float
     pearson_chi2: float
     iterations: int
     converged: bool
     deviance_trace: tuple[float, ...]
-    n_rows: int
-    nobs: int
-    block_factors: tuple[np.ndarray, ...]
-    block_lengths: tuple[int, ...]
-    param_names: tuple[str, ...]
-    n_dropped: int
-    dropped_head: tuple
-    has_intercept: bool
     link_sign: float
     sum_w: float
     sum_wy: float
@@ -318,10 +307,6 @@ class DaskGLMFit:
     tol: float = DEFAULT_TOL
     maxit: int = DEFAULT_MAXIT
     rank_tol: float | None = None
-    split_every: int = 8
-    n_positive_leverage: int | None = None  # rows with positive weight and a non-zero design row: R's flagging n
-    x_refined: np.ndarray | None = None  # Gaussian/identity: the refined least-squares solution (see DaskOLSFit)
-    x_refined_lo: np.ndarray | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     # ---- the in-memory fit's presentation, shared -----------------------------------------------------------------
@@ -380,22 +365,15 @@ class DaskGLMFit:
         phi = self.dispersion
         df = self.df_resid
         return GLMScalars(
+            **self._block_scalars(),
             family=self.family,
-            factor=self.factor,
-            coef=self.coef,
             fac_at=self.fac_at,
-            qtb=self.qtb,
             phi=phi,
             df=df,
             dev_sum=self.dev_sum,
             sigma=float(np.sqrt(self.dev_sum / df)) if df > 0 else math.nan,
-            nobs=self.nobs,
             sign=self.link_sign,
             residual=residual,
-            names=self.param_names,
-            aliased=self.aliased,
-            x=self.x_refined,
-            x_lo=self.x_refined_lo,
         )
 
     def influence(self, loo: str = "one-step", residual: str = "pearson", observed: bool = False, **kwargs: Any
@@ -453,6 +431,43 @@ def _solve(root: Node, k: int, n: int, rank_tol: float | None) -> tuple[QRFactor
     return small, qtb, x
 
 
+class _DaskSteps:
+    """The Dask backend of :func:`~regdiag.linear.glm_irls.irls_loop`: every step a QR step solved from the root of
+    one tree reduction, whose pass also evaluated the coefficients it starts from."""
+
+    def __init__(self, run: Any, family: Family, root: Node, k: int, n: int, rank_tol: float | None) -> None:
+        self.run, self.family, self.k, self.n, self.rank_tol = run, family, k, n, rank_tol
+        self.root = root
+        self.kept: tuple[Node, QRFactor, np.ndarray, np.ndarray | None] | None = None
+
+    def solve(self, beta: np.ndarray | None, it: int) -> IRLSStep:
+        st = self.root.stats
+        if st["n_ok"] == 0:
+            raise DesignError(f"no observation carries information at iteration {it} (all working weights are 0)")
+        small, qtb, x = _solve(self.root, self.k, self.n, self.rank_tol)
+        self.kept = (self.root, small, qtb, beta)
+        phi = step_dispersion(self.family, float(st["wzz"]), int(st["n_ok"]), self.k)
+        return IRLSStep(
+            d=small.to_original(x, fill=0.0), diag_inv=small.cov_unscaled_diag(), phi=phi, cond=small.cond, beta=beta
+        )
+
+    def evaluate(self, beta: np.ndarray, it: int) -> IRLSEvaluation:
+        node = self.run(beta, it)
+        return IRLSEvaluation(deviance=float(node.stats["dev"]), valid=bool(node.stats["valid"]), state=node)
+
+    def accept(self, evaluation: IRLSEvaluation) -> None:
+        self.root = evaluation.state  # type: ignore[assignment]
+
+    def preliminary_done(self) -> None:  # pragma: no cover - every Dask step is a QR step
+        pass
+
+    def halving_failed(self, error: Exception) -> bool:
+        return False
+
+    def stop_after(self, it: int, converged: bool) -> bool:
+        return False
+
+
 def _irls(
     source: Source, family: Family, start: np.ndarray | None, tol: float, maxit: int, rank_tol: float | None,
     split_every: int,
@@ -476,43 +491,10 @@ def _irls(
     k = root.r.shape[1] - 1
     if start is not None and start.shape[0] != k:
         raise DesignError(f"start has {start.shape[0]} values but the design has {k} columns")
-    dev = float(st["dev"])
-    trace = [dev]
-    crit_prev = math.nan
-    converged = False
-    kept: tuple[Node, QRFactor, np.ndarray, np.ndarray | None] | None = None
-    it = 0
-    for it in range(1, maxit + 1):
-        if st["n_ok"] == 0:
-            raise DesignError(f"no observation carries information at iteration {it} (all working weights are 0)")
-        small, qtb, x = _solve(root, k, n, rank_tol)
-        d = small.to_original(x, fill=0.0)
-        diag_inv = small.cov_unscaled_diag()
-        if not np.all(np.isfinite(d)):
-            raise ConvergenceError(f"non-finite coefficients at iteration {it}; deviance trace: {format_trace(trace)}")
-        full = beta is None
-        beta_new = d if full else beta + d
-        new = run(beta_new, it + 1)
-        halvings = 0
-        while not step_accepted(float(new.stats["dev"]), bool(new.stats["valid"]), dev, full):
-            halvings += 1
-            check_halving(halvings, full, it, trace)
-            d = d * 0.5
-            beta_new = beta + d  # type: ignore[operator]
-            new = run(beta_new, it + 1)
-        if not full and halvings == 0:
-            phi = step_dispersion(family, float(st["wzz"]), int(st["n_ok"]), k)
-            crit, err_est = step_criterion(d, beta_new, diag_inv, phi, crit_prev)
-            converged = qr_converged(crit, err_est, tol, small.cond)
-            crit_prev = crit
-        else:
-            crit_prev = math.nan
-        kept = (root, small, qtb, beta)
-        beta, root, st, dev = beta_new, new, new.stats, float(new.stats["dev"])
-        trace.append(dev)
-        if converged:
-            break
-    if not converged:
+    steps = _DaskSteps(run, family, root, k, n, rank_tol)
+    loop = irls_loop(steps, beta, float(st["dev"]), tol=tol, maxit=maxit)
+    st = steps.root.stats
+    if not loop.converged:
         note = ""
         if family.name == "binomial" and st.get("extreme", 0):
             note = (
@@ -521,17 +503,18 @@ def _irls(
                 "Dask — fit a sample in memory with regdiag.glm to check."
             )
         err = ConvergenceError(
-            f"IRLS did not converge in {maxit} iterations; deviance trace: {format_trace(trace)}. Raise maxit, loosen "
-            f"tol, or pass start= (coefficients).{note}"
+            f"IRLS did not converge in {maxit} iterations; deviance trace: {format_trace(loop.trace)}. Raise maxit, "
+            f"loosen tol, or pass start= (coefficients).{note}"
         )
-        err.deviance_trace = tuple(trace)  # type: ignore[attr-defined]
+        err.deviance_trace = tuple(loop.trace)  # type: ignore[attr-defined]
         raise err
-    fac_root, factor, qtb, fac_beta = kept  # type: ignore[misc]
-    coef = np.array(beta, dtype=float)
+    fac_root, factor, qtb, fac_beta = steps.kept  # type: ignore[misc]
+    coef = np.array(loop.beta, dtype=float)
     coef[factor.aliased] = np.nan
     return dict(
-        factor=factor, coef=coef, fac_at=_Iterate(family, fac_beta, it), qtb=qtb, fac_root=fac_root, final=st,
-        deviance=dev, iterations=it, converged=converged, trace=tuple(trace), n=n, k=k,
+        factor=factor, coef=coef, fac_at=_Iterate(family, fac_beta, loop.iterations), qtb=qtb, fac_root=fac_root,
+        final=st, deviance=loop.deviance, iterations=loop.iterations, converged=loop.converged,
+        trace=tuple(loop.trace), n=n, k=k,
     )
 
 
@@ -563,8 +546,8 @@ def fit_glm_source(
     npos = int(st["n_pos"])
     check_residual_df(npos, factor.rank)
     if family.name == "binomial" and st.get("extreme", 0):
-        warn_extreme_probabilities(stacklevel=4)
-    warn_conditioning(factor.cond, stacklevel=4, glm=True)
+        warn_extreme_probabilities()
+    warn_conditioning(factor.cond, glm=True)
     fac_root = res["fac_root"]
     return DaskGLMFit(
         **common,
@@ -600,31 +583,21 @@ def _gaussian_fit(source: Source, rank_tol: float | None, split_every: int) -> d
     """Gaussian with identity link: one least-squares pass is the IRLS fixed point (as in memory)."""
     fit = fit_source(source, tol=rank_tol, split_every=split_every)
     rss = fit.ssr
+    shared = {
+        f.name: getattr(fit, f.name) for f in dataclasses.fields(DaskFit) if f.name not in ("source", "split_every")
+    }
     return dict(
-        factor=fit.factor,
-        coef=fit.coef,
+        **shared,
         fac_at=None,
-        qtb=fit.qtb,
         deviance=rss,
         dev_sum=rss,
         pearson_chi2=rss,
         iterations=1,
         converged=True,
         deviance_trace=(0.0, rss),
-        n_rows=fit.n_rows,
-        nobs=fit.nobs,
-        block_factors=fit.block_factors,
-        block_lengths=fit.block_lengths,
-        param_names=fit.param_names,
-        n_dropped=fit.n_dropped,
-        dropped_head=fit.dropped_head,
-        has_intercept=fit.has_intercept,
         link_sign=1.0,
         sum_w=fit.tss_moments[0],
         sum_wy=fit.tss_moments[0] * fit.tss_moments[1],
-        n_positive_leverage=fit.n_positive_leverage,
-        x_refined=fit.x_refined,
-        x_refined_lo=fit.x_refined_lo,
     )
 
 

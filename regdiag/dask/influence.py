@@ -9,7 +9,6 @@ or :meth:`DaskInfluence.summary`) runs each block once.
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,7 @@ import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 
-from .._validation import InfluenceWarning, format_labels
+from .._warnings import LEVERAGE_ONE, SIGMA_LOO_ZERO, ZERO_WEIGHT, rows_note, warn
 from ..results import Influence
 
 __all__ = ["DaskInfluence", "InfluenceSummary"]
@@ -134,11 +133,6 @@ def _block_summary(infl: Influence, rule: Any, top: int, by: str, n_r: int | Non
         "sigma_zero": (int(zero.sum()), list(infl.index[zero][:10])),
         "criteria": fl.attrs.get("criteria", {}),
     }
-
-
-def _note(text: str, count: int, head: list) -> str:
-    more = f" and {count - len(head)} more" if count > len(head) else ""
-    return f"{text} ({count} rows: {format_labels(head)}{more})"
 
 
 def _frame(infl: Influence, how: str, arg: Any, n_r: int | None = None) -> pd.DataFrame:
@@ -329,17 +323,12 @@ class DaskInfluence:
             else parts[0]["top"].drop(columns="_key")
         )
         notes = []
-        for key, text in (
-            ("one", "leverage is 1 (deleting the observation makes a coefficient unidentifiable): deletion measures "
-                    "NaN"),
-            ("zero_weight", "zero weight takes these observations out of the fit: leverage 0, deletion measures NaN"),
-            ("sigma_zero", "deleting one of these observations leaves a perfect fit (sigma_loo = 0)"),
-        ):
+        for key, text in (("one", LEVERAGE_ONE), ("zero_weight", ZERO_WEIGHT), ("sigma_zero", SIGMA_LOO_ZERO)):
             count = sum(p[key][0] for p in parts)
             if count:
                 head = [lab for p in parts for lab in p[key][1]][:10]
-                notes.append(_note(text, count, head))
-                warnings.warn(notes[-1], InfluenceWarning, stacklevel=3)
+                notes.append(rows_note(text, head, count=count))
+                warn(notes[-1])
         t = self.template
         return InfluenceSummary(
             rule=rule,

@@ -116,23 +116,29 @@ def split_root(r: np.ndarray, k: int, tol: float | None, n: int) -> tuple[QRFact
     return small, qtb, float(t @ t)
 
 
-@dataclass(frozen=True, eq=False)
-class FitScalars:
-    """The fit's small results that every block task needs (picklable; no Dask objects)."""
+@dataclass(frozen=True, eq=False, kw_only=True)
+class BlockScalars:
+    """A fit's small results that every block task needs (picklable; no Dask objects), for OLS and GLM alike."""
 
     factor: QRFactor  # its q is the small (k + 1) x rank factor; blocks swap in their rows of Q
     coef: np.ndarray
     qtb: np.ndarray
-    rss: float
     df: int
     sigma: float
-    perfect: bool
     nobs: int
     names: tuple[str, ...]
     aliased: tuple[str, ...]
     method: str
     x: np.ndarray | None = None  # refined coefficients in factor coordinates (x + x_lo); None: not refined
     x_lo: np.ndarray | None = None
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class FitScalars(BlockScalars):
+    """An OLS fit's :class:`BlockScalars`, with its residual sum of squares and whether the fit is perfect."""
+
+    rss: float
+    perfect: bool
 
 
 def _ols_block_influence(raw: tuple, spec: Any, G: np.ndarray, fs: FitScalars) -> Influence:
@@ -323,12 +329,9 @@ def summary_text(fit: Any, head: str, *tail: str) -> str:
     return "\n".join(lines)
 
 
-@dataclass(frozen=True, eq=False)
-class DaskOLSFit:
-    """A linear model fitted to Dask data (see :func:`regdiag.dask.ols`).
-
-    Coefficient-level results are small pandas objects in memory, as for :class:`~regdiag.OLSFit`; per-row
-    results (:meth:`influence`) are lazy Dask collections.
+@dataclass(frozen=True, eq=False, kw_only=True)
+class DaskFit:
+    """What every fit to Dask data holds: the blocks, the kept factorization and the tree's per-block factors.
 
     Attributes
     ----------
@@ -339,23 +342,26 @@ class DaskOLSFit:
         of the whole weighted design; its ``q`` is the small ``(k + 1) x rank`` factor.
     coef : ndarray of shape (n_params,)
         Coefficients (NaN for aliased columns).
-    ssr : float
-        Weighted residual sum of squares.
+    qtb : ndarray of shape (rank,)
+        ``Q' b`` of the kept factorization.
     n_rows : int
         Rows used (after dropping missing values), with zero weights.
     nobs : int
         Rows with positive weight.
+    block_factors : tuple of ndarray
+        Every block's slice of the tree's Q factors times the small ``q``.
     block_lengths : tuple of int
         Rows used in each block.
+    param_names : tuple of str
     n_dropped : int
         Rows dropped for missing values (``dropped_head``: the first of their labels).
-    est_error : float
-        Estimated relative error of the plain QR solution; above 1e-14 the coefficients are refined (as in memory).
-    refine_steps : int
-        Steps of extended-precision refinement taken, one pass over the data each (0 when not needed).
+    dropped_head : tuple
+    has_intercept : bool
+    split_every : int
+        Fan-in of the reduction tree.
     x_refined, x_refined_lo : ndarray or None
-        The refined coefficients in factor coordinates, as a pair of doubles (None when not refined); every block's
-        residuals are formed from them.
+        The refined least-squares coefficients in factor coordinates, as a pair of doubles (None when not refined);
+        every block's residuals are formed from them.
     n_positive_leverage : int
         Rows with positive leverage (positive weight, design row not all zeros): the ``n`` of the "R" flagging rule.
     """
@@ -364,7 +370,6 @@ class DaskOLSFit:
     factor: QRFactor
     coef: np.ndarray
     qtb: np.ndarray
-    ssr: float
     n_rows: int
     nobs: int
     block_factors: tuple[np.ndarray, ...]
@@ -373,15 +378,48 @@ class DaskOLSFit:
     n_dropped: int
     dropped_head: tuple
     has_intercept: bool
+    split_every: int = 8
+    x_refined: np.ndarray | None = None
+    x_refined_lo: np.ndarray | None = None
+    n_positive_leverage: int | None = None
+
+    def _block_scalars(self) -> dict[str, Any]:
+        """The :class:`BlockScalars` fields read from the fit itself."""
+        return dict(
+            factor=self.factor, coef=self.coef, qtb=self.qtb, nobs=self.nobs, names=self.param_names,
+            aliased=self.aliased,  # type: ignore[attr-defined]
+            x=self.x_refined, x_lo=self.x_refined_lo,
+        )
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class DaskOLSFit(DaskFit):
+    """A linear model fitted to Dask data (see :func:`regdiag.dask.ols`).
+
+    Coefficient-level results are small pandas objects in memory, as for :class:`~regdiag.OLSFit`; per-row
+    results (:meth:`influence`) are lazy Dask collections. The fields of :class:`DaskFit`, and:
+
+    Attributes
+    ----------
+    ssr : float
+        Weighted residual sum of squares.
+    norm_b : float
+        Norm of the weighted response.
+    tss_moments : tuple of float
+        Sum of weights, weighted mean and weighted centred sum of squares of the response.
+    est_error : float
+        Estimated relative error of the plain QR solution; above 1e-14 the coefficients are refined (as in memory).
+    weighted : bool
+    refine_steps : int
+        Steps of extended-precision refinement taken, one pass over the data each (0 when not needed).
+    """
+
+    ssr: float
     norm_b: float
     tss_moments: tuple[float, float, float]
     est_error: float
     weighted: bool
-    split_every: int = 8
     refine_steps: int = 0
-    x_refined: np.ndarray | None = None
-    x_refined_lo: np.ndarray | None = None
-    n_positive_leverage: int | None = None
 
     # ---- the in-memory fit's presentation, shared -----------------------------------------------------------------
     params = OLSFit.params
@@ -415,19 +453,8 @@ class DaskOLSFit:
 
     def _scalars(self) -> FitScalars:
         return FitScalars(
-            factor=self.factor,
-            coef=self.coef,
-            qtb=self.qtb,
-            rss=self.ssr,
-            df=self.df_resid,
-            sigma=self.sigma,
-            perfect=self.perfect_fit,
-            nobs=self.nobs,
-            names=self.param_names,
-            aliased=self.aliased,
+            **self._block_scalars(), rss=self.ssr, df=self.df_resid, sigma=self.sigma, perfect=self.perfect_fit,
             method=self.method,
-            x=self.x_refined,
-            x_lo=self.x_refined_lo,
         )
 
     def influence(self) -> DaskInfluence:
@@ -478,7 +505,7 @@ def fit_source(source: Source, *, tol: float | None = None, split_every: int = 8
     check_residual_df(npos, small.rank)
     x = solve_triangular(small.r, qtb, lower=False) if small.rank else np.zeros(0)
     est = estimated_error(small, x, float(np.linalg.norm(root.r[:, k])), math.sqrt(rss))
-    warn_conditioning(small.cond, stacklevel=4)
+    warn_conditioning(small.cond)
     refined = refine(source, small, x, split_every, est) if est > REFINE_THRESHOLD else None
     if refined is not None:
         x, rss = refined.x, refined.rss

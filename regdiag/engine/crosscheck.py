@@ -10,8 +10,10 @@ and a rounding tolerance derived from the conditioning.
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -93,6 +95,104 @@ def _tolerance(res: EngineInfluence, cond_eq: float, cond_raw: float, options: d
     return 1e3 * EPS * cond_raw
 
 
+#: the columns of :func:`cross_check`'s table, in order
+COLUMNS = (
+    "curvature", "solver", "correction", "param_influence", "dfbeta", "cooks_distance", "expected", "tolerance",
+    "agrees", "theory", "status",
+)
+
+
+def engine_run(
+    model: Any, curvature: str, solver: str, correction: str, damping: float, options: dict[str, Any]
+) -> tuple[EngineInfluence | None, str]:
+    """One engine run of a cross-check table: ``(result, "ok")``, or ``(None, why it gave no result)``.
+
+    The engine's warnings are silenced: the table itself reports how far each approximation is, and its warnings
+    would only repeat it.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", InfluenceWarning)
+            res = influence(model, curvature, solver, damping=damping, correction=correction, solver_options=options)
+    except (ConvergenceError, DesignError, ModelError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    return res, "ok"
+
+
+def failed_run(measures: Sequence[str], status: str) -> dict[str, Any]:
+    """A cross-check row's values for a run that gave no result: NaN ``measures``, ``agrees`` NA and ``status``."""
+    return {**dict.fromkeys(measures, np.nan), "agrees": pd.NA, "status": status}
+
+
+@dataclass(frozen=True, eq=False)
+class _ClosedForm:
+    """The closed-form measures the engine is compared with, on the rows where they are defined.
+
+    Attributes
+    ----------
+    dfbeta : ndarray of shape (n_defined, n_params)
+        DFBETA on the engine model's parameters.
+    leverage : ndarray of shape (n_defined,)
+        Leverage of the Newton step.
+    cooks : ndarray of shape (n_defined,)
+    rows : ndarray of bool, shape (n_obs,)
+        The rows kept (finite measures, leverage below 1).
+    cooks_comparable : bool
+        Whether Cook's distance is measured in the curvature (not for robust regression).
+    """
+
+    dfbeta: np.ndarray
+    leverage: np.ndarray
+    cooks: np.ndarray
+    rows: np.ndarray
+    cooks_comparable: bool
+
+
+def _closed_form(fit: Any, model: Any) -> _ClosedForm:
+    """The closed-form one-step measures of ``fit`` that :func:`cross_check` compares ``model``'s engine runs with."""
+    from ..linear.discrete import MLEFit
+    from ..linear.rlm import RLMFit
+
+    # fits with an exact deletion by default (robust, discrete) are checked against their one-step measures: the
+    # engine's leverage-corrected Newton step is the one-step deletion
+    cf = fit.influence(loo="one-step") if isinstance(fit, (RLMFit, MLEFit)) else fit.influence()
+    names = list(cf.param_names)
+    cols = [names.index(nm) for nm in model.param_names]
+    dfb = np.asarray(cf.dfbeta, dtype=float)[:, cols]
+    # the leverage of the Newton step (robust fits: psi'_i x_i'(X'DX)^{-1} x_i, not the weighted fit's hat value)
+    h = np.asarray(getattr(cf, "leverage_newton", cf.leverage), dtype=float)
+    cook = np.asarray(cf.cooks_distance, dtype=float)
+    ok = np.isfinite(dfb).all(axis=1) & np.isfinite(cook) & np.isfinite(h) & (h < 1)
+    # robust regression measures Cook's distance in its robust covariance tau^2 (X'X)^{-1}, not in the curvature
+    return _ClosedForm(dfb[ok], h[ok], cook[ok], ok, getattr(model, "cooks_comparable", True))
+
+
+def _discrepancies(
+    res: EngineInfluence, closed: _ClosedForm, correction: str, exact: bool, tol: float, plain_expected: float
+) -> dict[str, Any]:
+    """One engine run against the closed form: the discrepancies, what theory expects and whether they agree
+    (``exact``: the relation is exact and undamped, so agreement is decided; else ``agrees`` is NA)."""
+    dfb, h = closed.dfbeta, closed.leverage
+    pinf = res.param_influence[closed.rows]
+    factor = 1.0 if correction == "leverage" else (1.0 - h)
+    ref_param = -dfb * np.asarray(factor)[..., None] if correction == "none" else -dfb
+    ref_cook = closed.cooks * (np.asarray(factor) ** 2)
+    disc_param = relative_discrepancy(pinf, ref_param)
+    disc_dfb = relative_discrepancy(-pinf, dfb)
+    disc_cook = (
+        relative_discrepancy(res.cooks_distance[closed.rows], ref_cook) if closed.cooks_comparable else np.nan
+    )
+    if exact:
+        expected = 0.0 if correction == "leverage" else plain_expected
+        agrees: Any = bool(
+            np.nanmax([disc_param, disc_cook]) <= tol and abs(disc_dfb - expected) <= tol + 1e-8 * expected
+        )
+    else:
+        expected, agrees = np.nan, pd.NA
+    return dict(param_influence=disc_param, dfbeta=disc_dfb, cooks_distance=disc_cook, expected=expected,
+                agrees=agrees)
+
+
 def cross_check(
     fit: Any,
     curvatures: Sequence[str] | None = None,
@@ -132,9 +232,6 @@ def cross_check(
         ``max_i |engine - closed| / max_i |closed|``; the largest over columns is shown. Rows with undefined closed
         form (zero weight, leverage 1) are left out.
     """
-    from ..linear.discrete import MLEFit
-    from ..linear.rlm import RLMFit
-
     model = as_model(fit)
     if isinstance(model, CoxModel):  # no closed-form deletion: against R's one-step dfbeta (crosscheck_cox)
         from .crosscheck_cox import cross_check_cox
@@ -142,21 +239,8 @@ def cross_check(
         return cross_check_cox(model, curvatures, solvers, corrections, damping, solver_options)
     if not isinstance(model, (SingleIndexModel, OutputJacobianModel)):
         raise TypeError(f"cross_check needs a regdiag OLS, GLM, robust or discrete-model fit, got {type(fit).__name__}")
-    # fits with an exact deletion by default (robust, discrete) are checked against their one-step measures: the
-    # engine's leverage-corrected Newton step is the one-step deletion
-    exact_by_default = isinstance(fit, (RLMFit, MLEFit))
-    cf = fit.influence(loo="one-step") if exact_by_default else fit.influence()
-    # robust regression measures Cook's distance in its robust covariance tau^2 (X'X)^{-1}, not in the curvature
-    cooks_comparable = getattr(model, "cooks_comparable", True)
-    names = list(cf.param_names)
-    cols = [names.index(nm) for nm in model.param_names]
-    dfb = np.asarray(cf.dfbeta, dtype=float)[:, cols]
-    # the leverage of the Newton step (robust fits: psi'_i x_i'(X'DX)^{-1} x_i, not the weighted fit's hat value)
-    h = np.asarray(getattr(cf, "leverage_newton", cf.leverage), dtype=float)
-    cook = np.asarray(cf.cooks_distance, dtype=float)
-    ok = np.isfinite(dfb).all(axis=1) & np.isfinite(cook) & np.isfinite(h) & (h < 1)
-    dfb, h, cook = dfb[ok], h[ok], cook[ok]
-    plain_expected = relative_discrepancy(dfb * (1.0 - h)[:, None], dfb)
+    closed = _closed_form(fit, model)
+    plain_expected = relative_discrepancy(closed.dfbeta * (1.0 - closed.leverage)[:, None], closed.dfbeta)
 
     if model.observed_is_expected or not isinstance(model, SingleIndexModel):
         H = model.hessian()
@@ -168,44 +252,23 @@ def cross_check(
     solvers = [s.value for s in SolverKind] if solvers is None else list(solvers)
     solver_options = solver_options or {}
     rows = []
-    for cur in curvatures:
-        for sol in solvers:
-            for cor in corrections:
-                exact, why = _theory(model, cur, cor)
-                row: dict[str, Any] = {"curvature": cur, "solver": sol, "correction": cor}
-                opts = dict(solver_options.get(sol, {}))
-                try:
-                    with warnings.catch_warnings():
-                        # the table itself reports how far each approximation is; its warnings would only repeat it
-                        warnings.simplefilter("ignore", InfluenceWarning)
-                        res = influence(model, cur, sol, damping=damping, correction=cor, solver_options=opts)
-                except (ConvergenceError, DesignError, ModelError) as exc:
-                    row.update(param_influence=np.nan, dfbeta=np.nan, cooks_distance=np.nan, expected=np.nan,
-                               tolerance=np.nan, agrees=pd.NA, theory=why, status=f"{type(exc).__name__}: {exc}")
-                    rows.append(row)
-                    continue
-                if runs is not None:
-                    runs[(cur, sol, cor)] = res
-                pinf = res.param_influence[ok]
-                factor = 1.0 if cor == "leverage" else (1.0 - h)
-                ref_param = -dfb * np.asarray(factor)[..., None] if cor == "none" else -dfb
-                ref_cook = cook * (np.asarray(factor) ** 2)
-                disc_param = relative_discrepancy(pinf, ref_param)
-                disc_dfb = relative_discrepancy(-pinf, dfb)
-                disc_cook = relative_discrepancy(res.cooks_distance[ok], ref_cook) if cooks_comparable else np.nan
-                tol = _tolerance(res, cond_eq, cond_raw, opts)
-                if exact and damping == 0:
-                    expected = 0.0 if cor == "leverage" else plain_expected
-                    agrees = bool(
-                        np.nanmax([disc_param, disc_cook]) <= tol and abs(disc_dfb - expected) <= tol + 1e-8 * expected
-                    )
-                else:
-                    expected, agrees = np.nan, pd.NA
-                row.update(param_influence=disc_param, dfbeta=disc_dfb, cooks_distance=disc_cook, expected=expected,
-                           tolerance=tol if exact else np.nan, agrees=agrees, theory=why, status="ok")
-                rows.append(row)
-    frame = pd.DataFrame(rows)
+    for cur, sol, cor in itertools.product(curvatures, solvers, corrections):
+        exact, why = _theory(model, cur, cor)
+        row: dict[str, Any] = {"curvature": cur, "solver": sol, "correction": cor, "theory": why}
+        opts = dict(solver_options.get(sol, {}))
+        res, status = engine_run(model, cur, sol, cor, damping, opts)
+        if res is None:
+            row.update(failed_run(("param_influence", "dfbeta", "cooks_distance", "expected", "tolerance"), status))
+            rows.append(row)
+            continue
+        if runs is not None:
+            runs[(cur, sol, cor)] = res
+        tol = _tolerance(res, cond_eq, cond_raw, opts)
+        row.update(_discrepancies(res, closed, cor, exact and damping == 0, tol, plain_expected))
+        row.update(tolerance=tol if exact else np.nan, status=status)
+        rows.append(row)
+    frame = pd.DataFrame(rows)[list(COLUMNS)]
     frame["agrees"] = frame["agrees"].astype("boolean")
-    frame.attrs.update(n_compared=int(ok.sum()), cond=float(cond_raw), cond_equilibrated=float(cond_eq),
+    frame.attrs.update(n_compared=int(closed.rows.sum()), cond=float(cond_raw), cond_equilibrated=float(cond_eq),
                        damping=damping)
     return frame

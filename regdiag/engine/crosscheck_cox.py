@@ -10,19 +10,21 @@ reports (``expected`` NaN: no exact relation).
 
 from __future__ import annotations
 
-import warnings
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._validation import ConvergenceError, DesignError, InfluenceWarning, ModelError, SolverKind
-from .crosscheck import _tolerance, conditioning, relative_discrepancy
-from .influence import influence
+from .._validation import SolverKind
+from .crosscheck import COLUMNS, _tolerance, conditioning, engine_run, failed_run, relative_discrepancy
 from .model import CoxModel
 
 __all__ = ["cross_check_cox"]
+
+#: the measures of a Cox cross-check row (NaN for a run that gave no result)
+_MEASURES = ("param_influence", "dfbeta", "cooks_distance", "exact_deletion", "expected", "tolerance")
 
 
 def cross_check_cox(
@@ -52,39 +54,32 @@ def cross_check_cox(
     solvers = [s.value for s in SolverKind] if solvers is None else list(solvers)
     solver_options = solver_options or {}
     rows = []
-    for cur in curvatures:
-        for sol in solvers:
-            for cor in corrections:
-                row: dict[str, Any] = {"curvature": cur, "solver": sol, "correction": cor}
-                is_exact = cur == "exact" and cor == "none"
-                why = ("exact curvature I/n, gradient -U_i: equals R's one-step dfbeta U_i I^-1" if is_exact else
-                       "no curvature: scale arbitrary" if cur == "identity" else
-                       "approximation" if cor == "none" else
-                       "the partial likelihood has no per-observation curvature terms (no leverage correction)")
-                opts = dict(solver_options.get(sol, {}))
-                try:
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", InfluenceWarning)
-                        res = influence(model, cur, sol, damping=damping, correction=cor, solver_options=opts)
-                except (ConvergenceError, DesignError, ModelError) as exc:
-                    row.update(param_influence=np.nan, dfbeta=np.nan, cooks_distance=np.nan, exact_deletion=np.nan,
-                               expected=np.nan, tolerance=np.nan, agrees=pd.NA, theory=why,
-                               status=f"{type(exc).__name__}: {exc}")
-                    rows.append(row)
-                    continue
-                pinf = res.param_influence
-                disc_param = relative_discrepancy(pinf, -dfb)
-                disc_dfb = relative_discrepancy(-pinf, dfb)
-                disc_cook = relative_discrepancy(res.cooks_distance, ld)
-                disc_exact = relative_discrepancy(-pinf[ok], exact[ok]) if ok.any() else np.nan
-                tol = _tolerance(res, cond_eq, cond_raw, opts)
-                exact_rel = is_exact and damping == 0
-                agrees = bool(max(disc_param, disc_dfb, disc_cook) <= tol) if exact_rel else pd.NA
-                row.update(param_influence=disc_param, dfbeta=disc_dfb, cooks_distance=disc_cook,
-                           exact_deletion=disc_exact, expected=0.0 if exact_rel else np.nan,
-                           tolerance=tol if exact_rel else np.nan, agrees=agrees, theory=why, status="ok")
-                rows.append(row)
-    frame = pd.DataFrame(rows)
+    for cur, sol, cor in itertools.product(curvatures, solvers, corrections):
+        is_exact = cur == "exact" and cor == "none"
+        why = ("exact curvature I/n, gradient -U_i: equals R's one-step dfbeta U_i I^-1" if is_exact else
+               "no curvature: scale arbitrary" if cur == "identity" else
+               "approximation" if cor == "none" else
+               "the partial likelihood has no per-observation curvature terms (no leverage correction)")
+        row: dict[str, Any] = {"curvature": cur, "solver": sol, "correction": cor, "theory": why}
+        opts = dict(solver_options.get(sol, {}))
+        res, status = engine_run(model, cur, sol, cor, damping, opts)
+        if res is None:
+            row.update(failed_run(_MEASURES, status))
+            rows.append(row)
+            continue
+        pinf = res.param_influence
+        disc_param = relative_discrepancy(pinf, -dfb)
+        disc_dfb = relative_discrepancy(-pinf, dfb)
+        disc_cook = relative_discrepancy(res.cooks_distance, ld)
+        disc_exact = relative_discrepancy(-pinf[ok], exact[ok]) if ok.any() else np.nan
+        tol = _tolerance(res, cond_eq, cond_raw, opts)
+        exact_rel = is_exact and damping == 0
+        agrees = bool(max(disc_param, disc_dfb, disc_cook) <= tol) if exact_rel else pd.NA
+        row.update(param_influence=disc_param, dfbeta=disc_dfb, cooks_distance=disc_cook,
+                   exact_deletion=disc_exact, expected=0.0 if exact_rel else np.nan,
+                   tolerance=tol if exact_rel else np.nan, agrees=agrees, status=status)
+        rows.append(row)
+    frame = pd.DataFrame(rows)[list(COLUMNS[:6]) + ["exact_deletion"] + list(COLUMNS[6:])]
     frame["agrees"] = frame["agrees"].astype("boolean")
     frame.attrs.update(n_compared=len(dfb), cond=float(cond_raw), cond_equilibrated=float(cond_eq),
                        damping=damping, one_step_vs_exact=relative_discrepancy(dfb[ok], exact[ok]) if ok.any()

@@ -27,7 +27,8 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from .._validation import Correction, InfluenceWarning, Style, as_enum, warn_rows
+from .._validation import Correction, Style, as_enum
+from .._warnings import warn_perfect_fit, warn_rows
 from .curvature import Curvature, make_curvature
 from .curvature.base import EPS
 from .model import ModelView, as_model, batches
@@ -338,9 +339,7 @@ class InfluenceEngine:
                     view.index[over],
                 )
         if disp == 0:
-            import warnings
-
-            warnings.warn("dispersion 0 (a perfect fit): Cook's distance is NaN", InfluenceWarning, stacklevel=3)
+            warn_perfect_fit("dispersion 0", "Cook's distance is NaN")
         model = view.model
         params = getattr(model, "params", None)
         info = dict(self.solver.info)

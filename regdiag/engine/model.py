@@ -125,8 +125,8 @@ class Model(Protocol):
         ...
 
 
-def batches(n: int, size: int) -> list[slice]:
-    """``slice`` objects covering ``range(n)`` in steps of ``size``.
+def batches(n: int, size: int, start: int = 0) -> list[slice]:
+    """``slice`` objects covering ``range(start, start + n)`` in steps of ``size`` (at least 1).
 
     Parameters
     ----------
@@ -134,6 +134,8 @@ def batches(n: int, size: int) -> list[slice]:
         Number of rows.
     size : int
         Rows per slice (at least 1 is used).
+    start : int
+        First row.
 
     Returns
     -------
@@ -141,7 +143,7 @@ def batches(n: int, size: int) -> list[slice]:
         Consecutive, the last one possibly shorter.
     """
     size = max(int(size), 1)
-    return [slice(s, min(s + size, n)) for s in range(0, n, size)]
+    return [slice(start + s, start + min(s + size, n)) for s in range(0, n, size)]
 
 
 class ModelView:

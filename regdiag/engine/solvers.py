@@ -8,20 +8,12 @@ cannot reach it, instead of returning a wrong vector; with ``on_failure="warn"``
 
 from __future__ import annotations
 
-import math
-import warnings
 from typing import Any
 
 import numpy as np
 
-from .._validation import (
-    ConditioningWarning,
-    ConvergenceError,
-    DesignError,
-    InfluenceWarning,
-    SolverKind,
-    as_enum,
-)
+from .._validation import ConvergenceError, DesignError, SolverKind, as_enum
+from .._warnings import warn, warn_conditioning
 from .curvature import Curvature, EigenCurvature, make_curvature
 from .curvature.base import EPS, check_spectrum
 from .progress import Progress, ProgressArg
@@ -92,8 +84,7 @@ class Solver:
         (its residual is in the message and in ``info["max_rel_residual"]``)."""
         if getattr(self, "on_failure", "raise") == "warn":
             self.info["converged"] = False
-            warnings.warn(message + " (on_failure='warn': the solution reached is returned)", InfluenceWarning,
-                          stacklevel=4)
+            warn(message + " (on_failure='warn': the solution reached is returned)")
             return
         raise ConvergenceError(message)
 
@@ -168,13 +159,7 @@ class DirectSolver(Solver):
             self._raise_spectrum(M)  # the message with the eigenvalues of C itself, not of its equilibrated copy
             raise
         self.info["cond"] = hi / lo
-        if hi / lo > COND_WARN:
-            warnings.warn(
-                f"the {curvature.name} curvature is ill-conditioned (condition number {hi / lo:.3g} after "
-                f"equilibration): influence keeps about {max(0.0, -math.log10(EPS * hi / lo)):.0f} significant digits",
-                ConditioningWarning,
-                stacklevel=4,
-            )
+        warn_conditioning(float(hi / lo), f"the {curvature.name} curvature", "influence", limit=COND_WARN)
         self.L = bk.cholesky(Ms)
         if self.L is None:  # pragma: no cover - the eigenvalue check above catches it
             raise DesignError(f"the {curvature.name} curvature is not positive definite; pass damping > 0")
@@ -578,13 +563,11 @@ class LowRankSolver(Solver):
         self.Q = vecs[[int(i) for i in order[keep]]]
         self.info["dropped"] = int((~keep).sum())
         if self.shift == 0 and self.rank < p:
-            warnings.warn(
+            warn(
                 f"the low-rank solver without damping keeps only the {self.rank} largest of {p} eigen-directions of "
                 f"the {curvature.name} curvature and drops the gradients' components outside them: an approximation "
                 f"(the Arnoldi influence), not the inverse. Pass rank={p} for the exact inverse, or damping > 0 to "
                 "treat the rest as damping",
-                InfluenceWarning,
-                stacklevel=5,
             )
 
     def solve(self, B: Any) -> Any:

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import solve_triangular
 
-from .._validation import DataError, warn_rows
+from .._validation import DataError
+from .._warnings import warn_rows
 from ..linalg import EPS
 from ..results import GroupInfluence
 
@@ -76,36 +77,32 @@ def _positions(index: pd.Index, members: Any, group: Any) -> np.ndarray:
     return pos
 
 
-def group_deletion(fit: OLSFit, groups: Any) -> GroupInfluence:
-    """Exact influence of deleting each group of observations.
+def _group_solves(
+    Q: np.ndarray, e: np.ndarray, members: list[np.ndarray], r: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each group's ``Q_G' (I - H_GG)^{-1} e_G``, ``e_G' (I - H_GG)^{-1} e_G`` and leverage ``trace(H_GG)``.
+
+    Groups of one size are solved as one batch: with ``m <= r`` rows the ``m x m`` system ``I - Q_G Q_G'``, with
+    more the ``r x r`` system ``I - Q_G' Q_G`` (Woodbury). A system whose smallest eigenvalue is at most
+    ``SINGULAR_TOL`` is singular: NaN, and flagged.
 
     Parameters
     ----------
-    fit : OLSFit
-    groups : array_like, mapping or sequence of sequences
-        One group label per row (a Series is aligned on the row labels), ``{group: [row labels]}``, or a list of
-        lists of row labels.
+    Q : ndarray of shape (n_obs, rank)
+    e : ndarray of shape (n_obs,)
+        Weighted residuals.
+    members : list of ndarray of int
+        Row positions of each group (rows of positive weight).
+    r : int
+        Rank.
 
     Returns
     -------
-    GroupInfluence
-
-    Notes
-    -----
-    ``b_(G)`` exactly (no refit); ``D_G = (b - b_(G))' X'WX (b - b_(G)) / (p s^2)``;
-    ``s_(G)^2 = (RSS - e_G'(I - H_GG)^{-1} e_G) / (n - p - m)``. A group whose deletion leaves a coefficient
-    unidentifiable (``I - H_GG`` singular) gets NaN, with one warning naming it.
+    u : ndarray of shape (n_groups, rank)
+    quad, lev : ndarray of shape (n_groups,)
+    singular : ndarray of bool, shape (n_groups,)
     """
-    labels, members = resolve_groups(fit.index, groups)
-    f = fit.factor
-    Q, e = f.q, np.asarray(fit.wresid)
-    pos_w = fit.positive
-    r, G = f.rank, len(members)
-    p, n = fit.rank, fit.nobs
-    rss, s = fit.ssr, fit.sigma
-    members = [m[pos_w[m]] for m in members]  # zero-weight rows do not count
-    sizes = np.array([len(m) for m in members], dtype=float)
-
+    G = len(members)
     u = np.full((G, r), np.nan)  # Q_G' (I - H_GG)^{-1} e_G
     quad = np.full(G, np.nan)  # e_G' (I - H_GG)^{-1} e_G
     lev = np.zeros(G)
@@ -142,6 +139,40 @@ def group_deletion(fit: OLSFit, groups: Any) -> GroupInfluence:
                 quad[gs_arr[ok]] = np.einsum("bi,bi->b", eG[ok], eG[ok]) + np.einsum("bj,bj->b", v, uu)
         singular[gs_arr[~ok]] = True
 
+    return u, quad, lev, singular
+
+
+def group_deletion(fit: OLSFit, groups: Any) -> GroupInfluence:
+    """Exact influence of deleting each group of observations.
+
+    Parameters
+    ----------
+    fit : OLSFit
+    groups : array_like, mapping or sequence of sequences
+        One group label per row (a Series is aligned on the row labels), ``{group: [row labels]}``, or a list of
+        lists of row labels.
+
+    Returns
+    -------
+    GroupInfluence
+
+    Notes
+    -----
+    ``b_(G)`` exactly (no refit); ``D_G = (b - b_(G))' X'WX (b - b_(G)) / (p s^2)``;
+    ``s_(G)^2 = (RSS - e_G'(I - H_GG)^{-1} e_G) / (n - p - m)``. A group whose deletion leaves a coefficient
+    unidentifiable (``I - H_GG`` singular) gets NaN, with one warning naming it.
+    """
+    labels, members = resolve_groups(fit.index, groups)
+    f = fit.factor
+    Q, e = f.q, np.asarray(fit.wresid)
+    pos_w = fit.positive
+    r, G = f.rank, len(members)
+    p, n = fit.rank, fit.nobs
+    rss, s = fit.ssr, fit.sigma
+    members = [m[pos_w[m]] for m in members]  # zero-weight rows do not count
+    sizes = np.array([len(m) for m in members], dtype=float)
+
+    u, quad, lev, singular = _group_solves(Q, e, members, r)
     delta = solve_triangular(f.r, u.T, lower=False, check_finite=False).T if r else np.zeros((G, 0))
     dfbeta = f.to_original(delta)
     params = np.asarray(fit.coef)
@@ -163,7 +194,6 @@ def group_deletion(fit: OLSFit, groups: Any) -> GroupInfluence:
             "measures are NaN",
             labels[singular],
             noun="groups",
-            stacklevel=4,
         )
     return GroupInfluence(
         groups=labels,

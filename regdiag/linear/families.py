@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .._validation import DataError, DesignError, format_labels
+from .._validation import DataError, DataWarning, DesignError, format_labels
+from .._warnings import warn
 
 __all__ = ["Link", "Family", "LINKS", "FAMILIES", "make_family"]
 
@@ -449,57 +450,15 @@ class Family:
                     f"the {self.name} family needs one response column. For binomial GLMs use "
                     "family='binomial'"
                 )
-            neg = (y < 0).any(axis=1)
-            if neg.any():
-                raise DataError(
-                    f"binomial successes/failures must be non-negative counts; negative at rows "
-                    f"{format_labels(index[neg], 5)}"
-                )
-            nonint = (np.abs(y - np.round(y)) > 1e-3).any(axis=1)
-            if nonint.any():
-                _warn(f"non-integer counts in a binomial response at rows {format_labels(index[nonint], 5)}")
-            trials = y[:, 0] + y[:, 1]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                prop = np.where(trials > 0, y[:, 0] / np.where(trials > 0, trials, 1.0), 0.0)
-            w = w * trials
-            mustart = (trials * prop + 0.5) / (trials + 1.0)
-            return prop, w, trials, mustart
+            return _binomial_pair(y, w, index)
         if y.ndim != 1:
             raise DataError(f"the response must be one column; got shape {y.shape}")
         nm = self.name
         if nm == "binomial":
-            y = np.where(w == 0, 0.0, y)
-            bad = (y < 0) | (y > 1)
-            if bad.any():
-                raise DataError(
-                    f"binomial response {response!r} must lie in [0, 1] (0/1 outcomes, or proportions with the "
-                    f"numbers of trials as weights); outside at rows {format_labels(index[bad], 5)} "
-                    f"(values {_fmt_vals(y[bad])}). For counts pass successes and failures as two columns, e.g. "
-                    "'cbind(successes, failures) ~ x'."
-                )
-            m = w * y
-            nonint = np.abs(m - np.round(m)) > 1e-3
-            if nonint.any():
-                _warn(
-                    f"non-integer number of successes (weights x {response}) at rows "
-                    f"{format_labels(index[nonint], 5)}: weights of a binomial proportion are numbers of trials"
-                )
+            y = _binomial_proportion(y, w, index, response)
             return y, w, trials, (w * y + 0.5) / (w + 1.0)
         if nm in ("poisson", "negative_binomial"):
-            bad = y < 0
-            if bad.any():
-                raise DataError(
-                    f"the {nm} family models counts: response {response!r} is negative at rows "
-                    f"{format_labels(index[bad], 5)} (values {_fmt_vals(y[bad])})"
-                )
-            # R's dpois / dnbinom: 'non-integer x' beyond 1e-7 relative
-            nonint = (np.abs(y - np.round(y)) > 1e-7 * np.maximum(1.0, np.abs(y))) & (w > 0)
-            if nonint.any():
-                _warn(
-                    f"non-integer counts in the {nm} response {response!r} at rows {format_labels(index[nonint], 5)} "
-                    f"(values {_fmt_vals(y[nonint])}): the likelihood (AIC) is that of the rounded counts, the fit "
-                    "is quasi-likelihood (as R warns: 'non-integer x')"
-                )
+            _check_counts(nm, y, w, index, response)
             return y, w, trials, (y + 0.1) if nm == "poisson" else y + (y == 0) / 6.0
         if nm in ("gamma", "inverse_gaussian"):
             bad = y <= 0
@@ -568,12 +527,68 @@ def _r_num(x: float) -> str:
     return f"{x:.5g}"
 
 
+def _binomial_pair(
+    y: np.ndarray, w: np.ndarray, index: pd.Index
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A (successes, failures) response, shape (n_obs, 2): proportions, prior weights times trials, trials and R's
+    starting means (see :meth:`Family.prepare`)."""
+    neg = (y < 0).any(axis=1)
+    if neg.any():
+        raise DataError(
+            f"binomial successes/failures must be non-negative counts; negative at rows {format_labels(index[neg], 5)}"
+        )
+    nonint = (np.abs(y - np.round(y)) > 1e-3).any(axis=1)
+    if nonint.any():
+        _warn(f"non-integer counts in a binomial response at rows {format_labels(index[nonint], 5)}")
+    trials = y[:, 0] + y[:, 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prop = np.where(trials > 0, y[:, 0] / np.where(trials > 0, trials, 1.0), 0.0)
+    mustart = (trials * prop + 0.5) / (trials + 1.0)
+    return prop, w * trials, trials, mustart
+
+
+def _binomial_proportion(y: np.ndarray, w: np.ndarray, index: pd.Index, response: str) -> np.ndarray:
+    """A one-column binomial response checked to lie in [0, 1] (0 where the weight is 0); warns where weights times
+    proportions are not whole numbers of successes."""
+    y = np.where(w == 0, 0.0, y)
+    bad = (y < 0) | (y > 1)
+    if bad.any():
+        raise DataError(
+            f"binomial response {response!r} must lie in [0, 1] (0/1 outcomes, or proportions with the "
+            f"numbers of trials as weights); outside at rows {format_labels(index[bad], 5)} "
+            f"(values {_fmt_vals(y[bad])}). For counts pass successes and failures as two columns, e.g. "
+            "'cbind(successes, failures) ~ x'."
+        )
+    m = w * y
+    nonint = np.abs(m - np.round(m)) > 1e-3
+    if nonint.any():
+        _warn(
+            f"non-integer number of successes (weights x {response}) at rows "
+            f"{format_labels(index[nonint], 5)}: weights of a binomial proportion are numbers of trials"
+        )
+    return y
+
+
+def _check_counts(family: str, y: np.ndarray, w: np.ndarray, index: pd.Index, response: str) -> None:
+    """A count response: an error where negative, a warning where not a whole number (R's ``non-integer x``)."""
+    bad = y < 0
+    if bad.any():
+        raise DataError(
+            f"the {family} family models counts: response {response!r} is negative at rows "
+            f"{format_labels(index[bad], 5)} (values {_fmt_vals(y[bad])})"
+        )
+    # R's dpois / dnbinom: 'non-integer x' beyond 1e-7 relative
+    nonint = (np.abs(y - np.round(y)) > 1e-7 * np.maximum(1.0, np.abs(y))) & (w > 0)
+    if nonint.any():
+        _warn(
+            f"non-integer counts in the {family} response {response!r} at rows {format_labels(index[nonint], 5)} "
+            f"(values {_fmt_vals(y[nonint])}): the likelihood (AIC) is that of the rounded counts, the fit "
+            "is quasi-likelihood (as R warns: 'non-integer x')"
+        )
+
+
 def _warn(msg: str) -> None:
-    import warnings
-
-    from .._validation import DataWarning
-
-    warnings.warn(msg, DataWarning, stacklevel=4)
+    warn(msg, DataWarning)
 
 
 #: mu'(eta) / V(mu) under the canonical link (1 unless listed)

@@ -12,21 +12,21 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._validation import DataError, DesignError, InfluenceWarning, format_labels
+from .._validation import DataError, DesignError, format_labels
+from .._warnings import warn
 from ._fit import FitCommon
 from ..design import Design, make_design
 from ..linalg import EPS, QRFactor, lstsq, qr_factor
 from ..results import GLMInfluence, GroupInfluence
 from .families import Family, make_family
 from .glm_exact import DEFAULT_LOO_MAXIT, DEFAULT_LOO_TOL, DEFAULT_MEMORY_MB
-from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, Separation, irls, user_stacklevel, warn_separation
+from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, IRLSResult, Separation, irls, warn_separation
 from .negbin import ThetaEstimate, fit_negbin_design
 from .ols import COND_WARN  # noqa: F401  (GLMs warn at OLS's threshold; the name stays importable from here)
 from .ols import check_residual_df, warn_conditioning
@@ -409,9 +409,9 @@ def extreme_probabilities(mu: np.ndarray, positive: np.ndarray) -> np.ndarray:
     return positive & ((mu > 1 - eps10) | (mu < eps10))
 
 
-def warn_extreme_probabilities(stacklevel: int) -> None:
+def warn_extreme_probabilities() -> None:
     """R's warning for a binomial fit with :func:`extreme_probabilities` (and no separation found or checked)."""
-    warnings.warn("fitted probabilities numerically 0 or 1 occurred", InfluenceWarning, stacklevel=stacklevel)
+    warn("fitted probabilities numerically 0 or 1 occurred")
 
 
 def _null_deviance(
@@ -430,6 +430,35 @@ def _null_deviance(
     except Exception:  # pragma: no cover - the null model failing to converge is not the fit's problem
         return math.nan
     return res.deviance
+
+
+def _least_squares_fit(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray, family: Family, mustart: np.ndarray,
+    rank_tol: float | None,
+) -> tuple[IRLSResult, np.ndarray]:
+    """Gaussian with identity link: the working response and weights do not depend on the coefficients, so one
+    refined least-squares solve is the IRLS fixed point (and the same computation as :func:`regdiag.ols`).
+
+    Returns the fit as IRLS would (one iteration, deviance trace from the starting means) and the response
+    residuals ``y - mu`` from the refined solve, shape (n_obs,): exact where ``y - X b`` cancels.
+    """
+    sqrt_w = np.sqrt(w)
+    factor = qr_factor(X, sqrt_w, rank_tol)
+    sol = lstsq(factor, X, y - offset, sqrt_w)
+    coef = factor.to_original(sol.x)
+    eta = X @ np.where(np.isnan(coef), 0.0, coef) + offset
+    pos = w > 0  # residuals from the refined solve (as OLS): exact where y - X b cancels
+    eta[pos] = y[pos] - sol.resid[pos] / sqrt_w[pos]
+    mu = eta.copy()
+    dev = float(sol.resid @ sol.resid)
+    resid_exact = np.zeros(len(y))
+    resid_exact[pos] = sol.resid[pos] / sqrt_w[pos]
+    resid_exact[~pos] = y[~pos] - mu[~pos]
+    res = IRLSResult(
+        coef=coef, eta=eta, mu=mu, factor=factor, weights=w, deviance=dev, iterations=1, converged=True,
+        deviance_trace=(family.deviance(y, mustart, w), dev), criterion=math.nan, qr_iterations=1, separation=None,
+    )
+    return res, resid_exact
 
 
 def fit_glm_design(
@@ -457,32 +486,14 @@ def fit_glm_design(
         start = np.asarray(start, dtype=float).reshape(-1)
         if start.shape[0] != k:
             raise DesignError(f"start has {start.shape[0]} values but the design has {k} columns {list(design.param_names)}")
+    resid_exact: np.ndarray | None = None
     if family.name == "gaussian" and family.link.name == "identity":
-        # the working response and weights do not depend on the coefficients: one refined least-squares solve is
-        # the IRLS fixed point (and the same computation as regdiag.ols)
-        sqrt_w = np.sqrt(w)
-        factor = qr_factor(X, sqrt_w, rank_tol)
-        sol = lstsq(factor, X, y - offset, sqrt_w)
-        coef = factor.to_original(sol.x)
-        eta = X @ np.where(np.isnan(coef), 0.0, coef) + offset
-        pos = w > 0  # residuals from the refined solve (as OLS): exact where y - X b cancels
-        eta[pos] = y[pos] - sol.resid[pos] / sqrt_w[pos]
-        mu = eta.copy()
-        dev = float(sol.resid @ sol.resid)
-        res_factor, res_w, its, conv = factor, w, 1, True
-        trace: tuple[float, ...] = (family.deviance(y, mustart, w), dev)
-        separation = None
-        resid_exact = np.zeros(n)
-        resid_exact[pos] = sol.resid[pos] / sqrt_w[pos]
-        resid_exact[~pos] = y[~pos] - mu[~pos]
+        res, resid_exact = _least_squares_fit(X, y, w, offset, family, mustart, rank_tol)
     else:
         res = irls(X, y, w, offset, family, mustart, start=start, tol=tol, maxit=maxit, rank_tol=rank_tol,
                    index=design.index, names=design.param_names)
-        coef, eta, mu, dev = res.coef, res.eta, res.mu, res.deviance
-        res_factor, res_w, its, conv, trace = res.factor, res.weights, res.iterations, res.converged, res.deviance_trace
-        separation = res.separation
-        resid_exact = None
-    check_residual_df(npos, res_factor.rank)
+    mu, separation = res.mu, res.separation
+    check_residual_df(npos, res.factor.rank)
     nulldev = _null_deviance(
         family, y, w, offset, design.offset is not None and bool(np.any(offset != 0)), design.has_intercept, mu,
         tol, maxit,
@@ -490,24 +501,24 @@ def fit_glm_design(
     if separation is not None:
         warn_separation(separation, design.param_names, design.index)
     elif family.name == "binomial" and np.any(extreme_probabilities(mu, w > 0)):
-        warn_extreme_probabilities(stacklevel=user_stacklevel() + 1)  # one frame below this one
-    warn_conditioning(res_factor.cond, stacklevel=user_stacklevel() + 1, glm=True)  # one frame below this one
+        warn_extreme_probabilities()
+    warn_conditioning(res.factor.cond, glm=True)
     return GLMFit(
         design=design,
         family=family,
-        factor=res_factor,
-        coef=np.array(coef, dtype=float),
-        eta=np.array(eta, dtype=float),
+        factor=res.factor,
+        coef=np.array(res.coef, dtype=float),
+        eta=np.array(res.eta, dtype=float),
         mu=np.array(mu, dtype=float),
         y=np.array(y, dtype=float),
         prior_weights=np.array(w, dtype=float),
         n_trials=np.array(trials, dtype=float),
-        working_weights=np.array(res_w, dtype=float),
-        deviance=float(dev),
+        working_weights=np.array(res.weights, dtype=float),
+        deviance=float(res.deviance),
         null_deviance=float(nulldev),
-        iterations=int(its),
-        converged=bool(conv),
-        deviance_trace=tuple(float(v) for v in trace),
+        iterations=int(res.iterations),
+        converged=bool(res.converged),
+        deviance_trace=tuple(float(v) for v in res.deviance_trace),
         separation=separation,
         dispersion_fixed=None if dispersion is None else float(dispersion),
         tol=tol,

@@ -177,145 +177,202 @@ def exact_deletion(
     f = factor
     cols, r = f.cols, f.rank
     sc = f.scale[cols]
-    Xs = np.ascontiguousarray(X[:, cols] * sc)  # scaled kept columns: X'WX = R'R here
-    Rm = f.r
-    Rinv = solve_triangular(Rm, np.eye(r), lower=False)
     phi = float(dispersion)
-    sphi = math.sqrt(phi) if math.isfinite(phi) and phi > 0 else 1.0
-
     # observed information in whitened coordinates: M = Q' diag(ratio) Q
     pos = prior_weights > 0
     ratio = None
     if not family.canonical:
         ratio = np.where(pos, family.observed_ratio(y, family.link.inverse(eta)), 1.0)
     Q = f.q
-    M = np.eye(r) if ratio is None else Q.T @ (Q * ratio[:, None])
-
-    delta = -(first_step[:, cols] / sc)  # b_(G) - b in scaled coordinates
-    iterations = np.ones(G, dtype=np.intp)
-    converged = np.zeros(G, dtype=bool)
-    slow = ~np.all(np.isfinite(delta), axis=1)
-    last = np.full(G, np.inf)
-    prev = np.full(G, np.inf)
-
-    sizes = np.array([len(g) for g in groups])
     block = max(1024, int(memory_mb * 2**20 / 8))  # elements of one (rows x deletions) block
     batch = int(min(BATCH, max(1, G)))
-    # rows of one block: each product (rows x r by r x batch, and back) within BLAS_MAC multiply-adds; at least 32
-    # columns counted so that a narrow batch stays within OpenBLAS's single-thread matrix-vector size too
-    rows_chunk = max(1, min(n, block // batch, BLAS_MAC // (max(r, 1) * max(batch, 32))))
+    Xs = np.ascontiguousarray(X[:, cols] * sc)  # scaled kept columns: X'WX = R'R here
+    Rinv = solve_triangular(f.r, np.eye(r), lower=False)
+    ws = _Whitened(
+        Xs=Xs, Rm=f.r, Rinv=Rinv, Q=Q, ratio=ratio, M=np.eye(r) if ratio is None else Q.T @ (Q * ratio[:, None]),
+        sphi=math.sqrt(phi) if math.isfinite(phi) and phi > 0 else 1.0, groups=groups,
+        sizes=np.array([len(g) for g in groups]), batch=batch,
+        # rows of one block: each product (rows x r by r x batch, and back) within BLAS_MAC multiply-adds; at least
+        # 32 columns counted so that a narrow batch stays within OpenBLAS's single-thread matrix-vector size too
+        rows_chunk=max(1, min(n, block // batch, BLAS_MAC // (max(r, 1) * max(batch, 32)))),
+        kernel=_ScoreKernel(Xs, eta, y, prior_weights, family),
+    )
+    delta = -(first_step[:, cols] / sc)  # b_(G) - b in scaled coordinates
+    st = _DeletionState(
+        delta=delta,
+        iterations=np.ones(G, dtype=np.intp),
+        converged=np.zeros(G, dtype=bool),
+        last=np.full(G, np.inf),
+        prev=np.full(G, np.inf),
+        slow=~np.all(np.isfinite(delta), axis=1),
+    )
     linear = family.name == "gaussian" and family.link.name == "identity"
     if linear:  # the one-step estimate is the exact deletion (the model is linear in the coefficients)
-        converged[~slow] = True
-        last[~slow] = 0.0
-    kernel = _ScoreKernel(Xs, eta, y, prior_weights, family)
-    bound_of = None if linear else _ContractionBound(Xs, Rinv, weights, eta, y, prior_weights, family)
-
-    # second-order predictor (canonical links): b_(G) - b = d1 - 1/2 H_(G)^{-1} T_(G)[d1, d1] + O(d1^3)
-    if family.canonical and not linear and maxit > 1:
-        T = _third_derivative(Xs, eta, prior_weights, family)
-        for start in range(0, G, batch):
-            idx = np.arange(start, min(G, start + batch))
-            idx = idx[~slow[idx]]
-            if idx.size == 0:
-                continue
-            D = delta[idx]
-            q = blocked_matmul((D[:, :, None] * D[:, None, :]).reshape(idx.size, r * r), T.T)  # (B, r): T[d, d]
-            q -= _own_third(Xs, eta, prior_weights, family, D, [groups[g] for g in idx])
-            corr = -0.5 * _newton_solve(Rinv, M, Q, ratio, [groups[g] for g in idx], sizes[idx], q.T)[0]
-            ok = np.all(np.isfinite(corr), axis=1)
-            delta[idx] = D + np.where(ok[:, None], corr, 0.0)
-            prev[idx] = np.where(ok, _whitened_norm(corr, Rm) / sphi, np.inf)
-
-    for _step in range(1, min(maxit, CHORD_STEPS + 1)):
-        active = np.flatnonzero(~converged & ~slow)
-        if active.size == 0:
-            break
-        for start in range(0, active.size, batch):
-            idx = active[start : start + batch]
-            D = delta[idx]
-            grp = [groups[g] for g in idx]
-            S = kernel.scores(D, grp, rows_chunk)
-            d, lam, chord = _newton_solve(Rinv, M, Q, ratio, grp, sizes[idx], S)
-            ok = np.all(np.isfinite(d), axis=1)
-            Dn = D + np.where(ok[:, None], d, 0.0)
-            delta[idx] = Dn
-            iterations[idx] += 1
-            step_w = _whitened_norm(d, Rm)
-            crit = step_w / sphi  # bounds the correction of every coefficient in standard errors
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rho = np.where(np.isfinite(prev[idx]), crit / prev[idx], 0.0)
-                # first-order bound on the contraction along the iterates (distance from b at most |v| + |d|)
-                assert bound_of is not None
-                bound = np.where(chord & (lam > 0), BOUND_SAFETY * bound_of(Dn, Rm, grp, step_w) / lam, np.inf)
-                rate = np.maximum(rho, np.minimum(bound, 0.5))
-                remaining = crit * rate / (1.0 - rate)
-            remaining[~np.isfinite(remaining)] = np.inf
-            last[idx] = remaining
-            conv = ok & (rate <= 0.5) & (remaining <= tol)
-            converged[idx[conv]] = True
-            # a contraction slower than SLOW_RATE (large deletion effects, small n) goes to the Newton refit
-            stalled = ~ok | (~conv & (crit > SLOW_RATE * prev[idx]))
-            slow[idx[stalled]] = True
-            prev[idx] = crit
+        st.converged[~st.slow] = True
+        st.last[~st.slow] = 0.0
+    else:
+        if family.canonical and maxit > 1:
+            _second_order_predictor(ws, st, eta, prior_weights, family)
+        bound_of = _ContractionBound(Xs, Rinv, weights, eta, y, prior_weights, family)
+        _chord_steps(ws, st, bound_of, tol, min(maxit, CHORD_STEPS + 1))
     # what the chord steps did not finish: warm-started Newton (IRLS) refits, one deletion at a time
-    rest = np.flatnonzero(~converged)
-    dfb_s = -delta
-    if rest.size:
-        from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, irls
-
-        off = np.zeros(n) if offset is None else offset
-        k = X.shape[1]
-        b_s = coef[cols] / sc
-        # IRLS's criterion is relative to |b_j| + se_j: within tol / 2 standard errors of every coefficient
-        se_s = sphi * np.sqrt(np.einsum("ij,ij->i", Rinv, Rinv))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.min(se_s / (np.abs(b_s) + se_s)) if r else 1.0
-        irls_tol = min(DEFAULT_TOL, 0.5 * tol * share) if np.isfinite(share) and share > 0 else DEFAULT_TOL
-        for g in rest:
-            keep = np.ones(n, dtype=bool)
-            keep[groups[g]] = False  # rows removed, not weighted 0: their eta need not stay in the link's domain
-            # from where the chord steps got to, else from the full fit (always in the domain)
-            starts = [delta[g]] if np.all(np.isfinite(delta[g])) else []
-            res = None
-            for start_s in starts + [np.zeros(r)]:
-                start = np.zeros(k)
-                start[cols] = (start_s + b_s) * sc
-                try:
-                    res = irls(X[keep], y[keep], prior_weights[keep], off[keep], family,
-                               family.link.inverse(eta[keep]), start=start, tol=irls_tol,
-                               maxit=max(maxit, DEFAULT_MAXIT))
-                except (ArithmeticError, ValueError):
-                    res = None
-                if res is not None and res.converged:
-                    break
-            if res is None or res.separation is not None or not res.converged or res.factor.rank < r:
-                continue
-            b_g = res.coef[cols] / sc
-            dfb_s[g] = b_s - b_g
-            delta[g] = -dfb_s[g]
-            iterations[g] += res.iterations
-            last[g] = res.criterion
-            converged[g] = True
-    bad = ~converged
-    dfb_s[bad] = np.nan
-    quad = np.einsum("gi,gi->g", dfb_s @ Rm.T, dfb_s @ Rm.T)
-    dfbeta = f.to_original(dfb_s)
+    dfb_s = -st.delta
+    _refit_rest(
+        ws, st, dfb_s, X, y, prior_weights, eta, family, coef[cols] / sc, cols, sc,
+        offset=offset, tol=tol, maxit=maxit,
+    )
+    converged = st.converged
+    dfb_s[~converged] = np.nan
+    quad = np.einsum("gi,gi->g", dfb_s @ ws.Rm.T, dfb_s @ ws.Rm.T)
     chi2 = None
     if pearson:
         chi2 = np.full(G, np.nan)
         good_idx = np.flatnonzero(converged)
         for start in range(0, good_idx.size, batch):
             idx = good_idx[start : start + batch]
-            chi2[idx] = kernel.pearson(delta[idx], [groups[g] for g in idx], rows_chunk)
+            chi2[idx] = ws.kernel.pearson(st.delta[idx], [groups[g] for g in idx], ws.rows_chunk)
     return ExactDeletion(
-        dfbeta=dfbeta,
-        iterations=iterations,
+        dfbeta=f.to_original(dfb_s),
+        iterations=st.iterations,
         converged=converged,
-        last_correction=last,
+        last_correction=st.last,
         cooks_quad=quad,
         pearson_chi2=chi2,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class _Whitened:
+    """The deletion problem in whitened, scaled coordinates (what every Newton step of :func:`exact_deletion` uses)."""
+
+    Xs: np.ndarray  # (n, r) scaled kept columns: X'WX = R'R
+    Rm: np.ndarray  # (r, r) R of the fit's QR
+    Rinv: np.ndarray
+    Q: np.ndarray  # (n, r)
+    ratio: np.ndarray | None  # observed / expected weight (None for canonical links)
+    M: np.ndarray  # (r, r) observed information, whitened
+    sphi: float  # square root of the dispersion (1 where it is not finite and positive)
+    groups: list[np.ndarray]
+    sizes: np.ndarray
+    batch: int
+    rows_chunk: int
+    kernel: _ScoreKernel
+
+
+@dataclass(eq=False)
+class _DeletionState:
+    """Every deletion's iterate and bookkeeping, updated in place by the steps of :func:`exact_deletion`."""
+
+    delta: np.ndarray  # (G, r) b_(G) - b, scaled coordinates
+    iterations: np.ndarray
+    converged: np.ndarray
+    last: np.ndarray  # estimated remaining error of the last step
+    prev: np.ndarray  # criterion of the previous step
+    slow: np.ndarray  # handed to the refits
+
+
+def _second_order_predictor(
+    ws: _Whitened, st: _DeletionState, eta: np.ndarray, prior_weights: np.ndarray, family: Family
+) -> None:
+    """Canonical links: ``b_(G) - b = d1 - 1/2 H_(G)^{-1} T_(G)[d1, d1] + O(d1^3)`` from the one-step ``d1``."""
+    Xs, r, G = ws.Xs, ws.Rm.shape[0], len(ws.groups)
+    T = _third_derivative(Xs, eta, prior_weights, family)
+    for start in range(0, G, ws.batch):
+        idx = np.arange(start, min(G, start + ws.batch))
+        idx = idx[~st.slow[idx]]
+        if idx.size == 0:
+            continue
+        D = st.delta[idx]
+        grp = [ws.groups[g] for g in idx]
+        q = blocked_matmul((D[:, :, None] * D[:, None, :]).reshape(idx.size, r * r), T.T)  # (B, r): T[d, d]
+        q -= _own_third(Xs, eta, prior_weights, family, D, grp)
+        corr = -0.5 * _newton_solve(ws.Rinv, ws.M, ws.Q, ws.ratio, grp, ws.sizes[idx], q.T)[0]
+        ok = np.all(np.isfinite(corr), axis=1)
+        st.delta[idx] = D + np.where(ok[:, None], corr, 0.0)
+        st.prev[idx] = np.where(ok, _whitened_norm(corr, ws.Rm) / ws.sphi, np.inf)
+
+
+def _chord_steps(ws: _Whitened, st: _DeletionState, bound_of: _ContractionBound, tol: float, stop: int) -> None:
+    """Batched chord (fixed-Hessian Newton) steps until every deletion converged or slowed (steps ``1 .. stop - 1``)."""
+    for _step in range(1, stop):
+        active = np.flatnonzero(~st.converged & ~st.slow)
+        if active.size == 0:
+            break
+        for start in range(0, active.size, ws.batch):
+            idx = active[start : start + ws.batch]
+            D = st.delta[idx]
+            grp = [ws.groups[g] for g in idx]
+            S = ws.kernel.scores(D, grp, ws.rows_chunk)
+            d, lam, chord = _newton_solve(ws.Rinv, ws.M, ws.Q, ws.ratio, grp, ws.sizes[idx], S)
+            ok = np.all(np.isfinite(d), axis=1)
+            Dn = D + np.where(ok[:, None], d, 0.0)
+            st.delta[idx] = Dn
+            st.iterations[idx] += 1
+            step_w = _whitened_norm(d, ws.Rm)
+            crit = step_w / ws.sphi  # bounds the correction of every coefficient in standard errors
+            prev = st.prev[idx]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rho = np.where(np.isfinite(prev), crit / prev, 0.0)
+                # first-order bound on the contraction along the iterates (distance from b at most |v| + |d|)
+                bound = np.where(chord & (lam > 0), BOUND_SAFETY * bound_of(Dn, ws.Rm, grp, step_w) / lam, np.inf)
+                rate = np.maximum(rho, np.minimum(bound, 0.5))
+                remaining = crit * rate / (1.0 - rate)
+            remaining[~np.isfinite(remaining)] = np.inf
+            st.last[idx] = remaining
+            conv = ok & (rate <= 0.5) & (remaining <= tol)
+            st.converged[idx[conv]] = True
+            # a contraction slower than SLOW_RATE (large deletion effects, small n) goes to the Newton refit
+            stalled = ~ok | (~conv & (crit > SLOW_RATE * prev))
+            st.slow[idx[stalled]] = True
+            st.prev[idx] = crit
+
+
+def _refit_rest(
+    ws: _Whitened, st: _DeletionState, dfb_s: np.ndarray, X: np.ndarray, y: np.ndarray, prior_weights: np.ndarray,
+    eta: np.ndarray, family: Family, b_s: np.ndarray, cols: np.ndarray, sc: np.ndarray, *,
+    offset: np.ndarray | None, tol: float, maxit: int,
+) -> None:
+    """Warm-started IRLS refits of the deletions the chord steps did not finish, one at a time (``dfb_s``, the
+    scaled ``b - b_(G)``, and ``st`` updated in place; a refit that fails leaves its deletion not converged)."""
+    rest = np.flatnonzero(~st.converged)
+    if not rest.size:
+        return
+    from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, irls
+
+    n, k = X.shape
+    r = len(b_s)
+    off = np.zeros(n) if offset is None else offset
+    # IRLS's criterion is relative to |b_j| + se_j: within tol / 2 standard errors of every coefficient
+    se_s = ws.sphi * np.sqrt(np.einsum("ij,ij->i", ws.Rinv, ws.Rinv))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.min(se_s / (np.abs(b_s) + se_s)) if r else 1.0
+    irls_tol = min(DEFAULT_TOL, 0.5 * tol * share) if np.isfinite(share) and share > 0 else DEFAULT_TOL
+    delta = st.delta
+    for g in rest:
+        keep = np.ones(n, dtype=bool)
+        keep[ws.groups[g]] = False  # rows removed, not weighted 0: their eta need not stay in the link's domain
+        # from where the chord steps got to, else from the full fit (always in the domain)
+        starts = [delta[g]] if np.all(np.isfinite(delta[g])) else []
+        res = None
+        for start_s in starts + [np.zeros(r)]:
+            start = np.zeros(k)
+            start[cols] = (start_s + b_s) * sc
+            try:
+                res = irls(X[keep], y[keep], prior_weights[keep], off[keep], family,
+                           family.link.inverse(eta[keep]), start=start, tol=irls_tol,
+                           maxit=max(maxit, DEFAULT_MAXIT))
+            except (ArithmeticError, ValueError):
+                res = None
+            if res is not None and res.converged:
+                break
+        if res is None or res.separation is not None or not res.converged or res.factor.rank < r:
+            continue
+        b_g = res.coef[cols] / sc
+        dfb_s[g] = b_s - b_g
+        delta[g] = -dfb_s[g]
+        st.iterations[g] += res.iterations
+        st.last[g] = res.criterion
+        st.converged[g] = True
 
 
 def blocked_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:

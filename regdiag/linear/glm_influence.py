@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import linalg as sla
 
-from .._validation import DesignError, warn_rows
-from .glm_irls import user_stacklevel
+from .._validation import DesignError
+from .._warnings import warn_leverage_one, warn_not_converged, warn_rows, warn_zero_weight
 from ..results import GLMInfluence, GroupInfluence
 from . import measures
 from .glm_exact import exact_deletion
@@ -283,12 +283,10 @@ def glm_influence(
         loo_iterations[rows] = ex.iterations
         failed = rows[~ex.converged]
         if failed.size:
-            warn_rows(
-                f"exact leave-one-out did not converge within {loo_maxit} Newton steps (deleting the row may leave "
-                "no maximum-likelihood estimate, e.g. a separated binomial model, or a count model's group with only "
-                "zero counts): its exact measures are NaN",
-                fit.index[failed],
-                stacklevel=user_stacklevel() + 1,
+            warn_not_converged(
+                "exact leave-one-out", loo_maxit, "Newton steps", " (deleting the row may leave no maximum-likelihood "
+                "estimate, e.g. a separated binomial model, or a count model's group with only zero counts): its "
+                "exact measures are NaN", rows=fit.index[failed],
             )
         dfbeta_one_step = dfbeta_p
         dfbeta = dfbeta_exact
@@ -306,21 +304,14 @@ def glm_influence(
     else:
         one = pos & ~(h < 1.0)
         if one.any():
-            warn_rows(
-                "leverage is 1 (deleting the observation makes a coefficient unidentifiable): its deletion measures "
-                "are NaN",
-                fit.index[one],
-                stacklevel=user_stacklevel() + 1,
-            )
+            warn_leverage_one(fit.index[one])
         if (~pos).any():
-            warn_rows("zero weight takes these observations out of the fit: leverage 0, deletion measures NaN",
-                      fit.index[~pos], stacklevel=user_stacklevel() + 1)
+            warn_zero_weight(fit.index[~pos])
         if neg_sigma.any():
             warn_rows(
                 "R's one-step deletion sigma sqrt((sum d^2 - d_i^2/(1 - h_i))/(n - p - 1)) is undefined (negative "
                 "under the root): sigma_loo, and the measures that divide by it, are NaN",
                 fit.index[neg_sigma],
-                stacklevel=user_stacklevel() + 1,
             )
     return GLMInfluence(
         leverage=h,
@@ -446,12 +437,9 @@ def glm_group_deletion(
             sig[idx] = np.where(df_g > 0, np.sqrt(ex.pearson_chi2 / df_g), np.nan)
         failed = idx[~ex.converged]
         if failed.size:
-            warn_rows(
-                f"exact group deletion did not converge within {loo_maxit} Newton steps: those groups' measures "
-                "are NaN",
-                labels[failed],
-                noun="groups",
-                stacklevel=user_stacklevel() + 1,
+            warn_not_converged(
+                "exact group deletion", loo_maxit, "Newton steps", ": those groups' measures are NaN",
+                rows=labels[failed], noun="groups",
             )
     # DFBETAS as for single observations: over sqrt(phi) where the dispersion is fixed, else over sigma_loo
     scale = np.full(len(labels), np.sqrt(fit.dispersion)) if fixed_phi else sig

@@ -50,17 +50,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import sys
-import warnings
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 from scipy import linalg as sla
 from scipy.linalg import lapack, solve_triangular
 
-from .._validation import ConvergenceError, DesignError, InfluenceWarning, format_labels
+from .._validation import ConvergenceError, DesignError, format_labels
+from .._warnings import user_stacklevel, warn
 from ..linalg import EPS, QRFactor, power_of_two_scale, qr_factor
 from .families import Family
 
@@ -68,6 +67,11 @@ __all__ = [
     "IRLSResult",
     "Separation",
     "irls",
+    "irls_loop",
+    "IRLSLoop",
+    "IRLSStep",
+    "IRLSEvaluation",
+    "IRLSSteps",
     "detect_separation",
     "detect_boundary",
     "user_stacklevel",
@@ -327,6 +331,299 @@ def _valid(family: Family, eta: np.ndarray, mu: np.ndarray) -> bool:
     return family.link.valid_eta(eta) and family.valid_mu(mu)
 
 
+@dataclass(frozen=True)
+class IRLSStep:
+    """One Fisher-scoring step, as a step strategy's ``solve`` returns it (see :func:`irls_loop`).
+
+    Attributes
+    ----------
+    d : ndarray of shape (n_params,)
+        The step (the coefficients themselves on the first iteration from starting means); 0 on aliased columns.
+    diag_inv : ndarray of shape (n_params,)
+        ``diag((X'WX)^{-1})``, the unscaled variances the convergence test measures the step against.
+    phi : float
+        Dispersion of the convergence test (:func:`step_dispersion`).
+    cond : float or None
+        Condition number of the QR the step was solved with; None for a preliminary step (Cholesky), on which
+        convergence is never declared.
+    beta : ndarray of shape (n_params,) or None
+        The coefficients the step starts from, as the strategy re-expressed them (:func:`fold_aliased`); None on
+        the first iteration from starting means.
+    """
+
+    d: np.ndarray
+    diag_inv: np.ndarray
+    phi: float
+    cond: float | None
+    beta: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class IRLSEvaluation:
+    """The model at trial coefficients: its deviance, whether its means are valid, and the strategy's own state."""
+
+    deviance: float
+    valid: bool
+    state: object = None
+
+
+class IRLSSteps(Protocol):
+    """What :func:`irls_loop` needs from a backend: the weighted least-squares step and the model's evaluation.
+
+    The in-memory fit (:func:`irls`) and the Dask fit (:mod:`regdiag.dask.glm`) each implement it; the loop,
+    step halving and the convergence rule are :func:`irls_loop`'s.
+    """
+
+    def solve(self, beta: np.ndarray | None, it: int) -> IRLSStep:
+        """The step at the current (last accepted) evaluation; ``beta`` None on the first step from starting means."""
+        ...
+
+    def evaluate(self, beta: np.ndarray, it: int) -> IRLSEvaluation:
+        """Deviance and validity of the means at trial coefficients ``beta`` (iteration ``it``)."""
+        ...
+
+    def accept(self, evaluation: IRLSEvaluation) -> None:
+        """Make an accepted evaluation the current one."""
+        ...
+
+    def preliminary_done(self) -> None:
+        """A preliminary (Cholesky) step passed the convergence test: solve the next steps by QR."""
+        ...
+
+    def halving_failed(self, error: Exception) -> bool:
+        """A rejected step cannot be halved (``error`` says why): True stops the loop, False re-raises ``error``."""
+        ...
+
+    def stop_after(self, it: int, converged: bool) -> bool:
+        """After an accepted iteration: True stops the loop (a separated fit, for example)."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class IRLSLoop:
+    """What :func:`irls_loop` returns.
+
+    Attributes
+    ----------
+    beta : ndarray of shape (n_params,) or None
+        Coefficients after the last accepted step (None if no step was accepted).
+    deviance : float
+    iterations : int
+    converged : bool
+    trace : list of float
+        Deviance at the start and after every accepted iteration.
+    criteria : list of float
+        Step criterion of every iteration (NaN where not computed).
+    criterion : float
+        The last computed step criterion (NaN if none).
+    halving_failed : bool
+        The loop stopped because a step could not be halved and the strategy chose to stop.
+    """
+
+    beta: np.ndarray | None
+    deviance: float
+    iterations: int
+    converged: bool
+    trace: list[float]
+    criteria: list[float]
+    criterion: float
+    halving_failed: bool
+
+
+def irls_loop(
+    steps: IRLSSteps, beta: np.ndarray | None, deviance: float, *, tol: float = DEFAULT_TOL,
+    maxit: int = DEFAULT_MAXIT,
+) -> IRLSLoop:
+    """The Fisher-scoring iteration shared by the in-memory and the Dask fits.
+
+    Each iteration asks ``steps`` for a step, halves it while the deviance is non-finite, the means invalid or the
+    deviance rose (:func:`step_accepted`, :func:`check_halving`), and tests convergence on full steps by the module's
+    rule, relative to the problem (:func:`step_criterion`: the step against ``|beta_j| + se_j``; :func:`qr_converged`).
+
+    Parameters
+    ----------
+    steps : IRLSSteps
+        The backend's step and evaluation.
+    beta : ndarray of shape (n_params,) or None
+        Starting coefficients; None to start from the strategy's starting means.
+    deviance : float
+        Deviance at the start.
+    tol : float
+        Convergence tolerance.
+    maxit : int
+        Largest number of iterations.
+
+    Returns
+    -------
+    IRLSLoop
+        Not converged is not an error here: the caller words the error (or finishes a separated fit).
+
+    Raises
+    ------
+    ConvergenceError
+        A step with non-finite coefficients, or step halving that failed (unless ``steps.halving_failed`` stops).
+    DesignError
+        The first step from starting means leaves the domain.
+    """
+    dev = deviance
+    trace = [dev]
+    crit_prev = math.nan
+    crit = math.nan
+    crits: list[float] = []
+    converged = False
+    failed = False
+    it = 0
+    for it in range(1, maxit + 1):
+        step = steps.solve(beta, it)
+        beta, d = step.beta, step.d
+        if not np.all(np.isfinite(d)):
+            raise ConvergenceError(f"non-finite coefficients at iteration {it}; deviance trace: {format_trace(trace)}")
+        full = beta is None
+        beta_new = d if full else beta + d
+        ev = steps.evaluate(beta_new, it + 1)
+        halvings = 0
+        while not step_accepted(ev.deviance, ev.valid, dev, full):
+            halvings += 1
+            try:
+                check_halving(halvings, full, it, trace)
+            except (DesignError, ConvergenceError) as exc:
+                if not steps.halving_failed(exc):
+                    raise
+                failed = True
+                break
+            d = d * 0.5
+            beta_new = beta + d  # type: ignore[operator]
+            ev = steps.evaluate(beta_new, it + 1)
+        if failed:
+            break
+        if not full and halvings == 0:
+            crit, err_est = step_criterion(d, beta_new, step.diag_inv, step.phi, crit_prev)
+            rho = crit / crit_prev if crit_prev > 0 else math.nan
+            if step.cond is None:
+                if err_est <= tol or (crit < 1e-6 and not rho < 0.5):
+                    steps.preliminary_done()  # confirm (and finish) with QR steps
+            else:
+                converged = qr_converged(crit, err_est, tol, step.cond)
+            crit_prev = crit
+            crits.append(crit)
+        else:
+            crit_prev = math.nan
+            crits.append(math.nan)
+        steps.accept(ev)
+        beta, dev = beta_new, ev.deviance
+        trace.append(dev)
+        if steps.stop_after(it, converged) or converged:
+            break
+    return IRLSLoop(
+        beta=beta, deviance=dev, iterations=it, converged=converged, trace=trace, criteria=crits, criterion=crit,
+        halving_failed=failed,
+    )
+
+
+class _InMemorySteps:
+    """The in-memory backend of :func:`irls_loop`: Cholesky steps while the step is large, then QR steps, and the
+    checks for separation (binomial) and a maximum-likelihood estimate on the boundary (count models)."""
+
+    def __init__(
+        self, X: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray, family: Family,
+        eta: np.ndarray, mu: np.ndarray, *, rank_tol: float | None, index: pd.Index,
+        names: tuple[str, ...] | None,
+    ) -> None:
+        self.X, self.y, self.w, self.offset, self.family = X, y, w, offset, family
+        self.rank_tol, self.index, self.names = rank_tol, index, names
+        self.good = w > 0
+        self.count = family.name in COUNT_FAMILIES
+        self.count_log = self.count and family.link.name == "log"
+        self.eta, self.mu = eta, mu
+        self.use_chol = True
+        self.factor: QRFactor | None = None
+        self.fac_weights: np.ndarray | None = None
+        self.W: np.ndarray | None = None  # working weights of the last step
+        self.qr_its = 0
+        self.separation: Separation | None = None
+        self.looked_for_separation = False
+
+    def solve(self, beta: np.ndarray | None, it: int) -> IRLSStep:
+        X, family = self.X, self.family
+        W, z, ok = working_weights(family, self.y, self.w, self.eta, self.mu, it=it, index=self.index)
+        if not ok.any():
+            raise DesignError(f"no observation carries information at iteration {it} (all working weights are 0)")
+        target = z if beta is not None else np.where(ok, self.eta - self.offset + z, 0.0)
+        solved = _cholesky_step(X, W, target) if self.use_chol else None
+        if solved is None:
+            self.use_chol = False
+            d, diag_inv, self.factor = _qr_step(X, W, target, self.rank_tol)
+            self.fac_weights = W
+            self.qr_its += 1
+            if beta is not None:
+                beta = fold_aliased(X, beta, np.sqrt(W), self.factor)
+        else:
+            d, diag_inv = solved
+        self.W = W
+        phi = step_dispersion(family, float(np.sum(W * z * z)), int(np.count_nonzero(ok)), X.shape[1])
+        cond = None if solved is not None else self.factor.cond  # type: ignore[union-attr]
+        return IRLSStep(d=d, diag_inv=diag_inv, phi=phi, cond=cond, beta=beta)
+
+    def evaluate(self, beta: np.ndarray, it: int) -> IRLSEvaluation:
+        eta, mu, dev = _eval(self.family, self.X, beta, self.offset, self.y, self.w)
+        return IRLSEvaluation(deviance=dev, valid=_valid(self.family, eta, mu), state=(eta, mu))
+
+    def accept(self, evaluation: IRLSEvaluation) -> None:
+        self.eta, self.mu = evaluation.state  # type: ignore[misc]
+
+    def preliminary_done(self) -> None:
+        self.use_chol = False
+
+    def halving_failed(self, error: Exception) -> bool:
+        if not self.count:
+            return False
+        # a count model may have its maximum-likelihood estimate on the boundary: say so, or fit that
+        if not self.looked_for_separation:
+            self.separation = detect_boundary(self.X, self.y, self.w)
+        self.looked_for_separation = True
+        if self.separation is None:
+            return False
+        if not self.count_log:
+            raise boundary_error(self.separation, self.family, self.names, self.index) from None
+        return True
+
+    def stop_after(self, it: int, converged: bool) -> bool:
+        if self.looked_for_separation or not (converged or it >= 5):
+            return False
+        mu, good = self.mu, self.good
+        if self.family.name == "binomial":
+            if np.any(good & ((mu < SEPARATION_MU) | (mu > 1.0 - SEPARATION_MU))):
+                self.looked_for_separation = True
+                self.separation = detect_separation(self.X, self.y, self.w)
+        elif self.count_log and np.any(good & (self.y == 0) & (mu < SEPARATION_MU)):
+            # zero counts whose fitted means keep falling: is the maximum-likelihood estimate on the boundary?
+            self.looked_for_separation = True
+            self.separation = detect_boundary(self.X, self.y, self.w)
+        return self.separation is not None
+
+
+def _starting_point(
+    X: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray, family: Family, mustart: np.ndarray,
+    start: np.ndarray | None,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray, float]:
+    """``(beta, eta, mu, deviance)`` at ``start`` (NaN read as 0) or, without one, at R's starting means."""
+    if start is not None:
+        beta: np.ndarray | None = np.where(np.isnan(start), 0.0, np.asarray(start, dtype=float))
+        eta, mu, dev = _eval(family, X, beta, offset, y, w)  # type: ignore[arg-type]
+    else:
+        beta = None
+        eta = family.link.link(mustart)
+        mu = family.link.inverse(eta)
+        dev = family.deviance(y, mu, w)
+    if not (_valid(family, eta, mu) and math.isfinite(dev)):
+        raise DesignError(
+            "cannot find valid starting values for the "
+            f"{family}: the starting linear predictor or means are outside the link's or family's domain; pass "
+            "start= (coefficients)"
+        )
+    return beta, eta, mu, dev
+
+
 def irls(
     X: np.ndarray,
     y: np.ndarray,
@@ -386,139 +683,45 @@ def irls(
         No valid starting values; or a Poisson / negative binomial model with identity or sqrt link whose
         maximum-likelihood estimate has fitted means 0 (the edge of the link's domain), naming the rows.
     """
-    n, k = X.shape
+    n = X.shape[0]
     index = pd.RangeIndex(n) if index is None else index
     w = prior_weights
-    good = w > 0
-    count = family.name in COUNT_FAMILIES
-    count_log = count and family.link.name == "log"
-    if start is not None:
-        beta: np.ndarray | None = np.where(np.isnan(start), 0.0, np.asarray(start, dtype=float))
-        eta, mu, dev = _eval(family, X, beta, offset, y, w)
-    else:
-        beta = None
-        eta = family.link.link(mustart)
-        mu = family.link.inverse(eta)
-        dev = family.deviance(y, mu, w)
-    if not (_valid(family, eta, mu) and math.isfinite(dev)):
-        raise DesignError(
-            "cannot find valid starting values for the "
-            f"{family}: the starting linear predictor or means are outside the link's or family's domain; pass "
-            "start= (coefficients)"
-        )
-    trace = [dev]
-    use_chol = True
-    crit_prev = math.nan
-    factor: QRFactor | None = None
-    fac_weights = None
-    converged = False
-    separation: Separation | None = None
-    looked_for_separation = False
-    qr_its = 0
-    crit = math.nan
-    crits: list[float] = []  # step criterion of every iteration (NaN where not computed)
-    it = 0
-    halving_failed = False
-    for it in range(1, maxit + 1):
-        W, z, ok = working_weights(family, y, w, eta, mu, it=it, index=index)
-        if not ok.any():
-            raise DesignError(f"no observation carries information at iteration {it} (all working weights are 0)")
-        target = z if beta is not None else np.where(ok, eta - offset + z, 0.0)
-        solved = _cholesky_step(X, W, target) if use_chol else None
-        if solved is None:
-            use_chol = False
-            d, diag_inv, factor = _qr_step(X, W, target, rank_tol)
-            fac_weights = W
-            qr_its += 1
-        else:
-            d, diag_inv = solved
-        if beta is not None and factor is not None and solved is None:
-            beta = fold_aliased(X, beta, np.sqrt(W), factor)
-        if not np.all(np.isfinite(d)):
-            raise ConvergenceError(
-                f"non-finite coefficients at iteration {it}; deviance trace: {format_trace(trace)}"
-            )
-        full = beta is None
-        beta_new = d if full else beta + d
-        eta_new, mu_new, dev_new = _eval(family, X, beta_new, offset, y, w)
-        halvings = 0
-        while not step_accepted(dev_new, _valid(family, eta_new, mu_new), dev, full):
-            halvings += 1
-            try:
-                check_halving(halvings, full, it, trace)
-            except (DesignError, ConvergenceError):
-                if not count:
-                    raise
-                # a count model may have its maximum-likelihood estimate on the boundary: say so, or fit that
-                separation = separation if looked_for_separation else detect_boundary(X, y, w)
-                looked_for_separation = True
-                if separation is None:
-                    raise
-                if not count_log:
-                    raise boundary_error(separation, family, names, index) from None
-                halving_failed = True
-                break
-            d = d * 0.5
-            beta_new = beta + d  # type: ignore[operator]
-            eta_new, mu_new, dev_new = _eval(family, X, beta_new, offset, y, w)
-        if halving_failed:
-            break
-        # convergence test (full steps only)
-        if not full and halvings == 0:
-            phi = step_dispersion(family, float(np.sum(W * z * z)), int(np.count_nonzero(ok)), k)
-            crit, err_est = step_criterion(d, beta_new, diag_inv, phi, crit_prev)
-            rho = crit / crit_prev if crit_prev > 0 else math.nan
-            if use_chol:
-                if err_est <= tol or (crit < 1e-6 and not rho < 0.5):
-                    use_chol = False  # confirm (and finish) with QR steps
-            else:
-                converged = qr_converged(crit, err_est, tol, factor.cond if factor is not None else 1.0)
-            crit_prev = crit
-            crits.append(crit)
-        else:
-            crit_prev = math.nan
-            crits.append(math.nan)
-        beta, eta, mu, dev = beta_new, eta_new, mu_new, dev_new
-        trace.append(dev)
-        if family.name == "binomial" and not looked_for_separation and (converged or it >= 5):
-            extreme = good & ((mu < SEPARATION_MU) | (mu > 1.0 - SEPARATION_MU))
-            if extreme.any():
-                looked_for_separation = True
-                separation = detect_separation(X, y, w)
-                if separation is not None:
-                    break
-        if count_log and not looked_for_separation and (converged or it >= 5):
-            # zero counts whose fitted means keep falling: is the maximum-likelihood estimate on the boundary?
-            if np.any(good & (y == 0) & (mu < SEPARATION_MU)):
-                looked_for_separation = True
-                separation = detect_boundary(X, y, w)
-                if separation is not None:
-                    break
-        if converged:
-            break
-    if not converged and separation is None and not looked_for_separation:
+    beta, eta, mu, dev = _starting_point(X, y, w, offset, family, mustart, start)
+    steps = _InMemorySteps(X, y, w, offset, family, eta, mu, rank_tol=rank_tol, index=index, names=names)
+    loop = irls_loop(steps, beta, dev, tol=tol, maxit=maxit)
+    separation = steps.separation
+    if not loop.converged and separation is None and not steps.looked_for_separation:
         if family.name == "binomial":
             separation = detect_separation(X, y, w)
-        elif count:
+        elif steps.count:
             separation = detect_boundary(X, y, w)
     if separation is not None and separation.kind == "boundary":
-        if not count_log:
+        if not steps.count_log:
             raise boundary_error(separation, family, names, index)
         return _boundary_fit(
-            X, y, w, offset, family, mustart, beta, separation, tol=tol, maxit=maxit, rank_tol=rank_tol,
-            index=index, iterations=it, trace=trace, qr_iterations=qr_its,
+            X, y, w, offset, family, mustart, loop.beta, separation, tol=tol, maxit=maxit, rank_tol=rank_tol,
+            index=index, iterations=loop.iterations, trace=loop.trace, qr_iterations=steps.qr_its,
         )
-    if factor is None or (separation is not None and fac_weights is not W):
+    if not loop.converged and separation is None:
+        err = _not_converged(
+            maxit, tol, loop.criterion, loop.trace, loop.criteria, family, steps.eta, steps.good, index
+        )
+        err.deviance_trace = tuple(loop.trace)  # type: ignore[attr-defined]
+        raise err
+    return _separated_or_converged(steps, loop, separation)
+
+
+def _separated_or_converged(steps: _InMemorySteps, loop: IRLSLoop, separation: Separation | None) -> IRLSResult:
+    """The result of a converged (or separated binomial) fit, with the factorization its diagnostics use."""
+    X, y, w, offset, family = steps.X, steps.y, steps.w, steps.offset, steps.family
+    eta, mu, dev, beta = steps.eta, steps.mu, loop.deviance, loop.beta
+    factor, fac_weights = steps.factor, steps.fac_weights
+    if factor is None or (separation is not None and fac_weights is not steps.W):
         # separated before any QR step: factor the current weights for the (unreliable) diagnostics
         me = family.link.mu_eta(eta)
         with np.errstate(divide="ignore", invalid="ignore"):
-            W = np.where(good & (me != 0), w * me**2 / family.variance(mu), 0.0)
-        factor = qr_factor(X, np.sqrt(W), rank_tol)
-        fac_weights = W
-    if not converged and separation is None:
-        err = _not_converged(maxit, tol, crit, trace, crits, family, eta, good, index)
-        err.deviance_trace = tuple(trace)  # type: ignore[attr-defined]
-        raise err
+            fac_weights = np.where(steps.good & (me != 0), w * me**2 / family.variance(mu), 0.0)
+        factor = qr_factor(X, np.sqrt(fac_weights), steps.rank_tol)
     if beta is not None and np.any(beta[factor.aliased]):
         # stopped before a QR step folded a start's aliased coefficients (a separated fit)
         beta = fold_aliased(X, beta, np.sqrt(fac_weights), factor)
@@ -526,6 +729,7 @@ def irls(
     coef = np.array(beta, dtype=float)
     coef[factor.aliased] = np.nan
     if separation is not None:
+        k = X.shape[1]
         separation = Separation(
             direction=np.where(np.isin(np.arange(k), factor.aliased), 0.0, separation.direction),
             rows=separation.rows,
@@ -538,11 +742,11 @@ def irls(
         factor=factor,
         weights=fac_weights,  # type: ignore[arg-type]
         deviance=float(dev),
-        iterations=it,
-        converged=converged,
-        deviance_trace=tuple(trace),
-        criterion=crit,
-        qr_iterations=qr_its,
+        iterations=loop.iterations,
+        converged=loop.converged,
+        deviance_trace=tuple(loop.trace),
+        criterion=loop.criterion,
+        qr_iterations=steps.qr_its,
         separation=separation,
     )
 
@@ -774,21 +978,7 @@ def detect_separation(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Separation
     return Separation(direction=direction, rows=rows, complete=bool(len(sep_rows_pos) == Xp.shape[0]))
 
 
-def user_stacklevel() -> int:
-    """``stacklevel`` that makes a warning issued by the calling function point at the first frame outside regdiag
-    (the user's call, however deep inside regdiag the warning is raised)."""
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    return level
-
-
-_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-
-
-def warn_separation(sep: Separation, names: tuple[str, ...], index: pd.Index, stacklevel: int | None = None) -> None:
+def warn_separation(sep: Separation, names: tuple[str, ...], index: pd.Index) -> None:
     """One warning describing the separation or boundary (used by the fit)."""
     extra = ""
     if sep.kind == "boundary":
@@ -797,9 +987,7 @@ def warn_separation(sep: Separation, names: tuple[str, ...], index: pd.Index, st
             "these rows; along the direction the coefficients are where these rows' fitted means reach the log "
             "link's floor eps (numerically 0; where R's glm stops at epsilon = 1e-15)"
         )
-    warnings.warn(
+    warn(
         sep.describe(names, index) + extra + ". Influence measures of this fit are unreliable and are reported as "
-        "NaN.",
-        InfluenceWarning,
-        stacklevel=user_stacklevel() if stacklevel is None else stacklevel,
+        "NaN."
     )

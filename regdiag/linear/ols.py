@@ -10,14 +10,22 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._validation import ConditioningWarning, DesignError, InfluenceWarning, format_labels, warn_rows
+from .._validation import DesignError, format_labels
+from .._warnings import (
+    COND_WARN,
+    warn,
+    warn_leverage_one,
+    warn_perfect_fit,
+    warn_sigma_loo_zero,
+    warn_zero_weight,
+)
+from .._warnings import warn_conditioning as _warn_conditioning
 from ..design import Design, make_design
 from ..linalg import EPS, QRFactor, lstsq, qr_factor
 from ..results import GroupInfluence, Influence
@@ -29,8 +37,6 @@ __all__ = [
     "check_residual_df", "COND_WARN",
 ]
 
-#: condition number (of the column-equilibrated design) above which a ConditioningWarning is issued
-COND_WARN = 1e8
 #: a fit is perfect when the residual norm is below this multiple of eps * ||sqrt(w) y||
 PERFECT_FIT_FACTOR = 100.0
 
@@ -169,41 +175,25 @@ class OLSFit(FitCommon):
         undefined = undefined_rows(h, pos, perfect)
 
         if perfect:
-            warnings.warn(
-                "perfect fit: the residuals are at rounding level "
-                f"(sigma = {math.sqrt(self.ssr / self.df_resid):.3g}), so every measure that divides by sigma or by a "
-                "residual is NaN",
-                InfluenceWarning,
-                stacklevel=2,
+            warn_perfect_fit(
+                f"sigma = {math.sqrt(self.ssr / self.df_resid):.3g}",
+                "every measure that divides by sigma or by a residual is NaN",
             )
         else:
             one = pos & ~(h < 1.0)
             if one.any():
-                warn_rows(
-                    "leverage is 1 (the fit passes through these observations and deleting one makes a coefficient "
-                    "unidentifiable): their deletion measures are NaN",
-                    self.index[one],
-                )
+                warn_leverage_one(self.index[one])
             if (~pos).any():
-                warn_rows(
-                    "zero weight takes these observations out of the fit: leverage 0, deletion measures NaN",
-                    self.index[~pos],
-                )
+                warn_zero_weight(self.index[~pos])
             if df <= 1:
-                warnings.warn(
+                warn(
                     "one residual degree of freedom: the leave-one-out scale is undefined, so sigma_loo, "
-                    "student_resid, dffits, cov_ratio and dfbetas are NaN",
-                    InfluenceWarning,
-                    stacklevel=2,
+                    "student_resid, dffits, cov_ratio and dfbetas are NaN"
                 )
             else:
                 zero = ~undefined & (s_loo == 0)
                 if zero.any():
-                    warn_rows(
-                        "deleting one of these observations leaves a perfect fit (sigma_loo = 0): their studentized "
-                        "residual, DFFITS, COVRATIO and DFBETAS are NaN",
-                        self.index[zero],
-                    )
+                    warn_sigma_loo_zero(self.index[zero])
         return Influence(
             **m,
             params=np.array(self.coef),
@@ -404,23 +394,17 @@ def _dfbeta(f: QRFactor, row_factor: np.ndarray) -> np.ndarray:
     return out
 
 
-def warn_conditioning(cond: float, stacklevel: int = 2, *, glm: bool = False) -> None:
-    """A :class:`ConditioningWarning` when the condition number exceeds ``COND_WARN``, with the digits kept.
+def warn_conditioning(cond: float, *, glm: bool = False) -> None:
+    """A :class:`~regdiag.ConditioningWarning` when the condition number of the column-equilibrated design exceeds
+    ``COND_WARN``, with the digits kept (:func:`regdiag._warnings.warn_conditioning`).
 
-    ``glm``: worded for a GLM's design weighted by the working weights (in memory and on Dask alike).
+    Parameters
+    ----------
+    cond : float
+    glm : bool
+        Worded for a GLM's design weighted by the working weights (in memory and on Dask alike).
     """
-    if cond > COND_WARN:
-        digits = max(0.0, -math.log10(EPS * cond))
-        what = (
-            f"the weighted design is ill-conditioned: condition number {cond:.3g} (column-equilibrated)"
-            if glm
-            else f"the design is ill-conditioned: condition number {cond:.3g} (of the column-equilibrated design)"
-        )
-        warnings.warn(
-            f"{what}; leverage and influence measures keep about {digits:.0f} significant digits",
-            ConditioningWarning,
-            stacklevel=stacklevel,
-        )
+    _warn_conditioning(cond, "the weighted design" if glm else "the design")
 
 
 def check_residual_df(npos: int, rank: int) -> None:
@@ -443,14 +427,11 @@ def fit_design(design: Design, *, tol: float | None = None) -> OLSFit:
     check_residual_df(npos, factor.rank)
     sol = lstsq(factor, X, y, sqrt_w)
     coef = factor.to_original(sol.x)
-    warn_conditioning(factor.cond, stacklevel=4)
+    warn_conditioning(factor.cond)
     fit = OLSFit(design=design, factor=factor, coef=coef, wresid=sol.resid, refine_steps=sol.refine_steps)
     if fit.perfect_fit:
-        warnings.warn(
-            f"perfect fit: the residuals are at rounding level (RSS {fit.ssr:.3g}), so sigma and the standard errors "
-            "are reported as 0 and t statistics and p-values as NaN",
-            InfluenceWarning,
-            stacklevel=4,
+        warn_perfect_fit(
+            f"RSS {fit.ssr:.3g}", "sigma and the standard errors are reported as 0 and t statistics and p-values as NaN"
         )
     return fit
 

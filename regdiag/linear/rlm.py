@@ -47,6 +47,7 @@ import pandas as pd
 from scipy import stats
 
 from .._validation import ConvergenceError, DataError, DesignError
+from .._warnings import warn_not_converged
 from ..design import Design, make_design
 from ..linalg import qr_factor
 from ..results import GroupInfluence, RLMInfluence
@@ -772,7 +773,7 @@ def fit_rlm_design(
                                        r_seed)
     coef, s, w, it, conv = _irls(X, y, ps, sc, np.asarray(coef0, dtype=float), s0, acc=acc, maxit=maxit, case=case)
     if not conv:
-        warnings.warn(f"rlm: the IRLS did not reach its fixed point in {maxit} steps", RuntimeWarning, stacklevel=3)
+        warn_not_converged("rlm: the IRLS", maxit, "steps", category=RuntimeWarning)
     weights = psi_weights(ps, y - X @ coef, s)
     return RLMFit(design=design, coef=coef, scale=s, weights=weights if case is None else weights * case, psi=ps,
                   scale_spec=sc, method=method, iterations=it, converged=conv, s_coef=s_coef,

@@ -10,7 +10,6 @@ with R's ``survival::coxph``: coefficients, the inverse information as covarianc
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -20,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from .._validation import ConditioningWarning, DataError, DesignError, format_labels
+from .._warnings import warn_not_converged
 from ..linalg import qr_factor
 from ._core import CoxState, Residuals, evaluate, newton, residuals
 from ._risk import RiskSets
@@ -303,11 +303,9 @@ def fit_design(design: SurvDesign, ties: str = "efron", start: np.ndarray | None
     res = newton(Xs, rs, b0, maxit=maxit)
     st = res.state
     if not res.converged:
-        warnings.warn(
-            f"the Cox model did not converge in {res.iterations} Newton iterations (a coefficient may be infinite: "
-            "a covariate that separates the events, monotone likelihood)",
-            ConditioningWarning,
-            stacklevel=3,
+        warn_not_converged(
+            "the Cox model", res.iterations, "Newton iterations", " (a coefficient may be infinite: a covariate that "
+            "separates the events, monotone likelihood)", category=ConditioningWarning,
         )
     try:
         cov = np.linalg.inv(st.information)

@@ -44,7 +44,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._validation import ConditioningWarning, DesignError, InfluenceWarning, RegdiagError, warn_rows
+from .._validation import ConditioningWarning, DesignError, InfluenceWarning, RegdiagError
+from .._warnings import warn_rows
 from ..linear.glm_exact import blocked_matmul
 from ._risk import RiskSets
 
@@ -327,7 +328,7 @@ def exact_loo(fit: CoxFit, tol: float = DEFAULT_TOL) -> ExactLOO:
     if failed:
         labels = fit.index[rs.order[np.array(failed)]]
         warn_rows("without these observations the Cox model has no finite maximum (a coefficient diverges); "
-                  "their exact deletion is NaN", labels, InfluenceWarning, stacklevel=3)
+                  "their exact deletion is NaN", labels)
     back = rs.rank
     return ExactLOO(dfbeta=-delta[back], converged=converged[back], error_bound=err[back], iterations=iters[back],
                     refitted=refitted[back])

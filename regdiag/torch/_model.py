@@ -27,9 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .._validation import DataError, InfluenceWarning, ModelError, format_labels
+from .._validation import DataError, ModelError, format_labels
+from .._warnings import warn
 from ..engine.curvature.base import RowRandom
-from ..engine.model import Block
+from ..engine.model import Block, batches
 from ..engine.progress import Progress, ProgressArg
 from ._data import Data, call, input_tensors, map_inputs
 from ._losses import Loss
@@ -806,7 +807,7 @@ class TorchModel:
         rows = rows or slice(0, query.n)
         lo, hi, _ = rows.indices(query.n)
         out: torch.Tensor | None = None
-        bl = [slice(s.start + lo, s.stop + lo) for s in _batches(hi - lo, query.batch)]
+        bl = batches(hi - lo, query.batch, lo)
         pr = Progress(self.progress, "scores: query gradients", len(bl))
         for sub in bl:
             st = self.forward(sub, query)
@@ -931,9 +932,8 @@ def _batching_notes() -> Iterator[None]:
     new = slow - _SLOW_NOTED
     if new:
         _SLOW_NOTED.update(new)
-        warnings.warn(f"torch.func.vmap has no batching rule for {', '.join(sorted(new))}: per-example gradients of "
-                      "the blocks without Kronecker structure take PyTorch's slower fallback there (correct, slower)",
-                      InfluenceWarning, stacklevel=4)
+        warn(f"torch.func.vmap has no batching rule for {', '.join(sorted(new))}: per-example gradients of "
+             "the blocks without Kronecker structure take PyTorch's slower fallback there (correct, slower)")
 
 
 _SLOW_NOTED: set[str] = set()
@@ -946,11 +946,7 @@ def _measurement_message(val: Any, out_shape: tuple[int, ...]) -> str:
             "output[:, c] for class c's logit or output.logsumexp(1)")
 
 
-def _batches(n: int, size: int) -> list[slice]:
-    return [slice(s, min(s + size, n)) for s in range(0, n, max(int(size), 1))]
-
-
 def _local_batches(model: TorchModel) -> list[slice]:
     local = getattr(model, "local_rows", None) or slice(0, model.n_obs)
     size = model.data.batch
-    return [slice(s.start + local.start, s.stop + local.start) for s in _batches(local.stop - local.start, size)]
+    return batches(local.stop - local.start, size, local.start)

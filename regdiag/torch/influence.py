@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import math
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -14,7 +13,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .._validation import Correction, CurvatureKind, InfluenceWarning, ModelError, as_enum, format_labels
+from .._validation import Correction, CurvatureKind, ModelError, as_enum, format_labels
+from .._warnings import warn
 from ..engine.curvature import CURVATURES
 from ..engine.curvature.base import DenseEigen, DiagEigen, EigenCurvature, KronEigen
 from ..engine.influence import Damping, EngineInfluence, InfluenceEngine
@@ -358,15 +358,12 @@ class TorchInfluence:
             gn_type = (CurvatureKind.GAUSS_NEWTON, CurvatureKind.KFAC, CurvatureKind.EKFAC)
             n_out = m.n_outputs or int(m.forward(slice(0, 1))["f"].shape[1])
             if self.curvature in gn_type and self.sampling == "exact" and n_out > EXACT_OUTPUTS_WARN:
-                warnings.warn(
+                warn(
                     f"the model has {n_out} outputs: the exact Gauss-Newton factors of the {self.curvature.value} "
                     f"curvature take one backward pass per output, {n_out} per batch in each pass over the "
                     f"training data ({n_out} times the cost of the gradients). Pass sampling='mc', mc_samples=k "
                     "for k backward passes per batch (an unbiased Monte Carlo estimate of the same curvature; exact "
-                    f"factors are the default, without this warning, up to {EXACT_OUTPUTS_WARN} outputs)",
-                    InfluenceWarning,
-                    stacklevel=2,
-                )
+                    f"factors are the default, without this warning, up to {EXACT_OUTPUTS_WARN} outputs)")
             options: dict[str, Any] = {}
             if self.curvature in (CurvatureKind.GAUSS_NEWTON, CurvatureKind.KFAC, CurvatureKind.EKFAC):
                 options = {"mc_samples": self.mc_samples, "seed": self.seed}
@@ -382,25 +379,19 @@ class TorchInfluence:
                 if self.curvature is CurvatureKind.GAUSS_NEWTON:
                     thin = ["the Gauss-Newton matrix"] if m.n_params > vectors else []
                 if thin:
-                    warnings.warn(
+                    warn(
                         f"{format_labels(thin, 5)} ({'dense block' if len(thin) == 1 else 'dense blocks'} without "
                         f"Kronecker structure) {'is' if len(thin) == 1 else 'are'} estimated from {vectors} Monte "
                         f"Carlo vectors ({m.n_obs} examples x {self.mc_samples or 1}), fewer than {'its' if len(thin) == 1 else 'their'} "
                         "parameters: in the other directions the curvature is only l2 + damping, and scores there are "
                         "amplified by 1 / (l2 + damping). Raise mc_samples, pass damping, use sampling='exact', or "
-                        "exclude them (exclude=[...])",
-                        InfluenceWarning,
-                        stacklevel=2,
-                    )
+                        "exclude them (exclude=[...])")
             if m._vmap_fails:
                 plain = [nm for nm, _ in m.plain if all(n.weight_name != nm and n.bias_name != nm for n in m.norms)]
-                warnings.warn(
+                warn(
                     f"torch.func.vmap cannot run the model ({m._vmap_fails}); per-example gradients of "
                     f"{format_labels(plain, 5)} (no Kronecker structure) take one backward pass per example instead: "
-                    "correct, slower. Exclude or freeze them (exclude=[...]) to avoid it",
-                    InfluenceWarning,
-                    stacklevel=2,
-                )
+                    "correct, slower. Exclude or freeze them (exclude=[...]) to avoid it")
         return self
 
     def _check_gradients(self) -> None:
@@ -447,14 +438,11 @@ class TorchInfluence:
         # common to every removal, so rankings and LDS are unaffected by a gradient below it
         tol = self.optimum_tol if self.optimum_tol is not None else 1.0 / math.sqrt(m.n_obs)
         if self.check_optimum and self.gradient_norm > tol * max(scale, 1e-300):
-            warnings.warn(
+            warn(
                 f"the model is not at an optimum of mean loss + (l2/2)||theta||^2 (l2={self.l2:g}): the gradient norm is "
                 f"{self.gradient_norm:.3g}, {self.gradient_norm / max(scale, 1e-300):.3g} times the typical "
                 f"per-example gradient norm {scale:.3g}. Influence estimates assume a minimum: train further, or pass "
-                "the l2 (weight decay) used in training",
-                InfluenceWarning,
-                stacklevel=3,
-            )
+                "the l2 (weight decay) used in training")
 
     def _require(self) -> tuple[TorchModel, InfluenceEngine]:
         if self.model is None or self.engine is None:
@@ -688,14 +676,11 @@ class TorchInfluence:
         if rows.size == 0:
             return
         m, _ = self._require()
-        warnings.warn(
+        warn(
             f"the {self.curvature.value} curvature gives {rows.size} training example(s) a generalized leverage above "
             f"1 (largest {lev.max():.3g}; rows {format_labels(m.index[rows], 5)}): it is smaller than the "
             "example's own Gauss-Newton term in some direction, so the leverage correction changes sign there. Use "
-            "correction='none', or the Gauss-Newton curvature, with which leverages are at most 1",
-            InfluenceWarning,
-            stacklevel=3,
-        )
+            "correction='none', or the Gauss-Newton curvature, with which leverages are at most 1")
 
     def influence(self) -> EngineInfluence:
         """The engine's per-example results (parameter influence ``(n_train, n_params)``, self-influence, Cook's
