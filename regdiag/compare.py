@@ -696,7 +696,7 @@ def _raw_cond(fit: Any) -> float:
 
 def _linear_reasons(fit: Any, infl: Any, res: Any, k: int) -> list[Reason]:
     """Situations in which statsmodels' OLSInfluence computes something else than R and regdiag, with its values."""
-    from .linear import measures
+    from . import measures
 
     reasons: list[Reason] = []
     h = np.asarray(infl.leverage)
@@ -734,7 +734,7 @@ def _linear_reasons(fit: Any, infl: Any, res: Any, k: int) -> list[Reason]:
 
 def _wls_reason(fit: Any, infl: Any, res: Any, k: int) -> Reason:
     """statsmodels' OLSInfluence on WLS: hat ``h / sqrt(w)``, unweighted residuals, unweighted leave-one-out refits."""
-    from .linear import measures
+    from . import measures
     from .linear.ols import fit_design
     from .design import Design
 

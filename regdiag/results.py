@@ -12,18 +12,22 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ._validation import Style, as_enum
-from .linear.measures import Criterion, select_criteria
+from .linalg import QRFactor
+from .measures import Criterion, select_criteria
+
+if TYPE_CHECKING:
+    from .protocols import Fit
 
 __all__ = [
     "Influence", "GLMInfluence", "GroupInfluence", "RLMInfluence", "MLEInfluence", "r_abbreviate", "r_dfb_names",
-    "flag_frame",
+    "flag_frame", "FactorDfbeta",
 ]
 
 FloatArray = np.ndarray
@@ -48,11 +52,36 @@ def _standardize(
 
 def _freeze(obj: Any) -> None:
     for f in dataclasses.fields(obj):
-        if f.name == "dfbeta" and isinstance(obj, Influence) and obj.dfbeta_is_lazy:
-            continue  # computed afresh on each access
         v = getattr(obj, f.name)
         if isinstance(v, np.ndarray):
             v.flags.writeable = False
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class FactorDfbeta:
+    """DFBETA kept as the fit's QR factor and one number per row, from which the n x p array is computed when read.
+
+    ``b - b_(i) = (X'WX)^{-1} x_i sqrt(w_i) c_i`` with ``c_i`` = ``row_factor[i]`` (the weighted residual over
+    ``1 - h_i`` for least squares): an influence object holding this holds no n x p array of its own (the factor
+    is the fit's).
+
+    Attributes
+    ----------
+    factor : regdiag.linalg.QRFactor
+        The fit's factorization.
+    row_factor : ndarray of shape (n_obs,)
+        ``c_i`` above; NaN for rows whose deletion is undefined.
+    """
+
+    factor: QRFactor
+    row_factor: FloatArray
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+    def compute(self) -> FloatArray:
+        """The n x p array ``b - b_(i)`` (a new array on each call), shape (n_obs, n_params)."""
+        return self.factor.coef_rows(self.row_factor)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -250,11 +279,11 @@ class Influence:
     sigma_loo : ndarray of shape (n_obs,)
         Residual standard error with observation i deleted.
     cooks_distance, cooks_pvalue, dffits, cov_ratio : ndarray of shape (n_obs,)
-    dfbeta : ndarray of shape (n_obs, n_params)
-        ``b - b_(i)`` (R and statsmodels sign); NaN columns for aliased coefficients. For OLS/WLS it is not stored
-        but computed from the fit's QR factor on each access (O(n p^2), one new n x p array): the influence object
-        then holds no n x p array, and ``dfbetas`` and ``loo_params`` are computed in that array's place. Keep
-        the result in a variable rather than reading the attribute in a loop.
+    dfbeta_data : ndarray of shape (n_obs, n_params) or FactorDfbeta
+        What :attr:`dfbeta` reads: the array, or for OLS/WLS a :class:`FactorDfbeta` from which it is computed on
+        each access (O(n p^2), one new n x p array): the influence object then holds no n x p array, and
+        ``dfbetas`` and ``loo_params`` are computed in that array's place. Keep the result in a variable rather than
+        reading :attr:`dfbeta` in a loop.
     params : ndarray of shape (n_params,)
     cov_unscaled_diag : ndarray of shape (n_params,)
         Diagonal of ``(X'WX)^{-1}`` (NaN for aliased coefficients).
@@ -269,6 +298,9 @@ class Influence:
     aliased : tuple of str
     method : str
         How the measures were computed ("ols", "wls", "glm-one-step", "glm-exact", "engine:...").
+    fit : Fit or None
+        The fit the measures came from, for convenience methods such as :meth:`group_deletion`; no number of this
+        object is read from it.
     """
 
     leverage: FloatArray
@@ -281,7 +313,7 @@ class Influence:
     cooks_pvalue: FloatArray
     dffits: FloatArray
     cov_ratio: FloatArray
-    dfbeta: FloatArray
+    dfbeta_data: FloatArray | FactorDfbeta
     params: FloatArray
     cov_unscaled_diag: FloatArray
     sigma: float
@@ -293,7 +325,7 @@ class Influence:
     param_names: tuple[str, ...]
     aliased: tuple[str, ...] = ()
     method: str = "ols"
-    fit: Any = field(default=None, repr=False)
+    fit: Fit | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         _freeze(self)
@@ -301,7 +333,13 @@ class Influence:
     @property
     def dfbeta_is_lazy(self) -> bool:
         """True when ``dfbeta`` is computed on access (OLS/WLS) rather than stored."""
-        return callable(_DFBETA_SLOT.__get__(self, type(self)))
+        return isinstance(self.dfbeta_data, FactorDfbeta)
+
+    @property
+    def dfbeta(self) -> FloatArray:
+        """``b - b_(i)``, shape (n_obs, n_params): the stored array, or a new one computed from the factor."""
+        d = self.dfbeta_data
+        return d.compute() if isinstance(d, FactorDfbeta) else d
 
     # ---- derived measures -----------------------------------------------------------------------------------
     @property
@@ -433,7 +471,7 @@ class Influence:
             leverage > 3p/n), "BKW" (Belsley, Kuh & Welsch: ``|DFBETAS| > 2/sqrt(n)``, ``|DFFITS| > 2 sqrt(p/n)``,
             ``|1 - COVRATIO| > 3p/n``, leverage > 2p/n), "common" (Cook's D > 4/n, leverage > 2p/n,
             ``|studentized residual| > 2``) — or criterion names from
-            ``regdiag.linear.measures.CRITERIA`` such as "cooks_4n", "leverage_2p", "dfbetas_2sqrtn".
+            ``regdiag.measures.CRITERIA`` such as "cooks_4n", "leverage_2p", "dfbetas_2sqrtn".
             ``p`` is the rank and ``n`` the number of observations with positive weight (for "R", as R does, the
             number with positive leverage: a row with ``h = 0``, such as ``x = 0`` without an intercept, does not
             count).
@@ -554,16 +592,6 @@ class Influence:
             raise ValueError("this influence object has no fit attached; group deletion needs the factorization")
         return self.fit.group_deletion(groups)
 
-    def plot(self, kind: str = "overview", **kwargs: Any) -> Any:
-        """Diagnostic plots (matplotlib, imported only now): the 2 x 2 overview of R's ``plot(lm)`` by default, or
-        any plot of :mod:`regdiag.plots` by name ("qq", "cooks_index", "influence_bubble", "dfbetas", ...).
-
-        Returns the plot's display object (``ax_``, ``figure_``); see :func:`regdiag.plots.plot`.
-        """
-        from . import plots
-
-        return plots.plot(self, kind, **kwargs)
-
     def summary(self, rule: str = "R") -> str:
         """A short text: method, n, rank, and the flagged observations."""
         fl = self.flagged(rule)
@@ -580,21 +608,6 @@ class Influence:
             f"<{type(self).__name__} method={self.method!r} n_obs={self.n_obs} rank={self.rank} "
             f"params={list(self.param_names)}>"
         )
-
-
-# ``dfbeta`` may be given as a function of no arguments (OLS/WLS): it is then computed on each access, so the
-# influence object holds no n x p array. The dataclass's slot keeps what was given; this property reads it.
-_DFBETA_SLOT = Influence.__dict__["dfbeta"]
-
-
-def _dfbeta_get(self: Influence) -> FloatArray:
-    v = _DFBETA_SLOT.__get__(self, type(self))
-    return v() if callable(v) else v
-
-
-Influence.dfbeta = property(  # type: ignore[assignment,method-assign]
-    _dfbeta_get, lambda self, v: _DFBETA_SLOT.__set__(self, v), doc="``b - b_(i)``, shape (n_obs, n_params)."
-)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True, slots=True)
@@ -655,6 +668,11 @@ class GLMInfluence(Influence):
         ``phi_(i)`` of ``dfbetas`` (see above): one-step ``(X^2 - r_P,i^2 / (1 - h_i)) / (n - p - 1)`` with
         Pearson's chi-square ``X^2``, or, with exact leave-one-out, Pearson's chi-square of the exact fit without
         observation i over ``n - p - 1``. When None it is computed from the other fields (one-step).
+    dispersion_fixed : bool
+        The dispersion was given to the fit (not estimated), so ``phi_(i) = phi``.
+    theta_estimated : bool
+        A negative binomial fit whose theta was estimated (R's class ``negbin``: car's ``outlierTest`` then refers
+        the likelihood residuals to t rather than the normal).
     """
 
     resid_working: FloatArray
@@ -673,6 +691,8 @@ class GLMInfluence(Influence):
     separated: tuple = ()
     link_sign: float = 1.0
     dispersion_loo: FloatArray | None = None
+    dispersion_fixed: bool = False
+    theta_estimated: bool = False
 
     # ---- aliases and derived measures ---------------------------------------------------------------------------
     @property
@@ -707,7 +727,7 @@ class GLMInfluence(Influence):
         if self.dispersion_loo is not None:
             return self.dispersion_loo
         n = len(self.leverage)
-        if self.family in ("binomial", "poisson") or getattr(self.fit, "dispersion_fixed", None) is not None:
+        if self.family in ("binomial", "poisson") or self.dispersion_fixed:
             return np.full(n, float(self.dispersion))
         h = self.leverage
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -905,7 +925,7 @@ class GLMInfluence(Influence):
         return getattr(self, measure)
 
     def _outlier_reference(self, style: Style) -> tuple[str, float | None]:
-        if style is Style.R and getattr(self.fit, "theta", None) is not None:
+        if style is Style.R and self.theta_estimated:
             return "t", float(self.df_resid - 1)  # car: class "negbin" is not "glm", so t(df)
         return "normal", None
 

@@ -38,7 +38,7 @@ from scipy.linalg import solve_triangular
 from .._validation import ConvergenceError, DataError, DesignError
 from ..design import Design
 from ..linalg import QRFactor
-from ..linear import measures
+from .. import measures
 from ..linear.families import Family, make_family
 from ..linear.glm import (
     GLMFit,
@@ -236,7 +236,7 @@ def _glm_block_influence(raw: tuple, spec: Any, G: np.ndarray, gs: GLMScalars) -
         cooks_pvalue=measures.cooks_pvalue(m["cooks_distance"], gs.factor.rank, gs.df),
         dffits=m["dffits"],
         cov_ratio=m["cov_ratio"],
-        dfbeta=m["dfbeta"],
+        dfbeta_data=m["dfbeta"],
         **_scalar_fields(gs),
         weights=np.array(w),
         index=d.index,

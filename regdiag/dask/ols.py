@@ -170,7 +170,7 @@ def empty_influence(cls: type, index: pd.Index, k: int, **fields: Any) -> Any:
     z = np.zeros(0)
     rows = dict(
         leverage=z, resid=z, standard_resid=z, student_resid=z, press_resid=z, sigma_loo=z, cooks_distance=z,
-        cooks_pvalue=z, dffits=z, cov_ratio=z, dfbeta=np.zeros((0, k)),
+        cooks_pvalue=z, dffits=z, cov_ratio=z, dfbeta_data=np.zeros((0, k)),
     )
     rows.update({key: val for key, val in fields.items() if key not in rows})
     return cls(**rows, index=index[:0])

@@ -456,7 +456,7 @@ class EngineInfluence:
         (:attr:`dfbetas`, over the full fit's standard errors), Cook's distance, and leverage (with
         ``correction="leverage"``). Criteria on studentized residuals, DFFITS or COVRATIO are left out;
         ``.attrs["left_out"]`` names them."""
-        from ..linear.measures import select_criteria
+        from ..measures import select_criteria
         from ..results import flag_frame
 
         crits = select_criteria(rule)

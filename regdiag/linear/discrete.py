@@ -459,7 +459,7 @@ class MLEFit:
             cooks_pvalue=stats.chi2.sf(cook * P, P),
             dffits=dffits,
             cov_ratio=covr,
-            dfbeta=dfbeta,
+            dfbeta_data=dfbeta,
             params=np.array(self.params),
             cov_unscaled_diag=np.diag(Hinv).copy(),
             sigma=1.0,

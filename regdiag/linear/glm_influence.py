@@ -40,9 +40,8 @@ from scipy import linalg as sla
 from .._validation import DesignError, warn_rows
 from .glm_irls import user_stacklevel
 from ..results import GLMInfluence, GroupInfluence
-from . import measures
+from .. import measures
 from .glm_exact import exact_deletion
-from .ols import _dfbeta
 
 if TYPE_CHECKING:  # pragma: no cover
     from .glm import GLMFit
@@ -145,12 +144,12 @@ def one_step_measures(
     for arr in (std_dev, std_pea, lik, cooks, dffits, covr, factor_p):
         arr[undefined] = np.nan
         arr[~np.isfinite(arr)] = np.nan
-    dfbeta_p = _dfbeta(rows_factor, factor_p)
+    dfbeta_p = rows_factor.coef_rows(factor_p)
     if residual == "deviance":
         with np.errstate(divide="ignore", invalid="ignore"):
             factor_d = e_d / one_minus
         factor_d[undefined] = np.nan
-        dfbeta = _dfbeta(rows_factor, factor_d)
+        dfbeta = rows_factor.coef_rows(factor_d)
     else:
         dfbeta = dfbeta_p
     return {
@@ -257,7 +256,7 @@ def glm_influence(
     tol_used = None
     if loo == "exact":
         if observed and not fam.canonical:
-            first = _dfbeta(f, np.where(undefined, np.nan, e_w / np.where(undefined, 1.0, 1.0 - f.hat_diag())))
+            first = f.coef_rows(np.where(undefined, np.nan, e_w / np.where(undefined, 1.0, 1.0 - f.hat_diag())))
         else:
             first = dfbeta_p
         rows = np.flatnonzero(~undefined)
@@ -329,7 +328,7 @@ def glm_influence(
         cooks_pvalue=pval,
         dffits=m["dffits"],
         cov_ratio=m["cov_ratio"],
-        dfbeta=dfbeta,
+        dfbeta_data=dfbeta,
         params=np.array(fit.coef),
         cov_unscaled_diag=f.cov_unscaled_diag(),
         sigma=float(s),
@@ -358,6 +357,8 @@ def glm_influence(
         separated=tuple(fit.index[fit.separation.rows]) if separated else (),
         link_sign=sign,
         dispersion_loo=phi_loo,
+        dispersion_fixed=fit.dispersion_fixed is not None,
+        theta_estimated=fit.theta is not None,
     )
 
 

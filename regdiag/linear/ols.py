@@ -8,7 +8,6 @@ No n x n matrix and no refitting loop.
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -20,8 +19,8 @@ import pandas as pd
 from .._validation import ConditioningWarning, DesignError, InfluenceWarning, format_labels, warn_rows
 from ..design import Design, make_design
 from ..linalg import EPS, QRFactor, lstsq, qr_factor
-from ..results import GroupInfluence, Influence
-from . import measures
+from ..results import FactorDfbeta, GroupInfluence, Influence
+from .. import measures
 from ._fit import FitCommon
 
 __all__ = [
@@ -301,14 +300,15 @@ def row_measures(
     perfect : bool
         The whole fit is a perfect fit (every deletion measure is NaN).
     lazy_dfbeta : bool
-        Give ``dfbeta`` as a function computing the n x p array from ``f`` on each call instead of the array.
+        Give ``dfbeta`` as a :class:`regdiag.results.FactorDfbeta` (the factor and one vector, from which the n x p
+        array is computed when read) instead of the array.
 
     Returns
     -------
     dict
         The per-row fields of :class:`regdiag.results.Influence` (``leverage``, ``resid``, ``standard_resid``,
         ``student_resid``, ``press_resid``, ``sigma_loo``, ``cooks_distance``, ``cooks_pvalue``, ``dffits``,
-        ``cov_ratio``, ``dfbeta``); formulas in :meth:`OLSFit.influence`.
+        ``cov_ratio``, ``dfbeta_data``); formulas in :meth:`OLSFit.influence`.
     """
     h = f.hat_diag()
     p = f.rank
@@ -338,39 +338,9 @@ def row_measures(
         "cooks_pvalue": measures.cooks_pvalue(d, p, df),
         "dffits": dff,
         "cov_ratio": cr,
-        # lazy: computed on access from the fit's factor, so the influence object holds no n x p array
-        "dfbeta": functools.partial(_dfbeta, f, factor) if lazy_dfbeta else _dfbeta(f, factor),
+        # lazy: the factor and one vector, from which the influence object computes the n x p array when read
+        "dfbeta_data": FactorDfbeta(f, factor) if lazy_dfbeta else f.coef_rows(factor),
     }
-
-
-def _dfbeta(f: QRFactor, row_factor: np.ndarray) -> np.ndarray:
-    """``(X'WX)^{-1} x_i sqrt(w_i) * row_factor_i`` for every row, in the original coordinates (n x n_cols)."""
-    C = f.row_solve(row_factor)  # n x rank, Fortran order, scaled/pivoted coordinates
-    C *= f.scale[f.cols]
-    n, k = C.shape[0], f.n_cols
-    if f.rank == k:
-        # permute columns in place (cycles), so the n x p result costs no second copy
-        perm = np.empty(k, dtype=np.intp)
-        perm[f.cols] = np.arange(k)  # original column j is C's column perm[j]
-        done = np.zeros(k, dtype=bool)
-        for start in range(k):
-            if done[start] or perm[start] == start:
-                done[start] = True
-                continue
-            tmp = C[:, start].copy()
-            j = start
-            while True:
-                src = perm[j]
-                done[j] = True
-                if src == start:
-                    C[:, j] = tmp
-                    break
-                C[:, j] = C[:, src]
-                j = src
-        return C
-    out = np.full((n, k), np.nan, order="F")
-    out[:, f.cols] = C
-    return out
 
 
 def dask_input(*objs: Any) -> bool:

@@ -394,7 +394,7 @@ class RLMFit:
             cooks_pvalue=stats.f.sf(cook, p, n - p),
             dffits=dffits,
             cov_ratio=covr,
-            dfbeta=dfbeta,
+            dfbeta_data=dfbeta,
             params=np.array(self.coef),
             cov_unscaled_diag=np.diag(cov) / self.stddev**2,
             sigma=s,

@@ -128,7 +128,7 @@ _KINDS = {
 
 
 def plot(result, kind: str = "overview", **kwargs):  # type: ignore[no-untyped-def]
-    """Draw the plot named ``kind`` for a result: what ``fit.plot()`` and ``influence.plot()`` call.
+    """Draw the plot named ``kind`` for a fit or an influence result (what ``fit.plot()`` calls).
 
     Parameters
     ----------

@@ -326,9 +326,9 @@ def test_many_points_are_thinned_in_qq_and_plots_stay_fast():
 def test_fit_and_influence_plot_methods(savings):
     over = savings.plot(envelope=False)
     assert isinstance(over, plots.PanelDisplay) and list(over.panels_)[0] == "residuals_fitted"
-    bubble = savings.influence().plot("influence_bubble")
+    bubble = plots.plot(savings.influence(), "influence_bubble")
     assert isinstance(bubble, plots.Display) and bubble.ax_.get_title() == "Influence plot"
-    assert list(savings.influence().plot("dfbetas").panels_) == list(savings.param_names)
+    assert list(plots.plot(savings.influence(), "dfbetas").panels_) == list(savings.param_names)
     with pytest.raises(ValueError, match="kind='pie' is not a plot"):
         savings.plot("pie")
 
