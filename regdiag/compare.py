@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .results import GLMInfluence
+from .protocols import is_glm
 from ._validation import DataError, format_labels
 
 __all__ = ["compare", "Comparison"]
@@ -258,7 +260,7 @@ def compare(
                 "fit with reference='influence_measures.csv'"
             )
         sm_results = _statsmodels_of(fit)
-    if hasattr(fit, "family"):
+    if is_glm(fit):
         return _compare_sm_glm(sm_results, fit, rtol=rtol, n_rows=n_rows)
     return _compare_sm_linear(sm_results, fit, rtol=rtol, n_rows=n_rows, max_refits=max_refits)
 
@@ -321,7 +323,7 @@ def _statsmodels_of(fit: Any) -> Any:
 
     d = fit.design
     X = pd.DataFrame(np.asarray(d.X), index=d.index, columns=list(d.param_names))
-    if hasattr(fit, "family"):
+    if is_glm(fit):
         return _quiet(lambda: _statsmodels_glm_of(fit, X))  # statsmodels warns about links it calls unsafe
     y = pd.Series(np.asarray(d.y, dtype=float), index=d.index, name=d.response_name)
     if d.offset is not None:
@@ -1500,7 +1502,7 @@ def _r_value(infl: Any, quantity: str, j: int | None, convention: str) -> np.nda
     """regdiag's value of an R column: ``convention="regdiag"`` what regdiag reports by default, ``"R"`` the number
     under R's conventions (which differ for a GLM's dfbeta: R's ``dfbeta.glm`` takes deviance residuals, and its
     dfbetas R's deletion sigma)."""
-    glm = hasattr(infl, "resid_deviance")
+    glm = isinstance(infl, GLMInfluence)
     h = np.asarray(infl.leverage, dtype=float)
     if quantity in ("dfb", "dfbetas"):
         return np.asarray(infl.dfbetas_r if (glm and convention == "R") else infl.dfbetas)[:, j]
@@ -1611,7 +1613,7 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
         notes.append(f"{name}: car::outlierTest lists only its most extreme rows (n.max, cutoff) and none whose "
                      "rstudent is NaN; compared on the rows it lists")
     r_conv = values_of(infl, "R")
-    glm = fit is not None and hasattr(fit, "family")
+    glm = is_glm(fit)
     reasons += _r_reasons(infl, fit, labels, pairs, r_conv, values_of, epsilon)
     half_ulp = 0.5 * 10.0 ** (1 - min(digits)) if digits else 0.0
     if digits and min(digits) < 15:
@@ -1765,7 +1767,7 @@ def _r_reasons(
     h = np.asarray(infl.leverage, dtype=float)[np.asarray(infl.index.map(str).get_indexer(labels.map(str)))]
     rows = labels.map(str)
     one = rows[~(h < 1)]
-    glm = fit is not None and hasattr(fit, "family")
+    glm = is_glm(fit)
     if len(one):
         pred = {}
         for m in pairs:

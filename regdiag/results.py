@@ -979,8 +979,25 @@ class GroupInfluence:
     def __post_init__(self) -> None:
         _freeze(self)
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per group: size, leverage, Cook's distance, sigma_loo, then dfbeta_* and dfbetas_*."""
+    @property
+    def index(self) -> pd.Index:
+        """The group labels, which label the rows of every array (``groups``)."""
+        return self.groups
+
+    def to_frame(self, style: str = "regdiag") -> pd.DataFrame:
+        """One row per group: size, leverage, Cook's distance, sigma_loo, then dfbeta_* and dfbetas_*.
+
+        Parameters
+        ----------
+        style : {"regdiag"}
+            Group deletion has regdiag's names only (R and statsmodels have no group deletion).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        if as_enum(Style, style, "style") is not Style.REGDIAG:
+            raise ValueError(f"style={style!r}: group deletion results have style 'regdiag' only")
         data: dict[str, FloatArray] = {
             "size": self.size,
             "leverage": self.leverage,

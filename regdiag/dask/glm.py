@@ -29,12 +29,13 @@ import dataclasses
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy.linalg import solve_triangular
 
+from ..protocols import ModelKind
 from .._validation import ConvergenceError, DataError, DesignError
 from ..design import Design
 from ..linalg import QRFactor
@@ -289,6 +290,8 @@ class DaskGLMFit:
     nobs : int
         Rows with positive prior weight.
     """
+
+    model_kind: ClassVar[ModelKind] = ModelKind.GLM
 
     source: Source
     family: Family

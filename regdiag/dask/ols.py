@@ -43,13 +43,14 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import dask
 import numpy as np
 import pandas as pd
 from scipy.linalg import solve_triangular
 
+from ..protocols import ModelKind
 from .._validation import DataError, format_labels
 from ..design import Design, const_names
 from ..linalg import (
@@ -359,6 +360,8 @@ class DaskOLSFit:
     n_positive_leverage : int
         Rows with positive leverage (positive weight, design row not all zeros): the ``n`` of the "R" flagging rule.
     """
+
+    model_kind: ClassVar[ModelKind] = ModelKind.OLS
 
     source: Source
     factor: QRFactor

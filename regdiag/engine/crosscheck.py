@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..protocols import ModelKind, model_kind
 from .._validation import ConvergenceError, CurvatureKind, DesignError, InfluenceWarning, ModelError, SolverKind
 from .curvature.base import EPS
 from .influence import EngineInfluence, influence
@@ -141,7 +142,7 @@ def cross_check(
         raise TypeError(f"cross_check needs a regdiag OLS, GLM, robust or discrete-model fit, got {type(fit).__name__}")
     # fits with an exact deletion by default (robust, discrete) are checked against their one-step measures: the
     # engine's leverage-corrected Newton step is the one-step deletion
-    cf = fit.influence(loo="one-step") if hasattr(fit, "engine_model") else fit.influence()
+    cf = fit.influence(loo="one-step") if model_kind(fit) in (ModelKind.RLM, ModelKind.MLE) else fit.influence()
     # robust regression measures Cook's distance in its robust covariance tau^2 (X'X)^{-1}, not in the curvature
     cooks_comparable = getattr(model, "cooks_comparable", True)
     names = list(cf.param_names)

@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import ModelError, format_labels
+from ..protocols import ModelKind, model_kind
 from .backend import Backend, get_backend
 
 __all__ = [
@@ -675,8 +676,8 @@ class OutputJacobianModel:
 
 
 def as_model(obj: Any) -> Any:
-    """A regdiag fit as an engine model (OLS/WLS, GLM, Cox, and any fit with an ``engine_model()`` method: robust
-    regression, the discrete models); any other object is returned as is (it must follow :class:`Model`)."""
+    """A regdiag fit as an engine model (OLS/WLS, GLM, Cox, and, through their ``engine_model()``, robust regression
+    and the discrete models); any other object is returned as is (it must follow :class:`Model`)."""
     from ..linear.glm import GLMFit
     from ..linear.ols import OLSFit
     from ..survival.cox import CoxFit
@@ -687,6 +688,6 @@ def as_model(obj: Any) -> Any:
         return GLMModel(obj)
     if isinstance(obj, CoxFit):
         return CoxModel(obj)
-    if callable(getattr(obj, "engine_model", None)):
+    if model_kind(obj) in (ModelKind.RLM, ModelKind.MLE):
         return obj.engine_model()
     return obj

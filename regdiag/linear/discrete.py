@@ -30,12 +30,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from ..protocols import ModelKind
 from .._validation import ConvergenceError, DataError, DesignError, format_labels
 from ..results import MLEInfluence
 from .glm_exact import BLAS_MAC, _mm  # products small enough for OpenBLAS to run on the calling thread
@@ -243,6 +244,8 @@ class MLEFit:
     iterations : int
         Newton steps of the refit.
     """
+
+    model_kind: ClassVar[ModelKind] = ModelKind.MLE
 
     kind: str
     X: np.ndarray

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from ..results import GLMInfluence
+
 __all__ = [
     "Envelope", "order_positions", "linear_student_from_draws", "envelope", "draw_glm_response", "ENVELOPE_METHODS",
 ]
@@ -153,10 +155,10 @@ def envelope(
         raise ValueError(f"nsim must be at least 2; got {nsim!r}")
     rng = np.random.default_rng(rng)
     positions = order_positions(m)
-    if hasattr(infl, "resid_deviance") and method == "projection":  # a GLM: scoring steps by projection
+    if isinstance(infl, GLMInfluence) and method == "projection":  # a GLM: scoring steps by projection
         sims, nsim = _glm_one_step_sims(infl, nsim, rng, absolute, positions)
         method = "scoring steps with the fit's factorization per response drawn from the fitted GLM"
-    elif hasattr(infl, "resid_deviance"):  # a GLM: draw responses from the fitted family and refit
+    elif isinstance(infl, GLMInfluence):  # a GLM: draw responses from the fitted family and refit
         sims, nsim = _glm_sims(infl, nsim, rng, absolute, positions)
         method = "refits of responses drawn from the fitted GLM"
     elif m > ORDER_STATISTICS_ABOVE:

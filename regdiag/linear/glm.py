@@ -14,11 +14,12 @@ import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from ..protocols import ModelKind
 from .._validation import DataError, DesignError, InfluenceWarning, format_labels
 from ._fit import FitCommon
 from ..design import Design, make_design
@@ -90,6 +91,8 @@ class GLMFit(FitCommon):
         Negative binomial with theta estimated (``MASS::glm.nb``): the estimate, its standard error and the
         log-likelihood; ``family`` is the negative binomial at the estimate. None when theta was given.
     """
+
+    model_kind: ClassVar[ModelKind] = ModelKind.GLM
 
     design: Design
     family: Family

@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
+from ..protocols import ModelKind
 from .._validation import ConditioningWarning, DesignError, InfluenceWarning, format_labels, warn_rows
 from ..design import Design, make_design
 from ..linalg import EPS, QRFactor, lstsq, qr_factor
@@ -54,6 +55,8 @@ class OLSFit(FitCommon):
     refine_steps : int
         Steps of extended-precision refinement taken (0 when not needed).
     """
+
+    model_kind: ClassVar[ModelKind] = ModelKind.OLS
 
     design: Design
     factor: QRFactor

@@ -31,12 +31,13 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..protocols import ModelKind
 from .._validation import ConvergenceError, DataError, DesignError
 from ..design import Design, make_design
 from ..linalg import qr_factor
@@ -210,6 +211,8 @@ class RLMFit:
     s_coef : ndarray or None
         The S-estimate the MM fit started from.
     """
+
+    model_kind: ClassVar[ModelKind] = ModelKind.RLM
 
     design: Design
     coef: np.ndarray

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..protocols import is_glm
 from .._validation import DataError
 
 __all__ = ["term_columns", "numeric_terms", "vif", "partial_residuals", "index_values", "potential_residual", "DeletionEffect",
@@ -108,7 +109,7 @@ def vif(fit: Any) -> pd.DataFrame:
 
 
 def _working_resid(fit: Any) -> np.ndarray:
-    if hasattr(fit, "family"):
+    if is_glm(fit):
         return np.asarray(fit.resid_working, dtype=float)
     return np.asarray(fit.resid, dtype=float)
 
@@ -234,7 +235,7 @@ def deletion_effect(fit: Any, rows: Any) -> DeletionEffect:
     missing = [r for r in labels if r not in fit.design.index]
     if missing:
         raise DataError(f"row {missing[0]!r} is not a row label of the fit")
-    if hasattr(fit, "family"):
+    if is_glm(fit):
         g = fit.group_deletion({"deleted": labels}, loo="exact")
     else:
         g = fit.group_deletion({"deleted": labels})
