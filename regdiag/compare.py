@@ -1505,15 +1505,15 @@ def _r_value(infl: Any, quantity: str, j: int | None, convention: str) -> np.nda
     glm = isinstance(infl, GLMInfluence)
     h = np.asarray(infl.leverage, dtype=float)
     if quantity in ("dfb", "dfbetas"):
-        return np.asarray(infl.dfbetas_r if (glm and convention == "R") else infl.dfbetas)[:, j]
+        return np.asarray(infl.dfbetas_as("R") if (glm and convention == "R") else infl.dfbetas)[:, j]
     if quantity == "dfbeta":
-        return np.asarray(infl.dfbeta_r if (glm and convention == "R") else infl.dfbeta)[:, j]
+        return np.asarray(infl.dfbeta_as("R") if (glm and convention == "R") else infl.dfbeta)[:, j]
     if quantity == "dffit":
         return np.asarray(infl.dffits)
     if quantity == "cov.r":
         return np.asarray(infl.cov_ratio)
     if quantity in ("cook.d", "cooks.distance"):
-        return np.asarray(infl.cooks_distance_r if (glm and convention == "R") else infl.cooks_distance)
+        return np.asarray(infl.cooks_distance_as("R") if (glm and convention == "R") else infl.cooks_distance)
     if quantity in ("hat", "hatvalues"):
         return h
     if quantity in ("rstandard", "rstandard.deviance"):

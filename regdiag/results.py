@@ -370,6 +370,65 @@ class Influence:
     def n_params(self) -> int:
         return len(self.param_names)
 
+    # ---- conventions: another system's definition of a measure, chosen by argument ------------------------------
+    def dfbeta_as(self, convention: str = "regdiag") -> FloatArray:
+        """``b - b_(i)`` as ``convention`` defines it, shape (n_obs, n_params).
+
+        Parameters
+        ----------
+        convention : {"regdiag", "R", "statsmodels"}
+            For least squares, robust and discrete models every convention's is :attr:`dfbeta`; a GLM's differ
+            (see :meth:`GLMInfluence.dfbeta_as`).
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_params)
+        """
+        self._convention(convention, "dfbeta", allowed=(Style.REGDIAG, Style.R, Style.STATSMODELS))
+        return self.dfbeta
+
+    def dfbetas_as(self, convention: str = "regdiag") -> FloatArray:
+        """DFBETAS as ``convention`` defines it, shape (n_obs, n_params).
+
+        Parameters
+        ----------
+        convention : {"regdiag", "R", "statsmodels", "SAS"}
+            For least squares, robust and discrete models every convention's is :attr:`dfbetas`; a GLM's differ
+            (see :meth:`GLMInfluence.dfbetas_as`).
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_params)
+        """
+        self._convention(convention, "dfbetas")
+        return self.dfbetas
+
+    def cooks_distance_as(self, convention: str = "regdiag") -> FloatArray:
+        """Cook's distance as ``convention`` defines it, shape (n_obs,).
+
+        Parameters
+        ----------
+        convention : {"regdiag", "R", "statsmodels"}
+            For least squares, robust and discrete models every convention's is :attr:`cooks_distance`; a GLM's
+            differ when ``cooks_distance`` is the exact one (see :meth:`GLMInfluence.cooks_distance_as`).
+
+        Returns
+        -------
+        ndarray of shape (n_obs,)
+        """
+        self._convention(convention, "cooks_distance", allowed=(Style.REGDIAG, Style.R, Style.STATSMODELS))
+        return self.cooks_distance
+
+    @staticmethod
+    def _convention(convention: str, measure: str, allowed: Sequence[Style] = tuple(Style)) -> Style:
+        st = as_enum(Style, convention, "convention")
+        if st not in allowed:
+            raise ValueError(
+                f"convention={convention!r}: {measure} is defined under the conventions "
+                f"{', '.join(repr(a.value) for a in allowed)}"
+            )
+        return st
+
     def _kept_columns(self) -> list[int]:
         return [j for j, name in enumerate(self.param_names) if name not in self.aliased]
 
@@ -632,7 +691,7 @@ class GLMInfluence(Influence):
     Pearson's chi-square without the observation over ``n - p - 1``. For binomial and Poisson models it is
     statsmodels' ``dfbetas`` and SAS's ``DFBETAS`` (for an increasing link). With ``residual="deviance"`` it is
     R's ``dfbetas`` for ``glm``: R's deviance-residual change over ``sigma_(i) sqrt([(X'WX)^{-1}]_jj)`` with R's
-    deletion sigma from the deviance residuals (``sigma_loo``; R uses it for every family). ``dfbetas_r`` is always
+    deletion sigma from the deviance residuals (``sigma_loo``; R uses it for every family). ``dfbetas_as("R")`` is always
     R's, and ``flags(rule="R")`` tests it, as R's ``is.inf``.
 
     Attributes
@@ -694,17 +753,7 @@ class GLMInfluence(Influence):
     dispersion_fixed: bool = False
     theta_estimated: bool = False
 
-    # ---- aliases and derived measures ---------------------------------------------------------------------------
-    @property
-    def resid_response(self) -> FloatArray:
-        """Response residuals ``y - mu`` (proportions for binomial)."""
-        return self.resid
-
-    @property
-    def resid_likelihood(self) -> FloatArray:
-        """Likelihood residuals: R's ``rstudent.glm`` (same as ``student_resid``)."""
-        return self.student_resid
-
+    # ---- derived measures --------------------------------------------------------------------------------------
     @property
     def reliable(self) -> bool:
         """False when the maximum-likelihood estimate is infinite (a separated binomial model, or a count model whose
@@ -732,7 +781,7 @@ class GLMInfluence(Influence):
         h = self.leverage
         with np.errstate(divide="ignore", invalid="ignore"):
             out = (self.dispersion * self.df_resid - self.resid_pearson**2 / (1.0 - h)) / (self.df_resid - 1.0)
-        out[~(h < 1) | ~(out > 0) | np.isnan(self.cooks_distance_r)] = np.nan
+        out[~(h < 1) | ~(out > 0) | np.isnan(self._cooks_distance_one_step())] = np.nan
         return out
 
     @property
@@ -753,29 +802,84 @@ class GLMInfluence(Influence):
         r[self.resid_pearson == 0] = 0.0
         return r
 
-    @property
-    def dfbeta_pearson_one_step(self) -> FloatArray:
+    def _dfbeta_pearson_one_step(self) -> FloatArray:
         """One-step (Fisher-scoring) change ``(X'WX)^{-1} x_i W_i z_i / (1 - h_i)`` (this object's information)."""
         return self.dfbeta if self.dfbeta_one_step is None else self.dfbeta_one_step
 
-    @property
-    def dfbeta_r(self) -> FloatArray:
-        """R's ``dfbeta.glm``: ``(X'WX)^{-1} x_i W_i^(1/2) d_i / (1 - h_i)`` with deviance residuals ``d``."""
-        if self.residual == "deviance" and self.method == "glm-one-step":
-            return self.dfbeta
-        return self.dfbeta_pearson_one_step * self._ratio()[:, None]
+    def dfbeta_as(self, convention: str = "regdiag") -> FloatArray:
+        """``b - b_(i)`` as ``convention`` defines it, shape (n_obs, n_params).
 
-    @property
-    def dfbetas_r(self) -> FloatArray:
-        """R's ``dfbetas`` for glm: ``dfbeta_r / (sigma_(i) sqrt(diag((X'WX)^{-1})))``."""
-        return self._dfbetas_r_into(None, np.arange(self.dfbeta.shape[1]))
+        Parameters
+        ----------
+        convention : {"regdiag", "R", "statsmodels"}
+            "regdiag": :attr:`dfbeta` (one-step with Pearson residuals, with deviance residuals, or exact, as the
+            object was made). "R": R's ``dfbeta.glm``, ``(X'WX)^{-1} x_i W_i^(1/2) d_i / (1 - h_i)`` with deviance
+            residuals ``d``. "statsmodels": the one-step (Fisher-scoring) change with Pearson residuals
+            ``(X'WX)^{-1} x_i W_i z_i / (1 - h_i)`` (statsmodels' ``d_params``, with this object's information).
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_params)
+        """
+        st = self._convention(convention, "dfbeta", allowed=(Style.REGDIAG, Style.R, Style.STATSMODELS))
+        if st is Style.R:
+            if self.residual == "deviance" and self.method == "glm-one-step":
+                return self.dfbeta
+            return self._dfbeta_pearson_one_step() * self._ratio()[:, None]
+        if st is Style.STATSMODELS:
+            return self._dfbeta_pearson_one_step()
+        return self.dfbeta
+
+    def dfbetas_as(self, convention: str = "regdiag") -> FloatArray:
+        """DFBETAS as ``convention`` defines it, shape (n_obs, n_params).
+
+        Parameters
+        ----------
+        convention : {"regdiag", "R", "statsmodels", "SAS"}
+            "regdiag": :attr:`dfbetas`. "R": R's ``dfbetas`` for glm, ``dfbeta_as("R") / (sigma_(i)
+            sqrt(diag((X'WX)^{-1})))`` (what ``flags(rule="R")`` tests, as R's ``is.inf``). "statsmodels" and
+            "SAS": the one-step Pearson change over the full fit's standard errors ``sqrt(phi diag((X'WX)^{-1}))``
+            (statsmodels' ``GLMInfluence.dfbetas`` for dispersion 1 and an increasing link -- statsmodels drops the
+            sign of ``dmu/deta`` -- and SAS PROC LOGISTIC's ``DFBETAS``).
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_params)
+        """
+        st = self._convention(convention, "dfbetas")
+        if st is Style.R:
+            return self._dfbetas_r_into(None, np.arange(self.n_params))
+        if st in (Style.STATSMODELS, Style.SAS):
+            ones = np.full(len(self.leverage), np.sqrt(self.dispersion))
+            return _standardize(self._dfbeta_pearson_one_step(), ones, self.cov_unscaled_diag)
+        return self.dfbetas
+
+    def cooks_distance_as(self, convention: str = "regdiag") -> FloatArray:
+        """Cook's distance as ``convention`` defines it, shape (n_obs,).
+
+        Parameters
+        ----------
+        convention : {"regdiag", "R", "statsmodels"}
+            "regdiag": :attr:`cooks_distance` (exact with exact leave-one-out). "R" and "statsmodels": the one-step
+            ``r_P^2 h / (p phi (1 - h)^2)`` with Pearson residuals (R's ``cooks.distance.glm``, statsmodels'
+            ``cooks_distance``).
+
+        Returns
+        -------
+        ndarray of shape (n_obs,)
+        """
+        st = self._convention(convention, "cooks_distance", allowed=(Style.REGDIAG, Style.R, Style.STATSMODELS))
+        return self.cooks_distance if st is Style.REGDIAG else self._cooks_distance_one_step()
+
+    def _cooks_distance_one_step(self) -> FloatArray:
+        return self.cooks_distance if self.cooks_distance_one_step is None else self.cooks_distance_one_step
 
     def _dfbetas_r_into(self, out: FloatArray | None, cols: Any) -> FloatArray:
         """R's dfbetas of the columns ``cols``, written into ``out`` (one pass for the residual ratio and sigma)."""
         if self.residual == "deviance" and self.method == "glm-one-step":
             base, row = self.dfbeta, self.sigma_loo
         else:  # R's deviance residual in place of the one-step's: a row factor
-            base = self.dfbeta_pearson_one_step
+            base = self._dfbeta_pearson_one_step()
             with np.errstate(divide="ignore", invalid="ignore"):
                 row = self.sigma_loo / self._ratio()
         cols = np.asarray(cols)
@@ -783,20 +887,6 @@ class GLMInfluence(Influence):
             base = base[:, cols]
         return _standardize(base, row, self.cov_unscaled_diag[cols], out=out)
 
-    @property
-    def cooks_distance_r(self) -> FloatArray:
-        """R's ``cooks.distance.glm`` (one-step, Pearson residuals)."""
-        return self.cooks_distance if self.cooks_distance_one_step is None else self.cooks_distance_one_step
-
-    @property
-    def dfbetas_se(self) -> FloatArray:
-        """One-step Pearson ``dfbeta`` over the full fit's standard errors ``sqrt(phi diag((X'WX)^{-1}))``.
-
-        statsmodels' ``GLMInfluence.dfbetas`` (for dispersion 1 and an increasing link; statsmodels drops the sign
-        of ``dmu/deta``) and SAS PROC LOGISTIC's ``DFBETAS``.
-        """
-        ones = np.full(self.dfbeta.shape[0], np.sqrt(self.dispersion))
-        return _standardize(self.dfbeta_pearson_one_step, ones, self.cov_unscaled_diag)
 
     # ---- Pregibon's measures (SAS PROC LOGISTIC) -----------------------------------------------------------------
     def _pregibon(self, kind: str) -> FloatArray:
@@ -810,7 +900,7 @@ class GLMInfluence(Influence):
                 out = chi2 / (1.0 - h)
             else:
                 out = self.resid_deviance**2 + chi2 * h / (1.0 - h)
-        out[~(h < 1) | ~np.isfinite(out) | np.isnan(self.cooks_distance_r)] = np.nan
+        out[~(h < 1) | ~np.isfinite(out) | np.isnan(self._cooks_distance_one_step())] = np.nan
         return out
 
     @property
@@ -878,15 +968,15 @@ class GLMInfluence(Influence):
             k = len(kept)
             mat = np.empty((len(self.index), k + 4), order="F")
             self._dfbetas_r_into(mat[:, :k], kept)
-            for j, col in enumerate((self.dffits, self.cov_ratio, self.cooks_distance_r, self.leverage)):
+            for j, col in enumerate((self.dffits, self.cov_ratio, self._cooks_distance_one_step(), self.leverage)):
                 mat[:, k + j] = col
             cols = self._r_names() + ["dffit", "cov.r", "cook.d", "hat"]
             return pd.DataFrame(mat, index=self.index, columns=cols, copy=False)
         if st is Style.STATSMODELS:
-            dfbs = self.dfbetas_se[:, kept]
+            dfbs = self.dfbetas_as("statsmodels")[:, kept]
             data = {f"dfb_{self.param_names[j]}": dfbs[:, i] for i, j in enumerate(kept)}
             data.update(
-                cooks_d=self.cooks_distance_r,
+                cooks_d=self._cooks_distance_one_step(),
                 standard_resid=self.standard_resid_pearson,
                 hat_diag=self.leverage,
                 dffits_internal=self.dffits_internal,
@@ -911,7 +1001,7 @@ class GLMInfluence(Influence):
             }
         for k in ("STDRESCHI", "STDRESDEV"):
             data[k][~(self.leverage < 1)] = np.nan
-        dfbs = self.dfbetas_se
+        dfbs = self.dfbetas_as("SAS")
         for j in self._kept_columns():
             nm = "Intercept" if self.param_names[j] in _INTERCEPT_NAMES else self.param_names[j]
             data[f"DFBETA_{nm}"] = dfbs[:, j]
@@ -919,9 +1009,9 @@ class GLMInfluence(Influence):
 
     def _flag_values(self, measure: str, is_r: bool) -> FloatArray:
         if is_r and measure == "dfbetas":
-            return self.dfbetas_r
+            return self.dfbetas_as("R")
         if is_r and measure == "cooks_distance":
-            return self.cooks_distance_r
+            return self.cooks_distance_as("R")
         return getattr(self, measure)
 
     def _outlier_reference(self, style: Style) -> tuple[str, float | None]:

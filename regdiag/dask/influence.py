@@ -27,8 +27,7 @@ __all__ = ["DaskInfluence", "InfluenceSummary"]
 
 #: per-row measures with one column per coefficient
 _TWO_D = frozenset(
-    {"dfbeta", "dfbetas", "loo_params", "dfbeta_r", "dfbetas_r", "dfbetas_se", "dfbeta_one_step",
-     "dfbeta_pearson_one_step"}
+    {"dfbeta", "dfbetas", "loo_params", "dfbeta_one_step", "dfbeta_as", "dfbetas_as"}
 )
 #: fields of the result objects that are per-coefficient, not per-row
 _PER_PARAM = frozenset({"params", "cov_unscaled_diag"})
@@ -36,6 +35,12 @@ _PER_PARAM = frozenset({"params", "cov_unscaled_diag"})
 _SIGNED = frozenset({"student_resid", "standard_resid", "dffits", "resid", "press_resid", "standard_resid_pearson",
                      "resid_pearson", "resid_deviance"})
 _SHOWN = ("leverage", "student_resid", "cooks_distance", "dffits", "cov_ratio")
+
+
+def _measure(infl: Influence, name: str, args: tuple[Any, ...]) -> np.ndarray:
+    """``infl.<name>``, or ``infl.<name>(*args)`` for a method given arguments."""
+    value = getattr(infl, name)
+    return value(*args) if args else value
 
 
 def _per_row(template: Influence, name: str) -> bool:
@@ -227,16 +232,32 @@ class DaskInfluence:
         """Rows in the result (after dropping missing values; zero weights included)."""
         return int(sum(self.lengths))
 
-    def column(self, name: str) -> Any:
-        """One per-row measure as a Dask array (shape (n_rows,), or (n_rows, n_params) for ``dfbeta``-like ones)."""
+    def column(self, name: str, *args: Any) -> Any:
+        """One per-row measure as a Dask array (shape (n_rows,), or (n_rows, n_params) for ``dfbeta``-like ones);
+        with ``args``, what the in-memory method ``name`` returns for them (``column("dfbetas_as", "R")``)."""
         k = len(self.template.param_names)
         parts = []
         for task, m in zip(self.blocks, self.lengths):
             shape = (m, k) if name in _TWO_D else (m,)
-            parts.append(da.from_delayed(dask.delayed(getattr, pure=True)(task, name), shape=shape, dtype=float))
+            parts.append(da.from_delayed(dask.delayed(_measure, pure=True)(task, name, args), shape=shape, dtype=float))
         if not parts:  # pragma: no cover - a source has at least one block
             return da.zeros((0,))
         return da.concatenate(parts, axis=0)
+
+    def dfbeta_as(self, convention: str = "regdiag") -> Any:
+        """:meth:`regdiag.Influence.dfbeta_as` of every row, as a Dask array of shape (n_rows, n_params)."""
+        self.template.dfbeta_as(convention)  # checks the convention now, not when computed
+        return self.column("dfbeta_as", convention)
+
+    def dfbetas_as(self, convention: str = "regdiag") -> Any:
+        """:meth:`regdiag.Influence.dfbetas_as` of every row, as a Dask array of shape (n_rows, n_params)."""
+        self.template.dfbetas_as(convention)
+        return self.column("dfbetas_as", convention)
+
+    def cooks_distance_as(self, convention: str = "regdiag") -> Any:
+        """:meth:`regdiag.Influence.cooks_distance_as` of every row, as a Dask array of shape (n_rows,)."""
+        self.template.cooks_distance_as(convention)
+        return self.column("cooks_distance_as", convention)
 
     @property
     def labels(self) -> Any:

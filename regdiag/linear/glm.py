@@ -275,7 +275,7 @@ class GLMFit(FitCommon):
         standard error, with ``phi_(i)`` the dispersion where it is fixed (1 for binomial and Poisson) and otherwise
         Pearson's chi-square without observation i over ``n - p - 1`` (one-step, or of the exact fit); for binomial
         and Poisson this is statsmodels' and SAS's DFBETAS. With ``residual="deviance"`` it is R's ``dfbetas``
-        (R's deviance-residual change over ``sigma_(i)``). ``dfbetas_r`` is R's in every case, and
+        (R's deviance-residual change over ``sigma_(i)``). ``dfbetas_as("R")`` is R's in every case, and
         ``flags(rule="R")`` uses it (R's ``is.inf``). ``loo_params`` is ``b - dfbeta``: the one-step estimate of the
         leave-one-out coefficients unless ``loo="exact"``.
         """

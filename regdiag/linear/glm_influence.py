@@ -21,7 +21,7 @@ whose weighted residuals are the Pearson residuals), or that of the exact leave-
 SAS's DFBETAS for binomial and Poisson models (for an increasing link) and the linear model's for the Gaussian family
 with identity link. R's ``dfbetas`` for ``glm`` divides its deviance-residual change by the deletion sigma of the
 deviance residuals, whatever the family: ``residual="deviance"`` gives exactly that (``sigma_loo``), and
-``GLMInfluence.dfbetas_r`` (used by ``flags(rule="R")``, R's ``is.inf``) is R's in every case.
+``GLMInfluence.dfbetas_as("R")`` (used by ``flags(rule="R")``, R's ``is.inf``) is R's in every case.
 
 Observed information (``observed=True``): with ``w_o,i = W_i c_i`` the observed-information weights
 (``c_i = 1 + (y_i - mu_i)(V g'' + V' g')/(V g')``, 1 for canonical links) and ``M = Q' diag(c) Q``,
