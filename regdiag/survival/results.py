@@ -124,12 +124,6 @@ class CoxInfluence:
         cols["likelihood_displacement"] = self.likelihood_displacement
         return pd.DataFrame(cols, index=self.index)
 
-    def plot(self, kind: str = "dfbeta", **kwargs: Any) -> Any:
-        """Plots of :mod:`regdiag.plots.survival` (``"dfbeta"``: index plots of each coefficient's change)."""
-        from ..plots.survival import plot_cox_influence
-
-        return plot_cox_influence(self, kind=kind, **kwargs)
-
     def __repr__(self) -> str:
         return (f"CoxInfluence(n_obs={len(self.index)}, n_params={len(self.param_names)}, method={self.method!r}, "
                 f"ties={self.ties!r})")
