@@ -56,7 +56,7 @@ from .backend import Backend, get_backend
 
 __all__ = [
     "Block", "Model", "ModelView", "SingleIndexModel", "OutputJacobianModel", "OLSModel", "GLMModel", "CoxModel",
-    "as_model", "batches",
+    "RLMModel", "mle_model", "as_model", "batches",
 ]
 
 
@@ -571,6 +571,41 @@ class GLMModel(SingleIndexModel):
         self.fit = fit
 
 
+class RLMModel(SingleIndexModel):
+    """A robust fit (:class:`regdiag.linear.rlm.RLMFit`) as an engine model: ``l_i = s^2 rho(r_i / s)`` with the
+    scale ``s`` held fixed, so ``grad l_i = -s psi(u_i) x_i`` and the curvature ``psi'(u_i) x_i x_i'`` (``u_i =
+    r_i / s``). Cook's distance is measured in the robust covariance ``tau^2 (X'X)^{-1}``, which the engine's
+    curvature is not (``cooks_comparable`` is False)."""
+
+    def __init__(self, fit: Any) -> None:
+        X = np.asarray(fit.design.X, dtype=float)
+        u = fit.u
+        psi = fit.psi
+        s = fit.scale
+        d2 = psi.deriv(u)
+
+        def query_loss(eta: np.ndarray, yq: np.ndarray) -> np.ndarray:
+            return -s * psi.psi((yq - eta) / s)
+
+        super().__init__(
+            X, fit.coef, d1=-s * psi.psi(u), d2=d2, fisher=d2, case_weights=np.ones(len(u)),
+            param_names=fit.param_names, index=fit.index, dispersion=fit.stddev**2, rank=fit.rank,
+            design=fit.design, columns=np.arange(X.shape[1]), query_loss=query_loss,
+            observed_is_expected=True, unit_curvature_constant=False,
+        )
+        self.fit = fit
+        self.closed_form_observed = True
+        self.cooks_comparable = False
+
+
+def mle_model(fit: Any) -> OutputJacobianModel:
+    """A maximum-likelihood fit of :mod:`regdiag.linear.discrete` (:class:`~regdiag.linear.discrete.MLEFit`) as an
+    engine model: ``l_i`` the negative log-likelihood of observation i, through the Jacobian of its outputs and the
+    gradient and Hessian of ``l_i`` in them."""
+    return OutputJacobianModel(fit.jacobian(), fit.grad_outputs(), fit.hess_outputs(), fit.params,
+                               param_names=fit.param_names, index=fit.index)
+
+
 class CoxModel:
     """A fitted Cox proportional hazards model (:class:`regdiag.CoxFit`) as an engine model.
 
@@ -676,8 +711,8 @@ class OutputJacobianModel:
 
 
 def as_model(obj: Any) -> Any:
-    """A regdiag fit as an engine model (OLS/WLS, GLM, Cox, and, through their ``engine_model()``, robust regression
-    and the discrete models); any other object is returned as is (it must follow :class:`Model`)."""
+    """A regdiag fit as an engine model (OLS/WLS, GLM, Cox, robust regression and the discrete models, by the fit's
+    ``model_kind``); any other object is returned as is (it must follow :class:`Model`)."""
     from ..linear.glm import GLMFit
     from ..linear.ols import OLSFit
     from ..survival.cox import CoxFit
@@ -688,6 +723,9 @@ def as_model(obj: Any) -> Any:
         return GLMModel(obj)
     if isinstance(obj, CoxFit):
         return CoxModel(obj)
-    if model_kind(obj) in (ModelKind.RLM, ModelKind.MLE):
-        return obj.engine_model()
+    kind = model_kind(obj)
+    if kind is ModelKind.RLM:
+        return RLMModel(obj)
+    if kind is ModelKind.MLE:
+        return mle_model(obj)
     return obj

@@ -503,13 +503,6 @@ class MLEFit:
         err = np.where(np.all(np.isfinite(dfbeta), axis=1), float(gi.loo_tol or tol), np.nan)
         return dfbeta, iters, err
 
-    def engine_model(self) -> Any:
-        """This fit as an influence-engine model (``l_i`` the negative log-likelihood of observation i)."""
-        from ..engine.model import OutputJacobianModel
-
-        return OutputJacobianModel(self.jacobian(), self.grad_outputs(), self.hess_outputs(), self.params,
-                                   param_names=self.param_names, index=self.index)
-
 
 # ---------------------------------------------------------------------------------------------------------------
 # fitting

@@ -464,30 +464,6 @@ class RLMFit:
         frame.attrs["cutoff"] = cut
         return frame
 
-    def engine_model(self) -> Any:
-        """This fit as an influence-engine model: ``l_i = s^2 rho(r_i / s)`` with the scale held fixed."""
-        from ..engine.model import SingleIndexModel
-
-        X = self._X
-        u = self.u
-        psi = self.psi
-        s = self.scale
-        d2 = psi.deriv(u)
-
-        def query_loss(eta: np.ndarray, yq: np.ndarray) -> np.ndarray:
-            return -s * psi.psi((yq - eta) / s)
-
-        m = SingleIndexModel(
-            X, self.coef, d1=-s * psi.psi(u), d2=d2, fisher=d2, case_weights=np.ones(len(u)),
-            param_names=self.param_names, index=self.index, dispersion=self.stddev**2, rank=self.rank,
-            design=self.design, columns=np.arange(X.shape[1]), query_loss=query_loss,
-            observed_is_expected=True, unit_curvature_constant=False,
-        )
-        m.fit = self
-        m.closed_form_observed = True  # type: ignore[attr-defined]
-        m.cooks_comparable = False  # type: ignore[attr-defined]  # Cook's distance in the robust covariance
-        return m
-
     def plot(self, kind: str = "weights", **kwargs: Any) -> Any:
         """A plot of this fit by name (default: the robustness weights); see :func:`regdiag.plots.plot`."""
         from .. import plots
