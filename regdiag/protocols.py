@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
-__all__ = ["ModelKind", "Fit", "InfluenceResult", "model_kind", "is_glm"]
+__all__ = ["ModelKind", "Fit", "GroupDeletionFit", "InfluenceResult", "model_kind", "is_glm"]
 
 
 class ModelKind(str, enum.Enum):
@@ -106,6 +106,16 @@ class Fit(Protocol):
 
     def influence(self, *args: Any, **kwargs: Any) -> InfluenceResult:
         """The influence of every observation on the fit (keyword arguments: each model class's options)."""
+        ...
+
+
+@runtime_checkable
+class GroupDeletionFit(Fit, Protocol):
+    """A :class:`Fit` whose model class has deletion of whole groups of observations (least squares and GLMs)."""
+
+    def group_deletion(self, groups: Any, **kwargs: Any) -> InfluenceResult:
+        """The influence of deleting each group of observations (``groups``: one label per row, or a mapping of
+        group names to row labels)."""
         ...
 
 

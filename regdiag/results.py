@@ -12,7 +12,7 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -21,9 +21,7 @@ from scipy import stats
 from ._validation import Style, as_enum
 from .linalg import QRFactor
 from .measures import Criterion, select_criteria
-
-if TYPE_CHECKING:
-    from .protocols import Fit
+from .protocols import Fit, GroupDeletionFit
 
 __all__ = [
     "Influence", "GLMInfluence", "GroupInfluence", "RLMInfluence", "MLEInfluence", "r_abbreviate", "r_dfb_names",
@@ -647,9 +645,15 @@ class Influence:
     # ---- group deletion --------------------------------------------------------------------------------------------
     def group_deletion(self, groups: Any) -> GroupInfluence:
         """Exact effect of deleting whole groups of observations; see :func:`regdiag.linear.deletion.group_deletion`."""
+        return cast(GroupInfluence, self._group_fit().group_deletion(groups))
+
+    def _group_fit(self) -> GroupDeletionFit:
+        """The fit, for group deletion (which needs its factorization)."""
         if self.fit is None:
             raise ValueError("this influence object has no fit attached; group deletion needs the factorization")
-        return self.fit.group_deletion(groups)
+        if not isinstance(self.fit, GroupDeletionFit):
+            raise ValueError(f"group deletion is defined for least squares and GLMs, not for a {type(self.fit).__name__}")
+        return self.fit
 
     def summary(self, rule: str = "R") -> str:
         """A short text: method, n, rank, and the flagged observations."""
@@ -1021,11 +1025,10 @@ class GLMInfluence(Influence):
 
     def group_deletion(self, groups: Any, loo: str | None = None) -> GroupInfluence:
         """Deletion of whole groups; ``loo`` defaults to this object's ("exact" for an exact object)."""
-        if self.fit is None:
-            raise ValueError("this influence object has no fit attached; group deletion needs the factorization")
+        fit = self._group_fit()
         if loo is None:
             loo = "exact" if self.method == "glm-exact" else "one-step"
-        return self.fit.group_deletion(groups, loo=loo)
+        return cast(GroupInfluence, fit.group_deletion(groups, loo=loo))
 
 
 @dataclass(frozen=True, eq=False, kw_only=True, slots=True)

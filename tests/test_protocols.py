@@ -82,3 +82,15 @@ def test_dask_fits_declare_their_kind(data):
     ddf = dd.from_pandas(data, npartitions=2)
     assert model_kind(regdiag.ols("y ~ x + z", data=ddf)) is ModelKind.OLS
     assert model_kind(regdiag.glm("count ~ x + z", data=ddf, family="poisson")) is ModelKind.GLM
+
+
+def test_group_deletion_needs_a_fit_that_has_it(data):
+    fits = _fits(data)
+    infl = fits[ModelKind.OLS].influence()
+    groups = np.arange(len(data)) // 6
+    np.testing.assert_allclose(infl.group_deletion(groups).dfbeta, fits[ModelKind.OLS].group_deletion(groups).dfbeta,
+                               rtol=0, atol=0)
+    for kind in (ModelKind.RLM, ModelKind.MLE):
+        res = fits[kind].influence(loo="one-step")
+        with pytest.raises(ValueError, match=f"not for a {type(fits[kind]).__name__}"):
+            res.group_deletion(groups)

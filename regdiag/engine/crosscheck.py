@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from ..protocols import ModelKind, model_kind
+from ..protocols import Fit, ModelKind, model_kind
+from ..results import Influence
 from .._validation import ConvergenceError, CurvatureKind, DesignError, InfluenceWarning, ModelError, SolverKind
 from .curvature.base import EPS
 from .influence import EngineInfluence, influence
@@ -95,7 +96,7 @@ def _tolerance(res: EngineInfluence, cond_eq: float, cond_raw: float, options: d
 
 
 def cross_check(
-    fit: Any,
+    fit: Fit,
     curvatures: Sequence[str] | None = None,
     solvers: Sequence[str] | None = None,
     corrections: Sequence[str] = ("none", "leverage"),
@@ -142,7 +143,8 @@ def cross_check(
         raise TypeError(f"cross_check needs a regdiag OLS, GLM, robust or discrete-model fit, got {type(fit).__name__}")
     # fits with an exact deletion by default (robust, discrete) are checked against their one-step measures: the
     # engine's leverage-corrected Newton step is the one-step deletion
-    cf = fit.influence(loo="one-step") if model_kind(fit) in (ModelKind.RLM, ModelKind.MLE) else fit.influence()
+    one_step = model_kind(fit) in (ModelKind.RLM, ModelKind.MLE)
+    cf = cast(Influence, fit.influence(loo="one-step") if one_step else fit.influence())
     # robust regression measures Cook's distance in its robust covariance tau^2 (X'X)^{-1}, not in the curvature
     cooks_comparable = getattr(model, "cooks_comparable", True)
     names = list(cf.param_names)

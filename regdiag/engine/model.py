@@ -45,7 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -53,6 +53,13 @@ import pandas as pd
 from .._validation import ModelError, format_labels
 from ..protocols import ModelKind, model_kind
 from .backend import Backend, get_backend
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..linear.discrete import MLEFit
+    from ..linear.glm import GLMFit
+    from ..linear.ols import OLSFit
+    from ..linear.rlm import RLMFit
+    from ..survival.cox import CoxFit
 
 __all__ = [
     "Block", "Model", "ModelView", "SingleIndexModel", "OutputJacobianModel", "OLSModel", "GLMModel", "CoxModel",
@@ -487,7 +494,7 @@ class OLSModel(SingleIndexModel):
     removing them changes nothing.
     """
 
-    def __init__(self, fit: Any) -> None:
+    def __init__(self, fit: OLSFit) -> None:
         d = fit.design
         f = fit.factor
         cols = np.sort(np.asarray(f.cols))
@@ -531,7 +538,7 @@ class GLMModel(SingleIndexModel):
     (statsmodels' ``observed=True``).
     """
 
-    def __init__(self, fit: Any) -> None:
+    def __init__(self, fit: GLMFit) -> None:
         d = fit.design
         fam = fit.family
         cols = np.sort(np.asarray(fit.factor.cols))
@@ -577,7 +584,7 @@ class RLMModel(SingleIndexModel):
     r_i / s``). Cook's distance is measured in the robust covariance ``tau^2 (X'X)^{-1}``, which the engine's
     curvature is not (``cooks_comparable`` is False)."""
 
-    def __init__(self, fit: Any) -> None:
+    def __init__(self, fit: RLMFit) -> None:
         X = np.asarray(fit.design.X, dtype=float)
         u = fit.u
         psi = fit.psi
@@ -598,7 +605,7 @@ class RLMModel(SingleIndexModel):
         self.cooks_comparable = False
 
 
-def mle_model(fit: Any) -> OutputJacobianModel:
+def mle_model(fit: MLEFit) -> OutputJacobianModel:
     """A maximum-likelihood fit of :mod:`regdiag.linear.discrete` (:class:`~regdiag.linear.discrete.MLEFit`) as an
     engine model: ``l_i`` the negative log-likelihood of observation i, through the Jacobian of its outputs and the
     gradient and Hessian of ``l_i`` in them."""
@@ -631,7 +638,7 @@ class CoxModel:
     (:func:`regdiag.survival.cox_exact.exact_loo`) differs from them by the one-step approximation's error.
     """
 
-    def __init__(self, fit: Any) -> None:
+    def __init__(self, fit: CoxFit) -> None:
         self.fit = fit
         self.n_obs = int(fit.n_obs)
         self.n_params = int(len(fit.coef))

@@ -451,7 +451,7 @@ def glm_influence(
         dispersion=float(fit.dispersion),
         residual=residual,
         observed=bool(observed),
-        separated=tuple(fit.index[fit.separation.rows]) if separated else (),
+        separated=tuple(fit.index[fit.separation.rows]) if fit.separation is not None else (),
         link_sign=sign,
         dispersion_loo=phi_loo,
         dispersion_fixed=fit.dispersion_fixed is not None,
