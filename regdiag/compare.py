@@ -32,7 +32,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .results import GLMInfluence
 from .protocols import is_glm
 from ._validation import DataError, format_labels
 
@@ -1502,6 +1501,8 @@ def _r_value(infl: Any, quantity: str, j: int | None, convention: str) -> np.nda
     """regdiag's value of an R column: ``convention="regdiag"`` what regdiag reports by default, ``"R"`` the number
     under R's conventions (which differ for a GLM's dfbeta: R's ``dfbeta.glm`` takes deviance residuals, and its
     dfbetas R's deletion sigma)."""
+    from .results import GLMInfluence  # scipy.stats: loaded when first compared, not on import regdiag
+
     glm = isinstance(infl, GLMInfluence)
     h = np.asarray(infl.leverage, dtype=float)
     if quantity in ("dfb", "dfbetas"):

@@ -70,6 +70,15 @@ class InfluenceResult(Protocol):
     @property
     def dfbetas(self) -> np.ndarray: ...
 
+    def dfbeta_as(self, convention: str = "regdiag") -> np.ndarray:
+        """``dfbeta`` as ``convention`` ("regdiag", "R", "statsmodels", ...) defines it; a ValueError names the
+        conventions a result has."""
+        ...
+
+    def dfbetas_as(self, convention: str = "regdiag") -> np.ndarray:
+        """``dfbetas`` as ``convention`` defines it."""
+        ...
+
     def to_frame(self, style: str = "regdiag") -> pd.DataFrame:
         """The per-row measures as a DataFrame indexed by ``index``, with the column names of ``style``."""
         ...

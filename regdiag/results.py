@@ -25,7 +25,7 @@ from .protocols import Fit, GroupDeletionFit
 
 __all__ = [
     "Influence", "GLMInfluence", "GroupInfluence", "RLMInfluence", "MLEInfluence", "r_abbreviate", "r_dfb_names",
-    "flag_frame", "FactorDfbeta",
+    "flag_frame", "FactorDfbeta", "check_convention",
 ]
 
 FloatArray = np.ndarray
@@ -255,6 +255,18 @@ def flag_frame(
     return frame
 
 
+def check_convention(convention: str, measure: str, allowed: Sequence[Style] = tuple(Style)) -> Style:
+    """The :class:`~regdiag._validation.Style` named by ``convention``, which must be one of ``allowed`` for
+    ``measure``; a ValueError naming the conventions otherwise."""
+    st = as_enum(Style, convention, "convention")
+    if st not in allowed:
+        raise ValueError(
+            f"convention={convention!r}: {measure} is defined under the conventions "
+            f"{', '.join(repr(a.value) for a in allowed)}"
+        )
+    return st
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -419,13 +431,7 @@ class Influence:
 
     @staticmethod
     def _convention(convention: str, measure: str, allowed: Sequence[Style] = tuple(Style)) -> Style:
-        st = as_enum(Style, convention, "convention")
-        if st not in allowed:
-            raise ValueError(
-                f"convention={convention!r}: {measure} is defined under the conventions "
-                f"{', '.join(repr(a.value) for a in allowed)}"
-            )
-        return st
+        return check_convention(convention, measure, allowed)
 
     def _kept_columns(self) -> list[int]:
         return [j for j, name in enumerate(self.param_names) if name not in self.aliased]
@@ -1076,6 +1082,16 @@ class GroupInfluence:
     def index(self) -> pd.Index:
         """The group labels, which label the rows of every array (``groups``)."""
         return self.groups
+
+    def dfbeta_as(self, convention: str = "regdiag") -> FloatArray:
+        """:attr:`dfbeta` (group deletion has regdiag's convention only), shape (n_groups, n_params)."""
+        check_convention(convention, "group deletion's dfbeta", allowed=(Style.REGDIAG,))
+        return self.dfbeta
+
+    def dfbetas_as(self, convention: str = "regdiag") -> FloatArray:
+        """:attr:`dfbetas` (group deletion has regdiag's convention only), shape (n_groups, n_params)."""
+        check_convention(convention, "group deletion's dfbetas", allowed=(Style.REGDIAG,))
+        return self.dfbetas
 
     def to_frame(self, style: str = "regdiag") -> pd.DataFrame:
         """One row per group: size, leverage, Cook's distance, sigma_loo, then dfbeta_* and dfbetas_*.

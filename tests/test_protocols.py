@@ -75,6 +75,19 @@ def test_every_influence_result_has_the_shared_shape(data):
         assert res.dfbeta.shape == (n, p) and res.dfbetas.shape == (n, p)
         assert isinstance(res.method, str) and res.method
         assert res.to_frame().index.equals(res.index)
+        assert np.array_equal(res.dfbeta_as("regdiag"), res.dfbeta, equal_nan=True)
+        assert np.array_equal(res.dfbetas_as("regdiag"), res.dfbetas, equal_nan=True)
+        with pytest.raises(ValueError, match="convention='Stata'"):
+            res.dfbetas_as("Stata")
+
+
+def test_cox_conventions(data):
+    fit = _fits(data)[ModelKind.COX]
+    exact, one_step = fit.influence(), fit.influence(loo=None)
+    assert exact.method != one_step.method
+    np.testing.assert_allclose(exact.dfbeta_as("R"), one_step.dfbeta, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(exact.dfbetas_as("R"), one_step.dfbetas, rtol=1e-12, atol=0)
+    assert not np.allclose(exact.dfbeta_as("regdiag"), one_step.dfbeta, rtol=1e-6, atol=0)
 
 
 def test_dask_fits_declare_their_kind(data):
