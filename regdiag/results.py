@@ -3,7 +3,10 @@
 Results are frozen dataclasses whose arrays are read-only; change one with ``dataclasses.replace``. Per-observation
 arrays are in the order of ``index``; per-parameter arrays in the order of ``param_names``. Measures derived by
 cheap elementwise arithmetic (``dfbetas``, ``loo_params``, ``dffits_internal``) are properties, so the object holds
-one n x p array (``dfbeta``) however many of them are read.
+one n x p array (``dfbeta``) however many of them are read. Where R, statsmodels or SAS define a measure
+differently, a method chooses the definition by argument (``dfbetas_as("R")``, ``to_frame("statsmodels")``).
+Every number is read from the object's own fields (``fit`` serves convenience methods only), and this module imports
+only the package's base modules: the results satisfy :class:`regdiag.protocols.InfluenceResult`.
 """
 
 from __future__ import annotations
