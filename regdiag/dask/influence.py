@@ -12,7 +12,7 @@ import dataclasses
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
 import dask.array as da
@@ -22,6 +22,10 @@ import pandas as pd
 
 from .._validation import InfluenceWarning, format_labels
 from ..results import Influence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .glm import DaskGLMFit
+    from .ols import DaskOLSFit
 
 __all__ = ["DaskInfluence", "InfluenceSummary"]
 
@@ -213,7 +217,7 @@ class DaskInfluence:
     blocks: list[Any]
     lengths: tuple[int, ...]
     template: Influence
-    fit: Any = None
+    fit: DaskOLSFit | DaskGLMFit | None = None
     n_positive_leverage: int | None = None
 
     def __getattr__(self, name: str) -> Any:
@@ -378,6 +382,9 @@ class DaskInfluence:
         )
 
     def group_deletion(self, groups: Any, **kwargs: Any) -> Any:
+        """Deletion of whole groups: the fit's ``group_deletion`` (see :meth:`regdiag.dask.DaskOLSFit.group_deletion`)."""
+        if self.fit is None:
+            raise ValueError("this influence object has no fit attached; group deletion needs the fit's factorization")
         return self.fit.group_deletion(groups, **kwargs)
 
     def __repr__(self) -> str:
