@@ -183,6 +183,7 @@ class GLMScalars:
     method: str = "glm-one-step"
     x: np.ndarray | None = None  # Gaussian/identity: the refined least-squares solution (x + x_lo), factor coordinates
     x_lo: np.ndarray | None = None
+    dispersion_fixed: bool = False  # the dispersion was given to the fit: DFBETAS over sqrt(phi), as in memory
 
 
 def _glm_block_influence(raw: tuple, spec: Any, G: np.ndarray, gs: GLMScalars) -> GLMInfluence:
@@ -241,6 +242,7 @@ def _scalar_fields(gs: GLMScalars) -> dict[str, Any]:
         dispersion=float(gs.phi),
         residual=gs.residual,
         observed=False,
+        dispersion_fixed=gs.dispersion_fixed,
         link_sign=gs.sign,
     )
 
@@ -383,6 +385,7 @@ class DaskGLMFit:
             aliased=self.aliased,
             x=self.x_refined,
             x_lo=self.x_refined_lo,
+            dispersion_fixed=self.dispersion_fixed is not None,
         )
 
     def influence(self, loo: str = "one-step", residual: str = "pearson", observed: bool = False, **kwargs: Any

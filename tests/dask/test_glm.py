@@ -132,3 +132,13 @@ def test_conventions_are_read_lazily_as_in_memory():
         assert_same(infl.cooks_distance_as(convention).compute(), ref.cooks_distance_as(convention))
     with pytest.raises(ValueError, match="convention='SAS': dfbeta is defined under"):
         infl.dfbeta_as("SAS")
+
+
+def test_fixed_dispersion_dfbetas_as_in_memory():
+    X, y = _data("gamma", n=300, seed=4)
+    kw = dict(family="gamma", link="log", dispersion=0.5)
+    lazy = regdiag.glm(da.from_array(y, chunks=100), da.from_array(X, chunks=(100, 4)), **kw).influence()
+    ref = regdiag.glm(y, X, **kw).influence()
+    assert_same(lazy.compute().dfbetas, ref.dfbetas)
+    # with the dispersion fixed, DFBETAS is DFBETA over the fit's standard errors sqrt(phi diag((X'WX)^{-1}))
+    np.testing.assert_allclose(ref.dfbetas, ref.dfbeta / (np.sqrt(0.5) * np.sqrt(ref.cov_unscaled_diag)), rtol=1e-12)
