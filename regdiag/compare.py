@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .protocols import is_glm
 from ._validation import DataError, format_labels
 from .comparison import Comparison, Reason, build_comparison, one_line_error, quietly, statsmodels_version
 from .from_statsmodels import GLM_EQUIVALENTS, fit_from_statsmodels, glm_of_discrete
@@ -137,7 +138,7 @@ def compare(
                 "fit with reference='influence_measures.csv'"
             )
         sm_results = _statsmodels_of(fit)
-    if hasattr(fit, "family"):
+    if is_glm(fit):
         return _compare_sm_glm(sm_results, fit, rtol=rtol, n_rows=n_rows)
     return _compare_sm_linear(sm_results, fit, rtol=rtol, n_rows=n_rows, max_refits=max_refits)
 
@@ -167,7 +168,7 @@ def _statsmodels_of(fit: Any) -> Any:
 
     d = fit.design
     X = pd.DataFrame(np.asarray(d.X), index=d.index, columns=list(d.param_names))
-    if hasattr(fit, "family"):
+    if is_glm(fit):
         return quietly(lambda: _statsmodels_glm_of(fit, X))  # statsmodels warns about links it calls unsafe
     y = pd.Series(np.asarray(d.y, dtype=float), index=d.index, name=d.response_name)
     if d.offset is not None:
@@ -365,7 +366,7 @@ def _raw_cond(fit: Any) -> float:
 
 def _linear_reasons(fit: Any, infl: Any, res: Any, k: int) -> list[Reason]:
     """Situations in which statsmodels' OLSInfluence computes something else than R and regdiag, with its values."""
-    from .linear import measures
+    from . import measures
 
     reasons: list[Reason] = []
     h = np.asarray(infl.leverage)
@@ -403,7 +404,7 @@ def _linear_reasons(fit: Any, infl: Any, res: Any, k: int) -> list[Reason]:
 
 def _wls_reason(fit: Any, infl: Any, res: Any, k: int) -> Reason:
     """statsmodels' OLSInfluence on WLS: hat ``h / sqrt(w)``, unweighted residuals, unweighted leave-one-out refits."""
-    from .linear import measures
+    from . import measures
     from .linear.ols import fit_design
     from .design import Design
 
@@ -1170,18 +1171,20 @@ def _r_value(infl: Any, quantity: str, j: int | None, convention: str) -> np.nda
     """regdiag's value of an R column: ``convention="regdiag"`` what regdiag reports by default, ``"R"`` the number
     under R's conventions (which differ for a GLM's dfbeta: R's ``dfbeta.glm`` takes deviance residuals, and its
     dfbetas R's deletion sigma)."""
-    glm = hasattr(infl, "resid_deviance")
+    from .results import GLMInfluence  # scipy.stats: loaded when first compared, not on import regdiag
+
+    glm = isinstance(infl, GLMInfluence)
     h = np.asarray(infl.leverage, dtype=float)
     if quantity in ("dfb", "dfbetas"):
-        return np.asarray(infl.dfbetas_r if (glm and convention == "R") else infl.dfbetas)[:, j]
+        return np.asarray(infl.dfbetas_as("R") if (glm and convention == "R") else infl.dfbetas)[:, j]
     if quantity == "dfbeta":
-        return np.asarray(infl.dfbeta_r if (glm and convention == "R") else infl.dfbeta)[:, j]
+        return np.asarray(infl.dfbeta_as("R") if (glm and convention == "R") else infl.dfbeta)[:, j]
     if quantity == "dffit":
         return np.asarray(infl.dffits)
     if quantity == "cov.r":
         return np.asarray(infl.cov_ratio)
     if quantity in ("cook.d", "cooks.distance"):
-        return np.asarray(infl.cooks_distance_r if (glm and convention == "R") else infl.cooks_distance)
+        return np.asarray(infl.cooks_distance_as("R") if (glm and convention == "R") else infl.cooks_distance)
     if quantity in ("hat", "hatvalues"):
         return h
     if quantity in ("rstandard", "rstandard.deviance"):
@@ -1281,7 +1284,7 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
         notes.append(f"{name}: car::outlierTest lists only its most extreme rows (n.max, cutoff) and none whose "
                      "rstudent is NaN; compared on the rows it lists")
     r_conv = values_of(infl, "R")
-    glm = fit is not None and hasattr(fit, "family")
+    glm = is_glm(fit)
     reasons += _r_reasons(infl, fit, labels, pairs, r_conv, values_of, epsilon)
     half_ulp = 0.5 * 10.0 ** (1 - min(digits)) if digits else 0.0
     if digits and min(digits) < 15:
@@ -1436,7 +1439,7 @@ def _r_reasons(
     h = np.asarray(infl.leverage, dtype=float)[np.asarray(infl.index.map(str).get_indexer(labels.map(str)))]
     rows = labels.map(str)
     one = rows[~(h < 1)]
-    glm = fit is not None and hasattr(fit, "family")
+    glm = is_glm(fit)
     if len(one):
         pred = {}
         for m in pairs:

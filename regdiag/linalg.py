@@ -198,6 +198,46 @@ class QRFactor:
             out = np.asfortranarray(res)
         return out
 
+    def coef_rows(self, row_factor: np.ndarray) -> np.ndarray:
+        """``(X'WX)^{-1} x_i sqrt(w_i) row_factor_i`` for every row, in the original coordinates.
+
+        Parameters
+        ----------
+        row_factor : ndarray of shape (n_obs,)
+            One factor per row (for DFBETA, the weighted residual over ``1 - h_i``).
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_cols)
+            A new Fortran-ordered array; NaN columns for aliased columns.
+        """
+        C = self.row_solve(row_factor)  # n x rank, Fortran order, scaled/pivoted coordinates
+        C *= self.scale[self.cols]
+        n, k = C.shape[0], self.n_cols
+        if self.rank == k:
+            # permute columns in place (cycles), so the n x p result costs no second copy
+            perm = np.empty(k, dtype=np.intp)
+            perm[self.cols] = np.arange(k)  # original column j is C's column perm[j]
+            done = np.zeros(k, dtype=bool)
+            for start in range(k):
+                if done[start] or perm[start] == start:
+                    done[start] = True
+                    continue
+                tmp = C[:, start].copy()
+                j = start
+                while True:
+                    src = perm[j]
+                    done[j] = True
+                    if src == start:
+                        C[:, j] = tmp
+                        break
+                    C[:, j] = C[:, src]
+                    j = src
+            return C
+        out = np.full((n, k), np.nan, order="F")
+        out[:, self.cols] = C
+        return out
+
 
 def _weighted_scaled_copy(X: np.ndarray, sqrt_w: np.ndarray | None, scale: np.ndarray) -> np.ndarray:
     A = np.empty(X.shape, dtype=np.float64, order="F")

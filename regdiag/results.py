@@ -3,7 +3,10 @@
 Results are frozen dataclasses whose arrays are read-only; change one with ``dataclasses.replace``. Per-observation
 arrays are in the order of ``index``; per-parameter arrays in the order of ``param_names``. Measures derived by
 cheap elementwise arithmetic (``dfbetas``, ``loo_params``, ``dffits_internal``) are properties, so the object holds
-one n x p array (``dfbeta``) however many of them are read.
+one n x p array (``dfbeta``) however many of them are read. Where R, statsmodels or SAS define a measure
+differently, a method chooses the definition by argument (``dfbetas_as("R")``, ``to_frame("statsmodels")``).
+Every number is read from the object's own fields (``fit`` serves convenience methods only), and this module imports
+only the package's base modules: the results satisfy :class:`regdiag.protocols.InfluenceResult`.
 """
 
 from __future__ import annotations
@@ -12,18 +15,20 @@ import dataclasses
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from ._validation import Style, as_enum
-from .linear.measures import Criterion, select_criteria
+from .linalg import QRFactor
+from .measures import Criterion, select_criteria
+from .protocols import Fit, GroupDeletionFit
 
 __all__ = [
     "Influence", "GLMInfluence", "GroupInfluence", "RLMInfluence", "MLEInfluence", "r_abbreviate", "r_dfb_names",
-    "flag_frame",
+    "flag_frame", "FactorDfbeta", "check_convention",
 ]
 
 FloatArray = np.ndarray
@@ -48,11 +53,36 @@ def _standardize(
 
 def _freeze(obj: Any) -> None:
     for f in dataclasses.fields(obj):
-        if f.name == "dfbeta" and isinstance(obj, Influence) and obj.dfbeta_is_lazy:
-            continue  # computed afresh on each access
         v = getattr(obj, f.name)
         if isinstance(v, np.ndarray):
             v.flags.writeable = False
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class FactorDfbeta:
+    """DFBETA kept as the fit's QR factor and one number per row, from which the n x p array is computed when read.
+
+    ``b - b_(i) = (X'WX)^{-1} x_i sqrt(w_i) c_i`` with ``c_i`` = ``row_factor[i]`` (the weighted residual over
+    ``1 - h_i`` for least squares): an influence object holding this holds no n x p array of its own (the factor
+    is the fit's).
+
+    Attributes
+    ----------
+    factor : regdiag.linalg.QRFactor
+        The fit's factorization.
+    row_factor : ndarray of shape (n_obs,)
+        ``c_i`` above; NaN for rows whose deletion is undefined.
+    """
+
+    factor: QRFactor
+    row_factor: FloatArray
+
+    def __post_init__(self) -> None:
+        _freeze(self)
+
+    def compute(self) -> FloatArray:
+        """The n x p array ``b - b_(i)`` (a new array on each call), shape (n_obs, n_params)."""
+        return self.factor.coef_rows(self.row_factor)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -228,6 +258,18 @@ def flag_frame(
     return frame
 
 
+def check_convention(convention: str, measure: str, allowed: Sequence[Style] = tuple(Style)) -> Style:
+    """The :class:`~regdiag._validation.Style` named by ``convention``, which must be one of ``allowed`` for
+    ``measure``; a ValueError naming the conventions otherwise."""
+    st = as_enum(Style, convention, "convention")
+    if st not in allowed:
+        raise ValueError(
+            f"convention={convention!r}: {measure} is defined under the conventions "
+            f"{', '.join(repr(a.value) for a in allowed)}"
+        )
+    return st
+
+
 # ---------------------------------------------------------------------------------------------------------------
 
 
@@ -250,11 +292,11 @@ class Influence:
     sigma_loo : ndarray of shape (n_obs,)
         Residual standard error with observation i deleted.
     cooks_distance, cooks_pvalue, dffits, cov_ratio : ndarray of shape (n_obs,)
-    dfbeta : ndarray of shape (n_obs, n_params)
-        ``b - b_(i)`` (R and statsmodels sign); NaN columns for aliased coefficients. For OLS/WLS it is not stored
-        but computed from the fit's QR factor on each access (O(n p^2), one new n x p array): the influence object
-        then holds no n x p array, and ``dfbetas`` and ``loo_params`` are computed in that array's place. Keep
-        the result in a variable rather than reading the attribute in a loop.
+    dfbeta_data : ndarray of shape (n_obs, n_params) or FactorDfbeta
+        What :attr:`dfbeta` reads: the array, or for OLS/WLS a :class:`FactorDfbeta` from which it is computed on
+        each access (O(n p^2), one new n x p array): the influence object then holds no n x p array, and
+        ``dfbetas`` and ``loo_params`` are computed in that array's place. Keep the result in a variable rather than
+        reading :attr:`dfbeta` in a loop.
     params : ndarray of shape (n_params,)
     cov_unscaled_diag : ndarray of shape (n_params,)
         Diagonal of ``(X'WX)^{-1}`` (NaN for aliased coefficients).
@@ -269,6 +311,9 @@ class Influence:
     aliased : tuple of str
     method : str
         How the measures were computed ("ols", "wls", "glm-one-step", "glm-exact", "engine:...").
+    fit : Fit or None
+        The fit the measures came from, for convenience methods such as :meth:`group_deletion`; no number of this
+        object is read from it.
     """
 
     leverage: FloatArray
@@ -281,7 +326,7 @@ class Influence:
     cooks_pvalue: FloatArray
     dffits: FloatArray
     cov_ratio: FloatArray
-    dfbeta: FloatArray
+    dfbeta_data: FloatArray | FactorDfbeta
     params: FloatArray
     cov_unscaled_diag: FloatArray
     sigma: float
@@ -293,7 +338,7 @@ class Influence:
     param_names: tuple[str, ...]
     aliased: tuple[str, ...] = ()
     method: str = "ols"
-    fit: Any = field(default=None, repr=False)
+    fit: Fit | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         _freeze(self)
@@ -301,7 +346,13 @@ class Influence:
     @property
     def dfbeta_is_lazy(self) -> bool:
         """True when ``dfbeta`` is computed on access (OLS/WLS) rather than stored."""
-        return callable(_DFBETA_SLOT.__get__(self, type(self)))
+        return isinstance(self.dfbeta_data, FactorDfbeta)
+
+    @property
+    def dfbeta(self) -> FloatArray:
+        """``b - b_(i)``, shape (n_obs, n_params): the stored array, or a new one computed from the factor."""
+        d = self.dfbeta_data
+        return d.compute() if isinstance(d, FactorDfbeta) else d
 
     # ---- derived measures -----------------------------------------------------------------------------------
     @property
@@ -331,6 +382,59 @@ class Influence:
     @property
     def n_params(self) -> int:
         return len(self.param_names)
+
+    # ---- conventions: another system's definition of a measure, chosen by argument ------------------------------
+    def dfbeta_as(self, convention: str = "regdiag") -> FloatArray:
+        """``b - b_(i)`` as ``convention`` defines it, shape (n_obs, n_params).
+
+        Parameters
+        ----------
+        convention : {"regdiag", "R", "statsmodels"}
+            For least squares, robust and discrete models every convention's is :attr:`dfbeta`; a GLM's differ
+            (see :meth:`GLMInfluence.dfbeta_as`).
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_params)
+        """
+        self._convention(convention, "dfbeta", allowed=(Style.REGDIAG, Style.R, Style.STATSMODELS))
+        return self.dfbeta
+
+    def dfbetas_as(self, convention: str = "regdiag") -> FloatArray:
+        """DFBETAS as ``convention`` defines it, shape (n_obs, n_params).
+
+        Parameters
+        ----------
+        convention : {"regdiag", "R", "statsmodels", "SAS"}
+            For least squares, robust and discrete models every convention's is :attr:`dfbetas`; a GLM's differ
+            (see :meth:`GLMInfluence.dfbetas_as`).
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_params)
+        """
+        self._convention(convention, "dfbetas")
+        return self.dfbetas
+
+    def cooks_distance_as(self, convention: str = "regdiag") -> FloatArray:
+        """Cook's distance as ``convention`` defines it, shape (n_obs,).
+
+        Parameters
+        ----------
+        convention : {"regdiag", "R", "statsmodels"}
+            For least squares, robust and discrete models every convention's is :attr:`cooks_distance`; a GLM's
+            differ when ``cooks_distance`` is the exact one (see :meth:`GLMInfluence.cooks_distance_as`).
+
+        Returns
+        -------
+        ndarray of shape (n_obs,)
+        """
+        self._convention(convention, "cooks_distance", allowed=(Style.REGDIAG, Style.R, Style.STATSMODELS))
+        return self.cooks_distance
+
+    @staticmethod
+    def _convention(convention: str, measure: str, allowed: Sequence[Style] = tuple(Style)) -> Style:
+        return check_convention(convention, measure, allowed)
 
     def _kept_columns(self) -> list[int]:
         return [j for j, name in enumerate(self.param_names) if name not in self.aliased]
@@ -433,7 +537,7 @@ class Influence:
             leverage > 3p/n), "BKW" (Belsley, Kuh & Welsch: ``|DFBETAS| > 2/sqrt(n)``, ``|DFFITS| > 2 sqrt(p/n)``,
             ``|1 - COVRATIO| > 3p/n``, leverage > 2p/n), "common" (Cook's D > 4/n, leverage > 2p/n,
             ``|studentized residual| > 2``) — or criterion names from
-            ``regdiag.linear.measures.CRITERIA`` such as "cooks_4n", "leverage_2p", "dfbetas_2sqrtn".
+            ``regdiag.measures.CRITERIA`` such as "cooks_4n", "leverage_2p", "dfbetas_2sqrtn".
             ``p`` is the rank and ``n`` the number of observations with positive weight (for "R", as R does, the
             number with positive leverage: a row with ``h = 0``, such as ``x = 0`` without an intercept, does not
             count).
@@ -550,19 +654,15 @@ class Influence:
     # ---- group deletion --------------------------------------------------------------------------------------------
     def group_deletion(self, groups: Any) -> GroupInfluence:
         """Exact effect of deleting whole groups of observations; see :func:`regdiag.linear.deletion.group_deletion`."""
+        return cast(GroupInfluence, self._group_fit().group_deletion(groups))
+
+    def _group_fit(self) -> GroupDeletionFit:
+        """The fit, for group deletion (which needs its factorization)."""
         if self.fit is None:
             raise ValueError("this influence object has no fit attached; group deletion needs the factorization")
-        return self.fit.group_deletion(groups)
-
-    def plot(self, kind: str = "overview", **kwargs: Any) -> Any:
-        """Diagnostic plots (matplotlib, imported only now): the 2 x 2 overview of R's ``plot(lm)`` by default, or
-        any plot of :mod:`regdiag.plots` by name ("qq", "cooks_index", "influence_bubble", "dfbetas", ...).
-
-        Returns the plot's display object (``ax_``, ``figure_``); see :func:`regdiag.plots.plot`.
-        """
-        from . import plots
-
-        return plots.plot(self, kind, **kwargs)
+        if not isinstance(self.fit, GroupDeletionFit):
+            raise ValueError(f"group deletion is defined for least squares and GLMs, not for a {type(self.fit).__name__}")
+        return self.fit
 
     def summary(self, rule: str = "R") -> str:
         """A short text: method, n, rank, and the flagged observations."""
@@ -580,21 +680,6 @@ class Influence:
             f"<{type(self).__name__} method={self.method!r} n_obs={self.n_obs} rank={self.rank} "
             f"params={list(self.param_names)}>"
         )
-
-
-# ``dfbeta`` may be given as a function of no arguments (OLS/WLS): it is then computed on each access, so the
-# influence object holds no n x p array. The dataclass's slot keeps what was given; this property reads it.
-_DFBETA_SLOT = Influence.__dict__["dfbeta"]
-
-
-def _dfbeta_get(self: Influence) -> FloatArray:
-    v = _DFBETA_SLOT.__get__(self, type(self))
-    return v() if callable(v) else v
-
-
-Influence.dfbeta = property(  # type: ignore[assignment,method-assign]
-    _dfbeta_get, lambda self, v: _DFBETA_SLOT.__set__(self, v), doc="``b - b_(i)``, shape (n_obs, n_params)."
-)
 
 
 @dataclass(frozen=True, eq=False, kw_only=True, slots=True)
@@ -619,7 +704,7 @@ class GLMInfluence(Influence):
     Pearson's chi-square without the observation over ``n - p - 1``. For binomial and Poisson models it is
     statsmodels' ``dfbetas`` and SAS's ``DFBETAS`` (for an increasing link). With ``residual="deviance"`` it is
     R's ``dfbetas`` for ``glm``: R's deviance-residual change over ``sigma_(i) sqrt([(X'WX)^{-1}]_jj)`` with R's
-    deletion sigma from the deviance residuals (``sigma_loo``; R uses it for every family). ``dfbetas_r`` is always
+    deletion sigma from the deviance residuals (``sigma_loo``; R uses it for every family). ``dfbetas_as("R")`` is always
     R's, and ``flags(rule="R")`` tests it, as R's ``is.inf``.
 
     Attributes
@@ -655,6 +740,11 @@ class GLMInfluence(Influence):
         ``phi_(i)`` of ``dfbetas`` (see above): one-step ``(X^2 - r_P,i^2 / (1 - h_i)) / (n - p - 1)`` with
         Pearson's chi-square ``X^2``, or, with exact leave-one-out, Pearson's chi-square of the exact fit without
         observation i over ``n - p - 1``. When None it is computed from the other fields (one-step).
+    dispersion_fixed : bool
+        The dispersion was given to the fit (not estimated), so ``phi_(i) = phi``.
+    theta_estimated : bool
+        A negative binomial fit whose theta was estimated (R's class ``negbin``: car's ``outlierTest`` then refers
+        the likelihood residuals to t rather than the normal).
     """
 
     resid_working: FloatArray
@@ -673,18 +763,10 @@ class GLMInfluence(Influence):
     separated: tuple = ()
     link_sign: float = 1.0
     dispersion_loo: FloatArray | None = None
+    dispersion_fixed: bool = False
+    theta_estimated: bool = False
 
-    # ---- aliases and derived measures ---------------------------------------------------------------------------
-    @property
-    def resid_response(self) -> FloatArray:
-        """Response residuals ``y - mu`` (proportions for binomial)."""
-        return self.resid
-
-    @property
-    def resid_likelihood(self) -> FloatArray:
-        """Likelihood residuals: R's ``rstudent.glm`` (same as ``student_resid``)."""
-        return self.student_resid
-
+    # ---- derived measures --------------------------------------------------------------------------------------
     @property
     def reliable(self) -> bool:
         """False when the maximum-likelihood estimate is infinite (a separated binomial model, or a count model whose
@@ -707,12 +789,12 @@ class GLMInfluence(Influence):
         if self.dispersion_loo is not None:
             return self.dispersion_loo
         n = len(self.leverage)
-        if self.family in ("binomial", "poisson") or getattr(self.fit, "dispersion_fixed", None) is not None:
+        if self.family in ("binomial", "poisson") or self.dispersion_fixed:
             return np.full(n, float(self.dispersion))
         h = self.leverage
         with np.errstate(divide="ignore", invalid="ignore"):
             out = (self.dispersion * self.df_resid - self.resid_pearson**2 / (1.0 - h)) / (self.df_resid - 1.0)
-        out[~(h < 1) | ~(out > 0) | np.isnan(self.cooks_distance_r)] = np.nan
+        out[~(h < 1) | ~(out > 0) | np.isnan(self._cooks_distance_one_step())] = np.nan
         return out
 
     @property
@@ -733,29 +815,84 @@ class GLMInfluence(Influence):
         r[self.resid_pearson == 0] = 0.0
         return r
 
-    @property
-    def dfbeta_pearson_one_step(self) -> FloatArray:
+    def _dfbeta_pearson_one_step(self) -> FloatArray:
         """One-step (Fisher-scoring) change ``(X'WX)^{-1} x_i W_i z_i / (1 - h_i)`` (this object's information)."""
         return self.dfbeta if self.dfbeta_one_step is None else self.dfbeta_one_step
 
-    @property
-    def dfbeta_r(self) -> FloatArray:
-        """R's ``dfbeta.glm``: ``(X'WX)^{-1} x_i W_i^(1/2) d_i / (1 - h_i)`` with deviance residuals ``d``."""
-        if self.residual == "deviance" and self.method == "glm-one-step":
-            return self.dfbeta
-        return self.dfbeta_pearson_one_step * self._ratio()[:, None]
+    def dfbeta_as(self, convention: str = "regdiag") -> FloatArray:
+        """``b - b_(i)`` as ``convention`` defines it, shape (n_obs, n_params).
 
-    @property
-    def dfbetas_r(self) -> FloatArray:
-        """R's ``dfbetas`` for glm: ``dfbeta_r / (sigma_(i) sqrt(diag((X'WX)^{-1})))``."""
-        return self._dfbetas_r_into(None, np.arange(self.dfbeta.shape[1]))
+        Parameters
+        ----------
+        convention : {"regdiag", "R", "statsmodels"}
+            "regdiag": :attr:`dfbeta` (one-step with Pearson residuals, with deviance residuals, or exact, as the
+            object was made). "R": R's ``dfbeta.glm``, ``(X'WX)^{-1} x_i W_i^(1/2) d_i / (1 - h_i)`` with deviance
+            residuals ``d``. "statsmodels": the one-step (Fisher-scoring) change with Pearson residuals
+            ``(X'WX)^{-1} x_i W_i z_i / (1 - h_i)`` (statsmodels' ``d_params``, with this object's information).
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_params)
+        """
+        st = self._convention(convention, "dfbeta", allowed=(Style.REGDIAG, Style.R, Style.STATSMODELS))
+        if st is Style.R:
+            if self.residual == "deviance" and self.method == "glm-one-step":
+                return self.dfbeta
+            return self._dfbeta_pearson_one_step() * self._ratio()[:, None]
+        if st is Style.STATSMODELS:
+            return self._dfbeta_pearson_one_step()
+        return self.dfbeta
+
+    def dfbetas_as(self, convention: str = "regdiag") -> FloatArray:
+        """DFBETAS as ``convention`` defines it, shape (n_obs, n_params).
+
+        Parameters
+        ----------
+        convention : {"regdiag", "R", "statsmodels", "SAS"}
+            "regdiag": :attr:`dfbetas`. "R": R's ``dfbetas`` for glm, ``dfbeta_as("R") / (sigma_(i)
+            sqrt(diag((X'WX)^{-1})))`` (what ``flags(rule="R")`` tests, as R's ``is.inf``). "statsmodels" and
+            "SAS": the one-step Pearson change over the full fit's standard errors ``sqrt(phi diag((X'WX)^{-1}))``
+            (statsmodels' ``GLMInfluence.dfbetas`` for dispersion 1 and an increasing link -- statsmodels drops the
+            sign of ``dmu/deta`` -- and SAS PROC LOGISTIC's ``DFBETAS``).
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_params)
+        """
+        st = self._convention(convention, "dfbetas")
+        if st is Style.R:
+            return self._dfbetas_r_into(None, np.arange(self.n_params))
+        if st in (Style.STATSMODELS, Style.SAS):
+            ones = np.full(len(self.leverage), np.sqrt(self.dispersion))
+            return _standardize(self._dfbeta_pearson_one_step(), ones, self.cov_unscaled_diag)
+        return self.dfbetas
+
+    def cooks_distance_as(self, convention: str = "regdiag") -> FloatArray:
+        """Cook's distance as ``convention`` defines it, shape (n_obs,).
+
+        Parameters
+        ----------
+        convention : {"regdiag", "R", "statsmodels"}
+            "regdiag": :attr:`cooks_distance` (exact with exact leave-one-out). "R" and "statsmodels": the one-step
+            ``r_P^2 h / (p phi (1 - h)^2)`` with Pearson residuals (R's ``cooks.distance.glm``, statsmodels'
+            ``cooks_distance``).
+
+        Returns
+        -------
+        ndarray of shape (n_obs,)
+        """
+        st = self._convention(convention, "cooks_distance", allowed=(Style.REGDIAG, Style.R, Style.STATSMODELS))
+        return self.cooks_distance if st is Style.REGDIAG else self._cooks_distance_one_step()
+
+    def _cooks_distance_one_step(self) -> FloatArray:
+        return self.cooks_distance if self.cooks_distance_one_step is None else self.cooks_distance_one_step
 
     def _dfbetas_r_into(self, out: FloatArray | None, cols: Any) -> FloatArray:
         """R's dfbetas of the columns ``cols``, written into ``out`` (one pass for the residual ratio and sigma)."""
         if self.residual == "deviance" and self.method == "glm-one-step":
             base, row = self.dfbeta, self.sigma_loo
         else:  # R's deviance residual in place of the one-step's: a row factor
-            base = self.dfbeta_pearson_one_step
+            base = self._dfbeta_pearson_one_step()
             with np.errstate(divide="ignore", invalid="ignore"):
                 row = self.sigma_loo / self._ratio()
         cols = np.asarray(cols)
@@ -763,20 +900,6 @@ class GLMInfluence(Influence):
             base = base[:, cols]
         return _standardize(base, row, self.cov_unscaled_diag[cols], out=out)
 
-    @property
-    def cooks_distance_r(self) -> FloatArray:
-        """R's ``cooks.distance.glm`` (one-step, Pearson residuals)."""
-        return self.cooks_distance if self.cooks_distance_one_step is None else self.cooks_distance_one_step
-
-    @property
-    def dfbetas_se(self) -> FloatArray:
-        """One-step Pearson ``dfbeta`` over the full fit's standard errors ``sqrt(phi diag((X'WX)^{-1}))``.
-
-        statsmodels' ``GLMInfluence.dfbetas`` (for dispersion 1 and an increasing link; statsmodels drops the sign
-        of ``dmu/deta``) and SAS PROC LOGISTIC's ``DFBETAS``.
-        """
-        ones = np.full(self.dfbeta.shape[0], np.sqrt(self.dispersion))
-        return _standardize(self.dfbeta_pearson_one_step, ones, self.cov_unscaled_diag)
 
     # ---- Pregibon's measures (SAS PROC LOGISTIC) -----------------------------------------------------------------
     def _pregibon(self, kind: str) -> FloatArray:
@@ -790,7 +913,7 @@ class GLMInfluence(Influence):
                 out = chi2 / (1.0 - h)
             else:
                 out = self.resid_deviance**2 + chi2 * h / (1.0 - h)
-        out[~(h < 1) | ~np.isfinite(out) | np.isnan(self.cooks_distance_r)] = np.nan
+        out[~(h < 1) | ~np.isfinite(out) | np.isnan(self._cooks_distance_one_step())] = np.nan
         return out
 
     @property
@@ -858,15 +981,15 @@ class GLMInfluence(Influence):
             k = len(kept)
             mat = np.empty((len(self.index), k + 4), order="F")
             self._dfbetas_r_into(mat[:, :k], kept)
-            for j, col in enumerate((self.dffits, self.cov_ratio, self.cooks_distance_r, self.leverage)):
+            for j, col in enumerate((self.dffits, self.cov_ratio, self._cooks_distance_one_step(), self.leverage)):
                 mat[:, k + j] = col
             cols = self._r_names() + ["dffit", "cov.r", "cook.d", "hat"]
             return pd.DataFrame(mat, index=self.index, columns=cols, copy=False)
         if st is Style.STATSMODELS:
-            dfbs = self.dfbetas_se[:, kept]
+            dfbs = self.dfbetas_as("statsmodels")[:, kept]
             data = {f"dfb_{self.param_names[j]}": dfbs[:, i] for i, j in enumerate(kept)}
             data.update(
-                cooks_d=self.cooks_distance_r,
+                cooks_d=self._cooks_distance_one_step(),
                 standard_resid=self.standard_resid_pearson,
                 hat_diag=self.leverage,
                 dffits_internal=self.dffits_internal,
@@ -891,7 +1014,7 @@ class GLMInfluence(Influence):
             }
         for k in ("STDRESCHI", "STDRESDEV"):
             data[k][~(self.leverage < 1)] = np.nan
-        dfbs = self.dfbetas_se
+        dfbs = self.dfbetas_as("SAS")
         for j in self._kept_columns():
             nm = "Intercept" if self.param_names[j] in _INTERCEPT_NAMES else self.param_names[j]
             data[f"DFBETA_{nm}"] = dfbs[:, j]
@@ -899,23 +1022,22 @@ class GLMInfluence(Influence):
 
     def _flag_values(self, measure: str, is_r: bool) -> FloatArray:
         if is_r and measure == "dfbetas":
-            return self.dfbetas_r
+            return self.dfbetas_as("R")
         if is_r and measure == "cooks_distance":
-            return self.cooks_distance_r
+            return self.cooks_distance_as("R")
         return getattr(self, measure)
 
     def _outlier_reference(self, style: Style) -> tuple[str, float | None]:
-        if style is Style.R and getattr(self.fit, "theta", None) is not None:
+        if style is Style.R and self.theta_estimated:
             return "t", float(self.df_resid - 1)  # car: class "negbin" is not "glm", so t(df)
         return "normal", None
 
     def group_deletion(self, groups: Any, loo: str | None = None) -> GroupInfluence:
         """Deletion of whole groups; ``loo`` defaults to this object's ("exact" for an exact object)."""
-        if self.fit is None:
-            raise ValueError("this influence object has no fit attached; group deletion needs the factorization")
+        fit = self._group_fit()
         if loo is None:
             loo = "exact" if self.method == "glm-exact" else "one-step"
-        return self.fit.group_deletion(groups, loo=loo)
+        return cast(GroupInfluence, fit.group_deletion(groups, loo=loo))
 
 
 @dataclass(frozen=True, eq=False, kw_only=True, slots=True)
@@ -959,8 +1081,35 @@ class GroupInfluence:
     def __post_init__(self) -> None:
         _freeze(self)
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per group: size, leverage, Cook's distance, sigma_loo, then dfbeta_* and dfbetas_*."""
+    @property
+    def index(self) -> pd.Index:
+        """The group labels, which label the rows of every array (``groups``)."""
+        return self.groups
+
+    def dfbeta_as(self, convention: str = "regdiag") -> FloatArray:
+        """:attr:`dfbeta` (group deletion has regdiag's convention only), shape (n_groups, n_params)."""
+        check_convention(convention, "group deletion's dfbeta", allowed=(Style.REGDIAG,))
+        return self.dfbeta
+
+    def dfbetas_as(self, convention: str = "regdiag") -> FloatArray:
+        """:attr:`dfbetas` (group deletion has regdiag's convention only), shape (n_groups, n_params)."""
+        check_convention(convention, "group deletion's dfbetas", allowed=(Style.REGDIAG,))
+        return self.dfbetas
+
+    def to_frame(self, style: str = "regdiag") -> pd.DataFrame:
+        """One row per group: size, leverage, Cook's distance, sigma_loo, then dfbeta_* and dfbetas_*.
+
+        Parameters
+        ----------
+        style : {"regdiag"}
+            Group deletion has regdiag's names only (R and statsmodels have no group deletion).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        if as_enum(Style, style, "style") is not Style.REGDIAG:
+            raise ValueError(f"style={style!r}: group deletion results have style 'regdiag' only")
         data: dict[str, FloatArray] = {
             "size": self.size,
             "leverage": self.leverage,

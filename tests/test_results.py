@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import regdiag
-from regdiag.linear.measures import CRITERIA, RULES
+from regdiag.measures import CRITERIA, RULES
 from regdiag.results import r_abbreviate
 
 
@@ -133,7 +133,7 @@ def test_ols_influence_holds_no_n_by_p_array_and_derives_fresh_ones():
     infl = fit.influence()
     assert infl.dfbeta_is_lazy
     # every stored field but dfbeta (a function of the fit's factor, checked above) is a vector or a scalar
-    stored = [getattr(infl, f.name) for f in dataclasses.fields(infl) if f.name not in ("fit", "dfbeta")]
+    stored = [getattr(infl, f.name) for f in dataclasses.fields(infl) if f.name not in ("fit", "dfbeta_data")]
     assert not any(isinstance(v, np.ndarray) and v.ndim == 2 for v in stored)
     d1 = infl.dfbeta
     d1[:] = 0.0  # a fresh array each time: the caller's copy to keep or change

@@ -29,16 +29,16 @@ import dataclasses
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy.linalg import solve_triangular
 
+from ..protocols import ModelKind
 from .._validation import ConvergenceError, DataError, DesignError
 from ..design import Design
 from ..linalg import QRFactor
-from ..linear import measures
 from ..linear.families import Family, make_family
 from ..linear.glm import (
     GLMFit,
@@ -48,7 +48,7 @@ from ..linear.glm import (
     warn_extreme_probabilities,
     working_residuals,
 )
-from ..linear.glm_influence import deleted_response_resid, one_step_measures
+from ..linear.glm_influence import GLMRows, assemble_influence, one_step_measures
 from ..linear.glm_irls import (
     DEFAULT_MAXIT,
     DEFAULT_TOL,
@@ -175,6 +175,7 @@ class GLMScalars(BlockScalars):
     sign: float
     residual: str
     method: str = "glm-one-step"
+    dispersion_fixed: bool = False  # the dispersion was given to the fit: DFBETAS over sqrt(phi), as in memory
 
 
 def _glm_block_influence(raw: tuple, spec: Any, G: np.ndarray, gs: GLMScalars) -> GLMInfluence:
@@ -216,26 +217,13 @@ def _glm_block_influence(raw: tuple, spec: Any, G: np.ndarray, gs: GLMScalars) -
     m = one_step_measures(
         f, h, e_p, e_d, gs.sign, undefined, family=fam, phi=gs.phi, df=gs.df, dev_sum=gs.dev_sum, residual=gs.residual
     )
-    press = deleted_response_resid(fam, y, eta, resid, d.X, m["dfbeta"], gs.factor.aliased, undefined)
-    return GLMInfluence(
-        leverage=h,
-        resid=resid,
-        standard_resid=m["standard_resid"],
-        student_resid=m["student_resid"],
-        press_resid=press,
-        sigma_loo=m["sigma_loo"],
-        cooks_distance=m["cooks_distance"],
-        cooks_pvalue=measures.cooks_pvalue(m["cooks_distance"], gs.factor.rank, gs.df),
-        dffits=m["dffits"],
-        cov_ratio=m["cov_ratio"],
-        dfbeta=m["dfbeta"],
-        **_scalar_fields(gs),
-        weights=np.array(w),
-        index=d.index,
+    rows = GLMRows(
+        X=d.X, y=y, eta=eta, resid=resid,
         resid_working=working_residuals(fam, y, mu, eta) if gs.fac_at is not None else resid,
-        resid_pearson=e_p,
-        resid_deviance=e_d,
-        standard_resid_pearson=m["standard_resid_pearson"],
+        resid_pearson=e_p, resid_deviance=e_d, leverage=h, undefined=undefined, weights=np.array(w),
+    )
+    return assemble_influence(
+        rows, m, family=fam, aliased_columns=gs.factor.aliased, **_scalar_fields(gs), index=d.index,
         dfbeta_one_step=m["dfbeta_one_step"] if gs.residual == "deviance" else None,
     )
 
@@ -244,10 +232,9 @@ def _scalar_fields(gs: GLMScalars) -> dict[str, Any]:
     return dict(
         **ols_scalar_fields(gs),  # type: ignore[arg-type]
         dispersion=float(gs.phi),
-        family=gs.family.name,
-        link=gs.family.link.name,
         residual=gs.residual,
         observed=False,
+        dispersion_fixed=gs.dispersion_fixed,
         link_sign=gs.sign,
     )
 
@@ -257,7 +244,7 @@ def _empty(gs: GLMScalars, index: pd.Index, k: int) -> GLMInfluence:
     return empty_influence(
         GLMInfluence, index, k, weights=None, resid_working=z, resid_pearson=z, resid_deviance=z,
         standard_resid_pearson=z, dfbeta_one_step=np.zeros((0, k)) if gs.residual == "deviance" else None,
-        **_scalar_fields(gs),
+        family=gs.family.name, link=gs.family.link.name, **_scalar_fields(gs),
     )
 
 
@@ -290,6 +277,8 @@ class DaskGLMFit(DaskFit):
     tol, maxit, rank_tol
         The IRLS settings (the null model with an offset is fitted with them).
     """
+
+    model_kind: ClassVar[ModelKind] = ModelKind.GLM
 
     family: Family
     fac_at: _Iterate | None
@@ -374,6 +363,7 @@ class DaskGLMFit(DaskFit):
             sigma=float(np.sqrt(self.dev_sum / df)) if df > 0 else math.nan,
             sign=self.link_sign,
             residual=residual,
+            dispersion_fixed=self.dispersion_fixed is not None,
         )
 
     def influence(self, loo: str = "one-step", residual: str = "pearson", observed: bool = False, **kwargs: Any

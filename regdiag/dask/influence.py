@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dask
 import dask.array as da
@@ -22,12 +22,15 @@ import pandas as pd
 from .._warnings import LEVERAGE_ONE, SIGMA_LOO_ZERO, ZERO_WEIGHT, rows_note, warn
 from ..results import Influence
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .glm import DaskGLMFit
+    from .ols import DaskOLSFit
+
 __all__ = ["DaskInfluence", "InfluenceSummary"]
 
 #: per-row measures with one column per coefficient
 _TWO_D = frozenset(
-    {"dfbeta", "dfbetas", "loo_params", "dfbeta_r", "dfbetas_r", "dfbetas_se", "dfbeta_one_step",
-     "dfbeta_pearson_one_step"}
+    {"dfbeta", "dfbetas", "loo_params", "dfbeta_one_step", "dfbeta_as", "dfbetas_as"}
 )
 #: fields of the result objects that are per-coefficient, not per-row
 _PER_PARAM = frozenset({"params", "cov_unscaled_diag"})
@@ -35,6 +38,12 @@ _PER_PARAM = frozenset({"params", "cov_unscaled_diag"})
 _SIGNED = frozenset({"student_resid", "standard_resid", "dffits", "resid", "press_resid", "standard_resid_pearson",
                      "resid_pearson", "resid_deviance"})
 _SHOWN = ("leverage", "student_resid", "cooks_distance", "dffits", "cov_ratio")
+
+
+def _measure(infl: Influence, name: str, args: tuple[Any, ...]) -> np.ndarray:
+    """``infl.<name>``, or ``infl.<name>(*args)`` for a method given arguments."""
+    value = getattr(infl, name)
+    return value(*args) if args else value
 
 
 def _per_row(template: Influence, name: str) -> bool:
@@ -202,7 +211,7 @@ class DaskInfluence:
     blocks: list[Any]
     lengths: tuple[int, ...]
     template: Influence
-    fit: Any = None
+    fit: DaskOLSFit | DaskGLMFit | None = None
     n_positive_leverage: int | None = None
 
     def __getattr__(self, name: str) -> Any:
@@ -221,16 +230,32 @@ class DaskInfluence:
         """Rows in the result (after dropping missing values; zero weights included)."""
         return int(sum(self.lengths))
 
-    def column(self, name: str) -> Any:
-        """One per-row measure as a Dask array (shape (n_rows,), or (n_rows, n_params) for ``dfbeta``-like ones)."""
+    def column(self, name: str, *args: Any) -> Any:
+        """One per-row measure as a Dask array (shape (n_rows,), or (n_rows, n_params) for ``dfbeta``-like ones);
+        with ``args``, what the in-memory method ``name`` returns for them (``column("dfbetas_as", "R")``)."""
         k = len(self.template.param_names)
         parts = []
         for task, m in zip(self.blocks, self.lengths):
             shape = (m, k) if name in _TWO_D else (m,)
-            parts.append(da.from_delayed(dask.delayed(getattr, pure=True)(task, name), shape=shape, dtype=float))
+            parts.append(da.from_delayed(dask.delayed(_measure, pure=True)(task, name, args), shape=shape, dtype=float))
         if not parts:  # pragma: no cover - a source has at least one block
             return da.zeros((0,))
         return da.concatenate(parts, axis=0)
+
+    def dfbeta_as(self, convention: str = "regdiag") -> Any:
+        """:meth:`regdiag.Influence.dfbeta_as` of every row, as a Dask array of shape (n_rows, n_params)."""
+        self.template.dfbeta_as(convention)  # checks the convention now, not when computed
+        return self.column("dfbeta_as", convention)
+
+    def dfbetas_as(self, convention: str = "regdiag") -> Any:
+        """:meth:`regdiag.Influence.dfbetas_as` of every row, as a Dask array of shape (n_rows, n_params)."""
+        self.template.dfbetas_as(convention)
+        return self.column("dfbetas_as", convention)
+
+    def cooks_distance_as(self, convention: str = "regdiag") -> Any:
+        """:meth:`regdiag.Influence.cooks_distance_as` of every row, as a Dask array of shape (n_rows,)."""
+        self.template.cooks_distance_as(convention)
+        return self.column("cooks_distance_as", convention)
 
     @property
     def labels(self) -> Any:
@@ -346,6 +371,9 @@ class DaskInfluence:
         )
 
     def group_deletion(self, groups: Any, **kwargs: Any) -> Any:
+        """Deletion of whole groups: the fit's ``group_deletion`` (see :meth:`regdiag.dask.DaskOLSFit.group_deletion`)."""
+        if self.fit is None:
+            raise ValueError("this influence object has no fit attached; group deletion needs the fit's factorization")
         return self.fit.group_deletion(groups, **kwargs)
 
     def __repr__(self) -> str:

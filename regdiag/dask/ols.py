@@ -43,13 +43,14 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import dask
 import numpy as np
 import pandas as pd
 from scipy.linalg import solve_triangular
 
+from ..protocols import ModelKind
 from .._validation import DataError, format_labels
 from ..design import Design, const_names
 from ..linalg import (
@@ -176,7 +177,7 @@ def empty_influence(cls: type, index: pd.Index, k: int, **fields: Any) -> Any:
     z = np.zeros(0)
     rows = dict(
         leverage=z, resid=z, standard_resid=z, student_resid=z, press_resid=z, sigma_loo=z, cooks_distance=z,
-        cooks_pvalue=z, dffits=z, cov_ratio=z, dfbeta=np.zeros((0, k)),
+        cooks_pvalue=z, dffits=z, cov_ratio=z, dfbeta_data=np.zeros((0, k)),
     )
     rows.update({key: val for key, val in fields.items() if key not in rows})
     return cls(**rows, index=index[:0])
@@ -365,6 +366,8 @@ class DaskFit:
     n_positive_leverage : int
         Rows with positive leverage (positive weight, design row not all zeros): the ``n`` of the "R" flagging rule.
     """
+
+    model_kind: ClassVar[ModelKind] = ModelKind.OLS
 
     source: Source
     factor: QRFactor

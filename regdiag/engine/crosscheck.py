@@ -14,11 +14,13 @@ import itertools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
+from ..protocols import Fit, ModelKind, model_kind
+from ..results import Influence
 from .._validation import ConvergenceError, CurvatureKind, DesignError, InfluenceWarning, ModelError, SolverKind
 from .curvature.base import EPS
 from .influence import EngineInfluence, influence
@@ -150,12 +152,10 @@ class _ClosedForm:
 
 def _closed_form(fit: Any, model: Any) -> _ClosedForm:
     """The closed-form one-step measures of ``fit`` that :func:`cross_check` compares ``model``'s engine runs with."""
-    from ..linear.discrete import MLEFit
-    from ..linear.rlm import RLMFit
-
     # fits with an exact deletion by default (robust, discrete) are checked against their one-step measures: the
     # engine's leverage-corrected Newton step is the one-step deletion
-    cf = fit.influence(loo="one-step") if isinstance(fit, (RLMFit, MLEFit)) else fit.influence()
+    one_step = model_kind(fit) in (ModelKind.RLM, ModelKind.MLE)
+    cf = cast(Influence, fit.influence(loo="one-step") if one_step else fit.influence())
     names = list(cf.param_names)
     cols = [names.index(nm) for nm in model.param_names]
     dfb = np.asarray(cf.dfbeta, dtype=float)[:, cols]
@@ -194,7 +194,7 @@ def _discrepancies(
 
 
 def cross_check(
-    fit: Any,
+    fit: Fit,
     curvatures: Sequence[str] | None = None,
     solvers: Sequence[str] | None = None,
     corrections: Sequence[str] = ("none", "leverage"),

@@ -31,6 +31,7 @@ from .._validation import Correction, Style, as_enum
 from .._warnings import warn_perfect_fit, warn_rows
 from .curvature import Curvature, make_curvature
 from .curvature.base import EPS
+from ..results import check_convention
 from .model import ModelView, as_model, batches
 from .progress import Progress, ProgressArg
 from .solvers import Solver, make_solver
@@ -538,6 +539,18 @@ class EngineInfluence:
         phi = np.full(self.n_obs, np.sqrt(self.dispersion))
         return _standardize(self.dfbeta, phi, self.cov_unscaled_diag)
 
+    def dfbeta_as(self, convention: str = "regdiag") -> np.ndarray:
+        """:attr:`dfbeta` under ``convention`` ("regdiag", "R" or "statsmodels": the engine estimates one change,
+        which every convention names DFBETA), shape (n_obs, n_params)."""
+        check_convention(convention, "the engine's dfbeta", allowed=(Style.REGDIAG, Style.R, Style.STATSMODELS))
+        return self.dfbeta
+
+    def dfbetas_as(self, convention: str = "regdiag") -> np.ndarray:
+        """:attr:`dfbetas` under ``convention`` ("regdiag", "R" or "statsmodels": the engine's are over the full fit's
+        standard errors, the columns of its frames in every style), shape (n_obs, n_params)."""
+        check_convention(convention, "the engine's dfbetas", allowed=(Style.REGDIAG, Style.R, Style.STATSMODELS))
+        return self.dfbetas
+
     def to_frame(self, style: str = "regdiag") -> pd.DataFrame:
         """One row per observation, indexed like the data.
 
@@ -602,7 +615,7 @@ class EngineInfluence:
         pandas.DataFrame of bool
             One column per criterion, one row per observation.
         """
-        from ..linear.measures import select_criteria
+        from ..measures import select_criteria
         from ..results import flag_frame
 
         crits = select_criteria(rule)

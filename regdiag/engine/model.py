@@ -45,17 +45,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
 from .._validation import ModelError, format_labels
+from ..protocols import ModelKind, model_kind
 from .backend import Backend, get_backend
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..linear.discrete import MLEFit
+    from ..linear.glm import GLMFit
+    from ..linear.ols import OLSFit
+    from ..linear.rlm import RLMFit
+    from ..survival.cox import CoxFit
 
 __all__ = [
     "Block", "Model", "ModelView", "SingleIndexModel", "OutputJacobianModel", "OLSModel", "GLMModel", "CoxModel",
-    "as_model", "batches",
+    "RLMModel", "mle_model", "as_model", "batches",
 ]
 
 
@@ -831,7 +839,7 @@ class OLSModel(SingleIndexModel):
         The fit.
     """
 
-    def __init__(self, fit: Any) -> None:
+    def __init__(self, fit: OLSFit) -> None:
         d = fit.design
         f = fit.factor
         cols = np.sort(np.asarray(f.cols))
@@ -880,7 +888,7 @@ class GLMModel(SingleIndexModel):
         The fit.
     """
 
-    def __init__(self, fit: Any) -> None:
+    def __init__(self, fit: GLMFit) -> None:
         d = fit.design
         fam = fit.family
         cols = np.sort(np.asarray(fit.factor.cols))
@@ -920,6 +928,41 @@ class GLMModel(SingleIndexModel):
         self.fit = fit
 
 
+class RLMModel(SingleIndexModel):
+    """A robust fit (:class:`regdiag.linear.rlm.RLMFit`) as an engine model: ``l_i = s^2 rho(r_i / s)`` with the
+    scale ``s`` held fixed, so ``grad l_i = -s psi(u_i) x_i`` and the curvature ``psi'(u_i) x_i x_i'`` (``u_i =
+    r_i / s``). Cook's distance is measured in the robust covariance ``tau^2 (X'X)^{-1}``, which the engine's
+    curvature is not (``cooks_comparable`` is False)."""
+
+    def __init__(self, fit: RLMFit) -> None:
+        X = np.asarray(fit._X, dtype=float)  # the rows as fitted (scaled by sqrt(w) for inverse-variance weights)
+        u = fit.u
+        psi = fit.psi
+        s = fit.scale
+        d2 = psi.deriv(u)
+
+        def query_loss(eta: np.ndarray, yq: np.ndarray) -> np.ndarray:
+            return -s * psi.psi((yq - eta) / s)
+
+        super().__init__(
+            X, fit.coef, d1=-s * psi.psi(u), d2=d2, fisher=d2, case_weights=np.ones(len(u)),
+            param_names=fit.param_names, index=fit.index, dispersion=fit.stddev**2, rank=fit.rank,
+            design=fit.design, columns=np.arange(X.shape[1]), query_loss=query_loss,
+            observed_is_expected=True, unit_curvature_constant=False,
+        )
+        self.fit = fit
+        self.closed_form_observed = True
+        self.cooks_comparable = False
+
+
+def mle_model(fit: MLEFit) -> OutputJacobianModel:
+    """A maximum-likelihood fit of :mod:`regdiag.linear.discrete` (:class:`~regdiag.linear.discrete.MLEFit`) as an
+    engine model: ``l_i`` the negative log-likelihood of observation i, through the Jacobian of its outputs and the
+    gradient and Hessian of ``l_i`` in them."""
+    return OutputJacobianModel(fit.jacobian(), fit.grad_outputs(), fit.hess_outputs(), fit.params,
+                               param_names=fit.param_names, index=fit.index)
+
+
 class CoxModel:
     """A fitted Cox proportional hazards model (:class:`regdiag.CoxFit`) as an engine model.
 
@@ -950,7 +993,7 @@ class CoxModel:
         The fit.
     """
 
-    def __init__(self, fit: Any) -> None:
+    def __init__(self, fit: CoxFit) -> None:
         self.fit = fit
         self.n_obs = int(fit.n_obs)
         self.n_params = len(fit.coef)
@@ -1119,55 +1162,6 @@ class OutputJacobianModel:
         return np.einsum("bck,bkp->bcp", V, self.J[rows])
 
 
-def rlm_model(fit: Any) -> SingleIndexModel:
-    """A robust fit (:class:`regdiag.linear.rlm.RLMFit`) as an engine model: ``l_i = s^2 rho(r_i / s)`` with the
-    scale held fixed.
-
-    Parameters
-    ----------
-    fit : RLMFit
-
-    Returns
-    -------
-    SingleIndexModel
-    """
-    X = fit._X
-    u = fit.u
-    psi = fit.psi
-    s = fit.scale
-    d2 = psi.deriv(u)
-
-    def query_loss(eta: np.ndarray, yq: np.ndarray) -> np.ndarray:
-        return -s * psi.psi((yq - eta) / s)
-
-    m = SingleIndexModel(
-        X, fit.coef, d1=-s * psi.psi(u), d2=d2, fisher=d2, case_weights=np.ones(len(u)),
-        param_names=fit.param_names, index=fit.index, dispersion=fit.stddev**2, rank=fit.rank,
-        design=fit.design, columns=np.arange(X.shape[1]), query_loss=query_loss,
-        observed_is_expected=True, unit_curvature_constant=False,
-    )
-    m.fit = fit
-    m.closed_form_observed = True  # type: ignore[attr-defined]
-    m.cooks_comparable = False  # type: ignore[attr-defined]  # Cook's distance in the robust covariance
-    return m
-
-
-def mle_model(fit: Any) -> OutputJacobianModel:
-    """A discrete model's fit (:class:`regdiag.linear.discrete.MLEFit`) as an engine model (``l_i`` the negative
-    log-likelihood of observation i).
-
-    Parameters
-    ----------
-    fit : MLEFit
-
-    Returns
-    -------
-    OutputJacobianModel
-    """
-    return OutputJacobianModel(fit.jacobian(), fit.grad_outputs(), fit.hess_outputs(), fit.params,
-                               param_names=fit.param_names, index=fit.index)
-
-
 def as_model(obj: Any) -> Any:
     """A regdiag fit as an engine model.
 
@@ -1184,10 +1178,8 @@ def as_model(obj: Any) -> Any:
     object
         An object following :class:`Model`.
     """
-    from ..linear.discrete import MLEFit
     from ..linear.glm import GLMFit
     from ..linear.ols import OLSFit
-    from ..linear.rlm import RLMFit
     from ..survival.cox import CoxFit
 
     if isinstance(obj, OLSFit):
@@ -1196,8 +1188,9 @@ def as_model(obj: Any) -> Any:
         return GLMModel(obj)
     if isinstance(obj, CoxFit):
         return CoxModel(obj)
-    if isinstance(obj, RLMFit):
-        return rlm_model(obj)
-    if isinstance(obj, MLEFit):
+    kind = model_kind(obj)
+    if kind is ModelKind.RLM:
+        return RLMModel(obj)
+    if kind is ModelKind.MLE:
         return mle_model(obj)
     return obj

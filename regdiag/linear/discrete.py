@@ -36,13 +36,14 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 
 from .._validation import ConvergenceError, DataError, DesignError, InfluenceWarning, format_labels
+from ..protocols import ModelKind
 from ..results import GroupInfluence, MLEInfluence
 from .glm_exact import BLAS_MAC, blocked_matmul  # products small enough for OpenBLAS to run on the calling thread
 
@@ -250,6 +251,8 @@ class MLEFit:
         Newton steps of the refit.
     """
 
+    model_kind: ClassVar[ModelKind] = ModelKind.MLE
+
     kind: str
     X: np.ndarray
     y: np.ndarray
@@ -443,7 +446,7 @@ class MLEFit:
             cooks_pvalue=stats.chi2.sf(cook * P, P),
             dffits=dffits,
             cov_ratio=covr,
-            dfbeta=dfbeta,
+            dfbeta_data=dfbeta,
             params=np.array(self.params),
             cov_unscaled_diag=np.diag(Hinv).copy(),
             sigma=1.0,

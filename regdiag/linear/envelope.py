@@ -21,9 +21,14 @@ same draws the two differ by a small fraction of the band's width.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+
+from ..results import GLMInfluence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .glm import GLMFit
 
 __all__ = [
     "Envelope", "order_positions", "linear_student_from_draws", "envelope", "draw_glm_response", "ENVELOPE_METHODS",
@@ -158,10 +163,10 @@ def envelope(
         raise ValueError(f"nsim must be at least 2; got {nsim!r}")
     rng = np.random.default_rng(rng)
     positions = order_positions(m)
-    if hasattr(infl, "resid_deviance") and method == "projection":  # a GLM: scoring steps by projection
+    if isinstance(infl, GLMInfluence) and method == "projection":  # a GLM: scoring steps by projection
         sims, nsim = _glm_one_step_sims(infl, nsim, rng, absolute, positions)
         method = "scoring steps with the fit's factorization per response drawn from the fitted GLM"
-    elif hasattr(infl, "resid_deviance"):  # a GLM: draw responses from the fitted family and refit
+    elif isinstance(infl, GLMInfluence):  # a GLM: draw responses from the fitted family and refit
         sims, nsim = _glm_sims(infl, nsim, rng, absolute, positions)
         method = "refits of responses drawn from the fitted GLM"
     elif m > ORDER_STATISTICS_ABOVE:
@@ -220,7 +225,7 @@ def _order_statistic_band(
 GLM_WORK = 5e8
 
 
-def draw_glm_response(fit: Any, rng: np.random.Generator) -> np.ndarray:
+def draw_glm_response(fit: GLMFit, rng: np.random.Generator) -> np.ndarray:
     """One response vector drawn from the fitted GLM, on the model's scale, with its prior weights.
 
     binomial: successes ~ Binomial(trials, mu) over trials (trials = the prior weights); poisson: Poisson(w mu) / w;
@@ -248,7 +253,7 @@ def draw_glm_response(fit: Any, rng: np.random.Generator) -> np.ndarray:
     elif name in ("inverse_gaussian", "inverse.gaussian"):
         y[pos] = rng.wald(m, wp / phi)
     elif name in ("negative_binomial", "negbin"):
-        size = 1.0 / float(fam.alpha)
+        size = 1.0 / float(cast(float, fam.alpha))  # the negative binomial family always has alpha
         y[pos] = rng.negative_binomial(size, size / (size + m))
     else:
         raise ValueError(f"cannot simulate responses of the {fam.name} family")

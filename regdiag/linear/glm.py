@@ -13,13 +13,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from .._validation import DataError, DesignError, format_labels
 from .._warnings import warn
+from ..protocols import ModelKind
 from ._fit import FitCommon
 from ..design import Design, make_design
 from ..linalg import EPS, QRFactor, lstsq, qr_factor
@@ -90,6 +91,8 @@ class GLMFit(FitCommon):
         Negative binomial with theta estimated (``MASS::glm.nb``): the estimate, its standard error and the
         log-likelihood; ``family`` is the negative binomial at the estimate. None when theta was given.
     """
+
+    model_kind: ClassVar[ModelKind] = ModelKind.GLM
 
     design: Design
     family: Family
@@ -272,7 +275,7 @@ class GLMFit(FitCommon):
         standard error, with ``phi_(i)`` the dispersion where it is fixed (1 for binomial and Poisson) and otherwise
         Pearson's chi-square without observation i over ``n - p - 1`` (one-step, or of the exact fit); for binomial
         and Poisson this is statsmodels' and SAS's DFBETAS. With ``residual="deviance"`` it is R's ``dfbetas``
-        (R's deviance-residual change over ``sigma_(i)``). ``dfbetas_r`` is R's in every case, and
+        (R's deviance-residual change over ``sigma_(i)``). ``dfbetas_as("R")`` is R's in every case, and
         ``flags(rule="R")`` uses it (R's ``is.inf``). ``loo_params`` is ``b - dfbeta``: the one-step estimate of the
         leave-one-out coefficients unless ``loo="exact"``.
         """

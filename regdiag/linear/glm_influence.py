@@ -21,7 +21,7 @@ whose weighted residuals are the Pearson residuals), or that of the exact leave-
 SAS's DFBETAS for binomial and Poisson models (for an increasing link) and the linear model's for the Gaussian family
 with identity link. R's ``dfbetas`` for ``glm`` divides its deviance-residual change by the deletion sigma of the
 deviance residuals, whatever the family: ``residual="deviance"`` gives exactly that (``sigma_loo``), and
-``GLMInfluence.dfbetas_r`` (used by ``flags(rule="R")``, R's ``is.inf``) is R's in every case.
+``GLMInfluence.dfbetas_as("R")`` (used by ``flags(rule="R")``, R's ``is.inf``) is R's in every case.
 
 Observed information (``observed=True``): with ``w_o,i = W_i c_i`` the observed-information weights
 (``c_i = 1 + (y_i - mu_i)(V g'' + V' g')/(V g')``, 1 for canonical links) and ``M = Q' diag(c) Q``,
@@ -32,6 +32,7 @@ row ``i`` of ``Q M^{-1} R^{-T}`` times ``r_i / (1 - h_i)``.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,14 +41,16 @@ from scipy import linalg as sla
 from .._validation import DesignError
 from .._warnings import warn_leverage_one, warn_not_converged, warn_rows, warn_zero_weight
 from ..results import GLMInfluence, GroupInfluence
-from . import measures
+from .. import measures
 from .glm_exact import exact_deletion
-from .ols import _dfbeta
 
 if TYPE_CHECKING:  # pragma: no cover
     from .glm import GLMFit
 
-__all__ = ["glm_influence", "glm_group_deletion", "one_step_measures", "deleted_response_resid"]
+__all__ = [
+    "glm_influence", "glm_group_deletion", "one_step_measures", "deleted_response_resid", "GLMRows",
+    "assemble_influence",
+]
 
 #: the leave-one-out methods of a GLM's influence (``loo=``)
 LOO_METHODS = ("one-step", "exact")
@@ -149,12 +152,12 @@ def one_step_measures(
     for arr in (std_dev, std_pea, lik, cooks, dffits, covr, factor_p):
         arr[undefined] = np.nan
         arr[~np.isfinite(arr)] = np.nan
-    dfbeta_p = _dfbeta(rows_factor, factor_p)
+    dfbeta_p = rows_factor.coef_rows(factor_p)
     if residual == "deviance":
         with np.errstate(divide="ignore", invalid="ignore"):
             factor_d = e_d / one_minus
         factor_d[undefined] = np.nan
-        dfbeta = _dfbeta(rows_factor, factor_d)
+        dfbeta = rows_factor.coef_rows(factor_d)
     else:
         dfbeta = dfbeta_p
     return {
@@ -201,6 +204,178 @@ def deleted_response_resid(
     return press
 
 
+@dataclass(frozen=True, eq=False)
+class GLMRows:
+    """The per-row inputs of a GLM's influence measures: every row of a fit, or one Dask block of them.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n_rows, n_params)
+        The rows of the design.
+    y, eta : ndarray of shape (n_rows,)
+        Response and linear predictor (with the offset).
+    resid, resid_working, resid_pearson, resid_deviance : ndarray of shape (n_rows,)
+        Response, working, Pearson and deviance residuals.
+    leverage : ndarray of shape (n_rows,)
+    undefined : ndarray of bool, shape (n_rows,)
+        Rows whose deletion measures are NaN.
+    weights : ndarray of shape (n_rows,) or None
+        Prior weights.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    eta: np.ndarray
+    resid: np.ndarray
+    resid_working: np.ndarray
+    resid_pearson: np.ndarray
+    resid_deviance: np.ndarray
+    leverage: np.ndarray
+    undefined: np.ndarray
+    weights: np.ndarray | None
+
+
+def assemble_influence(
+    rows: GLMRows,
+    m: dict[str, np.ndarray],
+    *,
+    family: Any,
+    aliased_columns: np.ndarray,
+    dfbeta: np.ndarray | None = None,
+    cooks_distance: np.ndarray | None = None,
+    **fields: Any,
+) -> GLMInfluence:
+    """The :class:`~regdiag.results.GLMInfluence` of ``rows`` from their one-step measures ``m``.
+
+    Parameters
+    ----------
+    rows : GLMRows
+    m : dict
+        What :func:`one_step_measures` returned for ``rows``.
+    family : Family
+    aliased_columns : ndarray of int
+        The factor's aliased columns.
+    dfbeta : ndarray of shape (n_rows, n_params), optional
+        In place of ``m["dfbeta"]`` (exact leave-one-out).
+    cooks_distance : ndarray of shape (n_rows,), optional
+        In place of ``m["cooks_distance"]`` (exact leave-one-out).
+    **fields
+        The result's other fields: the fit's scalars (``rank`` and ``df_resid`` give Cook's p-value), the names of
+        rows and parameters, and what only some paths give.
+
+    Returns
+    -------
+    GLMInfluence
+    """
+    dfbeta = m["dfbeta"] if dfbeta is None else dfbeta
+    cooks = m["cooks_distance"] if cooks_distance is None else cooks_distance
+    # deleted response residual y_i - mu_(i)(x_i) from the leave-one-out coefficients
+    press = deleted_response_resid(
+        family, rows.y, rows.eta, rows.resid, rows.X, dfbeta, aliased_columns, rows.undefined
+    )
+    return GLMInfluence(
+        leverage=rows.leverage,
+        resid=rows.resid,
+        standard_resid=m["standard_resid"],
+        student_resid=m["student_resid"],
+        press_resid=press,
+        sigma_loo=m["sigma_loo"],
+        cooks_distance=cooks,
+        cooks_pvalue=measures.cooks_pvalue(cooks, fields["rank"], fields["df_resid"]),
+        dffits=m["dffits"],
+        cov_ratio=m["cov_ratio"],
+        dfbeta_data=dfbeta,
+        weights=rows.weights,
+        resid_working=rows.resid_working,
+        resid_pearson=rows.resid_pearson,
+        resid_deviance=rows.resid_deviance,
+        standard_resid_pearson=m["standard_resid_pearson"],
+        family=family.name,
+        link=family.link.name,
+        **fields,
+    )
+
+
+def _leverage(fit: GLMFit, observed: bool) -> tuple[np.ndarray, Any]:
+    """The leverage (0 for zero weights) and the factor whose ``row_solve`` gives the one-step changes: the fit's
+    (expected information) or that of the observed information."""
+    if observed and not fit.family.canonical:
+        h, rows_factor = _observed_factor(fit)
+        h[h > 1.0 - 10.0 * np.finfo(float).eps] = 1.0
+    else:
+        h = fit.factor.hat_diag()
+        rows_factor = fit.factor
+    h[~fit.positive] = 0.0
+    return h, rows_factor
+
+
+def _one_step_dispersion_loo(fit: GLMFit, e_p: np.ndarray, h: np.ndarray, fixed: bool) -> np.ndarray:
+    """``phi_(i)``: the dispersion where it is fixed, else Pearson's chi-square without the row over ``n - p - 1``."""
+    if fixed:
+        return np.full(len(h), float(fit.dispersion))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (float(e_p @ e_p) - e_p**2 / (1.0 - h)) / (fit.df_resid - 1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class _ExactLOO:
+    dfbeta: np.ndarray
+    cooks_distance: np.ndarray
+    dispersion_loo: np.ndarray | None  # None where the dispersion is fixed
+    iterations: np.ndarray
+
+
+def _exact_loo(
+    fit: GLMFit, first: np.ndarray, undefined: np.ndarray, fixed_phi: bool, *, tol: float, maxit: int,
+    memory_mb: float,
+) -> _ExactLOO:
+    """Exact leave-one-out of every row that has one, from the one-step changes ``first``; warns of rows that did
+    not converge (their measures NaN)."""
+    f, n, p, df, phi = fit.factor, len(undefined), fit.rank, fit.df_resid, fit.dispersion
+    rows = np.flatnonzero(~undefined)
+    ex = exact_deletion(
+        fit.design.X, fit.y, fit.prior_weights, fit.eta, fit.family, f, fit.working_weights,
+        [np.array([i]) for i in rows], first[rows], np.asarray(fit.coef), offset=fit.offset, dispersion=phi,
+        tol=tol, maxit=maxit, memory_mb=memory_mb, pearson=not fixed_phi,
+    )
+    phi_loo = None
+    if not fixed_phi:  # Pearson's chi-square of each exact leave-one-out fit
+        phi_loo = np.full(n, np.nan)
+        with np.errstate(invalid="ignore"):
+            phi_loo[rows] = ex.pearson_chi2 / (df - 1.0)  # type: ignore[operator]
+        phi_loo[~(phi_loo > 0)] = np.nan
+    dfbeta = np.full((n, first.shape[1]), np.nan)
+    dfbeta[rows] = ex.dfbeta
+    cooks = np.full(n, np.nan)
+    cooks[rows] = ex.cooks_quad / (p * phi)
+    iterations = np.zeros(n, dtype=np.intp)
+    iterations[rows] = ex.iterations
+    failed = rows[~ex.converged]
+    if failed.size:
+        warn_not_converged(
+            "exact leave-one-out", maxit, "Newton steps", " (deleting the row may leave no maximum-likelihood "
+            "estimate, e.g. a separated binomial model, or a count model's group with only zero counts): its "
+            "exact measures are NaN", rows=fit.index[failed],
+        )
+    return _ExactLOO(dfbeta, cooks, phi_loo, iterations)
+
+
+def _warn_undefined(fit: GLMFit, h: np.ndarray, neg_sigma: np.ndarray) -> None:
+    """One warning per kind of row whose deletion measures are NaN (leverage 1, zero weight, R's deletion sigma)."""
+    pos = fit.positive
+    one = pos & ~(h < 1.0)
+    if one.any():
+        warn_leverage_one(fit.index[one])
+    if (~pos).any():
+        warn_zero_weight(fit.index[~pos])
+    if neg_sigma.any():
+        warn_rows(
+            "R's one-step deletion sigma sqrt((sum d^2 - d_i^2/(1 - h_i))/(n - p - 1)) is undefined (negative "
+            "under the root): sigma_loo, and the measures that divide by it, are NaN",
+            fit.index[neg_sigma],
+        )
+
+
 def glm_influence(
     fit: GLMFit,
     *,
@@ -217,146 +392,70 @@ def glm_influence(
     f = fit.factor
     fam = fit.family
     pos = fit.positive
-    p = fit.rank
-    df = fit.df_resid
-    phi = fit.dispersion
     e_p = fit._resid_pearson()
     e_d = fit._resid_deviance()
     sign = _link_sign(fit)
-    e_w = sign * e_p  # W^(1/2) z: the weighted working residual (sign of dmu/deta kept)
-    resid = fit._resid_response()
-    working = fit._resid_working()
 
-    if observed and not fam.canonical:
-        h, rows_factor = _observed_factor(fit)
-        h[h > 1.0 - 10.0 * np.finfo(float).eps] = 1.0
-    else:
-        h = f.hat_diag()
-        rows_factor = f
-    h[~pos] = 0.0
+    h, rows_factor = _leverage(fit, observed)
     undefined = ~(h < 1.0) | ~pos
     separated = fit.separation is not None
     if separated:
         undefined = np.ones_like(undefined)
 
-    dev_sum = float(e_d @ e_d)
-    s = np.sqrt(dev_sum / df) if df > 0 else np.nan
     m = one_step_measures(
-        rows_factor, h, e_p, e_d, sign, undefined, family=fam, phi=phi, df=df, dev_sum=dev_sum, residual=residual
+        rows_factor, h, e_p, e_d, sign, undefined, family=fam, phi=fit.dispersion, df=fit.df_resid,
+        dev_sum=float(e_d @ e_d), residual=residual,
     )
-    sig, cooks, dfbeta_p, dfbeta = m["sigma_loo"], m["cooks_distance"], m["dfbeta_one_step"], m["dfbeta"]
-    neg_sigma = pos & ~undefined & m["negative_sigma"]
-    dfbeta_one_step = dfbeta_p if residual == "deviance" else None
     fixed_phi = fam.fixed_dispersion or fit.dispersion_fixed is not None
-    if fixed_phi:
-        phi_loo = np.full(len(h), float(phi))
-    else:  # one-step: Pearson's chi-square without the row, over n - p - 1
-        with np.errstate(divide="ignore", invalid="ignore"):
-            phi_loo = (float(e_p @ e_p) - e_p**2 / (1.0 - h)) / (df - 1.0)
+    phi_loo = _one_step_dispersion_loo(fit, e_p, h, fixed_phi)
     phi_loo[undefined | ~(phi_loo > 0)] = np.nan
-
-    method = "glm-one-step"
-    cooks_one_step = None
-    loo_iterations = None
-    tol_used = None
+    rows = GLMRows(
+        X=fit.design.X, y=fit.y, eta=fit.eta, resid=fit._resid_response(), resid_working=fit._resid_working(),
+        resid_pearson=e_p, resid_deviance=e_d, leverage=h, undefined=undefined, weights=np.array(fit.prior_weights),
+    )
+    exact: dict[str, Any] = {"dfbeta_one_step": m["dfbeta_one_step"] if residual == "deviance" else None}
     if loo == "exact":
         if observed and not fam.canonical:
-            first = _dfbeta(f, np.where(undefined, np.nan, e_w / np.where(undefined, 1.0, 1.0 - f.hat_diag())))
+            e_w = sign * e_p  # W^(1/2) z: the weighted working residual (sign of dmu/deta kept)
+            first = f.coef_rows(np.where(undefined, np.nan, e_w / np.where(undefined, 1.0, 1.0 - f.hat_diag())))
         else:
-            first = dfbeta_p
-        rows = np.flatnonzero(~undefined)
-        ex = exact_deletion(
-            fit.design.X, fit.y, fit.prior_weights, fit.eta, fam, f, fit.working_weights,
-            [np.array([i]) for i in rows], first[rows], np.asarray(fit.coef), offset=fit.offset, dispersion=phi,
-            tol=loo_tol, maxit=loo_maxit, memory_mb=memory_mb, pearson=not fixed_phi,
+            first = m["dfbeta_one_step"]
+        ex = _exact_loo(fit, first, undefined, fixed_phi, tol=loo_tol, maxit=loo_maxit, memory_mb=memory_mb)
+        if ex.dispersion_loo is not None:
+            phi_loo = ex.dispersion_loo
+        exact = dict(
+            dfbeta=ex.dfbeta, cooks_distance=ex.cooks_distance, dfbeta_one_step=m["dfbeta_one_step"],
+            cooks_distance_one_step=m["cooks_distance"], loo_iterations=ex.iterations, loo_tol=loo_tol,
         )
-        if not fixed_phi:  # Pearson's chi-square of each exact leave-one-out fit
-            phi_loo = np.full(len(h), np.nan)
-            with np.errstate(invalid="ignore"):
-                phi_loo[rows] = ex.pearson_chi2 / (df - 1.0)  # type: ignore[operator]
-            phi_loo[~(phi_loo > 0)] = np.nan
-        dfbeta_exact = np.full_like(dfbeta_p, np.nan)
-        dfbeta_exact[rows] = ex.dfbeta
-        cooks_exact = np.full_like(cooks, np.nan)
-        cooks_exact[rows] = ex.cooks_quad / (p * phi)
-        loo_iterations = np.zeros(len(h), dtype=np.intp)
-        loo_iterations[rows] = ex.iterations
-        failed = rows[~ex.converged]
-        if failed.size:
-            warn_not_converged(
-                "exact leave-one-out", loo_maxit, "Newton steps", " (deleting the row may leave no maximum-likelihood "
-                "estimate, e.g. a separated binomial model, or a count model's group with only zero counts): its "
-                "exact measures are NaN", rows=fit.index[failed],
-            )
-        dfbeta_one_step = dfbeta_p
-        dfbeta = dfbeta_exact
-        cooks_one_step = cooks
-        cooks = cooks_exact
-        method = "glm-exact"
-        tol_used = loo_tol
 
-    # deleted response residual y_i - mu_(i)(x_i) from the leave-one-out coefficients
-    press = deleted_response_resid(fam, fit.y, fit.eta, resid, fit.design.X, dfbeta, f.aliased, undefined)
-
-    pval = measures.cooks_pvalue(cooks, p, df)
-    if separated:
-        pass  # the fit already warned, naming the separating direction
-    else:
-        one = pos & ~(h < 1.0)
-        if one.any():
-            warn_leverage_one(fit.index[one])
-        if (~pos).any():
-            warn_zero_weight(fit.index[~pos])
-        if neg_sigma.any():
-            warn_rows(
-                "R's one-step deletion sigma sqrt((sum d^2 - d_i^2/(1 - h_i))/(n - p - 1)) is undefined (negative "
-                "under the root): sigma_loo, and the measures that divide by it, are NaN",
-                fit.index[neg_sigma],
-            )
-    return GLMInfluence(
-        leverage=h,
-        resid=resid,
-        standard_resid=m["standard_resid"],
-        student_resid=m["student_resid"],
-        press_resid=press,
-        sigma_loo=sig,
-        cooks_distance=cooks,
-        cooks_pvalue=pval,
-        dffits=m["dffits"],
-        cov_ratio=m["cov_ratio"],
-        dfbeta=dfbeta,
+    if not separated:  # a separated fit already warned, naming the separating direction
+        _warn_undefined(fit, h, pos & ~undefined & m["negative_sigma"])
+    return assemble_influence(
+        rows, m, family=fam, aliased_columns=f.aliased,
         params=np.array(fit.coef),
         cov_unscaled_diag=f.cov_unscaled_diag(),
-        sigma=float(s),
-        rank=p,
-        df_resid=float(df),
+        sigma=float(np.sqrt(float(e_d @ e_d) / fit.df_resid) if fit.df_resid > 0 else np.nan),
+        rank=fit.rank,
+        df_resid=float(fit.df_resid),
         n_obs=fit.nobs,
-        weights=np.array(fit.prior_weights),
         index=fit.index,
         param_names=fit.param_names,
         aliased=fit.aliased,
-        method=method,
+        method="glm-exact" if loo == "exact" else "glm-one-step",
         fit=fit,
-        resid_working=working,
-        resid_pearson=e_p,
-        resid_deviance=e_d,
-        standard_resid_pearson=m["standard_resid_pearson"],
-        dispersion=float(phi),
-        family=fam.name,
-        link=fam.link.name,
+        dispersion=float(fit.dispersion),
         residual=residual,
         observed=bool(observed),
-        dfbeta_one_step=dfbeta_one_step,
-        cooks_distance_one_step=cooks_one_step,
-        loo_iterations=loo_iterations,
-        loo_tol=tol_used,
-        separated=tuple(fit.index[fit.separation.rows]) if separated else (),
+        separated=tuple(fit.index[fit.separation.rows]) if fit.separation is not None else (),
         link_sign=sign,
         dispersion_loo=phi_loo,
+        dispersion_fixed=fit.dispersion_fixed is not None,
+        theta_estimated=fit.theta is not None,
+        **exact,
     )
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False)
 class _PearsonView:
     """A GLM fit seen as the weighted least-squares problem of its last IRLS step, for closed-form group deletion.
 

@@ -8,15 +8,15 @@ No n x n matrix and no refitting loop.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from .._validation import DesignError, format_labels
+from ..protocols import ModelKind
 from .._warnings import (
     COND_WARN,
     warn,
@@ -28,8 +28,8 @@ from .._warnings import (
 from .._warnings import warn_conditioning as _warn_conditioning
 from ..design import Design, make_design
 from ..linalg import EPS, QRFactor, lstsq, qr_factor
-from ..results import GroupInfluence, Influence
-from . import measures
+from ..results import FactorDfbeta, GroupInfluence, Influence
+from .. import measures
 from ._fit import FitCommon
 
 __all__ = [
@@ -61,6 +61,8 @@ class OLSFit(FitCommon):
     refine_steps : int
         Steps of extended-precision refinement taken (0 when not needed).
     """
+
+    model_kind: ClassVar[ModelKind] = ModelKind.OLS
 
     design: Design
     factor: QRFactor
@@ -322,14 +324,15 @@ def row_measures(
     perfect : bool
         The whole fit is a perfect fit (every deletion measure is NaN).
     lazy_dfbeta : bool
-        Give ``dfbeta`` as a function computing the n x p array from ``f`` on each call instead of the array.
+        Give ``dfbeta`` as a :class:`regdiag.results.FactorDfbeta` (the factor and one vector, from which the n x p
+        array is computed when read) instead of the array.
 
     Returns
     -------
     dict
         The per-row fields of :class:`regdiag.results.Influence` (``leverage``, ``resid``, ``standard_resid``,
         ``student_resid``, ``press_resid``, ``sigma_loo``, ``cooks_distance``, ``cooks_pvalue``, ``dffits``,
-        ``cov_ratio``, ``dfbeta``); formulas in :meth:`OLSFit.influence`.
+        ``cov_ratio``, ``dfbeta_data``); formulas in :meth:`OLSFit.influence`.
     """
     h = f.hat_diag()
     p = f.rank
@@ -359,39 +362,9 @@ def row_measures(
         "cooks_pvalue": measures.cooks_pvalue(d, p, df),
         "dffits": dff,
         "cov_ratio": cr,
-        # lazy: computed on access from the fit's factor, so the influence object holds no n x p array
-        "dfbeta": functools.partial(_dfbeta, f, factor) if lazy_dfbeta else _dfbeta(f, factor),
+        # lazy: the factor and one vector, from which the influence object computes the n x p array when read
+        "dfbeta_data": FactorDfbeta(f, factor) if lazy_dfbeta else f.coef_rows(factor),
     }
-
-
-def _dfbeta(f: QRFactor, row_factor: np.ndarray) -> np.ndarray:
-    """``(X'WX)^{-1} x_i sqrt(w_i) * row_factor_i`` for every row, in the original coordinates (n x n_cols)."""
-    C = f.row_solve(row_factor)  # n x rank, Fortran order, scaled/pivoted coordinates
-    C *= f.scale[f.cols]
-    n, k = C.shape[0], f.n_cols
-    if f.rank == k:
-        # permute columns in place (cycles), so the n x p result costs no second copy
-        perm = np.empty(k, dtype=np.intp)
-        perm[f.cols] = np.arange(k)  # original column j is C's column perm[j]
-        done = np.zeros(k, dtype=bool)
-        for start in range(k):
-            if done[start] or perm[start] == start:
-                done[start] = True
-                continue
-            tmp = C[:, start].copy()
-            j = start
-            while True:
-                src = perm[j]
-                done[j] = True
-                if src == start:
-                    C[:, j] = tmp
-                    break
-                C[:, j] = C[:, src]
-                j = src
-        return C
-    out = np.full((n, k), np.nan, order="F")
-    out[:, f.cols] = C
-    return out
 
 
 def warn_conditioning(cond: float, *, glm: bool = False) -> None:

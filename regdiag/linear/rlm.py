@@ -40,12 +40,13 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..protocols import ModelKind
 from .._validation import ConvergenceError, DataError, DesignError
 from .._warnings import warn_not_converged
 from ..design import Design, make_design
@@ -254,6 +255,8 @@ class RLMFit:
         ``wresid``); ``"case"`` multiplies the IRLS weights by ``w_i`` (``weights`` includes them, as R's
         ``fit$w``).
     """
+
+    model_kind: ClassVar[ModelKind] = ModelKind.RLM
 
     design: Design
     coef: np.ndarray
@@ -466,7 +469,7 @@ class RLMFit:
         return RLMInfluence(
             leverage=h, resid=self._resid, standard_resid=m["std"], student_resid=m["stud"], press_resid=m["press"],
             sigma_loo=s_loo, cooks_distance=m["cook"], cooks_pvalue=stats.f.sf(m["cook"], p, n - p),
-            dffits=m["dffits"], cov_ratio=self._cov_ratio(dfbeta, s_loo), dfbeta=dfbeta, params=np.array(self.coef),
+            dffits=m["dffits"], cov_ratio=self._cov_ratio(dfbeta, s_loo), dfbeta_data=dfbeta, params=np.array(self.coef),
             cov_unscaled_diag=np.diag(cov) / self.stddev**2, sigma=self.scale, rank=p, df_resid=float(n - p),
             n_obs=n,
             weights=None,  # no prior weights (the robustness weights are rlm_weights)

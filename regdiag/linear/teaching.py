@@ -10,20 +10,28 @@ n x n matrix).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from .._validation import DataError
 
-__all__ = ["term_columns", "numeric_terms", "vif", "partial_residuals", "index_values", "potential_residual",
-           "DeletionEffect", "deletion_effect"]
+from .glm import GLMFit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .ols import OLSFit
+
+#: the fits the teaching numbers are defined for: least squares and GLMs (a QR factor and a design of terms)
+LinearFit: TypeAlias = "OLSFit | GLMFit"
+
+__all__ = ["term_columns", "numeric_terms", "vif", "partial_residuals", "index_values", "potential_residual", "DeletionEffect",
+           "deletion_effect"]
 
 _INTERCEPTS = ("Intercept", "(Intercept)", "const")
 
 
-def term_columns(fit: Any) -> dict[str, list[int]]:
+def term_columns(fit: LinearFit) -> dict[str, list[int]]:
     """The model's terms (the intercept left out) and the design columns of each, in order.
 
     From the formula's terms where the design came from a formula (a factor with k levels is one term of k - 1
@@ -50,7 +58,7 @@ def term_columns(fit: Any) -> dict[str, list[int]]:
     return {nm: [j] for j, nm in enumerate(names) if nm not in _INTERCEPTS}
 
 
-def numeric_terms(fit: Any) -> list[str]:
+def numeric_terms(fit: LinearFit) -> list[str]:
     """The terms that are one numeric column (not a factor, whatever its number of levels): the terms a component
     + residual plot draws as a scatter plot (car's ``crPlots`` draws factors as box plots).
 
@@ -73,11 +81,11 @@ def numeric_terms(fit: Any) -> list[str]:
     return [t for t, cols in term_columns(fit).items() if len(cols) == 1 and t not in categorical]
 
 
-def _has_intercept(fit: Any) -> bool:
+def _has_intercept(fit: LinearFit) -> bool:
     return any(nm in _INTERCEPTS for nm in fit.design.param_names)
 
 
-def vif(fit: Any) -> pd.DataFrame:
+def vif(fit: LinearFit) -> pd.DataFrame:
     """Variance inflation factors, generalized for terms of several columns (Fox & Monette 1992), as ``car::vif``.
 
     Parameters
@@ -128,13 +136,13 @@ def vif(fit: Any) -> pd.DataFrame:
     return out
 
 
-def _working_resid(fit: Any) -> np.ndarray:
-    if hasattr(fit, "family"):
+def _working_resid(fit: LinearFit) -> np.ndarray:
+    if isinstance(fit, GLMFit):
         return np.asarray(fit.resid_working, dtype=float)
     return np.asarray(fit.resid, dtype=float)
 
 
-def partial_residuals(fit: Any) -> pd.DataFrame:
+def partial_residuals(fit: LinearFit) -> pd.DataFrame:
     """Component + residual (partial) residuals of every term, as R's ``residuals(fit, type = "partial")`` which
     ``car::crPlots`` draws.
 
@@ -160,7 +168,7 @@ def partial_residuals(fit: Any) -> pd.DataFrame:
     return pd.DataFrame(out, index=fit.design.index)
 
 
-def component_values(fit: Any, term: str) -> np.ndarray:
+def component_values(fit: LinearFit, term: str) -> np.ndarray:
     """The values the component + residual plot of a one-column ``term`` has on its x-axis: the term's design
     column (e.g. ``log(u)`` for a term ``log(u)``), shape (n_obs,)."""
     cols = term_columns(fit).get(term)
@@ -268,7 +276,7 @@ class DeletionEffect:
     method: str
 
 
-def deletion_effect(fit: Any, rows: Any) -> DeletionEffect:
+def deletion_effect(fit: LinearFit, rows: Any) -> DeletionEffect:
     """The exact coefficients with ``rows`` (a row label or a list of them) deleted, from the closed form
     (:func:`regdiag.linear.deletion.group_deletion`; for a GLM the exact leave-group-out refit from the fit).
 
@@ -288,7 +296,7 @@ def deletion_effect(fit: Any, rows: Any) -> DeletionEffect:
     missing = [r for r in labels if r not in fit.design.index]
     if missing:
         raise DataError(f"row {missing[0]!r} is not a row label of the fit")
-    if hasattr(fit, "family"):
+    if isinstance(fit, GLMFit):
         g = fit.group_deletion({"deleted": labels}, loo="exact")
     else:
         g = fit.group_deletion({"deleted": labels})

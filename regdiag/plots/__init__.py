@@ -59,7 +59,8 @@ from .coefficients import added_variable, added_variable_residuals, dfbetas_pane
 from .influence import cooks_index, cooks_leverage, influence_bubble, residuals_leverage
 from .overview import overview
 from .residuals import half_normal, qq, residuals_fitted, scale_location
-from .survival import cox_dfbeta_index, cox_martingale_covariates
+from ..survival.results import CoxInfluence
+from .survival import cox_dfbeta_index, cox_martingale_covariates, plot_cox_influence
 from .robust import weights_plot
 from .teaching import (
     component_residual,
@@ -143,6 +144,8 @@ def plot(result, kind: str = "overview", **kwargs):  # type: ignore[no-untyped-d
     -------
     Display or PanelDisplay
     """
+    if isinstance(result, CoxInfluence):
+        return plot_cox_influence(result, kind, **kwargs)
     try:
         fn = _KINDS[kind]
     except KeyError:

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..protocols import InfluenceResult, model_kind
+
 __all__ = ["Display", "PanelDisplay", "as_influence", "View", "view", "figure_grid"]
 
 #: above this many plotted points, scatter plots are rasterized and drawn lighter
@@ -93,11 +95,10 @@ class PanelDisplay:
 
 def as_influence(result: Any) -> Any:
     """The :class:`~regdiag.Influence` of ``result``: itself, or ``result.influence()`` for a fit (closed form, no refit)."""
-    if hasattr(result, "leverage") and hasattr(result, "cooks_distance"):
+    if model_kind(result) is not None:
+        return result.influence()
+    if isinstance(result, InfluenceResult):
         return result
-    infl = getattr(result, "influence", None)
-    if callable(infl):
-        return infl()
     raise TypeError(
         f"cannot plot a {type(result).__name__}: pass a regdiag fit (regdiag.ols(...), regdiag.glm(...)) or its "
         "influence() result"

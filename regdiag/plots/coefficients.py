@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..results import GLMInfluence, MLEInfluence
 from ._base import (
     DENSITY_ABOVE,
     Display,
@@ -189,7 +190,7 @@ def added_variable(
     dfbs = np.asarray(infl.dfbetas)
     axes, fig = panel_axes(ax, len(cols), ncols, panel_size=(3.4, 2.9))
     yname = getattr(getattr(getattr(infl, "fit", None), "design", None), "response_name", "y")
-    weighted = infl.weights is not None or hasattr(infl, "resid_pearson")
+    weighted = infl.weights is not None or isinstance(infl, (GLMInfluence, MLEInfluence))
     panels: dict[str, Display] = {}
     factor = getattr(getattr(infl, "fit", None), "factor", None)
     solved = factor.row_solve() if factor is not None else None  # once for every panel

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..protocols import Fit, is_glm
 from ._base import (
     DENSITY_ABOVE,
     Display,
@@ -39,10 +40,10 @@ def _exact_for(estimate: Any, exact: Any) -> Any:
     return exact_deletion(fit)
 
 
-def exact_deletion(fit: Any) -> Any:
+def exact_deletion(fit: Fit) -> Any:
     """The fit's exact leave-one-out result: ``fit.influence(loo="exact")`` for a GLM (warm-started Newton steps to
     convergence, O(n^2 p)), ``fit.influence()`` for a linear model (whose deletion formulas are exact)."""
-    if hasattr(fit, "family"):
+    if is_glm(fit):
         return fit.influence(loo="exact")
     return fit.influence()
 

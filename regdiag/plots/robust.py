@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..results import RLMInfluence
 from ._base import Display, as_influence, finish, frame, get_ax, label_points, scatter, top_k
 
 __all__ = ["weights_plot"]
@@ -30,7 +31,7 @@ def weights_plot(result: Any, *, ax: Any = None, n_labels: int = 3) -> Display:
         ``data_`` has columns ``x`` (scaled residual) and ``y`` (weight); ``artists_``: "points", "curve".
     """
     infl = as_influence(result)
-    if not hasattr(infl, "rlm_weights"):
+    if not isinstance(infl, RLMInfluence):
         raise TypeError(f"the weights plot is for robust fits (regdiag.rlm); got {type(infl).__name__}")
     u = np.asarray(infl.scaled_resid, dtype=float)
     w = np.asarray(infl.rlm_weights, dtype=float)

@@ -136,7 +136,8 @@ def cox_martingale_covariates(
 
 
 def plot_cox_influence(infl: Any, kind: str = "dfbeta", **kwargs: Any) -> Any:
-    """A Cox model's influence plot by name: ``kind="dfbeta"`` (:func:`cox_dfbeta_index`)."""
+    """The plot of a Cox influence result named ``kind``: ``"dfbeta"``
+    (:func:`cox_dfbeta_index`)."""
     if kind == "dfbeta":
         return cox_dfbeta_index(infl, **kwargs)
     raise ValueError(f"kind={kind!r}: a Cox influence result has the plot 'dfbeta' (and the fit "

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..protocols import is_glm
 from ..linear import teaching
 from ._base import (
     DENSITY_ABOVE,
@@ -356,7 +357,7 @@ def deletion(
         X0 = np.zeros((xs.size, len(names)))
         X0[:, intercept], X0[:, j] = 1.0, xs
         line, line_d = X0 @ np.nan_to_num(b), X0 @ np.nan_to_num(bd)
-        if hasattr(fit, "family"):
+        if is_glm(fit):
             line, line_d = fit.family.link.inverse(line), fit.family.link.inverse(line_d)
         title = f"Deleting {what}"
     else:

@@ -19,6 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..results import GLMInfluence
+from ..protocols import ModelKind, is_glm, model_kind
+
 __all__ = ["Diagnostics", "diagnose", "Steps", "text_progress", "PROGRESS_AFTER_S"]
 
 #: above this many observations the cross-check runs the direct solver only (the iterative ones cost many passes)
@@ -143,7 +146,7 @@ class Diagnostics:
 
     @property
     def is_glm(self) -> bool:
-        return hasattr(self.influence, "resid_deviance")
+        return isinstance(self.influence, GLMInfluence)
 
 
 def _share_note(infl: Any, rule: str, n_flagged: int, n_bonf: int, n_cook: int) -> str:
@@ -282,7 +285,7 @@ def diagnose(
                         runs[key] = engine_influence(fit, key[0], key[1], correction=key[2])
                     except Exception as exc:  # the plot says it could not be drawn
                         caught.append(f"engine run {key}: {type(exc).__name__}: {exc}")
-            if hasattr(fit, "family") and fit.nobs <= MAX_EXACT_GLM:
+            if is_glm(fit) and fit.nobs <= MAX_EXACT_GLM:
                 exact = fit.influence(loo="exact")
             else:
                 exact = infl
@@ -307,14 +310,14 @@ def diagnose(
             warnings.simplefilter("ignore")
             try:
                 env = envelope(infl, m, nsim=k, rng=0) if m else None
-                if hasattr(infl, "resid_deviance") and m:
+                if isinstance(infl, GLMInfluence) and m:
                     hn = envelope(infl, m, nsim=max(19, k // 2), rng=0, absolute=True)
             except Exception as exc:
                 caught.append(f"envelope: {type(exc).__name__}: {exc}")
 
     vif = partial = index = pres = deletion = None
     vif_error = ""
-    if teaching and hasattr(fit, "factor"):  # least squares and GLMs (robust and discrete fits have their own plots)
+    if teaching and model_kind(fit) in (ModelKind.OLS, ModelKind.GLM):  # least squares and GLMs (robust and discrete fits have their own plots)
         step("numbers of the teaching plots")
         with timed("teaching plots' numbers"), warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..results import MLEInfluence, RLMInfluence
+from ..protocols import is_glm
 from .page import _e, _num, _table, page as _page
 from .bundle import CROSS_CHECK_ALL_SOLVERS, ENGINE_MAX_N, MAX_EXACT_GLM, Diagnostics, Steps, diagnose, text_progress
 from .text import make_folder, summary_text, write_measures_csv
@@ -157,8 +159,8 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
     labelled = (
         f" In each plot the {n_labels} most extreme points are labelled with their row labels." if n_labels else ""
     )
-    robust = hasattr(infl, "rlm_weights")
-    mle = hasattr(infl, "leverage_block")  # discrete models: no least-squares residuals, no factorization
+    robust = isinstance(infl, RLMInfluence)
+    mle = isinstance(infl, MLEInfluence)  # discrete models: no least-squares residuals, no factorization
     many = (
         f" With {infl.n_obs} rows the bulk of the points is drawn as a shaded density and the points in sparse "
         "regions (and the labelled ones) on top." if infl.n_obs > plots._base.DENSITY_ABOVE else ""
@@ -306,7 +308,7 @@ def _n_plots(fit: Any, engine: bool) -> int:
     infl_names = [nm for nm in fit.design.param_names if nm not in getattr(fit, "aliased", ())]
     slopes = [nm for nm in infl_names if nm not in ("Intercept", "(Intercept)", "const")]
     one_col = _numeric_terms(fit)
-    return (9 + int(len(_terms(fit)) >= 2) + int(hasattr(fit, "family")) + int(bool(slopes)) + int(bool(one_col))
+    return (9 + int(len(_terms(fit)) >= 2) + int(is_glm(fit)) + int(bool(slopes)) + int(bool(one_col))
             + 2 * int(engine))
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..protocols import ModelKind
 from .._validation import ConditioningWarning, DataError, DesignError, format_labels
 from .._warnings import warn_not_converged
 from ..linalg import qr_factor
@@ -60,6 +61,8 @@ class CoxFit:
     ``dfbeta`` (property, shape (n_obs, n_params)) is R's one-step ``residuals(fit, type = "dfbeta")``,
     ``U_i I^{-1}``; ``dfbetas`` divides it by the standard errors.
     """
+
+    model_kind: ClassVar[ModelKind] = ModelKind.COX
 
     design: SurvDesign
     coef: np.ndarray

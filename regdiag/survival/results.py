@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .._validation import Style
+from ..results import check_convention
+
 __all__ = ["CoxInfluence"]
 
 
@@ -75,6 +78,38 @@ class CoxInfluence:
     def dfbetas(self) -> np.ndarray:
         """:attr:`dfbeta` in standard errors of the full fit."""
         return self.dfbeta / self.bse
+
+    def dfbeta_as(self, convention: str = "regdiag") -> np.ndarray:
+        """``beta - beta_(-i)`` as ``convention`` defines it, shape (n_obs, n_params).
+
+        Parameters
+        ----------
+        convention : {"regdiag", "R"}
+            "regdiag": :attr:`dfbeta` (exact when computed). "R": R's ``residuals(fit, type = "dfbeta")``, the
+            one-step ``U_i I^{-1}``.
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_params)
+        """
+        st = check_convention(convention, "a Cox model's dfbeta", allowed=(Style.REGDIAG, Style.R))
+        return self.dfbeta_one_step if st is Style.R else self.dfbeta
+
+    def dfbetas_as(self, convention: str = "regdiag") -> np.ndarray:
+        """DFBETAS as ``convention`` defines it, shape (n_obs, n_params).
+
+        Parameters
+        ----------
+        convention : {"regdiag", "R"}
+            "regdiag": :attr:`dfbetas`. "R": R's ``residuals(fit, type = "dfbetas")``, the one-step change over the
+            standard errors.
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_params)
+        """
+        st = check_convention(convention, "a Cox model's dfbetas", allowed=(Style.REGDIAG, Style.R))
+        return self.dfbetas_one_step if st is Style.R else self.dfbetas
 
     @property
     def loo_params_change(self) -> np.ndarray:

@@ -120,3 +120,25 @@ def test_separated_binomial_does_not_converge_and_says_why():
     y = (X[:, 1] > 0).astype(float)
     with pytest.raises(ConvergenceError, match="separation detection needs all rows"):
         regdiag.glm(da.from_array(y, chunks=10), da.from_array(X, chunks=(10, 2)), family="binomial", maxit=30)
+
+
+def test_conventions_are_read_lazily_as_in_memory():
+    X, y = _data("gamma", n=300, seed=3)
+    infl = regdiag.glm(da.from_array(y, chunks=97), da.from_array(X, chunks=(97, 4)), family="gamma").influence()
+    ref = regdiag.glm(y, X, family="gamma").influence()
+    for convention in ("regdiag", "R", "statsmodels"):
+        assert_same(infl.dfbeta_as(convention).compute(), ref.dfbeta_as(convention))
+        assert_same(infl.dfbetas_as(convention).compute(), ref.dfbetas_as(convention))
+        assert_same(infl.cooks_distance_as(convention).compute(), ref.cooks_distance_as(convention))
+    with pytest.raises(ValueError, match="convention='SAS': dfbeta is defined under"):
+        infl.dfbeta_as("SAS")
+
+
+def test_fixed_dispersion_dfbetas_as_in_memory():
+    X, y = _data("gamma", n=300, seed=4)
+    kw = dict(family="gamma", link="log", dispersion=0.5)
+    lazy = regdiag.glm(da.from_array(y, chunks=100), da.from_array(X, chunks=(100, 4)), **kw).influence()
+    ref = regdiag.glm(y, X, **kw).influence()
+    assert_same(lazy.compute().dfbetas, ref.dfbetas)
+    # with the dispersion fixed, DFBETAS is DFBETA over the fit's standard errors sqrt(phi diag((X'WX)^{-1}))
+    np.testing.assert_allclose(ref.dfbetas, ref.dfbeta / (np.sqrt(0.5) * np.sqrt(ref.cov_unscaled_diag)), rtol=1e-12)

@@ -387,7 +387,7 @@ def test_dfbetas_is_statsmodels_for_binomial_and_r_with_deviance_residuals():
     # residual="deviance": exactly R's dfbetas (deviance-residual change over R's deletion sigma); R's is.inf flags
     # use R's own dfbetas whatever the default
     dev = fit.influence(residual="deviance")
-    close(dev.dfbetas, infl.dfbetas_r, rtol=1e-12)
+    close(dev.dfbetas, infl.dfbetas_as("R"), rtol=1e-12)
     ref = case.ref("dfbetas")
     pos = infl.index.get_indexer(ref.index)
     cols = [list(fit.param_names).index(t) for t in ref.columns]
@@ -395,7 +395,7 @@ def test_dfbetas_is_statsmodels_for_binomial_and_r_with_deviance_residuals():
     flags, flags_dev = infl.flags("R"), dev.flags("R")
     assert flags.equals(flags_dev)
     r_cols = [c for c in flags.columns if c.startswith("dfb")]
-    np.testing.assert_array_equal(flags[r_cols].to_numpy(), np.abs(infl.dfbetas_r[:, cols]) > 1)
+    np.testing.assert_array_equal(flags[r_cols].to_numpy(), np.abs(infl.dfbetas_as("R")[:, cols]) > 1)
     # the default is not R's here (the Pearson change over sqrt(phi_(i)) = 1, not over R's sigma_(i))
     assert not np.allclose(infl.dfbetas, dev.dfbetas)
     # other rules test the default

@@ -109,6 +109,29 @@ def test_exact_object_frames(logistic):
     close(ex.loo_params, fit.coef[None, :] - ex.dfbeta, rtol=1e-15)
 
 
+def test_conventions_are_chosen_by_argument(logistic):
+    case, fit, infl = logistic
+    ex = fit.influence(loo="exact")
+    dev = fit.influence(residual="deviance")
+    # the exact object keeps the one-step numbers that statsmodels' and R's conventions define
+    close(ex.dfbeta_as("statsmodels"), infl.dfbeta, rtol=1e-12)
+    close(ex.cooks_distance_as("R"), infl.cooks_distance, rtol=1e-12)
+    close(ex.cooks_distance_as("regdiag"), ex.cooks_distance, rtol=0)
+    # R's dfbeta.glm: the deviance-residual change, here derived from the Pearson object by a row ratio
+    close(infl.dfbeta_as("R"), dev.dfbeta, rtol=1e-10)
+    close(infl.dfbetas_as("R"), dev.dfbetas, rtol=1e-10)
+    # statsmodels' dfbetas: the one-step change over the full fit's standard errors (binomial: phi = 1)
+    close(infl.dfbetas_as("statsmodels"), infl.dfbeta / fit.bse.to_numpy()[None, :], rtol=1e-10)
+    assert np.array_equal(infl.dfbetas_as("regdiag"), infl.dfbetas, equal_nan=True)
+    with pytest.raises(ValueError, match="convention='SAS': dfbeta is defined under the conventions 'regdiag', 'R', 'statsmodels'"):
+        infl.dfbeta_as("SAS")
+    with pytest.raises(ValueError, match="convention"):
+        infl.dfbetas_as("Stata")
+    ols = regdiag.ols(case.response(), case.design()).influence()
+    for convention in ("regdiag", "R", "statsmodels", "SAS"):
+        close(ols.dfbetas_as(convention), ols.dfbetas, rtol=0)
+
+
 def test_fit_presentation(logistic):
     _, fit, _ = logistic
     tab = fit.coef_table()

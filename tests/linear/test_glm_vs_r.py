@@ -149,8 +149,7 @@ def test_residual_fields_match_fit(fitted):
     assert np.array_equal(infl.resid_pearson, fit.resid_pearson.to_numpy())
     assert np.array_equal(infl.resid_deviance, fit.resid_deviance.to_numpy())
     assert np.array_equal(infl.resid_working, fit.resid_working.to_numpy())
-    assert np.array_equal(infl.resid_response, fit.resid_response.to_numpy())
-    assert infl.resid_likelihood is infl.student_resid
+    assert np.array_equal(infl.resid, fit.resid_response.to_numpy())
 
 
 @pytest.mark.parametrize("quantity", ["dfbeta", "dfbetas"])
@@ -162,7 +161,7 @@ def test_dfbeta_deviance_is_r(fitted, quantity):
     cols = [list(fit.param_names).index(t) for t in ref.columns]
     close(getattr(infl_dev, quantity)[np.ix_(pos, cols)], ref.to_numpy(dtype=float))
     # the default (Pearson) object still knows R's
-    close(getattr(infl, quantity + "_r")[np.ix_(pos, cols)], ref.to_numpy(dtype=float))
+    close(getattr(infl, quantity + "_as")("R")[np.ix_(pos, cols)], ref.to_numpy(dtype=float))
 
 
 def test_influence_measures_frame(fitted):

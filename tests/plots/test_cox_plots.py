@@ -27,9 +27,9 @@ def test_dfbeta_index(fit):
     # the labelled rows are those with the largest exact change
     top = fit.index[np.argsort(-np.abs(infl.dfbeta_exact[:, 0]))[:2]]
     assert set(age.labelled_) == set(top)
-    assert plots.survival.plot_cox_influence(infl, kind="dfbeta").panels_.keys() == disp.panels_.keys()
+    assert plots.plot(infl, "dfbeta").panels_.keys() == disp.panels_.keys()
     with pytest.raises(ValueError, match="'dfbeta'"):
-        plots.survival.plot_cox_influence(infl, kind="cooks")
+        plots.plot(infl, "cooks")
 
 
 def test_one_step_only(fit):

@@ -37,7 +37,7 @@ def test_glm_residual_plots_read_deviance_residuals_and_linear_predictor(budworm
     np.testing.assert_array_equal(rl.data_["y"], infl.standard_resid_pearson)
     # the contours are of Cook's distance: each point's position gives its own D = r^2 h / (p (1 - h))
     h, r = rl.data_["x"].to_numpy(), rl.data_["y"].to_numpy()
-    np.testing.assert_allclose(r**2 * h / (3 * (1 - h)), infl.cooks_distance_r, rtol=1e-10)
+    np.testing.assert_allclose(r**2 * h / (3 * (1 - h)), infl.cooks_distance_as("R"), rtol=1e-10)
     q = plots.qq(budworm, nsim=19)
     assert q.ax_.get_xlabel() == "Normal quantiles"
     np.testing.assert_array_equal(q.data_["y"], np.sort(infl.student_resid))
