@@ -1132,9 +1132,9 @@ def _read_reference(reference: Any) -> tuple[pd.DataFrame, int | None, str]:
 
 
 def _r_coef_name(name: str) -> str:
-    from .results import _INTERCEPT_NAMES, r_term_name
+    from .results import INTERCEPT_NAMES, r_term_name
 
-    return "(Intercept)" if name in _INTERCEPT_NAMES else r_term_name(name)
+    return "(Intercept)" if name in INTERCEPT_NAMES else r_term_name(name)
 
 
 def _r_column_map(infl: Any, columns: list[str], notes: list[str], name: str) -> dict[str, tuple[str, int | None]]:

@@ -34,7 +34,7 @@ __all__ = [
 FloatArray = np.ndarray
 
 
-def _standardize(
+def standardize_dfbeta(
     dfbeta: FloatArray, row_scale: FloatArray, cov_diag: FloatArray, out: FloatArray | None = None
 ) -> FloatArray:
     """``dfbeta_ij / (row_scale_i sqrt(cov_diag_j))``; NaN where a row or column scale is 0 or not finite.
@@ -182,7 +182,7 @@ def r_abbreviate(names: Sequence[str], minlength: int = 4) -> list[str]:
     return [lookup[n] for n in names]
 
 
-_INTERCEPT_NAMES = ("Intercept", "(Intercept)", "const")
+INTERCEPT_NAMES = ("Intercept", "(Intercept)", "const")
 _TREATMENT = re.compile(r"^(.*)\[T\.(.*)\]$")
 
 
@@ -200,7 +200,7 @@ def r_term_name(name: str) -> str:
 
 def r_dfb_names(names: Sequence[str]) -> list[str]:
     """R's ``influence.measures`` DFBETAS column names (``dfb.1_``, ``dfb.<abbreviated term>``) for ``names``."""
-    vn = ["1_" if nm in _INTERCEPT_NAMES else r_term_name(nm) for nm in names]
+    vn = ["1_" if nm in INTERCEPT_NAMES else r_term_name(nm) for nm in names]
     return ["dfb." + a for a in r_abbreviate(vn)]
 
 
@@ -360,7 +360,7 @@ class Influence:
         """DFBETAS: ``dfbeta_ij / (s_(i) sqrt([(X'WX)^{-1}]_jj))``, shape (n_obs, n_params)."""
         lazy = self.dfbeta_is_lazy
         d = self.dfbeta
-        return _standardize(d, self.sigma_loo, self.cov_unscaled_diag, out=d if lazy else None)
+        return standardize_dfbeta(d, self.sigma_loo, self.cov_unscaled_diag, out=d if lazy else None)
 
     @property
     def loo_params(self) -> FloatArray:
@@ -518,7 +518,7 @@ class Influence:
             "PRESS": self.press_resid,
         }
         for i, j in enumerate(kept):
-            nm = "Intercept" if self.param_names[j] in _INTERCEPT_NAMES else self.param_names[j]
+            nm = "Intercept" if self.param_names[j] in INTERCEPT_NAMES else self.param_names[j]
             data[f"DFB_{nm}"] = dfbs[:, i]
         return pd.DataFrame(data, index=self.index)
 
@@ -779,10 +779,10 @@ class GLMInfluence(Influence):
         ``phi_(i)`` (1 for binomial and Poisson); with ``residual="deviance"``, R's ``dfbetas`` (over R's deletion
         sigma ``sigma_loo``). See the class docstring."""
         if self.residual == "deviance":
-            return _standardize(self.dfbeta, self.sigma_loo, self.cov_unscaled_diag)
+            return standardize_dfbeta(self.dfbeta, self.sigma_loo, self.cov_unscaled_diag)
         with np.errstate(invalid="ignore"):
             scale = np.sqrt(self._phi_loo())
-        return _standardize(self.dfbeta, scale, self.cov_unscaled_diag)
+        return standardize_dfbeta(self.dfbeta, scale, self.cov_unscaled_diag)
 
     def _phi_loo(self) -> FloatArray:
         """``dispersion_loo``, or the one-step value from the other fields when it was not stored."""
@@ -864,7 +864,7 @@ class GLMInfluence(Influence):
             return self._dfbetas_r_into(None, np.arange(self.n_params))
         if st in (Style.STATSMODELS, Style.SAS):
             ones = np.full(len(self.leverage), np.sqrt(self.dispersion))
-            return _standardize(self._dfbeta_pearson_one_step(), ones, self.cov_unscaled_diag)
+            return standardize_dfbeta(self._dfbeta_pearson_one_step(), ones, self.cov_unscaled_diag)
         return self.dfbetas
 
     def cooks_distance_as(self, convention: str = "regdiag") -> FloatArray:
@@ -898,7 +898,7 @@ class GLMInfluence(Influence):
         cols = np.asarray(cols)
         if cols.size != base.shape[1] or np.any(cols != np.arange(base.shape[1])):
             base = base[:, cols]
-        return _standardize(base, row, self.cov_unscaled_diag[cols], out=out)
+        return standardize_dfbeta(base, row, self.cov_unscaled_diag[cols], out=out)
 
 
     # ---- Pregibon's measures (SAS PROC LOGISTIC) -----------------------------------------------------------------
@@ -1016,7 +1016,7 @@ class GLMInfluence(Influence):
             data[k][~(self.leverage < 1)] = np.nan
         dfbs = self.dfbetas_as("SAS")
         for j in self._kept_columns():
-            nm = "Intercept" if self.param_names[j] in _INTERCEPT_NAMES else self.param_names[j]
+            nm = "Intercept" if self.param_names[j] in INTERCEPT_NAMES else self.param_names[j]
             data[f"DFBETA_{nm}"] = dfbs[:, j]
         return pd.DataFrame(data, index=self.index)
 
@@ -1176,7 +1176,7 @@ class RLMInfluence(Influence):
     @property
     def dfbetas(self) -> FloatArray:
         """``dfbeta`` over the robust standard errors ``tau sqrt(diag((X'X)^{-1}))``."""
-        return _standardize(self.dfbeta, np.full(self.dfbeta.shape[0], self.stddev), self.cov_unscaled_diag)
+        return standardize_dfbeta(self.dfbeta, np.full(self.dfbeta.shape[0], self.stddev), self.cov_unscaled_diag)
 
     @property
     def one_step_error(self) -> FloatArray:
@@ -1239,4 +1239,4 @@ class MLEInfluence(Influence):
     @property
     def dfbetas(self) -> FloatArray:
         """``dfbeta`` over the standard errors ``sqrt(diag(H^{-1}))`` of the full fit (statsmodels' ``dfbetas``)."""
-        return _standardize(self.dfbeta, np.ones(self.dfbeta.shape[0]), self.cov_unscaled_diag)
+        return standardize_dfbeta(self.dfbeta, np.ones(self.dfbeta.shape[0]), self.cov_unscaled_diag)

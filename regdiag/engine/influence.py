@@ -534,10 +534,10 @@ class EngineInfluence:
         """``dfbeta_ij / sqrt(phi [(C + lambda I)^{-1}]_jj / n)``: DFBETA over the full fit's standard errors
         (statsmodels' GLM convention; the closed form's OLS ``dfbetas`` divide by the leave-one-out sigma, which the
         engine does not estimate). Shape (n_obs, n_params)."""
-        from ..results import _standardize
+        from ..results import standardize_dfbeta
 
         phi = np.full(self.n_obs, np.sqrt(self.dispersion))
-        return _standardize(self.dfbeta, phi, self.cov_unscaled_diag)
+        return standardize_dfbeta(self.dfbeta, phi, self.cov_unscaled_diag)
 
     def dfbeta_as(self, convention: str = "regdiag") -> np.ndarray:
         """:attr:`dfbeta` under ``convention`` ("regdiag", "R" or "statsmodels": the engine estimates one change,
