@@ -155,9 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _cox(args: argparse.Namespace) -> int:
     from regdiag import datasets
     from regdiag._validation import DataError, RegdiagError
-    from regdiag.api import coxph
     from regdiag.report import error_line, load_data
     from regdiag.report.cox import write_cox_report
+    from regdiag.survival import coxph
 
     if not args.formula:
         print('regdiag: error: a Cox model needs --formula "Surv(time, status) ~ x1 + x2"', file=sys.stderr)
