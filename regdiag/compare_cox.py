@@ -123,7 +123,8 @@ def compare_phreg(results: Any, *, rtol: float | None = None, n_rows: int = 3) -
          "standard_errors": (fit.bse, np.asarray(res.bse, float), "bse")},
         pd.Index(names), reasons, tol=_relative(rtol), n_rows=n_rows, peer=peer, model=model, notes=notes)
     scalar = build_comparison({"loglik": (np.array([fit.loglik]), np.array([float(res.llf)]), "llf")},
-                    pd.Index(["loglik"]), reasons, tol=_relative(rtol), n_rows=n_rows, peer=peer, model=model, notes=notes)
+                              pd.Index(["loglik"]), reasons, tol=_relative(rtol), n_rows=n_rows, peer=peer,
+                              model=model, notes=notes)
     try:
         sm_mart = np.asarray(res.martingale_residuals, dtype=float)
     except (KeyError, IndexError) as exc:  # statsmodels' stratified martingale residuals fail on its own dict keys
