@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,9 @@ from .._validation import ConvergenceError, CurvatureKind, DesignError, Influenc
 from .curvature.base import EPS
 from .influence import EngineInfluence, influence
 from .model import CoxModel, OutputJacobianModel, SingleIndexModel, as_model
+
+if TYPE_CHECKING:
+    from pandas.api.typing import NAType
 
 __all__ = ["cross_check", "relative_discrepancy"]
 
@@ -37,7 +40,7 @@ def relative_discrepancy(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(col))
 
 
-def _theory(model: SingleIndexModel, curvature: str, correction: str) -> tuple[bool, str]:
+def _theory(model: SingleIndexModel | OutputJacobianModel, curvature: str, correction: str) -> tuple[bool, str]:
     """Whether the engine should equal the closed form for this curvature, and why."""
     if getattr(model, "closed_form_observed", False):  # robust and discrete fits: Newton steps, observed curvature
         target = "the one-step deletion" if correction == "leverage" else "(1 - h) x the one-step deletion"
@@ -194,6 +197,7 @@ def cross_check(
                 disc_dfb = relative_discrepancy(-pinf, dfb)
                 disc_cook = relative_discrepancy(res.cooks_distance[ok], ref_cook) if cooks_comparable else np.nan
                 tol = _tolerance(res, cond_eq, cond_raw, opts)
+                agrees: bool | NAType
                 if exact and damping == 0:
                     expected = 0.0 if cor == "leverage" else plain_expected
                     agrees = bool(
