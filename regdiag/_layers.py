@@ -139,7 +139,20 @@ def _module_name(path: Path, root: Path) -> str:
 
 
 def is_module(dotted: str, root: Path) -> bool:
-    """Whether the dotted name is a module or package of the package at ``root``."""
+    """Whether the dotted name is a module or package of the package at ``root``.
+
+    Parameters
+    ----------
+    dotted : str
+        A dotted name whose first part is the package, e.g. "regdiag.linear.ols".
+    root : Path
+        The package's folder.
+
+    Returns
+    -------
+    bool
+        True when ``<root>/<rest>.py`` or ``<root>/<rest>/__init__.py`` exists.
+    """
     rel = Path(*dotted.split(".")[1:]) if "." in dotted else Path()
     base = root / rel
     return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()

@@ -33,7 +33,19 @@ from .survival.conventions import breslow_type_residuals
 __all__ = ["compare_phreg", "is_cox"]
 
 def is_cox(obj: Any) -> bool:
-    """A regdiag Cox fit or a statsmodels ``PHReg`` results object."""
+    """Whether ``obj`` is a regdiag Cox fit or a statsmodels ``PHReg`` results object.
+
+    Parameters
+    ----------
+    obj : object
+        Anything :func:`regdiag.compare` was given.
+
+    Returns
+    -------
+    bool
+        True for a :class:`~regdiag.survival.CoxFit`, a :class:`~regdiag.survival.CoxInfluence`, or results whose
+        ``model`` is a ``PHReg``.
+    """
     if isinstance(obj, (CoxFit, CoxInfluence)):
         return True
     return type(getattr(obj, "model", None)).__name__ == "PHReg"
