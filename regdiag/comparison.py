@@ -40,13 +40,13 @@ class Reason:
         "observed_information".
     text : str
         The explanation, naming the rows or quantities it concerns.
-    predicted : dict
+    predicted : dict of str to ndarray of shape (n_rows,)
         Measure -> the peer's values recomputed by regdiag under the peer's convention (checked against the peer).
-    measures : frozenset
-        Measures the situation affects (also those it cannot recompute).
+    measures : frozenset of str
+        Measures the situation affects (also those it cannot recompute); ``"*"`` stands for every measure.
     rows : pandas.Index
         Rows it concerns (for reasons that concern rows, such as leverage 1).
-    checked : frozenset
+    checked : frozenset of str
         Measures whose peer values cannot be recomputed (rounding noise, such as a ratio of determinants of singular
         matrices) but for which the situation itself was checked numerically (e.g. the determinant is zero to
         rounding): the reason counts as explaining them.
@@ -91,7 +91,7 @@ class Comparison:
         or infinite and the other is not), ``agree`` (every difference within its row's bound, and the same rows
         defined), ``reason`` and ``explained`` (whether regdiag, recomputing the peer's number under the cause's
         convention, reproduces the peer's values; NA when they agree).
-    values : dict of str to pandas.DataFrame
+    values : dict of str to pandas.DataFrame of shape (n_rows, 2)
         Per measure, the two columns side by side (``regdiag``, ``peer``) indexed by row label.
     reasons : tuple of Reason
         Every situation detected, whether or not it made a difference.
