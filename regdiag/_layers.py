@@ -23,7 +23,16 @@ __all__ = ["LAYERS", "PACKAGE", "RULES", "Import", "Layer", "describe", "imports
 class Layer:
     """One layer: its name, the modules and packages in it, and what it does.
 
-    ``uses`` is set for an adapter only: the layers it may import (public names only), whatever their place.
+    Attributes
+    ----------
+    name : str
+        The layer's name, e.g. "models".
+    members : tuple of str
+        Dotted names of the modules and packages in it, e.g. ``("regdiag.linear", "regdiag.survival")``.
+    role : str
+        What it does, in words (shown on the design page).
+    uses : tuple of str or None
+        Set for an adapter only: the names of the layers it may import (public names only), whatever their place.
     """
 
     name: str
@@ -88,7 +97,23 @@ LAYERS: tuple[Layer, ...] = (
 
 @dataclass(frozen=True)
 class Import:
-    """One import statement's import of one module (and name) of the package."""
+    """One import statement's import of one module (and name) of the package.
+
+    Attributes
+    ----------
+    file : str
+        Path of the importing file relative to the package's parent, e.g. "regdiag/linear/ols.py".
+    line : int
+        Line number of the statement.
+    source : str
+        The importing module, e.g. "regdiag.linear.ols".
+    target : str
+        The imported module, e.g. "regdiag.linalg".
+    name : str or None
+        The name taken from it (``from target import name``), None for ``import target``.
+    text : str
+        The statement as written.
+    """
 
     file: str  # path relative to the package's parent, e.g. "regdiag/linear/ols.py"
     line: int
@@ -114,7 +139,20 @@ def _module_name(path: Path, root: Path) -> str:
 
 
 def is_module(dotted: str, root: Path) -> bool:
-    """Whether the dotted name is a module or package of the package at ``root``."""
+    """Whether the dotted name is a module or package of the package at ``root``.
+
+    Parameters
+    ----------
+    dotted : str
+        A dotted name whose first part is the package, e.g. "regdiag.linear.ols".
+    root : Path
+        The package's folder.
+
+    Returns
+    -------
+    bool
+        True when ``<root>/<rest>.py`` or ``<root>/<rest>/__init__.py`` exists.
+    """
     rel = Path(*dotted.split(".")[1:]) if "." in dotted else Path()
     base = root / rel
     return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
@@ -130,13 +168,23 @@ def _type_checking_nodes(tree: ast.AST) -> set[int]:
 
 
 def imports(root: Path) -> list[Import]:
-    """Every import of the package at ``root`` into itself (``root.name`` is the package's name), read with ``ast``.
+    """Every import of the package at ``root`` into itself, read with ``ast``.
 
     Imports inside functions count; those in an ``if TYPE_CHECKING:`` block do not. ``from pkg import sub`` of a
     submodule ``sub`` is an import of ``pkg.sub``.
+
+    Parameters
+    ----------
+    root : Path
+        The package's folder (``root.name`` is the package's name).
+
+    Returns
+    -------
+    list of Import
+        One per imported module (and name), files in sorted order.
     """
     pkg_name = root.name
-    found = []
+    found: list[Import] = []
     for path in sorted(root.rglob("*.py")):
         module = _module_name(path, root)
         package = module if path.name == "__init__.py" else module.rpartition(".")[0]
@@ -147,9 +195,11 @@ def imports(root: Path) -> list[Import]:
             if id(node) in skip:
                 continue
             if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.name == pkg_name or alias.name.startswith(pkg_name + "."):
-                        found.append(Import(file, node.lineno, module, alias.name, None, ast.unparse(node)))
+                found.extend(
+                    Import(file, node.lineno, module, alias.name, None, ast.unparse(node))
+                    for alias in node.names
+                    if alias.name == pkg_name or alias.name.startswith(pkg_name + ".")
+                )
             elif isinstance(node, ast.ImportFrom):
                 if node.level:
                     up = package.split(".")[: len(package.split(".")) - (node.level - 1)]
@@ -186,7 +236,21 @@ def _entries(layers: tuple[Layer, ...]) -> dict[str, int]:
 
 
 def unit(module: str, layers: tuple[Layer, ...] = LAYERS) -> str | None:
-    """The entry of ``layers`` a module belongs to (the longest naming it or a package above it), or None."""
+    """The entry of ``layers`` a module belongs to.
+
+    Parameters
+    ----------
+    module : str
+        A dotted module name, e.g. "regdiag.linear.ols".
+    layers : tuple of Layer
+        The layers, lowest first.
+
+    Returns
+    -------
+    str or None
+        The longest member of a layer naming the module or a package above it (an entry for the package root
+        counts for the root only), or None when there is none.
+    """
     entries = _entries(layers)
     parts = module.split(".")
     for k in range(len(parts), 0, -1):
@@ -295,7 +359,20 @@ def violations(
 
 
 def describe(rule: str, found: list[Import]) -> str:
-    """A rule's violations as a message: what the rule asks, then one ``file:line: statement`` per import."""
+    """A rule's violations as a message.
+
+    Parameters
+    ----------
+    rule : str
+        A key of :data:`RULES`.
+    found : list of Import
+        The imports that break it.
+
+    Returns
+    -------
+    str
+        The count and what the rule asks, then one ``file:line: statement`` line per import.
+    """
     return f"{len(found)} {RULES[rule]}:\n" + "\n".join(f"  {imp}" for imp in found)
 
 
@@ -307,6 +384,7 @@ def layer_imports(root: Path = PACKAGE, layers: tuple[Layer, ...] = LAYERS) -> d
     root : Path
         The package's folder.
     layers : tuple of Layer
+        The layers, lowest first.
 
     Returns
     -------

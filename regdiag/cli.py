@@ -17,7 +17,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
+
+if TYPE_CHECKING:
+    from regdiag.dask import StreamReport
+    from regdiag.report import HTMLReport, ModelInput
 
 
 def _non_negative_int(text: str) -> int:
@@ -33,7 +38,7 @@ def _non_negative_int(text: str) -> int:
 class _Parser(argparse.ArgumentParser):
     """argparse, with its errors on one line (what is wrong, and where the help is) instead of a usage block."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"regdiag: error: {message} (see: {self.prog} --help)\n")
 
 
@@ -118,6 +123,24 @@ def _streamed(args: argparse.Namespace) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``regdiag`` command.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for bad data or a bad model (one line on standard error naming it), 130
+        when interrupted.
+
+    Raises
+    ------
+    SystemExit
+        For a bad argument (status 2, one line naming it) and after ``--help`` (status 0).
+    """
     args = _parser().parse_args(argv)
     from regdiag._validation import RegdiagError
     from regdiag.report import error_line, fit_model, model_input, write_html_report
@@ -155,9 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _cox(args: argparse.Namespace) -> int:
     from regdiag import datasets
     from regdiag._validation import DataError, RegdiagError
-    from regdiag.api import coxph
     from regdiag.report import error_line, load_data
     from regdiag.report.cox import write_cox_report
+    from regdiag.survival import coxph
 
     if not args.formula:
         print('regdiag: error: a Cox model needs --formula "Surv(time, status) ~ x1 + x2"', file=sys.stderr)
@@ -181,24 +204,24 @@ def _cox(args: argparse.Namespace) -> int:
     return _show(report, args)
 
 
-def _fit_with_progress(spec: object, fit_model: object, quiet: bool) -> object:
+def _fit_with_progress(spec: ModelInput, fit_model: Callable[[ModelInput], Any], quiet: bool) -> Any:
     """Fit the model; unless ``quiet``, say so on standard error if it takes longer than the report's progress
     threshold (about a second: a quick fit prints nothing)."""
     import threading
 
     from regdiag.report import bundle
 
-    line = f"fitting {spec.formula} to {spec.label}"  # type: ignore[attr-defined]
+    line = f"fitting {spec.formula} to {spec.label}"
     if quiet:
-        return fit_model(spec)  # type: ignore[operator]
+        return fit_model(spec)
     if bundle.PROGRESS_AFTER_S <= 0:
         print(line, file=sys.stderr)
-        return fit_model(spec)  # type: ignore[operator]
+        return fit_model(spec)
     timer = threading.Timer(bundle.PROGRESS_AFTER_S, lambda: print(line, file=sys.stderr, flush=True))
     timer.daemon = True
     timer.start()
     try:
-        return fit_model(spec)  # type: ignore[operator]
+        return fit_model(spec)
     finally:
         timer.cancel()
 
@@ -230,13 +253,13 @@ def _stream(args: argparse.Namespace) -> int:
     return _show(report, args)
 
 
-def _show(report: object, args: argparse.Namespace) -> int:
+def _show(report: HTMLReport | StreamReport, args: argparse.Namespace) -> int:
     """Print a report's summary and open it in a browser if asked."""
-    print(report.text)  # type: ignore[attr-defined]
+    print(report.text)
     if args.open:
         import webbrowser
 
-        webbrowser.open(report.path.resolve().as_uri())  # type: ignore[attr-defined]
+        webbrowser.open(report.path.resolve().as_uri())
     return 0
 
 

@@ -278,10 +278,10 @@ def _compare_sm_linear(res: Any, fit: Any, *, rtol: float | None, n_rows: int, m
         ours.update(sigma_loo=infl.sigma_loo, student_resid=infl.student_resid, dffits=infl.dffits,
                     cov_ratio=infl.cov_ratio)
         for j, nm in enumerate(names):
-            getters[f"dfbeta_{nm}"] = (f"dfbeta[:, {j}]", lambda j=j: np.asarray(sm_infl.dfbeta)[:, j])
+            getters[f"dfbeta_{nm}"] = (f"dfbeta[:, {j}]", _column(lambda: sm_infl.dfbeta, j))
             ours[f"dfbeta_{nm}"] = np.asarray(infl.dfbeta)[:, j]
         for j, nm in enumerate(names):
-            getters[f"dfbetas_{nm}"] = (f"dfb_{nm}", lambda j=j: np.asarray(sm_infl.dfbetas)[:, j])
+            getters[f"dfbetas_{nm}"] = (f"dfb_{nm}", _column(lambda: sm_infl.dfbetas, j))
             ours[f"dfbetas_{nm}"] = np.asarray(infl.dfbetas)[:, j]
     else:
         notes.append(
@@ -532,6 +532,11 @@ def _aliased_reason(fit: Any) -> Reason | None:
 # statsmodels, GLMs
 
 
+def _column(values: Callable[[], Any], j: int) -> Callable[[], np.ndarray]:
+    """A getter of column ``j`` of the matrix ``values()`` returns (computed only when the getter is called)."""
+    return lambda: np.asarray(values())[:, j]
+
+
 def _peer_columns(
     getters: dict[str, tuple[str, Callable[[], Any]]], n: int, failures: dict[str, str]
 ) -> dict[str, np.ndarray]:
@@ -598,9 +603,9 @@ def _compare_sm_glm(res: Any, fit: Any, *, rtol: float | None, n_rows: int) -> C
         "dffits_internal": ("dffits_internal", lambda: sm_infl.d_fittedvalues_scaled),
     }
     for j, nm in enumerate(names):
-        getters[f"dfbeta_{nm}"] = (f"d_params[:, {j}]", lambda j=j: np.asarray(sm_infl.d_params)[:, j])
+        getters[f"dfbeta_{nm}"] = (f"d_params[:, {j}]", _column(lambda: sm_infl.d_params, j))
     for j, nm in enumerate(names):
-        getters[f"dfbetas_{nm}"] = (f"dfb_{nm}", lambda j=j: np.asarray(sm_infl.dfbetas)[:, j])
+        getters[f"dfbetas_{nm}"] = (f"dfb_{nm}", _column(lambda: sm_infl.dfbetas, j))
     failures: dict[str, str] = {}
     theirs = _peer_columns(getters, n, failures)
 
@@ -793,7 +798,8 @@ def _sensitivity(
         beta = np.where(np.isfinite(coef), coef, 0.0)
         beta[kept] += step * U[:, k]
         try:
-            moved = values_of(quietly(lambda: _glm_state(fit, beta).influence(**kwargs)))
+            moved_fit = quietly(_glm_state, fit, beta)
+            moved = values_of(quietly(moved_fit.influence, **kwargs))
         except (ArithmeticError, ValueError, np.linalg.LinAlgError):
             return {}
         for m in base:
@@ -1243,6 +1249,7 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
     index_frame = pd.DataFrame(index=infl.index.map(str))
     pairs: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
     columns: dict[str, tuple[str, int | None]] = {}
+    ref_columns: dict[str, pd.Series] = {}  # R's values of each column of ``columns``, on that file's rows
     common = None
     for ref, name in main:
         _, ref = _match_rows(index_frame, ref, infl, notes, reasons, name)
@@ -1251,8 +1258,7 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
         for col, what in cmap.items():
             if col not in columns:
                 columns[col] = what
-                main_col = ref[col]
-                pairs[col] = (np.empty(0), main_col, col)  # filled below, on the common rows
+                ref_columns[col] = ref[col]
     if common is None:  # an outlierTest file alone
         common = index_frame.index
     pos = pd.Index(index_frame.index).get_indexer(common)
@@ -1266,14 +1272,14 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
 
     def values_of(i: Any, convention: str) -> dict[str, np.ndarray]:
         out = {c: _r_value(i, q, j, convention)[pos] for c, (q, j) in columns.items()}
-        if outlier is not None:
+        if listed is not None:  # an outlierTest file was given
             out.update({m: np.where(listed, v[pos], np.nan)
                         for m, v in _outlier_values(i, capped=convention == "regdiag").items()})
         return out
 
     ours = values_of(infl, "regdiag")
     for col in columns:
-        pairs[col] = (ours[col], pairs[col][1].reindex(common).to_numpy(dtype=float), col)
+        pairs[col] = (ours[col], ref_columns[col].reindex(common).to_numpy(dtype=float), col)
     if outlier is not None:
         ref, name = outlier
         ref = ref.set_axis(ref.index.map(str))
@@ -1291,7 +1297,7 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
         notes.append(f"{', '.join(names)} hold {min(digits)} significant digits: differences within their rounding "
                      "count as agreement")
     base = {m: r_conv[m] for m in pairs}
-    if glm:
+    if glm and fit is not None:
         delta = _deviance_to_distance(epsilon * (abs(float(fit.deviance)) + 0.1), _scoring_rate(fit))
         bound = _glm_bound(
             fit, lambda i: values_of(i, "R"), base, delta=delta, rtol=rtol, half_ulp=half_ulp,
@@ -1529,7 +1535,7 @@ def _r_reasons(
         r_state = _r_default_glm(fit, eps)
         if r_state is not None:
             its, state = r_state
-            at_r = values_of(quietly(lambda: state.influence(observed=bool(getattr(infl, "observed", False)))), "R")
+            at_r = values_of(quietly(state.influence, observed=bool(getattr(infl, "observed", False))), "R")
             conv_text = (
                 f"R's glm stops at glm.control(epsilon = {eps:g}) ({its} iterations here) and keeps the IRLS "
                 "weights from before its last update: its numbers describe that iterate, not the converged fit "

@@ -34,7 +34,19 @@ from .survival.conventions import breslow_type_residuals
 __all__ = ["compare_phreg", "is_cox"]
 
 def is_cox(obj: Any) -> bool:
-    """A regdiag Cox fit or a statsmodels ``PHReg`` results object."""
+    """Whether ``obj`` is a regdiag Cox fit or a statsmodels ``PHReg`` results object.
+
+    Parameters
+    ----------
+    obj : object
+        Anything :func:`regdiag.compare` was given.
+
+    Returns
+    -------
+    bool
+        True for a :class:`~regdiag.survival.CoxFit`, a :class:`~regdiag.survival.CoxInfluence`, or results whose
+        ``model`` is a ``PHReg``.
+    """
     if isinstance(obj, (CoxFit, CoxInfluence)):
         return True
     return type(getattr(obj, "model", None)).__name__ == "PHReg"
@@ -126,7 +138,8 @@ def compare_phreg(results: Any, *, rtol: float | None = None, n_rows: int = 3) -
          "standard_errors": (fit.bse, np.asarray(res.bse, float), "bse")},
         pd.Index(names), reasons, tol=_relative(rtol), n_rows=n_rows, peer=peer, model=model, notes=notes)
     scalar = build_comparison({"loglik": (np.array([fit.loglik]), np.array([float(res.llf)]), "llf")},
-                    pd.Index(["loglik"]), reasons, tol=_relative(rtol), n_rows=n_rows, peer=peer, model=model, notes=notes)
+                              pd.Index(["loglik"]), reasons, tol=_relative(rtol), n_rows=n_rows, peer=peer,
+                              model=model, notes=notes)
     try:
         sm_mart = np.asarray(res.martingale_residuals, dtype=float)
     except (KeyError, IndexError) as exc:  # statsmodels' stratified martingale residuals fail on its own dict keys

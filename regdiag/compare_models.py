@@ -38,7 +38,18 @@ _RLM = "RLM"
 
 
 def handles(results: Any) -> bool:
-    """True for statsmodels RLM / discrete results and for regdiag's robust and discrete fits (or their influence)."""
+    """Whether :func:`compare_model` takes ``results``.
+
+    Parameters
+    ----------
+    results : object
+        Anything :func:`regdiag.compare` was given.
+
+    Returns
+    -------
+    bool
+        True for statsmodels RLM / discrete results and for regdiag's robust and discrete fits (or their influence).
+    """
     from .linear.discrete import DISCRETE_MODELS, MLEFit
     from .linear.rlm import RLMFit
 
@@ -56,12 +67,25 @@ def compare_model(results: Any, *, rtol: float | None = None, n_rows: int = 3, m
     ----------
     results : statsmodels RLM / discrete results, RLMFit, MLEFit, or their influence object
         A regdiag fit is compared with the statsmodels model of the same data (fitted here).
-    rtol, n_rows, max_refits
-        As :func:`regdiag.compare`; ``max_refits`` bounds the rows refitted by statsmodels.
+    rtol : float, optional
+        The agreement bound relative to each measure's largest absolute value (:data:`regdiag.comparison.RTOL` by
+        default); raised to 1e-7, and to ten times the distance of statsmodels' estimate from regdiag's in standard
+        errors, where either is larger.
+    n_rows : int
+        How many of the most different rows to name per measure.
+    max_refits : int
+        How many rows (the first ones) statsmodels refits without, to compare with regdiag's exact leave-one-out
+        coefficients.
 
     Returns
     -------
     Comparison
+        regdiag against statsmodels on the same model and data.
+
+    Raises
+    ------
+    DataError
+        If ``results`` is not a robust or discrete model.
     """
     from .linear.rlm import RLMFit
 
@@ -126,7 +150,7 @@ def _refits(res: Any, fit: Any, rows: np.ndarray, start: np.ndarray) -> np.ndarr
             m = type(model)(endog, model.exog[keep], **kw)
             fit_kw = {"start_params": start, "method": "newton", "maxiter": 200, "tol": 1e-13, "disp": 0}
         try:
-            r_i = quietly(lambda: m.fit(**fit_kw))
+            r_i = quietly(m.fit, **fit_kw)
             out[r] = np.asarray(r_i.params, dtype=float).ravel(order="F")
         except (np.linalg.LinAlgError, ValueError, ArithmeticError):
             continue
@@ -208,8 +232,8 @@ def _mle_reasons(fit: Any, infl: Any) -> list[Reason]:
         h_sm = w * np.einsum("ij,ij->i", X, X @ Hinv)
         key = "probit_leverage"
         text = ("statsmodels' Probit leverage (dmu/dy) is the expected-information weight phi^2/(Phi(1 - Phi)) times "
-                "x'H^{-1}x with the observed information H (it sums to %.4g, not p = %d); its d_params, dfbetas, "
-                "Cook's distance and studentized residuals divide by 1 - that leverage" % (h_sm.sum(), p))
+                f"x'H^{{-1}}x with the observed information H (it sums to {h_sm.sum():.4g}, not p = {p}); its "
+                "d_params, dfbetas, Cook's distance and studentized residuals divide by 1 - that leverage")
     else:
         al = fit.params[-1]
         y = fit.y
@@ -222,8 +246,8 @@ def _mle_reasons(fit: Any, infl: Any) -> list[Reason]:
         h_sm = np.einsum("ij,ij->i", dmu, dsdy @ Hinv)
         key = "genpoisson_leverage"
         text = ("statsmodels' GeneralizedPoisson leverage is the derivative of the fitted mean in the response, blind "
-                "to alpha (it sums to %.4g, not P = %d); its d_params divide the plain Newton step by 1 - that "
-                "leverage instead of solving with the information without the row" % (h_sm.sum(), fit.n_params))
+                f"to alpha (it sums to {h_sm.sum():.4g}, not P = {fit.n_params}); its d_params divide the plain Newton "
+                "step by 1 - that leverage instead of solving with the information without the row")
     G = np.einsum("nkp,nk->np", fit.jacobian(), fit.grad_outputs())
     with np.errstate(all="ignore"):
         d_sm = -(G @ Hinv) / (1.0 - h_sm)[:, None]

@@ -12,12 +12,15 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from ._validation import format_labels
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 __all__ = ["RTOL", "Comparison", "Reason", "build_comparison", "one_line_error", "quietly", "relative_tolerance",
            "statsmodels_version"]
@@ -37,13 +40,13 @@ class Reason:
         "observed_information".
     text : str
         The explanation, naming the rows or quantities it concerns.
-    predicted : dict
+    predicted : dict of str to ndarray of shape (n_rows,)
         Measure -> the peer's values recomputed by regdiag under the peer's convention (checked against the peer).
-    measures : frozenset
-        Measures the situation affects (also those it cannot recompute).
+    measures : frozenset of str
+        Measures the situation affects (also those it cannot recompute); ``"*"`` stands for every measure.
     rows : pandas.Index
         Rows it concerns (for reasons that concern rows, such as leverage 1).
-    checked : frozenset
+    checked : frozenset of str
         Measures whose peer values cannot be recomputed (rounding noise, such as a ratio of determinants of singular
         matrices) but for which the situation itself was checked numerically (e.g. the determinant is zero to
         rounding): the reason counts as explaining them.
@@ -57,6 +60,19 @@ class Reason:
     checked: frozenset[str] = frozenset()
 
     def affects(self, measure: str) -> bool:
+        """Whether the situation concerns a measure.
+
+        Parameters
+        ----------
+        measure : str
+            A measure's name, as in :attr:`Comparison.table`'s index.
+
+        Returns
+        -------
+        bool
+            True when the measure has a recomputed peer value here, is named among :attr:`measures` or
+            :attr:`checked`, or :attr:`measures` holds ``"*"`` (every measure).
+        """
         return (measure in self.predicted or measure in self.measures or measure in self.checked
                 or "*" in self.measures)
 
@@ -75,7 +91,7 @@ class Comparison:
         or infinite and the other is not), ``agree`` (every difference within its row's bound, and the same rows
         defined), ``reason`` and ``explained`` (whether regdiag, recomputing the peer's number under the cause's
         convention, reproduces the peer's values; NA when they agree).
-    values : dict of str to pandas.DataFrame
+    values : dict of str to pandas.DataFrame of shape (n_rows, 2)
         Per measure, the two columns side by side (``regdiag``, ``peer``) indexed by row label.
     reasons : tuple of Reason
         Every situation detected, whether or not it made a difference.
@@ -95,15 +111,45 @@ class Comparison:
     notes: tuple[str, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
-        """The per-measure table."""
+        """The per-measure table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A copy of :attr:`table`: one row per measure.
+        """
         return self.table.copy()
 
     def side_by_side(self) -> pd.DataFrame:
-        """Every measure's two columns, ``(measure, "regdiag")`` and ``(measure, "peer")``, indexed by row label."""
+        """Every measure's two columns side by side.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Of shape (n_rows, 2 * n_measures): columns ``(measure, "regdiag")`` and ``(measure, "peer")``, indexed by
+            row label.
+        """
         return pd.concat(self.values, axis=1)
 
     def detail(self, measure: str) -> pd.DataFrame:
-        """One measure row by row: ``regdiag``, ``peer``, ``abs_diff``, sorted by decreasing difference."""
+        """One measure row by row, largest difference first.
+
+        Parameters
+        ----------
+        measure : str
+            A measure compared (a key of :attr:`values`).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Of shape (n_rows, 3): ``regdiag``, ``peer``, ``abs_diff``, indexed by row label and sorted by decreasing
+            ``abs_diff`` (rows where it is NaN first).
+
+        Raises
+        ------
+        KeyError
+            If ``measure`` was not compared.
+        """
         if measure not in self.values:
             raise KeyError(f"no measure {measure!r}; compared: {', '.join(self.values)}")
         v = self.values[measure].copy()
@@ -117,7 +163,14 @@ class Comparison:
         return bool((t["agree"] | t["explained"].fillna(False).astype(bool)).all())
 
     def summary(self) -> str:
-        """A text rendering: header, the table, the reasons."""
+        """A text rendering: header, the table, the reasons.
+
+        Returns
+        -------
+        str
+            The peer and the model, the notes, the table (differences to three significant digits) and each reason
+            with the measures it explains, one per line.
+        """
         lines = [f"regdiag vs {self.peer}", f"model: {self.model}"]
         lines += [f"note: {n}" for n in self.notes]
         show = self.table.drop(columns=["reason"]).copy()
@@ -136,7 +189,14 @@ class Comparison:
         return self.summary()
 
     def to_html(self) -> str:
-        """The table as HTML (used by the HTML report)."""
+        """The table as HTML (used by the HTML report).
+
+        Returns
+        -------
+        str
+            An HTML ``<table class="compare">`` of :attr:`table`, differences to three significant digits and
+            ``explained`` as "yes", "no" or empty.
+        """
         show = self.table.copy()
         for c in ("max_abs_diff", "max_rel_diff", "tolerance"):
             show[c] = show[c].map(lambda v: f"{v:.3g}")
@@ -162,7 +222,34 @@ def build_comparison(
     model: str,
     notes: list[str],
 ) -> Comparison:
-    """The per-measure table; ``tol(measure, peer_values)`` is the per-row bound on an agreeing difference."""
+    """The per-measure table of regdiag's values against a peer's.
+
+    Parameters
+    ----------
+    pairs : dict of str to tuple of (ndarray of shape (n_rows,), ndarray of shape (n_rows,), str)
+        Measure -> (regdiag's values, the peer's values, the peer's name for the column). NaN marks a row where a
+        side is undefined.
+    index : pandas.Index of length n_rows
+        Row labels of both sides.
+    reasons : list of Reason
+        Situations detected, tried in order to explain a difference.
+    tol : callable
+        ``tol(measure, peer_values)`` gives the per-row bound on an agreeing difference (an array broadcastable to
+        shape (n_rows,)).
+    n_rows : int
+        How many row labels to name where the sides differ most.
+    peer : str
+        What was compared with (e.g. "statsmodels 0.14.1 OLSInfluence").
+    model : str
+        The model, in words.
+    notes : list of str
+        How rows and columns were matched, tolerances, measures skipped.
+
+    Returns
+    -------
+    Comparison
+        Its table holds one row per key of ``pairs``, in that order.
+    """
     rows = []
     values: dict[str, pd.DataFrame] = {}
     for measure, (ours, theirs, peer_col) in pairs.items():
@@ -269,26 +356,25 @@ def _explain(
         if not set(index[one]) <= set(covered) and not checked:
             verified = False
             texts.append(f"defined on one side only at rows {format_labels(list(index[one]), 5)}, for no known reason")
-    if not within and hit is None:
-        if not any(measure in r.checked for r in reasons):
-            verified = False
-            both = np.isfinite(ours) & np.isfinite(theirs)
-            excess = np.where(both, np.abs(ours - theirs) - allow, -np.inf)
-            bad = np.flatnonzero(excess > 0)
-            bad = bad[np.argsort(-excess[bad], kind="stable")]
-            worst = format_labels([index[i] for i in bad[:n_rows]], n_rows)
-            size = float(np.max(np.abs(ours - theirs)[bad]))
-            tried = [r.key for r in reasons if r.affects(measure) and measure in r.predicted]
-            closest = [_rel_gap(r.predicted[measure], theirs) for r in reasons if measure in r.predicted]
-            untested = [r.text for r in reasons if r.affects(measure) and not r.predicted and not len(r.rows)]
-            texts.insert(
-                0,
-                f"unexplained: differs beyond the bound at {len(bad)} rows (largest {size:.3g} at {worst})"
-                + (f"; recomputing the peer's number as {', '.join(tried)} does not reproduce it (closest: "
-                   f"{min(closest):.2g} relative)" if tried
-                   else "; no known cause detected" if not untested else "")
-                + "".join(f"; {t}" for t in untested),
-            )
+    if not within and hit is None and not any(measure in r.checked for r in reasons):
+        verified = False
+        both = np.isfinite(ours) & np.isfinite(theirs)
+        excess = np.where(both, np.abs(ours - theirs) - allow, -np.inf)
+        bad = np.flatnonzero(excess > 0)
+        bad = bad[np.argsort(-excess[bad], kind="stable")]
+        worst = format_labels([index[i] for i in bad[:n_rows]], n_rows)
+        size = float(np.max(np.abs(ours - theirs)[bad]))
+        tried = [r.key for r in reasons if r.affects(measure) and measure in r.predicted]
+        closest = [_rel_gap(r.predicted[measure], theirs) for r in reasons if measure in r.predicted]
+        untested = [r.text for r in reasons if r.affects(measure) and not r.predicted and not len(r.rows)]
+        texts.insert(
+            0,
+            f"unexplained: differs beyond the bound at {len(bad)} rows (largest {size:.3g} at {worst})"
+            + (f"; recomputing the peer's number as {', '.join(tried)} does not reproduce it (closest: "
+               f"{min(closest):.2g} relative)" if tried
+               else "; no known cause detected" if not untested else "")
+            + "".join(f"; {t}" for t in untested),
+        )
     return "; ".join(dict.fromkeys(texts)), verified
 
 
@@ -300,7 +386,19 @@ RTOL = 1e-8
 
 def relative_tolerance(rtol: float) -> Callable[[str, np.ndarray], np.ndarray]:
     """The per-row allowance ``rtol`` times the largest finite peer value, in the form :func:`build_comparison`
-    takes."""
+    takes.
+
+    Parameters
+    ----------
+    rtol : float
+        The bound relative to the largest absolute finite peer value of a measure.
+
+    Returns
+    -------
+    callable
+        ``tol(measure, peer_values)`` -> ndarray of the shape of ``peer_values``, every entry ``rtol`` times that
+        scale (plus 1000 times the smallest normal number, so that zero agrees with zero).
+    """
 
     def tol(measure: str, theirs: np.ndarray) -> np.ndarray:
         finite = np.isfinite(theirs)
@@ -311,19 +409,53 @@ def relative_tolerance(rtol: float) -> Callable[[str, np.ndarray], np.ndarray]:
 
 
 def one_line_error(exc: BaseException) -> str:
-    """An exception's message on one line (its type's name when it has none), for a note of the comparison."""
+    """An exception's message on one line, for a note of the comparison.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The exception.
+
+    Returns
+    -------
+    str
+        Its message with every run of whitespace made one space; its type's name when the message is empty.
+    """
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def statsmodels_version() -> str:
-    """The installed statsmodels' version, as a comparison names its peer."""
+    """The installed statsmodels' version, as a comparison names its peer.
+
+    Returns
+    -------
+    str
+        ``statsmodels.__version__``, e.g. "0.14.1".
+    """
     import statsmodels
 
     return statsmodels.__version__
 
 
-def quietly(fn: Callable[[], Any]) -> Any:
-    """``fn()`` with warnings and floating-point warnings silenced (a peer's own warnings are not regdiag's)."""
+def quietly(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
+    """``fn(*args, **kwargs)`` with warnings and floating-point warnings silenced.
+
+    A peer's own warnings are not regdiag's.
+
+    Parameters
+    ----------
+    fn : callable
+        What to call.
+    *args : object
+        Its positional arguments.
+    **kwargs : object
+        Its keyword arguments.
+
+    Returns
+    -------
+    object
+        What ``fn`` returns.
+    """
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
-        return fn()
+        return fn(*args, **kwargs)

@@ -14,7 +14,7 @@ import itertools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -26,11 +26,27 @@ from .curvature.base import EPS
 from .influence import EngineInfluence, influence
 from .model import CoxModel, OutputJacobianModel, SingleIndexModel, as_model
 
+if TYPE_CHECKING:
+    from pandas.api.typing import NAType
+
 __all__ = ["cross_check", "relative_discrepancy"]
 
 
 def relative_discrepancy(a: np.ndarray, b: np.ndarray) -> float:
-    """``max_j max_i |a_ij - b_ij| / max_i |b_ij|``: the largest error of each column relative to its scale."""
+    """``max_j max_i |a_ij - b_ij| / max_i |b_ij|``: the largest error of each column relative to its scale.
+
+    Parameters
+    ----------
+    a : ndarray of shape (n,) or (n, k)
+        The values checked.
+    b : ndarray of the shape of ``a``
+        The reference; a column of zeros is its own scale of 1 (its error is absolute).
+
+    Returns
+    -------
+    float
+        The largest relative error over the columns (NaN where a value is NaN).
+    """
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     if a.ndim == 1:
@@ -41,7 +57,7 @@ def relative_discrepancy(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(col))
 
 
-def _theory(model: SingleIndexModel, curvature: str, correction: str) -> tuple[bool, str]:
+def _theory(model: SingleIndexModel | OutputJacobianModel, curvature: str, correction: str) -> tuple[bool, str]:
     """Whether the engine should equal the closed form for this curvature, and why."""
     if getattr(model, "closed_form_observed", False):  # robust and discrete fits: Newton steps, observed curvature
         target = "the one-step deletion" if correction == "leverage" else "(1 - h) x the one-step deletion"
@@ -73,7 +89,20 @@ def _theory(model: SingleIndexModel, curvature: str, correction: str) -> tuple[b
 
 
 def conditioning(H: np.ndarray) -> tuple[float, float]:
-    """Condition numbers of a curvature matrix: as it is, and with its diagonal equilibrated to ones."""
+    """Condition numbers of a curvature matrix: as it is, and with its diagonal equilibrated to ones.
+
+    Parameters
+    ----------
+    H : ndarray of shape (p, p)
+        A symmetric positive definite matrix.
+
+    Returns
+    -------
+    cond : float
+        Ratio of its largest to its smallest eigenvalue.
+    cond_equilibrated : float
+        The same of ``D^(-1/2) H D^(-1/2)``, ``D`` its diagonal.
+    """
     ev = np.linalg.eigvalsh(H)
     d = np.sqrt(np.diag(H))
     ev_eq = np.linalg.eigvalsh(H / d[:, None] / d[None, :])
@@ -211,6 +240,7 @@ def cross_check(
     curvatures, solvers : sequences of str, optional
         Default: all six curvatures and all four solvers.
     corrections : sequence of {"none", "leverage"}
+        Corrections to run, each with every curvature and solver.
     damping : float
         Damping for every run (0 compares with the closed form exactly).
     solver_options : dict, optional

@@ -42,6 +42,28 @@ def cross_check_cox(
     rows say why they give no result. ``param_influence`` is compared with ``-dfbeta`` (R's one-step value),
     ``dfbeta`` with R's ``dfbeta``, ``cooks_distance`` with ``dfbeta' I dfbeta / p``; ``exact_deletion`` is the
     discrepancy from the exact leave-one-out change (the one-step approximation's error).
+
+    Parameters
+    ----------
+    model : CoxModel
+        The engine's view of the Cox fit (``model.fit``).
+    curvatures : sequence of str, optional
+        Default: ``exact`` and ``identity``.
+    solvers : sequence of str, optional
+        Default: all solvers.
+    corrections : sequence of {"none", "leverage"}
+        Corrections to run; ``"leverage"`` gives rows that say why there is no result.
+    damping : float
+        Damping for every run (0 compares with R's one-step ``dfbeta`` exactly).
+    solver_options : dict, optional
+        Per solver name, options for it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run, the columns of :func:`regdiag.cross_check` and ``exact_deletion``. ``frame.attrs`` holds
+        ``n_compared``, ``cond``, ``cond_equilibrated``, ``damping`` and ``one_step_vs_exact`` (the relative
+        discrepancy of R's one-step ``dfbeta`` from the exact deletion).
     """
     fit = model.fit
     infl = fit.influence()
