@@ -27,7 +27,7 @@ from .influence import EngineInfluence, influence
 from .model import CoxModel, OutputJacobianModel, SingleIndexModel, as_model
 
 if TYPE_CHECKING:
-    from pandas.api.typing import NAType
+    pass
 
 __all__ = ["cross_check", "relative_discrepancy"]
 
