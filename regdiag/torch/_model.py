@@ -45,6 +45,21 @@ HVP_CHUNK = 64
 #: largest vocabulary of an nn.Embedding factored as a Kronecker block (its input factor is vocab x vocab)
 EMBEDDING_KRON_LIMIT = 4096
 
+#: network dtypes whose per-example quantities the engine receives in float32 (16-bit floats)
+HALF_DTYPES = (torch.bfloat16, torch.float16)
+
+
+def engine_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the engine computes in for a network of ``dtype``: float32 for 16-bit floats, else its own."""
+    return torch.float32 if dtype in HALF_DTYPES else dtype
+
+
+def rel_tol(dtype: torch.dtype) -> float:
+    """Relative agreement expected between two sums of the same gradients computed in ``dtype`` in different
+    orders (per-example sums against autograd's batch gradient): about 1,000 units of rounding for float32 and
+    float64, 5% for 16-bit floats (8 bits of bfloat16 mantissa)."""
+    return 1e-9 if dtype == torch.float64 else 1e-4 if dtype == torch.float32 else 5e-2
+
 
 def _is_conv1d(m: nn.Module) -> bool:
     """transformers' ``Conv1D`` (GPT-2's transposed linear layer: ``x @ W + b`` with ``W`` of shape (d_in, d_out))."""
@@ -127,6 +142,7 @@ class NormLayer:
         """Per example and output vector: ``d (b, C, *out)`` back-propagated to the output, ``x`` the input."""
         m = self.module
         k = len(m.normalized_shape)
+        x = x.to(d.dtype)
         out: dict[str, torch.Tensor] = {}
         sum_dims = tuple(range(2, d.ndim - k))
         if self.weight_name is not None:
@@ -249,7 +265,7 @@ def _probe_layers(module: nn.Module, candidates: list[KronLayer],
             whole = layer.matrix(full[0])
             if layer.bias:
                 whole = torch.cat([whole, full[1][:, None]], dim=1)
-            tol = (1e-4 if a.dtype == torch.float32 else 1e-9) * float(torch.maximum(size, whole.abs()).max())
+            tol = rel_tol(a.dtype) * float(torch.maximum(size, whole.abs()).max())
             agree = bool(((from_calls - whole).abs() <= tol).all())
         if agree:
             kron.append(layer)
@@ -338,7 +354,7 @@ def _probe_tied(module: nn.Module, shared: list[tuple[str, torch.Tensor]], data:
         w = whole[nm]
         if not called[nm] or w is None:
             continue
-        tol = (1e-4 if w.dtype == torch.float32 else 1e-9) * float(torch.maximum(size[nm], w.abs()).max())
+        tol = rel_tol(w.dtype) * float(torch.maximum(size[nm], w.abs()).max())
         if bool(((sums[nm] - w).abs() <= tol).all()):
             found_ok[nm] = us
     return found_ok
@@ -476,7 +492,10 @@ class TorchModel:
         self.param_names = _param_names(parts)
         self._parts = parts
         p0 = self.named[0][1]
-        self.dtype, self.device = p0.dtype, p0.device
+        #: the network's dtype; ``dtype``: the engine's, in which every per-example quantity is returned (float32
+        #: for a 16-bit network; :class:`TorchInfluence` sets float64 while it accumulates factors)
+        self.param_dtype, self.device = p0.dtype, p0.device
+        self.dtype = engine_dtype(p0.dtype)
         self.params = self.flat_params()
         self.local_rows = local_rows
         self._group = group
@@ -594,7 +613,7 @@ class TorchModel:
             want = f"({b}, tokens, {self.out_shape[1]})" if self.per_token else str((b,) + self.out_shape)
             raise ModelError(f"the model returned outputs of shape {tuple(out.shape)}; expected {want}")
         self.loss.check(f, y)
-        vals = self.loss.values(f.detach(), y)
+        vals = self.loss.values(f.detach().to(self.dtype), y)
         bad = ~torch.isfinite(vals)
         for _, x in input_tensors(inputs):
             if x.is_floating_point():
@@ -618,6 +637,10 @@ class TorchModel:
                        "mask": mask}
         return self._cache
 
+    def _outputs(self, st: dict[str, Any]) -> torch.Tensor:
+        """The outputs of a forward pass, out of the graph, in the engine's dtype."""
+        return st["f"].detach().to(self.dtype)
+
     def _backprop(self, rows: slice, V: torch.Tensor, data: Data | None = None) -> dict[str, tuple[Any, Any]]:
         """Per Kronecker layer: inputs ``(b, T, d_in)`` and the output vectors ``V (b, C, k)`` back-propagated to
         the layer's outputs, ``(b, C, T, d_out)``; several calls of one layer are positions of one call. Per
@@ -634,8 +657,8 @@ class TorchModel:
         grads: list[tuple[torch.Tensor, ...]] = []
         with torch.enable_grad():
             for c in range(C):
-                grads.append(torch.autograd.grad(st["f"], outs, grad_outputs=V[:, c, :], retain_graph=True,
-                                                 allow_unused=True))
+                grads.append(torch.autograd.grad(st["f"], outs, grad_outputs=V[:, c, :].to(st["f"].dtype),
+                                                 retain_graph=True, allow_unused=True))
         res: dict[str, tuple[Any, Any]] = {}
         mask = st["mask"]
         j = 0
@@ -645,7 +668,7 @@ class TorchModel:
                 (x, o), = calls
                 per_c = [g[j] if g[j] is not None else torch.zeros_like(o) for g in grads]
                 j += 1
-                res[layer.name] = (x, torch.stack(per_c, dim=1).detach())
+                res[layer.name] = (x, torch.stack(per_c, dim=1).detach().to(self.dtype))
                 continue
             parts = []
             for x, _ in calls:
@@ -658,7 +681,8 @@ class TorchModel:
                 per_c = [g[j + k] if g[j + k] is not None else torch.zeros_like(o) for g in grads]
                 ds.append(torch.stack([layer.positions(g) for g in per_c], dim=1))
             j += len(calls)
-            res[layer.name] = (torch.cat(parts, dim=1).detach(), torch.cat(ds, dim=2).detach())
+            res[layer.name] = (torch.cat(parts, dim=1).detach().to(self.dtype),
+                               torch.cat(ds, dim=2).detach().to(self.dtype))
         self._kron_cache = (st, V, res)  # holds V: the same tensor, not a new one at a reused address
         return res
 
@@ -705,7 +729,8 @@ class TorchModel:
             return torch.func.vmap(vjp)(v)[0]
 
         with _batching_notes():
-            return torch.func.vmap(one, in_dims=(None, 0, 0))(plain, inputs, V)
+            got = torch.func.vmap(one, in_dims=(None, 0, 0))(plain, inputs, V.to(self.param_dtype))
+        return {nm: g.to(self.dtype) for nm, g in got.items()}
 
     def _plain_loop(self, plain: dict[str, torch.Tensor], st: dict[str, Any], V: torch.Tensor
                     ) -> dict[str, torch.Tensor]:
@@ -718,8 +743,8 @@ class TorchModel:
             with torch.enable_grad():
                 fi = model_output(call(self.module, xi)).reshape(-1)
                 for c in range(V.shape[1]):
-                    gs = torch.autograd.grad(fi, list(params.values()), grad_outputs=V[i, c], retain_graph=True,
-                                             allow_unused=True)
+                    gs = torch.autograd.grad(fi, list(params.values()), grad_outputs=V[i, c].to(fi.dtype),
+                                             retain_graph=True, allow_unused=True)
                     for nm, g in zip(params, gs):
                         if g is not None:
                             out[nm][i, c] = g
@@ -728,12 +753,12 @@ class TorchModel:
     # ---- the engine's protocol ---------------------------------------------------------------------------------------
     def output_hessians(self, rows: slice) -> torch.Tensor:
         st = self.forward(rows)
-        return self.loss.hessian(st["f"].detach(), st["y"]).detach()
+        return self.loss.hessian(self._outputs(st), st["y"]).detach()
 
     def _output_sqrt(self, rows: slice) -> torch.Tensor:
         """``(b, k, C)`` square roots of the output Hessians in the loss's closed form (token losses)."""
         st = self.forward(rows)
-        return self.loss.output_sqrt(st["f"].detach(), st["y"]).detach()  # type: ignore[attr-defined]
+        return self.loss.output_sqrt(self._outputs(st), st["y"]).detach()  # type: ignore[attr-defined]
 
     def one_shape(self) -> tuple[int, ...]:
         """The shape of one example's outputs (``(1, -1, vocab)`` for token losses)."""
@@ -763,7 +788,7 @@ class TorchModel:
 
     def loss_gradients(self, rows: slice) -> torch.Tensor:
         st = self.forward(rows)
-        V = self.loss.grad(st["f"].detach(), st["y"])[:, None, :]
+        V = self.loss.grad(self._outputs(st), st["y"])[:, None, :]
         return self.output_vjp(rows, V)[:, 0, :]
 
     def _sample_output_vectors(self, rows: slice, s: int, rng: Any) -> torch.Tensor:
@@ -771,7 +796,7 @@ class TorchModel:
         example's draws come from its own generator (``rng`` when it is a :class:`RowRandom`, else one seeded with
         ``(self.seed, row)``): the same for any batch size and number of processes."""
         st = self.forward(rows)
-        f = st["f"].detach()
+        f = self._outputs(st)
         if self.sampling == "empirical_fisher":
             return self.loss.grad(f, st["y"])[:, None, :].expand(-1, s, -1) / float(np.sqrt(s))
         if not isinstance(rng, RowRandom):
@@ -810,7 +835,7 @@ class TorchModel:
         pr = Progress(self.progress, "scores: query gradients", len(bl))
         for sub in bl:
             st = self.forward(sub, query)
-            f = st["f"].detach()
+            f = self._outputs(st)
             at = slice(sub.start - lo, sub.stop - lo)
             if per_token:
                 V = self.loss.token_grads(f, st["y"])  # type: ignore[attr-defined]
