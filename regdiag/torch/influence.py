@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .._validation import Correction, CurvatureKind, InfluenceWarning, ModelError, as_enum, format_labels
+from .._validation import Correction, CurvatureKind, DataError, InfluenceWarning, ModelError, as_enum, format_labels
 from ..engine.curvature import CURVATURES
 from ..engine.curvature.base import DenseEigen, DiagEigen, EigenCurvature, KronEigen
 from ..engine.influence import Damping, EngineInfluence, InfluenceEngine
@@ -38,10 +38,22 @@ GRADIENT_CHUNK = 1 << 26
 PRECONDITION_CHUNK = 1 << 22
 #: numbers of query gradients scored per pass over the training examples (bounds scoring memory)
 QUERY_CHUNK = 1 << 24
+#: numbers of factored training gradients kept from the first query chunk's pass for the next chunks
+TRAIN_CACHE = 1 << 26
 #: examples whose per-example gradients are checked against autograd's batch gradient at fit()
 CHECK_EXAMPLES = 64
 #: output dimension above which fit() warns that exact Gauss-Newton factors (one backward pass per output) are costly
 EXACT_OUTPUTS_WARN = 64
+
+
+def _per_token_sides(per_token: bool | str) -> tuple[bool, bool]:
+    """``(query, train)``: which sides ``scores(per_token=...)`` splits into tokens."""
+    sides = {False: (False, False), True: (True, False), "query": (True, False), "train": (False, True),
+             "both": (True, True)}
+    key = per_token if isinstance(per_token, (bool, str)) else None
+    if key not in sides:
+        raise ValueError(f"per_token must be False, True, 'query', 'train' or 'both', not {per_token!r}")
+    return sides[key]  # type: ignore[index]
 
 
 def _cast_curvature(engine: InfluenceEngine, dtype: torch.dtype) -> None:
@@ -307,6 +319,8 @@ class TorchInfluence:
         self.gradient_norm: float | None = None
         #: relative error of the rank-truncated query gradients of the last scores(query_rank=r)
         self.query_rank_error: float | None = None
+        #: positions of each training sequence, while per-token training scores are computed
+        self._n_train_tokens = 1
 
     # ---- checks ---------------------------------------------------------------------------------------------------
     @staticmethod
@@ -529,7 +543,7 @@ class TorchInfluence:
             return eng.view.query_gradients(self._query(query), measurement)
 
     def scores(self, query: Any, measurement: Any = "loss", *, query_rank: int | None = None,
-               per_token: bool = False) -> np.ndarray:
+               per_token: bool | str = False) -> np.ndarray:
         """Predicted change of each query's loss (or measurement) when each training example is removed.
 
         Parameters
@@ -543,43 +557,72 @@ class TorchInfluence:
             matrix) is truncated to its ``query_rank`` largest singular values, and scores are computed from the
             training examples' factored gradients. Exact when ``query_rank >= min(d_out, d_in)``; the relative
             error of the truncated query gradients is in ``query_rank_error`` afterwards (largest over queries).
-        per_token : bool
-            Token losses: the score of each query position's token loss (``"lm"``: position ``t`` predicts token
-            ``t + 1``; ignored positions score 0). Summed over positions they give the sequence's score.
+        per_token : {False, True, "query", "train", "both"}
+            Token losses: scores of single tokens' losses instead of whole sequences'. ``"query"`` (or True): the
+            score of each query position's token loss; ``"train"``: the influence of each training position's
+            token loss (removing that one token's loss from the training objective) on the query's loss;
+            ``"both"``: query position by training position. ``"lm"``: position ``t`` predicts token ``t + 1``;
+            positions that predict nothing (the last, masked or ``-100`` targets) score 0. Summed over positions
+            they give the sequences' scores. ``"train"`` and ``"both"`` take one backward pass per training
+            position, and need training sequences of one length.
 
         Returns
         -------
-        ndarray of shape (n_query, n_train), or (n_query, n_tokens, n_train) with ``per_token``
-            Positive: removing the training example increases the query's loss (it helps the query).
+        ndarray of shape (n_query, n_train)
+            Positive: removing the training example increases the query's loss (it helps the query). With
+            ``per_token``: ``(n_query, query_tokens, n_train)`` ("query"), ``(n_query, n_train, train_tokens)``
+            ("train") or ``(n_query, query_tokens, n_train, train_tokens)`` ("both").
 
         Notes
         -----
-        Queries are taken ``QUERY_CHUNK // n_params`` at a time (about 2**24 numbers of query gradients; per token,
-        each position counts), each chunk preconditioned and multiplied with one pass over the training examples:
-        memory is bounded whatever the number of queries, at one pass over the training data per chunk.
+        Memory is bounded whatever the number of queries. Queries are taken ``QUERY_CHUNK // n_params`` at a time
+        (about 2**24 numbers of query gradients, each query position counting with ``per_token``); a chunk's
+        gradients and their preconditioned copy are held (2 x 2**24 numbers), and multiplied with the training
+        examples' gradients, which are formed batch by batch from the layers' factored gradients (inputs and
+        back-propagated output gradients, ``batch x tokens x (d_in + d_out)`` numbers per layer) at most
+        ``GRADIENT_CHUNK = 2**26`` numbers at a time. The training data are read once: with several query chunks,
+        the factored training gradients of the first pass are kept for the others when they take at most
+        ``TRAIN_CACHE = 2**26`` numbers, and the training data are read again for each chunk otherwise.
         """
         m, eng = self._require()
+        on_query, on_train = _per_token_sides(per_token)
+        if on_train and not m.per_token:
+            raise ValueError(f"per_token={per_token!r} needs a token loss ('lm' or 'token_cross_entropy')")
+        if on_train and self.correction is Correction.LEVERAGE:
+            raise ValueError("per-token training scores apply to correction='none'")
         with self._eval():
             q = self._query(query)
             tokens = 1
-            if per_token:
-                tokens = int(m.query_gradients(q, rows=slice(0, 1), per_token=True).shape[1])
+            if on_query:
+                tokens = int(m.query_gradients(q, measurement, rows=slice(0, 1), per_token=True).shape[1])
             step = max(1, QUERY_CHUNK // (m.n_params * tokens))
-            out = torch.zeros(q.n * tokens, m.n_obs, dtype=m.dtype, device=self.device)
+            train_tokens = self._n_train_tokens = self._train_tokens() if on_train else 1
+            out = torch.zeros(q.n * tokens, m.n_obs * train_tokens, dtype=m.dtype, device=self.device)
             self.query_rank_error = 0.0 if query_rank is not None else None
+            cache: dict[str, Any] = {"batches": [] if q.n > step else None, "numbers": 0}
             for c in range(0, q.n, step):
                 rows = slice(c, min(c + step, q.n))
-                Gq = m.query_gradients(q, measurement, rows=rows, per_token=per_token)
+                Gq = m.query_gradients(q, measurement, rows=rows, per_token=on_query)
                 Gq = Gq.reshape(-1, m.n_params)
                 eng.view._check(Gq, (None, m.n_params), "query_gradients", None)
-                self._score_chunk(Gq, query_rank, out[rows.start * tokens : rows.stop * tokens])
+                self._score_chunk(Gq, query_rank, out[rows.start * tokens : rows.stop * tokens], on_train, cache)
             res = self._gather(out)
         if self.correction is Correction.LEVERAGE:
             self._check_leverage()
-        return res.reshape(q.n, tokens, m.n_obs) if per_token else res
+        shape = (q.n,) + ((tokens,) if on_query else ()) + (m.n_obs,) + ((train_tokens,) if on_train else ())
+        return res.reshape(shape)
 
-    def _score_chunk(self, Gq: torch.Tensor, query_rank: int | None, out: torch.Tensor) -> None:
-        """``out[q, i]``: the scores of the query gradients ``Gq`` (one pass over the training examples)."""
+    def _train_tokens(self) -> int:
+        """The number of positions of the first batch of training sequences (per-token training scores need every
+        batch to have as many: :meth:`_train_factors` checks)."""
+        m, _ = self._require()
+        rows = _local_batches(m)[0]
+        return int(m.forward(rows)["f"].shape[1]) // int(m.out_shape[1])
+
+    def _score_chunk(self, Gq: torch.Tensor, query_rank: int | None, out: torch.Tensor, per_token: bool = False,
+                     cache: dict[str, Any] | None = None) -> None:
+        """``out[q, i]``: the scores of the query gradients ``Gq`` (one pass over the training examples, or over
+        the factored training gradients in ``cache``)."""
         m, eng = self._require()
         if self.correction is Correction.LEVERAGE:
             if query_rank is not None:
@@ -602,12 +645,34 @@ class TorchInfluence:
                 Q[b.name][c : c + step] = X[:, b.slice]
             pr.advance()
         del X
-        self._dot_train_gradients(Q, query_rank, out)
+        self._dot_train_gradients(Q, query_rank, out, per_token, cache)
 
-    def _dot_train_gradients(self, Q: dict[str, torch.Tensor], rank: int | None, out: torch.Tensor) -> None:
-        """``out[:, i] = Q g_i`` for the training gradients ``g_i``, layer by layer from their Kronecker factors
-        (no ``n_train x n_params`` array; with ``rank``, each layer's rows of ``Q`` truncated to that rank).
-        ``Q`` holds the columns of each block."""
+    def _train_factors(self, rows: slice, per_token: bool) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]],
+                                                                     torch.Tensor | None]:
+        """The training examples' gradients of ``rows`` in factored form: per Kronecker block the layer inputs
+        ``a (b, T, d_in)`` and back-propagated loss gradients ``d (b, C, T, d_out)``; the gradients of the other
+        blocks ``(b, C, n_plain)`` (None without such blocks). ``C = 1``, or one per position (``per_token``: each
+        token loss's gradient)."""
+        m, _ = self._require()
+        st = m.forward(rows)  # the model's own checks: finite inputs and losses
+        f = m._outputs(st)
+        V = m.loss.token_grads(f, st["y"]) if per_token else m.loss.grad(f, st["y"])[:, None, :]  # type: ignore[attr-defined]
+        if per_token and V.shape[1] != self._n_train_tokens:
+            raise DataError(f"per-token training scores need training sequences of one length; rows {rows.start}.."
+                            f"{rows.stop - 1} have {V.shape[1]} tokens, the first have {self._n_train_tokens}: pad "
+                            "them to one length")
+        got = m._backprop(rows, V)
+        kron = {b.name: got[b.name] for b in m.blocks if b.kron}
+        plain = torch.cat(m._plain_vjp(rows, V), dim=2) if any(not b.kron for b in m.blocks) else None
+        return kron, plain
+
+    def _dot_train_gradients(self, Q: dict[str, torch.Tensor], rank: int | None, out: torch.Tensor,
+                             per_token: bool = False, cache: dict[str, Any] | None = None) -> None:
+        """``out[:, i] = Q g_i`` for the training gradients ``g_i`` (with ``per_token``: ``out[:, i * T + t]`` for
+        the gradient of position ``t``'s token loss), layer by layer from their Kronecker factors (no
+        ``n_train x n_params`` array; with ``rank``, each layer's rows of ``Q`` truncated to that rank). ``Q`` holds
+        the columns of each block. ``cache``: ``{"batches": list or None, "numbers": int}``, the factored training
+        gradients kept from the first call (up to ``TRAIN_CACHE`` numbers) for the next ones."""
         m, _ = self._require()
         if rank is not None and (int(rank) != rank or rank < 1):
             raise ValueError(f"query_rank must be a positive integer, got {rank!r}")
@@ -621,28 +686,43 @@ class TorchInfluence:
                 self.query_rank_error = max(self.query_rank_error or 0.0, float(lost.max().sqrt()) if lost.numel() else 0.0)
         plain = [b for b in m.blocks if not b.kron]
         Qp = torch.cat([Q[b.name] for b in plain], dim=1) if plain else None
+        nq = out.shape[0]
+        out = out.reshape(nq, m.n_obs, -1)
         batches = _local_batches(m)
+        kept = cache["batches"] if cache is not None else None
+        reuse = bool(kept) and len(kept) == len(batches)
         pr = Progress(self.progress, "scores: training examples", len(batches))
-        for rows in batches:  # the model's own checks: finite inputs and losses
-            st = m.forward(rows)
-            V = m.loss.grad(m._outputs(st), st["y"])[:, None, :]
-            kron = m._backprop(rows, V)
-            s = out.new_zeros(out.shape[0], rows.stop - rows.start)
+        for k, rows in enumerate(batches):
+            if reuse:
+                kron, G_plain = kept[k]  # type: ignore[index]
+            else:
+                kron, G_plain = self._train_factors(rows, per_token)
+                if kept is not None and cache is not None:
+                    size = sum(a.numel() + d.numel() for a, d in kron.values())
+                    size += 0 if G_plain is None else G_plain.numel()
+                    cache["numbers"] += size
+                    if cache["numbers"] <= TRAIN_CACHE:
+                        kept.append((kron, G_plain))
+                    else:  # too large to keep: the next query chunks read the training data again
+                        cache["batches"] = kept = None
+            b_n = rows.stop - rows.start
+            s = out.new_zeros(nq, b_n, out.shape[2])
             for b in m.blocks:
                 if not b.kron:
                     continue
                 a, d = kron[b.name]
                 if b.name in low:
                     US, Vh = low[b.name]
-                    s += torch.einsum("bto,qor,btj,qrj->qb", d[:, 0], US, a, Vh)
+                    s += torch.einsum("bcto,qor,btj,qrj->qbc", d, US, a, Vh)
                 else:  # per-example gradients of the layer, a few at a time (about 2**26 numbers)
-                    step = max(1, GRADIENT_CHUNK // b.size)
+                    step = max(1, GRADIENT_CHUNK // (b.size * d.shape[1]))
                     for c in range(0, a.shape[0], step):
-                        ac, dc = a[c : c + step], d[c : c + step, 0]
-                        G = torch.einsum("bto,btj->boj", dc, ac) if a.shape[1] > 1 else dc[:, 0, :, None] * ac[:, 0, None]
-                        s[:, c : c + step] += Q[b.name] @ G.reshape(G.shape[0], -1).T
-            if Qp is not None:
-                s += Qp @ torch.cat(m._plain_vjp(rows, V), dim=2)[:, 0].T
+                        ac, dc = a[c : c + step], d[c : c + step]
+                        G = (torch.einsum("bcto,btj->bcoj", dc, ac) if a.shape[1] > 1
+                             else dc[:, :, 0, :, None] * ac[:, None, 0, None, :])
+                        s[:, c : c + step] += (Q[b.name] @ G.reshape(-1, b.size).T).reshape(nq, -1, s.shape[2])
+            if Qp is not None and G_plain is not None:
+                s += (Qp @ G_plain.reshape(-1, Qp.shape[1]).T).reshape(nq, b_n, s.shape[2])
             out[:, rows] = s
             pr.advance()
 
