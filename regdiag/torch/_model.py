@@ -131,6 +131,53 @@ class KronLayer:
         return [self.module.weight] + ([self.module.bias] if self.bias else [])
 
 
+#: largest side of a tied weight factored as one shared Kronecker block (its factors are side x side)
+TIED_KRON_LIMIT = EMBEDDING_KRON_LIMIT
+
+
+class TiedWeight(KronLayer):
+    """A weight shared by several layers (a language model's token embedding tied to its output layer) as one
+    Kronecker block: the weight as stored, ``(rows, cols)``, whose per-example gradient is the sum of its uses'.
+
+    The rule: each use is a set of positions of the block, so that K-FAC's factors sum the uses' statistics (the
+    weight-sharing rule of K-FAC, "expand": the output-side factor sums every use's back-propagated vectors, the
+    input-side factor averages every use's inputs over all positions). A use whose gradient is ``d a'`` in the
+    stored orientation (``nn.Linear``: output gradients ``d`` on the rows, inputs ``a`` on the columns) enters as
+    it is; a use whose gradient is ``a d'`` (``nn.Embedding``: one-hot tokens on the rows, output gradients on the
+    columns; transformers' ``Conv1D``) enters with its two sides exchanged, the positions of each output vector
+    apart (a back-propagated vector is then on the input side, which the factors do not index by output vector).
+    EK-FAC refits the eigenvalues to the exact per-example gradients (the sums of the uses) in that eigenbasis.
+    """
+
+    def __init__(self, name: str, uses: list[KronLayer]) -> None:
+        self.name, self.uses = name, uses
+        self.module = uses[0].module
+        self.bias, self.kind, self.transposed, self.conv = False, "tied", False, False
+        w = self.module.weight
+        self.d_out, self.d_w = int(w.shape[0]), int(w[0].numel())
+        self.shape = (self.d_out, self.d_w)
+
+    def combine(self, parts: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The uses' ``(a (b, T_u, in_u), d (b, C, T_u, out_u))`` (each in its layer's orientation) as the
+        block's ``(a (b, P, cols), d (b, C, P, rows))``: ``sum_p d_cp a_p'`` is the gradient of output vector
+        ``c``."""
+        As, Ds = [], []
+        for u, (a, d) in zip(self.uses, parts):
+            if not u.transposed:
+                As.append(a)
+                Ds.append(d)
+                continue
+            b, C, T, o = d.shape
+            if C == 1:
+                As.append(d[:, 0])
+                Ds.append(a[:, None])
+            else:  # position (t, c'): input d_c't, output vector c: a_t where c = c', else 0
+                As.append(d.transpose(1, 2).reshape(b, T * C, o))
+                eye = torch.eye(C, dtype=a.dtype, device=a.device)
+                Ds.append(torch.einsum("bti,cd->bctdi", a, eye).reshape(b, C, T * C, a.shape[-1]))
+        return torch.cat(As, dim=1), torch.cat(Ds, dim=2)
+
+
 class NormLayer:
     """An ``nn.LayerNorm`` with an elementwise affine map: per-example gradients from forward hooks (no ``vmap``),
     ``sum_t d_t * xhat_t`` for the weight and ``sum_t d_t`` for the bias (``xhat`` the normalized input)."""
@@ -372,6 +419,9 @@ def _param_names(parts: list[tuple[int, Any]]) -> list[str]:
     """Names of the entries of ``theta``: ``layer.weight[o,j]``, ``layer.bias[o]``, ``name[i,...]``."""
     names: list[str] = []
     for _, p in parts:
+        if isinstance(p, TiedWeight):
+            names.extend(f"{p.name}[{t}]" for t in _index_strings(tuple(p.module.weight.shape)))
+            continue
         if isinstance(p, KronLayer):
             pre = f"{p.name}.weight["
             if p.transposed:  # weight (d_in, d_out): block entry (o, j) is weight[j, o]
@@ -467,6 +517,11 @@ class TorchModel:
         shared = [(nm, p) for nm, p in self.named if nm not in layer_of and nm not in norm_params and p.ndim == 2]
         self.tied = _probe_tied(module, shared, data)
         self.tied_uses = [use for uses in self.tied.values() for use in uses]
+        #: tied weights factored as one shared Kronecker block each (the others: dense blocks)
+        self.tied_blocks = [TiedWeight(nm, uses) for nm, uses in self.tied.items()
+                            if len(uses) > 1 and max(uses[0].module.weight.shape) <= TIED_KRON_LIMIT]
+        for tw in self.tied_blocks:
+            layer_of[tw.name] = tw
         self.layers: list[KronLayer] = []
         self.plain: list[tuple[str, torch.Tensor]] = []
         blocks: list[Block] = []
@@ -477,7 +532,8 @@ class TorchModel:
             if layer is not None:
                 if layer in self.layers:
                     continue
-                self.layers.append(layer)
+                if not isinstance(layer, TiedWeight):  # the uses' modules are hooked
+                    self.layers.append(layer)
                 size = layer.shape[0] * layer.shape[1]
                 blocks.append(Block(layer.name, pos, pos + size, shape=layer.shape))
                 parts.append((pos, layer))
@@ -683,6 +739,8 @@ class TorchModel:
             j += len(calls)
             res[layer.name] = (torch.cat(parts, dim=1).detach().to(self.dtype),
                                torch.cat(ds, dim=2).detach().to(self.dtype))
+        for tw in self.tied_blocks:
+            res[tw.name] = tw.combine([res[u.name] for u in tw.uses])
         self._kron_cache = (st, V, res)  # holds V: the same tensor, not a new one at a reused address
         return res
 
@@ -700,6 +758,8 @@ class TorchModel:
                 x, d = hooked[norm.name]
                 got.update(norm.grads(x, d))
             for nm, uses in self.tied.items():
+                if nm not in dict(self.plain):
+                    continue
                 total = 0
                 for u in uses:
                     a, d = hooked[u.name]

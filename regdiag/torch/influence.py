@@ -141,11 +141,12 @@ class TorchInfluence:
     curvature : {"ekfac", "kfac", "gauss_newton", "exact", "diagonal", "identity"}
         K-FAC and EK-FAC are Kronecker-factored for ``nn.Linear``, ``nn.Conv2d``, transformers' ``Conv1D`` (GPT-2)
         and ``nn.Embedding`` (up to 4,096 tokens: one-hot inputs, a diagonal input factor) layers called through
-        their modules on the batch's examples; any other trainable tensor (LayerNorm weights and biases, position
-        embeddings shared by the batch, tied embeddings) gets its dense Gauss-Newton block (up to ``PLAIN_BLOCK_LIMIT``
-        parameters; larger ones must be excluded with ``exclude`` or frozen), including the parameters of a Linear
-        or Conv2d used without calling it (``nn.MultiheadAttention``'s ``out_proj``, ``F.linear(x, layer.weight)``)
-        or also outside its call (tied weights).
+        their modules on the batch's examples. A weight shared by several such layers (a token embedding tied to
+        the output layer; sides up to 4,096) is one Kronecker block of the weight as stored whose factors sum the
+        uses (:class:`~regdiag.torch._model.TiedWeight`). Any other trainable tensor (LayerNorm weights and biases)
+        gets its dense Gauss-Newton block (up to ``PLAIN_BLOCK_LIMIT`` parameters; larger ones must be excluded
+        with ``exclude`` or frozen), including the parameters of a Linear or Conv2d used without calling it
+        (``nn.MultiheadAttention``'s ``out_proj``, ``F.linear(x, layer.weight)``) or also outside its calls.
     solver : {"direct", "cg", "lissa", "lowrank"}
     damping : float or Damping
         Added to the curvature (``Damping.relative(r)``: ``r`` times its mean eigenvalue).
@@ -396,7 +397,7 @@ class TorchInfluence:
                         why = (f"are not Kronecker-factored (of them, {format_labels(sorted(linear), 5)} belong to "
                                "nn.Linear/nn.Conv2d layers whose weights are used without calling the layer, e.g. "
                                "nn.MultiheadAttention's out_proj or F.linear(x, layer.weight), or also outside its "
-                               "call, e.g. tied weights)")
+                               "call, e.g. tied weights with a side above 4,096)")
                     raise ModelError(
                         f"{self.curvature.value} factors nn.Linear and nn.Conv2d (groups=1) layers called through their "
                         f"modules; the parameters {format_labels(big, 5)} {why} and are too large for a dense "
