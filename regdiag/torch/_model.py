@@ -487,15 +487,54 @@ class TorchModel:
         self.index = pd.RangeIndex(self.n_obs) if index is None else pd.Index(index)
         if len(self.index) != self.n_obs:
             raise DataError(f"index has {len(self.index)} labels but there are {self.n_obs} training examples")
-        named = [(nm, p) for nm, p in module.named_parameters() if p.requires_grad]
+        self.named = self._trainable(exclude)
+        self._lay_out_blocks(self._sort_layers())
+        p0 = self.named[0][1]
+        #: the network's dtype; ``dtype``: the engine's, in which every per-example quantity is returned (float32
+        #: for a 16-bit network; :class:`TorchInfluence` sets float64 while it accumulates factors)
+        self.param_dtype, self.device = p0.dtype, p0.device
+        self.dtype = engine_dtype(p0.dtype)
+        self.params = self.flat_params()
+        self.local_rows = local_rows
+        self._group = group
+        if local_rows is None:
+            del self.local_rows
+        else:
+            self.all_reduce = self._all_reduce
+        self._cache: dict[str, Any] = {}
+        self._kron_cache: Any = None
+        #: why torch.func.vmap could not run the model (plain blocks then take one backward pass per example)
+        self._vmap_fails: str | None = None
+        self._check_outputs()
+        if sampling not in ("exact", "mc", "empirical_fisher"):
+            raise ValueError(f"sampling={sampling!r} is not one of 'exact', 'mc', 'empirical_fisher'")
+        self.sampling = sampling
+        self.seed = int(seed)
+        #: progress of query gradients (set by TorchInfluence)
+        self.progress: ProgressArg = None
+        if sampling in ("mc", "empirical_fisher"):
+            self.sample_output_vectors = self._sample_output_vectors
+        if callable(getattr(loss, "output_sqrt", None)):
+            self.output_sqrt = self._output_sqrt
+
+    def _trainable(self, exclude: Sequence[str]) -> list[tuple[str, torch.Tensor]]:
+        """The trainable parameters not matched by an ``exclude`` pattern (``self.excluded``: those matched)."""
+        named = [(nm, p) for nm, p in self.module.named_parameters() if p.requires_grad]
         self.excluded = tuple(nm for nm, _ in named if any(fnmatch.fnmatchcase(nm, pat) for pat in exclude))
         for pat in exclude:
             if not any(fnmatch.fnmatchcase(nm, pat) for nm, _ in named):
                 raise ModelError(f"exclude pattern {pat!r} matches no trainable parameter; the trainable parameters "
                                  f"are {format_labels([nm for nm, _ in named], 8)}")
-        self.named = [(nm, p) for nm, p in named if nm not in self.excluded]
-        if not self.named:
+        kept = [(nm, p) for nm, p in named if nm not in self.excluded]
+        if not kept:
             raise ModelError("the model has no trainable parameters (all are frozen or excluded)")
+        return kept
+
+    def _sort_layers(self) -> dict[str, KronLayer]:
+        """Probe the network on the first training examples: by parameter name, the Kronecker block it belongs to
+        (layers called through their modules, tied weights); sets ``norms`` (LayerNorms with hooks), ``tied``
+        (shared weights and their uses), ``uncalled`` and ``shared`` (layers whose parameters are plain blocks)."""
+        module, data = self.module, self.data
         trainable = {nm for nm, _ in self.named}
         candidates: list[KronLayer] = []
         for mname, m in module.named_modules():
@@ -522,6 +561,11 @@ class TorchModel:
                             if len(uses) > 1 and max(uses[0].module.weight.shape) <= TIED_KRON_LIMIT]
         for tw in self.tied_blocks:
             layer_of[tw.name] = tw
+        return layer_of
+
+    def _lay_out_blocks(self, layer_of: dict[str, KronLayer]) -> None:
+        """``theta``'s blocks in ``named_parameters()`` order: a Kronecker block per layer (at its first parameter),
+        a plain block per other tensor; sets ``layers``, ``plain``, ``blocks``, ``n_params``, ``param_names``."""
         self.layers: list[KronLayer] = []
         self.plain: list[tuple[str, torch.Tensor]] = []
         blocks: list[Block] = []
@@ -547,25 +591,14 @@ class TorchModel:
         self.n_params = pos
         self.param_names = _param_names(parts)
         self._parts = parts
-        p0 = self.named[0][1]
-        #: the network's dtype; ``dtype``: the engine's, in which every per-example quantity is returned (float32
-        #: for a 16-bit network; :class:`TorchInfluence` sets float64 while it accumulates factors)
-        self.param_dtype, self.device = p0.dtype, p0.device
-        self.dtype = engine_dtype(p0.dtype)
-        self.params = self.flat_params()
-        self.local_rows = local_rows
-        self._group = group
-        if local_rows is None:
-            del self.local_rows
-        else:
-            self.all_reduce = self._all_reduce
-        self._cache: dict[str, Any] = {}
-        self._kron_cache: Any = None
-        #: why torch.func.vmap could not run the model (plain blocks then take one backward pass per example)
-        self._vmap_fails: str | None = None
-        inputs, y = data.get(slice(0, 1))
+
+    def _check_outputs(self) -> None:
+        """The model's outputs on one example against the loss; sets ``out_shape``, ``per_token`` and
+        ``n_outputs``."""
+        loss = self.loss
+        inputs, _ = self.data.get(slice(0, 1))
         with torch.no_grad():
-            out = model_output(call(module, inputs))
+            out = model_output(call(self.module, inputs))
         self.out_shape = tuple(out.shape[1:])
         #: token losses: outputs (batch, tokens, vocab), any number of tokens per batch
         self.per_token = bool(getattr(loss, "per_token", False))
@@ -581,16 +614,6 @@ class TorchModel:
                     if len(self.out_shape) == 2 else "")
             raise ModelError(f"cross_entropy needs outputs of shape (n, n_classes); the model returns "
                              f"{(None,) + self.out_shape}{hint}")
-        if sampling not in ("exact", "mc", "empirical_fisher"):
-            raise ValueError(f"sampling={sampling!r} is not one of 'exact', 'mc', 'empirical_fisher'")
-        self.sampling = sampling
-        self.seed = int(seed)
-        #: progress of query gradients (set by TorchInfluence)
-        self.progress: ProgressArg = None
-        if sampling in ("mc", "empirical_fisher"):
-            self.sample_output_vectors = self._sample_output_vectors
-        if callable(getattr(loss, "output_sqrt", None)):
-            self.output_sqrt = self._output_sqrt
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
