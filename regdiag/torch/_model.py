@@ -525,7 +525,7 @@ class TorchModel:
             if not any(fnmatch.fnmatchcase(nm, pat) for nm, _ in named):
                 raise ModelError(f"exclude pattern {pat!r} matches no trainable parameter; the trainable parameters "
                                  f"are {format_labels([nm for nm, _ in named], 8)}")
-        kept = [(nm, p) for nm, p in named if nm not in self.excluded]
+        kept: list[tuple[str, torch.Tensor]] = [(nm, p) for nm, p in named if nm not in self.excluded]
         if not kept:
             raise ModelError("the model has no trainable parameters (all are frozen or excluded)")
         return kept

@@ -76,7 +76,8 @@ def _cast_curvature(engine: InfluenceEngine, dtype: torch.dtype) -> None:
 
 def _digest(theta: torch.Tensor) -> str:
     """SHA-256 of a parameter vector's values (on the host, as stored)."""
-    return hashlib.sha256(theta.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+    raw = theta.detach().cpu().contiguous().reshape(-1).view(torch.uint8)  # any dtype, bfloat16 included
+    return hashlib.sha256(raw.numpy().tobytes()).hexdigest()
 
 
 class _TqdmProgress:
