@@ -5,11 +5,12 @@ blocks: every ``nn.Linear`` and ``nn.Conv2d`` (``groups=1``) called through its 
 weight matrix is ``[W | b]`` (``W`` flattened to ``(d_out, d_in)``, the bias as a last input column of ones,
 row-major), every other trainable tensor a plain block of its own. A Linear or Conv2d whose parameters are used
 without calling the module (``nn.MultiheadAttention``'s ``out_proj``, ``F.linear(x, layer.weight, layer.bias)``) or
-also outside its call (tied weights) has plain blocks too: probed on the first training examples
-(:func:`_probe_layers`). Per-example quantities use the Kronecker trick for Kronecker blocks
-(layer inputs recorded by forward hooks, output vectors back-propagated to the layer outputs: one backward pass per
-output vector) and ``torch.func`` (``vmap`` of ``vjp``) for plain blocks. The exact Hessian uses ``torch.func``
-(Hessian-vector products, per-example Hessians for the leverage correction).
+also outside its call has plain blocks too: probed on the first training examples (:func:`_probe_layers`). A weight
+shared by several such layers (tied embeddings) is one Kronecker block of its own (:class:`TiedWeight`).
+Per-example quantities use the Kronecker trick for Kronecker blocks (layer inputs recorded by forward hooks, output
+vectors back-propagated to the layer outputs: one backward pass per output vector) and ``torch.func`` (``vmap`` of
+``vjp``) for plain blocks. The exact Hessian uses ``torch.func`` (Hessian-vector products, per-example Hessians for
+the leverage correction).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from ..engine.progress import Progress, ProgressArg
 from ._data import Data, call, input_tensors, map_inputs
 from ._losses import Loss
 
-__all__ = ["TorchModel", "KronLayer"]
+__all__ = ["TorchModel", "KronLayer", "TiedWeight"]
 
 #: largest per-example Hessian (parameters) for the leverage correction with the exact curvature
 EXACT_FACTORS_LIMIT = 2048

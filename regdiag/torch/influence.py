@@ -144,7 +144,7 @@ class TorchInfluence:
         and ``nn.Embedding`` (up to 4,096 tokens: one-hot inputs, a diagonal input factor) layers called through
         their modules on the batch's examples. A weight shared by several such layers (a token embedding tied to
         the output layer; sides up to 4,096) is one Kronecker block of the weight as stored whose factors sum the
-        uses (:class:`~regdiag.torch._model.TiedWeight`). Any other trainable tensor (LayerNorm weights and biases)
+        uses (``TiedWeight``). Any other trainable tensor (LayerNorm weights and biases)
         gets its dense Gauss-Newton block (up to ``PLAIN_BLOCK_LIMIT`` parameters; larger ones must be excluded
         with ``exclude`` or frozen), including the parameters of a Linear or Conv2d used without calling it
         (``nn.MultiheadAttention``'s ``out_proj``, ``F.linear(x, layer.weight)``) or also outside its calls.
