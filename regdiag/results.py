@@ -661,7 +661,7 @@ class Influence:
         if self.fit is None:
             raise ValueError("this influence object has no fit attached; group deletion needs the factorization")
         if not isinstance(self.fit, GroupDeletionFit):
-            raise ValueError(f"group deletion is defined for least squares and GLMs, not for a {type(self.fit).__name__}")
+            raise ValueError(f"group deletion is not defined for a {type(self.fit).__name__}")
         return self.fit
 
     def summary(self, rule: str = "R") -> str:

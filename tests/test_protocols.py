@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import warnings
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import regdiag
 from regdiag.engine.influence import influence as engine_influence
-from regdiag.protocols import Fit, InfluenceResult, ModelKind, is_glm, model_kind
+from regdiag.protocols import GroupDeletionFit, Fit, InfluenceResult, ModelKind, is_glm, model_kind
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +105,11 @@ def test_group_deletion_needs_a_fit_that_has_it(data):
     groups = np.arange(len(data)) // 6
     np.testing.assert_allclose(infl.group_deletion(groups).dfbeta, fits[ModelKind.OLS].group_deletion(groups).dfbeta,
                                rtol=0, atol=0)
-    for kind in (ModelKind.RLM, ModelKind.MLE):
+    for kind in (ModelKind.RLM, ModelKind.MLE):  # robust and discrete fits delete groups exactly, as their fits do
         res = fits[kind].influence(loo="one-step")
-        with pytest.raises(ValueError, match=f"not for a {type(fits[kind]).__name__}"):
-            res.group_deletion(groups)
+        assert isinstance(fits[kind], GroupDeletionFit)
+        np.testing.assert_allclose(res.group_deletion(groups).dfbeta, fits[kind].group_deletion(groups).dfbeta,
+                                   rtol=0, atol=0)
+    bare = dataclasses.replace(infl, fit=object())
+    with pytest.raises(ValueError, match="not defined for a object"):
+        bare.group_deletion(groups)

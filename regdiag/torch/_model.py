@@ -5,11 +5,12 @@ blocks: every ``nn.Linear`` and ``nn.Conv2d`` (``groups=1``) called through its 
 weight matrix is ``[W | b]`` (``W`` flattened to ``(d_out, d_in)``, the bias as a last input column of ones,
 row-major), every other trainable tensor a plain block of its own. A Linear or Conv2d whose parameters are used
 without calling the module (``nn.MultiheadAttention``'s ``out_proj``, ``F.linear(x, layer.weight, layer.bias)``) or
-also outside its call (tied weights) has plain blocks too: probed on the first training examples
-(:func:`_probe_layers`). Per-example quantities use the Kronecker trick for Kronecker blocks
-(layer inputs recorded by forward hooks, output vectors back-propagated to the layer outputs: one backward pass per
-output vector) and ``torch.func`` (``vmap`` of ``vjp``) for plain blocks. The exact Hessian uses ``torch.func``
-(Hessian-vector products, per-example Hessians for the leverage correction).
+also outside its call has plain blocks too: probed on the first training examples (:func:`_probe_layers`). A weight
+shared by several such layers (tied embeddings) is one Kronecker block of its own (:class:`TiedWeight`).
+Per-example quantities use the Kronecker trick for Kronecker blocks (layer inputs recorded by forward hooks, output
+vectors back-propagated to the layer outputs: one backward pass per output vector) and ``torch.func`` (``vmap`` of
+``vjp``) for plain blocks. The exact Hessian uses ``torch.func`` (Hessian-vector products, per-example Hessians for
+the leverage correction).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ..engine.progress import Progress, ProgressArg
 from ._data import Data, call, input_tensors, map_inputs
 from ._losses import Loss
 
-__all__ = ["TorchModel", "KronLayer"]
+__all__ = ["TorchModel", "KronLayer", "TiedWeight"]
 
 #: largest per-example Hessian (parameters) for the leverage correction with the exact curvature
 EXACT_FACTORS_LIMIT = 2048
@@ -45,6 +46,21 @@ HVP_CHUNK = 64
 
 #: largest vocabulary of an nn.Embedding factored as a Kronecker block (its input factor is vocab x vocab)
 EMBEDDING_KRON_LIMIT = 4096
+
+#: network dtypes whose per-example quantities the engine receives in float32 (16-bit floats)
+HALF_DTYPES = (torch.bfloat16, torch.float16)
+
+
+def engine_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the engine computes in for a network of ``dtype``: float32 for 16-bit floats, else its own."""
+    return torch.float32 if dtype in HALF_DTYPES else dtype
+
+
+def rel_tol(dtype: torch.dtype) -> float:
+    """Relative agreement expected between two sums of the same gradients computed in ``dtype`` in different
+    orders (per-example sums against autograd's batch gradient): about 1,000 units of rounding for float32 and
+    float64, 5% for 16-bit floats (8 bits of bfloat16 mantissa)."""
+    return 1e-9 if dtype == torch.float64 else 1e-4 if dtype == torch.float32 else 5e-2
 
 
 def _is_conv1d(m: nn.Module) -> bool:
@@ -117,6 +133,53 @@ class KronLayer:
         return [self.module.weight] + ([self.module.bias] if self.bias else [])
 
 
+#: largest side of a tied weight factored as one shared Kronecker block (its factors are side x side)
+TIED_KRON_LIMIT = EMBEDDING_KRON_LIMIT
+
+
+class TiedWeight(KronLayer):
+    """A weight shared by several layers (a language model's token embedding tied to its output layer) as one
+    Kronecker block: the weight as stored, ``(rows, cols)``, whose per-example gradient is the sum of its uses'.
+
+    The rule: each use is a set of positions of the block, so that K-FAC's factors sum the uses' statistics (the
+    weight-sharing rule of K-FAC, "expand": the output-side factor sums every use's back-propagated vectors, the
+    input-side factor averages every use's inputs over all positions). A use whose gradient is ``d a'`` in the
+    stored orientation (``nn.Linear``: output gradients ``d`` on the rows, inputs ``a`` on the columns) enters as
+    it is; a use whose gradient is ``a d'`` (``nn.Embedding``: one-hot tokens on the rows, output gradients on the
+    columns; transformers' ``Conv1D``) enters with its two sides exchanged, the positions of each output vector
+    apart (a back-propagated vector is then on the input side, which the factors do not index by output vector).
+    EK-FAC refits the eigenvalues to the exact per-example gradients (the sums of the uses) in that eigenbasis.
+    """
+
+    def __init__(self, name: str, uses: list[KronLayer]) -> None:
+        self.name, self.uses = name, uses
+        self.module = uses[0].module
+        self.bias, self.kind, self.transposed, self.conv = False, "tied", False, False
+        w = self.module.weight
+        self.d_out, self.d_w = int(w.shape[0]), int(w[0].numel())
+        self.shape = (self.d_out, self.d_w)
+
+    def combine(self, parts: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The uses' ``(a (b, T_u, in_u), d (b, C, T_u, out_u))`` (each in its layer's orientation) as the
+        block's ``(a (b, P, cols), d (b, C, P, rows))``: ``sum_p d_cp a_p'`` is the gradient of output vector
+        ``c``."""
+        As, Ds = [], []
+        for u, (a, d) in zip(self.uses, parts):
+            if not u.transposed:
+                As.append(a)
+                Ds.append(d)
+                continue
+            b, C, T, o = d.shape
+            if C == 1:
+                As.append(d[:, 0])
+                Ds.append(a[:, None])
+            else:  # position (t, c'): input d_c't, output vector c: a_t where c = c', else 0
+                As.append(d.transpose(1, 2).reshape(b, T * C, o))
+                eye = torch.eye(C, dtype=a.dtype, device=a.device)
+                Ds.append(torch.einsum("bti,cd->bctdi", a, eye).reshape(b, C, T * C, a.shape[-1]))
+        return torch.cat(As, dim=1), torch.cat(Ds, dim=2)
+
+
 class NormLayer:
     """An ``nn.LayerNorm`` with an elementwise affine map: per-example gradients from forward hooks (no ``vmap``),
     ``sum_t d_t * xhat_t`` for the weight and ``sum_t d_t`` for the bias (``xhat`` the normalized input)."""
@@ -128,6 +191,7 @@ class NormLayer:
         """Per example and output vector: ``d (b, C, *out)`` back-propagated to the output, ``x`` the input."""
         m = self.module
         k = len(m.normalized_shape)
+        x = x.to(d.dtype)
         out: dict[str, torch.Tensor] = {}
         sum_dims = tuple(range(2, d.ndim - k))
         if self.weight_name is not None:
@@ -250,7 +314,7 @@ def _probe_layers(module: nn.Module, candidates: list[KronLayer],
             whole = layer.matrix(full[0])
             if layer.bias:
                 whole = torch.cat([whole, full[1][:, None]], dim=1)
-            tol = (1e-4 if a.dtype == torch.float32 else 1e-9) * float(torch.maximum(size, whole.abs()).max())
+            tol = rel_tol(a.dtype) * float(torch.maximum(size, whole.abs()).max())
             agree = bool(((from_calls - whole).abs() <= tol).all())
         if agree:
             kron.append(layer)
@@ -339,7 +403,7 @@ def _probe_tied(module: nn.Module, shared: list[tuple[str, torch.Tensor]], data:
         w = whole[nm]
         if not called[nm] or w is None:
             continue
-        tol = (1e-4 if w.dtype == torch.float32 else 1e-9) * float(torch.maximum(size[nm], w.abs()).max())
+        tol = rel_tol(w.dtype) * float(torch.maximum(size[nm], w.abs()).max())
         if bool(((sums[nm] - w).abs() <= tol).all()):
             found_ok[nm] = us
     return found_ok
@@ -357,6 +421,9 @@ def _param_names(parts: list[tuple[int, Any]]) -> list[str]:
     """Names of the entries of ``theta``: ``layer.weight[o,j]``, ``layer.bias[o]``, ``name[i,...]``."""
     names: list[str] = []
     for _, p in parts:
+        if isinstance(p, TiedWeight):
+            names.extend(f"{p.name}[{t}]" for t in _index_strings(tuple(p.module.weight.shape)))
+            continue
         if isinstance(p, KronLayer):
             pre = f"{p.name}.weight["
             if p.transposed:  # weight (d_in, d_out): block entry (o, j) is weight[j, o]
@@ -422,15 +489,54 @@ class TorchModel:
         self.index = pd.RangeIndex(self.n_obs) if index is None else pd.Index(index)
         if len(self.index) != self.n_obs:
             raise DataError(f"index has {len(self.index)} labels but there are {self.n_obs} training examples")
-        named = [(nm, p) for nm, p in module.named_parameters() if p.requires_grad]
+        self.named = self._trainable(exclude)
+        self._lay_out_blocks(self._sort_layers())
+        p0 = self.named[0][1]
+        #: the network's dtype; ``dtype``: the engine's, in which every per-example quantity is returned (float32
+        #: for a 16-bit network; :class:`TorchInfluence` sets float64 while it accumulates factors)
+        self.param_dtype, self.device = p0.dtype, p0.device
+        self.dtype = engine_dtype(p0.dtype)
+        self.params = self.flat_params()
+        self.local_rows = local_rows
+        self._group = group
+        if local_rows is None:
+            del self.local_rows
+        else:
+            self.all_reduce = self._all_reduce
+        self._cache: dict[str, Any] = {}
+        self._kron_cache: Any = None
+        #: why torch.func.vmap could not run the model (plain blocks then take one backward pass per example)
+        self._vmap_fails: str | None = None
+        self._check_outputs()
+        if sampling not in ("exact", "mc", "empirical_fisher"):
+            raise ValueError(f"sampling={sampling!r} is not one of 'exact', 'mc', 'empirical_fisher'")
+        self.sampling = sampling
+        self.seed = int(seed)
+        #: progress of query gradients (set by TorchInfluence)
+        self.progress: ProgressArg = None
+        if sampling in ("mc", "empirical_fisher"):
+            self.sample_output_vectors = self._sample_output_vectors
+        if callable(getattr(loss, "output_sqrt", None)):
+            self.output_sqrt = self._output_sqrt
+
+    def _trainable(self, exclude: Sequence[str]) -> list[tuple[str, torch.Tensor]]:
+        """The trainable parameters not matched by an ``exclude`` pattern (``self.excluded``: those matched)."""
+        named = [(nm, p) for nm, p in self.module.named_parameters() if p.requires_grad]
         self.excluded = tuple(nm for nm, _ in named if any(fnmatch.fnmatchcase(nm, pat) for pat in exclude))
         for pat in exclude:
             if not any(fnmatch.fnmatchcase(nm, pat) for nm, _ in named):
                 raise ModelError(f"exclude pattern {pat!r} matches no trainable parameter; the trainable parameters "
                                  f"are {format_labels([nm for nm, _ in named], 8)}")
-        self.named = [(nm, p) for nm, p in named if nm not in self.excluded]
-        if not self.named:
+        kept: list[tuple[str, torch.Tensor]] = [(nm, p) for nm, p in named if nm not in self.excluded]
+        if not kept:
             raise ModelError("the model has no trainable parameters (all are frozen or excluded)")
+        return kept
+
+    def _sort_layers(self) -> dict[str, KronLayer]:
+        """Probe the network on the first training examples: by parameter name, the Kronecker block it belongs to
+        (layers called through their modules, tied weights); sets ``norms`` (LayerNorms with hooks), ``tied``
+        (shared weights and their uses), ``uncalled`` and ``shared`` (layers whose parameters are plain blocks)."""
+        module, data = self.module, self.data
         trainable = {nm for nm, _ in self.named}
         candidates: list[KronLayer] = []
         for mname, m in module.named_modules():
@@ -452,6 +558,16 @@ class TorchModel:
         shared = [(nm, p) for nm, p in self.named if nm not in layer_of and nm not in norm_params and p.ndim == 2]
         self.tied = _probe_tied(module, shared, data)
         self.tied_uses = [use for uses in self.tied.values() for use in uses]
+        #: tied weights factored as one shared Kronecker block each (the others: dense blocks)
+        self.tied_blocks = [TiedWeight(nm, uses) for nm, uses in self.tied.items()
+                            if len(uses) > 1 and max(uses[0].module.weight.shape) <= TIED_KRON_LIMIT]
+        for tw in self.tied_blocks:
+            layer_of[tw.name] = tw
+        return layer_of
+
+    def _lay_out_blocks(self, layer_of: dict[str, KronLayer]) -> None:
+        """``theta``'s blocks in ``named_parameters()`` order: a Kronecker block per layer (at its first parameter),
+        a plain block per other tensor; sets ``layers``, ``plain``, ``blocks``, ``n_params``, ``param_names``."""
         self.layers: list[KronLayer] = []
         self.plain: list[tuple[str, torch.Tensor]] = []
         blocks: list[Block] = []
@@ -462,7 +578,8 @@ class TorchModel:
             if layer is not None:
                 if layer in self.layers:
                     continue
-                self.layers.append(layer)
+                if not isinstance(layer, TiedWeight):  # the uses' modules are hooked
+                    self.layers.append(layer)
                 size = layer.shape[0] * layer.shape[1]
                 blocks.append(Block(layer.name, pos, pos + size, shape=layer.shape))
                 parts.append((pos, layer))
@@ -476,22 +593,14 @@ class TorchModel:
         self.n_params = pos
         self.param_names = _param_names(parts)
         self._parts = parts
-        p0 = self.named[0][1]
-        self.dtype, self.device = p0.dtype, p0.device
-        self.params = self.flat_params()
-        self.local_rows = local_rows
-        self._group = group
-        if local_rows is None:
-            del self.local_rows
-        else:
-            self.all_reduce = self._all_reduce
-        self._cache: dict[str, Any] = {}
-        self._kron_cache: Any = None
-        #: why torch.func.vmap could not run the model (plain blocks then take one backward pass per example)
-        self._vmap_fails: str | None = None
-        inputs, y = data.get(slice(0, 1))
+
+    def _check_outputs(self) -> None:
+        """The model's outputs on one example against the loss; sets ``out_shape``, ``per_token`` and
+        ``n_outputs``."""
+        loss = self.loss
+        inputs, _ = self.data.get(slice(0, 1))
         with torch.no_grad():
-            out = model_output(call(module, inputs))
+            out = model_output(call(self.module, inputs))
         self.out_shape = tuple(out.shape[1:])
         #: token losses: outputs (batch, tokens, vocab), any number of tokens per batch
         self.per_token = bool(getattr(loss, "per_token", False))
@@ -507,16 +616,6 @@ class TorchModel:
                     if len(self.out_shape) == 2 else "")
             raise ModelError(f"cross_entropy needs outputs of shape (n, n_classes); the model returns "
                              f"{(None,) + self.out_shape}{hint}")
-        if sampling not in ("exact", "mc", "empirical_fisher"):
-            raise ValueError(f"sampling={sampling!r} is not one of 'exact', 'mc', 'empirical_fisher'")
-        self.sampling = sampling
-        self.seed = int(seed)
-        #: progress of query gradients (set by TorchInfluence)
-        self.progress: ProgressArg = None
-        if sampling in ("mc", "empirical_fisher"):
-            self.sample_output_vectors = self._sample_output_vectors
-        if callable(getattr(loss, "output_sqrt", None)):
-            self.output_sqrt = self._output_sqrt
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -595,7 +694,7 @@ class TorchModel:
             want = f"({b}, tokens, {self.out_shape[1]})" if self.per_token else str((b,) + self.out_shape)
             raise ModelError(f"the model returned outputs of shape {tuple(out.shape)}; expected {want}")
         self.loss.check(f, y)
-        vals = self.loss.values(f.detach(), y)
+        vals = self.loss.values(f.detach().to(self.dtype), y)
         bad = ~torch.isfinite(vals)
         for _, x in input_tensors(inputs):
             if x.is_floating_point():
@@ -619,6 +718,10 @@ class TorchModel:
                        "mask": mask}
         return self._cache
 
+    def _outputs(self, st: dict[str, Any]) -> torch.Tensor:
+        """The outputs of a forward pass, out of the graph, in the engine's dtype."""
+        return st["f"].detach().to(self.dtype)
+
     def _backprop(self, rows: slice, V: torch.Tensor, data: Data | None = None) -> dict[str, tuple[Any, Any]]:
         """Per Kronecker layer: inputs ``(b, T, d_in)`` and the output vectors ``V (b, C, k)`` back-propagated to
         the layer's outputs, ``(b, C, T, d_out)``; several calls of one layer are positions of one call. Per
@@ -635,8 +738,8 @@ class TorchModel:
         grads: list[tuple[torch.Tensor, ...]] = []
         with torch.enable_grad():
             for c in range(C):
-                grads.append(torch.autograd.grad(st["f"], outs, grad_outputs=V[:, c, :], retain_graph=True,
-                                                 allow_unused=True))
+                grads.append(torch.autograd.grad(st["f"], outs, grad_outputs=V[:, c, :].to(st["f"].dtype),
+                                                 retain_graph=True, allow_unused=True))
         res: dict[str, tuple[Any, Any]] = {}
         mask = st["mask"]
         j = 0
@@ -646,7 +749,7 @@ class TorchModel:
                 (x, o), = calls
                 per_c = [g[j] if g[j] is not None else torch.zeros_like(o) for g in grads]
                 j += 1
-                res[layer.name] = (x, torch.stack(per_c, dim=1).detach())
+                res[layer.name] = (x, torch.stack(per_c, dim=1).detach().to(self.dtype))
                 continue
             parts = []
             for x, _ in calls:
@@ -659,7 +762,10 @@ class TorchModel:
                 per_c = [g[j + k] if g[j + k] is not None else torch.zeros_like(o) for g in grads]
                 ds.append(torch.stack([layer.positions(g) for g in per_c], dim=1))
             j += len(calls)
-            res[layer.name] = (torch.cat(parts, dim=1).detach(), torch.cat(ds, dim=2).detach())
+            res[layer.name] = (torch.cat(parts, dim=1).detach().to(self.dtype),
+                               torch.cat(ds, dim=2).detach().to(self.dtype))
+        for tw in self.tied_blocks:
+            res[tw.name] = tw.combine([res[u.name] for u in tw.uses])
         self._kron_cache = (st, V, res)  # holds V: the same tensor, not a new one at a reused address
         return res
 
@@ -677,6 +783,8 @@ class TorchModel:
                 x, d = hooked[norm.name]
                 got.update(norm.grads(x, d))
             for nm, uses in self.tied.items():
+                if nm not in dict(self.plain):
+                    continue
                 total = 0
                 for u in uses:
                     a, d = hooked[u.name]
@@ -706,7 +814,8 @@ class TorchModel:
             return torch.func.vmap(vjp)(v)[0]
 
         with _batching_notes():
-            return torch.func.vmap(one, in_dims=(None, 0, 0))(plain, inputs, V)
+            got = torch.func.vmap(one, in_dims=(None, 0, 0))(plain, inputs, V.to(self.param_dtype))
+        return {nm: g.to(self.dtype) for nm, g in got.items()}
 
     def _plain_loop(self, plain: dict[str, torch.Tensor], st: dict[str, Any], V: torch.Tensor
                     ) -> dict[str, torch.Tensor]:
@@ -719,8 +828,8 @@ class TorchModel:
             with torch.enable_grad():
                 fi = model_output(call(self.module, xi)).reshape(-1)
                 for c in range(V.shape[1]):
-                    gs = torch.autograd.grad(fi, list(params.values()), grad_outputs=V[i, c], retain_graph=True,
-                                             allow_unused=True)
+                    gs = torch.autograd.grad(fi, list(params.values()), grad_outputs=V[i, c].to(fi.dtype),
+                                             retain_graph=True, allow_unused=True)
                     for nm, g in zip(params, gs):
                         if g is not None:
                             out[nm][i, c] = g
@@ -729,12 +838,12 @@ class TorchModel:
     # ---- the engine's protocol ---------------------------------------------------------------------------------------
     def output_hessians(self, rows: slice) -> torch.Tensor:
         st = self.forward(rows)
-        return self.loss.hessian(st["f"].detach(), st["y"]).detach()
+        return self.loss.hessian(self._outputs(st), st["y"]).detach()
 
     def _output_sqrt(self, rows: slice) -> torch.Tensor:
         """``(b, k, C)`` square roots of the output Hessians in the loss's closed form (token losses)."""
         st = self.forward(rows)
-        return self.loss.output_sqrt(st["f"].detach(), st["y"]).detach()  # type: ignore[attr-defined]
+        return self.loss.output_sqrt(self._outputs(st), st["y"]).detach()  # type: ignore[attr-defined]
 
     def one_shape(self) -> tuple[int, ...]:
         """The shape of one example's outputs (``(1, -1, vocab)`` for token losses)."""
@@ -764,7 +873,7 @@ class TorchModel:
 
     def loss_gradients(self, rows: slice) -> torch.Tensor:
         st = self.forward(rows)
-        V = self.loss.grad(st["f"].detach(), st["y"])[:, None, :]
+        V = self.loss.grad(self._outputs(st), st["y"])[:, None, :]
         return self.output_vjp(rows, V)[:, 0, :]
 
     def _sample_output_vectors(self, rows: slice, s: int, rng: Any) -> torch.Tensor:
@@ -772,7 +881,7 @@ class TorchModel:
         example's draws come from its own generator (``rng`` when it is a :class:`RowRandom`, else one seeded with
         ``(self.seed, row)``): the same for any batch size and number of processes."""
         st = self.forward(rows)
-        f = st["f"].detach()
+        f = self._outputs(st)
         if self.sampling == "empirical_fisher":
             return self.loss.grad(f, st["y"])[:, None, :].expand(-1, s, -1) / float(np.sqrt(s))
         if not isinstance(rng, RowRandom):
@@ -811,7 +920,7 @@ class TorchModel:
         pr = Progress(self.progress, "scores: query gradients", len(bl))
         for sub in bl:
             st = self.forward(sub, query)
-            f = st["f"].detach()
+            f = self._outputs(st)
             at = slice(sub.start - lo, sub.stop - lo)
             if per_token:
                 V = self.loss.token_grads(f, st["y"])  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .._validation import Correction, CurvatureKind, ModelError, as_enum, format_labels
+from .._validation import Correction, CurvatureKind, DataError, ModelError, as_enum, format_labels
 from .._warnings import warn
 from ..engine.curvature import CURVATURES
 from ..engine.curvature.base import DenseEigen, DiagEigen, EigenCurvature, KronEigen
@@ -23,7 +23,7 @@ from ..engine.progress import Progress, ProgressArg
 from ..engine.solvers import DirectSolver
 from ._data import Data
 from ._losses import CallableLoss, make_loss
-from ._model import TorchModel, _local_batches
+from ._model import HALF_DTYPES, TorchModel, _local_batches, engine_dtype, rel_tol
 
 __all__ = ["TorchInfluence"]
 
@@ -38,15 +38,46 @@ GRADIENT_CHUNK = 1 << 26
 PRECONDITION_CHUNK = 1 << 22
 #: numbers of query gradients scored per pass over the training examples (bounds scoring memory)
 QUERY_CHUNK = 1 << 24
+#: numbers of factored training gradients kept from the first query chunk's pass for the next chunks
+TRAIN_CACHE = 1 << 26
 #: examples whose per-example gradients are checked against autograd's batch gradient at fit()
 CHECK_EXAMPLES = 64
 #: output dimension above which fit() warns that exact Gauss-Newton factors (one backward pass per output) are costly
 EXACT_OUTPUTS_WARN = 64
 
 
+def _per_token_sides(per_token: bool | str) -> tuple[bool, bool]:
+    """``(query, train)``: which sides ``scores(per_token=...)`` splits into tokens."""
+    sides = {False: (False, False), True: (True, False), "query": (True, False), "train": (False, True),
+             "both": (True, True)}
+    key = per_token if isinstance(per_token, (bool, str)) else None
+    if key not in sides:
+        raise ValueError(f"per_token must be False, True, 'query', 'train' or 'both', not {per_token!r}")
+    return sides[key]  # type: ignore[index]
+
+
+def _cast_curvature(engine: InfluenceEngine, dtype: torch.dtype) -> None:
+    """The eigen-structured curvature's blocks (eigenbases, eigenvalues, factors) in ``dtype``, the engine's
+    scoring dtype, after they were accumulated and decomposed in a wider one."""
+    curv = engine.curvature
+    for part in getattr(curv, "parts", []):
+        for attr in ("QG", "QA", "E", "E_kfac", "M", "Q", "e"):
+            v = getattr(part, attr, None)
+            if isinstance(v, torch.Tensor):
+                setattr(part, attr, v.to(dtype))
+        for attr in ("factors", "scale_factors"):
+            v = getattr(part, attr, None)
+            if isinstance(v, tuple):
+                setattr(part, attr, tuple(x.to(dtype) for x in v))
+    if isinstance(getattr(curv, "factors", None), dict):  # K-FAC's (G, A) by block
+        curv.factors = {k: tuple(x.to(dtype) for x in v) for k, v in curv.factors.items()}  # type: ignore[attr-defined]
+    engine.view.like = engine.view.like.to(dtype)
+
+
 def _digest(theta: torch.Tensor) -> str:
     """SHA-256 of a parameter vector's values (on the host, as stored)."""
-    return hashlib.sha256(theta.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+    raw = theta.detach().cpu().contiguous().reshape(-1).view(torch.uint8)  # any dtype, bfloat16 included
+    return hashlib.sha256(raw.numpy().tobytes()).hexdigest()
 
 
 class _TqdmProgress:
@@ -111,11 +142,12 @@ class TorchInfluence:
     curvature : {"ekfac", "kfac", "gauss_newton", "exact", "diagonal", "identity"}
         K-FAC and EK-FAC are Kronecker-factored for ``nn.Linear``, ``nn.Conv2d``, transformers' ``Conv1D`` (GPT-2)
         and ``nn.Embedding`` (up to 4,096 tokens: one-hot inputs, a diagonal input factor) layers called through
-        their modules on the batch's examples; any other trainable tensor (LayerNorm weights and biases, position
-        embeddings shared by the batch, tied embeddings) gets its dense Gauss-Newton block (up to ``PLAIN_BLOCK_LIMIT``
-        parameters; larger ones must be excluded with ``exclude`` or frozen), including the parameters of a Linear
-        or Conv2d used without calling it (``nn.MultiheadAttention``'s ``out_proj``, ``F.linear(x, layer.weight)``)
-        or also outside its call (tied weights).
+        their modules on the batch's examples. A weight shared by several such layers (a token embedding tied to
+        the output layer; sides up to 4,096) is one Kronecker block of the weight as stored whose factors sum the
+        uses (``TiedWeight``). Any other trainable tensor (LayerNorm weights and biases)
+        gets its dense Gauss-Newton block (up to ``PLAIN_BLOCK_LIMIT`` parameters; larger ones must be excluded
+        with ``exclude`` or frozen), including the parameters of a Linear or Conv2d used without calling it
+        (``nn.MultiheadAttention``'s ``out_proj``, ``F.linear(x, layer.weight)``) or also outside its calls.
     solver : {"direct", "cg", "lissa", "lowrank"}
     damping : float or Damping
         Added to the curvature (``Damping.relative(r)``: ``r`` times its mean eigenvalue).
@@ -168,11 +200,22 @@ class TorchInfluence:
         With ``torch.distributed`` initialized (None: whenever it is), each process handles a contiguous share of
         the training rows; factor statistics and scores are summed across processes (one eigendecomposition, same
         result in every process).
+    factor_dtype : torch.float64 or torch.float32
+        Dtype in which K-FAC/EK-FAC factors, EK-FAC's eigenvalue corrections and the diagonal are accumulated over
+        the training data and eigendecomposed (never narrower than the model's own): float64 by default, so that
+        sums over many examples and tokens of a float32 or 16-bit model lose no accuracy beyond that of its
+        per-example quantities. The fitted blocks are then kept in the scoring dtype.
 
     Notes
     -----
     Removal convention of the engine: ``theta_(-i) - theta ~ (C + lambda I)^{-1} g_i / n``; the score is the
     first-order change of the query loss ``g_q' (theta_(-i) - theta)``.
+
+    Dtypes: the network runs in its own dtype (float64, float32, bfloat16 or float16). Per-example gradients,
+    factors' eigenbases and scores are computed in the *scoring dtype*: the model's for float64 and float32,
+    float32 for 16-bit models (their outputs and back-propagated vectors are cast up before any sum). Results are
+    returned as float64 NumPy arrays. A 16-bit model's scores are as accurate as its own forward and backward
+    passes (bfloat16 keeps 8 bits: about 1% per gradient entry); the exact curvature needs float32 or float64.
 
     Examples
     --------
@@ -229,6 +272,7 @@ class TorchInfluence:
         check_optimum: bool = True,
         optimum_tol: float | None = None,
         distributed: bool | None = None,
+        factor_dtype: torch.dtype = torch.float64,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, not {type(model).__name__}")
@@ -261,6 +305,13 @@ class TorchInfluence:
         self.check_optimum = bool(check_optimum)
         self.optimum_tol = None if optimum_tol is None else float(optimum_tol)
         self.device, self.dtype = self._check_module(model, device)
+        if factor_dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"factor_dtype must be torch.float32 or torch.float64, not {factor_dtype!r}")
+        self.factor_dtype = factor_dtype
+        if self.dtype in HALF_DTYPES and self.curvature is CurvatureKind.EXACT:
+            raise ModelError(f"the exact curvature differentiates the network twice in its own dtype, {self.dtype}, "
+                             "which is too coarse for second derivatives: convert the model (model.float()) or use "
+                             "curvature='gauss_newton', 'ekfac', 'kfac' or 'diagonal'")
         self.data = Data(train, what="train", device=self.device, dtype=self.dtype,
                          targets_from_inputs=getattr(self.loss, "shift", False))
         self.data.batch = int(batch_size or self.data.loader_batch or 256)
@@ -270,6 +321,8 @@ class TorchInfluence:
         self.gradient_norm: float | None = None
         #: relative error of the rank-truncated query gradients of the last scores(query_rank=r)
         self.query_rank_error: float | None = None
+        #: positions of each training sequence, while per-token training scores are computed
+        self._n_train_tokens = 1
 
     # ---- checks ---------------------------------------------------------------------------------------------------
     @staticmethod
@@ -286,9 +339,9 @@ class TorchInfluence:
             raise ModelError(f"the model's parameters have several dtypes {dtypes}; convert the model to one "
                              "(model.double() or model.float())")
         dtype = params[0][1].dtype
-        if dtype not in (torch.float32, torch.float64):
-            raise ModelError(f"the model's parameters are {dtype}; influence needs float32 or float64 "
-                             "(model.float() or model.double())")
+        if dtype not in (torch.float64, torch.float32, *HALF_DTYPES):
+            raise ModelError(f"the model's parameters are {dtype}; influence needs float64, float32, bfloat16 or "
+                             "float16 parameters (model.float() or model.double())")
         here = params[0][1].device
         if device is not None:
             want = torch.device(device)
@@ -345,7 +398,7 @@ class TorchInfluence:
                         why = (f"are not Kronecker-factored (of them, {format_labels(sorted(linear), 5)} belong to "
                                "nn.Linear/nn.Conv2d layers whose weights are used without calling the layer, e.g. "
                                "nn.MultiheadAttention's out_proj or F.linear(x, layer.weight), or also outside its "
-                               "call, e.g. tied weights)")
+                               "call, e.g. tied weights with a side above 4,096)")
                     raise ModelError(
                         f"{self.curvature.value} factors nn.Linear and nn.Conv2d (groups=1) layers called through their "
                         f"modules; the parameters {format_labels(big, 5)} {why} and are too large for a dense "
@@ -369,9 +422,19 @@ class TorchInfluence:
                 options = {"mc_samples": self.mc_samples, "seed": self.seed}
             elif self.mc_samples is not None:
                 raise ValueError(f"sampling={self.sampling!r} applies to the gauss_newton, kfac and ekfac curvatures")
-            self.engine = InfluenceEngine(m, self.curvature.value, self.solver, self.damping, self.correction.value,
-                                          batch_size=self.data.batch, progress=self.progress,
-                                          curvature_options=options, solver_options=self.solver_options)
+            factored = self.curvature in (CurvatureKind.KFAC, CurvatureKind.EKFAC, CurvatureKind.DIAGONAL)
+            if factored:  # factor statistics accumulated and decomposed in factor_dtype
+                m.dtype = max(self.factor_dtype, m.dtype, key=lambda t: torch.finfo(t).bits)
+            try:
+                self.engine = InfluenceEngine(m, self.curvature.value, self.solver, self.damping,
+                                              self.correction.value, batch_size=self.data.batch,
+                                              progress=self.progress, curvature_options=options,
+                                              solver_options=self.solver_options)
+            finally:
+                m.dtype = engine_dtype(self.dtype)
+                m._cache, m._kron_cache = {}, None
+            if factored:
+                _cast_curvature(self.engine, m.dtype)
             if self.sampling in ("mc", "empirical_fisher") and self.curvature in gn_type:
                 vectors = m.n_obs * int(self.mc_samples or 1)
                 thin = [b.name for b in m.blocks if (not b.kron or self.curvature is CurvatureKind.GAUSS_NEWTON)
@@ -404,7 +467,7 @@ class TorchInfluence:
         def batch_gradient(rows: slice) -> torch.Tensor:
             st = m.forward(rows)
             with torch.enable_grad():
-                grads = torch.autograd.grad(m.loss.values(st["f"], st["y"]).sum(), [p for _, p in trainable],
+                grads = torch.autograd.grad(m.loss.values(st["f"].to(m.dtype), st["y"]).sum(), [p for _, p in trainable],
                                             allow_unused=True, retain_graph=True)
             return m.flat_params({nm: (gr if gr is not None else torch.zeros_like(p))
                                   for (nm, p), gr in zip(trainable, grads)})
@@ -415,7 +478,7 @@ class TorchInfluence:
         per = m.loss_gradients(few)
         g = batch_gradient(few)
         diff = (per.sum(0) - g).abs()
-        tol = (1e-4 if self.dtype == torch.float32 else 1e-9) * (per.abs().sum(0) + 1e-30).max()
+        tol = rel_tol(self.dtype) * (per.abs().sum(0) + 1e-30).max()
         if bool((diff > tol).any()):
             bad = {m.blocks[int(np.searchsorted([b.stop for b in m.blocks], j, side="right"))].name
                    for j in torch.nonzero(diff > tol)[:, 0].tolist()}
@@ -426,7 +489,7 @@ class TorchInfluence:
             )
         scale = math.sqrt(float((per * per).sum()) / per.shape[0])
         del per
-        total = torch.zeros(m.n_params, dtype=self.dtype, device=self.device)
+        total = torch.zeros(m.n_params, dtype=m.dtype, device=self.device)
         for rows in batches:
             total += batch_gradient(rows)
         if hasattr(m, "all_reduce"):
@@ -470,7 +533,7 @@ class TorchInfluence:
             return eng.view.query_gradients(self._query(query), measurement)
 
     def scores(self, query: Any, measurement: Any = "loss", *, query_rank: int | None = None,
-               per_token: bool = False) -> np.ndarray:
+               per_token: bool | str = False) -> np.ndarray:
         """Predicted change of each query's loss (or measurement) when each training example is removed.
 
         Parameters
@@ -484,43 +547,72 @@ class TorchInfluence:
             matrix) is truncated to its ``query_rank`` largest singular values, and scores are computed from the
             training examples' factored gradients. Exact when ``query_rank >= min(d_out, d_in)``; the relative
             error of the truncated query gradients is in ``query_rank_error`` afterwards (largest over queries).
-        per_token : bool
-            Token losses: the score of each query position's token loss (``"lm"``: position ``t`` predicts token
-            ``t + 1``; ignored positions score 0). Summed over positions they give the sequence's score.
+        per_token : {False, True, "query", "train", "both"}
+            Token losses: scores of single tokens' losses instead of whole sequences'. ``"query"`` (or True): the
+            score of each query position's token loss; ``"train"``: the influence of each training position's
+            token loss (removing that one token's loss from the training objective) on the query's loss;
+            ``"both"``: query position by training position. ``"lm"``: position ``t`` predicts token ``t + 1``;
+            positions that predict nothing (the last, masked or ``-100`` targets) score 0. Summed over positions
+            they give the sequences' scores. ``"train"`` and ``"both"`` take one backward pass per training
+            position, and need training sequences of one length.
 
         Returns
         -------
-        ndarray of shape (n_query, n_train), or (n_query, n_tokens, n_train) with ``per_token``
-            Positive: removing the training example increases the query's loss (it helps the query).
+        ndarray of shape (n_query, n_train)
+            Positive: removing the training example increases the query's loss (it helps the query). With
+            ``per_token``: ``(n_query, query_tokens, n_train)`` ("query"), ``(n_query, n_train, train_tokens)``
+            ("train") or ``(n_query, query_tokens, n_train, train_tokens)`` ("both").
 
         Notes
         -----
-        Queries are taken ``QUERY_CHUNK // n_params`` at a time (about 2**24 numbers of query gradients; per token,
-        each position counts), each chunk preconditioned and multiplied with one pass over the training examples:
-        memory is bounded whatever the number of queries, at one pass over the training data per chunk.
+        Memory is bounded whatever the number of queries. Queries are taken ``QUERY_CHUNK // n_params`` at a time
+        (about 2**24 numbers of query gradients, each query position counting with ``per_token``); a chunk's
+        gradients and their preconditioned copy are held (2 x 2**24 numbers), and multiplied with the training
+        examples' gradients, which are formed batch by batch from the layers' factored gradients (inputs and
+        back-propagated output gradients, ``batch x tokens x (d_in + d_out)`` numbers per layer) at most
+        ``GRADIENT_CHUNK = 2**26`` numbers at a time. The training data are read once: with several query chunks,
+        the factored training gradients of the first pass are kept for the others when they take at most
+        ``TRAIN_CACHE = 2**26`` numbers, and the training data are read again for each chunk otherwise.
         """
         m, eng = self._require()
+        on_query, on_train = _per_token_sides(per_token)
+        if on_train and not m.per_token:
+            raise ValueError(f"per_token={per_token!r} needs a token loss ('lm' or 'token_cross_entropy')")
+        if on_train and self.correction is Correction.LEVERAGE:
+            raise ValueError("per-token training scores apply to correction='none'")
         with self._eval():
             q = self._query(query)
             tokens = 1
-            if per_token:
-                tokens = int(m.query_gradients(q, rows=slice(0, 1), per_token=True).shape[1])
+            if on_query:
+                tokens = int(m.query_gradients(q, measurement, rows=slice(0, 1), per_token=True).shape[1])
             step = max(1, QUERY_CHUNK // (m.n_params * tokens))
-            out = torch.zeros(q.n * tokens, m.n_obs, dtype=self.dtype, device=self.device)
+            train_tokens = self._n_train_tokens = self._train_tokens() if on_train else 1
+            out = torch.zeros(q.n * tokens, m.n_obs * train_tokens, dtype=m.dtype, device=self.device)
             self.query_rank_error = 0.0 if query_rank is not None else None
+            cache: dict[str, Any] = {"batches": [] if q.n > step else None, "numbers": 0}
             for c in range(0, q.n, step):
                 rows = slice(c, min(c + step, q.n))
-                Gq = m.query_gradients(q, measurement, rows=rows, per_token=per_token)
+                Gq = m.query_gradients(q, measurement, rows=rows, per_token=on_query)
                 Gq = Gq.reshape(-1, m.n_params)
                 eng.view._check(Gq, (None, m.n_params), "query_gradients", None)
-                self._score_chunk(Gq, query_rank, out[rows.start * tokens : rows.stop * tokens])
+                self._score_chunk(Gq, query_rank, out[rows.start * tokens : rows.stop * tokens], on_train, cache)
             res = self._gather(out)
         if self.correction is Correction.LEVERAGE:
             self._check_leverage()
-        return res.reshape(q.n, tokens, m.n_obs) if per_token else res
+        shape = (q.n,) + ((tokens,) if on_query else ()) + (m.n_obs,) + ((train_tokens,) if on_train else ())
+        return res.reshape(shape)
 
-    def _score_chunk(self, Gq: torch.Tensor, query_rank: int | None, out: torch.Tensor) -> None:
-        """``out[q, i]``: the scores of the query gradients ``Gq`` (one pass over the training examples)."""
+    def _train_tokens(self) -> int:
+        """The number of positions of the first batch of training sequences (per-token training scores need every
+        batch to have as many: :meth:`_train_factors` checks)."""
+        m, _ = self._require()
+        rows = _local_batches(m)[0]
+        return int(m.forward(rows)["f"].shape[1]) // int(m.out_shape[1])
+
+    def _score_chunk(self, Gq: torch.Tensor, query_rank: int | None, out: torch.Tensor, per_token: bool = False,
+                     cache: dict[str, Any] | None = None) -> None:
+        """``out[q, i]``: the scores of the query gradients ``Gq`` (one pass over the training examples, or over
+        the factored training gradients in ``cache``)."""
         m, eng = self._require()
         if self.correction is Correction.LEVERAGE:
             if query_rank is not None:
@@ -543,12 +635,34 @@ class TorchInfluence:
                 Q[b.name][c : c + step] = X[:, b.slice]
             pr.advance()
         del X
-        self._dot_train_gradients(Q, query_rank, out)
+        self._dot_train_gradients(Q, query_rank, out, per_token, cache)
 
-    def _dot_train_gradients(self, Q: dict[str, torch.Tensor], rank: int | None, out: torch.Tensor) -> None:
-        """``out[:, i] = Q g_i`` for the training gradients ``g_i``, layer by layer from their Kronecker factors
-        (no ``n_train x n_params`` array; with ``rank``, each layer's rows of ``Q`` truncated to that rank).
-        ``Q`` holds the columns of each block."""
+    def _train_factors(self, rows: slice, per_token: bool) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]],
+                                                                     torch.Tensor | None]:
+        """The training examples' gradients of ``rows`` in factored form: per Kronecker block the layer inputs
+        ``a (b, T, d_in)`` and back-propagated loss gradients ``d (b, C, T, d_out)``; the gradients of the other
+        blocks ``(b, C, n_plain)`` (None without such blocks). ``C = 1``, or one per position (``per_token``: each
+        token loss's gradient)."""
+        m, _ = self._require()
+        st = m.forward(rows)  # the model's own checks: finite inputs and losses
+        f = m._outputs(st)
+        V = m.loss.token_grads(f, st["y"]) if per_token else m.loss.grad(f, st["y"])[:, None, :]  # type: ignore[attr-defined]
+        if per_token and V.shape[1] != self._n_train_tokens:
+            raise DataError(f"per-token training scores need training sequences of one length; rows {rows.start}.."
+                            f"{rows.stop - 1} have {V.shape[1]} tokens, the first have {self._n_train_tokens}: pad "
+                            "them to one length")
+        got = m._backprop(rows, V)
+        kron = {b.name: got[b.name] for b in m.blocks if b.kron}
+        plain = torch.cat(m._plain_vjp(rows, V), dim=2) if any(not b.kron for b in m.blocks) else None
+        return kron, plain
+
+    def _dot_train_gradients(self, Q: dict[str, torch.Tensor], rank: int | None, out: torch.Tensor,
+                             per_token: bool = False, cache: dict[str, Any] | None = None) -> None:
+        """``out[:, i] = Q g_i`` for the training gradients ``g_i`` (with ``per_token``: ``out[:, i * T + t]`` for
+        the gradient of position ``t``'s token loss), layer by layer from their Kronecker factors (no
+        ``n_train x n_params`` array; with ``rank``, each layer's rows of ``Q`` truncated to that rank). ``Q`` holds
+        the columns of each block. ``cache``: ``{"batches": list or None, "numbers": int}``, the factored training
+        gradients kept from the first call (up to ``TRAIN_CACHE`` numbers) for the next ones."""
         m, _ = self._require()
         if rank is not None and (int(rank) != rank or rank < 1):
             raise ValueError(f"query_rank must be a positive integer, got {rank!r}")
@@ -562,28 +676,43 @@ class TorchInfluence:
                 self.query_rank_error = max(self.query_rank_error or 0.0, float(lost.max().sqrt()) if lost.numel() else 0.0)
         plain = [b for b in m.blocks if not b.kron]
         Qp = torch.cat([Q[b.name] for b in plain], dim=1) if plain else None
+        nq = out.shape[0]
+        out = out.reshape(nq, m.n_obs, -1)
         batches = _local_batches(m)
+        kept = cache["batches"] if cache is not None else None
+        reuse = bool(kept) and len(kept) == len(batches)
         pr = Progress(self.progress, "scores: training examples", len(batches))
-        for rows in batches:  # the model's own checks: finite inputs and losses
-            st = m.forward(rows)
-            V = m.loss.grad(st["f"].detach(), st["y"])[:, None, :]
-            kron = m._backprop(rows, V)
-            s = out.new_zeros(out.shape[0], rows.stop - rows.start)
+        for k, rows in enumerate(batches):
+            if reuse:
+                kron, G_plain = kept[k]  # type: ignore[index]
+            else:
+                kron, G_plain = self._train_factors(rows, per_token)
+                if kept is not None and cache is not None:
+                    size = sum(a.numel() + d.numel() for a, d in kron.values())
+                    size += 0 if G_plain is None else G_plain.numel()
+                    cache["numbers"] += size
+                    if cache["numbers"] <= TRAIN_CACHE:
+                        kept.append((kron, G_plain))
+                    else:  # too large to keep: the next query chunks read the training data again
+                        cache["batches"] = kept = None
+            b_n = rows.stop - rows.start
+            s = out.new_zeros(nq, b_n, out.shape[2])
             for b in m.blocks:
                 if not b.kron:
                     continue
                 a, d = kron[b.name]
                 if b.name in low:
                     US, Vh = low[b.name]
-                    s += torch.einsum("bto,qor,btj,qrj->qb", d[:, 0], US, a, Vh)
+                    s += torch.einsum("bcto,qor,btj,qrj->qbc", d, US, a, Vh)
                 else:  # per-example gradients of the layer, a few at a time (about 2**26 numbers)
-                    step = max(1, GRADIENT_CHUNK // b.size)
+                    step = max(1, GRADIENT_CHUNK // (b.size * d.shape[1]))
                     for c in range(0, a.shape[0], step):
-                        ac, dc = a[c : c + step], d[c : c + step, 0]
-                        G = torch.einsum("bto,btj->boj", dc, ac) if a.shape[1] > 1 else dc[:, 0, :, None] * ac[:, 0, None]
-                        s[:, c : c + step] += Q[b.name] @ G.reshape(G.shape[0], -1).T
-            if Qp is not None:
-                s += Qp @ torch.cat(m._plain_vjp(rows, V), dim=2)[:, 0].T
+                        ac, dc = a[c : c + step], d[c : c + step]
+                        G = (torch.einsum("bcto,btj->bcoj", dc, ac) if a.shape[1] > 1
+                             else dc[:, :, 0, :, None] * ac[:, None, 0, None, :])
+                        s[:, c : c + step] += (Q[b.name] @ G.reshape(-1, b.size).T).reshape(nq, -1, s.shape[2])
+            if Qp is not None and G_plain is not None:
+                s += (Qp @ G_plain.reshape(-1, Qp.shape[1]).T).reshape(nq, b_n, s.shape[2])
             out[:, rows] = s
             pr.advance()
 
@@ -612,7 +741,7 @@ class TorchInfluence:
         a rank-one matrix that is never formed), without the ``(b, n_params)`` gradients of the batch."""
         m, eng = self._require()
         st = m.forward(rows)
-        V = m.loss.grad(st["f"].detach(), st["y"])[:, None, :]
+        V = m.loss.grad(m._outputs(st), st["y"])[:, None, :]
         kron = m._backprop(rows, V)
         plain = dict(zip([b.name for b in m.blocks if not b.kron], m._plain_vjp(rows, V)))
         shift = eng.solver.shift + eng.curvature.l2
@@ -645,10 +774,10 @@ class TorchInfluence:
         ``U_i' U_i / n``); above 1, the curvature is smaller than the example's own term in some direction, and the
         leverage correction ``(I - K_i)^{-1}`` changes sign there.
         """
-        _, eng = self._require()
+        m, eng = self._require()
 
         def largest(rows: slice) -> torch.Tensor:
-            return torch.as_tensor(eng.max_leverage(rows, gauss_newton=True), dtype=self.dtype, device=self.device)
+            return torch.as_tensor(eng.max_leverage(rows, gauss_newton=True), dtype=m.dtype, device=self.device)
 
         with self._eval():
             out = self._per_example("leverage", largest)
@@ -658,7 +787,7 @@ class TorchInfluence:
         """``(n_train,)``: ``value(rows)`` for each of this process's batches of training rows (the other rows 0),
         reporting progress as ``stage``."""
         m, _ = self._require()
-        out = torch.zeros(m.n_obs, dtype=self.dtype, device=self.device)
+        out = torch.zeros(m.n_obs, dtype=m.dtype, device=self.device)
         batches = _local_batches(m)
         pr = Progress(self.progress, stage, len(batches))
         for rows in batches:

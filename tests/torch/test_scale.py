@@ -137,3 +137,48 @@ def test_a_fitted_object_with_progress_bars_pickles():
         want = ti.scores((X[:2], y[:2]))
         back = pickle.loads(pickle.dumps(ti))
         assert np.array_equal(back.scores((X[:2], y[:2])), want)
+
+
+def test_per_train_token_scores_sum_to_the_sequence_score_and_masked_tokens_score_zero():
+    model, train = gpt2(seed=2), batch(9)
+    ti = TorchInfluence(model, "lm", train, batch_size=4, **KW).fit()
+    query = batch(4, seed=3)
+    whole = ti.scores(query)
+    per = ti.scores(query, per_token="train")
+    assert per.shape == (4, 9, T)
+    np.testing.assert_allclose(per.sum(axis=2), whole, rtol=1e-10, atol=1e-12 * np.abs(whole).max())
+    assert np.all(per[:, :, -1] == 0)  # the last position predicts no token
+    assert np.all(per[:, 0, T - 3 :] == 0)  # training row 0 is masked at positions 4, 5
+    assert np.abs(per[:, 3, :-1]).min() > 0
+    both = ti.scores(query, per_token="both")
+    assert both.shape == (4, T, 9, T)
+    np.testing.assert_allclose(both.sum(axis=1), per, rtol=1e-10, atol=1e-12 * np.abs(per).max())
+    np.testing.assert_allclose(both.sum(axis=3), ti.scores(query, per_token=True), rtol=1e-10,
+                               atol=1e-12 * np.abs(per).max())
+    np.testing.assert_allclose(ti.scores(query, per_token="train", query_rank=64), per, rtol=1e-9,
+                               atol=1e-12 * np.abs(per).max())
+    with pytest.raises(ValueError, match="per_token must be False, True, 'query', 'train' or 'both'"):
+        ti.scores(query, per_token="tokens")
+    X = torch.randn(6, 3, dtype=torch.float64)
+    net = nn.Linear(3, 2).double()
+    plain = TorchInfluence(net, "cross_entropy", (X, (X[:, 0] > 0).long()), damping=0.1, check_optimum=False).fit()
+    with pytest.raises(ValueError, match=r"per_token='train' needs a token loss"):
+        plain.scores((X[:2], torch.tensor([0, 1])), per_token="train")
+
+
+def test_scoring_reads_the_training_data_once_whatever_the_number_of_query_chunks(monkeypatch):
+    model, train = gpt2(seed=6), batch(8, seed=7)
+    ti = TorchInfluence(model, "lm", train, batch_size=3, **KW).fit()
+    query = batch(5, seed=8)
+    want = ti.scores(query)
+    reads = []
+    data = ti.model.data
+    get = data.get
+    monkeypatch.setattr(data, "get", lambda rows: reads.append(rows) or get(rows))
+    monkeypatch.setattr(influence_module, "QUERY_CHUNK", 2 * ti.model.n_params)  # three chunks of queries
+    np.testing.assert_allclose(ti.scores(query), want, rtol=1e-12, atol=1e-14 * np.abs(want).max())
+    assert len(reads) == 3  # the three training batches, once
+    reads.clear()
+    monkeypatch.setattr(influence_module, "TRAIN_CACHE", 0)  # nothing kept: one pass per chunk
+    np.testing.assert_allclose(ti.scores(query), want, rtol=1e-12, atol=1e-14 * np.abs(want).max())
+    assert len(reads) == 9

@@ -16,6 +16,7 @@ from torch import nn  # noqa: E402
 from transformers.pytorch_utils import Conv1D  # noqa: E402
 
 from regdiag._validation import DataError, InfluenceWarning, ModelError  # noqa: E402
+import regdiag.torch._model as model_module  # noqa: E402
 from regdiag.torch import TorchInfluence  # noqa: E402
 
 from . import hf_reference as ref  # noqa: E402
@@ -73,8 +74,8 @@ def test_gpt2_dict_batches_with_padding_match_the_exact_gauss_newton_reference()
     kinds = {b.name: b.kron for b in ti.model.blocks}
     assert kinds["transformer.h.0.attn.c_attn"] and kinds["transformer.h.0.mlp.c_proj"]
     assert kinds["transformer.wpe"]  # called on positions shared by the batch: expanded to the batch
-    # tied with lm_head: one dense block whose per-example gradients sum the two uses (no vmap needed)
-    assert not kinds["transformer.wte.weight"]
+    # tied with lm_head: one Kronecker block whose per-example gradients sum the two uses (no vmap needed)
+    assert kinds["transformer.wte.weight"]
     assert [u.name for u in ti.model.tied["transformer.wte.weight"]] == ["transformer.wte", "lm_head"]
     assert ti.model._vmap_fails is None
 
@@ -96,7 +97,8 @@ def _reference_index(model, names):
 
 def test_gpt2_ekfac_eigenvalues_are_the_exact_gauss_newton_in_its_eigenbasis():
     """EK-FAC's corrected eigenvalues are diag(Q' GGN Q) of each Kronecker block (Conv1D layers, transposed, with
-    biases): checks the per-example layer factors, masking and Conv1D orientation against the dense reference."""
+    biases; the token embedding tied to the output layer, its two uses summed): checks the per-example layer factors,
+    masking, Conv1D orientation and the tied block's exchanged sides against the dense reference."""
     model = gpt2(seed=3)
     ids, mask = tokens(8, seed=4)
     labels = ids.masked_fill(mask == 0, -100)
@@ -107,10 +109,6 @@ def test_gpt2_ekfac_eigenvalues_are_the_exact_gauss_newton_in_its_eigenbasis():
     Gn = G.numpy()
     checked = 0
     for part in ti.engine.curvature.parts:
-        if part.block.name == "transformer.wte.weight":  # tied: the dense Gauss-Newton block of both uses
-            idx = where[part.block.start : part.block.stop]
-            want = Gn[np.ix_(idx, idx)]
-            np.testing.assert_allclose(part.M.numpy(), want, rtol=1e-8, atol=1e-10 * np.abs(want).max())
         if not hasattr(part, "QG"):
             continue
         blk = part.block
@@ -119,7 +117,7 @@ def test_gpt2_ekfac_eigenvalues_are_the_exact_gauss_newton_in_its_eigenbasis():
         want = np.einsum("pi,pq,qi->i", Q, Gn[np.ix_(idx, idx)], Q)
         np.testing.assert_allclose(part.E.numpy().reshape(-1), want, rtol=1e-8, atol=1e-10 * np.abs(want).max())
         checked += 1
-    assert checked == 5  # the Conv1D layers and the position embedding
+    assert checked == 6  # the Conv1D layers, the position embedding and the tied token embedding (both uses)
 
 
 class OneConv1D(nn.Module):
@@ -161,6 +159,42 @@ def test_kfac_is_the_exact_gauss_newton_for_one_conv1d_or_embedding_layer_with_s
     train = [({key: X[i : i + 1]}, Y[i]) for i in range(15)]
     want, _ = ref.scores(net, train, train[:3], mse, 0.01)
     np.testing.assert_allclose(ti.scores((X[:3], Y[:3])), want, rtol=1e-9, atol=1e-12 * np.abs(want).max())
+
+
+class TwoHeads(nn.Module):
+    """One weight used by two linear heads, each on its own input, their outputs side by side."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 3, bias=False)
+        self.b = nn.Linear(4, 3, bias=False)
+        self.b.weight = self.a.weight
+
+    def forward(self, x):
+        return torch.cat([self.a(x[:, :4]), self.b(x[:, 4:])], dim=1)
+
+
+def test_kfac_of_a_tied_weight_sums_its_uses_and_is_the_exact_gauss_newton_for_one_token_one_layer():
+    """The shared block's factors sum the uses' statistics: for one linear layer used twice on one token each
+    (squared loss), that is the exact Gauss-Newton block, ``(2/k) I (x) mean_i (x1 x1' + x2 x2') / 2`` summed."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(4)
+    net = TwoHeads().double()
+    X = torch.randn(15, 8, generator=g, dtype=torch.float64)
+    Y = torch.randn(15, 6, generator=g, dtype=torch.float64)
+    ti = TorchInfluence(net, "mse", (X, Y), curvature="kfac", damping=0.01, check_optimum=False).fit()
+    assert [(b.name, b.kron) for b in ti.model.blocks] == [("a.weight", True)]
+    assert [u.name for u in ti.model.tied["a.weight"]] == ["a", "b"]
+
+    def mse(f, y):
+        return ((f - y.reshape(-1)) ** 2).mean()
+
+    train = [({"x": X[i : i + 1]}, Y[i]) for i in range(15)]
+    want, G = ref.scores(net, train, train[:3], mse, 0.01)
+    np.testing.assert_allclose(ti.scores((X[:3], Y[:3])), want, rtol=1e-9, atol=1e-12 * np.abs(want).max())
+    part = ti.engine.curvature.parts[0]
+    C = np.kron(*(f.numpy() for f in part.factors))
+    np.testing.assert_allclose(C, G.numpy(), rtol=1e-10, atol=1e-12 * np.abs(C).max())
 
 
 class Tempered(nn.Module):
@@ -252,8 +286,12 @@ def test_float32_gpt2_runs_clean_and_agrees_with_float64(curvature):
     np.testing.assert_allclose(got, want, rtol=0, atol=2e-4 * np.abs(want).max())
 
 
-def test_a_dense_block_estimated_from_too_few_monte_carlo_vectors_is_named():
+def test_a_dense_block_estimated_from_too_few_monte_carlo_vectors_is_named(monkeypatch):
     model, (ids, mask) = gpt2(), tokens(10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the tied embedding is a Kronecker block: no dense block to warn about
+        TorchInfluence(model, "lm", {"input_ids": ids, "attention_mask": mask}, damping=0.1, check_optimum=False).fit()
+    monkeypatch.setattr(model_module, "TIED_KRON_LIMIT", 8)  # a tied weight larger than that: one dense block
     with pytest.warns(InfluenceWarning, match=r"'transformer.wte.weight' \(dense block without Kronecker structure\) "
                                               r"is estimated from 10 Monte Carlo vectors"):
         TorchInfluence(model, "lm", {"input_ids": ids, "attention_mask": mask}, damping=0.1, check_optimum=False).fit()
