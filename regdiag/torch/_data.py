@@ -121,13 +121,13 @@ class Data:
             if not data:
                 raise DataError(f"{what} data is an empty dict: pass tensors such as input_ids, attention_mask, labels")
             cols = {str(k): _as_tensor(v, f"entry {k!r} of the {what} dict") for k, v in data.items()}
-            lengths = {k: (t.shape[0] if t.ndim else None) for k, t in cols.items()}
-            first = next(iter(lengths.values()))
-            if any(n is None or n != first for n in lengths.values()):
+            rows_of = {k: (t.shape[0] if t.ndim else None) for k, t in cols.items()}
+            first = next(iter(rows_of.values()))
+            if first is None or any(n != first for n in rows_of.values()):
                 raise DataError(f"the tensors of the {what} dict must have the same number of rows; got "
                                 f"{ {k: tuple(t.shape) for k, t in cols.items()} }")
             self.tensors = cols
-            self.n = int(first)  # type: ignore[arg-type]
+            self.n = int(first)
         elif isinstance(data, (tuple, list)):
             if not data:
                 raise DataError(f"{what} data is empty: pass (x, y) tensors or a sequence of (x, y) examples")
@@ -139,11 +139,12 @@ class Data:
                 raise DataError(f"{what} data must hold inputs and targets: (x, y) or (x1, ..., xm, y); got a "
                                 f"tuple of {len(ts)}")
             lengths = [t.shape[0] if t.ndim else None for t in ts]
-            if any(n is None or n != lengths[0] for n in lengths):
+            n_first = lengths[0]
+            if n_first is None or any(n != n_first for n in lengths):
                 raise DataError(f"the tensors of the {what} tuple must have the same number of rows; got first "
                                 f"dimensions {[tuple(t.shape) for t in ts]}")
             self.tensors = ts
-            self.n = int(lengths[0])
+            self.n = int(n_first)
         elif isinstance(data, Dataset) or (hasattr(data, "__getitem__") and hasattr(data, "__len__")):
             self.dataset = data
             self.n = len(data)
@@ -178,11 +179,12 @@ class Data:
                     raise DataError(f"{self.what} examples must all have the same fields; example {i} has "
                                     f"{_describe(item)}, example {idx[0]} has {_describe(items[0])}")
                 continue
-            if isinstance(item, torch.Tensor) or not isinstance(item, Sequence) or isinstance(item, str) or len(item) < 2:
+            if (isinstance(item, torch.Tensor) or not isinstance(item, Sequence) or isinstance(item, str)
+                    or len(item) < 2):
                 got = f"a tuple of {len(item)}" if isinstance(item, Sequence) and not isinstance(item, str) else \
                     type(item).__name__
-                raise DataError(f"{self.what} examples must be tuples (inputs..., target); example {i} is {got} (or dicts of "
-                                "named inputs with labels)")
+                raise DataError(f"{self.what} examples must be tuples (inputs..., target); example {i} is {got} (or "
+                                "dicts of named inputs with labels)")
             if isinstance(items[0], Mapping) or len(item) != len(items[0]):
                 raise DataError(f"{self.what} examples must all have the same number of fields; example {i} has "
                                 f"{_describe(item)}, example {idx[0]} has {_describe(items[0])}")
@@ -206,6 +208,7 @@ class Data:
         """``(inputs, target)`` of ``rows`` on the device (floating targets in the model's dtype); ``inputs`` a tuple
         or a dict of tensors."""
         fields = self._raw(rows)
+        inputs: tuple[torch.Tensor, ...] | dict[str, torch.Tensor]
         if isinstance(fields, dict):
             inputs, y = self._split_dict(fields)
         else:
