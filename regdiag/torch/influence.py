@@ -53,7 +53,7 @@ def _per_token_sides(per_token: bool | str) -> tuple[bool, bool]:
     key = per_token if isinstance(per_token, (bool, str)) else None
     if key not in sides:
         raise ValueError(f"per_token must be False, True, 'query', 'train' or 'both', not {per_token!r}")
-    return sides[key]  # type: ignore[index]
+    return sides[key]
 
 
 def _cast_curvature(engine: InfluenceEngine, dtype: torch.dtype) -> None:
@@ -232,7 +232,8 @@ class TorchInfluence:
     ...                         line_search_fn="strong_wolfe")
     >>> def objective():
     ...     opt.zero_grad()
-    ...     loss = torch.nn.functional.cross_entropy(net(X), y) + 0.01 / 2 * sum((p ** 2).sum() for p in net.parameters())
+    ...     penalty = 0.01 / 2 * sum((p ** 2).sum() for p in net.parameters())
+    ...     loss = torch.nn.functional.cross_entropy(net(X), y) + penalty
     ...     loss.backward()
     ...     return loss
     >>> _ = opt.step(objective)
@@ -346,8 +347,8 @@ class TorchInfluence:
         if device is not None:
             want = torch.device(device)
             if want.type != here.type or (want.index is not None and want.index != here.index):
-                raise ModelError(f"device={str(want)!r} but the model's parameters are on {str(here)!r}; move the model "
-                                 f"(model.to({str(want)!r})) or pass device={str(here)!r}")
+                raise ModelError(f"device={str(want)!r} but the model's parameters are on {str(here)!r}; move the "
+                                 f"model (model.to({str(want)!r})) or pass device={str(here)!r}")
         return here, dtype
 
     @contextlib.contextmanager
@@ -386,7 +387,13 @@ class TorchInfluence:
         return m
 
     def fit(self) -> TorchInfluence:
-        """Build the curvature (factors, eigenbases, eigenvalue corrections) and the solver. Returns ``self``."""
+        """Build the curvature (factors, eigenbases, eigenvalue corrections) and the solver.
+
+        Returns
+        -------
+        TorchInfluence
+            ``self``, fitted.
+        """
         with self._eval():
             m = self._build_model()
             if self.curvature in (CurvatureKind.KFAC, CurvatureKind.EKFAC):
@@ -400,10 +407,10 @@ class TorchInfluence:
                                "nn.MultiheadAttention's out_proj or F.linear(x, layer.weight), or also outside its "
                                "call, e.g. tied weights with a side above 4,096)")
                     raise ModelError(
-                        f"{self.curvature.value} factors nn.Linear and nn.Conv2d (groups=1) layers called through their "
-                        f"modules; the parameters {format_labels(big, 5)} {why} and are too large for a dense "
-                        f"Gauss-Newton block (over {PLAIN_BLOCK_LIMIT} entries): pass exclude=[...] to hold them fixed, "
-                        "freeze them, or use curvature='gauss_newton' (with solver='cg') or 'diagonal'"
+                        f"{self.curvature.value} factors nn.Linear and nn.Conv2d (groups=1) layers called through "
+                        f"their modules; the parameters {format_labels(big, 5)} {why} and are too large for a dense "
+                        f"Gauss-Newton block (over {PLAIN_BLOCK_LIMIT} entries): pass exclude=[...] to hold them "
+                        "fixed, freeze them, or use curvature='gauss_newton' (with solver='cg') or 'diagonal'"
                     )
             m.progress = self.progress
             self.model = m
@@ -445,10 +452,10 @@ class TorchInfluence:
                     warn(
                         f"{format_labels(thin, 5)} ({'dense block' if len(thin) == 1 else 'dense blocks'} without "
                         f"Kronecker structure) {'is' if len(thin) == 1 else 'are'} estimated from {vectors} Monte "
-                        f"Carlo vectors ({m.n_obs} examples x {self.mc_samples or 1}), fewer than {'its' if len(thin) == 1 else 'their'} "
-                        "parameters: in the other directions the curvature is only l2 + damping, and scores there are "
-                        "amplified by 1 / (l2 + damping). Raise mc_samples, pass damping, use sampling='exact', or "
-                        "exclude them (exclude=[...])")
+                        f"Carlo vectors ({m.n_obs} examples x {self.mc_samples or 1}), fewer than "
+                        f"{'its' if len(thin) == 1 else 'their'} parameters: in the other directions the curvature is "
+                        "only l2 + damping, and scores there are amplified by 1 / (l2 + damping). Raise mc_samples, "
+                        "pass damping, use sampling='exact', or exclude them (exclude=[...])")
             if m._vmap_fails:
                 plain = [nm for nm, _ in m.plain if all(n.weight_name != nm and n.bias_name != nm for n in m.norms)]
                 warn(
@@ -467,8 +474,8 @@ class TorchInfluence:
         def batch_gradient(rows: slice) -> torch.Tensor:
             st = m.forward(rows)
             with torch.enable_grad():
-                grads = torch.autograd.grad(m.loss.values(st["f"].to(m.dtype), st["y"]).sum(), [p for _, p in trainable],
-                                            allow_unused=True, retain_graph=True)
+                grads = torch.autograd.grad(m.loss.values(st["f"].to(m.dtype), st["y"]).sum(),
+                                            [p for _, p in trainable], allow_unused=True, retain_graph=True)
             return m.flat_params({nm: (gr if gr is not None else torch.zeros_like(p))
                                   for (nm, p), gr in zip(trainable, grads)})
 
@@ -499,11 +506,11 @@ class TorchInfluence:
         # default: the gradient of the mean loss should be below the spread of a mean of n per-example gradients
         # (scale / sqrt(n)), which a network trained to convergence on these data reaches; the drift it causes is
         # common to every removal, so rankings and LDS are unaffected by a gradient below it
-        tol = self.optimum_tol if self.optimum_tol is not None else 1.0 / math.sqrt(m.n_obs)
-        if self.check_optimum and self.gradient_norm > tol * max(scale, 1e-300):
+        opt_tol = self.optimum_tol if self.optimum_tol is not None else 1.0 / math.sqrt(m.n_obs)
+        if self.check_optimum and self.gradient_norm > opt_tol * max(scale, 1e-300):
             warn(
-                f"the model is not at an optimum of mean loss + (l2/2)||theta||^2 (l2={self.l2:g}): the gradient norm is "
-                f"{self.gradient_norm:.3g}, {self.gradient_norm / max(scale, 1e-300):.3g} times the typical "
+                f"the model is not at an optimum of mean loss + (l2/2)||theta||^2 (l2={self.l2:g}): the gradient norm "
+                f"is {self.gradient_norm:.3g}, {self.gradient_norm / max(scale, 1e-300):.3g} times the typical "
                 f"per-example gradient norm {scale:.3g}. Influence estimates assume a minimum: train further, or pass "
                 "the l2 (weight decay) used in training")
 
@@ -527,7 +534,20 @@ class TorchInfluence:
 
     # ---- results ---------------------------------------------------------------------------------------------------
     def query_gradients(self, query: Any, measurement: Any = "loss") -> torch.Tensor:
-        """``(n_query, n_params)`` gradients of each query's loss (or ``measurement(output, target)``)."""
+        """Gradients of each query's loss (or measurement) in the engine's parameter order.
+
+        Parameters
+        ----------
+        query : tuple of tensors, dict of tensors, Dataset or DataLoader
+            Query examples shaped like the training examples.
+        measurement : "loss" or callable
+            ``measurement(output, target)`` returning one number per example (a function of the outputs).
+
+        Returns
+        -------
+        torch.Tensor of shape (n_query, n_params)
+            In the scoring dtype, on the computing device; columns named by :attr:`param_names`.
+        """
         _, eng = self._require()
         with self._eval():
             return eng.view.query_gradients(self._query(query), measurement)
@@ -668,19 +688,20 @@ class TorchInfluence:
             raise ValueError(f"query_rank must be a positive integer, got {rank!r}")
         low: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         for b in m.blocks:
-            if b.kron and rank is not None:
+            if b.shape is not None and rank is not None:  # a Kronecker block
                 U, S, Vh = torch.linalg.svd(Q[b.name].reshape(-1, *b.shape), full_matrices=False)
                 r = min(int(rank), S.shape[1])
                 low[b.name] = (U[:, :, :r] * S[:, None, :r], Vh[:, :r, :])
                 lost = (S[:, r:] ** 2).sum(dim=1) / (S**2).sum(dim=1).clamp_min(1e-300)
-                self.query_rank_error = max(self.query_rank_error or 0.0, float(lost.max().sqrt()) if lost.numel() else 0.0)
+                worst = float(lost.max().sqrt()) if lost.numel() else 0.0
+                self.query_rank_error = max(self.query_rank_error or 0.0, worst)
         plain = [b for b in m.blocks if not b.kron]
         Qp = torch.cat([Q[b.name] for b in plain], dim=1) if plain else None
         nq = out.shape[0]
         out = out.reshape(nq, m.n_obs, -1)
         batches = _local_batches(m)
         kept = cache["batches"] if cache is not None else None
-        reuse = bool(kept) and len(kept) == len(batches)
+        reuse = kept is not None and len(kept) == len(batches) > 0
         pr = Progress(self.progress, "scores: training examples", len(batches))
         for k, rows in enumerate(batches):
             if reuse:
@@ -717,8 +738,13 @@ class TorchInfluence:
             pr.advance()
 
     def self_influence(self) -> np.ndarray:
-        """``(n_train,)``: the predicted change of each training example's own loss when it is removed,
-        ``g_i' delta_i``."""
+        """The predicted change of each training example's own loss when it is removed, ``g_i' delta_i``.
+
+        Returns
+        -------
+        ndarray of shape (n_train,)
+            Float64; with the leverage correction, a warning names the examples whose generalized leverage exceeds 1.
+        """
         m, eng = self._require()
 
         def own(rows: slice) -> torch.Tensor:
@@ -744,9 +770,11 @@ class TorchInfluence:
         V = m.loss.grad(m._outputs(st), st["y"])[:, None, :]
         kron = m._backprop(rows, V)
         plain = dict(zip([b.name for b in m.blocks if not b.kron], m._plain_vjp(rows, V)))
-        shift = eng.solver.shift + eng.curvature.l2
+        curv = eng.curvature
+        assert isinstance(curv, EigenCurvature)  # self_influence takes this path for eigen-structured ones only
+        shift = eng.solver.shift + curv.l2
         total = V.new_zeros(V.shape[0])
-        for part in eng.curvature.parts:  # type: ignore[attr-defined]
+        for part in curv.parts:
             blk = part.block
             if blk.kron:
                 a, d = kron[blk.name]
@@ -767,12 +795,17 @@ class TorchInfluence:
         return total * (1.0 / m.n_obs)
 
     def max_leverage(self) -> np.ndarray:
-        """``(n_train,)``: the largest eigenvalue of each example's generalized leverage matrix
-        ``K_i = U_i (C + lambda I)^{-1} U_i' / n`` (``U_i`` its Gauss-Newton factors: ``U_i' U_i = J_i' Lambda_i J_i``).
+        """The largest eigenvalue of each example's generalized leverage matrix.
 
-        With one output it is the leverage ``h_i``. It is at most 1 for the Gauss-Newton curvature (which contains
-        ``U_i' U_i / n``); above 1, the curvature is smaller than the example's own term in some direction, and the
-        leverage correction ``(I - K_i)^{-1}`` changes sign there.
+        The matrix is ``K_i = U_i (C + lambda I)^{-1} U_i' / n``, ``U_i`` the example's Gauss-Newton factors
+        (``U_i' U_i = J_i' Lambda_i J_i``). With one output it is the leverage ``h_i``. It is at most 1 for the
+        Gauss-Newton curvature (which contains ``U_i' U_i / n``); above 1, the curvature is smaller than the
+        example's own term in some direction, and the leverage correction ``(I - K_i)^{-1}`` changes sign there.
+
+        Returns
+        -------
+        ndarray of shape (n_train,)
+            Float64, one value per training example.
         """
         m, eng = self._require()
 
@@ -812,8 +845,16 @@ class TorchInfluence:
             "correction='none', or the Gauss-Newton curvature, with which leverages are at most 1")
 
     def influence(self) -> EngineInfluence:
-        """The engine's per-example results (parameter influence ``(n_train, n_params)``, self-influence, Cook's
-        distance, leverage) for a model small enough to hold ``n_train x n_params`` numbers; one process."""
+        """The engine's per-example results, for a model small enough to hold ``n_train x n_params`` numbers.
+
+        Runs in one process (not distributed).
+
+        Returns
+        -------
+        EngineInfluence
+            Parameter influence ``(n_train, n_params)``, self-influence, Cook's distance and leverage of each
+            training example.
+        """
         m, eng = self._require()
         if hasattr(m, "all_reduce"):
             raise RuntimeError("influence() runs in one process; use scores() and self_influence() when distributed")
@@ -821,15 +862,33 @@ class TorchInfluence:
             return eng.run()
 
     def top(self, query: Any, k: int = 10, measurement: Any = "loss", *, query_rank: int | None = None) -> pd.DataFrame:
-        """The ``k`` strongest proponents (largest positive scores: removing them increases the query's loss) and
-        opponents (most negative) of each query, one row each: ``query, kind, rank, train, score``.
+        """The ``k`` strongest proponents and opponents of each query.
 
-        ``measurement`` and ``query_rank`` (low-rank query compression) are those of :meth:`scores`."""
+        Proponents have the largest positive scores (removing them increases the query's loss), opponents the most
+        negative.
+
+        Parameters
+        ----------
+        query : tuple of tensors, dict of tensors, Dataset or DataLoader
+            Query examples shaped like the training examples.
+        k : int
+            Proponents and opponents kept per query (at most ``n_train``).
+        measurement : "loss" or callable
+            As in :meth:`scores`.
+        query_rank : int, optional
+            Low-rank query compression, as in :meth:`scores`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per query, kind and rank: columns ``query`` (position of the query), ``kind`` ("proponent" or
+            "opponent"), ``rank`` (1 the strongest), ``train`` (label of the training example) and ``score``.
+        """
         if int(k) != k or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}")
         S = self.scores(query, measurement, query_rank=query_rank)
         k = min(int(k), S.shape[1])
-        labels = self.model.index  # type: ignore[union-attr]
+        labels = self._require()[0].index
         order = np.argsort(-S, axis=1, kind="stable")
         frames = []
         for kind, idx in (("proponent", order[:, :k]), ("opponent", order[:, ::-1][:, :k])):
@@ -847,11 +906,16 @@ class TorchInfluence:
 
     # ---- factors on disk ---------------------------------------------------------------------------------------
     def save(self, path: Any) -> None:
-        """Write the fitted curvature (factors, eigenbases, eigenvalues), the damping and the settings to ``path``
-        (``torch.save`` of tensors and plain values), with the parameter names and a SHA-256 of the parameter
-        values, so that :meth:`load` can check that it is given the same model.
+        """Write the fitted curvature (factors, eigenbases, eigenvalues), the damping and the settings to a file.
 
-        Eigen-structured curvatures (``ekfac``, ``kfac``, ``diagonal``, ``identity``) with the direct solver.
+        The file (``torch.save`` of tensors and plain values) holds the parameter names and a SHA-256 of the
+        parameter values, so that :meth:`load` can check that it is given the same model. Eigen-structured
+        curvatures (``ekfac``, ``kfac``, ``diagonal``, ``identity``) with the direct solver.
+
+        Parameters
+        ----------
+        path : str, os.PathLike or file object
+            Where to write, as ``torch.save`` takes it.
         """
         m, eng = self._require()
         curv = eng.curvature
@@ -890,6 +954,34 @@ class TorchInfluence:
         Raises :class:`~regdiag.ModelError` unless ``model`` has the same trainable parameters (names, dtype and
         values, by SHA-256) as the model the file was written from, and ``train`` as many examples. A callable loss
         is not saved: pass it again as ``loss`` (with ``reduction``).
+
+        Parameters
+        ----------
+        path : str, os.PathLike or file object
+            A file written by :meth:`save`.
+        model : nn.Module
+            The trained model the factors were fitted to.
+        train : tuple of tensors, dict of tensors, Dataset or DataLoader
+            Its training examples, as many as at fitting.
+        loss : str or callable, optional
+            Default: the saved loss; required when a callable loss was used.
+        reduction : {"mean", "sum", "none"}, optional
+            How a callable ``loss`` reduces a batch.
+        batch_size : int, optional
+            Examples per batch (as in the constructor).
+        device : str or torch.device, optional
+            Where to compute (as in the constructor).
+        index : sequence, optional
+            Labels of the training examples.
+        progress : bool or callable(stage, done, total)
+            Progress of scoring (as in the constructor).
+        solver_options : mapping, optional
+            Passed to the engine's solver.
+
+        Returns
+        -------
+        TorchInfluence
+            Fitted, with the saved curvature, damping, correction and settings.
         """
         state = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(state, dict) or state.get("format") != SAVE_FORMAT:
@@ -921,7 +1013,11 @@ class TorchInfluence:
             ti.gradient_norm = state["gradient_norm"]
             view = ModelView(m)
             kind = CurvatureKind(state["curvature"])
-            curv = CURVATURES[kind].__new__(CURVATURES[kind])
+            curv_cls = CURVATURES[kind]
+            if not issubclass(curv_cls, EigenCurvature):
+                raise ValueError(f"{path!s} holds a {kind.value} curvature; TorchInfluence.save writes only "
+                                 "eigen-structured ones (ekfac, kfac, diagonal, identity)")
+            curv = curv_cls.__new__(curv_cls)
             EigenCurvature.__init__(curv, view, batch_size=ti.data.batch, progress=ti.progress)
             if state["of"] is not None:
                 curv.of = state["of"]  # type: ignore[attr-defined]
