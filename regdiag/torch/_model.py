@@ -69,14 +69,34 @@ def _is_conv1d(m: nn.Module) -> bool:
     return t.__name__ == "Conv1D" and t.__module__.startswith("transformers") and hasattr(m, "nf")
 
 
+def _tensor(module: nn.Module, name: str) -> torch.Tensor:
+    """The parameter ``name`` of ``module`` (``weight``, ``bias``) as a tensor: attribute access on an ``nn.Module``
+    is typed ``Tensor | Module``, and transformers' ``Conv1D`` declares no types."""
+    t = getattr(module, name)
+    assert isinstance(t, torch.Tensor), f"{type(module).__name__}.{name} is not a tensor"
+    return t
+
+
 class KronLayer:
-    """A layer whose weight (and bias) form one Kronecker block ``(d_out, d_in [+1])``: ``nn.Linear``,
-    ``nn.Conv2d``, transformers' ``Conv1D`` (its weight transposed) or ``nn.Embedding`` (the weight transposed,
-    ``(dim, vocab)``, with one-hot token inputs: its input factor is diagonal, the token frequencies)."""
+    """A layer whose weight (and bias) form one Kronecker block ``(d_out, d_in [+1])``.
+
+    The layer is an ``nn.Linear``, an ``nn.Conv2d``, transformers' ``Conv1D`` (its weight transposed) or an
+    ``nn.Embedding`` (the weight transposed, ``(dim, vocab)``, with one-hot token inputs: its input factor is
+    diagonal, the token frequencies).
+
+    Parameters
+    ----------
+    name : str
+        The block's name (the module's name in the network).
+    module : nn.Module
+        The layer.
+    bias : bool
+        Whether the layer's bias is part of the block (a last input column of ones).
+    """
 
     def __init__(self, name: str, module: nn.Module, bias: bool) -> None:
         self.name, self.module, self.bias = name, module, bias
-        w = module.weight
+        w = _tensor(module, "weight")
         self.kind = ("conv2d" if isinstance(module, nn.Conv2d) else "embedding" if isinstance(module, nn.Embedding)
                      else "conv1d" if _is_conv1d(module) else "linear")
         #: the weight is stored transposed relative to the block's (d_out, d_in) matrix
@@ -87,24 +107,61 @@ class KronLayer:
         self.conv = self.kind == "conv2d"
 
     def matrix(self, w: torch.Tensor) -> torch.Tensor:
-        """A weight-shaped tensor as the block's ``(d_out, d_w)`` matrix."""
+        """A weight-shaped tensor as the block's matrix.
+
+        Parameters
+        ----------
+        w : torch.Tensor
+            Shaped like the layer's weight (e.g. its gradient).
+
+        Returns
+        -------
+        torch.Tensor of shape (d_out, d_w)
+            A view where possible (transposed or reshaped).
+        """
         return w.T if self.transposed else w.reshape(self.d_out, -1)
 
     def weight(self, M: torch.Tensor) -> torch.Tensor:
-        """The block's ``(d_out, d_w)`` matrix as a weight-shaped tensor."""
-        return M.T if self.transposed else M.reshape(self.module.weight.shape)
+        """The block's matrix as a weight-shaped tensor (the inverse of :meth:`matrix`).
+
+        Parameters
+        ----------
+        M : torch.Tensor of shape (d_out, d_w)
+            The weight part of the block (without the bias column).
+
+        Returns
+        -------
+        torch.Tensor
+            Shaped like the layer's weight.
+        """
+        return M.T if self.transposed else M.reshape(_tensor(self.module, "weight").shape)
 
     def inputs(self, x: torch.Tensor) -> torch.Tensor:
-        """Layer inputs as ``(b, T, d_in [+1])`` rows (unfolded patches for a convolution, one-hot tokens for an
-        embedding)."""
+        """Layer inputs as the rows of the block's input side.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            The layer's input as the forward hook records it: ``(b, ..., d_in)`` for a linear layer, ``(b, c, h, w)``
+            for a convolution, token ids ``(b, ...)`` for an embedding.
+
+        Returns
+        -------
+        torch.Tensor of shape (b, T, d_w [+1])
+            One row per position ``T`` (unfolded patches for a convolution, one-hot tokens for an embedding), with a
+            last column of ones when the bias is part of the block.
+        """
         if self.kind == "embedding":
+            emb = self.module
+            assert isinstance(emb, nn.Embedding)
             idx = x.reshape(x.shape[0], -1)
-            a = (idx[:, :, None] == torch.arange(self.d_w, device=x.device)).to(self.module.weight.dtype)
-            pad = self.module.padding_idx
-            if pad is not None:  # the padding row gets no gradient
-                a[:, :, pad] = 0
+            a = (idx[:, :, None] == torch.arange(self.d_w, device=x.device)).to(emb.weight.dtype)
+            pad_row = emb.padding_idx
+            if pad_row is not None:  # the padding row gets no gradient
+                a[:, :, pad_row] = 0
         elif self.conv:
             m = self.module
+            assert isinstance(m, nn.Conv2d)
             pad = m.padding
             if m.padding_mode != "zeros":
                 x = F.pad(x, m._reversed_padding_repeated_twice, mode=m.padding_mode)
@@ -124,13 +181,31 @@ class KronLayer:
         return a
 
     def positions(self, g: torch.Tensor) -> torch.Tensor:
-        """A tensor shaped like the layer output as ``(b, T, d_out)``."""
+        """A tensor shaped like the layer output (e.g. its gradient) as rows of the block's output side.
+
+        Parameters
+        ----------
+        g : torch.Tensor
+            Shaped like the layer's output: ``(b, ..., d_out)``, or ``(b, d_out, h, w)`` for a convolution.
+
+        Returns
+        -------
+        torch.Tensor of shape (b, T, d_out)
+            One row per position, in the order of :meth:`inputs`.
+        """
         if self.conv:
             return g.reshape(g.shape[0], g.shape[1], -1).transpose(1, 2)
         return g.reshape(g.shape[0], -1, g.shape[-1])
 
     def params(self) -> list[torch.Tensor]:
-        return [self.module.weight] + ([self.module.bias] if self.bias else [])
+        """The parameter tensors of the block.
+
+        Returns
+        -------
+        list of torch.Tensor
+            The weight, then the bias when it is part of the block.
+        """
+        return [_tensor(self.module, "weight")] + ([_tensor(self.module, "bias")] if self.bias else [])
 
 
 #: largest side of a tied weight factored as one shared Kronecker block (its factors are side x side)
@@ -155,7 +230,7 @@ class TiedWeight(KronLayer):
         self.name, self.uses = name, uses
         self.module = uses[0].module
         self.bias, self.kind, self.transposed, self.conv = False, "tied", False, False
-        w = self.module.weight
+        w = _tensor(self.module, "weight")
         self.d_out, self.d_w = int(w.shape[0]), int(w[0].numel())
         self.shape = (self.d_out, self.d_w)
 
@@ -329,15 +404,16 @@ def _probe_norms(module: nn.Module, trainable: set[str], data: Data) -> list[Nor
     found: list[NormLayer] = []
     for mname, m in module.named_modules():
         if type(m) is nn.LayerNorm and m.elementwise_affine:
-            w, b = f"{mname}.weight", f"{mname}.bias"
-            w = w if m.weight is not None and w in trainable else None
-            b = b if m.bias is not None and b in trainable else None
+            wn, bn = f"{mname}.weight", f"{mname}.bias"
+            w = wn if m.weight is not None and wn in trainable else None
+            b = bn if m.bias is not None and bn in trainable else None
             if w or b:
                 found.append(NormLayer(mname, m, w, b))
     if not found:
         return []
     calls: dict[str, int] = {}
-    handles = [n.module.register_forward_hook(lambda mod, a, o, n=n: calls.__setitem__(n.name, calls.get(n.name, 0) + 1))
+    handles = [n.module.register_forward_hook(
+                   lambda mod, a, o, n=n: calls.__setitem__(n.name, calls.get(n.name, 0) + 1))
                for n in found]
     try:
         with torch.no_grad():
@@ -386,12 +462,12 @@ def _probe_tied(module: nn.Module, shared: list[tuple[str, torch.Tensor]], data:
     found_ok: dict[str, list[KronLayer]] = {}
     sums = {nm: torch.zeros_like(params[nm]) for nm in uses}
     size = {nm: torch.zeros_like(params[nm]) for nm in uses}
-    called = {nm: True for nm in uses}
+    called = dict.fromkeys(uses, True)
     for nm, us in uses.items():
         for u in us:
             calls = record.get(u.name, [])
             called[nm] &= bool(calls)
-            for x, o in calls:
+            for x, _ in calls:
                 g = next(go)
                 if g is None:
                     continue
@@ -422,7 +498,7 @@ def _param_names(parts: list[tuple[int, Any]]) -> list[str]:
     names: list[str] = []
     for _, p in parts:
         if isinstance(p, TiedWeight):
-            names.extend(f"{p.name}[{t}]" for t in _index_strings(tuple(p.module.weight.shape)))
+            names.extend(f"{p.name}[{t}]" for t in _index_strings(tuple(_tensor(p.module, "weight").shape)))
             continue
         if isinstance(p, KronLayer):
             pre = f"{p.name}.weight["
@@ -432,7 +508,7 @@ def _param_names(parts: list[tuple[int, Any]]) -> list[str]:
                     if p.bias:
                         names.append(f"{p.name}.bias[{o}]")
                 continue
-            tail = _index_strings(tuple(p.module.weight.shape[1:]))
+            tail = _index_strings(tuple(_tensor(p.module, "weight").shape[1:]))
             for o in range(p.d_out):
                 names.extend(f"{pre}{o},{t}]" for t in tail)
                 if p.bias:
@@ -467,6 +543,11 @@ class TorchModel:
         depend on the batch size or the number of processes (a curvature's own seed is used when it passes one).
     index : pandas.Index, optional
         Row labels of the training examples.
+    local_rows : slice, optional
+        With several processes (``torch.distributed``): the contiguous training rows this process handles; sums
+        over the training data are then all-reduced across ``group``. None: one process, every row.
+    group : torch.distributed.ProcessGroup, optional
+        The process group of the all-reductions (None: the default group).
     """
 
     def __init__(
@@ -560,7 +641,7 @@ class TorchModel:
         self.tied_uses = [use for uses in self.tied.values() for use in uses]
         #: tied weights factored as one shared Kronecker block each (the others: dense blocks)
         self.tied_blocks = [TiedWeight(nm, uses) for nm, uses in self.tied.items()
-                            if len(uses) > 1 and max(uses[0].module.weight.shape) <= TIED_KRON_LIMIT]
+                            if len(uses) > 1 and max(_tensor(uses[0].module, "weight").shape) <= TIED_KRON_LIMIT]
         for tw in self.tied_blocks:
             layer_of[tw.name] = tw
         return layer_of
@@ -624,33 +705,54 @@ class TorchModel:
 
     # ---- parameters ---------------------------------------------------------------------------------------------
     def flat_params(self, tensors: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
-        """``theta`` in the engine's order, shape ``(n_params,)``; with ``tensors`` (by parameter name, e.g.
-        gradients) those flattened the same way."""
+        """``theta`` in the engine's order, or tensors shaped like the parameters flattened the same way.
+
+        Parameters
+        ----------
+        tensors : dict of str to torch.Tensor, optional
+            By parameter name, each shaped like its parameter (e.g. gradients). Default: the parameters.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_params,)
+            Kronecker blocks as their ``[W | b]`` matrices row by row, other tensors flattened.
+        """
         src = {nm: p.detach() for nm, p in self.named} if tensors is None else tensors
         names = {id(p): nm for nm, p in self.named}
         out = []
         for _, part in self._parts:
             if isinstance(part, KronLayer):
-                W = part.matrix(src[names[id(part.module.weight)]])
+                W = part.matrix(src[names[id(_tensor(part.module, "weight"))]])
                 if part.bias:
-                    W = torch.cat([W, src[names[id(part.module.bias)]][:, None]], dim=1)
+                    W = torch.cat([W, src[names[id(_tensor(part.module, "bias"))]][:, None]], dim=1)
                 out.append(W.reshape(-1))
             else:
                 out.append(src[part[0]].reshape(-1))
         return torch.cat(out)
 
     def unflatten(self, theta: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Parameter tensors (by name) from ``theta``; differentiable in ``theta``."""
+        """Parameter tensors from a vector in the engine's order (the inverse of :meth:`flat_params`).
+
+        Parameters
+        ----------
+        theta : torch.Tensor of shape (n_params,)
+            Parameter values.
+
+        Returns
+        -------
+        dict of str to torch.Tensor
+            By parameter name, each shaped like its parameter; differentiable in ``theta``.
+        """
         out: dict[str, torch.Tensor] = {}
         names = {id(p): nm for nm, p in self.named}
         for start, part in self._parts:
             if isinstance(part, KronLayer):
                 size = part.shape[0] * part.shape[1]
                 M = theta[start : start + size].reshape(part.shape)
-                w = part.module.weight
+                w = _tensor(part.module, "weight")
                 out[names[id(w)]] = part.weight(M[:, : part.d_w])
                 if part.bias:
-                    out[names[id(part.module.bias)]] = M[:, part.d_w]
+                    out[names[id(_tensor(part.module, "bias"))]] = M[:, part.d_w]
             else:
                 nm, shape = part
                 size = int(np.prod(shape)) if shape else 1
@@ -665,8 +767,8 @@ class TorchModel:
     # ---- forward with hooks ---------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def _hooks(self, record: dict[str, list[tuple[torch.Tensor, torch.Tensor]]], batch: int) -> Iterator[None]:
-        handles = [layer.module.register_forward_hook(_recorder(record, layer.name, batch))
-                   for layer in [*self.layers, *self.norms, *self.tied_uses]]
+        hooked: list[KronLayer | NormLayer] = [*self.layers, *self.norms, *self.tied_uses]
+        handles = [layer.module.register_forward_hook(_recorder(record, layer.name, batch)) for layer in hooked]
         try:
             yield
         finally:
@@ -674,8 +776,22 @@ class TorchModel:
                 h.remove()
 
     def forward(self, rows: slice, data: Data | None = None) -> dict[str, Any]:
-        """Forward pass over ``rows`` (cached for the last batch): outputs ``f (b, k)`` in the graph, targets,
-        per-layer records of inputs and outputs."""
+        """Forward pass over ``rows``, cached for the last batch.
+
+        Parameters
+        ----------
+        rows : slice
+            The examples.
+        data : Data, optional
+            Whose examples (default: the training data).
+
+        Returns
+        -------
+        dict of str to Any
+            ``"f"``: the outputs ``(b, k)`` in the autograd graph; ``"y"``: the targets; ``"inputs"``; ``"record"``:
+            per hooked layer, its ``(input, output)`` of each call; ``"values"``: the losses ``(b,)`` in the
+            engine's dtype; ``"mask"``: the ``attention_mask`` or None; ``"key"`` and ``"data"`` identify the batch.
+        """
         data = data or self.data
         key = (rows.start, rows.stop)
         if self._cache.get("key") == key and self._cache.get("data") is data:
@@ -704,7 +820,8 @@ class TorchModel:
             rr = np.arange(*rows.indices(data.n))[bad.cpu().numpy()]
             raise ModelError(f"the loss is NaN or infinite, or the inputs are, for {data.what} rows "
                              f"{format_labels(labels[rr], 5)}: check the data and the model's outputs there")
-        missing = [layer.name for layer in [*self.layers, *self.norms] if layer.name not in record]
+        every: list[KronLayer | NormLayer] = [*self.layers, *self.norms]
+        missing = [layer.name for layer in every if layer.name not in record]
         if missing:
             labels = self.index if data is self.data else pd.RangeIndex(data.n)
             raise ModelError(
@@ -730,16 +847,17 @@ class TorchModel:
         st = self.forward(rows, data)
         if self._kron_cache is not None and self._kron_cache[0] is st and self._kron_cache[1] is V:
             return self._kron_cache[2]
-        hooked = [*self.layers, *self.norms, *self.tied_uses]
+        hooked: list[KronLayer | NormLayer] = [*self.layers, *self.norms, *self.tied_uses]
         if not hooked:
             return {}
         outs = [o for layer in hooked for _, o in st["record"][layer.name]]
         C = V.shape[1]
-        grads: list[tuple[torch.Tensor, ...]] = []
         with torch.enable_grad():
-            for c in range(C):
-                grads.append(torch.autograd.grad(st["f"], outs, grad_outputs=V[:, c, :].to(st["f"].dtype),
-                                                 retain_graph=True, allow_unused=True))
+            grads: list[tuple[torch.Tensor, ...]] = [
+                torch.autograd.grad(st["f"], outs, grad_outputs=V[:, c, :].to(st["f"].dtype), retain_graph=True,
+                                    allow_unused=True)
+                for c in range(C)
+            ]
         res: dict[str, tuple[Any, Any]] = {}
         mask = st["mask"]
         j = 0
@@ -785,11 +903,15 @@ class TorchModel:
             for nm, uses in self.tied.items():
                 if nm not in dict(self.plain):
                     continue
-                total = 0
+                terms = []
                 for u in uses:
                     a, d = hooked[u.name]
                     M = torch.einsum("bcto,bti->bcoi", d, a)
-                    total = total + (M.transpose(-1, -2) if u.transposed else M.reshape(M.shape[:2] + u.module.weight.shape))
+                    terms.append(M.transpose(-1, -2) if u.transposed
+                                 else M.reshape(M.shape[:2] + _tensor(u.module, "weight").shape))
+                total = terms[0]
+                for term in terms[1:]:
+                    total = total + term
                 got[nm] = total
         rest = {nm: p.detach() for nm, p in self.plain if nm not in got}
         if rest:
@@ -804,13 +926,13 @@ class TorchModel:
 
     def _plain_vmap(self, plain: dict[str, torch.Tensor], inputs: Any, V: torch.Tensor) -> dict[str, torch.Tensor]:
         fixed = {nm: p.detach() for nm, p in self.module.named_parameters()}
-        fixed.update({nm: b for nm, b in self.module.named_buffers()})
+        fixed.update(dict(self.module.named_buffers()))
 
         def one(pp: dict[str, torch.Tensor], xs: Any, v: torch.Tensor) -> Any:
             def fwd(q: dict[str, torch.Tensor]) -> torch.Tensor:
                 return self._functional({**fixed, **q}, map_inputs(lambda x: x[None], xs)).reshape(-1)
 
-            _, vjp = torch.func.vjp(fwd, pp)
+            vjp = torch.func.vjp(fwd, pp)[1]
             return torch.func.vmap(vjp)(v)[0]
 
         with _batching_notes():
@@ -824,7 +946,7 @@ class TorchModel:
         out = {nm: V.new_zeros((V.shape[0], V.shape[1]) + tuple(p.shape)) for nm, p in params.items()}
         inputs = st["inputs"]
         for i in range(V.shape[0]):
-            xi = map_inputs(lambda x: x[i : i + 1], inputs)
+            xi = map_inputs(lambda x, i=i: x[i : i + 1], inputs)
             with torch.enable_grad():
                 fi = model_output(call(self.module, xi)).reshape(-1)
                 for c in range(V.shape[1]):
@@ -837,6 +959,18 @@ class TorchModel:
 
     # ---- the engine's protocol ---------------------------------------------------------------------------------------
     def output_hessians(self, rows: slice) -> torch.Tensor:
+        """Hessians of each example's loss in the model outputs (:meth:`regdiag.engine.Model.output_hessians`).
+
+        Parameters
+        ----------
+        rows : slice
+            The training examples.
+
+        Returns
+        -------
+        torch.Tensor of shape (b, k, k)
+            In the engine's dtype, one per example.
+        """
         st = self.forward(rows)
         return self.loss.hessian(self._outputs(st), st["y"]).detach()
 
@@ -846,16 +980,54 @@ class TorchModel:
         return self.loss.output_sqrt(self._outputs(st), st["y"]).detach()  # type: ignore[attr-defined]
 
     def one_shape(self) -> tuple[int, ...]:
-        """The shape of one example's outputs (``(1, -1, vocab)`` for token losses)."""
+        """The shape of one example's outputs as a batch of one.
+
+        Returns
+        -------
+        tuple of int
+            ``(1, *out_shape)``; ``(1, -1, vocab)`` for token losses (any number of tokens).
+        """
         return (1, -1, self.out_shape[1]) if self.per_token else (1,) + self.out_shape
 
     def kron_factors(self, rows: slice, V: torch.Tensor) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Layer inputs and output vectors back-propagated to the layer outputs, per Kronecker block.
+
+        Parameters
+        ----------
+        rows : slice
+            The training examples.
+        V : torch.Tensor of shape (b, C, k)
+            ``C`` output vectors per example.
+
+        Returns
+        -------
+        dict of str to (torch.Tensor, torch.Tensor)
+            By block name, ``(a, d)``: ``a`` of shape ``(b, d_in)`` and ``d`` of shape ``(b, C, d_out)`` for a layer
+            with one position per example, else ``(b, T, d_in)`` and ``(b, C, T, d_out)`` over its ``T``
+            positions (the per-example gradient for vector ``c`` is ``sum_t d_ct a_t'``).
+        """
         out = {}
         for name, (a, d) in self._backprop(rows, V).items():
             out[name] = (a[:, 0], d[:, :, 0]) if a.shape[1] == 1 else (a, d)
         return out
 
     def output_vjp(self, rows: slice, V: torch.Tensor, data: Data | None = None) -> torch.Tensor:
+        """Vector-Jacobian products ``J_i' v_ic`` with the Jacobians of the outputs in ``theta``.
+
+        Parameters
+        ----------
+        rows : slice
+            The examples.
+        V : torch.Tensor of shape (b, C, k)
+            ``C`` output vectors per example.
+        data : Data, optional
+            Whose examples (default: the training data).
+
+        Returns
+        -------
+        torch.Tensor of shape (b, C, n_params)
+            In the engine's dtype.
+        """
         kron = self._backprop(rows, V, data)
         plain = iter(self._plain_vjp(rows, V, data))
         out = torch.empty(V.shape[0], V.shape[1], self.n_params, dtype=self.dtype, device=self.device)
@@ -872,6 +1044,18 @@ class TorchModel:
         return out
 
     def loss_gradients(self, rows: slice) -> torch.Tensor:
+        """Gradients ``grad l_i(theta)`` of each example's loss.
+
+        Parameters
+        ----------
+        rows : slice
+            The training examples.
+
+        Returns
+        -------
+        torch.Tensor of shape (b, n_params)
+            In the engine's dtype.
+        """
         st = self.forward(rows)
         V = self.loss.grad(self._outputs(st), st["y"])[:, None, :]
         return self.output_vjp(rows, V)[:, 0, :]
@@ -904,10 +1088,26 @@ class TorchModel:
 
     def query_gradients(self, query: Data, measurement: Any = "loss", rows: slice | None = None,
                         per_token: bool = False) -> torch.Tensor:
-        """``(n_query, n_params)`` gradients of each query's loss, or of ``measurement(output, target)`` (one
-        number per example, a function of the model's output), of the queries in ``rows`` (default all). With
-        ``per_token`` (token losses): ``(n_query, T, n_params)``, the gradient of each position's token loss.
-        Progress is reported through ``self.progress``."""
+        """Gradients of each query's loss, or of a measurement, in ``theta``.
+
+        Progress is reported through ``self.progress``.
+
+        Parameters
+        ----------
+        query : Data
+            The query examples.
+        measurement : "loss" or callable
+            ``measurement(output, target)``: one number per example, a function of the model's output.
+        rows : slice, optional
+            The queries (default all).
+        per_token : bool
+            Token losses: the gradient of each position's token loss instead of the sequence's.
+
+        Returns
+        -------
+        torch.Tensor of shape (n_query, n_params)
+            In the engine's dtype; with ``per_token``, ``(n_query, T, n_params)``.
+        """
         if measurement != "loss" and not callable(measurement):
             raise ValueError(f"measurement must be 'loss' or a callable(output, target), not {measurement!r}")
         if per_token and (measurement != "loss" or not self.per_token):
@@ -965,32 +1165,58 @@ class TorchModel:
 
     # ---- exact curvature --------------------------------------------------------------------------------------------
     def _example_loss(self, theta: torch.Tensor, xs: tuple[torch.Tensor, ...], y: torch.Tensor) -> torch.Tensor:
-        fixed = {nm: b for nm, b in self.module.named_buffers()}
+        fixed = dict(self.module.named_buffers())
         fixed.update({nm: p.detach() for nm, p in self.module.named_parameters()})
         out = self._functional({**fixed, **self.unflatten(theta)}, map_inputs(lambda x: x[None], xs))
         return self.loss.values(out.reshape(1, -1), y[None])[0]
 
     def hvp(self, V: torch.Tensor) -> torch.Tensor:
-        """``V H`` for the Hessian ``H`` of the mean loss (forward-over-reverse ``torch.func``), ``(k, P)``."""
+        """Products with the Hessian of the mean loss (forward-over-reverse ``torch.func``).
+
+        Parameters
+        ----------
+        V : torch.Tensor of shape (k, n_params)
+            The vectors, one per row.
+
+        Returns
+        -------
+        torch.Tensor of shape (k, n_params)
+            ``V H``, ``H`` the Hessian of the mean loss over the training examples (without the ``l2`` term).
+        """
         theta = self.params
         out = torch.zeros_like(V)
         rows_all = _local_batches(self)
         for rows in rows_all:
             xs, y = self.data.get(rows)
 
-            def total(t: torch.Tensor) -> torch.Tensor:
+            def total(t: torch.Tensor, xs: Any = xs, y: torch.Tensor = y) -> torch.Tensor:
                 return torch.func.vmap(self._example_loss, in_dims=(None, 0, 0))(t, xs, y).sum()
 
             g = torch.func.grad(total)
             for c in range(0, V.shape[0], HVP_CHUNK):
                 Vc = V[c : c + HVP_CHUNK]
-                out[c : c + HVP_CHUNK] += torch.func.vmap(lambda v: torch.func.jvp(g, (theta,), (v,))[1])(Vc)
+                out[c : c + HVP_CHUNK] += torch.func.vmap(lambda v, g=g: torch.func.jvp(g, (theta,), (v,))[1])(Vc)
         out = self._all_reduce(out) if hasattr(self, "local_rows") else out
         return out / self.n_obs
 
     def hessian_factors(self, rows: slice) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-example Hessians ``hess l_i = U_i' diag(s_i) U_i`` from their eigendecompositions (numerically zero
-        eigenvalues dropped), for the leverage correction with the exact curvature."""
+        """Factors of each example's loss Hessian, ``hess l_i = U_i' diag(s_i) U_i``, for the leverage correction.
+
+        From the eigendecompositions of the per-example Hessians (numerically zero eigenvalues dropped); at most
+        ``EXACT_FACTORS_LIMIT`` parameters.
+
+        Parameters
+        ----------
+        rows : slice
+            The training examples.
+
+        Returns
+        -------
+        U : torch.Tensor of shape (b, r, n_params)
+            Eigenvectors, ``r`` the largest number of nonzero eigenvalues in the batch.
+        s : torch.Tensor of shape (b, r)
+            Their eigenvalues (0 where an example has fewer).
+        """
         if self.n_params > EXACT_FACTORS_LIMIT:
             raise ModelError(f"the leverage correction with the exact curvature needs per-example Hessians of "
                              f"{self.n_params} parameters (at most {EXACT_FACTORS_LIMIT}); use the Gauss-Newton "
