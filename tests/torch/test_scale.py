@@ -64,6 +64,18 @@ def test_saved_factors_load_bit_for_bit_and_only_onto_the_same_model(curvature, 
         TorchInfluence.load(path, model, {k: v[:9] for k, v in train.items()})
 
 
+def test_a_file_naming_a_curvature_save_does_not_write_is_refused(tmp_path):
+    model, train = gpt2(), batch(6)
+    ti = TorchInfluence(model, "lm", train, curvature="diagonal", damping=0.1, check_optimum=False).fit()
+    path = tmp_path / "factors.pt"
+    ti.save(path)
+    state = torch.load(path, weights_only=True)
+    state["curvature"] = "gauss_newton"  # dense: save() refuses it, so no such file is written
+    torch.save(state, path)
+    with pytest.raises(ValueError, match=r"holds a gauss_newton curvature; TorchInfluence.save writes only"):
+        TorchInfluence.load(path, model, train)
+
+
 def test_per_token_scores_sum_to_the_sequence_score_and_ignored_positions_score_zero():
     model, train = gpt2(seed=2), batch(9)
     ti = TorchInfluence(model, "lm", train, **KW).fit()
