@@ -26,10 +26,10 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from measure import measured  # noqa: E402
+from measure import measured
 
-import regdiag.torch.influence as influence_module  # noqa: E402
-from regdiag.torch import TorchInfluence  # noqa: E402
+import regdiag.torch.influence as influence_module
+from regdiag.torch import TorchInfluence
 
 
 def main() -> None:

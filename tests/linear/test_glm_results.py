@@ -123,7 +123,8 @@ def test_conventions_are_chosen_by_argument(logistic):
     # statsmodels' dfbetas: the one-step change over the full fit's standard errors (binomial: phi = 1)
     close(infl.dfbetas_as("statsmodels"), infl.dfbeta / fit.bse.to_numpy()[None, :], rtol=1e-10)
     assert np.array_equal(infl.dfbetas_as("regdiag"), infl.dfbetas, equal_nan=True)
-    with pytest.raises(ValueError, match="convention='SAS': dfbeta is defined under the conventions 'regdiag', 'R', 'statsmodels'"):
+    with pytest.raises(ValueError, match="convention='SAS': dfbeta is defined under the conventions 'regdiag', 'R', "
+                                         "'statsmodels'"):
         infl.dfbeta_as("SAS")
     with pytest.raises(ValueError, match="convention"):
         infl.dfbetas_as("Stata")

@@ -92,5 +92,5 @@ def test_bfloat16_gpt2_is_scored_in_float32_to_bfloat16_accuracy(curvature, tmp_
 def test_bfloat16_with_the_exact_curvature_is_refused():
     with pytest.raises(ModelError, match="exact curvature differentiates the network twice in its own dtype"):
         TorchInfluence(gpt2(dtype=torch.bfloat16), "lm", tokens(4, seed=1), curvature="exact")
-    with pytest.raises(ValueError, match="factor_dtype must be torch.float32 or torch.float64"):
+    with pytest.raises(ValueError, match=r"factor_dtype must be torch.float32 or torch.float64"):
         TorchInfluence(gpt2(), "lm", tokens(4, seed=1), factor_dtype=torch.bfloat16)
