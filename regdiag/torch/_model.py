@@ -690,6 +690,7 @@ class TorchModel:
             if len(self.out_shape) != 2:
                 raise ModelError(f"the {loss.name} loss needs outputs of shape (batch, tokens, vocab); the model "
                                  f"returns {(None,) + self.out_shape}")
+            # a token loss (per_token, duck-typed: Loss declares no vocab)
             loss.vocab = int(self.out_shape[1])  # type: ignore[attr-defined]
             self.n_outputs = None  # varies with the number of tokens
         if loss.name == "cross_entropy" and len(self.out_shape) != 1:
@@ -977,6 +978,7 @@ class TorchModel:
     def _output_sqrt(self, rows: slice) -> torch.Tensor:
         """``(b, k, C)`` square roots of the output Hessians in the loss's closed form (token losses)."""
         st = self.forward(rows)
+        # set as self.output_sqrt only when the loss has one (checked in __init__); Loss declares none
         return self.loss.output_sqrt(self._outputs(st), st["y"]).detach()  # type: ignore[attr-defined]
 
     def one_shape(self) -> tuple[int, ...]:
@@ -1123,6 +1125,7 @@ class TorchModel:
             f = self._outputs(st)
             at = slice(sub.start - lo, sub.stop - lo)
             if per_token:
+                # checked above: a token loss (per_token), which Loss does not declare
                 V = self.loss.token_grads(f, st["y"])  # type: ignore[attr-defined]
                 if out is None:
                     out = torch.empty(hi - lo, V.shape[1], self.n_params, dtype=self.dtype, device=self.device)

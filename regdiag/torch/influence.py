@@ -70,6 +70,7 @@ def _cast_curvature(engine: InfluenceEngine, dtype: torch.dtype) -> None:
             if isinstance(v, tuple):
                 setattr(part, attr, tuple(x.to(dtype) for x in v))
     if isinstance(getattr(curv, "factors", None), dict):  # K-FAC's (G, A) by block
+        # an attribute of the Kronecker-factored curvatures only, not of the engine's Curvature
         curv.factors = {k: tuple(x.to(dtype) for x in v) for k, v in curv.factors.items()}  # type: ignore[attr-defined]
     engine.view.like = engine.view.like.to(dtype)
 
@@ -666,6 +667,7 @@ class TorchInfluence:
         m, _ = self._require()
         st = m.forward(rows)  # the model's own checks: finite inputs and losses
         f = m._outputs(st)
+        # per_token needs a token loss (checked by scores()), whose token_grads Loss does not declare
         V = m.loss.token_grads(f, st["y"]) if per_token else m.loss.grad(f, st["y"])[:, None, :]  # type: ignore[attr-defined]
         if per_token and V.shape[1] != self._n_train_tokens:
             raise DataError(f"per-token training scores need training sequences of one length; rows {rows.start}.."
@@ -704,8 +706,8 @@ class TorchInfluence:
         reuse = kept is not None and len(kept) == len(batches) > 0
         pr = Progress(self.progress, "scores: training examples", len(batches))
         for k, rows in enumerate(batches):
-            if reuse:
-                kron, G_plain = kept[k]  # type: ignore[index]
+            if reuse and kept is not None:  # reuse: kept holds every batch
+                kron, G_plain = kept[k]
             else:
                 kron, G_plain = self._train_factors(rows, per_token)
                 if kept is not None and cache is not None:
@@ -1020,7 +1022,7 @@ class TorchInfluence:
             curv = curv_cls.__new__(curv_cls)
             EigenCurvature.__init__(curv, view, batch_size=ti.data.batch, progress=ti.progress)
             if state["of"] is not None:
-                curv.of = state["of"]  # type: ignore[attr-defined]
+                curv.of = state["of"]  # type: ignore[attr-defined]  # the diagonal curvature's own option
             blocks = {b.name: b for b in m.blocks}
             blocks["params"] = Block("params", 0, m.n_params)
             dev = ti.device
