@@ -960,7 +960,7 @@ class TorchModel:
 
     # ---- the engine's protocol ---------------------------------------------------------------------------------------
     def output_hessians(self, rows: slice) -> torch.Tensor:
-        """Hessians of each example's loss in the model outputs (:meth:`regdiag.engine.Model.output_hessians`).
+        """Hessians of each example's loss in the model outputs (an optional capability of an engine model).
 
         Parameters
         ----------
