@@ -122,6 +122,12 @@ def doc_page_names(api_dir: Path = ROOT / "docs" / "api") -> list[str]:
 
 
 def _resolve(dotted: str) -> Any:
+    if "::" in dotted:  # Sphinx's ``module::Class``: the module named explicitly (a package attribute may shadow it)
+        module, _, rest = dotted.partition("::")
+        obj = importlib.import_module(module)
+        for attr in rest.split("."):
+            obj = getattr(obj, attr)
+        return obj
     parts = dotted.split(".")
     for k in range(len(parts), 0, -1):
         try:
