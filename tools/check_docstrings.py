@@ -122,6 +122,25 @@ def doc_page_names(api_dir: Path = ROOT / "docs" / "api") -> list[str]:
 
 
 def _resolve(dotted: str) -> Any:
+    """The object a dotted name refers to, importing the longest prefix that is a module.
+
+    Parameters
+    ----------
+    dotted : str
+        A name such as ``regdiag.linear.ols.OLSFit``, or autodoc's explicit form ``module::object.path`` (needed
+        where a package attribute shadows a submodule of the same name).
+
+    Returns
+    -------
+    object
+        The module, class, function or other attribute named.
+    """
+    if "::" in dotted:
+        module_name, _, path = dotted.partition("::")
+        obj = importlib.import_module(module_name)
+        for attr in path.split("."):
+            obj = getattr(obj, attr)
+        return obj
     parts = dotted.split(".")
     for k in range(len(parts), 0, -1):
         try:
