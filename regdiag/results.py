@@ -480,7 +480,8 @@ class Influence:
         if st is Style.R:
             dfbs = self.dfbetas[:, kept]
             data = {n: dfbs[:, i] for i, n in enumerate(self._r_names())}
-            data.update(dffit=self.dffits, **{"cov.r": self.cov_ratio, "cook.d": self.cooks_distance}, hat=self.leverage)
+            data.update(dffit=self.dffits, **{"cov.r": self.cov_ratio, "cook.d": self.cooks_distance},
+                        hat=self.leverage)
             return pd.DataFrame(data, index=self.index)
         if st is Style.STATSMODELS:
             # every coefficient, as statsmodels (which fits rank-deficient designs by pseudo-inverse); NaN for the
@@ -661,7 +662,8 @@ class Influence:
         if self.fit is None:
             raise ValueError("this influence object has no fit attached; group deletion needs the factorization")
         if not isinstance(self.fit, GroupDeletionFit):
-            raise ValueError(f"group deletion is defined for least squares and GLMs, not for a {type(self.fit).__name__}")
+            raise ValueError("group deletion is defined for least squares and GLMs, "
+                             f"not for a {type(self.fit).__name__}")
         return self.fit
 
     def summary(self, rule: str = "R") -> str:
@@ -704,8 +706,8 @@ class GLMInfluence(Influence):
     Pearson's chi-square without the observation over ``n - p - 1``. For binomial and Poisson models it is
     statsmodels' ``dfbetas`` and SAS's ``DFBETAS`` (for an increasing link). With ``residual="deviance"`` it is
     R's ``dfbetas`` for ``glm``: R's deviance-residual change over ``sigma_(i) sqrt([(X'WX)^{-1}]_jj)`` with R's
-    deletion sigma from the deviance residuals (``sigma_loo``; R uses it for every family). ``dfbetas_as("R")`` is always
-    R's, and ``flags(rule="R")`` tests it, as R's ``is.inf``.
+    deletion sigma from the deviance residuals (``sigma_loo``; R uses it for every family). ``dfbetas_as("R")`` is
+    always R's, and ``flags(rule="R")`` tests it, as R's ``is.inf``.
 
     Attributes
     ----------

@@ -33,6 +33,7 @@ Standard errors are ``sqrt(diag(H^{-1}))`` (statsmodels' default ``cov_params()`
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -47,7 +48,8 @@ from ..protocols import ModelKind
 from ..results import GroupInfluence, MLEInfluence
 from .glm_exact import BLAS_MAC, blocked_matmul  # products small enough for OpenBLAS to run on the calling thread
 
-__all__ = ["DISCRETE_MODELS", "MLEFit", "brute_force_loo", "discrete_from_statsmodels", "exact_deletion", "group_deletion"]
+__all__ = ["DISCRETE_MODELS", "MLEFit", "brute_force_loo", "discrete_from_statsmodels", "exact_deletion",
+           "group_deletion"]
 
 #: statsmodels model class name -> regdiag's model name
 DISCRETE_MODELS = {
@@ -667,8 +669,8 @@ def discrete_from_statsmodels(results: Any) -> MLEFit:
         a2 = np.exp(O[:, 0]) + theta[-1] * y
         if theta[-1] <= -1 or np.any(a2 <= 0):
             rows = index[a2 <= 0]
-            raise DataError("GeneralizedPoisson: the log-likelihood is not differentiable at the estimate (mu + alpha y "
-                            f"<= 0 at rows {format_labels(rows, 5)})")
+            raise DataError("GeneralizedPoisson: the log-likelihood is not differentiable at the estimate "
+                            f"(mu + alpha y <= 0 at rows {format_labels(rows, 5)})")
     ev = np.linalg.eigvalsh(fit.information())
     if not ev[0] > 0:
         raise DesignError(f"{cls}: the observed information is not positive definite at the estimate "
@@ -700,7 +702,8 @@ def exact_deletion(fit: MLEFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
     correction ``c`` (largest change over the standard errors) contracts by a factor ``rho`` estimated from
     successive corrections (the one-step estimate counting as the first, from ``theta``) and doubled for safety; a
     deletion has converged when the error left, at most ``c rho / (1 - rho)``, is below ``tol`` with
-    ``rho <= 1/2`` (the likelihoods are smooth, so the ratio of corrections estimates the contraction). Deletions that do not are refitted by Newton's method from the full fit.
+    ``rho <= 1/2`` (the likelihoods are smooth, so the ratio of corrections estimates the contraction). Deletions
+    that do not are refitted by Newton's method from the full fit.
     """
     ctx = _ChordSetup.at(fit, second_order=maxit > 1)
     n = ctx.J.shape[0]
@@ -714,7 +717,7 @@ def exact_deletion(fit: MLEFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
         slow.extend(_chord_batch(ctx, fit, rows, dfbeta, iterations, err, tol=tol, maxit=maxit))
     refitted = np.zeros(n, dtype=bool)
     n_lin = fit.n_outputs if fit.kind == "mnlogit" else 1
-    for i in sorted(set(int(s) for s in slow)):
+    for i in sorted({int(s) for s in slow}):
         keep = np.arange(n) != i
         try:
             theta, it_i, ok = _newton(fit.kind, ctx.J[keep], fit.y[keep], fit.offset[keep], fit.params.copy(), n_lin)
@@ -851,7 +854,7 @@ def group_deletion(fit: MLEFit, groups: Any, *, tol: float = LOO_TOL, maxit: int
 
     labels, members = resolve_groups(fit.index, groups)
     J = fit.jacobian()
-    n, k, P = J.shape
+    n, _, P = J.shape
     y, kind = fit.y, fit.kind
     H = fit.information()
     se = np.sqrt(np.diag(np.linalg.inv(H)))
@@ -913,10 +916,8 @@ def _group_information_inverses(H: np.ndarray, J: np.ndarray, A: np.ndarray, mem
         Jg = J[rows]
         Hg = H - np.einsum("ikp,ikl,ilq->pq", Jg, A[rows], Jg)
         if np.all(np.isfinite(Hg)):
-            try:
+            with contextlib.suppress(np.linalg.LinAlgError):
                 out[b] = np.linalg.inv(Hg)
-            except np.linalg.LinAlgError:
-                pass
     return out
 
 

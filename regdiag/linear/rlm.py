@@ -153,7 +153,8 @@ def psi_function(psi: str | Psi, constants: Any = None) -> Psi:
         consts = tuple(float(c) for c in np.atleast_1d(constants))
         if len(consts) != len(_DEFAULTS[name]):
             raise ValueError(f"psi {name!r} takes {len(_DEFAULTS[name])} tuning constant(s), got {len(consts)}")
-    if not all(np.isfinite(c) and c > 0 for c in consts) or (name == "hampel" and not consts[0] < consts[1] < consts[2]):
+    positive = all(np.isfinite(c) and c > 0 for c in consts)
+    if not positive or (name == "hampel" and not consts[0] < consts[1] < consts[2]):
         raise ValueError(f"invalid tuning constants {consts} for psi {name!r}")
     return Psi(name, consts)
 
@@ -469,7 +470,8 @@ class RLMFit:
         return RLMInfluence(
             leverage=h, resid=self._resid, standard_resid=m["std"], student_resid=m["stud"], press_resid=m["press"],
             sigma_loo=s_loo, cooks_distance=m["cook"], cooks_pvalue=stats.f.sf(m["cook"], p, n - p),
-            dffits=m["dffits"], cov_ratio=self._cov_ratio(dfbeta, s_loo), dfbeta_data=dfbeta, params=np.array(self.coef),
+            dffits=m["dffits"], cov_ratio=self._cov_ratio(dfbeta, s_loo), dfbeta_data=dfbeta,
+            params=np.array(self.coef),
             cov_unscaled_diag=np.diag(cov) / self.stddev**2, sigma=self.scale, rank=p, df_resid=float(n - p),
             n_obs=n,
             weights=None,  # no prior weights (the robustness weights are rlm_weights)
@@ -567,7 +569,7 @@ class RLMFit:
             if keep.sum() <= p:
                 continue
             try:
-                coef, scales[g], _, _, conv = _irls(X[keep], y[keep], self.psi, self.scale_spec, self.coef.copy(),
+                coef, scales[g], _, _, _ = _irls(X[keep], y[keep], self.psi, self.scale_spec, self.coef.copy(),
                                                     self.scale, acc=1e-15, maxit=20000,
                                                     case=None if case is None else case[keep])
             except ConvergenceError:
@@ -774,7 +776,7 @@ def fit_rlm_design(
     method = str(method).upper()
     ps, sc, coef0, s0, s_coef = _start(method, psi, k, scale, k2, mad_constant, init, X, y, case, nsamp, seed,
                                        r_seed)
-    coef, s, w, it, conv = _irls(X, y, ps, sc, np.asarray(coef0, dtype=float), s0, acc=acc, maxit=maxit, case=case)
+    coef, s, _, it, conv = _irls(X, y, ps, sc, np.asarray(coef0, dtype=float), s0, acc=acc, maxit=maxit, case=case)
     if not conv:
         warn_not_converged("rlm: the IRLS", maxit, "steps", category=RuntimeWarning)
     weights = psi_weights(ps, y - X @ coef, s)
@@ -1012,8 +1014,9 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
     whose error after a correction ``c_k`` (in standard errors) is at most ``c_k rho / (1 - rho)`` for a contraction
     factor ``rho``, estimated as the ratio of successive corrections. A deletion has converged when the last
     correction is at most ``tol`` with ``rho <= 1/2`` (the bound then at most ``tol``; the correction itself rather
-    than the extrapolated bound because the median's row may switch between iterates, a kink in ``F``); one that has not after ``maxit`` steps (or contracts more slowly) is refitted by
-    IRLS started at the full fit, run to its fixed point.
+    than the extrapolated bound because the median's row may switch between iterates, a kink in ``F``); one that
+    has not after ``maxit`` steps (or contracts more slowly) is refitted by IRLS started at the full fit, run to its
+    fixed point.
     """
     ctx = _DeletionSetup.at(fit)
     n = ctx.n

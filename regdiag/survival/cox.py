@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from ..protocols import ModelKind
-from .._validation import ConditioningWarning, DataError, DesignError, format_labels
+from .._validation import ConditioningWarning, DataError, DesignError
 from .._warnings import warn_not_converged
 from ..linalg import qr_factor
 from ._core import CoxState, Residuals, evaluate, newton, residuals

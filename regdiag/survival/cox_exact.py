@@ -16,8 +16,9 @@ corrected to first order in ``r_i / S0`` for the deletion (a chord method):
 
 with ``c_i`` the case weight (1 without weights), ``r_i = c_i exp(eta_i)`` the risk weight, ``q_b`` Breslow's hazard
 increment ``d_b meanwt_b / S0_b``, ``m_b = S1_b / S0_b`` and ``V_b = S2_b / S0_b - m_b m_b'`` (three cumulative
-sums over blocks are formed once, the inverses of the ``M_i`` in chunks of rows). The contraction factor of the iteration is of the order of ``|beta_(-i) - b|`` plus ``(w_i / S0)^2``, so
-two to four score evaluations usually reach 1e-10 standard errors.
+sums over blocks are formed once, the inverses of the ``M_i`` in chunks of rows). The contraction factor of the
+iteration is of the order of ``|beta_(-i) - b|`` plus ``(w_i / S0)^2``, so two to four score evaluations usually
+reach 1e-10 standard errors.
 
 Work: a batch of ``B`` deletions is one ``n x B`` array of risk weights ``w_j exp(x_j' (beta_i - b))`` (zero in
 row ``i`` of column ``i``), its block and risk-set sums, the cumulative hazard charges ``A`` and one product
@@ -29,9 +30,10 @@ deletion has converged when it contracts by at least half (``rho = c_k / c_(k-1)
 correction is at most ``tol`` (default 1e-10) or ten times the geometric estimate of the error left,
 ``c_k rho / (1 - rho)``, is (the early ratios can understate the rate, hence the factor; the estimate itself is
 reported). With ``c_1`` of order ``1/sqrt(n)`` and a contraction of the same order, two score evaluations suffice
-for most deletions at n in the thousands, three for the rest. A deletion that contracts more slowly than 1/2 after three steps, or not within 12, is
-refitted by Newton's method with step halving (:func:`regdiag.survival._core.newton`) on the data without it;
-its error bound is then the size of one more chord step from the refit. A deletion that leaves no finite maximum
+for most deletions at n in the thousands, three for the rest. A deletion that contracts more slowly than 1/2 after
+three steps, or not within 12, is refitted by Newton's method with step halving
+(:func:`regdiag.survival._core.newton`) on the data without it; its error bound is then the size of one more chord
+step from the refit. A deletion that leaves no finite maximum
 (for example, the only event of a level of a categorical covariate) gets NaN, with a warning naming the rows.
 """
 
