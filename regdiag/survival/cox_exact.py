@@ -412,7 +412,7 @@ def exact_loo_by_refits(fit: CoxFit, *, tol: float = DEFAULT_TOL) -> ExactLOO:
     delta, err, iters, converged, failed = _deletions(fit, [np.array([i]) for i in range(n)], tol)
     if failed:
         warn_rows("without these observations the Cox model has no finite maximum (a coefficient diverges); "
-                  "their exact deletion is NaN", fit.index[np.array(failed)], InfluenceWarning, stacklevel=3)
+                  "their exact deletion is NaN", fit.index[np.array(failed)], InfluenceWarning)
     return ExactLOO(dfbeta=-delta, converged=converged, error_bound=err, iterations=iters,
                     refitted=np.ones(n, dtype=bool))
 
@@ -469,7 +469,7 @@ def cox_group_deletion(fit: CoxFit, groups: object, *, tol: float = DEFAULT_TOL)
         delta, err, _, converged, failed = _deletions(fit, members, tol)
     if failed:
         warn_rows("without these groups the Cox model has no finite maximum (a coefficient diverges); their "
-                  "deletion is NaN", labels[np.array(failed)], InfluenceWarning, stacklevel=3)
+                  "deletion is NaN", labels[np.array(failed)], InfluenceWarning)
     if not converged[np.isfinite(err)].all():
         warnings.warn(f"Cox group deletion: {int(np.sum(~converged & np.isfinite(err)))} deletions stopped above "
                       f"the error bound {tol:g} standard errors", ConditioningWarning, stacklevel=3)
