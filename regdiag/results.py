@@ -595,8 +595,9 @@ class Influence:
         return out
 
     # ---- outlier test ---------------------------------------------------------------------------------------------
-    def _outlier_reference(self, style: Style) -> tuple[str, float | None]:
-        return "t", float(self.df_resid - 1)
+    def _outlier_reference(self, style: Style) -> float | None:
+        """Degrees of freedom of the t reference distribution of ``outlier_test``; None for the standard normal."""
+        return float(self.df_resid - 1)
 
     def outlier_test(
         self, method: str = "bonferroni", cutoff: float | None = 0.05, n_max: int | None = 10, style: str = "regdiag"
@@ -629,8 +630,8 @@ class Influence:
         ok = np.isfinite(t)
         t_ok = t[ok]
         labels = self.index[ok]
-        ref, df = self._outlier_reference(as_enum(Style, style, "style"))
-        if ref == "t":
+        df = self._outlier_reference(as_enum(Style, style, "style"))
+        if df is not None:
             pvals = 2.0 * stats.t.sf(np.abs(t_ok), df)
         else:
             pvals = 2.0 * stats.norm.sf(np.abs(t_ok))
@@ -649,7 +650,7 @@ class Influence:
             frame = frame.loc[keep] if keep.any() else frame.iloc[:1]
         if n_max is not None:
             frame = frame.iloc[:n_max]
-        frame.attrs.update(reference=ref if ref != "t" else f"t({df:g})", method=method, n_tests=n)
+        frame.attrs.update(reference="normal" if df is None else f"t({df:g})", method=method, n_tests=n)
         return frame
 
     # ---- group deletion --------------------------------------------------------------------------------------------
@@ -1029,10 +1030,10 @@ class GLMInfluence(Influence):
             return self.cooks_distance_as("R")
         return getattr(self, measure)
 
-    def _outlier_reference(self, style: Style) -> tuple[str, float | None]:
+    def _outlier_reference(self, style: Style) -> float | None:
         if style is Style.R and self.theta_estimated:
-            return "t", float(self.df_resid - 1)  # car: class "negbin" is not "glm", so t(df)
-        return "normal", None
+            return float(self.df_resid - 1)  # car: class "negbin" is not "glm", so t(df)
+        return None  # the standard normal
 
     def group_deletion(self, groups: Any, loo: str | None = None) -> GroupInfluence:
         """Deletion of whole groups; ``loo`` defaults to this object's ("exact" for an exact object)."""

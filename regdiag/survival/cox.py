@@ -305,20 +305,22 @@ def fit_design(design: SurvDesign, ties: str = "efron", start: np.ndarray | None
     null = evaluate(Xs, rs, np.zeros(p), information=False).loglik
     res = newton(Xs, rs, b0, maxit=maxit)
     st = res.state
+    info = st.information
+    assert info is not None  # Newton's method evaluates the information at every iterate
     if not res.converged:
         warn_not_converged(
             "the Cox model", res.iterations, "Newton iterations", " (a coefficient may be infinite: a covariate that "
             "separates the events, monotone likelihood)", category=ConditioningWarning,
         )
     try:
-        cov = np.linalg.inv(st.information)
+        cov = np.linalg.inv(info)
     except np.linalg.LinAlgError as exc:
         raise DesignError(f"the information matrix is singular at the fit: {exc}") from exc
     cov = (cov + cov.T) / 2.0
     var = np.diag(cov)
     bse = np.sqrt(np.where(var >= 0, var, np.nan))  # negative only for a fit that did not converge (warned)
     return CoxFit(design=design, coef=res.beta, cov=cov, bse=bse, loglik=st.loglik,
-                  loglik_null=null, information=st.information, ties=ties, iterations=res.iterations,
+                  loglik_null=null, information=info, ties=ties, iterations=res.iterations,
                   converged=res.converged, _X=Xs, _risk=rs, _state=st)
 
 

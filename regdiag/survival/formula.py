@@ -377,6 +377,7 @@ def surv_arrays(
             raise DataError(f"{what} has missing or infinite values at rows {format_labels(idx[bad], 5)}")
     if not np.isin(s, [0.0, 1.0]).all():
         raise DataError(f"status must be 0 or 1; other values at rows {format_labels(idx[~np.isin(s, [0.0, 1.0])], 5)}")
+    labels: tuple[str, ...]
     if strata is None:
         codes, labels = np.zeros(n, dtype=np.intp), ()
     else:
