@@ -81,7 +81,13 @@ class FactorDfbeta:
         _freeze(self)
 
     def compute(self) -> FloatArray:
-        """The n x p array ``b - b_(i)`` (a new array on each call), shape (n_obs, n_params)."""
+        """The n x p array ``b - b_(i)`` (a new array on each call).
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_params)
+            ``b - b_(i)``, one row per observation.
+        """
         return self.factor.coef_rows(self.row_factor)
 
 
@@ -381,6 +387,7 @@ class Influence:
 
     @property
     def n_params(self) -> int:
+        """Number of coefficients, aliased ones included (the length of ``param_names``)."""
         return len(self.param_names)
 
     # ---- conventions: another system's definition of a measure, chosen by argument ------------------------------
@@ -574,8 +581,22 @@ class Influence:
         return getattr(self, measure)
 
     def flagged(self, rule: str | Sequence[str] = "R", *, n: int | None = None) -> pd.DataFrame:
-        """The observations flagged by ``rule`` (``n`` as in :meth:`flags`), with their main measures and the
-        criteria that flagged each."""
+        """The observations flagged by ``rule``, with their main measures and the criteria that flagged each.
+
+        Parameters
+        ----------
+        rule : str or sequence of str
+            A named rule or criterion names, as in :meth:`flags`.
+        n : int, optional
+            The ``n`` of the cut-offs, as in :meth:`flags`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per flagged observation: ``leverage``, ``student_resid``, ``cooks_distance``, ``dffits``,
+            ``cov_ratio`` and ``flagged_by`` (the criteria that flagged it, comma-separated);
+            ``.attrs["criteria"]`` describes each cut-off.
+        """
         fl = self.flags(rule, n=n)
         hit = fl.fillna(False).astype(bool)
         mask = hit.any(axis=1).to_numpy()
@@ -655,7 +676,19 @@ class Influence:
 
     # ---- group deletion --------------------------------------------------------------------------------------------
     def group_deletion(self, groups: Any) -> GroupInfluence:
-        """Exact effect of deleting whole groups of observations; see :func:`regdiag.linear.deletion.group_deletion`."""
+        """Exact effect of deleting whole groups of observations; see :func:`regdiag.linear.deletion.group_deletion`.
+
+        Parameters
+        ----------
+        groups : array_like, mapping or sequence of sequences
+            One group label per row (a Series is aligned on the row labels), ``{group: [row labels]}``, or a list
+            of lists of row labels.
+
+        Returns
+        -------
+        GroupInfluence
+            One row per group.
+        """
         return cast(GroupInfluence, self._group_fit().group_deletion(groups))
 
     def _group_fit(self) -> GroupDeletionFit:
@@ -668,7 +701,18 @@ class Influence:
         return self.fit
 
     def summary(self, rule: str = "R") -> str:
-        """A short text: method, n, rank, and the flagged observations."""
+        """A short text: method, n, rank, and the flagged observations.
+
+        Parameters
+        ----------
+        rule : str
+            The rule that flags observations, as in :meth:`flags`.
+
+        Returns
+        -------
+        str
+            Several lines: a header, the count flagged and the table of :meth:`flagged`.
+        """
         fl = self.flagged(rule)
         lines = [
             f"Influence ({self.method}): n = {self.n_obs}, rank = {self.rank}, sigma = {self.sigma:.6g}",
@@ -1036,7 +1080,22 @@ class GLMInfluence(Influence):
         return None  # the standard normal
 
     def group_deletion(self, groups: Any, loo: str | None = None) -> GroupInfluence:
-        """Deletion of whole groups; ``loo`` defaults to this object's ("exact" for an exact object)."""
+        """Deletion of whole groups (see :meth:`regdiag.linear.glm.GLMFit.group_deletion`).
+
+        Parameters
+        ----------
+        groups : array_like, mapping or sequence of sequences
+            One group label per row (a Series is aligned on the row labels), ``{group: [row labels]}``, or a list
+            of lists of row labels.
+        loo : {"exact", "one-step"}, optional
+            Exact refits or the one-step approximation; defaults to this object's method ("exact" for an object
+            from exact leave-one-out).
+
+        Returns
+        -------
+        GroupInfluence
+            One row per group.
+        """
         fit = self._group_fit()
         if loo is None:
             loo = "exact" if self.method == "glm-exact" else "one-step"
@@ -1066,7 +1125,11 @@ class GroupInfluence:
     leverage : ndarray of shape (n_groups,)
         Trace of the group's block of the hat matrix.
     param_names : tuple of str
+        Coefficient names, labelling the columns of ``dfbeta`` and ``dfbetas``.
+    aliased : tuple of str
+        Names of the aliased coefficients (NaN columns).
     method : str
+        How the deletions were computed ("ols-exact-group", "glm-exact-group", "glm-one-step-group", ...).
     """
 
     groups: pd.Index
@@ -1090,12 +1153,34 @@ class GroupInfluence:
         return self.groups
 
     def dfbeta_as(self, convention: str = "regdiag") -> FloatArray:
-        """:attr:`dfbeta` (group deletion has regdiag's convention only), shape (n_groups, n_params)."""
+        """:attr:`dfbeta` (group deletion has regdiag's convention only).
+
+        Parameters
+        ----------
+        convention : {"regdiag"}
+            The only convention there is for group deletion; any other raises ValueError.
+
+        Returns
+        -------
+        ndarray of shape (n_groups, n_params)
+            ``b - b_(G)``.
+        """
         check_convention(convention, "group deletion's dfbeta", allowed=(Style.REGDIAG,))
         return self.dfbeta
 
     def dfbetas_as(self, convention: str = "regdiag") -> FloatArray:
-        """:attr:`dfbetas` (group deletion has regdiag's convention only), shape (n_groups, n_params)."""
+        """:attr:`dfbetas` (group deletion has regdiag's convention only).
+
+        Parameters
+        ----------
+        convention : {"regdiag"}
+            The only convention there is for group deletion; any other raises ValueError.
+
+        Returns
+        -------
+        ndarray of shape (n_groups, n_params)
+            ``dfbeta`` over the deleted standard errors.
+        """
         check_convention(convention, "group deletion's dfbetas", allowed=(Style.REGDIAG,))
         return self.dfbetas
 

@@ -354,7 +354,26 @@ def lqs_s_estimate(X: np.ndarray, y: np.ndarray, *, k0: float = K0, nsamp: Any =
 
 def s_start_from_coef(X: np.ndarray, y: np.ndarray, coef: np.ndarray, *, k0: float = K0) -> tuple[np.ndarray, float]:
     """An MM start from given coefficients alone: their M-scale as lqs solves it for its first candidate (from
-    ``median |r| / 0.6745``), then lqs's refinement."""
+    ``median |r| / 0.6745``), then lqs's refinement.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_obs, n_params)
+        Design matrix.
+    y : ndarray of shape (n_obs,)
+        Response.
+    coef : ndarray of shape (n_params,)
+        The given coefficients.
+    k0 : float
+        Tuning constant of the bisquare chi function of the scale.
+
+    Returns
+    -------
+    coef : ndarray of shape (n_params,)
+        Refined coefficients.
+    scale : float
+        Their S-scale.
+    """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     n, p = X.shape
