@@ -407,6 +407,19 @@ def exact_loo_by_refits(fit: CoxFit, *, tol: float = DEFAULT_TOL) -> ExactLOO:
     event)``, where a row leaves only the risk sets of ``(start, stop]``) and offsets. Each deletion refits the
     partial likelihood to convergence (``O(n p^2)`` per Newton step; two or three steps from the full fit), and
     its error bound is the size of one more Newton step, in standard errors.
+
+    Parameters
+    ----------
+    fit : CoxFit
+        The full fit.
+    tol : float
+        Error allowed, in standard errors of each coefficient.
+
+    Returns
+    -------
+    ExactLOO
+        ``dfbeta`` (n_obs, n_params), convergence, error bounds and iterations, rows in data order; a deletion
+        that leaves no finite maximum is NaN, with a warning naming the rows.
     """
     n = fit.n_obs
     delta, err, iters, converged, failed = _deletions(fit, [np.array([i]) for i in range(n)], tol)
@@ -458,7 +471,23 @@ def _batched_group_deletions(fit: CoxFit, members: list[np.ndarray], tol: float
 
 
 def cox_group_deletion(fit: CoxFit, groups: object, *, tol: float = DEFAULT_TOL) -> GroupInfluence:
-    """Exact deletion of groups of rows from a Cox model (see :meth:`regdiag.survival.cox.CoxFit.group_deletion`)."""
+    """Exact deletion of groups of rows from a Cox model (see :meth:`regdiag.survival.cox.CoxFit.group_deletion`).
+
+    Parameters
+    ----------
+    fit : CoxFit
+        The full fit.
+    groups : array_like, mapping or sequence of sequences
+        One group label per row (a Series is aligned on the row labels), ``{group: [row labels]}``, or a list of
+        lists of row labels.
+    tol : float
+        Error allowed, in standard errors of each coefficient.
+
+    Returns
+    -------
+    GroupInfluence
+        One row per group; NaN for a group without which the model has no finite maximum (with a warning).
+    """
     from ..linear.deletion import resolve_groups
     from ..results import GroupInfluence
 
