@@ -233,8 +233,8 @@ def _documented_names(cls: type) -> set[str]:
 def _class_params_documented(obj: type) -> bool:
     """Whether every constructor parameter is listed under Parameters, Other Parameters or Attributes.
 
-    A dataclass field inherited from a regdiag base class counts as documented when that base class's docstring
-    lists it (the subclass's page links to the base class rather than repeating its fields).
+    A dataclass field inherited from a base dataclass counts as documented when that base class's docstring lists
+    it (the subclass's page links to the base class rather than repeating its fields).
     """
     try:
         params = [p for p in inspect.signature(obj).parameters.values()
@@ -243,7 +243,7 @@ def _class_params_documented(obj: type) -> bool:
         return True
     documented = _documented_names(obj)
     for base in obj.__mro__[1:]:
-        if base.__module__.startswith("regdiag") and dataclasses.is_dataclass(base):
+        if dataclasses.is_dataclass(base):
             fields = {f.name for f in dataclasses.fields(base)}
             documented |= fields & _documented_names(base)
     return all(p.name in documented for p in params)
