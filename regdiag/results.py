@@ -81,7 +81,13 @@ class FactorDfbeta:
         _freeze(self)
 
     def compute(self) -> FloatArray:
-        """The n x p array ``b - b_(i)`` (a new array on each call), shape (n_obs, n_params)."""
+        """The n x p array ``b - b_(i)`` (a new array on each call).
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_params)
+            ``b - b_(i)``, one row per observation.
+        """
         return self.factor.coef_rows(self.row_factor)
 
 
@@ -381,6 +387,7 @@ class Influence:
 
     @property
     def n_params(self) -> int:
+        """Number of coefficients, aliased ones included (the length of ``param_names``)."""
         return len(self.param_names)
 
     # ---- conventions: another system's definition of a measure, chosen by argument ------------------------------
@@ -480,7 +487,8 @@ class Influence:
         if st is Style.R:
             dfbs = self.dfbetas[:, kept]
             data = {n: dfbs[:, i] for i, n in enumerate(self._r_names())}
-            data.update(dffit=self.dffits, **{"cov.r": self.cov_ratio, "cook.d": self.cooks_distance}, hat=self.leverage)
+            data.update(dffit=self.dffits, **{"cov.r": self.cov_ratio, "cook.d": self.cooks_distance},
+                        hat=self.leverage)
             return pd.DataFrame(data, index=self.index)
         if st is Style.STATSMODELS:
             # every coefficient, as statsmodels (which fits rank-deficient designs by pseudo-inverse); NaN for the
@@ -573,8 +581,22 @@ class Influence:
         return getattr(self, measure)
 
     def flagged(self, rule: str | Sequence[str] = "R", *, n: int | None = None) -> pd.DataFrame:
-        """The observations flagged by ``rule`` (``n`` as in :meth:`flags`), with their main measures and the
-        criteria that flagged each."""
+        """The observations flagged by ``rule``, with their main measures and the criteria that flagged each.
+
+        Parameters
+        ----------
+        rule : str or sequence of str
+            A named rule or criterion names, as in :meth:`flags`.
+        n : int, optional
+            The ``n`` of the cut-offs, as in :meth:`flags`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per flagged observation: ``leverage``, ``student_resid``, ``cooks_distance``, ``dffits``,
+            ``cov_ratio`` and ``flagged_by`` (the criteria that flagged it, comma-separated);
+            ``.attrs["criteria"]`` describes each cut-off.
+        """
         fl = self.flags(rule, n=n)
         hit = fl.fillna(False).astype(bool)
         mask = hit.any(axis=1).to_numpy()
@@ -594,8 +616,9 @@ class Influence:
         return out
 
     # ---- outlier test ---------------------------------------------------------------------------------------------
-    def _outlier_reference(self, style: Style) -> tuple[str, float | None]:
-        return "t", float(self.df_resid - 1)
+    def _outlier_reference(self, style: Style) -> float | None:
+        """Degrees of freedom of the t reference distribution of ``outlier_test``; None for the standard normal."""
+        return float(self.df_resid - 1)
 
     def outlier_test(
         self, method: str = "bonferroni", cutoff: float | None = 0.05, n_max: int | None = 10, style: str = "regdiag"
@@ -628,8 +651,8 @@ class Influence:
         ok = np.isfinite(t)
         t_ok = t[ok]
         labels = self.index[ok]
-        ref, df = self._outlier_reference(as_enum(Style, style, "style"))
-        if ref == "t":
+        df = self._outlier_reference(as_enum(Style, style, "style"))
+        if df is not None:
             pvals = 2.0 * stats.t.sf(np.abs(t_ok), df)
         else:
             pvals = 2.0 * stats.norm.sf(np.abs(t_ok))
@@ -648,12 +671,24 @@ class Influence:
             frame = frame.loc[keep] if keep.any() else frame.iloc[:1]
         if n_max is not None:
             frame = frame.iloc[:n_max]
-        frame.attrs.update(reference=ref if ref != "t" else f"t({df:g})", method=method, n_tests=n)
+        frame.attrs.update(reference="normal" if df is None else f"t({df:g})", method=method, n_tests=n)
         return frame
 
     # ---- group deletion --------------------------------------------------------------------------------------------
     def group_deletion(self, groups: Any) -> GroupInfluence:
-        """Exact effect of deleting whole groups of observations; see :func:`regdiag.linear.deletion.group_deletion`."""
+        """Exact effect of deleting whole groups of observations; see :func:`regdiag.linear.deletion.group_deletion`.
+
+        Parameters
+        ----------
+        groups : array_like, mapping or sequence of sequences
+            One group label per row (a Series is aligned on the row labels), ``{group: [row labels]}``, or a list
+            of lists of row labels.
+
+        Returns
+        -------
+        GroupInfluence
+            One row per group.
+        """
         return cast(GroupInfluence, self._group_fit().group_deletion(groups))
 
     def _group_fit(self) -> GroupDeletionFit:
@@ -665,7 +700,18 @@ class Influence:
         return self.fit
 
     def summary(self, rule: str = "R") -> str:
-        """A short text: method, n, rank, and the flagged observations."""
+        """A short text: method, n, rank, and the flagged observations.
+
+        Parameters
+        ----------
+        rule : str
+            The rule that flags observations, as in :meth:`flags`.
+
+        Returns
+        -------
+        str
+            Several lines: a header, the count flagged and the table of :meth:`flagged`.
+        """
         fl = self.flagged(rule)
         lines = [
             f"Influence ({self.method}): n = {self.n_obs}, rank = {self.rank}, sigma = {self.sigma:.6g}",
@@ -704,8 +750,8 @@ class GLMInfluence(Influence):
     Pearson's chi-square without the observation over ``n - p - 1``. For binomial and Poisson models it is
     statsmodels' ``dfbetas`` and SAS's ``DFBETAS`` (for an increasing link). With ``residual="deviance"`` it is
     R's ``dfbetas`` for ``glm``: R's deviance-residual change over ``sigma_(i) sqrt([(X'WX)^{-1}]_jj)`` with R's
-    deletion sigma from the deviance residuals (``sigma_loo``; R uses it for every family). ``dfbetas_as("R")`` is always
-    R's, and ``flags(rule="R")`` tests it, as R's ``is.inf``.
+    deletion sigma from the deviance residuals (``sigma_loo``; R uses it for every family). ``dfbetas_as("R")`` is
+    always R's, and ``flags(rule="R")`` tests it, as R's ``is.inf``.
 
     Attributes
     ----------
@@ -1027,13 +1073,28 @@ class GLMInfluence(Influence):
             return self.cooks_distance_as("R")
         return getattr(self, measure)
 
-    def _outlier_reference(self, style: Style) -> tuple[str, float | None]:
+    def _outlier_reference(self, style: Style) -> float | None:
         if style is Style.R and self.theta_estimated:
-            return "t", float(self.df_resid - 1)  # car: class "negbin" is not "glm", so t(df)
-        return "normal", None
+            return float(self.df_resid - 1)  # car: class "negbin" is not "glm", so t(df)
+        return None  # the standard normal
 
     def group_deletion(self, groups: Any, loo: str | None = None) -> GroupInfluence:
-        """Deletion of whole groups; ``loo`` defaults to this object's ("exact" for an exact object)."""
+        """Deletion of whole groups (see :meth:`regdiag.linear.glm.GLMFit.group_deletion`).
+
+        Parameters
+        ----------
+        groups : array_like, mapping or sequence of sequences
+            One group label per row (a Series is aligned on the row labels), ``{group: [row labels]}``, or a list
+            of lists of row labels.
+        loo : {"exact", "one-step"}, optional
+            Exact refits or the one-step approximation; defaults to this object's method ("exact" for an object
+            from exact leave-one-out).
+
+        Returns
+        -------
+        GroupInfluence
+            One row per group.
+        """
         fit = self._group_fit()
         if loo is None:
             loo = "exact" if self.method == "glm-exact" else "one-step"
@@ -1063,7 +1124,11 @@ class GroupInfluence:
     leverage : ndarray of shape (n_groups,)
         Trace of the group's block of the hat matrix.
     param_names : tuple of str
+        Coefficient names, labelling the columns of ``dfbeta`` and ``dfbetas``.
+    aliased : tuple of str
+        Names of the aliased coefficients (NaN columns).
     method : str
+        How the deletions were computed ("ols-exact-group", "glm-exact-group", "glm-one-step-group", ...).
     """
 
     groups: pd.Index
@@ -1087,12 +1152,34 @@ class GroupInfluence:
         return self.groups
 
     def dfbeta_as(self, convention: str = "regdiag") -> FloatArray:
-        """:attr:`dfbeta` (group deletion has regdiag's convention only), shape (n_groups, n_params)."""
+        """:attr:`dfbeta` (group deletion has regdiag's convention only).
+
+        Parameters
+        ----------
+        convention : {"regdiag"}
+            The only convention there is for group deletion; any other raises ValueError.
+
+        Returns
+        -------
+        ndarray of shape (n_groups, n_params)
+            ``b - b_(G)``.
+        """
         check_convention(convention, "group deletion's dfbeta", allowed=(Style.REGDIAG,))
         return self.dfbeta
 
     def dfbetas_as(self, convention: str = "regdiag") -> FloatArray:
-        """:attr:`dfbetas` (group deletion has regdiag's convention only), shape (n_groups, n_params)."""
+        """:attr:`dfbetas` (group deletion has regdiag's convention only).
+
+        Parameters
+        ----------
+        convention : {"regdiag"}
+            The only convention there is for group deletion; any other raises ValueError.
+
+        Returns
+        -------
+        ndarray of shape (n_groups, n_params)
+            ``dfbeta`` over the deleted standard errors.
+        """
         check_convention(convention, "group deletion's dfbetas", allowed=(Style.REGDIAG,))
         return self.dfbetas
 

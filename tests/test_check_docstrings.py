@@ -103,6 +103,26 @@ def sample(tmp_path, monkeypatch):
 
             value: float
             other: float
+
+
+        @dataclass(frozen=True)
+        class Derived(Result):
+            """A result with one more field; ``value`` is documented on :class:`Result`.
+
+            Attributes
+            ----------
+            extra : float
+                One more number.
+            """
+
+            extra: float = 0.0
+
+
+        @dataclass(frozen=True)
+        class DerivedUndocumented(Result):
+            """A result with one more field, left out."""
+
+            extra: float = 0.0
     '''))
     monkeypatch.syspath_prepend(str(tmp_path))
     yield "docstring_sample"
@@ -128,6 +148,18 @@ def test_dataclass_fields_count_as_documented_under_attributes(tool, sample):
     assert codes(tool, f"{sample}.HalfDocumented") == ["PR01"]
 
 
+def test_inherited_fields_count_as_documented_on_their_base_class(tool, sample):
+    assert codes(tool, f"{sample}.Derived") == []
+    assert codes(tool, f"{sample}.DerivedUndocumented") == ["PR01"]
+
+
+def test_autodoc_explicit_module_names_resolve(tool):
+    from regdiag.linear.ols import OLSFit
+
+    assert tool._resolve("regdiag.linear.ols::OLSFit") is OLSFit
+    assert tool._resolve("regdiag.linear.ols::OLSFit.influence") is OLSFit.influence
+
+
 def test_only_enforced_checks_are_reported(tool, sample):
     assert tool.validate(f"{sample}.no_returns", {"GL08"}) == []
 
@@ -135,7 +167,7 @@ def test_only_enforced_checks_are_reported(tool, sample):
 def test_the_public_api_is_what_users_are_shown(tool):
     names = set(tool.public_api())
     # the package's __all__, a documented module's members, and methods of public classes
-    assert {"regdiag.linear.ols.ols", "regdiag.measures.cooks_distance",
+    assert {"regdiag.api.ols", "regdiag.measures.cooks_distance",
             "regdiag.linear.ols.OLSFit.influence", "regdiag.engine.influence.Damping.resolve"} <= names
     assert not any(n.rsplit(".", 1)[1].startswith("_") for n in names)  # (a module may be private: linear._fit)
     # an override without a docstring of its own is checked where its documentation is written

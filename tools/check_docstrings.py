@@ -122,10 +122,23 @@ def doc_page_names(api_dir: Path = ROOT / "docs" / "api") -> list[str]:
 
 
 def _resolve(dotted: str) -> Any:
-    if "::" in dotted:  # Sphinx's ``module::Class``: the module named explicitly (a package attribute may shadow it)
-        module, _, rest = dotted.partition("::")
-        obj = importlib.import_module(module)
-        for attr in rest.split("."):
+    """The object a dotted name refers to, importing the longest prefix that is a module.
+
+    Parameters
+    ----------
+    dotted : str
+        A name such as ``regdiag.linear.ols.OLSFit``, or autodoc's explicit form ``module::object.path`` (needed
+        where a package attribute shadows a submodule of the same name).
+
+    Returns
+    -------
+    object
+        The module, class, function or other attribute named.
+    """
+    if "::" in dotted:
+        module_name, _, path = dotted.partition("::")
+        obj = importlib.import_module(module_name)
+        for attr in path.split("."):
             obj = getattr(obj, attr)
         return obj
     parts = dotted.split(".")
@@ -209,17 +222,30 @@ def _section_names(doc: Any, section: str) -> set[str]:
     return names
 
 
-def _class_params_documented(obj: type) -> bool:
-    """Whether every constructor parameter is listed under Parameters, Other Parameters or Attributes."""
+def _documented_names(cls: type) -> set[str]:
+    """The names a class's own docstring lists under Parameters, Other Parameters or Attributes."""
     from numpydoc.docscrape import NumpyDocString
 
+    doc = NumpyDocString(inspect.cleandoc(cls.__doc__) if cls.__doc__ else "")
+    return set().union(*(_section_names(doc, s) for s in ("Parameters", "Other Parameters", "Attributes")))
+
+
+def _class_params_documented(obj: type) -> bool:
+    """Whether every constructor parameter is listed under Parameters, Other Parameters or Attributes.
+
+    A dataclass field inherited from a base dataclass counts as documented when that base class's docstring lists
+    it (the subclass's page links to the base class rather than repeating its fields).
+    """
     try:
         params = [p for p in inspect.signature(obj).parameters.values()
                   if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
     except (TypeError, ValueError):
         return True
-    doc = NumpyDocString(inspect.getdoc(obj) or "")
-    documented = set().union(*(_section_names(doc, s) for s in ("Parameters", "Other Parameters", "Attributes")))
+    documented = _documented_names(obj)
+    for base in obj.__mro__[1:]:
+        if dataclasses.is_dataclass(base):
+            fields = {f.name for f in dataclasses.fields(base)}
+            documented |= fields & _documented_names(base)
     return all(p.name in documented for p in params)
 
 

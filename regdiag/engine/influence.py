@@ -540,14 +540,35 @@ class EngineInfluence:
         return standardize_dfbeta(self.dfbeta, phi, self.cov_unscaled_diag)
 
     def dfbeta_as(self, convention: str = "regdiag") -> np.ndarray:
-        """:attr:`dfbeta` under ``convention`` ("regdiag", "R" or "statsmodels": the engine estimates one change,
-        which every convention names DFBETA), shape (n_obs, n_params)."""
+        """:attr:`dfbeta` under ``convention``.
+
+        Parameters
+        ----------
+        convention : {"regdiag", "R", "statsmodels"}
+            Any of the three: the engine estimates one change, which every convention names DFBETA.
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_params)
+            ``b - b_(i)``.
+        """
         check_convention(convention, "the engine's dfbeta", allowed=(Style.REGDIAG, Style.R, Style.STATSMODELS))
         return self.dfbeta
 
     def dfbetas_as(self, convention: str = "regdiag") -> np.ndarray:
-        """:attr:`dfbetas` under ``convention`` ("regdiag", "R" or "statsmodels": the engine's are over the full fit's
-        standard errors, the columns of its frames in every style), shape (n_obs, n_params)."""
+        """:attr:`dfbetas` under ``convention``.
+
+        Parameters
+        ----------
+        convention : {"regdiag", "R", "statsmodels"}
+            Any of the three: the engine's are over the full fit's standard errors, the columns of its frames in
+            every style.
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_params)
+            ``dfbeta`` over the full fit's standard errors.
+        """
         check_convention(convention, "the engine's dfbetas", allowed=(Style.REGDIAG, Style.R, Style.STATSMODELS))
         return self.dfbetas
 

@@ -932,7 +932,13 @@ class RLMModel(SingleIndexModel):
     """A robust fit (:class:`regdiag.linear.rlm.RLMFit`) as an engine model: ``l_i = s^2 rho(r_i / s)`` with the
     scale ``s`` held fixed, so ``grad l_i = -s psi(u_i) x_i`` and the curvature ``psi'(u_i) x_i x_i'`` (``u_i =
     r_i / s``). Cook's distance is measured in the robust covariance ``tau^2 (X'X)^{-1}``, which the engine's
-    curvature is not (``cooks_comparable`` is False)."""
+    curvature is not (``cooks_comparable`` is False).
+
+    Parameters
+    ----------
+    fit : RLMFit
+        The robust fit, from :func:`regdiag.rlm`.
+    """
 
     def __init__(self, fit: RLMFit) -> None:
         X = np.asarray(fit._X, dtype=float)  # the rows as fitted (scaled by sqrt(w) for inverse-variance weights)
@@ -958,7 +964,18 @@ class RLMModel(SingleIndexModel):
 def mle_model(fit: MLEFit) -> OutputJacobianModel:
     """A maximum-likelihood fit of :mod:`regdiag.linear.discrete` (:class:`~regdiag.linear.discrete.MLEFit`) as an
     engine model: ``l_i`` the negative log-likelihood of observation i, through the Jacobian of its outputs and the
-    gradient and Hessian of ``l_i`` in them."""
+    gradient and Hessian of ``l_i`` in them.
+
+    Parameters
+    ----------
+    fit : MLEFit
+        The fit, from :func:`regdiag.linear.discrete.discrete_from_statsmodels`.
+
+    Returns
+    -------
+    OutputJacobianModel
+        The engine model, with the fit's coefficient names and row labels.
+    """
     return OutputJacobianModel(fit.jacobian(), fit.grad_outputs(), fit.hess_outputs(), fit.params,
                                param_names=fit.param_names, index=fit.index)
 

@@ -33,6 +33,7 @@ Standard errors are ``sqrt(diag(H^{-1}))`` (statsmodels' default ``cov_params()`
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -47,7 +48,8 @@ from ..protocols import ModelKind
 from ..results import GroupInfluence, MLEInfluence
 from .glm_exact import BLAS_MAC, blocked_matmul  # products small enough for OpenBLAS to run on the calling thread
 
-__all__ = ["DISCRETE_MODELS", "MLEFit", "brute_force_loo", "discrete_from_statsmodels", "exact_deletion", "group_deletion"]
+__all__ = ["DISCRETE_MODELS", "MLEFit", "brute_force_loo", "discrete_from_statsmodels", "exact_deletion",
+           "group_deletion"]
 
 #: statsmodels model class name -> regdiag's model name
 DISCRETE_MODELS = {
@@ -238,6 +240,7 @@ class MLEFit:
     kind : str
         "logit", "probit", "poisson", "negbin2", "genpoisson" or "mnlogit".
     X : ndarray of shape (n_obs, n_exog)
+        Design matrix of the linear predictor(s).
     y : ndarray of shape (n_obs,) or (n_obs, J)
         Response (the indicator matrix for MNLogit).
     offset : ndarray of shape (n_obs,)
@@ -245,10 +248,15 @@ class MLEFit:
     params : ndarray of shape (n_params,)
         ``theta`` (MNLogit: equation by equation; NB2/GP: alpha last).
     index : pandas.Index
+        Row labels of the data.
     param_names : tuple of str
+        Names of the parameters, one per entry of ``params``.
     exog_names : tuple of str
+        Names of the columns of ``X``.
     iterations : int
         Newton steps of the refit.
+    source_design : Design or None
+        The design the statsmodels model was built from, where known (formula, response name, dropped rows).
     """
 
     model_kind: ClassVar[ModelKind] = ModelKind.MLE
@@ -263,7 +271,7 @@ class MLEFit:
     exog_names: tuple[str, ...]
     iterations: int = 0
     source_design: Any = None
-    _cache: dict = field(default_factory=dict, repr=False)
+    _cache: dict = field(default_factory=dict, init=False, repr=False)
 
     @property
     def design(self) -> Any:
@@ -278,12 +286,26 @@ class MLEFit:
                       index=self.index, param_names=self.exog_names, response_name="y")
 
     def coef_table(self) -> pd.DataFrame:
+        """Parameters, standard errors, Wald statistics and two-sided normal p-values.
+
+        Returns
+        -------
+        pandas.DataFrame of shape (n_params, 4)
+            Columns ``estimate``, ``se``, ``z`` and ``p``, indexed by ``param_names``.
+        """
         se = self.bse
         z = pd.Series(self.params, index=list(self.param_names)) / se
         return pd.DataFrame({"estimate": self.params, "se": se.to_numpy(), "z": z.to_numpy(),
                              "p": 2 * stats.norm.sf(np.abs(z.to_numpy()))}, index=list(self.param_names))
 
     def summary(self) -> str:
+        """A text summary: the model, n, the log-likelihood and the coefficient table.
+
+        Returns
+        -------
+        str
+            Several lines.
+        """
         return "\n".join([
             f"{self.kind} maximum-likelihood fit (refitted from statsmodels to convergence, {self.iterations} Newton "
             "steps)",
@@ -293,35 +315,48 @@ class MLEFit:
 
     @property
     def df_resid(self) -> int:
+        """``n_obs - n_params``."""
         return self.n_obs - self.n_params
 
     # ---- structure ---------------------------------------------------------------------------------------------
     @property
     def n_obs(self) -> int:
+        """Number of observations."""
         return int(self.X.shape[0])
 
     nobs = n_obs
 
     @property
     def n_params(self) -> int:
+        """Number of parameters (MNLogit: all equations'; NB2/GP: alpha included)."""
         return len(self.params)
 
     @property
     def rank(self) -> int:
+        """Number of parameters (the refit needs a nonsingular information)."""
         return self.n_params
 
     @property
     def n_outputs(self) -> int:
+        """Outputs per observation ``k``: 1 (logit, probit, Poisson), 2 (NB2, GP: the mean's linear predictor
+        and alpha) or ``J - 1`` (MNLogit: one linear predictor per non-base category)."""
         if self.kind == "mnlogit":
             return self.y.shape[1] - 1
         return 2 if self.kind in ("negbin2", "genpoisson") else 1
 
     @property
     def aliased(self) -> tuple[str, ...]:
+        """Names of aliased parameters: none."""
         return ()
 
     def jacobian(self) -> np.ndarray:
-        """``J_i``, shape (n_obs, k, n_params): the outputs' derivative in the parameters."""
+        """``J_i``: the outputs' derivative in the parameters (constant: the outputs are linear in them).
+
+        Returns
+        -------
+        ndarray of shape (n_obs, k, n_params)
+            Read-only; ``k`` is :attr:`n_outputs`.
+        """
         if "J" not in self._cache:
             n, p = self.X.shape
             k, P = self.n_outputs, self.n_params
@@ -338,23 +373,64 @@ class MLEFit:
         return self._cache["J"]
 
     def outputs(self, theta: np.ndarray | None = None) -> np.ndarray:
-        """``o_i = J_i theta`` plus the offset on the linear predictors, shape (n_obs, k)."""
+        """``o_i = J_i theta`` plus the offset on the linear predictors.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,), optional
+            Parameters (default: the fit's).
+
+        Returns
+        -------
+        ndarray of shape (n_obs, k)
+            The outputs of every observation.
+        """
         theta = self.params if theta is None else theta
         O = self.jacobian() @ theta
         O[:, : (self.n_outputs if self.kind == "mnlogit" else 1)] += self.offset[:, None]
         return O
 
     def loglike(self, theta: np.ndarray | None = None) -> float:
+        """The log-likelihood.
+
+        Parameters
+        ----------
+        theta : ndarray of shape (n_params,), optional
+            Parameters (default: the fit's).
+
+        Returns
+        -------
+        float
+            The sum over observations.
+        """
         return -float(np.sum(_loss(self.kind, self.outputs(theta), self.y)))
 
     def grad_outputs(self) -> np.ndarray:
+        """Gradient of each observation's negative log-likelihood in its outputs, at the fit.
+
+        Returns
+        -------
+        ndarray of shape (n_obs, k)
+        """
         return _grad(self.kind, self.outputs(), self.y)
 
     def hess_outputs(self) -> np.ndarray:
+        """Hessian ``A_i`` of each observation's negative log-likelihood in its outputs, at the fit.
+
+        Returns
+        -------
+        ndarray of shape (n_obs, k, k)
+        """
         return _hess(self.kind, self.outputs(), self.y)
 
     def information(self) -> np.ndarray:
-        """Observed information ``H = sum_i J_i' A_i J_i`` (n_params x n_params)."""
+        """Observed information ``H = sum_i J_i' A_i J_i``.
+
+        Returns
+        -------
+        ndarray of shape (n_params, n_params)
+            Cached: the same array on each call.
+        """
         if "H" not in self._cache:
             J = self.jacobian()
             A = self.hess_outputs()
@@ -362,11 +438,19 @@ class MLEFit:
         return self._cache["H"]
 
     def cov_params(self) -> pd.DataFrame:
+        """The inverse of the observed information.
+
+        Returns
+        -------
+        pandas.DataFrame of shape (n_params, n_params)
+            Rows and columns labelled by ``param_names``.
+        """
         names = list(self.param_names)
         return pd.DataFrame(np.linalg.inv(self.information()), index=names, columns=names)
 
     @property
     def bse(self) -> pd.Series:
+        """Standard errors from the observed information, indexed by ``param_names``."""
         return pd.Series(np.sqrt(np.diag(np.linalg.inv(self.information()))), index=list(self.param_names),
                          name="bse")
 
@@ -384,7 +468,13 @@ class MLEFit:
         return np.exp(O[:, 0])
 
     def variance(self) -> np.ndarray | None:
-        """Variance of the response at the fit (None for MNLogit)."""
+        """Variance of the response at the fit.
+
+        Returns
+        -------
+        ndarray of shape (n_obs,) or None
+            None for MNLogit (a multivariate response).
+        """
         mu = self.mean
         if self.kind in ("logit", "probit"):
             return mu * (1.0 - mu)
@@ -505,7 +595,22 @@ class MLEFit:
         return resid, rp, std, press, dffits
 
     def group_deletion(self, groups: Any, *, tol: float = LOO_TOL, maxit: int = LOO_MAXIT) -> GroupInfluence:
-        """Exact deletion of whole groups of rows; see :func:`regdiag.linear.discrete.group_deletion`."""
+        """Exact deletion of whole groups of rows; see :func:`regdiag.linear.discrete.group_deletion`.
+
+        Parameters
+        ----------
+        groups : array_like, mapping or sequence of sequences
+            One group label per row, ``{group: [row labels]}``, or a list of lists of row labels.
+        tol : float
+            Bound on the error left, in standard errors.
+        maxit : int
+            Newton steps per group before a refit.
+
+        Returns
+        -------
+        GroupInfluence
+            One row per group.
+        """
         return group_deletion(self, groups, tol=tol, maxit=maxit)
 
     def _likelihood_resid(self, lev: np.ndarray, rp: np.ndarray) -> np.ndarray:
@@ -597,7 +702,23 @@ def _newton(kind: str, J: np.ndarray, y: np.ndarray, offset: np.ndarray, theta: 
 def discrete_from_statsmodels(results: Any) -> MLEFit:
     """A fitted statsmodels Logit, Probit, Poisson, NegativeBinomial (NB2), GeneralizedPoisson (parameterization
     p = 1) or MNLogit as an :class:`MLEFit`, refitted by Newton's method from statsmodels' estimate (or, where that is
-    not finite, as happens for NegativeBinomial, from a Poisson fit) to full convergence."""
+    not finite, as happens for NegativeBinomial, from a Poisson fit) to full convergence.
+
+    Parameters
+    ----------
+    results : statsmodels results
+        A fitted statsmodels model of one of the classes of :data:`DISCRETE_MODELS`.
+
+    Returns
+    -------
+    MLEFit
+        The refitted model.
+
+    Raises
+    ------
+    DataError
+        For a model class or parameterization that is not supported.
+    """
     model = results.model
     cls = type(model).__name__
     if cls not in DISCRETE_MODELS:
@@ -667,8 +788,8 @@ def discrete_from_statsmodels(results: Any) -> MLEFit:
         a2 = np.exp(O[:, 0]) + theta[-1] * y
         if theta[-1] <= -1 or np.any(a2 <= 0):
             rows = index[a2 <= 0]
-            raise DataError("GeneralizedPoisson: the log-likelihood is not differentiable at the estimate (mu + alpha y "
-                            f"<= 0 at rows {format_labels(rows, 5)})")
+            raise DataError("GeneralizedPoisson: the log-likelihood is not differentiable at the estimate "
+                            f"(mu + alpha y <= 0 at rows {format_labels(rows, 5)})")
     ev = np.linalg.eigvalsh(fit.information())
     if not ev[0] > 0:
         raise DesignError(f"{cls}: the observed information is not positive definite at the estimate "
@@ -700,7 +821,24 @@ def exact_deletion(fit: MLEFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
     correction ``c`` (largest change over the standard errors) contracts by a factor ``rho`` estimated from
     successive corrections (the one-step estimate counting as the first, from ``theta``) and doubled for safety; a
     deletion has converged when the error left, at most ``c rho / (1 - rho)``, is below ``tol`` with
-    ``rho <= 1/2`` (the likelihoods are smooth, so the ratio of corrections estimates the contraction). Deletions that do not are refitted by Newton's method from the full fit.
+    ``rho <= 1/2`` (the likelihoods are smooth, so the ratio of corrections estimates the contraction). Deletions
+    that do not are refitted by Newton's method from the full fit.
+
+    Parameters
+    ----------
+    fit : MLEFit
+        The full fit.
+    first : ndarray of shape (n_obs, n_params)
+        The one-step estimates the iteration starts from (rows that are not finite are refitted).
+    tol : float
+        Bound on the error left, in standard errors.
+    maxit : int
+        Most steps per deletion before it is refitted.
+
+    Returns
+    -------
+    ExactMLEDeletion
+        ``dfbeta`` (n_obs, n_params), iterations, error bounds and which rows were refitted.
     """
     ctx = _ChordSetup.at(fit, second_order=maxit > 1)
     n = ctx.J.shape[0]
@@ -714,7 +852,7 @@ def exact_deletion(fit: MLEFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
         slow.extend(_chord_batch(ctx, fit, rows, dfbeta, iterations, err, tol=tol, maxit=maxit))
     refitted = np.zeros(n, dtype=bool)
     n_lin = fit.n_outputs if fit.kind == "mnlogit" else 1
-    for i in sorted(set(int(s) for s in slow)):
+    for i in sorted({int(s) for s in slow}):
         keep = np.arange(n) != i
         try:
             theta, it_i, ok = _newton(fit.kind, ctx.J[keep], fit.y[keep], fit.offset[keep], fit.params.copy(), n_lin)
@@ -851,7 +989,7 @@ def group_deletion(fit: MLEFit, groups: Any, *, tol: float = LOO_TOL, maxit: int
 
     labels, members = resolve_groups(fit.index, groups)
     J = fit.jacobian()
-    n, k, P = J.shape
+    n, _, P = J.shape
     y, kind = fit.y, fit.kind
     H = fit.information()
     se = np.sqrt(np.diag(np.linalg.inv(H)))
@@ -913,10 +1051,8 @@ def _group_information_inverses(H: np.ndarray, J: np.ndarray, A: np.ndarray, mem
         Jg = J[rows]
         Hg = H - np.einsum("ikp,ikl,ilq->pq", Jg, A[rows], Jg)
         if np.all(np.isfinite(Hg)):
-            try:
+            with contextlib.suppress(np.linalg.LinAlgError):
                 out[b] = np.linalg.inv(Hg)
-            except np.linalg.LinAlgError:
-                pass
     return out
 
 
@@ -985,7 +1121,20 @@ def _third_outputs(kind: str, O: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def brute_force_loo(fit: MLEFit, rows: Any = None) -> np.ndarray:
-    """``theta - theta_(i)`` by Newton refits from the full fit without each row (the oracle), shape (len(rows), P)."""
+    """``theta - theta_(i)`` by Newton refits from the full fit without each row (the oracle).
+
+    Parameters
+    ----------
+    fit : MLEFit
+        The full fit.
+    rows : array_like of int, optional
+        Positions of the rows to delete (default: all).
+
+    Returns
+    -------
+    ndarray of shape (len(rows), n_params)
+        NaN where the refit does not converge.
+    """
     J = fit.jacobian()
     n = J.shape[0]
     rows = np.arange(n) if rows is None else np.asarray(rows)

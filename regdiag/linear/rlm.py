@@ -87,7 +87,18 @@ class Psi:
     constants: tuple[float, ...]
 
     def weight(self, u: np.ndarray) -> np.ndarray:
-        """``psi(u) / u`` (MASS's ``psi(u)``), 1 at 0."""
+        """``psi(u) / u`` (MASS's ``psi(u)``), 1 at 0.
+
+        Parameters
+        ----------
+        u : ndarray
+            Scaled residuals ``r / s``, any shape.
+
+        Returns
+        -------
+        ndarray
+            The weights, the shape of ``u``.
+        """
         au = np.abs(u)
         if self.name == "huber":
             (k,) = self.constants
@@ -102,7 +113,18 @@ class Psi:
         return np.where(U <= a, U, np.where(U <= b, a, a * (c - U) / (c - b))) / U
 
     def psi(self, u: np.ndarray) -> np.ndarray:
-        """``psi(u)`` (``u`` times :meth:`weight`; Huber's and the bisquare's without the division)."""
+        """``psi(u)`` (``u`` times :meth:`weight`; Huber's and the bisquare's without the division).
+
+        Parameters
+        ----------
+        u : ndarray
+            Scaled residuals ``r / s``, any shape.
+
+        Returns
+        -------
+        ndarray
+            ``psi(u)``, the shape of ``u``.
+        """
         if self.name == "huber":
             k = self.constants[0]
             return np.clip(u, -k, k)
@@ -117,7 +139,18 @@ class Psi:
         return u * self.weight(u)
 
     def deriv(self, u: np.ndarray) -> np.ndarray:
-        """``psi'(u)`` (MASS's ``psi(u, deriv = 1)``)."""
+        """``psi'(u)`` (MASS's ``psi(u, deriv = 1)``).
+
+        Parameters
+        ----------
+        u : ndarray
+            Scaled residuals ``r / s``, any shape.
+
+        Returns
+        -------
+        ndarray
+            ``psi'(u)``, the shape of ``u``.
+        """
         au = np.abs(u)
         if self.name == "huber":
             return (au <= self.constants[0]).astype(float)
@@ -129,11 +162,23 @@ class Psi:
         return np.where(au <= c, np.where(U <= a, 1.0, np.where(U <= b, 0.0, -a / (c - b))), 0.0)
 
     def bounded_at(self, u: np.ndarray) -> np.ndarray:
-        """True where psi is no longer the identity (the residual's pull is capped or reduced)."""
+        """True where psi is no longer the identity (the residual's pull is capped or reduced).
+
+        Parameters
+        ----------
+        u : ndarray
+            Scaled residuals ``r / s``, any shape.
+
+        Returns
+        -------
+        ndarray
+            Booleans, the shape of ``u``.
+        """
         return self.weight(u) < 1.0
 
     @property
     def redescending(self) -> bool:
+        """Whether psi returns to 0 for large residuals (the bisquare and Hampel's; Huber's does not)."""
         return self.name != "huber"
 
 
@@ -141,7 +186,26 @@ _DEFAULTS = {"huber": (1.345,), "bisquare": (4.685,), "hampel": (2.0, 4.0, 8.0)}
 
 
 def psi_function(psi: str | Psi, constants: Any = None) -> Psi:
-    """A :class:`Psi` from its name and optional tuning constants (a number, or ``(a, b, c)`` for Hampel)."""
+    """A :class:`Psi` from its name and optional tuning constants.
+
+    Parameters
+    ----------
+    psi : {"huber", "bisquare", "hampel"} or Psi
+        The name (MASS's ``psi.huber`` etc. are accepted too); a :class:`Psi` is returned as it is.
+    constants : float or sequence of float, optional
+        The tuning constants: one number, or ``(a, b, c)`` for Hampel; the defaults are MASS's.
+
+    Returns
+    -------
+    Psi
+        The psi function.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name, the wrong number of constants, or constants that are not positive (and increasing, for
+        Hampel).
+    """
     if isinstance(psi, Psi):
         return psi
     name = str(psi).lower().replace("psi.", "")
@@ -153,7 +217,8 @@ def psi_function(psi: str | Psi, constants: Any = None) -> Psi:
         consts = tuple(float(c) for c in np.atleast_1d(constants))
         if len(consts) != len(_DEFAULTS[name]):
             raise ValueError(f"psi {name!r} takes {len(_DEFAULTS[name])} tuning constant(s), got {len(consts)}")
-    if not all(np.isfinite(c) and c > 0 for c in consts) or (name == "hampel" and not consts[0] < consts[1] < consts[2]):
+    positive = all(np.isfinite(c) and c > 0 for c in consts)
+    if not positive or (name == "hampel" and not consts[0] < consts[1] < consts[2]):
         raise ValueError(f"invalid tuning constants {consts} for psi {name!r}")
     return Psi(name, consts)
 
@@ -235,18 +300,23 @@ class RLMFit:
     Attributes
     ----------
     design : Design
+        The validated data.
     coef : ndarray of shape (n_params,)
+        Coefficients.
     scale : float
         ``s`` at the fixed point.
     weights : ndarray of shape (n_obs,)
         Final IRLS weights ``psi(u_i) / u_i`` (MASS's ``fit$w``).
     psi : Psi
-    scale_kind : str
-        "mad", "huber" (proposal 2) or "fixed" (a given scale, or the S-scale of an MM fit).
+        The psi function and its tuning constants.
+    scale_spec : object
+        How the scale is estimated (its ``kind`` is :attr:`scale_kind`) and its constants.
     method : str
         "M" or "MM".
     iterations : int
+        IRLS iterations taken.
     converged : bool
+        Whether IRLS met its tolerance within the iteration limit.
     s_coef : ndarray or None
         The S-estimate the MM fit started from.
     wt_method : {"inv.var", "case"} or None
@@ -254,6 +324,11 @@ class RLMFit:
         scaled by ``sqrt(w_i)`` (the working design, residuals and influence are those of the scaled rows, R's
         ``wresid``); ``"case"`` multiplies the IRLS weights by ``w_i`` (``weights`` includes them, as R's
         ``fit$w``).
+    _Xw : ndarray of shape (n_obs, n_params) or None
+        With inverse-variance weights, the working design (rows scaled by ``sqrt(w_i)``); None otherwise.
+    _yw : ndarray of shape (n_obs,) or None
+        With inverse-variance weights, the working response (offset removed, scaled by ``sqrt(w_i)``); None
+        otherwise.
     """
 
     model_kind: ClassVar[ModelKind] = ModelKind.RLM
@@ -271,27 +346,32 @@ class RLMFit:
     wt_method: str | None = None
     _Xw: np.ndarray | None = field(default=None, repr=False)
     _yw: np.ndarray | None = field(default=None, repr=False)
-    _cache: dict = field(default_factory=dict, repr=False)
+    _cache: dict = field(default_factory=dict, init=False, repr=False)
 
     # ---- basic quantities ------------------------------------------------------------------------------------
     @property
     def scale_kind(self) -> str:
+        """How the scale is estimated: "mad", "huber" (proposal 2) or "fixed" (a given scale, or the MM S-scale)."""
         return self.scale_spec.kind
 
     @property
     def param_names(self) -> tuple[str, ...]:
+        """Coefficient names, one per column of the design."""
         return self.design.param_names
 
     @property
     def index(self) -> pd.Index:
+        """Row labels of the data."""
         return self.design.index
 
     @property
     def nobs(self) -> int:
+        """Number of observations."""
         return self.design.n_obs
 
     @property
     def rank(self) -> int:
+        """Number of coefficients (rlm needs a design of full column rank)."""
         return self.design.n_params
 
     @property
@@ -311,6 +391,7 @@ class RLMFit:
 
     @property
     def aliased(self) -> tuple[str, ...]:
+        """Names of aliased coefficients: none (rlm needs a design of full column rank)."""
         return ()
 
     @property
@@ -354,6 +435,7 @@ class RLMFit:
 
     @property
     def params(self) -> pd.Series:
+        """Coefficients, indexed by ``param_names``."""
         return pd.Series(self.coef, index=list(self.param_names), name="params")
 
     @property
@@ -377,7 +459,13 @@ class RLMFit:
         return math.sqrt(S) * kappa / mn
 
     def cov_params(self) -> pd.DataFrame:
-        """``tau^2 (X'X)^{-1}`` (summary.rlm, method "XtX"; ``X'CX`` with case weights ``C``)."""
+        """``tau^2 (X'X)^{-1}`` (summary.rlm, method "XtX"; ``X'CX`` with case weights ``C``).
+
+        Returns
+        -------
+        pandas.DataFrame of shape (n_params, n_params)
+            The covariance of the coefficients, rows and columns labelled by ``param_names``.
+        """
         names = list(self.param_names)
         return pd.DataFrame(self.stddev**2 * self._xtx_inv(), index=names, columns=names)
 
@@ -390,16 +478,32 @@ class RLMFit:
 
     @property
     def bse(self) -> pd.Series:
+        """Standard errors ``tau sqrt(diag((X'X)^{-1}))`` (summary.rlm), indexed by ``param_names``."""
         return pd.Series(self.stddev * np.sqrt(np.diag(self._xtx_inv())), index=list(self.param_names), name="bse")
 
     @property
     def tvalues(self) -> pd.Series:
+        """t statistics ``params / bse``."""
         return (self.params / self.bse).rename("t")
 
     def coef_table(self) -> pd.DataFrame:
+        """Coefficients, standard errors and t statistics (as summary.rlm).
+
+        Returns
+        -------
+        pandas.DataFrame of shape (n_params, 3)
+            Columns ``estimate``, ``se`` and ``t``, indexed by ``param_names``.
+        """
         return pd.DataFrame({"estimate": self.params, "se": self.bse, "t": self.tvalues})
 
     def summary(self) -> str:
+        """A text summary: method, psi, scale, IRLS steps and the coefficient table.
+
+        Returns
+        -------
+        str
+            Several lines.
+        """
         lines = [
             f"Robust regression ({self.method}, psi = {self.psi.name}{self.psi.constants}, scale = {self.scale_kind})",
             f"n = {self.nobs}, p = {self.rank}, scale s = {self.scale:.6g}, IRLS steps = {self.iterations}"
@@ -469,7 +573,8 @@ class RLMFit:
         return RLMInfluence(
             leverage=h, resid=self._resid, standard_resid=m["std"], student_resid=m["stud"], press_resid=m["press"],
             sigma_loo=s_loo, cooks_distance=m["cook"], cooks_pvalue=stats.f.sf(m["cook"], p, n - p),
-            dffits=m["dffits"], cov_ratio=self._cov_ratio(dfbeta, s_loo), dfbeta_data=dfbeta, params=np.array(self.coef),
+            dffits=m["dffits"], cov_ratio=self._cov_ratio(dfbeta, s_loo), dfbeta_data=dfbeta,
+            params=np.array(self.coef),
             cov_unscaled_diag=np.diag(cov) / self.stddev**2, sigma=self.scale, rank=p, df_resid=float(n - p),
             n_obs=n,
             weights=None,  # no prior weights (the robustness weights are rlm_weights)
@@ -567,7 +672,7 @@ class RLMFit:
             if keep.sum() <= p:
                 continue
             try:
-                coef, scales[g], _, _, conv = _irls(X[keep], y[keep], self.psi, self.scale_spec, self.coef.copy(),
+                coef, scales[g], _, _, _ = _irls(X[keep], y[keep], self.psi, self.scale_spec, self.coef.copy(),
                                                     self.scale, acc=1e-15, maxit=20000,
                                                     case=None if case is None else case[keep])
             except ConvergenceError:
@@ -774,7 +879,7 @@ def fit_rlm_design(
     method = str(method).upper()
     ps, sc, coef0, s0, s_coef = _start(method, psi, k, scale, k2, mad_constant, init, X, y, case, nsamp, seed,
                                        r_seed)
-    coef, s, w, it, conv = _irls(X, y, ps, sc, np.asarray(coef0, dtype=float), s0, acc=acc, maxit=maxit, case=case)
+    coef, s, _, it, conv = _irls(X, y, ps, sc, np.asarray(coef0, dtype=float), s0, acc=acc, maxit=maxit, case=case)
     if not conv:
         warn_not_converged("rlm: the IRLS", maxit, "steps", category=RuntimeWarning)
     weights = psi_weights(ps, y - X @ coef, s)
@@ -857,9 +962,6 @@ def rlm(
         Seed of the S search's random subsets (``method="MM"`` with ``choose(n, p) >= 5000``).
     nsamp : {"best", "exact", "sample"} or int
         lqs's ``nsamp`` for the S search (``method="MM"``).
-    r_seed : int, optional
-        ``method="MM"`` with random subsets: draw them as R does after ``set.seed(r_seed)`` (R's default
-        generator), reproducing ``set.seed(r_seed); rlm(..., method = "MM")``.
     weights : str or array_like of shape (n_obs,), optional
         Prior weights (a column name or values), non-negative, as ``rlm(weights = )``.
     wt_method : {"inv.var", "case"}
@@ -867,6 +969,9 @@ def rlm(
         scaled by ``sqrt(w)`` (the S search of MM too); ``"case"`` as case weights, multiplying the IRLS weights,
         with a weighted MAD (or proposal 2), summary.rlm's weighted standard errors, and exact deletion by refits.
         An integer case weight equals repeating the row.
+    r_seed : int, optional
+        ``method="MM"`` with random subsets: draw them as R does after ``set.seed(r_seed)`` (R's default
+        generator), reproducing ``set.seed(r_seed); rlm(..., method = "MM")``.
 
     Returns
     -------
@@ -888,7 +993,23 @@ def rlm(
 def rlm_from_statsmodels(results: Any) -> RLMFit:
     """Refit a statsmodels ``RLM`` results object with its norm (HuberT, TukeyBiweight, Hampel) and scale
     estimate (``mad``, with statsmodels' constant ``norm.ppf(0.75)``; or the scale held fixed with
-    ``update_scale=False``) to the fixed point."""
+    ``update_scale=False``) to the fixed point.
+
+    Parameters
+    ----------
+    results : statsmodels.robust.robust_linear_model.RLMResults
+        A fitted statsmodels ``RLM``.
+
+    Returns
+    -------
+    RLMFit
+        The same model refitted by regdiag.
+
+    Raises
+    ------
+    DataError
+        For a norm or scale estimate regdiag does not implement.
+    """
     import statsmodels.robust.norms as norms
 
     from ..design import Design
@@ -1012,8 +1133,26 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
     whose error after a correction ``c_k`` (in standard errors) is at most ``c_k rho / (1 - rho)`` for a contraction
     factor ``rho``, estimated as the ratio of successive corrections. A deletion has converged when the last
     correction is at most ``tol`` with ``rho <= 1/2`` (the bound then at most ``tol``; the correction itself rather
-    than the extrapolated bound because the median's row may switch between iterates, a kink in ``F``); one that has not after ``maxit`` steps (or contracts more slowly) is refitted by
-    IRLS started at the full fit, run to its fixed point.
+    than the extrapolated bound because the median's row may switch between iterates, a kink in ``F``); one that
+    has not after ``maxit`` steps (or contracts more slowly) is refitted by IRLS started at the full fit, run to its
+    fixed point.
+
+    Parameters
+    ----------
+    fit : RLMFit
+        The full fit.
+    first : ndarray of shape (n_obs, n_params)
+        The one-step estimates of ``b - b_(i)`` the iteration starts from (rows that are not finite are refitted).
+    tol : float
+        Convergence tolerance, in standard errors of each coefficient.
+    maxit : int
+        Most chord steps per deletion before it is refitted.
+
+    Returns
+    -------
+    ExactRLMDeletion
+        ``dfbeta`` (n_obs, n_params), the deleted fits' scales, iterations, error bounds and which rows were
+        refitted.
     """
     ctx = _DeletionSetup.at(fit)
     n = ctx.n
@@ -1266,7 +1405,17 @@ def _refit_rows(fit: RLMFit, slow: np.ndarray, dfbeta: np.ndarray, scales: np.nd
 def brute_force_loo(fit: RLMFit) -> tuple[np.ndarray, np.ndarray]:
     """Leave-one-out by refitting (IRLS from the full fit to the fixed point), one row at a time: the oracle.
 
-    Returns ``(dfbeta (n, p), scales (n,))``.
+    Parameters
+    ----------
+    fit : RLMFit
+        The full fit.
+
+    Returns
+    -------
+    dfbeta : ndarray of shape (n_obs, n_params)
+        ``b - b_(i)``.
+    scales : ndarray of shape (n_obs,)
+        The scale of each deleted fit.
     """
     X = fit._X
     y = fit._y

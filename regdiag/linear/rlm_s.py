@@ -276,12 +276,16 @@ def s_refine(X: np.ndarray, y: np.ndarray, coef: np.ndarray, scale: float, *, k0
     scale : float
         Start scale (lqs's ``crit``).
     k0 : float
+        Tuning constant of the bisquare weights and of the scale's chi function.
 
     Returns
     -------
     coef : ndarray of shape (n_params,)
+        Refined coefficients.
     scale : float
+        Refined S-scale.
     steps : int
+        Weighted least-squares steps taken (at most 30).
     """
     n, p = X.shape
     target = (n - p) * 0.5
@@ -289,7 +293,8 @@ def s_refine(X: np.ndarray, y: np.ndarray, coef: np.ndarray, scale: float, *, k0
     if scale <= 0:
         raise ConvergenceError("the S-scale is 0: at least half the rows lie on one hyperplane (an exact fit)")
     steps = 0
-    for steps in range(1, 31):
+    while steps < 30:
+        steps += 1
         u = np.minimum(1.0, np.abs(resid / scale / k0))
         w = (1.0 - u * u) ** 2
         coef = _wls_zero(X, y, w)
@@ -349,7 +354,26 @@ def lqs_s_estimate(X: np.ndarray, y: np.ndarray, *, k0: float = K0, nsamp: Any =
 
 def s_start_from_coef(X: np.ndarray, y: np.ndarray, coef: np.ndarray, *, k0: float = K0) -> tuple[np.ndarray, float]:
     """An MM start from given coefficients alone: their M-scale as lqs solves it for its first candidate (from
-    ``median |r| / 0.6745``), then lqs's refinement."""
+    ``median |r| / 0.6745``), then lqs's refinement.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_obs, n_params)
+        Design matrix.
+    y : ndarray of shape (n_obs,)
+        Response.
+    coef : ndarray of shape (n_params,)
+        The given coefficients.
+    k0 : float
+        Tuning constant of the bisquare chi function of the scale.
+
+    Returns
+    -------
+    coef : ndarray of shape (n_params,)
+        Refined coefficients.
+    scale : float
+        Their S-scale.
+    """
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     n, p = X.shape

@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # pragma: no cover
 #: the fits the teaching numbers are defined for: least squares and GLMs (a QR factor and a design of terms)
 LinearFit: TypeAlias = "OLSFit | GLMFit"
 
-__all__ = ["term_columns", "numeric_terms", "vif", "partial_residuals", "index_values", "potential_residual", "DeletionEffect",
-           "deletion_effect"]
+__all__ = ["term_columns", "numeric_terms", "vif", "partial_residuals", "index_values", "potential_residual",
+           "DeletionEffect", "deletion_effect"]
 
 _INTERCEPTS = ("Intercept", "(Intercept)", "const")
 

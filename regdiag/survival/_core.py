@@ -17,6 +17,7 @@ its score ``U = sum_deaths x_i - X' (w * A)`` and its (observed) information
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeGuard
 
 import numpy as np
 
@@ -130,7 +131,7 @@ def newton(
     return NewtonResult(beta, st, maxit, False, halvings)
 
 
-def _well_posed(info: np.ndarray | None) -> bool:
+def _well_posed(info: np.ndarray | None) -> TypeGuard[np.ndarray]:
     """The information is finite and positive definite beyond rounding (smallest eigenvalue above 1e-10 of the
     largest)."""
     if info is None or not np.all(np.isfinite(info)):
@@ -183,7 +184,8 @@ def residuals(X: np.ndarray, rs: RiskSets, st: CoxState) -> Residuals:
         m = (d > k) if rs.efron else has
         c = np.where(m, k / dd, 0.0) if rs.efron else np.zeros(rs.n_blocks)
         base = np.ones(rs.n_blocks) if rs.efron else np.where(has, d, 0.0)  # Breslow: d identical terms
-        mult = base * rs.meanwt if rs.weighted else base  # hazard increments: mean death weight / den
+        # hazard increments: mean death weight / den (meanwt is set exactly when there are case weights)
+        mult = base * rs.meanwt if rs.meanwt is not None else base
         den = np.where(m, S0 - c * D0, 1.0)
         inv = np.where(m, mult / den, 0.0)
         xbar = (S1 - c[:, None] * D1) / den[:, None]

@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from ..protocols import ModelKind
-from .._validation import ConditioningWarning, DataError, DesignError, format_labels
+from .._validation import ConditioningWarning, DataError, DesignError
 from .._warnings import warn_not_converged
 from ..linalg import qr_factor
 from ._core import CoxState, Residuals, evaluate, newton, residuals
@@ -41,7 +41,9 @@ class CoxFit:
     Attributes
     ----------
     design : SurvDesign
+        The validated data (times, status, design, strata, weights).
     coef : ndarray of shape (n_params,)
+        Coefficients.
     cov : ndarray of shape (n_params, n_params)
         Inverse of the observed information (R's ``fit$var``; its ``fit$naive.var`` when R uses the robust variance,
         see :attr:`cov_robust`).
@@ -52,9 +54,19 @@ class CoxFit:
     loglik_null : float
         At ``coef = 0`` (R's ``fit$loglik[1]``).
     information : ndarray of shape (n_params, n_params)
+        Observed information at ``coef``.
     ties : {"efron", "breslow"}
+        The approximation of the partial likelihood for tied times.
     iterations : int
+        Newton iterations taken.
     converged : bool
+        Whether Newton's method met its tolerance.
+    _X : ndarray of shape (n_obs, n_params)
+        The centred design in the order of the sorted times, for the residuals and deletions.
+    _risk : RiskSets
+        The sorted risk sets.
+    _state : CoxState
+        The partial likelihood and its derivatives at ``coef``.
 
     Notes
     -----
@@ -77,31 +89,42 @@ class CoxFit:
     _X: np.ndarray = field(repr=False)
     _risk: RiskSets = field(repr=False)
     _state: CoxState = field(repr=False)
-    _cache: dict = field(default_factory=dict, repr=False)
+    _cache: dict = field(default_factory=dict, init=False, repr=False)
 
     # ---- basic properties ----------------------------------------------------------------------------------------
     @property
     def param_names(self) -> tuple[str, ...]:
+        """Coefficient names, one per column of the design."""
         return self.design.param_names
 
     @property
     def index(self) -> pd.Index:
+        """Row labels of the data."""
         return self.design.index
 
     @property
     def n_obs(self) -> int:
+        """Number of observations."""
         return self.design.n_obs
 
     @property
     def n_events(self) -> int:
+        """Number of events (rows with status 1)."""
         return int(self.design.status.sum())
 
     @property
     def params(self) -> pd.Series:
+        """Coefficients, indexed by ``param_names``."""
         return pd.Series(self.coef, index=list(self.param_names), name="coef")
 
     def summary_frame(self) -> pd.DataFrame:
-        """R's ``summary(fit)$coefficients``: ``coef``, ``exp(coef)``, ``se(coef)``, ``z``, ``Pr(>|z|)``."""
+        """R's ``summary(fit)$coefficients``.
+
+        Returns
+        -------
+        pandas.DataFrame of shape (n_params, 5)
+            Columns ``coef``, ``exp(coef)``, ``se(coef)``, ``z`` and ``Pr(>|z|)``, indexed by ``param_names``.
+        """
         z = self.coef / self.bse
         return pd.DataFrame(
             {"coef": self.coef, "exp(coef)": np.exp(self.coef), "se(coef)": self.bse, "z": z,
@@ -275,7 +298,20 @@ class CoxFit:
         return cox_group_deletion(self, groups, tol=DEFAULT_TOL if tol is None else tol)
 
     def refit(self, keep: np.ndarray, start: np.ndarray | None = None) -> CoxFit:
-        """The same model on the rows ``keep`` (boolean mask or positions, data order)."""
+        """The same model on some of the rows.
+
+        Parameters
+        ----------
+        keep : ndarray of shape (n_obs,) of bool, or of int
+            The rows to keep: a boolean mask or positions, in data order.
+        start : ndarray of shape (n_params,), optional
+            Coefficients Newton's method starts from (default zeros).
+
+        Returns
+        -------
+        CoxFit
+            The fit to the kept rows.
+        """
         return fit_design(self.design.subset(np.asarray(keep)), ties=self.ties, start=start)
 
 
@@ -305,20 +341,22 @@ def fit_design(design: SurvDesign, ties: str = "efron", start: np.ndarray | None
     null = evaluate(Xs, rs, np.zeros(p), information=False).loglik
     res = newton(Xs, rs, b0, maxit=maxit)
     st = res.state
+    info = st.information
+    assert info is not None  # Newton's method evaluates the information at every iterate
     if not res.converged:
         warn_not_converged(
             "the Cox model", res.iterations, "Newton iterations", " (a coefficient may be infinite: a covariate that "
             "separates the events, monotone likelihood)", category=ConditioningWarning,
         )
     try:
-        cov = np.linalg.inv(st.information)
+        cov = np.linalg.inv(info)
     except np.linalg.LinAlgError as exc:
         raise DesignError(f"the information matrix is singular at the fit: {exc}") from exc
     cov = (cov + cov.T) / 2.0
     var = np.diag(cov)
     bse = np.sqrt(np.where(var >= 0, var, np.nan))  # negative only for a fit that did not converge (warned)
     return CoxFit(design=design, coef=res.beta, cov=cov, bse=bse, loglik=st.loglik,
-                  loglik_null=null, information=st.information, ties=ties, iterations=res.iterations,
+                  loglik_null=null, information=info, ties=ties, iterations=res.iterations,
                   converged=res.converged, _X=Xs, _risk=rs, _state=st)
 
 
@@ -408,13 +446,49 @@ def coxph(
 def coxph_arrays(
     time: Any, status: Any, X: Any, strata: Any = None, *, ties: str = "efron", weights: Any = None
 ) -> CoxFit:
-    """Fit a Cox model from arrays: ``time`` and ``status`` of shape (n_obs,), ``X`` of shape (n_obs, n_params)
-    (used as given), optional ``strata`` codes and case ``weights``."""
+    """Fit a Cox model from arrays.
+
+    Parameters
+    ----------
+    time : array_like of shape (n_obs,)
+        Event or censoring times.
+    status : array_like of shape (n_obs,)
+        1 for an event, 0 for censoring.
+    X : array_like of shape (n_obs, n_params)
+        The design, used as given (no intercept: the partial likelihood has none).
+    strata : array_like of shape (n_obs,), optional
+        Stratum of each row (any labels).
+    ties : {"efron", "breslow"}
+        The approximation for tied times.
+    weights : array_like of shape (n_obs,), optional
+        Case weights.
+
+    Returns
+    -------
+    CoxFit
+        The fitted model.
+    """
     return fit_design(surv_arrays(time, status, X, strata, weights=weights), ties=ties)
 
 
 def coxph_from_statsmodels(results: Any) -> CoxFit:
-    """Refit a statsmodels ``PHReg`` model (its ``exog``, times, status, strata, offset and ties) with regdiag."""
+    """Refit a statsmodels ``PHReg`` model (its ``exog``, times, status, strata, offset and ties) with regdiag.
+
+    Parameters
+    ----------
+    results : statsmodels.duration.hazard_regression.PHRegResults
+        A fitted statsmodels ``PHReg``.
+
+    Returns
+    -------
+    CoxFit
+        The same model fitted by regdiag.
+
+    Raises
+    ------
+    DataError
+        For another model, delayed entry, or case weights (which statsmodels' fit does not use).
+    """
     model = results.model
     if type(model).__name__ != "PHReg":
         raise DataError(f"expected statsmodels PHReg results, got {type(model).__name__}")

@@ -16,8 +16,9 @@ corrected to first order in ``r_i / S0`` for the deletion (a chord method):
 
 with ``c_i`` the case weight (1 without weights), ``r_i = c_i exp(eta_i)`` the risk weight, ``q_b`` Breslow's hazard
 increment ``d_b meanwt_b / S0_b``, ``m_b = S1_b / S0_b`` and ``V_b = S2_b / S0_b - m_b m_b'`` (three cumulative
-sums over blocks are formed once, the inverses of the ``M_i`` in chunks of rows). The contraction factor of the iteration is of the order of ``|beta_(-i) - b|`` plus ``(w_i / S0)^2``, so
-two to four score evaluations usually reach 1e-10 standard errors.
+sums over blocks are formed once, the inverses of the ``M_i`` in chunks of rows). The contraction factor of the
+iteration is of the order of ``|beta_(-i) - b|`` plus ``(w_i / S0)^2``, so two to four score evaluations usually
+reach 1e-10 standard errors.
 
 Work: a batch of ``B`` deletions is one ``n x B`` array of risk weights ``w_j exp(x_j' (beta_i - b))`` (zero in
 row ``i`` of column ``i``), its block and risk-set sums, the cumulative hazard charges ``A`` and one product
@@ -29,9 +30,10 @@ deletion has converged when it contracts by at least half (``rho = c_k / c_(k-1)
 correction is at most ``tol`` (default 1e-10) or ten times the geometric estimate of the error left,
 ``c_k rho / (1 - rho)``, is (the early ratios can understate the rate, hence the factor; the estimate itself is
 reported). With ``c_1`` of order ``1/sqrt(n)`` and a contraction of the same order, two score evaluations suffice
-for most deletions at n in the thousands, three for the rest. A deletion that contracts more slowly than 1/2 after three steps, or not within 12, is
-refitted by Newton's method with step halving (:func:`regdiag.survival._core.newton`) on the data without it;
-its error bound is then the size of one more chord step from the refit. A deletion that leaves no finite maximum
+for most deletions at n in the thousands, three for the rest. A deletion that contracts more slowly than 1/2 after
+three steps, or not within 12, is refitted by Newton's method with step halving
+(:func:`regdiag.survival._core.newton`) on the data without it; its error bound is then the size of one more chord
+step from the refit. A deletion that leaves no finite maximum
 (for example, the only event of a level of a categorical covariate) gets NaN, with a warning naming the rows.
 """
 
@@ -405,12 +407,25 @@ def exact_loo_by_refits(fit: CoxFit, *, tol: float = DEFAULT_TOL) -> ExactLOO:
     event)``, where a row leaves only the risk sets of ``(start, stop]``) and offsets. Each deletion refits the
     partial likelihood to convergence (``O(n p^2)`` per Newton step; two or three steps from the full fit), and
     its error bound is the size of one more Newton step, in standard errors.
+
+    Parameters
+    ----------
+    fit : CoxFit
+        The full fit.
+    tol : float
+        Error allowed, in standard errors of each coefficient.
+
+    Returns
+    -------
+    ExactLOO
+        ``dfbeta`` (n_obs, n_params), convergence, error bounds and iterations, rows in data order; a deletion
+        that leaves no finite maximum is NaN, with a warning naming the rows.
     """
     n = fit.n_obs
     delta, err, iters, converged, failed = _deletions(fit, [np.array([i]) for i in range(n)], tol)
     if failed:
         warn_rows("without these observations the Cox model has no finite maximum (a coefficient diverges); "
-                  "their exact deletion is NaN", fit.index[np.array(failed)], InfluenceWarning, stacklevel=3)
+                  "their exact deletion is NaN", fit.index[np.array(failed)], InfluenceWarning)
     return ExactLOO(dfbeta=-delta, converged=converged, error_bound=err, iterations=iters,
                     refitted=np.ones(n, dtype=bool))
 
@@ -456,7 +471,23 @@ def _batched_group_deletions(fit: CoxFit, members: list[np.ndarray], tol: float
 
 
 def cox_group_deletion(fit: CoxFit, groups: object, *, tol: float = DEFAULT_TOL) -> GroupInfluence:
-    """Exact deletion of groups of rows from a Cox model (see :meth:`regdiag.survival.cox.CoxFit.group_deletion`)."""
+    """Exact deletion of groups of rows from a Cox model (see :meth:`regdiag.survival.cox.CoxFit.group_deletion`).
+
+    Parameters
+    ----------
+    fit : CoxFit
+        The full fit.
+    groups : array_like, mapping or sequence of sequences
+        One group label per row (a Series is aligned on the row labels), ``{group: [row labels]}``, or a list of
+        lists of row labels.
+    tol : float
+        Error allowed, in standard errors of each coefficient.
+
+    Returns
+    -------
+    GroupInfluence
+        One row per group; NaN for a group without which the model has no finite maximum (with a warning).
+    """
     from ..linear.deletion import resolve_groups
     from ..results import GroupInfluence
 
@@ -467,7 +498,7 @@ def cox_group_deletion(fit: CoxFit, groups: object, *, tol: float = DEFAULT_TOL)
         delta, err, _, converged, failed = _deletions(fit, members, tol)
     if failed:
         warn_rows("without these groups the Cox model has no finite maximum (a coefficient diverges); their "
-                  "deletion is NaN", labels[np.array(failed)], InfluenceWarning, stacklevel=3)
+                  "deletion is NaN", labels[np.array(failed)], InfluenceWarning)
     if not converged[np.isfinite(err)].all():
         warnings.warn(f"Cox group deletion: {int(np.sum(~converged & np.isfinite(err)))} deletions stopped above "
                       f"the error bound {tol:g} standard errors", ConditioningWarning, stacklevel=3)

@@ -106,9 +106,8 @@ def _evaluate(arg: ast.expr, data: pd.DataFrame, formula: str, what: str) -> pd.
     text = ast.unparse(arg)
     if isinstance(arg, ast.Name):
         if arg.id not in data.columns:
-            raise DataError(
-                f"{what} {arg.id!r} in {formula!r} is not a column of the data; columns are {list(map(str, data.columns))}"
-            )
+            raise DataError(f"{what} {arg.id!r} in {formula!r} is not a column of the data; "
+                            f"columns are {list(map(str, data.columns))}")
         return data[arg.id]
     try:
         with np.errstate(all="ignore"):
@@ -294,7 +293,8 @@ def _cluster_column(pf: _Parsed, cluster: Any, data: pd.DataFrame, formula: str)
         return None
     if isinstance(cluster, str):
         if cluster not in data.columns:
-            raise DataError(f"cluster={cluster!r} is not a column of the data; columns are {list(map(str, data.columns))}")
+            raise DataError(f"cluster={cluster!r} is not a column of the data; "
+                            f"columns are {list(map(str, data.columns))}")
         return data[cluster]
     col = pd.Series(np.asarray(cluster), index=data.index) if not isinstance(cluster, pd.Series) else cluster
     if len(col) != len(data):
@@ -313,7 +313,8 @@ def _weights(weights: Any, data: pd.DataFrame) -> np.ndarray | None:
         return None
     if isinstance(weights, str):
         if weights not in data.columns:
-            raise DataError(f"weights={weights!r} is not a column of the data; columns are {list(map(str, data.columns))}")
+            raise DataError(f"weights={weights!r} is not a column of the data; "
+                            f"columns are {list(map(str, data.columns))}")
         what, values = f"weights (column {weights!r})", data[weights]
     else:
         what, values = "weights", weights
@@ -362,7 +363,10 @@ def surv_arrays(
     n = Xa.shape[0]
     idx = pd.Index(index) if index is not None else (X.index if isinstance(X, pd.DataFrame) else pd.RangeIndex(n))
     if names is None:
-        names = [str(c) for c in X.columns] if isinstance(X, pd.DataFrame) else [f"x{j + 1}" for j in range(Xa.shape[1])]
+        if isinstance(X, pd.DataFrame):
+            names = [str(c) for c in X.columns]
+        else:
+            names = [f"x{j + 1}" for j in range(Xa.shape[1])]
     t = np.asarray(time, dtype=float).reshape(-1)
     s = np.asarray(status, dtype=float).reshape(-1)
     if len(t) != n or len(s) != n:
@@ -373,6 +377,7 @@ def surv_arrays(
             raise DataError(f"{what} has missing or infinite values at rows {format_labels(idx[bad], 5)}")
     if not np.isin(s, [0.0, 1.0]).all():
         raise DataError(f"status must be 0 or 1; other values at rows {format_labels(idx[~np.isin(s, [0.0, 1.0])], 5)}")
+    labels: tuple[str, ...]
     if strata is None:
         codes, labels = np.zeros(n, dtype=np.intp), ()
     else:

@@ -139,6 +139,11 @@ class CoxInfluence:
             ``"R"``: R's ``residuals(fit, type = "dfbeta")`` columns (coefficient names, one-step values).
             ``"regdiag"``: ``dfb_<name>`` (exact where computed), ``dfbs_<name>``, ``martingale``, ``deviance``,
             ``likelihood_displacement`` and, with the exact deletion, ``dfb1_<name>`` (one-step) and ``loo_error``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per observation, indexed like the data.
         """
         names = list(self.param_names)
         if style == "R":

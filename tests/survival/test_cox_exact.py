@@ -77,6 +77,28 @@ def test_deletion_without_finite_maximum_is_nan_with_warning():
     assert infl.loo_converged[others].all() and np.isfinite(infl.dfbeta_exact[others]).all()
 
 
+def test_deletion_without_finite_maximum_counting_process_route():
+    """The same data as ``(start, stop]`` intervals from 0: the deletions run by refits, the same rows fail and are
+    named, for rows and for groups of rows."""
+    rng = np.random.default_rng(5)
+    n = 30
+    x = np.zeros(n)
+    x[[0, n - 1]] = 1.0
+    status = np.ones(n)
+    status[-1] = 0.0
+    df = pd.DataFrame({"start": np.zeros(n), "time": np.arange(1.0, n + 1), "status": status, "x": x,
+                       "z": rng.standard_normal(n)}, index=[f"r{i}" for i in range(n)])
+    fit = coxph("Surv(start, time, status) ~ x + z", df)
+    with pytest.warns(InfluenceWarning, match="no finite maximum.*'r0', 'r29'"):
+        infl = fit.influence()
+    assert np.isnan(infl.dfbeta_exact[[0, -1]]).all()
+    groups = np.repeat(np.arange(n // 2), 2)  # r0 with r1, r28 with r29
+    with pytest.warns(InfluenceWarning, match="no finite maximum"):
+        gi = fit.group_deletion(groups)
+    dfbeta = np.asarray(gi.dfbeta)
+    assert np.isnan(dfbeta[[0, -1]]).all() and np.isfinite(dfbeta[1:-1]).all()
+
+
 def test_slow_contraction_falls_back_to_refit():
     """A row whose deletion moves the fit by several standard errors: the chord iteration is slow or fails, and
     the refit gives the exact value."""
