@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from . import _distributions as dist
 from ._validation import Style, as_enum
 from .linear.measures import Criterion, select_criteria
 
@@ -526,9 +526,9 @@ class Influence:
         labels = self.index[ok]
         ref, df = self._outlier_reference(as_enum(Style, style, "style"))
         if ref == "t":
-            pvals = 2.0 * stats.t.sf(np.abs(t_ok), df)
+            pvals = 2.0 * dist.t_sf(np.abs(t_ok), df)
         else:
-            pvals = 2.0 * stats.norm.sf(np.abs(t_ok))
+            pvals = 2.0 * dist.norm_sf(np.abs(t_ok))
         n = t_ok.size
         if method == "bonferroni":
             adj = np.minimum(1.0, n * pvals)
