@@ -257,6 +257,8 @@ def figure_grid(
     if layout != "fixed":
         fig = Figure(figsize=(w, h), layout="constrained", dpi=dpi)
         return fig, fig.subplots(nrows, ncols, squeeze=False)
+    import matplotlib as mpl
+
     left, right, bottom, top, across, down = FIXED_MARGINS
     if nrows * ncols > 1:
         top += SUPTITLE_ROOM
@@ -265,7 +267,10 @@ def figure_grid(
     ax_h = (h - bottom - top - (nrows - 1) * down) / nrows
     fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h,
                         wspace=across / ax_w if ncols > 1 else 0.2, hspace=down / ax_h if nrows > 1 else 0.2)
-    return fig, fig.subplots(nrows, ncols, squeeze=False)
+    # titles at the top edge of their axes, where matplotlib's automatic placement puts them when nothing is drawn
+    # above an axes (no top ticks): the automatic placement measures every tick label of the axes at each draw
+    with mpl.rc_context({"axes.titley": 1.0}):
+        return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
 def panel_axes(ax: Any, n_panels: int, ncols: int, panel_size: tuple[float, float] = (3.2, 2.6)) -> tuple[np.ndarray, Any]:

@@ -99,6 +99,9 @@ class Diagnostics:
         Engine results by ``(curvature, solver, correction)``, shared by the cross-check and the engine plots.
     exact : Influence or None
         What the engine plots compare with (the exact leave-one-out of a GLM, or the closed form).
+    engine_values : dict
+        What the engine plots draw, by ``(curvature, solver, correction)``: each run's coefficient changes beside
+        exact deletion's, in standard errors (:class:`~regdiag.engine.comparison.EngineComparison`).
     comparison : Comparison or None
     comparison_error : str
     envelope, half_normal_envelope : Envelope or None
@@ -128,6 +131,7 @@ class Diagnostics:
     cross_check_error: str = ""
     engine_runs: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     exact: Any = None
+    engine_values: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     comparison: Any = None
     comparison_error: str = ""
     envelope: Any = None
@@ -169,6 +173,30 @@ def _positions_m(infl: Any) -> int:
     t = np.asarray(infl.student_resid, dtype=float)
     used = np.ones(t.size, dtype=bool) if w is None else np.asarray(w) > 0
     return int(np.count_nonzero(used & np.isfinite(t)))
+
+
+#: the engine runs the engine plots draw: (curvature, solver, leverage correction)
+ENGINE_PLOT_RUNS = (("exact", "direct", "none"), ("exact", "direct", "leverage"), ("kfac", "direct", "leverage"),
+                    ("ekfac", "direct", "leverage"))
+
+
+def _engine_values(fit: Any, infl: Any, runs: dict[tuple[str, str, str], Any],
+                   caught: list[str]) -> tuple[Any, dict[tuple[str, str, str], Any]]:
+    """The exact deletion the engine plots compare with, and each of their runs beside it (runs the cross-check
+    did not already make are made here and added to ``runs``)."""
+    from ..engine import influence as engine_influence
+    from ..engine.comparison import compare_with_exact
+
+    exact = fit.influence(loo="exact") if hasattr(fit, "family") and fit.nobs <= MAX_EXACT_GLM else infl
+    values = {}
+    for key in ENGINE_PLOT_RUNS:
+        try:
+            if key not in runs:
+                runs[key] = engine_influence(fit, key[0], key[1], correction=key[2])
+            values[key] = compare_with_exact(runs[key], exact)
+        except Exception as exc:  # the plot says it could not be drawn
+            caught.append(f"engine run {key}: {type(exc).__name__}: {exc}")
+    return exact, values
 
 
 def diagnose(
@@ -268,24 +296,12 @@ def diagnose(
         except Exception as exc:  # shown in the report; the rest of it stands
             cc_error = f"the cross-check could not run: {type(exc).__name__}: {exc}"
 
-    exact = None
+    exact, values = None, {}
     if engine:
         step("engine runs for the engine plots")
-        from ..engine import influence as engine_influence
-
         with timed("engine plots' runs"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for key in (("exact", "direct", "none"), ("exact", "direct", "leverage"), ("kfac", "direct", "leverage"),
-                        ("ekfac", "direct", "leverage")):
-                if key not in runs:
-                    try:
-                        runs[key] = engine_influence(fit, key[0], key[1], correction=key[2])
-                    except Exception as exc:  # the plot says it could not be drawn
-                        caught.append(f"engine run {key}: {type(exc).__name__}: {exc}")
-            if hasattr(fit, "family") and fit.nobs <= MAX_EXACT_GLM:
-                exact = fit.influence(loo="exact")
-            else:
-                exact = infl
+            exact, values = _engine_values(fit, infl, runs, caught)
 
     cmp, cmp_error = None, ""
     if compare_statsmodels:
@@ -335,7 +351,7 @@ def diagnose(
     return Diagnostics(
         fit=fit, influence=infl, rule=rule, flagged=flagged, ranked=ranked, share_note=note, outlier_test=ot,
         n_bonferroni=n_bonf, n_cooks_f=n_cook, cross_check=cc, cross_check_error=cc_error, engine_runs=runs,
-        exact=exact, comparison=cmp, comparison_error=cmp_error, envelope=env, half_normal_envelope=hn, vif=vif,
+        exact=exact, engine_values=values, comparison=cmp, comparison_error=cmp_error, envelope=env, half_normal_envelope=hn, vif=vif,
         vif_error=vif_error, partial=partial, index_values=index, potential_residual=pres, deletion=deletion,
         warnings=tuple(dict.fromkeys(caught)), timings=timings,
     )

@@ -10,6 +10,7 @@ Every number comes from one :class:`~regdiag.report.bundle.Diagnostics` bundle; 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as _dt
 import io
 import json
@@ -39,6 +40,8 @@ MAX_FLAGGED_ROWS = 100
 EXPORT_PARQUET_ABOVE = 50_000
 #: figures drawn in parallel worker processes (forked, where the platform has fork) when there are this many or more
 PARALLEL_FIGURES = 4
+#: up to this many observations the drawing processes start before the numbers are computed (see _Drawing)
+EARLY_DRAWING_MAX_N = 20_000
 
 _ = (CROSS_CHECK_ALL_SOLVERS, ENGINE_MAX_N, MAX_EXACT_GLM)  # re-exported: the report's limits live in bundle.py
 
@@ -279,15 +282,14 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
             else _failed("the deletion could not be computed"),
         ))
     if engine:
-        runs = b.engine_runs
-        exact = b.exact if b.exact is not None else infl
+        runs = b.engine_values
         plain = runs.get(("exact", "direct", "none"))
         specs.append((
             "engine_vs_exact", "Second-order influence estimate against exact deletion",
             "The engine's influence-function estimate H⁻¹∇ℓᵢ/n with the exact Hessian and no leverage correction, "
             "against the exact change from deleting the observation, in standard errors. For least squares the "
             "estimate is (1 - hᵢ) times the exact change, so high-leverage points fall short of the line.",
-            _engine_single(plots, plain, exact, n_labels) if plain is not None
+            _engine_single(plots, plain, n_labels) if plain is not None
             else _failed(_no_engine(infl)),
         ))
         curv = {c: runs[(c, "direct", "leverage")] for c in ("exact", "kfac", "ekfac")
@@ -296,7 +298,7 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
             "curvature_comparison", "Curvatures compared: exact, K-FAC, EK-FAC",
             "The same comparison with the leverage correction, for three curvatures. Points on the line: the "
             "curvature gives the exact deletion; what remains off it is the curvature's approximation.",
-            _engine_panel(plots, curv, exact, n_labels) if curv else _failed(_no_engine(infl)),
+            _engine_panel(plots, curv, n_labels) if curv else _failed(_no_engine(infl)),
         ))
     return specs
 
@@ -357,10 +359,25 @@ def _draw(make: Callable[[], Any]) -> tuple[str, str]:
 
 #: the figures being drawn, read by forked workers (a function made in the parent cannot be pickled)
 _PENDING: list[Callable[[], Any]] = []
+#: in an early-started worker: the bundle file it read and the figures made from it
+_LOADED: tuple[str, list[Callable[[], Any]]] | None = None
 
 
 def _draw_pending(k: int) -> tuple[str, str]:
     return _draw(_PENDING[k])
+
+
+def _draw_from_file(task: tuple[str, int, bool, int]) -> tuple[str, str]:
+    """Draw figure ``k`` of the bundle pickled at ``path`` (read once per worker)."""
+    global _LOADED
+    path, n_labels, engine, k = task
+    if _LOADED is None or _LOADED[0] != path:
+        import pickle
+
+        with open(path, "rb") as fh:
+            b = pickle.load(fh)
+        _LOADED = (path, [make for *_, make in _plot_specs(b, n_labels, engine)])
+    return _draw(_LOADED[1][k])
 
 
 def _workers(n_figures: int) -> int:
@@ -376,14 +393,77 @@ def _workers(n_figures: int) -> int:
     return max(1, min(cpus, 4, n_figures))
 
 
-def _render(specs: list[tuple[str, str, str, Any]], steps: Steps) -> list[_Plot]:
-    """Draw every figure: in forked worker processes where the machine has several cores (the figures are
-    independent; each worker inherits the bundle), else one after the other."""
-    global _PENDING
-    items = [_Plot(key, title, caption) for key, title, caption, _ in specs]
-    workers = _workers(len(specs))
-    results: list[tuple[str, str]] | None = None
-    if workers > 1:
+class _Drawing:
+    """The processes that draw the figures.
+
+    For up to :data:`EARLY_DRAWING_MAX_N` observations they are started before the numbers are computed (forked,
+    each importing matplotlib and loading its font while the parent computes the bundle) and are handed the bundle
+    pickled to a file; above, the bundle is bigger than what an early start saves, and the workers are forked once
+    it is computed (they inherit it). With one core, or no ``fork``, the parent draws.
+    """
+
+    def __init__(self, n_figures: int, n_obs: int) -> None:
+        self.workers = _workers(n_figures)
+        self.pool: Any = None
+        if self.workers > 1 and n_obs <= EARLY_DRAWING_MAX_N:
+            import multiprocessing
+
+            from ..plots._base import warm_up
+
+            try:
+                self.pool = multiprocessing.get_context("fork").Pool(self.workers, initializer=warm_up)
+            except Exception:  # no worker processes here: started later, or the parent draws
+                self.pool = None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool = None
+
+    def render(self, b: Diagnostics, n_labels: int, engine: bool, specs: list[tuple[str, str, str, Any]],
+               steps: Steps) -> list[_Plot]:
+        """Draw every figure of ``specs`` (made by :func:`_plot_specs` from ``b``)."""
+        results = None
+        try:
+            if self.pool is not None:
+                results = self._early(b, n_labels, engine, specs, steps)
+            if results is None and self.workers > 1:
+                results = self._forked(specs, steps)
+        finally:
+            self.close()
+        if results is None:
+            results = []
+            for _, title, _, make in specs:
+                steps(f"plot: {title}")
+                results.append(_draw(make))
+        items = [_Plot(key, title, caption) for key, title, caption, _ in specs]
+        for item, (png, error) in zip(items, results):
+            item.png, item.error = png, error
+        return items
+
+    def _early(self, b: Diagnostics, n_labels: int, engine: bool, specs: list[tuple[str, str, str, Any]],
+               steps: Steps) -> list[tuple[str, str]] | None:
+        import os
+        import pickle
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix="regdiag-bundle-", suffix=".pickle")
+        try:
+            with os.fdopen(fd, "wb") as fh:  # the engine runs hold their engines; the plots need only their values
+                pickle.dump(dataclasses.replace(b, engine_runs={}), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tasks = [(path, n_labels, engine, k) for k in range(len(specs))]
+            results = []
+            for k, res in enumerate(self.pool.imap(_draw_from_file, tasks)):
+                steps(f"plot: {specs[k][1]}")
+                results.append(res)
+            return results
+        except Exception:  # a bundle that cannot be pickled: the workers are forked now instead
+            return None
+        finally:
+            os.unlink(path)
+
+    def _forked(self, specs: list[tuple[str, str, str, Any]], steps: Steps) -> list[tuple[str, str]] | None:
+        global _PENDING
         import multiprocessing
 
         from ..plots._base import warm_up
@@ -391,38 +471,31 @@ def _render(specs: list[tuple[str, str, str, Any]], steps: Steps) -> list[_Plot]
         warm_up()  # imported once here, shared by the forked workers
         _PENDING = [make for *_, make in specs]
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            with multiprocessing.get_context("fork").Pool(self.workers) as pool:
                 results = []
                 for k, res in enumerate(pool.imap(_draw_pending, range(len(specs)))):
                     steps(f"plot: {specs[k][1]}")
                     results.append(res)
-        except Exception:  # no worker processes here: draw them in this one
-            results = None
+            return results
+        except Exception:  # no worker processes here: the parent draws
+            return None
         finally:
             _PENDING = []
-    if results is None:
-        results = []
-        for _, title, _, make in specs:
-            steps(f"plot: {title}")
-            results.append(_draw(make))
-    for item, (png, error) in zip(items, results):
-        item.png, item.error = png, error
-    return items
 
 
-def _engine_single(plots: Any, estimate: Any, exact: Any, n_labels: int) -> Callable[[], Any]:
+def _engine_single(plots: Any, values: Any, n_labels: int) -> Callable[[], Any]:
     def make() -> Any:
         fig, axes = _figure(1, 1, (4.8, 4.8))
-        plots.engine_vs_exact(estimate, exact, ax=axes[0, 0], n_labels=n_labels)
+        plots.engine_vs_exact(values, ax=axes[0, 0], n_labels=n_labels)
         return fig
 
     return make
 
 
-def _engine_panel(plots: Any, runs: dict[str, Any], exact: Any, n_labels: int) -> Callable[[], Any]:
+def _engine_panel(plots: Any, runs: dict[str, Any], n_labels: int) -> Callable[[], Any]:
     def make() -> Any:
         fig, axes = _figure(1, len(runs), (4.2, 4.4))
-        plots.curvature_comparison(runs, exact=exact, ax=axes, n_labels=n_labels)
+        plots.curvature_comparison(runs, ax=axes, n_labels=n_labels)
         return fig
 
     return make
@@ -782,15 +855,19 @@ def write_html_report(
     n_plots = _n_plots(fit, engine_plots)
     steps.total = (2 + int(cross_check) + int(engine_plots) + int(compare_statsmodels) + int(nsim >= 2)
                    + n_plots + 2)
-    b = diagnose(fit, rule=rule, nsim=nsim, cross_check=cross_check, engine=engine_plots,
-                 compare_statsmodels=compare_statsmodels, steps=steps)
-    infl = b.influence
-    specs = _plot_specs(b, n_labels, engine_plots)
-    steps.total = steps.done + 2 + len(specs)  # the same count, unless a fit's terms surprise _n_plots
-    steps("exports: " + ("parquet" if exports == "parquet" or (exports == "auto" and infl.n_obs >
-                                                                EXPORT_PARQUET_ABOVE) else "CSV and JSON"))
-    written = write_exports(b, out, exports)
-    figures = _render(specs, steps)
+    drawing = _Drawing(n_plots, int(getattr(fit, "nobs", 0) or 0))
+    try:
+        b = diagnose(fit, rule=rule, nsim=nsim, cross_check=cross_check, engine=engine_plots,
+                     compare_statsmodels=compare_statsmodels, steps=steps)
+        infl = b.influence
+        specs = _plot_specs(b, n_labels, engine_plots)
+        steps.total = steps.done + 2 + len(specs)  # the same count, unless a fit's terms surprise _n_plots
+        steps("exports: " + ("parquet" if exports == "parquet" or (exports == "auto" and infl.n_obs >
+                                                                    EXPORT_PARQUET_ABOVE) else "CSV and JSON"))
+        written = write_exports(b, out, exports)
+        figures = drawing.render(b, n_labels, engine_plots, specs, steps)
+    finally:
+        drawing.close()
     steps("writing report.html")
     title = title or "regdiag report"
     fig_html = []
