@@ -735,12 +735,18 @@ def degenerate(x: np.ndarray, rtol: float = 1e-10) -> bool:
     return bool(np.ptp(x) <= rtol * float(np.max(np.abs(x))))
 
 
+#: above this many points the smoother's evenly spaced subset is taken from every k-th point (see smoother)
+SMOOTH_PRESAMPLE = 200_000
+
+
 def smoother(ax: Any, x: np.ndarray, y: np.ndarray, color: str = "C3", **kwargs: Any) -> Any:
     """A lowess curve (R's ``panel.smooth``: span 2/3, 3 robustness iterations); None for fewer than 5 points or an
     ``x`` whose values are all equal up to rounding (see :func:`degenerate`).
 
     Above 20 000 points the curve is computed on an evenly spaced subset of the points sorted by ``x`` (it is a
-    visual guide, and lowess costs grow with n times the span).
+    visual guide, and lowess costs grow with n times the span); above :data:`SMOOTH_PRESAMPLE` points that subset is
+    taken from every k-th point in row order plus the smallest and largest ``x`` (sorting all of them would cost more
+    than the curve).
     """
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
@@ -748,6 +754,10 @@ def smoother(ax: Any, x: np.ndarray, y: np.ndarray, color: str = "C3", **kwargs:
     x, y = x[ok], y[ok]
     if x.size < 5 or degenerate(x):
         return None
+    if x.size > SMOOTH_PRESAMPLE:
+        step = x.size // SMOOTH_PRESAMPLE
+        keep = np.unique(np.r_[np.arange(0, x.size, step), np.argmin(x), np.argmax(x)])
+        x, y = x[keep], y[keep]
     if x.size > 20000:
         order = np.argsort(x, kind="stable")
         pick = order[np.linspace(0, x.size - 1, 20000).round().astype(int)]

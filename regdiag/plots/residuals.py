@@ -125,7 +125,7 @@ def qq(
     v = view(result)
     ppf, xlabel = _reference(v)
     disp = _sorted_plot(
-        v, v.student_resid, lambda m: ppf(_plotting_positions(m)), ax=ax, n_labels=n_labels,
+        v, v.student_resid, lambda m, keep: ppf(_plotting_positions(m)[keep]), ax=ax, n_labels=n_labels,
         envelope=envelope, nsim=nsim, level=level, rng=rng, absolute=False,
     )
     a = disp.ax_
@@ -140,14 +140,15 @@ def _sorted_plot(
     v: Any, values: np.ndarray, quantiles: Any, *, ax: Any, n_labels: int, envelope: bool, nsim: int, level: float,
     rng: Any, absolute: bool,
 ) -> Display:
-    """Sorted ``values`` (or their absolute values) against ``quantiles(m)``, with the simulated envelope."""
+    """Sorted ``values`` (or their absolute values) against ``quantiles(m, keep)`` (the theoretical quantiles of
+    the order statistics ``keep`` of ``m``), with the simulated envelope."""
     t = np.abs(values) if absolute else values
     ok = v.used & np.isfinite(t)
     pos = np.flatnonzero(ok)
     order = pos[np.argsort(t[pos], kind="stable")]
     m = order.size
     keep = order_positions(m)
-    theo = quantiles(m)[keep]
+    theo = quantiles(m, keep)
     sample = t[order][keep]
     ax, fig = get_ax(ax)
     arts: dict[str, Any] = {}
@@ -209,8 +210,8 @@ def half_normal(
     """
     v = view(result)
 
-    def quantiles(m: int) -> np.ndarray:
-        return dist.norm_ppf((np.arange(1, m + 1) + m - 0.125) / (2 * m + 0.5))
+    def quantiles(m: int, keep: np.ndarray) -> np.ndarray:
+        return dist.norm_ppf((np.asarray(keep) + 1 + m - 0.125) / (2 * m + 0.5))
 
     disp = _sorted_plot(
         v, v.student_resid, quantiles, ax=ax, n_labels=n_labels, envelope=envelope, nsim=nsim, level=level, rng=rng,
