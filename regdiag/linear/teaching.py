@@ -146,15 +146,16 @@ def component_values(fit: Any, term: str) -> np.ndarray:
     return np.asarray(fit.design.X, dtype=float)[:, cols[0]]
 
 
-def index_values(infl: Any) -> pd.DataFrame:
+def index_values(infl: Any, outlier_test: pd.DataFrame | None = None) -> pd.DataFrame:
     """The four series of ``car::infIndexPlot``: Cook's distance, studentized residuals, Bonferroni p-values and
     hat values, by row in data order.
 
     The Bonferroni p-value of a row is ``min(1, n * p)`` with ``p`` the two-sided p-value of its studentized residual
     (t with ``df_resid - 1`` degrees of freedom for a linear model, the normal for a GLM) and ``n`` the number of
-    rows with one (car's ``outlierTest``); NaN where the residual is undefined.
+    rows with one (car's ``outlierTest``); NaN where the residual is undefined. ``outlier_test``: the result's
+    ``outlier_test(cutoff=None, n_max=None)`` where it is already computed (else it is computed here).
     """
-    ot = infl.outlier_test(cutoff=None, n_max=None)
+    ot = infl.outlier_test(cutoff=None, n_max=None) if outlier_test is None else outlier_test
     bonf = ot["bonferroni_p"].reindex(infl.index).to_numpy(dtype=float)
     return pd.DataFrame(
         {"cooks_distance": np.asarray(infl.cooks_distance, dtype=float),

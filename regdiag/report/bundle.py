@@ -339,7 +339,7 @@ def diagnose(
             except Exception as exc:
                 vif_error = str(exc)
             partial = teach.partial_residuals(fit)
-            index = teach.index_values(infl)
+            index = teach.index_values(infl, ot_all)
             pres = teach.potential_residual(infl)
             d = np.asarray(infl.cooks_distance, dtype=float)
             if np.isfinite(d).any():

@@ -11,7 +11,7 @@ from scipy import stats
 
 import regdiag
 from regdiag import plots
-from regdiag.plots._simulate import draw_glm_response, envelope
+from regdiag.linear.envelope import draw_glm_response, envelope
 
 
 @pytest.fixture(scope="module")
