@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import special
 
 from .. import _distributions as dist
-from .._validation import DataError, DesignError, format_labels
+from .._validation import DataError, DesignError, UnknownNameError, format_labels
 
 __all__ = ["Link", "Family", "LINKS", "FAMILIES", "make_family"]
 
@@ -632,7 +632,8 @@ def make_family(family: Any = "gaussian", link: Any = None, alpha: float | None 
     key = family.strip().lower()
     key = _FAMILY_ALIASES.get(key, key)
     if key not in FAMILIES:
-        raise DesignError(f"unknown family {family!r}; choose from {', '.join(map(repr, FAMILIES))}")
+        raise UnknownNameError(f"unknown family {family!r}; choose from {', '.join(map(repr, FAMILIES))}",
+                               what="family", value=family, choices=list(FAMILIES))
     allowed, canonical = FAMILIES[key]
     if link is None:
         lk = allowed[0]
@@ -642,7 +643,8 @@ def make_family(family: Any = "gaussian", link: Any = None, alpha: float | None 
         lk = link.strip()
         lk = _LINK_ALIASES.get(lk.lower(), lk.lower())
         if lk not in LINKS:
-            raise DesignError(f"unknown link {link!r}; choose from {', '.join(map(repr, LINKS))}")
+            raise UnknownNameError(f"unknown link {link!r}; choose from {', '.join(map(repr, LINKS))}",
+                                   what="link", value=link, choices=list(LINKS))
     else:
         raise DesignError(f"link must be a name such as 'logit', not {type(link).__name__}")
     if lk not in allowed:
