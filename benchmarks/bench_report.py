@@ -128,6 +128,8 @@ PROFILE = (
 
 
 def _commit() -> str:
+    if os.environ.get("BENCH_COMMIT"):  # a copy of the tree outside git: the commit it was taken from
+        return os.environ["BENCH_COMMIT"]
     res = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "regdiag", "benchmarks"],
                            capture_output=True, text=True).stdout.strip()
