@@ -559,10 +559,10 @@ _DIRECTIONS_FAR = _DIRECTIONS + [(1, 0.5), (1, -0.5), (-1, 0.5), (-1, -0.5), (0.
 _RINGS = 10
 
 
-def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[Any]]:
-    """What a label should not cover, in display pixels: points (centres and radii), lines (densely sampled), and
-    the boxes of texts that are not row labels."""
-    from matplotlib.collections import LineCollection, PathCollection
+def _point_obstacles(ax: Any, renderer: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Centres and radii (display pixels) of the axes' markers, and of the occupied cells of a density layer (each
+    a disc of half the cell's size)."""
+    from matplotlib.collections import PathCollection
 
     ppt = renderer.points_to_pixels(1.0)
     pts, rad = [], []
@@ -578,7 +578,7 @@ def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.nd
             r = np.sqrt(np.broadcast_to(sizes if sizes.size else np.array([16.0]), (len(xy),)) / np.pi) * ppt
             pts.append(xy)
             rad.append(r)
-    for img in ax.images:  # a density layer: its occupied cells, each a disc of half the cell's size
+    for img in ax.images:
         cells = getattr(img, "cells_", None)
         if cells is None or not img.get_visible() or len(cells[0]) == 0:
             continue
@@ -590,44 +590,67 @@ def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.nd
         half = 0.5 * float(np.min(np.abs(np.diff(corner, axis=0))))
         pts.append(xy)
         rad.append(np.full(len(xy), half))
+    return pts, rad
+
+
+def _sampled(v: np.ndarray) -> np.ndarray:
+    """A polyline (display pixels) sampled every 3 pixels or so (as given if that would be over 200 000 points)."""
+    v = v[np.isfinite(v).all(axis=1)]
+    if len(v) < 2:
+        return v
+    seg = np.diff(v, axis=0)
+    steps = np.maximum(1, np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / 3.0).astype(int))
+    if steps.sum() > 200_000:
+        return v
+    total = int(steps.sum())
+    first = np.repeat(np.cumsum(steps) - steps, steps)
+    t = (np.arange(total) - first) / np.repeat(steps, steps)
+    start = np.repeat(v[:-1], steps, axis=0)
+    return np.vstack([start + np.repeat(seg, steps, axis=0) * t[:, None], v[-1:]])
+
+
+def _segments_sampled(ends: np.ndarray) -> list[np.ndarray]:
+    """Two-point segments (stems, bars; shape (k, 2, 2) in display pixels) sampled all at once, each its own line
+    (none if that would be over 400 000 points)."""
+    ends = ends[np.isfinite(ends).all(axis=(1, 2))]
+    seg = ends[:, 1] - ends[:, 0]
+    steps = np.maximum(1, np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / 3.0).astype(int)) + 1
+    if steps.sum() > 400_000:
+        return []
+    first = np.repeat(np.cumsum(steps) - steps, steps)
+    t = (np.arange(int(steps.sum())) - first) / np.repeat(steps - 1, steps)
+    pts_all = np.repeat(ends[:, 0], steps, axis=0) + np.repeat(seg, steps, axis=0) * t[:, None]
+    return np.split(pts_all, np.cumsum(steps)[:-1])
+
+
+def _line_obstacles(ax: Any) -> list[np.ndarray]:
+    """The axes' lines and line collections (up to 3000 segments), densely sampled in display pixels."""
+    from matplotlib.collections import LineCollection
+
     lines: list[np.ndarray] = []
-
-    def sampled(v: np.ndarray) -> np.ndarray:
-        v = v[np.isfinite(v).all(axis=1)]
-        if len(v) < 2:
-            return v
-        seg = np.diff(v, axis=0)
-        steps = np.maximum(1, np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / 3.0).astype(int))
-        if steps.sum() > 200_000:
-            return v
-        total = int(steps.sum())
-        first = np.repeat(np.cumsum(steps) - steps, steps)
-        t = (np.arange(total) - first) / np.repeat(steps, steps)
-        start = np.repeat(v[:-1], steps, axis=0)
-        return np.vstack([start + np.repeat(seg, steps, axis=0) * t[:, None], v[-1:]])
-
     for line in ax.lines:
         if not line.get_visible() or len(line.get_xydata()) < 2:
             continue
         path = line.get_transform().transform_path(line.get_path())
-        lines.append(sampled(np.asarray(path.vertices, dtype=float)))
+        lines.append(_sampled(np.asarray(path.vertices, dtype=float)))
     for coll in ax.collections:
         if isinstance(coll, LineCollection) and coll.get_visible():
             segs = coll.get_segments()
             if 0 < len(segs) <= 3000:
                 tr = coll.get_transform()
                 two = [s for s in segs if len(s) == 2]
-                if two:  # stems and bars: sampled all at once, each its own line
+                if two:
                     ends = tr.transform(np.asarray(two, dtype=float).reshape(-1, 2)).reshape(-1, 2, 2)
-                    ends = ends[np.isfinite(ends).all(axis=(1, 2))]
-                    seg = ends[:, 1] - ends[:, 0]
-                    steps = np.maximum(1, np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / 3.0).astype(int)) + 1
-                    if steps.sum() <= 400_000:
-                        first = np.repeat(np.cumsum(steps) - steps, steps)
-                        t = (np.arange(int(steps.sum())) - first) / np.repeat(steps - 1, steps)
-                        pts_all = np.repeat(ends[:, 0], steps, axis=0) + np.repeat(seg, steps, axis=0) * t[:, None]
-                        lines += np.split(pts_all, np.cumsum(steps)[:-1])
-                lines += [sampled(tr.transform(np.asarray(s, dtype=float))) for s in segs if len(s) > 2]
+                    lines += _segments_sampled(ends)
+                lines += [_sampled(tr.transform(np.asarray(s, dtype=float))) for s in segs if len(s) > 2]
+    return [ln for ln in lines if len(ln)]
+
+
+def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[Any]]:
+    """What a label should not cover, in display pixels: points (centres and radii), lines (densely sampled), and
+    the boxes of texts that are not row labels."""
+    pts, rad = _point_obstacles(ax, renderer)
+    lines = _line_obstacles(ax)
     boxes = []
     for t in ax.texts:
         if id(t) in own or not t.get_visible() or not t.get_text():
@@ -639,7 +662,6 @@ def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.nd
     p = np.vstack(pts) if pts else np.empty((0, 2))
     r = np.concatenate(rad) if rad else np.empty(0)
     ok = np.isfinite(p).all(axis=1)
-    lines = [ln for ln in lines if len(ln)]
     line_pts = np.vstack(lines) if lines else np.empty((0, 2))
     line_ids = np.repeat(np.arange(len(lines)), [len(ln) for ln in lines]) if lines else np.empty(0, dtype=np.intp)
     return p[ok], r[ok], (line_pts, line_ids), boxes
