@@ -74,20 +74,7 @@ def engine_vs_exact(estimate: Any, exact: Any = None, *, ax: Any = None, n_label
     n, k = x.shape
     ok = np.isfinite(x) & np.isfinite(y)
     ax, fig = get_ax_square(ax)
-    arts: dict[str, Any] = {"points": {}}
-    many = n * k > 5000
-    dense = n * k > DENSITY_ABOVE
-    rows_drawn = np.arange(n)
-    if dense:  # every pair as a density, the rows that move a coefficient most as coloured points on top
-        arts["density"] = density_scatter(ax, x[ok], y[ok], zorder=1.5)
-        big = np.where(ok, np.maximum(np.abs(x), np.abs(y)), -np.inf).max(axis=1)
-        rows_drawn = top_k(np.where(np.isfinite(big), big, np.nan), MAX_COLOURED)
-    for j, nm in enumerate(names):
-        r = rows_drawn[ok[rows_drawn, j]]
-        arts["points"][nm] = ax.scatter(
-            x[r, j], y[r, j], s=10 if not many else 3, alpha=0.8 if not many or dense else 0.3,
-            color=f"C{j % 10}", label=nm if k <= 10 else None, linewidths=0, zorder=2, rasterized=many,
-        )
+    arts = _draw_pairs(ax, x, y, ok, names)
     finite = np.concatenate([x[ok], y[ok]]) if ok.any() else np.array([-1.0, 1.0])
     lo, hi = float(finite.min()), float(finite.max())
     pad = 0.06 * (hi - lo if hi > lo else 1.0)
@@ -125,6 +112,27 @@ def engine_vs_exact(estimate: Any, exact: Any = None, *, ax: Any = None, n_label
     data.index.name = values.index.name
     omitted = values.index[~ok.any(axis=1)]
     return Display(ax, fig, data, labelled, arts, omitted)
+
+
+def _draw_pairs(ax: Any, x: np.ndarray, y: np.ndarray, ok: np.ndarray, names: list[str]) -> dict[str, Any]:
+    """The (exact, estimate) pairs, one colour per coefficient; with many pairs the bulk as a density and the rows
+    that move a coefficient most as coloured points on top."""
+    n, k = x.shape
+    arts: dict[str, Any] = {"points": {}}
+    many = n * k > 5000
+    dense = n * k > DENSITY_ABOVE
+    rows_drawn = np.arange(n)
+    if dense:
+        arts["density"] = density_scatter(ax, x[ok], y[ok], zorder=1.5)
+        big = np.where(ok, np.maximum(np.abs(x), np.abs(y)), -np.inf).max(axis=1)
+        rows_drawn = top_k(np.where(np.isfinite(big), big, np.nan), MAX_COLOURED)
+    for j, nm in enumerate(names):
+        r = rows_drawn[ok[rows_drawn, j]]
+        arts["points"][nm] = ax.scatter(
+            x[r, j], y[r, j], s=10 if not many else 3, alpha=0.8 if not many or dense else 0.3,
+            color=f"C{j % 10}", label=nm if k <= 10 else None, linewidths=0, zorder=2, rasterized=many,
+        )
+    return arts
 
 
 def get_ax_square(ax: Any) -> tuple[Any, Any]:
