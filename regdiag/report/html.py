@@ -40,8 +40,10 @@ MAX_FLAGGED_ROWS = 100
 EXPORT_PARQUET_ABOVE = 50_000
 #: figures drawn in parallel worker processes (forked, where the platform has fork) when there are this many or more
 PARALLEL_FIGURES = 4
-#: up to this many observations the drawing processes start before the numbers are computed (see _Drawing)
+#: up to this many observations, and while the machine's load average is below EARLY_DRAWING_MAX_LOAD, the drawing
+#: processes start before the numbers are computed (see _Drawing)
 EARLY_DRAWING_MAX_N = 20_000
+EARLY_DRAWING_MAX_LOAD = 1.0
 
 _ = (CROSS_CHECK_ALL_SOLVERS, ENGINE_MAX_N, MAX_EXACT_GLM)  # re-exported: the report's limits live in bundle.py
 
@@ -448,16 +450,22 @@ def _workers(n_figures: int) -> int:
 class _Drawing:
     """The processes that draw the figures.
 
-    For up to :data:`EARLY_DRAWING_MAX_N` observations they are started before the numbers are computed (forked,
-    each importing matplotlib and loading its font while the parent computes the bundle) and are handed the bundle
-    pickled to a file; above, the bundle is bigger than what an early start saves, and the workers are forked once
-    it is computed (they inherit it). With one core, or no ``fork``, the parent draws.
+    For up to :data:`EARLY_DRAWING_MAX_N` observations on an otherwise idle machine (load average below
+    :data:`EARLY_DRAWING_MAX_LOAD`) they are started before the numbers are computed (forked, each importing
+    matplotlib and loading its font while the parent computes the bundle) and are handed the bundle pickled to a
+    file. Otherwise they are forked once the bundle is computed, after the parent has imported matplotlib once for
+    all of them (they inherit the bundle): on a busy machine the workers' own imports would cost more CPU than the
+    overlap saves, and on big data the bundle is bigger than what an early start saves. With one core, or no
+    ``fork``, the parent draws. The figures are the same pixels either way.
     """
 
     def __init__(self, n_figures: int, n_obs: int) -> None:
+        import os
+
         self.workers = _workers(n_figures)
         self.pool: Any = None
-        if self.workers > 1 and n_obs <= EARLY_DRAWING_MAX_N:
+        idle = not hasattr(os, "getloadavg") or os.getloadavg()[0] < EARLY_DRAWING_MAX_LOAD
+        if self.workers > 1 and n_obs <= EARLY_DRAWING_MAX_N and idle:
             import multiprocessing
 
             from ..plots._base import warm_up

@@ -289,6 +289,7 @@ def test_the_same_figures_from_early_started_forked_or_no_worker_processes(savin
         return re.findall(r'<figure id="plot-([^"]+)">.*?src="data:image/png;base64,([^"]+)"', text)
 
     kw = dict(cross_check=False, engine_plots=False, nsim=0)
+    monkeypatch.setattr(html, "EARLY_DRAWING_MAX_LOAD", float("inf"))
     early = images(write_html_report(savings_fit, tmp_path / "early", **kw).path.parent)
     monkeypatch.setattr(html, "EARLY_DRAWING_MAX_N", 0)
     forked = images(write_html_report(savings_fit, tmp_path / "forked", **kw).path.parent)
