@@ -191,12 +191,13 @@ def main() -> None:
                           data=str(path), formula=syn_formula, r_formula=syn_formula, kind="lm", regdiag=[],
                           rownames="0", parquet=str(path.with_suffix(".parquet"))))
     rows = []
+    code = _commit()
     for c in cases:
         repeat = args.repeat if c["n"] <= 1000 else 1
         out = tmp / f"out_{len(rows)}"  # a fresh folder per case: its file list is this case's alone
         exe = [sys.executable, "-m", "regdiag.cli", "report", c["data"], "--formula", c["formula"], *c["regdiag"],
                "-o", str(out), "--quiet"]
-        row = {"case": c["name"], "n": c["n"], "load_before": os.getloadavg()[0]}
+        row = {"case": c["name"], "n": c["n"], "code": code, "load_before": os.getloadavg()[0]}
         row["regdiag_s"], row["regdiag_peak_mib"], row["regdiag_cpu_s"] = _best(exe, repeat, env)
         row["regdiag_files"] = sorted(f.name for f in out.iterdir())
         row["report_html_mib"] = (out / "report.html").stat().st_size / 2**20
@@ -223,7 +224,7 @@ def main() -> None:
         (HERE / "results_report.partial.json").write_text(json.dumps(partial, indent=1) + "\n")
     result = {
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                    "numpy": np.__version__, "code": _commit(),
+                    "numpy": np.__version__, "code": code,
                     "note": "shared machine: load average (1 min) recorded per case"},
         "report": rows,
         "notes": NOTES,
