@@ -15,7 +15,7 @@ data file included), timed by wall clock with peak resident memory (GNU time's %
 Cases: LifeCycleSavings (bundled, n = 50, OLS), carData Prestige (n = 102, OLS), carData Mroz (n = 753,
 logistic), carData Ornstein (n = 248, negative binomial; regdiag with alpha = 1 fixed, R estimates theta),
 synthetic n = 10^5 and 10^6 with p = 11 (CSV). ``--profile`` adds a cProfile summary of the largest case (the top
-cumulative entries of regdiag's own functions). The machine's load (``os.getloadavg``) is recorded beside each
+cumulative entries of regdiag's own functions, with the figures drawn in the profiled process). The machine's load (``os.getloadavg``) is recorded beside each
 case: other work on the machine slows both sides. Writes benchmarks/results_report.json.
 """
 
@@ -103,6 +103,58 @@ def _synthetic(n: int, p: int, folder: Path) -> Path:
     return path
 
 
+NOTES = [
+    "Each side is one process from a cold start, timed by wall clock and by CPU time (user + system, children "
+    "included); the machine has 2 cores shared with other work (load average recorded per case before and after), "
+    "so wall times vary with the others' load; CPU times vary much less.",
+    "regdiag's report draws 14 to 15 figures (R by hand: 7), in 2 worker processes; up to 20 000 rows they start "
+    "before the numbers are computed. Above 200 000 rows it leaves out the engine cross-check and engine plots "
+    "(regdiag.cross_check(fit) runs them), above 50 000 rows it exports parquet instead of CSV + JSON.",
+    "Ornstein: regdiag's negative binomial has alpha fixed at 1 (the CLI does not estimate it); R's glm.nb "
+    "estimates theta.",
+    "profile_largest: cProfile of the largest case with the figures drawn in the profiled process (no worker "
+    "processes), so the figures' own cost shows; cProfile adds overhead.",
+]
+
+#: a cProfile of the report with the figures drawn in the same process (PARALLEL_FIGURES set above any count)
+PROFILE = (
+    "import cProfile, sys\n"
+    "from regdiag.report import html\n"
+    "html.PARALLEL_FIGURES = 10**9\n"
+    "from regdiag import cli\n"
+    "out = sys.argv.pop(1)\n"
+    "cProfile.run('cli.main(sys.argv[1:])', out)\n"
+)
+
+
+def _commit() -> str:
+    if os.environ.get("BENCH_COMMIT"):  # a copy of the tree outside git: the commit it was taken from
+        return os.environ["BENCH_COMMIT"]
+    res = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "regdiag", "benchmarks"],
+                           capture_output=True, text=True).stdout.strip()
+    return (res.stdout.strip() or "unknown") + (" (with uncommitted changes)" if dirty else "")
+
+
+def _profile(big: dict, tmp: Path, env: dict) -> dict:
+    """The top entries (cumulative time) of regdiag's own functions in a cProfile of the largest case."""
+    import pstats
+
+    prof = tmp / "report.prof"
+    cmd = [sys.executable, "-c", PROFILE, str(prof), "report", big["data"], "--formula", big["formula"], "-o",
+           str(tmp / "out_prof"), "--quiet"]
+    load = os.getloadavg()[0]
+    subprocess.run(cmd, check=True, capture_output=True, env=env)
+    st = pstats.Stats(str(prof))
+    entries = []
+    for (file, _line, fn), (_cc, nc, _tt, ct, _callers) in st.stats.items():
+        if "/regdiag/" in file or fn in ("read_csv", "savefig", "lowess"):
+            entries.append({"function": f"{Path(file).parent.name}/{Path(file).name}:{fn}",
+                            "cumulative_s": round(ct, 3), "calls": nc})
+    entries.sort(key=lambda e: -e["cumulative_s"])
+    return {"case": big["name"], "load_before": load, "total_s": round(st.total_tt, 3), "top": entries[:40]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--big", type=int, nargs="*", default=[100_000, 1_000_000])
@@ -139,12 +191,13 @@ def main() -> None:
                           data=str(path), formula=syn_formula, r_formula=syn_formula, kind="lm", regdiag=[],
                           rownames="0", parquet=str(path.with_suffix(".parquet"))))
     rows = []
+    code = _commit()
     for c in cases:
         repeat = args.repeat if c["n"] <= 1000 else 1
         out = tmp / f"out_{len(rows)}"  # a fresh folder per case: its file list is this case's alone
         exe = [sys.executable, "-m", "regdiag.cli", "report", c["data"], "--formula", c["formula"], *c["regdiag"],
                "-o", str(out), "--quiet"]
-        row = {"case": c["name"], "n": c["n"], "load_before": os.getloadavg()[0]}
+        row = {"case": c["name"], "n": c["n"], "code": code, "load_before": os.getloadavg()[0]}
         row["regdiag_s"], row["regdiag_peak_mib"], row["regdiag_cpu_s"] = _best(exe, repeat, env)
         row["regdiag_files"] = sorted(f.name for f in out.iterdir())
         row["report_html_mib"] = (out / "report.html").stat().st_size / 2**20
@@ -167,30 +220,19 @@ def main() -> None:
         row["load_after"] = os.getloadavg()[0]
         print(json.dumps(row), flush=True)
         rows.append(row)
+        partial = {"report": rows, "note": "partial: the run has not finished"}
+        (HERE / "results_report.partial.json").write_text(json.dumps(partial, indent=1) + "\n")
     result = {
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
-                    "numpy": np.__version__, "note": "shared machine: load average (1 min) recorded per case"},
+                    "numpy": np.__version__, "code": code,
+                    "note": "shared machine: load average (1 min) recorded per case"},
         "report": rows,
+        "notes": NOTES,
     }
     if args.profile and args.big:
-        big = cases[-1]
-        prof = tmp / "report.prof"
-        cmd = [sys.executable, "-m", "cProfile", "-o", str(prof), "-m", "regdiag.cli", "report", big["data"],
-               "--formula", big["formula"], "-o", str(tmp / "out_prof"), "--quiet"]
-        subprocess.run(cmd, check=True, capture_output=True, env=env)
-        import pstats
-
-        st = pstats.Stats(str(prof))
-        entries = []
-        for (file, _line, fn), (_cc, nc, _tt, ct, _callers) in st.stats.items():
-            if "/regdiag/" in file or fn in ("read_csv",):
-                entries.append({"function": f"{Path(file).parent.name}/{Path(file).name}:{fn}",
-                                "cumulative_s": round(ct, 3), "calls": nc})
-        entries.sort(key=lambda e: -e["cumulative_s"])
-        result["profile_largest"] = {"case": big["name"], "note": "cProfile (adds overhead), the parent process only "
-                                     "(plots drawn in worker processes show as the pool's wait)",
-                                     "top": entries[:30]}
+        result["profile_largest"] = _profile(cases[-1], tmp, env)
     (HERE / "results_report.json").write_text(json.dumps(result, indent=1) + "\n")
+    (HERE / "results_report.partial.json").unlink(missing_ok=True)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -47,6 +47,26 @@ class DesignError(RegdiagError, ValueError):
     """The model cannot be fitted to the data (too few observations for the rank, singular design, ...)."""
 
 
+class UnknownNameError(DesignError):
+    """A name that is not one of the choices (a family, a link): the message, and the name and choices as data.
+
+    Attributes
+    ----------
+    what : str
+        What was named ("family", "link").
+    value : object
+        The name given.
+    choices : tuple of str
+        The valid names.
+    """
+
+    def __init__(self, message: str, *, what: str, value: object, choices: Sequence[str]) -> None:
+        super().__init__(message)
+        self.what = what
+        self.value = value
+        self.choices = tuple(choices)
+
+
 class ModelError(RegdiagError, ValueError):
     """A model given to the influence engine breaks its protocol (a missing method, a wrong shape, NaN values)."""
 

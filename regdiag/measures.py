@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+
+from .. import _distributions as dist
 
 __all__ = [
     "select_criteria",
@@ -156,7 +157,7 @@ def cooks_pvalue(d: np.ndarray, p: int, df_resid: float) -> np.ndarray:
     ndarray of shape (n_obs,)
         The upper-tail probabilities.
     """
-    return stats.f.sf(d, p, df_resid)
+    return dist.f_sf(d, p, df_resid)
 
 
 def dffits(t: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -261,7 +262,7 @@ class Criterion:
             elif self.test == "abs_dev1_gt":
                 out = np.abs(1.0 - values) > c
             elif self.test == "fpct_gt":
-                out = stats.f.cdf(values, p, n - p) > c
+                out = dist.f_cdf(values, p, n - p) > c
             else:  # pragma: no cover - fixed table below
                 raise ValueError(self.test)
         return np.asarray(out, dtype=bool)

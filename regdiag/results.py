@@ -19,8 +19,8 @@ from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from . import _distributions as dist
 from ._validation import Style, as_enum
 from .linalg import QRFactor
 from .measures import Criterion, select_criteria
@@ -653,9 +653,9 @@ class Influence:
         labels = self.index[ok]
         df = self._outlier_reference(as_enum(Style, style, "style"))
         if df is not None:
-            pvals = 2.0 * stats.t.sf(np.abs(t_ok), df)
+            pvals = 2.0 * dist.t_sf(np.abs(t_ok), df)
         else:
-            pvals = 2.0 * stats.norm.sf(np.abs(t_ok))
+            pvals = 2.0 * dist.norm_sf(np.abs(t_ok))
         n = t_ok.size
         if method == "bonferroni":
             adj = np.minimum(1.0, n * pvals)

@@ -72,6 +72,14 @@ def half_normal_facts(d) -> str:
     return f"{out} of {len(y)} sorted residuals fall outside the band ({env.nsim} simulated data sets)."
 
 
+def _curvatures(fit):
+    """The engine runs and the exact leave-one-out the curvature comparison draws."""
+    import regdiag.engine
+
+    runs = {c: regdiag.engine.influence(fit, c, "direct", correction="leverage") for c in ("exact", "kfac", "ekfac")}
+    return plots.curvature_comparison(runs, exact=fit.influence(loo="exact"))
+
+
 def curvature_facts(d) -> str:
     errs = ", ".join(f"{k} {p.artists_['discrepancy']:.2g}" for k, p in d.panels_.items())
     return f"Largest error relative to the largest exact change: {errs}."
@@ -118,7 +126,7 @@ GALLERY = [
         "refits of the logistic model, for the exact Hessian, K-FAC and EK-FAC. Off the line is approximation: for "
         "a GLM the one-step change itself, and for K-FAC and EK-FAC also their Kronecker factorization of the "
         "curvature.",
-        "plots.curvature_comparison(birthwt)", lambda: plots.curvature_comparison(birthwt), curvature_facts,
+        "plots.curvature_comparison(runs, exact=exact)", lambda: _curvatures(birthwt), curvature_facts,
     ),
     (
         "component_residual", "Component + residual plots",

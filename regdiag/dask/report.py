@@ -304,6 +304,68 @@ def _measure_writes(infl: Any, folder: Path) -> list[Any]:
     ]
 
 
+@dataclass(frozen=True, eq=False)
+class _StreamDiagnostics:
+    """What the streamed report shows: the fit, the flag counts and most influential rows (one pass over the data,
+    which also writes every measure to ``measures``), and the warnings of regdiag's own kinds."""
+
+    fit: Any
+    summary: Any
+    measures: Path
+    warnings: tuple[str, ...]
+
+
+def _stream_diagnose(ddf: Any, measures: Path, *, formula: str, family: str | None, link: str | None,
+                     weights: str | None, rule: str, top: int, missing: str, theta: float | None,
+                     alpha: float | None) -> _StreamDiagnostics:
+    """Fit, then one pass over the data for the measures (written to ``measures``), the flags and the top rows."""
+    import regdiag
+
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        if family is None:
+            fit = regdiag.ols(formula, data=ddf, weights=weights, missing=missing)
+        else:
+            fit = regdiag.glm(formula, data=ddf, family=family, link=link, weights=weights, missing=missing,
+                              theta=theta, alpha=alpha)
+        infl = fit.influence()
+        writes = _measure_writes(infl, measures)
+        summary, _ = infl.summarize([writes], rule=rule, top=top)
+    own = [w for w in rec if issubclass(w.category, OWN_WARNINGS)]
+    for w in rec:  # other libraries' warnings are theirs to show, not the report's notes
+        if not issubclass(w.category, OWN_WARNINGS):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return _StreamDiagnostics(fit=fit, summary=summary, measures=measures,
+                              warnings=tuple(f"{w.category.__name__}: {w.message}" for w in own))
+
+
+def _summary_payload(b: _StreamDiagnostics, *, data: str | Path, formula: str, family: str | None,
+                     link: str | None, rule: str) -> dict[str, Any]:
+    """``summary.json``: the model, the flag counts and the most influential rows."""
+    fit, summary = b.fit, b.summary
+    return {
+        "format": "regdiag streamed report summary",
+        "data": str(data),
+        "formula": formula,
+        "family": family,
+        "link": link,
+        "method": fit.method,
+        "n_obs": int(fit.nobs),
+        "rank": int(fit.rank),
+        "df_resid": float(fit.df_resid),
+        "params": {n: _json_value(float(v)) for n, v in zip(fit.param_names, fit.coef)},
+        "rule": rule,
+        "n_flagged": summary.n_flagged,
+        "flag_counts": {k: int(v) for k, v in summary.flag_counts.items()},
+        "top": {
+            "by": summary.by,
+            "rows": [_json_value(x) for x in summary.top.index],
+            "cooks_distance": [_json_value(float(x)) for x in summary.top["cooks_distance"]],
+        },
+        "warnings": list(b.warnings),
+    }
+
+
 def stream_report(
     data: str | Path,
     out_dir: str | Path,
@@ -352,54 +414,17 @@ def stream_report(
     -------
     StreamReport
     """
-    from ..linear.glm import negbin_alpha
-    from .glm import glm
-    from .ols import ols
-
     ddf = read_parquet(data, index_col)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     label = Path(str(data)).name or str(data)
     title = title or f"regdiag report: {label}"
-    with warnings.catch_warnings(record=True) as rec:
-        warnings.simplefilter("always")
-        if family is None:
-            fit = ols(formula, data=ddf, weights=weights, missing=missing)
-        else:
-            alpha, _ = negbin_alpha(family, link, alpha, theta, estimable=False)
-            fit = glm(formula, data=ddf, family=family, link=link, weights=weights, missing=missing, alpha=alpha)
-        infl = fit.influence()
-        measures_dir = out / "measures.parquet"
-        writes = _measure_writes(infl, measures_dir)
-        summary, _ = infl.summarize([writes], rule=rule, top=top)
-    own = [w for w in rec if issubclass(w.category, OWN_WARNINGS)]
-    for w in rec:  # other libraries' warnings are theirs to show, not the report's notes
-        if not issubclass(w.category, OWN_WARNINGS):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
-    caught = tuple(f"{w.category.__name__}: {w.message}" for w in own)
+    b = _stream_diagnose(ddf, out / "measures.parquet", formula=formula, family=family, link=link, weights=weights,
+                         rule=rule, top=top, missing=missing, theta=theta, alpha=alpha)
+    fit, summary, caught, measures_dir = b.fit, b.summary, b.warnings, b.measures
     notes = list(dict.fromkeys(caught))
     (out / "report.html").write_text(_html(title, fit, summary, notes, label), encoding="utf-8")
-    payload = {
-        "format": "regdiag streamed report summary",
-        "data": str(data),
-        "formula": formula,
-        "family": family,
-        "link": link,
-        "method": fit.method,
-        "n_obs": int(fit.nobs),
-        "rank": int(fit.rank),
-        "df_resid": float(fit.df_resid),
-        "params": {n: _json_value(float(v)) for n, v in zip(fit.param_names, fit.coef)},
-        "rule": rule,
-        "n_flagged": summary.n_flagged,
-        "flag_counts": {k: int(v) for k, v in summary.flag_counts.items()},
-        "top": {
-            "by": summary.by,
-            "rows": [_json_value(x) for x in summary.top.index],
-            "cooks_distance": [_json_value(float(x)) for x in summary.top["cooks_distance"]],
-        },
-        "warnings": list(caught),
-    }
+    payload = _summary_payload(b, data=data, formula=formula, family=family, link=link, rule=rule)
     (out / "summary.json").write_text(json.dumps(payload, indent=1, allow_nan=False), encoding="utf-8")
     text = "\n".join(
         [fit.summary(), "", str(summary), "", *notes, f"report: {out / 'report.html'}",

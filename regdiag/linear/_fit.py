@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from .. import _distributions as dist
 
 if TYPE_CHECKING:
     from ..design import Design
@@ -97,7 +98,7 @@ class FitCommon:
     def pvalues(self) -> pd.Series:
         """Two-sided p-values: normal reference, or t with ``df_resid`` degrees of freedom."""
         t = np.abs(self.tvalues.to_numpy())
-        p = 2 * stats.norm.sf(t) if self._normal_reference else 2 * stats.t.sf(t, self.df_resid)
+        p = 2 * dist.norm_sf(t) if self._normal_reference else 2 * dist.t_sf(t, self.df_resid)
         return pd.Series(p, index=list(self.param_names), name="p")
 
     def cov_params(self) -> pd.DataFrame:

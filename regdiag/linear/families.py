@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
-from .._validation import DataError, DataWarning, DesignError, format_labels
+from .. import _distributions as dist
+from .._validation import DataError, DataWarning, DesignError, UnknownNameError, format_labels
 from .._warnings import warn
 
 __all__ = ["Link", "Family", "LINKS", "FAMILIES", "make_family"]
@@ -154,12 +155,12 @@ def _cloglog_deriv2(mu: np.ndarray) -> np.ndarray:
 
 
 def _probit_deriv(mu: np.ndarray) -> np.ndarray:
-    return 1.0 / stats.norm.pdf(special.ndtri(mu))
+    return 1.0 / dist.norm_pdf(special.ndtri(mu))
 
 
 def _probit_deriv2(mu: np.ndarray) -> np.ndarray:
     q = special.ndtri(mu)
-    return q / stats.norm.pdf(q) ** 2
+    return q / dist.norm_pdf(q) ** 2
 
 
 _LINKFUN = {
@@ -186,7 +187,7 @@ _MU_ETA = {
     "identity": lambda eta: np.ones_like(eta),
     "log": lambda eta: np.maximum(np.exp(eta), EPS),
     "logit": _logit_mu_eta,
-    "probit": lambda eta: np.maximum(stats.norm.pdf(eta), EPS),
+    "probit": lambda eta: np.maximum(dist.norm_pdf(eta), EPS),
     "cloglog": _cloglog_mu_eta,
     "inverse": lambda eta: -1.0 / eta**2,
     "inverse_squared": lambda eta: -1.0 / (2.0 * eta**1.5),
@@ -206,7 +207,7 @@ _MU_ETA2 = {
     "identity": lambda eta: np.zeros_like(eta),
     "log": np.exp,
     "logit": _logit_mu_eta2,
-    "probit": lambda eta: -eta * stats.norm.pdf(eta),
+    "probit": lambda eta: -eta * dist.norm_pdf(eta),
     "cloglog": _cloglog_mu_eta2,
     "inverse": lambda eta: 2.0 / eta**3,
     "inverse_squared": lambda eta: 0.75 / eta**2.5,
@@ -488,14 +489,14 @@ class Family:
                 val = nobs * (math.log(dev / nobs * 2 * math.pi) + 1) + 2 - float(np.sum(np.log(wt)))
             elif n == "binomial":
                 m = trials if np.any(trials > 1) else wt
-                ll = stats.binom.logpmf(np.round(m * y), np.round(m), mu)
+                ll = dist.binom_logpmf(np.round(m * y), np.round(m), mu)
                 val = -2.0 * float(np.sum(np.where(m > 0, wt / np.where(m > 0, m, 1.0), 0.0) * ll))
             elif n == "poisson":
-                val = -2.0 * float(np.sum(stats.poisson.logpmf(y, mu) * wt))
+                val = -2.0 * float(np.sum(dist.poisson_logpmf(y, mu) * wt))
             elif n == "gamma":
                 sw = float(np.sum(wt))
                 disp = dev / sw
-                val = -2.0 * float(np.sum(stats.gamma.logpdf(y, 1.0 / disp, scale=mu * disp) * wt)) + 2
+                val = -2.0 * float(np.sum(dist.gamma_logpdf(y, 1.0 / disp, mu * disp) * wt)) + 2
             elif n == "inverse_gaussian":
                 sw = float(np.sum(wt))
                 val = sw * (1 + math.log(dev / sw * 2 * math.pi)) + 3 * float(np.sum(np.log(y) * wt)) + 2
@@ -646,7 +647,8 @@ def make_family(family: Any = "gaussian", link: Any = None, alpha: float | None 
     key = family.strip().lower()
     key = _FAMILY_ALIASES.get(key, key)
     if key not in FAMILIES:
-        raise DesignError(f"unknown family {family!r}; choose from {', '.join(map(repr, FAMILIES))}")
+        raise UnknownNameError(f"unknown family {family!r}; choose from {', '.join(map(repr, FAMILIES))}",
+                               what="family", value=family, choices=list(FAMILIES))
     allowed, canonical = FAMILIES[key]
     if link is None:
         lk = allowed[0]
@@ -656,7 +658,8 @@ def make_family(family: Any = "gaussian", link: Any = None, alpha: float | None 
         lk = link.strip()
         lk = _LINK_ALIASES.get(lk.lower(), lk.lower())
         if lk not in LINKS:
-            raise DesignError(f"unknown link {link!r}; choose from {', '.join(map(repr, LINKS))}")
+            raise UnknownNameError(f"unknown link {link!r}; choose from {', '.join(map(repr, LINKS))}",
+                                   what="link", value=link, choices=list(LINKS))
     else:
         raise DesignError(f"link must be a name such as 'logit', not {type(link).__name__}")
     if lk not in allowed:

@@ -180,7 +180,7 @@ def component_values(fit: LinearFit, term: str) -> np.ndarray:
     return np.asarray(fit.design.X, dtype=float)[:, cols[0]]
 
 
-def index_values(infl: Any) -> pd.DataFrame:
+def index_values(infl: Any, outlier_test: pd.DataFrame | None = None) -> pd.DataFrame:
     """The four series of ``car::infIndexPlot``: Cook's distance, studentized residuals, Bonferroni p-values and
     hat values, by row in data order.
 
@@ -192,13 +192,16 @@ def index_values(infl: Any) -> pd.DataFrame:
     ----------
     infl : Influence or GLMInfluence
         The fit's influence measures.
+    outlier_test : pandas.DataFrame, optional
+        The result's ``outlier_test(cutoff=None, n_max=None)`` where it is already computed (else it is computed
+        here).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``cooks_distance``, ``student_resid``, ``bonferroni_p``, ``leverage``; indexed by row label.
     """
-    ot = infl.outlier_test(cutoff=None, n_max=None)
+    ot = infl.outlier_test(cutoff=None, n_max=None) if outlier_test is None else outlier_test
     bonf = ot["bonferroni_p"].reindex(infl.index).to_numpy(dtype=float)
     return pd.DataFrame(
         {"cooks_distance": np.asarray(infl.cooks_distance, dtype=float),

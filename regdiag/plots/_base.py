@@ -258,6 +258,8 @@ def figure_grid(
     if layout != "fixed":
         fig = Figure(figsize=(w, h), layout="constrained", dpi=dpi)
         return fig, fig.subplots(nrows, ncols, squeeze=False)
+    import matplotlib as mpl
+
     left, right, bottom, top, across, down = FIXED_MARGINS
     if nrows * ncols > 1:
         top += SUPTITLE_ROOM
@@ -266,7 +268,10 @@ def figure_grid(
     ax_h = (h - bottom - top - (nrows - 1) * down) / nrows
     fig.subplots_adjust(left=left / w, right=1 - right / w, bottom=bottom / h, top=1 - top / h,
                         wspace=across / ax_w if ncols > 1 else 0.2, hspace=down / ax_h if nrows > 1 else 0.2)
-    return fig, fig.subplots(nrows, ncols, squeeze=False)
+    # titles at the top edge of their axes, where matplotlib's automatic placement puts them when nothing is drawn
+    # above an axes (no top ticks): the automatic placement measures every tick label of the axes at each draw
+    with mpl.rc_context({"axes.titley": 1.0}):
+        return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
 def panel_axes(ax: Any, n_panels: int, ncols: int, panel_size: tuple[float, float] = (3.2, 2.6)) -> tuple[np.ndarray, Any]:
@@ -555,10 +560,10 @@ _DIRECTIONS_FAR = _DIRECTIONS + [(1, 0.5), (1, -0.5), (-1, 0.5), (-1, -0.5), (0.
 _RINGS = 10
 
 
-def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[Any]]:
-    """What a label should not cover, in display pixels: points (centres and radii), lines (densely sampled), and
-    the boxes of texts that are not row labels."""
-    from matplotlib.collections import LineCollection, PathCollection
+def _point_obstacles(ax: Any, renderer: Any) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Centres and radii (display pixels) of the axes' markers, and of the occupied cells of a density layer (each
+    a disc of half the cell's size)."""
+    from matplotlib.collections import PathCollection
 
     ppt = renderer.points_to_pixels(1.0)
     pts, rad = [], []
@@ -574,7 +579,7 @@ def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.nd
             r = np.sqrt(np.broadcast_to(sizes if sizes.size else np.array([16.0]), (len(xy),)) / np.pi) * ppt
             pts.append(xy)
             rad.append(r)
-    for img in ax.images:  # a density layer: its occupied cells, each a disc of half the cell's size
+    for img in ax.images:
         cells = getattr(img, "cells_", None)
         if cells is None or not img.get_visible() or len(cells[0]) == 0:
             continue
@@ -586,44 +591,67 @@ def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.nd
         half = 0.5 * float(np.min(np.abs(np.diff(corner, axis=0))))
         pts.append(xy)
         rad.append(np.full(len(xy), half))
+    return pts, rad
+
+
+def _sampled(v: np.ndarray) -> np.ndarray:
+    """A polyline (display pixels) sampled every 3 pixels or so (as given if that would be over 200 000 points)."""
+    v = v[np.isfinite(v).all(axis=1)]
+    if len(v) < 2:
+        return v
+    seg = np.diff(v, axis=0)
+    steps = np.maximum(1, np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / 3.0).astype(int))
+    if steps.sum() > 200_000:
+        return v
+    total = int(steps.sum())
+    first = np.repeat(np.cumsum(steps) - steps, steps)
+    t = (np.arange(total) - first) / np.repeat(steps, steps)
+    start = np.repeat(v[:-1], steps, axis=0)
+    return np.vstack([start + np.repeat(seg, steps, axis=0) * t[:, None], v[-1:]])
+
+
+def _segments_sampled(ends: np.ndarray) -> list[np.ndarray]:
+    """Two-point segments (stems, bars; shape (k, 2, 2) in display pixels) sampled all at once, each its own line
+    (none if that would be over 400 000 points)."""
+    ends = ends[np.isfinite(ends).all(axis=(1, 2))]
+    seg = ends[:, 1] - ends[:, 0]
+    steps = np.maximum(1, np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / 3.0).astype(int)) + 1
+    if steps.sum() > 400_000:
+        return []
+    first = np.repeat(np.cumsum(steps) - steps, steps)
+    t = (np.arange(int(steps.sum())) - first) / np.repeat(steps - 1, steps)
+    pts_all = np.repeat(ends[:, 0], steps, axis=0) + np.repeat(seg, steps, axis=0) * t[:, None]
+    return np.split(pts_all, np.cumsum(steps)[:-1])
+
+
+def _line_obstacles(ax: Any) -> list[np.ndarray]:
+    """The axes' lines and line collections (up to 3000 segments), densely sampled in display pixels."""
+    from matplotlib.collections import LineCollection
+
     lines: list[np.ndarray] = []
-
-    def sampled(v: np.ndarray) -> np.ndarray:
-        v = v[np.isfinite(v).all(axis=1)]
-        if len(v) < 2:
-            return v
-        seg = np.diff(v, axis=0)
-        steps = np.maximum(1, np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / 3.0).astype(int))
-        if steps.sum() > 200_000:
-            return v
-        total = int(steps.sum())
-        first = np.repeat(np.cumsum(steps) - steps, steps)
-        t = (np.arange(total) - first) / np.repeat(steps, steps)
-        start = np.repeat(v[:-1], steps, axis=0)
-        return np.vstack([start + np.repeat(seg, steps, axis=0) * t[:, None], v[-1:]])
-
     for line in ax.lines:
         if not line.get_visible() or len(line.get_xydata()) < 2:
             continue
         path = line.get_transform().transform_path(line.get_path())
-        lines.append(sampled(np.asarray(path.vertices, dtype=float)))
+        lines.append(_sampled(np.asarray(path.vertices, dtype=float)))
     for coll in ax.collections:
         if isinstance(coll, LineCollection) and coll.get_visible():
             segs = coll.get_segments()
             if 0 < len(segs) <= 3000:
                 tr = coll.get_transform()
                 two = [s for s in segs if len(s) == 2]
-                if two:  # stems and bars: sampled all at once, each its own line
+                if two:
                     ends = tr.transform(np.asarray(two, dtype=float).reshape(-1, 2)).reshape(-1, 2, 2)
-                    ends = ends[np.isfinite(ends).all(axis=(1, 2))]
-                    seg = ends[:, 1] - ends[:, 0]
-                    steps = np.maximum(1, np.ceil(np.hypot(seg[:, 0], seg[:, 1]) / 3.0).astype(int)) + 1
-                    if steps.sum() <= 400_000:
-                        first = np.repeat(np.cumsum(steps) - steps, steps)
-                        t = (np.arange(int(steps.sum())) - first) / np.repeat(steps - 1, steps)
-                        pts_all = np.repeat(ends[:, 0], steps, axis=0) + np.repeat(seg, steps, axis=0) * t[:, None]
-                        lines += np.split(pts_all, np.cumsum(steps)[:-1])
-                lines += [sampled(tr.transform(np.asarray(s, dtype=float))) for s in segs if len(s) > 2]
+                    lines += _segments_sampled(ends)
+                lines += [_sampled(tr.transform(np.asarray(s, dtype=float))) for s in segs if len(s) > 2]
+    return [ln for ln in lines if len(ln)]
+
+
+def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[Any]]:
+    """What a label should not cover, in display pixels: points (centres and radii), lines (densely sampled), and
+    the boxes of texts that are not row labels."""
+    pts, rad = _point_obstacles(ax, renderer)
+    lines = _line_obstacles(ax)
     boxes = []
     for t in ax.texts:
         if id(t) in own or not t.get_visible() or not t.get_text():
@@ -635,7 +663,6 @@ def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.nd
     p = np.vstack(pts) if pts else np.empty((0, 2))
     r = np.concatenate(rad) if rad else np.empty(0)
     ok = np.isfinite(p).all(axis=1)
-    lines = [ln for ln in lines if len(ln)]
     line_pts = np.vstack(lines) if lines else np.empty((0, 2))
     line_ids = np.repeat(np.arange(len(lines)), [len(ln) for ln in lines]) if lines else np.empty(0, dtype=np.intp)
     return p[ok], r[ok], (line_pts, line_ids), boxes
@@ -731,12 +758,18 @@ def degenerate(x: np.ndarray, rtol: float = 1e-10) -> bool:
     return bool(np.ptp(x) <= rtol * float(np.max(np.abs(x))))
 
 
+#: above this many points the smoother's evenly spaced subset is taken from every k-th point (see smoother)
+SMOOTH_PRESAMPLE = 200_000
+
+
 def smoother(ax: Any, x: np.ndarray, y: np.ndarray, color: str = "C3", **kwargs: Any) -> Any:
     """A lowess curve (R's ``panel.smooth``: span 2/3, 3 robustness iterations); None for fewer than 5 points or an
     ``x`` whose values are all equal up to rounding (see :func:`degenerate`).
 
     Above 20 000 points the curve is computed on an evenly spaced subset of the points sorted by ``x`` (it is a
-    visual guide, and lowess costs grow with n times the span).
+    visual guide, and lowess costs grow with n times the span); above :data:`SMOOTH_PRESAMPLE` points that subset is
+    taken from every k-th point in row order plus the smallest and largest ``x`` (sorting all of them would cost more
+    than the curve).
     """
     from statsmodels.nonparametric.smoothers_lowess import lowess
 
@@ -744,6 +777,10 @@ def smoother(ax: Any, x: np.ndarray, y: np.ndarray, color: str = "C3", **kwargs:
     x, y = x[ok], y[ok]
     if x.size < 5 or degenerate(x):
         return None
+    if x.size > SMOOTH_PRESAMPLE:
+        step = x.size // SMOOTH_PRESAMPLE
+        keep = np.unique(np.r_[np.arange(0, x.size, step), np.argmin(x), np.argmax(x)])
+        x, y = x[keep], y[keep]
     if x.size > 20000:
         order = np.argsort(x, kind="stable")
         pick = order[np.linspace(0, x.size - 1, 20000).round().astype(int)]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..protocols import Fit, is_glm
 from ._base import (
     DENSITY_ABOVE,
     Display,
@@ -27,40 +26,19 @@ __all__ = ["engine_vs_exact", "curvature_comparison"]
 MAX_COLOURED = 200
 
 
-def _exact_for(estimate: Any, exact: Any) -> Any:
-    """The closed-form (exact deletion) result to compare with: given, or that of the fit behind the engine model."""
-    if exact is not None:
-        return as_influence(exact)
-    model = getattr(getattr(getattr(estimate, "engine", None), "view", None), "model", None)
-    fit = getattr(model, "fit", None)
-    if fit is None:
+def _values(estimate: Any, exact: Any) -> Any:
+    """The numbers to draw (an EngineComparison): given, or read from an engine result and the exact deletion
+    result it is compared with (nothing is run here)."""
+    from ..engine.comparison import EngineComparison, compare_with_exact
+
+    if isinstance(estimate, EngineComparison):
+        return estimate
+    if exact is None:
         raise ValueError(
-            "this engine result has no closed form to compare with (its model is not a regdiag fit); pass exact="
+            "an engine result is drawn against exact deletion: pass exact= (the fit's influence(), or for a GLM "
+            "influence(loo=\"exact\"); regdiag.engine.comparison.exact_reference(fit) gives it)"
         )
-    return exact_deletion(fit)
-
-
-def exact_deletion(fit: Fit) -> Any:
-    """The fit's exact leave-one-out result: ``fit.influence(loo="exact")`` for a GLM (warm-started Newton steps to
-    convergence, O(n^2 p)), ``fit.influence()`` for a linear model (whose deletion formulas are exact)."""
-    if is_glm(fit):
-        return fit.influence(loo="exact")
-    return fit.influence()
-
-
-def _standardized_changes(estimate: Any, exact: Any) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """``(exact, estimate)`` coefficient changes ``theta_(-i) - theta`` in standard errors, shape (n_obs, k)."""
-    names = [nm for nm in estimate.param_names if nm in exact.param_names]
-    if not names:
-        raise ValueError("the engine result and the exact result share no coefficient name")
-    je = [list(estimate.param_names).index(nm) for nm in names]
-    jx = [list(exact.param_names).index(nm) for nm in names]
-    scale = np.sqrt(float(getattr(exact, "dispersion", exact.sigma**2)) * np.asarray(exact.cov_unscaled_diag)[jx])
-    x = -np.asarray(exact.dfbeta, dtype=float)[:, jx] / scale
-    y = np.asarray(estimate.param_influence, dtype=float)[:, je] / scale
-    if x.shape[0] != y.shape[0]:
-        raise ValueError(f"the engine result has {y.shape[0]} observations and the exact result {x.shape[0]}")
-    return x, y, names
+    return compare_with_exact(estimate, as_influence(exact))
 
 
 def engine_vs_exact(estimate: Any, exact: Any = None, *, ax: Any = None, n_labels: int = 3) -> Display:
@@ -68,11 +46,12 @@ def engine_vs_exact(estimate: Any, exact: Any = None, *, ax: Any = None, n_label
 
     Parameters
     ----------
-    estimate : EngineInfluence
-        From :func:`regdiag.engine.influence`.
+    estimate : EngineComparison or EngineInfluence
+        The numbers to draw (:func:`regdiag.engine.comparison.compare_with_exact`), or an engine result from
+        :func:`regdiag.engine.influence` together with ``exact``.
     exact : Influence or fit, optional
-        Exact deletion to compare with; by default that of the fit the engine ran on (for GLMs the exact
-        leave-one-out, ``fit.influence(loo="exact")``).
+        Exact deletion to compare an engine result with (needed with one): for a linear model its ``influence()``,
+        for a GLM its exact leave-one-out ``influence(loo="exact")``.
     ax : matplotlib Axes, optional
     n_labels : int
         Label the observations whose largest change (exact or estimated) is largest.
@@ -90,25 +69,12 @@ def engine_vs_exact(estimate: Any, exact: Any = None, *, ax: Any = None, n_label
     ``(1 - h_i)`` times exact deletion, so high-leverage points fall towards zero; with it, and a curvature equal to
     ``X'WX``, every point is on the line up to rounding.
     """
-    exact = _exact_for(estimate, exact)
-    x, y, names = _standardized_changes(estimate, exact)
+    values = _values(estimate, exact)
+    x, y, names = values.exact, values.estimate, list(values.names)
     n, k = x.shape
     ok = np.isfinite(x) & np.isfinite(y)
     ax, fig = get_ax_square(ax)
-    arts: dict[str, Any] = {"points": {}}
-    many = n * k > 5000
-    dense = n * k > DENSITY_ABOVE
-    rows_drawn = np.arange(n)
-    if dense:  # every pair as a density, the rows that move a coefficient most as coloured points on top
-        arts["density"] = density_scatter(ax, x[ok], y[ok], zorder=1.5)
-        big = np.where(ok, np.maximum(np.abs(x), np.abs(y)), -np.inf).max(axis=1)
-        rows_drawn = top_k(np.where(np.isfinite(big), big, np.nan), MAX_COLOURED)
-    for j, nm in enumerate(names):
-        r = rows_drawn[ok[rows_drawn, j]]
-        arts["points"][nm] = ax.scatter(
-            x[r, j], y[r, j], s=10 if not many else 3, alpha=0.8 if not many or dense else 0.3,
-            color=f"C{j % 10}", label=nm if k <= 10 else None, linewidths=0, zorder=2, rasterized=many,
-        )
+    arts = _draw_pairs(ax, x, y, ok, names)
     finite = np.concatenate([x[ok], y[ok]]) if ok.any() else np.array([-1.0, 1.0])
     lo, hi = float(finite.min()), float(finite.max())
     pad = 0.06 * (hi - lo if hi > lo else 1.0)
@@ -120,12 +86,11 @@ def engine_vs_exact(estimate: Any, exact: Any = None, *, ax: Any = None, n_label
     scale = float(np.nanmax(np.abs(x[ok]))) if ok.any() else np.nan
     disc = float(np.nanmax(np.abs(y[ok] - x[ok])) / scale) if ok.any() and scale > 0 else np.nan
     arts["discrepancy"] = disc
-    method = getattr(estimate, "method", "engine")
-    damping = getattr(estimate, "damping", 0.0)
+    method, damping = values.method, values.damping
     title = method.replace("engine:", "") + (f", damping {damping:.3g}" if damping else "")
     finish(ax, f"Engine ({title}) vs exact deletion", "Exact change / SE", "Estimated change / SE")
     note = f"largest |estimate - exact| / max |exact| = {disc:.2g}"
-    if getattr(estimate, "correction", "") == "none":
+    if values.correction == "none":
         note += "\nno leverage correction: expect (1 - h) x exact"
     ax.text(0.02, 0.98, note, transform=ax.transAxes, ha="left", va="top", fontsize=7, color="0.3")
     if k <= 10:
@@ -137,16 +102,37 @@ def engine_vs_exact(estimate: Any, exact: Any = None, *, ax: Any = None, n_label
     jstar = np.argmax(big, axis=1)
     score = np.where(np.isfinite(big.max(axis=1)), big.max(axis=1), np.nan)
     rows = np.arange(n)
-    labelled = label_points(ax, x[rows, jstar], y[rows, jstar], estimate.index, top_k(score, n_labels), fontsize=7)
+    labelled = label_points(ax, x[rows, jstar], y[rows, jstar], values.index, top_k(score, n_labels), fontsize=7)
     data = pd.DataFrame(
         {"x": x.ravel(), "y": y.ravel(),
          "coefficient": pd.Categorical.from_codes(np.tile(np.arange(k), n), categories=names)},
-        index=np.repeat(np.asarray(estimate.index), k),
+        index=np.repeat(np.asarray(values.index), k),
     )
     data = data[ok.ravel()]
-    data.index.name = estimate.index.name
-    omitted = estimate.index[~ok.any(axis=1)]
+    data.index.name = values.index.name
+    omitted = values.index[~ok.any(axis=1)]
     return Display(ax, fig, data, labelled, arts, omitted)
+
+
+def _draw_pairs(ax: Any, x: np.ndarray, y: np.ndarray, ok: np.ndarray, names: list[str]) -> dict[str, Any]:
+    """The (exact, estimate) pairs, one colour per coefficient; with many pairs the bulk as a density and the rows
+    that move a coefficient most as coloured points on top."""
+    n, k = x.shape
+    arts: dict[str, Any] = {"points": {}}
+    many = n * k > 5000
+    dense = n * k > DENSITY_ABOVE
+    rows_drawn = np.arange(n)
+    if dense:
+        arts["density"] = density_scatter(ax, x[ok], y[ok], zorder=1.5)
+        big = np.where(ok, np.maximum(np.abs(x), np.abs(y)), -np.inf).max(axis=1)
+        rows_drawn = top_k(np.where(np.isfinite(big), big, np.nan), MAX_COLOURED)
+    for j, nm in enumerate(names):
+        r = rows_drawn[ok[rows_drawn, j]]
+        arts["points"][nm] = ax.scatter(
+            x[r, j], y[r, j], s=10 if not many else 3, alpha=0.8 if not many or dense else 0.3,
+            color=f"C{j % 10}", label=nm if k <= 10 else None, linewidths=0, zorder=2, rasterized=many,
+        )
+    return arts
 
 
 def get_ax_square(ax: Any) -> tuple[Any, Any]:
@@ -156,12 +142,8 @@ def get_ax_square(ax: Any) -> tuple[Any, Any]:
 
 
 def curvature_comparison(
-    result: Any,
+    runs: Mapping[str, Any],
     *,
-    curvatures: Sequence[str] = ("exact", "kfac", "ekfac"),
-    solver: str = "direct",
-    correction: str = "leverage",
-    damping: float = 0.0,
     exact: Any = None,
     ax: Any = None,
     n_labels: int = 2,
@@ -170,40 +152,31 @@ def curvature_comparison(
 
     Parameters
     ----------
-    result : regdiag fit, or a mapping of name to EngineInfluence
-        With a fit, :func:`regdiag.engine.influence` is run for each curvature (second-order estimates from the
-        fitted model; nothing is refitted). A mapping shows results computed elsewhere.
-    curvatures : sequence of str
-        Curvatures to run on a fit.
-    solver, correction, damping
-        Passed to :func:`regdiag.engine.influence`. The default leverage correction makes a curvature equal to the
-        closed form's land exactly on the line, so what remains off it is the curvature's approximation.
-    exact : Influence or fit, optional
-        Exact deletion to compare with (default: that of the fit).
+    runs : mapping of str to EngineComparison or EngineInfluence
+        One panel per entry, e.g. ``{c: regdiag.engine.influence(fit, c, correction="leverage") for c in
+        ("exact", "kfac", "ekfac")}``. The leverage correction makes a curvature equal to the closed form's land
+        exactly on the line, so what remains off it is the curvature's approximation.
+    exact : Influence, optional
+        Exact deletion to compare engine results with (see :func:`engine_vs_exact`).
     ax : None, one Axes (its area is divided) or an array of Axes
     n_labels : int
 
     Returns
     -------
     PanelDisplay
-        ``panels_``: curvature name -> the :func:`engine_vs_exact` display of that run.
+        ``panels_``: name -> the :func:`engine_vs_exact` display of that run.
     """
-    if isinstance(result, Mapping):
-        runs = dict(result)
-    else:
-        from ..engine import influence as engine_influence
-
-        runs = {
-            c: engine_influence(result, c, solver, damping=damping, correction=correction) for c in curvatures
-        }
-        if exact is None:
-            exact = exact_deletion(result)
-    if not runs:
+    if not isinstance(runs, Mapping):
+        raise TypeError(
+            "curvature_comparison draws engine results it is given: pass a mapping of name to "
+            "regdiag.engine.influence(fit, curvature, correction=\"leverage\") (and exact=)"
+        )
+    values = {name: _values(res, exact) for name, res in runs.items()}
+    if not values:
         raise ValueError("no engine result to compare")
-    axes, fig = panel_axes(ax, len(runs), min(len(runs), 3), panel_size=(4.0, 4.3))
+    axes, fig = panel_axes(ax, len(values), min(len(values), 3), panel_size=(4.0, 4.3))
     panels = {
-        name: engine_vs_exact(res, exact, ax=axes.ravel()[i], n_labels=n_labels)
-        for i, (name, res) in enumerate(runs.items())
+        name: engine_vs_exact(res, ax=axes.ravel()[i], n_labels=n_labels) for i, (name, res) in enumerate(values.items())
     }
     for i, (name, d) in enumerate(panels.items()):
         d.ax_.set_title(name, fontsize=10)
@@ -212,7 +185,7 @@ def curvature_comparison(
             legend.remove()
         if i > 0:
             d.ax_.set_ylabel("")
-    first = next(iter(runs.values()))
-    tail = "with leverage correction" if getattr(first, "correction", "") == "leverage" else "influence-function estimate"
+    first = next(iter(values.values()))
+    tail = "with leverage correction" if first.correction == "leverage" else "influence-function estimate"
     fig.suptitle(f"Curvatures compared: estimated vs exact coefficient change ({tail})", fontsize=10)
     return PanelDisplay(axes, fig, panels)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
+from .._distributions import f_ppf
 from ._base import (
     DENSITY_ABOVE,
     MANY_POINTS,
@@ -70,7 +70,7 @@ def cooks_index(result: Any, *, ax: Any = None, n_labels: int = 3) -> Display:
     ax.set_xlim(0, len(d) + 1)
     refs = {"4/n": 4.0 / v.n}
     if not v.is_glm and v.n > v.p:
-        refs[f"F({v.p}, {v.n - v.p}) median"] = float(stats.f.ppf(0.5, v.p, v.n - v.p))
+        refs[f"F({v.p}, {v.n - v.p}) median"] = float(f_ppf(0.5, v.p, v.n - v.p))
     above = []
     arts["reference"] = {}
     for text, yv in refs.items():

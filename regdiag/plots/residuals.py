@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-
 from ._base import (
     Display,
     finish,
@@ -21,6 +20,7 @@ from ._base import (
     top_k,
     view,
 )
+from .. import _distributions as dist
 from ..linear.envelope import Envelope, order_positions
 from ..linear.envelope import envelope as _envelope
 
@@ -70,12 +70,13 @@ def _plotting_positions(m: int) -> np.ndarray:
     return (np.arange(1, m + 1) - a) / (m + 1 - 2 * a)
 
 
-def _reference(v: Any) -> tuple[Any, str]:
-    """The distribution of the studentized residuals under the model: t(n - p - 1) for linear models, else N(0, 1)."""
+def _reference(v: Any) -> tuple[Callable[[np.ndarray], np.ndarray], str]:
+    """The quantile function of the studentized residuals under the model, t(n - p - 1) for linear models, else
+    N(0, 1), and its axis label."""
     if v.is_glm:
-        return stats.norm, "Normal quantiles"
+        return dist.norm_ppf, "Normal quantiles"
     df = float(v.infl.df_resid) - 1.0
-    return stats.t(df), f"t quantiles (df = {df:g})"
+    return (lambda q: dist.t_ppf(q, df)), f"t quantiles (df = {df:g})"
 
 
 def qq(
@@ -122,9 +123,9 @@ def qq(
     Above 5000 residuals only the 500 most extreme at each end and 2000 evenly spaced ones are drawn.
     """
     v = view(result)
-    dist, xlabel = _reference(v)
+    ppf, xlabel = _reference(v)
     disp = _sorted_plot(
-        v, v.student_resid, lambda m: dist.ppf(_plotting_positions(m)), ax=ax, n_labels=n_labels,
+        v, v.student_resid, lambda m, keep: ppf(_plotting_positions(m)[keep]), ax=ax, n_labels=n_labels,
         envelope=envelope, nsim=nsim, level=level, rng=rng, absolute=False,
     )
     a = disp.ax_
@@ -139,14 +140,15 @@ def _sorted_plot(
     v: Any, values: np.ndarray, quantiles: Any, *, ax: Any, n_labels: int, envelope: bool, nsim: int, level: float,
     rng: Any, absolute: bool,
 ) -> Display:
-    """Sorted ``values`` (or their absolute values) against ``quantiles(m)``, with the simulated envelope."""
+    """Sorted ``values`` (or their absolute values) against ``quantiles(m, keep)`` (the theoretical quantiles of
+    the order statistics ``keep`` of ``m``), with the simulated envelope."""
     t = np.abs(values) if absolute else values
     ok = v.used & np.isfinite(t)
     pos = np.flatnonzero(ok)
     order = pos[np.argsort(t[pos], kind="stable")]
     m = order.size
     keep = order_positions(m)
-    theo = quantiles(m)[keep]
+    theo = quantiles(m, keep)
     sample = t[order][keep]
     ax, fig = get_ax(ax)
     arts: dict[str, Any] = {}
@@ -208,8 +210,8 @@ def half_normal(
     """
     v = view(result)
 
-    def quantiles(m: int) -> np.ndarray:
-        return stats.norm.ppf((np.arange(1, m + 1) + m - 0.125) / (2 * m + 0.5))
+    def quantiles(m: int, keep: np.ndarray) -> np.ndarray:
+        return dist.norm_ppf((np.asarray(keep) + 1 + m - 0.125) / (2 * m + 0.5))
 
     disp = _sorted_plot(
         v, v.student_resid, quantiles, ax=ax, n_labels=n_labels, envelope=envelope, nsim=nsim, level=level, rng=rng,

@@ -308,6 +308,43 @@ def vif_panel(result: Any, *, ax: Any = None, values: pd.DataFrame | None = None
     return Display(ax, fig, table, pd.Index([]), arts, pd.Index([]))
 
 
+def _fitted_lines(fit: Any, names: list[str], intercept: int, j: int, b: np.ndarray,
+                  bd: np.ndarray) -> tuple[Any, ...]:
+    """The data of a one-predictor model and its fitted line (on the response scale) with and without the rows."""
+    x = np.asarray(fit.design.X, dtype=float)[:, j]
+    y = np.asarray(fit.design.y, dtype=float)
+    xs = np.linspace(np.nanmin(x), np.nanmax(x), 100)
+    X0 = np.zeros((xs.size, len(names)))
+    X0[:, intercept], X0[:, j] = 1.0, xs
+    line, line_d = X0 @ np.nan_to_num(b), X0 @ np.nan_to_num(bd)
+    if is_glm(fit):
+        line, line_d = fit.family.link.inverse(line), fit.family.link.inverse(line_d)
+    return x, y, names[j], getattr(fit.design, "response_name", "y"), xs, line, line_d
+
+
+def _most_moved(infl: Any, names: list[str], intercept: int | None, b: np.ndarray, bd: np.ndarray) -> str:
+    """The coefficient (not the intercept) the deletion moves most, in standard errors."""
+    se = np.sqrt(np.asarray(infl.cov_unscaled_diag, dtype=float))
+    move = np.abs(b - bd) / np.where(se > 0, se, np.nan)
+    cand = [k for k, nm in enumerate(names) if k != intercept and np.isfinite(move[k])]
+    return names[max(cand, key=lambda k: move[k])]
+
+
+def _added_variable_lines(infl: Any, fit: Any, j: int, term: str, b: np.ndarray, bd: np.ndarray) -> tuple[Any, ...]:
+    """The added-variable residuals of ``term`` (by row, NaN where undefined) and the lines of slope ``b_j`` with
+    and without the rows."""
+    from .coefficients import added_variable_residuals
+
+    av = added_variable_residuals(infl, term)
+    x = np.full(len(infl.index), np.nan)
+    y = np.full(len(infl.index), np.nan)
+    pos = infl.index.get_indexer(av.index)
+    x[pos], y[pos] = av["x"].to_numpy(), av["y"].to_numpy()
+    response = getattr(fit.design, "response_name", "y")
+    xs = np.linspace(np.nanmin(x), np.nanmax(x), 2)
+    return x, y, f"{term} | others", f"{response} | others", xs, b[j] * xs, bd[j] * xs
+
+
 def deletion(
     result: Any, rows: Any = None, *, ax: Any = None, term: str | None = None, effect: Any = None,
 ) -> Display:
@@ -332,8 +369,6 @@ def deletion(
         ``data_``: ``x``, ``y`` of the view and ``deleted`` (bool); ``artists_["line"]``, ``artists_["line_deleted"]``;
         ``artists_["effect"]`` the DeletionEffect.
     """
-    from .coefficients import added_variable_residuals
-
     infl, fit = _fit_of(result)
     if effect is None:
         if rows is None:
@@ -350,31 +385,11 @@ def deletion(
     what = ", ".join(map(str, effect.rows[:3])) + (" ..." if len(effect.rows) > 3 else "")
     if simple:
         j = next(iter(terms.values()))[0]
-        x = np.asarray(fit.design.X, dtype=float)[:, j]
-        y = np.asarray(fit.design.y, dtype=float)
-        xlabel, ylabel = names[j], getattr(fit.design, "response_name", "y")
-        xs = np.linspace(np.nanmin(x), np.nanmax(x), 100)
-        X0 = np.zeros((xs.size, len(names)))
-        X0[:, intercept], X0[:, j] = 1.0, xs
-        line, line_d = X0 @ np.nan_to_num(b), X0 @ np.nan_to_num(bd)
-        if is_glm(fit):
-            line, line_d = fit.family.link.inverse(line), fit.family.link.inverse(line_d)
+        x, y, xlabel, ylabel, xs, line, line_d = _fitted_lines(fit, names, intercept, j, b, bd)
         title = f"Deleting {what}"
     else:
-        if term is None:
-            se = np.sqrt(np.asarray(infl.cov_unscaled_diag, dtype=float))
-            move = np.abs(b - bd) / np.where(se > 0, se, np.nan)
-            cand = [k for k, nm in enumerate(names) if k != intercept and np.isfinite(move[k])]
-            term = names[max(cand, key=lambda k: move[k])]
-        j = names.index(term)
-        av = added_variable_residuals(infl, term)
-        x = np.full(len(infl.index), np.nan)
-        y = np.full(len(infl.index), np.nan)
-        pos = infl.index.get_indexer(av.index)
-        x[pos], y[pos] = av["x"].to_numpy(), av["y"].to_numpy()
-        xlabel, ylabel = f"{term} | others", f"{getattr(fit.design, 'response_name', 'y')} | others"
-        xs = np.linspace(np.nanmin(x), np.nanmax(x), 2)
-        line, line_d = b[j] * xs, bd[j] * xs
+        term = term or _most_moved(infl, names, intercept, b, bd)
+        x, y, xlabel, ylabel, xs, line, line_d = _added_variable_lines(infl, fit, names.index(term), term, b, bd)
         title = f"Deleting {what}: {term} (added-variable view)"
     ok = np.isfinite(x) & np.isfinite(y)
     arts["points"] = scatter(ax, x[ok & ~deleted], y[ok & ~deleted])

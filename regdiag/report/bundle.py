@@ -8,11 +8,12 @@ functions). The page writer and the plots only draw what the bundle holds: nothi
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,6 +103,9 @@ class Diagnostics:
         Engine results by ``(curvature, solver, correction)``, shared by the cross-check and the engine plots.
     exact : Influence or None
         What the engine plots compare with (the exact leave-one-out of a GLM, or the closed form).
+    engine_values : dict
+        What the engine plots draw, by ``(curvature, solver, correction)``: each run's coefficient changes beside
+        exact deletion's, in standard errors (:class:`~regdiag.engine.comparison.EngineComparison`).
     comparison : Comparison or None
     comparison_error : str
     envelope, half_normal_envelope : Envelope or None
@@ -131,6 +135,7 @@ class Diagnostics:
     cross_check_error: str = ""
     engine_runs: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     exact: Any = None
+    engine_values: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     comparison: Any = None
     comparison_error: str = ""
     envelope: Any = None
@@ -174,6 +179,30 @@ def _positions_m(infl: Any) -> int:
     return int(np.count_nonzero(used & np.isfinite(t)))
 
 
+#: the engine runs the engine plots draw: (curvature, solver, leverage correction)
+ENGINE_PLOT_RUNS = (("exact", "direct", "none"), ("exact", "direct", "leverage"), ("kfac", "direct", "leverage"),
+                    ("ekfac", "direct", "leverage"))
+
+
+def _engine_values(fit: Any, infl: Any, runs: dict[tuple[str, str, str], Any],
+                   caught: list[str]) -> tuple[Any, dict[tuple[str, str, str], Any]]:
+    """The exact deletion the engine plots compare with, and each of their runs beside it (runs the cross-check
+    did not already make are made here and added to ``runs``)."""
+    from ..engine import influence as engine_influence
+    from ..engine.comparison import compare_with_exact
+
+    exact = fit.influence(loo="exact") if is_glm(fit) and fit.nobs <= MAX_EXACT_GLM else infl
+    values = {}
+    for key in ENGINE_PLOT_RUNS:
+        try:
+            if key not in runs:
+                runs[key] = engine_influence(fit, key[0], key[1], correction=key[2])
+            values[key] = compare_with_exact(runs[key], exact)
+        except Exception as exc:  # the plot says it could not be drawn
+            caught.append(f"engine run {key}: {type(exc).__name__}: {exc}")
+    return exact, values
+
+
 def diagnose(
     fit: Any,
     *,
@@ -208,23 +237,9 @@ def diagnose(
     -------
     Diagnostics
     """
-    from ..linear import teaching as teach
-    from ..linear.envelope import envelope
-
     step = steps or Steps(None)
-    timings: dict[str, float] = {}
+    timed = _Timings()
     caught: list[str] = []
-
-    def timed(name: str) -> Any:
-        class _T:
-            def __enter__(self) -> None:
-                self.t = time.perf_counter()
-
-            def __exit__(self, *exc: Any) -> None:
-                timings[name] = timings.get(name, 0.0) + time.perf_counter() - self.t
-
-        return _T()
-
     step("influence measures and flags")
     with timed("influence and flags"), warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
@@ -232,113 +247,141 @@ def diagnose(
         flagged = infl.flagged(rule)
     caught += [f"{w.category.__name__}: {w.message}" for w in rec]
     with timed("influence and flags"):
-        order = np.lexsort((-np.abs(flagged["student_resid"].to_numpy()), -flagged["cooks_distance"].to_numpy()))
-        ranked = flagged.iloc[order]
-        ot_all = infl.outlier_test(cutoff=None, n_max=None)
-        n_bonf = int(np.count_nonzero(ot_all["bonferroni_p"].to_numpy() < 0.05))
-        ot = ot_all[ot_all["bonferroni_p"] < 0.05] if n_bonf else ot_all.iloc[:1]
-        ot = ot.iloc[:10]
-        ot.attrs.update(ot_all.attrs)
-        from scipy.special import fdtri
+        parts, ot_all = _flags(infl, rule, flagged)
 
-        p, n = float(infl.rank), float(infl.n_obs)
-        cook_cut = float(fdtri(p, n - p, 0.5)) if n > p else math.inf
-        n_cook = int(np.count_nonzero(np.asarray(infl.cooks_distance, dtype=float) > cook_cut))
-        note = _share_note(infl, rule, len(flagged), n_bonf, n_cook)
-
-    cc, cc_error, runs = None, "", {}
+    runs: dict[tuple[str, str, str], Any] = {}
     too_big = (f"not run in the report: n = {infl.n_obs} > {ENGINE_MAX_N} (every engine run passes over all rows; "
                "the agreement it checks does not depend on n); regdiag.cross_check(fit) runs it")
     if cross_check and infl.n_obs > ENGINE_MAX_N:
-        cross_check, cc_error = False, "The engine cross-check was " + too_big + "."
+        cross_check, parts["cross_check_error"] = False, "The engine cross-check was " + too_big + "."
     if engine and infl.n_obs > ENGINE_MAX_N:
         engine = False
         caught.append("the engine plots were " + too_big)
     if cross_check:
         solvers = ("direct",) if infl.n_obs > CROSS_CHECK_ALL_SOLVERS else None
         step("engine cross-check (every curvature" + (f", solvers {', '.join(solvers)})" if solvers else " and solver)"))
-        from ..engine.crosscheck import cross_check as run_cross_check
-
-        try:
-            with timed("engine cross-check"), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                cc = run_cross_check(fit, solvers=solvers, runs=runs)
-            if solvers is not None:
-                cc.attrs["note"] = (
-                    f"With n = {infl.n_obs} the solvers are {', '.join(solvers)} only, to keep the report quick; "
-                    "regdiag.cross_check(fit) runs them all."
-                )
-        except Exception as exc:  # shown in the report; the rest of it stands
-            cc_error = f"the cross-check could not run: {type(exc).__name__}: {exc}"
-
-    exact = None
+        with timed("engine cross-check"):
+            parts.update(_cross_check(fit, infl.n_obs, solvers, runs))
     if engine:
         step("engine runs for the engine plots")
-        from ..engine import influence as engine_influence
-
         with timed("engine plots' runs"), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for key in (("exact", "direct", "none"), ("exact", "direct", "leverage"), ("kfac", "direct", "leverage"),
-                        ("ekfac", "direct", "leverage")):
-                if key not in runs:
-                    try:
-                        runs[key] = engine_influence(fit, key[0], key[1], correction=key[2])
-                    except Exception as exc:  # the plot says it could not be drawn
-                        caught.append(f"engine run {key}: {type(exc).__name__}: {exc}")
-            if is_glm(fit) and fit.nobs <= MAX_EXACT_GLM:
-                exact = fit.influence(loo="exact")
-            else:
-                exact = infl
-
-    cmp, cmp_error = None, ""
+            parts["exact"], parts["engine_values"] = _engine_values(fit, infl, runs, caught)
     if compare_statsmodels:
         step("comparison with statsmodels")
-        from ..compare import compare
-
-        try:
-            with timed("comparison with statsmodels"):
-                cmp = compare(fit)
-        except Exception as exc:
-            cmp_error = f"the comparison with statsmodels could not run: {type(exc).__name__}: {exc}"
-
-    env = hn = None
+        with timed("comparison with statsmodels"):
+            parts.update(_comparison(fit))
     if nsim >= 2:
         step("simulated envelopes")
-        m = _positions_m(infl)
-        k = _envelope_sims(m, nsim)
-        with timed("envelopes"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                env = envelope(infl, m, nsim=k, rng=0) if m else None
-                if isinstance(infl, GLMInfluence) and m:
-                    hn = envelope(infl, m, nsim=max(19, k // 2), rng=0, absolute=True)
-            except Exception as exc:
-                caught.append(f"envelope: {type(exc).__name__}: {exc}")
-
-    vif = partial = index = pres = deletion = None
-    vif_error = ""
+        with timed("envelopes"):
+            parts.update(_envelopes(infl, nsim, caught))
     if teaching and model_kind(fit) in (ModelKind.OLS, ModelKind.GLM):  # least squares and GLMs (robust and discrete fits have their own plots)
         step("numbers of the teaching plots")
-        with timed("teaching plots' numbers"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                vif = teach.vif(fit)
-            except Exception as exc:
-                vif_error = str(exc)
-            partial = teach.partial_residuals(fit)
-            index = teach.index_values(infl)
-            pres = teach.potential_residual(infl)
-            d = np.asarray(infl.cooks_distance, dtype=float)
-            if np.isfinite(d).any():
-                try:
-                    deletion = teach.deletion_effect(fit, infl.index[int(np.nanargmax(d))])
-                except Exception as exc:
-                    caught.append(f"deletion: {type(exc).__name__}: {exc}")
+        with timed("teaching plots' numbers"):
+            parts.update(_teaching(fit, infl, ot_all, caught))
+    return Diagnostics(fit=fit, influence=infl, rule=rule, flagged=flagged, engine_runs=runs,
+                       warnings=tuple(dict.fromkeys(caught)), timings=timed.seconds, **parts)
 
-    return Diagnostics(
-        fit=fit, influence=infl, rule=rule, flagged=flagged, ranked=ranked, share_note=note, outlier_test=ot,
-        n_bonferroni=n_bonf, n_cooks_f=n_cook, cross_check=cc, cross_check_error=cc_error, engine_runs=runs,
-        exact=exact, comparison=cmp, comparison_error=cmp_error, envelope=env, half_normal_envelope=hn, vif=vif,
-        vif_error=vif_error, partial=partial, index_values=index, potential_residual=pres, deletion=deletion,
-        warnings=tuple(dict.fromkeys(caught)), timings=timings,
-    )
+
+class _Timings:
+    """``with timed("name"):`` adds the block's wall time to ``timed.seconds["name"]``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - t
+
+
+def _flags(infl: Any, rule: str, flagged: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFrame]:
+    """The flagged rows ranked, the outlier test (its rows below the Bonferroni cut-off, at most 10), the counts of
+    the tests that account for n and the note on the share flagged; and the whole outlier test."""
+    from scipy.special import fdtri
+
+    order = np.lexsort((-np.abs(flagged["student_resid"].to_numpy()), -flagged["cooks_distance"].to_numpy()))
+    ot_all = infl.outlier_test(cutoff=None, n_max=None)
+    n_bonf = int(np.count_nonzero(ot_all["bonferroni_p"].to_numpy() < 0.05))
+    ot = ot_all[ot_all["bonferroni_p"] < 0.05] if n_bonf else ot_all.iloc[:1]
+    ot = ot.iloc[:10]
+    ot.attrs.update(ot_all.attrs)
+    p, n = float(infl.rank), float(infl.n_obs)
+    cook_cut = float(fdtri(p, n - p, 0.5)) if n > p else math.inf
+    n_cook = int(np.count_nonzero(np.asarray(infl.cooks_distance, dtype=float) > cook_cut))
+    parts = {"ranked": flagged.iloc[order], "share_note": _share_note(infl, rule, len(flagged), n_bonf, n_cook),
+             "outlier_test": ot, "n_bonferroni": n_bonf, "n_cooks_f": n_cook}
+    return parts, ot_all
+
+
+def _cross_check(fit: Any, n_obs: int, solvers: tuple[str, ...] | None,
+                 runs: dict[tuple[str, str, str], Any]) -> dict[str, Any]:
+    """The engine against the closed form (its runs are kept in ``runs``), or why it could not run."""
+    from ..engine.crosscheck import cross_check as run_cross_check
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cc = run_cross_check(fit, solvers=solvers, runs=runs)
+    except Exception as exc:  # shown in the report; the rest of it stands
+        return {"cross_check_error": f"the cross-check could not run: {type(exc).__name__}: {exc}"}
+    if solvers is not None:
+        cc.attrs["note"] = (
+            f"With n = {n_obs} the solvers are {', '.join(solvers)} only, to keep the report quick; "
+            "regdiag.cross_check(fit) runs them all."
+        )
+    return {"cross_check": cc}
+
+
+def _comparison(fit: Any) -> dict[str, Any]:
+    from ..compare import compare
+
+    try:
+        return {"comparison": compare(fit)}
+    except Exception as exc:
+        return {"comparison_error": f"the comparison with statsmodels could not run: {type(exc).__name__}: {exc}"}
+
+
+def _envelopes(infl: Any, nsim: int, caught: list[str]) -> dict[str, Any]:
+    """The Q-Q plot's simulated band, and for a GLM the half-normal plot's."""
+    from ..linear.envelope import envelope
+
+    m = _positions_m(infl)
+    k = _envelope_sims(m, nsim)
+    out: dict[str, Any] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            out["envelope"] = envelope(infl, m, nsim=k, rng=0) if m else None
+            if isinstance(infl, GLMInfluence) and m:
+                out["half_normal_envelope"] = envelope(infl, m, nsim=max(19, k // 2), rng=0, absolute=True)
+        except Exception as exc:
+            caught.append(f"envelope: {type(exc).__name__}: {exc}")
+    return out
+
+
+def _teaching(fit: Any, infl: Any, ot_all: pd.DataFrame, caught: list[str]) -> dict[str, Any]:
+    """The numbers of the teaching plots: VIF, partial residuals, the index plot's series, Hadi's functions and the
+    fit without the row of largest Cook's distance."""
+    from ..linear import teaching as teach
+
+    out: dict[str, Any] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            out["vif"] = teach.vif(fit)
+        except Exception as exc:
+            out["vif_error"] = str(exc)
+        out["partial"] = teach.partial_residuals(fit)
+        out["index_values"] = teach.index_values(infl, ot_all)
+        out["potential_residual"] = teach.potential_residual(infl)
+        d = np.asarray(infl.cooks_distance, dtype=float)
+        if np.isfinite(d).any():
+            try:
+                out["deletion"] = teach.deletion_effect(fit, infl.index[int(np.nanargmax(d))])
+            except Exception as exc:
+                caught.append(f"deletion: {type(exc).__name__}: {exc}")
+    return out

@@ -10,6 +10,7 @@ Every number comes from one :class:`~regdiag.report.bundle.Diagnostics` bundle; 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime as _dt
 import io
 import json
@@ -41,6 +42,10 @@ MAX_FLAGGED_ROWS = 100
 EXPORT_PARQUET_ABOVE = 50_000
 #: figures drawn in parallel worker processes (forked, where the platform has fork) when there are this many or more
 PARALLEL_FIGURES = 4
+#: up to this many observations, and while the machine's load average is below EARLY_DRAWING_MAX_LOAD, the drawing
+#: processes start before the numbers are computed (see _Drawing)
+EARLY_DRAWING_MAX_N = 20_000
+EARLY_DRAWING_MAX_LOAD = 1.0
 
 _ = (CROSS_CHECK_ALL_SOLVERS, ENGINE_MAX_N, MAX_EXACT_GLM)  # re-exported: the report's limits live in bundle.py
 
@@ -112,36 +117,12 @@ class _Plot:
     error: str = ""
 
 
-def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, str, str, Any]]:
-    """The report's plots: (key, title, caption, a function drawing it on a new figure from the bundle)."""
-    from .. import plots
+def _overview_caption(b: Diagnostics, n_labels: int) -> str:
+    """The caption of the overview (R's plot(lm)): what each panel shows, the Q-Q band and the leverage panel for
+    this fit, the labels and the density layer."""
+    from ..plots._base import DENSITY_ABOVE
 
-    fit, infl = b.fit, b.influence
-    is_glm = b.is_glm
-    kept = [nm for nm in infl.param_names if nm not in infl.aliased]
-    slopes = [nm for nm in kept if nm not in ("Intercept", "(Intercept)", "const")]
-    specs: list[tuple[str, str, str, Callable[[], Any]]] = []
-
-    def single(fn: Callable[..., Any], size: tuple[float, float] = (6.4, 4.6), **kw: Any) -> Callable[[], Any]:
-        kw.setdefault("n_labels", n_labels)
-        if kw["n_labels"] is None:  # a plot that labels no extreme points
-            del kw["n_labels"]
-
-        def make() -> Any:
-            fig, axes = _figure(1, 1, size)
-            fn(infl, ax=axes[0, 0], **kw)
-            return fig
-
-        return make
-
-    def panel(fn: Callable[..., Any], n: int, ncols: int, size: tuple[float, float], **kw: Any) -> Callable[[], Any]:
-        def make() -> Any:
-            fig, axes = _figure(*_grid(n, ncols), size)
-            fn(infl, ax=axes, **kw)
-            return fig
-
-        return make
-
+    infl = b.influence
     h = np.asarray(infl.leverage, dtype=float)
     w = infl.weights
     used = np.isfinite(h) & (h < 1) & (np.ones(len(h), dtype=bool) if w is None else np.asarray(w) > 0)
@@ -159,11 +140,9 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
     labelled = (
         f" In each plot the {n_labels} most extreme points are labelled with their row labels." if n_labels else ""
     )
-    robust = isinstance(infl, RLMInfluence)
-    mle = isinstance(infl, MLEInfluence)  # discrete models: no least-squares residuals, no factorization
     many = (
         f" With {infl.n_obs} rows the bulk of the points is drawn as a shaded density and the points in sparse "
-        "regions (and the labelled ones) on top." if infl.n_obs > plots._base.DENSITY_ABOVE else ""
+        "regions (and the labelled ones) on top." if infl.n_obs > DENSITY_ABOVE else ""
     )
     env = b.envelope
     if env is None:
@@ -174,6 +153,138 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
     else:
         band = (f"the band in which 95% of the sorted residuals of {env.nsim} data sets simulated from the fitted "
                 "model fall (with its weights)")
+    return (
+        "Top left: residuals against fitted values with a lowess smoother — curvature suggests a missing term, a "
+        f"funnel unequal variances. Top right: studentized residuals against their theoretical quantiles, with {band}. "
+        "Bottom left: scale-location, a rising smoother means the spread grows with the mean. Bottom right: "
+        + bottom_right + labelled + many
+    )
+
+
+def _engine_specs(b: Diagnostics, n_labels: int) -> list[tuple[str, str, str, Callable[[], Any]]]:
+    """The engine plots: the plain influence-function estimate against exact deletion, and three curvatures."""
+    from .. import plots
+
+    infl = b.influence
+    specs: list[tuple[str, str, str, Callable[[], Any]]] = []
+    runs = b.engine_values
+    plain = runs.get(("exact", "direct", "none"))
+    specs.append((
+        "engine_vs_exact", "Second-order influence estimate against exact deletion",
+        "The engine's influence-function estimate H⁻¹∇ℓᵢ/n with the exact Hessian and no leverage correction, "
+        "against the exact change from deleting the observation, in standard errors. For least squares the "
+        "estimate is (1 - hᵢ) times the exact change, so high-leverage points fall short of the line.",
+        _engine_single(plots, plain, n_labels) if plain is not None
+        else _failed(_no_engine(infl)),
+    ))
+    curv = {c: runs[(c, "direct", "leverage")] for c in ("exact", "kfac", "ekfac")
+            if (c, "direct", "leverage") in runs}
+    specs.append((
+        "curvature_comparison", "Curvatures compared: exact, K-FAC, EK-FAC",
+        "The same comparison with the leverage correction, for three curvatures. Points on the line: the "
+        "curvature gives the exact deletion; what remains off it is the curvature's approximation.",
+        _engine_panel(plots, curv, n_labels) if curv else _failed(_no_engine(infl)),
+    ))
+    return specs
+
+
+def _single(infl: Any, fn: Callable[..., Any], size: tuple[float, float] = (6.4, 4.6), **kw: Any) -> Callable[[], Any]:
+    """Draws ``fn(infl, **kw)`` on a new figure of one panel of ``size`` inches (``n_labels=None``: a plot that
+    labels no extreme points)."""
+    if kw.get("n_labels", 0) is None:
+        del kw["n_labels"]
+
+    def make() -> Any:
+        fig, axes = _figure(1, 1, size)
+        fn(infl, ax=axes[0, 0], **kw)
+        return fig
+
+    return make
+
+
+def _panel(infl: Any, fn: Callable[..., Any], n: int, ncols: int, size: tuple[float, float],
+           **kw: Any) -> Callable[[], Any]:
+    """Draws ``fn(infl, **kw)`` on a new figure of ``n`` panels of ``size`` inches, ``ncols`` across."""
+    def make() -> Any:
+        fig, axes = _figure(*_grid(n, ncols), size)
+        fn(infl, ax=axes, **kw)
+        return fig
+
+    return make
+
+
+def _component_residual_spec(b: Diagnostics, n_labels: int) -> tuple[str, str, str, Callable[[], Any]]:
+    from .. import plots
+
+    one_col = _numeric_terms(b.fit)
+    return (
+        "component_residual", "Component + residual plots (car's crPlots)",
+        "Each term's partial residual (working residual plus the term's centred contribution) against the term, "
+        "with the fitted component (dashed) and a lowess smoother (red): a smoother that bends away from the "
+        "line suggests the term needs a transformation." + (" Factors are left out." if len(one_col) <
+                                                               len(_terms(b.fit)) else ""),
+        _panel(b.influence, plots.component_residual, len(one_col), 3, (3.5, 3.0), n_labels=min(n_labels, 2),
+               partial=b.partial),
+    )
+
+
+def _teaching_specs(b: Diagnostics, n_labels: int, slopes: list[str]) -> list[tuple[str, str, str, Callable[[], Any]]]:
+    """The plots of least squares and GLM fits beyond R's: added-variable, component + residual, collinearity and
+    what deleting the most influential row does."""
+    from .. import plots
+
+    fit, infl = b.fit, b.influence
+    specs: list[tuple[str, str, str, Callable[[], Any]]] = []
+    if slopes:
+        specs.append((
+            "added_variable", "Added-variable plots",
+            "For each coefficient, the response and that term each regressed on all other terms; the line through "
+            "the residuals has the coefficient as its slope, so a point's pull on the line is its pull on the "
+            "coefficient.",
+            _panel(infl, plots.added_variable, len(slopes), 3, (3.5, 3.0), n_labels=n_labels),
+        ))
+    if _numeric_terms(fit) and b.partial is not None:
+        specs.append(_component_residual_spec(b, n_labels))
+    if len(_terms(fit)) >= 2:  # collinearity needs two terms
+        specs.append((
+            "vif", "Collinearity (car's vif)",
+            "GVIF^(1/(2 Df)) per term — for a one-column term √VIF, the factor by which its standard error is "
+            "inflated by its correlation with the other terms; generalized (Fox & Monette) for factors. Lines at VIF "
+            "5 and 10.",
+            _single(infl, plots.vif_panel, (6.4, 0.45 * len(b.vif) + 1.6), values=b.vif, n_labels=None)
+            if b.vif is not None else _failed(b.vif_error or "not computed"),
+        ))
+    rows = ", ".join(map(str, b.deletion.rows)) if b.deletion is not None else "the most influential row"
+    specs.append((  # the exact deletion from the closed form: least squares and GLMs
+        "deletion", "What deleting the most influential row does",
+        f"The fit with and without {rows} (the largest Cook's distance), exact from the closed form: the fitted "
+        "line when the model has one predictor, else the added-variable view of the coefficient the deletion "
+        "moves most.",
+        _single(infl, plots.deletion, effect=b.deletion, n_labels=None) if b.deletion is not None
+        else _failed("the deletion could not be computed"),
+    ))
+    return specs
+
+
+def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, str, str, Any]]:
+    """The report's plots: (key, title, caption, a function drawing it on a new figure from the bundle)."""
+    from .. import plots
+
+    fit, infl = b.fit, b.influence
+    is_glm = b.is_glm
+    kept = [nm for nm in infl.param_names if nm not in infl.aliased]
+    slopes = [nm for nm in kept if nm not in ("Intercept", "(Intercept)", "const")]
+    specs: list[tuple[str, str, str, Callable[[], Any]]] = []
+
+    def single(fn: Callable[..., Any], size: tuple[float, float] = (6.4, 4.6), **kw: Any) -> Callable[[], Any]:
+        return _single(infl, fn, size, **{"n_labels": n_labels, **kw})
+
+    def panel(fn: Callable[..., Any], n: int, ncols: int, size: tuple[float, float], **kw: Any) -> Callable[[], Any]:
+        return _panel(infl, fn, n, ncols, size, **kw)
+
+    robust = isinstance(infl, RLMInfluence)
+    mle = isinstance(infl, MLEInfluence)  # discrete models: no least-squares residuals, no factorization
+    overview_caption = _overview_caption(b, n_labels)
     if robust:
         specs += [
             ("weights", "Robustness weights",
@@ -187,12 +298,9 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
     elif not mle:  # the overview's panels need least-squares or GLM residuals
         specs.append((
             "overview", "Overview (R's plot(lm))",
-            "Top left: residuals against fitted values with a lowess smoother — curvature suggests a missing term, a "
-            f"funnel unequal variances. Top right: studentized residuals against their theoretical quantiles, with {band}. "
-            "Bottom left: scale-location, a rising smoother means the spread grows with the mean. Bottom right: "
-            + bottom_right + labelled + many,
+            overview_caption,
             panel(plots.overview, 4, 2, (5.2, 4.0), n_labels=n_labels,
-                  envelope=env if env is not None else False),
+                  envelope=b.envelope if b.envelope is not None else False),
         ))
     if is_glm:
         specs.append((
@@ -242,64 +350,12 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
     ]
     if mle:  # the bubble plot needs studentized residuals, not defined for these models
         specs = [sp for sp in specs if sp[0] != "influence_bubble"]
-    if slopes and not (robust or mle):
-        specs.append((
-            "added_variable", "Added-variable plots",
-            "For each coefficient, the response and that term each regressed on all other terms; the line through "
-            "the residuals has the coefficient as its slope, so a point's pull on the line is its pull on the "
-            "coefficient.",
-            panel(plots.added_variable, len(slopes), 3, (3.5, 3.0), n_labels=n_labels),
-        ))
-    one_col = _numeric_terms(fit)
-    if one_col and b.partial is not None:
-        specs.append((
-            "component_residual", "Component + residual plots (car's crPlots)",
-            "Each term's partial residual (working residual plus the term's centred contribution) against the term, "
-            "with the fitted component (dashed) and a lowess smoother (red): a smoother that bends away from the "
-            "line suggests the term needs a transformation." + (" Factors are left out." if len(one_col) <
-                                                                   len(_terms(fit)) else ""),
-            panel(plots.component_residual, len(one_col), 3, (3.5, 3.0), n_labels=min(n_labels, 2),
-                  partial=b.partial),
-        ))
-    if len(_terms(fit)) >= 2 and not (robust or mle):  # collinearity needs two terms (and the QR of a fit)
-        specs.append((
-            "vif", "Collinearity (car's vif)",
-            "GVIF^(1/(2 Df)) per term — for a one-column term √VIF, the factor by which its standard error is "
-            "inflated by its correlation with the other terms; generalized (Fox & Monette) for factors. Lines at VIF "
-            "5 and 10.",
-            single(plots.vif_panel, size=(6.4, 0.45 * len(b.vif) + 1.6), values=b.vif, n_labels=None)
-            if b.vif is not None else _failed(b.vif_error or "not computed"),
-        ))
-    rows = ", ".join(map(str, b.deletion.rows)) if b.deletion is not None else "the most influential row"
-    if not (robust or mle):  # the exact deletion from the closed form: least squares and GLMs
-        specs.append((
-            "deletion", "What deleting the most influential row does",
-            f"The fit with and without {rows} (the largest Cook's distance), exact from the closed form: the fitted "
-            "line when the model has one predictor, else the added-variable view of the coefficient the deletion "
-            "moves most.",
-            single(plots.deletion, effect=b.deletion, n_labels=None) if b.deletion is not None
-            else _failed("the deletion could not be computed"),
-        ))
+    if not (robust or mle):
+        specs += _teaching_specs(b, n_labels, slopes)
+    elif _numeric_terms(fit) and b.partial is not None:
+        specs.append(_component_residual_spec(b, n_labels))
     if engine:
-        runs = b.engine_runs
-        exact = b.exact if b.exact is not None else infl
-        plain = runs.get(("exact", "direct", "none"))
-        specs.append((
-            "engine_vs_exact", "Second-order influence estimate against exact deletion",
-            "The engine's influence-function estimate H⁻¹∇ℓᵢ/n with the exact Hessian and no leverage correction, "
-            "against the exact change from deleting the observation, in standard errors. For least squares the "
-            "estimate is (1 - hᵢ) times the exact change, so high-leverage points fall short of the line.",
-            _engine_single(plots, plain, exact, n_labels) if plain is not None
-            else _failed(_no_engine(infl)),
-        ))
-        curv = {c: runs[(c, "direct", "leverage")] for c in ("exact", "kfac", "ekfac")
-                if (c, "direct", "leverage") in runs}
-        specs.append((
-            "curvature_comparison", "Curvatures compared: exact, K-FAC, EK-FAC",
-            "The same comparison with the leverage correction, for three curvatures. Points on the line: the "
-            "curvature gives the exact deletion; what remains off it is the curvature's approximation.",
-            _engine_panel(plots, curv, exact, n_labels) if curv else _failed(_no_engine(infl)),
-        ))
+        specs += _engine_specs(b, n_labels)
     return specs
 
 
@@ -359,10 +415,25 @@ def _draw(make: Callable[[], Any]) -> tuple[str, str]:
 
 #: the figures being drawn, read by forked workers (a function made in the parent cannot be pickled)
 _PENDING: list[Callable[[], Any]] = []
+#: in an early-started worker: the bundle file it read and the figures made from it
+_LOADED: tuple[str, list[Callable[[], Any]]] | None = None
 
 
 def _draw_pending(k: int) -> tuple[str, str]:
     return _draw(_PENDING[k])
+
+
+def _draw_from_file(task: tuple[str, int, bool, int]) -> tuple[str, str]:
+    """Draw figure ``k`` of the bundle pickled at ``path`` (read once per worker)."""
+    global _LOADED
+    path, n_labels, engine, k = task
+    if _LOADED is None or _LOADED[0] != path:
+        import pickle
+
+        with open(path, "rb") as fh:
+            b = pickle.load(fh)
+        _LOADED = (path, [make for *_, make in _plot_specs(b, n_labels, engine)])
+    return _draw(_LOADED[1][k])
 
 
 def _workers(n_figures: int) -> int:
@@ -378,14 +449,83 @@ def _workers(n_figures: int) -> int:
     return max(1, min(cpus, 4, n_figures))
 
 
-def _render(specs: list[tuple[str, str, str, Any]], steps: Steps) -> list[_Plot]:
-    """Draw every figure: in forked worker processes where the machine has several cores (the figures are
-    independent; each worker inherits the bundle), else one after the other."""
-    global _PENDING
-    items = [_Plot(key, title, caption) for key, title, caption, _ in specs]
-    workers = _workers(len(specs))
-    results: list[tuple[str, str]] | None = None
-    if workers > 1:
+class _Drawing:
+    """The processes that draw the figures.
+
+    For up to :data:`EARLY_DRAWING_MAX_N` observations on an otherwise idle machine (load average below
+    :data:`EARLY_DRAWING_MAX_LOAD`) they are started before the numbers are computed (forked, each importing
+    matplotlib and loading its font while the parent computes the bundle) and are handed the bundle pickled to a
+    file. Otherwise they are forked once the bundle is computed, after the parent has imported matplotlib once for
+    all of them (they inherit the bundle): on a busy machine the workers' own imports would cost more CPU than the
+    overlap saves, and on big data the bundle is bigger than what an early start saves. With one core, or no
+    ``fork``, the parent draws. The figures are the same pixels either way.
+    """
+
+    def __init__(self, n_figures: int, n_obs: int) -> None:
+        import os
+
+        self.workers = _workers(n_figures)
+        self.pool: Any = None
+        idle = not hasattr(os, "getloadavg") or os.getloadavg()[0] < EARLY_DRAWING_MAX_LOAD
+        if self.workers > 1 and n_obs <= EARLY_DRAWING_MAX_N and idle:
+            import multiprocessing
+
+            from ..plots._base import warm_up
+
+            try:
+                self.pool = multiprocessing.get_context("fork").Pool(self.workers, initializer=warm_up)
+            except Exception:  # no worker processes here: started later, or the parent draws
+                self.pool = None
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool = None
+
+    def render(self, b: Diagnostics, n_labels: int, engine: bool, specs: list[tuple[str, str, str, Any]],
+               steps: Steps) -> list[_Plot]:
+        """Draw every figure of ``specs`` (made by :func:`_plot_specs` from ``b``)."""
+        results = None
+        try:
+            if self.pool is not None:
+                results = self._early(b, n_labels, engine, specs, steps)
+            if results is None and self.workers > 1:
+                results = self._forked(specs, steps)
+        finally:
+            self.close()
+        if results is None:
+            results = []
+            for _, title, _, make in specs:
+                steps(f"plot: {title}")
+                results.append(_draw(make))
+        items = [_Plot(key, title, caption) for key, title, caption, _ in specs]
+        for item, (png, error) in zip(items, results):
+            item.png, item.error = png, error
+        return items
+
+    def _early(self, b: Diagnostics, n_labels: int, engine: bool, specs: list[tuple[str, str, str, Any]],
+               steps: Steps) -> list[tuple[str, str]] | None:
+        import os
+        import pickle
+        import tempfile
+
+        fd, path = tempfile.mkstemp(prefix="regdiag-bundle-", suffix=".pickle")
+        try:
+            with os.fdopen(fd, "wb") as fh:  # the engine runs hold their engines; the plots need only their values
+                pickle.dump(dataclasses.replace(b, engine_runs={}), fh, protocol=pickle.HIGHEST_PROTOCOL)
+            tasks = [(path, n_labels, engine, k) for k in range(len(specs))]
+            results = []
+            for k, res in enumerate(self.pool.imap(_draw_from_file, tasks)):
+                steps(f"plot: {specs[k][1]}")
+                results.append(res)
+            return results
+        except Exception:  # a bundle that cannot be pickled: the workers are forked now instead
+            return None
+        finally:
+            os.unlink(path)
+
+    def _forked(self, specs: list[tuple[str, str, str, Any]], steps: Steps) -> list[tuple[str, str]] | None:
+        global _PENDING
         import multiprocessing
 
         from ..plots import warm_up
@@ -393,38 +533,31 @@ def _render(specs: list[tuple[str, str, str, Any]], steps: Steps) -> list[_Plot]
         warm_up()  # imported once here, shared by the forked workers
         _PENDING = [make for *_, make in specs]
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
+            with multiprocessing.get_context("fork").Pool(self.workers) as pool:
                 results = []
                 for k, res in enumerate(pool.imap(_draw_pending, range(len(specs)))):
                     steps(f"plot: {specs[k][1]}")
                     results.append(res)
-        except Exception:  # no worker processes here: draw them in this one
-            results = None
+            return results
+        except Exception:  # no worker processes here: the parent draws
+            return None
         finally:
             _PENDING = []
-    if results is None:
-        results = []
-        for _, title, _, make in specs:
-            steps(f"plot: {title}")
-            results.append(_draw(make))
-    for item, (png, error) in zip(items, results):
-        item.png, item.error = png, error
-    return items
 
 
-def _engine_single(plots: Any, estimate: Any, exact: Any, n_labels: int) -> Callable[[], Any]:
+def _engine_single(plots: Any, values: Any, n_labels: int) -> Callable[[], Any]:
     def make() -> Any:
         fig, axes = _figure(1, 1, (4.8, 4.8))
-        plots.engine_vs_exact(estimate, exact, ax=axes[0, 0], n_labels=n_labels)
+        plots.engine_vs_exact(values, ax=axes[0, 0], n_labels=n_labels)
         return fig
 
     return make
 
 
-def _engine_panel(plots: Any, runs: dict[str, Any], exact: Any, n_labels: int) -> Callable[[], Any]:
+def _engine_panel(plots: Any, runs: dict[str, Any], n_labels: int) -> Callable[[], Any]:
     def make() -> Any:
         fig, axes = _figure(1, len(runs), (4.2, 4.4))
-        plots.curvature_comparison(runs, exact=exact, ax=axes, n_labels=n_labels)
+        plots.curvature_comparison(runs, ax=axes, n_labels=n_labels)
         return fig
 
     return make
@@ -723,6 +856,75 @@ def write_exports(b: Diagnostics, out: Path, exports: str = "auto") -> dict[str,
     return written
 
 
+def _figures_html(figures: list[_Plot]) -> str:
+    out = []
+    for f in figures:
+        if f.png:
+            out.append(
+                f'<figure id="plot-{f.key}"><h3>{_e(f.title)}</h3><img alt="{_e(f.title)}" '
+                f'src="data:image/png;base64,{f.png}"><figcaption>{_e(f.caption)}</figcaption></figure>'
+            )
+        else:
+            out.append(f'<h3>{_e(f.title)}</h3><p class="warn">not drawn: {_e(f.error)}</p>')
+    return "".join(out)
+
+
+def _sections(b: Diagnostics, figures: list[_Plot], written: dict[str, Path], label: str,
+              compare_statsmodels: bool) -> list[tuple[str, str, str]]:
+    """The page's sections ``(id, heading, html)``, from the bundle, the drawn figures and the exports."""
+    sections = [
+        ("fit", "Model and fit", _fit_section(b.fit, b.influence, label)),
+        ("flagged", "Flagged observations", _flagged_section(b, "flagged.csv")),
+        ("plots", "Plots", _figures_html(figures)),
+        ("outliers", "Outlier test", _outlier_section(b)),
+        ("collinearity", "Collinearity", _vif_section(b)),
+        ("crosscheck", "Engine cross-check", _cross_check_section(b.cross_check, b.cross_check_error)),
+    ]
+    if compare_statsmodels:
+        sections.append(("compare", "Comparison with statsmodels", _compare_section(b.comparison,
+                                                                                     b.comparison_error)))
+    if b.warnings:
+        items = "".join(f"<li>{_e(w)}</li>" for w in b.warnings)
+        sections.append(("warnings", "Warnings", f'<ul class="warn">{items}</ul>'))
+    sections.append(("exports", "Exports", _exports_section(written)))
+    return sections
+
+
+def _meta(infl: Any) -> str:
+    from .._version import __version__
+
+    now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    return f"regdiag {_e(__version__)} · {_e(now)} · {_e(infl.method)}, n = {infl.n_obs}, rank = {infl.rank}"
+
+
+def _summary_lines(b: Diagnostics, title: str) -> list[str]:
+    """The terminal summary: the fit, the flagged rows, the note on their share, the cross-check and comparison."""
+    import textwrap
+
+    lines = summary_text(b.fit, b.influence, b.flagged, b.rule, title, outlier=b.outlier_test, ranked=b.ranked)
+    if b.share_note:
+        lines += ["", *textwrap.wrap(b.share_note, 100)]
+    cc = b.cross_check
+    if cc is not None:
+        exact = cc[cc["agrees"].notna()]
+        n_ok = int(exact["agrees"].fillna(False).astype(bool).sum())
+        lines.append(f"\nEngine cross-check: {n_ok} of {len(exact)} runs that theory says are exact agree with the "
+                     "closed form")
+    elif b.cross_check_error:
+        lines.append(f"\n{b.cross_check_error}")
+    cmp = b.comparison
+    if cmp is not None:
+        differ = cmp.table[~cmp.table["agree"]]
+        lines.append(
+            f"Comparison with {cmp.peer}: {len(cmp.table) - len(differ)} of {len(cmp.table)} measures agree"
+            + (f"; the other {len(differ)} differ for detected reasons" if len(differ) and cmp.all_explained else
+               (f"; {len(differ)} differ (see the report)" if len(differ) else ""))
+        )
+    elif b.comparison_error:
+        lines.append(b.comparison_error)
+    return lines
+
+
 def write_html_report(
     fit: Any,
     out_dir: str | Path,
@@ -776,82 +978,34 @@ def write_html_report(
     -------
     HTMLReport
     """
-    from .._version import __version__
-
     out = Path(out_dir)
     make_folder(out)
     steps = Steps(progress, 0)
     n_plots = _n_plots(fit, engine_plots)
     steps.total = (2 + int(cross_check) + int(engine_plots) + int(compare_statsmodels) + int(nsim >= 2)
                    + n_plots + 2)
-    b = diagnose(fit, rule=rule, nsim=nsim, cross_check=cross_check, engine=engine_plots,
-                 compare_statsmodels=compare_statsmodels, steps=steps)
-    infl = b.influence
-    specs = _plot_specs(b, n_labels, engine_plots)
-    steps.total = steps.done + 2 + len(specs)  # the same count, unless a fit's terms surprise _n_plots
-    steps("exports: " + ("parquet" if exports == "parquet" or (exports == "auto" and infl.n_obs >
-                                                                EXPORT_PARQUET_ABOVE) else "CSV and JSON"))
-    written = write_exports(b, out, exports)
-    figures = _render(specs, steps)
+    drawing = _Drawing(n_plots, int(getattr(fit, "nobs", 0) or 0))
+    try:
+        b = diagnose(fit, rule=rule, nsim=nsim, cross_check=cross_check, engine=engine_plots,
+                     compare_statsmodels=compare_statsmodels, steps=steps)
+        infl = b.influence
+        specs = _plot_specs(b, n_labels, engine_plots)
+        steps.total = steps.done + 2 + len(specs)  # the same count, unless a fit's terms surprise _n_plots
+        steps("exports: " + ("parquet" if exports == "parquet" or (exports == "auto" and infl.n_obs >
+                                                                    EXPORT_PARQUET_ABOVE) else "CSV and JSON"))
+        written = write_exports(b, out, exports)
+        figures = drawing.render(b, n_labels, engine_plots, specs, steps)
+    finally:
+        drawing.close()
     steps("writing report.html")
     title = title or "regdiag report"
-    fig_html = []
-    for f in figures:
-        if f.png:
-            fig_html.append(
-                f'<figure id="plot-{f.key}"><h3>{_e(f.title)}</h3><img alt="{_e(f.title)}" '
-                f'src="data:image/png;base64,{f.png}"><figcaption>{_e(f.caption)}</figcaption></figure>'
-            )
-        else:
-            fig_html.append(f'<h3>{_e(f.title)}</h3><p class="warn">not drawn: {_e(f.error)}</p>')
-    sections = [
-        ("fit", "Model and fit", _fit_section(fit, infl, label)),
-        ("flagged", "Flagged observations", _flagged_section(b, "flagged.csv")),
-        ("plots", "Plots", "".join(fig_html)),
-        ("outliers", "Outlier test", _outlier_section(b)),
-        ("collinearity", "Collinearity", _vif_section(b)),
-        ("crosscheck", "Engine cross-check", _cross_check_section(b.cross_check, b.cross_check_error)),
-    ]
-    if compare_statsmodels:
-        sections.append(("compare", "Comparison with statsmodels", _compare_section(b.comparison,
-                                                                                     b.comparison_error)))
-    caught = list(b.warnings)
-    if caught:
-        items = "".join(f"<li>{_e(w)}</li>" for w in caught)
-        sections.append(("warnings", "Warnings", f'<ul class="warn">{items}</ul>'))
-    sections.append(("exports", "Exports", _exports_section(written)))
-    now = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    meta = f"regdiag {_e(__version__)} · {_e(now)} · {_e(infl.method)}, n = {infl.n_obs}, rank = {infl.rank}"
     path = out / "report.html"
-    path.write_text(_page(title, sections, meta), encoding="utf-8")
-
-    lines = summary_text(fit, infl, b.flagged, rule, title, outlier=b.outlier_test, ranked=b.ranked)
-    if b.share_note:
-        import textwrap
-
-        lines += ["", *textwrap.wrap(b.share_note, 100)]
-    cc = b.cross_check
-    if cc is not None:
-        exact = cc[cc["agrees"].notna()]
-        n_ok = int(exact["agrees"].fillna(False).astype(bool).sum())
-        lines.append(f"\nEngine cross-check: {n_ok} of {len(exact)} runs that theory says are exact agree with the "
-                     "closed form")
-    elif b.cross_check_error:
-        lines.append(f"\n{b.cross_check_error}")
-    cmp = b.comparison
-    if cmp is not None:
-        differ = cmp.table[~cmp.table["agree"]]
-        lines.append(
-            f"Comparison with {cmp.peer}: {len(cmp.table) - len(differ)} of {len(cmp.table)} measures agree"
-            + (f"; the other {len(differ)} differ for detected reasons" if len(differ) and cmp.all_explained else
-               (f"; {len(differ)} differ (see the report)" if len(differ) else ""))
-        )
-    elif b.comparison_error:
-        lines.append(b.comparison_error)
-    lines.append("")
+    path.write_text(_page(title, _sections(b, figures, written, label, compare_statsmodels), _meta(infl)),
+                    encoding="utf-8")
+    lines = _summary_lines(b, title)
     measures = written.get("measures.csv", written.get("measures.parquet"))
-    lines.append(f"all measures: {measures}")
-    lines.append(f"report: {path}")
+    lines += ["", f"all measures: {measures}", f"report: {path}"]
+    cc, cmp = b.cross_check, b.comparison
     return HTMLReport(
         path=path, text="\n".join(lines), exports=written, flagged=b.flagged, cross_check=cc, comparison=cmp,
         warnings=b.warnings, diagnostics=b,

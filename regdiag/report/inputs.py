@@ -256,8 +256,9 @@ def _suggest(value: str, choices: list[str]) -> str:
 
 
 def check_family(family: str | None, link: str | None) -> None:
-    """A family or link typo, with the closest valid name added to the GLM code's own message."""
-    from ..linear.families import FAMILIES, LINKS, make_family
+    """A family or link typo, with the closest valid name (the GLM code gives the name and the choices as data)."""
+    from .._validation import UnknownNameError
+    from ..linear.families import make_family
 
     if family is None:
         if link is not None:
@@ -265,14 +266,12 @@ def check_family(family: str | None, link: str | None) -> None:
         return
     try:
         make_family(family, link)
-    except RegdiagError as exc:
-        msg = one_line(str(exc))
-        if msg.startswith("unknown family"):
-            raise DataError(msg.replace("; choose", f"; {_suggest(family, list(FAMILIES))}choose", 1)) from exc
-        if msg.startswith("unknown link"):
-            raise DataError(msg.replace("; choose", f"; {_suggest(str(link), list(LINKS))}choose", 1)) from exc
-        if "link" in msg:
-            raise DataError(msg) from exc
+    except UnknownNameError as exc:
+        choices = list(exc.choices)
+        raise DataError(f"unknown {exc.what} {exc.value!r}; {_suggest(str(exc.value), choices)}choose from "
+                        f"{', '.join(map(repr, choices))}") from exc
+    except RegdiagError as exc:  # a link the family does not take, ...: the user's option, as given
+        raise DataError(one_line(str(exc))) from exc
 
 
 def model_input(

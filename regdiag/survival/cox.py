@@ -16,11 +16,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from ..protocols import ModelKind
+from .._distributions import norm_sf
 from .._validation import ConditioningWarning, DataError, DesignError
 from .._warnings import warn_not_converged
+from ..protocols import ModelKind
 from ..linalg import qr_factor
 from ._core import CoxState, Residuals, evaluate, newton, residuals
 from ._risk import RiskSets
@@ -128,7 +128,7 @@ class CoxFit:
         z = self.coef / self.bse
         return pd.DataFrame(
             {"coef": self.coef, "exp(coef)": np.exp(self.coef), "se(coef)": self.bse, "z": z,
-             "Pr(>|z|)": 2.0 * stats.norm.sf(np.abs(z))},
+             "Pr(>|z|)": 2.0 * norm_sf(np.abs(z))},
             index=list(self.param_names),
         )
 

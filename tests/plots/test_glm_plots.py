@@ -11,7 +11,7 @@ from scipy import stats
 
 import regdiag
 from regdiag import plots
-from regdiag.plots._simulate import draw_glm_response, envelope
+from regdiag.linear.envelope import draw_glm_response, envelope
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +111,8 @@ def test_engine_plots_of_a_glm_compare_with_exact_leave_one_out(budworm):
     import regdiag.engine
 
     est = regdiag.engine.influence(budworm, "gauss_newton", correction="leverage")
-    d = plots.engine_vs_exact(est)  # exact: budworm.influence(loo="exact")
     exact = budworm.influence(loo="exact")
+    d = plots.engine_vs_exact(est, exact)
     se = np.sqrt(exact.dispersion * exact.cov_unscaled_diag)
     x = d.data_[d.data_["coefficient"] == "ldose"]["x"].to_numpy()
     np.testing.assert_allclose(x, -exact.dfbeta[:, 1] / se[1], rtol=1e-12)

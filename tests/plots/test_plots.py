@@ -189,7 +189,7 @@ def test_qq_envelope_band_is_drawn_and_reproducible(savings):
 
 def test_envelope_projection_equals_refitting_simulated_responses_with_the_weights(savings_wls):
     """The shortcut (project simulated errors with the fit's Q) = simulate y from the WLS model and refit it."""
-    from regdiag.plots._simulate import linear_student_from_draws
+    from regdiag.linear.envelope import linear_student_from_draws
 
     fit = savings_wls
     infl = fit.influence()
@@ -210,7 +210,7 @@ def test_envelope_projection_equals_refitting_simulated_responses_with_the_weigh
 
 def test_envelope_covers_the_data_distribution(savings_wls):
     """Residuals of data simulated from the WLS model fall inside the 95% pointwise band about 95% of the time."""
-    from regdiag.plots._simulate import envelope, linear_student_from_draws
+    from regdiag.linear.envelope import envelope, linear_student_from_draws
 
     fit = savings_wls
     infl = fit.influence()

@@ -275,3 +275,35 @@ def test_terminal_progress_only_once_the_report_is_slow(monkeypatch, capsys):
     steps = bundle.Steps(lambda s, d, t: seen.append((s, d, t)), total=1)  # a callable gets every step at once
     steps("x")
     assert seen == [("x", 1, 1)]
+
+
+def test_the_same_figures_from_early_started_forked_or_no_worker_processes(savings_fit, tmp_path, monkeypatch):
+    """Workers started before the numbers (handed the bundle pickled), workers forked after them, and the parent
+    alone draw the same pixels."""
+    import re
+
+    from regdiag.report import html
+
+    def images(out):
+        text = (out / "report.html").read_text(encoding="utf-8")
+        return re.findall(r'<figure id="plot-([^"]+)">.*?src="data:image/png;base64,([^"]+)"', text)
+
+    kw = dict(cross_check=False, engine_plots=False, nsim=0)
+    monkeypatch.setattr(html, "EARLY_DRAWING_MAX_LOAD", float("inf"))
+    early = images(write_html_report(savings_fit, tmp_path / "early", **kw).path.parent)
+    monkeypatch.setattr(html, "EARLY_DRAWING_MAX_N", 0)
+    forked = images(write_html_report(savings_fit, tmp_path / "forked", **kw).path.parent)
+    monkeypatch.setattr(html, "PARALLEL_FIGURES", 10**6)
+    alone = images(write_html_report(savings_fit, tmp_path / "alone", **kw).path.parent)
+    assert len(early) >= 10
+    import io
+
+    from PIL import Image
+
+    def pixels(b64):
+        return np.asarray(Image.open(io.BytesIO(base64.b64decode(b64))))
+
+    for (k1, a), (k2, b), (k3, c) in zip(early, forked, alone):
+        assert k1 == k2 == k3
+        np.testing.assert_array_equal(pixels(a), pixels(b))
+        np.testing.assert_array_equal(pixels(a), pixels(c))
