@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import _distributions as dist
+from . import _distributions as dist
 
 __all__ = [
     "select_criteria",

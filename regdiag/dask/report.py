@@ -319,15 +319,17 @@ def _stream_diagnose(ddf: Any, measures: Path, *, formula: str, family: str | No
                      weights: str | None, rule: str, top: int, missing: str, theta: float | None,
                      alpha: float | None) -> _StreamDiagnostics:
     """Fit, then one pass over the data for the measures (written to ``measures``), the flags and the top rows."""
-    import regdiag
+    from ..linear.glm import negbin_alpha
+    from .glm import glm
+    from .ols import ols
 
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         if family is None:
-            fit = regdiag.ols(formula, data=ddf, weights=weights, missing=missing)
+            fit = ols(formula, data=ddf, weights=weights, missing=missing)
         else:
-            fit = regdiag.glm(formula, data=ddf, family=family, link=link, weights=weights, missing=missing,
-                              theta=theta, alpha=alpha)
+            alpha, _ = negbin_alpha(family, link, alpha, theta, estimable=False)
+            fit = glm(formula, data=ddf, family=family, link=link, weights=weights, missing=missing, alpha=alpha)
         infl = fit.influence()
         writes = _measure_writes(infl, measures)
         summary, _ = infl.summarize([writes], rule=rule, top=top)

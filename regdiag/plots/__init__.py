@@ -53,7 +53,7 @@ Examples
 
 from __future__ import annotations
 
-from ._base import LABEL_GID, Display, PanelDisplay, figure_grid, warm_up
+from ._base import DENSITY_ABOVE, LABEL_GID, Display, PanelDisplay, figure_grid, warm_up
 from .engine import curvature_comparison, engine_vs_exact
 from .coefficients import added_variable, added_variable_residuals, dfbetas_panel
 from .influence import cooks_index, cooks_leverage, influence_bubble, residuals_leverage
@@ -78,6 +78,8 @@ __all__ = [
     "PanelDisplay",
     "figure_grid",
     "LABEL_GID",
+    "DENSITY_ABOVE",
+    "warm_up",
     "residuals_fitted",
     "qq",
     "half_normal",

@@ -120,7 +120,7 @@ class _Plot:
 def _overview_caption(b: Diagnostics, n_labels: int) -> str:
     """The caption of the overview (R's plot(lm)): what each panel shows, the Q-Q band and the leverage panel for
     this fit, the labels and the density layer."""
-    from ..plots._base import DENSITY_ABOVE
+    from ..plots import DENSITY_ABOVE
 
     infl = b.influence
     h = np.asarray(infl.leverage, dtype=float)
@@ -470,7 +470,7 @@ class _Drawing:
         if self.workers > 1 and n_obs <= EARLY_DRAWING_MAX_N and idle:
             import multiprocessing
 
-            from ..plots._base import warm_up
+            from ..plots import warm_up
 
             try:
                 self.pool = multiprocessing.get_context("fork").Pool(self.workers, initializer=warm_up)
