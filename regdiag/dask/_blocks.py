@@ -300,7 +300,8 @@ def _calls(parsed: Any) -> list[tuple[str, set[str]]]:
                 tree = ast.parse(sanitize_variable_names(str(factor.expr), {}, aliases), mode="eval")
                 for node in ast.walk(tree):
                     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                        args = {aliases.get(n.id, n.id) for a in node.args for n in ast.walk(a) if isinstance(n, ast.Name)}
+                        args = {aliases.get(n.id, n.id) for a in node.args for n in ast.walk(a)
+                                if isinstance(n, ast.Name)}
                         out.append((node.func.id, args))
     return out
 
@@ -332,7 +333,10 @@ def _categorical_vars(formula: str, parsed: Any, data: Any) -> dict[str, Any]:
     for var, col in todo.items():
         if var in computed:
             val = computed[var]
-            cats = val.categories if isinstance(val, pd.CategoricalDtype) else pd.Categorical(np.asarray(val)).categories
+            if isinstance(val, pd.CategoricalDtype):
+                cats = val.categories
+            else:
+                cats = pd.Categorical(np.asarray(val)).categories
         else:
             cats = col.dtype.categories
         levels[var] = list(cats)

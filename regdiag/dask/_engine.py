@@ -67,7 +67,8 @@ def _tree(nodes: list[Any], split_every: int) -> Any:
     split_every = max(int(split_every), 2)
     level = nodes
     while len(level) > 1:
-        level = [dask.delayed(combine, pure=False)(level[i : i + split_every]) for i in range(0, len(level), split_every)]
+        level = [dask.delayed(combine, pure=False)(level[i : i + split_every])
+                 for i in range(0, len(level), split_every)]
     return level[0]
 
 

@@ -181,7 +181,7 @@ def combine(nodes: Sequence[Node]) -> Node:
     full = [n for n in nodes if n.r is not None]
     empty = [b for n in nodes if n.r is None for b in n.factors]
     if not full:
-        return Node(r=None, factors={b: None for b in empty}, stats=stats)
+        return Node(r=None, factors=dict.fromkeys(empty), stats=stats)
     c = full[0].r.shape[1]
     heights = [n.r.shape[0] for n in full]
     stacked = np.vstack([n.r for n in full])

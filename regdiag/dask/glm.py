@@ -1,19 +1,18 @@
 """GLMs on Dask: IRLS with one tree reduction per iteration, then one pass for every per-row measure.
 
 Iteration
-    Each pass rebuilds every block, evaluates the linear predictor, means and deviance at the current coefficients
-    and reduces ``[W^(1/2) X, W^(1/2) z]`` (working weights and residuals, :func:`regdiag.linear.glm_irls.working_weights`)
-    to its R factor by the same tree as OLS (:mod:`regdiag.dask.ols`), carrying the deviance, the validity of the
-    means, Pearson's statistic and the counts the convergence test needs. The step is solved from the small root R
-    factored like the whole weighted design (pivots, rank, aliasing as in memory). The next pass evaluates the new
-    coefficients *and* already reduces their working system: when the deviance did not rise it is the next
-    iteration's reduction (one pass per iteration); when it rose, the step is halved and that pass is discarded, as
-    the in-memory IRLS halves. Every step is a QR step (the in-memory path starts with cheaper Cholesky steps: a
-    different path to the same fixed point), and convergence is declared by the in-memory rule
-    (:func:`~regdiag.linear.glm_irls.step_criterion`, :func:`~regdiag.linear.glm_irls.qr_converged`: the step's
-    estimated remaining error below ``tol`` times ``|b_j| + se_j``, or at the QR's rounding level). As in memory,
-    the factorization kept for the diagnostics is that of the last iteration's start and the coefficients are those
-    after its step.
+    Each pass rebuilds every block, evaluates the linear predictor, means and deviance at the current coefficients and
+    reduces ``[W^(1/2) X, W^(1/2) z]`` (working weights and residuals, :func:`regdiag.linear.glm_irls.working_weights`)
+    to its R factor by the same tree as OLS (:mod:`regdiag.dask.ols`), carrying the deviance, the validity of the means,
+    Pearson's statistic and the counts the convergence test needs. The step is solved from the small root R factored
+    like the whole weighted design (pivots, rank, aliasing as in memory). The next pass evaluates the new coefficients
+    *and* already reduces their working system: when the deviance did not rise it is the next iteration's reduction (one
+    pass per iteration); when it rose, the step is halved and that pass is discarded, as the in-memory IRLS halves.
+    Every step is a QR step (the in-memory path starts with cheaper Cholesky steps: a different path to the same fixed
+    point), and convergence is declared by the in-memory rule (:func:`~regdiag.linear.glm_irls.step_criterion`,
+    :func:`~regdiag.linear.glm_irls.qr_converged`: the step's estimated remaining error below ``tol`` times ``|b_j| +
+    se_j``, or at the QR's rounding level). As in memory, the factorization kept for the diagnostics is that of the last
+    iteration's start and the coefficients are those after its step.
 
 Influence
     One pass: each block recomputes its rows of the kept factorization's ``Q`` (from the same working system) and its
@@ -471,7 +470,7 @@ def _irls(
     root = run(beta, 1)
     st = root.stats
     n = sum(st["lengths"].values())
-    if root.r is None and st.get("valid", True) or n == 0:
+    if (root.r is None and st.get("valid", True)) or n == 0:
         raise DataError("no rows are left after dropping rows with missing values")
     if not st["valid"]:
         raise DesignError(

@@ -371,7 +371,10 @@ class DaskInfluence:
         )
 
     def group_deletion(self, groups: Any, **kwargs: Any) -> Any:
-        """Deletion of whole groups: the fit's ``group_deletion`` (see :meth:`regdiag.dask.DaskOLSFit.group_deletion`)."""
+        """Deletion of whole groups: the fit's ``group_deletion``.
+
+        See :meth:`regdiag.dask.DaskOLSFit.group_deletion`.
+        """
         if self.fit is None:
             raise ValueError("this influence object has no fit attached; group deletion needs the fit's factorization")
         return self.fit.group_deletion(groups, **kwargs)

@@ -19,22 +19,22 @@ The per-row measures
     (:func:`regdiag.linear.ols.row_measures`) — one task per block, lazily, and no further pass for any measure.
 
 Accuracy
-    Leverage and every measure agree with the in-memory path to rounding (about ``kappa * eps`` relative, ``kappa``
-    the condition number of the equilibrated design, as there). The coefficients start as the plain QR solution
-    ``r1^{-1} Q'b``; when its estimated error (the in-memory path's estimate, :func:`regdiag.linalg.estimated_error`) exceeds
+    Leverage and every measure agree with the in-memory path to rounding (about ``kappa * eps`` relative, ``kappa`` the
+    condition number of the equilibrated design, as there). The coefficients start as the plain QR solution ``r1^{-1}
+    Q'b``; when its estimated error (the in-memory path's estimate, :func:`regdiag.linalg.estimated_error`) exceeds
     ``1e-14`` relative, the trigger of :func:`regdiag.linalg.lstsq`, they are refined as in memory, one pass over the
     data per step (:func:`refine`): each block forms its residuals ``r = b - A x`` and the gradient ``A' r`` in
     double-double arithmetic (:mod:`regdiag.dask._refine`, the building blocks of
     :func:`regdiag.linalg.extended_residual`), the tree adds the gradients error-free, and the correction solves the
     corrected semi-normal equations ``R' R dx = A' r`` with the factor's ``R``. ``x`` is carried as a pair of doubles;
-    the steps stop as in memory: when the largest componentwise correction is below ``eps / 8`` or stagnates, when
-    the correction just applied times the estimated error (with the margin ``CONTRACTION_SAFETY``) is far below
-    rounding (a mildly conditioned fit takes one pass), or after ``MAX_REFINE`` steps. Because ``R`` is the R factor of a matrix within rounding of ``A``, each step
-    reduces the error by a factor of about ``kappa * eps``, the rate of the in-memory augmented-system refinement,
-    and both converge to the least-squares solution of the same double-precision data. The per-row measures of a
-    refined fit use the residuals of the refined coefficients, formed again in double-double arithmetic by each
-    block's task, and the residual sum of squares of the refined coefficients. An ill-conditioned design (condition
-    number above 1e8) gets the same warning as in memory.
+    the steps stop as in memory: when the largest componentwise correction is below ``eps / 8`` or stagnates, when the
+    correction just applied times the estimated error (with the margin ``CONTRACTION_SAFETY``) is far below rounding (a
+    mildly conditioned fit takes one pass), or after ``MAX_REFINE`` steps. Because ``R`` is the R factor of a matrix
+    within rounding of ``A``, each step reduces the error by a factor of about ``kappa * eps``, the rate of the
+    in-memory augmented-system refinement, and both converge to the least-squares solution of the same double-precision
+    data. The per-row measures of a refined fit use the residuals of the refined coefficients, formed again in
+    double-double arithmetic by each block's task, and the residual sum of squares of the refined coefficients. An
+    ill-conditioned design (condition number above 1e8) gets the same warning as in memory.
 """
 
 from __future__ import annotations
@@ -149,7 +149,7 @@ def _ols_block_influence(raw: tuple, spec: Any, G: np.ndarray, fs: FitScalars) -
     k = len(fs.names)
     if d is None:
         return empty_influence(Influence, pd.RangeIndex(0), k, weights=None, **_scalar_fields(fs))
-    sqrt_w, A = _ols_rows(d)
+    _sqrt_w, A = _ols_rows(d)
     Qb = block_q(A, G)
     f = _block_factor(fs.factor, Qb)
     if fs.x is None:
@@ -275,8 +275,8 @@ def refine(source: Source, small: QRFactor, x: np.ndarray, split_every: int = 8,
     :func:`regdiag.linalg.lstsq` does: largest componentwise correction below ``eps / 8``, or (from the second step)
     not halving, or the corrections to ``x`` (componentwise) and to the residuals (normwise, ``||A dx|| / ||r||``)
     times ``est`` (the plain solution's estimated error, about the factor each step shrinks the error by) times
-    ``CONTRACTION_SAFETY`` below ``eps / 8``, or ``MAX_REFINE`` steps. The residual sum of squares of the final ``x`` is the last pass's ``r'r``
-    less ``||R dx||^2`` (exact for ``dx`` solving the normal equations with ``R'R``).
+    ``CONTRACTION_SAFETY`` below ``eps / 8``, or ``MAX_REFINE`` steps. The residual sum of squares of the final ``x``
+    is the last pass's ``r'r`` less ``||R dx||^2`` (exact for ``dx`` solving the normal equations with ``R'R``).
     """
     from functools import partial
 
@@ -299,8 +299,9 @@ def refine(source: Source, small: QRFactor, x: np.ndarray, split_every: int = 8,
         x, x_lo = add_correction(x, x_lo, dx)
         rel = relative_correction(dx, x)
         # as in memory; the residuals' correction normwise is ||A dx|| = ||h||
-        if refinement_done(rel, prev, steps, est, lambda: float(np.linalg.norm(h)) / max(
-                math.sqrt(max(float(st["rss"]), 0.0)), np.finfo(float).tiny)):
+        pass_rss = float(st["rss"])
+        if refinement_done(rel, prev, steps, est, lambda h=h, pass_rss=pass_rss: float(np.linalg.norm(h)) / max(
+                math.sqrt(max(pass_rss, 0.0)), np.finfo(float).tiny)):
             break
         prev = rel
     return Refined(x=x, x_lo=x_lo, rss=rss, steps=steps)

@@ -411,7 +411,7 @@ class Family:
             tmp = (v * lk.deriv2(mu) + self.variance_deriv(mu) * d1) / (v * d1)
         return 1.0 + (y - mu) * tmp
 
-    # ---- data ---------------------------------------------------------------------------------------------------------
+    # ---- data -----------------------------------------------------------------------------------------------------
     def prepare(
         self, y: np.ndarray, weights: np.ndarray | None, index: pd.Index, response: str = "y"
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -488,7 +488,9 @@ def fit_glm_design(
     if start is not None:
         start = np.asarray(start, dtype=float).reshape(-1)
         if start.shape[0] != k:
-            raise DesignError(f"start has {start.shape[0]} values but the design has {k} columns {list(design.param_names)}")
+            raise DesignError(
+                f"start has {start.shape[0]} values but the design has {k} columns {list(design.param_names)}"
+            )
     resid_exact: np.ndarray | None = None
     if family.name == "gaussian" and family.link.name == "identity":
         res, resid_exact = _least_squares_fit(X, y, w, offset, family, mustart, rank_tol)

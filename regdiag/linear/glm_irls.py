@@ -51,6 +51,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Protocol
 
 import numpy as np
@@ -238,7 +239,10 @@ def step_dispersion(family: Family, sum_wzz: float, n_informative: int, n_cols: 
 
 
 def qr_converged(crit: float, err_est: float, tol: float, cond: float) -> bool:
-    """Convergence on a QR step: estimated error below ``tol``, or the step at the QR's rounding level ``64 eps kappa``."""
+    """Convergence on a QR step: estimated error below ``tol``, or the step at the QR's rounding level.
+
+    The rounding level of a step is ``64 eps kappa``.
+    """
     return err_est <= tol or crit <= 64.0 * EPS * cond
 
 
@@ -770,7 +774,7 @@ def _not_converged(
     k = STALL_ITERATIONS
     tail = trace[-(k + 1):]
     recent = crits[-k:]
-    flat = len(tail) == k + 1 and all(abs(b - a) <= 4.0 * EPS * (abs(b) + 0.1) for a, b in zip(tail, tail[1:]))
+    flat = len(tail) == k + 1 and all(abs(b - a) <= 4.0 * EPS * (abs(b) + 0.1) for a, b in pairwise(tail))
     steady = (len(recent) == k and all(math.isfinite(c) and c > 0 for c in recent)
               and min(recent) > 0.5 * max(recent))
     head = (f"IRLS did not converge in {maxit} iterations (last step {crit:.3g} of |coefficient| + standard error, "
@@ -789,7 +793,7 @@ def _not_converged(
             "coefficients"
         )
     finite = [c for c in recent if math.isfinite(c) and c > 0]
-    rates = [b / a for a, b in zip(finite, finite[1:])]
+    rates = [b / a for a, b in pairwise(finite)]
     if rates and max(rates) < 0.9:
         return ConvergenceError(
             f"{head} The steps were still shrinking (by a factor of about {rates[-1]:.2g} per iteration): raise "
