@@ -436,7 +436,7 @@ def _formula_frame(formula: str, data: Any, context: Mapping[str, Any] | None) -
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame (or a dict of columns), not {type(data).__name__}")
     parsed = rformula.parse(formula, [str(c) for c in data.columns])
-    used, unknown = rformula.used_columns(parsed, data.columns, context)
+    used, unknown = rformula.used_columns(parsed, [str(c) for c in data.columns], context)
     if unknown:
         raise DataError(
             f"the formula {formula!r} uses {', '.join(map(repr, unknown))}, not a column of the data; columns are "

@@ -28,7 +28,7 @@ import dataclasses
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,7 @@ from ..linear.glm_irls import (
 )
 from ..linear.ols import check_residual_df, response_resid, warn_conditioning
 from ..results import GLMInfluence
-from ._blocks import Block, Source, block_design, make_source
+from ._blocks import Source, block_design, make_source
 from ._engine import augmented, reduce_blocks
 from ._refine import dd_residual
 from ._tsqr import Node, Stats, block_q
@@ -122,8 +122,7 @@ def _working_system(d: Design, at: _Iterate, y, w, off, eta, mu) -> tuple[np.nda
     return augmented(d.X, np.sqrt(W), target), W * z * z, ok
 
 
-def _irls_leaf(blk: Block, st: Stats, *, at: _Iterate) -> np.ndarray | None:
-    d = blk.design
+def _irls_leaf(d: Design, st: Stats, *, at: _Iterate) -> np.ndarray | None:
     fam = at.family
     y, w, off, mustart = _prepared(d, fam)
     eta, mu = _linear_predictor(d, fam, at.beta, off, mustart)
@@ -153,9 +152,8 @@ def _irls_leaf(blk: Block, st: Stats, *, at: _Iterate) -> np.ndarray | None:
     return A
 
 
-def _null_leaf(blk: Block, st: Stats, *, family: Family, mu0: float | None) -> None:
+def _null_leaf(d: Design, st: Stats, *, family: Family, mu0: float | None) -> None:
     """Deviance at a constant mean ``mu0`` (or at ``g^{-1}(offset)`` when None): the null deviance's pass."""
-    d = blk.design
     y, w, off, _ = _prepared(d, family)
     mu = family.link.inverse(off) if mu0 is None else np.full_like(y, mu0)
     st.add("null_dev", family.deviance(y, mu, w), "sum")
@@ -190,7 +188,7 @@ def _glm_block_influence(raw: tuple, spec: Any, G: np.ndarray, gs: GLMScalars) -
     if gs.fac_at is None:  # Gaussian with identity link: the least-squares rows and residuals, as regdiag.ols
         _, A = _ols_rows(dataclasses.replace(d, y=y, weights=w))
         Qb = block_q(A, G)
-        if gs.x is None:
+        if gs.x is None or gs.x_lo is None:  # not refined (both are set together)
             e = A[:, k] - Qb @ gs.qtb
         else:  # residuals of the refined solution in double-double arithmetic, as regdiag.ols
             e = dd_residual(A, gs.factor.cols, gs.factor.scale[gs.factor.cols], gs.x, gs.x_lo)
@@ -298,9 +296,21 @@ class DaskGLMFit(DaskFit):
     _cache: dict = field(default_factory=dict, repr=False)
 
     # ---- the in-memory fit's presentation, shared -----------------------------------------------------------------
-    rank = GLMFit.rank
-    df_resid = GLMFit.df_resid
-    df_null = GLMFit.df_null
+    if TYPE_CHECKING:  # the borrowed properties read here, as the checker sees them (their self type is GLMFit)
+
+        @property
+        def rank(self) -> int: ...
+
+        @property
+        def df_resid(self) -> int: ...
+
+        @property
+        def df_null(self) -> int: ...
+
+    else:
+        rank = GLMFit.rank
+        df_resid = GLMFit.df_resid
+        df_null = GLMFit.df_null
     aliased = GLMFit.aliased
     cond = GLMFit.cond
     params = GLMFit.params
@@ -413,6 +423,8 @@ class DaskGLMFit(DaskFit):
 
 
 def _solve(root: Node, k: int, n: int, rank_tol: float | None) -> tuple[QRFactor, np.ndarray, np.ndarray]:
+    if root.r is None:  # no block has rows left; the callers have stopped before
+        raise DesignError("no observation carries information (every block is empty)")
     small, qtb, _ = split_root(root.r, k, rank_tol, n)
     if small.rank == 0:
         raise DesignError("the weighted design has rank 0: no coefficient can be estimated")
@@ -472,7 +484,7 @@ def _irls(
     n = sum(st["lengths"].values())
     if (root.r is None and st.get("valid", True)) or n == 0:
         raise DataError("no rows are left after dropping rows with missing values")
-    if not st["valid"]:
+    if not st["valid"] or root.r is None:  # here root.r is None only with invalid values (the test above)
         raise DesignError(
             f"cannot find valid starting values for the {family}: the starting linear predictor or means are outside "
             "the link's or family's domain; pass start= (coefficients)"
@@ -519,7 +531,7 @@ def fit_glm_source(
     split_every: int = 8,
 ) -> DaskGLMFit:
     """Fit a Dask input's blocks by IRLS (see the module docstring)."""
-    common = dict(
+    common: dict[str, Any] = dict(
         source=source, family=family, has_offset=_has_offset(source),
         dispersion_fixed=None if dispersion is None else float(dispersion), tol=tol, maxit=maxit, rank_tol=rank_tol,
         split_every=split_every,

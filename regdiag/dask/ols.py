@@ -43,7 +43,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import dask
 import numpy as np
@@ -74,7 +74,7 @@ from ..linear.ols import (
     warn_conditioning,
 )
 from ..results import Influence
-from ._blocks import Block, Source, block_design, make_source
+from ._blocks import Source, block_design, make_source
 from ._engine import augmented, leaf_factors, reduce_blocks
 from ._refine import dd_gradient, dd_residual
 from ._tsqr import Node, Stats, block_q, moments
@@ -90,8 +90,7 @@ def _ols_rows(d: Design) -> tuple[np.ndarray | None, np.ndarray]:
     return sqrt_w, augmented(d.X, sqrt_w, y)
 
 
-def _ols_leaf(blk: Block, st: Stats) -> np.ndarray:
-    d = blk.design
+def _ols_leaf(d: Design, st: Stats) -> np.ndarray:
     sqrt_w, A = _ols_rows(d)
     w = np.ones(d.n_obs) if d.weights is None else d.weights
     st.add("n_pos", int(np.count_nonzero(w > 0)), "sum")
@@ -152,7 +151,7 @@ def _ols_block_influence(raw: tuple, spec: Any, G: np.ndarray, fs: FitScalars) -
     _sqrt_w, A = _ols_rows(d)
     Qb = block_q(A, G)
     f = _block_factor(fs.factor, Qb)
-    if fs.x is None:
+    if fs.x is None or fs.x_lo is None:  # not refined (both are set together)
         e = A[:, k] - Qb @ fs.qtb
     else:  # the residuals of the refined coefficients, in double-double arithmetic
         e = dd_residual(A, fs.factor.cols, fs.factor.scale[fs.factor.cols], fs.x, fs.x_lo)
@@ -245,10 +244,10 @@ def lazy_influence(fit: Any, block_fn: Callable[..., Any], scalars: Any, templat
     )
 
 
-def _refine_leaf(blk: Block, st: Stats, *, cols: np.ndarray, col_scale: np.ndarray, x: np.ndarray,
+def _refine_leaf(d: Design, st: Stats, *, cols: np.ndarray, col_scale: np.ndarray, x: np.ndarray,
                  x_lo: np.ndarray) -> None:
     """One block's share of a refinement step: ``A' r`` (double-double) and ``r'r``; nothing to factor."""
-    _, A = _ols_rows(blk.design)
+    _, A = _ols_rows(d)
     g, ss = dd_gradient(A, cols, col_scale, x, x_lo)
     st.add("g", g, "ddsum")
     st.add("rss", ss, "sum")
@@ -433,10 +432,25 @@ class DaskOLSFit(DaskFit):
     cov_params = OLSFit.cov_params
     coef_table = OLSFit.coef_table
     aliased = OLSFit.aliased
-    cond = OLSFit.cond
-    rank = OLSFit.rank
-    df_resid = OLSFit.df_resid
-    sigma = OLSFit.sigma
+    if TYPE_CHECKING:  # the borrowed properties read here, as the checker sees them (their self type is OLSFit)
+
+        @property
+        def rank(self) -> int: ...
+
+        @property
+        def df_resid(self) -> int: ...
+
+        @property
+        def sigma(self) -> float: ...
+
+        @property
+        def cond(self) -> float: ...
+
+    else:
+        rank = OLSFit.rank
+        df_resid = OLSFit.df_resid
+        sigma = OLSFit.sigma
+        cond = OLSFit.cond
     _cov_scale = OLSFit._cov_scale
     _normal_reference = OLSFit._normal_reference
 

@@ -108,8 +108,8 @@ def _group_solves(
     lev = np.zeros(G)
     singular = np.zeros(G, dtype=bool)
     by_size: dict[int, list[int]] = {}
-    for g, m in enumerate(members):
-        by_size.setdefault(len(m), []).append(g)
+    for g, group_rows in enumerate(members):
+        by_size.setdefault(len(group_rows), []).append(g)
     for m, gs in by_size.items():
         gs_arr = np.asarray(gs)
         if m == 0:

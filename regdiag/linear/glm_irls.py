@@ -52,7 +52,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 from itertools import pairwise
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -720,12 +720,14 @@ def _separated_or_converged(steps: _InMemorySteps, loop: IRLSLoop, separation: S
     X, y, w, offset, family = steps.X, steps.y, steps.w, steps.offset, steps.family
     eta, mu, dev, beta = steps.eta, steps.mu, loop.deviance, loop.beta
     factor, fac_weights = steps.factor, steps.fac_weights
-    if factor is None or (separation is not None and fac_weights is not steps.W):
-        # separated before any QR step: factor the current weights for the (unreliable) diagnostics
+    if factor is None or fac_weights is None or (separation is not None and fac_weights is not steps.W):
+        # separated before any QR step (the factor and its weights are set together): factor the current weights for
+        # the (unreliable) diagnostics
         me = family.link.mu_eta(eta)
         with np.errstate(divide="ignore", invalid="ignore"):
-            fac_weights = np.where(steps.good & (me != 0), w * me**2 / family.variance(mu), 0.0)
-        factor = qr_factor(X, np.sqrt(fac_weights), steps.rank_tol)
+            weights_now: np.ndarray = np.where(steps.good & (me != 0), w * me**2 / family.variance(mu), 0.0)
+        fac_weights = weights_now
+        factor = qr_factor(X, np.sqrt(weights_now), steps.rank_tol)
     if beta is not None and np.any(beta[factor.aliased]):
         # stopped before a QR step folded a start's aliased coefficients (a separated fit)
         beta = fold_aliased(X, beta, np.sqrt(fac_weights), factor)
@@ -744,7 +746,7 @@ def _separated_or_converged(steps: _InMemorySteps, loop: IRLSLoop, separation: S
         eta=eta,
         mu=mu,
         factor=factor,
-        weights=fac_weights,  # type: ignore[arg-type]
+        weights=fac_weights,
         deviance=float(dev),
         iterations=loop.iterations,
         converged=loop.converged,
@@ -941,7 +943,7 @@ def detect_separation(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Separation
     ineq = s != 0
     A_ub = -(s[ineq, None] * Xs[ineq])
     eq = ~ineq
-    kw = dict(
+    kw: dict[str, Any] = dict(  # linprog's keyword arguments, of several types
         A_ub=A_ub if A_ub.size else None,
         b_ub=np.zeros(A_ub.shape[0]) if A_ub.size else None,
         A_eq=Xs[eq] if eq.any() else None,
@@ -958,7 +960,7 @@ def detect_separation(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Separation
         if not todo.any():
             break
         res = linprog(-(s[todo] @ Xs[todo]), **kw)
-        if res.status != 0 or res.x is None or not (-res.fun > 1e-6):
+        if res.status != 0 or res.x is None or res.fun is None or not (-res.fun > 1e-6):
             break
         b = res.x / np.max(np.abs(res.x))
         t = Xs @ b
