@@ -123,6 +123,20 @@ class Separation:
     kind: str = "separation"
 
     def describe(self, names: tuple[str, ...], index: pd.Index) -> str:
+        """A sentence for messages and summaries: the kind, the direction and the rows it drives.
+
+        Parameters
+        ----------
+        names : tuple of str
+            Names of the coefficients, length n_params.
+        index : pandas.Index
+            Row labels of the observations.
+
+        Returns
+        -------
+        str
+            The description, without a final period.
+        """
         terms = [f"{v:+.4g}*{n}" for v, n in zip(self.direction, names) if abs(v) > 1e-12]
         if self.kind == "boundary":
             return (
@@ -142,13 +156,39 @@ class Separation:
 
 @dataclass(frozen=True, eq=False)
 class IRLSResult:
-    """What the IRLS loop returns (internal; :class:`regdiag.linear.glm.GLMFit` presents it)."""
+    """What the IRLS loop returns (internal; :class:`regdiag.linear.glm.GLMFit` presents it).
 
-    coef: np.ndarray  # (k,), NaN for aliased columns
+    Attributes
+    ----------
+    coef : ndarray of shape (n_params,)
+        Coefficients, NaN for aliased columns.
+    eta, mu : ndarray of shape (n_obs,)
+        Linear predictor and means at ``coef``.
+    factor : QRFactor
+        QR of ``sqrt(W) X`` at the last iteration's start.
+    weights : ndarray of shape (n_obs,)
+        Working weights ``W`` of that factorization.
+    deviance : float
+        Deviance at ``coef``.
+    iterations : int
+        Accepted iterations.
+    converged : bool
+        Whether the convergence rule was met.
+    deviance_trace : tuple of float
+        Deviance at the start and after every accepted iteration.
+    criterion : float
+        The last computed step criterion (NaN if none).
+    qr_iterations : int
+        Iterations solved by QR (the others by Cholesky).
+    separation : Separation or None
+        The direction of separation (binomial) or of a boundary estimate (count models) found, if any.
+    """
+
+    coef: np.ndarray
     eta: np.ndarray
     mu: np.ndarray
-    factor: QRFactor  # QR of sqrt(W) X at the last iteration's start
-    weights: np.ndarray  # working weights W of that factorization
+    factor: QRFactor
+    weights: np.ndarray
     deviance: float
     iterations: int
     converged: bool
@@ -364,7 +404,17 @@ class IRLSStep:
 
 @dataclass(frozen=True)
 class IRLSEvaluation:
-    """The model at trial coefficients: its deviance, whether its means are valid, and the strategy's own state."""
+    """The model at trial coefficients: its deviance, whether its means are valid, and the strategy's own state.
+
+    Attributes
+    ----------
+    deviance : float
+        Deviance at the trial coefficients.
+    valid : bool
+        Whether the linear predictor and means are in the link's and family's domain.
+    state : object
+        What the backend keeps to make this evaluation the current one (:meth:`IRLSSteps.accept`).
+    """
 
     deviance: float
     valid: bool
@@ -379,15 +429,47 @@ class IRLSSteps(Protocol):
     """
 
     def solve(self, beta: np.ndarray | None, it: int) -> IRLSStep:
-        """The step at the current (last accepted) evaluation; ``beta`` None on the first step from starting means."""
+        """The step at the current (last accepted) evaluation.
+
+        Parameters
+        ----------
+        beta : ndarray of shape (n_params,) or None
+            The current coefficients; None on the first step from starting means.
+        it : int
+            Iteration number, from 1.
+
+        Returns
+        -------
+        IRLSStep
+            The weighted least-squares step and what the convergence test needs.
+        """
         ...
 
     def evaluate(self, beta: np.ndarray, it: int) -> IRLSEvaluation:
-        """Deviance and validity of the means at trial coefficients ``beta`` (iteration ``it``)."""
+        """Deviance and validity of the means at trial coefficients.
+
+        Parameters
+        ----------
+        beta : ndarray of shape (n_params,)
+            Trial coefficients.
+        it : int
+            Iteration number, from 1.
+
+        Returns
+        -------
+        IRLSEvaluation
+            The deviance, the validity of the means and the backend's state at ``beta``.
+        """
         ...
 
     def accept(self, evaluation: IRLSEvaluation) -> None:
-        """Make an accepted evaluation the current one."""
+        """Make an accepted evaluation the current one.
+
+        Parameters
+        ----------
+        evaluation : IRLSEvaluation
+            An evaluation returned by :meth:`evaluate`.
+        """
         ...
 
     def preliminary_done(self) -> None:
@@ -395,11 +477,35 @@ class IRLSSteps(Protocol):
         ...
 
     def halving_failed(self, error: Exception) -> bool:
-        """A rejected step cannot be halved (``error`` says why): True stops the loop, False re-raises ``error``."""
+        """A rejected step cannot be halved.
+
+        Parameters
+        ----------
+        error : Exception
+            Why the step cannot be halved.
+
+        Returns
+        -------
+        bool
+            True stops the loop, False re-raises ``error``.
+        """
         ...
 
     def stop_after(self, it: int, converged: bool) -> bool:
-        """After an accepted iteration: True stops the loop (a separated fit, for example)."""
+        """After an accepted iteration: whether to stop the loop (a separated fit, for example).
+
+        Parameters
+        ----------
+        it : int
+            The iteration just accepted, from 1.
+        converged : bool
+            Whether it met the convergence rule.
+
+        Returns
+        -------
+        bool
+            True stops the loop.
+        """
         ...
 
 
