@@ -273,6 +273,8 @@ class DaskGLMFit(DaskFit):
     dispersion_fixed : float or None
     tol, maxit, rank_tol
         The IRLS settings (the null model with an offset is fitted with them).
+    _cache : dict
+        Values computed on first use (the null deviance, one more pass).
     """
 
     model_kind: ClassVar[ModelKind] = ModelKind.GLM
@@ -324,10 +326,15 @@ class DaskGLMFit(DaskFit):
 
     @property
     def method(self) -> str:
+        """``"glm"``: the name of the fit's model class in messages and results."""
         return "glm"
 
     @property
-    def design(self) -> Any:  # GLMFit.df_null reads design.has_intercept
+    def design(self) -> Any:
+        """The fit itself, for the in-memory properties that read ``design`` (``df_null``: ``has_intercept``).
+
+        A Dask fit holds its blocks, not a :class:`~regdiag.design.Design`.
+        """
         return self
 
     @property
@@ -386,11 +393,14 @@ class DaskGLMFit(DaskFit):
         residual : {"pearson", "deviance"}
             Residual of the one-step ``dfbeta``.
         observed : bool
-            Must be False (the observed information is not available on Dask).
+            Must be False (the observed information is not available on Dask) unless the link is canonical.
+        **kwargs
+            The exact leave-one-out options of the in-memory path: not available on Dask (NotImplementedError).
 
         Returns
         -------
         DaskInfluence
+            Per-row measures as Dask arrays, one task per block.
         """
         from ..linear.glm_influence import LOO_METHODS, RESIDUAL_KINDS, check_choice
 
@@ -406,10 +416,31 @@ class DaskGLMFit(DaskFit):
         return lazy_influence(self, _glm_block_influence, gs, _empty(gs, self.source.index_meta, len(self.param_names)))
 
     def group_deletion(self, groups: Any, **kwargs: Any) -> Any:
+        """Not available on Dask: group deletion needs the rows of every group together.
+
+        Parameters
+        ----------
+        groups : array_like, mapping or sequence of sequences
+            The grouping, as :meth:`regdiag.linear.glm.GLMFit.group_deletion` takes it.
+        **kwargs
+            The in-memory method's options.
+
+        Returns
+        -------
+        None
+            Never returns: raises NotImplementedError naming the in-memory path (fit the groups' rows with
+            :func:`regdiag.glm` on a pandas DataFrame).
+        """
         refuse_group_deletion("glm")
 
     def summary(self) -> str:
-        """A text summary in the spirit of R's ``summary(glm)``."""
+        """A text summary in the spirit of R's ``summary(glm)``.
+
+        Returns
+        -------
+        str
+            The fit, counts, dropped rows, coefficient table, dispersion, deviances and iterations, several lines.
+        """
         return summary_text(
             self,
             f"GLM fit, {self.family}",
@@ -626,9 +657,45 @@ def glm(
     (with a formula, ``weights`` and ``offset`` name columns of ``data``), plus ``split_every``, the fan-in of the
     reduction tree.
 
+    Parameters
+    ----------
+    y_or_formula : str or Dask array / Series of shape (n_obs,) or (n_obs, 2)
+        A formula (with ``data`` a Dask DataFrame), or the response (binomial: 0/1, a proportion with the trials
+        as ``weights``, or two columns of successes and failures).
+    X : Dask array of shape (n_obs, n_params) or Dask DataFrame, optional
+        The design when ``y_or_formula`` is the response (used as given). Row chunks (partitions) are the blocks.
+    data : dask.dataframe.DataFrame, optional
+        Data for a formula.
+    family : str or Family
+        As :func:`regdiag.glm`.
+    link : str, optional
+        As :func:`regdiag.glm`; the family's canonical link by default.
+    weights : str or Dask array / Series of shape (n_obs,), optional
+        Prior weights; with a formula, the name of a column of ``data``.
+    offset : str or Dask array / Series of shape (n_obs,), optional
+        Offset on the linear-predictor scale; with a formula, the name of a column of ``data``.
+    alpha : float, optional
+        Negative binomial: the fixed ``alpha`` of ``V(mu) = mu + alpha mu^2`` (on Dask it cannot be estimated).
+    start : array_like of shape (n_params,), optional
+        Starting coefficients; default: R's starting means of the family.
+    dispersion : float, optional
+        Fix the dispersion; default as :func:`regdiag.glm`.
+    missing : {"omit", "drop", "raise"}
+        As in memory: rows with missing values are dropped and counted (``fit.n_dropped``), or an error names the
+        column and rows.
+    tol : float
+        Convergence tolerance of IRLS, as in memory.
+    maxit : int
+        Largest number of IRLS iterations (one pass over the data each).
+    rank_tol : float, optional
+        Rank tolerance of the QR (default ``10 sqrt(n) eps``).
+    split_every : int
+        Fan-in of the reduction tree.
+
     Returns
     -------
     DaskGLMFit
+        Coefficient-level results in memory, per-row results lazy.
 
     Examples
     --------

@@ -276,6 +276,25 @@ def refine(source: Source, small: QRFactor, x: np.ndarray, split_every: int = 8,
     times ``est`` (the plain solution's estimated error, about the factor each step shrinks the error by) times
     ``CONTRACTION_SAFETY`` below ``eps / 8``, or ``MAX_REFINE`` steps. The residual sum of squares of the final ``x``
     is the last pass's ``r'r`` less ``||R dx||^2`` (exact for ``dx`` solving the normal equations with ``R'R``).
+
+    Parameters
+    ----------
+    source : Source
+        The blocks of the input.
+    small : QRFactor
+        Factorization of the root's ``R[:, :k]`` (pivots, scaling, rank, ``r`` of shape (rank, rank)).
+    x : ndarray of shape (rank,)
+        The plain QR solution in factor coordinates.
+    split_every : int
+        Fan-in of the reduction tree.
+    est : float
+        Estimated relative error of ``x`` (:func:`regdiag.linalg.estimated_error`).
+
+    Returns
+    -------
+    Refined
+        ``x`` and ``x_lo`` (the refined solution as a pair of doubles, shape (rank,) each), the residual sum of
+        squares of ``x + x_lo`` and the number of steps taken.
     """
     from functools import partial
 
@@ -456,6 +475,7 @@ class DaskOLSFit(DaskFit):
 
     @property
     def method(self) -> str:
+        """``"wls"`` with weights, else ``"ols"``."""
         return "wls" if self.weighted else "ols"
 
     @property
@@ -465,6 +485,7 @@ class DaskOLSFit(DaskFit):
 
     @property
     def rsquared(self) -> float:
+        """``R^2 = 1 - RSS / TSS`` (``TSS`` about the weighted mean with an intercept, about 0 without)."""
         sw, mean, m2 = self.tss_moments
         tss = m2 if self.has_intercept else m2 + sw * mean**2
         return 1.0 - self.ssr / tss if tss > 0 else float("nan")
@@ -492,10 +513,30 @@ class DaskOLSFit(DaskFit):
         return lazy_influence(self, _ols_block_influence, fs, template)
 
     def group_deletion(self, groups: Any) -> Any:
+        """Not available on Dask: group deletion needs the rows of every group together.
+
+        Parameters
+        ----------
+        groups : array_like, mapping or sequence of sequences
+            The grouping, as :meth:`regdiag.OLSFit.group_deletion` takes it.
+
+        Returns
+        -------
+        None
+            Never returns: raises NotImplementedError naming the in-memory path (fit the groups' rows with
+            :func:`regdiag.ols` on a pandas DataFrame).
+        """
         refuse_group_deletion("ols")
 
     def summary(self) -> str:
-        """A text summary in the spirit of R's ``summary(lm)``."""
+        """A text summary in the spirit of R's ``summary(lm)``.
+
+        Returns
+        -------
+        str
+            The fit, counts, dropped rows, coefficient table, residual standard error, R-squared and condition
+            number, several lines.
+        """
         return summary_text(
             self,
             f"{self.method.upper()} fit",
