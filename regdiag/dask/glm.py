@@ -10,9 +10,9 @@ Iteration
     pass per iteration); when it rose, the step is halved and that pass is discarded, as the in-memory IRLS halves.
     Every step is a QR step (the in-memory path starts with cheaper Cholesky steps: a different path to the same fixed
     point), and convergence is declared by the in-memory rule (:func:`~regdiag.linear.glm_irls.step_criterion`,
-    :func:`~regdiag.linear.glm_irls.qr_converged`: the step's estimated remaining error below ``tol`` times ``|b_j| +
-    se_j``, or at the QR's rounding level). As in memory, the factorization kept for the diagnostics is that of the last
-    iteration's start and the coefficients are those after its step.
+    :func:`~regdiag.linear.glm_irls.qr_converged`: the step's estimated remaining error below ``tol`` times
+    ``|b_j| + se_j``, or at the QR's rounding level). As in memory, the factorization kept for the diagnostics is that
+    of the last iteration's start and the coefficients are those after its step.
 
 Influence
     One pass: each block recomputes its rows of the kept factorization's ``Q`` (from the same working system) and its

@@ -20,10 +20,10 @@ The per-row measures
 
 Accuracy
     Leverage and every measure agree with the in-memory path to rounding (about ``kappa * eps`` relative, ``kappa`` the
-    condition number of the equilibrated design, as there). The coefficients start as the plain QR solution ``r1^{-1}
-    Q'b``; when its estimated error (the in-memory path's estimate, :func:`regdiag.linalg.estimated_error`) exceeds
-    ``1e-14`` relative, the trigger of :func:`regdiag.linalg.lstsq`, they are refined as in memory, one pass over the
-    data per step (:func:`refine`): each block forms its residuals ``r = b - A x`` and the gradient ``A' r`` in
+    condition number of the equilibrated design, as there). The coefficients start as the plain QR solution
+    ``r1^{-1} Q'b``; when its estimated error (the in-memory path's estimate, :func:`regdiag.linalg.estimated_error`)
+    exceeds ``1e-14`` relative, the trigger of :func:`regdiag.linalg.lstsq`, they are refined as in memory, one pass
+    over the data per step (:func:`refine`): each block forms its residuals ``r = b - A x`` and the gradient ``A' r`` in
     double-double arithmetic (:mod:`regdiag.dask._refine`, the building blocks of
     :func:`regdiag.linalg.extended_residual`), the tree adds the gradients error-free, and the correction solves the
     corrected semi-normal equations ``R' R dx = A' r`` with the factor's ``R``. ``x`` is carried as a pair of doubles;
