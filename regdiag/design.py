@@ -93,14 +93,27 @@ class Design:
 
     @property
     def n_obs(self) -> int:
+        """Number of rows of the design matrix (after dropping rows with missing values)."""
         return int(self.X.shape[0])
 
     @property
     def n_params(self) -> int:
+        """Number of columns of the design matrix, one per coefficient."""
         return int(self.X.shape[1])
 
     def design_for(self, data: pd.DataFrame) -> np.ndarray:
-        """Design matrix of new data with the same columns (same formula, same categorical levels)."""
+        """Design matrix of new data with the same columns (same formula, same categorical levels).
+
+        Parameters
+        ----------
+        data : pandas.DataFrame or array_like of shape (n_new, n_params)
+            New data: the formula's variables for a formula design, the matrix itself otherwise.
+
+        Returns
+        -------
+        ndarray of shape (n_new, n_params)
+            The model matrix of ``data`` (offset columns left out).
+        """
         if self.model_spec is None:
             arr = np.asarray(data, dtype=float)
             if arr.ndim == 1:
@@ -436,7 +449,7 @@ def _formula_frame(formula: str, data: Any, context: Mapping[str, Any] | None) -
     if not isinstance(data, pd.DataFrame):
         raise DataError(f"data must be a pandas DataFrame (or a dict of columns), not {type(data).__name__}")
     parsed = rformula.parse(formula, [str(c) for c in data.columns])
-    used, unknown = rformula.used_columns(parsed, data.columns, context)
+    used, unknown = rformula.used_columns(parsed, [str(c) for c in data.columns], context)
     if unknown:
         raise DataError(
             f"the formula {formula!r} uses {', '.join(map(repr, unknown))}, not a column of the data; columns are "
@@ -723,7 +736,19 @@ def make_design(
 
 
 def design_from_statsmodels(results: Any) -> Design:
-    """The design of a fitted statsmodels OLS, WLS or GLM model (its own rows, after its own missing handling)."""
+    """The design of a fitted statsmodels OLS, WLS or GLM model (its own rows, after its own missing handling).
+
+    Parameters
+    ----------
+    results : statsmodels results or model
+        A fitted ``OLS``, ``WLS`` or ``GLM`` (its results, or the model itself).
+
+    Returns
+    -------
+    Design
+        The model's design matrix, response, weights (WLS weights; GLM frequency times variance weights) and offset
+        with its column names and row labels.
+    """
     model = getattr(results, "model", results)
     exog = getattr(model, "exog", None)
     endog = getattr(model, "endog", None)

@@ -10,6 +10,7 @@ new model class follows.
 from __future__ import annotations
 
 import enum
+import inspect
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -22,7 +23,16 @@ class ModelKind(str, enum.Enum):
     """The model class of a fit: which estimating equations its numbers come from.
 
     The value is the short name used in messages and in ``method`` strings.
+
+    Parameters
+    ----------
+    value : str
+        A short name: ``ModelKind("glm")`` is ``ModelKind.GLM``.
     """
+
+    # calling the class looks a member up by its value (the signature inspect would otherwise show is the one of
+    # Enum's functional API, which does not apply to a class with members)
+    __signature__ = inspect.Signature([inspect.Parameter("value", inspect.Parameter.POSITIONAL_ONLY)])
 
     #: least squares, weighted or not (:class:`regdiag.linear.ols.OLSFit`, the Dask fit)
     OLS = "ols"
@@ -56,31 +66,73 @@ class InfluenceResult(Protocol):
     """
 
     @property
-    def index(self) -> pd.Index: ...
+    def index(self) -> pd.Index:
+        """Row labels (group labels for group deletion)."""
+        ...
 
     @property
-    def param_names(self) -> tuple[str, ...]: ...
+    def param_names(self) -> tuple[str, ...]:
+        """Names of the coefficients, the columns of ``dfbeta``."""
+        ...
 
     @property
-    def method(self) -> str: ...
+    def method(self) -> str:
+        """How the numbers were computed ("ols", "glm-one-step", "glm-exact", ...)."""
+        ...
 
     @property
-    def dfbeta(self) -> np.ndarray: ...
+    def dfbeta(self) -> np.ndarray:
+        """``b - b_(i)``, shape (n_rows, n_params): the change of the coefficients on deleting row (or group) i."""
+        ...
 
     @property
-    def dfbetas(self) -> np.ndarray: ...
+    def dfbetas(self) -> np.ndarray:
+        """``dfbeta`` in standard errors, shape (n_rows, n_params)."""
+        ...
 
     def dfbeta_as(self, convention: str = "regdiag") -> np.ndarray:
-        """``dfbeta`` as ``convention`` ("regdiag", "R", "statsmodels", ...) defines it; a ValueError names the
-        conventions a result has."""
+        """``dfbeta`` as ``convention`` defines it.
+
+        Parameters
+        ----------
+        convention : str
+            "regdiag", "R", "statsmodels", ...; a ValueError names the conventions a result has.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, n_params)
+            The changes of the coefficients in that convention's sign and scale.
+        """
         ...
 
     def dfbetas_as(self, convention: str = "regdiag") -> np.ndarray:
-        """``dfbetas`` as ``convention`` defines it."""
+        """``dfbetas`` as ``convention`` defines it.
+
+        Parameters
+        ----------
+        convention : str
+            "regdiag", "R", "statsmodels", ...; a ValueError names the conventions a result has.
+
+        Returns
+        -------
+        ndarray of shape (n_rows, n_params)
+            The scaled changes of the coefficients in that convention's scaling.
+        """
         ...
 
     def to_frame(self, style: str = "regdiag") -> pd.DataFrame:
-        """The per-row measures as a DataFrame indexed by ``index``, with the column names of ``style``."""
+        """The per-row measures as a DataFrame indexed by ``index``, with the column names of ``style``.
+
+        Parameters
+        ----------
+        style : str
+            Column naming: "regdiag", or a peer's names ("R", "statsmodels", ...; each result lists its own).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per entry of ``index``.
+        """
         ...
 
 
@@ -108,13 +160,28 @@ class Fit(Protocol):
     model_kind: ClassVar[ModelKind]
 
     @property
-    def param_names(self) -> tuple[str, ...]: ...
+    def param_names(self) -> tuple[str, ...]:
+        """Names of the coefficients."""
+        ...
 
     @property
-    def index(self) -> pd.Index: ...
+    def index(self) -> pd.Index:
+        """Row labels of the observations."""
+        ...
 
     def influence(self, *args: Any, **kwargs: Any) -> InfluenceResult:
-        """The influence of every observation on the fit (keyword arguments: each model class's options)."""
+        """The influence of every observation on the fit.
+
+        Parameters
+        ----------
+        *args, **kwargs
+            Each model class's options (see its ``influence``).
+
+        Returns
+        -------
+        InfluenceResult
+            The per-observation measures.
+        """
         ...
 
 
@@ -129,11 +196,34 @@ class GroupDeletionFit(Fit, Protocol):
 
 
 def model_kind(fit: Any) -> ModelKind | None:
-    """The :class:`ModelKind` a fit's class declares; None for anything else (None, a statsmodels result, ...)."""
+    """The :class:`ModelKind` a fit's class declares.
+
+    Parameters
+    ----------
+    fit : object
+        Anything.
+
+    Returns
+    -------
+    ModelKind or None
+        The class attribute ``model_kind`` of ``fit``'s class; None for anything else (None, a statsmodels
+        result, ...).
+    """
     kind = getattr(type(fit), "model_kind", None)
     return kind if isinstance(kind, ModelKind) else None
 
 
 def is_glm(fit: Any) -> bool:
-    """Whether ``fit`` is a GLM fit (the negative binomial included), in memory or on Dask."""
+    """Whether ``fit`` is a GLM fit (the negative binomial included), in memory or on Dask.
+
+    Parameters
+    ----------
+    fit : object
+        Anything.
+
+    Returns
+    -------
+    bool
+        True when ``fit``'s class declares :attr:`ModelKind.GLM`.
+    """
     return model_kind(fit) is ModelKind.GLM

@@ -12,7 +12,7 @@ This is the only part of regdiag that imports dask.
 
 from __future__ import annotations
 
-from .glm import DaskGLMFit, glm  # noqa: F401
+from .glm import DaskGLMFit, glm
 from .influence import DaskInfluence, InfluenceSummary
 from .ols import DaskOLSFit, ols
 from .report import StreamReport, read_parquet, stream_report

@@ -235,11 +235,12 @@ def _array_source(y: Any, X: Any, weights: Any, offset: Any, missing: str, two_c
         y = y.rechunk({1: -1})
     w = _as_dask_array(weights, chunks, "weights")
     off = _as_dask_array(offset, chunks, "offset")
-    parts = [p.ravel() if p is not None else None for p in (y.to_delayed(), X.to_delayed())]
-    ws = w.to_delayed().ravel() if w is not None else [None] * len(parts[1])
-    offs = off.to_delayed().ravel() if off is not None else [None] * len(parts[1])
+    y_blocks = y.to_delayed().ravel()
+    X_blocks = X.to_delayed().ravel()
+    ws = w.to_delayed().ravel() if w is not None else [None] * len(X_blocks)
+    offs = off.to_delayed().ravel() if off is not None else [None] * len(X_blocks)
     starts = np.concatenate([[0], np.cumsum(chunks[0])[:-1]]).astype(int)
-    raw = [(int(s), yb, Xb, wb, ob) for s, yb, Xb, wb, ob in zip(starts, parts[0], parts[1], ws, offs)]
+    raw = [(int(s), yb, Xb, wb, ob) for s, yb, Xb, wb, ob in zip(starts, y_blocks, X_blocks, ws, offs)]
     spec = BlockSpec(kind="arrays", missing=missing, two_column=two_column, n_cols=int(X.shape[1]))
     return Source(
         raw=raw,
@@ -300,7 +301,8 @@ def _calls(parsed: Any) -> list[tuple[str, set[str]]]:
                 tree = ast.parse(sanitize_variable_names(str(factor.expr), {}, aliases), mode="eval")
                 for node in ast.walk(tree):
                     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                        args = {aliases.get(n.id, n.id) for a in node.args for n in ast.walk(a) if isinstance(n, ast.Name)}
+                        args = {aliases.get(n.id, n.id) for a in node.args for n in ast.walk(a)
+                                if isinstance(n, ast.Name)}
                         out.append((node.func.id, args))
     return out
 
@@ -332,7 +334,10 @@ def _categorical_vars(formula: str, parsed: Any, data: Any) -> dict[str, Any]:
     for var, col in todo.items():
         if var in computed:
             val = computed[var]
-            cats = val.categories if isinstance(val, pd.CategoricalDtype) else pd.Categorical(np.asarray(val)).categories
+            if isinstance(val, pd.CategoricalDtype):
+                cats = val.categories
+            else:
+                cats = pd.Categorical(np.asarray(val)).categories
         else:
             cats = col.dtype.categories
         levels[var] = list(cats)

@@ -14,6 +14,7 @@ import dask
 import numpy as np
 
 from .._validation import DesignError
+from ..design import Design
 from ._blocks import Block, Source, block_design
 from ._tsqr import Node, Stats, _Mismatch, combine, leaf
 
@@ -53,11 +54,15 @@ def block_stats(block_id: int, blk: Block) -> Stats:
     return st
 
 
-def run_leaf(block_id: int, raw: tuple, spec: Any, fn: Callable[[Block, Stats], np.ndarray | None]) -> Node:
-    """Validate one block and reduce it: ``fn`` adds its statistics and returns the block's matrix to factor."""
+def run_leaf(block_id: int, raw: tuple, spec: Any, fn: Callable[[Design, Stats], np.ndarray | None]) -> Node:
+    """Validate one block and reduce it.
+
+    ``fn`` gets the block's design (only for a block with rows left), adds its statistics and returns the block's
+    matrix to factor (None: nothing to factor).
+    """
     blk = block_design(raw, spec)
     st = block_stats(block_id, blk)
-    A = fn(blk, st) if blk.design is not None else None
+    A = fn(blk.design, st) if blk.design is not None else None
     if A is None or A.shape[0] == 0:
         return Node(r=None, factors={block_id: None}, stats=st)
     return leaf(block_id, A, st)
@@ -67,13 +72,14 @@ def _tree(nodes: list[Any], split_every: int) -> Any:
     split_every = max(int(split_every), 2)
     level = nodes
     while len(level) > 1:
-        level = [dask.delayed(combine, pure=False)(level[i : i + split_every]) for i in range(0, len(level), split_every)]
+        level = [dask.delayed(combine, pure=False)(level[i : i + split_every])
+                 for i in range(0, len(level), split_every)]
     return level[0]
 
 
 def reduce_blocks(
     source: Source,
-    fn: Callable[[Block, Stats], np.ndarray | None],
+    fn: Callable[[Design, Stats], np.ndarray | None],
     split_every: int = 8,
 ) -> Node:
     """One pass: every block through ``fn`` (see :func:`run_leaf`), tree-reduced, computed."""

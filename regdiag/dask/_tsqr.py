@@ -178,13 +178,13 @@ def combine(nodes: Sequence[Node]) -> Node:
     stats = nodes[0].stats
     for n in nodes[1:]:
         stats = stats.merge(n.stats)
-    full = [n for n in nodes if n.r is not None]
+    full = [(n, n.r) for n in nodes if n.r is not None]
     empty = [b for n in nodes if n.r is None for b in n.factors]
     if not full:
-        return Node(r=None, factors={b: None for b in empty}, stats=stats)
-    c = full[0].r.shape[1]
-    heights = [n.r.shape[0] for n in full]
-    stacked = np.vstack([n.r for n in full])
+        return Node(r=None, factors=dict.fromkeys(empty), stats=stats)
+    c = full[0][1].shape[1]
+    heights = [r.shape[0] for _, r in full]
+    stacked = np.vstack([r for _, r in full])
     H = stacked.shape[0]
     factors: dict[int, np.ndarray | None] = {}
     if H > c:
@@ -197,7 +197,7 @@ def combine(nodes: Sequence[Node]) -> Node:
         Q = np.eye(H)
         width = H
     offset = 0
-    for node, h in zip(full, heights):
+    for (node, _), h in zip(full, heights):
         Qj = Q[offset : offset + h]
         for b, F in node.factors.items():
             factors[b] = np.array(Qj) if F is None else F @ Qj

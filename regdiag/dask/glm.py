@@ -1,19 +1,18 @@
 """GLMs on Dask: IRLS with one tree reduction per iteration, then one pass for every per-row measure.
 
 Iteration
-    Each pass rebuilds every block, evaluates the linear predictor, means and deviance at the current coefficients
-    and reduces ``[W^(1/2) X, W^(1/2) z]`` (working weights and residuals, :func:`regdiag.linear.glm_irls.working_weights`)
-    to its R factor by the same tree as OLS (:mod:`regdiag.dask.ols`), carrying the deviance, the validity of the
-    means, Pearson's statistic and the counts the convergence test needs. The step is solved from the small root R
-    factored like the whole weighted design (pivots, rank, aliasing as in memory). The next pass evaluates the new
-    coefficients *and* already reduces their working system: when the deviance did not rise it is the next
-    iteration's reduction (one pass per iteration); when it rose, the step is halved and that pass is discarded, as
-    the in-memory IRLS halves. Every step is a QR step (the in-memory path starts with cheaper Cholesky steps: a
-    different path to the same fixed point), and convergence is declared by the in-memory rule
-    (:func:`~regdiag.linear.glm_irls.step_criterion`, :func:`~regdiag.linear.glm_irls.qr_converged`: the step's
-    estimated remaining error below ``tol`` times ``|b_j| + se_j``, or at the QR's rounding level). As in memory,
-    the factorization kept for the diagnostics is that of the last iteration's start and the coefficients are those
-    after its step.
+    Each pass rebuilds every block, evaluates the linear predictor, means and deviance at the current coefficients and
+    reduces ``[W^(1/2) X, W^(1/2) z]`` (working weights and residuals, :func:`regdiag.linear.glm_irls.working_weights`)
+    to its R factor by the same tree as OLS (:mod:`regdiag.dask.ols`), carrying the deviance, the validity of the means,
+    Pearson's statistic and the counts the convergence test needs. The step is solved from the small root R factored
+    like the whole weighted design (pivots, rank, aliasing as in memory). The next pass evaluates the new coefficients
+    *and* already reduces their working system: when the deviance did not rise it is the next iteration's reduction (one
+    pass per iteration); when it rose, the step is halved and that pass is discarded, as the in-memory IRLS halves.
+    Every step is a QR step (the in-memory path starts with cheaper Cholesky steps: a different path to the same fixed
+    point), and convergence is declared by the in-memory rule (:func:`~regdiag.linear.glm_irls.step_criterion`,
+    :func:`~regdiag.linear.glm_irls.qr_converged`: the step's estimated remaining error below ``tol`` times
+    ``|b_j| + se_j``, or at the QR's rounding level). As in memory, the factorization kept for the diagnostics is that
+    of the last iteration's start and the coefficients are those after its step.
 
 Influence
     One pass: each block recomputes its rows of the kept factorization's ``Q`` (from the same working system) and its
@@ -29,7 +28,7 @@ import dataclasses
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -61,7 +60,7 @@ from ..linear.glm_irls import (
 )
 from ..linear.ols import check_residual_df, response_resid, warn_conditioning
 from ..results import GLMInfluence
-from ._blocks import Block, Source, block_design, make_source
+from ._blocks import Source, block_design, make_source
 from ._engine import augmented, reduce_blocks
 from ._refine import dd_residual
 from ._tsqr import Node, Stats, block_q
@@ -123,8 +122,7 @@ def _working_system(d: Design, at: _Iterate, y, w, off, eta, mu) -> tuple[np.nda
     return augmented(d.X, np.sqrt(W), target), W * z * z, ok
 
 
-def _irls_leaf(blk: Block, st: Stats, *, at: _Iterate) -> np.ndarray | None:
-    d = blk.design
+def _irls_leaf(d: Design, st: Stats, *, at: _Iterate) -> np.ndarray | None:
     fam = at.family
     y, w, off, mustart = _prepared(d, fam)
     eta, mu = _linear_predictor(d, fam, at.beta, off, mustart)
@@ -154,9 +152,8 @@ def _irls_leaf(blk: Block, st: Stats, *, at: _Iterate) -> np.ndarray | None:
     return A
 
 
-def _null_leaf(blk: Block, st: Stats, *, family: Family, mu0: float | None) -> None:
+def _null_leaf(d: Design, st: Stats, *, family: Family, mu0: float | None) -> None:
     """Deviance at a constant mean ``mu0`` (or at ``g^{-1}(offset)`` when None): the null deviance's pass."""
-    d = blk.design
     y, w, off, _ = _prepared(d, family)
     mu = family.link.inverse(off) if mu0 is None else np.full_like(y, mu0)
     st.add("null_dev", family.deviance(y, mu, w), "sum")
@@ -191,7 +188,7 @@ def _glm_block_influence(raw: tuple, spec: Any, G: np.ndarray, gs: GLMScalars) -
     if gs.fac_at is None:  # Gaussian with identity link: the least-squares rows and residuals, as regdiag.ols
         _, A = _ols_rows(dataclasses.replace(d, y=y, weights=w))
         Qb = block_q(A, G)
-        if gs.x is None:
+        if gs.x is None or gs.x_lo is None:  # not refined (both are set together)
             e = A[:, k] - Qb @ gs.qtb
         else:  # residuals of the refined solution in double-double arithmetic, as regdiag.ols
             e = dd_residual(A, gs.factor.cols, gs.factor.scale[gs.factor.cols], gs.x, gs.x_lo)
@@ -276,6 +273,8 @@ class DaskGLMFit(DaskFit):
     dispersion_fixed : float or None
     tol, maxit, rank_tol
         The IRLS settings (the null model with an offset is fitted with them).
+    _cache : dict
+        Values computed on first use (the null deviance, one more pass).
     """
 
     model_kind: ClassVar[ModelKind] = ModelKind.GLM
@@ -299,9 +298,21 @@ class DaskGLMFit(DaskFit):
     _cache: dict = field(default_factory=dict, repr=False)
 
     # ---- the in-memory fit's presentation, shared -----------------------------------------------------------------
-    rank = GLMFit.rank
-    df_resid = GLMFit.df_resid
-    df_null = GLMFit.df_null
+    if TYPE_CHECKING:  # the borrowed properties read here, as the checker sees them (their self type is GLMFit)
+
+        @property
+        def rank(self) -> int: ...
+
+        @property
+        def df_resid(self) -> int: ...
+
+        @property
+        def df_null(self) -> int: ...
+
+    else:
+        rank = GLMFit.rank
+        df_resid = GLMFit.df_resid
+        df_null = GLMFit.df_null
     aliased = GLMFit.aliased
     cond = GLMFit.cond
     params = GLMFit.params
@@ -315,10 +326,15 @@ class DaskGLMFit(DaskFit):
 
     @property
     def method(self) -> str:
+        """``"glm"``: the name of the fit's model class in messages and results."""
         return "glm"
 
     @property
-    def design(self) -> Any:  # GLMFit.df_null reads design.has_intercept
+    def design(self) -> Any:
+        """The fit itself, for the in-memory properties that read ``design`` (``df_null``: ``has_intercept``).
+
+        A Dask fit holds its blocks, not a :class:`~regdiag.design.Design`.
+        """
         return self
 
     @property
@@ -377,11 +393,14 @@ class DaskGLMFit(DaskFit):
         residual : {"pearson", "deviance"}
             Residual of the one-step ``dfbeta``.
         observed : bool
-            Must be False (the observed information is not available on Dask).
+            Must be False (the observed information is not available on Dask) unless the link is canonical.
+        **kwargs
+            The exact leave-one-out options of the in-memory path: not available on Dask (NotImplementedError).
 
         Returns
         -------
         DaskInfluence
+            Per-row measures as Dask arrays, one task per block.
         """
         from ..linear.glm_influence import LOO_METHODS, RESIDUAL_KINDS, check_choice
 
@@ -397,10 +416,31 @@ class DaskGLMFit(DaskFit):
         return lazy_influence(self, _glm_block_influence, gs, _empty(gs, self.source.index_meta, len(self.param_names)))
 
     def group_deletion(self, groups: Any, **kwargs: Any) -> Any:
+        """Not available on Dask: group deletion needs the rows of every group together.
+
+        Parameters
+        ----------
+        groups : array_like, mapping or sequence of sequences
+            The grouping, as :meth:`regdiag.linear.glm.GLMFit.group_deletion` takes it.
+        **kwargs
+            The in-memory method's options.
+
+        Returns
+        -------
+        None
+            Never returns: raises NotImplementedError naming the in-memory path (fit the groups' rows with
+            :func:`regdiag.glm` on a pandas DataFrame).
+        """
         refuse_group_deletion("glm")
 
     def summary(self) -> str:
-        """A text summary in the spirit of R's ``summary(glm)``."""
+        """A text summary in the spirit of R's ``summary(glm)``.
+
+        Returns
+        -------
+        str
+            The fit, counts, dropped rows, coefficient table, dispersion, deviances and iterations, several lines.
+        """
         return summary_text(
             self,
             f"GLM fit, {self.family}",
@@ -414,6 +454,8 @@ class DaskGLMFit(DaskFit):
 
 
 def _solve(root: Node, k: int, n: int, rank_tol: float | None) -> tuple[QRFactor, np.ndarray, np.ndarray]:
+    if root.r is None:  # no block has rows left; the callers have stopped before
+        raise DesignError("no observation carries information (every block is empty)")
     small, qtb, _ = split_root(root.r, k, rank_tol, n)
     if small.rank == 0:
         raise DesignError("the weighted design has rank 0: no coefficient can be estimated")
@@ -471,9 +513,9 @@ def _irls(
     root = run(beta, 1)
     st = root.stats
     n = sum(st["lengths"].values())
-    if root.r is None and st.get("valid", True) or n == 0:
+    if (root.r is None and st.get("valid", True)) or n == 0:
         raise DataError("no rows are left after dropping rows with missing values")
-    if not st["valid"]:
+    if not st["valid"] or root.r is None:  # here root.r is None only with invalid values (the test above)
         raise DesignError(
             f"cannot find valid starting values for the {family}: the starting linear predictor or means are outside "
             "the link's or family's domain; pass start= (coefficients)"
@@ -520,7 +562,7 @@ def fit_glm_source(
     split_every: int = 8,
 ) -> DaskGLMFit:
     """Fit a Dask input's blocks by IRLS (see the module docstring)."""
-    common = dict(
+    common: dict[str, Any] = dict(
         source=source, family=family, has_offset=_has_offset(source),
         dispersion_fixed=None if dispersion is None else float(dispersion), tol=tol, maxit=maxit, rank_tol=rank_tol,
         split_every=split_every,
@@ -615,9 +657,45 @@ def glm(
     (with a formula, ``weights`` and ``offset`` name columns of ``data``), plus ``split_every``, the fan-in of the
     reduction tree.
 
+    Parameters
+    ----------
+    y_or_formula : str or Dask array / Series of shape (n_obs,) or (n_obs, 2)
+        A formula (with ``data`` a Dask DataFrame), or the response (binomial: 0/1, a proportion with the trials
+        as ``weights``, or two columns of successes and failures).
+    X : Dask array of shape (n_obs, n_params) or Dask DataFrame, optional
+        The design when ``y_or_formula`` is the response (used as given). Row chunks (partitions) are the blocks.
+    data : dask.dataframe.DataFrame, optional
+        Data for a formula.
+    family : str or Family
+        As :func:`regdiag.glm`.
+    link : str, optional
+        As :func:`regdiag.glm`; the family's canonical link by default.
+    weights : str or Dask array / Series of shape (n_obs,), optional
+        Prior weights; with a formula, the name of a column of ``data``.
+    offset : str or Dask array / Series of shape (n_obs,), optional
+        Offset on the linear-predictor scale; with a formula, the name of a column of ``data``.
+    alpha : float, optional
+        Negative binomial: the fixed ``alpha`` of ``V(mu) = mu + alpha mu^2`` (on Dask it cannot be estimated).
+    start : array_like of shape (n_params,), optional
+        Starting coefficients; default: R's starting means of the family.
+    dispersion : float, optional
+        Fix the dispersion; default as :func:`regdiag.glm`.
+    missing : {"omit", "drop", "raise"}
+        As in memory: rows with missing values are dropped and counted (``fit.n_dropped``), or an error names the
+        column and rows.
+    tol : float
+        Convergence tolerance of IRLS, as in memory.
+    maxit : int
+        Largest number of IRLS iterations (one pass over the data each).
+    rank_tol : float, optional
+        Rank tolerance of the QR (default ``10 sqrt(n) eps``).
+    split_every : int
+        Fan-in of the reduction tree.
+
     Returns
     -------
     DaskGLMFit
+        Coefficient-level results in memory, per-row results lazy.
 
     Examples
     --------

@@ -231,8 +231,20 @@ class DaskInfluence:
         return int(sum(self.lengths))
 
     def column(self, name: str, *args: Any) -> Any:
-        """One per-row measure as a Dask array (shape (n_rows,), or (n_rows, n_params) for ``dfbeta``-like ones);
-        with ``args``, what the in-memory method ``name`` returns for them (``column("dfbetas_as", "R")``)."""
+        """One per-row measure as a Dask array.
+
+        Parameters
+        ----------
+        name : str
+            A per-row field of the in-memory result (``"leverage"``, ``"dfbetas"``, ...), or one of its methods.
+        *args
+            Arguments of the method ``name`` (``column("dfbetas_as", "R")``); none for a field.
+
+        Returns
+        -------
+        dask.array.Array of shape (n_rows,) or (n_rows, n_params)
+            The measure (two-dimensional for ``dfbeta``-like ones), one chunk per block.
+        """
         k = len(self.template.param_names)
         parts = []
         for task, m in zip(self.blocks, self.lengths):
@@ -243,17 +255,50 @@ class DaskInfluence:
         return da.concatenate(parts, axis=0)
 
     def dfbeta_as(self, convention: str = "regdiag") -> Any:
-        """:meth:`regdiag.Influence.dfbeta_as` of every row, as a Dask array of shape (n_rows, n_params)."""
+        """:meth:`regdiag.Influence.dfbeta_as` of every row, as a Dask array.
+
+        Parameters
+        ----------
+        convention : str
+            As :meth:`regdiag.Influence.dfbeta_as` (checked now, not when computed).
+
+        Returns
+        -------
+        dask.array.Array of shape (n_rows, n_params)
+            One chunk per block.
+        """
         self.template.dfbeta_as(convention)  # checks the convention now, not when computed
         return self.column("dfbeta_as", convention)
 
     def dfbetas_as(self, convention: str = "regdiag") -> Any:
-        """:meth:`regdiag.Influence.dfbetas_as` of every row, as a Dask array of shape (n_rows, n_params)."""
+        """:meth:`regdiag.Influence.dfbetas_as` of every row, as a Dask array.
+
+        Parameters
+        ----------
+        convention : str
+            As :meth:`regdiag.Influence.dfbetas_as` (checked now, not when computed).
+
+        Returns
+        -------
+        dask.array.Array of shape (n_rows, n_params)
+            One chunk per block.
+        """
         self.template.dfbetas_as(convention)
         return self.column("dfbetas_as", convention)
 
     def cooks_distance_as(self, convention: str = "regdiag") -> Any:
-        """:meth:`regdiag.Influence.cooks_distance_as` of every row, as a Dask array of shape (n_rows,)."""
+        """:meth:`regdiag.Influence.cooks_distance_as` of every row, as a Dask array.
+
+        Parameters
+        ----------
+        convention : str
+            As :meth:`regdiag.Influence.cooks_distance_as` (checked now, not when computed).
+
+        Returns
+        -------
+        dask.array.Array of shape (n_rows,)
+            One chunk per block.
+        """
         self.template.cooks_distance_as(convention)
         return self.column("cooks_distance_as", convention)
 
@@ -291,16 +336,49 @@ class DaskInfluence:
         return self._dd("to_frame", style)
 
     def flags(self, rule: str | Sequence[str] = "R") -> Any:
-        """Which rows each criterion flags, as a Dask DataFrame (see :meth:`regdiag.Influence.flags`)."""
+        """Which rows each criterion flags, as a Dask DataFrame (see :meth:`regdiag.Influence.flags`).
+
+        Parameters
+        ----------
+        rule : str or sequence of str
+            Flagging rule or criteria, as :meth:`regdiag.Influence.flags`.
+
+        Returns
+        -------
+        dask.dataframe.DataFrame
+            One boolean column per criterion, indexed by the row labels, one partition per block.
+        """
         return self._dd("flags", rule)
 
     def flagged(self, rule: str | Sequence[str] = "R") -> Any:
-        """The flagged rows with their main measures, as a Dask DataFrame (see :meth:`regdiag.Influence.flagged`)."""
+        """The flagged rows with their main measures, as a Dask DataFrame (see :meth:`regdiag.Influence.flagged`).
+
+        Parameters
+        ----------
+        rule : str or sequence of str
+            Flagging rule or criteria, as :meth:`regdiag.Influence.flags`.
+
+        Returns
+        -------
+        dask.dataframe.DataFrame
+            The flagged rows only, indexed by the row labels, one partition per block.
+        """
         return self._dd("flagged", rule)
 
     # ---- in memory ------------------------------------------------------------------------------------------------
     def compute(self, **kwargs: Any) -> Influence:
-        """The whole result in memory (for data that fit): the same type as the in-memory path's."""
+        """The whole result in memory (for data that fit): the same type as the in-memory path's.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`dask.compute` (``scheduler=...``, ...).
+
+        Returns
+        -------
+        Influence
+            The in-memory result (:class:`~regdiag.Influence`, or :class:`~regdiag.GLMInfluence` for a GLM fit).
+        """
         parts = dask.compute(*self.blocks, **kwargs)
         return _concat(parts, self.template)
 
@@ -328,8 +406,25 @@ class DaskInfluence:
     def summarize(
         self, also: Sequence[Any], rule: str | Sequence[str] = "R", top: int = 10, by: str = "cooks_distance"
     ) -> tuple[Any, ...]:
-        """:meth:`summary` computed in the same pass as other lazy results of this fit (``also``, e.g.
-        ``to_frame().to_parquet(path, compute=False)``): returns ``(summary, *computed also)``."""
+        """:meth:`summary` computed in the same pass as other lazy results of this fit.
+
+        Parameters
+        ----------
+        also : sequence
+            Other lazy results of this fit to compute in the same pass (e.g.
+            ``to_frame().to_parquet(path, compute=False)``).
+        rule : str or sequence of str
+            Flagging rule or criteria, as :meth:`summary`.
+        top : int
+            Number of rows in the table of the most influential rows.
+        by : str
+            Measure that ranks the rows.
+
+        Returns
+        -------
+        tuple
+            ``(summary, *computed also)``.
+        """
         if not _per_row(self.template, by):
             raise ValueError(f"by={by!r} is not a per-row measure of this result")
         top = max(int(top), 1)
@@ -371,7 +466,23 @@ class DaskInfluence:
         )
 
     def group_deletion(self, groups: Any, **kwargs: Any) -> Any:
-        """Deletion of whole groups: the fit's ``group_deletion`` (see :meth:`regdiag.dask.DaskOLSFit.group_deletion`)."""
+        """Deletion of whole groups: the fit's ``group_deletion``.
+
+        See :meth:`regdiag.dask.DaskOLSFit.group_deletion`.
+
+        Parameters
+        ----------
+        groups : array_like, mapping or sequence of sequences
+            The grouping, as the fit's ``group_deletion`` takes it.
+        **kwargs
+            The fit's ``group_deletion`` options.
+
+        Returns
+        -------
+        object
+            What the fit's ``group_deletion`` returns (the Dask fits raise NotImplementedError: group deletion needs
+            the rows of every group together, in memory).
+        """
         if self.fit is None:
             raise ValueError("this influence object has no fit attached; group deletion needs the fit's factorization")
         return self.fit.group_deletion(groups, **kwargs)

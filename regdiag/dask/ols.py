@@ -19,22 +19,22 @@ The per-row measures
     (:func:`regdiag.linear.ols.row_measures`) — one task per block, lazily, and no further pass for any measure.
 
 Accuracy
-    Leverage and every measure agree with the in-memory path to rounding (about ``kappa * eps`` relative, ``kappa``
-    the condition number of the equilibrated design, as there). The coefficients start as the plain QR solution
-    ``r1^{-1} Q'b``; when its estimated error (the in-memory path's estimate, :func:`regdiag.linalg.estimated_error`) exceeds
-    ``1e-14`` relative, the trigger of :func:`regdiag.linalg.lstsq`, they are refined as in memory, one pass over the
-    data per step (:func:`refine`): each block forms its residuals ``r = b - A x`` and the gradient ``A' r`` in
+    Leverage and every measure agree with the in-memory path to rounding (about ``kappa * eps`` relative, ``kappa`` the
+    condition number of the equilibrated design, as there). The coefficients start as the plain QR solution
+    ``r1^{-1} Q'b``; when its estimated error (the in-memory path's estimate, :func:`regdiag.linalg.estimated_error`)
+    exceeds ``1e-14`` relative, the trigger of :func:`regdiag.linalg.lstsq`, they are refined as in memory, one pass
+    over the data per step (:func:`refine`): each block forms its residuals ``r = b - A x`` and the gradient ``A' r`` in
     double-double arithmetic (:mod:`regdiag.dask._refine`, the building blocks of
     :func:`regdiag.linalg.extended_residual`), the tree adds the gradients error-free, and the correction solves the
     corrected semi-normal equations ``R' R dx = A' r`` with the factor's ``R``. ``x`` is carried as a pair of doubles;
-    the steps stop as in memory: when the largest componentwise correction is below ``eps / 8`` or stagnates, when
-    the correction just applied times the estimated error (with the margin ``CONTRACTION_SAFETY``) is far below
-    rounding (a mildly conditioned fit takes one pass), or after ``MAX_REFINE`` steps. Because ``R`` is the R factor of a matrix within rounding of ``A``, each step
-    reduces the error by a factor of about ``kappa * eps``, the rate of the in-memory augmented-system refinement,
-    and both converge to the least-squares solution of the same double-precision data. The per-row measures of a
-    refined fit use the residuals of the refined coefficients, formed again in double-double arithmetic by each
-    block's task, and the residual sum of squares of the refined coefficients. An ill-conditioned design (condition
-    number above 1e8) gets the same warning as in memory.
+    the steps stop as in memory: when the largest componentwise correction is below ``eps / 8`` or stagnates, when the
+    correction just applied times the estimated error (with the margin ``CONTRACTION_SAFETY``) is far below rounding (a
+    mildly conditioned fit takes one pass), or after ``MAX_REFINE`` steps. Because ``R`` is the R factor of a matrix
+    within rounding of ``A``, each step reduces the error by a factor of about ``kappa * eps``, the rate of the
+    in-memory augmented-system refinement, and both converge to the least-squares solution of the same double-precision
+    data. The per-row measures of a refined fit use the residuals of the refined coefficients, formed again in
+    double-double arithmetic by each block's task, and the residual sum of squares of the refined coefficients. An
+    ill-conditioned design (condition number above 1e8) gets the same warning as in memory.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import dask
 import numpy as np
@@ -74,7 +74,7 @@ from ..linear.ols import (
     warn_conditioning,
 )
 from ..results import Influence
-from ._blocks import Block, Source, block_design, make_source
+from ._blocks import Source, block_design, make_source
 from ._engine import augmented, leaf_factors, reduce_blocks
 from ._refine import dd_gradient, dd_residual
 from ._tsqr import Node, Stats, block_q, moments
@@ -90,8 +90,7 @@ def _ols_rows(d: Design) -> tuple[np.ndarray | None, np.ndarray]:
     return sqrt_w, augmented(d.X, sqrt_w, y)
 
 
-def _ols_leaf(blk: Block, st: Stats) -> np.ndarray:
-    d = blk.design
+def _ols_leaf(d: Design, st: Stats) -> np.ndarray:
     sqrt_w, A = _ols_rows(d)
     w = np.ones(d.n_obs) if d.weights is None else d.weights
     st.add("n_pos", int(np.count_nonzero(w > 0)), "sum")
@@ -149,10 +148,10 @@ def _ols_block_influence(raw: tuple, spec: Any, G: np.ndarray, fs: FitScalars) -
     k = len(fs.names)
     if d is None:
         return empty_influence(Influence, pd.RangeIndex(0), k, weights=None, **_scalar_fields(fs))
-    sqrt_w, A = _ols_rows(d)
+    _sqrt_w, A = _ols_rows(d)
     Qb = block_q(A, G)
     f = _block_factor(fs.factor, Qb)
-    if fs.x is None:
+    if fs.x is None or fs.x_lo is None:  # not refined (both are set together)
         e = A[:, k] - Qb @ fs.qtb
     else:  # the residuals of the refined coefficients, in double-double arithmetic
         e = dd_residual(A, fs.factor.cols, fs.factor.scale[fs.factor.cols], fs.x, fs.x_lo)
@@ -245,10 +244,10 @@ def lazy_influence(fit: Any, block_fn: Callable[..., Any], scalars: Any, templat
     )
 
 
-def _refine_leaf(blk: Block, st: Stats, *, cols: np.ndarray, col_scale: np.ndarray, x: np.ndarray,
+def _refine_leaf(d: Design, st: Stats, *, cols: np.ndarray, col_scale: np.ndarray, x: np.ndarray,
                  x_lo: np.ndarray) -> None:
     """One block's share of a refinement step: ``A' r`` (double-double) and ``r'r``; nothing to factor."""
-    _, A = _ols_rows(blk.design)
+    _, A = _ols_rows(d)
     g, ss = dd_gradient(A, cols, col_scale, x, x_lo)
     st.add("g", g, "ddsum")
     st.add("rss", ss, "sum")
@@ -275,8 +274,27 @@ def refine(source: Source, small: QRFactor, x: np.ndarray, split_every: int = 8,
     :func:`regdiag.linalg.lstsq` does: largest componentwise correction below ``eps / 8``, or (from the second step)
     not halving, or the corrections to ``x`` (componentwise) and to the residuals (normwise, ``||A dx|| / ||r||``)
     times ``est`` (the plain solution's estimated error, about the factor each step shrinks the error by) times
-    ``CONTRACTION_SAFETY`` below ``eps / 8``, or ``MAX_REFINE`` steps. The residual sum of squares of the final ``x`` is the last pass's ``r'r``
-    less ``||R dx||^2`` (exact for ``dx`` solving the normal equations with ``R'R``).
+    ``CONTRACTION_SAFETY`` below ``eps / 8``, or ``MAX_REFINE`` steps. The residual sum of squares of the final ``x``
+    is the last pass's ``r'r`` less ``||R dx||^2`` (exact for ``dx`` solving the normal equations with ``R'R``).
+
+    Parameters
+    ----------
+    source : Source
+        The blocks of the input.
+    small : QRFactor
+        Factorization of the root's ``R[:, :k]`` (pivots, scaling, rank, ``r`` of shape (rank, rank)).
+    x : ndarray of shape (rank,)
+        The plain QR solution in factor coordinates.
+    split_every : int
+        Fan-in of the reduction tree.
+    est : float
+        Estimated relative error of ``x`` (:func:`regdiag.linalg.estimated_error`).
+
+    Returns
+    -------
+    Refined
+        ``x`` and ``x_lo`` (the refined solution as a pair of doubles, shape (rank,) each), the residual sum of
+        squares of ``x + x_lo`` and the number of steps taken.
     """
     from functools import partial
 
@@ -299,8 +317,9 @@ def refine(source: Source, small: QRFactor, x: np.ndarray, split_every: int = 8,
         x, x_lo = add_correction(x, x_lo, dx)
         rel = relative_correction(dx, x)
         # as in memory; the residuals' correction normwise is ||A dx|| = ||h||
-        if refinement_done(rel, prev, steps, est, lambda: float(np.linalg.norm(h)) / max(
-                math.sqrt(max(float(st["rss"]), 0.0)), np.finfo(float).tiny)):
+        pass_rss = float(st["rss"])
+        if refinement_done(rel, prev, steps, est, lambda h=h, pass_rss=pass_rss: float(np.linalg.norm(h)) / max(
+                math.sqrt(max(pass_rss, 0.0)), np.finfo(float).tiny)):
             break
         prev = rel
     return Refined(x=x, x_lo=x_lo, rss=rss, steps=steps)
@@ -432,15 +451,31 @@ class DaskOLSFit(DaskFit):
     cov_params = OLSFit.cov_params
     coef_table = OLSFit.coef_table
     aliased = OLSFit.aliased
-    cond = OLSFit.cond
-    rank = OLSFit.rank
-    df_resid = OLSFit.df_resid
-    sigma = OLSFit.sigma
+    if TYPE_CHECKING:  # the borrowed properties read here, as the checker sees them (their self type is OLSFit)
+
+        @property
+        def rank(self) -> int: ...
+
+        @property
+        def df_resid(self) -> int: ...
+
+        @property
+        def sigma(self) -> float: ...
+
+        @property
+        def cond(self) -> float: ...
+
+    else:
+        rank = OLSFit.rank
+        df_resid = OLSFit.df_resid
+        sigma = OLSFit.sigma
+        cond = OLSFit.cond
     _cov_scale = OLSFit._cov_scale
     _normal_reference = OLSFit._normal_reference
 
     @property
     def method(self) -> str:
+        """``"wls"`` with weights, else ``"ols"``."""
         return "wls" if self.weighted else "ols"
 
     @property
@@ -450,6 +485,7 @@ class DaskOLSFit(DaskFit):
 
     @property
     def rsquared(self) -> float:
+        """``R^2 = 1 - RSS / TSS`` (``TSS`` about the weighted mean with an intercept, about 0 without)."""
         sw, mean, m2 = self.tss_moments
         tss = m2 if self.has_intercept else m2 + sw * mean**2
         return 1.0 - self.ssr / tss if tss > 0 else float("nan")
@@ -477,10 +513,30 @@ class DaskOLSFit(DaskFit):
         return lazy_influence(self, _ols_block_influence, fs, template)
 
     def group_deletion(self, groups: Any) -> Any:
+        """Not available on Dask: group deletion needs the rows of every group together.
+
+        Parameters
+        ----------
+        groups : array_like, mapping or sequence of sequences
+            The grouping, as :meth:`regdiag.OLSFit.group_deletion` takes it.
+
+        Returns
+        -------
+        None
+            Never returns: raises NotImplementedError naming the in-memory path (fit the groups' rows with
+            :func:`regdiag.ols` on a pandas DataFrame).
+        """
         refuse_group_deletion("ols")
 
     def summary(self) -> str:
-        """A text summary in the spirit of R's ``summary(lm)``."""
+        """A text summary in the spirit of R's ``summary(lm)``.
+
+        Returns
+        -------
+        str
+            The fit, counts, dropped rows, coefficient table, residual standard error, R-squared and condition
+            number, several lines.
+        """
         return summary_text(
             self,
             f"{self.method.upper()} fit",

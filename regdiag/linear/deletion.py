@@ -37,8 +37,20 @@ SINGULAR_TOL = 1e3 * EPS
 def resolve_groups(index: pd.Index, groups: Any) -> tuple[pd.Index, list[np.ndarray]]:
     """Turn a user's grouping into (group labels, list of row positions).
 
-    ``groups`` is one of: an array-like of one group label per row (a Series is aligned on the row labels); a
-    mapping ``{group: [row labels]}``; or a sequence of sequences of row labels.
+    Parameters
+    ----------
+    index : pandas.Index
+        Row labels of the fit, length n_obs.
+    groups : array_like, mapping or sequence of sequences
+        One of: an array-like of one group label per row (a Series is aligned on the row labels); a mapping
+        ``{group: [row labels]}``; or a sequence of sequences of row labels.
+
+    Returns
+    -------
+    labels : pandas.Index
+        The group labels, length n_groups.
+    members : list of ndarray of int
+        Row positions of each group, in the order of ``labels``.
     """
     n = len(index)
     if isinstance(groups, Mapping):
@@ -108,8 +120,8 @@ def _group_solves(
     lev = np.zeros(G)
     singular = np.zeros(G, dtype=bool)
     by_size: dict[int, list[int]] = {}
-    for g, m in enumerate(members):
-        by_size.setdefault(len(m), []).append(g)
+    for g, group_rows in enumerate(members):
+        by_size.setdefault(len(group_rows), []).append(g)
     for m, gs in by_size.items():
         gs_arr = np.asarray(gs)
         if m == 0:

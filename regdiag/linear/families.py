@@ -23,6 +23,7 @@ The negative binomial's canonical link depends on alpha; ``log`` is its default,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,43 +63,121 @@ class Link:
     r_name: str
 
     def link(self, mu: np.ndarray) -> np.ndarray:
-        """``g(mu)``."""
+        """``g(mu)``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means. Any shape.
+
+        Returns
+        -------
+        ndarray
+            The linear predictor ``g(mu)``, elementwise, the shape of ``mu``.
+        """
         mu = np.asarray(mu, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             return _LINKFUN[self.name](mu)
 
     def inverse(self, eta: np.ndarray) -> np.ndarray:
-        """``g^{-1}(eta)`` with R's guards."""
+        """``g^{-1}(eta)`` with R's guards.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictor. Any shape.
+
+        Returns
+        -------
+        ndarray
+            The means ``g^{-1}(eta)``, elementwise, the shape of ``eta``.
+        """
         eta = np.asarray(eta, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return _LINKINV[self.name](eta)
 
     def mu_eta(self, eta: np.ndarray) -> np.ndarray:
-        """``dmu/deta`` at ``eta`` with R's guards."""
+        """``dmu/deta`` at ``eta`` with R's guards.
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictor. Any shape.
+
+        Returns
+        -------
+        ndarray
+            ``dmu/deta``, elementwise, the shape of ``eta``.
+        """
         eta = np.asarray(eta, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return _MU_ETA[self.name](eta)
 
     def mu_eta2(self, eta: np.ndarray) -> np.ndarray:
-        """``d^2 mu / deta^2`` at ``eta`` (no guards; used by the second-order leave-one-out predictor)."""
+        """``d^2 mu / deta^2`` at ``eta`` (no guards; used by the second-order leave-one-out predictor).
+
+        Parameters
+        ----------
+        eta : ndarray
+            Linear predictor. Any shape.
+
+        Returns
+        -------
+        ndarray
+            ``d^2 mu / deta^2``, elementwise, the shape of ``eta``.
+        """
         eta = np.asarray(eta, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return _MU_ETA2[self.name](eta)
 
     def deriv(self, mu: np.ndarray) -> np.ndarray:
-        """``g'(mu)``."""
+        """``g'(mu)``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means. Any shape.
+
+        Returns
+        -------
+        ndarray
+            ``g'(mu)``, elementwise, the shape of ``mu``.
+        """
         mu = np.asarray(mu, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             return _DERIV[self.name](mu)
 
     def deriv2(self, mu: np.ndarray) -> np.ndarray:
-        """``g''(mu)``."""
+        """``g''(mu)``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means. Any shape.
+
+        Returns
+        -------
+        ndarray
+            ``g''(mu)``, elementwise, the shape of ``mu``.
+        """
         mu = np.asarray(mu, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             return _DERIV2[self.name](mu)
 
     def valid_eta(self, eta: np.ndarray) -> bool:
-        """R's ``valideta``: the linear predictor is in the link's domain."""
+        """R's ``valideta``: the linear predictor is in the link's domain.
+
+        Parameters
+        ----------
+        eta : ndarray of shape (n_obs,)
+            Linear predictor.
+
+        Returns
+        -------
+        bool
+            True when every value is in the domain (finite and non-zero for ``inverse``, finite and positive for
+            ``inverse_squared`` and ``sqrt``; any value for the other links).
+        """
         if self.name in ("inverse",):
             return bool(np.all(np.isfinite(eta)) and np.all(eta != 0))
         if self.name in ("inverse_squared", "sqrt"):
@@ -163,7 +242,9 @@ def _probit_deriv2(mu: np.ndarray) -> np.ndarray:
     return q / dist.norm_pdf(q) ** 2
 
 
-_LINKFUN = {
+_Elementwise = Callable[[np.ndarray], np.ndarray]  # an elementwise function of the link, by name
+
+_LINKFUN: dict[str, _Elementwise] = {
     "identity": lambda mu: mu.copy(),
     "log": np.log,
     "logit": lambda mu: np.log(mu / (1.0 - mu)),
@@ -173,7 +254,7 @@ _LINKFUN = {
     "inverse_squared": lambda mu: 1.0 / mu**2,
     "sqrt": np.sqrt,
 }
-_LINKINV = {
+_LINKINV: dict[str, _Elementwise] = {
     "identity": lambda eta: eta.copy(),
     "log": lambda eta: np.maximum(np.exp(eta), EPS),
     "logit": _logit_inv,
@@ -183,7 +264,7 @@ _LINKINV = {
     "inverse_squared": lambda eta: 1.0 / np.sqrt(eta),
     "sqrt": lambda eta: eta**2,
 }
-_MU_ETA = {
+_MU_ETA: dict[str, _Elementwise] = {
     "identity": lambda eta: np.ones_like(eta),
     "log": lambda eta: np.maximum(np.exp(eta), EPS),
     "logit": _logit_mu_eta,
@@ -203,7 +284,7 @@ def _cloglog_mu_eta2(eta: np.ndarray) -> np.ndarray:
     return e * np.exp(-e) * (1.0 - e)
 
 
-_MU_ETA2 = {
+_MU_ETA2: dict[str, _Elementwise] = {
     "identity": lambda eta: np.zeros_like(eta),
     "log": np.exp,
     "logit": _logit_mu_eta2,
@@ -213,7 +294,7 @@ _MU_ETA2 = {
     "inverse_squared": lambda eta: 0.75 / eta**2.5,
     "sqrt": lambda eta: np.full_like(eta, 2.0),
 }
-_DERIV = {
+_DERIV: dict[str, _Elementwise] = {
     "identity": lambda mu: np.ones_like(mu),
     "log": lambda mu: 1.0 / mu,
     "logit": lambda mu: 1.0 / (mu * (1.0 - mu)),
@@ -223,7 +304,7 @@ _DERIV = {
     "inverse_squared": lambda mu: -2.0 / mu**3,
     "sqrt": lambda mu: 0.5 / np.sqrt(mu),
 }
-_DERIV2 = {
+_DERIV2: dict[str, _Elementwise] = {
     "identity": lambda mu: np.zeros_like(mu),
     "log": lambda mu: -1.0 / mu**2,
     "logit": lambda mu: (2.0 * mu - 1.0) / (mu * (1.0 - mu)) ** 2,
@@ -268,6 +349,8 @@ class Family:
     alpha : float or None
         Negative binomial only: the fixed ancillary parameter, ``V(mu) = mu + alpha mu^2`` (R's ``theta`` is
         ``1 / alpha``).
+    _canonical : str
+        Name of the family's canonical link (set by :func:`make_family`; ``""`` when not given).
     """
 
     name: str
@@ -282,6 +365,13 @@ class Family:
         return self.link.name == self._canonical
 
     @property
+    def _nb_alpha(self) -> float:
+        """The negative binomial's ``alpha`` (a clear error where a family was built without it)."""
+        if self.alpha is None:
+            raise DesignError("the negative binomial family needs alpha, its fixed ancillary parameter")
+        return self.alpha
+
+    @property
     def fixed_dispersion(self) -> bool:
         """Dispersion fixed at 1 (binomial and Poisson, R's convention); otherwise estimated by Pearson's chi2."""
         return self.name in ("binomial", "poisson")
@@ -290,7 +380,7 @@ class Family:
     def r_name(self) -> str:
         """R's ``family(fit)$family``."""
         if self.name == "negative_binomial":
-            return f"Negative Binomial({_r_num(1.0 / self.alpha)})"  # type: ignore[operator]
+            return f"Negative Binomial({_r_num(1.0 / self._nb_alpha)})"
         return {"gamma": "Gamma", "inverse_gaussian": "inverse.gaussian"}.get(self.name, self.name)
 
     def __str__(self) -> str:
@@ -299,7 +389,18 @@ class Family:
 
     # ---- variance and deviance ------------------------------------------------------------------------------------
     def variance(self, mu: np.ndarray) -> np.ndarray:
-        """``V(mu)``."""
+        """``V(mu)``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means. Any shape.
+
+        Returns
+        -------
+        ndarray
+            The variance function at ``mu``, the shape of ``mu``.
+        """
         mu = np.asarray(mu, dtype=float)
         n = self.name
         if n == "gaussian":
@@ -312,10 +413,21 @@ class Family:
             return mu**2
         if n == "inverse_gaussian":
             return mu**3
-        return mu + self.alpha * mu**2  # type: ignore[operator]
+        return mu + self._nb_alpha * mu**2
 
     def variance_deriv(self, mu: np.ndarray) -> np.ndarray:
-        """``V'(mu)``."""
+        """``V'(mu)``.
+
+        Parameters
+        ----------
+        mu : ndarray
+            Means. Any shape.
+
+        Returns
+        -------
+        ndarray
+            The derivative of the variance function at ``mu``, the shape of ``mu``.
+        """
         mu = np.asarray(mu, dtype=float)
         n = self.name
         if n == "gaussian":
@@ -328,10 +440,25 @@ class Family:
             return 2.0 * mu
         if n == "inverse_gaussian":
             return 3.0 * mu**2
-        return 1.0 + 2.0 * self.alpha * mu  # type: ignore[operator]
+        return 1.0 + 2.0 * self._nb_alpha * mu
 
     def dev_resids(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> np.ndarray:
-        """Unit deviances times prior weights (R's ``dev.resids``); their sum is the deviance."""
+        """Unit deviances times prior weights (R's ``dev.resids``); their sum is the deviance.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_obs,)
+            Response as the family fits it (binomial: proportions, see :meth:`prepare`).
+        mu : ndarray of shape (n_obs,)
+            Means.
+        wt : ndarray of shape (n_obs,)
+            Prior weights (binomial: times the trials).
+
+        Returns
+        -------
+        ndarray of shape (n_obs,)
+            Each row's weighted unit deviance.
+        """
         y = np.asarray(y, dtype=float)
         mu = np.asarray(mu, dtype=float)
         n = self.name
@@ -351,14 +478,42 @@ class Family:
                 return -2.0 * wt * (np.log(np.where(y == 0, 1.0, y / mu)) - (y - mu) / mu)
             if n == "inverse_gaussian":
                 return wt * ((y - mu) ** 2) / (y * mu**2)
-            theta = 1.0 / self.alpha  # type: ignore[operator]
+            theta = 1.0 / self._nb_alpha
             return 2.0 * wt * (y * np.log(np.maximum(1.0, y) / mu) - (y + theta) * np.log((y + theta) / (mu + theta)))
 
     def deviance(self, y: np.ndarray, mu: np.ndarray, wt: np.ndarray) -> float:
+        """The deviance: the sum of :meth:`dev_resids`.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_obs,)
+            Response as the family fits it (binomial: proportions).
+        mu : ndarray of shape (n_obs,)
+            Means.
+        wt : ndarray of shape (n_obs,)
+            Prior weights (binomial: times the trials).
+
+        Returns
+        -------
+        float
+            ``sum(dev_resids(y, mu, wt))``.
+        """
         return float(np.sum(self.dev_resids(y, mu, wt)))
 
     def valid_mu(self, mu: np.ndarray) -> bool:
-        """R's ``validmu``."""
+        """R's ``validmu``: the means are in the family's domain.
+
+        Parameters
+        ----------
+        mu : ndarray of shape (n_obs,)
+            Means.
+
+        Returns
+        -------
+        bool
+            True when every mean is valid (binomial: finite, in (0, 1); Poisson, gamma: finite, positive; negative
+            binomial: positive; any value otherwise).
+        """
         n = self.name
         if n == "binomial":
             return bool(np.all(np.isfinite(mu)) and np.all((mu > 0) & (mu < 1)))
@@ -373,6 +528,22 @@ class Family:
 
         Works on arrays of any shape (``y`` and ``wt`` broadcast along trailing axes). For a canonical link
         ``mu'/V`` is a constant and the score is computed without the variance.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_obs,) or broadcastable to ``eta``
+            Response as the family fits it.
+        eta : ndarray of shape (n_obs, ...)
+            Linear predictor.
+        wt : ndarray of shape (n_obs,) or broadcastable to ``eta``
+            Prior weights.
+        out : ndarray of the shape of ``eta``, optional
+            Where to write the result (used in place by the logit link's fast path).
+
+        Returns
+        -------
+        ndarray of the shape of ``eta``
+            The score of each element.
         """
         if self.link.name == "logit":  # in place: the leave-one-out sweeps call this on large blocks
             mu = _logit_inv_fast(np.asarray(eta, dtype=float), out)
@@ -402,6 +573,18 @@ class Family:
 
         The observed-information weight of observation i is ``w_i = W_i * ratio_i`` (``W_i`` the IRLS weight), as in
         statsmodels' ``hessian_factor(observed=True)``.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_obs,)
+            Response as the family fits it.
+        mu : ndarray of shape (n_obs,)
+            Means.
+
+        Returns
+        -------
+        ndarray of shape (n_obs,)
+            The ratio for each row.
         """
         if self.canonical:
             return np.ones_like(np.asarray(mu, dtype=float))
@@ -412,7 +595,7 @@ class Family:
             tmp = (v * lk.deriv2(mu) + self.variance_deriv(mu) * d1) / (v * d1)
         return 1.0 + (y - mu) * tmp
 
-    # ---- data ---------------------------------------------------------------------------------------------------------
+    # ---- data -----------------------------------------------------------------------------------------------------
     def prepare(
         self, y: np.ndarray, weights: np.ndarray | None, index: pd.Index, response: str = "y"
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -481,7 +664,28 @@ class Family:
 
     # ---- likelihood -------------------------------------------------------------------------------------------------
     def aic(self, y: np.ndarray, trials: np.ndarray, mu: np.ndarray, wt: np.ndarray, dev: float, rank: int) -> float:
-        """R's AIC of the fit: ``-2 loglik + 2 (rank + [1 if the dispersion is estimated])``, as ``glm`` reports it."""
+        """R's AIC of the fit: ``-2 loglik + 2 (rank + [1 if the dispersion is estimated])``, as ``glm`` reports it.
+
+        Parameters
+        ----------
+        y : ndarray of shape (n_obs,)
+            Response as the family fits it (binomial: proportions).
+        trials : ndarray of shape (n_obs,)
+            Binomial trials per row (see :meth:`prepare`; unused by the other families).
+        mu : ndarray of shape (n_obs,)
+            Fitted means.
+        wt : ndarray of shape (n_obs,)
+            Prior weights (binomial: times the trials).
+        dev : float
+            The fit's deviance.
+        rank : int
+            Number of estimated coefficients.
+
+        Returns
+        -------
+        float
+            The AIC (negative binomial: with ``alpha`` counted as known).
+        """
         n = self.name
         with np.errstate(divide="ignore", invalid="ignore"):
             if n == "gaussian":
@@ -501,7 +705,7 @@ class Family:
                 sw = float(np.sum(wt))
                 val = sw * (1 + math.log(dev / sw * 2 * math.pi)) + 3 * float(np.sum(np.log(y) * wt)) + 2
             else:
-                th = 1.0 / self.alpha  # type: ignore[operator]
+                th = 1.0 / self._nb_alpha
                 term = (
                     (y + th) * np.log(mu + th)
                     - y * np.log(mu)
@@ -533,7 +737,7 @@ def _binomial_pair(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A (successes, failures) response, shape (n_obs, 2): proportions, prior weights times trials, trials and R's
     starting means (see :meth:`Family.prepare`)."""
-    neg = (y < 0).any(axis=1)
+    neg = np.any(y < 0, axis=1)
     if neg.any():
         raise DataError(
             f"binomial successes/failures must be non-negative counts; negative at rows {format_labels(index[neg], 5)}"

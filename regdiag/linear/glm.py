@@ -123,6 +123,7 @@ class GLMFit(FitCommon):
     # ---- basic quantities --------------------------------------------------------------------------------------
     @property
     def method(self) -> str:
+        """``"glm"``: the name of the fit's model class in messages and results."""
         return "glm"
 
     @property
@@ -132,10 +133,12 @@ class GLMFit(FitCommon):
 
     @property
     def df_null(self) -> int:
+        """Degrees of freedom of the null model: ``nobs`` less 1 with an intercept."""
         return self.nobs - int(self.design.has_intercept)
 
     @property
     def offset(self) -> np.ndarray:
+        """The offset of every row, shape (n_obs,) (zeros without one)."""
         off = self.design.offset
         return np.zeros(self.design.n_obs) if off is None else np.asarray(off)
 
@@ -250,17 +253,22 @@ class GLMFit(FitCommon):
         observed : bool
             Leverage and one-step changes from the observed instead of the expected information (statsmodels'
             ``get_influence(observed=True)``; the same for canonical links).
-        loo_tol, loo_maxit, memory_mb
+        loo_tol : float
             Exact leave-one-out: bound on the error left in every coefficient, in its standard errors (see
-            :mod:`regdiag.linear.glm_exact`), largest number of batched Newton (chord) steps, after which the rows
-            not yet converged are refitted individually by IRLS from their current estimate (so ``loo_iterations``
-            may exceed ``loo_maxit``; the result is converged either way), largest memory of one block of the
-            batched score evaluation. For the Gaussian family with identity link the one-step estimate is exact
-            (one step). The one-step estimate itself is ``influence()`` without ``loo``.
+            :mod:`regdiag.linear.glm_exact`). For the Gaussian family with identity link the one-step estimate is
+            exact (one step). The one-step estimate itself is ``influence()`` without ``loo``.
+        loo_maxit : int
+            Exact leave-one-out: largest number of batched Newton (chord) steps, after which the rows not yet
+            converged are refitted individually by IRLS from their current estimate (so ``loo_iterations`` may
+            exceed ``loo_maxit``; the result is converged either way).
+        memory_mb : float
+            Exact leave-one-out: largest memory of one block of the batched score evaluation, in MiB.
 
         Returns
         -------
         GLMInfluence
+            Every measure of every observation (arrays of length n_obs, ``dfbeta`` and ``dfbetas`` of shape
+            (n_obs, n_params)).
 
         Notes
         -----
@@ -310,6 +318,13 @@ class GLMFit(FitCommon):
         loo : {"one-step", "exact"}
             "one-step": ``b - b_(G) = (X'WX)^{-1} X_G' W_G^(1/2) (I - H_GG)^{-1} r_P,G`` (the Fisher-scoring step
             without the group, in closed form from the QR). "exact": converged Newton iterations from it.
+        loo_tol : float
+            ``loo="exact"``: bound on the error left in every coefficient, in its standard errors.
+        loo_maxit : int
+            ``loo="exact"``: largest number of batched Newton steps before the groups not yet converged are refitted
+            individually.
+        memory_mb : float
+            ``loo="exact"``: largest memory of one block of the batched score evaluation, in MiB.
 
         Returns
         -------
@@ -326,14 +341,27 @@ class GLMFit(FitCommon):
 
     # ---- presentation -----------------------------------------------------------------------------------------------
     def coef_table(self) -> pd.DataFrame:
-        """Coefficients, standard errors, Wald statistics and p-values (as R's ``summary.glm``)."""
+        """Coefficients, standard errors, Wald statistics and p-values (as R's ``summary.glm``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per coefficient (indexed by ``param_names``): ``estimate``, ``std_error``, ``z`` (dispersion
+            fixed by the family or given to the fit) or ``t``, ``p_value``.
+        """
         stat = "z" if self._normal_reference else "t"
         return pd.DataFrame(
             {"estimate": self.params, "std_error": self.bse, stat: self.tvalues, "p_value": self.pvalues}
         )
 
     def summary(self) -> str:
-        """A text summary in the spirit of R's ``summary(glm)``."""
+        """A text summary in the spirit of R's ``summary(glm)``.
+
+        Returns
+        -------
+        str
+            The fit's family, sizes, coefficient table, deviances and iterations, several lines.
+        """
         d = self.design
         head = f"GLM fit, {self.family}"
         if d.formula:
@@ -488,7 +516,9 @@ def fit_glm_design(
     if start is not None:
         start = np.asarray(start, dtype=float).reshape(-1)
         if start.shape[0] != k:
-            raise DesignError(f"start has {start.shape[0]} values but the design has {k} columns {list(design.param_names)}")
+            raise DesignError(
+                f"start has {start.shape[0]} values but the design has {k} columns {list(design.param_names)}"
+            )
     resid_exact: np.ndarray | None = None
     if family.name == "gaussian" and family.link.name == "identity":
         res, resid_exact = _least_squares_fit(X, y, w, offset, family, mustart, rank_tol)
@@ -655,6 +685,16 @@ def glm_from_statsmodels(results: Any) -> GLMFit:
 
     ``freq_weights`` and ``var_weights`` both become prior weights (R's ``weights``), binomial trials of a
     two-column response too; a negative binomial keeps statsmodels' dispersion 1.
+
+    Parameters
+    ----------
+    results : statsmodels GLMResults
+        A fitted statsmodels ``GLM``.
+
+    Returns
+    -------
+    GLMFit
+        The same model fitted by regdiag, started from statsmodels' coefficients.
     """
     from ..design import design_from_statsmodels
 

@@ -162,9 +162,13 @@ def exact_deletion(
         Offset (only for the refits of the fallback).
     dispersion : float
         ``phi`` of the standard errors in the convergence test.
-    tol, maxit, memory_mb
-        Convergence tolerance (in standard errors), largest number of steps, largest memory of one block of the
-        score evaluation (blocks are at most ``BLAS_MAC / n_params`` numbers in any case).
+    tol : float
+        Convergence tolerance, in standard errors of each coefficient.
+    maxit : int
+        Largest number of batched steps.
+    memory_mb : float
+        Largest memory of one block of the score evaluation, in MiB (blocks are at most ``BLAS_MAC / n_params``
+        numbers in any case).
     pearson : bool
         Also return Pearson's chi-square of each deletion fit.
 

@@ -481,7 +481,10 @@ class _PearsonView:
 def glm_group_deletion(
     fit: GLMFit, groups: Any, *, loo: str, loo_tol: float, loo_maxit: int, memory_mb: float
 ) -> GroupInfluence:
-    """Group deletion, one-step (closed form) or exact (Newton iterations from it); see :meth:`GLMFit.group_deletion`."""
+    """Group deletion, one-step (closed form) or exact (Newton iterations from it).
+
+    See :meth:`GLMFit.group_deletion`.
+    """
     from .deletion import group_deletion, resolve_groups
 
     loo = check_choice(loo, LOO_METHODS, "loo")

@@ -51,7 +51,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Protocol
+from itertools import pairwise
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -122,6 +123,20 @@ class Separation:
     kind: str = "separation"
 
     def describe(self, names: tuple[str, ...], index: pd.Index) -> str:
+        """A sentence for messages and summaries: the kind, the direction and the rows it drives.
+
+        Parameters
+        ----------
+        names : tuple of str
+            Names of the coefficients, length n_params.
+        index : pandas.Index
+            Row labels of the observations.
+
+        Returns
+        -------
+        str
+            The description, without a final period.
+        """
         terms = [f"{v:+.4g}*{n}" for v, n in zip(self.direction, names) if abs(v) > 1e-12]
         if self.kind == "boundary":
             return (
@@ -141,13 +156,39 @@ class Separation:
 
 @dataclass(frozen=True, eq=False)
 class IRLSResult:
-    """What the IRLS loop returns (internal; :class:`regdiag.linear.glm.GLMFit` presents it)."""
+    """What the IRLS loop returns (internal; :class:`regdiag.linear.glm.GLMFit` presents it).
 
-    coef: np.ndarray  # (k,), NaN for aliased columns
+    Attributes
+    ----------
+    coef : ndarray of shape (n_params,)
+        Coefficients, NaN for aliased columns.
+    eta, mu : ndarray of shape (n_obs,)
+        Linear predictor and means at ``coef``.
+    factor : QRFactor
+        QR of ``sqrt(W) X`` at the last iteration's start.
+    weights : ndarray of shape (n_obs,)
+        Working weights ``W`` of that factorization.
+    deviance : float
+        Deviance at ``coef``.
+    iterations : int
+        Accepted iterations.
+    converged : bool
+        Whether the convergence rule was met.
+    deviance_trace : tuple of float
+        Deviance at the start and after every accepted iteration.
+    criterion : float
+        The last computed step criterion (NaN if none).
+    qr_iterations : int
+        Iterations solved by QR (the others by Cholesky).
+    separation : Separation or None
+        The direction of separation (binomial) or of a boundary estimate (count models) found, if any.
+    """
+
+    coef: np.ndarray
     eta: np.ndarray
     mu: np.ndarray
-    factor: QRFactor  # QR of sqrt(W) X at the last iteration's start
-    weights: np.ndarray  # working weights W of that factorization
+    factor: QRFactor
+    weights: np.ndarray
     deviance: float
     iterations: int
     converged: bool
@@ -238,7 +279,10 @@ def step_dispersion(family: Family, sum_wzz: float, n_informative: int, n_cols: 
 
 
 def qr_converged(crit: float, err_est: float, tol: float, cond: float) -> bool:
-    """Convergence on a QR step: estimated error below ``tol``, or the step at the QR's rounding level ``64 eps kappa``."""
+    """Convergence on a QR step: estimated error below ``tol``, or the step at the QR's rounding level.
+
+    The rounding level of a step is ``64 eps kappa``.
+    """
     return err_est <= tol or crit <= 64.0 * EPS * cond
 
 
@@ -360,7 +404,17 @@ class IRLSStep:
 
 @dataclass(frozen=True)
 class IRLSEvaluation:
-    """The model at trial coefficients: its deviance, whether its means are valid, and the strategy's own state."""
+    """The model at trial coefficients: its deviance, whether its means are valid, and the strategy's own state.
+
+    Attributes
+    ----------
+    deviance : float
+        Deviance at the trial coefficients.
+    valid : bool
+        Whether the linear predictor and means are in the link's and family's domain.
+    state : object
+        What the backend keeps to make this evaluation the current one (:meth:`IRLSSteps.accept`).
+    """
 
     deviance: float
     valid: bool
@@ -375,15 +429,47 @@ class IRLSSteps(Protocol):
     """
 
     def solve(self, beta: np.ndarray | None, it: int) -> IRLSStep:
-        """The step at the current (last accepted) evaluation; ``beta`` None on the first step from starting means."""
+        """The step at the current (last accepted) evaluation.
+
+        Parameters
+        ----------
+        beta : ndarray of shape (n_params,) or None
+            The current coefficients; None on the first step from starting means.
+        it : int
+            Iteration number, from 1.
+
+        Returns
+        -------
+        IRLSStep
+            The weighted least-squares step and what the convergence test needs.
+        """
         ...
 
     def evaluate(self, beta: np.ndarray, it: int) -> IRLSEvaluation:
-        """Deviance and validity of the means at trial coefficients ``beta`` (iteration ``it``)."""
+        """Deviance and validity of the means at trial coefficients.
+
+        Parameters
+        ----------
+        beta : ndarray of shape (n_params,)
+            Trial coefficients.
+        it : int
+            Iteration number, from 1.
+
+        Returns
+        -------
+        IRLSEvaluation
+            The deviance, the validity of the means and the backend's state at ``beta``.
+        """
         ...
 
     def accept(self, evaluation: IRLSEvaluation) -> None:
-        """Make an accepted evaluation the current one."""
+        """Make an accepted evaluation the current one.
+
+        Parameters
+        ----------
+        evaluation : IRLSEvaluation
+            An evaluation returned by :meth:`evaluate`.
+        """
         ...
 
     def preliminary_done(self) -> None:
@@ -391,11 +477,35 @@ class IRLSSteps(Protocol):
         ...
 
     def halving_failed(self, error: Exception) -> bool:
-        """A rejected step cannot be halved (``error`` says why): True stops the loop, False re-raises ``error``."""
+        """A rejected step cannot be halved.
+
+        Parameters
+        ----------
+        error : Exception
+            Why the step cannot be halved.
+
+        Returns
+        -------
+        bool
+            True stops the loop, False re-raises ``error``.
+        """
         ...
 
     def stop_after(self, it: int, converged: bool) -> bool:
-        """After an accepted iteration: True stops the loop (a separated fit, for example)."""
+        """After an accepted iteration: whether to stop the loop (a separated fit, for example).
+
+        Parameters
+        ----------
+        it : int
+            The iteration just accepted, from 1.
+        converged : bool
+            Whether it met the convergence rule.
+
+        Returns
+        -------
+        bool
+            True stops the loop.
+        """
         ...
 
 
@@ -716,12 +826,14 @@ def _separated_or_converged(steps: _InMemorySteps, loop: IRLSLoop, separation: S
     X, y, w, offset, family = steps.X, steps.y, steps.w, steps.offset, steps.family
     eta, mu, dev, beta = steps.eta, steps.mu, loop.deviance, loop.beta
     factor, fac_weights = steps.factor, steps.fac_weights
-    if factor is None or (separation is not None and fac_weights is not steps.W):
-        # separated before any QR step: factor the current weights for the (unreliable) diagnostics
+    if factor is None or fac_weights is None or (separation is not None and fac_weights is not steps.W):
+        # separated before any QR step (the factor and its weights are set together): factor the current weights for
+        # the (unreliable) diagnostics
         me = family.link.mu_eta(eta)
         with np.errstate(divide="ignore", invalid="ignore"):
-            fac_weights = np.where(steps.good & (me != 0), w * me**2 / family.variance(mu), 0.0)
-        factor = qr_factor(X, np.sqrt(fac_weights), steps.rank_tol)
+            weights_now: np.ndarray = np.where(steps.good & (me != 0), w * me**2 / family.variance(mu), 0.0)
+        fac_weights = weights_now
+        factor = qr_factor(X, np.sqrt(weights_now), steps.rank_tol)
     if beta is not None and np.any(beta[factor.aliased]):
         # stopped before a QR step folded a start's aliased coefficients (a separated fit)
         beta = fold_aliased(X, beta, np.sqrt(fac_weights), factor)
@@ -740,7 +852,7 @@ def _separated_or_converged(steps: _InMemorySteps, loop: IRLSLoop, separation: S
         eta=eta,
         mu=mu,
         factor=factor,
-        weights=fac_weights,  # type: ignore[arg-type]
+        weights=fac_weights,
         deviance=float(dev),
         iterations=loop.iterations,
         converged=loop.converged,
@@ -770,7 +882,7 @@ def _not_converged(
     k = STALL_ITERATIONS
     tail = trace[-(k + 1):]
     recent = crits[-k:]
-    flat = len(tail) == k + 1 and all(abs(b - a) <= 4.0 * EPS * (abs(b) + 0.1) for a, b in zip(tail, tail[1:]))
+    flat = len(tail) == k + 1 and all(abs(b - a) <= 4.0 * EPS * (abs(b) + 0.1) for a, b in pairwise(tail))
     steady = (len(recent) == k and all(math.isfinite(c) and c > 0 for c in recent)
               and min(recent) > 0.5 * max(recent))
     head = (f"IRLS did not converge in {maxit} iterations (last step {crit:.3g} of |coefficient| + standard error, "
@@ -789,7 +901,7 @@ def _not_converged(
             "coefficients"
         )
     finite = [c for c in recent if math.isfinite(c) and c > 0]
-    rates = [b / a for a, b in zip(finite, finite[1:])]
+    rates = [b / a for a, b in pairwise(finite)]
     if rates and max(rates) < 0.9:
         return ConvergenceError(
             f"{head} The steps were still shrinking (by a factor of about {rates[-1]:.2g} per iteration): raise "
@@ -937,7 +1049,7 @@ def detect_separation(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Separation
     ineq = s != 0
     A_ub = -(s[ineq, None] * Xs[ineq])
     eq = ~ineq
-    kw = dict(
+    kw: dict[str, Any] = dict(  # linprog's keyword arguments, of several types
         A_ub=A_ub if A_ub.size else None,
         b_ub=np.zeros(A_ub.shape[0]) if A_ub.size else None,
         A_eq=Xs[eq] if eq.any() else None,
@@ -954,7 +1066,7 @@ def detect_separation(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> Separation
         if not todo.any():
             break
         res = linprog(-(s[todo] @ Xs[todo]), **kw)
-        if res.status != 0 or res.x is None or not (-res.fun > 1e-6):
+        if res.status != 0 or res.x is None or res.fun is None or not (-res.fun > 1e-6):
             break
         b = res.x / np.max(np.abs(res.x))
         t = Xs @ b
