@@ -13,7 +13,7 @@ data file included), timed by wall clock with peak resident memory (GNU time's %
   measures, ``plot(fit, which = 1:6)`` to six PNG files and ``car::influencePlot`` to a seventh.
 
 Cases: LifeCycleSavings (bundled, n = 50, OLS), carData Prestige (n = 102, OLS), carData Mroz (n = 753,
-logistic), carData Ornstein (n = 248, negative binomial; regdiag with alpha = 1 fixed, R estimates theta),
+logistic), carData Ornstein (n = 248, negative binomial; both estimate theta by maximum likelihood),
 synthetic n = 10^5 and 10^6 with p = 11 (CSV). ``--profile`` adds a cProfile summary of the largest case (the top
 cumulative entries of regdiag's own functions, with the figures drawn in the profiled process). The machine's load (``os.getloadavg``) is recorded beside each
 case: other work on the machine slows both sides. Writes benchmarks/results_report.json.
@@ -110,8 +110,8 @@ NOTES = [
     "regdiag's report draws 14 to 15 figures (R by hand: 7), in 2 worker processes; up to 20 000 rows they start "
     "before the numbers are computed. Above 200 000 rows it leaves out the engine cross-check and engine plots "
     "(regdiag.cross_check(fit) runs them), above 50 000 rows it exports parquet instead of CSV + JSON.",
-    "Ornstein: regdiag's negative binomial has alpha fixed at 1 (the CLI does not estimate it); R's glm.nb "
-    "estimates theta.",
+    "Ornstein: both sides estimate the negative binomial's theta by maximum likelihood (regdiag as MASS::glm.nb "
+    "does).",
     "profile_largest: cProfile of the largest case with the figures drawn in the profiled process (no worker "
     "processes), so the figures' own cost shows; cProfile adds overhead.",
 ]
