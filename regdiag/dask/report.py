@@ -19,12 +19,16 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .._validation import ConditioningWarning, DataError, InfluenceWarning
+
+if TYPE_CHECKING:
+    from .glm import DaskGLMFit
+    from .ols import DaskOLSFit
 
 __all__ = ["StreamReport", "read_parquet", "stream_report", "is_parquet_collection"]
 
@@ -325,6 +329,7 @@ def _stream_diagnose(ddf: Any, measures: Path, *, formula: str, family: str | No
 
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
+        fit: DaskOLSFit | DaskGLMFit
         if family is None:
             fit = ols(formula, data=ddf, weights=weights, missing=missing)
         else:

@@ -647,7 +647,9 @@ def _line_obstacles(ax: Any) -> list[np.ndarray]:
     return [ln for ln in lines if len(ln)]
 
 
-def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[Any]]:
+def _obstacles(
+    ax: Any, renderer: Any, own: set[int]
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], list[Any]]:
     """What a label should not cover, in display pixels: points (centres and radii), lines (densely sampled), and
     the boxes of texts that are not row labels."""
     pts, rad = _point_obstacles(ax, renderer)

@@ -143,7 +143,7 @@ def added_variable_residuals(result: Any, term: str, *, row_solve: np.ndarray | 
     several terms).
     """
     infl = as_influence(result)
-    fit = getattr(infl, "fit", None)
+    fit: Any = getattr(infl, "fit", None)  # a fit with a factorization (checked next), else None
     factor = getattr(fit, "factor", None)
     if factor is None:
         raise ValueError("added-variable plots need the fit's factorization; pass the fit or fit.influence()")

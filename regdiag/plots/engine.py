@@ -105,7 +105,7 @@ def engine_vs_exact(estimate: Any, exact: Any = None, *, ax: Any = None, n_label
     labelled = label_points(ax, x[rows, jstar], y[rows, jstar], values.index, top_k(score, n_labels), fontsize=7)
     data = pd.DataFrame(
         {"x": x.ravel(), "y": y.ravel(),
-         "coefficient": pd.Categorical.from_codes(np.tile(np.arange(k), n), categories=names)},
+         "coefficient": pd.Categorical.from_codes(np.tile(np.arange(k), n), categories=pd.Index(names))},
         index=np.repeat(np.asarray(values.index), k),
     )
     data = data[ok.ravel()]

@@ -383,7 +383,7 @@ def deletion(
     arts: dict[str, Any] = {"effect": effect}
     simple = intercept is not None and len(terms) == 1 and len(next(iter(terms.values()))) == 1 and term is None
     what = ", ".join(map(str, effect.rows[:3])) + (" ..." if len(effect.rows) > 3 else "")
-    if simple:
+    if simple and intercept is not None:
         j = next(iter(terms.values()))[0]
         x, y, xlabel, ylabel, xs, line, line_d = _fitted_lines(fit, names, intercept, j, b, bd)
         title = f"Deleting {what}"

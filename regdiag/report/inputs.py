@@ -61,7 +61,7 @@ class ModelInput:
     psi: str = "huber"
 
 
-def one_line(message: str) -> str:
+def one_line(message: str | BaseException) -> str:
     """A message on one line: terminal colour codes removed, line breaks and runs of spaces collapsed."""
     message = re.sub(r"\x1b\[[0-9;]*m", "", str(message))
     message = message.replace("⧛", "").replace("⧚", "")
@@ -349,10 +349,11 @@ def _check_theta(family: str | None, theta: float | None, alpha: float | None) -
 def _formula_variables(formula: str, df: pd.DataFrame) -> tuple[list[str], list[str]]:
     """The data columns used on the left and on the right of ``~`` (read by the formula parser)."""
     try:
-        parsed = parse(formula, [str(c) for c in df.columns])
+        columns = [str(c) for c in df.columns]
+        parsed = parse(formula, columns)
     except DataError:
         return [], []
-    return used_columns(parsed, df.columns, side="lhs")[0], used_columns(parsed, df.columns, side="rhs")[0]
+    return used_columns(parsed, columns, side="lhs")[0], used_columns(parsed, columns, side="rhs")[0]
 
 
 def _text_column(s: pd.Series) -> bool:
