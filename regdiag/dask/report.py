@@ -209,6 +209,20 @@ def read_parquet(path: str | Path, index_col: str | None = None, *, blocksize: i
       path relative to the directory (for a glob, to the files' common folder) without its suffix, e.g.
       ``"part-2:1041"`` or ``"year=2020/part-0:7"``. These labels are unique and name the file and row to look at.
 
+    Parameters
+    ----------
+    path : str or Path
+        A parquet file, a glob pattern of parquet files or a directory.
+    index_col : str, optional
+        The column of row labels.
+    blocksize : int
+        About how many bytes of uncompressed data a partition holds.
+
+    Returns
+    -------
+    dask.dataframe.DataFrame
+        The lazy table, one partition per group of row groups, indexed by the row labels.
+
     Raises
     ------
     DataError

@@ -176,7 +176,8 @@ def curvature_comparison(
         raise ValueError("no engine result to compare")
     axes, fig = panel_axes(ax, len(values), min(len(values), 3), panel_size=(4.0, 4.3))
     panels = {
-        name: engine_vs_exact(res, ax=axes.ravel()[i], n_labels=n_labels) for i, (name, res) in enumerate(values.items())
+        name: engine_vs_exact(res, ax=axes.ravel()[i], n_labels=n_labels)
+        for i, (name, res) in enumerate(values.items())
     }
     for i, (name, d) in enumerate(panels.items()):
         d.ax_.set_title(name, fontsize=10)
