@@ -105,7 +105,7 @@ def _figure(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Any, An
 
 def _grid(n: int, ncols: int) -> tuple[int, int]:
     ncols = max(1, min(ncols, n))
-    return int(math.ceil(n / ncols)), ncols
+    return math.ceil(n / ncols), ncols
 
 
 @dataclass
