@@ -9,6 +9,7 @@ each, the same calls ``scipy.stats`` makes internally (``stats.t.sf(x, df)`` is 
 from __future__ import annotations
 
 import math
+from typing import Any, overload
 
 import numpy as np
 from scipy import special
@@ -37,7 +38,11 @@ def norm_pdf(x: np.ndarray | float) -> np.ndarray:
     return np.exp(-(x**2) / 2.0) / _SQRT_2PI
 
 
-def norm_cdf(x: np.ndarray | float) -> np.ndarray:
+@overload
+def norm_cdf(x: float) -> np.floating[Any]: ...
+@overload
+def norm_cdf(x: np.ndarray) -> np.ndarray: ...
+def norm_cdf(x: np.ndarray | float) -> np.ndarray | np.floating[Any]:
     """Standard normal distribution function ``Φ(x)``."""
     return special.ndtr(x)
 
@@ -47,7 +52,11 @@ def norm_sf(x: np.ndarray | float) -> np.ndarray:
     return special.ndtr(-np.asarray(x, dtype=float))
 
 
-def norm_ppf(q: np.ndarray | float) -> np.ndarray:
+@overload
+def norm_ppf(q: float) -> np.floating[Any]: ...
+@overload
+def norm_ppf(q: np.ndarray) -> np.ndarray: ...
+def norm_ppf(q: np.ndarray | float) -> np.ndarray | np.floating[Any]:
     """Standard normal quantile ``Φ⁻¹(q)``."""
     return special.ndtri(q)
 
@@ -57,7 +66,11 @@ def t_sf(x: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
     return special.stdtr(df, -np.asarray(x, dtype=float))
 
 
-def t_ppf(q: np.ndarray | float, df: np.ndarray | float) -> np.ndarray:
+@overload
+def t_ppf(q: float, df: np.ndarray | float) -> np.floating[Any]: ...
+@overload
+def t_ppf(q: np.ndarray, df: np.ndarray | float) -> np.ndarray: ...
+def t_ppf(q: np.ndarray | float, df: np.ndarray | float) -> np.ndarray | np.floating[Any]:
     """Quantile of Student's t with ``df`` degrees of freedom."""
     return special.stdtrit(df, q)
 
@@ -76,7 +89,11 @@ def f_sf(x: np.ndarray | float, dfn: float, dfd: float) -> np.ndarray:
         return np.where(x > 0, special.fdtrc(dfn, dfd, np.maximum(x, 0.0)), np.where(np.isnan(x), np.nan, 1.0))
 
 
-def f_ppf(q: np.ndarray | float, dfn: float, dfd: float) -> np.ndarray:
+@overload
+def f_ppf(q: float, dfn: float, dfd: float) -> np.floating[Any]: ...
+@overload
+def f_ppf(q: np.ndarray, dfn: float, dfd: float) -> np.ndarray: ...
+def f_ppf(q: np.ndarray | float, dfn: float, dfd: float) -> np.ndarray | np.floating[Any]:
     """Quantile of F(``dfn``, ``dfd``)."""
     return special.fdtri(dfn, dfd, q)
 

@@ -19,12 +19,16 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .._validation import ConditioningWarning, DataError, InfluenceWarning
+
+if TYPE_CHECKING:
+    from .glm import DaskGLMFit
+    from .ols import DaskOLSFit
 
 __all__ = ["StreamReport", "read_parquet", "stream_report", "is_parquet_collection"]
 
@@ -205,6 +209,20 @@ def read_parquet(path: str | Path, index_col: str | None = None, *, blocksize: i
       path relative to the directory (for a glob, to the files' common folder) without its suffix, e.g.
       ``"part-2:1041"`` or ``"year=2020/part-0:7"``. These labels are unique and name the file and row to look at.
 
+    Parameters
+    ----------
+    path : str or Path
+        A parquet file, a glob pattern of parquet files or a directory.
+    index_col : str, optional
+        The column of row labels.
+    blocksize : int
+        About how many bytes of uncompressed data a partition holds.
+
+    Returns
+    -------
+    dask.dataframe.DataFrame
+        The lazy table, one partition per group of row groups, indexed by the row labels.
+
     Raises
     ------
     DataError
@@ -325,6 +343,7 @@ def _stream_diagnose(ddf: Any, measures: Path, *, formula: str, family: str | No
 
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
+        fit: DaskOLSFit | DaskGLMFit
         if family is None:
             fit = ols(formula, data=ddf, weights=weights, missing=missing)
         else:

@@ -53,6 +53,9 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from ._base import DENSITY_ABOVE, LABEL_GID, Display, PanelDisplay, figure_grid, warm_up
 from .engine import curvature_comparison, engine_vs_exact
 from .coefficients import added_variable, added_variable_residuals, dfbetas_panel
@@ -106,7 +109,7 @@ __all__ = [
     "deletion",
 ]
 
-_KINDS = {
+_KINDS: dict[str, Callable[..., Display | PanelDisplay]] = {
     "overview": overview,
     "residuals_fitted": residuals_fitted,
     "qq": qq,
@@ -130,7 +133,7 @@ _KINDS = {
 }
 
 
-def plot(result, kind: str = "overview", **kwargs):  # type: ignore[no-untyped-def]
+def plot(result: Any, kind: str = "overview", **kwargs: Any) -> Display | PanelDisplay:
     """Draw the plot named ``kind`` for a fit or an influence result.
 
     Parameters

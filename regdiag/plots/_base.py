@@ -49,7 +49,15 @@ class Display:
     omitted_: pd.Index = field(default_factory=lambda: pd.Index([]))
 
     def savefig(self, path: Any, **kwargs: Any) -> None:
-        """Save the figure (``Figure.savefig``)."""
+        """Save the figure (``Figure.savefig``).
+
+        Parameters
+        ----------
+        path : str, Path or file-like
+            Where to write; the format follows the suffix unless ``format`` is given.
+        **kwargs
+            Passed to ``Figure.savefig`` (defaults here: ``dpi=150``, ``bbox_inches="tight"``).
+        """
         kwargs.setdefault("dpi", 150)
         kwargs.setdefault("bbox_inches", "tight")
         self.figure_.savefig(path, **kwargs)
@@ -76,6 +84,7 @@ class PanelDisplay:
 
     @property
     def ax_(self) -> Any:
+        """The panels' axes, the same array as ``axes_`` (so every display has ``ax_``)."""
         return self.axes_
 
     @property
@@ -87,14 +96,23 @@ class PanelDisplay:
         return out
 
     def savefig(self, path: Any, **kwargs: Any) -> None:
-        """Save the figure (``Figure.savefig``)."""
+        """Save the figure (``Figure.savefig``).
+
+        Parameters
+        ----------
+        path : str, Path or file-like
+            Where to write; the format follows the suffix unless ``format`` is given.
+        **kwargs
+            Passed to ``Figure.savefig`` (defaults here: ``dpi=150``, ``bbox_inches="tight"``).
+        """
         kwargs.setdefault("dpi", 150)
         kwargs.setdefault("bbox_inches", "tight")
         self.figure_.savefig(path, **kwargs)
 
 
 def as_influence(result: Any) -> Any:
-    """The :class:`~regdiag.Influence` of ``result``: itself, or ``result.influence()`` for a fit (closed form, no refit)."""
+    """The :class:`~regdiag.Influence` of ``result``: itself, or ``result.influence()`` for a fit (closed form,
+    no refit)."""
     if model_kind(result) is not None:
         return result.influence()
     if isinstance(result, InfluenceResult):
@@ -251,6 +269,22 @@ def figure_grid(
     ``layout="constrained"`` fits the margins to the texts when the figure is drawn; ``layout="fixed"`` uses
     :data:`FIXED_MARGINS`, which leave room for tick labels, axis labels and titles of the usual sizes, and saves
     the layout pass and the extra draw that constrained layout costs (about half of the time of a small figure).
+
+    Parameters
+    ----------
+    nrows, ncols : int
+        Rows and columns of panels.
+    panel_size : tuple of float
+        Width and height of one panel, inches.
+    dpi : float
+        Resolution of the figure.
+    layout : {"constrained", "fixed"}
+        How the margins are set.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    axes : ndarray of matplotlib Axes, shape (nrows, ncols)
     """
     from matplotlib.figure import Figure
 
@@ -274,7 +308,9 @@ def figure_grid(
         return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
-def panel_axes(ax: Any, n_panels: int, ncols: int, panel_size: tuple[float, float] = (3.2, 2.6)) -> tuple[np.ndarray, Any]:
+def panel_axes(
+    ax: Any, n_panels: int, ncols: int, panel_size: tuple[float, float] = (3.2, 2.6)
+) -> tuple[np.ndarray, Any]:
     """A grid of ``n_panels`` axes: a new figure (``ax=None``), the given array of axes, or the area of one axes.
 
     Returns the axes as a 2-D array (unused cells switched off) and the figure.
@@ -299,7 +335,9 @@ def panel_axes(ax: Any, n_panels: int, ncols: int, panel_size: tuple[float, floa
         fig = ax.figure
         spec = ax.get_subplotspec()
         if spec is None:
-            raise ValueError("to draw a panel inside one axes, the axes must belong to a grid (fig.subplots / add_subplot)")
+            raise ValueError(
+                "to draw a panel inside one axes, the axes must belong to a grid (fig.subplots / add_subplot)"
+            )
         ax.set_axis_off()
         sub = spec.subgridspec(nrows, ncols, wspace=0.35, hspace=0.5)
         axes = np.empty((nrows, ncols), dtype=object)
@@ -647,7 +685,9 @@ def _line_obstacles(ax: Any) -> list[np.ndarray]:
     return [ln for ln in lines if len(ln)]
 
 
-def _obstacles(ax: Any, renderer: Any, own: set[int]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], list[Any]]:
+def _obstacles(
+    ax: Any, renderer: Any, own: set[int]
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray], list[Any]]:
     """What a label should not cover, in display pixels: points (centres and radii), lines (densely sampled), and
     the boxes of texts that are not row labels."""
     pts, rad = _point_obstacles(ax, renderer)

@@ -110,12 +110,14 @@ def dfbetas_panel(
         a.set_ylim(-ymax, ymax)
         a.set_xlim(0, len(x) + 1)
         refs = {}
-        for val, key, ls in ((cut, "+2/sqrt(n)", "--"), (-cut, "-2/sqrt(n)", "--"), (1.0, "+1", ":"), (-1.0, "-1", ":")):
+        lines = ((cut, "+2/sqrt(n)", "--"), (-cut, "-2/sqrt(n)", "--"), (1.0, "+1", ":"), (-1.0, "-1", ":"))
+        for val, key, ls in lines:
             refs[key] = a.axhline(val, color="C3", ls=ls, lw=0.8, zorder=3)  # above the points: always visible
         arts["reference"] = refs
         a.axhline(0.0, color="0.6", lw=0.6, zorder=1)
         name = infl.param_names[j]
-        finish(a, name, "Observation number" if k >= len(cols) - axes.shape[1] else "", "DFBETAS" if k % axes.shape[1] == 0 else "")
+        finish(a, name, "Observation number" if k >= len(cols) - axes.shape[1] else "",
+               "DFBETAS" if k % axes.shape[1] == 0 else "")
         if ymax < 1.0:  # say where R's cut-off is (above the panel, where it hides no point)
             a.set_title("±1 off scale", loc="right", fontsize=6.5, color="C3")
         a.tick_params(labelsize=7)
@@ -130,9 +132,21 @@ def dfbetas_panel(
 def added_variable_residuals(result: Any, term: str, *, row_solve: np.ndarray | None = None) -> pd.DataFrame:
     """The two residual vectors of the added-variable plot of ``term``, from the fit's factorization.
 
-    Returns a DataFrame indexed by row label (rows with positive weight) with columns ``x`` (``term`` regressed on
-    the other columns) and ``y`` (the response regressed on the other columns), both in the weighted metric of the
-    fit (multiplied by ``sqrt(w)``; GLMs: IRLS working weights, so ``y`` starts from the Pearson residuals).
+    Parameters
+    ----------
+    result : Influence or fit
+        Of a least-squares fit or a GLM (one with a factorization).
+    term : str
+        The coefficient's name.
+    row_solve : ndarray of shape (n_obs, rank), optional
+        The factorization's ``row_solve()`` when it was computed already (for several terms).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by row label (rows with positive weight), columns ``x`` (``term`` regressed on the other columns)
+        and ``y`` (the response regressed on the other columns), both in the weighted metric of the fit (multiplied
+        by ``sqrt(w)``; GLMs: IRLS working weights, so ``y`` starts from the Pearson residuals).
 
     Notes
     -----
@@ -143,7 +157,7 @@ def added_variable_residuals(result: Any, term: str, *, row_solve: np.ndarray | 
     several terms).
     """
     infl = as_influence(result)
-    fit = getattr(infl, "fit", None)
+    fit: Any = getattr(infl, "fit", None)  # a fit with a factorization (checked next), else None
     factor = getattr(fit, "factor", None)
     if factor is None:
         raise ValueError("added-variable plots need the fit's factorization; pass the fit or fit.influence()")

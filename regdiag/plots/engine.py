@@ -105,7 +105,7 @@ def engine_vs_exact(estimate: Any, exact: Any = None, *, ax: Any = None, n_label
     labelled = label_points(ax, x[rows, jstar], y[rows, jstar], values.index, top_k(score, n_labels), fontsize=7)
     data = pd.DataFrame(
         {"x": x.ravel(), "y": y.ravel(),
-         "coefficient": pd.Categorical.from_codes(np.tile(np.arange(k), n), categories=names)},
+         "coefficient": pd.Categorical.from_codes(np.tile(np.arange(k), n), categories=pd.Index(names))},
         index=np.repeat(np.asarray(values.index), k),
     )
     data = data[ok.ravel()]
@@ -176,7 +176,8 @@ def curvature_comparison(
         raise ValueError("no engine result to compare")
     axes, fig = panel_axes(ax, len(values), min(len(values), 3), panel_size=(4.0, 4.3))
     panels = {
-        name: engine_vs_exact(res, ax=axes.ravel()[i], n_labels=n_labels) for i, (name, res) in enumerate(values.items())
+        name: engine_vs_exact(res, ax=axes.ravel()[i], n_labels=n_labels)
+        for i, (name, res) in enumerate(values.items())
     }
     for i, (name, d) in enumerate(panels.items()):
         d.ax_.set_title(name, fontsize=10)

@@ -49,6 +49,13 @@ def cooks_index(result: Any, *, ax: Any = None, n_labels: int = 3) -> Display:
     Reference lines: ``4/n`` (a common rule of thumb) and the median of ``F(p, n - p)`` (R's ``influence.measures``
     flags ``D`` above it), each drawn only when it falls within the plotted range (a note says where it is otherwise).
 
+    Parameters
+    ----------
+    result : Influence or fit
+    ax : matplotlib Axes, optional
+    n_labels : int
+        Label the points with the largest Cook's distance.
+
     Returns
     -------
     Display
@@ -261,6 +268,13 @@ def cooks_leverage(result: Any, *, ax: Any = None, n_labels: int = 3) -> Display
     Since ``D = (r^2 / p) h / (1 - h)``, observations with the same standardized residual ``|r|`` lie on a line
     through the origin; the grey lines are those of round values of ``|r|``.
 
+    Parameters
+    ----------
+    result : Influence or fit
+    ax : matplotlib Axes, optional
+    n_labels : int
+        Label the points with the largest Cook's distance.
+
     Returns
     -------
     Display
@@ -291,7 +305,8 @@ def cooks_leverage(result: Any, *, ax: Any = None, n_labels: int = 3) -> Display
     ax.text(0.99, 0.99, "dotted: equal |standardized residual|", transform=ax.transAxes, ha="right", va="top",
             fontsize=7, color="0.45")
     if ok.any() and degenerate(h[ok]):
-        ax.text(0.01, 0.99, f"every leverage = {float(np.mean(h[ok])):.4g}: Cook's distance\nreflects the residual only",
+        note = f"every leverage = {float(np.mean(h[ok])):.4g}: Cook's distance\nreflects the residual only"
+        ax.text(0.01, 0.99, note,
                 transform=ax.transAxes, ha="left", va="top", fontsize=7, color="0.45")
     labelled = label_points(ax, g, d, v.index, top_k(np.where(ok, d, np.nan), n_labels))
     omitted = v.index[v.used & ~ok]
@@ -308,6 +323,10 @@ def influence_bubble(result: Any, *, ax: Any = None, n_labels: int = 2, max_size
 
     Parameters
     ----------
+    result : Influence or fit
+    ax : matplotlib Axes, optional
+    n_labels : int
+        How many points to label by each criterion.
     max_size : float
         Marker area (points squared) of the largest Cook's distance with up to 200 points; with more points the
         circles shrink (down to a sixth of it) so that they stay apart.

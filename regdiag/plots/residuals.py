@@ -97,7 +97,7 @@ def qq(
     ax : matplotlib Axes, optional
     n_labels : int
         Label the points with the largest ``|t|``.
-    envelope : bool
+    envelope : bool or Envelope
         Draw the band within which the sorted residuals of data simulated from the fitted model fall with pointwise
         probability ``level``. Linear models: errors ``sigma z / sqrt(w)`` with the fit's own weights (exact, by
         projection; see :mod:`regdiag.linear.envelope`). An :class:`~regdiag.linear.envelope.Envelope` computed
@@ -137,8 +137,8 @@ def qq(
 
 
 def _sorted_plot(
-    v: Any, values: np.ndarray, quantiles: Any, *, ax: Any, n_labels: int, envelope: bool, nsim: int, level: float,
-    rng: Any, absolute: bool,
+    v: Any, values: np.ndarray, quantiles: Callable[[int, np.ndarray], np.ndarray], *, ax: Any, n_labels: int,
+    envelope: bool | Envelope, nsim: int, level: float, rng: np.random.Generator | int | None, absolute: bool,
 ) -> Display:
     """Sorted ``values`` (or their absolute values) against ``quantiles(m, keep)`` (the theoretical quantiles of
     the order statistics ``keep`` of ``m``), with the simulated envelope."""
@@ -196,8 +196,14 @@ def half_normal(
     ax : matplotlib Axes, optional
     n_labels : int
         Label the points with the largest ``|t|``.
-    envelope, nsim, level, rng
+    envelope : bool or Envelope
         As in :func:`qq`; the envelope holds sorted ``|t|`` of data simulated from the fitted model with its weights.
+    nsim : int
+        Number of simulated data sets.
+    level : float
+        Pointwise coverage of the envelope.
+    rng : Generator, int or None
+        Random numbers for the envelope (fixed by default, so the plot is reproducible).
 
     Returns
     -------
@@ -232,6 +238,15 @@ def half_normal(
 
 def scale_location(result: Any, *, ax: Any = None, n_labels: int = 3, smooth: bool = True) -> Display:
     """``sqrt(|standardized residual|)`` against fitted values with a lowess smoother (R's ``plot.lm`` panel 3).
+
+    Parameters
+    ----------
+    result : Influence or fit
+    ax : matplotlib Axes, optional
+    n_labels : int
+        Label the points with the largest ``sqrt(|r|)``.
+    smooth : bool
+        Draw the lowess smoother.
 
     Returns
     -------

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..linear.rlm import RLMFit
 from ..results import RLMInfluence
 from ._base import Display, as_influence, finish, frame, get_ax, label_points, scatter, top_k
 
@@ -39,7 +40,7 @@ def weights_plot(result: Any, *, ax: Any = None, n_labels: int = 3) -> Display:
     ax, fig = get_ax(ax)
     arts: dict[str, Any] = {"points": scatter(ax, u[ok], w[ok])}
     fit = infl.fit
-    if fit is not None:
+    if isinstance(fit, RLMFit):
         lim = max(float(np.max(np.abs(u[ok]))) * 1.05, 1.0)
         grid = np.linspace(-lim, lim, 801)
         (arts["curve"],) = ax.plot(grid, fit.psi.weight(grid), color="tab:blue", lw=1, zorder=1,

@@ -66,6 +66,8 @@ def component_residual(
         In each panel label the rows with the largest ``|partial residual - component|``.
     terms : str or list of str, optional
         Terms to show (default: every numeric one-column term; factors, even of two levels, are left out).
+    ncols : int
+        Panels per row.
     partial : DataFrame, optional
         :func:`regdiag.linear.teaching.partial_residuals` computed beforehand.
     smooth : bool
@@ -96,7 +98,8 @@ def component_residual(
         arts: dict[str, Any] = {"points": scatter(a, x[ok], y[ok])}
         j = cols[term][0]
         xs = np.array([np.min(x[ok]), np.max(x[ok])]) if ok.any() else np.array([0.0, 1.0])
-        centre = float(np.mean(x)) if any(nm in ("Intercept", "(Intercept)", "const") for nm in fit.design.param_names) else 0.0
+        has_intercept = any(nm in ("Intercept", "(Intercept)", "const") for nm in fit.design.param_names)
+        centre = float(np.mean(x)) if has_intercept else 0.0
         (arts["line"],) = a.plot(xs, b[j] * (xs - centre), color="C0", ls="--", lw=1.1, zorder=3)
         if smooth:
             arts["smoother"] = smoother(a, x[ok], y[ok], color="C3")
@@ -210,8 +213,8 @@ def _one_index(result: Any, values: np.ndarray, *, ax: Any, n_labels: int, title
     top = max([abs(v - centre) for v in refs.values()] + ([float(np.max(np.abs(y[ok] - centre)))] if ok.any() else []))
     ax.set_ylim(centre - 1.1 * top, centre + 1.1 * top)
     finish(ax, title, "Observation number", ylabel)
-    ax.text(0.99, 0.99, "dashed: " + ", ".join(k for k in refs if not k.startswith("_")), transform=ax.transAxes, ha="right", va="top", fontsize=7,
-            color="C3")
+    ax.text(0.99, 0.99, "dashed: " + ", ".join(k for k in refs if not k.startswith("_")), transform=ax.transAxes,
+            ha="right", va="top", fontsize=7, color="C3")
     labelled = label_points(ax, x, y, infl.index, top_k(np.where(ok, np.abs(y - centre), np.nan), n_labels))
     note_omitted(ax, infl.index[used & ~ok])
     return Display(ax, fig, frame(infl.index, ok, x=x, y=y), labelled, arts, infl.index[used & ~ok])
@@ -220,6 +223,13 @@ def _one_index(result: Any, values: np.ndarray, *, ax: Any, n_labels: int, title
 def dffits_index(result: Any, *, ax: Any = None, n_labels: int = 3) -> Display:
     """DFFITS by observation, with R's cut-off ``+/- 3 sqrt(p / (n - p))`` (``influence.measures``) and Belsley, Kuh
     & Welsch's ``+/- 2 sqrt(p / n)``.
+
+    Parameters
+    ----------
+    result : Influence or fit
+    ax : matplotlib Axes, optional
+    n_labels : int
+        Label the points with the largest ``|DFFITS|``.
 
     Returns
     -------
@@ -240,6 +250,13 @@ def dffits_index(result: Any, *, ax: Any = None, n_labels: int = 3) -> Display:
 def covratio_index(result: Any, *, ax: Any = None, n_labels: int = 3) -> Display:
     """COVRATIO by observation around 1, with R's cut-off ``|1 - COVRATIO| > 3p / (n - p)``.
 
+    Parameters
+    ----------
+    result : Influence or fit
+    ax : matplotlib Axes, optional
+    n_labels : int
+        Label the points with the largest ``|1 - COVRATIO|``.
+
     Returns
     -------
     Display
@@ -253,10 +270,22 @@ def covratio_index(result: Any, *, ax: Any = None, n_labels: int = 3) -> Display
                       ylabel="COVRATIO", centre=1.0, refs=refs)
 
 
-def potential_residual(result: Any, *, ax: Any = None, n_labels: int = 3, values: pd.DataFrame | None = None) -> Display:
+def potential_residual(
+    result: Any, *, ax: Any = None, n_labels: int = 3, values: pd.DataFrame | None = None
+) -> Display:
     """Hadi's potential-residual plot: the potential ``h / (1 - h)`` against the residual function
     ``p / (1 - h) * d^2 / (1 - d^2)`` (see :func:`regdiag.linear.teaching.potential_residual`). High points are
     remote in the design (leverage), points on the right are badly fitted; both ends are influential.
+
+    Parameters
+    ----------
+    result : Influence or fit
+    ax : matplotlib Axes, optional
+    n_labels : int
+        Label the points with the largest Hadi measure (potential plus residual function).
+    values : DataFrame, optional
+        :func:`regdiag.linear.teaching.potential_residual` computed beforehand (columns ``potential``,
+        ``residual``, ``hadi``, one row per observation).
 
     Returns
     -------
@@ -283,6 +312,13 @@ def potential_residual(result: Any, *, ax: Any = None, n_labels: int = 3, values
 def vif_panel(result: Any, *, ax: Any = None, values: pd.DataFrame | None = None) -> Display:
     """Collinearity: each term's ``GVIF^(1/(2 Df))`` (for a one-column term ``sqrt(VIF)``, the factor by which its
     standard error is inflated), as horizontal bars, with lines at ``sqrt(5)`` and ``sqrt(10)`` (VIF 5 and 10).
+
+    Parameters
+    ----------
+    result : Influence or fit
+    ax : matplotlib Axes, optional
+    values : DataFrame, optional
+        :func:`regdiag.linear.teaching.vif` computed beforehand (one row per term).
 
     Returns
     -------
@@ -359,6 +395,7 @@ def deletion(
     result : Influence or fit
     rows : label or list of labels, optional
         Rows to delete (default: the row with the largest Cook's distance).
+    ax : matplotlib Axes, optional
     term : str, optional
     effect : DeletionEffect, optional
         :func:`regdiag.linear.teaching.deletion_effect` computed beforehand.
@@ -383,7 +420,7 @@ def deletion(
     arts: dict[str, Any] = {"effect": effect}
     simple = intercept is not None and len(terms) == 1 and len(next(iter(terms.values()))) == 1 and term is None
     what = ", ".join(map(str, effect.rows[:3])) + (" ..." if len(effect.rows) > 3 else "")
-    if simple:
+    if simple and intercept is not None:
         j = next(iter(terms.values()))[0]
         x, y, xlabel, ylabel, xs, line, line_d = _fitted_lines(fit, names, intercept, j, b, bd)
         title = f"Deleting {what}"

@@ -45,7 +45,17 @@ PROGRESS_AFTER_S = 1.0
 
 
 def text_progress(step: str, done: int, total: int) -> None:
-    """Progress on standard error: ``[3/11] plots: Q-Q envelope``."""
+    """Progress on standard error: ``[3/11] plots: Q-Q envelope``.
+
+    Parameters
+    ----------
+    step : str
+        What the report is doing now.
+    done : int
+        Number of this step, counted from 1.
+    total : int
+        Number of steps of the report.
+    """
     sys.stderr.write(f"[{done}/{total}] {step}\n")
     sys.stderr.flush()
 
@@ -111,6 +121,8 @@ class Diagnostics:
     envelope, half_normal_envelope : Envelope or None
         The simulated bands of the Q-Q and half-normal plots.
     vif : pandas.DataFrame or None
+    vif_error : str
+        Why there is no VIF table (else "").
     partial : pandas.DataFrame or None
         Component + residual (partial) residuals by term.
     index_values : pandas.DataFrame
@@ -151,6 +163,7 @@ class Diagnostics:
 
     @property
     def is_glm(self) -> bool:
+        """Whether the fit is a GLM (its influence a :class:`~regdiag.GLMInfluence`)."""
         return isinstance(self.influence, GLMInfluence)
 
 
@@ -259,7 +272,8 @@ def diagnose(
         caught.append("the engine plots were " + too_big)
     if cross_check:
         solvers = ("direct",) if infl.n_obs > CROSS_CHECK_ALL_SOLVERS else None
-        step("engine cross-check (every curvature" + (f", solvers {', '.join(solvers)})" if solvers else " and solver)"))
+        step("engine cross-check (every curvature"
+             + (f", solvers {', '.join(solvers)})" if solvers else " and solver)"))
         with timed("engine cross-check"):
             parts.update(_cross_check(fit, infl.n_obs, solvers, runs))
     if engine:
@@ -275,7 +289,8 @@ def diagnose(
         step("simulated envelopes")
         with timed("envelopes"):
             parts.update(_envelopes(infl, nsim, caught))
-    if teaching and model_kind(fit) in (ModelKind.OLS, ModelKind.GLM):  # least squares and GLMs (robust and discrete fits have their own plots)
+    # least squares and GLMs (robust and discrete fits have their own plots)
+    if teaching and model_kind(fit) in (ModelKind.OLS, ModelKind.GLM):
         step("numbers of the teaching plots")
         with timed("teaching plots' numbers"):
             parts.update(_teaching(fit, infl, ot_all, caught))

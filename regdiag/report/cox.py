@@ -121,7 +121,7 @@ def _cox_figures(b: CoxDiagnostics, n_labels: int) -> list[tuple[str, str, str, 
 
     def grid() -> Any:  # a figure outside pyplot (no GUI backend, nothing left open)
         ncols = min(3, p)
-        return plots.figure_grid(int(math.ceil(p / ncols)), ncols, (3.4, 2.8))[1]
+        return plots.figure_grid(math.ceil(p / ncols), ncols, (3.4, 2.8))[1]
 
     figs = []
     for key, fn, caption in (

@@ -105,7 +105,7 @@ def _figure(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Any, An
 
 def _grid(n: int, ncols: int) -> tuple[int, int]:
     ncols = max(1, min(ncols, n))
-    return int(math.ceil(n / ncols)), ncols
+    return math.ceil(n / ncols), ncols
 
 
 @dataclass
@@ -715,7 +715,8 @@ def _cross_check_section(cc: pd.DataFrame | None, error: str) -> str:
     ]
     solvers = list(dict.fromkeys(cc["solver"]))
     head = "".join(f"<th>{_e(sv)}</th>" for sv in solvers)
-    rows, failures = [], {}
+    rows: list[str] = []
+    failures: dict[str, None] = {}  # an ordered set of the failure messages
     for (cur, cor), grp in cc.groupby(["curvature", "correction"], sort=False):
         cells = []
         for sv in solvers:
@@ -841,9 +842,9 @@ def write_exports(b: Diagnostics, out: Path, exports: str = "auto") -> dict[str,
         written["measures.json"] = out / "measures.json"
         _write_json(infl, fit, written["measures.json"], frame=frame)
     written["flagged.csv"] = out / "flagged.csv"
-    b.flagged.to_csv(written["flagged.csv"], index_label=b.flagged.index.name or "row")
+    b.flagged.to_csv(written["flagged.csv"], index_label=str(b.flagged.index.name or "row"))
     written["outlier_test.csv"] = out / "outlier_test.csv"
-    b.outlier_test.to_csv(written["outlier_test.csv"], index_label=b.outlier_test.index.name or "row")
+    b.outlier_test.to_csv(written["outlier_test.csv"], index_label=str(b.outlier_test.index.name or "row"))
     if b.cross_check is not None:
         written["cross_check.csv"] = out / "cross_check.csv"
         b.cross_check.to_csv(written["cross_check.csv"], index=False)

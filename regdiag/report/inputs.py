@@ -61,8 +61,18 @@ class ModelInput:
     psi: str = "huber"
 
 
-def one_line(message: str) -> str:
-    """A message on one line: terminal colour codes removed, line breaks and runs of spaces collapsed."""
+def one_line(message: str | BaseException) -> str:
+    """A message on one line: terminal colour codes removed, line breaks and runs of spaces collapsed.
+
+    Parameters
+    ----------
+    message : str or BaseException
+        The message, or an exception whose text is the message.
+
+    Returns
+    -------
+    str
+    """
     message = re.sub(r"\x1b\[[0-9;]*m", "", str(message))
     message = message.replace("⧛", "").replace("⧚", "")
     return re.sub(r"\s+", " ", message).strip()
@@ -93,6 +103,20 @@ def error_line(exc: BaseException, data: str | None = None, output: str | None =
     (the output folder is a file, permission denied, no space left). A wrapped reading error whose first line is
     generic (Dask's "An error occurred while calling the read_parquet method ...") gets the informative part of
     its cause; a parquet file that is not parquet among ``data`` (a file, a glob or a folder) is named.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The error raised.
+    data : str, optional
+        The data file, glob or folder the command read.
+    output : str, optional
+        The output folder the command wrote to.
+
+    Returns
+    -------
+    str
+        One line, without a line break.
     """
     if isinstance(exc, OSError) and (exc.strerror or exc.filename):
         return one_line(_os_error(exc, output))
@@ -205,6 +229,18 @@ def load_data(path: str | Path, index_col: str | None = None) -> pd.DataFrame:
     ``DataFrame.to_csv`` write them). :func:`model_input` also takes a first column of distinct text values that the
     formula does not use as the row labels (as ``DataFrame.to_csv`` writes a named index).
 
+    Parameters
+    ----------
+    path : str or Path
+        A CSV file, or a parquet file (suffix ``.parquet``, ``.pq`` or ``.parq``).
+    index_col : str, optional
+        The column of row labels.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per line of the file, indexed by the row labels.
+
     Raises
     ------
     DataError
@@ -231,7 +267,9 @@ def load_data(path: str | Path, index_col: str | None = None) -> pd.DataFrame:
             f"reading {path.name} needs a parquet engine: pip install pyarrow (or save the table as CSV)"
         ) from exc
     except UnicodeDecodeError as exc:
-        raise DataError(f"cannot read {path} as CSV: it is not UTF-8 text ({one_line(exc)}); save it as UTF-8 CSV") from exc
+        raise DataError(
+            f"cannot read {path} as CSV: it is not UTF-8 text ({one_line(exc)}); save it as UTF-8 CSV"
+        ) from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as exc:
         fix = "check that it is a parquet file" if parquet else "check that it is comma-separated with a header line"
         raise DataError(f"cannot read {path} as {kind}: {one_line(exc).rstrip('.')}; {fix}") from exc
@@ -240,7 +278,8 @@ def load_data(path: str | Path, index_col: str | None = None) -> pd.DataFrame:
     if index_col:
         if index_col not in df.columns:
             raise DataError(
-                f"--index-col {index_col!r} is not a column of {path.name}; columns are {', '.join(map(str, df.columns))}"
+                f"--index-col {index_col!r} is not a column of {path.name}; "
+                f"columns are {', '.join(map(str, df.columns))}"
             )
         df = df.set_index(index_col)
     elif str(df.columns[0]).startswith("Unnamed") or str(df.columns[0]) == "":
@@ -288,7 +327,38 @@ def model_input(
     missing: str = "omit",
 ) -> ModelInput:
     """What to fit: a data file with a formula, a bundled data set (its own formula, family and weights unless
-    given), or with nothing at all the bundled default (LifeCycleSavings)."""
+    given), or with nothing at all the bundled default (LifeCycleSavings).
+
+    Parameters
+    ----------
+    data : str or Path, optional
+        A CSV or parquet file (needs ``formula``).
+    formula : str, optional
+        The model formula (default for a bundled data set: its own).
+    dataset : str, optional
+        The name of a bundled data set (``regdiag.datasets.names()`` lists them).
+    family, link : str, optional
+        A GLM family and link (None: least squares).
+    weights : str, optional
+        Column of weights.
+    index_col : str, optional
+        The column of row labels of ``data``.
+    theta, alpha : float, optional
+        Negative binomial: a fixed theta or alpha = 1/theta (None estimates it).
+    missing : str
+        Rows with missing or non-finite values: "omit", "drop" or "raise".
+
+    Returns
+    -------
+    ModelInput
+
+    Raises
+    ------
+    DataError
+        Both a data file and a data set, a data file without a formula, a file that cannot be read, an unknown
+        data set, family or link, a theta or alpha that is not a positive number, or a formula that does not fit
+        the data.
+    """
     from .. import datasets
 
     if data is not None and dataset is not None:
@@ -311,7 +381,9 @@ def model_input(
         info = datasets.info(name)
     except KeyError as exc:
         names = datasets.names()
-        raise DataError(f"no bundled data set named {name!r}; {_suggest(name, names)}choose from {', '.join(names)}") from exc
+        raise DataError(
+            f"no bundled data set named {name!r}; {_suggest(name, names)}choose from {', '.join(names)}"
+        ) from exc
     df = datasets.load(name)
     if formula:
         _check_formula(formula, df)
@@ -349,10 +421,11 @@ def _check_theta(family: str | None, theta: float | None, alpha: float | None) -
 def _formula_variables(formula: str, df: pd.DataFrame) -> tuple[list[str], list[str]]:
     """The data columns used on the left and on the right of ``~`` (read by the formula parser)."""
     try:
-        parsed = parse(formula, [str(c) for c in df.columns])
+        columns = [str(c) for c in df.columns]
+        parsed = parse(formula, columns)
     except DataError:
         return [], []
-    return used_columns(parsed, df.columns, side="lhs")[0], used_columns(parsed, df.columns, side="rhs")[0]
+    return used_columns(parsed, columns, side="lhs")[0], used_columns(parsed, columns, side="rhs")[0]
 
 
 def _text_column(s: pd.Series) -> bool:
@@ -479,7 +552,18 @@ def _fit_other(spec: ModelInput) -> Any:
 
 def fit_model(spec: ModelInput) -> Any:
     """Fit the model: :func:`regdiag.ols` without a family, :func:`regdiag.glm` with one, or the ``model`` asked
-    for (robust regression, a discrete model)."""
+    for (robust regression, a discrete model).
+
+    Parameters
+    ----------
+    spec : ModelInput
+        The data and the model.
+
+    Returns
+    -------
+    fit
+        The fitted model (``OLSFit``, ``GLMFit``, ``RLMFit`` or a discrete model's fit).
+    """
     from ..linear.glm import glm
     from ..linear.ols import ols
 

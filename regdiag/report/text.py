@@ -145,7 +145,7 @@ def write_measures_csv(infl: Any, out: Path, frame: pd.DataFrame | None = None) 
     made already), first column the row label."""
     frame = infl.to_frame() if frame is None else frame
     csv = out / "measures.csv"
-    frame.to_csv(csv, index_label=frame.index.name or "row")
+    frame.to_csv(csv, index_label=str(frame.index.name or "row"))
     return csv
 
 
