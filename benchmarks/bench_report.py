@@ -15,8 +15,9 @@ data file included), timed by wall clock with peak resident memory (GNU time's %
 Cases: LifeCycleSavings (bundled, n = 50, OLS), carData Prestige (n = 102, OLS), carData Mroz (n = 753,
 logistic), carData Ornstein (n = 248, negative binomial; both estimate theta by maximum likelihood),
 synthetic n = 10^5 and 10^6 with p = 11 (CSV). ``--profile`` adds a cProfile summary of the largest case (the top
-cumulative entries of regdiag's own functions, with the figures drawn in the profiled process). The machine's load (``os.getloadavg``) is recorded beside each
-case: other work on the machine slows both sides. Writes benchmarks/results_report.json.
+cumulative entries of regdiag's own functions, with the figures drawn in the profiled process). The machine's load
+(``os.getloadavg``) is recorded beside each case: other work on the machine slows both sides. Writes
+benchmarks/results_report.json.
 """
 
 from __future__ import annotations

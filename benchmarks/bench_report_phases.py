@@ -20,7 +20,7 @@ P = time.process_time
 c0 = P()
 import numpy  # noqa: E402, F401
 import pandas  # noqa: E402, F401
-import scipy.linalg  # noqa: E402, F401
+import scipy.linalg  # noqa: E402
 import scipy.special  # noqa: E402, F401
 
 c1 = P()
