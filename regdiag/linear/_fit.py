@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _distributions as dist
+from ..design import DesignLabels
 
 if TYPE_CHECKING:
     from ..design import Design
@@ -16,11 +17,11 @@ if TYPE_CHECKING:
 __all__ = ["FitCommon"]
 
 
-class FitCommon:
-    """Mixin for fits holding ``design`` (a :class:`~regdiag.design.Design`), ``factor`` (a
-    :class:`~regdiag.linalg.QRFactor`) and ``coef``; subclasses give ``positive`` (rows with positive weight),
-    ``_cov_scale`` (``sigma^2`` or the dispersion) and ``_normal_reference`` (Wald statistics against the normal
-    rather than t with ``df_resid``)."""
+class FitCommon(DesignLabels):
+    """Mixin (over :class:`~regdiag.design.DesignLabels`) for fits holding ``design`` (a
+    :class:`~regdiag.design.Design`), ``factor`` (a :class:`~regdiag.linalg.QRFactor`) and ``coef``; subclasses give
+    ``positive`` (rows with positive weight), ``_cov_scale`` (``sigma^2`` or the dispersion) and
+    ``_normal_reference`` (Wald statistics against the normal rather than t with ``df_resid``)."""
 
     __slots__ = ()
 
@@ -37,16 +38,6 @@ class FitCommon:
 
         @property
         def _normal_reference(self) -> bool: ...
-
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        """Names of the design's columns, one per coefficient."""
-        return self.design.param_names
-
-    @property
-    def index(self) -> pd.Index:
-        """Row labels of the observations."""
-        return self.design.index
 
     @property
     def rank(self) -> int:
@@ -72,11 +63,6 @@ class FitCommon:
     def cond(self) -> float:
         """Estimated 1-norm condition number of the column-equilibrated (weighted) design."""
         return self.factor.cond
-
-    @property
-    def params(self) -> pd.Series:
-        """Coefficients indexed by ``param_names`` (NaN for aliased columns)."""
-        return pd.Series(self.coef, index=list(self.param_names), name="params")
 
     @property
     def bse(self) -> pd.Series:

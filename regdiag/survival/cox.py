@@ -21,6 +21,7 @@ from .._distributions import norm_sf
 from .._validation import ConditioningWarning, DataError, DesignError
 from .._warnings import warn_not_converged
 from ..protocols import ModelKind
+from ..design import DesignLabels
 from ..linalg import qr_factor
 from ._core import CoxState, Residuals, evaluate, newton, residuals
 from ._risk import RiskSets
@@ -35,7 +36,7 @@ RESIDUAL_TYPES = ("martingale", "deviance", "score", "schoenfeld", "dfbeta", "df
 
 
 @dataclass(frozen=True, eq=False)
-class CoxFit:
+class CoxFit(DesignLabels):
     """A fitted Cox proportional hazards model.
 
     Attributes
@@ -75,6 +76,7 @@ class CoxFit:
     """
 
     model_kind: ClassVar[ModelKind] = ModelKind.COX
+    _params_label: ClassVar[str] = "coef"
 
     design: SurvDesign
     coef: np.ndarray
@@ -93,16 +95,6 @@ class CoxFit:
 
     # ---- basic properties ----------------------------------------------------------------------------------------
     @property
-    def param_names(self) -> tuple[str, ...]:
-        """Coefficient names, one per column of the design."""
-        return self.design.param_names
-
-    @property
-    def index(self) -> pd.Index:
-        """Row labels of the data."""
-        return self.design.index
-
-    @property
     def n_obs(self) -> int:
         """Number of observations."""
         return self.design.n_obs
@@ -111,11 +103,6 @@ class CoxFit:
     def n_events(self) -> int:
         """Number of events (rows with status 1)."""
         return int(self.design.status.sum())
-
-    @property
-    def params(self) -> pd.Series:
-        """Coefficients, indexed by ``param_names``."""
-        return pd.Series(self.coef, index=list(self.param_names), name="coef")
 
     def summary_frame(self) -> pd.DataFrame:
         """R's ``summary(fit)$coefficients``.
