@@ -309,10 +309,14 @@ class DaskGLMFit(DaskFit):
         @property
         def df_null(self) -> int: ...
 
+        @property
+        def dispersion(self) -> float: ...
+
     else:
         rank = GLMFit.rank
         df_resid = GLMFit.df_resid
         df_null = GLMFit.df_null
+        dispersion = GLMFit.dispersion
     aliased = GLMFit.aliased
     cond = GLMFit.cond
     params = GLMFit.params
@@ -336,15 +340,6 @@ class DaskGLMFit(DaskFit):
         A Dask fit holds its blocks, not a :class:`~regdiag.design.Design`.
         """
         return self
-
-    @property
-    def dispersion(self) -> float:
-        """``phi``: 1 for binomial and Poisson, else Pearson's chi-square over ``df_resid``."""
-        if self.dispersion_fixed is not None:
-            return float(self.dispersion_fixed)
-        if self.family.fixed_dispersion:
-            return 1.0
-        return self.pearson_chi2 / self.df_resid if self.df_resid > 0 else math.nan
 
     @property
     def null_deviance(self) -> float:
