@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _distributions as dist
+from .._validation import format_labels
 from ..design import DesignLabels
 
 if TYPE_CHECKING:
@@ -98,3 +99,14 @@ class FitCommon(DesignLabels):
         names = list(self.param_names)
         return pd.DataFrame(self._cov_scale * self.factor.cov_unscaled(), index=names, columns=names)
 
+    def _summary_head(self, title: str, *notes: str) -> list[str]:
+        """The first lines of ``summary()``: ``title`` with the formula, the sizes, ``notes``, the rows dropped for
+        missing values and the aliased columns (each of the last two only where there are any)."""
+        d = self.design
+        lines = [f"{title}: {d.formula}" if d.formula else title,
+                 f"n = {self.nobs}, rank = {self.rank}, df_resid = {self.df_resid}", *notes]
+        if len(d.dropped):
+            lines.append(f"dropped for missing values: {len(d.dropped)} row(s) ({format_labels(d.dropped)})")
+        if self.aliased:
+            lines.append(f"aliased (not estimable, coefficient NaN): {', '.join(self.aliased)}")
+        return lines
