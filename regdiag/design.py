@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -41,14 +41,9 @@ __all__ = ["Design", "DesignLabels", "make_design", "design_from_statsmodels"]
 
 class DesignLabels:
     """Mixin for a fit holding ``design`` (anything with ``param_names`` and ``index``) and ``coef`` (shape
-    (n_params,)): the coefficient names, the row labels and the coefficients as a labelled Series.
-
-    ``_params_label`` (a class attribute) names that Series: "params" unless a subclass says otherwise.
-    """
+    (n_params,)): the coefficient names, the row labels and the coefficients as a labelled Series."""
 
     __slots__ = ()
-
-    _params_label: ClassVar[str] = "params"
 
     if TYPE_CHECKING:  # what a subclass provides (fields of its dataclass)
         design: Any
@@ -67,7 +62,7 @@ class DesignLabels:
     @property
     def params(self) -> pd.Series:
         """Coefficients (shape (n_params,)) indexed by ``param_names``."""
-        return pd.Series(self.coef, index=list(self.param_names), name=self._params_label)
+        return pd.Series(self.coef, index=list(self.param_names), name="params")
 
 
 @dataclass(frozen=True, eq=False, slots=True)

@@ -297,14 +297,8 @@ class DaskGLMFit(DaskFit):
     rank_tol: float | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
-    # ---- the in-memory fit's presentation, shared -----------------------------------------------------------------
+    # ---- the in-memory fit's presentation, shared (the rest in DaskFit) ---------------------------------------------
     if TYPE_CHECKING:  # the borrowed properties read here, as the checker sees them (their self type is GLMFit)
-
-        @property
-        def rank(self) -> int: ...
-
-        @property
-        def df_resid(self) -> int: ...
 
         @property
         def df_null(self) -> int: ...
@@ -313,19 +307,10 @@ class DaskGLMFit(DaskFit):
         def dispersion(self) -> float: ...
 
     else:
-        rank = GLMFit.rank
-        df_resid = GLMFit.df_resid
         df_null = GLMFit.df_null
         dispersion = GLMFit.dispersion
-    aliased = GLMFit.aliased
-    cond = GLMFit.cond
-    params = GLMFit.params
-    bse = GLMFit.bse
-    tvalues = GLMFit.tvalues
-    pvalues = GLMFit.pvalues
     _normal_reference = GLMFit._normal_reference
     _cov_scale = GLMFit._cov_scale
-    cov_params = GLMFit.cov_params
     coef_table = GLMFit.coef_table
 
     @property

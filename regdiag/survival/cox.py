@@ -76,7 +76,6 @@ class CoxFit(DesignLabels):
     """
 
     model_kind: ClassVar[ModelKind] = ModelKind.COX
-    _params_label: ClassVar[str] = "coef"
 
     design: SurvDesign
     coef: np.ndarray
@@ -103,6 +102,11 @@ class CoxFit(DesignLabels):
     def n_events(self) -> int:
         """Number of events (rows with status 1)."""
         return int(self.design.status.sum())
+
+    @property
+    def params(self) -> pd.Series:
+        """Coefficients, indexed by ``param_names`` (a Series named "coef", as R's ``coef(fit)``)."""
+        return super().params.rename("coef")
 
     def summary_frame(self) -> pd.DataFrame:
         """R's ``summary(fit)$coefficients``.
