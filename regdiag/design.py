@@ -17,7 +17,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -36,7 +36,33 @@ from ._validation import (
 )
 from ._warnings import warn, warn_dropped_rows
 
-__all__ = ["Design", "make_design", "design_from_statsmodels"]
+__all__ = ["Design", "DesignLabels", "make_design", "design_from_statsmodels"]
+
+
+class DesignLabels:
+    """Mixin for a fit holding ``design`` (anything with ``param_names`` and ``index``) and ``coef`` (shape
+    (n_params,)): the coefficient names, the row labels and the coefficients as a labelled Series."""
+
+    __slots__ = ()
+
+    if TYPE_CHECKING:  # what a subclass provides (fields of its dataclass)
+        design: Any
+        coef: np.ndarray
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """Coefficient names, one per column of the design."""
+        return self.design.param_names
+
+    @property
+    def index(self) -> pd.Index:
+        """Row labels of the observations."""
+        return self.design.index
+
+    @property
+    def params(self) -> pd.Series:
+        """Coefficients (shape (n_params,)) indexed by ``param_names``."""
+        return pd.Series(self.coef, index=list(self.param_names), name="params")
 
 
 @dataclass(frozen=True, eq=False, slots=True)

@@ -286,6 +286,41 @@ def _spline_state(_state: dict, x: np.ndarray, df: Any, knots: Any, n_fixed: int
     return np.asarray(_state["knots"], dtype=float), np.asarray(_state["boundary"], dtype=float)
 
 
+def _basis_inside(
+    x: np.ndarray, inner: np.ndarray, boundary: np.ndarray, order: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The B-spline basis of ``order`` on the knots ``inner`` and ``boundary`` at the values of ``x`` within the
+    boundary knots; the rows beyond them are left to the caller (each spline extrapolates its own way).
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_obs,)
+        The variable (NaN for a missing value).
+    inner : ndarray of shape (n_inner,)
+        Interior knots.
+    boundary : ndarray of shape (2,)
+        Boundary knots.
+    order : int
+        Order of the splines (degree + 1).
+
+    Returns
+    -------
+    knots : ndarray of shape (n_inner + 2 order,)
+        All knots, the boundary knots repeated ``order`` times.
+    basis : ndarray of shape (n_obs, n_inner + order)
+        The basis at the rows within the boundary knots, NaN elsewhere.
+    left, right : ndarray of bool, shape (n_obs,)
+        The rows below and above the boundary knots.
+    """
+    knots = np.sort(np.concatenate([np.repeat(boundary, order), inner]))
+    basis = np.full((x.shape[0], len(knots) - order), np.nan)
+    ok = ~np.isnan(x)
+    left, right = ok & (x < boundary[0]), ok & (x > boundary[1])
+    inside = ok & ~left & ~right
+    basis[inside] = spline_design(knots, x[inside], order)
+    return knots, basis, left, right
+
+
 def _basis_columns(out: np.ndarray) -> Any:
     from formulaic.materializers.types import FactorValues
 
@@ -333,13 +368,7 @@ def bs(  # pylint: disable=dangerous-default-value
     if order < 2:
         raise DataError("bs(): degree must be an integer >= 1")
     inner, bk = _spline_state(_state, xv, df, knots, order - (0 if intercept else 1), Boundary_knots, "bs")
-    aknots = np.sort(np.concatenate([np.repeat(bk, order), inner]))
-    nb = len(aknots) - order
-    out = np.full((xv.shape[0], nb), np.nan)
-    ok = ~np.isnan(xv)
-    left, right = ok & (xv < bk[0]), ok & (xv > bk[1])
-    inside = ok & ~left & ~right
-    out[inside] = spline_design(aknots, xv[inside], order)
+    aknots, out, left, right = _basis_inside(xv, inner, bk, order)
     scale = np.array([float(np.prod(np.arange(1, k + 1))) for k in range(order)])  # factorials
     e = 0.25
     for sel, pivot in (
@@ -390,13 +419,7 @@ def ns(  # pylint: disable=dangerous-default-value
     """
     xv = np.asarray(_values(x), dtype=float)
     inner, bk = _spline_state(_state, xv, df, knots, 1 + int(bool(intercept)), Boundary_knots, "ns")
-    aknots = np.sort(np.concatenate([np.repeat(bk, 4), inner]))
-    nb = len(aknots) - 4
-    basis = np.full((xv.shape[0], nb), np.nan)
-    ok = ~np.isnan(xv)
-    left, right = ok & (xv < bk[0]), ok & (xv > bk[1])
-    inside = ok & ~left & ~right
-    basis[inside] = spline_design(aknots, xv[inside], 4)
+    aknots, basis, left, right = _basis_inside(xv, inner, bk, 4)
     for sel, pivot in ((left, bk[0]), (right, bk[1])):
         if sel.any():
             tt = spline_design(aknots, np.array([pivot, pivot]), 4, np.array([0, 1]))

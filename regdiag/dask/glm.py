@@ -297,31 +297,20 @@ class DaskGLMFit(DaskFit):
     rank_tol: float | None = None
     _cache: dict = field(default_factory=dict, repr=False)
 
-    # ---- the in-memory fit's presentation, shared -----------------------------------------------------------------
+    # ---- the in-memory fit's presentation, shared (the rest in DaskFit) ---------------------------------------------
     if TYPE_CHECKING:  # the borrowed properties read here, as the checker sees them (their self type is GLMFit)
-
-        @property
-        def rank(self) -> int: ...
-
-        @property
-        def df_resid(self) -> int: ...
 
         @property
         def df_null(self) -> int: ...
 
+        @property
+        def dispersion(self) -> float: ...
+
     else:
-        rank = GLMFit.rank
-        df_resid = GLMFit.df_resid
         df_null = GLMFit.df_null
-    aliased = GLMFit.aliased
-    cond = GLMFit.cond
-    params = GLMFit.params
-    bse = GLMFit.bse
-    tvalues = GLMFit.tvalues
-    pvalues = GLMFit.pvalues
+        dispersion = GLMFit.dispersion
     _normal_reference = GLMFit._normal_reference
     _cov_scale = GLMFit._cov_scale
-    cov_params = GLMFit.cov_params
     coef_table = GLMFit.coef_table
 
     @property
@@ -336,15 +325,6 @@ class DaskGLMFit(DaskFit):
         A Dask fit holds its blocks, not a :class:`~regdiag.design.Design`.
         """
         return self
-
-    @property
-    def dispersion(self) -> float:
-        """``phi``: 1 for binomial and Poisson, else Pearson's chi-square over ``df_resid``."""
-        if self.dispersion_fixed is not None:
-            return float(self.dispersion_fixed)
-        if self.family.fixed_dispersion:
-            return 1.0
-        return self.pearson_chi2 / self.df_resid if self.df_resid > 0 else math.nan
 
     @property
     def null_deviance(self) -> float:

@@ -405,11 +405,37 @@ class DaskFit:
     x_refined_lo: np.ndarray | None = None
     n_positive_leverage: int | None = None
 
+    # ---- the in-memory fits' presentation, the same for OLS and GLM: borrowed ---------------------------------------
+    params = OLSFit.params
+    bse = OLSFit.bse
+    tvalues = OLSFit.tvalues
+    pvalues = OLSFit.pvalues
+    cov_params = OLSFit.cov_params
+    if TYPE_CHECKING:  # the borrowed properties read here, as the checker sees them (their self type is OLSFit)
+
+        @property
+        def aliased(self) -> tuple[str, ...]: ...
+
+        @property
+        def rank(self) -> int: ...
+
+        @property
+        def df_resid(self) -> int: ...
+
+        @property
+        def cond(self) -> float: ...
+
+    else:
+        aliased = OLSFit.aliased
+        rank = OLSFit.rank
+        df_resid = OLSFit.df_resid
+        cond = OLSFit.cond
+
     def _block_scalars(self) -> dict[str, Any]:
         """The :class:`BlockScalars` fields read from the fit itself."""
         return dict(
             factor=self.factor, coef=self.coef, qtb=self.qtb, nobs=self.nobs, names=self.param_names,
-            aliased=self.aliased,  # type: ignore[attr-defined]
+            aliased=self.aliased,
             x=self.x_refined, x_lo=self.x_refined_lo,
         )
 
@@ -443,33 +469,15 @@ class DaskOLSFit(DaskFit):
     weighted: bool
     refine_steps: int = 0
 
-    # ---- the in-memory fit's presentation, shared -----------------------------------------------------------------
-    params = OLSFit.params
-    bse = OLSFit.bse
-    tvalues = OLSFit.tvalues
-    pvalues = OLSFit.pvalues
-    cov_params = OLSFit.cov_params
+    # ---- the in-memory fit's presentation, shared (the rest in DaskFit) ---------------------------------------------
     coef_table = OLSFit.coef_table
-    aliased = OLSFit.aliased
     if TYPE_CHECKING:  # the borrowed properties read here, as the checker sees them (their self type is OLSFit)
-
-        @property
-        def rank(self) -> int: ...
-
-        @property
-        def df_resid(self) -> int: ...
 
         @property
         def sigma(self) -> float: ...
 
-        @property
-        def cond(self) -> float: ...
-
     else:
-        rank = OLSFit.rank
-        df_resid = OLSFit.df_resid
         sigma = OLSFit.sigma
-        cond = OLSFit.cond
     _cov_scale = OLSFit._cov_scale
     _normal_reference = OLSFit._normal_reference
 

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 
 from .. import _distributions as dist
+from .._validation import format_labels
+from ..design import DesignLabels
 
 if TYPE_CHECKING:
     from ..design import Design
@@ -16,11 +18,11 @@ if TYPE_CHECKING:
 __all__ = ["FitCommon"]
 
 
-class FitCommon:
-    """Mixin for fits holding ``design`` (a :class:`~regdiag.design.Design`), ``factor`` (a
-    :class:`~regdiag.linalg.QRFactor`) and ``coef``; subclasses give ``positive`` (rows with positive weight),
-    ``_cov_scale`` (``sigma^2`` or the dispersion) and ``_normal_reference`` (Wald statistics against the normal
-    rather than t with ``df_resid``)."""
+class FitCommon(DesignLabels):
+    """Mixin (over :class:`~regdiag.design.DesignLabels`) for fits holding ``design`` (a
+    :class:`~regdiag.design.Design`), ``factor`` (a :class:`~regdiag.linalg.QRFactor`) and ``coef``; subclasses give
+    ``positive`` (rows with positive weight), ``_cov_scale`` (``sigma^2`` or the dispersion) and
+    ``_normal_reference`` (Wald statistics against the normal rather than t with ``df_resid``)."""
 
     __slots__ = ()
 
@@ -37,16 +39,6 @@ class FitCommon:
 
         @property
         def _normal_reference(self) -> bool: ...
-
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        """Names of the design's columns, one per coefficient."""
-        return self.design.param_names
-
-    @property
-    def index(self) -> pd.Index:
-        """Row labels of the observations."""
-        return self.design.index
 
     @property
     def rank(self) -> int:
@@ -72,11 +64,6 @@ class FitCommon:
     def cond(self) -> float:
         """Estimated 1-norm condition number of the column-equilibrated (weighted) design."""
         return self.factor.cond
-
-    @property
-    def params(self) -> pd.Series:
-        """Coefficients indexed by ``param_names`` (NaN for aliased columns)."""
-        return pd.Series(self.coef, index=list(self.param_names), name="params")
 
     @property
     def bse(self) -> pd.Series:
@@ -112,3 +99,14 @@ class FitCommon:
         names = list(self.param_names)
         return pd.DataFrame(self._cov_scale * self.factor.cov_unscaled(), index=names, columns=names)
 
+    def _summary_head(self, title: str, *notes: str) -> list[str]:
+        """The first lines of ``summary()``: ``title`` with the formula, the sizes, ``notes``, the rows dropped for
+        missing values and the aliased columns (each of the last two only where there are any)."""
+        d = self.design
+        lines = [f"{title}: {d.formula}" if d.formula else title,
+                 f"n = {self.nobs}, rank = {self.rank}, df_resid = {self.df_resid}", *notes]
+        if len(d.dropped):
+            lines.append(f"dropped for missing values: {len(d.dropped)} row(s) ({format_labels(d.dropped)})")
+        if self.aliased:
+            lines.append(f"aliased (not estimable, coefficient NaN): {', '.join(self.aliased)}")
+        return lines

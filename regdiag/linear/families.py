@@ -23,7 +23,7 @@ The negative binomial's canonical link depends on alpha; ``log`` is its default,
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,9 +75,7 @@ class Link:
         ndarray
             The linear predictor ``g(mu)``, elementwise, the shape of ``mu``.
         """
-        mu = np.asarray(mu, dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return _LINKFUN[self.name](mu)
+        return _elementwise(_LINKFUN, self.name, mu)
 
     def inverse(self, eta: np.ndarray) -> np.ndarray:
         """``g^{-1}(eta)`` with R's guards.
@@ -92,9 +90,7 @@ class Link:
         ndarray
             The means ``g^{-1}(eta)``, elementwise, the shape of ``eta``.
         """
-        eta = np.asarray(eta, dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return _LINKINV[self.name](eta)
+        return _elementwise(_LINKINV, self.name, eta, quiet_overflow=True)
 
     def mu_eta(self, eta: np.ndarray) -> np.ndarray:
         """``dmu/deta`` at ``eta`` with R's guards.
@@ -109,9 +105,7 @@ class Link:
         ndarray
             ``dmu/deta``, elementwise, the shape of ``eta``.
         """
-        eta = np.asarray(eta, dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return _MU_ETA[self.name](eta)
+        return _elementwise(_MU_ETA, self.name, eta, quiet_overflow=True)
 
     def mu_eta2(self, eta: np.ndarray) -> np.ndarray:
         """``d^2 mu / deta^2`` at ``eta`` (no guards; used by the second-order leave-one-out predictor).
@@ -126,9 +120,7 @@ class Link:
         ndarray
             ``d^2 mu / deta^2``, elementwise, the shape of ``eta``.
         """
-        eta = np.asarray(eta, dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return _MU_ETA2[self.name](eta)
+        return _elementwise(_MU_ETA2, self.name, eta, quiet_overflow=True)
 
     def deriv(self, mu: np.ndarray) -> np.ndarray:
         """``g'(mu)``.
@@ -143,9 +135,7 @@ class Link:
         ndarray
             ``g'(mu)``, elementwise, the shape of ``mu``.
         """
-        mu = np.asarray(mu, dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return _DERIV[self.name](mu)
+        return _elementwise(_DERIV, self.name, mu)
 
     def deriv2(self, mu: np.ndarray) -> np.ndarray:
         """``g''(mu)``.
@@ -160,9 +150,7 @@ class Link:
         ndarray
             ``g''(mu)``, elementwise, the shape of ``mu``.
         """
-        mu = np.asarray(mu, dtype=float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return _DERIV2[self.name](mu)
+        return _elementwise(_DERIV2, self.name, mu)
 
     def valid_eta(self, eta: np.ndarray) -> bool:
         """R's ``valideta``: the linear predictor is in the link's domain.
@@ -183,6 +171,32 @@ class Link:
         if self.name in ("inverse_squared", "sqrt"):
             return bool(np.all(np.isfinite(eta)) and np.all(eta > 0))
         return True
+
+
+def _elementwise(table: Mapping[str, _Elementwise], name: str, x: Any,
+                 quiet_overflow: bool = False) -> np.ndarray:
+    """``table[name]`` applied to ``x`` as floats, with division by zero and invalid values (and overflow, when
+    ``quiet_overflow``) kept quiet: the links' guards and the callers handle them.
+
+    Parameters
+    ----------
+    table : mapping of str to callable
+        One function of a link per link name.
+    name : str
+        The link's name.
+    x : array_like
+        Means or linear predictor. Any shape.
+    quiet_overflow : bool
+        Also keep overflow quiet (the inverse link and its derivatives of ``eta``).
+
+    Returns
+    -------
+    ndarray
+        The function's values, the shape of ``x``.
+    """
+    over: dict[str, Any] = {"over": "ignore"} if quiet_overflow else {}
+    with np.errstate(divide="ignore", invalid="ignore", **over):
+        return table[name](np.asarray(x, dtype=float))
 
 
 def _logit_inv(eta: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

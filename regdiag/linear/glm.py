@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from .._validation import DataError, DesignError, format_labels
+from .._validation import DataError, DesignError
 from .._warnings import warn
 from ..protocols import ModelKind
 from ._fit import FitCommon
@@ -363,16 +363,8 @@ class GLMFit(FitCommon):
             The fit's family, sizes, coefficient table, deviances and iterations, several lines.
         """
         d = self.design
-        head = f"GLM fit, {self.family}"
-        if d.formula:
-            head += f": {d.formula}"
-        lines = [head, f"n = {self.nobs}, rank = {self.rank}, df_resid = {self.df_resid}"]
-        if d.response_levels is not None:
-            lines.append(response_levels_line(d.response_name, d.response_levels))
-        if len(d.dropped):
-            lines.append(f"dropped for missing values: {len(d.dropped)} row(s) ({format_labels(d.dropped)})")
-        if self.aliased:
-            lines.append(f"aliased (not estimable, coefficient NaN): {', '.join(self.aliased)}")
+        levels = () if d.response_levels is None else (response_levels_line(d.response_name, d.response_levels),)
+        lines = self._summary_head(f"GLM fit, {self.family}", *levels)
         if self.separation is not None:
             lines.append(self.separation.describe(self.param_names, self.index))
         lines.append(self.coef_table().to_string(float_format=lambda v: f"{v:.6g}"))

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from .._validation import DesignError, format_labels
+from .._validation import DesignError
 from ..protocols import ModelKind
 from .._warnings import (
     COND_WARN,
@@ -253,15 +253,7 @@ class OLSFit(FitCommon):
         str
             The coefficient table with the fit's size, rank, residual standard error and R squared.
         """
-        d = self.design
-        head = f"{self.method.upper()} fit"
-        if d.formula:
-            head += f": {d.formula}"
-        lines = [head, f"n = {self.nobs}, rank = {self.rank}, df_resid = {self.df_resid}"]
-        if len(d.dropped):
-            lines.append(f"dropped for missing values: {len(d.dropped)} row(s) ({format_labels(d.dropped)})")
-        if self.aliased:
-            lines.append(f"aliased (not estimable, coefficient NaN): {', '.join(self.aliased)}")
+        lines = self._summary_head(f"{self.method.upper()} fit")
         lines.append(self.coef_table().to_string(float_format=lambda v: f"{v:.6g}"))
         lines.append(f"residual standard error: {self.sigma:.6g} on {self.df_resid} df; R-squared: {self.rsquared:.4f}")
         lines.append(f"condition number (equilibrated design): {self.cond:.3g}")

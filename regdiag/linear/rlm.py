@@ -49,7 +49,7 @@ from scipy import stats
 from ..protocols import ModelKind
 from .._validation import ConvergenceError, DataError, DesignError
 from .._warnings import warn_not_converged
-from ..design import Design, make_design
+from ..design import Design, DesignLabels, make_design
 from ..linalg import qr_factor
 from ..results import GroupInfluence, RLMInfluence
 from .glm_exact import blocked_matmul  # products small enough for OpenBLAS to run on the calling thread
@@ -294,7 +294,7 @@ def _scale_spec(scale: Any, k2: float, mad_constant: float) -> _Scale:
 
 
 @dataclass(frozen=True, eq=False)
-class RLMFit:
+class RLMFit(DesignLabels):
     """A robust (M or MM) regression fit. Make one with :func:`regdiag.rlm`.
 
     Attributes
@@ -353,16 +353,6 @@ class RLMFit:
     def scale_kind(self) -> str:
         """How the scale is estimated: "mad", "huber" (proposal 2) or "fixed" (a given scale, or the MM S-scale)."""
         return self.scale_spec.kind
-
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        """Coefficient names, one per column of the design."""
-        return self.design.param_names
-
-    @property
-    def index(self) -> pd.Index:
-        """Row labels of the data."""
-        return self.design.index
 
     @property
     def nobs(self) -> int:
@@ -432,11 +422,6 @@ class RLMFit:
         """``X b + offset`` (R's ``fitted(fit)``)."""
         X = np.asarray(self.design.X, dtype=float)
         return pd.Series(X @ self.coef + self._offset, index=self.index, name="fitted")
-
-    @property
-    def params(self) -> pd.Series:
-        """Coefficients, indexed by ``param_names``."""
-        return pd.Series(self.coef, index=list(self.param_names), name="params")
 
     @property
     def stddev(self) -> float:

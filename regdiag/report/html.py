@@ -16,7 +16,7 @@ import io
 import json
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -514,11 +514,7 @@ class _Drawing:
             with os.fdopen(fd, "wb") as fh:  # the engine runs hold their engines; the plots need only their values
                 pickle.dump(dataclasses.replace(b, engine_runs={}), fh, protocol=pickle.HIGHEST_PROTOCOL)
             tasks = [(path, n_labels, engine, k) for k in range(len(specs))]
-            results = []
-            for k, res in enumerate(self.pool.imap(_draw_from_file, tasks)):
-                steps(f"plot: {specs[k][1]}")
-                results.append(res)
-            return results
+            return _as_drawn(self.pool.imap(_draw_from_file, tasks), specs, steps)
         except Exception:  # a bundle that cannot be pickled: the workers are forked now instead
             return None
         finally:
@@ -534,15 +530,21 @@ class _Drawing:
         _PENDING = [make for *_, make in specs]
         try:
             with multiprocessing.get_context("fork").Pool(self.workers) as pool:
-                results = []
-                for k, res in enumerate(pool.imap(_draw_pending, range(len(specs)))):
-                    steps(f"plot: {specs[k][1]}")
-                    results.append(res)
-            return results
+                return _as_drawn(pool.imap(_draw_pending, range(len(specs))), specs, steps)
         except Exception:  # no worker processes here: the parent draws
             return None
         finally:
             _PENDING = []
+
+
+def _as_drawn(drawn: Iterable[tuple[str, str]], specs: list[tuple[str, str, str, Any]],
+              steps: Steps) -> list[tuple[str, str]]:
+    """The figures of ``specs`` as the workers finish them, in order, each reported to ``steps`` by its title."""
+    results = []
+    for k, res in enumerate(drawn):
+        steps(f"plot: {specs[k][1]}")
+        results.append(res)
+    return results
 
 
 def _engine_single(plots: Any, values: Any, n_labels: int) -> Callable[[], Any]:

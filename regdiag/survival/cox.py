@@ -21,6 +21,7 @@ from .._distributions import norm_sf
 from .._validation import ConditioningWarning, DataError, DesignError
 from .._warnings import warn_not_converged
 from ..protocols import ModelKind
+from ..design import DesignLabels
 from ..linalg import qr_factor
 from ._core import CoxState, Residuals, evaluate, newton, residuals
 from ._risk import RiskSets
@@ -35,7 +36,7 @@ RESIDUAL_TYPES = ("martingale", "deviance", "score", "schoenfeld", "dfbeta", "df
 
 
 @dataclass(frozen=True, eq=False)
-class CoxFit:
+class CoxFit(DesignLabels):
     """A fitted Cox proportional hazards model.
 
     Attributes
@@ -93,16 +94,6 @@ class CoxFit:
 
     # ---- basic properties ----------------------------------------------------------------------------------------
     @property
-    def param_names(self) -> tuple[str, ...]:
-        """Coefficient names, one per column of the design."""
-        return self.design.param_names
-
-    @property
-    def index(self) -> pd.Index:
-        """Row labels of the data."""
-        return self.design.index
-
-    @property
     def n_obs(self) -> int:
         """Number of observations."""
         return self.design.n_obs
@@ -114,8 +105,8 @@ class CoxFit:
 
     @property
     def params(self) -> pd.Series:
-        """Coefficients, indexed by ``param_names``."""
-        return pd.Series(self.coef, index=list(self.param_names), name="coef")
+        """Coefficients, indexed by ``param_names`` (a Series named "coef", as R's ``coef(fit)``)."""
+        return super().params.rename("coef")
 
     def summary_frame(self) -> pd.DataFrame:
         """R's ``summary(fit)$coefficients``.

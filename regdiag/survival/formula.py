@@ -292,14 +292,20 @@ def _cluster_column(pf: _Parsed, cluster: Any, data: pd.DataFrame, formula: str)
     if cluster is None:
         return None
     if isinstance(cluster, str):
-        if cluster not in data.columns:
-            raise DataError(f"cluster={cluster!r} is not a column of the data; "
-                            f"columns are {list(map(str, data.columns))}")
-        return data[cluster]
+        return _named_column("cluster", cluster, data)
     col = pd.Series(np.asarray(cluster), index=data.index) if not isinstance(cluster, pd.Series) else cluster
     if len(col) != len(data):
         raise DataError(f"cluster has {len(col)} values but the data have {len(data)} rows")
     return col
+
+
+def _named_column(argument: str, column: str, data: pd.DataFrame) -> pd.Series:
+    """``data[column]`` for an argument given as a column name; an error naming the argument and the columns there
+    are when there is no such column."""
+    if column not in data.columns:
+        raise DataError(f"{argument}={column!r} is not a column of the data; "
+                        f"columns are {list(map(str, data.columns))}")
+    return data[column]
 
 
 def _cluster_codes(col: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -312,10 +318,7 @@ def _weights(weights: Any, data: pd.DataFrame) -> np.ndarray | None:
     if weights is None:
         return None
     if isinstance(weights, str):
-        if weights not in data.columns:
-            raise DataError(f"weights={weights!r} is not a column of the data; "
-                            f"columns are {list(map(str, data.columns))}")
-        what, values = f"weights (column {weights!r})", data[weights]
+        what, values = f"weights (column {weights!r})", _named_column("weights", weights, data)
     else:
         what, values = "weights", weights
     w = numeric_vector(values, what, data.index)
