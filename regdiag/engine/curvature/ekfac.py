@@ -46,8 +46,9 @@ class EKFACCurvature(KFACCurvature):
                     at = a if part.QA is None else a @ part.QA
                     Eb = self.bk.einsum("bco,bj->oj", dt * dt, at * at)
                 else:
-                    if part.QA is None:  # a diagonal input factor: the identity's eigenvectors
-                        proj = self.bk.einsum("bcto,og,btj->bcgj", d, part.QG, a)
+                    if part.QA is None:  # a diagonal input factor: the identity's eigenvectors (two products, in
+                        # this order: never a (b, T, d_in, d_out) intermediate)
+                        proj = self.bk.einsum("bctg,btj->bcgj", self.bk.einsum("bcto,og->bctg", d, part.QG), a)
                     else:
                         proj = self.bk.einsum("bcto,og,btj,ja->bcga", d, part.QG, a, part.QA)
                     Eb = self.bk.sum(proj * proj, axis=(0, 1))
