@@ -44,9 +44,6 @@ EXACT_FACTORS_LIMIT = 2048
 HVP_CHUNK = 64
 
 
-#: largest vocabulary of an nn.Embedding factored as a Kronecker block (its input factor is vocab x vocab)
-EMBEDDING_KRON_LIMIT = 4096
-
 #: network dtypes whose per-example quantities the engine receives in float32 (16-bit floats)
 HALF_DTYPES = (torch.bfloat16, torch.float16)
 
@@ -82,7 +79,7 @@ class KronLayer:
 
     The layer is an ``nn.Linear``, an ``nn.Conv2d``, transformers' ``Conv1D`` (its weight transposed) or an
     ``nn.Embedding`` (the weight transposed, ``(dim, vocab)``, with one-hot token inputs: its input factor is
-    diagonal, the token frequencies).
+    diagonal, the token frequencies, which K-FAC and EK-FAC store as a vector: any vocabulary size).
 
     Parameters
     ----------
@@ -208,8 +205,10 @@ class KronLayer:
         return [_tensor(self.module, "weight")] + ([_tensor(self.module, "bias")] if self.bias else [])
 
 
-#: largest side of a tied weight factored as one shared Kronecker block (its factors are side x side)
-TIED_KRON_LIMIT = EMBEDDING_KRON_LIMIT
+#: largest side of a tied weight factored as one shared Kronecker block (its factors are side x side: on the
+#: vocabulary side the embedding's one-hot tokens are summed with the output layer's back-propagated vectors, which
+#: are dense over the vocabulary, so that factor is not diagonal)
+TIED_KRON_LIMIT = 4096
 
 
 class TiedWeight(KronLayer):
@@ -283,7 +282,7 @@ def _kron_candidate(m: nn.Module) -> bool:
     if _is_conv1d(m):
         return True
     if isinstance(m, nn.Embedding) and type(m).forward is nn.Embedding.forward:
-        return m.max_norm is None and not m.scale_grad_by_freq and m.num_embeddings <= EMBEDDING_KRON_LIMIT
+        return m.max_norm is None and not m.scale_grad_by_freq
     return isinstance(m, nn.Conv2d) and type(m).forward is nn.Conv2d.forward and m.groups == 1
 
 
@@ -671,6 +670,8 @@ class TorchModel:
                 parts.append((pos, (nm, tuple(p.shape))))
             pos += size
         self.blocks = tuple(blocks)
+        #: Kronecker blocks with one-hot inputs (nn.Embedding): K-FAC stores their diagonal input factor as a vector
+        self.diagonal_inputs = frozenset(la.name for la in self.layers if la.kind == "embedding" and not la.bias)
         self.n_params = pos
         self.param_names = _param_names(parts)
         self._parts = parts

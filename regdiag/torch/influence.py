@@ -142,7 +142,7 @@ class TorchInfluence:
         pad each batch to its own length).
     curvature : {"ekfac", "kfac", "gauss_newton", "exact", "diagonal", "identity"}
         K-FAC and EK-FAC are Kronecker-factored for ``nn.Linear``, ``nn.Conv2d``, transformers' ``Conv1D`` (GPT-2)
-        and ``nn.Embedding`` (up to 4,096 tokens: one-hot inputs, a diagonal input factor) layers called through
+        and ``nn.Embedding`` (one-hot inputs: a diagonal input factor, stored as a vector) layers called through
         their modules on the batch's examples. A weight shared by several such layers (a token embedding tied to
         the output layer; sides up to 4,096) is one Kronecker block of the weight as stored whose factors sum the
         uses (``TiedWeight``). Any other trainable tensor (LayerNorm weights and biases)
@@ -781,7 +781,7 @@ class TorchInfluence:
             if blk.kron:
                 a, d = kron[blk.name]
                 if isinstance(part, KronEigen):  # rotate the factors, then form: Q_G' (sum_t d_t a_t') Q_A
-                    dt, at = d[:, 0] @ part.QG, a @ part.QA
+                    dt, at = d[:, 0] @ part.QG, (a if part.QA is None else a @ part.QA)
                     inv = 1.0 / (part.E + shift)
                     if at.shape[1] == 1:  # one position: a rank-one gradient, squares of a product
                         total += torch.einsum("bo,oj,bj->b", dt[:, 0] ** 2, inv, at[:, 0] ** 2)

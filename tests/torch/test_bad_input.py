@@ -26,11 +26,11 @@ def test_unsupported_large_layer_in_a_kfac_request_is_named():
     class Embed(nn.Module):
         def __init__(self):
             super().__init__()
-            self.emb = nn.Embedding(5000, 8)  # above the vocabulary factored as a Kronecker block
+            self.emb = nn.Embedding(5000, 8)
             self.out = nn.Linear(8, 2)
 
-        def forward(self, idx):
-            return self.out(self.emb(idx))
+        def forward(self, idx):  # the table indexed directly, not through the layer: not a Kronecker block
+            return self.out(self.emb.weight[idx])
 
     net = Embed().double()
     idx, y = torch.randint(0, 5000, (30,)), torch.randint(0, 2, (30,))

@@ -112,7 +112,8 @@ def test_gpt2_ekfac_eigenvalues_are_the_exact_gauss_newton_in_its_eigenbasis():
         if not hasattr(part, "QG"):
             continue
         blk = part.block
-        Q = np.kron(part.QG.numpy(), part.QA.numpy())
+        QA = np.eye(blk.shape[1]) if part.QA is None else part.QA.numpy()  # None: a diagonal input factor
+        Q = np.kron(part.QG.numpy(), QA)
         idx = where[blk.start : blk.stop]
         want = np.einsum("pi,pq,qi->i", Q, Gn[np.ix_(idx, idx)], Q)
         np.testing.assert_allclose(part.E.numpy().reshape(-1), want, rtol=1e-8, atol=1e-10 * np.abs(want).max())

@@ -243,7 +243,9 @@ def check_spectrum(emin: float, emax: float, shift: float, name: str, p: int) ->
 
 def _equilibrated_nonsingular(M: np.ndarray) -> bool:
     """``D M D`` (``D = diag(M)^(-1/2)``) has its smallest eigenvalue above rounding: ``M`` is nonsingular to
-    the accuracy of a column-scaled factorization."""
+    the accuracy of a column-scaled factorization. A vector ``M`` is a diagonal matrix (``D M D = I``)."""
+    if M.ndim == 1:
+        return bool(np.all(M > 0) and np.all(np.isfinite(M)))
     d = np.diag(M).copy()
     if not np.all(d > 0) or not np.all(np.isfinite(M)):
         return False
@@ -257,6 +259,9 @@ class KronEigen:
 
     With ``factors=(G, A)`` (K-FAC: ``E = g a'``) products use ``G V A`` directly, which lets ``solve`` refine the
     eigen-solution against the factors themselves (their eigendecomposition is accurate only to ``eps ||A||``).
+
+    ``QA=None`` is a diagonal input side (one-hot inputs, e.g. an embedding's tokens): ``Q_A`` is the identity, never
+    formed, and the input factor ``A`` is stored as its diagonal, a vector of length ``d_in``.
     """
 
     def __init__(self, bk: Backend, block: Block, QG: Any, QA: Any, E: Any, factors: tuple[Any, Any] | None = None):
@@ -271,10 +276,14 @@ class KronEigen:
         """``Q_G' M Q_A`` for each row ``M`` of ``V`` seen as a ``(d_out, d_in)`` matrix."""
         d_out, d_in = self.block.shape  # type: ignore[misc]
         M = V.reshape(V.shape[0], d_out, d_in)
-        return self.bk.swap(self.QG) @ M @ self.QA if d_out > 1 else M @ self.QA * self.QG[0, 0]
+        if self.QA is not None:
+            M = M @ self.QA
+        return self.bk.swap(self.QG) @ M if d_out > 1 else M * self.QG[0, 0]
 
     def _back(self, M: Any) -> Any:
-        out = self.QG @ M @ self.bk.swap(self.QA) if M.shape[1] > 1 else M @ self.bk.swap(self.QA) * self.QG[0, 0]
+        if self.QA is not None:
+            M = M @ self.bk.swap(self.QA)
+        out = self.QG @ M if M.shape[1] > 1 else M * self.QG[0, 0]
         return out.reshape(out.shape[0], self.block.size)
 
     def mv(self, V: Any) -> Any:
@@ -282,7 +291,8 @@ class KronEigen:
             G, A = self.factors
             d_out, d_in = self.block.shape  # type: ignore[misc]
             M = V.reshape(V.shape[0], d_out, d_in)
-            out = G @ M @ A if d_out > 1 else M @ A * G[0, 0]
+            MA = M * A[None, None, :] if A.ndim == 1 else M @ A
+            out = G @ MA if d_out > 1 else MA * G[0, 0]
             return out.reshape(V.shape[0], self.block.size)
         return self._back(self._rotate(V) * self.E[None])
 

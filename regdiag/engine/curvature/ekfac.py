@@ -43,10 +43,14 @@ class EKFACCurvature(KFACCurvature):
                 a, d = F[b.name]
                 if a.ndim == 2:  # (Q_G'd)_o (Q_A'a)_j squared is a product of squares
                     dt = d @ part.QG
-                    at = a @ part.QA
+                    at = a if part.QA is None else a @ part.QA
                     Eb = self.bk.einsum("bco,bj->oj", dt * dt, at * at)
                 else:
-                    proj = self.bk.einsum("bcto,og,btj,ja->bcga", d, part.QG, a, part.QA)
+                    if part.QA is None:  # a diagonal input factor: the identity's eigenvectors (two products, in
+                        # this order: never a (b, T, d_in, d_out) intermediate)
+                        proj = self.bk.einsum("bctg,btj->bcgj", self.bk.einsum("bcto,og->bctg", d, part.QG), a)
+                    else:
+                        proj = self.bk.einsum("bcto,og,btj,ja->bcga", d, part.QG, a, part.QA)
                     Eb = self.bk.sum(proj * proj, axis=(0, 1))
                 corrected[b.name] = Eb if corrected[b.name] is None else corrected[b.name] + Eb
         for b, part in parts:

@@ -25,6 +25,11 @@ class KFACCurvature(EigenCurvature):
     dense Gauss-Newton block. The eigendecompositions ``G = Q_G diag(g) Q_G'``, ``A = Q_A diag(a) Q_A'`` give the
     inverse: the eigenvalues of ``G (x) A + lambda I`` are ``g_o a_j + lambda``.
 
+    A block the model names in its optional ``diagonal_inputs`` (block names whose inputs ``a`` are one-hot, e.g. an
+    ``nn.Embedding``'s tokens) has a diagonal ``A`` (the weighted token frequencies): it is stored as a vector of
+    length ``d_in`` and its eigenvectors are the identity, never formed, so a vocabulary of ``10^5`` tokens costs
+    ``10^5`` numbers, not ``10^10``.
+
     Parameters
     ----------
     view : ModelView
@@ -55,6 +60,8 @@ class KFACCurvature(EigenCurvature):
         D: dict[str, Any] = {}
         wsum = 0.0
         positions: dict[str, int] = {}
+        #: blocks whose input factor is diagonal (stored as a vector; identity eigenvectors)
+        self.diagonal_inputs = frozenset(getattr(view.model, "diagonal_inputs", ())) & {b.name for b in kron}
         for rows in self.each_batch("factors", per_row=self._per_row()):
             V = self.vectors(rows)
             if kron:
@@ -63,14 +70,15 @@ class KFACCurvature(EigenCurvature):
                 wsum += float(self.bk.sum(w)) if w is not None else float(V.shape[0])
                 for b in kron:
                     a, d = F[b.name]
+                    diag = b.name in self.diagonal_inputs
                     if a.ndim == 2:
                         aw = a if w is None else a * w[:, None]
-                        Ab = self.bk.swap(aw) @ a
+                        Ab = self.bk.sum(aw * a, axis=0) if diag else self.bk.swap(aw) @ a
                         Gb = self.bk.einsum("bco,bcp->op", d, d)
                     else:
                         positions[b.name] = a.shape[1]
                         aw = a if w is None else a * w[:, None, None]
-                        Ab = self.bk.einsum("bti,btj->ij", aw, a)
+                        Ab = self.bk.sum(aw * a, axis=(0, 1)) if diag else self.bk.einsum("bti,btj->ij", aw, a)
                         Gb = self.bk.einsum("bcto,bctp->op", d, d)
                     A[b.name] = Ab if b.name not in A else A[b.name] + Ab
                     G[b.name] = Gb if b.name not in G else G[b.name] + Gb
@@ -96,7 +104,10 @@ class KFACCurvature(EigenCurvature):
                         )
                 self.factors[b.name] = (Gb, Ab)
                 g, QG = self._eigh(Gb)
-                a, QA = self._eigh(Ab)
+                if b.name in self.diagonal_inputs:  # A = diag(a): the identity's eigenvectors, in token order
+                    a, QA = self.bk.where(Ab > 0, Ab, 0.0), None
+                else:
+                    a, QA = self._eigh(Ab)
                 self.parts.append(KronEigen(self.bk, b, QG, QA, g[:, None] * a[None, :], factors=(Gb, Ab)))
             else:
                 self.parts.append(DenseEigen(self.bk, b, D[b.name] * (1.0 / self.n)))
