@@ -231,16 +231,19 @@ def load_data(path: str | Path, index_col: str | None = None) -> pd.DataFrame:
             f"reading {path.name} needs a parquet engine: pip install pyarrow (or save the table as CSV)"
         ) from exc
     except UnicodeDecodeError as exc:
-        raise DataError(f"cannot read {path} as CSV: it is not UTF-8 text ({one_line(exc)}); save it as UTF-8 CSV") from exc
+        raise DataError(
+            f"cannot read {path} as CSV: it is not UTF-8 text ({one_line(str(exc))}); save it as UTF-8 CSV"
+        ) from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as exc:
         fix = "check that it is a parquet file" if parquet else "check that it is comma-separated with a header line"
-        raise DataError(f"cannot read {path} as {kind}: {one_line(exc).rstrip('.')}; {fix}") from exc
+        raise DataError(f"cannot read {path} as {kind}: {one_line(str(exc)).rstrip('.')}; {fix}") from exc
     if df.shape[1] == 0 or df.shape[0] == 0:
         raise DataError(f"{path} has no data rows; it needs a header line and one line per observation")
     if index_col:
         if index_col not in df.columns:
             raise DataError(
-                f"--index-col {index_col!r} is not a column of {path.name}; columns are {', '.join(map(str, df.columns))}"
+                f"--index-col {index_col!r} is not a column of {path.name}; "
+                f"columns are {', '.join(map(str, df.columns))}"
             )
         df = df.set_index(index_col)
     elif str(df.columns[0]).startswith("Unnamed") or str(df.columns[0]) == "":
@@ -311,7 +314,9 @@ def model_input(
         info = datasets.info(name)
     except KeyError as exc:
         names = datasets.names()
-        raise DataError(f"no bundled data set named {name!r}; {_suggest(name, names)}choose from {', '.join(names)}") from exc
+        raise DataError(
+            f"no bundled data set named {name!r}; {_suggest(name, names)}choose from {', '.join(names)}"
+        ) from exc
     df = datasets.load(name)
     if formula:
         _check_formula(formula, df)
@@ -352,7 +357,8 @@ def _formula_variables(formula: str, df: pd.DataFrame) -> tuple[list[str], list[
         parsed = parse(formula, [str(c) for c in df.columns])
     except DataError:
         return [], []
-    return used_columns(parsed, df.columns, side="lhs")[0], used_columns(parsed, df.columns, side="rhs")[0]
+    cols = [str(c) for c in df.columns]
+    return used_columns(parsed, cols, side="lhs")[0], used_columns(parsed, cols, side="rhs")[0]
 
 
 def _text_column(s: pd.Series) -> bool:
