@@ -1441,151 +1441,194 @@ def _r_reasons(
     values_of: Callable[[Any, str], dict[str, np.ndarray]],
     epsilon: float,
 ) -> list[Reason]:
-    reasons: list[Reason] = []
+    """Every documented reason why R's numbers differ from ours, for the measures compared (``pairs``)."""
     h = np.asarray(infl.leverage, dtype=float)[np.asarray(infl.index.map(str).get_indexer(labels.map(str)))]
-    rows = labels.map(str)
-    one = rows[~(h < 1)]
     glm = is_glm(fit)
-    if len(one):
-        pred = {}
-        for m in pairs:
-            if m.startswith(("dfb.", "dfbeta.", "dfbetas.")):
-                p = np.asarray(r_conv[m], dtype=float).copy()
-                p[~(h < 1)] = 0.0
-                pred[m] = p
-        reasons.append(
-            Reason(
-                "leverage_one",
-                f"leverage 1 at rows {format_labels(list(one), 5)}: R's lm.influence sets their coefficient "
-                "changes to 0 and their dffit, cov.r and cook.d to NaN; regdiag reports every deletion measure "
-                "as NaN (deleting the row makes a coefficient unidentifiable)",
-                predicted=pred,
-                measures=frozenset({"*"}),
-                rows=one,
-            )
-        )
+    dfb_cols = [m for m in pairs if m.startswith(_DFB_PREFIXES)]
+    found = [_leverage_one_reason(labels, h, pairs, r_conv), _bonferroni_reason(pairs, r_conv)]
+    if glm:
+        found += [_car_t_reason(infl, fit, pairs, r_conv), _deviance_dfbeta_reason(infl, dfb_cols, r_conv),
+                  _exact_vs_one_step_reason(infl, pairs, r_conv)]
+        before = [r for r in found if r is not None]
+        found += _convergence_reasons(infl, fit, pairs, dfb_cols, values_of, epsilon, before[-1] if before else None)
+    found += [_different_model_reason(pairs), _observed_reason(infl, fit, pairs, values_of) if glm else None]
+    return [r for r in found if r is not None]
+
+
+#: R's column names of the coefficient changes
+_DFB_PREFIXES = ("dfb.", "dfbeta.", "dfbetas.")
+
+
+def _leverage_one_reason(labels: pd.Index, h: np.ndarray, pairs: dict[str, Any],
+                         r_conv: dict[str, np.ndarray]) -> Reason | None:
+    """Rows of leverage 1: R sets their coefficient changes to 0, regdiag every deletion measure to NaN."""
+    one = labels.map(str)[~(h < 1)]
+    if not len(one):
+        return None
+    pred = {}
+    for m in pairs:
+        if m.startswith(_DFB_PREFIXES):
+            p = np.asarray(r_conv[m], dtype=float).copy()
+            p[~(h < 1)] = 0.0
+            pred[m] = p
+    return Reason(
+        "leverage_one",
+        f"leverage 1 at rows {format_labels(list(one), 5)}: R's lm.influence sets their coefficient "
+        "changes to 0 and their dffit, cov.r and cook.d to NaN; regdiag reports every deletion measure "
+        "as NaN (deleting the row makes a coefficient unidentifiable)",
+        predicted=pred,
+        measures=frozenset({"*"}),
+        rows=one,
+    )
+
+
+def _bonferroni_reason(pairs: dict[str, Any], r_conv: dict[str, np.ndarray]) -> Reason | None:
+    """car's Bonferroni p-value is not capped at 1."""
+    if "outlierTest.bonferroni.p" not in pairs:
+        return None
+    return Reason(
+        "bonferroni_not_capped",
+        "car's outlierTest reports the Bonferroni p-value n p without capping it at 1 (its print method "
+        "shows values above 1 as NA); regdiag caps it at 1",
+        predicted={"outlierTest.bonferroni.p": r_conv["outlierTest.bonferroni.p"]},
+        measures=frozenset({"outlierTest.bonferroni.p"}),
+    )
+
+
+def _car_t_reason(infl: Any, fit: Any, pairs: dict[str, Any], r_conv: dict[str, np.ndarray]) -> Reason | None:
+    """car refers a non-"glm" GLM's studentized residuals to Student's t, regdiag to the normal distribution."""
+    if "outlierTest.unadjusted.p" not in pairs:
+        return None
+    from scipy import stats
+
+    t = np.asarray(pairs["outlierTest.rstudent"][0] if "outlierTest.rstudent" in pairs
+                   else r_conv["outlierTest.unadjusted.p"] * np.nan, dtype=float)
+    df = float(fit.df_resid) - 1.0
+    p_t = 2.0 * stats.t.sf(np.abs(t), df)
+    pred = {"outlierTest.unadjusted.p": p_t}
     if "outlierTest.bonferroni.p" in pairs:
-        reasons.append(
-            Reason(
-                "bonferroni_not_capped",
-                "car's outlierTest reports the Bonferroni p-value n p without capping it at 1 (its print method "
-                "shows values above 1 as NA); regdiag caps it at 1",
-                predicted={"outlierTest.bonferroni.p": r_conv["outlierTest.bonferroni.p"]},
+        # car's n: every row with a studentized residual, not only the rows its output lists
+        n_tested = int(np.isfinite(_outlier_values(infl, capped=True)["outlierTest.rstudent"]).sum())
+        pred["outlierTest.bonferroni.p"] = p_t * n_tested
+    return Reason(
+        "car_t_reference",
+        f"car's outlierTest refers the studentized residuals to Student's t with df_residual - 1 = {df:g} "
+        "degrees of freedom when the fit's class is not plain \"glm\" (MASS::glm.nb's \"negbin\"), to the "
+        "normal distribution for a glm; regdiag's GLM outlier test uses the normal distribution"
+        + (" (and car does not cap the Bonferroni p-value at 1)" if "outlierTest.bonferroni.p" in pred else ""),
+        predicted=pred,
+        measures=frozenset(pred),
+    )
+
+
+def _deviance_dfbeta_reason(infl: Any, dfb_cols: list[str], r_conv: dict[str, np.ndarray]) -> Reason | None:
+    """R's GLM dfbeta(s) pass the deviance residuals to lm.influence."""
+    if not dfb_cols:
+        return None
+    text = (
+        "R's dfbeta and dfbetas for a glm pass the deviance residuals, not the working residuals, to "
+        "lm.influence (and divide by its deletion sigma from the deviance residuals); regdiag's default is the "
+        "one-step change of the coefficients (Fisher scoring, Pearson residuals) over sqrt(phi_(i)) se: "
+        "influence(residual='deviance') gives R's"
+    )
+    if float(getattr(infl, "link_sign", 1.0)) < 0:
+        text += (
+            f"; with the {infl.link} link, which decreases (g'(mu) < 0), R's values also have the opposite "
+            "sign of the actual change b - b_(i) (regdiag's sign is that of the change: compare with "
+            "influence(loo='exact'))"
+        )
+    return Reason("r_deviance_dfbeta", text, predicted={m: r_conv[m] for m in dfb_cols}, measures=frozenset(dfb_cols))
+
+
+def _exact_vs_one_step_reason(infl: Any, pairs: dict[str, Any], r_conv: dict[str, np.ndarray]) -> Reason | None:
+    """Exact leave-one-out Cook's distances against R's one-step ones."""
+    cooks = [m for m in ("cook.d", "cooks.distance") if m in pairs]
+    if getattr(infl, "method", "") != "glm-exact" or not cooks:
+        return None
+    return Reason(
+        "exact_vs_one_step",
+        "these measures come from exact leave-one-out refits (influence(loo='exact')); R's cooks.distance is "
+        "the one-step approximation",
+        predicted={m: r_conv[m] for m in cooks},
+        measures=frozenset(cooks),
+    )
+
+
+def _convergence_reasons(
+    infl: Any,
+    fit: Any,
+    pairs: dict[str, Any],
+    dfb_cols: list[str],
+    values_of: Callable[[Any, str], dict[str, np.ndarray]],
+    epsilon: float,
+    last: Reason | None,
+) -> list[Reason]:
+    """R's glm stopped early (at ``epsilon``, or R's default 1e-8): the measures at R's last iterate. ``last`` is
+    the reason before these (the deviance dfbeta reason's text is added to the dfbeta one when it comes just
+    before)."""
+    out: list[Reason] = []
+    for eps in dict.fromkeys((epsilon, 1e-8)):
+        r_state = _r_default_glm(fit, eps)
+        if r_state is None:
+            continue
+        its, state = r_state
+        at_r = values_of(quietly(state.influence, observed=bool(getattr(infl, "observed", False))), "R")
+        conv_text = (
+            f"R's glm stops at glm.control(epsilon = {eps:g}) ({its} iterations here) and keeps the IRLS "
+            "weights from before its last update: its numbers describe that iterate, not the converged fit "
+            "(regdiag recomputed them there); " + _r_advice(fit)
+        )
+        plain = {m: at_r[m] for m in pairs if m not in dfb_cols and not m.startswith("outlierTest.bonf")}
+        before, last = last, Reason("r_glm_convergence", conv_text, predicted=plain, measures=frozenset(pairs))
+        out.append(last)
+        if dfb_cols:
+            both = {m: at_r[m] for m in dfb_cols}
+            dev = before is not None and before.key == "r_deviance_dfbeta"
+            last = Reason(
+                "r_glm_convergence_deviance_dfbeta",
+                conv_text + "; and " + before.text if dev and before is not None else conv_text,
+                predicted=both,
+                measures=frozenset(both),
+            )
+            out.append(last)
+        if "outlierTest.bonferroni.p" in pairs:
+            last = Reason(
+                "r_glm_convergence_bonferroni",
+                conv_text + "; and car does not cap the Bonferroni p-value at 1",
+                predicted={"outlierTest.bonferroni.p": at_r["outlierTest.bonferroni.p"]},
                 measures=frozenset({"outlierTest.bonferroni.p"}),
             )
-        )
-    if glm and "outlierTest.unadjusted.p" in pairs:
-        from scipy import stats
+            out.append(last)
+    return out
 
-        t = np.asarray(pairs["outlierTest.rstudent"][0] if "outlierTest.rstudent" in pairs
-                       else r_conv["outlierTest.unadjusted.p"] * np.nan, dtype=float)
-        df = float(fit.df_resid) - 1.0
-        p_t = 2.0 * stats.t.sf(np.abs(t), df)
-        pred = {"outlierTest.unadjusted.p": p_t}
-        if "outlierTest.bonferroni.p" in pairs:
-            # car's n: every row with a studentized residual, not only the rows its output lists
-            n_tested = int(np.isfinite(_outlier_values(infl, capped=True)["outlierTest.rstudent"]).sum())
-            pred["outlierTest.bonferroni.p"] = p_t * n_tested
-        reasons.append(
-            Reason(
-                "car_t_reference",
-                f"car's outlierTest refers the studentized residuals to Student's t with df_residual - 1 = {df:g} "
-                "degrees of freedom when the fit's class is not plain \"glm\" (MASS::glm.nb's \"negbin\"), to the "
-                "normal distribution for a glm; regdiag's GLM outlier test uses the normal distribution"
-                + (" (and car does not cap the Bonferroni p-value at 1)" if "outlierTest.bonferroni.p" in pred else ""),
-                predicted=pred,
-                measures=frozenset(pred),
-            )
-        )
-    dfb_cols = [m for m in pairs if m.startswith(("dfb.", "dfbeta.", "dfbetas."))]
-    if glm and dfb_cols:
-        decreasing = float(getattr(infl, "link_sign", 1.0)) < 0
-        text = (
-            "R's dfbeta and dfbetas for a glm pass the deviance residuals, not the working residuals, to "
-            "lm.influence (and divide by its deletion sigma from the deviance residuals); regdiag's default is the "
-            "one-step change of the coefficients (Fisher scoring, Pearson residuals) over sqrt(phi_(i)) se: "
-            "influence(residual='deviance') gives R's"
-        )
-        if decreasing:
-            text += (
-                f"; with the {infl.link} link, which decreases (g'(mu) < 0), R's values also have the opposite "
-                "sign of the actual change b - b_(i) (regdiag's sign is that of the change: compare with "
-                "influence(loo='exact'))"
-            )
-        reasons.append(
-            Reason(
-                "r_deviance_dfbeta",
-                text,
-                predicted={m: r_conv[m] for m in dfb_cols},
-                measures=frozenset(dfb_cols),
-            )
-        )
-    if glm and getattr(infl, "method", "") == "glm-exact" and any(m in pairs for m in ("cook.d", "cooks.distance")):
-        cooks = [m for m in ("cook.d", "cooks.distance") if m in pairs]
-        reasons.append(
-            Reason(
-                "exact_vs_one_step",
-                "these measures come from exact leave-one-out refits (influence(loo='exact')); R's cooks.distance is "
-                "the one-step approximation",
-                predicted={m: r_conv[m] for m in cooks},
-                measures=frozenset(cooks),
-            )
-        )
-    for eps in dict.fromkeys((epsilon, 1e-8)) if glm else ():
-        r_state = _r_default_glm(fit, eps)
-        if r_state is not None:
-            its, state = r_state
-            at_r = values_of(quietly(state.influence, observed=bool(getattr(infl, "observed", False))), "R")
-            conv_text = (
-                f"R's glm stops at glm.control(epsilon = {eps:g}) ({its} iterations here) and keeps the IRLS "
-                "weights from before its last update: its numbers describe that iterate, not the converged fit "
-                "(regdiag recomputed them there); " + _r_advice(fit)
-            )
-            plain = {m: at_r[m] for m in pairs if m not in dfb_cols and not m.startswith("outlierTest.bonf")}
-            reasons.append(Reason("r_glm_convergence", conv_text, predicted=plain, measures=frozenset(pairs)))
-            if dfb_cols:
-                both = {m: at_r[m] for m in dfb_cols}
-                reasons.append(
-                    Reason(
-                        "r_glm_convergence_deviance_dfbeta",
-                        conv_text + "; and " + reasons[-2].text if reasons[-2].key == "r_deviance_dfbeta"
-                        else conv_text,
-                        predicted=both,
-                        measures=frozenset(both),
-                    )
-                )
-            if "outlierTest.bonferroni.p" in pairs:
-                reasons.append(
-                    Reason(
-                        "r_glm_convergence_bonferroni",
-                        conv_text + "; and car does not cap the Bonferroni p-value at 1",
-                        predicted={"outlierTest.bonferroni.p": at_r["outlierTest.bonferroni.p"]},
-                        measures=frozenset({"outlierTest.bonferroni.p"}),
-                    )
-                )
+
+def _different_model_reason(pairs: dict[str, Any]) -> Reason | None:
+    """Hat values that differ: the reference is of another model."""
     hat_col = next((m for m in ("hat", "hatvalues") if m in pairs), None)
-    if hat_col is not None:
-        ours_h, ref_h, _ = pairs[hat_col]
-        ok = np.isfinite(ours_h) & np.isfinite(ref_h)
-        if ok.any() and np.max(np.abs(ours_h[ok] - ref_h[ok])) > 1e-4 * max(np.max(np.abs(ref_h[ok])), 1e-300):
-            reasons.append(
-                Reason(
-                    "different_model",
-                    "the hat values differ, so the file does not come from this model: check the formula (terms and "
-                    "their order), the weights, the family and link, and that the same rows were used",
-                    measures=frozenset({"*"}),
-                )
-            )
-    observed = bool(getattr(infl, "observed", False))
-    if observed and glm:
-        exp = values_of(quietly(lambda: fit.influence()), "R")
-        reasons.append(
-            Reason(
-                "observed_information",
-                "these measures were computed with the observed information (influence(observed=True)); R uses the "
-                "expected (Fisher) information",
-                predicted={m: exp[m] for m in pairs if m in exp},
-                measures=frozenset(pairs),
-            )
-        )
-    return reasons
+    if hat_col is None:
+        return None
+    ours_h, ref_h, _ = pairs[hat_col]
+    ok = np.isfinite(ours_h) & np.isfinite(ref_h)
+    if not ok.any() or np.max(np.abs(ours_h[ok] - ref_h[ok])) <= 1e-4 * max(np.max(np.abs(ref_h[ok])), 1e-300):
+        return None
+    return Reason(
+        "different_model",
+        "the hat values differ, so the file does not come from this model: check the formula (terms and "
+        "their order), the weights, the family and link, and that the same rows were used",
+        measures=frozenset({"*"}),
+    )
+
+
+def _observed_reason(infl: Any, fit: Any, pairs: dict[str, Any],
+                     values_of: Callable[[Any, str], dict[str, np.ndarray]]) -> Reason | None:
+    """Measures from the observed information, R's from the expected."""
+    if not bool(getattr(infl, "observed", False)):
+        return None
+    exp = values_of(quietly(lambda: fit.influence()), "R")
+    return Reason(
+        "observed_information",
+        "these measures were computed with the observed information (influence(observed=True)); R uses the "
+        "expected (Fisher) information",
+        predicted={m: exp[m] for m in pairs if m in exp},
+        measures=frozenset(pairs),
+    )
