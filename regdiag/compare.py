@@ -982,123 +982,148 @@ def _glm_reasons(
     """Situations in which statsmodels' GLMInfluence computes something else than regdiag, each with the values
     regdiag computes under statsmodels' convention, one difference at a time (the first reason that reproduces a
     measure is the one reported)."""
-    reasons: list[Reason] = []
-    fam = fit.family
-    canonical = bool(getattr(fam, "canonical", False))
+    obs_sm = observed and not bool(getattr(fit.family, "canonical", False))
     freq = _freq_weights(res)
-    if freq is not None:
-        reasons.append(_freq_weights_reason(fit, infl, freq, names, observed and not canonical))
     expected = _statsmodels_glm_formulas(fit, infl, observed=False)
+    found = [
+        _freq_weights_reason(fit, infl, freq, names, obs_sm) if freq is not None else None,
+        _pearson_deviance_reason(infl, expected, names),
+        _dfbetas_scale_reason(fit, infl, names),
+        _decreasing_link_reason(fit, expected),
+        *_rank_reasons(fit, infl, names, obs_sm, mle),
+        _offset_reason(fit, infl, obs_sm, mle),
+        _observed_information_reason(fit, infl, mle) if obs_sm else None,
+        _sm_leverage_one_reason(fit, infl),
+    ]
+    return [r for r in found if r is not None]
+
+
+def _pearson_deviance_reason(infl: Any, expected: dict[str, np.ndarray], names: list[str]) -> Reason:
+    """statsmodels studentizes Pearson residuals (and takes its one-step changes with them)."""
     pear: dict[str, np.ndarray] = {"standard_resid": expected["standard_resid"]}
     if getattr(infl, "residual", "pearson") != "pearson":
         pear.update({f"dfbeta_{nm}": expected[f"dfbeta_{nm}"] for nm in names})
-    reasons.append(
-        Reason(
-            "pearson_deviance",
-            "statsmodels studentizes the Pearson residuals r_P / sqrt(phi (1 - h)) and takes its one-step changes "
-            "with them; regdiag's standard_resid is R's rstandard of the deviance residuals"
-            + (", and this fit's dfbeta uses deviance residuals (residual='deviance', R's dfbeta.glm)"
-               if len(pear) > 1 else ""),
-            predicted=pear,
-            measures=frozenset(pear),
-        )
+    return Reason(
+        "pearson_deviance",
+        "statsmodels studentizes the Pearson residuals r_P / sqrt(phi (1 - h)) and takes its one-step changes "
+        "with them; regdiag's standard_resid is R's rstandard of the deviance residuals"
+        + (", and this fit's dfbeta uses deviance residuals (residual='deviance', R's dfbeta.glm)"
+           if len(pear) > 1 else ""),
+        predicted=pear,
+        measures=frozenset(pear),
     )
+
+
+def _dfbetas_scale_reason(fit: Any, infl: Any, names: list[str]) -> Reason:
+    """statsmodels' GLM dfbetas divide by the full fit's standard errors."""
     with np.errstate(divide="ignore", invalid="ignore"):
         bse = np.sqrt(float(fit.dispersion) * np.asarray(infl.cov_unscaled_diag))
         scaled = {f"dfbetas_{nm}": np.asarray(infl.dfbeta)[:, j] / bse[j] for j, nm in enumerate(names)}
-    reasons.append(
-        Reason(
-            "dfbetas_scale",
-            "statsmodels' GLM dfbetas divide the change by the full fit's standard error sqrt(phi [(X'WX)^-1]_jj); "
-            "regdiag's by sqrt(phi_(i) [(X'WX)^-1]_jj) with the dispersion phi_(i) re-estimated without the row "
-            "(the same where the dispersion is fixed, as for binomial and Poisson), or, with residual='deviance', "
-            "like R's by the deviance-residual deletion sigma_(i)",
-            predicted=scaled,
-            measures=frozenset(scaled),
-        )
+    return Reason(
+        "dfbetas_scale",
+        "statsmodels' GLM dfbetas divide the change by the full fit's standard error sqrt(phi [(X'WX)^-1]_jj); "
+        "regdiag's by sqrt(phi_(i) [(X'WX)^-1]_jj) with the dispersion phi_(i) re-estimated without the row "
+        "(the same where the dispersion is fixed, as for binomial and Poisson), or, with residual='deviance', "
+        "like R's by the deviance-residual deletion sigma_(i)",
+        predicted=scaled,
+        measures=frozenset(scaled),
     )
+
+
+def _decreasing_link_reason(fit: Any, expected: dict[str, np.ndarray]) -> Reason | None:
+    """A decreasing link: statsmodels' one-step changes drop the sign of g'(mu)."""
+    fam = fit.family
     mu = np.asarray(fit.mu, dtype=float)
     used = np.asarray(fit.prior_weights) > 0
-    if used.any() and np.all(np.asarray(fam.link.deriv(mu[used])) < 0):
-        sign = {m: expected[m] for m in expected if m.startswith("dfbeta")}
-        reasons.append(
-            Reason(
-                "decreasing_link",
-                f"the {getattr(fam.link, 'name', fam.link)} link decreases (g'(mu) < 0): statsmodels' one-step "
-                "change sqrt(W_i) r_P,i (X'WX)^-1 x_i / (1 - h_i) drops the sign of g'(mu), so its d_params and "
-                "dfbetas point the wrong way (its own leave-one-out refits move the coefficients the other way); "
-                "regdiag's agree with the refits",
-                predicted=sign,
-                measures=frozenset(sign),
-            )
-        )
-    if fit.rank < len(names):
-        p, k = fit.rank, len(names)
-        sm_rank = _statsmodels_glm_formulas(fit, infl, observed=observed and not canonical, se_observed=mle)
-        pred = {"cooks_distance": np.asarray(infl.cooks_distance) * p / k}
-        pred.update({m: v for m, v in sm_rank.items() if m.startswith("dfbeta")})
-        reasons.append(
-            Reason(
-                "rank_deficient",
-                f"the design has rank {p} < {k} columns: statsmodels divides Cook's distance by the {k} columns "
-                f"instead of the rank {p} (its values are regdiag's times {p}/{k}) and reports the minimum-norm "
-                "(pseudo-inverse) coefficient changes where regdiag, like R, reports the basic solution",
-                predicted=pred,
-                measures=frozenset(pred),
-            )
-        )
-        aliased = _aliased_reason(fit)
-        if aliased is not None:
-            reasons.append(aliased)
+    if not (used.any() and np.all(np.asarray(fam.link.deriv(mu[used])) < 0)):
+        return None
+    sign = {m: expected[m] for m in expected if m.startswith("dfbeta")}
+    return Reason(
+        "decreasing_link",
+        f"the {getattr(fam.link, 'name', fam.link)} link decreases (g'(mu) < 0): statsmodels' one-step "
+        "change sqrt(W_i) r_P,i (X'WX)^-1 x_i / (1 - h_i) drops the sign of g'(mu), so its d_params and "
+        "dfbetas point the wrong way (its own leave-one-out refits move the coefficients the other way); "
+        "regdiag's agree with the refits",
+        predicted=sign,
+        measures=frozenset(sign),
+    )
+
+
+def _rank_reasons(fit: Any, infl: Any, names: list[str], obs_sm: bool, mle: bool) -> list[Reason]:
+    """A rank-deficient design: statsmodels divides Cook's distance by the columns and reports minimum-norm
+    changes; and the aliased columns."""
+    if fit.rank >= len(names):
+        return []
+    p, k = fit.rank, len(names)
+    sm_rank = _statsmodels_glm_formulas(fit, infl, observed=obs_sm, se_observed=mle)
+    pred = {"cooks_distance": np.asarray(infl.cooks_distance) * p / k}
+    pred.update({m: v for m, v in sm_rank.items() if m.startswith("dfbeta")})
+    rank = Reason(
+        "rank_deficient",
+        f"the design has rank {p} < {k} columns: statsmodels divides Cook's distance by the {k} columns "
+        f"instead of the rank {p} (its values are regdiag's times {p}/{k}) and reports the minimum-norm "
+        "(pseudo-inverse) coefficient changes where regdiag, like R, reports the basic solution",
+        predicted=pred,
+        measures=frozenset(pred),
+    )
+    aliased = _aliased_reason(fit)
+    return [rank] if aliased is None else [rank, aliased]
+
+
+def _offset_reason(fit: Any, infl: Any, obs_sm: bool, mle: bool) -> Reason | None:
+    """An offset: statsmodels' dffits_internal leaves it out of the standard error of the mean."""
     off = np.asarray(fit.offset, dtype=float)
-    if np.any(off != 0):
-        sm_off = _statsmodels_glm_formulas(fit, infl, observed=observed and not canonical, se_observed=mle)
-        lk = fam.link
-        with np.errstate(all="ignore"):
-            ratio = np.asarray(lk.mu_eta(np.asarray(fit.eta)) / lk.mu_eta(np.asarray(fit.eta) - off))
-        reasons.append(
-            Reason(
-                "offset_ignored",
-                "the model has an offset, and statsmodels' dffits_internal (d_fittedvalues_scaled) divides the change "
-                "in the mean at the linear predictor with the offset by the standard error of the mean from "
-                "get_prediction(), which leaves the offset out: its values are regdiag's times "
-                f"mu'(eta) / mu'(eta - offset) (from {np.nanmin(np.abs(ratio)):.3g} to {np.nanmax(np.abs(ratio)):.3g} "
-                "here; exp(offset) for the log link)",
-                predicted={"dffits_internal": sm_off["dffits_internal"]},
-                measures=frozenset({"dffits_internal"}),
-            )
-        )
-    if observed and not canonical:
-        obs = _statsmodels_mle_formulas(fit, infl) if mle else _statsmodels_glm_formulas(fit, infl, observed=True)
-        reasons.append(
-            Reason(
-                "observed_information",
-                f"the {getattr(fam.link, 'name', fam.link)} link is not canonical for the {fam.name} family, so the "
-                "observed and expected information differ: "
-                + ("statsmodels' MLEInfluence takes the generalized leverage W_i x_i' I_obs^-1 x_i, the one-step "
-                   "changes, Cook's distance and the standard errors with the observed information I_obs (and "
-                   "studentizes Pearson residuals), regdiag, like R, the expected (Fisher) information"
-                   if mle else
-                   "statsmodels' get_influence() weights the hat matrix and the one-step changes with the observed "
-                   "information (and studentizes Pearson residuals), regdiag, like R, with the expected (Fisher) "
-                   "information; influence(observed=True) gives statsmodels' hat values"),
-                predicted=obs,
-                measures=frozenset(obs),
-            )
-        )
+    if not np.any(off != 0):
+        return None
+    sm_off = _statsmodels_glm_formulas(fit, infl, observed=obs_sm, se_observed=mle)
+    lk = fit.family.link
+    with np.errstate(all="ignore"):
+        ratio = np.asarray(lk.mu_eta(np.asarray(fit.eta)) / lk.mu_eta(np.asarray(fit.eta) - off))
+    return Reason(
+        "offset_ignored",
+        "the model has an offset, and statsmodels' dffits_internal (d_fittedvalues_scaled) divides the change "
+        "in the mean at the linear predictor with the offset by the standard error of the mean from "
+        "get_prediction(), which leaves the offset out: its values are regdiag's times "
+        f"mu'(eta) / mu'(eta - offset) (from {np.nanmin(np.abs(ratio)):.3g} to {np.nanmax(np.abs(ratio)):.3g} "
+        "here; exp(offset) for the log link)",
+        predicted={"dffits_internal": sm_off["dffits_internal"]},
+        measures=frozenset({"dffits_internal"}),
+    )
+
+
+def _observed_information_reason(fit: Any, infl: Any, mle: bool) -> Reason:
+    """A non-canonical link: statsmodels uses the observed information, regdiag (like R) the expected."""
+    fam = fit.family
+    obs = _statsmodels_mle_formulas(fit, infl) if mle else _statsmodels_glm_formulas(fit, infl, observed=True)
+    return Reason(
+        "observed_information",
+        f"the {getattr(fam.link, 'name', fam.link)} link is not canonical for the {fam.name} family, so the "
+        "observed and expected information differ: "
+        + ("statsmodels' MLEInfluence takes the generalized leverage W_i x_i' I_obs^-1 x_i, the one-step "
+           "changes, Cook's distance and the standard errors with the observed information I_obs (and "
+           "studentizes Pearson residuals), regdiag, like R, the expected (Fisher) information"
+           if mle else
+           "statsmodels' get_influence() weights the hat matrix and the one-step changes with the observed "
+           "information (and studentizes Pearson residuals), regdiag, like R, with the expected (Fisher) "
+           "information; influence(observed=True) gives statsmodels' hat values"),
+        predicted=obs,
+        measures=frozenset(obs),
+    )
+
+
+def _sm_leverage_one_reason(fit: Any, infl: Any) -> Reason | None:
+    """Rows of leverage 1: NaN in regdiag, a division by about 0 in statsmodels."""
     h = np.asarray(infl.leverage)
     one = np.flatnonzero(~(h < 1))
-    if one.size:
-        reasons.append(
-            Reason(
-                "leverage_one",
-                f"leverage 1 at rows {format_labels(list(fit.index[one]), 5)}: regdiag reports NaN for the deletion "
-                "measures, statsmodels divides by 1 - h (about 0)",
-                measures=frozenset({"*"}),
-                rows=fit.index[one],
-            )
-        )
-    return reasons
+    if not one.size:
+        return None
+    return Reason(
+        "leverage_one",
+        f"leverage 1 at rows {format_labels(list(fit.index[one]), 5)}: regdiag reports NaN for the deletion "
+        "measures, statsmodels divides by 1 - h (about 0)",
+        measures=frozenset({"*"}),
+        rows=fit.index[one],
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
