@@ -158,10 +158,6 @@ def _regdiag_fit_of(results: Any) -> Any:
 _DISCRETE = GLM_EQUIVALENTS
 
 
-class _Skip(Exception):
-    """Control flow: no fallback to try."""
-
-
 def _statsmodels_of(fit: Any) -> Any:
     """The statsmodels fit of the same design, weights and offset as a regdiag fit."""
     import statsmodels.api as sm
@@ -256,7 +252,34 @@ def _compare_sm_linear(res: Any, fit: Any, *, rtol: float | None, n_rows: int, m
     n, k = len(fit.index), len(names)
     refits = n <= max_refits
     notes = []
-    # every column of statsmodels' OLSInfluence.summary_frame() and the quantities behind them
+    getters, ours = _sm_linear_columns(sm_infl, infl, names, refits)
+    if not refits:
+        notes.append(
+            f"statsmodels computes sigma_loo, student_resid, dffits, cov_ratio and dfbeta(s) by refitting once per "
+            f"row; with n = {n} > max_refits = {max_refits} they are not compared"
+        )
+    failures: dict[str, str] = {}
+    theirs = _peer_columns(getters, n, failures)
+    pairs = {m: (ours[m], theirs[m], getters[m][0]) for m in getters}
+    reasons = _linear_reasons(fit, infl, res, k)
+    if failures:
+        reasons.insert(0, _failure_reason(failures, fit.index, "statsmodels", ""))
+    if refits:
+        robust = _robust_cov_reason(fit, infl, res, reasons)
+        if robust is not None:
+            reasons.append(robust)
+    tol_fn, note = _sm_linear_tolerance(fit, infl, names, rtol)
+    notes.append(note)
+    peer = f"statsmodels {statsmodels_version()} OLSInfluence"
+    return build_comparison(pairs, fit.index, reasons, tol=tol_fn, n_rows=n_rows, peer=peer, model=_describe(fit),
+                            notes=notes)
+
+
+def _sm_linear_columns(
+    sm_infl: Any, infl: Any, names: list[str], refits: bool
+) -> tuple[dict[str, tuple[str, Callable[[], Any]]], dict[str, np.ndarray]]:
+    """Every column of statsmodels' ``OLSInfluence.summary_frame()`` and the quantities behind them (those from
+    its refits with ``refits``): how statsmodels names and computes each, and regdiag's values."""
     getters: dict[str, tuple[str, Callable[[], Any]]] = {
         "leverage": ("hat_diag", lambda: sm_infl.hat_matrix_diag),
         "standard_resid": ("standard_resid", lambda: sm_infl.resid_studentized_internal),
@@ -283,21 +306,13 @@ def _compare_sm_linear(res: Any, fit: Any, *, rtol: float | None, n_rows: int, m
         for j, nm in enumerate(names):
             getters[f"dfbetas_{nm}"] = (f"dfb_{nm}", _column(lambda: sm_infl.dfbetas, j))
             ours[f"dfbetas_{nm}"] = np.asarray(infl.dfbetas)[:, j]
-    else:
-        notes.append(
-            f"statsmodels computes sigma_loo, student_resid, dffits, cov_ratio and dfbeta(s) by refitting once per "
-            f"row; with n = {n} > max_refits = {max_refits} they are not compared"
-        )
-    failures: dict[str, str] = {}
-    theirs = _peer_columns(getters, n, failures)
-    pairs = {m: (ours[m], theirs[m], getters[m][0]) for m in getters}
-    reasons = _linear_reasons(fit, infl, res, k)
-    if failures:
-        reasons.insert(0, _failure_reason(failures, fit.index, "statsmodels", ""))
-    if refits:
-        robust = _robust_cov_reason(fit, infl, res, reasons)
-        if robust is not None:
-            reasons.append(robust)
+    return getters, ours
+
+
+def _sm_linear_tolerance(
+    fit: Any, infl: Any, names: list[str], rtol: float | None
+) -> tuple[Callable[[str, np.ndarray], np.ndarray], str]:
+    """The tolerance of each measure against statsmodels' OLS, and the note that says it."""
     # statsmodels solves the normal equations by a pseudo-inverse, once and once per refit, regdiag from one QR:
     # either carries relative errors up to about eps x kappa (kappa: condition number of the weighted design as
     # given, unscaled), and a refit's changes b - b_(i), differences of two solutions, up to eps x kappa relative
@@ -315,15 +330,12 @@ def _compare_sm_linear(res: Any, fit: Any, *, rtol: float | None, n_rows: int, m
 
     # COVRATIO is a ratio of determinants (statsmodels: of p x p covariance matrices from each refit), whose relative
     # rounding error is p times that of one covariance entry, eps kappa^2 (the normal equations)
-    det_factor = {"cov_ratio": k * cond}
+    det_factor = {"cov_ratio": len(names) * cond}
 
     def tol_fn(measure: str, theirs_m: np.ndarray) -> np.ndarray:
         return bound(measure, theirs_m) * det_factor.get(measure, 1.0) + absolute.get(measure, 0.0)
 
-    notes.append(bound.note("") + f" (condition number of the design {cond:.3g})")
-    peer = f"statsmodels {statsmodels_version()} OLSInfluence"
-    return build_comparison(pairs, fit.index, reasons, tol=tol_fn, n_rows=n_rows, peer=peer, model=_describe(fit),
-                            notes=notes)
+    return tol_fn, bound.note("") + f" (condition number of the design {cond:.3g})"
 
 
 def _robust_cov_reason(fit: Any, infl: Any, res: Any, reasons: list[Reason]) -> Reason | None:
@@ -571,55 +583,17 @@ def _failure_reason(failures: dict[str, str], index: pd.Index, peer_name: str, w
 
 
 def _compare_sm_glm(res: Any, fit: Any, *, rtol: float | None, n_rows: int) -> Comparison:
-    observed = True  # statsmodels' default for GLMResults.get_influence(), and MLEInfluence's only choice
-    notes: list[str] = []
     mle = type(res.model).__name__ in _DISCRETE
-    if mle:
-        sm_infl = quietly(res.get_influence)
-    try:
-        if mle:
-            raise _Skip
-
-        sm_infl = quietly(lambda: res.get_influence(observed=observed))
-        if not np.all(np.isfinite(sm_infl.hat_matrix_diag)):
-            raise np.linalg.LinAlgError("non-finite hat values")
-    except _Skip:
-        pass
-    except Exception as exc:  # noqa: BLE001
-        observed = False
-        notes.append(
-            f"statsmodels' get_influence() fails on this fit ({one_line_error(exc)}: the observed information "
-            "weights are negative for some rows); compared with get_influence(observed=False)"
-        )
-        sm_infl = quietly(lambda: res.get_influence(observed=False))
+    sm_infl, observed, notes = _sm_glm_influence(res, mle)
     infl = quietly(fit.influence)
     names = list(fit.param_names)
     n = len(fit.index)
-    # every column of statsmodels' GLMInfluence.summary_frame(), and the unscaled one-step changes behind dfb_*
-    getters: dict[str, tuple[str, Callable[[], Any]]] = {
-        "leverage": ("hat_diag", lambda: sm_infl.hat_matrix_diag),
-        "standard_resid": ("standard_resid", lambda: sm_infl.resid_studentized),
-        "cooks_distance": ("cooks_d", lambda: sm_infl.cooks_distance[0]),
-        "dffits_internal": ("dffits_internal", lambda: sm_infl.d_fittedvalues_scaled),
-    }
-    for j, nm in enumerate(names):
-        getters[f"dfbeta_{nm}"] = (f"d_params[:, {j}]", _column(lambda: sm_infl.d_params, j))
-    for j, nm in enumerate(names):
-        getters[f"dfbetas_{nm}"] = (f"dfb_{nm}", _column(lambda: sm_infl.dfbetas, j))
+    getters = _sm_glm_columns(sm_infl, names)
     failures: dict[str, str] = {}
     theirs = _peer_columns(getters, n, failures)
 
     def ours_of(i: Any) -> dict[str, np.ndarray]:
-        out = {
-            "leverage": i.leverage, "standard_resid": i.standard_resid, "cooks_distance": i.cooks_distance,
-            "dffits_internal": i.dffits_internal,
-        }
-        for j, nm in enumerate(names):
-            out[f"dfbeta_{nm}"] = np.asarray(i.dfbeta)[:, j]
-        dfbs = np.asarray(i.dfbetas)
-        for j, nm in enumerate(names):
-            out[f"dfbetas_{nm}"] = dfbs[:, j]
-        return out
+        return _sm_glm_ours(i, names)
 
     ours = ours_of(infl)
     pairs = {m: (ours[m], theirs[m], getters[m][0]) for m in getters}
@@ -643,6 +617,57 @@ def _compare_sm_glm(res: Any, fit: Any, *, rtol: float | None, n_rows: int) -> C
             f"{', '.join(loose)} agree only within the allowance for statsmodels' convergence: their differences "
             "exceed rounding (a fit with a smaller tol, e.g. fit(tol=1e-12), removes them)",))
     return cmp
+
+
+def _sm_glm_influence(res: Any, mle: bool) -> tuple[Any, bool, list[str]]:
+    """statsmodels' influence object of a GLM (with the observed information, its default, unless that fails) or
+    of a discrete model (``mle``), whether it used the observed information, and a note when it fell back."""
+    observed = True  # statsmodels' default for GLMResults.get_influence(), and MLEInfluence's only choice
+    notes: list[str] = []
+    if mle:
+        return quietly(res.get_influence), observed, notes
+    try:
+        sm_infl = quietly(lambda: res.get_influence(observed=observed))
+        if not np.all(np.isfinite(sm_infl.hat_matrix_diag)):
+            raise np.linalg.LinAlgError("non-finite hat values")
+    except Exception as exc:  # noqa: BLE001
+        observed = False
+        notes.append(
+            f"statsmodels' get_influence() fails on this fit ({one_line_error(exc)}: the observed information "
+            "weights are negative for some rows); compared with get_influence(observed=False)"
+        )
+        sm_infl = quietly(lambda: res.get_influence(observed=False))
+    return sm_infl, observed, notes
+
+
+def _sm_glm_columns(sm_infl: Any, names: list[str]) -> dict[str, tuple[str, Callable[[], Any]]]:
+    """Every column of statsmodels' GLMInfluence.summary_frame(), and the unscaled one-step changes behind dfb_*:
+    how statsmodels names and computes each."""
+    getters: dict[str, tuple[str, Callable[[], Any]]] = {
+        "leverage": ("hat_diag", lambda: sm_infl.hat_matrix_diag),
+        "standard_resid": ("standard_resid", lambda: sm_infl.resid_studentized),
+        "cooks_distance": ("cooks_d", lambda: sm_infl.cooks_distance[0]),
+        "dffits_internal": ("dffits_internal", lambda: sm_infl.d_fittedvalues_scaled),
+    }
+    for j, nm in enumerate(names):
+        getters[f"dfbeta_{nm}"] = (f"d_params[:, {j}]", _column(lambda: sm_infl.d_params, j))
+    for j, nm in enumerate(names):
+        getters[f"dfbetas_{nm}"] = (f"dfb_{nm}", _column(lambda: sm_infl.dfbetas, j))
+    return getters
+
+
+def _sm_glm_ours(i: Any, names: list[str]) -> dict[str, np.ndarray]:
+    """regdiag's values of the columns of :func:`_sm_glm_columns`, from the influence result ``i``."""
+    out = {
+        "leverage": i.leverage, "standard_resid": i.standard_resid, "cooks_distance": i.cooks_distance,
+        "dffits_internal": i.dffits_internal,
+    }
+    for j, nm in enumerate(names):
+        out[f"dfbeta_{nm}"] = np.asarray(i.dfbeta)[:, j]
+    dfbs = np.asarray(i.dfbetas)
+    for j, nm in enumerate(names):
+        out[f"dfbetas_{nm}"] = dfbs[:, j]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
