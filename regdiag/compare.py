@@ -1276,41 +1276,12 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
     fit = getattr(infl, "fit", None)
     notes: list[str] = []
     reasons: list[Reason] = []
-    main: list[tuple[pd.DataFrame, str]] = []
-    outlier: tuple[pd.DataFrame, str] | None = None
     digits = [d for _, d, _ in refs if d is not None]
     names = [nm for _, _, nm in refs]
-    for ref, _, name in refs:
-        cols = [str(c) for c in ref.columns]
-        if any(c in _R_OUTLIER for c in cols):
-            outlier = (ref, name)
-            continue
-        known = [c for c in cols if c.startswith(("dfb.", "dfbeta.", "dfbetas.")) or c in _R_COLUMNS or c in _R_EXTRA]
-        if not known:
-            raise DataError(
-                f"{name} has none of influence.measures' columns (dfb.*, dffit, cov.r, cook.d, hat) nor any other "
-                "column regdiag knows (hatvalues, cooks.distance, rstandard, rstudent, dfbeta.*, ...); write it in R "
-                "with write.csv(influence.measures(fit)$infmat, file)"
-            )
-        bad = [c for c in known if not pd.api.types.is_numeric_dtype(ref[c])]
-        if bad:
-            raise DataError(f"{name}: column {bad[0]!r} is not numeric")
-        main.append((ref[known], name))
+    main, outlier = _split_references(refs)
     index_frame = pd.DataFrame(index=infl.index.map(str))
     pairs: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
-    columns: dict[str, tuple[str, int | None]] = {}
-    ref_columns: dict[str, pd.Series] = {}  # R's values of each column of ``columns``, on that file's rows
-    common = None
-    for ref, name in main:
-        _, ref = _match_rows(index_frame, ref, infl, notes, reasons, name)
-        common = ref.index if common is None else common.intersection(ref.index, sort=False)
-        cmap = _r_column_map(infl, list(ref.columns), notes, name)
-        for col, what in cmap.items():
-            if col not in columns:
-                columns[col] = what
-                ref_columns[col] = ref[col]
-    if common is None:  # an outlierTest file alone
-        common = index_frame.index
+    columns, ref_columns, common = _r_reference_columns(main, infl, index_frame, notes, reasons)
     pos = pd.Index(index_frame.index).get_indexer(common)
     if np.any(pos < 0):
         pos = np.asarray([index_frame.index.get_loc(c) for c in common])
@@ -1346,18 +1317,9 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
     if digits and min(digits) < 15:
         notes.append(f"{', '.join(names)} hold {min(digits)} significant digits: differences within their rounding "
                      "count as agreement")
-    base = {m: r_conv[m] for m in pairs}
-    if glm and fit is not None:
-        delta = _deviance_to_distance(epsilon * (abs(float(fit.deviance)) + 0.1), _scoring_rate(fit))
-        bound = _glm_bound(
-            fit, lambda i: values_of(i, "R"), base, delta=delta, rtol=rtol, half_ulp=half_ulp,
-            observed=bool(getattr(infl, "observed", False)),
-        )
-        notes.append(bound.note(f"R's fit (glm.control(epsilon = {epsilon:g}))"))
-    else:
-        bound = _Bound(rounding=ROUNDING_FACTOR * EPS * _raw_cond(fit) if fit is not None else 1e-12,
-                       half_ulp=half_ulp, rtol=float(rtol or 0.0))
-        notes.append(bound.note(""))
+    bound = _r_bound(infl, fit, {m: r_conv[m] for m in pairs}, lambda i: values_of(i, "R"), epsilon=epsilon,
+                     rtol=rtol, half_ulp=half_ulp)
+    notes.append(bound.note(f"R's fit (glm.control(epsilon = {epsilon:g}))" if glm and fit is not None else ""))
     peer = f"R ({', '.join(names)})"
     if len(names) == 1 and set(pairs) <= set(_R_COLUMNS) | {c for c in pairs if c.startswith("dfb.")}:
         peer = f"R influence.measures ({names[0]})"
@@ -1371,6 +1333,67 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
                 f"{', '.join(loose)} agree only within the allowance for R's convergence (glm.control(epsilon = "
                 f"{epsilon:g})): their differences exceed rounding; " + _r_advice(fit),))
     return cmp
+
+
+def _split_references(
+    refs: list[tuple[pd.DataFrame, int | None, str]],
+) -> tuple[list[tuple[pd.DataFrame, str]], tuple[pd.DataFrame, str] | None]:
+    """The files of R's measures (their known columns, checked numeric) and car's outlierTest file, if any."""
+    main: list[tuple[pd.DataFrame, str]] = []
+    outlier: tuple[pd.DataFrame, str] | None = None
+    for ref, _, name in refs:
+        cols = [str(c) for c in ref.columns]
+        if any(c in _R_OUTLIER for c in cols):
+            outlier = (ref, name)
+            continue
+        known = [c for c in cols if c.startswith(_DFB_PREFIXES) or c in _R_COLUMNS or c in _R_EXTRA]
+        if not known:
+            raise DataError(
+                f"{name} has none of influence.measures' columns (dfb.*, dffit, cov.r, cook.d, hat) nor any other "
+                "column regdiag knows (hatvalues, cooks.distance, rstandard, rstudent, dfbeta.*, ...); write it in R "
+                "with write.csv(influence.measures(fit)$infmat, file)"
+            )
+        bad = [c for c in known if not pd.api.types.is_numeric_dtype(ref[c])]
+        if bad:
+            raise DataError(f"{name}: column {bad[0]!r} is not numeric")
+        main.append((ref[known], name))
+    return main, outlier
+
+
+def _r_reference_columns(
+    main: list[tuple[pd.DataFrame, str]], infl: Any, index_frame: pd.DataFrame, notes: list[str],
+    reasons: list[Reason],
+) -> tuple[dict[str, tuple[str, int | None]], dict[str, pd.Series], pd.Index]:
+    """Each R column compared (the quantity and coefficient it is), R's values of it on its file's rows, and the
+    rows every file has (all rows with an outlierTest file alone). Notes and reasons about the rows are added."""
+    columns: dict[str, tuple[str, int | None]] = {}
+    ref_columns: dict[str, pd.Series] = {}  # R's values of each column of ``columns``, on that file's rows
+    common = None
+    for ref, name in main:
+        _, ref = _match_rows(index_frame, ref, infl, notes, reasons, name)
+        common = ref.index if common is None else common.intersection(ref.index, sort=False)
+        cmap = _r_column_map(infl, list(ref.columns), notes, name)
+        for col, what in cmap.items():
+            if col not in columns:
+                columns[col] = what
+                ref_columns[col] = ref[col]
+    if common is None:  # an outlierTest file alone
+        common = index_frame.index
+    return columns, ref_columns, common
+
+
+def _r_bound(
+    infl: Any, fit: Any, base: dict[str, np.ndarray], values_at_r: Callable[[Any], dict[str, np.ndarray]], *,
+    epsilon: float, rtol: float | None, half_ulp: float,
+) -> _Bound:
+    """The allowance for each measure against R: for a GLM, R's convergence at ``epsilon`` (the measures moved by
+    :func:`_glm_bound`); else rounding with the design's condition number; both with the file's digits."""
+    if is_glm(fit) and fit is not None:
+        delta = _deviance_to_distance(epsilon * (abs(float(fit.deviance)) + 0.1), _scoring_rate(fit))
+        return _glm_bound(fit, values_at_r, base, delta=delta, rtol=rtol, half_ulp=half_ulp,
+                          observed=bool(getattr(infl, "observed", False)))
+    return _Bound(rounding=ROUNDING_FACTOR * EPS * _raw_cond(fit) if fit is not None else 1e-12,
+                  half_ulp=half_ulp, rtol=float(rtol or 0.0))
 
 
 def _match_rows(
