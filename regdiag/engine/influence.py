@@ -20,6 +20,7 @@ objective keeps its weights (the ``1/n`` and ``l2`` do not change when i is remo
 from __future__ import annotations
 
 import types
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Any, cast
@@ -27,7 +28,7 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
-from .._validation import Correction, Style, as_enum
+from .._validation import ConvergenceError, Correction, Style, as_enum
 from .._warnings import warn_perfect_fit, warn_rows
 from .curvature import Curvature, make_curvature
 from .curvature.base import EPS
@@ -319,8 +320,8 @@ class InfluenceEngine:
         ----------
         standard_errors : bool, optional
             Form :meth:`cov_unscaled_diag` with the result (what ``dfbetas``, the "R" and "statsmodels" frames and
-            the flags need): ``None`` (default) does so up to :data:`SE_AUTO_LIMIT` parameters. Later,
-            ``result.with_standard_errors(engine)`` adds it.
+            the flags need): ``None`` (default) does so up to :data:`SE_AUTO_LIMIT` parameters (not when an
+            iterative solver does not converge on them). Later, ``result.with_standard_errors(engine)`` adds it.
 
         Returns
         -------
@@ -374,10 +375,20 @@ class InfluenceEngine:
             warn_perfect_fit("dispersion 0", "Cook's distance is NaN")
         model = view.model
         params = getattr(model, "params", None)
-        if standard_errors is None:
-            standard_errors = view.p <= SE_AUTO_LIMIT
-        cud = self.cov_unscaled_diag() if standard_errors else None
-        info = dict(self.solver.info)
+        info = dict(self.solver.info)  # of the influence's solves, before any other
+        cud = None
+        if standard_errors:
+            cud = self.cov_unscaled_diag()
+        elif standard_errors is None and view.p <= SE_AUTO_LIMIT:
+            # an iterative solver that does not converge on these systems: not formed (asked for, it says so)
+            with warnings.catch_warnings(record=True) as rec:
+                warnings.simplefilter("always")
+                try:
+                    cud = self.cov_unscaled_diag()
+                except ConvergenceError:
+                    cud = None
+            if rec:
+                cud = None
         return EngineInfluence(
             param_influence=delta,
             self_influence=np.concatenate(selfs),
