@@ -18,6 +18,7 @@ __all__ = [
     "DataError",
     "DesignError",
     "TermError",
+    "FormulaParseError",
     "ResidualDfError",
     "InfluenceWarning",
     "ConditioningWarning",
@@ -88,6 +89,21 @@ class TermError(DataError):
         self.formula = formula
         self.term = term
         self.columns = tuple(columns)
+
+
+class FormulaParseError(DataError):
+    """A formula the formula library cannot parse: the message, and the formula as data (the library's error is
+    the cause).
+
+    Attributes
+    ----------
+    formula : str
+        The formula.
+    """
+
+    def __init__(self, message: str, *, formula: str) -> None:
+        super().__init__(message)
+        self.formula = formula
 
 
 class ResidualDfError(DesignError):

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import DataError, RegdiagError, ResidualDfError, TermError
+from .._validation import DataError, FormulaParseError, RegdiagError, ResidualDfError, TermError
 from ..rformula import formula_error_message, parse, used_columns
 
 __all__ = ["ModelInput", "load_data", "model_input", "fit_model", "one_line", "error_line"]
@@ -103,11 +103,8 @@ def error_line(exc: BaseException, data: str | None = None, output: str | None =
     else:
         text = str(exc) or type(exc).__name__
     cause = exc.__cause__ or exc.__context__
-    m = re.match(r"cannot parse the formula ('.*?'|\".*?\"): ", text)
-    if m and cause is not None and type(cause).__name__ == "FormulaSyntaxError":  # streamed data: reworded too
-        import ast
-
-        return one_line(formula_error_message(ast.literal_eval(m.group(1)), cause))
+    if isinstance(exc, FormulaParseError) and cause is not None and type(cause).__name__ == "FormulaSyntaxError":
+        return one_line(formula_error_message(exc.formula, cause))
     if _GENERIC.search(text) and cause is not None:
         detail = _informative(str(cause))
         text = _GENERIC.sub(lambda _: detail, text) if detail else text

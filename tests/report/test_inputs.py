@@ -45,3 +45,17 @@ def test_command_line_wording_comes_from_the_fields(frame):
                                               r"row, so as a factor it fits every row exactly; leave it out") as info:
         fit_model(_spec(frame, "y ~ name"))
     assert info.value.rank == 12
+
+
+def test_an_unparsable_cox_formula_is_worded_from_its_formula_field():
+    from regdiag._validation import FormulaParseError
+    from regdiag.report.inputs import error_line
+    from regdiag.rformula import formula_error_message
+
+    data = pd.DataFrame({"time": [1.0, 2, 3, 4], "status": [1, 0, 1, 1], "x": [0.1, 0.4, 0.2, 0.9]})
+    with pytest.raises(FormulaParseError) as info:
+        regdiag.coxph("Surv(time, status) ~ x +", data)
+    assert info.value.formula == "Surv(time, status) ~ x +"
+    line = error_line(info.value)
+    assert line == formula_error_message("Surv(time, status) ~ x +", info.value.__cause__)
+    assert not line.startswith("cannot parse the formula")
