@@ -62,7 +62,18 @@ class ModelInput:
 
 
 def one_line(message: str) -> str:
-    """A message on one line: terminal colour codes removed, line breaks and runs of spaces collapsed."""
+    """A message on one line: terminal colour codes removed, line breaks and runs of spaces collapsed.
+
+    Parameters
+    ----------
+    message : str
+        The message.
+
+    Returns
+    -------
+    str
+        It on one line.
+    """
     message = re.sub(r"\x1b\[[0-9;]*m", "", str(message))
     message = message.replace("⧛", "").replace("⧚", "")
     return re.sub(r"\s+", " ", message).strip()
@@ -93,6 +104,20 @@ def error_line(exc: BaseException, data: str | None = None, output: str | None =
     (the output folder is a file, permission denied, no space left). A wrapped reading error whose first line is
     generic (Dask's "An error occurred while calling the read_parquet method ...") gets the informative part of
     its cause; a parquet file that is not parquet among ``data`` (a file, a glob or a folder) is named.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The error.
+    data : str, optional
+        The data the command read (a file, a glob or a folder).
+    output : str, optional
+        The output folder.
+
+    Returns
+    -------
+    str
+        The line.
     """
     if isinstance(exc, OSError) and (exc.strerror or exc.filename):
         return one_line(_os_error(exc, output))
@@ -202,6 +227,18 @@ def load_data(path: str | Path, index_col: str | None = None) -> pd.DataFrame:
     ``DataFrame.to_csv`` write them). :func:`model_input` also takes a first column of distinct text values that the
     formula does not use as the row labels (as ``DataFrame.to_csv`` writes a named index).
 
+    Parameters
+    ----------
+    path : str or Path
+        A ``.csv`` or ``.parquet`` file.
+    index_col : str, optional
+        The column of row labels.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table.
+
     Raises
     ------
     DataError
@@ -288,7 +325,32 @@ def model_input(
     missing: str = "omit",
 ) -> ModelInput:
     """What to fit: a data file with a formula, a bundled data set (its own formula, family and weights unless
-    given), or with nothing at all the bundled default (LifeCycleSavings)."""
+    given), or with nothing at all the bundled default (LifeCycleSavings).
+
+    Parameters
+    ----------
+    data : str or Path, optional
+        A data file (see :func:`load_data`).
+    formula : str, optional
+        The model's formula (needed with ``data``).
+    dataset : str, optional
+        A bundled data set's name.
+    family, link : str, optional
+        A GLM's family and link; none for least squares.
+    weights : str, optional
+        The column of weights.
+    index_col : str, optional
+        The column of row labels of ``data``.
+    theta, alpha : float, optional
+        Negative binomial: a fixed theta (or alpha = 1/theta).
+    missing : {"omit", "drop", "raise"}
+        Rows with missing or non-finite values (see :func:`regdiag.ols`).
+
+    Returns
+    -------
+    ModelInput
+        The table and the model.
+    """
     from .. import datasets
 
     if data is not None and dataset is not None:
@@ -483,7 +545,23 @@ def _fit_other(spec: ModelInput) -> Any:
 
 def fit_model(spec: ModelInput) -> Any:
     """Fit the model: :func:`regdiag.ols` without a family, :func:`regdiag.glm` with one, or the ``model`` asked
-    for (robust regression, a discrete model)."""
+    for (robust regression, a discrete model).
+
+    Parameters
+    ----------
+    spec : ModelInput
+        The table and the model.
+
+    Returns
+    -------
+    object
+        The fit.
+
+    Raises
+    ------
+    RegdiagError
+        Of the class the fit raised, with its fields, worded for the command line.
+    """
     from ..linear.glm import glm
     from ..linear.ols import ols
 
