@@ -17,6 +17,9 @@ __all__ = [
     "RegdiagError",
     "DataError",
     "DesignError",
+    "TermError",
+    "FormulaParseError",
+    "ResidualDfError",
     "InfluenceWarning",
     "ConditioningWarning",
     "DataWarning",
@@ -65,6 +68,59 @@ class UnknownNameError(DesignError):
         self.what = what
         self.value = value
         self.choices = tuple(choices)
+
+
+class TermError(DataError):
+    """A term of a formula that cannot be evaluated on the data: the message, and the formula, term and columns as
+    data.
+
+    Attributes
+    ----------
+    formula : str
+        The formula.
+    term : str or None
+        The term (factor) that failed, when the formula library names it.
+    columns : tuple of str
+        The data columns the term reads.
+    """
+
+    def __init__(self, message: str, *, formula: str, term: str | None, columns: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.formula = formula
+        self.term = term
+        self.columns = tuple(columns)
+
+
+class FormulaParseError(DataError):
+    """A formula the formula library cannot parse: the message, and the formula as data (the library's error is
+    the cause).
+
+    Attributes
+    ----------
+    formula : str
+        The formula.
+    """
+
+    def __init__(self, message: str, *, formula: str) -> None:
+        super().__init__(message)
+        self.formula = formula
+
+
+class ResidualDfError(DesignError):
+    """The rows of positive weight leave no residual degree of freedom: the message, and the counts as data.
+
+    Attributes
+    ----------
+    n_positive : int
+        Observations with positive weight.
+    rank : int
+        Rank of the design.
+    """
+
+    def __init__(self, message: str, *, n_positive: int, rank: int) -> None:
+        super().__init__(message)
+        self.n_positive = int(n_positive)
+        self.rank = int(rank)
 
 
 class ModelError(RegdiagError, ValueError):

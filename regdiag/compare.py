@@ -158,10 +158,6 @@ def _regdiag_fit_of(results: Any) -> Any:
 _DISCRETE = GLM_EQUIVALENTS
 
 
-class _Skip(Exception):
-    """Control flow: no fallback to try."""
-
-
 def _statsmodels_of(fit: Any) -> Any:
     """The statsmodels fit of the same design, weights and offset as a regdiag fit."""
     import statsmodels.api as sm
@@ -256,7 +252,34 @@ def _compare_sm_linear(res: Any, fit: Any, *, rtol: float | None, n_rows: int, m
     n, k = len(fit.index), len(names)
     refits = n <= max_refits
     notes = []
-    # every column of statsmodels' OLSInfluence.summary_frame() and the quantities behind them
+    getters, ours = _sm_linear_columns(sm_infl, infl, names, refits)
+    if not refits:
+        notes.append(
+            f"statsmodels computes sigma_loo, student_resid, dffits, cov_ratio and dfbeta(s) by refitting once per "
+            f"row; with n = {n} > max_refits = {max_refits} they are not compared"
+        )
+    failures: dict[str, str] = {}
+    theirs = _peer_columns(getters, n, failures)
+    pairs = {m: (ours[m], theirs[m], getters[m][0]) for m in getters}
+    reasons = _linear_reasons(fit, infl, res, k)
+    if failures:
+        reasons.insert(0, _failure_reason(failures, fit.index, "statsmodels", ""))
+    if refits:
+        robust = _robust_cov_reason(fit, infl, res, reasons)
+        if robust is not None:
+            reasons.append(robust)
+    tol_fn, note = _sm_linear_tolerance(fit, infl, names, rtol)
+    notes.append(note)
+    peer = f"statsmodels {statsmodels_version()} OLSInfluence"
+    return build_comparison(pairs, fit.index, reasons, tol=tol_fn, n_rows=n_rows, peer=peer, model=_describe(fit),
+                            notes=notes)
+
+
+def _sm_linear_columns(
+    sm_infl: Any, infl: Any, names: list[str], refits: bool
+) -> tuple[dict[str, tuple[str, Callable[[], Any]]], dict[str, np.ndarray]]:
+    """Every column of statsmodels' ``OLSInfluence.summary_frame()`` and the quantities behind them (those from
+    its refits with ``refits``): how statsmodels names and computes each, and regdiag's values."""
     getters: dict[str, tuple[str, Callable[[], Any]]] = {
         "leverage": ("hat_diag", lambda: sm_infl.hat_matrix_diag),
         "standard_resid": ("standard_resid", lambda: sm_infl.resid_studentized_internal),
@@ -283,21 +306,13 @@ def _compare_sm_linear(res: Any, fit: Any, *, rtol: float | None, n_rows: int, m
         for j, nm in enumerate(names):
             getters[f"dfbetas_{nm}"] = (f"dfb_{nm}", _column(lambda: sm_infl.dfbetas, j))
             ours[f"dfbetas_{nm}"] = np.asarray(infl.dfbetas)[:, j]
-    else:
-        notes.append(
-            f"statsmodels computes sigma_loo, student_resid, dffits, cov_ratio and dfbeta(s) by refitting once per "
-            f"row; with n = {n} > max_refits = {max_refits} they are not compared"
-        )
-    failures: dict[str, str] = {}
-    theirs = _peer_columns(getters, n, failures)
-    pairs = {m: (ours[m], theirs[m], getters[m][0]) for m in getters}
-    reasons = _linear_reasons(fit, infl, res, k)
-    if failures:
-        reasons.insert(0, _failure_reason(failures, fit.index, "statsmodels", ""))
-    if refits:
-        robust = _robust_cov_reason(fit, infl, res, reasons)
-        if robust is not None:
-            reasons.append(robust)
+    return getters, ours
+
+
+def _sm_linear_tolerance(
+    fit: Any, infl: Any, names: list[str], rtol: float | None
+) -> tuple[Callable[[str, np.ndarray], np.ndarray], str]:
+    """The tolerance of each measure against statsmodels' OLS, and the note that says it."""
     # statsmodels solves the normal equations by a pseudo-inverse, once and once per refit, regdiag from one QR:
     # either carries relative errors up to about eps x kappa (kappa: condition number of the weighted design as
     # given, unscaled), and a refit's changes b - b_(i), differences of two solutions, up to eps x kappa relative
@@ -315,15 +330,12 @@ def _compare_sm_linear(res: Any, fit: Any, *, rtol: float | None, n_rows: int, m
 
     # COVRATIO is a ratio of determinants (statsmodels: of p x p covariance matrices from each refit), whose relative
     # rounding error is p times that of one covariance entry, eps kappa^2 (the normal equations)
-    det_factor = {"cov_ratio": k * cond}
+    det_factor = {"cov_ratio": len(names) * cond}
 
     def tol_fn(measure: str, theirs_m: np.ndarray) -> np.ndarray:
         return bound(measure, theirs_m) * det_factor.get(measure, 1.0) + absolute.get(measure, 0.0)
 
-    notes.append(bound.note("") + f" (condition number of the design {cond:.3g})")
-    peer = f"statsmodels {statsmodels_version()} OLSInfluence"
-    return build_comparison(pairs, fit.index, reasons, tol=tol_fn, n_rows=n_rows, peer=peer, model=_describe(fit),
-                            notes=notes)
+    return tol_fn, bound.note("") + f" (condition number of the design {cond:.3g})"
 
 
 def _robust_cov_reason(fit: Any, infl: Any, res: Any, reasons: list[Reason]) -> Reason | None:
@@ -571,55 +583,17 @@ def _failure_reason(failures: dict[str, str], index: pd.Index, peer_name: str, w
 
 
 def _compare_sm_glm(res: Any, fit: Any, *, rtol: float | None, n_rows: int) -> Comparison:
-    observed = True  # statsmodels' default for GLMResults.get_influence(), and MLEInfluence's only choice
-    notes: list[str] = []
     mle = type(res.model).__name__ in _DISCRETE
-    if mle:
-        sm_infl = quietly(res.get_influence)
-    try:
-        if mle:
-            raise _Skip
-
-        sm_infl = quietly(lambda: res.get_influence(observed=observed))
-        if not np.all(np.isfinite(sm_infl.hat_matrix_diag)):
-            raise np.linalg.LinAlgError("non-finite hat values")
-    except _Skip:
-        pass
-    except Exception as exc:  # noqa: BLE001
-        observed = False
-        notes.append(
-            f"statsmodels' get_influence() fails on this fit ({one_line_error(exc)}: the observed information "
-            "weights are negative for some rows); compared with get_influence(observed=False)"
-        )
-        sm_infl = quietly(lambda: res.get_influence(observed=False))
+    sm_infl, observed, notes = _sm_glm_influence(res, mle)
     infl = quietly(fit.influence)
     names = list(fit.param_names)
     n = len(fit.index)
-    # every column of statsmodels' GLMInfluence.summary_frame(), and the unscaled one-step changes behind dfb_*
-    getters: dict[str, tuple[str, Callable[[], Any]]] = {
-        "leverage": ("hat_diag", lambda: sm_infl.hat_matrix_diag),
-        "standard_resid": ("standard_resid", lambda: sm_infl.resid_studentized),
-        "cooks_distance": ("cooks_d", lambda: sm_infl.cooks_distance[0]),
-        "dffits_internal": ("dffits_internal", lambda: sm_infl.d_fittedvalues_scaled),
-    }
-    for j, nm in enumerate(names):
-        getters[f"dfbeta_{nm}"] = (f"d_params[:, {j}]", _column(lambda: sm_infl.d_params, j))
-    for j, nm in enumerate(names):
-        getters[f"dfbetas_{nm}"] = (f"dfb_{nm}", _column(lambda: sm_infl.dfbetas, j))
+    getters = _sm_glm_columns(sm_infl, names)
     failures: dict[str, str] = {}
     theirs = _peer_columns(getters, n, failures)
 
     def ours_of(i: Any) -> dict[str, np.ndarray]:
-        out = {
-            "leverage": i.leverage, "standard_resid": i.standard_resid, "cooks_distance": i.cooks_distance,
-            "dffits_internal": i.dffits_internal,
-        }
-        for j, nm in enumerate(names):
-            out[f"dfbeta_{nm}"] = np.asarray(i.dfbeta)[:, j]
-        dfbs = np.asarray(i.dfbetas)
-        for j, nm in enumerate(names):
-            out[f"dfbetas_{nm}"] = dfbs[:, j]
-        return out
+        return _sm_glm_ours(i, names)
 
     ours = ours_of(infl)
     pairs = {m: (ours[m], theirs[m], getters[m][0]) for m in getters}
@@ -643,6 +617,57 @@ def _compare_sm_glm(res: Any, fit: Any, *, rtol: float | None, n_rows: int) -> C
             f"{', '.join(loose)} agree only within the allowance for statsmodels' convergence: their differences "
             "exceed rounding (a fit with a smaller tol, e.g. fit(tol=1e-12), removes them)",))
     return cmp
+
+
+def _sm_glm_influence(res: Any, mle: bool) -> tuple[Any, bool, list[str]]:
+    """statsmodels' influence object of a GLM (with the observed information, its default, unless that fails) or
+    of a discrete model (``mle``), whether it used the observed information, and a note when it fell back."""
+    observed = True  # statsmodels' default for GLMResults.get_influence(), and MLEInfluence's only choice
+    notes: list[str] = []
+    if mle:
+        return quietly(res.get_influence), observed, notes
+    try:
+        sm_infl = quietly(lambda: res.get_influence(observed=observed))
+        if not np.all(np.isfinite(sm_infl.hat_matrix_diag)):
+            raise np.linalg.LinAlgError("non-finite hat values")
+    except Exception as exc:  # noqa: BLE001
+        observed = False
+        notes.append(
+            f"statsmodels' get_influence() fails on this fit ({one_line_error(exc)}: the observed information "
+            "weights are negative for some rows); compared with get_influence(observed=False)"
+        )
+        sm_infl = quietly(lambda: res.get_influence(observed=False))
+    return sm_infl, observed, notes
+
+
+def _sm_glm_columns(sm_infl: Any, names: list[str]) -> dict[str, tuple[str, Callable[[], Any]]]:
+    """Every column of statsmodels' GLMInfluence.summary_frame(), and the unscaled one-step changes behind dfb_*:
+    how statsmodels names and computes each."""
+    getters: dict[str, tuple[str, Callable[[], Any]]] = {
+        "leverage": ("hat_diag", lambda: sm_infl.hat_matrix_diag),
+        "standard_resid": ("standard_resid", lambda: sm_infl.resid_studentized),
+        "cooks_distance": ("cooks_d", lambda: sm_infl.cooks_distance[0]),
+        "dffits_internal": ("dffits_internal", lambda: sm_infl.d_fittedvalues_scaled),
+    }
+    for j, nm in enumerate(names):
+        getters[f"dfbeta_{nm}"] = (f"d_params[:, {j}]", _column(lambda: sm_infl.d_params, j))
+    for j, nm in enumerate(names):
+        getters[f"dfbetas_{nm}"] = (f"dfb_{nm}", _column(lambda: sm_infl.dfbetas, j))
+    return getters
+
+
+def _sm_glm_ours(i: Any, names: list[str]) -> dict[str, np.ndarray]:
+    """regdiag's values of the columns of :func:`_sm_glm_columns`, from the influence result ``i``."""
+    out = {
+        "leverage": i.leverage, "standard_resid": i.standard_resid, "cooks_distance": i.cooks_distance,
+        "dffits_internal": i.dffits_internal,
+    }
+    for j, nm in enumerate(names):
+        out[f"dfbeta_{nm}"] = np.asarray(i.dfbeta)[:, j]
+    dfbs = np.asarray(i.dfbetas)
+    for j, nm in enumerate(names):
+        out[f"dfbetas_{nm}"] = dfbs[:, j]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -982,123 +1007,148 @@ def _glm_reasons(
     """Situations in which statsmodels' GLMInfluence computes something else than regdiag, each with the values
     regdiag computes under statsmodels' convention, one difference at a time (the first reason that reproduces a
     measure is the one reported)."""
-    reasons: list[Reason] = []
-    fam = fit.family
-    canonical = bool(getattr(fam, "canonical", False))
+    obs_sm = observed and not bool(getattr(fit.family, "canonical", False))
     freq = _freq_weights(res)
-    if freq is not None:
-        reasons.append(_freq_weights_reason(fit, infl, freq, names, observed and not canonical))
     expected = _statsmodels_glm_formulas(fit, infl, observed=False)
+    found = [
+        _freq_weights_reason(fit, infl, freq, names, obs_sm) if freq is not None else None,
+        _pearson_deviance_reason(infl, expected, names),
+        _dfbetas_scale_reason(fit, infl, names),
+        _decreasing_link_reason(fit, expected),
+        *_rank_reasons(fit, infl, names, obs_sm, mle),
+        _offset_reason(fit, infl, obs_sm, mle),
+        _observed_information_reason(fit, infl, mle) if obs_sm else None,
+        _sm_leverage_one_reason(fit, infl),
+    ]
+    return [r for r in found if r is not None]
+
+
+def _pearson_deviance_reason(infl: Any, expected: dict[str, np.ndarray], names: list[str]) -> Reason:
+    """statsmodels studentizes Pearson residuals (and takes its one-step changes with them)."""
     pear: dict[str, np.ndarray] = {"standard_resid": expected["standard_resid"]}
     if getattr(infl, "residual", "pearson") != "pearson":
         pear.update({f"dfbeta_{nm}": expected[f"dfbeta_{nm}"] for nm in names})
-    reasons.append(
-        Reason(
-            "pearson_deviance",
-            "statsmodels studentizes the Pearson residuals r_P / sqrt(phi (1 - h)) and takes its one-step changes "
-            "with them; regdiag's standard_resid is R's rstandard of the deviance residuals"
-            + (", and this fit's dfbeta uses deviance residuals (residual='deviance', R's dfbeta.glm)"
-               if len(pear) > 1 else ""),
-            predicted=pear,
-            measures=frozenset(pear),
-        )
+    return Reason(
+        "pearson_deviance",
+        "statsmodels studentizes the Pearson residuals r_P / sqrt(phi (1 - h)) and takes its one-step changes "
+        "with them; regdiag's standard_resid is R's rstandard of the deviance residuals"
+        + (", and this fit's dfbeta uses deviance residuals (residual='deviance', R's dfbeta.glm)"
+           if len(pear) > 1 else ""),
+        predicted=pear,
+        measures=frozenset(pear),
     )
+
+
+def _dfbetas_scale_reason(fit: Any, infl: Any, names: list[str]) -> Reason:
+    """statsmodels' GLM dfbetas divide by the full fit's standard errors."""
     with np.errstate(divide="ignore", invalid="ignore"):
         bse = np.sqrt(float(fit.dispersion) * np.asarray(infl.cov_unscaled_diag))
         scaled = {f"dfbetas_{nm}": np.asarray(infl.dfbeta)[:, j] / bse[j] for j, nm in enumerate(names)}
-    reasons.append(
-        Reason(
-            "dfbetas_scale",
-            "statsmodels' GLM dfbetas divide the change by the full fit's standard error sqrt(phi [(X'WX)^-1]_jj); "
-            "regdiag's by sqrt(phi_(i) [(X'WX)^-1]_jj) with the dispersion phi_(i) re-estimated without the row "
-            "(the same where the dispersion is fixed, as for binomial and Poisson), or, with residual='deviance', "
-            "like R's by the deviance-residual deletion sigma_(i)",
-            predicted=scaled,
-            measures=frozenset(scaled),
-        )
+    return Reason(
+        "dfbetas_scale",
+        "statsmodels' GLM dfbetas divide the change by the full fit's standard error sqrt(phi [(X'WX)^-1]_jj); "
+        "regdiag's by sqrt(phi_(i) [(X'WX)^-1]_jj) with the dispersion phi_(i) re-estimated without the row "
+        "(the same where the dispersion is fixed, as for binomial and Poisson), or, with residual='deviance', "
+        "like R's by the deviance-residual deletion sigma_(i)",
+        predicted=scaled,
+        measures=frozenset(scaled),
     )
+
+
+def _decreasing_link_reason(fit: Any, expected: dict[str, np.ndarray]) -> Reason | None:
+    """A decreasing link: statsmodels' one-step changes drop the sign of g'(mu)."""
+    fam = fit.family
     mu = np.asarray(fit.mu, dtype=float)
     used = np.asarray(fit.prior_weights) > 0
-    if used.any() and np.all(np.asarray(fam.link.deriv(mu[used])) < 0):
-        sign = {m: expected[m] for m in expected if m.startswith("dfbeta")}
-        reasons.append(
-            Reason(
-                "decreasing_link",
-                f"the {getattr(fam.link, 'name', fam.link)} link decreases (g'(mu) < 0): statsmodels' one-step "
-                "change sqrt(W_i) r_P,i (X'WX)^-1 x_i / (1 - h_i) drops the sign of g'(mu), so its d_params and "
-                "dfbetas point the wrong way (its own leave-one-out refits move the coefficients the other way); "
-                "regdiag's agree with the refits",
-                predicted=sign,
-                measures=frozenset(sign),
-            )
-        )
-    if fit.rank < len(names):
-        p, k = fit.rank, len(names)
-        sm_rank = _statsmodels_glm_formulas(fit, infl, observed=observed and not canonical, se_observed=mle)
-        pred = {"cooks_distance": np.asarray(infl.cooks_distance) * p / k}
-        pred.update({m: v for m, v in sm_rank.items() if m.startswith("dfbeta")})
-        reasons.append(
-            Reason(
-                "rank_deficient",
-                f"the design has rank {p} < {k} columns: statsmodels divides Cook's distance by the {k} columns "
-                f"instead of the rank {p} (its values are regdiag's times {p}/{k}) and reports the minimum-norm "
-                "(pseudo-inverse) coefficient changes where regdiag, like R, reports the basic solution",
-                predicted=pred,
-                measures=frozenset(pred),
-            )
-        )
-        aliased = _aliased_reason(fit)
-        if aliased is not None:
-            reasons.append(aliased)
+    if not (used.any() and np.all(np.asarray(fam.link.deriv(mu[used])) < 0)):
+        return None
+    sign = {m: expected[m] for m in expected if m.startswith("dfbeta")}
+    return Reason(
+        "decreasing_link",
+        f"the {getattr(fam.link, 'name', fam.link)} link decreases (g'(mu) < 0): statsmodels' one-step "
+        "change sqrt(W_i) r_P,i (X'WX)^-1 x_i / (1 - h_i) drops the sign of g'(mu), so its d_params and "
+        "dfbetas point the wrong way (its own leave-one-out refits move the coefficients the other way); "
+        "regdiag's agree with the refits",
+        predicted=sign,
+        measures=frozenset(sign),
+    )
+
+
+def _rank_reasons(fit: Any, infl: Any, names: list[str], obs_sm: bool, mle: bool) -> list[Reason]:
+    """A rank-deficient design: statsmodels divides Cook's distance by the columns and reports minimum-norm
+    changes; and the aliased columns."""
+    if fit.rank >= len(names):
+        return []
+    p, k = fit.rank, len(names)
+    sm_rank = _statsmodels_glm_formulas(fit, infl, observed=obs_sm, se_observed=mle)
+    pred = {"cooks_distance": np.asarray(infl.cooks_distance) * p / k}
+    pred.update({m: v for m, v in sm_rank.items() if m.startswith("dfbeta")})
+    rank = Reason(
+        "rank_deficient",
+        f"the design has rank {p} < {k} columns: statsmodels divides Cook's distance by the {k} columns "
+        f"instead of the rank {p} (its values are regdiag's times {p}/{k}) and reports the minimum-norm "
+        "(pseudo-inverse) coefficient changes where regdiag, like R, reports the basic solution",
+        predicted=pred,
+        measures=frozenset(pred),
+    )
+    aliased = _aliased_reason(fit)
+    return [rank] if aliased is None else [rank, aliased]
+
+
+def _offset_reason(fit: Any, infl: Any, obs_sm: bool, mle: bool) -> Reason | None:
+    """An offset: statsmodels' dffits_internal leaves it out of the standard error of the mean."""
     off = np.asarray(fit.offset, dtype=float)
-    if np.any(off != 0):
-        sm_off = _statsmodels_glm_formulas(fit, infl, observed=observed and not canonical, se_observed=mle)
-        lk = fam.link
-        with np.errstate(all="ignore"):
-            ratio = np.asarray(lk.mu_eta(np.asarray(fit.eta)) / lk.mu_eta(np.asarray(fit.eta) - off))
-        reasons.append(
-            Reason(
-                "offset_ignored",
-                "the model has an offset, and statsmodels' dffits_internal (d_fittedvalues_scaled) divides the change "
-                "in the mean at the linear predictor with the offset by the standard error of the mean from "
-                "get_prediction(), which leaves the offset out: its values are regdiag's times "
-                f"mu'(eta) / mu'(eta - offset) (from {np.nanmin(np.abs(ratio)):.3g} to {np.nanmax(np.abs(ratio)):.3g} "
-                "here; exp(offset) for the log link)",
-                predicted={"dffits_internal": sm_off["dffits_internal"]},
-                measures=frozenset({"dffits_internal"}),
-            )
-        )
-    if observed and not canonical:
-        obs = _statsmodels_mle_formulas(fit, infl) if mle else _statsmodels_glm_formulas(fit, infl, observed=True)
-        reasons.append(
-            Reason(
-                "observed_information",
-                f"the {getattr(fam.link, 'name', fam.link)} link is not canonical for the {fam.name} family, so the "
-                "observed and expected information differ: "
-                + ("statsmodels' MLEInfluence takes the generalized leverage W_i x_i' I_obs^-1 x_i, the one-step "
-                   "changes, Cook's distance and the standard errors with the observed information I_obs (and "
-                   "studentizes Pearson residuals), regdiag, like R, the expected (Fisher) information"
-                   if mle else
-                   "statsmodels' get_influence() weights the hat matrix and the one-step changes with the observed "
-                   "information (and studentizes Pearson residuals), regdiag, like R, with the expected (Fisher) "
-                   "information; influence(observed=True) gives statsmodels' hat values"),
-                predicted=obs,
-                measures=frozenset(obs),
-            )
-        )
+    if not np.any(off != 0):
+        return None
+    sm_off = _statsmodels_glm_formulas(fit, infl, observed=obs_sm, se_observed=mle)
+    lk = fit.family.link
+    with np.errstate(all="ignore"):
+        ratio = np.asarray(lk.mu_eta(np.asarray(fit.eta)) / lk.mu_eta(np.asarray(fit.eta) - off))
+    return Reason(
+        "offset_ignored",
+        "the model has an offset, and statsmodels' dffits_internal (d_fittedvalues_scaled) divides the change "
+        "in the mean at the linear predictor with the offset by the standard error of the mean from "
+        "get_prediction(), which leaves the offset out: its values are regdiag's times "
+        f"mu'(eta) / mu'(eta - offset) (from {np.nanmin(np.abs(ratio)):.3g} to {np.nanmax(np.abs(ratio)):.3g} "
+        "here; exp(offset) for the log link)",
+        predicted={"dffits_internal": sm_off["dffits_internal"]},
+        measures=frozenset({"dffits_internal"}),
+    )
+
+
+def _observed_information_reason(fit: Any, infl: Any, mle: bool) -> Reason:
+    """A non-canonical link: statsmodels uses the observed information, regdiag (like R) the expected."""
+    fam = fit.family
+    obs = _statsmodels_mle_formulas(fit, infl) if mle else _statsmodels_glm_formulas(fit, infl, observed=True)
+    return Reason(
+        "observed_information",
+        f"the {getattr(fam.link, 'name', fam.link)} link is not canonical for the {fam.name} family, so the "
+        "observed and expected information differ: "
+        + ("statsmodels' MLEInfluence takes the generalized leverage W_i x_i' I_obs^-1 x_i, the one-step "
+           "changes, Cook's distance and the standard errors with the observed information I_obs (and "
+           "studentizes Pearson residuals), regdiag, like R, the expected (Fisher) information"
+           if mle else
+           "statsmodels' get_influence() weights the hat matrix and the one-step changes with the observed "
+           "information (and studentizes Pearson residuals), regdiag, like R, with the expected (Fisher) "
+           "information; influence(observed=True) gives statsmodels' hat values"),
+        predicted=obs,
+        measures=frozenset(obs),
+    )
+
+
+def _sm_leverage_one_reason(fit: Any, infl: Any) -> Reason | None:
+    """Rows of leverage 1: NaN in regdiag, a division by about 0 in statsmodels."""
     h = np.asarray(infl.leverage)
     one = np.flatnonzero(~(h < 1))
-    if one.size:
-        reasons.append(
-            Reason(
-                "leverage_one",
-                f"leverage 1 at rows {format_labels(list(fit.index[one]), 5)}: regdiag reports NaN for the deletion "
-                "measures, statsmodels divides by 1 - h (about 0)",
-                measures=frozenset({"*"}),
-                rows=fit.index[one],
-            )
-        )
-    return reasons
+    if not one.size:
+        return None
+    return Reason(
+        "leverage_one",
+        f"leverage 1 at rows {format_labels(list(fit.index[one]), 5)}: regdiag reports NaN for the deletion "
+        "measures, statsmodels divides by 1 - h (about 0)",
+        measures=frozenset({"*"}),
+        rows=fit.index[one],
+    )
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -1226,41 +1276,12 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
     fit = getattr(infl, "fit", None)
     notes: list[str] = []
     reasons: list[Reason] = []
-    main: list[tuple[pd.DataFrame, str]] = []
-    outlier: tuple[pd.DataFrame, str] | None = None
     digits = [d for _, d, _ in refs if d is not None]
     names = [nm for _, _, nm in refs]
-    for ref, _, name in refs:
-        cols = [str(c) for c in ref.columns]
-        if any(c in _R_OUTLIER for c in cols):
-            outlier = (ref, name)
-            continue
-        known = [c for c in cols if c.startswith(("dfb.", "dfbeta.", "dfbetas.")) or c in _R_COLUMNS or c in _R_EXTRA]
-        if not known:
-            raise DataError(
-                f"{name} has none of influence.measures' columns (dfb.*, dffit, cov.r, cook.d, hat) nor any other "
-                "column regdiag knows (hatvalues, cooks.distance, rstandard, rstudent, dfbeta.*, ...); write it in R "
-                "with write.csv(influence.measures(fit)$infmat, file)"
-            )
-        bad = [c for c in known if not pd.api.types.is_numeric_dtype(ref[c])]
-        if bad:
-            raise DataError(f"{name}: column {bad[0]!r} is not numeric")
-        main.append((ref[known], name))
+    main, outlier = _split_references(refs)
     index_frame = pd.DataFrame(index=infl.index.map(str))
     pairs: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
-    columns: dict[str, tuple[str, int | None]] = {}
-    ref_columns: dict[str, pd.Series] = {}  # R's values of each column of ``columns``, on that file's rows
-    common = None
-    for ref, name in main:
-        _, ref = _match_rows(index_frame, ref, infl, notes, reasons, name)
-        common = ref.index if common is None else common.intersection(ref.index, sort=False)
-        cmap = _r_column_map(infl, list(ref.columns), notes, name)
-        for col, what in cmap.items():
-            if col not in columns:
-                columns[col] = what
-                ref_columns[col] = ref[col]
-    if common is None:  # an outlierTest file alone
-        common = index_frame.index
+    columns, ref_columns, common = _r_reference_columns(main, infl, index_frame, notes, reasons)
     pos = pd.Index(index_frame.index).get_indexer(common)
     if np.any(pos < 0):
         pos = np.asarray([index_frame.index.get_loc(c) for c in common])
@@ -1296,18 +1317,9 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
     if digits and min(digits) < 15:
         notes.append(f"{', '.join(names)} hold {min(digits)} significant digits: differences within their rounding "
                      "count as agreement")
-    base = {m: r_conv[m] for m in pairs}
-    if glm and fit is not None:
-        delta = _deviance_to_distance(epsilon * (abs(float(fit.deviance)) + 0.1), _scoring_rate(fit))
-        bound = _glm_bound(
-            fit, lambda i: values_of(i, "R"), base, delta=delta, rtol=rtol, half_ulp=half_ulp,
-            observed=bool(getattr(infl, "observed", False)),
-        )
-        notes.append(bound.note(f"R's fit (glm.control(epsilon = {epsilon:g}))"))
-    else:
-        bound = _Bound(rounding=ROUNDING_FACTOR * EPS * _raw_cond(fit) if fit is not None else 1e-12,
-                       half_ulp=half_ulp, rtol=float(rtol or 0.0))
-        notes.append(bound.note(""))
+    bound = _r_bound(infl, fit, {m: r_conv[m] for m in pairs}, lambda i: values_of(i, "R"), epsilon=epsilon,
+                     rtol=rtol, half_ulp=half_ulp)
+    notes.append(bound.note(f"R's fit (glm.control(epsilon = {epsilon:g}))" if glm and fit is not None else ""))
     peer = f"R ({', '.join(names)})"
     if len(names) == 1 and set(pairs) <= set(_R_COLUMNS) | {c for c in pairs if c.startswith("dfb.")}:
         peer = f"R influence.measures ({names[0]})"
@@ -1321,6 +1333,67 @@ def _compare_r(results: Any, reference: Any, *, rtol: float | None, n_rows: int,
                 f"{', '.join(loose)} agree only within the allowance for R's convergence (glm.control(epsilon = "
                 f"{epsilon:g})): their differences exceed rounding; " + _r_advice(fit),))
     return cmp
+
+
+def _split_references(
+    refs: list[tuple[pd.DataFrame, int | None, str]],
+) -> tuple[list[tuple[pd.DataFrame, str]], tuple[pd.DataFrame, str] | None]:
+    """The files of R's measures (their known columns, checked numeric) and car's outlierTest file, if any."""
+    main: list[tuple[pd.DataFrame, str]] = []
+    outlier: tuple[pd.DataFrame, str] | None = None
+    for ref, _, name in refs:
+        cols = [str(c) for c in ref.columns]
+        if any(c in _R_OUTLIER for c in cols):
+            outlier = (ref, name)
+            continue
+        known = [c for c in cols if c.startswith(_DFB_PREFIXES) or c in _R_COLUMNS or c in _R_EXTRA]
+        if not known:
+            raise DataError(
+                f"{name} has none of influence.measures' columns (dfb.*, dffit, cov.r, cook.d, hat) nor any other "
+                "column regdiag knows (hatvalues, cooks.distance, rstandard, rstudent, dfbeta.*, ...); write it in R "
+                "with write.csv(influence.measures(fit)$infmat, file)"
+            )
+        bad = [c for c in known if not pd.api.types.is_numeric_dtype(ref[c])]
+        if bad:
+            raise DataError(f"{name}: column {bad[0]!r} is not numeric")
+        main.append((ref[known], name))
+    return main, outlier
+
+
+def _r_reference_columns(
+    main: list[tuple[pd.DataFrame, str]], infl: Any, index_frame: pd.DataFrame, notes: list[str],
+    reasons: list[Reason],
+) -> tuple[dict[str, tuple[str, int | None]], dict[str, pd.Series], pd.Index]:
+    """Each R column compared (the quantity and coefficient it is), R's values of it on its file's rows, and the
+    rows every file has (all rows with an outlierTest file alone). Notes and reasons about the rows are added."""
+    columns: dict[str, tuple[str, int | None]] = {}
+    ref_columns: dict[str, pd.Series] = {}  # R's values of each column of ``columns``, on that file's rows
+    common = None
+    for ref, name in main:
+        _, ref = _match_rows(index_frame, ref, infl, notes, reasons, name)
+        common = ref.index if common is None else common.intersection(ref.index, sort=False)
+        cmap = _r_column_map(infl, list(ref.columns), notes, name)
+        for col, what in cmap.items():
+            if col not in columns:
+                columns[col] = what
+                ref_columns[col] = ref[col]
+    if common is None:  # an outlierTest file alone
+        common = index_frame.index
+    return columns, ref_columns, common
+
+
+def _r_bound(
+    infl: Any, fit: Any, base: dict[str, np.ndarray], values_at_r: Callable[[Any], dict[str, np.ndarray]], *,
+    epsilon: float, rtol: float | None, half_ulp: float,
+) -> _Bound:
+    """The allowance for each measure against R: for a GLM, R's convergence at ``epsilon`` (the measures moved by
+    :func:`_glm_bound`); else rounding with the design's condition number; both with the file's digits."""
+    if is_glm(fit) and fit is not None:
+        delta = _deviance_to_distance(epsilon * (abs(float(fit.deviance)) + 0.1), _scoring_rate(fit))
+        return _glm_bound(fit, values_at_r, base, delta=delta, rtol=rtol, half_ulp=half_ulp,
+                          observed=bool(getattr(infl, "observed", False)))
+    return _Bound(rounding=ROUNDING_FACTOR * EPS * _raw_cond(fit) if fit is not None else 1e-12,
+                  half_ulp=half_ulp, rtol=float(rtol or 0.0))
 
 
 def _match_rows(
@@ -1441,151 +1514,194 @@ def _r_reasons(
     values_of: Callable[[Any, str], dict[str, np.ndarray]],
     epsilon: float,
 ) -> list[Reason]:
-    reasons: list[Reason] = []
+    """Every documented reason why R's numbers differ from ours, for the measures compared (``pairs``)."""
     h = np.asarray(infl.leverage, dtype=float)[np.asarray(infl.index.map(str).get_indexer(labels.map(str)))]
-    rows = labels.map(str)
-    one = rows[~(h < 1)]
     glm = is_glm(fit)
-    if len(one):
-        pred = {}
-        for m in pairs:
-            if m.startswith(("dfb.", "dfbeta.", "dfbetas.")):
-                p = np.asarray(r_conv[m], dtype=float).copy()
-                p[~(h < 1)] = 0.0
-                pred[m] = p
-        reasons.append(
-            Reason(
-                "leverage_one",
-                f"leverage 1 at rows {format_labels(list(one), 5)}: R's lm.influence sets their coefficient "
-                "changes to 0 and their dffit, cov.r and cook.d to NaN; regdiag reports every deletion measure "
-                "as NaN (deleting the row makes a coefficient unidentifiable)",
-                predicted=pred,
-                measures=frozenset({"*"}),
-                rows=one,
-            )
-        )
+    dfb_cols = [m for m in pairs if m.startswith(_DFB_PREFIXES)]
+    found = [_leverage_one_reason(labels, h, pairs, r_conv), _bonferroni_reason(pairs, r_conv)]
+    if glm:
+        found += [_car_t_reason(infl, fit, pairs, r_conv), _deviance_dfbeta_reason(infl, dfb_cols, r_conv),
+                  _exact_vs_one_step_reason(infl, pairs, r_conv)]
+        before = [r for r in found if r is not None]
+        found += _convergence_reasons(infl, fit, pairs, dfb_cols, values_of, epsilon, before[-1] if before else None)
+    found += [_different_model_reason(pairs), _observed_reason(infl, fit, pairs, values_of) if glm else None]
+    return [r for r in found if r is not None]
+
+
+#: R's column names of the coefficient changes
+_DFB_PREFIXES = ("dfb.", "dfbeta.", "dfbetas.")
+
+
+def _leverage_one_reason(labels: pd.Index, h: np.ndarray, pairs: dict[str, Any],
+                         r_conv: dict[str, np.ndarray]) -> Reason | None:
+    """Rows of leverage 1: R sets their coefficient changes to 0, regdiag every deletion measure to NaN."""
+    one = labels.map(str)[~(h < 1)]
+    if not len(one):
+        return None
+    pred = {}
+    for m in pairs:
+        if m.startswith(_DFB_PREFIXES):
+            p = np.asarray(r_conv[m], dtype=float).copy()
+            p[~(h < 1)] = 0.0
+            pred[m] = p
+    return Reason(
+        "leverage_one",
+        f"leverage 1 at rows {format_labels(list(one), 5)}: R's lm.influence sets their coefficient "
+        "changes to 0 and their dffit, cov.r and cook.d to NaN; regdiag reports every deletion measure "
+        "as NaN (deleting the row makes a coefficient unidentifiable)",
+        predicted=pred,
+        measures=frozenset({"*"}),
+        rows=one,
+    )
+
+
+def _bonferroni_reason(pairs: dict[str, Any], r_conv: dict[str, np.ndarray]) -> Reason | None:
+    """car's Bonferroni p-value is not capped at 1."""
+    if "outlierTest.bonferroni.p" not in pairs:
+        return None
+    return Reason(
+        "bonferroni_not_capped",
+        "car's outlierTest reports the Bonferroni p-value n p without capping it at 1 (its print method "
+        "shows values above 1 as NA); regdiag caps it at 1",
+        predicted={"outlierTest.bonferroni.p": r_conv["outlierTest.bonferroni.p"]},
+        measures=frozenset({"outlierTest.bonferroni.p"}),
+    )
+
+
+def _car_t_reason(infl: Any, fit: Any, pairs: dict[str, Any], r_conv: dict[str, np.ndarray]) -> Reason | None:
+    """car refers a non-"glm" GLM's studentized residuals to Student's t, regdiag to the normal distribution."""
+    if "outlierTest.unadjusted.p" not in pairs:
+        return None
+    from scipy import stats
+
+    t = np.asarray(pairs["outlierTest.rstudent"][0] if "outlierTest.rstudent" in pairs
+                   else r_conv["outlierTest.unadjusted.p"] * np.nan, dtype=float)
+    df = float(fit.df_resid) - 1.0
+    p_t = 2.0 * stats.t.sf(np.abs(t), df)
+    pred = {"outlierTest.unadjusted.p": p_t}
     if "outlierTest.bonferroni.p" in pairs:
-        reasons.append(
-            Reason(
-                "bonferroni_not_capped",
-                "car's outlierTest reports the Bonferroni p-value n p without capping it at 1 (its print method "
-                "shows values above 1 as NA); regdiag caps it at 1",
-                predicted={"outlierTest.bonferroni.p": r_conv["outlierTest.bonferroni.p"]},
+        # car's n: every row with a studentized residual, not only the rows its output lists
+        n_tested = int(np.isfinite(_outlier_values(infl, capped=True)["outlierTest.rstudent"]).sum())
+        pred["outlierTest.bonferroni.p"] = p_t * n_tested
+    return Reason(
+        "car_t_reference",
+        f"car's outlierTest refers the studentized residuals to Student's t with df_residual - 1 = {df:g} "
+        "degrees of freedom when the fit's class is not plain \"glm\" (MASS::glm.nb's \"negbin\"), to the "
+        "normal distribution for a glm; regdiag's GLM outlier test uses the normal distribution"
+        + (" (and car does not cap the Bonferroni p-value at 1)" if "outlierTest.bonferroni.p" in pred else ""),
+        predicted=pred,
+        measures=frozenset(pred),
+    )
+
+
+def _deviance_dfbeta_reason(infl: Any, dfb_cols: list[str], r_conv: dict[str, np.ndarray]) -> Reason | None:
+    """R's GLM dfbeta(s) pass the deviance residuals to lm.influence."""
+    if not dfb_cols:
+        return None
+    text = (
+        "R's dfbeta and dfbetas for a glm pass the deviance residuals, not the working residuals, to "
+        "lm.influence (and divide by its deletion sigma from the deviance residuals); regdiag's default is the "
+        "one-step change of the coefficients (Fisher scoring, Pearson residuals) over sqrt(phi_(i)) se: "
+        "influence(residual='deviance') gives R's"
+    )
+    if float(getattr(infl, "link_sign", 1.0)) < 0:
+        text += (
+            f"; with the {infl.link} link, which decreases (g'(mu) < 0), R's values also have the opposite "
+            "sign of the actual change b - b_(i) (regdiag's sign is that of the change: compare with "
+            "influence(loo='exact'))"
+        )
+    return Reason("r_deviance_dfbeta", text, predicted={m: r_conv[m] for m in dfb_cols}, measures=frozenset(dfb_cols))
+
+
+def _exact_vs_one_step_reason(infl: Any, pairs: dict[str, Any], r_conv: dict[str, np.ndarray]) -> Reason | None:
+    """Exact leave-one-out Cook's distances against R's one-step ones."""
+    cooks = [m for m in ("cook.d", "cooks.distance") if m in pairs]
+    if getattr(infl, "method", "") != "glm-exact" or not cooks:
+        return None
+    return Reason(
+        "exact_vs_one_step",
+        "these measures come from exact leave-one-out refits (influence(loo='exact')); R's cooks.distance is "
+        "the one-step approximation",
+        predicted={m: r_conv[m] for m in cooks},
+        measures=frozenset(cooks),
+    )
+
+
+def _convergence_reasons(
+    infl: Any,
+    fit: Any,
+    pairs: dict[str, Any],
+    dfb_cols: list[str],
+    values_of: Callable[[Any, str], dict[str, np.ndarray]],
+    epsilon: float,
+    last: Reason | None,
+) -> list[Reason]:
+    """R's glm stopped early (at ``epsilon``, or R's default 1e-8): the measures at R's last iterate. ``last`` is
+    the reason before these (the deviance dfbeta reason's text is added to the dfbeta one when it comes just
+    before)."""
+    out: list[Reason] = []
+    for eps in dict.fromkeys((epsilon, 1e-8)):
+        r_state = _r_default_glm(fit, eps)
+        if r_state is None:
+            continue
+        its, state = r_state
+        at_r = values_of(quietly(state.influence, observed=bool(getattr(infl, "observed", False))), "R")
+        conv_text = (
+            f"R's glm stops at glm.control(epsilon = {eps:g}) ({its} iterations here) and keeps the IRLS "
+            "weights from before its last update: its numbers describe that iterate, not the converged fit "
+            "(regdiag recomputed them there); " + _r_advice(fit)
+        )
+        plain = {m: at_r[m] for m in pairs if m not in dfb_cols and not m.startswith("outlierTest.bonf")}
+        before, last = last, Reason("r_glm_convergence", conv_text, predicted=plain, measures=frozenset(pairs))
+        out.append(last)
+        if dfb_cols:
+            both = {m: at_r[m] for m in dfb_cols}
+            dev = before is not None and before.key == "r_deviance_dfbeta"
+            last = Reason(
+                "r_glm_convergence_deviance_dfbeta",
+                conv_text + "; and " + before.text if dev and before is not None else conv_text,
+                predicted=both,
+                measures=frozenset(both),
+            )
+            out.append(last)
+        if "outlierTest.bonferroni.p" in pairs:
+            last = Reason(
+                "r_glm_convergence_bonferroni",
+                conv_text + "; and car does not cap the Bonferroni p-value at 1",
+                predicted={"outlierTest.bonferroni.p": at_r["outlierTest.bonferroni.p"]},
                 measures=frozenset({"outlierTest.bonferroni.p"}),
             )
-        )
-    if glm and "outlierTest.unadjusted.p" in pairs:
-        from scipy import stats
+            out.append(last)
+    return out
 
-        t = np.asarray(pairs["outlierTest.rstudent"][0] if "outlierTest.rstudent" in pairs
-                       else r_conv["outlierTest.unadjusted.p"] * np.nan, dtype=float)
-        df = float(fit.df_resid) - 1.0
-        p_t = 2.0 * stats.t.sf(np.abs(t), df)
-        pred = {"outlierTest.unadjusted.p": p_t}
-        if "outlierTest.bonferroni.p" in pairs:
-            # car's n: every row with a studentized residual, not only the rows its output lists
-            n_tested = int(np.isfinite(_outlier_values(infl, capped=True)["outlierTest.rstudent"]).sum())
-            pred["outlierTest.bonferroni.p"] = p_t * n_tested
-        reasons.append(
-            Reason(
-                "car_t_reference",
-                f"car's outlierTest refers the studentized residuals to Student's t with df_residual - 1 = {df:g} "
-                "degrees of freedom when the fit's class is not plain \"glm\" (MASS::glm.nb's \"negbin\"), to the "
-                "normal distribution for a glm; regdiag's GLM outlier test uses the normal distribution"
-                + (" (and car does not cap the Bonferroni p-value at 1)" if "outlierTest.bonferroni.p" in pred else ""),
-                predicted=pred,
-                measures=frozenset(pred),
-            )
-        )
-    dfb_cols = [m for m in pairs if m.startswith(("dfb.", "dfbeta.", "dfbetas."))]
-    if glm and dfb_cols:
-        decreasing = float(getattr(infl, "link_sign", 1.0)) < 0
-        text = (
-            "R's dfbeta and dfbetas for a glm pass the deviance residuals, not the working residuals, to "
-            "lm.influence (and divide by its deletion sigma from the deviance residuals); regdiag's default is the "
-            "one-step change of the coefficients (Fisher scoring, Pearson residuals) over sqrt(phi_(i)) se: "
-            "influence(residual='deviance') gives R's"
-        )
-        if decreasing:
-            text += (
-                f"; with the {infl.link} link, which decreases (g'(mu) < 0), R's values also have the opposite "
-                "sign of the actual change b - b_(i) (regdiag's sign is that of the change: compare with "
-                "influence(loo='exact'))"
-            )
-        reasons.append(
-            Reason(
-                "r_deviance_dfbeta",
-                text,
-                predicted={m: r_conv[m] for m in dfb_cols},
-                measures=frozenset(dfb_cols),
-            )
-        )
-    if glm and getattr(infl, "method", "") == "glm-exact" and any(m in pairs for m in ("cook.d", "cooks.distance")):
-        cooks = [m for m in ("cook.d", "cooks.distance") if m in pairs]
-        reasons.append(
-            Reason(
-                "exact_vs_one_step",
-                "these measures come from exact leave-one-out refits (influence(loo='exact')); R's cooks.distance is "
-                "the one-step approximation",
-                predicted={m: r_conv[m] for m in cooks},
-                measures=frozenset(cooks),
-            )
-        )
-    for eps in dict.fromkeys((epsilon, 1e-8)) if glm else ():
-        r_state = _r_default_glm(fit, eps)
-        if r_state is not None:
-            its, state = r_state
-            at_r = values_of(quietly(state.influence, observed=bool(getattr(infl, "observed", False))), "R")
-            conv_text = (
-                f"R's glm stops at glm.control(epsilon = {eps:g}) ({its} iterations here) and keeps the IRLS "
-                "weights from before its last update: its numbers describe that iterate, not the converged fit "
-                "(regdiag recomputed them there); " + _r_advice(fit)
-            )
-            plain = {m: at_r[m] for m in pairs if m not in dfb_cols and not m.startswith("outlierTest.bonf")}
-            reasons.append(Reason("r_glm_convergence", conv_text, predicted=plain, measures=frozenset(pairs)))
-            if dfb_cols:
-                both = {m: at_r[m] for m in dfb_cols}
-                reasons.append(
-                    Reason(
-                        "r_glm_convergence_deviance_dfbeta",
-                        conv_text + "; and " + reasons[-2].text if reasons[-2].key == "r_deviance_dfbeta"
-                        else conv_text,
-                        predicted=both,
-                        measures=frozenset(both),
-                    )
-                )
-            if "outlierTest.bonferroni.p" in pairs:
-                reasons.append(
-                    Reason(
-                        "r_glm_convergence_bonferroni",
-                        conv_text + "; and car does not cap the Bonferroni p-value at 1",
-                        predicted={"outlierTest.bonferroni.p": at_r["outlierTest.bonferroni.p"]},
-                        measures=frozenset({"outlierTest.bonferroni.p"}),
-                    )
-                )
+
+def _different_model_reason(pairs: dict[str, Any]) -> Reason | None:
+    """Hat values that differ: the reference is of another model."""
     hat_col = next((m for m in ("hat", "hatvalues") if m in pairs), None)
-    if hat_col is not None:
-        ours_h, ref_h, _ = pairs[hat_col]
-        ok = np.isfinite(ours_h) & np.isfinite(ref_h)
-        if ok.any() and np.max(np.abs(ours_h[ok] - ref_h[ok])) > 1e-4 * max(np.max(np.abs(ref_h[ok])), 1e-300):
-            reasons.append(
-                Reason(
-                    "different_model",
-                    "the hat values differ, so the file does not come from this model: check the formula (terms and "
-                    "their order), the weights, the family and link, and that the same rows were used",
-                    measures=frozenset({"*"}),
-                )
-            )
-    observed = bool(getattr(infl, "observed", False))
-    if observed and glm:
-        exp = values_of(quietly(lambda: fit.influence()), "R")
-        reasons.append(
-            Reason(
-                "observed_information",
-                "these measures were computed with the observed information (influence(observed=True)); R uses the "
-                "expected (Fisher) information",
-                predicted={m: exp[m] for m in pairs if m in exp},
-                measures=frozenset(pairs),
-            )
-        )
-    return reasons
+    if hat_col is None:
+        return None
+    ours_h, ref_h, _ = pairs[hat_col]
+    ok = np.isfinite(ours_h) & np.isfinite(ref_h)
+    if not ok.any() or np.max(np.abs(ours_h[ok] - ref_h[ok])) <= 1e-4 * max(np.max(np.abs(ref_h[ok])), 1e-300):
+        return None
+    return Reason(
+        "different_model",
+        "the hat values differ, so the file does not come from this model: check the formula (terms and "
+        "their order), the weights, the family and link, and that the same rows were used",
+        measures=frozenset({"*"}),
+    )
+
+
+def _observed_reason(infl: Any, fit: Any, pairs: dict[str, Any],
+                     values_of: Callable[[Any, str], dict[str, np.ndarray]]) -> Reason | None:
+    """Measures from the observed information, R's from the expected."""
+    if not bool(getattr(infl, "observed", False)):
+        return None
+    exp = values_of(quietly(lambda: fit.influence()), "R")
+    return Reason(
+        "observed_information",
+        "these measures were computed with the observed information (influence(observed=True)); R uses the "
+        "expected (Fisher) information",
+        predicted={m: exp[m] for m in pairs if m in exp},
+        measures=frozenset(pairs),
+    )

@@ -87,17 +87,7 @@ def compare_phreg(results: Any, *, rtol: float | None = None, n_rows: int = 3) -
         rows labelled ``(row, parameter)``).
     """
     rtol = RTOL if rtol is None else rtol
-    if isinstance(results, CoxInfluence):
-        raise TypeError("compare a CoxFit (or PHReg results), not its influence")
-    if isinstance(results, CoxFit):
-        if results.design.weights is not None:
-            raise DataError("statsmodels' PHReg does not fit case weights (it ignores them), so a weighted Cox model "
-                            "has no statsmodels counterpart to compare with")
-        fit, res = results, _phreg_of(results)
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fit, res = coxph_from_statsmodels(results), results
+    fit, res = _fit_pair(results)
     names = list(fit.param_names)
     index = fit.index
     flat = pd.MultiIndex.from_product([index, names], names=["row", "parameter"])
@@ -107,28 +97,8 @@ def compare_phreg(results: Any, *, rtol: float | None = None, n_rows: int = 3) -
     sm_sch = np.asarray(res.schoenfeld_residuals, dtype=float)
     sm_sch[~ev] = np.nan
     ours_sch = fit.resid_schoenfeld
-
-    reasons: list[Reason] = []
     d = fit.design
-    tied = pd.DataFrame({"s": d.strata[ev], "t": d.time[ev]}).duplicated().any()
-    b_score, b_sch, b_mart = breslow_type_residuals(fit)
-    if fit.ties == "efron" and tied:
-        reasons.append(Reason(
-            key="efron_score_breslow",
-            text=("statsmodels' PHReg score residuals are Breslow-type (risk-set means without Efron's "
-                  "down-weighting of tied deaths) even with ties='efron', evaluated at the Efron estimate; R and "
-                  "regdiag use Efron's terms, so dfbeta = score residuals x covariance differs too (and the "
-                  "Schoenfeld residuals use the Breslow risk-set mean)"),
-            predicted={"score_residuals": b_score.reshape(-1), "dfbeta": (b_score @ cov_sm).reshape(-1),
-                       "schoenfeld": b_sch.reshape(-1)},
-        ))
-    reasons.append(Reason(
-        key="martingale_lagged_hazard",
-        text=("statsmodels' baseline cumulative hazard lags one event time (its array holds at t_k the increments "
-              "before t_k, carried forward by a zero-order interpolation): its martingale residuals leave out the "
-              "last Breslow hazard increment at or before each row's time"),
-        predicted={"martingale": b_mart},
-    ))
+    reasons = _phreg_reasons(fit, cov_sm)
     peer = f"statsmodels {statsmodels_version()} PHReg (ties={fit.ties!r})"
     model = (f"Cox PH ({fit.ties}): {d.formula or ' + '.join(names)}; n = {fit.n_obs}, events = {fit.n_events}"
              + (f", strata = {len(d.strata_labels)}" if len(d.strata_labels) > 1 else ""))
@@ -154,7 +124,53 @@ def compare_phreg(results: Any, *, rtol: float | None = None, n_rows: int = 3) -
          "score_residuals": (fit.resid_score.reshape(-1), sm_score.reshape(-1), "score_residuals"),
          "dfbeta": (fit.dfbeta.reshape(-1), (sm_score @ cov_sm).reshape(-1), "score_residuals @ cov_params()")},
         flat, reasons, tol=_relative(rtol), n_rows=n_rows, peer=peer, model=model, notes=notes)
-    parts = [per_param, scalar, *parts, per_cell]
+    return _joined([per_param, scalar, *parts, per_cell], reasons, peer, model, notes)
+
+
+def _fit_pair(results: Any) -> tuple[CoxFit, Any]:
+    """regdiag's Cox fit and statsmodels' PHReg results of the same model, whichever was given."""
+    if isinstance(results, CoxInfluence):
+        raise TypeError("compare a CoxFit (or PHReg results), not its influence")
+    if isinstance(results, CoxFit):
+        if results.design.weights is not None:
+            raise DataError("statsmodels' PHReg does not fit case weights (it ignores them), so a weighted Cox model "
+                            "has no statsmodels counterpart to compare with")
+        return results, _phreg_of(results)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return coxph_from_statsmodels(results), results
+
+
+def _phreg_reasons(fit: CoxFit, cov_sm: np.ndarray) -> list[Reason]:
+    """Why statsmodels' residuals differ: Breslow-type score residuals under Efron's ties (when deaths are tied),
+    and a baseline hazard that lags one event time."""
+    reasons: list[Reason] = []
+    d = fit.design
+    ev = d.status > 0
+    tied = pd.DataFrame({"s": d.strata[ev], "t": d.time[ev]}).duplicated().any()
+    b_score, b_sch, b_mart = breslow_type_residuals(fit)
+    if fit.ties == "efron" and tied:
+        reasons.append(Reason(
+            key="efron_score_breslow",
+            text=("statsmodels' PHReg score residuals are Breslow-type (risk-set means without Efron's "
+                  "down-weighting of tied deaths) even with ties='efron', evaluated at the Efron estimate; R and "
+                  "regdiag use Efron's terms, so dfbeta = score residuals x covariance differs too (and the "
+                  "Schoenfeld residuals use the Breslow risk-set mean)"),
+            predicted={"score_residuals": b_score.reshape(-1), "dfbeta": (b_score @ cov_sm).reshape(-1),
+                       "schoenfeld": b_sch.reshape(-1)},
+        ))
+    reasons.append(Reason(
+        key="martingale_lagged_hazard",
+        text=("statsmodels' baseline cumulative hazard lags one event time (its array holds at t_k the increments "
+              "before t_k, carried forward by a zero-order interpolation): its martingale residuals leave out the "
+              "last Breslow hazard increment at or before each row's time"),
+        predicted={"martingale": b_mart},
+    ))
+    return reasons
+
+
+def _joined(parts: list[Comparison], reasons: list[Reason], peer: str, model: str, notes: list[str]) -> Comparison:
+    """One comparison of the parts' tables and values."""
     table = pd.concat([c.table for c in parts])
     table["explained"] = table["explained"].astype("boolean")
     values: dict[str, pd.DataFrame] = {}

@@ -15,6 +15,7 @@ read as R reads them (:mod:`regdiag.rformula`).
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from ._validation import (
     DataError,
     DataWarning,
     Missing,
+    TermError,
     as_enum,
     check_finite,
     check_weights,
@@ -271,8 +273,25 @@ def _build_matrices(formula: str, parsed: Any, data: pd.DataFrame, keep: np.ndar
         raise DataError(f"cannot build the design of {formula!r}: {exc}") from None
     except Exception as exc:  # formulaic's errors carry the offending factor: keep the first line
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"cannot build the design of {formula!r}: {msg}") from None
+        term = _failed_factor(exc)
+        raise TermError(f"cannot build the design of {formula!r}: {msg}", formula=formula, term=term,
+                        columns=_columns_read(term, data.columns) if term else ()) from None
     return lhs, rhs
+
+
+def _failed_factor(exc: Exception) -> str | None:
+    """The factor named by formulaic's ``FactorEvaluationError`` (which has it in its message only), else None."""
+    from formulaic.errors import FactorEvaluationError
+
+    if not isinstance(exc, FactorEvaluationError):
+        return None
+    m = re.search(r"`(.+?)`", str(exc))
+    return m.group(1) if m else None
+
+
+def _columns_read(term: str, columns: Any) -> list[str]:
+    """The columns among ``columns`` that the expression ``term`` names (as whole names)."""
+    return [str(c) for c in columns if re.search(rf"(?<![\w.]){re.escape(str(c))}(?![\w.])", term)]
 
 
 def _single_level_factors(spec: Any) -> list[tuple[str, list[Any]]]:

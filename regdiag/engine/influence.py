@@ -20,14 +20,15 @@ objective keeps its weights (the ``1/n`` and ``l2`` do not change when i is remo
 from __future__ import annotations
 
 import types
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields, replace
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
-from .._validation import Correction, Style, as_enum
+from .._validation import ConvergenceError, Correction, Style, as_enum
 from .._warnings import warn_perfect_fit, warn_rows
 from .curvature import Curvature, make_curvature
 from .curvature.base import EPS
@@ -43,8 +44,10 @@ def _largest_eigenvalue(M: np.ndarray) -> np.ndarray:
 
 #: largest number of parameters for which dfbetas forms the diagonal of the inverse curvature
 COV_DIAG_LIMIT = 8192
+#: largest number of parameters for which a run forms that diagonal with its result (``n_params`` more solves)
+SE_AUTO_LIMIT = 256
 
-__all__ = ["Damping", "InfluenceEngine", "EngineInfluence", "influence"]
+__all__ = ["Damping", "InfluenceEngine", "EngineInfluence", "influence", "query_gradients"]
 
 
 @dataclass(frozen=True)
@@ -288,8 +291,37 @@ class InfluenceEngine:
         D = D + bk.einsum("brp,br->bp", W, bk.asarray(c, like=D))
         return D, G, lev, undefined
 
-    def run(self) -> EngineInfluence:
+    def cov_unscaled_diag(self) -> np.ndarray:
+        """``diag((C + lambda I)^{-1}) / n``: the unscaled coefficient variances of the engine's curvature
+        (``diag((X'WX)^{-1})`` for OLS/GLM fits with the exact or Gauss-Newton curvature); one solve per parameter.
+
+        Returns
+        -------
+        ndarray of shape (n_params,)
+            The diagonal.
+
+        Raises
+        ------
+        ValueError
+            With more than :data:`COV_DIAG_LIMIT` parameters.
+        """
+        p = self.view.p
+        if p > COV_DIAG_LIMIT:
+            raise ValueError(f"dfbetas needs the diagonal of the inverse curvature, not formed for {p} parameters "
+                             f"(more than {COV_DIAG_LIMIT}); use param_influence")
+        bk = self.bk
+        inv = bk.to_numpy(self.solver.solve(bk.eye(p, like=self.view.like)))
+        return np.array(np.diag(inv), dtype=float) / self.view.n
+
+    def run(self, standard_errors: bool | None = None) -> EngineInfluence:
         """Influence of every observation.
+
+        Parameters
+        ----------
+        standard_errors : bool, optional
+            Form :meth:`cov_unscaled_diag` with the result (what ``dfbetas``, the "R" and "statsmodels" frames and
+            the flags need): ``None`` (default) does so up to :data:`SE_AUTO_LIMIT` parameters (not when an
+            iterative solver does not converge on them). Later, ``result.with_standard_errors(engine)`` adds it.
 
         Returns
         -------
@@ -343,7 +375,20 @@ class InfluenceEngine:
             warn_perfect_fit("dispersion 0", "Cook's distance is NaN")
         model = view.model
         params = getattr(model, "params", None)
-        info = dict(self.solver.info)
+        info = dict(self.solver.info)  # of the influence's solves, before any other
+        cud = None
+        if standard_errors:
+            cud = self.cov_unscaled_diag()
+        elif standard_errors is None and view.p <= SE_AUTO_LIMIT:
+            # an iterative solver that does not converge on these systems: not formed (asked for, it says so)
+            with warnings.catch_warnings(record=True) as rec:
+                warnings.simplefilter("always")
+                try:
+                    cud = self.cov_unscaled_diag()
+                except ConvergenceError:
+                    cud = None
+            if rec:
+                cud = None
         return EngineInfluence(
             param_influence=delta,
             self_influence=np.concatenate(selfs),
@@ -363,13 +408,15 @@ class InfluenceEngine:
             rank=view.rank,
             dispersion=disp,
             info=types.MappingProxyType(info),
-            engine=self,
+            cov_unscaled_diag=cud,
         )
 
 
 @dataclass(frozen=True, eq=False, kw_only=True, slots=True)
 class EngineInfluence:
-    """Influence of every observation computed by the engine; records how.
+    """Influence of every observation computed by the engine; records how. Plain data: reading a number solves
+    nothing (the coefficient variances are formed with the result, or added by :meth:`with_standard_errors`; scores
+    of new queries take the model's query gradients, :func:`query_gradients`).
 
     Attributes
     ----------
@@ -398,8 +445,10 @@ class EngineInfluence:
         Solver diagnostics (iterations, residuals, condition number, ...).
     damping_spec : str
         The damping as given (a value, or a multiple of the mean eigenvalue).
-    engine : InfluenceEngine
-        The engine that computed the result (for scores of new queries).
+    cov_unscaled_diag : ndarray of shape (n_params,) or None
+        ``diag((C + lambda I)^{-1}) / n``, the unscaled coefficient variances of the curvature the engine used
+        (``diag((X'WX)^{-1})`` for OLS/GLM fits with the exact or Gauss-Newton curvature); None when not formed
+        (more than :data:`SE_AUTO_LIMIT` parameters, or ``run(standard_errors=False)``).
     """
 
     param_influence: np.ndarray
@@ -419,13 +468,18 @@ class EngineInfluence:
     rank: int
     dispersion: float
     info: Mapping[str, Any]
-    engine: InfluenceEngine = field(repr=False)
+    cov_unscaled_diag: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        for name in ("param_influence", "self_influence", "cooks_distance", "leverage", "params"):
+        for name in ("param_influence", "self_influence", "cooks_distance", "leverage", "params", "cov_unscaled_diag"):
             v = getattr(self, name)
             if isinstance(v, np.ndarray):
                 v.flags.writeable = False
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        state["info"] = dict(self.info)
+        return _rebuild_engine_influence, (state,)
 
     @property
     def method(self) -> str:
@@ -445,44 +499,45 @@ class EngineInfluence:
             raise ValueError("the model gave no params")
         return self.params[None, :] + self.param_influence
 
-    def query_gradients(self, query: Any, measurement: str = "loss") -> np.ndarray:
-        """Gradients of each query's measurement, shape (n_query, n_params).
+    def with_standard_errors(self, engine: InfluenceEngine) -> EngineInfluence:
+        """This result with :attr:`cov_unscaled_diag` formed by ``engine`` (the one that computed it).
 
         Parameters
         ----------
-        query : object
-            The queries, in the form the model takes (for a regdiag fit: ``(X_query, y_query)`` or, for
-            ``"prediction"``, the query design).
-        measurement : str
-            What is measured (``"loss"`` or ``"prediction"`` for regdiag's fits).
+        engine : InfluenceEngine
+            The engine of the run (``n_params`` solves with its curvature and solver).
 
         Returns
         -------
-        ndarray of shape (n_query, n_params)
-            One row per query.
+        EngineInfluence
+            A new result; this one is unchanged.
         """
-        view = self.engine.view
-        return view.backend.to_numpy(view.query_gradients(query, measurement))
+        if engine.view.p != len(self.param_names) or engine.view.n != self.n_obs:
+            raise ValueError(f"the engine has {engine.view.n} observations and {engine.view.p} parameters, the result "
+                             f"{self.n_obs} and {len(self.param_names)}: pass the engine that computed it")
+        return replace(self, cov_unscaled_diag=engine.cov_unscaled_diag())
 
-    def scores(self, query: Any, measurement: str = "loss") -> np.ndarray:
+    def scores(self, query_grads: Any) -> np.ndarray:
         """Predicted change of each query's measurement when each observation is removed.
 
         Parameters
         ----------
-        query : object
-            What the model's ``query_gradients`` takes; for OLS/GLM fits ``(X_query, y_query)`` (design rows or a
-            DataFrame of the formula's variables, and responses).
-        measurement : {"loss", "prediction"}
-            The query's loss (default), or its prediction (the linear predictor for OLS/GLM).
+        query_grads : array of shape (n_query, n_params)
+            Gradients of each query's measurement (:func:`query_gradients` of the model: for OLS/GLM fits the
+            loss of ``(X_query, y_query)`` or the prediction of a design).
 
         Returns
         -------
         ndarray of shape (n_query, n_obs)
             ``grad m_q' delta_i``: positive when removing observation i increases the query's measurement.
         """
-        return self.query_gradients(query, measurement) @ self.param_influence.T
+        G = np.asarray(query_grads, dtype=float)
+        p = len(self.param_names)
+        if G.ndim != 2 or G.shape[1] != p:
+            raise ValueError(f"query gradients must have shape (n_query, {p}), got {G.shape}")
+        return G @ self.param_influence.T
 
-    def relatif(self, query: Any, kind: str = "theta", measurement: str = "loss") -> np.ndarray:
+    def relatif(self, query_grads: Any, kind: str = "theta") -> np.ndarray:
         """RelatIF-style normalized scores (Barshan et al., 2020), shape (n_query, n_obs).
 
         ``kind="theta"``: ``scores / ||delta_i||`` (effect per unit of parameter change);
@@ -491,19 +546,17 @@ class EngineInfluence:
 
         Parameters
         ----------
-        query : object
-            The queries (see :meth:`scores`).
+        query_grads : array of shape (n_query, n_params)
+            Gradients of the queries' measurement (see :meth:`scores`).
         kind : {"theta", "loss"}
             The normalization.
-        measurement : str
-            What is measured (see :meth:`scores`).
 
         Returns
         -------
         ndarray of shape (n_query, n_obs)
             The normalized scores (NaN where the norm is 0).
         """
-        s = self.scores(query, measurement)
+        s = self.scores(query_grads)
         if kind == "theta":
             norm = np.linalg.norm(self.param_influence, axis=1)
         elif kind == "loss":
@@ -517,25 +570,16 @@ class EngineInfluence:
 
     # ---- the closed form's vocabulary: dfbetas, frames in the peers' names, flags ------------------------------
     @property
-    def cov_unscaled_diag(self) -> np.ndarray:
-        """``diag((C + lambda I)^{-1}) / n`` (shape (n_params,)): the unscaled coefficient variances of the curvature
-        the engine used (``diag((X'WX)^{-1})`` for OLS/GLM fits with the exact or Gauss-Newton curvature)."""
-        eng = self.engine
-        p = eng.view.p
-        if p > COV_DIAG_LIMIT:
-            raise ValueError(f"dfbetas needs the diagonal of the inverse curvature, not formed for {p} parameters "
-                             f"(more than {COV_DIAG_LIMIT}); use param_influence")
-        bk = eng.bk
-        inv = bk.to_numpy(eng.solver.solve(bk.eye(p, like=eng.view.like)))
-        return np.diag(inv) / self.n_obs
-
-    @property
     def dfbetas(self) -> np.ndarray:
         """``dfbeta_ij / sqrt(phi [(C + lambda I)^{-1}]_jj / n)``: DFBETA over the full fit's standard errors
         (statsmodels' GLM convention; the closed form's OLS ``dfbetas`` divide by the leave-one-out sigma, which the
         engine does not estimate). Shape (n_obs, n_params)."""
         from ..results import standardize_dfbeta
 
+        if self.cov_unscaled_diag is None:
+            raise ValueError(f"dfbetas needs the coefficient variances, not formed with this result "
+                             f"({len(self.param_names)} parameters, more than {SE_AUTO_LIMIT}): use "
+                             "result.with_standard_errors(engine) (InfluenceEngine(...).run() gives both)")
         phi = np.full(self.n_obs, np.sqrt(self.dispersion))
         return standardize_dfbeta(self.dfbeta, phi, self.cov_unscaled_diag)
 
@@ -681,6 +725,11 @@ class EngineInfluence:
         )
 
 
+def _rebuild_engine_influence(state: dict[str, Any]) -> EngineInfluence:
+    """An :class:`EngineInfluence` from its pickled fields (its ``info`` as a read-only mapping again)."""
+    return EngineInfluence(**{**state, "info": types.MappingProxyType(dict(state["info"]))})
+
+
 def influence(
     fit_or_model: Any,
     curvature: Any = "exact",
@@ -725,3 +774,34 @@ def influence(
     True
     """
     return InfluenceEngine(fit_or_model, curvature, solver, damping, correction, **options).run()
+
+
+def query_gradients(fit_or_model: Any, query: Any, measurement: str = "loss") -> np.ndarray:
+    """Gradients of each query's measurement at the fitted parameters, for :meth:`EngineInfluence.scores`.
+
+    Parameters
+    ----------
+    fit_or_model : regdiag fit (OLS/WLS, GLM) or Model
+        The model the influence was computed for.
+    query : object
+        The queries, in the form the model takes (for a regdiag fit: ``(X_query, y_query)``, design rows or a
+        DataFrame of the formula's variables and responses, or, for ``"prediction"``, the query design).
+    measurement : {"loss", "prediction"}
+        The query's loss (default), or its prediction (the linear predictor for OLS/GLM).
+
+    Returns
+    -------
+    ndarray of shape (n_query, n_params)
+        One row per query.
+
+    Examples
+    --------
+    >>> import regdiag
+    >>> df = regdiag.datasets.load("LifeCycleSavings")
+    >>> fit = regdiag.ols("sr ~ pop15 + pop75 + dpi + ddpi", data=df)
+    >>> res = regdiag.engine.influence(fit)
+    >>> res.scores(regdiag.engine.query_gradients(fit, (df.iloc[:2], df["sr"].to_numpy()[:2]))).shape
+    (2, 50)
+    """
+    view = ModelView(as_model(fit_or_model))
+    return np.asarray(view.backend.to_numpy(view.query_gradients(query, measurement)), dtype=float)

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from .._validation import DesignError
+from .._validation import ResidualDfError
 from ..protocols import ModelKind
 from .._warnings import (
     COND_WARN,
@@ -375,9 +375,10 @@ def warn_conditioning(cond: float, *, glm: bool = False) -> None:
 def check_residual_df(npos: int, rank: int) -> None:
     """The error when the rows of positive weight leave no residual degree of freedom (no measure is defined)."""
     if npos <= rank:
-        raise DesignError(
+        raise ResidualDfError(
             f"{npos} observation(s) with positive weight but the design has rank {rank}: no residual degrees "
-            "of freedom are left, so no influence measure is defined. Use more observations or fewer terms."
+            "of freedom are left, so no influence measure is defined. Use more observations or fewer terms.",
+            n_positive=npos, rank=rank,
         )
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import DataError, RegdiagError
+from .._validation import DataError, FormulaParseError, RegdiagError, ResidualDfError, TermError
 from ..rformula import formula_error_message, parse, used_columns
 
 __all__ = ["ModelInput", "load_data", "model_input", "fit_model", "one_line", "error_line"]
@@ -127,11 +127,8 @@ def error_line(exc: BaseException, data: str | None = None, output: str | None =
     else:
         text = str(exc) or type(exc).__name__
     cause = exc.__cause__ or exc.__context__
-    m = re.match(r"cannot parse the formula ('.*?'|\".*?\"): ", text)
-    if m and cause is not None and type(cause).__name__ == "FormulaSyntaxError":  # streamed data: reworded too
-        import ast
-
-        return one_line(formula_error_message(ast.literal_eval(m.group(1)), cause))
+    if isinstance(exc, FormulaParseError) and cause is not None and type(cause).__name__ == "FormulaSyntaxError":
+        return one_line(formula_error_message(exc.formula, cause))
     if _GENERIC.search(text) and cause is not None:
         detail = _informative(str(cause))
         text = _GENERIC.sub(lambda _: detail, text) if detail else text
@@ -272,7 +269,7 @@ def load_data(path: str | Path, index_col: str | None = None) -> pd.DataFrame:
         ) from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, OSError) as exc:
         fix = "check that it is a parquet file" if parquet else "check that it is comma-separated with a header line"
-        raise DataError(f"cannot read {path} as {kind}: {one_line(exc).rstrip('.')}; {fix}") from exc
+        raise DataError(f"cannot read {path} as {kind}: {one_line(str(exc)).rstrip('.')}; {fix}") from exc
     if df.shape[1] == 0 or df.shape[0] == 0:
         raise DataError(f"{path} has no data rows; it needs a header line and one line per observation")
     if index_col:
@@ -491,20 +488,21 @@ def _check_formula(formula: str, df: pd.DataFrame) -> None:
     parse(formula, [str(c) for c in df.columns])
 
 
-def _explain_fit_error(spec: ModelInput, message: str) -> str:
-    """A fitting error, with what the data say about it: a text column that cannot be computed with, or one with a
-    different value on every row (row labels used as a factor)."""
+def _explain_fit_error(spec: ModelInput, exc: RegdiagError) -> str:
+    """A fitting error, with what the data say about it: a term reading a text column that cannot be computed with
+    (``TermError``), or a text column with a different value on every row (row labels used as a
+    factor) that leaves no residual degree of freedom (``ResidualDfError``); else its message."""
+    message = one_line(str(exc))
     df = spec.data
     _, rhs = _formula_variables(spec.formula, df)
     text_cols = [c for c in dict.fromkeys(rhs) if c in df.columns and _text_column(df[c])]
-    if m := re.search(r"Unable to evaluate factor `(.+?)`", message):
-        factor = m.group(1)
-        used = [c for c in text_cols if re.search(rf"(?<![\w.]){re.escape(c)}(?![\w.])", factor)]
+    if isinstance(exc, TermError) and exc.term is not None:
+        used = [c for c in exc.columns if c in text_cols]
         if used:
             c = used[0]
-            return (f"cannot compute {factor} in {spec.formula!r}: {c!r} is a text column (values {_sample(df[c])}); "
-                    f"use it as it is (a factor) or pick a numeric column")
-    if "rank" in message and ("no residual degrees of freedom" in message or "fewer terms" in message):
+            return (f"cannot compute {exc.term} in {spec.formula!r}: {c!r} is a text column (values "
+                    f"{_sample(df[c])}); use it as it is (a factor) or pick a numeric column")
+    if isinstance(exc, ResidualDfError):
         unique = [c for c in text_cols if df[c].is_unique]
         if unique:
             c = unique[0]
@@ -563,6 +561,11 @@ def fit_model(spec: ModelInput) -> Any:
     -------
     fit
         The fitted model (``OLSFit``, ``GLMFit``, ``RLMFit`` or a discrete model's fit).
+
+    Raises
+    ------
+    RegdiagError
+        Of the class the fit raised, with its fields, worded for the command line.
     """
     from ..linear.glm import glm
     from ..linear.ols import ols
@@ -575,4 +578,12 @@ def fit_model(spec: ModelInput) -> Any:
         return glm(spec.formula, data=spec.data, family=spec.family, link=spec.link, weights=spec.weights,
                    theta=spec.theta, alpha=spec.alpha, missing=spec.missing)
     except RegdiagError as exc:
-        raise type(exc)(shorten_lists(_explain_fit_error(spec, one_line(str(exc))))) from exc
+        raise _reworded(exc, shorten_lists(_explain_fit_error(spec, exc))) from exc
+
+
+def _reworded(exc: RegdiagError, message: str) -> RegdiagError:
+    """A copy of ``exc`` (same class, same fields) with the message ``message``."""
+    new = type(exc).__new__(type(exc))
+    new.__dict__.update(exc.__dict__)
+    new.args = (message,)
+    return new

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import DataError, Missing, as_enum, format_labels, numeric_vector
+from .._validation import DataError, FormulaParseError, Missing, as_enum, format_labels, numeric_vector
 from ..design import make_design
 
 __all__ = ["SurvDesign", "surv_design", "surv_arrays"]
@@ -160,7 +160,7 @@ def _parse(formula: str) -> _Parsed:
     try:
         parsed = formulaic.Formula(formula)
     except Exception as exc:
-        raise DataError(f"cannot parse the formula {formula!r}: {exc}") from exc
+        raise FormulaParseError(f"cannot parse the formula {formula!r}: {exc}", formula=formula) from exc
     if not hasattr(parsed, "lhs"):
         raise DataError(f"the formula {formula!r} needs a response Surv(time, status) on the left of '~'")
     lhs_factors = [f for term in parsed.lhs for f in term.factors]

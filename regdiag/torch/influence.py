@@ -855,13 +855,14 @@ class TorchInfluence:
         -------
         EngineInfluence
             Parameter influence ``(n_train, n_params)``, self-influence, Cook's distance and leverage of each
-            training example.
+            training example. Its coefficient variances (for ``dfbetas``) are not formed: ask for them with
+            ``result.with_standard_errors(self.engine)`` (one solve per parameter).
         """
         m, eng = self._require()
         if hasattr(m, "all_reduce"):
             raise RuntimeError("influence() runs in one process; use scores() and self_influence() when distributed")
         with self._eval():
-            return eng.run()
+            return eng.run(standard_errors=False)
 
     def top(self, query: Any, k: int = 10, measurement: Any = "loss", *, query_rank: int | None = None) -> pd.DataFrame:
         """The ``k`` strongest proponents and opponents of each query.

@@ -96,7 +96,7 @@ def test_glm_scores_with_a_formula_query():
     df = regdiag.datasets.load("mtcars")
     fit = regdiag.glm("am ~ wt", data=df, family="binomial")
     eng = engine.influence(fit, correction="leverage")
-    s = eng.scores((df.iloc[:5], df["am"].to_numpy()[:5]))
+    s = eng.scores(engine.query_gradients(fit, (df.iloc[:5], df["am"].to_numpy()[:5])))
     X = fit.design.X[:5]
     mu = 1 / (1 + np.exp(-X @ fit.coef))
     g = (mu - df["am"].to_numpy()[:5])[:, None] * X  # gradient of the Bernoulli negative log-likelihood

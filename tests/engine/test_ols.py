@@ -109,18 +109,19 @@ def test_scores_are_query_gradient_times_deletion(lcs):
     cf = lcs.influence()
     df = regdiag.datasets.load("LifeCycleSavings").iloc[:7]
     eng = engine.influence(lcs, correction="leverage")
-    s = eng.scores((df, df["sr"].to_numpy()))
+    s = eng.scores(engine.query_gradients(lcs, (df, df["sr"].to_numpy())))
     Xq = lcs.design.X[:7]
     rq = df["sr"].to_numpy() - Xq @ lcs.coef
     # d/dtheta of (y - x'theta)^2/2 is -(y - x'theta) x; removing i moves theta by -dfbeta_i
     np.testing.assert_allclose(s, (-rq[:, None] * Xq) @ (-cf.dfbeta).T, rtol=1e-9, atol=1e-12)
-    pred = eng.scores(Xq, measurement="prediction")
+    pred = eng.scores(engine.query_gradients(lcs, Xq, measurement="prediction"))
     np.testing.assert_allclose(pred, Xq @ (-cf.dfbeta).T, rtol=1e-9, atol=1e-12)
     assert s.shape == (7, 50)
     # RelatIF: theta-relative scores are the scores over the norm of delta_i
-    rel = eng.relatif((Xq, df["sr"].to_numpy()), kind="theta")
+    Gq = engine.query_gradients(lcs, (Xq, df["sr"].to_numpy()))
+    rel = eng.relatif(Gq, kind="theta")
     np.testing.assert_allclose(rel, s / np.linalg.norm(cf.dfbeta, axis=1)[None], rtol=1e-9, atol=1e-12)
-    rel_l = eng.relatif((Xq, df["sr"].to_numpy()), kind="loss")
+    rel_l = eng.relatif(Gq, kind="loss")
     np.testing.assert_allclose(rel_l, s / np.sqrt(eng.self_influence)[None], rtol=1e-12, atol=1e-14)
 
 
@@ -174,6 +175,34 @@ def test_engine_results_speak_the_closed_form_vocabulary(lcs):
     assert set(eng.flagged("R").index) == {"United States", "Libya"}
     with pytest.raises(ValueError, match="style"):
         eng.to_frame("SAS")
+
+
+def test_engine_results_are_plain_data_with_standard_errors_on_request(lcs):
+    """No engine inside the result: it pickles, its arrays are read-only, the variances are formed with it (small p)
+    or asked for explicitly, and without them dfbetas says how to get them."""
+    import dataclasses
+    import pickle
+
+    res = engine.influence(lcs, correction="leverage")
+    assert "engine" not in {f.name for f in dataclasses.fields(res)}
+    back = pickle.loads(pickle.dumps(res))
+    np.testing.assert_array_equal(back.dfbetas, res.dfbetas)
+    X = lcs.design.X
+    np.testing.assert_allclose(res.cov_unscaled_diag, np.diag(np.linalg.inv(X.T @ X)), rtol=1e-10)
+    assert not res.cov_unscaled_diag.flags.writeable
+    eng = engine.InfluenceEngine(lcs, correction="leverage")
+    bare = eng.run(standard_errors=False)
+    assert bare.cov_unscaled_diag is None
+    with pytest.raises(ValueError, match="with_standard_errors"):
+        _ = bare.dfbetas
+    full = bare.with_standard_errors(eng)
+    assert bare.cov_unscaled_diag is None
+    np.testing.assert_allclose(full.dfbetas, res.dfbetas, rtol=1e-12)
+    other = engine.InfluenceEngine(regdiag.ols("sr ~ pop15", data=regdiag.datasets.load("LifeCycleSavings")))
+    with pytest.raises(ValueError, match="the engine that computed it"):
+        bare.with_standard_errors(other)
+    with pytest.raises(ValueError, match=r"shape \(n_query, 5\)"):
+        res.scores(np.ones((2, 3)))
 
 
 def test_engine_glm_dfbetas_are_statsmodels_dfbetas():

@@ -50,7 +50,8 @@ def test_logistic_scores_match_the_engine_on_the_glm(logistic):
     fit, net, (X, y), df = logistic
     q = slice(0, 7)
     ti = TorchInfluence(net, "bce_with_logits", (X, y), curvature="exact").fit()
-    ref = engine.influence(fit, curvature="exact").scores((df.iloc[q], df["y"].to_numpy()[q]))
+    Gq = engine.query_gradients(fit, (df.iloc[q], df["y"].to_numpy()[q]))
+    ref = engine.influence(fit, curvature="exact").scores(Gq)
     np.testing.assert_allclose(ti.scores((X[q], y[q])), ref, rtol=1e-6, atol=1e-10)
     for curvature in ("kfac", "ekfac"):  # one output: K-FAC/EK-FAC differ from the exact curvature, but run
         s = TorchInfluence(net, "bce_with_logits", (X, y), curvature=curvature).fit().scores((X[q], y[q]))
