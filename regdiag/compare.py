@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .protocols import is_glm
 from ._validation import DataError, format_labels
 from .comparison import Comparison, Reason, build_comparison, one_line_error, quietly, statsmodels_version
 from .from_statsmodels import GLM_EQUIVALENTS, fit_from_statsmodels, glm_of_discrete
 from .input_kind import is_statsmodels, statsmodels_model
+from .protocols import is_glm
 
 __all__ = ["compare", "Comparison"]
 
@@ -417,8 +417,8 @@ def _linear_reasons(fit: Any, infl: Any, res: Any, k: int) -> list[Reason]:
 def _wls_reason(fit: Any, infl: Any, res: Any, k: int) -> Reason:
     """statsmodels' OLSInfluence on WLS: hat ``h / sqrt(w)``, unweighted residuals, unweighted leave-one-out refits."""
     from . import measures
-    from .linear.ols import fit_design
     from .design import Design
+    from .linear.ols import fit_design
 
     w = np.asarray(fit.design.weights, dtype=float)
     pos = w > 0

@@ -27,7 +27,14 @@ from scipy import stats
 
 from ._validation import DataError
 from .comparison import (
-    RTOL, Comparison, Reason, build_comparison, one_line_error, quietly, relative_tolerance, statsmodels_version,
+    RTOL,
+    Comparison,
+    Reason,
+    build_comparison,
+    one_line_error,
+    quietly,
+    relative_tolerance,
+    statsmodels_version,
 )
 from .from_statsmodels import fit_from_statsmodels
 from .input_kind import statsmodels_model

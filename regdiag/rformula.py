@@ -713,7 +713,6 @@ def parse(formula: str, columns: Sequence[str], response: bool = True) -> Any:
         call of a function it does not know; the message names it and says what to write instead.
     """
     import formulaic
-
     from formulaic.parser.algos.tokenize import tokenize as formula_tokens
 
     cols = [str(c) for c in columns]

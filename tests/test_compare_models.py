@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,8 +11,6 @@ import pytest
 import statsmodels.api as sm
 
 import regdiag
-from pathlib import Path
-
 from regdiag.compare_models import compare_model
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import warnings
-
 import dataclasses
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -12,7 +11,7 @@ import pytest
 
 import regdiag
 from regdiag.engine.influence import influence as engine_influence
-from regdiag.protocols import GroupDeletionFit, Fit, InfluenceResult, ModelKind, is_glm, model_kind
+from regdiag.protocols import Fit, GroupDeletionFit, InfluenceResult, ModelKind, is_glm, model_kind
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..linalg import dekker_split, two_sum, dd_add, dd_gradient_slice, dd_residual_slice
+from ..linalg import dd_add, dd_gradient_slice, dd_residual_slice, dekker_split, two_sum
 
 __all__ = ["dd_residual", "dd_gradient"]
 

@@ -34,7 +34,6 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import solve_triangular
 
-from ..protocols import ModelKind
 from .._validation import ConvergenceError, DataError, DesignError
 from ..design import Design
 from ..linalg import QRFactor
@@ -59,6 +58,7 @@ from ..linear.glm_irls import (
     working_weights,
 )
 from ..linear.ols import check_residual_df, response_resid, warn_conditioning
+from ..protocols import ModelKind
 from ..results import GLMInfluence
 from ._blocks import Source, block_design, make_source
 from ._engine import augmented, reduce_blocks
@@ -70,7 +70,6 @@ from .ols import (
     DaskFit,
     _block_factor,
     _ols_rows,
-    _scalar_fields as ols_scalar_fields,
     block_fields,
     empty_influence,
     fit_source,
@@ -79,6 +78,9 @@ from .ols import (
     refuse_group_deletion,
     split_root,
     summary_text,
+)
+from .ols import (
+    _scalar_fields as ols_scalar_fields,
 )
 
 __all__ = ["DaskGLMFit", "glm"]

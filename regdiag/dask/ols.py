@@ -50,7 +50,6 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import solve_triangular
 
-from ..protocols import ModelKind
 from .._validation import DataError, format_labels
 from ..design import Design, const_names
 from ..linalg import (
@@ -59,20 +58,21 @@ from ..linalg import (
     REFINE_THRESHOLD,
     QRFactor,
     add_correction,
+    default_rank_tol,
     estimated_error,
+    qr_factor,
     refinement_done,
     relative_correction,
-    default_rank_tol,
-    qr_factor,
 )
 from ..linear.ols import (
-    OLSFit,
     PERFECT_FIT_FACTOR,
+    OLSFit,
     check_residual_df,
     response_resid,
     row_measures,
     warn_conditioning,
 )
+from ..protocols import ModelKind
 from ..results import Influence
 from ._blocks import Source, block_design, make_source
 from ._engine import augmented, leaf_factors, reduce_blocks

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 import pandas as pd
 
+from .._validation import ConvergenceError, CurvatureKind, DesignError, InfluenceWarning, ModelError, SolverKind
 from ..protocols import Fit, ModelKind, model_kind
 from ..results import Influence
-from .._validation import ConvergenceError, CurvatureKind, DesignError, InfluenceWarning, ModelError, SolverKind
 from .curvature.base import EPS
 from .influence import EngineInfluence, influence
 from .model import CoxModel, OutputJacobianModel, SingleIndexModel, as_model

@@ -30,12 +30,13 @@ import pandas as pd
 
 from .._validation import ConvergenceError, Correction, Style, as_enum
 from .._warnings import warn_perfect_fit, warn_rows
+from ..results import check_convention
 from .curvature import Curvature, make_curvature
 from .curvature.base import EPS
-from ..results import check_convention
 from .model import ModelView, as_model, batches
 from .progress import Progress, ProgressArg
 from .solvers import Solver, make_solver
+
 
 def _largest_eigenvalue(M: np.ndarray) -> np.ndarray:
     """Largest (real part of the) eigenvalue of each of the ``(b, r, r)`` matrices ``M``."""

@@ -20,17 +20,20 @@ import pandas as pd
 
 from .._validation import DataError, DesignError
 from .._warnings import warn
-from ..protocols import ModelKind
-from ._fit import FitCommon
 from ..design import Design, make_design
 from ..linalg import EPS, QRFactor, lstsq, qr_factor
+from ..protocols import ModelKind
 from ..results import GLMInfluence, GroupInfluence
+from ._fit import FitCommon
 from .families import Family, make_family
 from .glm_exact import DEFAULT_LOO_MAXIT, DEFAULT_LOO_TOL, DEFAULT_MEMORY_MB
 from .glm_irls import DEFAULT_MAXIT, DEFAULT_TOL, IRLSResult, Separation, irls, warn_separation
 from .negbin import ThetaEstimate, fit_negbin_design
-from .ols import COND_WARN  # noqa: F401  (GLMs warn at OLS's threshold; the name stays importable from here)
-from .ols import check_residual_df, warn_conditioning
+from .ols import (
+    COND_WARN,  # noqa: F401  (GLMs warn at OLS's threshold; the name stays importable from here)
+    check_residual_df,
+    warn_conditioning,
+)
 
 __all__ = [
     "GLMFit",

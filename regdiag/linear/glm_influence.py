@@ -38,10 +38,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import linalg as sla
 
+from .. import measures
 from .._validation import DesignError
 from .._warnings import warn_leverage_one, warn_not_converged, warn_rows, warn_zero_weight
 from ..results import GLMInfluence, GroupInfluence
-from .. import measures
 from .glm_exact import exact_deletion
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from .. import measures
 from .._validation import ResidualDfError
-from ..protocols import ModelKind
 from .._warnings import (
     COND_WARN,
     warn,
@@ -28,8 +28,8 @@ from .._warnings import (
 from .._warnings import warn_conditioning as _warn_conditioning
 from ..design import Design, make_design
 from ..linalg import EPS, QRFactor, lstsq, qr_factor
+from ..protocols import ModelKind
 from ..results import FactorDfbeta, GroupInfluence, Influence
-from .. import measures
 from ._fit import FitCommon
 
 __all__ = [

@@ -46,11 +46,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..protocols import ModelKind
 from .._validation import ConvergenceError, DataError, DesignError
 from .._warnings import warn_not_converged
 from ..design import Design, DesignLabels, make_design
 from ..linalg import qr_factor
+from ..protocols import ModelKind
 from ..results import GroupInfluence, RLMInfluence
 from .glm_exact import blocked_matmul  # products small enough for OpenBLAS to run on the calling thread
 from .rlm_s import lqs_s_estimate, s_start_from_coef

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from .._validation import DataError
-
 from .glm import GLMFit
 
 if TYPE_CHECKING:  # pragma: no cover

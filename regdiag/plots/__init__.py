@@ -56,15 +56,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..survival.results import CoxInfluence
 from ._base import DENSITY_ABOVE, LABEL_GID, Display, PanelDisplay, figure_grid, warm_up
-from .engine import curvature_comparison, engine_vs_exact
 from .coefficients import added_variable, added_variable_residuals, dfbetas_panel
+from .engine import curvature_comparison, engine_vs_exact
 from .influence import cooks_index, cooks_leverage, influence_bubble, residuals_leverage
 from .overview import overview
 from .residuals import half_normal, qq, residuals_fitted, scale_location
-from ..survival.results import CoxInfluence
-from .survival import cox_dfbeta_index, cox_martingale_covariates, plot_cox_influence
 from .robust import weights_plot
+from .survival import cox_dfbeta_index, cox_martingale_covariates, plot_cox_influence
 from .teaching import (
     component_residual,
     covratio_index,

@@ -7,7 +7,6 @@ Nothing here refits a model: everything is read from a result object (an :class:
 from __future__ import annotations
 
 import warnings
-
 from dataclasses import dataclass, field
 from typing import Any
 

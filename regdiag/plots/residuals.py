@@ -7,6 +7,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from .. import _distributions as dist
+from ..linear.envelope import Envelope, order_positions
+from ..linear.envelope import envelope as _envelope
 from ._base import (
     Display,
     finish,
@@ -20,9 +24,6 @@ from ._base import (
     top_k,
     view,
 )
-from .. import _distributions as dist
-from ..linear.envelope import Envelope, order_positions
-from ..linear.envelope import envelope as _envelope
 
 __all__ = ["residuals_fitted", "qq", "half_normal", "scale_location"]
 

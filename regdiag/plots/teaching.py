@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..protocols import is_glm
 from ..linear import teaching
+from ..protocols import is_glm
 from ._base import (
     DENSITY_ABOVE,
     Display,

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..results import GLMInfluence
 from ..protocols import ModelKind, is_glm, model_kind
+from ..results import GLMInfluence
 
 __all__ = ["Diagnostics", "diagnose", "Steps", "text_progress", "PROGRESS_AFTER_S"]
 

@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..results import MLEInfluence, RLMInfluence
 from ..protocols import is_glm
-from .page import _e, _num, _table, page as _page
+from ..results import MLEInfluence, RLMInfluence
 from .bundle import CROSS_CHECK_ALL_SOLVERS, ENGINE_MAX_N, MAX_EXACT_GLM, Diagnostics, Steps, diagnose, text_progress
+from .page import _e, _num, _table
+from .page import page as _page
 from .text import make_folder, summary_text, write_measures_csv
 
 __all__ = ["HTMLReport", "write_html_report", "text_progress", "EXPORT_PARQUET_ABOVE"]

@@ -20,13 +20,13 @@ import pandas as pd
 from .._distributions import norm_sf
 from .._validation import ConditioningWarning, DataError, DesignError
 from .._warnings import warn_not_converged
-from ..protocols import ModelKind
 from ..design import DesignLabels
 from ..linalg import qr_factor
+from ..protocols import ModelKind
+from ..results import GroupInfluence
 from ._core import CoxState, Residuals, evaluate, newton, residuals
 from ._risk import RiskSets
 from .formula import SurvDesign, surv_arrays, surv_design
-from ..results import GroupInfluence
 from .results import CoxInfluence
 
 __all__ = ["CoxFit", "coxph", "coxph_arrays", "coxph_from_statsmodels", "TIES"]

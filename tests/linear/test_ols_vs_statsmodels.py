@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 import statsmodels.formula.api as smf
+from statsmodels.stats.outliers_influence import OLSInfluence
 
 import regdiag
 from regdiag.testing import ols_loo_refit
-from statsmodels.stats.outliers_influence import OLSInfluence
 
 CASES = [
     ("LifeCycleSavings", "sr ~ pop15 + pop75 + dpi + ddpi"),

@@ -71,8 +71,9 @@ def test_simulated_responses_have_the_fitted_mean_and_variance(formula, data, fa
 @pytest.mark.parametrize("method", ["projection", "refit"])
 def test_glm_envelope_covers_data_drawn_from_the_model(clotting, method):
     """Sorted |t| of fresh draws from the fitted model (refitted) fall inside the 90% band about 90% of the time."""
-    from regdiag.linear.glm import fit_glm_design
     import dataclasses
+
+    from regdiag.linear.glm import fit_glm_design
 
     infl = clotting.influence()
     env = envelope(infl, 9, nsim=99, level=0.9, rng=1, absolute=True, method=method)

@@ -204,8 +204,9 @@ def test_output_folder_that_is_a_file_is_a_data_error(savings_fit, tmp_path):
 
 
 def test_report_imports_matplotlib_only_through_plots():
-    import regdiag.report.html as html_mod
     from pathlib import Path
+
+    import regdiag.report.html as html_mod
 
     source = Path(html_mod.__file__).read_text()
     assert "import matplotlib" not in source and "from matplotlib" not in source

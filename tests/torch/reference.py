@@ -11,7 +11,6 @@ import torch.nn.functional as F
 from torch import nn
 
 
-
 def layout(net: nn.Module):
     """``[(kind, names, shapes)]`` in the engine's order, and the total size."""
     parts, seen = [], set()

@@ -15,8 +15,8 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 from transformers.pytorch_utils import Conv1D  # noqa: E402
 
-from regdiag._validation import DataError, InfluenceWarning, ModelError  # noqa: E402
 import regdiag.torch._model as model_module  # noqa: E402
+from regdiag._validation import DataError, InfluenceWarning, ModelError  # noqa: E402
 from regdiag.torch import TorchInfluence  # noqa: E402
 
 from . import hf_reference as ref  # noqa: E402
