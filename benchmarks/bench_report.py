@@ -108,8 +108,9 @@ NOTES = [
     "Each side is one process from a cold start, timed by wall clock and by CPU time (user + system, children "
     "included); the machine has 2 cores shared with other work (load average recorded per case before and after), "
     "so wall times vary with the others' load; CPU times vary much less.",
-    "regdiag's report draws 14 to 15 figures (R by hand: 7), in 2 worker processes; up to 20 000 rows they start "
-    "before the numbers are computed. Above 200 000 rows it leaves out the engine cross-check and engine plots "
+    "regdiag's report draws 14 to 15 figures (R by hand: 7), in 2 worker processes; up to 20 000 rows on an idle "
+    "machine (load average below 1) they start before the numbers are computed. Above 200 000 rows it leaves out "
+    "the engine cross-check and engine plots "
     "(regdiag.cross_check(fit) runs them), above 50 000 rows it exports parquet instead of CSV + JSON.",
     "Ornstein: both sides estimate the negative binomial's theta by maximum likelihood (regdiag as MASS::glm.nb "
     "does).",
