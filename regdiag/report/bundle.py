@@ -9,6 +9,7 @@ functions). The page writer and the plots only draw what the bundle holds: nothi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import sys
 import time
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..protocols import ModelKind, is_glm, model_kind
-from ..results import GLMInfluence
+from ..results import GLMInfluence, Influence
 
 __all__ = ["Diagnostics", "diagnose", "Steps", "text_progress", "PROGRESS_AFTER_S"]
 
@@ -205,6 +206,8 @@ def _engine_values(fit: Any, infl: Any, runs: dict[tuple[str, str, str], Any],
     from ..engine.comparison import compare_with_exact
 
     exact = fit.influence(loo="exact") if is_glm(fit) and fit.nobs <= MAX_EXACT_GLM else infl
+    if isinstance(exact, Influence) and exact.dfbeta_is_lazy:  # least squares: DFBETA solved once, not per run
+        exact = dataclasses.replace(exact, dfbeta_data=exact.dfbeta)
     values = {}
     for key in ENGINE_PLOT_RUNS:
         try:
