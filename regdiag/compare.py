@@ -1195,10 +1195,10 @@ def _r_coef_name(name: str) -> str:
 
 def _r_column_map(infl: Any, columns: list[str], notes: list[str], name: str) -> dict[str, tuple[str, int | None]]:
     """R column -> (quantity, coefficient index or None), for the columns regdiag has a counterpart of."""
-    kept = infl._kept_columns()
+    kept = infl.kept_columns()
     out: dict[str, tuple[str, int | None]] = {}
     dfb = [c for c in columns if c.startswith("dfb.")]
-    ours_dfb = infl._r_names()
+    ours_dfb = infl.r_dfbeta_names()
     if sorted(dfb) == sorted(ours_dfb):
         out.update({c: ("dfb", kept[ours_dfb.index(c)]) for c in dfb})
     elif dfb and len(dfb) == len(ours_dfb):

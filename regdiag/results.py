@@ -443,12 +443,26 @@ class Influence:
     def _convention(convention: str, measure: str, allowed: Sequence[Style] = tuple(Style)) -> Style:
         return check_convention(convention, measure, allowed)
 
-    def _kept_columns(self) -> list[int]:
+    def kept_columns(self) -> list[int]:
+        """Positions of the coefficients that are not aliased (the columns R's tables have).
+
+        Returns
+        -------
+        list of int
+            Indices into ``param_names``.
+        """
         return [j for j, name in enumerate(self.param_names) if name not in self.aliased]
 
     # ---- frames -------------------------------------------------------------------------------------------------
-    def _r_names(self) -> list[str]:
-        return r_dfb_names([self.param_names[j] for j in self._kept_columns()])
+    def r_dfbeta_names(self) -> list[str]:
+        """R's ``influence.measures`` column names of the DFBETAS of :meth:`kept_columns` (``dfb.1_``, ...).
+
+        Returns
+        -------
+        list of str
+            One name per kept coefficient.
+        """
+        return r_dfb_names([self.param_names[j] for j in self.kept_columns()])
 
     def _regdiag_columns(self) -> dict[str, FloatArray]:
         cols: dict[str, FloatArray] = {
@@ -483,10 +497,10 @@ class Influence:
         pandas.DataFrame
         """
         st = as_enum(Style, style, "style")
-        kept = self._kept_columns()
+        kept = self.kept_columns()
         if st is Style.R:
             dfbs = self.dfbetas[:, kept]
-            data = {n: dfbs[:, i] for i, n in enumerate(self._r_names())}
+            data = {n: dfbs[:, i] for i, n in enumerate(self.r_dfbeta_names())}
             data.update(dffit=self.dffits, **{"cov.r": self.cov_ratio, "cook.d": self.cooks_distance},
                         hat=self.leverage)
             return pd.DataFrame(data, index=self.index)
@@ -515,7 +529,7 @@ class Influence:
         return pd.DataFrame(data, index=self.index)
 
     def _sas_frame(self) -> pd.DataFrame:
-        kept = self._kept_columns()
+        kept = self.kept_columns()
         dfbs = self.dfbetas[:, kept]
         data: dict[str, FloatArray] = {
             "H": self.leverage,
@@ -561,7 +575,7 @@ class Influence:
         """
         crits = self._criteria(rule)
         p = self.rank
-        kept = self._kept_columns()
+        kept = self.kept_columns()
         is_r = isinstance(rule, str) and rule == "R"
         if n is not None:
             n = int(n)
@@ -1021,7 +1035,7 @@ class GLMInfluence(Influence):
         pandas.DataFrame
         """
         st = as_enum(Style, style, "style")
-        kept = self._kept_columns()
+        kept = self.kept_columns()
         if st is Style.R:
             # one n x (p + 4) column-major array, handed to pandas without a copy
             k = len(kept)
@@ -1029,7 +1043,7 @@ class GLMInfluence(Influence):
             self._dfbetas_r_into(mat[:, :k], kept)
             for j, col in enumerate((self.dffits, self.cov_ratio, self._cooks_distance_one_step(), self.leverage)):
                 mat[:, k + j] = col
-            cols = self._r_names() + ["dffit", "cov.r", "cook.d", "hat"]
+            cols = self.r_dfbeta_names() + ["dffit", "cov.r", "cook.d", "hat"]
             return pd.DataFrame(mat, index=self.index, columns=cols, copy=False)
         if st is Style.STATSMODELS:
             dfbs = self.dfbetas_as("statsmodels")[:, kept]
@@ -1061,7 +1075,7 @@ class GLMInfluence(Influence):
         for k in ("STDRESCHI", "STDRESDEV"):
             data[k][~(self.leverage < 1)] = np.nan
         dfbs = self.dfbetas_as("SAS")
-        for j in self._kept_columns():
+        for j in self.kept_columns():
             nm = "Intercept" if self.param_names[j] in INTERCEPT_NAMES else self.param_names[j]
             data[f"DFBETA_{nm}"] = dfbs[:, j]
         return pd.DataFrame(data, index=self.index)

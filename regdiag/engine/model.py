@@ -941,7 +941,7 @@ class RLMModel(SingleIndexModel):
     """
 
     def __init__(self, fit: RLMFit) -> None:
-        X = np.asarray(fit._X, dtype=float)  # the rows as fitted (scaled by sqrt(w) for inverse-variance weights)
+        X = np.asarray(fit.X_fitted, dtype=float)  # the rows as fitted (scaled by sqrt(w) for inverse-variance weights)
         u = fit.u
         psi = fit.psi
         s = fit.scale

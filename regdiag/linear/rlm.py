@@ -385,8 +385,14 @@ class RLMFit(DesignLabels):
         return ()
 
     @property
-    def _X(self) -> np.ndarray:
-        """The working design (rows scaled by ``sqrt(w)`` with inverse-variance weights)."""
+    def X_fitted(self) -> np.ndarray:
+        """The working design the M-estimation ran on (rows scaled by ``sqrt(w)`` with inverse-variance weights).
+
+        Returns
+        -------
+        ndarray of shape (n_obs, n_params)
+            ``design.X``, or its weighted rows.
+        """
         return np.asarray(self.design.X if self._Xw is None else self._Xw, dtype=float)
 
     @property
@@ -400,7 +406,7 @@ class RLMFit(DesignLabels):
     @property
     def _resid(self) -> np.ndarray:
         """Working residuals (R's ``wresid``)."""
-        return self._y - self._X @ self.coef
+        return self._y - self.X_fitted @ self.coef
 
     @property
     def _offset(self) -> np.ndarray | float:
@@ -457,7 +463,7 @@ class RLMFit(DesignLabels):
     def _xtx_inv(self) -> np.ndarray:
         if "xtx_inv" not in self._cache:
             c = self._case
-            f = qr_factor(self._X if c is None else self._X * np.sqrt(c)[:, None])
+            f = qr_factor(self.X_fitted if c is None else self.X_fitted * np.sqrt(c)[:, None])
             self._cache["xtx_inv"] = f.cov_unscaled()
         return self._cache["xtx_inv"]
 
@@ -504,7 +510,7 @@ class RLMFit(DesignLabels):
     def _newton_matrix(self) -> np.ndarray:
         """``X' diag(c psi'(u)) X`` (the Hessian of ``sum c rho(r/s)`` times ``s^2``; ``c`` the case weights, 1
         without)."""
-        X = self._X
+        X = self.X_fitted
         return (X.T * (self.psi.deriv(self.u) * self._case_or_one)) @ X
 
     @property
@@ -539,7 +545,7 @@ class RLMFit(DesignLabels):
         """
         if loo not in ("exact", "one-step"):
             raise ValueError(f"loo={loo!r} is not one of 'exact', 'one-step'")
-        X = self._X
+        X = self.X_fitted
         n, p = X.shape
         u = self.u
         psi, d = self.psi.psi(u), self.psi.deriv(u)
@@ -572,7 +578,7 @@ class RLMFit(DesignLabels):
     def _one_step(self, psi: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``h*`` (n,) and the one-step ``b - b_(i)`` (n, p) with the scale held:
         ``s c_i psi_i M^{-1} x_i / (1 - h*_i)``, ``M = X' diag(c psi') X``, ``h*_i = c_i psi'_i x_i' M^{-1} x_i``."""
-        X = self._X
+        X = self.X_fitted
         c = self._case_or_one
         Minv_x = np.linalg.solve(self._newton_matrix(), X.T).T  # (n, p)
         hstar = c * d * np.einsum("ij,ij->i", X, Minv_x)
@@ -600,7 +606,7 @@ class RLMFit(DesignLabels):
 
     def _cov_ratio(self, dfbeta: np.ndarray, s_loo: np.ndarray) -> np.ndarray:
         """Robust COVRATIO (see :meth:`influence`), in batches of deletions (``n x BATCH`` residuals at a time)."""
-        X, y = self._X, self._y
+        X, y = self.X_fitted, self._y
         n, p = X.shape
         c = self._case_or_one
         h0 = c * np.einsum("ij,ij->i", X, X @ self._xtx_inv())
@@ -640,7 +646,7 @@ class RLMFit(DesignLabels):
         from .deletion import resolve_groups
 
         labels, members = resolve_groups(self.index, groups)
-        X, y, case = self._X, self._y, self._case
+        X, y, case = self.X_fitted, self._y, self._case
         n, p = X.shape
         dfbeta = np.full((len(members), p), np.nan)
         scales = np.full(len(members), np.nan)
@@ -1178,7 +1184,7 @@ class _DeletionSetup:
 
     @classmethod
     def at(cls, fit: RLMFit) -> _DeletionSetup:
-        X = fit._X
+        X = fit.X_fitted
         n = X.shape[0]
         r = fit._y - X @ fit.coef
         d = fit.psi.deriv(r / fit.scale)
@@ -1365,7 +1371,7 @@ def _refit_rows(fit: RLMFit, slow: np.ndarray, dfbeta: np.ndarray, scales: np.nd
                 err: np.ndarray, refitted: np.ndarray) -> None:
     """Deletions the chord steps did not settle: IRLS from the full fit without the row, to its fixed point (the
     arrays are updated in place; NaN where IRLS fails)."""
-    X, y, b = fit._X, fit._y, fit.coef
+    X, y, b = fit.X_fitted, fit._y, fit.coef
     n = X.shape[0]
     for i in slow:
         keep = np.ones(n, dtype=bool)
@@ -1402,7 +1408,7 @@ def brute_force_loo(fit: RLMFit) -> tuple[np.ndarray, np.ndarray]:
     scales : ndarray of shape (n_obs,)
         The scale of each deleted fit.
     """
-    X = fit._X
+    X = fit.X_fitted
     y = fit._y
     case = fit._case
     n, p = X.shape

@@ -442,7 +442,7 @@ def test_batched_group_deletion_equals_irls_refits(kw):
         for g in np.flatnonzero(settled):
             keep = np.ones(len(d), dtype=bool)
             keep[members[g]] = False
-            coef, s_g, *_ = _irls(fit._X[keep], fit._y[keep], fit.psi, fit.scale_spec, fit.coef.copy(), fit.scale,
+            coef, s_g, *_ = _irls(fit.X_fitted[keep], fit._y[keep], fit.psi, fit.scale_spec, fit.coef.copy(), fit.scale,
                                   acc=1e-15, maxit=20000)
             assert np.max(np.abs(dfb[g] - (fit.coef - coef)) / fit.bse.to_numpy()) < 1e-9
             assert abs(scales[g] / s_g - 1) < 1e-9
