@@ -37,3 +37,9 @@ def test_the_entry_layer_loads_dask_and_the_engine_only_when_used():
     assert "regdiag.api" in mods and "regdiag.linear.glm" in mods
     for heavy in ("regdiag.engine", "regdiag.dask", "dask", "regdiag.survival", "matplotlib", "torch"):
         assert heavy not in mods, heavy
+
+
+def test_a_report_of_a_least_squares_fit_loads_no_scipy_stats():
+    """The report's numbers and every figure module: distribution functions come from scipy.special."""
+    mods = _modules_after("import regdiag.report, regdiag.report.bundle, regdiag.plots")
+    assert "scipy.stats" not in mods

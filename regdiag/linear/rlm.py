@@ -44,8 +44,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from .. import _distributions as dist
 from .._validation import ConvergenceError, DataError, DesignError
 from .._warnings import warn_not_converged
 from ..design import Design, DesignLabels, make_design
@@ -237,8 +237,8 @@ class _Scale:
     @property
     def gamma(self) -> float:
         k2 = self.k2
-        theta = 2.0 * stats.norm.cdf(k2) - 1.0
-        return theta + k2 * k2 * (1.0 - theta) - 2.0 * k2 * stats.norm.pdf(k2)
+        theta = 2.0 * dist.norm_cdf(k2) - 1.0
+        return theta + k2 * k2 * (1.0 - theta) - 2.0 * k2 * dist.norm_pdf(k2)
 
     def update(self, r: np.ndarray, s_old: float, df: float, case: np.ndarray | None = None) -> float:
         """The next scale from the residuals ``r`` (``case``: case weights, as rlm's ``wt.method = "case"``)."""
@@ -563,7 +563,7 @@ class RLMFit(DesignLabels):
         cov = self.cov_params().to_numpy()
         return RLMInfluence(
             leverage=h, resid=self._resid, standard_resid=m["std"], student_resid=m["stud"], press_resid=m["press"],
-            sigma_loo=s_loo, cooks_distance=m["cook"], cooks_pvalue=stats.f.sf(m["cook"], p, n - p),
+            sigma_loo=s_loo, cooks_distance=m["cook"], cooks_pvalue=dist.f_sf(m["cook"], p, n - p),
             dffits=m["dffits"], cov_ratio=self._cov_ratio(dfbeta, s_loo), dfbeta_data=dfbeta,
             params=np.array(self.coef),
             cov_unscaled_diag=np.diag(cov) / self.stddev**2, sigma=self.scale, rank=p, df_resid=float(n - p),
@@ -1028,7 +1028,7 @@ def rlm_from_statsmodels(results: Any) -> RLMFit:
     if not (isinstance(scale_est, str) and scale_est == "mad"):
         raise DataError(f"statsmodels RLM with scale_est={scale_est!r} is not supported (only 'mad')")
     scale = "MAD" if opts.get("update_scale", True) else float(results.scale)
-    return fit_rlm_design(design, ps, scale=scale, mad_constant=float(stats.norm.ppf(0.75)),
+    return fit_rlm_design(design, ps, scale=scale, mad_constant=float(dist.norm_ppf(0.75)),
                           init=np.asarray(results.params, dtype=float))
 
 

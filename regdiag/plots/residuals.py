@@ -262,7 +262,7 @@ def scale_location(result: Any, *, ax: Any = None, n_labels: int = 3, smooth: bo
     arts: dict[str, Any] = {"points": scatter(ax, x[ok], y[ok])}
     if smooth:
         arts["smoother"] = smoother(ax, x[ok], y[ok])
-    finish(ax, "Scale-location", v.fitted_label, r"$\sqrt{|\mathrm{" + v.std_resid_label.replace(" ", r"\ ") + "}|}$")
+    finish(ax, "Scale-location", v.fitted_label, "\u221a|" + v.std_resid_label + "|")  # as R labels it: √|...|
     ax.set_ylim(bottom=0)
     labelled = label_points(ax, x, y, v.index, top_k(np.where(ok, y, np.nan), n_labels))
     omitted = v.index[v.used & ~ok]
