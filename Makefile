@@ -15,6 +15,7 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet 'torch==2.13.0'  # the CPU build (a local wheel) before the torch extra
 	$(BIN)/python -m pip install --quiet -e '.[dev,torch,dask]'
+	$(BIN)/python -m compileall -q regdiag  # byte-code written once, even where PYTHONDONTWRITEBYTECODE is set
 	touch $(STAMP)
 
 venv: $(STAMP)

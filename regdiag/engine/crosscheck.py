@@ -282,11 +282,17 @@ def cross_check(
     solvers = [s.value for s in SolverKind] if solvers is None else list(solvers)
     solver_options = solver_options or {}
     rows = []
+    unsolved: dict[tuple[str, str], str] = {}  # a solve that did not converge fails for every correction
     for cur, sol, cor in itertools.product(curvatures, solvers, corrections):
         exact, why = _theory(model, cur, cor)
         row: dict[str, Any] = {"curvature": cur, "solver": sol, "correction": cor, "theory": why}
         opts = dict(solver_options.get(sol, {}))
-        res, status = engine_run(model, cur, sol, cor, damping, opts)
+        if (cur, sol) in unsolved:  # the correction only rescales the solved vectors: the same solve, not rerun
+            res, status = None, unsolved[(cur, sol)]
+        else:
+            res, status = engine_run(model, cur, sol, cor, damping, opts)
+            if res is None and status.startswith(ConvergenceError.__name__):
+                unsolved[(cur, sol)] = status
         if res is None:
             row.update(failed_run(("param_influence", "dfbeta", "cooks_distance", "expected", "tolerance"), status))
             rows.append(row)

@@ -24,6 +24,11 @@ __all__ = ["Solver", "DirectSolver", "CGSolver", "LissaSolver", "LowRankSolver",
 COND_WARN = 1e10
 #: Lanczos steps spent looking for a null space of an undamped curvature before an iterative solve
 SINGULAR_PROBE_STEPS = 60
+#: LiSSA measures its rate of convergence over windows of this many iterations and gives up when that rate cannot
+#: reach the tolerance within its iterations. Each eigen-component of the residual shrinks by the constant factor
+#: ``1 - lambda_k / s`` per iteration, so the largest shrinks no faster than its slowest mode: a window's rate is,
+#: if anything, faster than the rate to come (the fast modes are still dying out), and giving up on it is safe.
+RATE_WINDOW = 50
 
 
 class Solver:
@@ -476,9 +481,9 @@ class LissaSolver(Solver):
                     f"LiSSA diverged after {it} iterations (relative residual {rel.max():.3g}): the scale "
                     f"{self.scale:.3g} is below half the largest eigenvalue, or the curvature is indefinite"
                 )
-            if it % 200 == 0:  # give up early when the observed rate cannot reach rtol within max_iter
-                if it > 200 and prev is not None:
-                    rate = (rel.max() / prev) ** (1.0 / 200)
+            if it % RATE_WINDOW == 0:  # give up early when the observed rate cannot reach rtol within max_iter
+                if it > RATE_WINDOW and prev is not None:
+                    rate = (rel.max() / prev) ** (1.0 / RATE_WINDOW)
                     if rate >= 1.0 or np.log(self.rtol / rel.max()) / np.log(rate) > 2.0 * (self.max_iter - it):
                         break
                 prev = rel.max()

@@ -238,7 +238,7 @@ class _Scale:
     def gamma(self) -> float:
         k2 = self.k2
         theta = 2.0 * dist.norm_cdf(k2) - 1.0
-        return theta + k2 * k2 * (1.0 - theta) - 2.0 * k2 * dist.norm_pdf(k2)
+        return float(theta + k2 * k2 * (1.0 - theta) - 2.0 * k2 * dist.norm_pdf(k2))
 
     def update(self, r: np.ndarray, s_old: float, df: float, case: np.ndarray | None = None) -> float:
         """The next scale from the residuals ``r`` (``case``: case weights, as rlm's ``wt.method = "case"``)."""

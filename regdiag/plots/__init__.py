@@ -57,7 +57,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..survival.results import CoxInfluence
-from ._base import DENSITY_ABOVE, LABEL_GID, Display, PanelDisplay, figure_grid, warm_up
+from ._base import DENSITY_ABOVE, LABEL_GID, Display, PanelDisplay, figure_grid, image_data_uri, warm_up
 from .coefficients import added_variable, added_variable_residuals, dfbetas_panel
 from .engine import curvature_comparison, engine_vs_exact
 from .influence import cooks_index, cooks_leverage, influence_bubble, residuals_leverage
@@ -83,6 +83,7 @@ __all__ = [
     "LABEL_GID",
     "DENSITY_ABOVE",
     "warm_up",
+    "image_data_uri",
     "residuals_fitted",
     "qq",
     "half_normal",

@@ -229,6 +229,7 @@ def diagnose(
     compare_statsmodels: bool = False,
     teaching: bool = True,
     steps: Steps | None = None,
+    ready: Callable[[Diagnostics], None] | None = None,
 ) -> Diagnostics:
     """Compute every number of the report once.
 
@@ -248,6 +249,9 @@ def diagnose(
         The numbers of the teaching plots (VIF, partial residuals, index series, Hadi, deletion).
     steps : Steps, optional
         Progress.
+    ready : callable, optional
+        Called with a bundle of every number but the engine's and the comparison's as soon as they are known (the
+        report starts drawing the main figures while the engine runs).
 
     Returns
     -------
@@ -264,8 +268,20 @@ def diagnose(
     caught += [f"{w.category.__name__}: {w.message}" for w in rec]
     with timed("influence and flags"):
         parts, ot_all = _flags(infl, rule, flagged)
-
+    if nsim >= 2:
+        step("simulated envelopes")
+        with timed("envelopes"):
+            parts.update(_envelopes(infl, nsim, caught))
+    # least squares and GLMs (robust and discrete fits have their own plots)
+    if teaching and model_kind(fit) in (ModelKind.OLS, ModelKind.GLM):
+        step("numbers of the teaching plots")
+        with timed("teaching plots' numbers"):
+            parts.update(_teaching(fit, infl, ot_all, caught))
     runs: dict[tuple[str, str, str], Any] = {}
+    if ready is not None:  # every number but the engine's and the comparison's
+        ready(Diagnostics(fit=fit, influence=infl, rule=rule, flagged=flagged, engine_runs=runs,
+                          warnings=tuple(dict.fromkeys(caught)), timings=dict(timed.seconds), **parts))
+
     too_big = (f"not run in the report: n = {infl.n_obs} > {ENGINE_MAX_N} (every engine run passes over all rows; "
                "the agreement it checks does not depend on n); regdiag.cross_check(fit) runs it")
     if cross_check and infl.n_obs > ENGINE_MAX_N:
@@ -288,15 +304,6 @@ def diagnose(
         step("comparison with statsmodels")
         with timed("comparison with statsmodels"):
             parts.update(_comparison(fit))
-    if nsim >= 2:
-        step("simulated envelopes")
-        with timed("envelopes"):
-            parts.update(_envelopes(infl, nsim, caught))
-    # least squares and GLMs (robust and discrete fits have their own plots)
-    if teaching and model_kind(fit) in (ModelKind.OLS, ModelKind.GLM):
-        step("numbers of the teaching plots")
-        with timed("teaching plots' numbers"):
-            parts.update(_teaching(fit, infl, ot_all, caught))
     return Diagnostics(fit=fit, influence=infl, rule=rule, flagged=flagged, engine_runs=runs,
                        warnings=tuple(dict.fromkeys(caught)), timings=timed.seconds, **parts)
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .bundle import Steps as _Steps
-from .html import HTMLReport, _e, _page, _png, _table
+from .html import SVG_MAX_N, HTMLReport, _e, _image_src, _page, _table
 from .inputs import one_line
 from .text import make_folder
 
@@ -113,7 +113,7 @@ def diagnose_cox(fit: Any, *, top: int = 15, cross_check: bool = True, compare_s
 
 
 def _cox_figures(b: CoxDiagnostics, n_labels: int) -> list[tuple[str, str, str, str]]:
-    """``(key, caption, png, error)`` of the Cox report's plots, drawn from the bundle."""
+    """``(key, caption, data URI, error)`` of the Cox report's plots, drawn from the bundle."""
     from .. import plots
 
     fit, infl = b.fit, b.influence
@@ -137,7 +137,7 @@ def _cox_figures(b: CoxDiagnostics, n_labels: int) -> list[tuple[str, str, str, 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 disp = fn()
-                figs.append((key, caption, _png(disp.figure_), ""))
+                figs.append((key, caption, _image_src(disp.figure_, fit.n_obs <= SVG_MAX_N), ""))
         except Exception as exc:  # a plot that cannot be drawn is reported, the rest of the report stays
             figs.append((key, caption, "", one_line(str(exc))))
     return figs
@@ -179,9 +179,9 @@ def _cox_sections(b: CoxDiagnostics, figs: list[tuple[str, str, str, str]], expo
         + _table(b.shown, text_cols=("coefficient",), index_label="row")
     )
     plot_html = "".join(
-        f'<figure><img alt="{_e(k)}" src="data:image/png;base64,{png}"><figcaption>{_e(c)}</figcaption></figure>'
-        if png else f'<p class="note">{_e(k)}: not drawn ({_e(err)})</p>'
-        for k, c, png, err in figs
+        f'<figure><img alt="{_e(k)}" src="{src}"><figcaption>{_e(c)}</figcaption></figure>'
+        if src else f'<p class="note">{_e(k)}: not drawn ({_e(err)})</p>'
+        for k, c, src, err in figs
     )
     sections = [("model", "Model", model_html), ("influence", "Influential observations", infl_html),
                 ("plots", "Plots", plot_html)]

@@ -1,4 +1,5 @@
-"""The HTML report: one self-contained file (plots embedded as base64 PNG, styles inline, no external URL) with the
+"""The HTML report: one self-contained file (plots embedded as base64 SVG for small data, PNG above
+:data:`SVG_MAX_N` observations; styles inline, no external URL) with the
 model and fit, the flagged observations (ranked, capped, with a note when the rule flags a large share) and the rule
 that flagged each, the diagnostic and teaching plots, the outlier test, collinearity, the engine cross-check, an
 optional comparison with statsmodels, and links to the exports of every measure written next to it (CSV and JSON
@@ -9,14 +10,12 @@ Every number comes from one :class:`~regdiag.report.bundle.Diagnostics` bundle; 
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import datetime as _dt
-import io
 import json
 import math
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import pandas as pd
 from ..protocols import is_glm
 from ..results import MLEInfluence, RLMInfluence
 from .bundle import CROSS_CHECK_ALL_SOLVERS, ENGINE_MAX_N, MAX_EXACT_GLM, Diagnostics, Steps, diagnose, text_progress
+from .drawing import Drawing, machine_idle, take_early, worker_count
 from .page import _e, _num, _table
 from .page import page as _page
 from .text import make_folder, summary_text, write_measures_csv
@@ -35,6 +35,10 @@ __all__ = ["HTMLReport", "write_html_report", "text_progress", "EXPORT_PARQUET_A
 
 #: resolution of the embedded plots
 PNG_DPI = 110
+#: up to this many observations the plots are embedded as SVG, above as PNG: at this size a vector figure is drawn
+#: in about three quarters of the time of the PNG (text is written, not rendered) and stays sharp at any zoom; with
+#: more points it is no faster and several times larger
+SVG_MAX_N = 200
 #: rows of the flagged table shown in the page, by decreasing Cook's distance (all of them are in the export)
 MAX_FLAGGED_ROWS = 100
 #: with ``exports="auto"``, above this many observations the measures are written as parquet (measures.parquet)
@@ -43,10 +47,10 @@ MAX_FLAGGED_ROWS = 100
 EXPORT_PARQUET_ABOVE = 50_000
 #: figures drawn in parallel worker processes (forked, where the platform has fork) when there are this many or more
 PARALLEL_FIGURES = 4
-#: up to this many observations, and while the machine's load average is below EARLY_DRAWING_MAX_LOAD, the drawing
-#: processes start before the numbers are computed (see _Drawing)
+#: up to this many observations, and while the machine's load average is below
+#: :data:`~regdiag.report.drawing.EARLY_DRAWING_MAX_LOAD`, the drawing processes start before the numbers are computed
+#: (see _Figures)
 EARLY_DRAWING_MAX_N = 20_000
-EARLY_DRAWING_MAX_LOAD = 1.0
 
 _ = (CROSS_CHECK_ALL_SOLVERS, ENGINE_MAX_N, MAX_EXACT_GLM)  # re-exported: the report's limits live in bundle.py
 
@@ -88,12 +92,15 @@ class HTMLReport:
 # figures
 
 
-def _png(fig: Any) -> str:
-    buf = io.BytesIO()
-    # at the figure's own dpi, so that the text measured by the layout is measured once (matplotlib caches text
-    # layout per dpi); constrained layout already fits the margins: one draw, not two
-    fig.savefig(buf, format="png", dpi="figure")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+def _image_src(fig: Any, vector: bool) -> str:
+    """The figure as a ``data:`` URI: SVG when ``vector`` (see :data:`SVG_MAX_N`), else PNG."""
+    from ..plots import image_data_uri
+
+    return image_data_uri(fig, vector)
+
+
+def _vector(n_obs: int) -> bool:
+    return n_obs <= SVG_MAX_N
 
 
 def _figure(nrows: int, ncols: int, panel: tuple[float, float]) -> tuple[Any, Any]:
@@ -114,7 +121,7 @@ class _Plot:
     key: str
     title: str
     caption: str
-    png: str = ""
+    src: str = ""
     error: str = ""
 
 
@@ -404,148 +411,166 @@ def _pair(left: Callable[..., Any], right: Callable[..., Any], infl: Any, n_labe
     return make
 
 
-def _draw(make: Callable[[], Any]) -> tuple[str, str]:
-    """``(png, error)`` of one figure."""
+def _draw(make: Callable[[], Any], vector: bool) -> tuple[str, str]:
+    """``(data URI, error)`` of one figure."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return _png(make()), ""
+            return _image_src(make(), vector), ""
     except Exception as exc:  # a plot that cannot be drawn for this fit is reported, not fatal
         return "", f"{type(exc).__name__}: {exc}"
 
 
-#: the figures being drawn, read by forked workers (a function made in the parent cannot be pickled)
-_PENDING: list[Callable[[], Any]] = []
-#: in an early-started worker: the bundle file it read and the figures made from it
-_LOADED: tuple[str, list[Callable[[], Any]]] | None = None
+#: the figures being drawn, read by workers forked after they were made (a function made in the parent cannot be
+#: pickled)
+_PENDING: list[tuple[Callable[[], Any], bool]] = []
+#: in a worker started before the numbers: the bundles it read (by file) and the figures made from each
+_LOADED: dict[str, tuple[Diagnostics, list[Callable[[], Any]]]] = {}
 
 
 def _draw_pending(k: int) -> tuple[str, str]:
-    return _draw(_PENDING[k])
+    return _draw(*_PENDING[k])
 
 
-def _draw_from_file(task: tuple[str, int, bool, int]) -> tuple[str, str]:
-    """Draw figure ``k`` of the bundle pickled at ``path`` (read once per worker)."""
-    global _LOADED
-    path, n_labels, engine, k = task
-    if _LOADED is None or _LOADED[0] != path:
-        import pickle
+def _draw_from_bundle(path: str, n_labels: int, k: int, engine_path: str | None = None) -> tuple[str, str]:
+    """Draw figure ``k`` of the bundle pickled at ``path`` (read once per worker): of its main figures, or with
+    ``engine_path`` (the engine plots' values, pickled once the engine has run) of its engine figures."""
+    import pickle
 
-        with open(path, "rb") as fh:
-            b = pickle.load(fh)
-        _LOADED = (path, [make for *_, make in _plot_specs(b, n_labels, engine)])
-    return _draw(_LOADED[1][k])
-
-
-def _workers(n_figures: int) -> int:
-    import multiprocessing
-    import os
-
-    if n_figures < PARALLEL_FIGURES or "fork" not in multiprocessing.get_all_start_methods():
-        return 1
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - platforms without affinity
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 4, n_figures))
+    key = path if engine_path is None else engine_path
+    if key not in _LOADED:
+        if path not in _LOADED:
+            with open(path, "rb") as fh:
+                b = pickle.load(fh)
+            _LOADED[path] = (b, [make for *_, make in _plot_specs(b, n_labels, engine=False)])
+        if engine_path is not None:
+            with open(engine_path, "rb") as fh:
+                values = pickle.load(fh)
+            b = dataclasses.replace(_LOADED[path][0], engine_values=values)
+            _LOADED[engine_path] = (b, [make for *_, make in _engine_specs(b, n_labels)])
+    b, makes = _LOADED[key]
+    return _draw(makes[k], _vector(b.influence.n_obs))
 
 
-class _Drawing:
-    """The processes that draw the figures.
+#: the relative cost of drawing a figure, by key: its number of panels (others: one)
+def _cost(key: str, b: Diagnostics) -> int:
+    infl = b.influence
+    kept = [nm for nm in infl.param_names if nm not in infl.aliased]
+    panels = {"overview": 4, "index_plot": 4, "dfbetas": len(kept), "added_variable": len(kept),
+              "component_residual": len(kept), "curvature_comparison": 3, "dffits_covratio": 2}
+    return panels.get(key, 1)
 
-    For up to :data:`EARLY_DRAWING_MAX_N` observations on an otherwise idle machine (load average below
-    :data:`EARLY_DRAWING_MAX_LOAD`) they are started before the numbers are computed (forked, each importing
-    matplotlib and loading its font while the parent computes the bundle) and are handed the bundle pickled to a
-    file. Otherwise they are forked once the bundle is computed, after the parent has imported matplotlib once for
-    all of them (they inherit the bundle): on a busy machine the workers' own imports would cost more CPU than the
-    overlap saves, and on big data the bundle is bigger than what an early start saves. With one core, or no
-    ``fork``, the parent draws. The figures are the same pixels either way.
+
+class _Figures:
+    """The report's figures, drawn by worker processes (:mod:`regdiag.report.drawing`) or by the parent.
+
+    On a machine with a core to spare and up to :data:`EARLY_DRAWING_MAX_N` observations the workers are started
+    before the numbers (by ``regdiag report`` before it even reads the data; here otherwise): they load matplotlib
+    while the parent computes. They are handed the bundle pickled to a file as soon as every number the main figures
+    need is known (:meth:`main`), and draw those while the parent runs the engine; the engine plots follow, handed
+    over with the engine's values (:meth:`render`). Otherwise (big data, a saturated machine) the workers are forked
+    once the whole bundle is computed, after the parent has loaded matplotlib once for all of them, and they inherit
+    the bundle. With one core, or no ``fork``, the parent draws. The figures are the same either way.
     """
 
-    def __init__(self, n_figures: int, n_obs: int) -> None:
-        import os
-
-        self.workers = _workers(n_figures)
-        self.pool: Any = None
-        idle = not hasattr(os, "getloadavg") or os.getloadavg()[0] < EARLY_DRAWING_MAX_LOAD
-        if self.workers > 1 and n_obs <= EARLY_DRAWING_MAX_N and idle:
-            import multiprocessing
-
-            from ..plots import warm_up
-
-            try:
-                self.pool = multiprocessing.get_context("fork").Pool(self.workers, initializer=warm_up)
-            except Exception:  # no worker processes here: started later, or the parent draws
-                self.pool = None
+    def __init__(self, n_figures: int, n_obs: int, n_labels: int) -> None:
+        self.n_labels = n_labels
+        self.early = take_early()
+        if self.early is not None and (n_obs > EARLY_DRAWING_MAX_N or n_figures < PARALLEL_FIGURES):
+            self.early.close()  # big data: the bundle is not pickled, the workers are forked after the numbers
+            self.early = None
+        if self.early is None and n_obs <= EARLY_DRAWING_MAX_N and n_figures >= PARALLEL_FIGURES and machine_idle():
+            self.early = Drawing.start(n_figures, collect=False)
+        self.tasks: dict[int, tuple[str, str]] = {}  # task -> (stage, key)
+        self.path = ""
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool = None
+        if self.early is not None:
+            self.early.close()
+            self.early = None
 
-    def render(self, b: Diagnostics, n_labels: int, engine: bool, specs: list[tuple[str, str, str, Any]],
-               steps: Steps) -> list[_Plot]:
-        """Draw every figure of ``specs`` (made by :func:`_plot_specs` from ``b``)."""
-        results = None
-        try:
-            if self.pool is not None:
-                results = self._early(b, n_labels, engine, specs, steps)
-            if results is None and self.workers > 1:
-                results = self._forked(specs, steps)
-        finally:
-            self.close()
-        if results is None:
-            results = []
-            for _, title, _, make in specs:
-                steps(f"plot: {title}")
-                results.append(_draw(make))
-        items = [_Plot(key, title, caption) for key, title, caption, _ in specs]
-        for item, (png, error) in zip(items, results):
-            item.png, item.error = png, error
-        return items
-
-    def _early(self, b: Diagnostics, n_labels: int, engine: bool, specs: list[tuple[str, str, str, Any]],
-               steps: Steps) -> list[tuple[str, str]] | None:
+    def main(self, b: Diagnostics) -> None:
+        """Hand the main figures of ``b`` (every number but the engine's) to the early workers."""
+        if self.early is None:
+            return
         import os
         import pickle
-        import tempfile
 
-        fd, path = tempfile.mkstemp(prefix="regdiag-bundle-", suffix=".pickle")
+        specs = _plot_specs(b, self.n_labels, engine=False)
+        self.path = os.path.join(self.early.scratch, "bundle.pickle")
+        with open(self.path, "wb") as fh:  # the engine runs hold their engines; the plots need only their values
+            pickle.dump(dataclasses.replace(b, engine_runs={}), fh, protocol=pickle.HIGHEST_PROTOCOL)
+        for k in sorted(range(len(specs)), key=lambda k: -_cost(specs[k][0], b)):  # the longest first
+            tid = self.early.submit(_draw_from_bundle, (self.path, self.n_labels, k))
+            self.tasks[tid] = ("main", specs[k][0])
+
+    def render(self, b: Diagnostics, specs: list[tuple[str, str, str, Any]], steps: Steps) -> list[_Plot]:
+        """Every figure of ``specs`` (made by :func:`_plot_specs` from the whole bundle ``b``)."""
+        drawn: dict[str, tuple[str, str]] = {}
+        if self.early is not None and not self.path:  # never handed a bundle
+            self.close()
         try:
-            with os.fdopen(fd, "wb") as fh:  # the engine runs hold their engines; the plots need only their values
-                pickle.dump(dataclasses.replace(b, engine_runs={}), fh, protocol=pickle.HIGHEST_PROTOCOL)
-            tasks = [(path, n_labels, engine, k) for k in range(len(specs))]
-            return _as_drawn(self.pool.imap(_draw_from_file, tasks), specs, steps)
-        except Exception:  # a bundle that cannot be pickled: the workers are forked now instead
-            return None
+            if self.early is not None and self.path:
+                drawn = self._early(b, specs, steps)
+            elif len(specs) >= PARALLEL_FIGURES and worker_count(len(specs)):
+                drawn = self._forked(b, specs, steps)
         finally:
-            os.unlink(path)
+            self.close()
+        for key, title, _, make in specs:  # the parent draws what no worker did
+            if key not in drawn:
+                steps(f"plot: {title}")
+                drawn[key] = _draw(make, _vector(b.influence.n_obs))
+        items = [_Plot(key, title, caption) for key, title, caption, _ in specs]
+        for item in items:
+            item.src, item.error = drawn[item.key]
+        return items
 
-    def _forked(self, specs: list[tuple[str, str, str, Any]], steps: Steps) -> list[tuple[str, str]] | None:
+    def _early(self, b: Diagnostics, specs: list[tuple[str, str, str, Any]],
+               steps: Steps) -> dict[str, tuple[str, str]]:
+        assert self.early is not None
+        import os
+        import pickle
+
+        titles = {key: title for key, title, *_ in specs}
+        main = {key for stage, key in self.tasks.values()}
+        engine = [sp for sp in specs if sp[0] not in main]
+        if engine and b.engine_values and [sp[0] for sp in _engine_specs(b, self.n_labels)] == [sp[0] for sp in engine]:
+            values_path = os.path.join(self.early.scratch, "engine.pickle")
+            with open(values_path, "wb") as fh:
+                pickle.dump(b.engine_values, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            for k, sp in enumerate(engine):
+                tid = self.early.submit(_draw_from_bundle, (self.path, self.n_labels, k, values_path))
+                self.tasks[tid] = ("engine", sp[0])
+        drawn = {}
+        for tid, result in self.early.results():
+            key = self.tasks[tid][1]
+            if key in titles:
+                steps(f"plot: {titles[key]}")
+                drawn[key] = result
+        return drawn
+
+    def _forked(self, b: Diagnostics, specs: list[tuple[str, str, str, Any]],
+                steps: Steps) -> dict[str, tuple[str, str]]:
         global _PENDING
-        import multiprocessing
-
         from ..plots import warm_up
 
         warm_up()  # imported once here, shared by the forked workers
-        _PENDING = [make for *_, make in specs]
-        try:
-            with multiprocessing.get_context("fork").Pool(self.workers) as pool:
-                return _as_drawn(pool.imap(_draw_pending, range(len(specs))), specs, steps)
-        except Exception:  # no worker processes here: the parent draws
-            return None
-        finally:
+        vector = _vector(b.influence.n_obs)
+        _PENDING = [(make, vector) for *_, make in specs]
+        drawing = Drawing.start(len(specs), warm=False)
+        if drawing is None:
             _PENDING = []
-
-
-def _as_drawn(drawn: Iterable[tuple[str, str]], specs: list[tuple[str, str, str, Any]],
-              steps: Steps) -> list[tuple[str, str]]:
-    """The figures of ``specs`` as the workers finish them, in order, each reported to ``steps`` by its title."""
-    results = []
-    for k, res in enumerate(drawn):
-        steps(f"plot: {specs[k][1]}")
-        results.append(res)
-    return results
+            return {}
+        try:
+            keys = {drawing.submit(_draw_pending, (k,)): specs[k] for k in range(len(specs))}
+            drawn = {}
+            for tid, result in drawing.results():
+                steps(f"plot: {keys[tid][1]}")
+                drawn[keys[tid][0]] = result
+            return drawn
+        finally:
+            drawing.close()
+            _PENDING = []
 
 
 def _engine_single(plots: Any, values: Any, n_labels: int) -> Callable[[], Any]:
@@ -863,10 +888,10 @@ def write_exports(b: Diagnostics, out: Path, exports: str = "auto") -> dict[str,
 def _figures_html(figures: list[_Plot]) -> str:
     out = []
     for f in figures:
-        if f.png:
+        if f.src:
             out.append(
                 f'<figure id="plot-{f.key}"><h3>{_e(f.title)}</h3><img alt="{_e(f.title)}" '
-                f'src="data:image/png;base64,{f.png}"><figcaption>{_e(f.caption)}</figcaption></figure>'
+                f'src="{f.src}"><figcaption>{_e(f.caption)}</figcaption></figure>'
             )
         else:
             out.append(f'<h3>{_e(f.title)}</h3><p class="warn">not drawn: {_e(f.error)}</p>')
@@ -988,17 +1013,17 @@ def write_html_report(
     n_plots = _n_plots(fit, engine_plots)
     steps.total = (2 + int(cross_check) + int(engine_plots) + int(compare_statsmodels) + int(nsim >= 2)
                    + n_plots + 2)
-    drawing = _Drawing(n_plots, int(getattr(fit, "nobs", 0) or 0))
+    drawing = _Figures(n_plots, int(getattr(fit, "nobs", 0) or 0), n_labels)
     try:
         b = diagnose(fit, rule=rule, nsim=nsim, cross_check=cross_check, engine=engine_plots,
-                     compare_statsmodels=compare_statsmodels, steps=steps)
+                     compare_statsmodels=compare_statsmodels, steps=steps, ready=drawing.main)
         infl = b.influence
         specs = _plot_specs(b, n_labels, engine_plots)
         steps.total = steps.done + 2 + len(specs)  # the same count, unless a fit's terms surprise _n_plots
         steps("exports: " + ("parquet" if exports == "parquet" or (exports == "auto" and infl.n_obs >
                                                                     EXPORT_PARQUET_ABOVE) else "CSV and JSON"))
         written = write_exports(b, out, exports)
-        figures = drawing.render(b, n_labels, engine_plots, specs, steps)
+        figures = drawing.render(b, specs, steps)
     finally:
         drawing.close()
     steps("writing report.html")

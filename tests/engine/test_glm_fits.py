@@ -101,3 +101,24 @@ def test_glm_scores_with_a_formula_query():
     mu = 1 / (1 + np.exp(-X @ fit.coef))
     g = (mu - df["am"].to_numpy()[:5])[:, None] * X  # gradient of the Bernoulli negative log-likelihood
     np.testing.assert_allclose(s, g @ (-fit.influence().dfbeta).T, rtol=1e-8, atol=1e-14)
+
+
+def test_a_solve_that_does_not_converge_is_reported_once_for_both_corrections(monkeypatch):
+    """The leverage correction only rescales the solved vectors: LiSSA's failure on an ill-conditioned curvature is
+    the same failure for both corrections, and the cross-check does not run it twice."""
+    import regdiag.engine.crosscheck as ccm
+
+    _case, fit = fit_case("glm_binomial_probit_birthwt")
+    calls = []
+    real = ccm.engine_run
+
+    def counted(model, cur, sol, cor, damping, opts):
+        calls.append((cur, sol, cor))
+        return real(model, cur, sol, cor, damping, opts)
+
+    monkeypatch.setattr(ccm, "engine_run", counted)
+    tab = engine.cross_check(fit, curvatures=["gauss_newton"], solvers=["lissa"],
+                             solver_options={"lissa": {"max_iter": 50}})
+    assert calls == [("gauss_newton", "lissa", "none")]
+    assert list(tab["status"]) == [tab["status"][0]] * 2 and tab["status"][0].startswith("ConvergenceError")
+    assert tab["agrees"].isna().all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -54,11 +55,16 @@ def check_html(path: Path) -> _Checker:
     assert not c.stack, f"unclosed: {c.stack}"
     assert len(c.ids) == len(set(c.ids)), "duplicate ids"
     # self-contained: no URL that leaves the file, other than links to the exports next to it
-    assert not re.search(r"(?i)(https?:|ftp:)?//[a-z0-9]", re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", text))
+    images = r"data:image/(?:png|svg\+xml);base64,[A-Za-z0-9+/=]+"
+    assert not re.search(r"(?i)(https?:|ftp:)?//[a-z0-9]", re.sub(images, "", text))
     assert "@import" not in text and "url(" not in text
     for tag, attr, value in c.urls:
         if tag == "img":
-            assert value.startswith("data:image/png;base64,"), value[:40]
+            assert re.fullmatch(images, value), value[:40]
+            if value.startswith("data:image/svg+xml"):  # an SVG that refers to nothing outside itself
+                svg = base64.b64decode(value.split(",", 1)[1]).decode("utf-8")
+                assert svg.startswith("<?xml") and "<svg" in svg
+                assert not re.search(r'(?:xlink:)?href="(?!#)', svg), "an SVG refers outside itself"
         elif tag == "a":
             assert value.startswith("#") or (path.parent / value).is_file(), value
         else:

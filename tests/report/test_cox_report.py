@@ -23,7 +23,7 @@ def test_cli_cox_report(tmp_path, capsys):
     parsed = check_html(out / "report.html")  # well-formed, self-contained, links resolve
     assert parsed.tags.get("img", 0) == 2
     html = (out / "report.html").read_text(encoding="utf-8")
-    for part in ("Influential observations", "Engine cross-check", "statsmodels PHReg", "data:image/png;base64"):
+    for part in ("Influential observations", "Engine cross-check", "statsmodels PHReg", "data:image/svg+xml;base64"):
         assert part in html
     measures = pd.read_csv(out / "measures.csv", index_col=0)
     assert len(measures) == 26 and {"dfb_age", "dfb1_age", "martingale", "loo_error"} <= set(measures.columns)
