@@ -29,6 +29,9 @@ SINGULAR_PROBE_STEPS = 60
 #: ``1 - lambda_k / s`` per iteration, so the largest shrinks no faster than its slowest mode: a window's rate is,
 #: if anything, faster than the rate to come (the fast modes are still dying out), and giving up on it is safe.
 RATE_WINDOW = 50
+#: Lanczos steps LiSSA takes for its scale (the largest eigenvalue); with this many parameters or fewer they find the
+#: whole spectrum
+LISSA_SPECTRUM_STEPS = 30
 
 
 class Solver:
@@ -450,22 +453,49 @@ class LissaSolver(Solver):
         super().__init__(curvature, shift, **kw)
         self.on_failure = _check_on_failure(on_failure)
         self.rtol, self.max_iter = float(rtol), int(max_iter)
+        #: the whole spectrum of ``C + lambda I`` (Ritz values and orthonormal vectors) where the Lanczos steps found
+        #: it all (``n_params`` at most ``LISSA_SPECTRUM_STEPS``): then the residual after any number of iterations
+        #: is known in advance
+        self.spectrum: tuple[np.ndarray, Any] | None = None
         if scale is None:
-            theta, _, _ = lanczos(curvature, 30, shift=self.shift, seed=seed, progress=self.progress,
-                                  stage="lissa: largest eigenvalue")
+            theta, vectors, resid = lanczos(curvature, LISSA_SPECTRUM_STEPS, shift=self.shift, seed=seed,
+                                            progress=self.progress, stage="lissa: largest eigenvalue")
             if theta[0] <= 0:
                 check_spectrum(float(theta[0]), float(theta[-1]), 0.0, curvature.name, curvature.p)
             scale = 1.05 * float(theta[-1])
+            if len(theta) == curvature.p and float(np.max(resid)) <= 1e-10 * float(np.max(np.abs(theta))):
+                self.spectrum = (np.asarray(theta, dtype=float), vectors)
         self._check_nonsingular(seed)
         if not (scale > 0 and np.isfinite(scale)):
             raise ValueError(f"LiSSA scale must be positive and finite, got {scale!r}")
         self.scale = float(scale)
         self.info["scale"] = self.scale
 
+    def _unreachable(self, B: Any, bn: np.ndarray) -> None:
+        """With the whole spectrum known, the residual after ``max_iter`` iterations is ``B (I - A/s)^max_iter``
+        (``A = C + lambda I``): fail at once when it is above ``rtol`` instead of iterating to find out."""
+        if self.spectrum is None or self.on_failure != "raise":
+            return
+        theta, Q = self.spectrum
+        coords = self.bk.to_numpy(B @ Q.T)  # the rows of B in the orthonormal eigenbasis
+        with np.errstate(under="ignore"):
+            decay = np.abs(1.0 - theta / self.scale) ** self.max_iter
+        final = np.sqrt(((coords * decay) ** 2).sum(axis=1)) / bn
+        if (final > self.rtol).any():
+            self.info.update(iterations=0, max_rel_residual=float(final.max()))
+            slowest = float(np.max(np.abs(1.0 - theta / self.scale)))
+            self._fail(
+                f"LiSSA did not reach relative residual {self.rtol:.3g}: on this curvature's whole spectrum (found by "
+                f"Lanczos) its slowest mode shrinks by the factor 1 - {1.0 - slowest:.3g} per iteration, which leaves "
+                f"a relative residual of {final.max():.3g} after {self.max_iter} iterations. Add damping, raise "
+                "max_iter or use CG"
+            )
+
     def solve(self, B: Any) -> Any:
         one = B.ndim == 1
         B = B[None, :] if one else B
         bn = np.maximum(self._rownorms(B), 1e-300)
+        self._unreachable(B, bn)
         X = B * (1.0 / self.scale)
         pr = Progress(self.progress, f"lissa ({B.shape[0]} right-hand sides)", self.max_iter)
         rel = np.full(B.shape[0], np.inf)

@@ -71,9 +71,10 @@ def machine_idle() -> bool:
 
 def _warm_up() -> None:
     """What every figure needs, imported once in the first worker (the others are forked from it): matplotlib and
-    its font, the plot modules, and the report's modules (which the bundle handed to the workers is made of)."""
+    its font, the plot modules, and the modules the bundle handed to the workers is made of (the report's, and the
+    formula parser's that a fit's design holds)."""
     from .. import plots
-    from . import html  # noqa: F401
+    from . import html, inputs  # noqa: F401
 
     plots.warm_up()
 

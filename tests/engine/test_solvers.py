@@ -94,3 +94,32 @@ def test_solvers_handle_one_vector_and_zero_rows(logistic):
     x = eng.solver.solve(b)
     assert np.all(x[0] == 0)
     np.testing.assert_allclose(eng.solver.solve(b[1]), x[1], rtol=1e-12, atol=0)
+
+
+def test_lissa_fails_at_once_exactly_when_iterating_would_fail(logistic):
+    """With the whole spectrum known (few parameters), the residual after max_iter iterations is computed, not
+    iterated to: the early failure agrees with running all the iterations (on_failure="warn" runs them)."""
+    import warnings
+
+    from regdiag.engine.solvers import LissaSolver
+
+    cur = engine.make_curvature("exact", engine.ModelView(logistic))
+    rng = np.random.default_rng(0)
+    B = rng.normal(size=(3, logistic.n_params))
+    seen = set()
+    for max_iter, rtol in [(5, 1e-3), (40, 1e-3), (4000, 1e-8), (30000, 1e-8)]:
+        early = LissaSolver(cur, 0.0, max_iter=max_iter, rtol=rtol)
+        assert early.spectrum is not None
+        ran = LissaSolver(cur, 0.0, max_iter=max_iter, rtol=rtol, on_failure="warn")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            X = ran.solve(B)
+        reached = np.linalg.norm(B - ran.apply(X), axis=1) / np.linalg.norm(B, axis=1)
+        if ran.info.get("converged", True) and (reached <= rtol).all():
+            np.testing.assert_allclose(early.solve(B), X, rtol=0, atol=1e-12 * np.abs(X).max())
+            seen.add("converges")
+        else:  # failed: the prediction says so at once
+            with pytest.raises(ConvergenceError, match="whole spectrum"):
+                early.solve(B)
+            seen.add("fails")
+    assert seen == {"converges", "fails"}
