@@ -481,6 +481,23 @@ def density_scatter(ax: Any, x: np.ndarray, y: np.ndarray, zorder: float = 2, co
     return coll
 
 
+def stems(ax: Any, x: np.ndarray, lo: np.ndarray | float, hi: np.ndarray, **kwargs: Any) -> Any:
+    """Vertical segments from ``lo`` to ``hi`` at each ``x`` (what ``ax.vlines`` draws) as one line broken by NaN:
+    the same picture, drawn in one path instead of a collection of one path per segment (a third less time for a
+    panel of a few hundred stems). Returns the ``Line2D``."""
+    x = np.asarray(x, dtype=float)
+    n = x.size
+    xy = np.full((3 * n, 2), np.nan)
+    xy[0::3, 0] = xy[1::3, 0] = x
+    xy[0::3, 1] = np.broadcast_to(np.asarray(lo, dtype=float), (n,))
+    xy[1::3, 1] = np.asarray(hi, dtype=float)
+    kwargs.setdefault("solid_capstyle", "butt")  # as a line collection ends its segments
+    kwargs.setdefault("snap", True)  # pixel-aligned, as the collection draws them
+    (line,) = ax.plot(xy[:, 0], xy[:, 1], scalex=n > 0, scaley=n > 0, **kwargs)
+    line.stems_ = n
+    return line
+
+
 def index_bars(ax: Any, x: np.ndarray, y: np.ndarray, *, base: float | None = 0.0, nbins: int = 1500,
                **kwargs: Any) -> Any:
     """An index plot of many values (x increasing) as one vertical bar per bin of consecutive x: from ``base`` to the
@@ -490,13 +507,13 @@ def index_bars(ax: Any, x: np.ndarray, y: np.ndarray, *, base: float | None = 0.
     y = np.asarray(y, dtype=float)
     n = x.size
     if n == 0:
-        return ax.vlines([], 0.0, 0.0, **kwargs)
+        return stems(ax, np.empty(0), 0.0, np.empty(0), **kwargs)
     starts = np.unique(np.linspace(0, n, min(nbins, n) + 1).astype(np.intp)[:-1])
     hi = np.maximum.reduceat(y, starts)
     lo = np.full_like(hi, base) if base is not None else np.minimum.reduceat(y, starts)
     xc = np.add.reduceat(x, starts) / np.diff(np.append(starts, n))
     kwargs.setdefault("rasterized", True)
-    return ax.vlines(xc, lo, hi, **kwargs)
+    return stems(ax, xc, lo, hi, **kwargs)
 
 
 def top_k(score: np.ndarray, k: int) -> np.ndarray:
@@ -561,7 +578,10 @@ def label_points(
         ann.set_gid(LABEL_GID)
         ann.set_path_effects([_halo()])  # legible where it crosses a line or faint points
         ann.set_in_layout(False)  # placed inside the axes at draw time: the layout need not make room for it
-        ann.arrow_patch.set_visible(False)  # a leader line only where the label moves away from its point
+        # a leader line only where the label moves away from its point (set by the placer); without one, the
+        # annotation computes no arrow path each time it is measured or drawn
+        ann.leader_ = (ann.arrowprops, ann.arrow_patch)
+        ann.arrowprops = ann.arrow_patch = None
         placer.items.append((ann, float(g)))
     return pd.Index([labels[i] for i in positions])
 
@@ -702,6 +722,12 @@ def _line_obstacles(ax: Any) -> list[np.ndarray]:
     for line in ax.lines:
         if not line.get_visible() or len(line.get_xydata()) < 2:
             continue
+        if getattr(line, "stems_", None) is not None:  # stems: each segment its own line (up to 3000)
+            if 0 < line.stems_ <= 3000:
+                xy = np.asarray(line.get_xydata(), dtype=float).reshape(-1, 3, 2)[:, :2]
+                ends = line.get_transform().transform(xy.reshape(-1, 2)).reshape(-1, 2, 2)
+                lines += _segments_sampled(ends)
+            continue
         path = line.get_transform().transform_path(line.get_path())
         lines.append(_sampled(np.asarray(path.vertices, dtype=float)))
     for coll in ax.collections:
@@ -815,7 +841,7 @@ def _place_labels(ax: Any, items: list[tuple[Any, float]], renderer: Any) -> Non
             best = (0.0, x0, y0, True)
         _, x0, y0, moved = best
         ann.xyann = ((x0 - px) / ppt, (y0 - py) / ppt)
-        ann.arrow_patch.set_visible(moved)
+        ann.arrowprops, ann.arrow_patch = ann.leader_ if moved else (None, None)
         placed.append(Bbox([[x0 - 1, y0 - 1], [x0 + w + 1, y0 + h + 1]]))
 
 

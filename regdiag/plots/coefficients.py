@@ -20,6 +20,7 @@ from ._base import (
     note_omitted,
     panel_axes,
     scatter,
+    stems,
     top_k,
 )
 
@@ -96,7 +97,7 @@ def dfbetas_panel(
         ok = used & np.isfinite(y)
         arts: dict[str, Any] = {}
         if ok.sum() <= MAX_STEMS:  # above that, stems merge into a band: points alone read better (and draw fast)
-            arts["stems"] = a.vlines(x[ok], 0.0, y[ok], color="0.35", lw=0.7, zorder=2)
+            arts["stems"] = stems(a, x[ok], 0.0, y[ok], color="0.35", lw=0.7, zorder=2)
         if ok.sum() > DENSITY_ABOVE:  # the band of values per screen column, and the extreme rows as points
             arts["stems"] = index_bars(a, x[ok], y[ok], base=None, color="0.45", lw=0.4, zorder=2)
             ext = top_k(np.where(ok, np.abs(y), np.nan), 200)

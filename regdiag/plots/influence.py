@@ -22,6 +22,7 @@ from ._base import (
     note_omitted,
     scatter,
     smoother,
+    stems,
     top_k,
     view,
 )
@@ -70,8 +71,8 @@ def cooks_index(result: Any, *, ax: Any = None, n_labels: int = 3) -> Display:
     if ok.sum() > DENSITY_ABOVE:  # one bar per screen column's worth of rows: the same picture, drawn in O(1)
         arts["stems"] = index_bars(ax, x[ok], d[ok], color="0.3", lw=0.4, zorder=2)
     else:
-        arts["stems"] = ax.vlines(x[ok], 0.0, d[ok], color="0.3", lw=0.9 if ok.sum() <= 500 else 0.4, zorder=2,
-                                  rasterized=bool(ok.sum() > MANY_POINTS))
+        arts["stems"] = stems(ax, x[ok], 0.0, d[ok], color="0.3", lw=0.9 if ok.sum() <= 500 else 0.4, zorder=2,
+                               rasterized=bool(ok.sum() > MANY_POINTS))
     top = float(np.nanmax(d[ok])) if ok.any() else 1.0
     ax.set_ylim(0, top * 1.08 if top > 0 else 1.0)
     ax.set_xlim(0, len(d) + 1)

@@ -24,6 +24,7 @@ from ._base import (
     panel_axes,
     scatter,
     smoother,
+    stems,
     top_k,
 )
 
@@ -73,8 +74,8 @@ def cox_dfbeta_index(
         y = y_all[:, j]
         ok = np.isfinite(y)
         arts: dict[str, Any] = {
-            "stems": a.vlines(x[ok], 0.0, y[ok], color="0.3", lw=0.9 if n <= 500 else 0.4, zorder=2,
-                              rasterized=n > MANY_POINTS)
+            "stems": stems(a, x[ok], 0.0, y[ok], color="0.3", lw=0.9 if n <= 500 else 0.4, zorder=2,
+                           rasterized=n > MANY_POINTS)
         }
         if exact and one_step:
             arts["one_step"] = a.scatter(x, one[:, j], marker="x", s=10 if n <= 500 else 3, color="C0", lw=0.7,

@@ -29,6 +29,7 @@ from ._base import (
     panel_axes,
     scatter,
     smoother,
+    stems,
     top_k,
 )
 
@@ -116,8 +117,8 @@ def _index_axes(a: Any, x: np.ndarray, y: np.ndarray, ok: np.ndarray, base: floa
     if ok.sum() > DENSITY_ABOVE:
         return index_bars(a, x[ok], y[ok], base=base if base is not None else None, color="0.3", lw=0.4, zorder=2)
     lo = base if base is not None else 0.0
-    return a.vlines(x[ok], lo, y[ok], color="0.3", lw=0.9 if ok.sum() <= 500 else 0.4, zorder=2,
-                    rasterized=bool(ok.sum() > 5000))
+    return stems(a, x[ok], lo, y[ok], color="0.3", lw=0.9 if ok.sum() <= 500 else 0.4, zorder=2,
+                 rasterized=bool(ok.sum() > 5000))
 
 
 _INDEX_SERIES = {
@@ -203,8 +204,8 @@ def _one_index(result: Any, values: np.ndarray, *, ax: Any, n_labels: int, title
     if ok.sum() > DENSITY_ABOVE:
         arts["stems"] = index_bars(ax, x[ok], y[ok], base=None, color="0.3", lw=0.4, zorder=2)
     else:
-        arts["stems"] = ax.vlines(x[ok], centre, y[ok], color="0.3", lw=0.9 if ok.sum() <= 500 else 0.4, zorder=2,
-                                  rasterized=bool(ok.sum() > 5000))
+        arts["stems"] = stems(ax, x[ok], centre, y[ok], color="0.3", lw=0.9 if ok.sum() <= 500 else 0.4, zorder=2,
+                               rasterized=bool(ok.sum() > 5000))
     ax.axhline(centre, color="0.6", lw=0.6, zorder=1)
     arts["reference"] = {}
     for text, val in refs.items():
