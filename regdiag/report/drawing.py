@@ -260,14 +260,19 @@ def _serve(tasks: Any, results: Any, locks: tuple[Any, Any], parent_ends: tuple[
     gc.freeze()  # what the imports made is never garbage: no collection needs to scan it again
     if not collect:
         gc.disable()
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the other workers are reaped as they exit
+    children = []
     for _ in range(workers - 1):
-        if os.fork() == 0:
+        pid = os.fork()
+        if pid == 0:
             try:
                 _work(tasks, results, locks, scratch, parent)
             finally:
                 os._exit(0)
+        children.append(pid)
     _work(tasks, results, locks, scratch, parent)
+    for pid in children:  # reaped here, so that their CPU time counts as the report's (a parent's children's)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
 
 def _send(results: Any, lock: Any, msg: tuple[str, int, Any]) -> None:
