@@ -264,6 +264,8 @@ def diagnose(
     with timed("influence and flags"), warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         infl = fit.influence()
+        if isinstance(infl, Influence) and infl.dfbeta_is_lazy:  # least squares: DFBETA solved once for every
+            infl = dataclasses.replace(infl, dfbeta_data=infl.dfbeta)  # figure and export, not once per read
         flagged = infl.flagged(rule)
     caught += [f"{w.category.__name__}: {w.message}" for w in rec]
     with timed("influence and flags"):
