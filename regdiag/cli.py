@@ -210,7 +210,11 @@ def run() -> int:
     """
     import gc
 
-    status = main()
+    try:
+        status = main()
+    except KeyboardInterrupt:  # before main's own handling (while importing)
+        print("regdiag: interrupted", file=sys.stderr)
+        return 130
     gc.freeze()
     return status
 

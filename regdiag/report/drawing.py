@@ -214,6 +214,11 @@ class Drawing:
             for _ in range(self.workers):
                 self._tasks.send(None)
         self._tasks.close()
+        with contextlib.suppress(EOFError, OSError):  # the workers not heard of yet (stopped before any result)
+            while self._results.poll(0):
+                kind, _, value = self._results.recv()
+                if kind == "pid":
+                    self._pids.add(value)
         self._first.join(timeout=0.2)
         for pid in self._pids:
             with contextlib.suppress(OSError):
@@ -253,6 +258,7 @@ def _read_result(path: str) -> Any:
 def _serve(tasks: Any, results: Any, locks: tuple[Any, Any], parent_ends: tuple[Any, Any], workers: int,
            warm: bool, collect: bool, scratch: str, parent: int) -> None:
     """The first worker: import what drawing needs, fork the others (which share those imports), then draw."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
     for conn in parent_ends:  # the parent's ends: held here, the tasks pipe would never end
         conn.close()
     if warm:
