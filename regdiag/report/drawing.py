@@ -65,7 +65,13 @@ def _cpus() -> int:
 
 def machine_idle() -> bool:
     """Whether the machine has a core to spare: its load average is below :data:`EARLY_DRAWING_MAX_LOAD` times the
-    cores this process may use (True where the load cannot be read)."""
+    cores this process may use.
+
+    Returns
+    -------
+    bool
+        True also where the load cannot be read.
+    """
     return not hasattr(os, "getloadavg") or os.getloadavg()[0] < EARLY_DRAWING_MAX_LOAD * _cpus()
 
 
