@@ -32,6 +32,10 @@ EARLY_DRAWING_MAX_LOAD = 1.0
 MAX_WORKERS = 4
 #: seconds between checks that the workers holding unfinished tasks are still alive
 LIVENESS_POLL_S = 0.5
+#: the workers are given up on (and the rest drawn in the parent) when none has said anything for this long: a
+#: figure takes well under a second, and where a dead worker cannot be told from a live one (no /proc) this bounds
+#: the wait
+SILENCE_S = 120.0
 
 Task = tuple[Callable[..., Any], tuple[Any, ...]]
 
@@ -173,8 +177,10 @@ class Drawing:
         ------
         tuple of (int, object)
         """
+        heard = time.monotonic()
         while len(self._done) < len(self._submitted):
             if self._results.poll(LIVENESS_POLL_S):
+                heard = time.monotonic()
                 try:
                     msg = self._results.recv()
                 except (EOFError, OSError):  # every worker is gone: the rest is drawn here
@@ -188,7 +194,7 @@ class Drawing:
                 elif tid not in self._done:
                     self._done.add(tid)
                     yield tid, _read_result(value)
-            elif self._lost():
+            elif self._lost() or time.monotonic() - heard > SILENCE_S:
                 yield from self._run_here()
                 return
 

@@ -114,3 +114,26 @@ def test_one_core_or_one_task_draws_in_the_parent(monkeypatch):
     assert drawing.worker_count(1) == 0
     monkeypatch.setattr(drawing, "_cpus", lambda: 1)
     assert drawing.worker_count(10) == 0 and Drawing.start(10) is None
+
+
+def _hang_in_worker(parent: int) -> str:
+    """Hangs in a worker; run in the parent, returns at once."""
+    if os.getpid() != parent:
+        time.sleep(60)
+    return "parent"
+
+
+def test_silent_workers_are_given_up_on(monkeypatch):
+    """Where a dead worker could not be told from a live one, the parent stops waiting after SILENCE_S and draws
+    the rest itself; closing stops the hung worker."""
+    monkeypatch.setattr(drawing, "SILENCE_S", 1.0)
+    d = Drawing(2, warm=False)
+    t = time.monotonic()
+    try:
+        hung = d.submit(_hang_in_worker, (os.getpid(),))
+        got = dict(d.results())
+    finally:
+        d.close()
+    assert got == {hung: "parent"}
+    assert time.monotonic() - t < 20
+    assert not multiprocessing.active_children()
