@@ -211,14 +211,20 @@ class Drawing:
         return _alive(pid)
 
     def _run_here(self) -> Iterator[tuple[int, Any]]:
-        self.close()
+        self._stop()  # the scratch folder stays: the tasks read their inputs from it
         for tid, (fn, args) in self._submitted.items():
             if tid not in self._done:
                 self._done.add(tid)
                 yield tid, fn(*args)
 
     def close(self) -> None:
-        """Stop the workers (those still drawing are terminated)."""
+        """Stop the workers (those still drawing are terminated) and remove the scratch folder."""
+        self._stop()
+        import shutil
+
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _stop(self) -> None:
         if self._closed:
             return
         self._closed = True
@@ -240,9 +246,6 @@ class Drawing:
             self._first.terminate()
             self._first.join(timeout=1.0)
         self._results.close()
-        import shutil
-
-        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:

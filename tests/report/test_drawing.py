@@ -81,6 +81,29 @@ def test_tasks_of_a_lost_worker_run_in_the_parent():
     assert not multiprocessing.active_children()
 
 
+def _read_in_parent(path: str, parent: int) -> str:
+    """Kills the worker that runs it; run in the parent, reads ``path``."""
+    if os.getpid() != parent:
+        os.kill(os.getpid(), signal.SIGKILL)
+    with open(path) as fh:
+        return fh.read()
+
+
+def test_a_lost_workers_task_still_reads_its_input_from_the_scratch_folder():
+    """The report hands its bundle over in the scratch folder: it stays until the parent has run what was lost."""
+    d = Drawing(2, warm=False)
+    try:
+        path = os.path.join(d.scratch, "input.txt")
+        with open(path, "w") as fh:
+            fh.write("the bundle")
+        tid = d.submit(_read_in_parent, (path, os.getpid()))
+        got = dict(d.results())
+    finally:
+        d.close()
+    assert got == {tid: "the bundle"}
+    assert not os.path.exists(d.scratch)
+
+
 def test_workers_exit_when_the_parent_exits_without_closing_them():
     code = (
         "import os\n"

@@ -309,3 +309,36 @@ def test_the_same_figures_from_early_started_forked_or_no_worker_processes(savin
     alone = images(write_html_report(savings_fit, tmp_path / "alone", **kw).path.parent)
     assert len(early) >= 12 and [k for k, _ in early][-2:] == ["engine_vs_exact", "curvature_comparison"]
     assert early == forked == alone
+
+
+def test_a_worker_lost_while_drawing_costs_no_figure(savings_fit, tmp_path, monkeypatch):
+    """A drawing worker killed in the middle of a figure: the parent draws what was lost, and the page has every
+    figure, the same as when the parent draws them all."""
+    import os
+    import re
+    import signal
+
+    from regdiag.report import drawing, html
+
+    real = html._draw_from_bundle
+    parent = os.getpid()
+
+    def dying(path, n_labels, k, engine_path=None):
+        if os.getpid() != parent and k == 0 and engine_path is None:  # the overview, in a worker
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real(path, n_labels, k, engine_path)
+
+    dying.__module__, dying.__qualname__ = real.__module__, real.__qualname__  # pickled by name, as the real one
+    monkeypatch.setattr(html, "_draw_from_bundle", dying)
+    monkeypatch.setattr(drawing, "EARLY_DRAWING_MAX_LOAD", float("inf"))
+    monkeypatch.setattr(drawing, "worker_count", lambda n: 2)
+
+    def images(out):
+        return re.findall(r'<figure id="plot-([^"]+)">.*?src="(data:image/[^"]+)"',
+                          (out / "report.html").read_text(encoding="utf-8"))
+
+    kw = dict(cross_check=True, engine_plots=True, nsim=0)
+    lost = images(write_html_report(savings_fit, tmp_path / "lost", **kw).path.parent)
+    monkeypatch.setattr(html, "PARALLEL_FIGURES", 10**6)
+    alone = images(write_html_report(savings_fit, tmp_path / "alone", **kw).path.parent)
+    assert len(lost) >= 12 and lost == alone
