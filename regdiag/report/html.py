@@ -516,6 +516,7 @@ class _Figures:
                 drawn = self._forked(b, specs, steps)
         finally:
             self.close()
+            _LOADED.clear()  # bundles read here for a lost worker's figures
         for key, title, _, make in specs:  # the parent draws what no worker did
             if key not in drawn:
                 steps(f"plot: {title}")
