@@ -30,6 +30,8 @@ __all__ = ["Drawing", "start_early", "take_early", "worker_count", "EARLY_DRAWIN
 EARLY_DRAWING_MAX_LOAD = 1.0
 #: at most this many drawing processes
 MAX_WORKERS = 4
+#: where Linux says how many processes are running now (the fourth field, "running/total")
+LOADAVG = "/proc/loadavg"
 #: seconds between checks that the workers holding unfinished tasks are still alive
 LIVENESS_POLL_S = 0.5
 #: the workers are given up on (and the rest drawn in the parent) when none has said anything for this long: a
@@ -68,15 +70,25 @@ def _cpus() -> int:
 
 
 def machine_idle() -> bool:
-    """Whether the machine has a core to spare: its load average is below :data:`EARLY_DRAWING_MAX_LOAD` times the
-    cores this process may use.
+    """Whether the machine has a core to spare: fewer processes are running right now than the cores this process
+    may use (Linux's ``/proc/loadavg``, this process left out), or else the load average is below
+    :data:`EARLY_DRAWING_MAX_LOAD` times those cores. The average lags a minute behind: right after other work
+    has stopped it still says busy.
 
     Returns
     -------
     bool
-        True also where the load cannot be read.
+        True also where neither can be read.
     """
-    return not hasattr(os, "getloadavg") or os.getloadavg()[0] < EARLY_DRAWING_MAX_LOAD * _cpus()
+    cpus = _cpus()
+    try:
+        with open(LOADAVG) as fh:
+            running = int(fh.read().split()[3].split("/")[0]) - 1
+        if running < cpus:
+            return True
+    except (OSError, ValueError, IndexError):
+        pass
+    return not hasattr(os, "getloadavg") or os.getloadavg()[0] < EARLY_DRAWING_MAX_LOAD * cpus
 
 
 def _warm_up() -> None:
@@ -296,9 +308,26 @@ def _serve(tasks: Any, results: Any, locks: tuple[Any, Any], parent_ends: tuple[
             os.waitpid(pid, 0)
 
 
-def _send(results: Any, lock: Any, msg: tuple[str, int, Any]) -> None:
-    with lock:
+def _acquire(lock: Any, parent: int) -> bool:
+    """Take ``lock``, or give up (False) once the parent is gone: a worker killed while holding a lock never
+    releases it, and no worker may then wait for it forever."""
+    while not lock.acquire(timeout=LIVENESS_POLL_S):
+        if not _alive(parent):
+            return False
+    return True
+
+
+def _send(results: Any, lock: Any, parent: int, msg: tuple[str, int, Any]) -> bool:
+    """Send ``msg`` to the parent; False when the parent is gone."""
+    if not _acquire(lock, parent):
+        return False
+    try:
         results.send(msg)
+    except OSError:  # the parent has closed its end
+        return False
+    finally:
+        lock.release()
+    return True
 
 
 def _work(tasks: Any, results: Any, locks: tuple[Any, Any], scratch: str, parent: int) -> None:
@@ -306,11 +335,11 @@ def _work(tasks: Any, results: Any, locks: tuple[Any, Any], scratch: str, parent
     is sent, so that a worker never waits for the parent to read (the parent computes while the workers draw)."""
     read_lock, write_lock = locks
     pid = os.getpid()
-    _send(results, write_lock, ("pid", -1, pid))
+    if not _send(results, write_lock, parent, ("pid", -1, pid)):
+        return
     while True:
-        while not read_lock.acquire(timeout=LIVENESS_POLL_S):  # a worker killed while reading holds it
-            if not _alive(parent):
-                return
+        if not _acquire(read_lock, parent):
+            return
         try:
             item = tasks.recv()
         except (EOFError, OSError):  # the parent is gone
@@ -320,12 +349,14 @@ def _work(tasks: Any, results: Any, locks: tuple[Any, Any], scratch: str, parent
         if item is None:
             return
         tid, fn, args = item
-        _send(results, write_lock, ("took", tid, pid))
+        if not _send(results, write_lock, parent, ("took", tid, pid)):
+            return
         path = os.path.join(scratch, f"{tid}.pickle")
         with open(path + ".part", "wb") as fh:
             pickle.dump(fn(*args), fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(path + ".part", path)
-        _send(results, write_lock, ("done", tid, path))
+        if not _send(results, write_lock, parent, ("done", tid, path)):
+            return
 
 
 #: workers started before the numbers (see start_early), waiting to be taken by the report

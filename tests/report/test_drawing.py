@@ -160,3 +160,32 @@ def test_silent_workers_are_given_up_on(monkeypatch):
     assert got == {hung: "parent"}
     assert time.monotonic() - t < 20
     assert not multiprocessing.active_children()
+
+
+@pytest.mark.parametrize(
+    "running, average, idle",
+    [(1, 5.0, True), (2, 5.0, True), (3, 5.0, False), (3, 0.5, True), (None, 0.5, True), (None, 5.0, False)],
+)
+def test_a_core_to_spare_now_or_on_average(tmp_path, monkeypatch, running, average, idle):
+    """Two cores: idle when another process at most is running now (this one left out), or else when the load
+    average is below two; the average alone lags behind."""
+    path = tmp_path / "loadavg"
+    if running is not None:
+        path.write_text(f"{average} {average} {average} {running}/300 12345\n")
+    monkeypatch.setattr(drawing, "LOADAVG", str(path))
+    monkeypatch.setattr(drawing, "_cpus", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (average, average, average))
+    assert drawing.machine_idle() is idle
+
+
+def test_a_lock_left_held_by_a_killed_worker_does_not_hold_up_the_others_once_the_parent_is_gone():
+    """A worker killed in the middle of a send never releases the lock: the others wait for it only while the
+    parent lives."""
+    lock = multiprocessing.get_context("fork").Lock()
+    lock.acquire()  # held for good, as by a killed worker
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    t = time.monotonic()
+    assert drawing._acquire(lock, int(gone.stdout)) is False
+    assert time.monotonic() - t < 5
+    assert drawing._acquire(multiprocessing.get_context("fork").Lock(), os.getpid()) is True
