@@ -205,9 +205,8 @@ def _engine_values(fit: Any, infl: Any, runs: dict[tuple[str, str, str], Any],
     from ..engine import influence as engine_influence
     from ..engine.comparison import compare_with_exact
 
+    # a least-squares ``infl`` holds its DFBETA already (diagnose solved it once): not solved again per run
     exact = fit.influence(loo="exact") if is_glm(fit) and fit.nobs <= MAX_EXACT_GLM else infl
-    if isinstance(exact, Influence) and exact.dfbeta_is_lazy:  # least squares: DFBETA solved once, not per run
-        exact = dataclasses.replace(exact, dfbeta_data=exact.dfbeta)
     values = {}
     for key in ENGINE_PLOT_RUNS:
         try:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .bundle import Steps as _Steps
-from .html import SVG_MAX_N, HTMLReport, _e, _image_src, _page, _table
+from .html import HTMLReport, _e, _image_src, _page, _table, _vector
 from .inputs import one_line
 from .text import make_folder
 
@@ -137,7 +137,7 @@ def _cox_figures(b: CoxDiagnostics, n_labels: int) -> list[tuple[str, str, str, 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 disp = fn()
-                figs.append((key, caption, _image_src(disp.figure_, fit.n_obs <= SVG_MAX_N), ""))
+                figs.append((key, caption, _image_src(disp.figure_, _vector(fit.n_obs)), ""))
         except Exception as exc:  # a plot that cannot be drawn is reported, the rest of the report stays
             figs.append((key, caption, "", one_line(str(exc))))
     return figs

@@ -360,7 +360,7 @@ def _work(tasks: Any, results: Any, locks: tuple[Any, Any], scratch: str, parent
 
 
 #: workers started before the numbers (see start_early), waiting to be taken by the report
-_EARLY: tuple[Drawing, float] | None = None
+_EARLY: Drawing | None = None
 
 
 def start_early(expected_tasks: int = 16) -> None:
@@ -378,7 +378,7 @@ def start_early(expected_tasks: int = 16) -> None:
         if drawing is not None:
             import atexit
 
-            _EARLY = (drawing, time.perf_counter())
+            _EARLY = drawing
             atexit.register(_close_untaken)
 
 
@@ -391,7 +391,7 @@ def take_early() -> Drawing | None:
     """
     global _EARLY
     early, _EARLY = _EARLY, None
-    return early[0] if early is not None else None
+    return early
 
 
 def _close_untaken() -> None:

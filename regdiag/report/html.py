@@ -100,6 +100,7 @@ def _image_src(fig: Any, vector: bool) -> str:
 
 
 def _vector(n_obs: int) -> bool:
+    """Whether a figure of ``n_obs`` observations is embedded as SVG (see :data:`SVG_MAX_N`)."""
     return n_obs <= SVG_MAX_N
 
 
@@ -452,8 +453,8 @@ def _draw_from_bundle(path: str, n_labels: int, k: int, engine_path: str | None 
     return _draw(makes[k], _vector(b.influence.n_obs))
 
 
-#: the relative cost of drawing a figure, by key: its number of panels (others: one)
 def _cost(key: str, b: Diagnostics) -> int:
+    """The relative cost of drawing figure ``key``: about its number of panels (others: one)."""
     infl = b.influence
     kept = [nm for nm in infl.param_names if nm not in infl.aliased]
     panels = {"overview": 4, "index_plot": 4, "dfbetas": len(kept), "added_variable": len(kept),
@@ -481,7 +482,7 @@ class _Figures:
             self.early = None
         if self.early is None and n_obs <= EARLY_DRAWING_MAX_N and n_figures >= PARALLEL_FIGURES and machine_idle():
             self.early = Drawing.start(n_figures, collect=False)
-        self.tasks: dict[int, tuple[str, str]] = {}  # task -> (stage, key)
+        self.tasks: dict[int, str] = {}  # task -> figure key
         self.path = ""
 
     def close(self) -> None:
@@ -502,7 +503,7 @@ class _Figures:
             pickle.dump(dataclasses.replace(b, engine_runs={}), fh, protocol=pickle.HIGHEST_PROTOCOL)
         for k in sorted(range(len(specs)), key=lambda k: -_cost(specs[k][0], b)):  # the longest first
             tid = self.early.submit(_draw_from_bundle, (self.path, self.n_labels, k))
-            self.tasks[tid] = ("main", specs[k][0])
+            self.tasks[tid] = specs[k][0]
 
     def render(self, b: Diagnostics, specs: list[tuple[str, str, str, Any]], steps: Steps) -> list[_Plot]:
         """Every figure of ``specs`` (made by :func:`_plot_specs` from the whole bundle ``b``)."""
@@ -533,7 +534,7 @@ class _Figures:
         import pickle
 
         titles = {key: title for key, title, *_ in specs}
-        main = {key for stage, key in self.tasks.values()}
+        main = set(self.tasks.values())
         engine = [sp for sp in specs if sp[0] not in main]
         if engine and b.engine_values and [sp[0] for sp in _engine_specs(b, self.n_labels)] == [sp[0] for sp in engine]:
             values_path = os.path.join(self.early.scratch, "engine.pickle")
@@ -541,10 +542,10 @@ class _Figures:
                 pickle.dump(b.engine_values, fh, protocol=pickle.HIGHEST_PROTOCOL)
             for k, sp in enumerate(engine):
                 tid = self.early.submit(_draw_from_bundle, (self.path, self.n_labels, k, values_path))
-                self.tasks[tid] = ("engine", sp[0])
+                self.tasks[tid] = sp[0]
         drawn = {}
         for tid, result in self.early.results():
-            key = self.tasks[tid][1]
+            key = self.tasks[tid]
             if key in titles:
                 steps(f"plot: {titles[key]}")
                 drawn[key] = result
