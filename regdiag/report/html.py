@@ -1025,15 +1025,17 @@ def write_html_report(
         steps("exports: " + ("parquet" if exports == "parquet" or (exports == "auto" and infl.n_obs >
                                                                     EXPORT_PARQUET_ABOVE) else "CSV and JSON"))
         written = write_exports(b, out, exports)
+        title = title or "regdiag report"
+        # the page and the summary, but for the figures, while the workers draw them
+        sections = _sections(b, [], written, label, compare_statsmodels)
+        lines = _summary_lines(b, title)
         figures = drawing.render(b, specs, steps)
     finally:
         drawing.close()
     steps("writing report.html")
-    title = title or "regdiag report"
     path = out / "report.html"
-    path.write_text(_page(title, _sections(b, figures, written, label, compare_statsmodels), _meta(infl)),
-                    encoding="utf-8")
-    lines = _summary_lines(b, title)
+    sections = [(sid, head, _figures_html(figures) if sid == "plots" else body) for sid, head, body in sections]
+    path.write_text(_page(title, sections, _meta(infl)), encoding="utf-8")
     measures = written.get("measures.csv", written.get("measures.parquet"))
     lines += ["", f"all measures: {measures}", f"report: {path}"]
     cc, cmp = b.cross_check, b.comparison
