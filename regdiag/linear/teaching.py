@@ -50,10 +50,17 @@ def term_columns(fit: LinearFit) -> dict[str, list[int]]:
     names = list(design.param_names)
     spec = getattr(design, "model_spec", None)
     indices = getattr(spec, "term_indices", None)
-    if indices and tuple(getattr(spec, "column_names", ())) == tuple(names):
-        out = {str(term): list(cols) for term, cols in indices.items() if cols and str(term) != "1"}
-        if out:
-            return out
+    if indices:
+        # the formula's columns are the design's but for its offset(...) terms, which are not coefficients
+        offsets = set(getattr(design, "offset_columns", ()))
+        kept = [j for j in range(len(getattr(spec, "column_names", ()))) if j not in offsets]
+        if [spec.column_names[j] for j in kept] == names:
+            position = {j: k for k, j in enumerate(kept)}
+            out = {str(term): [position[j] for j in cols if j in position] for term, cols in indices.items()
+                   if str(term) != "1"}
+            out = {term: cols for term, cols in out.items() if cols}
+            if out:
+                return out
     return {nm: [j] for j, nm in enumerate(names) if nm not in _INTERCEPTS}
 
 
@@ -184,23 +191,24 @@ def index_values(infl: Any, outlier_test: pd.DataFrame | None = None) -> pd.Data
     hat values, by row in data order.
 
     The Bonferroni p-value of a row is ``min(1, n * p)`` with ``p`` the two-sided p-value of its studentized residual
-    (t with ``df_resid - 1`` degrees of freedom for a linear model, the normal for a GLM) and ``n`` the number of
-    rows with one (car's ``outlierTest``); NaN where the residual is undefined.
+    and ``n`` the number of rows with one, as car's ``outlierTest`` computes it (``outlier_test(style="R")``): t
+    with ``df_resid - 1`` degrees of freedom for a linear model and for a negative binomial with theta estimated
+    (R's class ``negbin``), the normal for other GLMs; NaN where the residual is undefined.
 
     Parameters
     ----------
     infl : Influence or GLMInfluence
         The fit's influence measures.
     outlier_test : pandas.DataFrame, optional
-        The result's ``outlier_test(cutoff=None, n_max=None)`` where it is already computed (else it is computed
-        here).
+        The result's ``outlier_test(cutoff=None, n_max=None, style="R")`` where it is already computed (else it is
+        computed here).
 
     Returns
     -------
     pandas.DataFrame
         Columns ``cooks_distance``, ``student_resid``, ``bonferroni_p``, ``leverage``; indexed by row label.
     """
-    ot = infl.outlier_test(cutoff=None, n_max=None) if outlier_test is None else outlier_test
+    ot = infl.outlier_test(cutoff=None, n_max=None, style="R") if outlier_test is None else outlier_test
     bonf = ot["bonferroni_p"].reindex(infl.index).to_numpy(dtype=float)
     return pd.DataFrame(
         {"cooks_distance": np.asarray(infl.cooks_distance, dtype=float),

@@ -330,7 +330,7 @@ def _flags(infl: Any, rule: str, flagged: pd.DataFrame) -> tuple[dict[str, Any],
     from scipy.special import fdtri
 
     order = np.lexsort((-np.abs(flagged["student_resid"].to_numpy()), -flagged["cooks_distance"].to_numpy()))
-    ot_all = infl.outlier_test(cutoff=None, n_max=None)
+    ot_all = infl.outlier_test(cutoff=None, n_max=None, style="R")  # car's reference, as the index plot's
     n_bonf = int(np.count_nonzero(ot_all["bonferroni_p"].to_numpy() < 0.05))
     ot = ot_all[ot_all["bonferroni_p"] < 0.05] if n_bonf else ot_all.iloc[:1]
     ot = ot.iloc[:10]

@@ -242,6 +242,26 @@ def test_report_draws_the_teaching_plots_from_one_bundle(full_report, savings_fi
     assert b.share_note.startswith("Rule 'R' flags 4 of 50 rows (8.0%)")
 
 
+def test_report_follows_car_for_offsets_and_negative_binomial(tmp_path):
+    """An offset is not a term (the generalized VIF groups a factor's columns as car::vif), and the outlier test and
+    the index plot use car's reference for a negative binomial with theta estimated: t(df - 1)."""
+    from pathlib import Path
+
+    from regdiag.report.bundle import diagnose
+
+    ref = Path(__file__).resolve().parents[1] / "reference" / "teaching" / "glmnb_ships_offset"
+    data = pd.read_csv(ref / "data.csv", index_col=0)
+    fit = regdiag.glm("incidents ~ type + factor(period) + offset(log(service))", data=data,
+                      family="negative_binomial")
+    b = diagnose(fit, nsim=0, cross_check=False, engine=False)
+    assert list(b.vif.index) == ["type", "factor(period)"] and list(b.vif["Df"]) == [4, 1]
+    assert b.outlier_test.attrs["reference"] == f"t({fit.df_resid - 1:g})"
+    car = pd.read_csv(ref / "index_values.csv", index_col=0)
+    np.testing.assert_allclose(b.index_values["bonferroni_p"], car["bonferroni_p"], rtol=1e-8)
+    top = b.outlier_test.index[0]
+    assert b.outlier_test.loc[top, "bonferroni_p"] == pytest.approx(car.loc[top, "bonferroni_p"], rel=1e-8)
+
+
 def test_big_data_exports_parquet_and_caps_the_flagged_table(tmp_path, monkeypatch):
     """Above the switch point the measures go to parquet; the page lists at most MAX_FLAGGED_ROWS flagged rows
     and says that the rule flags a large share, the export has them all. (Switch point and cap lowered so that the

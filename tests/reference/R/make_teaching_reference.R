@@ -3,7 +3,8 @@
 # studentized residuals, Bonferroni p-values as infIndexPlot computes them, hat values).
 #
 # Run from the repository root:  Rscript tests/reference/R/make_teaching_reference.R
-# Writes tests/reference/teaching/<case>/{vif,partial_residuals,index_values}.csv (conventions: README.md).
+# Writes tests/reference/teaching/<case>/{vif,partial_residuals,index_values}.csv (conventions: README.md), and
+# data.csv for the data sets regdiag does not bundle.
 
 source(file.path("tests", "reference", "R", "common.R"))
 suppressPackageStartupMessages(library(car))
@@ -48,6 +49,19 @@ write_case("glm_quine_poisson", glm(Days ~ Eth + Sex + Age + Lrn, family = poiss
 
 bw <- read_bundled("birthwt", "id")
 write_case("glm_birthwt_binomial", glm(low ~ age + lwt + smoke + ptl + ht + ui, family = binomial, data = bw, control = TIGHT))
+
+# formulas with an offset (the offset is not a term: car groups a factor's columns into one generalized VIF);
+# the data are written beside the numbers (data.csv: R's row names first)
+suppressPackageStartupMessages(library(MASS))
+ano <- anorexia
+write_case("lm_anorexia_offset", lm(Postwt ~ Prewt + Treat + offset(Prewt), data = ano))
+write_data(ano, file.path(OUT, "lm_anorexia_offset", "data.csv"))
+
+# a negative binomial with theta estimated: car's outlierTest (and so infIndexPlot) uses t(df - 1) for class negbin
+sh <- subset(ships, service > 0)
+write_case("glmnb_ships_offset", glm.nb(incidents ~ type + factor(period) + offset(log(service)), data = sh,
+                                        control = glm.control(epsilon = 1e-14, maxit = 200)))
+write_data(sh, file.path(OUT, "glmnb_ships_offset", "data.csv"))
 
 writeLines(c(
   "car::vif, residuals(type = \"partial\") (car::crPlots) and car::infIndexPlot's series, written by",
