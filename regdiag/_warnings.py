@@ -218,6 +218,21 @@ def warn_dropped_rows(why: str, rows: Sequence[Any] | pd.Index, detail: str = ""
     warn_rows(f"dropped rows {why} (missing='drop'){detail}", rows, DataWarning)
 
 
+def warn_nan_rows_omitted(rows: Sequence[Any] | pd.Index, detail: str = "") -> None:
+    """Rows dropped by ``missing='omit'`` (R's ``na.omit``) because a formula's transform made NaN there, a missing
+    value in R's model frame (the log or square root of a negative number; R warns "NaNs produced").
+
+    Parameters
+    ----------
+    rows : sequence or pandas.Index
+        Their labels.
+    detail : str
+        What follows the reason (e.g. ``": 'log(y)'"``, the columns).
+    """
+    warn_rows(f"dropped rows whose transformed values are NaN, missing values as in R's model frame (where the "
+              f"transform warns 'NaNs produced'){detail}", rows, DataWarning)
+
+
 #: condition number above which a fit warns
 COND_WARN = 1e8
 

@@ -36,7 +36,7 @@ from ._validation import (
     numeric_frame,
     numeric_vector,
 )
-from ._warnings import warn, warn_dropped_rows
+from ._warnings import warn, warn_dropped_rows, warn_nan_rows_omitted
 
 __all__ = ["Design", "DesignLabels", "make_design", "design_from_statsmodels"]
 
@@ -233,12 +233,13 @@ def _raw_bad_rows(
 
 
 def _nonfinite_error(report: list[tuple[str, list[Any]]], formula: str, made: bool) -> DataError:
+    """Infinite values (in the data, or made by a transform such as log(0)): R stops on them."""
     kind = "model column" if made else "column"
     parts = [f"{kind} {col!r} at rows {format_labels(rows, 5)}" for col, rows in report[:5]]
     return DataError(
-        f"the formula {formula!r} gives non-finite values (Inf, or NaN from a transform such as log(0) or the log "
-        "of a negative number) in " + "; ".join(parts) + ". R stops here too ('NA/NaN/Inf'); change the transform "
-        "or the data, or pass missing='drop' to drop those rows with a warning"
+        f"the formula {formula!r} gives infinite values (in the data, or from a transform such as log(0) or 1/0) in "
+        + "; ".join(parts) + ". R stops here too ('NA/NaN/Inf'); change the transform or the data, or pass "
+        "missing='drop' to drop those rows with a warning"
     )
 
 
@@ -537,14 +538,21 @@ def _formula_response(
 def _refuse_or_warn_transformed(
     values: np.ndarray, columns: tuple[str, ...], index: pd.Index, bad: np.ndarray, missing: Missing, formula: str
 ) -> None:
-    """Non-finite values made by a formula's transforms: an error naming the terms and rows, or (``missing='drop'``)
-    one warning naming the rows to be dropped."""
+    """Non-finite values made by a formula's transforms. NaN (the log or square root of a negative number) is a
+    missing value, as in R's model frame: ``missing='omit'`` drops its rows with one warning naming them (R drops
+    them, warning "NaNs produced"). An infinite value (log(0), 1/0) is an error naming the terms and rows, as R
+    stops on it. ``missing='drop'`` drops both with one warning; ``missing='raise'`` refuses both."""
+    infinite = np.isinf(values)
+    if missing is Missing.RAISE:
+        _drop_or_raise(bad, nonfinite_report(values, columns, index), index, missing, f"the formula {formula!r}")
+    if missing is Missing.OMIT and infinite.any():
+        raise _nonfinite_error(nonfinite_report(np.where(infinite, values, 0.0), columns, index), formula, made=True)
     report = nonfinite_report(values, columns, index)
-    if missing is not Missing.DROP:
-        raise _nonfinite_error(report, formula, made=True)
-    warn_dropped_rows(
-        "whose transformed values are not finite", index[bad], ": " + "; ".join(f"{c!r}" for c, _ in report[:5])
-    )
+    detail = ": " + "; ".join(f"{c!r}" for c, _ in report[:5])
+    if missing is Missing.OMIT:
+        warn_nan_rows_omitted(index[bad], detail)
+    else:
+        warn_dropped_rows("whose transformed values are not finite", index[bad], detail)
 
 
 def _array_design(

@@ -42,7 +42,7 @@ def test_nonfinite_values_dropped_and_reported(df):
     df.loc["r9", "y"] = np.inf
     df.loc["r11", "g"] = None
     # missing values are dropped as R's na.omit; an infinite value is an error unless missing="drop"
-    with pytest.raises(DataError, match=r"non-finite values .* column 'y' at rows 'r9'"):
+    with pytest.raises(DataError, match=r"infinite values .* column 'y' at rows 'r9'"):
         regdiag.ols("y ~ x1 + x2 + g", data=df)
     with pytest.warns(regdiag.DataWarning, match=r"infinite values .*'r9'"):
         fit = regdiag.ols("y ~ x1 + x2 + g", data=df, missing="drop")
@@ -69,6 +69,22 @@ def test_transform_making_infinity_names_the_model_column(df):
     with pytest.warns(regdiag.DataWarning, match=r"np.log\(x1\).*'r5'"):
         fit = regdiag.ols("y ~ np.log(x1)", data=df, missing="drop")
     assert list(fit.design.dropped) == ["r5"]
+
+
+def test_transform_making_nan_drops_its_rows_as_r_does():
+    """A NaN made by a transform (the log of a negative number) is a missing value in R's model frame: the row is
+    dropped (R warns "NaNs produced"); an infinite value (log(0)) stops R and is an error here.
+    R: coef(lm(log(mpg - 14) ~ wt, mtcars)) on 29 rows."""
+    mtcars = regdiag.datasets.load("mtcars")
+    with pytest.warns(regdiag.DataWarning, match=r"NaN.*'log\(mpg - 14\)'.*'Cadillac Fleetwood'"):
+        fit = regdiag.ols("log(mpg - 14) ~ wt", data=mtcars)
+    assert fit.nobs == 29
+    assert list(fit.design.dropped) == ["Cadillac Fleetwood", "Lincoln Continental", "Camaro Z28"]
+    np.testing.assert_allclose(fit.coef, [4.546968, -0.9893123], rtol=2e-7)  # R's printed coefficients
+    with pytest.raises(DataError, match=r"infinite values .*'log\(mpg - 21\)' at rows 'Mazda RX4', 'Mazda RX4 Wag'"):
+        regdiag.ols("log(mpg - 21) ~ wt", data=mtcars)  # log(0) there (R: NA/NaN/Inf in 'y')
+    with pytest.raises(DataError, match=r"missing or infinite values.*'Cadillac Fleetwood'"):
+        regdiag.ols("log(mpg - 14) ~ wt", data=mtcars, missing="raise")
 
 
 def test_nan_in_arrays_names_column_and_position(df):
