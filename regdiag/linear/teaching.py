@@ -53,8 +53,9 @@ def term_columns(fit: LinearFit) -> dict[str, list[int]]:
     if indices:
         # the formula's columns are the design's but for its offset(...) terms, which are not coefficients
         offsets = set(getattr(design, "offset_columns", ()))
-        kept = [j for j in range(len(getattr(spec, "column_names", ()))) if j not in offsets]
-        if [spec.column_names[j] for j in kept] == names:
+        columns = tuple(getattr(spec, "column_names", ()))
+        kept = [j for j in range(len(columns)) if j not in offsets]
+        if [columns[j] for j in kept] == names:
             position = {j: k for k, j in enumerate(kept)}
             out = {str(term): [position[j] for j in cols if j in position] for term, cols in indices.items()
                    if str(term) != "1"}
