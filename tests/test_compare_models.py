@@ -81,3 +81,46 @@ def test_rlm_results_and_fit_compare(data):
     fit = regdiag.rlm("time ~ dist + climb", data=df)  # a regdiag fit: statsmodels' model of the same data
     cmp2 = regdiag.compare(fit)
     assert cmp2.table["agree"].all(), cmp2.summary()
+
+
+def _hills():
+    df = pd.read_csv(Path(__file__).parent / "reference" / "rlm" / "data" / "hills.csv", index_col=0)
+    return df["time"], sm.add_constant(df[["dist", "climb"]])
+
+
+def test_rlm_with_its_scale_held_is_refitted_with_that_scale():
+    """statsmodels does not record update_scale=False: the held scale is told from the final residuals' MAD, the
+    refit and the refits without each row hold it, and the two sides agree."""
+    from regdiag.linear.rlm import rlm_from_statsmodels
+
+    y, X = _hills()
+    for kw in ({"update_scale": False}, {"update_scale": False, "start_scale": 5.0}):
+        res = sm.RLM(y, X).fit(tol=1e-14, maxiter=5000, **kw)
+        fit = rlm_from_statsmodels(res)
+        assert fit.scale_kind == "fixed" and fit.scale == pytest.approx(float(res.scale), rel=1e-15)
+        np.testing.assert_allclose(fit.coef, res.params, rtol=1e-8)
+        cmp = regdiag.compare(res)
+        assert cmp.table["agree"].all(), cmp.summary()
+    assert rlm_from_statsmodels(sm.RLM(y, X).fit(tol=1e-14, maxiter=5000)).scale_kind == "mad"
+
+
+@pytest.mark.parametrize("kind", ["rlm", "logit"])
+def test_a_peer_estimate_that_did_not_converge_is_a_difference(kind, data):
+    """A peer's estimate far from the fixed point (here: one iteration) is not agreement within a tolerance
+    widened by that same gap: the measures that depend on it differ, and a note says why."""
+    if kind == "rlm":
+        y, X = _hills()
+        res = sm.RLM(y, X).fit(maxiter=1)
+    else:
+        X, ys = data
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = sm.Logit(pd.Series(ys["Logit"], index=X.index), X).fit(disp=0, maxiter=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cmp = regdiag.compare(res)
+    assert not cmp.table["agree"].all(), cmp.summary()
+    if kind == "rlm":
+        assert any("a different estimate" in n for n in cmp.notes)
+    else:  # statsmodels' distance from the optimum is measured, and the measures within it are named
+        assert any("agree only within the allowance" in n for n in cmp.notes)

@@ -986,6 +986,10 @@ def rlm_from_statsmodels(results: Any) -> RLMFit:
     estimate (``mad``, with statsmodels' constant ``norm.ppf(0.75)``; or the scale held fixed with
     ``update_scale=False``) to the fixed point.
 
+    statsmodels does not record ``update_scale``: a fit whose scale is not the MAD of its final residuals (to 1e-9,
+    relative) held its scale fixed, and is refitted with that scale. Where the two agree (every weight 1 under
+    Huber's psi, say) both readings give the same estimate; the deletion measures then re-estimate the scale.
+
     Parameters
     ----------
     results : statsmodels.robust.robust_linear_model.RLMResults
@@ -1025,9 +1029,18 @@ def rlm_from_statsmodels(results: Any) -> RLMFit:
                     has_intercept=bool(np.any(np.all(X == 1.0, axis=0))))
     opts = getattr(results, "fit_options", None) or {}
     scale_est = opts.get("scale_est", "mad")
-    if not (isinstance(scale_est, str) and scale_est == "mad"):
+    if not (isinstance(scale_est, str) and scale_est in ("mad", "fixed")):
         raise DataError(f"statsmodels RLM with scale_est={scale_est!r} is not supported (only 'mad')")
-    scale = "MAD" if opts.get("update_scale", True) else float(results.scale)
+    scale: str | float = float(results.scale)  # 'fixed': start_scale given with update_scale=False
+    if scale_est == "mad":
+        # statsmodels does not record update_scale. A fit that re-estimates the scale ends with it equal to the MAD
+        # of its final residuals (about 0); with update_scale=False it is held at the MAD of the first residuals
+        params = np.asarray(results.params, dtype=float)
+        mad = float(np.median(np.abs(y - X @ params))) / float(dist.norm_ppf(0.75))
+        if math.isclose(float(results.scale), mad, rel_tol=1e-9, abs_tol=0.0):
+            scale = "MAD"
+    return fit_rlm_design(design, ps, scale=scale, mad_constant=float(dist.norm_ppf(0.75)),
+                          init=np.asarray(results.params, dtype=float))
     return fit_rlm_design(design, ps, scale=scale, mad_constant=float(dist.norm_ppf(0.75)),
                           init=np.asarray(results.params, dtype=float))
 
