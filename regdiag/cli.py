@@ -238,7 +238,9 @@ def _cox(args: argparse.Namespace) -> int:
             raise DataError("a Cox model needs data: give a data file or --dataset")
         if not args.quiet:
             print(f"fitting {args.formula} (Cox, ties={args.ties}) to {label}", file=sys.stderr)
-        fit = coxph(args.formula, df, ties=args.ties, weights=args.weights)
+        # R's na.omit is coxph's "drop" (the rows are listed in the report)
+        fit = coxph(args.formula, df, ties=args.ties, weights=args.weights,
+                    missing="raise" if args.missing == "raise" else "drop")
         report = write_cox_report(fit, args.output, n_labels=args.labels, title=f"regdiag report: {label}",
                                   label=label, cross_check=not args.no_cross_check,
                                   compare_statsmodels=args.compare_statsmodels, progress=not args.quiet)

@@ -306,12 +306,15 @@ class MLEFit:
         str
             Several lines.
         """
-        return "\n".join([
+        lines = [
             f"{self.kind} maximum-likelihood fit (refitted from statsmodels to convergence, {self.iterations} Newton "
             "steps)",
             f"n = {self.n_obs}, parameters = {self.n_params}, log-likelihood = {self.loglike():.6f}",
-            self.coef_table().to_string(),
-        ])
+        ]
+        dropped = getattr(getattr(self, "design", None), "dropped", ())
+        if len(dropped):
+            lines.append(f"dropped for missing values: {len(dropped)} row(s) ({format_labels(dropped)})")
+        return "\n".join([*lines, self.coef_table().to_string()])
 
     @property
     def df_resid(self) -> int:

@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _distributions as dist
-from .._validation import ConvergenceError, DataError, DesignError
+from .._validation import ConvergenceError, DataError, DesignError, format_labels
 from .._warnings import warn_not_converged
 from ..design import Design, DesignLabels, make_design
 from ..linalg import qr_factor
@@ -499,8 +499,11 @@ class RLMFit(DesignLabels):
             f"Robust regression ({self.method}, psi = {self.psi.name}{self.psi.constants}, scale = {self.scale_kind})",
             f"n = {self.nobs}, p = {self.rank}, scale s = {self.scale:.6g}, IRLS steps = {self.iterations}"
             + ("" if self.converged else " (not converged)"),
-            self.coef_table().to_string(),
         ]
+        dropped = self.design.dropped
+        if len(dropped):
+            lines.append(f"dropped for missing values: {len(dropped)} row(s) ({format_labels(dropped)})")
+        lines.append(self.coef_table().to_string())
         return "\n".join(lines)
 
     def __repr__(self) -> str:

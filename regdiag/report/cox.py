@@ -159,6 +159,13 @@ def _cox_exports(b: CoxDiagnostics, out: Path) -> dict[str, Path]:
     return exports
 
 
+def _dropped_line(d: Any) -> str:
+    """The rows a Cox model's design dropped for missing values, named (as the other reports do)."""
+    from .._validation import format_labels
+
+    return f"dropped for missing values: {len(d.dropped)} row(s) ({format_labels(list(d.dropped), 10)})"
+
+
 def _cox_sections(b: CoxDiagnostics, figs: list[tuple[str, str, str, str]], exports: dict[str, Path],
                   cross_check: bool, compare_statsmodels: bool) -> list[tuple[str, str, str]]:
     """The page's sections ``(id, heading, html)``."""
@@ -169,7 +176,8 @@ def _cox_sections(b: CoxDiagnostics, figs: list[tuple[str, str, str, str]], expo
         f"<p>{_e(d.formula or ' + '.join(fit.param_names))}: Cox proportional hazards, ties = {_e(fit.ties)}; "
         f"n = {fit.n_obs}, events = {fit.n_events}{_e(strata)}; log partial likelihood {fit.loglik:.6g} "
         f"(null {fit.loglik_null:.6g}); {'converged' if fit.converged else 'NOT converged'} in "
-        f"{fit.iterations} Newton iterations.</p>" + _table(fit.summary_frame(), index_label="coefficient")
+        f"{fit.iterations} Newton iterations.</p>" + (f"<p>{_e(_dropped_line(d))}</p>" if len(d.dropped) else "")
+        + _table(fit.summary_frame(), index_label="coefficient")
     )
     infl_html = (
         f"<p>{len(b.flagged)} of {fit.n_obs} observations move some coefficient by more than 2/√n = "
@@ -258,6 +266,8 @@ def write_cox_report(
                     encoding="utf-8")
     lines = [title, f"{fit.n_obs} observations, {fit.n_events} events; {len(b.flagged)} move a coefficient by more "
              f"than 2/sqrt(n) SE when deleted"]
+    if len(fit.design.dropped):
+        lines.insert(1, _dropped_line(fit.design))
     if len(b.shown):
         lines.append(b.shown.head(5).to_string(float_format=lambda v: f"{v:.3g}"))
     lines.append(f"report: {path}")

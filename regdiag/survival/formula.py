@@ -103,20 +103,35 @@ def _evaluate(arg: ast.expr, data: pd.DataFrame, formula: str, what: str) -> pd.
     """A ``Surv``/``strata`` argument: a column name, or an expression evaluated by formulaic (a python factor)."""
     import formulaic
 
+    from ..rformula import R_TRANSFORMS, r_code_to_python
+
     text = ast.unparse(arg)
-    if isinstance(arg, ast.Name):
-        if arg.id not in data.columns:
-            raise DataError(f"{what} {arg.id!r} in {formula!r} is not a column of the data; "
-                            f"columns are {list(map(str, data.columns))}")
-        return data[arg.id]
+    if text in data.columns:  # a name, or R's dotted name (strata(ph.ecog)), not attribute access
+        return data[text]
+    node = arg
+    while isinstance(node, ast.Attribute):  # R's dotted name, a.b.c
+        node = node.value
+    if isinstance(node, ast.Name):
+        raise DataError(f"{what} {text!r} in {formula!r} is not a column of the data; "
+                        f"columns are {list(map(str, data.columns))}")
     try:
         with np.errstate(all="ignore"):
-            mm = formulaic.model_matrix(f"0 + {{{text}}}", data, na_action="ignore")
+            code = r_code_to_python(text, frozenset(map(str, data.columns)))
+            mm = formulaic.model_matrix(f"0 + {{{code}}}", data, na_action="ignore", context=R_TRANSFORMS)
     except Exception as exc:
         raise DataError(f"cannot evaluate {what} {text!r} in {formula!r}: {exc}") from exc
     if mm.shape[1] != 1:
         raise DataError(f"{what} {text!r} in {formula!r} must give one column; it gives {list(mm.columns)}")
     return pd.Series(np.asarray(mm)[:, 0], index=data.index, name=text)
+
+
+def _categories_of(arg: ast.expr) -> ast.expr:
+    """A strata argument without a ``factor(x)`` / ``as.factor(x)`` around it: the strata are the values of ``x``
+    either way."""
+    if (isinstance(arg, ast.Call) and len(arg.args) == 1 and not arg.keywords
+            and ast.unparse(arg.func) in ("factor", "as.factor", "as_factor")):
+        return arg.args[0]
+    return arg
 
 
 def _status_codes(s: pd.Series, index: pd.Index, what: str) -> np.ndarray:
@@ -243,7 +258,7 @@ def surv_design(
         raise DataError("the data's row labels are not unique; reset the index (data.reset_index(drop=True))")
     pf = _parse(formula)
     entry, t, s = _response(pf, data, formula)
-    st_cols = [_evaluate(a, data, formula, "the strata variable") for a in pf.strata]
+    st_cols = [_evaluate(_categories_of(a), data, formula, "the strata variable") for a in pf.strata]
     offs = [_numeric_column(a, data, formula, "the offset") for a in pf.offset]
     cl_col = _cluster_column(pf, cluster, data, formula)
     index = data.index

@@ -446,3 +446,11 @@ def test_batched_group_deletion_equals_irls_refits(kw):
                                   acc=1e-15, maxit=20000)
             assert np.max(np.abs(dfb[g] - (fit.coef - coef)) / fit.bse.to_numpy()) < 1e-9
             assert abs(scales[g] / s_g - 1) < 1e-9
+
+
+def test_summary_names_the_rows_dropped_for_missing_values():
+    df = regdiag.datasets.load("stackloss").astype(float)
+    df.iloc[4, 1] = np.nan
+    fit = regdiag.rlm("stack_loss ~ Air_Flow + Water_Temp + Acid_Conc", data=df)
+    assert fit.nobs == len(df) - 1
+    assert f"dropped for missing values: 1 row(s) ({df.index[4]!r})" in fit.summary()

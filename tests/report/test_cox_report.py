@@ -43,3 +43,23 @@ def test_cli_cox_errors(tmp_path, capsys, args, message):
     rc = main(["report", str(OVARIAN), "--model", "coxph", "-o", str(tmp_path / "r"), "-q", *args])
     assert rc == 2
     assert message in capsys.readouterr().err
+
+
+def test_cli_cox_missing_rows_are_listed_or_refused(tmp_path, capsys):
+    """Rows with a missing value are dropped and named on the terminal and the page (as the other reports do), or
+    refused with --missing raise."""
+    data = pd.read_csv(OVARIAN, index_col=0)
+    data.loc[data.index[3], "ecog_ps"] = None
+    data.loc[data.index[7], "futime"] = None
+    path = tmp_path / "ovarian.csv"
+    data.to_csv(path)
+    args = ["report", str(path), "--index-col", "row", "--model", "coxph", "--formula",
+            "Surv(futime, fustat) ~ age + strata(ecog_ps)", "-q"]
+    assert main([*args, "-o", str(tmp_path / "a")]) == 0
+    text = capsys.readouterr().out
+    line = next(ln for ln in text.splitlines() if ln.startswith("dropped for missing values: 2 row(s) ("))
+    assert {str(data.index[3]), str(data.index[7])} == set(line.split("(")[-1].rstrip(")").split(", "))
+    assert line in (tmp_path / "a" / "report.html").read_text(encoding="utf-8")
+    assert "24 observations" in text
+    assert main([*args, "-o", str(tmp_path / "b"), "--missing", "raise"]) == 2
+    assert "missing values at rows" in capsys.readouterr().err

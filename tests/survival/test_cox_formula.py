@@ -40,6 +40,22 @@ def test_two_strata_variables_and_expressions(df):
     np.testing.assert_allclose(fit.coef, ref.coef, rtol=1e-12)
 
 
+def test_strata_of_r_style_dotted_names():
+    """strata(ecog.ps), strata(factor(ecog.ps)) and Surv(fu.time, ...) read R's dotted column names as names (not
+    attribute access); R: coef(coxph(Surv(futime, fustat) ~ age + strata(ecog.ps), ovarian)) = 0.139626721950919."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "reference" / "coxph" / "data" / "ovarian.csv"
+    ov = pd.read_csv(path, index_col=0).rename(columns={"ecog_ps": "ecog.ps", "futime": "fu.time"})
+    ref = regdiag.coxph("Surv(fu.time, fustat) ~ age + strata(ecog.ps)", ov)
+    assert ref.design.strata_labels == ("ecog.ps=1", "ecog.ps=2")
+    assert ref.coef[0] == pytest.approx(0.139626721950919, rel=1e-9)
+    fit = regdiag.coxph("Surv(fu.time, fustat) ~ age + strata(factor(ecog.ps))", ov)
+    np.testing.assert_allclose(fit.coef, ref.coef, rtol=1e-13)
+    with pytest.raises(DataError, match=r"strata variable 'ecog\.pss' in .* is not a column of the data"):
+        regdiag.coxph("Surv(fu.time, fustat) ~ age + strata(ecog.pss)", ov)
+
+
 @pytest.mark.parametrize("code", ["bool", "one_two"])
 def test_status_codings(df, code):
     d = df.copy()
