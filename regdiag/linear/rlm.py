@@ -62,6 +62,8 @@ MAD_CONSTANT = 0.6745
 #: default tolerance of exact deletion, in standard errors of each coefficient
 LOO_TOL = 1e-10
 LOO_MAXIT = 50
+#: IRLS steps of a deleted fit refitted from the full fit before it counts as not converging
+REFIT_MAXIT = 5000
 BATCH = 256
 #: rows each side of the median kept as candidates for the deleted fits' median
 MEDIAN_BAND = 48
@@ -654,6 +656,7 @@ class RLMFit(DesignLabels):
         dfbeta = np.full((len(members), p), np.nan)
         scales = np.full(len(members), np.nan)
         settled = np.zeros(len(members), dtype=bool)
+        failed: list[Any] = []
         if case is None and not self.psi.redescending:
             # a redescending psi has several roots near the full fit; IRLS from the full fit picks the one R's
             # rlm(init = coef(fit)) picks, the chord steps need not
@@ -666,12 +669,18 @@ class RLMFit(DesignLabels):
             if keep.sum() <= p:
                 continue
             try:
-                coef, scales[g], _, _, _ = _irls(X[keep], y[keep], self.psi, self.scale_spec, self.coef.copy(),
-                                                    self.scale, acc=1e-15, maxit=20000,
-                                                    case=None if case is None else case[keep])
+                coef, s_g, _, _, conv = _irls(X[keep], y[keep], self.psi, self.scale_spec, self.coef.copy(),
+                                              self.scale, acc=1e-15, maxit=REFIT_MAXIT,
+                                              case=None if case is None else case[keep])
             except ConvergenceError:
+                conv = False
+            if not conv:
+                failed.append(labels[g])
                 continue
-            dfbeta[g] = self.coef - coef
+            dfbeta[g], scales[g] = self.coef - coef, s_g
+        if failed:
+            warn_not_converged("rlm: IRLS without the group", REFIT_MAXIT, "steps", ": their deletion measures are "
+                               "NaN", rows=failed, noun="groups")
         cov = self.cov_params().to_numpy()
         h = qr_factor(X, np.sqrt(self.weights)).hat_diag()
         return GroupInfluence(
@@ -1142,7 +1151,9 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
     correction is at most ``tol`` with ``rho <= 1/2`` (the bound then at most ``tol``; the correction itself rather
     than the extrapolated bound because the median's row may switch between iterates, a kink in ``F``); one that
     has not after ``maxit`` steps (or contracts more slowly) is refitted by IRLS started at the full fit, run to its
-    fixed point.
+    fixed point. For a redescending psi every deletion is that IRLS refit: its estimating equation has several roots
+    near the full fit, and the deleted fit is the one R's ``rlm(init = coef(fit))`` reaches. A refit that does not
+    converge leaves its row NaN, with one warning naming the rows.
 
     Parameters
     ----------
@@ -1168,6 +1179,10 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
     iterations = np.ones(n, dtype=np.intp)
     err = np.full(n, np.inf)
     pending = np.flatnonzero(np.all(np.isfinite(dfbeta), axis=1))
+    if fit.psi.redescending:
+        # several roots near the full fit: the deleted fit is the one IRLS reaches from the full fit (R's
+        # rlm(init = coef(fit))), which the chord steps need not find
+        pending = np.array([], dtype=np.intp)
     slow = np.setdiff1d(np.arange(n), pending)
     for start in range(0, pending.size, BATCH):
         rows = pending[start:start + BATCH]
@@ -1389,24 +1404,29 @@ def _refit_rows(fit: RLMFit, slow: np.ndarray, dfbeta: np.ndarray, scales: np.nd
     arrays are updated in place; NaN where IRLS fails)."""
     X, y, b = fit.X_fitted, fit._y, fit.coef
     n = X.shape[0]
+    failed = []
     for i in slow:
         keep = np.ones(n, dtype=bool)
         keep[i] = False
         try:
             coef, s_i, _, it_i, conv = _irls(X[keep], y[keep], fit.psi, fit.scale_spec, b.copy(), fit.scale,
-                                             acc=1e-15, maxit=5000)
+                                             acc=1e-15, maxit=REFIT_MAXIT)
         except ConvergenceError:
             conv = False
         if not conv:
             dfbeta[i] = np.nan
             scales[i] = np.nan
             err[i] = np.nan
+            failed.append(i)
             continue
         dfbeta[i] = b - coef
         scales[i] = s_i
         iterations[i] += it_i
         err[i] = np.nan  # IRLS's own criterion (relative change at rounding level), no contraction bound
         refitted[i] = True
+    if failed:
+        warn_not_converged("rlm: IRLS without the row", REFIT_MAXIT, "steps", ": their deletion measures are NaN",
+                           rows=fit.index[failed])
 
 
 def brute_force_loo(fit: RLMFit) -> tuple[np.ndarray, np.ndarray]:

@@ -454,3 +454,24 @@ def test_summary_names_the_rows_dropped_for_missing_values():
     fit = regdiag.rlm("stack_loss ~ Air_Flow + Water_Temp + Acid_Conc", data=df)
     assert fit.nobs == len(df) - 1
     assert f"dropped for missing values: 1 row(s) ({df.index[4]!r})" in fit.summary()
+
+
+def test_redescending_deletions_are_r_refits_from_the_full_fit_or_nan_with_a_warning():
+    """Hampel's psi on Animals: each deleted fit is IRLS from the full fit (R's rlm(init = coef(fit)); the chord
+    steps reached other roots for some rows). Where R's IRLS converges regdiag's equals it; where it cycles between
+    two roots (R's does too), the row's deletion measures are NaN and one warning names the rows."""
+    ref = pd.read_csv(REF / "animals_hampel_loo" / "loo_refits.csv", index_col=0)
+    fit = regdiag.rlm("log_brain ~ log_body", data=_data("animals"), psi="hampel")
+    with pytest.warns(regdiag.InfluenceWarning, match="IRLS without the row did not converge") as rec:
+        infl = fit.influence()
+    assert len([w for w in rec if "IRLS without the row" in str(w.message)]) == 1
+    loo = pd.DataFrame(infl.loo_params, index=fit.index, columns=list(ref.columns[:2]))
+    ok = ref["converged"] == 1
+    np.testing.assert_allclose(loo[ok], ref.loc[ok, ref.columns[:2]], rtol=1e-8)
+    np.testing.assert_allclose(infl.sigma_loo[ok.to_numpy()], ref.loc[ok, "scale"], rtol=1e-8)
+    nan = loo.isna().any(axis=1)
+    assert nan.any() and set(loo.index[nan]) <= set(ref.index[~ok])
+    assert np.isnan(infl.cooks_distance[nan.to_numpy()]).all()
+    with pytest.warns(regdiag.InfluenceWarning, match="IRLS without the group did not converge"):
+        groups = fit.group_deletion({r: [r] for r in fit.index})
+    np.testing.assert_allclose(groups.loo_params, infl.loo_params, rtol=1e-12)
