@@ -135,6 +135,19 @@ def warn_leverage_one(rows: Sequence[Any] | pd.Index) -> None:
     warn_rows(LEVERAGE_ONE, rows)
 
 
+def warn_deletion_unidentifiable(rows: Sequence[Any] | pd.Index) -> None:
+    """Rows no other row can stand in for (a Cox model's leverage 1): their exact deletion measures are NaN.
+
+    Parameters
+    ----------
+    rows : sequence or pandas.Index
+        Their labels.
+    """
+    warn_rows("deleting one of these rows leaves a coefficient not estimable (no other row spans its direction of the "
+              "design centred within strata; R's coxph without the row drops the coefficient): their exact deletion "
+              "measures are NaN", rows)
+
+
 def warn_zero_weight(rows: Sequence[Any] | pd.Index) -> None:
     """Rows with zero weight: out of the fit, leverage 0, deletion measures NaN.
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from .._distributions import norm_sf
 from .._validation import ConditioningWarning, DataError, DesignError
-from .._warnings import warn_not_converged
+from .._warnings import warn_deletion_unidentifiable, warn_not_converged
 from ..design import DesignLabels
 from ..linalg import qr_factor
 from ..protocols import ModelKind
@@ -233,6 +233,11 @@ class CoxFit(DesignLabels):
             tol_ = DEFAULT_TOL if tol is None else tol
             general = self.design.entry is not None or self.design.offset is not None
             exact = exact_loo_by_refits(self, tol=tol_) if general else exact_loo(self, tol=tol_)
+            lost = self._deletion_unidentifiable()
+            if lost.any():
+                nan_rows = np.where(lost[:, None], np.nan, exact.dfbeta)
+                exact = replace(exact, dfbeta=nan_rows, error_bound=np.where(lost, np.nan, exact.error_bound))
+                warn_deletion_unidentifiable(self.index[lost])
         elif loo is not None:
             raise ValueError(f"loo={loo!r} is not one of 'exact', None")
         dfb = self.dfbeta
@@ -253,6 +258,18 @@ class CoxFit(DesignLabels):
             method="coxph-exact" if exact is not None else "coxph-one-step",
             ties=self.ties,
         )
+
+    def _deletion_unidentifiable(self) -> np.ndarray:
+        """Rows whose deletion leaves a coefficient not estimable: the partial likelihood sees the design centred
+        within strata, so a row is irreplaceable when its leverage in ``[X, stratum indicators]`` is 1 and it is not
+        alone in its stratum (a stratum of one row contributes nothing). The Cox analogue of leverage 1."""
+        d = self.design
+        n = d.X.shape[0]
+        codes = np.asarray(d.strata, dtype=np.intp)
+        S = np.zeros((n, int(codes.max()) + 1 if n else 0))
+        S[np.arange(n), codes] = 1.0
+        h = qr_factor(np.column_stack([d.X, S])).hat_diag()
+        return (h >= 1.0) & (np.bincount(codes)[codes] > 1)
 
     def group_deletion(self, groups: Any = None, *, tol: float | None = None) -> GroupInfluence:
         """Exact deletion of whole groups of rows: the partial likelihood re-solved without each group.

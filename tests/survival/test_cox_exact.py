@@ -170,3 +170,21 @@ def test_integer_weights_equal_repeated_rows_breslow():
     assert a.loglik == pytest.approx(b.loglik, rel=1e-12)
     # a weight-k row's martingale residual is its copies' residual
     np.testing.assert_allclose(b.resid_martingale, a.resid_martingale[rep], rtol=1e-10, atol=1e-12)
+
+
+def test_deleting_the_only_row_of_a_level_is_nan_with_a_warning():
+    """lung's one patient with ph.ecog = 3: without it the level's coefficient is not estimable (R's coxph drops
+    it), so its exact deletion is NaN with a warning naming it, as leverage 1 is for least squares; the other rows
+    keep their exact values."""
+    from pathlib import Path
+
+    lung = pd.read_csv(Path(__file__).resolve().parents[1] / "reference" / "coxph" / "data" / "lung.csv",
+                       index_col=0)
+    only = lung.index[lung["ph_ecog"] == 3]
+    assert len(only) == 1
+    fit = coxph("Surv(time, status) ~ age + factor(ph_ecog) + strata(sex)", lung, ties="breslow")
+    with pytest.warns(InfluenceWarning, match=rf"not estimable.*{only[0]}"):
+        infl = fit.influence()
+    lost = np.asarray(fit.index == only[0])
+    assert np.isnan(infl.dfbeta_exact[lost]).all() and np.isfinite(infl.dfbeta_exact[~lost]).all()
+    assert fit._deletion_unidentifiable().sum() == 1
