@@ -44,6 +44,7 @@ import pandas as pd
 from scipy import special, stats
 
 from .._validation import ConvergenceError, DataError, DesignError, InfluenceWarning, format_labels
+from .._warnings import warn_not_converged
 from ..protocols import ModelKind
 from ..results import GroupInfluence, MLEInfluence
 from .glm_exact import BLAS_MAC, blocked_matmul  # products small enough for OpenBLAS to run on the calling thread
@@ -63,6 +64,9 @@ DISCRETE_MODELS = {
 LOO_TOL = 1e-10
 LOO_MAXIT = 30
 BATCH = 256
+#: Newton steps of a deleted fit refitted from the full fit before it counts as not converging (a negative binomial
+#: whose alpha is near 0 can need a few hundred: its likelihood is flat in alpha there)
+REFIT_MAXIT = 1000
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -683,9 +687,16 @@ def _newton(kind: str, J: np.ndarray, y: np.ndarray, offset: np.ndarray, theta: 
         g = np.einsum("nkp,nk->p", J, _grad(kind, O, y))
         H = np.einsum("nkp,nkl,nlq->pq", J, _hess(kind, O, y), J)
         try:
+            np.linalg.cholesky(H)
             step = np.linalg.solve(H, g)
         except np.linalg.LinAlgError:
-            raise ConvergenceError("the information matrix is singular") from None
+            # away from the maximum the Hessian need not be positive definite (a negative binomial's alpha): the
+            # step with its eigenvalues' absolute values, a descent direction (the Newton step where it is)
+            lam, V = np.linalg.eigh(H)
+            if not np.all(np.isfinite(lam)) or np.max(np.abs(lam)) == 0.0:
+                raise ConvergenceError("the information matrix is singular") from None
+            lam = np.maximum(np.abs(lam), 1e-10 * np.max(np.abs(lam)))
+            step = V @ ((V.T @ g) / lam)
         if not np.all(np.isfinite(step)):
             raise ConvergenceError("the Newton step is not finite")
         t = 1.0
@@ -855,20 +866,26 @@ def exact_deletion(fit: MLEFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
         slow.extend(_chord_batch(ctx, fit, rows, dfbeta, iterations, err, tol=tol, maxit=maxit))
     refitted = np.zeros(n, dtype=bool)
     n_lin = fit.n_outputs if fit.kind == "mnlogit" else 1
+    failed: list[int] = []
     for i in sorted({int(s) for s in slow}):
         keep = np.arange(n) != i
         try:
-            theta, it_i, ok = _newton(fit.kind, ctx.J[keep], fit.y[keep], fit.offset[keep], fit.params.copy(), n_lin)
+            theta, it_i, ok = _newton(fit.kind, ctx.J[keep], fit.y[keep], fit.offset[keep], fit.params.copy(), n_lin,
+                                      maxit=REFIT_MAXIT)
         except ConvergenceError:
             ok = False
         if not ok:
             dfbeta[i] = np.nan
             err[i] = np.nan
+            failed.append(i)
             continue
         dfbeta[i] = fit.params - theta
         iterations[i] += it_i
         err[i] = np.nan
         refitted[i] = True
+    if failed:
+        warn_not_converged(f"{fit.kind}: Newton's method without the row", REFIT_MAXIT, "steps",
+                           ": their exact deletion measures are NaN", rows=fit.index[failed])
     return ExactMLEDeletion(dfbeta=dfbeta, iterations=iterations, error_bound=err, refitted=refitted)
 
 
@@ -1028,14 +1045,21 @@ def group_deletion(fit: MLEFit, groups: Any, *, tol: float = LOO_TOL, maxit: int
             prev[a] = crit
             active[a[ok | ~np.isfinite(crit)]] = False
         D_all[gs] = D
+    failed: list[Any] = []
     for g in np.flatnonzero(~done_all):  # refit by Newton's method from the full fit
         keep = np.ones(n, dtype=bool)
         keep[members[g]] = False
         try:
-            theta, _, ok = _newton(kind, J[keep], y[keep], fit.offset[keep], fit.params.copy(), n_lin)
+            theta, _, ok = _newton(kind, J[keep], y[keep], fit.offset[keep], fit.params.copy(), n_lin,
+                                   maxit=REFIT_MAXIT)
         except ConvergenceError:
             ok = False
         D_all[g] = theta - fit.params if ok else np.nan
+        if not ok:
+            failed.append(labels[g])
+    if failed:
+        warn_not_converged(f"{kind}: Newton's method without the group", REFIT_MAXIT, "steps",
+                           ": their exact deletion measures are NaN", rows=failed, noun="groups")
     dfbeta = -D_all
     lev = _leverage(fit, J, A, H)
     return GroupInfluence(
