@@ -1056,7 +1056,7 @@ def group_deletion(fit: MLEFit, groups: Any, *, tol: float = LOO_TOL, maxit: int
             ok = False
         D_all[g] = theta - fit.params if ok else np.nan
         if not ok:
-            failed.append(labels[g])
+            failed.append(labels[int(g)])
     if failed:
         warn_not_converged(f"{kind}: Newton's method without the group", REFIT_MAXIT, "steps",
                            ": their exact deletion measures are NaN", rows=failed, noun="groups")
