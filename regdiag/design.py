@@ -305,9 +305,24 @@ def _single_level_factors(spec: Any) -> list[tuple[str, list[Any]]]:
     return out
 
 
-def _r_collation_key(level: str) -> tuple[str, str]:
-    """An approximation of R's usual (locale) ordering of text: case-insensitive first, lower case first on ties."""
-    return level.casefold(), level.swapcase()
+#: the ASCII characters other than letters in the order of the Unicode collation (ICU's root order, R's sort on
+#: builds with ICU): spaces, punctuation, symbols, currency, digits; letters follow
+_COLLATION_ASCII = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789"
+
+
+def _r_collation_key(level: str) -> tuple[list[tuple[int, int, str]], str]:
+    """An approximation of R's usual (locale) ordering of text, the Unicode collation: characters other than
+    letters by their collation order before letters, letters case-insensitive; lower case first on ties."""
+
+    def weight(ch: str) -> tuple[int, int, str]:
+        i = _COLLATION_ASCII.find(ch)
+        if i >= 0:
+            return 0, i, ""
+        if ch.isalpha():
+            return 1, 0, ch.casefold()
+        return 0, len(_COLLATION_ASCII) if ch.isdigit() else -1, ch
+
+    return [weight(ch) for ch in level], level.swapcase()
 
 
 def _warn_reference_levels(spec: Any, formula: str) -> None:

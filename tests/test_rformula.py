@@ -292,3 +292,22 @@ def test_text_reference_level_other_than_rs_is_said():
         warnings.simplefilter("error", regdiag.DataWarning)
         r = regdiag.ols("y ~ relevel(Origin, ref='non-USA')", data=df)  # R's parametrization: no warning
     np.testing.assert_allclose(r.coef[1], -fit.coef[1], rtol=1e-12)
+
+
+def test_reference_level_warning_follows_the_unicode_collation():
+    """R (built with ICU) sorts symbols before digits before letters: MASS::Insurance's Group and Age read from a
+    CSV start at '<1l' and '<25' in R (R: sort(c("1-1.5l", "1.5-2l", "<1l", ">2l"))), not at '1-1.5l' and
+    '25-29', so both factors are named."""
+    from regdiag.design import _r_collation_key
+
+    assert sorted(["1-1.5l", "1.5-2l", "<1l", ">2l"], key=_r_collation_key) == ["<1l", ">2l", "1-1.5l", "1.5-2l"]
+    # R 4.2 with ICU: sort(c("b", "B", "a_1", "a-2", "a 3", "A", "$x", "#y", "~z", "10", "9"))
+    assert sorted(["b", "B", "a_1", "a-2", "a 3", "A", "$x", "#y", "~z", "10", "9"], key=_r_collation_key) == [
+        "#y", "~z", "$x", "10", "9", "A", "a 3", "a_1", "a-2", "b", "B"]
+    rng = np.random.default_rng(6)
+    df = pd.DataFrame({"y": rng.normal(size=40), "Group": rng.choice(["1-1.5l", "1.5-2l", "<1l", ">2l"], 40),
+                       "Age": rng.choice(["25-29", "30-35", "<25", ">35"], 40)})
+    with pytest.warns(regdiag.DataWarning) as rec:
+        regdiag.ols("y ~ Group + Age", data=df)
+    said = " ".join(str(w.message) for w in rec)
+    assert "relevel(Group, ref='<1l')" in said and "relevel(Age, ref='<25')" in said
