@@ -354,7 +354,7 @@ def _plot_specs(b: Diagnostics, n_labels: int, engine: bool) -> list[tuple[str, 
         ("dfbetas", "DFBETAS",
          "Change in each coefficient when an observation is deleted, in standard errors. Dashed: ±2/√n (Belsley, Kuh "
          "& Welsch); dotted: ±1 (R's cut-off), drawn in the panels whose values reach a third of it (the others say "
-         "it is off scale).",
+         "it is off scale)." + (_GLM_DFBETA_NOTE if is_glm and not mle else ""),
          panel(plots.dfbetas_panel, len(kept), 3, (3.4, 2.7), n_labels=n_labels)),
     ]
     if mle:  # the bubble plot needs studentized residuals, not defined for these models
@@ -817,9 +817,18 @@ def _compare_section(cmp: Any, error: str) -> str:
     return head + table + (f'<p class="note">Reasons:</p><ol class="note">{items}</ol>' if items else "")
 
 
-def _exports_section(exports: dict[str, Path]) -> str:
+#: what a GLM's DFBETA(S) are, beside R's
+_GLM_DFBETA_NOTE = (
+    " For a GLM these are the one-step changes with Pearson residuals (the Fisher-scoring step, as statsmodels "
+    "computes them); R's influence.measures takes deviance residuals instead (Influence.dfbeta_as('R')), which "
+    "differ for rows with large residuals. Rule 'R' flags with R's."
+)
+
+
+def _exports_section(exports: dict[str, Path], glm: bool = False) -> str:
     what = {
-        "measures.csv": "every measure of every observation (the columns of Influence.to_frame())",
+        "measures.csv": "every measure of every observation (the columns of Influence.to_frame())"
+                        + ("; DFBETA(S) with Pearson residuals, R's with deviance residuals" if glm else ""),
         "measures.json": "the same, column by column, with the model description (NaN as null)",
         "measures.parquet": "every measure of every observation (the columns of Influence.to_frame(), exact doubles; "
                             f"written instead of CSV and JSON above {EXPORT_PARQUET_ABOVE} observations)",
@@ -917,7 +926,8 @@ def _sections(b: Diagnostics, figures: list[_Plot], written: dict[str, Path], la
     if b.warnings:
         items = "".join(f"<li>{_e(w)}</li>" for w in b.warnings)
         sections.append(("warnings", "Warnings", f'<ul class="warn">{items}</ul>'))
-    sections.append(("exports", "Exports", _exports_section(written)))
+    sections.append(("exports", "Exports", _exports_section(written, glm=b.is_glm and
+                                                          not isinstance(b.influence, MLEInfluence))))
     return sections
 
 

@@ -154,6 +154,8 @@ def test_glm_report_has_half_normal_plot(tmp_path):
     assert 'id="plot-half_normal"' in text and "binomial / logit" in text
     assert c.tags["img"] >= 7 and "not drawn" not in text
     assert rep.cross_check is not None and rep.comparison is not None
+    # the page says which DFBETA(S) it shows, and that R's differ
+    assert "one-step changes with Pearson residuals" in text and "DFBETA(S) with Pearson residuals" in text
 
 
 def _labels_per_axes(fig):
