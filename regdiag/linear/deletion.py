@@ -64,7 +64,8 @@ def resolve_groups(index: pd.Index, groups: Any) -> tuple[pd.Index, list[np.ndar
         values = groups.loc[index].to_numpy()
     else:
         seq = list(groups) if not isinstance(groups, np.ndarray) else groups
-        if len(seq) and all(isinstance(g, (list, tuple, np.ndarray, pd.Index)) for g in seq) and len(seq) != n:
+        # lists of row labels (as many as there are rows, too: a label per row cannot be a list)
+        if len(seq) and all(isinstance(g, (list, tuple, np.ndarray, pd.Index)) for g in seq):
             labels = pd.RangeIndex(len(seq))
             return labels, [_positions(index, m, i) for i, m in enumerate(seq)]
         values = np.asarray(seq, dtype=object)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..protocols import ModelKind, is_glm, model_kind
-from ..results import GLMInfluence, Influence
+from ..results import GLMInfluence, Influence, RLMInfluence
 
 __all__ = ["Diagnostics", "diagnose", "Steps", "text_progress", "PROGRESS_AFTER_S"]
 
@@ -179,6 +179,11 @@ def _share_note(infl: Any, rule: str, n_flagged: int, n_bonf: int, n_cook: int) 
         f"({n_bonf} row{'s' if n_bonf != 1 else ''} with adjusted p < 0.05) and Cook's distance against the median "
         f"of F(p, n - p) ({n_cook} row{'s' if n_cook != 1 else ''} above it); the page lists the flagged rows by "
         "decreasing Cook's distance, all of them are in the flagged export."
+        + (" For this robust fit with the MAD scale, deleting any row moves the median of the absolute residuals, so "
+           "the scale of nearly every deleted fit differs from the full fit's by a few percent and COVRATIO, which "
+           "takes it to the power 2p, crosses R's cut-off for ordinary rows: there the scale moves, not the fit."
+           if isinstance(infl, RLMInfluence) and getattr(getattr(infl, "fit", None), "scale_kind", "") == "mad"
+           else "")
     )
 
 

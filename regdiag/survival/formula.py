@@ -125,6 +125,19 @@ def _evaluate(arg: ast.expr, data: pd.DataFrame, formula: str, what: str) -> pd.
     return pd.Series(np.asarray(mm)[:, 0], index=data.index, name=text)
 
 
+def _check_term_names(formula: str, terms: list[str], data: pd.DataFrame, context: Mapping[str, Any] | None) -> None:
+    """The covariates' names that are not columns of the data: an error with the user's formula and columns (the
+    design is built with the survival time under an internal column name)."""
+    from .. import rformula
+
+    cols = [str(c) for c in data.columns]
+    parsed = rformula.parse(f"{_TIME} ~ " + " + ".join(terms), [*cols, _TIME])
+    _, unknown = rformula.used_columns(parsed, [*cols, _TIME], context)
+    if unknown:
+        raise DataError(f"the formula {formula!r} uses {', '.join(map(repr, unknown))}, not a column of the data; "
+                        f"columns are {cols}")
+
+
 def _categories_of(arg: ast.expr) -> ast.expr:
     """A strata argument without a ``factor(x)`` / ``as.factor(x)`` around it: the strata are the values of ``x``
     either way."""
@@ -275,6 +288,7 @@ def surv_design(
             f"{format_labels(index[bad], 5)}. Remove them, or pass missing='drop'."
         )
     _check_times(entry, t, index)
+    _check_term_names(formula, pf.terms, data, context)
     keep = ~bad
     sub = data.loc[keep].assign(**{_TIME: t[keep]})
     design = make_design(f"{_TIME} ~ " + " + ".join(pf.terms), data=sub, missing=missing_, context=context)

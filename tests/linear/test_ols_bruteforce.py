@@ -143,6 +143,9 @@ def test_single_row_groups_equal_case_deletion():
     np.testing.assert_allclose(gi.cooks_distance, infl.cooks_distance, rtol=1e-10)
     np.testing.assert_allclose(gi.sigma_loo, infl.sigma_loo, rtol=1e-10)
     np.testing.assert_allclose(gi.dfbetas, infl.dfbetas, rtol=1e-10, atol=1e-14)
+    # the same groups as n lists of one row label each
+    as_lists = infl.group_deletion([[label] for label in fit.index])
+    np.testing.assert_allclose(as_lists.dfbeta, infl.dfbeta, rtol=1e-10, atol=1e-14)
 
 
 def test_group_forms_and_singular_group():

@@ -38,3 +38,22 @@ def test_report_model_errors(tmp_path, capsys):
                "binomial", "-o", str(tmp_path), "-q"])
     assert rc == 2
     assert "--family goes with --model glm" in capsys.readouterr().err
+
+
+def test_robust_fit_whose_covratio_flags_most_rows_says_why():
+    """Duncan with Huber's psi and the MAD scale: R's rule flags most rows by COVRATIO, because deleting any row
+    moves the MAD; the note on the share flagged says so (least squares flags 4 of 45)."""
+    import warnings
+
+    import regdiag
+    from regdiag.report.bundle import diagnose
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = regdiag.rlm("prestige ~ income + education", data=regdiag.datasets.load("Duncan"))
+        b = diagnose(fit, nsim=0, cross_check=False, engine=False)
+    assert len(b.flagged) > 20
+    assert "the scale moves, not the fit" in b.share_note
+    ols = diagnose(regdiag.ols("prestige ~ income + education", data=regdiag.datasets.load("Duncan")), nsim=0,
+                   cross_check=False, engine=False)
+    assert "the scale moves" not in ols.share_note
