@@ -497,6 +497,41 @@ def _check_factors(spec: Any, formula: str) -> None:
             "the formula"
         )
     _warn_reference_levels(spec, formula)
+    _warn_interaction_coding(spec, formula)
+
+
+def _warn_interaction_coding(spec: Any, formula: str) -> None:
+    """An interaction of factors whose columns are not R's: one warning naming it.
+
+    R codes a factor of a term by its contrasts when the term without that factor is in the model (the intercept
+    standing for the empty term), else by indicators of all its levels (``model.matrix``); where that makes the
+    columns rank deficient (``a:b`` without ``a`` and ``b`` but with an intercept: one indicator per cell, the last
+    aliased) the formula library chooses a full-rank coding of the same space instead. The fit is the same model
+    (fitted values, leverage, Cook's distance, DFFITS, COVRATIO), but the term's coefficients, their number and
+    DFBETA(S) are not R's: said here, with the term.
+    """
+    terms = list(getattr(spec, "terms", ()))
+    present = {frozenset(str(f) for f in t.factors) - {"1"} for t in terms}
+    states = {str(k): v for k, v in spec.encoder_state.items()}
+    for term in terms:
+        names = [str(f) for f in term.factors]
+        if len(names) < 2 or any(getattr(states.get(nm, ("",))[0], "value", None) != "categorical" for nm in names):
+            continue
+        n_r = 1
+        for nm in names:
+            st = states[nm][1]
+            k = len(st.get("categories", st["contrasts"].levels if "contrasts" in st else []))
+            n_r *= k - 1 if frozenset(names) - {nm} in present else k
+        cols = spec.term_indices.get(term, [])
+        if len(cols) != n_r:
+            warn(
+                f"the interaction {term} in {formula!r} is coded with {len(cols)} columns where R's model.matrix "
+                f"has {n_r} (one per level of each factor whose other factors have no term of their own, so that "
+                "some are aliased): the same model (fitted values, leverage, Cook's distance, DFFITS, COVRATIO), "
+                "but the term's coefficients and DFBETAS are another parametrization than R's. Add the main effects "
+                "(a * b) for a coding R and regdiag share",
+                DataWarning,
+            )
 
 
 def _formula_frame(formula: str, data: Any, context: Mapping[str, Any] | None) -> tuple[pd.DataFrame, Any, list[str]]:

@@ -311,3 +311,19 @@ def test_reference_level_warning_follows_the_unicode_collation():
         regdiag.ols("y ~ Group + Age", data=df)
     said = " ".join(str(w.message) for w in rec)
     assert "relevel(Group, ref='<1l')" in said and "relevel(Age, ref='<25')" in said
+
+
+def test_an_interaction_coded_otherwise_than_r_is_said():
+    """R: ncol(model.matrix(mpg ~ hp + factor(cyl):factor(am), mtcars)) is 8 (one column per cell, the last
+    aliased); the formula library codes the same space with 7 columns: a warning names the term. Where R and
+    regdiag code alike (a * b, a + a:b, 0 + a:b, x:a) nothing is said."""
+    mtcars = regdiag.datasets.load("mtcars")
+    with pytest.warns(regdiag.DataWarning, match=r"factor\(cyl\):factor\(am\).* 5 columns where R's model.matrix has 6"):
+        fit = regdiag.ols("mpg ~ hp + factor(cyl):factor(am)", data=mtcars)
+    full = regdiag.ols("mpg ~ hp + factor(cyl) * factor(am)", data=mtcars)  # the same column space
+    np.testing.assert_allclose(fit.fitted, full.fitted, rtol=1e-12)
+    for formula in ("mpg ~ factor(cyl) * factor(am)", "mpg ~ factor(cyl) + factor(cyl):factor(am)",
+                    "mpg ~ 0 + factor(cyl):factor(am)", "mpg ~ hp:factor(am)"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", regdiag.DataWarning)
+            regdiag.ols(formula, data=mtcars)
