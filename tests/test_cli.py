@@ -127,6 +127,9 @@ def test_quiet_prints_no_progress(tmp_path, capsys):
         (["report", "--dataset", "Dunkan"], "did you mean 'Duncan'?"),
         (["report", "--rule", "bogus"], "unknown flagging rule 'bogus'"),
         (["report", "{csv}", "--formula", "y ~ x", "--family", "binomal"], "did you mean 'binomial'?"),
+        # not a typo of 'poisson', whose fixed dispersion would change the measures
+        (["report", "{csv}", "--formula", "y ~ x", "--family", "quasipoisson"], "'poisson' fixes the dispersion at 1, "
+         "so its standardized measures, Cook's distance and DFBETAS are not quasipoisson's"),
         (["report", "{csv}", "--formula", "y ~ x", "--family", "poisson", "--link", "lgo"], "did you mean 'log'?"),
         (["report", "{csv}", "--formula", "y ~ x", "--family", "poisson", "--link", "logit"], "'logit' link"),
         (["report", "{csv}", "--formula", "y ~ x", "--link", "log"], "--link 'log' needs --family"),

@@ -304,8 +304,15 @@ def check_family(family: str | None, link: str | None) -> None:
         make_family(family, link)
     except UnknownNameError as exc:
         choices = list(exc.choices)
-        raise DataError(f"unknown {exc.what} {exc.value!r}; {_suggest(str(exc.value), choices)}choose from "
-                        f"{', '.join(map(repr, choices))}") from exc
+        value = str(exc.value)
+        if exc.what == "family" and value.lower().startswith("quasi"):
+            # not a typo: the family it names fixes the dispersion at 1, which the quasi family estimates
+            hint = ("regdiag has no quasi families (a dispersion estimated for a binomial or Poisson mean): "
+                    f"{value[5:].lower() or 'poisson'!r} fixes the dispersion at 1, so its standardized measures, "
+                    f"Cook's distance and DFBETAS are not {value}'s; ")
+        else:
+            hint = _suggest(value, choices)
+        raise DataError(f"unknown {exc.what} {exc.value!r}; {hint}choose from {', '.join(map(repr, choices))}") from exc
     except RegdiagError as exc:  # a link the family does not take, ...: the user's option, as given
         raise DataError(one_line(str(exc))) from exc
 
