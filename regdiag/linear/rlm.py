@@ -64,6 +64,10 @@ LOO_TOL = 1e-10
 LOO_MAXIT = 50
 #: IRLS steps of a deleted fit refitted from the full fit before it counts as not converging
 REFIT_MAXIT = 5000
+#: redescending psi: the relative change of the residuals at which the batched IRLS from the full fit is compared
+#: with the chord steps' root, and the distance (standard errors) beyond which it has found another root
+IRLS_CHECK_ACC = 1e-8
+ROOT_GAP_SE = 1e-4
 BATCH = 256
 #: rows each side of the median kept as candidates for the deleted fits' median
 MEDIAN_BAND = 48
@@ -1151,9 +1155,12 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
     correction is at most ``tol`` with ``rho <= 1/2`` (the bound then at most ``tol``; the correction itself rather
     than the extrapolated bound because the median's row may switch between iterates, a kink in ``F``); one that
     has not after ``maxit`` steps (or contracts more slowly) is refitted by IRLS started at the full fit, run to its
-    fixed point. For a redescending psi every deletion is that IRLS refit: its estimating equation has several roots
-    near the full fit, and the deleted fit is the one R's ``rlm(init = coef(fit))`` reaches. A refit that does not
-    converge leaves its row NaN, with one warning naming the rows.
+    fixed point. For a redescending psi the estimating equation has several roots near the full fit, and the deleted
+    fit is the one R's ``rlm(init = coef(fit))`` reaches: IRLS from the full fit, run for every row at once to a
+    relative change of :data:`IRLS_CHECK_ACC`, finds the rows where it settles more than :data:`ROOT_GAP_SE`
+    standard errors from the chord steps' root (those are refitted by IRLS to its fixed point) and those where it
+    does not settle (cycling between two roots as the MAD's middle rows switch; NaN, with one warning naming the
+    rows).
 
     Parameters
     ----------
@@ -1179,10 +1186,6 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
     iterations = np.ones(n, dtype=np.intp)
     err = np.full(n, np.inf)
     pending = np.flatnonzero(np.all(np.isfinite(dfbeta), axis=1))
-    if fit.psi.redescending:
-        # several roots near the full fit: the deleted fit is the one IRLS reaches from the full fit (R's
-        # rlm(init = coef(fit))), which the chord steps need not find
-        pending = np.array([], dtype=np.intp)
     slow = np.setdiff1d(np.arange(n), pending)
     for start in range(0, pending.size, BATCH):
         rows = pending[start:start + BATCH]
@@ -1190,6 +1193,19 @@ def exact_deletion(fit: RLMFit, first: np.ndarray, *, tol: float = LOO_TOL, maxi
         scales[rows] = s_cur
         dfbeta[rows] = -D
         slow = np.union1d(slow, unsettled)
+    if fit.psi.redescending:
+        # several roots near the full fit: the deleted fit is the one IRLS reaches from the full fit (R's
+        # rlm(init = coef(fit))). IRLS for every row at once, near its fixed point, tells where the chord steps
+        # found another root (those rows are refitted by IRLS) and where IRLS does not settle (NaN: R's neither)
+        coefs, _, _, done = _irls_batched(fit, np.arange(n), acc=IRLS_CHECK_ACC)
+        with np.errstate(invalid="ignore"):
+            gap = np.max(np.abs(fit.coef[None, :] - dfbeta - coefs) / ctx.se[None, :], axis=1)
+        slow = np.union1d(slow, np.flatnonzero(done & ~(gap <= ROOT_GAP_SE)))
+        if not done.all():
+            dfbeta[~done], scales[~done], err[~done] = np.nan, np.nan, np.nan
+            slow = np.setdiff1d(slow, np.flatnonzero(~done))
+            warn_not_converged("rlm: IRLS without the row", REFIT_MAXIT, "steps", ": their deletion measures are NaN",
+                               rows=fit.index[~done])
     refitted = np.zeros(n, dtype=bool)
     _refit_rows(fit, np.asarray(slow, dtype=np.intp), dfbeta, scales, iterations, err, refitted)
     return ExactRLMDeletion(dfbeta=dfbeta, scale=scales, iterations=iterations, error_bound=err, refitted=refitted)
@@ -1427,6 +1443,68 @@ def _refit_rows(fit: RLMFit, slow: np.ndarray, dfbeta: np.ndarray, scales: np.nd
     if failed:
         warn_not_converged("rlm: IRLS without the row", REFIT_MAXIT, "steps", ": their deletion measures are NaN",
                            rows=fit.index[failed])
+
+
+def _irls_batched(fit: RLMFit, rows: np.ndarray, *, acc: float = 1e-15,
+                  maxit: int = REFIT_MAXIT) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """MASS::rlm's IRLS from the full fit without each of ``rows``, all at once (batches of :data:`BATCH`), run to
+    its fixed point as :func:`_irls` stops: ``(coefficients (B, p), scales (B,), steps (B,), converged (B,))``.
+
+    The weighted least-squares steps are solved in the basis of the design's QR factor (``X = Q R``: the weighted
+    Gram matrices of ``Q`` are as well conditioned as the weights, not squared by ``X``'s condition)."""
+    X, y, sc = fit.X_fitted, fit._y, fit.scale_spec
+    n, p = X.shape
+    Q, Rx = np.linalg.qr(X)
+    QQ = (Q[:, :, None] * Q[:, None, :]).reshape(n, p * p)
+    Qy = Q * y[:, None]
+    coefs = np.tile(fit.coef, (len(rows), 1))
+    scales = np.full(len(rows), float(fit.scale))
+    steps = np.zeros(len(rows), dtype=np.intp)
+    done = np.zeros(len(rows), dtype=bool)
+    m = n - 1
+    k1, k2 = (m - 1) // 2, m // 2
+    for start in range(0, len(rows), BATCH):
+        b = np.arange(start, min(start + BATCH, len(rows)))
+        keep = np.ones((n, b.size))
+        keep[rows[b], np.arange(b.size)] = 0.0
+        C, s = coefs[b], scales[b]
+        R = (y[:, None] - X @ C.T) * keep
+        active = np.ones(b.size, dtype=bool)
+        prev = np.full(b.size, np.inf)
+        stall = np.zeros(b.size, dtype=np.intp)
+        for _ in range(maxit):
+            a = np.flatnonzero(active)
+            if a.size == 0:
+                break
+            Ra, Ka = R[:, a], keep[:, a]
+            if sc.kind == "mad":
+                A = np.where(Ka > 0, np.abs(Ra), np.inf)
+                A.partition([k1, k2], axis=0)
+                s[a] = 0.5 * (A[k1] + A[k2]) / sc.mad_constant
+            elif sc.kind == "huber":
+                cap = (sc.k2 * s[a]) ** 2
+                s[a] = np.sqrt(np.sum(np.minimum(Ra * Ra, cap[None, :]) * Ka, axis=0) / ((m - p) * sc.gamma))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                W = fit.psi.weight(Ra / s[a][None, :]) * Ka
+                G = (W.T @ QQ).reshape(a.size, p, p)
+                try:
+                    z = np.linalg.solve(G, (W.T @ Qy)[:, :, None])[:, :, 0]
+                except np.linalg.LinAlgError:  # a singular batch: its rows one by one, as _irls does
+                    active[a] = False
+                    continue
+                C[a] = np.linalg.solve(Rx, z.T).T
+            R_new = (y[:, None] - X @ C[a].T) * Ka
+            with np.errstate(divide="ignore", invalid="ignore"):
+                delta = np.sqrt(np.sum((Ra - R_new) ** 2, axis=0) / np.maximum(1e-20, np.sum(Ra * Ra, axis=0)))
+            R[:, a] = R_new
+            steps[b[a]] += 1
+            stall[a] = np.where(delta >= prev[a], stall[a] + 1, 0)
+            prev[a] = np.minimum(prev[a], delta)
+            ok = (delta <= acc) | ((stall[a] >= 5) & (delta < 1e3 * acc))  # _irls's rule
+            done[b[a[ok]]] = True
+            active[a[ok | ~np.isfinite(delta)]] = False
+        coefs[b], scales[b] = C, s
+    return coefs, scales, steps, done
 
 
 def brute_force_loo(fit: RLMFit) -> tuple[np.ndarray, np.ndarray]:
