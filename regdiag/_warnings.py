@@ -135,17 +135,20 @@ def warn_leverage_one(rows: Sequence[Any] | pd.Index) -> None:
     warn_rows(LEVERAGE_ONE, rows)
 
 
-def warn_deletion_unidentifiable(rows: Sequence[Any] | pd.Index) -> None:
-    """Rows no other row can stand in for (a Cox model's leverage 1): their exact deletion measures are NaN.
+def warn_deletion_unidentifiable(rows: Sequence[Any] | pd.Index, noun: str = "rows") -> None:
+    """Rows (or groups) no other row can stand in for (a Cox model's leverage 1): their exact deletion measures are
+    NaN.
 
     Parameters
     ----------
     rows : sequence or pandas.Index
         Their labels.
+    noun : str
+        What the labels are ("rows", "groups").
     """
-    warn_rows("deleting one of these rows leaves a coefficient not estimable (no other row spans its direction of the "
-              "design centred within strata; R's coxph without the row drops the coefficient): their exact deletion "
-              "measures are NaN", rows)
+    warn_rows(f"deleting one of these {noun} leaves a coefficient not estimable (no other row spans its direction of "
+              "the design centred within strata; R's coxph without it drops the coefficient): their exact deletion "
+              "measures are NaN", rows, noun=noun)
 
 
 def warn_zero_weight(rows: Sequence[Any] | pd.Index) -> None:

@@ -498,7 +498,7 @@ def cox_group_deletion(fit: CoxFit, groups: object, *, tol: float = DEFAULT_TOL)
         delta, err, _, converged, failed = _deletions(fit, members, tol)
     if failed:
         warn_rows("without these groups the Cox model has no finite maximum (a coefficient diverges); their "
-                  "deletion is NaN", labels[np.array(failed)], InfluenceWarning)
+                  "deletion is NaN", labels[np.array(failed)], InfluenceWarning, noun="groups")
     if not converged[np.isfinite(err)].all():
         warnings.warn(f"Cox group deletion: {int(np.sum(~converged & np.isfinite(err)))} deletions stopped above "
                       f"the error bound {tol:g} standard errors", ConditioningWarning, stacklevel=3)

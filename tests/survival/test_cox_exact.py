@@ -188,3 +188,23 @@ def test_deleting_the_only_row_of_a_level_is_nan_with_a_warning():
     lost = np.asarray(fit.index == only[0])
     assert np.isnan(infl.dfbeta_exact[lost]).all() and np.isfinite(infl.dfbeta_exact[~lost]).all()
     assert fit._deletion_unidentifiable().sum() == 1
+
+
+def test_deleting_a_group_that_holds_a_whole_level_is_nan_with_a_warning():
+    """Group deletion by the factor's own levels takes each level's coefficient (or, for the reference level, the
+    dummies' sum within strata) out of the model: every group is NaN with one warning naming the groups. Groups
+    that keep every level are finite."""
+    from pathlib import Path
+
+    lung = pd.read_csv(Path(__file__).resolve().parents[1] / "reference" / "coxph" / "data" / "lung.csv",
+                       index_col=0)
+    fit = coxph("Surv(time, status) ~ age + factor(ph_ecog) + strata(sex)", lung, ties="breslow")
+    with pytest.warns(InfluenceWarning, match=r"(not estimable|no finite maximum)(.|\n)*groups"):
+        by_level = fit.group_deletion(lung.loc[fit.index, "ph_ecog"])
+    assert np.isnan(by_level.dfbeta).all()
+    halves = pd.Series(np.arange(len(fit.index)) % 2, index=fit.index)
+    halves[lung.index[lung["ph_ecog"] == 3]] = 0  # the one patient at level 3 stays with half 0: half 1 keeps it
+    with pytest.warns(InfluenceWarning, match=r"(not estimable|no finite maximum)(.|\n)*groups"):
+        two = fit.group_deletion(halves)
+    assert np.isnan(two.dfbeta[list(two.groups).index(0)]).all()
+    assert np.isfinite(two.dfbeta[list(two.groups).index(1)]).all()
