@@ -125,17 +125,19 @@ def _evaluate(arg: ast.expr, data: pd.DataFrame, formula: str, what: str) -> pd.
     return pd.Series(np.asarray(mm)[:, 0], index=data.index, name=text)
 
 
-def _check_term_names(formula: str, terms: list[str], data: pd.DataFrame, context: Mapping[str, Any] | None) -> None:
-    """The covariates' names that are not columns of the data: an error with the user's formula and columns (the
-    design is built with the survival time under an internal column name)."""
+def _check_term_names(formula: str, terms: list[str], data: pd.DataFrame,
+                      context: Mapping[str, Any] | None) -> list[str]:
+    """The data columns the covariates use; those that are not columns of the data are an error with the user's
+    formula and columns (the design is built with the survival time under an internal column name)."""
     from .. import rformula
 
     cols = [str(c) for c in data.columns]
     parsed = rformula.parse(f"{_TIME} ~ " + " + ".join(terms), [*cols, _TIME])
-    _, unknown = rformula.used_columns(parsed, [*cols, _TIME], context)
+    used, unknown = rformula.used_columns(parsed, [*cols, _TIME], context)
     if unknown:
         raise DataError(f"the formula {formula!r} uses {', '.join(map(repr, unknown))}, not a column of the data; "
                         f"columns are {cols}")
+    return [c for c in used if c != _TIME and c in data.columns]
 
 
 def _categories_of(arg: ast.expr) -> ast.expr:
@@ -282,13 +284,15 @@ def surv_design(
             bad |= ~np.isfinite(extra)
     for col in [*st_cols, *([cl_col] if cl_col is not None else [])]:
         bad |= col.isna().to_numpy()
-    if bad.any() and missing_ is Missing.RAISE:
-        raise DataError(
-            f"the survival times, status, strata, offset or cluster have missing values at rows "
-            f"{format_labels(index[bad], 5)}. Remove them, or pass missing='drop'."
-        )
+    used = _check_term_names(formula, pf.terms, data, context)
+    if missing_ is Missing.RAISE:
+        covariates = data[used].isna().any(axis=1).to_numpy() if used else np.zeros(len(index), dtype=bool)
+        if (bad | covariates).any():
+            raise DataError(
+                f"the survival times, status, strata, offset, cluster or covariates have missing values at rows "
+                f"{format_labels(index[bad | covariates], 5)}. Remove them, or pass missing='drop'."
+            )
     _check_times(entry, t, index)
-    _check_term_names(formula, pf.terms, data, context)
     keep = ~bad
     sub = data.loc[keep].assign(**{_TIME: t[keep]})
     design = make_design(f"{_TIME} ~ " + " + ".join(pf.terms), data=sub, missing=missing_, context=context)

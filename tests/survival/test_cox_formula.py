@@ -74,8 +74,8 @@ def test_missing_rows_are_dropped_and_recorded(df):
     assert fit.n_obs == len(d) - 2 and "id3" not in fit.index
     infl = fit.influence(loo=None)
     assert list(infl.to_frame().index) == list(fit.index)
-    with pytest.raises(DataError, match="id5"):
-        regdiag.coxph("Surv(time, status) ~ x + z", d, missing="raise")
+    with pytest.raises(DataError, match="covariates have missing values at rows 'id3', 'id5'"):
+        regdiag.coxph("Surv(time, status) ~ x + z", d, missing="raise")  # a covariate's and the time's, together
 
 
 @pytest.mark.parametrize(
