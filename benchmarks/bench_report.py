@@ -5,7 +5,8 @@ Usage: python benchmarks/bench_report.py [--big 100000 1000000] [--skip-r-above 
 For each case both sides run as their own process from a cold start (interpreter or Rscript start, reading the
 data file included), timed by wall clock with peak resident memory (GNU time's %M):
 
-* regdiag: ``python -m regdiag.cli report <data> --formula ... [--family ...] -o <tmp> --quiet`` (fit, every
+* regdiag: ``regdiag report <data> --formula ... [--family ...] -o <tmp> --quiet``, the program ``make report`` runs
+  (``python -m regdiag.cli`` where it is not installed next to this interpreter) (fit, every
   measure, flags, outlier test, engine cross-check up to 200 000 rows, envelopes, 14 to 15 embedded plots, exports:
   CSV + JSON up to 50 000 rows, parquet above); the big cases also without the engine and from parquet
   (``--in-memory``, the same report).
@@ -199,10 +200,13 @@ def main() -> None:
                           rownames="0", parquet=str(path.with_suffix(".parquet"))))
     rows = []
     code = _commit()
+    # the program make report runs (the package's entry point, next to this interpreter), else the module
+    entry = Path(sys.executable).parent / "regdiag"
+    program = [str(entry)] if entry.exists() else [sys.executable, "-m", "regdiag.cli"]
     for c in cases:
         repeat = args.repeat if c["n"] <= 1000 else 1
         out = tmp / f"out_{len(rows)}"  # a fresh folder per case: its file list is this case's alone
-        exe = [sys.executable, "-m", "regdiag.cli", "report", c["data"], "--formula", c["formula"], *c["regdiag"],
+        exe = [*program, "report", c["data"], "--formula", c["formula"], *c["regdiag"],
                "-o", str(out), "--quiet"]
         row = {"case": c["name"], "n": c["n"], "code": code, "load_before": os.getloadavg()[0]}
         row["regdiag_s"], row["regdiag_peak_mib"], row["regdiag_cpu_s"] = _best(exe, repeat, env)
@@ -212,7 +216,7 @@ def main() -> None:
             row["regdiag_no_engine_s"], _, row["regdiag_no_engine_cpu_s"] = _best(
                 exe + ["--no-cross-check", "--no-engine-plots"], 1, env)
         if "parquet" in c:
-            pq = [sys.executable, "-m", "regdiag.cli", "report", c["parquet"], "--in-memory", "--formula",
+            pq = [*program, "report", c["parquet"], "--in-memory", "--formula",
                   c["formula"], "-o", str(tmp / "out_pq"), "--quiet"]
             row["regdiag_parquet_s"], row["regdiag_parquet_peak_mib"], row["regdiag_parquet_cpu_s"] = _best(pq, 1, env)
         if c["n"] <= args.skip_r_above and shutil.which("Rscript"):
