@@ -326,18 +326,19 @@ def _categorical_vars(formula: str, parsed: Any, data: Any) -> dict[str, Any]:
         return {}
     lazy = {}
     for var, col in todo.items():
-        if isinstance(col.dtype, pd.CategoricalDtype) and col.cat.known:
-            continue
-        lazy[var] = col.cat.as_known().dtype if isinstance(col.dtype, pd.CategoricalDtype) else col.dropna().unique()
+        if isinstance(col.dtype, pd.CategoricalDtype) and col.cat.known and len(col.dtype.categories):
+            continue  # levels the data declare (their order, as in memory)
+        # found in the data (a categorical read without its levels, whose metadata may even list none): sorted, as
+        # pandas sorts the distinct values in memory; not in the order the partitions happen to show them
+        lazy[var] = (col.cat.as_unknown().cat.as_known().dtype if isinstance(col.dtype, pd.CategoricalDtype)
+                     else col.dropna().unique())
     computed = dict(zip(lazy, dask.compute(*lazy.values()))) if lazy else {}
     levels: dict[str, Any] = {}
     for var, col in todo.items():
         if var in computed:
             val = computed[var]
-            if isinstance(val, pd.CategoricalDtype):
-                cats = val.categories
-            else:
-                cats = pd.Categorical(np.asarray(val)).categories
+            values = np.asarray(val.categories if isinstance(val, pd.CategoricalDtype) else val)
+            cats = pd.Categorical(values).categories
         else:
             cats = col.dtype.categories
         levels[var] = list(cats)

@@ -47,7 +47,7 @@ class StreamReport:
     text : str
         The terminal summary (ends with the report's path).
     exports : dict of str to Path
-        ``measures.parquet`` (a folder of parquet files, one per partition), ``summary.json``, ``report.txt``.
+        ``measures.parquet`` (a folder of parquet files, one per partition with rows), ``summary.json``, ``report.txt``.
     fit : DaskOLSFit or DaskGLMFit
     summary : InfluenceSummary
     warnings : tuple of str
@@ -126,8 +126,15 @@ def _file_labels(files: list[Path], folder: Path | None) -> list[str]:
     return [f.relative_to(folder).with_suffix("").as_posix() for f in files]
 
 
+#: the folder name of a missing hive key (pandas, pyarrow and Dask read it as missing)
+HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
+
+
 def _hive_keys(files: list[Path], folder: Path | None) -> list[dict[str, Any]]:
-    """``key=value`` folders of a directory input (hive partitioning), as columns: numbers where every value is one."""
+    """``key=value`` folders of a directory input (hive partitioning), as columns: numbers where every value is one;
+    values URI-decoded as pyarrow writes them, and :data:`HIVE_NULL` missing."""
+    from urllib.parse import unquote
+
     raw = [
         dict(part.split("=", 1) for part in f.relative_to(folder).parts[:-1] if "=" in part) if folder else {}
         for f in files
@@ -135,9 +142,10 @@ def _hive_keys(files: list[Path], folder: Path | None) -> list[dict[str, Any]]:
     names = sorted({k for r in raw for k in r})
     out: list[dict[str, Any]] = [{} for _ in files]
     for name in names:
-        values = pd.Series([r.get(name) for r in raw], dtype=object)
+        values = pd.Series([None if r.get(name) in (None, HIVE_NULL) else unquote(r[name]) for r in raw],
+                           dtype=object)
         num = pd.to_numeric(values, errors="coerce")
-        use = num if num.notna().all() else values
+        use = num if (num.notna() | values.isna()).all() else values
         for i, v in enumerate(use.tolist()):
             out[i][name] = v
     return out
@@ -295,7 +303,10 @@ def _json_value(v: Any) -> Any:
 
 
 def _write_part(frame: pd.DataFrame, path: str) -> int:
-    frame.to_parquet(path, index=True)
+    """One block's measures as a parquet file; none for a block left without rows (its empty frame has no row
+    labels' name, and a reader that takes the schema from the first file would lose every label)."""
+    if len(frame):
+        frame.to_parquet(path, index=True)
     return len(frame)
 
 

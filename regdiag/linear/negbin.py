@@ -84,7 +84,9 @@ def theta_ml(
     """Maximum-likelihood theta for fixed means (MASS's ``theta.ml``), with its standard error.
 
     Newton's method from ``start`` (default: the moment estimate ``n / sum w (y/mu - 1)^2``), stopping when the step
-    is below ``tol`` times theta; a step that would make theta non-positive is halved.
+    is below ``tol`` times theta, or when the steps have stopped shrinking below a millionth of theta (the rounding
+    of the score, divided by a small information on nearly Poisson counts, then sets their size); a step that would
+    make theta non-positive is halved.
 
     Parameters
     ----------
@@ -110,6 +112,7 @@ def theta_ml(
     theta = float(start) if start is not None else float(np.sum(w) / np.sum(w * (y / mu - 1.0) ** 2))
     if not (math.isfinite(theta) and theta > 0):
         theta = 1.0
+    prev, stall = math.inf, 0
     for _ in range(maxit):
         score, info = _score_info(theta, y, mu, w)
         if info <= 0:  # not concave here: move towards the maximum with a gradient step on log(theta)
@@ -126,10 +129,13 @@ def theta_ml(
                 f"the negative binomial's theta grows without bound (past {THETA_MAX:.0e}): the counts show no "
                 "overdispersion; fit family='poisson' instead"
             )
-        if abs(step) <= tol * theta:
+        stall = stall + 1 if abs(step) >= 0.5 * prev else 0  # Newton's steps shrink fast, rounding's do not
+        prev = abs(step)
+        if abs(step) <= tol * theta or (stall >= 3 and abs(step) <= 1e-6 * theta):
             _, info = _score_info(theta, y, mu, w)
             return theta, (1.0 / math.sqrt(info) if info > 0 else math.nan)
-    raise ConvergenceError(f"theta did not converge in {maxit} Newton steps (last theta {theta:.6g})")
+    raise ConvergenceError(f"theta did not converge in {maxit} Newton steps (last theta {theta:.6g}); give theta "
+                           "(--theta on the command line) to fit it fixed")
 
 
 def negbin_loglik(theta: float, y: np.ndarray, mu: np.ndarray, w: np.ndarray) -> float:

@@ -298,3 +298,22 @@ def test_non_convergence_that_was_still_converging_advises_more_iterations():
     case = load_case("glm_binomial_cloglog_birthwt")
     with pytest.raises(ConvergenceError, match=r"still shrinking.*raise maxit"):
         regdiag.glm(case.response(), case.design(), family="binomial", link="cloglog", maxit=5)
+
+
+@pytest.mark.parametrize("seed", [36, 37])
+def test_negative_binomial_theta_on_nearly_poisson_counts_converges(seed):
+    """Counts with little overdispersion: the likelihood is flat in theta, and Newton's steps stop shrinking at the
+    score's rounding long before they fall below 1e-12 theta. theta_ml stops there, at the maximum (the
+    log-likelihood's own maximizer on a fine grid agrees), instead of failing to converge."""
+    from scipy.optimize import minimize_scalar
+
+    from regdiag.linear.negbin import negbin_loglik, theta_ml
+
+    rng = np.random.default_rng(seed)
+    mu = np.exp(1.0 + 0.5 * rng.normal(size=3000))
+    y = rng.negative_binomial(200.0, 200.0 / (200.0 + mu)).astype(float)
+    w = np.ones_like(y)
+    theta, se = theta_ml(y, mu, w)
+    best = minimize_scalar(lambda lt: -negbin_loglik(float(np.exp(lt)), y, mu, w), bracket=(3.0, 6.0), tol=1e-12)
+    assert theta == pytest.approx(float(np.exp(best.x)), rel=1e-4)
+    assert np.isfinite(se) and se > 0
