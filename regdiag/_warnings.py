@@ -151,6 +151,20 @@ def warn_deletion_unidentifiable(rows: Sequence[Any] | pd.Index, noun: str = "ro
               "measures are NaN", rows, noun=noun)
 
 
+def warn_partition_labels(label: Any) -> None:
+    """A Dask DataFrame whose row labels restart in each partition (``dd.read_csv``): the measures' labels repeat.
+
+    Parameters
+    ----------
+    label : object
+        The label both of the first two partitions start with.
+    """
+    warn(f"the Dask DataFrame's row labels restart in each partition (the first two both start at {label!r}, as "
+         "dd.read_csv numbers each partition's rows from 0): the measures' row labels repeat and name rows of other "
+         "partitions. Give the rows labels of their own (a column of the data, ddf.set_index('id')), or read parquet "
+         "files with regdiag.dask.read_parquet, which labels rows by file and row", DataWarning)
+
+
 def warn_zero_weight(rows: Sequence[Any] | pd.Index) -> None:
     """Rows with zero weight: out of the fit, leverage 0, deletion measures NaN.
 

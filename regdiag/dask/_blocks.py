@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import DataError
+from .._warnings import warn_partition_labels
 from ..design import Design, array_names, make_design
 
 __all__ = ["Source", "Block", "make_source", "block_design", "is_dask"]
@@ -345,6 +346,18 @@ def _categorical_vars(formula: str, parsed: Any, data: Any) -> dict[str, Any]:
     return levels
 
 
+def _check_partition_labels(frame: Any) -> None:
+    """Row labels that restart in every partition (``dd.read_csv`` numbers each partition's rows from 0): the
+    measures' labels would repeat and name other rows, so one warning says so (read from the first rows of the
+    first two partitions)."""
+    if frame.npartitions < 2 or frame.known_divisions:
+        return
+    first, second = dask.compute(frame.partitions[0].head(1, compute=False),
+                                 frame.partitions[1].head(1, compute=False))
+    if len(first) and len(second) and first.index[0] == second.index[0]:
+        warn_partition_labels(first.index[0])
+
+
 def _refuse_partition_dependent(formula: str, parsed: Any) -> None:
     """Transforms whose value depends on other rows (a mean, knots, the previous row) cannot run partition-wise."""
     from formulaic.transforms import TRANSFORMS
@@ -389,6 +402,7 @@ def _formula_source(formula: str, data: Any, weights: Any, offset: Any, missing:
     _refuse_partition_dependent(formula, parsed)
     levels = _categorical_vars(formula, parsed, data)
     frame = data[cols]
+    _check_partition_labels(frame)
     raw = [(p,) for p in frame.to_delayed()]
     spec = BlockSpec(
         kind="formula",

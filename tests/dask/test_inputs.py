@@ -74,3 +74,19 @@ def test_a_partition_left_without_rows_keeps_every_label_of_the_export(data, tmp
     measures = pd.read_parquet(out / "measures.parquet")
     assert list(measures.index) == list(frame.index[200:])
     assert len(dd.read_parquet(out / "measures.parquet").compute()) == 400
+
+
+def test_labels_restarting_in_each_partition_are_said(data, tmp_path):
+    """dd.read_csv numbers each partition's rows from 0: the measures' labels would repeat and name other rows, so
+    one warning says so; a frame split from pandas keeps its own labels and says nothing."""
+    import warnings
+
+    path = tmp_path / "data.csv"
+    data.to_csv(path, index=False)
+    ddf = dd.read_csv(path, blocksize=8_000)
+    assert ddf.npartitions > 1
+    with pytest.warns(regdiag.DataWarning, match="restart in each partition"):
+        regdiag.ols("y ~ x + g", data=ddf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", regdiag.DataWarning)
+        regdiag.ols("y ~ x + g", data=dd.from_pandas(data.reset_index(drop=True), npartitions=3, sort=False))
