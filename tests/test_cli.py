@@ -324,3 +324,11 @@ def test_advice_to_pass_start_values_is_translated_for_the_command_line(tmp_path
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1
     assert "try another --link" in err and "pass start=" not in err
+
+
+def test_index_col_with_repeated_values_is_refused(tmp_path, capsys):
+    """Row labels name the rows in the report: a column with repeated values is refused by name, with the values."""
+    csv = tmp_path / "d.csv"
+    pd.DataFrame({"y": [1.0, 2, 3, 4, 5, 6], "x": [1.0, 3, 2, 5, 4, 6], "g": list("abcabd")}).to_csv(csv, index=False)
+    assert main(["report", str(csv), "--formula", "y ~ x", "--index-col", "g", "-o", str(tmp_path / "r"), "-q"]) == 2
+    assert "--index-col 'g' has repeated values ('a', 'b')" in capsys.readouterr().err

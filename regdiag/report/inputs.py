@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .._validation import DataError, FormulaParseError, RegdiagError, ResidualDfError, TermError
+from .._validation import DataError, FormulaParseError, RegdiagError, ResidualDfError, TermError, format_labels
 from ..rformula import formula_error_message, parse, used_columns
 
 __all__ = ["ModelInput", "load_data", "model_input", "fit_model", "one_line", "error_line"]
@@ -279,6 +279,13 @@ def load_data(path: str | Path, index_col: str | None = None) -> pd.DataFrame:
                 f"columns are {', '.join(map(str, df.columns))}"
             )
         df = df.set_index(index_col)
+        if not df.index.is_unique:  # the report names rows by their labels
+            repeated = df.index[df.index.duplicated()].unique()
+            raise DataError(
+                f"--index-col {index_col!r} has repeated values ({format_labels(list(repeated), 5)}): row labels "
+                "name the rows in the report, so they must be unique; choose a column of unique values, or leave "
+                "--index-col out"
+            )
     elif str(df.columns[0]).startswith("Unnamed") or str(df.columns[0]) == "":
         df = df.set_index(df.columns[0]).rename_axis(None)
     return df
