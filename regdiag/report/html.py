@@ -632,7 +632,12 @@ def _json_numbers(col: pd.Series) -> str:
 
 
 def write_measures_parquet(frame: pd.DataFrame, path: Path) -> Path:
-    """``measures.parquet``: every measure with the row labels (as the CSV, exact doubles)."""
+    """``measures.parquet``: every measure with the row labels (as the CSV, exact doubles). A folder of that name
+    (a streamed report's export, one file per partition, in the same output folder) is replaced."""
+    if path.is_dir():
+        import shutil
+
+        shutil.rmtree(path)
     frame.to_parquet(path, index=True)
     return path
 

@@ -90,3 +90,18 @@ def test_labels_restarting_in_each_partition_are_said(data, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", regdiag.DataWarning)
         regdiag.ols("y ~ x + g", data=dd.from_pandas(data.reset_index(drop=True), npartitions=3, sort=False))
+
+
+def test_in_memory_parquet_export_replaces_a_streamed_one(data, tmp_path, capsys):
+    """A streamed report writes measures.parquet as a folder of parts; an in-memory report into the same folder
+    replaces it with its one file."""
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(2):
+        data.iloc[300 * i: 300 * (i + 1)].to_parquet(folder / f"part-{i}.parquet")
+    out = tmp_path / "out"
+    assert main(["report", str(folder), "--formula", "y ~ x", "-o", str(out), "-q"]) == 0
+    assert (out / "measures.parquet").is_dir()
+    assert main(["report", str(folder / "part-0.parquet"), "--in-memory", "--formula", "y ~ x", "--exports",
+                 "parquet", "-o", str(out), "-q"]) == 0
+    assert (out / "measures.parquet").is_file() and len(pd.read_parquet(out / "measures.parquet")) == 300
