@@ -170,6 +170,10 @@ def _read_piece(piece: _Piece, columns: Any = None, *, opts: _Options) -> pd.Dat
     for key, value in piece.keys:
         if key in want:
             df[key] = value
+    lacking = [c for c in want if c not in df.columns]
+    if lacking:
+        raise DataError(f"{piece.path} has no column {', '.join(map(repr, lacking))}: every file must have the "
+                        "columns the model uses")
     return df[want]
 
 

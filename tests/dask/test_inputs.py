@@ -105,3 +105,12 @@ def test_in_memory_parquet_export_replaces_a_streamed_one(data, tmp_path, capsys
     assert main(["report", str(folder / "part-0.parquet"), "--in-memory", "--formula", "y ~ x", "--exports",
                  "parquet", "-o", str(out), "-q"]) == 0
     assert (out / "measures.parquet").is_file() and len(pd.read_parquet(out / "measures.parquet")) == 300
+
+
+def test_a_file_without_a_model_column_is_named(data, tmp_path, capsys):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    data.iloc[:300].to_parquet(folder / "part-0.parquet")
+    data.iloc[300:].drop(columns="x").to_parquet(folder / "part-1.parquet")
+    assert main(["report", str(folder), "--formula", "y ~ x", "-o", str(tmp_path / "out"), "-q"]) == 2
+    assert "part-1.parquet has no column 'x'" in capsys.readouterr().err
