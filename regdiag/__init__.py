@@ -53,7 +53,13 @@ _LAZY = {
 }
 
 
+#: subpackages loaded on first use, so that ``import regdiag`` then ``regdiag.engine.influence(...)`` works
+_SUBPACKAGES = ("dask", "engine", "linear", "plots", "report", "survival", "testing", "torch")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return import_module(f".{name}", __name__)  # the import binds it as an attribute of this package
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'regdiag' has no attribute {name!r}")
@@ -63,7 +69,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(_LAZY) | set(_SUBPACKAGES))
 
 __all__ = [
     "ols",

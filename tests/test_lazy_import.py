@@ -26,6 +26,14 @@ def test_public_names_load_on_first_use():
     assert "matplotlib" not in mods
 
 
+def test_subpackages_load_on_first_use():
+    """``import regdiag`` then ``regdiag.engine.influence(...)``, as the docs write it, without importing the
+    subpackage by name."""
+    mods = _modules_after("import regdiag; assert callable(regdiag.engine.influence); "
+                          "assert regdiag.survival.coxph is regdiag.coxph; assert 'engine' in dir(regdiag)")
+    assert "regdiag.engine" in mods and "regdiag.dask" not in mods
+
+
 def test_compare_is_the_function_even_after_its_module_is_imported():
     code = ("import regdiag, regdiag.report.bundle; from regdiag.compare import compare; "
             "assert regdiag.compare is compare")

@@ -365,11 +365,14 @@ class InfluenceEngine:
         if self._max_leverage:
             over = np.concatenate(self._max_leverage) > 1.0 + 1e-8
             if over.any():
+                other = ("more damping, the Gauss-Newton curvature (positive semi-definite, where a non-convex "
+                         "model's exact Hessian need not be)" if self.curvature.name == "exact"
+                         else "the exact or Gauss-Newton curvature, more damping")
                 warn_rows(
                     f"the {self.curvature.name} curvature (with damping {self.damping:.3g}) is smaller than these "
                     "observations' own terms in some direction (generalized leverage above 1), so the leverage "
-                    "correction (I - K_i)^-1 changes the sign of their influence there: use the exact or "
-                    "Gauss-Newton curvature, more damping, or correction='none' for these rows",
+                    f"correction (I - K_i)^-1 changes the sign of their influence there: use {other}, or "
+                    "correction='none' for these rows",
                     view.index[over],
                 )
         if disp == 0:

@@ -1199,7 +1199,8 @@ class TorchModel:
             g = torch.func.grad(total)
             for c in range(0, V.shape[0], HVP_CHUNK):
                 Vc = V[c : c + HVP_CHUNK]
-                out[c : c + HVP_CHUNK] += torch.func.vmap(lambda v, g=g: torch.func.jvp(g, (theta,), (v,))[1])(Vc)
+                with _exact_needs_torch_func():
+                    out[c : c + HVP_CHUNK] += torch.func.vmap(lambda v, g=g: torch.func.jvp(g, (theta,), (v,))[1])(Vc)
         out = self._all_reduce(out) if hasattr(self, "local_rows") else out
         return out / self.n_obs
 
@@ -1226,7 +1227,8 @@ class TorchModel:
                              f"{self.n_params} parameters (at most {EXACT_FACTORS_LIMIT}); use the Gauss-Newton "
                              "curvature (its per-example terms are low rank) or correction='none'")
         xs, y = self.data.get(rows)
-        H = torch.func.vmap(torch.func.hessian(self._example_loss), in_dims=(None, 0, 0))(self.params, xs, y)
+        with _exact_needs_torch_func():
+            H = torch.func.vmap(torch.func.hessian(self._example_loss), in_dims=(None, 0, 0))(self.params, xs, y)
         e, Q = torch.linalg.eigh((H + H.mT) / 2)
         top = e.abs().amax(dim=1, keepdim=True)
         keep = e.abs() > 64 * torch.finfo(e.dtype).eps * self.n_params * top
@@ -1252,6 +1254,24 @@ class TorchModel:
         import torch.distributed as dist
 
         return torch.device("cpu") if dist.get_backend(self._group) == "gloo" else self.device
+
+
+@contextlib.contextmanager
+def _exact_needs_torch_func() -> Iterator[None]:
+    """The exact curvature differentiates the model twice with ``torch.func`` (``vmap`` over examples, forward mode
+    over reverse mode). A model that these do not support (data-dependent control flow under ``vmap``, an attention
+    kernel without forward-mode derivatives) is a :class:`~regdiag.ModelError` naming the cause and what works."""
+    try:
+        yield
+    except (RuntimeError, NotImplementedError) as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ModelError(
+            f"the exact curvature differentiates the model twice with torch.func (vmap over examples, forward mode "
+            f"over reverse mode), which this model does not support ({type(exc).__name__}: {first}). Use "
+            "curvature='gauss_newton', 'ekfac' or 'kfac', which loop over examples where vmap fails; for a Hugging "
+            "Face model built with scaled-dot-product attention, attn_implementation='eager' may let the exact "
+            "curvature run"
+        ) from exc
 
 
 @contextlib.contextmanager

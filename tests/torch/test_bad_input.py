@@ -197,3 +197,25 @@ def test_a_factor_that_overflows_is_named_with_its_layer():
     y = torch.randint(0, 2, (10,))
     with pytest.raises(ModelError, match=r"the input factor of the kfac block '0' has NaN or infinite entries"):
         TorchInfluence(net, "cross_entropy", (X, y), curvature="kfac", **KW).fit()
+
+
+def test_exact_curvature_on_a_model_torch_func_cannot_batch_names_the_cause():
+    """A forward pass with data-dependent control flow cannot run under vmap: the exact curvature says so, and
+    what works (EK-FAC here)."""
+
+    class Branchy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 2)
+
+        def forward(self, x):
+            out = self.lin(x)
+            return out * 2.0 if bool(out.sum() > 0) else out  # a Python branch on the data
+
+    torch.manual_seed(0)
+    net = Branchy().double()
+    X, y = torch.randn(20, 3, dtype=torch.float64), torch.randint(0, 2, (20,))
+    with pytest.raises(ModelError, match=r"exact curvature .*torch\.func.*gauss_newton"):
+        TorchInfluence(net, "cross_entropy", (X, y), curvature="exact", **KW).fit()
+    ti = TorchInfluence(net, "cross_entropy", (X, y), curvature="ekfac", **KW).fit()
+    assert np.isfinite(ti.self_influence()).all()
