@@ -279,6 +279,11 @@ def _stream(args: argparse.Namespace) -> int:
     if not args.formula:
         print('regdiag: error: streamed data need a model: add --formula "y ~ x1 + x2"', file=sys.stderr)
         return 2
+    if args.exports == "csv":
+        print("regdiag: error: --exports csv: a streamed report writes its measures as parquet, one file per "
+              "partition (a CSV of data that may not fit in memory is not written); leave --exports out, or read "
+              "a single file into memory with --in-memory", file=sys.stderr)
+        return 2
     try:
         from regdiag.report.inputs import check_family
 
@@ -305,7 +310,8 @@ def _show(report: HTMLReport | StreamReport, args: argparse.Namespace) -> int:
     if args.open:
         import webbrowser
 
-        webbrowser.open(report.path.resolve().as_uri())
+        if not webbrowser.open(report.path.resolve().as_uri()):
+            print(f"regdiag: no web browser could be started here; open {report.path} yourself", file=sys.stderr)
     return 0
 
 

@@ -96,6 +96,10 @@ def test_open_hands_the_report_to_a_browser(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or True)
     assert main(["report", "-o", str(tmp_path), "--open", *FAST]) == 0
     assert opened == [(tmp_path / "report.html").resolve().as_uri()]
+    assert "no web browser" not in capsys.readouterr().err
+    monkeypatch.setattr(webbrowser, "open", lambda url: False)  # no browser here: said, and the report still written
+    assert main(["report", "-o", str(tmp_path), "--open", *FAST]) == 0
+    assert "no web browser could be started here; open" in capsys.readouterr().err
 
 
 def test_quiet_prints_no_progress(tmp_path, capsys):

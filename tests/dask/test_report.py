@@ -71,6 +71,9 @@ def test_streamed_errors_are_one_line(parquet_dir, tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "did you mean 'poisson'?" in err and err.count("\n") == 1
+    # a CSV export of data that may not fit in memory is refused, not silently replaced by parquet
+    assert main(["report", str(parquet_dir), "--formula", "y ~ x", "--exports", "csv", "-o", str(tmp_path / "g")]) == 2
+    assert "--exports csv: a streamed report writes its measures as parquet" in capsys.readouterr().err
 
 
 @pytest.fixture
