@@ -17,14 +17,14 @@ import json
 import math
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .._validation import ConditioningWarning, DataError, InfluenceWarning
+from .._validation import ConditioningWarning, DataError, InfluenceWarning, format_labels
 
 if TYPE_CHECKING:
     from .glm import DaskGLMFit
@@ -93,6 +93,7 @@ class _Options:
     index_col: str | None
     columns: tuple[str, ...]  # every column of the frame (file columns, then hive keys)
     keys: tuple[str, ...]  # hive key columns
+    numeric: tuple[str, ...] = ()  # columns that hold numbers in the first file
 
 
 def _list_files(text: str) -> tuple[list[Path], Path | None]:
@@ -174,6 +175,15 @@ def _read_piece(piece: _Piece, columns: Any = None, *, opts: _Options) -> pd.Dat
     if lacking:
         raise DataError(f"{piece.path} has no column {', '.join(map(repr, lacking))}: every file must have the "
                         "columns the model uses")
+    for col in opts.numeric:
+        if col in want and not pd.api.types.is_numeric_dtype(df[col].dtype):
+            values = pd.to_numeric(df[col], errors="coerce")
+            bad = values.isna() & df[col].notna()
+            if bad.any():
+                shown = format_labels(list(df[col][bad].unique()), 3)
+                raise DataError(f"{piece.path}: column {col!r} holds text ({shown}) where the first file has "
+                                "numbers; every file must store it as numbers")
+            df[col] = values
     return df[want]
 
 
@@ -268,6 +278,9 @@ def read_parquet(path: str | Path, index_col: str | None = None, *, blocksize: i
         meta = _read_piece(empty, opts=opts)
     except Exception as exc:
         raise DataError(f"cannot read {files[0]} as parquet: {str(exc).splitlines()[0]}") from exc
+    numbers = tuple(str(c) for c in meta.columns if pd.api.types.is_numeric_dtype(meta[c].dtype)
+                    and not pd.api.types.is_bool_dtype(meta[c].dtype))
+    opts = replace(opts, numeric=numbers)
     return dd.from_map(_read_piece, pieces, meta=meta, opts=opts, label="read-parquet", enforce_metadata=False)
 
 

@@ -114,3 +114,13 @@ def test_a_file_without_a_model_column_is_named(data, tmp_path, capsys):
     data.iloc[300:].drop(columns="x").to_parquet(folder / "part-1.parquet")
     assert main(["report", str(folder), "--formula", "y ~ x", "-o", str(tmp_path / "out"), "-q"]) == 2
     assert "part-1.parquet has no column 'x'" in capsys.readouterr().err
+
+
+def test_text_in_a_number_column_of_one_file_is_named(data, tmp_path, capsys):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    data.iloc[:300].to_parquet(folder / "part-0.parquet")
+    data.iloc[300:].assign(x=data["x"].iloc[300:].astype(str).where(data.index[300:] != "r400", "n/a")).to_parquet(
+        folder / "part-1.parquet")
+    assert main(["report", str(folder), "--formula", "y ~ x", "-o", str(tmp_path / "out"), "-q"]) == 2
+    assert "part-1.parquet: column 'x' holds text ('n/a') where the first file has numbers" in capsys.readouterr().err
