@@ -308,6 +308,15 @@ def _html(title: str, fit: Any, summary: Any, notes: list[str], label: str) -> s
     if notes:
         sections.append(("notes", "Notes", "<ul>" + "".join(f'<li class="warn">{escape(n)}</li>' for n in notes)
                          + "</ul>"))
+    exports = {
+        "measures.parquet": "every measure of every row: a folder of parquet files, one per partition with rows "
+                            "(pandas.read_parquet or dask.dataframe.read_parquet reads it whole)",
+        "summary.json": "the model, the flag counts and the most influential rows",
+        "report.txt": "the text summary printed on the terminal",
+    }
+    sections.append(("exports", "Exports", '<p class="note">Written next to this report (same folder):</p><ul>'
+                     + "".join(f'<li><a href="{escape(name)}">{escape(name)}</a> — {escape(what)}</li>'
+                               for name, what in exports.items()) + "</ul>"))
     return page(title, sections, f"regdiag streamed report · {escape(fit.method)}, n = {fit.nobs}")
 
 

@@ -47,6 +47,11 @@ def test_directory_is_streamed_and_matches_in_memory(parquet_dir, tmp_path, fram
         assert_same(measures[col], want[col])
     page = (out / "report.html").read_text()
     assert "<table" in page and "most influential rows" in page
+    from tests.report.htmlcheck import check_html
+
+    check_html(out / "report.html")  # well-formed, and its links to the exports resolve
+    for name in ("measures.parquet", "summary.json", "report.txt"):
+        assert f'href="{name}"' in page
 
 
 def test_glob_and_single_file_with_stream(parquet_dir, tmp_path, capsys):

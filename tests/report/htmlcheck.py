@@ -66,7 +66,7 @@ def check_html(path: Path) -> _Checker:
                 assert svg.startswith("<?xml") and "<svg" in svg
                 assert not re.search(r'(?:xlink:)?href="(?!#)', svg), "an SVG refers outside itself"
         elif tag == "a":
-            assert value.startswith("#") or (path.parent / value).is_file(), value
+            assert value.startswith("#") or (path.parent / value).exists(), value  # an export: file or folder
         else:
             raise AssertionError(f"<{tag} {attr}=...> refers to something outside the file: {value[:60]}")
     for href in c.hrefs:
