@@ -228,12 +228,12 @@ class CoxFit(DesignLabels):
         """
         exact = None
         if loo == "exact":
-            from .cox_exact import DEFAULT_TOL, exact_loo, exact_loo_by_refits
+            from .cox_exact import DEFAULT_TOL, exact_loo, exact_loo_by_refits, unidentifiable_deletions
 
             tol_ = DEFAULT_TOL if tol is None else tol
             general = self.design.entry is not None or self.design.offset is not None
             exact = exact_loo_by_refits(self, tol=tol_) if general else exact_loo(self, tol=tol_)
-            lost = self._deletion_unidentifiable()
+            lost = unidentifiable_deletions(self.design)
             if lost.any():
                 nan_rows = np.where(lost[:, None], np.nan, exact.dfbeta)
                 exact = replace(exact, dfbeta=nan_rows, error_bound=np.where(lost, np.nan, exact.error_bound))
@@ -258,18 +258,6 @@ class CoxFit(DesignLabels):
             method="coxph-exact" if exact is not None else "coxph-one-step",
             ties=self.ties,
         )
-
-    def _deletion_unidentifiable(self) -> np.ndarray:
-        """Rows whose deletion leaves a coefficient not estimable: the partial likelihood sees the design centred
-        within strata, so a row is irreplaceable when its leverage in ``[X, stratum indicators]`` is 1 and it is not
-        alone in its stratum (a stratum of one row contributes nothing). The Cox analogue of leverage 1."""
-        d = self.design
-        n = d.X.shape[0]
-        codes = np.asarray(d.strata, dtype=np.intp)
-        S = np.zeros((n, int(codes.max()) + 1 if n else 0))
-        S[np.arange(n), codes] = 1.0
-        h = qr_factor(np.column_stack([d.X, S])).hat_diag()
-        return (h >= 1.0) & (np.bincount(codes)[codes] > 1)
 
     def group_deletion(self, groups: Any = None, *, tol: float | None = None) -> GroupInfluence:
         """Exact deletion of whole groups of rows: the partial likelihood re-solved without each group.
@@ -297,41 +285,13 @@ class CoxFit(DesignLabels):
             ``dfbeta' I dfbeta / p`` (the information of the full fit); ``leverage`` and ``sigma_loo`` NaN (a Cox
             model has neither).
         """
-        from ..linear.deletion import resolve_groups
         from .cox_exact import DEFAULT_TOL, cox_group_deletion
 
         if groups is None:
             if self.design.cluster is None:
                 raise ValueError("pass groups=, or fit the model with cluster(id) to delete its clusters")
             groups = pd.Series(np.asarray(self.design.cluster_labels)[self.design.cluster], index=self.index)
-        out = cox_group_deletion(self, groups, tol=DEFAULT_TOL if tol is None else tol)
-        _, members = resolve_groups(self.index, groups)
-        lost = self._group_deletion_unidentifiable(members) & np.isfinite(out.dfbeta).all(axis=1)  # not said yet
-        if lost.any():
-            nan = np.where(lost[:, None], np.nan, 1.0)
-            out = replace(out, loo_params=out.loo_params * nan, dfbeta=out.dfbeta * nan, dfbetas=out.dfbetas * nan,
-                          cooks_distance=np.where(lost, np.nan, out.cooks_distance))
-            warn_deletion_unidentifiable(out.groups[lost], noun="groups")
-        return out
-
-    def _group_deletion_unidentifiable(self, members: list[np.ndarray]) -> np.ndarray:
-        """Groups whose deletion leaves a coefficient not estimable: the rank that deleting the group's rows takes
-        from ``[X, stratum indicators]`` (the eigenvalues 1 of the group's block of its hat matrix) exceeds the
-        strata the group empties (see :meth:`_deletion_unidentifiable`)."""
-        d = self.design
-        n = d.X.shape[0]
-        codes = np.asarray(d.strata, dtype=np.intp)
-        S = np.zeros((n, int(codes.max()) + 1 if n else 0))
-        S[np.arange(n), codes] = 1.0
-        Q = np.linalg.qr(np.column_stack([d.X, S]))[0]
-        sizes = np.bincount(codes, minlength=S.shape[1])
-        out = np.zeros(len(members), dtype=bool)
-        for g, rows in enumerate(members):
-            Qg = Q[rows]
-            ones = int(np.sum(np.linalg.eigvalsh(Qg @ Qg.T) > 1.0 - 1e-9))
-            emptied = int(np.sum(np.bincount(codes[rows], minlength=S.shape[1]) == sizes))
-            out[g] = ones > emptied
-        return out
+        return cox_group_deletion(self, groups, tol=DEFAULT_TOL if tol is None else tol)
 
     def refit(self, keep: np.ndarray, start: np.ndarray | None = None) -> CoxFit:
         """The same model on some of the rows.

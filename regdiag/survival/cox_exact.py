@@ -47,15 +47,18 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._validation import ConditioningWarning, DesignError, InfluenceWarning, RegdiagError
-from .._warnings import warn_rows
+from .._warnings import warn_deletion_unidentifiable, warn_rows
+from ..linalg import qr_factor
 from ..linear.glm_exact import blocked_matmul
 from ._risk import RiskSets
 
 if TYPE_CHECKING:
     from ..results import GroupInfluence
     from .cox import CoxFit
+    from .formula import SurvDesign
 
-__all__ = ["DEFAULT_TOL", "ExactLOO", "cox_group_deletion", "exact_loo", "exact_loo_by_refits"]
+__all__ = ["DEFAULT_TOL", "ExactLOO", "cox_group_deletion", "exact_loo", "exact_loo_by_refits",
+           "unidentifiable_deletions"]
 
 DEFAULT_TOL = 1e-10
 MAXIT = 12
@@ -470,6 +473,30 @@ def _batched_group_deletions(fit: CoxFit, members: list[np.ndarray], tol: float
     return delta, err, iters, converged, failed
 
 
+def unidentifiable_deletions(design: SurvDesign, members: list[np.ndarray] | None = None) -> np.ndarray:
+    """Which deletions leave a coefficient not estimable (R's coxph without them drops it): each row
+    (``members=None``) or each group of rows. The partial likelihood sees the design centred within strata, so a
+    deletion takes a direction away when it lowers the rank of ``[X, stratum indicators]`` by more than the strata it
+    empties (a stratum left without rows contributes nothing): for one row, leverage 1 in that matrix and a stratum
+    of more than one row; for a group, more eigenvalues 1 in the group's block of its hat matrix than strata
+    emptied. The Cox analogue of leverage 1."""
+    n = design.X.shape[0]
+    codes = np.asarray(design.strata, dtype=np.intp)
+    k = int(codes.max()) + 1 if n else 0
+    S = np.zeros((n, k))
+    S[np.arange(n), codes] = 1.0
+    Z = np.column_stack([design.X, S])
+    sizes = np.bincount(codes, minlength=k)
+    if members is None:
+        return (qr_factor(Z).hat_diag() >= 1.0) & (sizes[codes] > 1)
+    Q = np.linalg.qr(Z)[0]
+    out = np.zeros(len(members), dtype=bool)
+    for g, rows in enumerate(members):
+        ones = int(np.sum(np.linalg.eigvalsh(Q[rows] @ Q[rows].T) > 1.0 - 1e-9))
+        out[g] = ones > int(np.sum(np.bincount(codes[rows], minlength=k) == sizes))
+    return out
+
+
 def cox_group_deletion(fit: CoxFit, groups: object, *, tol: float = DEFAULT_TOL) -> GroupInfluence:
     """Exact deletion of groups of rows from a Cox model (see :meth:`regdiag.survival.cox.CoxFit.group_deletion`).
 
@@ -499,6 +526,10 @@ def cox_group_deletion(fit: CoxFit, groups: object, *, tol: float = DEFAULT_TOL)
     if failed:
         warn_rows("without these groups the Cox model has no finite maximum (a coefficient diverges); their "
                   "deletion is NaN", labels[np.array(failed)], InfluenceWarning, noun="groups")
+    lost = unidentifiable_deletions(fit.design, members) & np.isfinite(delta).all(axis=1)  # not said above
+    if lost.any():
+        delta[lost] = np.nan
+        warn_deletion_unidentifiable(labels[lost], noun="groups")
     if not converged[np.isfinite(err)].all():
         warnings.warn(f"Cox group deletion: {int(np.sum(~converged & np.isfinite(err)))} deletions stopped above "
                       f"the error bound {tol:g} standard errors", ConditioningWarning, stacklevel=3)

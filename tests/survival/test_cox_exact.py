@@ -10,6 +10,7 @@ import pytest
 
 from regdiag import InfluenceWarning
 from regdiag.survival import coxph, coxph_arrays
+from regdiag.survival.cox_exact import unidentifiable_deletions
 from regdiag.testing import cox_loo_refit_naive, cox_naive, cox_refit_naive
 
 
@@ -187,7 +188,7 @@ def test_deleting_the_only_row_of_a_level_is_nan_with_a_warning():
         infl = fit.influence()
     lost = np.asarray(fit.index == only[0])
     assert np.isnan(infl.dfbeta_exact[lost]).all() and np.isfinite(infl.dfbeta_exact[~lost]).all()
-    assert fit._deletion_unidentifiable().sum() == 1
+    assert unidentifiable_deletions(fit.design).sum() == 1
 
 
 def test_deleting_a_group_that_holds_a_whole_level_is_nan_with_a_warning():
