@@ -15,10 +15,10 @@ Examples
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import datasets
+from ._lazy import lazy_names
 from ._validation import ConditioningWarning, DataError, DataWarning, DesignError, InfluenceWarning, RegdiagError
 from ._version import __version__ as __version__  # re-exported
 from .compare import compare
@@ -56,20 +56,7 @@ _LAZY = {
 #: subpackages loaded on first use, so that ``import regdiag`` then ``regdiag.engine.influence(...)`` works
 _SUBPACKAGES = ("dask", "engine", "linear", "plots", "report", "survival", "testing", "torch")
 
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBPACKAGES:
-        return import_module(f".{name}", __name__)  # the import binds it as an attribute of this package
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'regdiag' has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | set(_SUBPACKAGES))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals(), _SUBPACKAGES)
 
 __all__ = [
     "ols",

@@ -47,7 +47,7 @@ LAYERS: tuple[Layer, ...] = (
         (
             "regdiag._validation", "regdiag._layers", "regdiag._version", "regdiag.input_kind", "regdiag.linalg",
             "regdiag.design", "regdiag.rformula", "regdiag.datasets", "regdiag.results", "regdiag.protocols",
-            "regdiag.testing", "regdiag.measures", "regdiag._warnings", "regdiag._distributions",
+            "regdiag.testing", "regdiag.measures", "regdiag._warnings", "regdiag._distributions", "regdiag._lazy",
         ),
         "input checks and their messages, the kind of input a user passed, the one LAPACK wrapper, formulas and "
         "designs, bundled data, the result types, the fit protocols, pure measure functions of (residuals, "
