@@ -299,7 +299,7 @@ def _single_level_factors(spec: Any) -> list[tuple[str, list[Any]]]:
     out = []
     for fac, (kind, state) in spec.encoder_state.items():
         if getattr(kind, "value", kind) == "categorical":
-            levels = list(state.get("categories", state.get("contrasts").levels if "contrasts" in state else []))
+            levels = _state_levels(state)
             if len(levels) < 2:
                 out.append((str(fac), levels))
     return out
@@ -308,6 +308,11 @@ def _single_level_factors(spec: Any) -> list[tuple[str, list[Any]]]:
 #: the ASCII characters other than letters in the order of the Unicode collation (ICU's root order, R's sort on
 #: builds with ICU): spaces, punctuation, symbols, currency, digits; letters follow
 _COLLATION_ASCII = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789"
+
+
+def _state_levels(state: Mapping[str, Any]) -> list[Any]:
+    """The levels of a categorical factor, from the formula library's encoder state."""
+    return list(state.get("categories", state["contrasts"].levels if "contrasts" in state else []))
 
 
 def _r_collation_key(level: str) -> tuple[list[tuple[int, int, str]], str]:
@@ -336,7 +341,7 @@ def _warn_reference_levels(spec: Any, formula: str) -> None:
     for fac, (kind, state) in spec.encoder_state.items():
         if getattr(kind, "value", kind) != "categorical":
             continue
-        levels = list(state.get("categories", state["contrasts"].levels if "contrasts" in state else []))
+        levels = _state_levels(state)
         if len(levels) < 2 or not all(isinstance(v, str) for v in levels) or levels != sorted(levels):
             continue  # not text, or an order the user chose
         r_first = min(levels, key=_r_collation_key)
@@ -356,7 +361,7 @@ def _factor_response_levels(lhs: Any) -> list[Any] | None:
     if len(lhs.model_spec.encoder_state) != 1 or len(states) != 1:
         return None
     st = states[0]
-    levels = list(st.get("categories", st["contrasts"].levels if "contrasts" in st else []))
+    levels = _state_levels(st)
     if len(levels) < 2 or lhs.shape[1] != len(levels):
         return None
     return levels
@@ -519,8 +524,7 @@ def _warn_interaction_coding(spec: Any, formula: str) -> None:
             continue
         n_r = 1
         for nm in names:
-            st = states[nm][1]
-            k = len(st.get("categories", st["contrasts"].levels if "contrasts" in st else []))
+            k = len(_state_levels(states[nm][1]))
             n_r *= k - 1 if frozenset(names) - {nm} in present else k
         cols = spec.term_indices.get(term, [])
         if len(cols) != n_r:
